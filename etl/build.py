@@ -1,0 +1,209 @@
+"""Build orchestration: validate → transform → load into a NEW DuckDB file → publish atomically.
+
+The live database is never opened for writing. A build writes ``.<name>.building-<pid>`` beside
+it, checkpoints and closes it, fsyncs it, and only then ``os.replace``s it over the live file (an
+atomic rename on POSIX). Static boundary files for the browser are written to a fresh
+``static/geo/<build_id>/`` directory that is renamed into place before the database is swapped,
+so every database build points at boundary files that exist. A failed or killed build leaves
+the previous database serving, byte for byte; its leftovers are removed by the next build.
+A ``fcntl`` lock (released by the kernel if the process dies) stops two builds racing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .core import BuildContext, EtlInputError, LoadReport, Source, insert_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = Path(__file__).with_name("schema.sql")
+KEEP_GEO_BUILDS = 3
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    db_path: Path
+    geo_dir: Path
+    seconds: float
+    reports: dict[str, LoadReport]
+    timings: dict[str, float]
+
+
+def new_build_id() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def _git_version() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=5).stdout.strip() or None
+    except Exception:
+        return None
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(db_path: Path, static_geo: Path) -> list[Path]:
+    """Remove leftovers of builds whose process is gone (killed builds)."""
+    removed = []
+    for p in list(db_path.parent.glob(f".{db_path.name}.building-*")) + \
+            (list(static_geo.glob(".building-*")) if static_geo.exists() else []):
+        try:
+            pid = int(p.name.split("building-")[1].split("-")[0].split(".")[0])
+        except (IndexError, ValueError):
+            pid = -1
+        if pid != os.getpid() and (pid < 0 or not _pid_alive(pid)):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _prune_geo(static_geo: Path, keep: str) -> None:
+    builds = sorted((p for p in static_geo.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in builds[KEEP_GEO_BUILDS:]:
+        if p.name != keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _record_reports(con, reports: dict[str, LoadReport]) -> None:
+    for sid, r in reports.items():
+        con.execute("INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [sid, r.rows_read, r.rows_loaded, r.count("unmatched"), r.count("suppressed"),
+                     r.count("negative"), r.count("warning"), round(r.seconds, 3)])
+        insert_rows(con, "load_issues", [i.as_row(sid) for i in r.issues])
+        insert_rows(con, "load_facts", [(sid, k, float(v)) for k, v in r.facts.items()])
+
+
+def order_sources(sources: list[Source]) -> list[Source]:
+    by_id = {s.id: s for s in sources}
+    done: list[Source] = []
+    seen: set[str] = set()
+
+    def visit(s: Source, stack=()):
+        if s.id in seen:
+            return
+        if s.id in stack:
+            raise ValueError(f"source dependency cycle at {s.id}")
+        for d in s.depends:
+            if d in by_id:
+                visit(by_id[d], stack + (s.id,))
+        seen.add(s.id)
+        done.append(s)
+
+    for s in sources:
+        visit(s)
+    return done
+
+
+def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources: list[Source] | None = None,
+          derive: bool = True, log=print, _fail_after: str | None = None) -> BuildResult:
+    """Build a fresh database from ``raw_dir`` and publish it at ``db_path``.
+
+    ``_fail_after`` (tests only) raises after the named step to prove a failed build changes nothing.
+    """
+    from .sources import all_sources
+
+    t_start = time.perf_counter()
+    raw_dir = Path(raw_dir)
+    db_path = Path(db_path).resolve()
+    static_geo = Path(static_dir or (ROOT / "static")) / "geo"
+    if not raw_dir.is_dir():
+        raise EtlInputError(f"raw data directory not found: {raw_dir} (set POWERBALANCE_RAW_DIR or --raw)")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    static_geo.mkdir(parents=True, exist_ok=True)
+
+    lock_path = db_path.parent / f".{db_path.name}.lock"
+    lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EtlInputError(f"another build holds {lock_path}; wait for it to finish") from None
+        clean_stale(db_path, static_geo)
+
+        build_id = new_build_id()
+        tmp_db = db_path.parent / f".{db_path.name}.building-{os.getpid()}-{build_id}"
+        tmp_geo = static_geo / f".building-{os.getpid()}-{build_id}"
+        final_geo = static_geo / build_id
+        tmp_geo.mkdir()
+        timings: dict[str, float] = {}
+        con = duckdb.connect(str(tmp_db))
+        published = False
+        try:
+            con.execute(SCHEMA.read_text())
+            ctx = BuildContext(con, raw_dir, build_id)
+            ctx.geo_dir = tmp_geo
+            ctx.geo_url = f"/app/static/geo/{build_id}"
+            for src in order_sources(sources if sources is not None else all_sources()):
+                t0 = time.perf_counter()
+                rep = ctx.report(src.id)
+                src.load(ctx)
+                rep.seconds = time.perf_counter() - t0
+                timings[src.id] = rep.seconds
+                log(f"  {src.id:<22} {rep.seconds:6.2f}s  read {rep.rows_read:>8,}  loaded {rep.rows_loaded:>8,}"
+                    f"  unmatched {rep.count('unmatched'):>5}  warnings {rep.count('warning'):>4}")
+                if _fail_after == src.id:
+                    raise RuntimeError(f"injected failure after {src.id}")
+            if derive:
+                t0 = time.perf_counter()
+                from powerbalance import indicators
+
+                indicators.derive(ctx)
+                timings["derive_indicators"] = time.perf_counter() - t0
+                log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+            _record_reports(con, ctx.reports)
+            seconds = time.perf_counter() - t_start
+            con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
+                        [build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
+                         _git_version(), round(seconds, 3), ctx.geo_url])
+            if _fail_after == "before_publish":
+                raise RuntimeError("injected failure before publish")
+            con.execute("CHECKPOINT")
+            con.close()
+            _fsync_path(tmp_db)
+            os.rename(tmp_geo, final_geo)
+            os.replace(tmp_db, db_path)
+            published = True
+            _fsync_path(db_path.parent)
+            _prune_geo(static_geo, keep=build_id)
+        finally:
+            if not published:
+                try:
+                    con.close()
+                except Exception:
+                    pass
+                tmp_db.unlink(missing_ok=True)
+                Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
+                shutil.rmtree(tmp_geo, ignore_errors=True)
+        total = time.perf_counter() - t_start
+        log(f"  {'TOTAL':<22} {total:6.2f}s  → {db_path} (build {build_id})")
+        return BuildResult(build_id, db_path, final_geo, total, ctx.reports, timings)
+    finally:
+        os.close(lock_fd)

@@ -1,0 +1,381 @@
+"""Shared ETL machinery: the Source contract, input errors, the load report and strict readers.
+
+Every source module in ``etl/sources/`` declares *what* it loads (publisher, licence, vintage,
+official page, raw files) and implements ``load(ctx)``. Everything about *how* bad input is
+reported lives here so that every loader speaks the same language: an :class:`EtlInputError`
+names the file, sheet, row and column; a recoverable oddity becomes a warning in the load report.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Sequence
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+
+class EtlInputError(Exception):
+    """Bad input that stops a build. Always says where: file, sheet, row, column."""
+
+    def __init__(self, message: str, file: str | Path | None = None, sheet: str | None = None,
+                 row: int | None = None, column: str | int | None = None):
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.sheet = sheet
+        self.row = row
+        self.column = column
+        super().__init__(self.__str__())
+
+    def location(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"file {self.file}")
+        if self.sheet is not None:
+            parts.append(f"sheet '{self.sheet}'")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column '{self.column}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        loc = self.location()
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+# --------------------------------------------------------------------------------------------
+# Load report
+# --------------------------------------------------------------------------------------------
+
+#: Markers statistical publishers use for suppressed / not available cells.
+SUPPRESSION_MARKERS = {"..", "...", "[c]", "[x]", "[z]", "[low]", "x", "c", ":", "-", "–", "—", "n/a", "na",
+                       "*", "[u]", "[w]", "#"}
+
+
+@dataclass
+class Issue:
+    kind: str          # warning | unmatched | suppressed | negative | note
+    message: str
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    code: str | None = None
+
+    def as_row(self, source_id: str) -> tuple:
+        return (source_id, self.kind, self.message, self.file, self.sheet, self.row, self.column, self.code)
+
+
+@dataclass
+class LoadReport:
+    """What a source did: rows read/loaded and every problem, kept for the ``load_report`` table."""
+
+    source_id: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    seconds: float = 0.0
+    # free-form numeric facts worth publishing (e.g. "grants_unplaced": 12)
+    facts: dict[str, float] = field(default_factory=dict)
+
+    def _add(self, kind, message, file=None, sheet=None, row=None, column=None, code=None):
+        self.issues.append(Issue(kind, message, None if file is None else Path(file).name, sheet, row,
+                                 None if column is None else str(column), code))
+
+    def warn(self, message, **loc):
+        self._add("warning", message, **loc)
+
+    def note(self, message, **loc):
+        self._add("note", message, **loc)
+
+    def unmatched(self, code: str, message: str = "code not found in current geography", **loc):
+        self._add("unmatched", message, code=code, **loc)
+
+    def suppressed(self, message="suppressed or not-available marker read as missing", **loc):
+        self._add("suppressed", message, **loc)
+
+    def negative(self, message="negative value kept as published", **loc):
+        self._add("negative", message, **loc)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for i in self.issues if i.kind == kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Source contract
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a raw file can be downloaded from (used by ``python -m etl fetch``)."""
+
+    path: str                  # path under the raw directory, e.g. "geography/WD23_LAD23_UK_LU_DEC.csv"
+    repo: str                  # owner/name on GitHub
+    commit: str
+    repo_path: str             # path inside the repository
+    convert: str | None = None  # e.g. "rda-csv" / "rda-geojson" when the file is converted from .rda
+    rda_object: str | None = None
+
+
+class Source:
+    """A raw data source. Subclasses set the class attributes and implement :meth:`load`."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    publisher: ClassVar[str]
+    licence: ClassVar[str]
+    attribution: ClassVar[str] = ""
+    vintage: ClassVar[str]
+    url: ClassVar[str]                 # official download / landing page
+    files: ClassVar[Sequence[str]]     # glob patterns relative to the raw directory
+    origins: ClassVar[Sequence[Origin]] = ()
+    depends: ClassVar[Sequence[str]] = ()
+    optional: ClassVar[bool] = False   # optional sources (e.g. local/) may find no files
+
+    def load(self, ctx: "BuildContext") -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    # helpers -------------------------------------------------------------------------------
+    def paths(self, ctx: "BuildContext") -> list[Path]:
+        out: list[Path] = []
+        for pattern in self.files:
+            matched = sorted(ctx.raw_dir.glob(pattern))
+            if not matched and not self.optional:
+                raise EtlInputError(f"required raw file matching '{pattern}' not found in {ctx.raw_dir}",
+                                    file=pattern)
+            out.extend(matched)
+        return out
+
+
+class BuildContext:
+    """Handed to every source: the new (not yet live) database, the raw directory and reports."""
+
+    def __init__(self, con, raw_dir: Path, build_id: str):
+        self.con = con
+        self.raw_dir = Path(raw_dir)
+        self.build_id = build_id
+        self.reports: dict[str, LoadReport] = {}
+
+    def report(self, source_id: str) -> LoadReport:
+        return self.reports.setdefault(source_id, LoadReport(source_id))
+
+    def register_file(self, source: Source, path: Path) -> str:
+        """Record a raw file's provenance in ``sources``; returns its sha256."""
+        digest = sha256_file(path)
+        rel = str(Path(path).resolve().relative_to(self.raw_dir.resolve())) if _is_under(path, self.raw_dir) \
+            else Path(path).name
+        self.con.execute(
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [source.id, source.title, rel, digest, Path(path).stat().st_size, source.publisher,
+             source.licence, source.attribution or source.publisher, source.vintage, source.url])
+        return digest
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Strict readers
+# --------------------------------------------------------------------------------------------
+
+
+def decode_text(path: Path, report: LoadReport | None = None) -> str:
+    """Read a text file as UTF-8 (BOM stripped). cp1252 files are accepted with a recorded warning."""
+    data = Path(path).read_bytes()
+    if not data.strip():
+        raise EtlInputError("file is empty", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise EtlInputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}) and not cp1252 "
+                                "either", file=path, row=line) from None
+        if report is not None:
+            report.warn(f"file is not UTF-8 (first bad byte at line {line}); read as Windows-1252", file=path,
+                        row=line)
+        return text
+
+
+@dataclass
+class Table:
+    """A CSV read as strings, with its file name and 1-based line numbers for error messages."""
+
+    path: Path
+    columns: list[str]
+    rows: list[dict[str, str]]
+    lines: list[int]  # physical line number of each row (header is line 1)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(zip(self.lines, self.rows))
+
+
+def read_csv(path: Path, required: Iterable[str], report: LoadReport | None = None,
+             unique: Sequence[str] | None = None, max_rows: int | None = None) -> Table:
+    """Read a CSV strictly: every required column present, optional unique key, all values as text."""
+    text = decode_text(path, report)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise EtlInputError("file has no header row", file=path) from None
+    header = [h.strip() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise EtlInputError(f"missing required column(s) {missing}; found {header[:12]}", file=path, row=1,
+                            column=missing[0])
+    dupes = {h for h in header if h and header.count(h) > 1}
+    if dupes & set(required):
+        raise EtlInputError(f"column name(s) repeated in header: {sorted(dupes)}", file=path, row=1,
+                            column=sorted(dupes)[0])
+    rows, lines = [], []
+    seen: dict[tuple, int] = {}
+    for rec in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in rec):
+            continue
+        if max_rows is not None and len(rows) >= max_rows:
+            raise EtlInputError(f"more than {max_rows} data rows", file=path, row=line)
+        if len(rec) != len(header):
+            raise EtlInputError(f"row has {len(rec)} fields but the header has {len(header)}", file=path, row=line)
+        row = dict(zip(header, rec))
+        if unique:
+            key = tuple(row[k].strip() for k in unique)
+            if key in seen:
+                raise EtlInputError(f"duplicate key {dict(zip(unique, key))} (first seen on line {seen[key]})",
+                                    file=path, row=line, column=unique[0])
+            seen[key] = line
+        rows.append(row)
+        lines.append(line)
+    if not rows:
+        raise EtlInputError("file has a header but no data rows", file=path, row=2)
+    return Table(Path(path), header, rows, lines)
+
+
+_NUM_CLEAN = re.compile(r"[£$€,\s]")
+
+
+def parse_number(value: Any, *, file=None, sheet=None, row=None, column=None,
+                 report: LoadReport | None = None, allow_negative: bool = True) -> float | None:
+    """Parse a published number. Blank → None; suppression marker → None (recorded);
+    thousands separators and currency signs removed; anything else non-numeric is an error."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise EtlInputError(f"expected a number, found boolean {value!r}", file=file, sheet=sheet, row=row,
+                            column=column)
+    if isinstance(value, (int, float)):
+        num = float(value)
+        if num != num:  # NaN
+            return None
+    else:
+        s = str(value).strip()
+        if s == "":
+            return None
+        if s.lower() in SUPPRESSION_MARKERS:
+            if report is not None:
+                report.suppressed(f"marker {s!r} read as missing", file=file, sheet=sheet, row=row, column=column)
+            return None
+        cleaned = _NUM_CLEAN.sub("", s)
+        neg = cleaned.startswith("(") and cleaned.endswith(")")
+        if neg:
+            cleaned = cleaned[1:-1]
+        try:
+            num = float(cleaned)
+        except ValueError:
+            raise EtlInputError(f"expected a number, found {s!r}", file=file, sheet=sheet, row=row,
+                                column=column) from None
+        if neg:
+            num = -num
+    if num < 0:
+        if not allow_negative:
+            raise EtlInputError(f"negative value {num} not allowed", file=file, sheet=sheet, row=row, column=column)
+        if report is not None:
+            report.negative(f"negative value {num:g} kept as published", file=file, sheet=sheet, row=row,
+                            column=column)
+    return num
+
+
+def read_excel_rows(path: Path, sheet: str) -> list[list[Any]]:
+    """All rows of one sheet via the calamine engine (xls and xlsx)."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise EtlInputError(f"cannot open as a spreadsheet: {exc}", file=path) from None
+    if sheet not in wb.sheet_names:
+        raise EtlInputError(f"sheet not found; sheets are {wb.sheet_names}", file=path, sheet=sheet)
+    return wb.get_sheet_by_name(sheet).to_python()
+
+
+def excel_col(idx: int) -> str:
+    """0-based column index → Excel letters (0 → A)."""
+    s = ""
+    idx += 1
+    while idx:
+        idx, r = divmod(idx - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def read_json(path: Path, report: LoadReport | None = None) -> Any:
+    text = decode_text(path, report)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EtlInputError(f"invalid JSON: {exc.msg}", file=path, row=exc.lineno, column=exc.colno) from None
+
+
+GSS_RE = re.compile(r"^[EWSNKL]\d{8}$")
+
+
+def is_gss(code: str | None) -> bool:
+    return bool(code) and bool(GSS_RE.match(code))
+
+
+def insert_rows(con, table: str, rows: Sequence[Sequence[Any]] | Any, columns: Sequence[str] | None = None) -> int:
+    """Bulk insert (tuples or a DataFrame) via a pandas frame: executemany is far too slow in DuckDB."""
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        frame = rows
+    else:
+        if columns is None:
+            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
+    if frame.empty:
+        return 0
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    con.register("_insert_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _insert_frame")
+    finally:
+        con.unregister("_insert_frame")
+    return len(frame)

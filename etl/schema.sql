@@ -1,0 +1,189 @@
+-- Power Balance database schema. Documented for analysts in docs/schema.md; keep the two in step
+-- (tests/test_schema_docs.py checks that every table and column below is documented).
+
+CREATE TABLE build_info (
+    build_id      VARCHAR NOT NULL,   -- e.g. 20261123T161500Z-3f9a1c
+    built_at      TIMESTAMP NOT NULL, -- UTC
+    raw_dir       VARCHAR,
+    code_version  VARCHAR,            -- git commit of the ETL, when known
+    seconds       DOUBLE,
+    geo_path      VARCHAR             -- URL path of this build's static boundary files
+);
+
+CREATE TABLE sources (
+    source_id   VARCHAR NOT NULL,
+    title       VARCHAR,
+    file        VARCHAR NOT NULL,     -- path relative to the raw directory
+    sha256      VARCHAR NOT NULL,
+    bytes       BIGINT,
+    publisher   VARCHAR,
+    licence     VARCHAR,
+    attribution VARCHAR,
+    vintage     VARCHAR,
+    url         VARCHAR,              -- official landing / download page
+    loaded_at   TIMESTAMP
+);
+
+CREATE TABLE load_report (
+    source_id   VARCHAR PRIMARY KEY,
+    rows_read   BIGINT,
+    rows_loaded BIGINT,
+    unmatched   BIGINT,              -- codes that did not match current geography
+    suppressed  BIGINT,              -- suppression markers read as missing
+    negative    BIGINT,              -- negative values kept as published
+    warnings    BIGINT,
+    seconds     DOUBLE
+);
+
+CREATE TABLE load_issues (
+    source_id   VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,     -- warning | unmatched | suppressed | negative | note
+    message     VARCHAR NOT NULL,
+    file        VARCHAR,
+    sheet       VARCHAR,
+    "row"       BIGINT,
+    column_name VARCHAR,
+    code        VARCHAR               -- the unmatched code, where there is one
+);
+
+CREATE TABLE load_facts (
+    source_id VARCHAR NOT NULL,
+    fact      VARCHAR NOT NULL,
+    value     DOUBLE
+);
+
+-- Current areas only. Former codes live in area_code_map.
+CREATE TABLE areas (
+    code          VARCHAR PRIMARY KEY, -- GSS code
+    name          VARCHAR NOT NULL,
+    level         VARCHAR NOT NULL,    -- country | region | county | district | ward | combined_authority
+    type          VARCHAR NOT NULL,    -- country | region | county | shire_district | unitary | metropolitan_district
+                                       -- | london_borough | city_of_london | ward | combined_authority
+    tier          VARCHAR,             -- upper (county) | lower (shire district) | single (unitary, met, London) | NULL
+    parent_code   VARCHAR,             -- ward → district; shire district → county; county and single tier → region;
+                                       -- region → country
+    district_code VARCHAR,             -- for wards: their district; for districts: themselves
+    county_code   VARCHAR,             -- two-tier areas only
+    region_code   VARCHAR,
+    ca_code       VARCHAR,             -- combined authority, where one exists (2023 lookup)
+    registry_code VARCHAR,             -- mySociety 3-letter local-authority code (councils only)
+    ecode         VARCHAR,             -- MHCLG finance E-code (councils only)
+    ruc_class     VARCHAR,             -- 2021 Rural–Urban Classification (districts)
+    vintage       VARCHAR NOT NULL     -- code/boundary vintage, e.g. 'LAD 2024', 'WD Dec 2023'
+);
+
+CREATE TABLE area_code_map (
+    old_code  VARCHAR NOT NULL,        -- former GSS code, MHCLG E-code or older ward code
+    new_code  VARCHAR NOT NULL,        -- current code in areas
+    old_name  VARCHAR,
+    level     VARCHAR NOT NULL,        -- district | county | ward | council_ecode
+    relation  VARCHAR NOT NULL,        -- same | recoded | merged_into | split_best_fit
+    source_id VARCHAR NOT NULL,
+    PRIMARY KEY (old_code, new_code)
+);
+
+CREATE TABLE boundaries (
+    code     VARCHAR PRIMARY KEY,
+    level    VARCHAR NOT NULL,         -- ward | district | county | region
+    vintage  VARCHAR NOT NULL,
+    geom_wkb BLOB NOT NULL             -- simplified WGS84 polygon, WKB
+);
+
+-- Revenue Outturn Summary, one row per published cell used, in pounds (not £ thousand).
+CREATE TABLE finance (
+    council_code VARCHAR,              -- current GSS code the published council maps to
+    mapping      VARCHAR NOT NULL,     -- same | predecessor (council abolished, value counted in its successor)
+    ecode        VARCHAR NOT NULL,     -- MHCLG E-code as published
+    source_name  VARCHAR,              -- council name as published
+    class        VARCHAR,              -- MHCLG class as published (SD, SC, UA, MD, LB, ...)
+    period       VARCHAR NOT NULL,     -- financial year, e.g. '2017-18'
+    line         VARCHAR NOT NULL,     -- normalised service line id (see indicators docs)
+    line_label   VARCHAR,              -- the column heading as published
+    value_gbp    DOUBLE,               -- NULL when suppressed/blank
+    file         VARCHAR,
+    sheet        VARCHAR,
+    "row"        BIGINT,
+    column_name  VARCHAR
+);
+
+-- 360Giving aggregate: funder × award year × recipient district × ward.
+CREATE TABLE grants_agg (
+    funder               VARCHAR NOT NULL,
+    award_year           INTEGER NOT NULL,
+    source_district_code VARCHAR,      -- as published (code of its year)
+    source_ward_code     VARCHAR,
+    region_name          VARCHAR,
+    district_code        VARCHAR,      -- current district (LAD 2024)
+    ward_code            VARCHAR,      -- Dec 2023 ward, NULL when it cannot be mapped
+    ward_match           VARCHAR NOT NULL, -- exact | unmatched
+    amount_gbp           DOUBLE NOT NULL,
+    grants               INTEGER NOT NULL,
+    "row"                BIGINT
+);
+
+-- Record-level grants in the 360Giving Data Standard.
+CREATE TABLE grants (
+    dataset            VARCHAR NOT NULL,  -- file the grant came from
+    grant_id           VARCHAR NOT NULL,
+    title              VARCHAR,
+    award_date         DATE,
+    amount_gbp         DOUBLE,
+    currency           VARCHAR,
+    funder_id          VARCHAR,
+    funder_name        VARCHAR,
+    programme          VARCHAR,
+    recipient_id       VARCHAR,
+    recipient_name     VARCHAR,
+    recipient_postcode VARCHAR,
+    beneficiary_codes  VARCHAR,          -- geoCodes as published, ';'-separated
+    lsoa_code          VARCHAR,
+    ward_code          VARCHAR,          -- Dec 2023 ward
+    district_code      VARCHAR,          -- current district
+    placed_by          VARCHAR,          -- beneficiary_lsoa | beneficiary_ward | beneficiary_district |
+                                         -- recipient_postcode | NULL (not placed)
+    "row"              BIGINT
+);
+
+CREATE TABLE parishes (
+    parish_code     VARCHAR PRIMARY KEY,  -- E04, Dec 2018
+    parish_name     VARCHAR,
+    ward18_code     VARCHAR,              -- ward of 2018 holding (most of) the parish
+    district18_code VARCHAR,
+    district_code   VARCHAR,              -- current district
+    ward_code       VARCHAR               -- Dec 2023 ward when the 2018 ward code survives, else NULL
+);
+
+CREATE TABLE participation (
+    area_code   VARCHAR,                  -- E92000001 England or E12 region
+    area_name   VARCHAR,
+    period      VARCHAR NOT NULL,         -- as published: '2014' or '2013/14'
+    value_pct   DOUBLE,
+    lci         DOUBLE,
+    uci         DOUBLE,
+    sample_size DOUBLE
+);
+
+CREATE TABLE indicators (
+    indicator_id VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    domain       VARCHAR NOT NULL,        -- funding | projects | participation | headline | context
+    unit         VARCHAR NOT NULL,
+    polarity     INTEGER NOT NULL,        -- +1 higher = more enabling; -1 higher = more providing; 0 context
+    scored       BOOLEAN NOT NULL,        -- part of the composite index
+    description  VARCHAR,
+    source_ids   VARCHAR,
+    levels       VARCHAR,                 -- comma-separated levels with values
+    is_local     BOOLEAN NOT NULL DEFAULT false
+);
+
+CREATE TABLE indicator_values (
+    area_code    VARCHAR NOT NULL,
+    indicator_id VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    value        DOUBLE,                  -- NULL = missing (never zero-filled)
+    numerator    DOUBLE,
+    denominator  DOUBLE,
+    is_local     BOOLEAN NOT NULL DEFAULT false,
+    note         VARCHAR,
+    PRIMARY KEY (area_code, indicator_id, period)
+);

@@ -1,0 +1,26 @@
+"""Where things live. Environment variables override the defaults so tests and servers can relocate."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raw_dir() -> Path:
+    """Raw input directory: $POWERBALANCE_RAW_DIR, else ../shared/data if it exists, else data/raw/."""
+    env = os.environ.get("POWERBALANCE_RAW_DIR")
+    if env:
+        return Path(env)
+    shared = ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else ROOT / "data" / "raw"
+
+
+def db_path() -> Path:
+    """The live database: $POWERBALANCE_DB, else data/powerbalance.duckdb."""
+    return Path(os.environ.get("POWERBALANCE_DB", ROOT / "data" / "powerbalance.duckdb"))
+
+
+def static_dir() -> Path:
+    """Folder Streamlit serves at /app/static (boundary files live under static/geo/<build_id>/)."""
+    return Path(os.environ.get("POWERBALANCE_STATIC", ROOT / "static"))
