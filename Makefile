@@ -1,0 +1,61 @@
+# Power Balance — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Raw inputs: $POWERBALANCE_RAW_DIR, else ../shared/data when present, else data/raw (fetched if missing).
+RAW ?= $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),../shared/data,data/raw))
+DB ?= data/powerbalance.duckdb
+PORT ?= 8501
+
+.PHONY: run db rebuild test test-fast bench fetch browser clean help
+
+help:
+	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://localhost:$(PORT)"
+	@echo "make test     set up .venv (and Chromium for browser tests) and run the whole test suite"
+	@echo "make bench    print page timings, bytes and memory on the real data"
+	@echo "make rebuild  rebuild the database from $(RAW)"
+	@echo "make fetch    download the raw files from their public origins into data/raw"
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Build only when the database is missing; `make rebuild` forces a new build.
+$(DB): | $(STAMP)
+	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m etl build --raw $(RAW) --db $(DB)
+
+db: $(DB)
+
+rebuild: | $(STAMP)
+	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m etl build --raw $(RAW) --db $(DB)
+
+fetch: | $(STAMP)
+	$(BIN)/python -m etl fetch --into data/raw
+
+run: $(DB)
+	POWERBALANCE_DB=$(DB) $(BIN)/streamlit run dashboard.py --server.port $(PORT)
+
+# Debian's Chromium drives the browser tests; installed when missing and we are allowed to.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "note: /usr/bin/chromium missing and cannot install it; browser tests will be skipped"; fi; \
+	fi
+
+test: $(STAMP) browser
+	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q -m "not browser and not slow"
+
+bench: $(STAMP) $(DB)
+	POWERBALANCE_RAW_DIR=$(RAW) POWERBALANCE_DB=$(DB) $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data/*.duckdb static/geo .pytest_cache

@@ -1,0 +1,52 @@
+"""Shared fixtures. The real database is built ONCE per test session from the raw directory
+(../shared/data or $POWERBALANCE_RAW_DIR) into a temporary folder; tests never touch data/."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from powerbalance import config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _raw_dir() -> Path | None:
+    p = config.raw_dir()
+    return p if (p / "geography" / "uk_local_authorities_future.csv").exists() else None
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    p = _raw_dir()
+    if p is None:
+        pytest.skip("real raw data not available (set POWERBALANCE_RAW_DIR or provide ../shared/data)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def built(raw_dir, tmp_path_factory):
+    """(db_path, static_dir, BuildResult) of one full build on the real data."""
+    from etl.build import build
+
+    out = tmp_path_factory.mktemp("realdb")
+    db = out / "pb.duckdb"
+    static = out / "static"
+    result = build(raw_dir, db, static_dir=static, log=lambda *a: None)
+    return db, static, result
+
+
+@pytest.fixture(scope="session")
+def real_db(built, tmp_path_factory) -> Path:
+    db, static, _ = built
+    os.environ["POWERBALANCE_DB"] = str(db)
+    os.environ["POWERBALANCE_STATIC"] = str(static)
+    return db
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "real_db" in getattr(item, "fixturenames", ()) or "built" in getattr(item, "fixturenames", ()) \
+                or "raw_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)

@@ -1,0 +1,168 @@
+"""The build publishes atomically: a failed or killed build leaves the previous database, byte for byte."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl.build import build
+from etl.core import EtlInputError, Source, insert_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TinySource(Source):
+    """A real Source that loads one row per call into `areas` from a tiny CSV in the raw dir."""
+
+    id = "tiny"
+    title = "tiny fixture"
+    publisher = "tests"
+    licence = "CC0"
+    vintage = "test"
+    url = "https://example.invalid"
+    files = ("tiny.csv",)
+
+    def load(self, ctx):
+        from etl.core import read_csv
+
+        (path,) = self.paths(ctx)
+        ctx.register_file(self, path)
+        t = read_csv(path, ["code", "name"], ctx.report(self.id), unique=["code"])
+        insert_rows(ctx.con, "areas", [(r["code"], r["name"], "country", "country", None, None, None, None, None,
+                                         None, None, None, None, "test") for _, r in t])
+        ctx.report(self.id).rows_loaded = len(t)
+
+
+class Boom(TinySource):
+    id = "boom"
+
+    def load(self, ctx):
+        raise EtlInputError("deliberately bad", file="bad.csv", row=7, column="value")
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def tiny_raw(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "tiny.csv").write_text("code,name\nE92000001,England\n")
+    return raw
+
+
+def leftovers(db: Path, static: Path) -> list[Path]:
+    return list(db.parent.glob(f".{db.name}.building-*")) + list((static / "geo").glob(".building-*"))
+
+
+def test_build_publishes_and_records_provenance(tiny_raw, tmp_path):
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    res = build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("select name from areas").fetchall() == [("England",)]
+    (file, digest) = con.execute("select file, sha256 from sources").fetchone()
+    assert file == "tiny.csv" and digest == hashlib.sha256((tiny_raw / "tiny.csv").read_bytes()).hexdigest()
+    assert con.execute("select build_id from build_info").fetchone()[0] == res.build_id
+    assert con.execute("select rows_read, rows_loaded from load_report where source_id='tiny'").fetchone() == (0, 1)
+    con.close()
+    assert (static / "geo" / res.build_id).is_dir()
+    assert leftovers(db, static) == []
+
+
+def test_failed_build_leaves_previous_database_byte_for_byte(tiny_raw, tmp_path):
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    first = build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    before = sha(db)
+    with pytest.raises(EtlInputError) as err:
+        build(tiny_raw, db, static_dir=static, sources=[TinySource(), Boom()], derive=False, log=lambda *a: None)
+    assert "bad.csv" in str(err.value) and "row 7" in str(err.value) and "'value'" in str(err.value)
+    assert sha(db) == before
+    assert leftovers(db, static) == []
+    assert sorted(p.name for p in (static / "geo").iterdir()) == [first.build_id]
+
+
+@pytest.mark.parametrize("step", ["tiny", "before_publish"])
+def test_failure_at_any_step_publishes_nothing(tiny_raw, tmp_path, step):
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    before = sha(db)
+    with pytest.raises(RuntimeError, match="injected"):
+        build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None,
+              _fail_after=step)
+    assert sha(db) == before and leftovers(db, static) == []
+
+
+def test_bad_raw_file_names_file_row_and_column(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "tiny.csv").write_text("code,name\nE92000001,England\nE92000001,Again\n")
+    with pytest.raises(EtlInputError) as err:
+        build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "s", sources=[TinySource()], derive=False,
+              log=lambda *a: None)
+    msg = str(err.value)
+    assert "tiny.csv" in msg and "row 3" in msg and "'code'" in msg and "duplicate" in msg
+    assert not (tmp_path / "pb.duckdb").exists()
+
+
+KILLED_BUILD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from etl.build import build
+    from tests.test_build import TinySource
+
+    class Slow(TinySource):
+        id = "slow"
+        def load(self, ctx):
+            super().load(ctx)
+            print("loading", flush=True)
+            time.sleep(30)
+
+    build(Path({raw!r}), Path({db!r}), static_dir=Path({static!r}), sources=[Slow()], derive=False)
+""")
+
+
+def test_killed_build_leaves_live_db_and_no_stale_lock(tiny_raw, tmp_path):
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    before = sha(db)
+    script = KILLED_BUILD.format(root=str(ROOT), raw=str(tiny_raw), db=str(db), static=str(static))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() == "loading"
+    assert leftovers(db, static), "the build should be writing a temporary file"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert sha(db) == before
+    duckdb.connect(str(db), read_only=True).close()
+    # the next build is not blocked by the dead one's lock and removes its leftovers
+    build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    assert leftovers(db, static) == []
+
+
+def test_second_concurrent_build_is_refused(tiny_raw, tmp_path):
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    script = KILLED_BUILD.format(root=str(ROOT), raw=str(tiny_raw), db=str(db), static=str(static))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == "loading"
+        with pytest.raises(EtlInputError, match="another build"):
+            build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_cli_reports_error_and_exit_code(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "etl", "build", "--raw", str(tmp_path / "nope"), "--db",
+                          str(tmp_path / "x.duckdb"), "--no-fetch"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "raw data directory not found" in out.stderr and "previous database" in out.stderr
