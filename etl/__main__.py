@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--base-url", default=None, help="origin base URL (default: raw GitHub content)")
     f.add_argument("--only", nargs="*", default=None, help="only these paths (relative to the raw dir)")
 
+    t = sub.add_parser("templates", help="write the local-data templates (CSV, XLSX, Table Schema)")
+    t.add_argument("--out", type=Path, default=config.ROOT / "templates" / "local")
+
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -43,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"building {db} from {raw}")
             build(raw, db, static_dir=args.static or config.static_dir())
+        elif args.cmd == "templates":
+            from .sources.local_data import write_templates
+
+            for p in write_templates(args.out):
+                print(f"wrote {p}")
         elif args.cmd == "fetch":
             from .fetch import fetch
 

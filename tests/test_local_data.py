@@ -1,0 +1,165 @@
+"""Local data (issue 6): templates round-trip, files load, every validation rule has a bad-file test."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from python_calamine import CalamineWorkbook
+
+from etl.build import build
+from etl.core import EtlInputError
+from etl.sources import get
+from etl.sources.local_data import COLUMNS, TEMPLATES, table_schema, write_templates
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = Path(__file__).parent / "fixtures" / "local"
+COMMITTED = ROOT / "templates" / "local"
+
+
+def xlsx_cells(path: Path) -> dict[str, list[list]]:
+    wb = CalamineWorkbook.from_path(str(path))
+    return {s: wb.get_sheet_by_name(s).to_python() for s in wb.sheet_names}
+
+
+def test_committed_templates_match_the_definitions(tmp_path):
+    write_templates(tmp_path)
+    for tpl in TEMPLATES:
+        assert (COMMITTED / f"{tpl}.csv").read_text() == (tmp_path / f"{tpl}.csv").read_text()
+        assert json.loads((COMMITTED / f"{tpl}.schema.json").read_text()) == table_schema(tpl)
+        assert xlsx_cells(COMMITTED / f"{tpl}.xlsx") == xlsx_cells(tmp_path / f"{tpl}.xlsx")
+
+
+def test_schema_describes_template_columns_and_measures():
+    for tpl, measures in TEMPLATES.items():
+        schema = table_schema(tpl)
+        assert [f["name"] for f in schema["fields"]] == COLUMNS
+        measure_field = next(f for f in schema["fields"] if f["name"] == "measure")
+        assert measure_field["constraints"]["enum"] == [m.id for m in measures]
+        with open(COMMITTED / f"{tpl}.csv") as fh:
+            assert next(csv.reader(fh)) == COLUMNS
+        assert xlsx_cells(COMMITTED / f"{tpl}.xlsx")["data"] == [COLUMNS]
+
+
+def make_raw(raw_dir: Path, tmp_path: Path, files: dict[str, Path]) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "geography").symlink_to(raw_dir / "geography")
+    (raw / "local").mkdir()
+    for name, src in files.items():
+        shutil.copy(src, raw / "local" / name)
+    return raw
+
+
+def load(raw: Path, tmp_path: Path):
+    db = tmp_path / "pb.duckdb"
+    res = build(raw, db, static_dir=tmp_path / "static", sources=[get("geography"), get("local_data")],
+                derive=False, log=lambda *a: None)
+    return duckdb.connect(str(db), read_only=True), res.reports["local_data"]
+
+
+def filled_xlsx(tmp_path: Path) -> Path:
+    """The committed XLSX template, filled in the way a council officer would."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(COMMITTED / "council_grants.xlsx")
+    ws = wb["data"]
+    ws.append(["E07000223", "2022-23", "council_vcs_grants_gbp", 125000, "Adur grants register (fixture)"])
+    ws.append(["E07000223", 2023, "council_vcs_grants_gbp", 98000.5, None])
+    out = tmp_path / "council_grants_adur.xlsx"
+    wb.save(out)
+    return out
+
+
+def test_filled_templates_load_exactly(raw_dir, tmp_path):
+    raw = make_raw(raw_dir, tmp_path, {"volunteering_good.csv": FIX / "volunteering_good.csv",
+                                       "council_grants_adur.xlsx": filled_xlsx(tmp_path)})
+    con, rep = load(raw, tmp_path)
+    rows = con.execute("select file, sheet, row, template, area_code, area_level, period, measure, value, source_note "
+                       "from local_values order by file, row").fetchall()
+    assert rows == [
+        ("council_grants_adur.xlsx", "data", 2, "council_grants", "E07000223", "district", "2022-23",
+         "council_vcs_grants_gbp", 125000.0, "Adur grants register (fixture)"),
+        ("council_grants_adur.xlsx", "data", 3, "council_grants", "E07000223", "district", "2023",
+         "council_vcs_grants_gbp", 98000.5, None),
+        ("volunteering_good.csv", None, 2, "volunteering", "E07000223", "district", "2023-24",
+         "formal_volunteering_rate", 27.5, "Community Life Survey 2023/24 local estimate (fixture)"),
+        ("volunteering_good.csv", None, 3, "volunteering", "E07000223", "district", "2023-24", "volunteers", 1204.0,
+         "Adur volunteer centre register (fixture)"),
+        ("volunteering_good.csv", None, 4, "volunteering", "E05007562", "ward", "2023", "volunteer_hours", 5400.0,
+         None),
+        ("volunteering_good.csv", None, 5, "volunteering", "E10000032", "county", "2023-24",
+         "civic_participation_rate", 31.0, "fixture"),
+    ]
+    assert rep.rows_read == 6 and rep.rows_loaded == 6 and rep.count("warning") == 0
+    files = {r[0] for r in con.execute("select file from sources where source_id='local_data'").fetchall()}
+    assert files == {"local/volunteering_good.csv", "local/council_grants_adur.xlsx"}
+
+
+def test_every_rule_reports_file_row_and_column_and_good_rows_still_load(raw_dir, tmp_path):
+    raw = make_raw(raw_dir, tmp_path, {"projects_bad.csv": FIX / "projects_bad.csv"})
+    con, rep = load(raw, tmp_path)
+    assert con.execute("select area_code, period, measure, value from local_values").fetchall() == [
+        ("E07000223", "2020-21", "participatory_budgeting_rounds", 4.0)]
+    by_row = {}
+    for i in rep.issues:
+        if i.kind in ("warning", "unmatched"):
+            assert i.file == "projects_bad.csv"
+            by_row[i.row] = (i.column, i.message, i.code)
+    assert by_row[2][0] == "area_code" and "retired" in by_row[2][1] and "E06000060" in by_row[2][1]
+    assert by_row[3][0] == "area_code" and by_row[3][2] == "E99999999" and "unknown" in by_row[3][1]
+    assert by_row[4][0] == "period" and by_row[5][0] == "period"
+    assert by_row[6][0] == "measure" and "volunteers" in by_row[6][1]
+    assert by_row[7][0] == "value" and "negative" in by_row[7][1]
+    assert by_row[8][0] == "value" and "whole number" in by_row[8][1]
+    assert by_row[9][0] == "value" and "blank or suppressed" in by_row[9][1]
+    assert by_row[10][0] == "value" and "'two'" in by_row[10][1]
+    assert by_row[12][0] == "area_code" and "duplicate of row 11" in by_row[12][1]
+    assert by_row[13][0] == "area_code" and "blank" in by_row[13][1]
+    assert 11 not in by_row
+    assert rep.rows_read == 12 and rep.rows_loaded == 1
+
+
+def test_rate_above_100_is_rejected(raw_dir, tmp_path):
+    bad = tmp_path / "volunteering_x.csv"
+    bad.write_text("area_code,period,measure,value\nE07000223,2023-24,formal_volunteering_rate,127\n")
+    con, rep = load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
+    assert con.execute("select count(*) from local_values").fetchone()[0] == 0
+    (w,) = [i for i in rep.issues if i.kind == "warning"]
+    assert (w.row, w.column) == (2, "value") and "maximum 100" in w.message
+
+
+def test_missing_column_stops_the_build_naming_file_and_column(raw_dir, tmp_path):
+    bad = tmp_path / "projects_nomeasure.csv"
+    bad.write_text("area_code,period,value\nE07000223,2023-24,3\n")
+    with pytest.raises(EtlInputError) as e:
+        load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
+    assert "projects_nomeasure.csv" in str(e.value) and "column 'measure'" in str(e.value)
+
+
+def test_unknown_file_name_stops_the_build(raw_dir, tmp_path):
+    bad = tmp_path / "stuff.csv"
+    bad.write_text("area_code,period,measure,value\n")
+    with pytest.raises(EtlInputError, match="must start with one of"):
+        load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
+
+
+def test_cp1252_local_file_loads_with_warning(raw_dir, tmp_path):
+    bad = tmp_path / "volunteering_cp.csv"
+    bad.write_bytes("area_code,period,measure,value,source_note\nE07000223,2023,volunteers,12,Caf\u00e9 £\n"
+                    .encode("cp1252"))
+    con, rep = load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
+    assert con.execute("select source_note from local_values").fetchone()[0] == "Caf\u00e9 £"
+    assert any("Windows-1252" in i.message for i in rep.issues)
+
+
+def test_no_local_folder_is_fine(raw_dir, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "geography").symlink_to(raw_dir / "geography")
+    con, rep = load(raw, tmp_path)
+    assert con.execute("select count(*) from local_values").fetchone()[0] == 0
+    assert rep.rows_loaded == 0
