@@ -56,7 +56,7 @@ class EtlInputError(Exception):
 
 #: Markers statistical publishers use for suppressed / not available cells.
 SUPPRESSION_MARKERS = {"..", "...", "[c]", "[x]", "[z]", "[low]", "x", "c", ":", "-", "–", "—", "n/a", "na",
-                       "*", "[u]", "[w]", "#"}
+                       "*", "[u]", "[w]", "#", "\u2026"}
 
 
 @dataclass
@@ -332,7 +332,8 @@ def read_excel_rows(path: Path, sheet: str) -> list[list[Any]]:
         raise EtlInputError(f"cannot open as a spreadsheet: {exc}", file=path) from None
     if sheet not in wb.sheet_names:
         raise EtlInputError(f"sheet not found; sheets are {wb.sheet_names}", file=path, sheet=sheet)
-    return wb.get_sheet_by_name(sheet).to_python()
+    # skip_empty_area=False keeps leading blank rows/columns so row numbers match what Excel shows
+    return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
 
 
 def excel_col(idx: int) -> str:
