@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             fetch(args.into or (config.ROOT / "data" / "raw"), base_url=args.base_url, only=args.only)
     except EtlInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("nothing was published; the previous database (if any) is still serving", file=sys.stderr)
+        if args.cmd == "build":
+            print("nothing was published; the previous database (if any) is still serving", file=sys.stderr)
         return 2
     return 0
 
