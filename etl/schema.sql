@@ -93,6 +93,7 @@ CREATE TABLE boundaries (
 CREATE TABLE finance (
     council_code VARCHAR,              -- current GSS code the published council maps to
     mapping      VARCHAR NOT NULL,     -- same | predecessor (council abolished, value counted in its successor)
+                                       -- | predecessor_share (council split: value × successor's population share)
     ecode        VARCHAR NOT NULL,     -- MHCLG E-code as published
     source_name  VARCHAR,              -- council name as published
     class        VARCHAR,              -- MHCLG class as published (SD, SC, UA, MD, LB, ...)
@@ -147,10 +148,19 @@ CREATE TABLE grants (
 CREATE TABLE parishes (
     parish_code     VARCHAR PRIMARY KEY,  -- E04, Dec 2018
     parish_name     VARCHAR,
-    ward18_code     VARCHAR,              -- ward of 2018 holding (most of) the parish
+    ward18_code     VARCHAR,              -- the 2018 ward when the parish lies in exactly one; NULL when it spans
+                                          -- several (all of them are in parish_wards)
     district18_code VARCHAR,
     district_code   VARCHAR,              -- current district
-    ward_code       VARCHAR               -- Dec 2023 ward when the 2018 ward code survives, else NULL
+    ward_code       VARCHAR               -- Dec 2023 ward when ward18_code is set and still a current ward, else NULL
+);
+
+-- Every parish–ward pair of the 2018 lookup (a parish crossing ward boundaries has one row per ward).
+CREATE TABLE parish_wards (
+    parish_code VARCHAR NOT NULL,         -- E04, Dec 2018
+    ward18_code VARCHAR NOT NULL,         -- 2018 ward the parish lies (partly) in
+    ward_code   VARCHAR,                  -- Dec 2023 ward when the 2018 ward code is still current, else NULL
+    PRIMARY KEY (parish_code, ward18_code)
 );
 
 CREATE TABLE participation (
@@ -186,4 +196,18 @@ CREATE TABLE indicator_values (
     is_local     BOOLEAN NOT NULL DEFAULT false,
     note         VARCHAR,
     PRIMARY KEY (area_code, indicator_id, period)
+);
+
+-- Councils' and partners' own figures, loaded from the raw directory's local/ folder (docs/local-data.md).
+CREATE TABLE local_values (
+    file        VARCHAR NOT NULL,         -- file name under local/
+    sheet       VARCHAR,                  -- sheet, for XLSX files
+    "row"       BIGINT NOT NULL,          -- row in the file (header = 1)
+    template    VARCHAR NOT NULL,         -- volunteering | projects | council_grants
+    area_code   VARCHAR NOT NULL,         -- current ward, district or county code
+    area_level  VARCHAR NOT NULL,         -- ward | district | county
+    period      VARCHAR NOT NULL,         -- financial year '2023-24' or calendar year '2023'
+    measure     VARCHAR NOT NULL,         -- measure id from the template's schema
+    value       DOUBLE NOT NULL,
+    source_note VARCHAR                   -- who collected it and how, as given in the file
 );
