@@ -1,0 +1,470 @@
+"""360Giving: reading, checking and placing record-level files; the aggregate and records loaders.
+
+Fixture tests use tests/fixtures/grants/ (hand-made grant files; a real subset of the geography
+in lookup/). Expected placements are worked out by hand from lookup/*.csv, not from the code.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from powerbalance.grants360 import AreaLookup, GrantsFileError, canonical_title, place_grants, placement_summary, \
+    read_360giving
+
+FIX = Path(__file__).parent / "fixtures" / "grants"
+TODAY = dt.date(2026, 11, 23)
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postcode_calls():
+    return []
+
+
+@pytest.fixture(scope="module")
+def lookup(postcode_calls) -> AreaLookup:
+    """Lookup from the fixture subset; postcodes answered from lookup/postcodes.csv like the
+    ONS Postcode Directory module would (unknown postcodes → status 'not_found')."""
+    answers = pd.read_csv(FIX / "lookup" / "postcodes.csv", dtype=str, keep_default_na=False).set_index("postcode")
+
+    def postcode_fn(postcodes):
+        postcode_calls.append(list(postcodes))
+        rows = []
+        for pc in postcodes:
+            if pc in answers.index:
+                a = answers.loc[pc]
+                rows.append((pc, a["district_code"], a["ward_code"] or None, a["status"]))
+            else:
+                rows.append((pc, None, None, "not_found"))
+        return pd.DataFrame(rows, columns=["postcode", "district_code", "ward_code", "status"])
+
+    def read(name):
+        return pd.read_csv(FIX / "lookup" / name, dtype=str, keep_default_na=False)
+
+    return AreaLookup.from_frames(read("areas.csv"), read("code_map.csv"), read("lsoa21.csv"), read("lsoa11.csv"),
+                                  postcode_fn)
+
+
+def by_id(frame: pd.DataFrame) -> dict[str, dict]:
+    return {r["grant_id"]: r for r in frame.to_dict("records")}
+
+
+def none(v):
+    return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+# --------------------------------------------------------------------------------------------
+# reading good files
+# --------------------------------------------------------------------------------------------
+
+
+def test_csv_reads_every_row_with_line_numbers_and_totals():
+    gf = read_360giving(FIX / "good.csv", today=TODAY)
+    assert gf.format == "csv" and gf.rows_read == 11 and len(gf.grants) == 11
+    assert list(gf.grants["row"]) == list(range(2, 13))  # header is line 1
+    # hand sum of the Amount Awarded column ("3,000" has a thousands comma)
+    assert gf.grants["amount_gbp"].sum() == pytest.approx(1000 + 2500.5 + 3000 + 400 + 500 + 600 + 700 + 800 + 900
+                                                          + 1100 + 1200)
+    assert gf.errors == []
+    g = by_id(gf.grants)
+    assert g["360G-test-003"]["award_date"] == dt.date(2020, 3, 19)  # ISO date-time accepted
+    assert g["360G-test-001"]["programme"] == "Fund A"
+    assert g["360G-test-001"]["beneficiary_codes"] == "E01012049"
+    assert g["360G-test-010"]["beneficiary_codes"] == "E06000033"  # swapped code/type corrected
+    swapped = [p for p in gf.warnings if p.check == "geocode_swapped"]
+    assert [(p.row, p.column, p.cell) for p in swapped] == \
+        [(11, "Beneficiary Location:Geographic Code", "J11")]
+
+
+def test_placement_rules_on_csv(lookup):
+    placed = place_grants(read_360giving(FIX / "good.csv", today=TODAY).grants, lookup)
+    expected = {  # grant: (lsoa, ward, district, placed_by) — from lookup/*.csv by hand
+        "360G-test-001": ("E01012049", "E05009861", "E06000002", "beneficiary_lsoa"),
+        "360G-test-002": ("E01016701", None, "E06000041", "beneficiary_lsoa"),
+        "360G-test-003": (None, "E05002218", "E06000033", "beneficiary_ward"),
+        "360G-test-004": (None, None, "E06000060", "beneficiary_district"),
+        "360G-test-005": (None, "E05009857", "E06000002", "recipient_postcode"),
+        "360G-test-006": (None, None, "E08000035", "recipient_postcode"),
+        "360G-test-007": (None, None, None, None),
+        "360G-test-008": (None, None, "E06000061", "beneficiary_lsoa"),
+        "360G-test-009": (None, None, None, None),
+        "360G-test-010": (None, None, "E06000033", "beneficiary_district"),
+        "360G-test-011": (None, "E05013669", "E09000007", "recipient_postcode"),
+    }
+    got = {gid: tuple(none(r[c]) for c in ("lsoa_code", "ward_code", "district_code", "placed_by"))
+           for gid, r in by_id(placed).items()}
+    assert got == expected
+    notes = by_id(placed)
+    assert "E05015799" in notes["360G-test-002"]["place_note"]          # 2024 ward not in Dec 2023: district only
+    assert "2011 LSOA" in notes["360G-test-008"]["place_note"]
+    assert "outside England" in notes["360G-test-007"]["place_note"]
+    assert "no recipient postcode" in notes["360G-test-009"]["place_note"]
+    assert "district only" in notes["360G-test-006"]["place_note"]
+    assert "E10000006" in notes["360G-test-011"]["place_note"]          # why the beneficiary code did not place it
+    summary = placement_summary(placed).set_index("rule")
+    assert summary.loc["not placed", "grants"] == 2
+    assert summary["grants"].sum() == len(placed) == 11                 # placed + unplaced = total
+
+
+def test_postcodes_are_normalised_and_only_asked_for_when_needed(lookup, postcode_calls):
+    postcode_calls.clear()
+    place_grants(read_360giving(FIX / "good.csv", today=TODAY).grants, lookup)
+    # grants 005, 006 ('ls1 1ur' → 'LS1 1UR') and 011 need their postcode; one batched call
+    assert postcode_calls == [["LS1 1UR", "NW1 1NA", "TS1 3BA"]]
+
+
+def test_split_district_is_not_guessed(lookup):
+    assert lookup.current_district("E10000006") == (None, "district E10000006 was split between E06000063, "
+                                                          "E06000064")
+    assert lookup.current_district("E07000004") == ("E06000060", None)
+
+
+def test_json_flattening_and_multi_location_rules(lookup):
+    gf = read_360giving(FIX / "good.json", today=TODAY)
+    assert gf.format == "json" and gf.sheet == "grants" and gf.rows_read == 4
+    assert list(gf.grants["row"]) == [1, 2, 3, 4]
+    placed = by_id(place_grants(gf.grants, lookup))
+    first = placed["360G-test-001"]
+    assert (first["funder_id"], first["funder_name"], first["recipient_id"], first["recipient_name"],
+            first["programme"], first["amount_gbp"], first["award_date"]) == \
+        ("GB-CHC-299963", "Test Trust", "GB-CHC-1136547", "Org A", "Fund A", 1000.0, dt.date(2020, 3, 17))
+    assert (first["ward_code"], first["district_code"]) == ("E05009861", "E06000002")
+    two_wards = placed["360G-test-002"]  # LSOA in ward E05009861 + ward E05009857, both Middlesbrough
+    assert (none(two_wards["lsoa_code"]), none(two_wards["ward_code"]), two_wards["district_code"]) == \
+        (None, None, "E06000002")
+    assert two_wards["award_date"] == dt.date(2020, 3, 18)
+    two_districts = placed["360G-test-003"]  # Southend + Middlesbrough → falls back to the postcode (Camden)
+    assert (two_districts["district_code"], two_districts["placed_by"]) == ("E09000007", "recipient_postcode")
+    assert "2 districts" in two_districts["place_note"]
+    individual = placed["360G-test-004"]
+    assert (individual["recipient_id"], individual["recipient_name"], individual["district_code"]) == \
+        ("360G-test-ind-1", "Individual Recipient", "E06000033")
+
+
+def test_spreadsheet_first_sheet_with_the_columns_and_excel_rows(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    with open(FIX / "good.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    wb = openpyxl.Workbook()
+    wb.active.title = "Read me"
+    wb.active.append(["This workbook holds our grants"])
+    ws = wb.create_sheet("Grants")
+    ws.append(["Test Trust grants"])
+    ws.append([])
+    ws.append(rows[0])
+    for r in rows[1:]:
+        cells = list(r)
+        cells[4] = float(cells[4].replace(",", ""))                         # amounts as numbers
+        if len(cells[5]) == 10:
+            cells[5] = dt.datetime.strptime(cells[5], "%Y-%m-%d")            # dates as date cells
+        ws.append(cells)
+    path = tmp_path / "grants.xlsx"
+    wb.save(path)
+    gf = read_360giving(path, today=TODAY)
+    csv_gf = read_360giving(FIX / "good.csv", today=TODAY)
+    assert gf.format == "spreadsheet" and gf.sheet == "Grants"
+    assert list(gf.grants["row"]) == list(range(4, 15))                     # heading on row 3
+    cols = ["grant_id", "amount_gbp", "award_date", "recipient_postcode", "beneficiary_codes"]
+    pd.testing.assert_frame_equal(gf.grants[cols], csv_gf.grants[cols])
+    swapped = [p for p in gf.warnings if p.check == "geocode_swapped"]
+    assert [(p.sheet, p.row, p.cell) for p in swapped] == [("Grants", 13, "J13")]
+
+
+def test_upload_bytes_detected_by_content():
+    data = (FIX / "good.json").read_bytes()
+    gf = read_360giving(data, filename="upload", today=TODAY)
+    assert gf.format == "json" and len(gf.grants) == 4
+
+
+def test_column_titles_are_canonicalised():
+    assert canonical_title(" recipient org:0:postal  code ") == "Recipient Org:Postal Code"
+    assert canonical_title("Beneficiary Location:1:Geographic Code") == "Beneficiary Location:1:Geographic Code"
+    assert canonical_title("AMOUNT AWARDED") == "Amount Awarded"
+
+
+def test_several_beneficiary_columns_in_a_csv():
+    text = ("Identifier,Title,Description,Currency,Amount Awarded,Award Date,Funding Org:Identifier,Funding Org:Name,"
+            "Recipient Org:Identifier,Recipient Org:Name,Beneficiary Location:0:Geographic Code,"
+            "Beneficiary Location:1:Geographic Code\n"
+            "360G-x-1,t,d,GBP,10,2020-01-01,GB-CHC-299963,F,GB-CHC-1136547,R,E05009861,E05009857\n")
+    gf = read_360giving(text.encode(), filename="multi.csv", today=TODAY)
+    assert gf.grants.loc[0, "beneficiary_codes"] == "E05009861;E05009857"
+
+
+# --------------------------------------------------------------------------------------------
+# each validation rule on a small bad file
+# --------------------------------------------------------------------------------------------
+
+# (line, check, severity, column) — each row of bad_rows.csv carries exactly one problem (its Title says which)
+BAD_ROWS = [
+    (2, "required", "error", "Identifier"),
+    (3, "zero_amount", "warning", "Amount Awarded"),
+    (4, "negative_amount", "error", "Amount Awarded"),
+    (5, "amount_not_number", "error", "Amount Awarded"),
+    (6, "impossible_date", "error", "Award Date"),
+    (7, "future_date", "warning", "Award Date"),
+    (8, "malformed_date", "error", "Award Date"),
+    (9, "duplicate_id", "error", "Identifier"),
+    (10, "malformed_org_id", "warning", "Recipient Org:Identifier"),
+    (11, "malformed_postcode", "warning", "Recipient Org:Postal Code"),
+    (12, "not_gbp", "warning", "Currency"),
+    (13, "required", "error", "Currency"),
+    (14, "malformed_id", "warning", "Identifier"),
+    (15, "required", "warning", "Funding Org:Name"),
+    (16, "malformed_org_id", "warning", "Recipient Org:Identifier"),
+    (17, "required", "error", "Award Date"),
+    (18, "malformed_geocode", "warning", "Beneficiary Location:Geographic Code"),
+]
+COLUMN_LETTER = {"Identifier": "A", "Currency": "D", "Amount Awarded": "E", "Award Date": "F",
+                 "Recipient Org:Identifier": "G", "Recipient Org:Postal Code": "I",
+                 "Beneficiary Location:Geographic Code": "J", "Funding Org:Name": "L"}
+
+
+@pytest.fixture(scope="module")
+def bad():
+    return read_360giving(FIX / "bad_rows.csv", today=TODAY)
+
+
+@pytest.mark.parametrize("line,check,severity,column", BAD_ROWS)
+def test_each_rule_is_reported_where_it_happens(bad, line, check, severity, column):
+    found = [p for p in bad.problems if p.row == line]
+    assert [(p.check, p.severity, p.column, p.cell) for p in found] == \
+        [(check, severity, column, f"{COLUMN_LETTER[column]}{line}")]
+
+
+def test_good_rows_of_a_bad_file_still_load(bad):
+    kept_lines = sorted(line for line, _, severity, _ in BAD_ROWS if severity == "warning")
+    assert list(bad.grants["row"]) == kept_lines
+    usd = bad.grants[bad.grants["currency"] == "USD"]
+    assert len(usd) == 1 and usd["amount_gbp"].isna().all()      # not converted, never invented
+    assert bad.rows_read == len(BAD_ROWS)
+    frame = bad.problems_frame()
+    assert list(frame.columns[:6]) == ["severity", "check", "message", "sheet", "row", "column"]
+
+
+def test_wrong_encoding_is_read_with_a_located_warning():
+    gf = read_360giving(FIX / "cp1252.csv", today=TODAY)
+    enc = [p for p in gf.problems if p.check == "encoding"]
+    assert len(enc) == 1 and enc[0].row == 2 and enc[0].severity == "warning"
+    assert gf.grants.loc[0, "title"] == "Café grant"
+
+
+def test_utf16_is_read_with_a_warning():
+    text = (FIX / "good.csv").read_text(encoding="utf-8")
+    gf = read_360giving(text.encode("utf-16"), filename="good.csv", today=TODAY)
+    assert len(gf.grants) == 11 and [p.check for p in gf.problems if p.severity == "warning"][0] == "encoding"
+
+
+def test_undecodable_file_is_refused():
+    with pytest.raises(GrantsFileError, match="not UTF-8"):
+        read_360giving(b"Identifier,Amount Awarded\n\x81\x8d,1\n", filename="x.csv")
+
+
+def test_too_many_rows_is_refused_with_the_row():
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(FIX / "good.csv", max_rows=5)
+    assert exc.value.row == 7 and "more than 5" in exc.value.message   # 6th grant is on line 7
+    with pytest.raises(GrantsFileError, match="more than 3"):
+        read_360giving(FIX / "good.json", max_rows=3)
+
+
+@pytest.mark.parametrize("data,name,match", [
+    ((FIX / "not_360.csv").read_bytes(), "not_360.csv", "Award Date"),
+    (b'{"records": []}', "x.json", "'grants' array"),
+    (b'{"grants": [', "x.json", "invalid JSON"),
+    (b"", "x.csv", "empty"),
+    (b"PK\x03\x04 not really a zip", "x.xlsx", "cannot open as a spreadsheet"),
+])
+def test_files_that_are_not_360giving(data, name, match):
+    with pytest.raises(GrantsFileError, match=match):
+        read_360giving(data, filename=name)
+
+
+# --------------------------------------------------------------------------------------------
+# ETL on the real files
+# --------------------------------------------------------------------------------------------
+
+AGG = "funding/360giving_grants_eng_LAD_ward_donor_year_2013_2018.csv"
+COVID = "funding/360giving_covid19_grants_2020-05-07.json"
+
+
+@pytest.fixture(scope="module")
+def agg_db(raw_dir, tmp_path_factory):
+    from etl.build import build
+    from etl.sources.geography import Geography
+    from etl.sources.grants360 import Grants360Aggregate
+
+    out = tmp_path_factory.mktemp("grants_agg")
+    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static", sources=[Geography(), Grants360Aggregate()],
+                   derive=False, log=lambda *a: None)
+    con = duckdb.connect(str(out / "pb.duckdb"), read_only=True)
+    yield con, result
+    con.close()
+
+
+def _raw_aggregate(raw_dir):
+    with open(raw_dir / AGG, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _wd23(raw_dir):
+    with open(raw_dir / "geography" / "WD23_LAD23_UK_LU_DEC.csv", newline="", encoding="utf-8-sig") as fh:
+        return {r["WD23CD"]: r["LAD23CD"] for r in csv.DictReader(fh) if r["WD23CD"].startswith("E05")}
+
+
+def test_aggregate_totals_equal_the_source(agg_db, raw_dir):
+    con, _ = agg_db
+    rows = _raw_aggregate(raw_dir)
+    grants = sum(int(r["Identifier"]) for r in rows)
+    amount = sum(float(r["Amount Awarded"]) for r in rows)
+    assert grants == 84705 and round(amount / 1e9, 2) == 8.45
+    n, g, a = con.execute("select count(*), sum(grants), sum(amount_gbp) from grants_agg").fetchone()
+    assert (n, g) == (len(rows), grants)
+    assert a == pytest.approx(amount, abs=0.01)
+
+
+def test_aggregate_wards_and_districts_are_mapped_ward_first(agg_db, raw_dir):
+    con, _ = agg_db
+    wd23 = _wd23(raw_dir)
+    loaded = con.execute("select row, source_ward_code, ward_code, ward_match, district_code, source_district_code "
+                         "from grants_agg").fetchall()
+    for row, src_ward, ward, match, district, src_district in loaded:
+        if src_ward in wd23:
+            assert (ward, match, district) == (src_ward, "exact", wd23[src_ward]), row
+        else:
+            assert (ward, match) == (None, "unmatched"), row
+        if not src_district.startswith("E"):
+            assert district is None, row
+    # Aylesbury Vale (2013–2018 code) → Buckinghamshire
+    assert con.execute("select distinct district_code from grants_agg where source_district_code='E07000004'"
+                       ).fetchall() == [("E06000060",)]
+
+
+def test_aggregate_unmatched_share_reported_and_codes_listed_once(agg_db, raw_dir):
+    con, result = agg_db
+    rows = _raw_aggregate(raw_dir)
+    wd23 = _wd23(raw_dir)
+    eng = [r for r in rows if r["Recipient District Geographic Code"].startswith("E")]
+    unmatched = [r for r in eng if r["Recipient Ward Geographic Code"] not in wd23]
+    share = sum(int(r["Identifier"]) for r in unmatched) / sum(int(r["Identifier"]) for r in eng)
+    facts = result.reports["grants_360_aggregate"].facts
+    assert facts["ward_unmatched_share_grants_england"] == pytest.approx(share, abs=1e-4)
+    assert facts["district_unmatched_share_grants_england"] == 0
+    outside = sum(int(r["Identifier"]) for r in rows if not r["Recipient District Geographic Code"].startswith("E"))
+    assert facts["grants_outside_england"] == outside
+    listed = con.execute("select code, count(*), min(row), min(column_name) from load_issues "
+                         "where source_id='grants_360_aggregate' and kind='unmatched' "
+                         "and column_name='Recipient Ward Geographic Code' group by code").fetchall()
+    assert {c for c, *_ in listed} == {r["Recipient Ward Geographic Code"] for r in unmatched}
+    assert all(n == 1 and first >= 2 for _, n, first, _ in listed)
+
+
+@pytest.fixture(scope="module")
+def records_db(raw_dir, tmp_path_factory):
+    from etl.build import build
+    from etl.sources.boundaries import Boundaries
+    from etl.sources.geography import Geography
+    from etl.sources.grants360 import Grants360Records
+
+    out = tmp_path_factory.mktemp("grants_records")
+    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static",
+                   sources=[Geography(), Boundaries(), Grants360Records()], derive=False, log=lambda *a: None)
+    con = duckdb.connect(str(out / "pb.duckdb"), read_only=True)
+    yield con, result
+    con.close()
+
+
+def test_real_sample_counts_and_totals_equal_the_file(records_db, raw_dir):
+    con, result = records_db
+    grants = json.loads((raw_dir / COVID).read_text(encoding="utf-8"))["grants"]
+    gbp = sum(g["amountAwarded"] for g in grants if g["currency"] == "GBP")
+    n, total, usd = con.execute("select count(*), sum(amount_gbp), count(*) filter (where currency <> 'GBP') "
+                                "from grants where dataset = ?", [COVID]).fetchone()
+    assert n == len(grants) == 1978
+    assert total == pytest.approx(gbp, abs=0.01)
+    assert usd == sum(1 for g in grants if g["currency"] != "GBP")
+    facts = result.reports["grants_360_records"].facts
+    placed = sum(v for k, v in facts.items() if k.startswith("grants_") and k[7:] in
+                 ("beneficiary_lsoa", "beneficiary_ward", "beneficiary_district", "recipient_postcode"))
+    assert placed + facts["grants_unplaced"] == facts["grants"] == n
+    assert con.execute("select count(*) from grants where placed_by is null").fetchone()[0] == facts["grants_unplaced"]
+    shown = con.execute("select count(*) from load_issues where source_id='grants_360_records' and kind='unmatched' "
+                        "and message like '%not placed%'").fetchone()[0]
+    assert shown == facts["grants_unplaced"]                       # every unplaced grant is listed
+
+
+def test_real_sample_postcode_placement(records_db):
+    con, _ = records_db
+    # Woodward's grant has no beneficiary code; recipient WC2B 5LX is in Camden (ONS Postcode Directory)
+    assert con.execute("select district_code, placed_by from grants where grant_id = '360G-woodward:WCT2962'"
+                       ).fetchone() == ("E09000007", "recipient_postcode")
+
+
+def test_real_sample_lsoa_grants_follow_the_ons_lookup(records_db, raw_dir):
+    con, _ = records_db
+    with open(raw_dir / "geography" / "lookup_lsoa21_ward24_ltla24.csv", newline="", encoding="utf-8-sig") as fh:
+        lad_of = {r["lsoa21_code"]: r["ltla24_code"] for r in csv.DictReader(fh)}
+    rows = con.execute("select beneficiary_codes, district_code, placed_by from grants "
+                       "where beneficiary_codes like 'E01%' and beneficiary_codes not like '%;%'").fetchall()
+    assert rows
+    for code, district, placed_by in rows:
+        assert placed_by == "beneficiary_lsoa"
+        if code in lad_of:
+            assert district == lad_of[code]
+
+
+def _raw_with(raw_dir: Path, tmp: Path, files: dict[str, bytes]) -> Path:
+    """A raw directory: the real geography (linked, not copied) plus the given 360giving/ files.
+    (No valid postcodes in these files, so no ward boundaries are needed.)"""
+    raw = tmp / "raw"
+    raw.mkdir()
+    (raw / "geography").symlink_to(raw_dir / "geography")
+    (raw / "360giving").mkdir()
+    for name, data in files.items():
+        (raw / "360giving" / name).write_bytes(data)
+    return raw
+
+
+def test_records_loader_reports_problems_and_loads_good_rows(raw_dir, tmp_path):
+    from etl.build import build
+    from etl.sources.geography import Geography
+    from etl.sources.grants360 import Grants360Records
+
+    raw = _raw_with(raw_dir, tmp_path, {"bad_rows.csv": (FIX / "bad_rows.csv").read_bytes()})
+    build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "static", sources=[Geography(), Grants360Records()],
+          derive=False, log=lambda *a: None)
+    con = duckdb.connect(str(tmp_path / "pb.duckdb"), read_only=True)
+    loaded = [r[0] for r in con.execute("select row from grants order by row").fetchall()]
+    assert loaded == sorted(line for line, _, severity, _ in BAD_ROWS if severity == "warning")
+    issues = con.execute("select row, column_name, message from load_issues where source_id='grants_360_records' "
+                         "and kind='warning' and file='bad_rows.csv'").fetchall()
+    by_row = {row: (col, msg) for row, col, msg in issues}
+    for line, check, severity, column in BAD_ROWS:
+        col, msg = by_row[line]
+        assert col == column and check in msg
+        assert msg.startswith("row not loaded") == (severity == "error")
+    con.close()
+
+
+def test_records_loader_refuses_a_file_that_is_not_360giving(raw_dir, tmp_path):
+    from etl.build import build
+    from etl.core import EtlInputError
+    from etl.sources.geography import Geography
+    from etl.sources.grants360 import Grants360Records
+
+    raw = _raw_with(raw_dir, tmp_path, {"360giving_other.csv": (FIX / "not_360.csv").read_bytes()})
+    with pytest.raises(EtlInputError) as exc:
+        build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "static", sources=[Geography(), Grants360Records()],
+              derive=False, log=lambda *a: None)
+    assert exc.value.file.endswith("360giving_other.csv") and exc.value.column == "Award Date"
+    assert not (tmp_path / "pb.duckdb").exists()
