@@ -82,6 +82,16 @@ CREATE TABLE area_code_map (
     PRIMARY KEY (old_code, new_code)
 );
 
+-- LSOA lookups, kept so that grants can be placed at run time (uploads) without the raw files.
+CREATE TABLE lsoa_lookup (
+    lsoa_code     VARCHAR NOT NULL,       -- E01 code
+    vintage       VARCHAR NOT NULL,       -- '2021' (ONS best-fit to May 2024 wards) | '2011' (mySociety register)
+    ward24_code   VARCHAR,                -- May 2024 ward (2021 LSOAs only)
+    district_code VARCHAR,                -- LAD 2024 code (2021 LSOAs only)
+    registry_code VARCHAR,                -- mySociety council code (2011 LSOAs only)
+    PRIMARY KEY (lsoa_code, vintage)
+);
+
 CREATE TABLE boundaries (
     code     VARCHAR PRIMARY KEY,
     level    VARCHAR NOT NULL,         -- ward | district | county | region

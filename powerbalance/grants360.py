@@ -653,11 +653,11 @@ class AreaLookup:
             postcode_fn=postcode_fn)
 
     @classmethod
-    def from_db(cls, con, raw_dir: Path, postcode_fn=None) -> "AreaLookup":
-        """From a database (``areas``, ``area_code_map``; ``boundaries`` for postcodes' wards) plus the
-        two LSOA lookups in ``raw_dir/geography``. Postcodes go through ``places.postcode_to_area`` on
-        this same connection unless ``postcode_fn`` is given (the dashboard may pass
-        ``places.postcode_to_area`` itself, which caches the live database's ward index)."""
+    def from_db(cls, con, postcode_fn=None) -> "AreaLookup":
+        """From a database alone (``areas``, ``area_code_map``, ``lsoa_lookup``; ``boundaries`` for
+        postcodes' wards), so the dashboard never needs the raw files. Postcodes go through
+        ``places.postcode_to_area`` on this same connection unless ``postcode_fn`` is given (the
+        dashboard may pass ``places.postcode_to_area`` itself, which caches the live database's ward index)."""
         if postcode_fn is None:
             from powerbalance.places import postcode_to_area
 
@@ -667,10 +667,10 @@ class AreaLookup:
                             "WHERE level IN ('district', 'ward')").df()
         code_map = con.execute("SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a "
                                "ON a.code = m.new_code AND a.level = 'district' WHERE m.level = 'district'").df()
-        geo = Path(raw_dir) / "geography"
-        lsoa21 = read_lookup_csv(geo / "lookup_lsoa21_ward24_ltla24.csv", ["lsoa21_code", "ward24_code",
-                                                                           "ltla24_code"])
-        lsoa11 = read_lookup_csv(geo / "lookup_lsoa_to_registry.csv", ["lsoa", "local-authority-code"])
+        lsoa21 = con.execute("SELECT lsoa_code AS lsoa21_code, ward24_code, district_code AS ltla24_code "
+                             "FROM lsoa_lookup WHERE vintage = '2021'").df().fillna("")
+        lsoa11 = con.execute('SELECT lsoa_code AS lsoa, registry_code AS "local-authority-code" '
+                             "FROM lsoa_lookup WHERE vintage = '2011'").df().fillna("")
         return cls.from_frames(areas, code_map, lsoa21, lsoa11, postcode_fn)
 
     def current_district(self, code: str) -> tuple[str | None, str | None]:
@@ -717,17 +717,6 @@ class AreaLookup:
         if fn is None:
             from powerbalance.places import postcode_to_area as fn
         return fn(postcodes)
-
-
-def read_lookup_csv(path: Path, required: list[str]) -> pd.DataFrame:
-    """A lookup CSV as text, failing with the file and the missing columns named."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"lookup file not found: {path}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
-    return frame
 
 
 def _compact(postcode: str | None) -> str | None:

@@ -42,6 +42,8 @@ class Geography(Source):
         "geography/WD23_LAD23_UK_LU_DEC.csv",
         "geography/lookup_ltla_ltla.csv",
         "geography/lookup_gss_to_registry.csv",
+        "geography/lookup_lsoa21_ward24_ltla24.csv",
+        "geography/lookup_lsoa_to_registry.csv",
     )
 
     def load(self, ctx: BuildContext) -> None:
@@ -223,8 +225,22 @@ class Geography(Source):
                 relation = "split"
             final.append((old, new, name, level, relation, sid))
         insert_rows(ctx.con, "area_code_map", final)
+        self._load_lsoa_lookup(ctx, raw, rep)
         rep.facts.update({"districts": len(district_rows), "counties": len(county_gss), "wards": n_wards,
                           "regions": len(region_name), "former_code_mappings": len(final)})
+
+
+    def _load_lsoa_lookup(self, ctx: BuildContext, raw, rep) -> None:
+        """English LSOAs: 2021 codes → May 2024 ward and LAD 2024; 2011 codes → register council."""
+        l21 = read_csv(raw / "lookup_lsoa21_ward24_ltla24.csv", ["lsoa21_code", "ward24_code", "ltla24_code"], rep,
+                       unique=["lsoa21_code"])
+        l11 = read_csv(raw / "lookup_lsoa_to_registry.csv", ["lsoa", "local-authority-code"], rep, unique=["lsoa"])
+        rows = [(r["lsoa21_code"], "2021", r["ward24_code"] or None, r["ltla24_code"] or None, None)
+                for _, r in l21 if r["lsoa21_code"].startswith("E01")]
+        rows += [(r["lsoa"], "2011", None, None, r["local-authority-code"] or None)
+                 for _, r in l11 if r["lsoa"].startswith("E01")]
+        rep.rows_read += len(l21) + len(l11)
+        insert_rows(ctx.con, "lsoa_lookup", rows)
 
 
 SOURCES = [Geography()]

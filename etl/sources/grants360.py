@@ -39,7 +39,6 @@ from ..core import BuildContext, EtlInputError, Source, decode_text, insert_rows
 AGG_GLOB = "funding/360giving_grants_eng_LAD_ward_donor_year_*.csv"
 AGG_COLUMNS = ["Funding Org:Name", "Award Year", "Recipient District Geographic Code",
                "Recipient Ward Geographic Code", "Recipient Region", "Amount Awarded", "Identifier"]
-LSOA_LOOKUPS = ("geography/lookup_lsoa21_ward24_ltla24.csv", "geography/lookup_lsoa_to_registry.csv")
 #: The ETL takes larger files than a dashboard upload; beyond this a file is refused as too big.
 RECORDS_MAX_ROWS = 500_000
 
@@ -225,11 +224,7 @@ class Grants360Records(Source):
         if not paths:
             rep.note("no record-level 360Giving files found (funding/360giving_*, 360giving/)")
             return
-        for rel in LSOA_LOOKUPS:
-            if not (ctx.raw_dir / rel).is_file():
-                raise EtlInputError("LSOA lookup needed to place grants by beneficiary LSOA is missing", file=rel)
-            ctx.register_file(self, ctx.raw_dir / rel)
-        lookup = AreaLookup.from_db(ctx.con, ctx.raw_dir)
+        lookup = AreaLookup.from_db(ctx.con)
         totals: dict[str, float] = {}
         for path in paths:
             ctx.register_file(self, path)
