@@ -77,7 +77,7 @@ CREATE TABLE area_code_map (
     new_code  VARCHAR NOT NULL,        -- current code in areas
     old_name  VARCHAR,
     level     VARCHAR NOT NULL,        -- district | county | ward | council_ecode
-    relation  VARCHAR NOT NULL,        -- same | recoded | merged_into | split_best_fit
+    relation  VARCHAR NOT NULL,        -- same | recoded | merged_into | split
     source_id VARCHAR NOT NULL,
     PRIMARY KEY (old_code, new_code)
 );
