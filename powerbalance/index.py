@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -247,20 +247,23 @@ def aggregate(domains: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
 
 
 def availability(values: pd.DataFrame, domain_of: Mapping[str, str], weights: Mapping[str, float],
-                 required: Sequence[str] = (), min_share: float = MIN_SHARE) -> pd.Series:
+                 required: Sequence[str] = (), min_share: float = MIN_SHARE,
+                 optional: Sequence[str] = ()) -> pd.Series:
     """Why an area cannot get an index value ("" when it can).
 
     Rules (never impute): every positively weighted domain needs at least one indicator value;
     the area needs at least ``min_share`` of the scored indicators of the positively weighted
     domains (an indicator whose domain has no weight cannot count for or against); and every ``required``
     indicator (the provider-side spending indicator: without it an index would say nothing
-    about the provider → enabler balance).
+    about the provider → enabler balance). ``optional`` indicators (local figures) count towards a
+    domain but never towards the share, so areas without them are judged exactly as before.
     """
     w = normalise_weights(weights)
     cols = [c for c in values.columns if w[domain_of[c]] > 0]  # indicators that count at these weights
     have = values[cols].notna()
-    n_total = len(cols)
-    n = have.sum(axis=1).to_numpy()
+    counted = [c for c in cols if c not in optional]
+    n_total = len(counted)
+    n = have[counted].sum(axis=1).to_numpy()
     req = [c for c in required if c in cols]
     fails = {f"no {c}": ~values[c].notna().to_numpy() for c in req}
     for d in DOMAINS:
@@ -274,7 +277,7 @@ def availability(values: pd.DataFrame, domain_of: Mapping[str, str], weights: Ma
     for i in np.flatnonzero(any_fail):  # strings only for the (few) areas that fail
         why = [label for label, mask in fails.items() if mask[i]]
         if too_few[i]:
-            gone = [c for c, h in zip(cols, hv[i]) if not h]
+            gone = [c for c, h in zip(cols, hv[i]) if not h and c not in optional]
             why.append(f"only {int(n[i])} of {n_total} scored indicators (missing: {', '.join(gone)})")
         reasons[i] = "; ".join(why)
     return pd.Series(reasons, index=values.index, dtype=object)
@@ -292,6 +295,7 @@ class IndexSpec:
     domain: dict[str, str]
     polarity: dict[str, int]
     required: tuple[str, ...]
+    optional: tuple[str, ...] = ()   # local-only: never counted against an area that lacks them
 
     @property
     def ids(self) -> list[str]:
@@ -310,7 +314,7 @@ def composite(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[str, float
     w = normalise_weights(weights)
     values = values[spec.ids]
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
-    reason = availability(values, spec.domain, w, spec.required)
+    reason = availability(values, spec.domain, w, spec.required, optional=spec.optional)
     ok = reason == ""
     scores = normalise_frame(values[ok], spec.polarity, groups[ok], method)
     doms = domain_scores(scores, spec.domain).reindex(values.index)
@@ -341,7 +345,7 @@ def monte_carlo_ranks(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[st
     w = normalise_weights(weights)
     values = values[spec.ids]
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
-    ok = (availability(values, spec.domain, w, spec.required) == "").to_numpy()
+    ok = (availability(values, spec.domain, w, spec.required, optional=spec.optional) == "").to_numpy()
     used = [d for d in DOMAINS if w[d] > 0]
     rng = np.random.default_rng(seed)
     # domain scores per method: (methods, areas, used domains)
@@ -439,20 +443,25 @@ def rurality_ordinal(ruc: str | None) -> float | None:
 # =============================================================================================
 
 
-def spec_for(lens: str, local_participation: bool = False) -> IndexSpec:
-    """Scored indicators of a lens (from the indicator registry in powerbalance.indicators)."""
+def spec_for(lens: str, local_present: Iterable[str] = ()) -> IndexSpec:
+    """Scored indicators of a lens (from the indicator registry in powerbalance.indicators).
+
+    Local-only indicators are scored when some area has a local value for them
+    (``local_present``); they are ``optional``: an area without one is not counted short of
+    indicators, so loading a council's own figures changes that council's index and no other."""
     if lens not in LENSES:
         raise ValueError(f"unknown lens {lens!r}; choose from {LENSES}")
     domain, polarity = {}, {}
     for ind in _ind.INDICATORS:
         if ind.lens not in ("both", lens):
             continue
-        if not (ind.scored or (ind.local_scored and local_participation)):
+        if not (ind.scored or (ind.local_scored and ind.id in local_present)):
             continue
         domain[ind.id] = ind.domain
         polarity[ind.id] = ind.polarity
     spend = "place_spend_per_head" if lens == "place" else "council_spend_per_head"
-    return IndexSpec(domain, polarity, (spend,))
+    optional = tuple(i for i in domain if not _ind.BY_ID[i].scored)
+    return IndexSpec(domain, polarity, (spend,), optional)
 
 
 def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> pd.Series:
@@ -478,7 +487,7 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
 
 
 @lru_cache(maxsize=64)
-def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame, bool, pd.Series]:
+def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame, frozenset, pd.Series]:
     """Areas of a level and their scored indicator values for one period (cached per build)."""
     ids = [i.id for i in _ind.INDICATORS if (i.scored or i.local_scored) and i.lens in ("both", lens)]
     static = [i.id for i in _ind.INDICATORS if i.static and i.id in ids]
@@ -498,9 +507,10 @@ def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.Dat
                  & vals["value"].isna()]
     notes = spend.set_index(["area_code", "indicator_id"])["note"] if "note" in spend else pd.Series(dtype=object)
     part = [i.id for i in _ind.INDICATORS if i.domain == "participation"]
-    local = bool(vals.loc[vals["indicator_id"].isin(part), "is_local"].fillna(False).astype(bool).any())
+    is_local = vals["is_local"].fillna(False).astype(bool)
+    local = frozenset(vals.loc[is_local & vals["value"].notna(), "indicator_id"])
     # regional estimates are never scored: keep participation values only when they are local
-    vals = vals[~vals["indicator_id"].isin(part) | vals["is_local"].fillna(False).astype(bool)]
+    vals = vals[~vals["indicator_id"].isin(part) | is_local]
     # a static indicator (one snapshot) uses its latest snapshot for every period
     vals = vals.sort_values("period").drop_duplicates(["area_code", "indicator_id"], keep="last")
     table = vals.pivot(index="area_code", columns="indicator_id", values="value")

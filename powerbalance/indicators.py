@@ -135,6 +135,28 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("formal_volunteering_rate", "Formal volunteering", "participation", "% of adults", 1, False,
               "Adults who volunteered formally in the last 12 months: local figures only (volunteering template), "
               "scored where loaded.", "local_data", "ward,district,county", local_scored=True),
+    # ---- local figures (local/ templates), scored only where loaded ---------------------------
+    Indicator("local_volunteers_per_1k", "Volunteers per 1,000 residents (local)", "participation",
+              "volunteers per 1,000 residents", 1, False,
+              "Volunteers recorded by the council or partner (volunteering template) per 1,000 residents.",
+              "local_data,context", "ward,district,county", local_scored=True),
+    Indicator("local_volunteer_hours_per_head", "Volunteer hours per resident (local)", "participation",
+              "hours per resident", 1, False,
+              "Volunteer hours recorded by the council or partner (volunteering template) per resident.",
+              "local_data,context", "ward,district,county", local_scored=True),
+    *[Indicator(f"local_{m}_per_10k", f"{title} per 10,000 residents (local)", "projects",
+                f"{unit} per 10,000 residents", 1, False,
+                f"{title} recorded by the council or partner (projects template) per 10,000 residents.",
+                "local_data,context", "ward,district,county", local_scored=True)
+      for m, title, unit in (("resident_led_projects", "Resident-led projects", "projects"),
+                             ("community_asset_transfers", "Community asset transfers", "transfers"),
+                             ("assets_of_community_value", "Assets of community value", "assets"),
+                             ("neighbourhood_plans", "Neighbourhood plans", "plans"),
+                             ("participatory_budgeting_rounds", "Participatory budgeting rounds", "rounds"))],
+    Indicator("local_council_vcs_grants_per_head", "Council grants to community groups per resident (local)",
+              "funding", "£ per resident", 1, False,
+              "Council grants to voluntary and community groups (council_grants template) per resident: money the "
+              "council puts in community hands.", "local_data,context", "ward,district,county", local_scored=True),
     # ---- headline -------------------------------------------------------------------------
     Indicator("enabler_ratio", "Enabler ratio", "headline", "£ per £100 of council spending", 1, False,
               "Pounds in community hands (parish precepts + community grants) per £100 the councils spend on the "
@@ -163,6 +185,13 @@ BY_ID: dict[str, Indicator] = {i.id: i for i in INDICATORS}
 #: local_values measures that are (or replace) indicators of the same meaning.
 LOCAL_AS_INDICATOR = {"civic_participation_rate": "civic_participation",
                       "formal_volunteering_rate": "formal_volunteering_rate"}
+#: local counts and money turned into rates per resident: measure → (indicator id, residents per unit)
+LOCAL_RATES = {"volunteers": ("local_volunteers_per_1k", 1_000),
+               "volunteer_hours": ("local_volunteer_hours_per_head", 1),
+               **{m: (f"local_{m}_per_10k", 10_000) for m in (
+                   "resident_led_projects", "community_asset_transfers", "assets_of_community_value",
+                   "neighbourhood_plans", "participatory_budgeting_rounds")},
+               "council_vcs_grants_gbp": ("local_council_vcs_grants_per_head", 1)}
 
 VALUE_COLUMNS = ["area_code", "indicator_id", "period", "value", "numerator", "denominator", "is_local", "note"]
 
@@ -568,9 +597,11 @@ def _participation(con, geo: _Geo, rep) -> pd.DataFrame:
 def _local(con, geo: _Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
     """Councils' own figures (local_values) as local indicator values (is_local = true).
 
-    Participation measures become (or replace, for their area and year) the participation
-    indicators and are scored; every other measure is shown as a local, unscored indicator with
-    the measure's id. A calendar year Y is aligned with financial year Y-(Y+1), as for grants.
+    Participation rates become (or replace, for their area and year) the participation
+    indicators. Counts and money become rates per resident (:data:`LOCAL_RATES`) in their
+    template's domain. All of these are scored where loaded. Every measure is also kept as
+    given, as a local, unscored indicator with the measure's id. A calendar year Y is aligned
+    with financial year Y-(Y+1), as for grants.
     """
     try:
         lv = con.execute("SELECT area_code, period, measure, value, template, file, source_note "
@@ -587,6 +618,18 @@ def _local(con, geo: _Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
     out = pd.DataFrame({"area_code": lv["area_code"], "indicator_id": lv["indicator_id"], "period": lv["fy"],
                         "value": lv["value"].astype(float), "numerator": np.nan, "denominator": np.nan,
                         "is_local": True, "note": lv["note"]})
+    rates = []
+    for measure, (ind_id, per) in LOCAL_RATES.items():
+        sel = out[lv["measure"].to_numpy() == measure].copy()
+        if sel.empty:
+            continue
+        sel["indicator_id"] = ind_id
+        sel["numerator"] = sel["value"]
+        sel["denominator"] = sel["area_code"].map(geo.pop)
+        sel["value"] = sel["numerator"] / sel["denominator"] * per
+        sel.loc[sel["denominator"].isna(), "note"] = "missing: no population for this area; " + sel["note"]
+        rates.append(sel)
+    out = pd.concat([out, *rates], ignore_index=True)
     extra = []
     try:
         from etl.sources.local_data import MEASURES
@@ -683,7 +726,8 @@ def _metadata(extra: list[Indicator], values: pd.DataFrame, con) -> pd.DataFrame
     rows = []
     for ind in (*INDICATORS, *extra):
         levels = [x for x in LEVEL_ORDER if x in set(lv.get(ind.id, []))]
-        is_local = ind.id not in BY_ID
+        # local measures, and registry indicators whose only source is local data
+        is_local = ind.id not in BY_ID or ind.source_ids.split(",")[0] == "local_data"
         rows.append((ind.id, ind.name, ind.domain, ind.unit, ind.polarity, ind.scored, ind.description,
                      ind.source_ids, ",".join(levels) if levels else "", is_local))
     return pd.DataFrame(rows, columns=["indicator_id", "name", "domain", "unit", "polarity", "scored", "description",

@@ -163,3 +163,41 @@ def test_no_local_folder_is_fine(raw_dir, tmp_path):
     con, rep = load(raw, tmp_path)
     assert con.execute("select count(*) from local_values").fetchone()[0] == 0
     assert rep.rows_loaded == 0
+
+
+@pytest.mark.slow
+def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, built, tmp_path):
+    """Issue 6: a council's own figures join the right domain and move only that council's index."""
+    from powerbalance import index as ix
+
+    base_db, _, _ = built
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for sub in raw_dir.iterdir():
+        if sub.is_dir():
+            (raw / sub.name).symlink_to(sub)
+    (raw / "local").mkdir()
+    shutil.copy(FIX / "projects_adur_worthing.csv", raw / "local" / "projects_adur_worthing.csv")
+    db = tmp_path / "local.duckdb"
+    build(raw, db, static_dir=tmp_path / "static", log=lambda *a: None)
+
+    before = ix.compute_index("district", "2017-18", db=base_db).set_index("area_code")
+    after = ix.compute_index("district", "2017-18", db=db).set_index("area_code")
+    affected = {"E07000223", "E07000229"}  # Adur, Worthing
+    for code in affected:
+        assert after.loc[code, "index"] != pytest.approx(before.loc[code, "index"])
+        assert after.loc[code, "score_projects"] != pytest.approx(before.loc[code, "score_projects"])
+    others = before.index.difference(sorted(affected))
+    assert after.loc[others, "index"].equals(before.loc[others, "index"])
+    assert (after.loc[others, "reason"] == before.loc[others, "reason"]).all()
+
+    con = duckdb.connect(str(db), read_only=True)
+    rate = con.execute("""select value, numerator, denominator, is_local from indicator_values
+                          where area_code = 'E07000229' and period = '2017-18'
+                          and indicator_id = 'local_resident_led_projects_per_10k'""").fetchone()
+    pop = con.execute("select value from indicator_values where area_code = 'E07000229' "
+                      "and indicator_id = 'population'").fetchone()[0]
+    assert rate[1:] == (30.0, pop, True) and rate[0] == pytest.approx(30 / pop * 10_000)
+    meta = con.execute("select domain, is_local from indicators "
+                       "where indicator_id = 'local_resident_led_projects_per_10k'").fetchone()
+    assert meta == ("projects", True)
