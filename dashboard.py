@@ -1,7 +1,7 @@
 """Power Balance — Streamlit entry point. A thin router: page config and navigation only."""
 import streamlit as st
 
-st.set_page_config(page_title="Power Balance", page_icon=":material/balance:", layout="wide",
+st.set_page_config(page_title="Power Balance", page_icon="assets/icon.png", layout="wide",
                    initial_sidebar_state="expanded")
 
 PAGES = [
