@@ -1,0 +1,152 @@
+"""The Funders page's real upload in headless Chromium (Debian's /usr/bin/chromium through
+Playwright) against ``streamlit run`` on a real build: the file goes through Streamlit's upload
+endpoint (server.maxUploadSize applies), is analysed for that browser session only, and
+
+- the page shows the file's figures and its located problems, downloadable as CSV;
+- nothing of the file reaches the URL;
+- a second browser session on the same server sees none of it;
+- the database file's sha256 is unchanged;
+- a file over the 20 MB limit is refused by Streamlit before it reaches the page;
+- every request goes to this server.
+
+Skipped with a reason when /usr/bin/chromium is absent.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from bench import StreamlitServer, Watcher, chromium_path, served_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(chromium_path() is None,
+                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+
+#: The launch arguments this test was asked to use (no network side channels). No map is drawn
+#: here before the upload, so WebGL (SwiftShader) is not needed.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+UPLOAD = Path(__file__).parent / "fixtures" / "funders" / "upload.csv"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def server(real_db, built):
+    _, static, _ = built
+    with served_app(real_db, static) as app, StreamlitServer(app, real_db) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def seen():
+    return []
+
+
+def open_page(browser, server, seen, path: str):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: seen.append(r.url))
+    w = Watcher(page)
+    m = w.mark()
+    page.goto(server.url + path)
+    w.wait_idle(page, m, timeout=240)
+    return ctx, page, w, errors
+
+
+def upload(page, w: Watcher, path: Path) -> None:
+    m = w.mark()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    w.wait_idle(page, m, timeout=240)
+
+
+def metric_value(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_upload_is_analysed_in_this_session_only(browser, server, seen, real_db):
+    before = sha256(real_db)
+    with UPLOAD.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    good = [r for r in rows if float(r["Amount Awarded"]) >= 0]
+
+    ctx, page, w, errors = open_page(browser, server, seen, "/funders?data=upload")
+    try:
+        assert page.get_by_text("Upload a file in the 360Giving Data Standard").is_visible()
+        upload(page, w, UPLOAD)
+        assert not w.exceptions and not errors, (w.exceptions, errors)
+        assert page.get_by_text(f"{len(rows)} rows read, {len(good)} grants loaded").first.is_visible()
+        assert metric_value(page, "Grants") == f"{len(good)}"
+        # the problems, located and downloadable
+        page.get_by_text("Problems found in the file").first.click()
+        expander = page.locator('[data-testid="stExpander"]').filter(has_text="Problems found in the file").first
+        with page.expect_download() as dl:
+            expander.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click()
+        problems = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
+        assert [(p["severity"], p["check"], p["row"], p["column"]) for p in problems] == \
+            [("error", "negative_amount", str(len(rows) + 1), "Amount Awarded")]
+        for secret in ("Virgin", "Walcot", "upload.csv", "Resilience"):
+            assert secret not in page.url
+        first_session_url = page.url
+
+        # another browser session, same server, same link: nothing of the upload
+        ctx2, page2, w2, errors2 = open_page(browser, server, seen, urlparse(first_session_url).path + "?data=upload")
+        try:
+            assert page2.get_by_text("Upload a file in the 360Giving Data Standard").is_visible()
+            body = page2.locator("body").inner_text()
+            assert "Virgin Money Foundation" not in body and "grants loaded" not in body
+            assert page2.locator('[data-testid="stMetric"]').count() == 0
+            assert not w2.exceptions and not errors2
+        finally:
+            ctx2.close()
+        # the first session still has its file after the other session ran
+        m = w.mark()
+        page.get_by_text("Wards", exact=True).first.click()
+        w.wait_idle(page, m, timeout=240)
+        assert metric_value(page, "Grants") == f"{len(good)}"
+    finally:
+        ctx.close()
+    assert sha256(real_db) == before
+
+
+def test_file_over_the_limit_is_refused(browser, server, seen, tmp_path):
+    big = tmp_path / "big.csv"
+    data = UPLOAD.read_bytes()
+    big.write_bytes(data + b"\n" * (20 * 1024 * 1024 + 1 - len(data)))
+    ctx, page, w, errors = open_page(browser, server, seen, "/funders?data=upload")
+    try:
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
+        page.get_by_text("File must be 20.0MB or smaller.").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert page.get_by_text("Upload a file in the 360Giving Data Standard").is_visible()
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert not w.exceptions and not errors
+    finally:
+        ctx.close()
+
+
+def test_zz_every_request_stayed_on_this_server(seen):
+    assert seen
+    hosts = {urlparse(u).hostname for u in seen if urlparse(u).scheme not in ("blob", "data")}
+    assert hosts <= LOCAL_HOSTS, sorted(hosts - LOCAL_HOSTS)

@@ -1,0 +1,415 @@
+"""The Funders page (programme spread) and its module.
+
+- Pure checks of the cell functions against :mod:`powerbalance.spread` on the hand-computed
+  spread fixture, and of the ward judgement on a tiny hand-made case.
+- The page through Streamlit's AppTest on one real build: a funder and years chosen by URL, every
+  figure's data checked against a direct SQL computation on that database (not against the
+  page's own module); the ward judgement; programmes; the Department for Transport flag; URL
+  round trip.
+- The upload path: tests/fixtures/funders/upload.csv (real COVID-19 grants + one invalid row,
+  see make_fixture.py) through AppTest's file uploader — figures checked against the ETL's own
+  placement of the same grants in the ``grants`` table; the problems table located and
+  downloadable; nothing of the file in the URL; a second session sees nothing; the database
+  file's sha256 unchanged; size and row limits refused with a message.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit.config as st_config
+from streamlit.testing.v1 import AppTest
+
+from bench import served_app
+from powerbalance import funders, spread
+
+TIMEOUT = 240
+FIX = Path(__file__).parent / "fixtures"
+UPLOAD = FIX / "funders" / "upload.csv"
+
+
+def sql(db, text, params=()):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(text, list(params)).df()
+    finally:
+        con.close()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def gini_pairs(values) -> float:
+    """Gini from its definition Σᵢ Σⱼ |xᵢ − xⱼ| / (2 n² x̄) — not the sorted formula the module uses."""
+    x = np.asarray(values, dtype=float)
+    return float(np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) ** 2 * x.mean()))
+
+
+# =============================================================================================
+# Pure functions
+# =============================================================================================
+
+
+def test_cells_agree_with_spread_functions_on_the_hand_computed_fixture():
+    """One grant per cell must give exactly spread.amount_by_area / spread.reach (tested by hand
+    in tests/test_spread.py): the weighted versions only add the grant count."""
+    areas = pd.read_csv(FIX / "grants" / "spread_areas.csv", dtype={"code": str})
+    grants = pd.read_csv(FIX / "grants" / "spread_grants.csv", dtype={"grant_id": str, "district_code": str})
+    cells = grants.assign(ward_code=None, grants=1, grants_without_gbp=0)
+    mine = funders.money_by_area(cells, areas, "district_code")
+    theirs = spread.amount_by_area(grants, areas)
+    pd.testing.assert_frame_equal(mine[theirs.columns], theirs)
+    assert funders.cell_reach(cells, areas["code"], "district_code") == spread.reach(grants, areas)
+    # a cell holding 3 grants counts 3 (the aggregate's cells)
+    heavy = cells.assign(grants=[3, 1, 1, 1, 1, 1, 1])
+    assert funders.money_by_area(heavy, areas, "district_code").set_index("code").loc["A1", "grants"] == 4
+
+
+def test_ward_judgement_rule():
+    cells = pd.DataFrame({"district_code": ["D1", "D1", "D2", "D2", None],
+                          "ward_code": ["W1", None, "W2", None, None],
+                          "grants": [96, 4, 9, 1, 5], "amount_gbp": [1.0] * 5, "grants_without_gbp": [0] * 5})
+    j = funders.ward_judgement(cells, ["D1", "D2", "D3"]).set_index("district_code")
+    assert j.loc["D1", "ward_share"] == pytest.approx(0.96) and j.loc["D1", "wards_judged"]
+    assert j.loc["D2", "ward_share"] == pytest.approx(0.9) and not j.loc["D2", "wards_judged"]
+    assert j.loc["D3", "grants"] == 0 and j.loc["D3", "wards_judged"]          # nothing there: a real zero
+    assert np.isnan(j.loc["D3", "ward_share"])
+
+
+def test_default_effort_period():
+    periods = ["2013-14", "2014-15", "2017-18"]
+    assert funders.default_effort_period([2013, 2014, 2016], periods) == "2014-15"
+    assert funders.default_effort_period([2020], periods) == "2017-18"
+    assert funders.default_effort_period([2020], []) is None
+
+
+# =============================================================================================
+# The page on a real build
+# =============================================================================================
+
+
+@pytest.fixture(scope="module")
+def app(real_db, built):
+    _, static, _ = built
+    with served_app(real_db, static) as folder:
+        yield folder
+
+
+def open_page(app, params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/funders.py")
+    at.query_params.clear()
+    at.query_params.update(params or {})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def the_map(at) -> tuple[dict, list]:
+    """(code → z of shaded areas, codes drawn as no data) of the page's choropleth."""
+    fig = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "choroplethmap"][0]
+    z, missing = {}, []
+    for t in fig["data"]:
+        if t.get("name", "").startswith("No data"):
+            missing += t["locations"]
+        else:
+            z.update(zip(t["locations"], t["z"]))
+    return z, missing
+
+
+def metric(at, label: str) -> str:
+    return [m.value for m in at.metric if m.label == label][0]
+
+
+def frame_with(at, *cols) -> pd.DataFrame:
+    return [d.value for d in at.dataframe if set(cols) <= set(d.value.columns)][0]
+
+
+def text(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def agg_by_district(db, funder, years):
+    ph = ", ".join("?" for _ in years)
+    return sql(db, f"""SELECT a.code, coalesce(sum(g.amount_gbp), 0) AS amount, coalesce(sum(g.grants), 0) AS grants,
+                              p.value AS population, d.value AS decile
+                       FROM areas a
+                       LEFT JOIN grants_agg g ON g.district_code = a.code AND g.funder = ? AND g.award_year IN ({ph})
+                       LEFT JOIN indicator_values p ON p.area_code = a.code AND p.indicator_id = 'population'
+                                                      AND p.period = '2021'
+                       LEFT JOIN indicator_values d ON d.area_code = a.code AND d.indicator_id = 'imd_decile'
+                       WHERE a.level = 'district' GROUP BY a.code, p.value, d.value ORDER BY a.code""",
+               [funder, *years]).set_index("code")
+
+
+def test_funder_and_years_match_sql(app, real_db):
+    at = open_page(app, {"data": "published", "funder": "Sport England", "years": "2014,2015", "level": "district"})
+    assert at.multiselect(key="fu_funder").value == ["Sport England"]
+    assert at.multiselect(key="fu_years").value == ["2014", "2015"]
+    assert at.query_params["funder"] == "Sport England" and at.query_params["years"] == "2014,2015"
+    assert at.query_params["effort"] == "2014-15"      # grants of calendar 2014 → financial year 2014-15
+    exp = agg_by_district(real_db, "Sport England", [2014, 2015])
+    tot = sql(real_db, """SELECT sum(grants) AS g, sum(grants) FILTER (WHERE district_code IS NOT NULL) AS eng,
+                                 sum(grants) FILTER (WHERE ward_code IS NOT NULL) AS w
+                          FROM grants_agg WHERE funder = 'Sport England' AND award_year IN (2014, 2015)""").iloc[0]
+    # map: every district, £ as SQL sums (0 where Sport England gave nothing: a real zero)
+    z, missing = the_map(at)
+    assert missing == [] and set(z) == set(exp.index)
+    for code in exp.index:
+        assert z[code] == pytest.approx(exp.loc[code, "amount"], abs=1e-3)
+    # headline figures
+    assert metric(at, "Grants") == f"{int(tot['g']):,}"
+    assert metric(at, "Districts reached") == f"{int((exp['grants'] > 0).sum())}"
+    assert "of 296 districts" in text(at)
+    assert metric(at, "Concentration (Gini)") == f"{gini_pairs(exp['amount']):.2f}"
+    assert "across 296 districts" in text(at)
+    assert f"{int(tot['w']):,} of {int(tot['eng']):,} grants placed in current wards" in text(at)
+    # Lorenz data: the least funded half's share, from the SQL values
+    curve = frame_with(at, "share_of_areas", "share_of_amount")
+    x = np.sort(exp["amount"].to_numpy())
+    assert curve["share_of_amount"].iloc[148] == pytest.approx(x[:148].sum() / x.sum())
+    # need: money share and population share of the most deprived decile
+    need = frame_with(at, "decile", "share_of_amount", "share_of_population").set_index("decile")
+    d1 = exp[exp["decile"] == 1]
+    assert need.loc[1, "share_of_amount"] == pytest.approx(d1["amount"].sum() / exp["amount"].sum())
+    assert need.loc[1, "share_of_population"] == pytest.approx(d1["population"].sum() / exp["population"].sum())
+    # cold spots: most deprived 20%, £ per head at or below the lower quartile of all districts
+    per_head = exp["amount"] / exp["population"]
+    cold_exp = set(exp.index[(exp["decile"] <= 2) & (per_head <= per_head.quantile(0.25))])
+    cold = frame_with(at, "rank", "code", "imd_decile")
+    assert set(cold["code"]) == cold_exp and cold["rank"].tolist() == list(range(1, len(cold_exp) + 1))
+    assert (cold["amount_per_head"].diff().dropna() >= 0).all()
+    # council effort beside the money: enabler ratio of the same district in 2014-15
+    table = frame_with(at, "code", "amount_gbp", "enabler_ratio", "council_index")
+    ratio = sql(real_db, "SELECT area_code, value FROM indicator_values WHERE indicator_id = 'enabler_ratio' "
+                         "AND period = '2014-15'").set_index("area_code")["value"]
+    t = table.set_index("code")
+    assert t["enabler_ratio"].to_dict() == pytest.approx(ratio.reindex(t.index).to_dict(), nan_ok=True)
+    # every chart has its alt text and a data table with downloads
+    assert len(at.download_button) >= 2 * len(at.get("plotly_chart"))
+
+
+def test_ward_level_judges_only_placeable_districts(app, real_db):
+    at = open_page(app, {"data": "published", "funder": "The Big Lottery Fund", "years": "2017", "level": "ward"})
+    by_d = sql(real_db, """SELECT a.code, coalesce(sum(g.grants), 0) AS n,
+                                  coalesce(sum(g.grants) FILTER (WHERE g.ward_code IS NOT NULL), 0) AS w
+                           FROM areas a LEFT JOIN grants_agg g ON g.district_code = a.code
+                                AND g.funder = 'The Big Lottery Fund' AND g.award_year = 2017
+                           WHERE a.level = 'district' GROUP BY a.code""").set_index("code")
+    ok = set(by_d.index[(by_d["n"] == 0) | (by_d["w"] >= 0.95 * by_d["n"])])
+    wards = sql(real_db, "SELECT code, district_code FROM areas WHERE level = 'ward'")
+    judged = set(wards.loc[wards["district_code"].isin(ok), "code"])
+    per_ward = sql(real_db, """SELECT ward_code, sum(amount_gbp) AS amount, sum(grants) AS n FROM grants_agg
+                               WHERE funder = 'The Big Lottery Fund' AND award_year = 2017 AND ward_code IS NOT NULL
+                               GROUP BY 1""").set_index("ward_code")
+    z, missing = the_map(at)
+    assert set(z) == judged and set(missing) == set(wards["code"]) - judged
+    for code in judged:
+        assert z[code] == pytest.approx(per_ward["amount"].get(code, 0.0), abs=1e-3)
+    reached = len(set(per_ward.index[per_ward["n"] > 0]) & judged)
+    assert metric(at, "Wards reached") == f"{reached:,}"
+    assert f"of the {len(judged):,} wards that can be judged" in text(at)
+    assert metric(at, "Concentration (Gini)") == f"{gini_pairs([per_ward['amount'].get(c, 0.0) for c in judged]):.2f}"
+    assert f"the wards of {296 - len(ok):,} districts cannot be judged" in text(at)
+    # zoom to one judged district with grants: only its wards are drawn
+    target = sorted(d for d in ok if by_d.loc[d, "n"] > 0)[0]
+    at.selectbox(key="fu_zoom").set_value(target).run()
+    z, missing = the_map(at)
+    assert set(z) | set(missing) == set(wards.loc[wards["district_code"] == target, "code"])
+    assert at.query_params["zoom"] == target
+
+
+def test_covid_programme_and_scope(app, real_db):
+    funder, prog = "County Durham Community Foundation", "Covid19 Sustainability Fund"
+    at = open_page(app, {"data": "covid", "funder": funder, "programme": prog, "scope": "reached"})
+    assert at.multiselect(key="fu_programme").value == [prog]
+    exp = sql(real_db, """SELECT district_code, count(*) AS n, sum(amount_gbp) AS amount FROM grants
+                          WHERE funder_name = ? AND programme = ? GROUP BY 1""", [funder, prog])
+    assert metric(at, "Grants") == f"{int(exp['n'].sum()):,}"
+    placed = exp.dropna(subset=["district_code"]).set_index("district_code")
+    z, missing = the_map(at)   # compared across the districts these grants reach only
+    assert set(z) == set(placed.index) and missing == []
+    for code, row in placed.iterrows():
+        assert z[code] == pytest.approx(row["amount"])
+    # the programme list offers the funder's programmes, and "no programme given" where grants have none
+    progs = sql(real_db, "SELECT DISTINCT coalesce(programme, '(no programme given)') AS p FROM grants "
+                         "WHERE funder_name = ?", [funder])["p"]
+    assert set(at.multiselect(key="fu_programme").options) == set(progs)
+
+
+def test_department_for_transport_is_shown_and_flagged(app, real_db):
+    at = open_page(app, {"data": "published", "funder": "Department for Transport", "years": "2016"})
+    assert any("Department for Transport" in w.value and "not community funding" in w.value for w in at.warning)
+    n = sql(real_db, "SELECT sum(grants) AS n FROM grants_agg WHERE funder = 'Department for Transport' "
+                     "AND award_year = 2016")["n"].iloc[0]
+    assert metric(at, "Grants") == f"{int(n):,}"
+    options = at.multiselect(key="fu_funder")
+    assert len(options.options) == sql(real_db, "SELECT count(DISTINCT funder) AS n FROM grants_agg")["n"].iloc[0]
+
+
+def test_url_round_trip_and_dataset_switch(app):
+    at = open_page(app, {"data": "published", "funder": "Sport England", "years": "2016"})
+    at.radio(key="fu_level").set_value("ward").run()
+    at.radio(key="fu_measure").set_value("grants").run()
+    assert at.query_params["level"] == "ward" and at.query_params["measure"] == "grants"
+    again = open_page(app, dict(at.query_params))
+    assert the_map(again) == the_map(at)
+    # another dataset: the first dataset's funder and years do not carry over
+    at.radio(key="fu_data").set_value("covid").run()
+    assert not at.exception
+    assert at.query_params["data"] == "covid" and at.query_params["years"] == "2020"
+    assert at.multiselect(key="fu_funder").value == ["Esmée Fairbairn Foundation"]
+
+
+# =============================================================================================
+# Upload
+# =============================================================================================
+
+
+def fixture_rows() -> list[dict]:
+    with UPLOAD.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_upload_path(app, real_db):
+    before = sha256(real_db)
+    at = open_page(app, {"data": "upload"})
+    assert any("Upload a file" in i.value for i in at.info) and not at.metric
+    at.file_uploader(key="fu_file").upload("upload.csv", UPLOAD.read_bytes(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    rows = fixture_rows()
+    good = [r for r in rows if float(r["Amount Awarded"]) >= 0]
+    assert any(f"{len(rows)} rows read, {len(good)} grants loaded, 1 rows not loaded" in s.value for s in at.success)
+    # the problems table: located (row, column) and downloadable
+    problems = frame_with(at, "severity", "check", "row", "column")
+    bad = problems[problems["severity"] == "error"].iloc[0]
+    # the invalid row is the file's last line (heading = line 1)
+    assert (bad["check"], bad["row"], bad["column"], bad["grant_id"]) == \
+        ("negative_amount", len(rows) + 1, "Amount Awarded", "360G-fixture-negative")
+    assert {"fu_problems_csv", "fu_problems_xlsx"} <= {b.key for b in at.download_button}
+
+    # figures: the ETL placed the same grants in the `grants` table — compare with it
+    ids = [r["Identifier"] for r in good]
+    ph = ", ".join("?" for _ in ids)
+    ref = sql(real_db, f"SELECT grant_id, district_code, ward_code, amount_gbp, programme FROM grants "
+                       f"WHERE grant_id IN ({ph})", ids)
+    assert len(ref) == len(ids)
+    assert metric(at, "Grants") == f"{len(ids):,}"
+    by_d = ref.dropna(subset=["district_code"]).groupby("district_code")["amount_gbp"].sum()
+    z, _ = the_map(at)
+    assert len(z) == 296
+    for code, value in z.items():
+        assert value == pytest.approx(by_d.get(code, 0.0))
+    assert metric(at, "Districts reached") == f"{len(by_d)}"
+    assert f"{ref['ward_code'].notna().sum()} of {ref['district_code'].notna().sum()} grants placed in current " \
+           "wards" in text(at)
+
+    # programme filter: only that programme's grants
+    prog = "Community Resilience Fund"
+    at.multiselect(key="fu_up_programmes").select(prog).run()
+    assert metric(at, "Grants") == str(sum(r["Grant Programme:Title"] == prog for r in good))
+
+    # nothing of the file goes into the URL; the database file is untouched
+    url = "&".join(f"{k}={v}" for k, v in at.query_params.items())
+    for secret in ("Virgin", "Walcot", "Resilience", "upload.csv", "Sussex"):
+        assert secret not in url
+    assert sha256(real_db) == before
+
+    # a second session on the same server process sees no upload
+    other = open_page(app, {"data": "upload"})
+    assert "fu_upload" not in other.session_state
+    assert not other.metric and any("Upload a file" in i.value for i in other.info)
+    assert "Virgin" not in text(other)
+    # the first session still has it
+    at.run()
+    assert metric(at, "Grants") == str(sum(r["Grant Programme:Title"] == prog for r in good))
+
+
+def test_a_second_file_replaces_the_first(app):
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("upload.csv", UPLOAD.read_bytes(), "text/csv").run()
+    at.multiselect(key="fu_up_programmes").select("Community Resilience Fund").run()
+    text_rows = UPLOAD.read_text(encoding="utf-8").splitlines()
+    walcot = [text_rows[0]] + [r for r in text_rows[1:] if r.startswith("360G-Walcot-")]
+    at.file_uploader(key="fu_file").set_value(("walcot.csv", "\n".join(walcot).encode(), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="fu_up_funders").value == ["Walcot Foundation"]
+    assert at.multiselect(key="fu_up_programmes").value == []
+    assert metric(at, "Grants") == str(len(walcot) - 1)
+
+
+def test_upload_that_is_not_360giving_is_explained(app):
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("members.csv", b"name,email\nA,a@example.org\n", "text/csv").run()
+    assert not at.exception
+    assert any("not a 360Giving grants file" in e.value for e in at.error)
+    problems = frame_with(at, "severity", "message", "row", "column")
+    assert problems.iloc[0]["row"] == 1 and problems.iloc[0]["column"] == "Identifier"
+    assert not at.metric
+
+
+def test_upload_size_limit_on_the_page(app):
+    old = st_config.get_option("server.maxUploadSize")
+    st_config.set_option("server.maxUploadSize", 1)
+    try:
+        at = open_page(app, {"data": "upload"})
+        data = UPLOAD.read_bytes()
+        big = data + b"\n" * (1024 * 1024 + 1 - len(data))
+        at.file_uploader(key="fu_file").upload("big.csv", big, "text/csv").run()
+        assert not at.exception
+        assert any("the limit is 1 MB" in e.value for e in at.error)
+        assert not at.metric
+    finally:
+        st_config.set_option("server.maxUploadSize", old)
+
+
+def test_upload_handler_limits_and_real_file(real_db, raw_dir):
+    """The handler directly: the byte and row caps, and the whole real COVID-19 file uploaded
+    gives exactly the stored dataset's figures (same reader and placer, database lookups)."""
+    data = UPLOAD.read_bytes()
+    assert "limit is" in funders.analyse_upload(data, "upload.csv", max_bytes=len(data) - 1).error
+    capped = funders.analyse_upload(data, "upload.csv", max_bytes=10**7, max_rows=5)
+    assert "more than 5 grants" in capped.error and capped.problems.iloc[0]["row"] == 7
+    full = (raw_dir / "funding" / "360giving_covid19_grants_2020-05-07.json").read_bytes()
+    before = sha256(real_db)
+    res = funders.analyse_upload(full, "covid.json", max_bytes=20 * 1024 * 1024)
+    assert res.ok and len(res.placed) == sql(real_db, "SELECT count(*) AS n FROM grants")["n"].iloc[0]
+    names, years = funders.upload_choices(res.placed)
+    ctx, geo = funders.area_context("district"), funders.geography()
+    mine = funders.spread_from_upload(res.placed, names["funder"], years, [], "district", ctx, None, geo)
+    stored = funders.spread_from_db("covid", names["funder"].tolist(), years, [], "district", None)
+    assert mine.reach_district == stored.reach_district and mine.ward_coverage_text() == stored.ward_coverage_text()
+    pd.testing.assert_series_equal(mine.by_area.set_index("code")["amount_gbp"],
+                                   stored.by_area.set_index("code")["amount_gbp"], rtol=1e-9)
+    assert sha256(real_db) == before
+
+
+PAYLOADS = ["x' OR '1'='1", "'; DROP TABLE grants; --", "Sport England' --", "%", "*"]
+
+
+def test_funder_and_programme_values_are_plain_parameters(real_db):
+    """Names chosen in the page reach SQL only as bound list parameters: a payload matches
+    nothing (like any unknown name) and changes nothing."""
+    before = sha256(real_db)
+    for payload in PAYLOADS:
+        assert funders.published_cells([payload], [2014], real_db).empty
+        assert funders.covid_cells([payload], [2020], [], real_db).empty
+        assert funders.covid_cells(["Trust for London"], [2020], [payload], real_db).empty
+        assert funders.programme_choices("covid", [payload], real_db).empty
+    # the same calls with real names do return rows (so "empty" above means "matched nothing")
+    assert len(funders.published_cells(["Sport England"], [2014], real_db))
+    assert len(funders.covid_cells(["Trust for London"], [2020], ["Decent living standards"], real_db))
+    assert sha256(real_db) == before
