@@ -1,0 +1,168 @@
+"""``make bench`` / ``python -m bench``: per page, on the real database —
+
+- server time of a **first** render (new session, empty caches: a fresh server per page) and of
+  a **repeat** render (the same view rerun in the same session, caches warm);
+- **bytes sent to the browser** per interaction: websocket payload bytes (decoded protobuf
+  frames, uncompressed) plus any HTTP response bodies the interaction fetched (boundary files);
+- **peak memory** of the server process (VmHWM from /proc) after the page's interactions.
+
+How: ``streamlit run`` on a free 127.0.0.1 port, driven by headless Chromium through Playwright
+(:class:`bench.Watcher` times each run from the browser's ``rerun_script`` message to the
+server's ``script_finished`` message — server time plus a loopback hop). Pages are shown in
+their heaviest view: ward level where the page has one (Map at ward level; My area for a
+district with its ward map and table); the index pages (Overview, Compare, Method) have no
+ward view because the index is not computed for wards, so they run at district level.
+
+Budgets (issue 4): repeat render under 0.5 s; a map interaction under 2.5 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from powerbalance import config
+
+from . import CHROMIUM_ARGS, MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
+
+REPEAT_BUDGET_S = 0.5
+MAP_BYTES_BUDGET = 2.5e6
+
+#: (page url path, query string, interaction kind, has a map, description)
+PAGES = [
+    ("overview", "level=district", "map_click", True, "Overview, district index map; interaction: click a district"),
+    ("my-area", "area=E07000223", "select:Ward indicator", True, "My area for Adur with its ward map; interaction: "
+                                                                  "change the ward indicator"),
+    ("compare", "area=E07000223&group=neighbours", "radio:Same county", False, "Compare with statistical neighbours; "
+                                                                               "interaction: switch to same county"),
+    ("map", "level=ward&indicator=grants_amount_per_head", "map_click", True,
+     "Map at ward level; interaction: click a ward"),
+    ("method", "level=district", "slider", False, "Method & weights; interaction: move the funding weight slider"),
+    ("data", "", "radio:warning", False, "Data; interaction: show another kind of load issue"),
+]
+
+
+def _interact(page, kind: str) -> None:
+    """Perform one user interaction of the given kind."""
+    if kind == "map_click":
+        click_map(page)
+    elif kind.startswith("select:"):
+        label = kind.split(":", 1)[1]
+        box = page.get_by_label(label, exact=False).first
+        box.click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    elif kind.startswith("radio:"):
+        page.locator("label").filter(has_text=kind.split(":", 1)[1]).first.click()
+    elif kind == "slider":
+        handle = page.get_by_role("slider").first
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+    else:
+        raise ValueError(kind)
+
+
+def bench_page(app: Path, db: Path, url_path: str, query: str, kind: str, has_map: bool, browser) -> dict:
+    out: dict = {"page": url_path, "view": query}
+    with StreamlitServer(app, db) as server:
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        w = Watcher(page)
+        try:
+            mark = w.mark()
+            page.goto(f"{server.url}/{url_path}" + (f"?{query}" if query else ""))
+            first = w.wait_idle(page, mark, timeout=180)
+            if has_map:
+                page.wait_for_function(MAP_READY_JS, timeout=120_000)  # boundaries fetched and drawn
+            geo_bytes = sum(r["transfer"] for r in w.resources() if r["name"].endswith(".geojson"))
+            mark = w.mark()
+            page.keyboard.press("r")     # Streamlit's rerun shortcut: the same view again, caches warm
+            repeat = w.wait_idle(page, mark)
+            mark = w.mark()
+            _interact(page, kind)
+            inter = w.wait_idle(page, mark)
+            out.update(first_s=first["seconds"], repeat_s=repeat["seconds"], first_ws_bytes=first["ws_bytes"],
+                       boundary_bytes=geo_bytes, repeat_ws_bytes=repeat["ws_bytes"], interaction=kind,
+                       interaction_s=inter["seconds"], interaction_bytes=inter["ws_bytes"] + inter["http_bytes"],
+                       interaction_url=page.url.split("127.0.0.1", 1)[-1], exceptions=list(w.exceptions),
+                       peak_mb=server.peak_rss_mb(), router="Overview" in w.page_names)
+        finally:
+            page.close()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", type=Path, default=config.db_path())
+    ap.add_argument("--static", type=Path, default=config.static_dir(),
+                    help="the --static folder the database was built with")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--pages", nargs="*", help="url paths to run (default: all)")
+    ap.add_argument("--no-concurrency", action="store_true", help="skip the 25-session concurrency run "
+                    "(bench/concurrency.py; also skipped when --pages is given)")
+    args = ap.parse_args(argv)
+    if not args.db.exists():
+        print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
+        return 2
+    if chromium_path() is None:
+        print("bench needs /usr/bin/chromium (make browser)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    results = []
+    with served_app(args.db, args.static) as app, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            for url_path, query, kind, has_map, _ in PAGES:
+                if args.pages and url_path not in args.pages:
+                    continue
+                print(f"… {url_path}?{query}", file=sys.stderr, flush=True)
+                try:
+                    results.append(bench_page(app, args.db, url_path, query, kind, has_map, browser))
+                except Exception as exc:  # one page failing must not hide the others' numbers
+                    results.append({"page": url_path, "view": query, "error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            browser.close()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print(results)
+    bad = [r for r in results if "error" in r or r["repeat_s"] is None or r["repeat_s"] >= REPEAT_BUDGET_S
+           or r["exceptions"] or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)]
+    rc = 1 if bad else 0
+    # --- concurrent sessions (issue 7) — bench/concurrency.py: 25 sessions at once, every page, ----
+    # --- p50/p95 page time and memory per session. In --json mode it prints its own JSON document. --
+    if not args.no_concurrency and not args.pages:
+        from . import concurrency
+
+        rc = max(rc, concurrency.main(["--db", str(args.db), "--static", str(args.static)]
+                                      + (["--json"] if args.json else [])))
+    return rc
+
+
+def _print(results: list[dict]) -> None:
+    head = (f"{'page':<10} {'view':<44} {'first s':>8} {'repeat s':>9} {'first KB':>9} {'geo KB':>8} "
+            f"{'repeat KB':>9} {'interaction':<22} {'int. s':>7} {'int. KB':>8} {'peak MB':>8}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        if "error" in r:
+            print(f"{r['page']:<10} {r['view'][:44]:<44} FAILED: {r['error'][:200]}")
+            continue
+        print(f"{r['page']:<10} {r['view'][:44]:<44} {r['first_s']:>8.2f} {r['repeat_s']:>9.2f} "
+              f"{r['first_ws_bytes'] / 1e3:>9.0f} {r['boundary_bytes'] / 1e3:>8.0f} {r['repeat_ws_bytes'] / 1e3:>9.0f} "
+              f"{r['interaction']:<22} {r['interaction_s'] or 0:>7.2f} {r['interaction_bytes'] / 1e3:>8.0f} "
+              f"{(r['peak_mb'] or 0):>8.0f}")
+        if r["exceptions"]:
+            print(f"    EXCEPTIONS: {r['exceptions']}")
+        if not r["router"]:
+            print("    note: this deep link ran the page without dashboard.py's router (Streamlit treats the "
+                  "pages/ folder as a v1 multipage app until st.navigation has run once in the process)")
+    print(f"\nBudgets: repeat render < {REPEAT_BUDGET_S} s; map interaction < {MAP_BYTES_BUDGET / 1e6} MB. "
+          "Bytes = websocket payload (uncompressed) + HTTP bodies fetched by the interaction; "
+          "'geo KB' = boundary files the browser fetched once on first render.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

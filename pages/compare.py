@@ -1,0 +1,86 @@
+"""Compare — councils side by side: pick them, or take a comparison group (same tier, same
+county, statistical neighbours). Domains, trends and a table."""
+import streamlit as st
+
+from powerbalance import charts, queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+weights = ui.weights_from_url(DEFAULT_WEIGHTS)
+ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+periods = ui.q("index_periods")
+councils = ui.q("councils")
+labels = dict(zip(councils["code"], councils["label"]))
+codes = councils["code"].tolist()
+
+ui.page_header("Compare", "Compare like with like: a council is ranked only against councils of its own tier, so "
+                          "a shire district is never rated on social care it does not run.")
+if not periods:
+    ui.no_data("no financial year has spending data, so there is no index to compare.")
+    st.stop()
+
+GROUPS = {"pick": "Councils I pick", "tier": "Same type of council", "county": "Same county",
+          "neighbours": "Statistical neighbours"}
+c1, c2 = st.columns([3, 4])
+base = ui.url_selectbox("Council", codes, param="area", key="cmp_area", default=ui.last_area(codes[0]),
+                        format_func=lambda c: labels.get(c, c), container=c1)
+ui.remember_area(base)
+kind = ui.url_radio("Compare with", list(GROUPS), param="group", key="cmp_group", format_func=GROUPS.get,
+                    container=c2, help="Statistical neighbours: the 10 most similar councils of the same tier by "
+                                       "population, deprivation, rurality and density.")
+c3, c4 = st.columns([2, 5])
+period = ui.url_selectbox("Financial year", periods, param="year", key="cmp_year", default=periods[-1], container=c3)
+lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="cmp_lens", container=c4,
+                    help="Place: spending by every council serving the area. Council: the council's own budget.")
+
+if kind == "pick":
+    others = ui.url_multiselect("Councils to compare with", [c for c in codes if c != base], param="areas",
+                                key="cmp_areas", format_func=lambda c: labels.get(c, c), max_selections=7,
+                                help="Up to 7 councils. Councils of another tier are shown, but ranked within "
+                                     "their own tier.")
+    chosen = [base, *others]
+else:
+    chosen = ui.q("comparison_group", base, kind)
+    if len(chosen) == 1:
+        ui.no_data(f"{labels.get(base, base)} has no {GROUPS[kind].lower()} to compare with "
+                   f"({'it is not in a county' if kind == 'county' else 'a feature is missing'}).")
+
+table = ui.q("compare_table", tuple(chosen), period, weights, lens)
+mixed = table["group"].nunique() > 1
+if mixed:
+    st.warning("These councils belong to different comparison groups; each is ranked within its own group, so "
+               "compare their ranks and domain scores with care.", icon=":material/warning:")
+
+shown, note = queries.compare_series(table, base, max_series=8)
+left, right = st.columns(2)
+with left:
+    st.subheader("Domains side by side")
+    long = queries.domain_long(shown)
+    if long["score"].notna().any():
+        fig, alt = charts.grouped_bars(long, category="domain", series="series", value="score",
+                                       measure="Domain score (0–100)", category_order=list(queries.DOMAIN_LABELS.values()))
+        ui.chart(fig, alt, key="cmp_domains", data=long, name=f"Domain scores {period}")
+    else:
+        ui.no_data("none of these councils has domain scores this year.")
+    if note:
+        st.caption(note)
+with right:
+    st.subheader("Index over time")
+    trend_codes = [c for c in shown["area_code"] if c != "median"][:6]
+    trend = ui.q("index_trend", tuple(trend_codes), weights, lens)
+    if trend["index"].notna().any():
+        fig, alt = charts.line_chart(trend, x="period", y="index", series="name", measure="Index (0–100)",
+                                     x_order=periods)
+        ui.chart(fig, alt, key="cmp_trend", data=trend, name="Index over time",
+                 help="The index is relative to each year's group; the enabler ratio in the table is absolute.")
+    else:
+        ui.no_data("no index in any year for these councils.")
+
+st.subheader("Table")
+cols = ["area_code", "name", "type", "group_label", "index", "rank", "n_in_group",
+        *[f"score_{d}" for d in queries.DOMAINS], "n_indicators", "reason"]
+ui.table(table[cols], f"Compare {period}", "cmp_table",
+         column_config={"index": st.column_config.NumberColumn("index", format="%.1f"),
+                        "group_label": "ranked among", "reason": "why no index"})
+n, m = queries.index_coverage(table)
+ui.coverage(n, m, "councils have an index value")

@@ -1,0 +1,65 @@
+"""Data — where every number comes from: sources with licences and attributions, the ETL load
+report (what failed to match, what is missing), the build, and downloads of every table."""
+import streamlit as st
+
+from powerbalance import queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+ui.page_header("Data", "Every figure in this dashboard comes from the public files listed here, loaded by the "
+                       "project's ETL. Nothing is invented; what is missing is listed.")
+
+info = ui.q("build_info")
+c1, c2, c3 = st.columns(3)
+c1.metric("Built", info["built_at"] + " UTC", border=True)
+c2.metric("Build took", f"{info['seconds']:.1f} s", border=True)
+c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get('code_version') or 'unknown'}")
+
+st.subheader("Sources, licences and attributions")
+src = ui.q("sources")
+ui.table(src[["source_id", "title", "publisher", "licence", "attribution", "vintage", "url", "files"]],
+         "Sources", "da_sources", column_config={"url": st.column_config.LinkColumn("url")})
+st.markdown("**Attributions**")
+for a in ui.q("attributions"):
+    st.markdown(f"- {queries.escape_markdown(a)}")
+with st.expander("Every raw file read, with its checksum"):
+    ui.table(ui.q("source_files"), "Source files", "da_files")
+
+st.subheader("Load report")
+st.caption("Rows read and loaded per source; codes that matched no current area; suppressed cells read as missing; "
+           "negative values kept as published.")
+rep = ui.q("load_report")
+ui.table(rep, "Load report", "da_report")
+issues = ui.q("load_issues")
+kinds = sorted(issues["kind"].unique().tolist()) if len(issues) else []
+if kinds:
+    counts = issues["kind"].value_counts().to_dict()
+    kind = ui.url_radio("Show issues of kind", kinds, param="issues", key="da_kind",
+                        default="unmatched" if "unmatched" in kinds else kinds[0],
+                        format_func=lambda k: f"{k} ({counts.get(k, 0):,})")
+    ui.table(issues[issues["kind"] == kind], f"Load issues {kind}", "da_issues", height=320)
+else:
+    st.success("The ETL reported no issues.")
+
+st.subheader("What is missing")
+cov = ui.q("indicator_coverage")
+ui.table(cov, "Indicator coverage", "da_cov", height=320,
+         caption="For each indicator, level and period: how many areas have a value, and how many do not.")
+
+st.subheader("Download every table")
+st.caption("CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
+           "pages with other weights offer their own downloads beside each table.")
+periods = ui.q("index_periods")
+tables = [("Indicator values (all areas, all years)", "indicator_values_all", ()),
+          ("Indicator definitions", "indicator_catalogue", ()),
+          ("Areas", "areas_all", ()),
+          ("Load facts", "load_facts", ())]
+if periods:
+    for level in ("district", "county", "region"):
+        tables.append((f"Index {level} {periods[-1]}", "index_table", (level, periods[-1], DEFAULT_WEIGHTS, "place")))
+for title, fn, args in tables:
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        # read only when downloaded: the biggest table has every value of every area and year
+        ui.downloads(lambda fn=fn, args=args: getattr(queries, fn)(*args), title,
+                     f"da_dl_{fn}_{'_'.join(str(a) for a in args[:2])}")

@@ -1,0 +1,57 @@
+"""Map — any indicator (or the index) as a choropleth at ward, district, county or region
+level, for a chosen year. Click an area to open it in My area."""
+import streamlit as st
+
+from powerbalance import charts, queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+weights = ui.weights_from_url(DEFAULT_WEIGHTS)
+ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+ui.page_header("Map", "Choose a level, an indicator and a year. Grey areas have no data — they are not zero.")
+
+LEVEL_NAMES = {"ward": "Wards", "district": "Districts & unitaries", "county": "Counties", "region": "Regions"}
+c1, c2, c3 = st.columns([3, 4, 2])
+level = ui.url_radio("Level", list(LEVEL_NAMES), param="level", key="map_level", default="district",
+                     format_func=LEVEL_NAMES.get, container=c1)
+choices = ui.q("map_indicator_choices", level)
+names = dict(zip(choices["indicator_id"], choices["label"]))
+if choices.empty:
+    ui.no_data(f"no indicator has values for {queries.LEVEL_PLURAL[level]}.")
+    st.stop()
+indicator = ui.url_selectbox("Indicator", choices["indicator_id"].tolist(), param="indicator", key="map_indicator",
+                             default=choices["indicator_id"].iloc[0], format_func=lambda i: names.get(i, i),
+                             container=c2)
+years = choices.loc[choices["indicator_id"] == indicator, "periods"].iloc[0]
+year = ui.url_selectbox("Year", years, param="year", key="map_year", default=years[-1], container=c3)
+
+if indicator == queries.INDEX_ID:
+    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens",
+                        key="map_lens", help="Place: all councils' spending in the area. Council: its own budget.")
+    values = ui.q("index_map_values", level, year, weights, lens)
+    info = {"name": "Provider → Enabler index", "unit": "0–100", "description": queries.INDEX_DESCRIPTION}
+    unit, digits = "", 1
+else:
+    values = ui.q("map_values", level, indicator, year)
+    info = ui.q("indicator_info", indicator) or {"name": indicator, "unit": "", "description": ""}
+    unit, digits = info.get("unit") or "", 2
+
+st.subheader(f"{info['name']}, {year}")
+if info.get("description"):
+    st.caption(info["description"])
+plural = queries.LEVEL_PLURAL[level]
+n = int(values["value"].notna().sum())
+url = ui.geo_url(level)
+if url is not None:
+    fig, alt = charts.choropleth_map(values, url, measure=info["name"], unit=unit, area_label=plural, digits=digits,
+                                     height=600)
+    event = ui.chart(fig, alt, key="map_map", data=values, name=f"{info['name']} {level} {year}", select=True,
+                     help="Click an area to open it in My area. Darker blue = higher value.")
+    clicked = ui.selected_location(event)
+    if clicked:
+        st.switch_page(ui.MY_AREA, query_params={"area": clicked})
+else:
+    ui.table(values, f"{info['name']} {level} {year}", "map_table")
+ui.coverage(n, len(values), f"{plural} have a value")
+if "is_local" in values.columns and values["is_local"].fillna(False).astype(bool).any():
+    st.caption("Some values come from local data supplied by councils or partners (marked in the table).")

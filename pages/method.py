@@ -1,0 +1,70 @@
+"""Method & weights — indicator definitions and sources, weight sliders that recompute the index
+live, the rank-uncertainty chart, and the methodology document."""
+import streamlit as st
+
+from powerbalance import charts, queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+ui.page_header("Method & weights", "How the index is built, what goes into it, and how much the ranking depends "
+                                   "on choices you can change here.")
+periods = ui.q("index_periods")
+
+st.subheader("Indicators")
+catalogue = ui.q("indicator_catalogue")
+if catalogue.empty:
+    ui.no_data("the database has no indicators.")
+else:
+    ui.table(catalogue, "Indicator definitions", "me_ind",
+             column_config={"polarity": st.column_config.NumberColumn(
+                 "polarity", help="+1: higher = more enabling; −1: higher = more providing; 0: context only"),
+                 "scored": st.column_config.CheckboxColumn("in the index")},
+             caption="Scored indicators make up the index. Context indicators (deprivation, population, rurality) "
+                     "are shown beside it and never added into it.")
+
+if not periods:
+    ui.no_data("no financial year has spending data, so the index cannot be computed.")
+    st.stop()
+
+st.subheader("Weights")
+st.markdown("Move the sliders: the index and ranks below are recomputed with your weights. The link in your "
+            "browser's address bar keeps them, so you can share this view.")
+wcol, ocol = st.columns([2, 3])
+with wcol:
+    weights = ui.url_weights(DEFAULT_WEIGHTS)
+with ocol:
+    level = ui.url_radio("Level", ["district", "county", "region"], param="level", key="me_level",
+                         format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
+                                                "region": "Regions"}[v])
+    period = ui.url_selectbox("Financial year", periods, param="year", key="me_year", default=periods[-1])
+    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens", key="me_lens")
+
+sens = ui.q("weight_sensitivity", level, period, weights, lens)
+moved = queries.rank_moves_summary(sens)
+st.markdown(f"**{moved}**")
+fig, alt = charts.bar_chart(sens.dropna(subset=["index"]).nsmallest(15, "rank"), label="name", value="index",
+                            measure="Index with your weights (top 15 by rank)", subject="areas") \
+    if sens["index"].notna().any() else (None, "")
+if fig is not None:
+    ui.chart(fig, alt, key="me_top", data=sens, name=f"Index with chosen weights {level} {period}",
+             help="The table has every area, its rank with the default weights and how far it moved.")
+else:
+    ui.no_data("no area has an index with these weights.")
+n, m = queries.index_coverage(sens)
+ui.coverage(n, m, f"{queries.LEVEL_PLURAL[level]} have an index value")
+
+st.subheader("How certain is each rank?")
+bands = ui.q("rank_bands", level, period, weights, lens)
+for group, sub in bands.groupby("group", sort=True):
+    label = queries.GROUP_LABELS.get(group, group)
+    fig, alt = charts.rank_band_chart(sub, subject=label, height=380, title=f"Ranks among {label}")
+    ui.chart(fig, alt, key=f"me_band_{group}", data=sub, name=f"Rank uncertainty {label} {period}",
+             help="Each area's rank recomputed 500 times, drawing the domain weights around your choice and the "
+                  "normalisation method (min–max, z-score, percentile) at random.")
+
+st.subheader("Methodology")
+doc = queries.methodology_markdown()
+if doc is None:
+    ui.no_data("docs/methodology.md has not been written yet.")
+else:
+    st.markdown(doc)

@@ -1,0 +1,174 @@
+"""My area — find a place by name, ward or postcode and see its index, domains, shift over
+time, rank with its uncertainty band, statistical neighbours, the wards inside it, and a
+printable one-page brief."""
+import streamlit as st
+
+from powerbalance import brief, charts, queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+weights = ui.weights_from_url(DEFAULT_WEIGHTS)
+ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+periods = ui.q("index_periods")
+councils = ui.q("councils")
+labels = dict(zip(councils["code"], councils["label"]))
+
+# --- choosing the place ------------------------------------------------------------------------------
+ui.page_header("My area", "Find your council or ward. The index belongs to councils; a ward shows its own "
+                          "figures beside its council's index.")
+
+
+def _choose(code: str) -> None:
+    """Search result chosen: make it the area (callback, runs before the rerun)."""
+    if code:
+        st.session_state["ma_area"] = code
+
+
+search = st.text_input("Search by place name, ward or postcode", key="ma_search", placeholder="e.g. Adur, "
+                       "Hebden Royd, or SW1A 1AA", help="Matches councils, wards and postcodes in England.")
+if search.strip():
+    found = ui.q("find_places", search, 10)
+    if found.empty:
+        ui.no_data(f"nothing in England matches “{search}”.")
+    else:
+        opts = found["code"].tolist()
+        flabels = dict(zip(found["code"], found["label"]))
+        st.selectbox("Matches", opts, index=None, format_func=lambda c: flabels.get(c, c), key="ma_pick",
+                     placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
+                     on_change=lambda: _choose(st.session_state.get("ma_pick")))
+
+# Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
+extra = {}
+for cand in (st.query_params.get("area"), st.session_state.get("ma_area")):
+    if cand and cand not in labels and cand not in extra:
+        info = ui.q("area", cand)
+        if info is not None:
+            extra[cand] = queries.area_label(info)
+options = list(extra) + councils["code"].tolist()
+all_labels = {**labels, **extra}
+c1, c2, c3 = st.columns([3, 2, 2])
+code = ui.url_selectbox("Area", options, param="area", key="ma_area", default=ui.last_area(councils["code"].iloc[0]),
+                        format_func=lambda c: all_labels.get(c, c), container=c1)
+ui.remember_area(code)
+if not periods:
+    ui.no_data("no financial year has spending data, so there is no index to show.")
+    st.stop()
+period = ui.url_selectbox("Financial year", periods, param="year", key="ma_year", default=periods[-1], container=c2)
+lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ma_lens", container=c3,
+                    help="Place: spending by every council serving the area. Council: the council's own budget.")
+
+profile = ui.q("area_profile", code, period, weights, lens)
+st.header(profile.name)
+where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
+                             profile.parent_names.get("region")) if x and x != profile.name)
+st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else ""))
+if profile.council_code and profile.council_code != profile.code:
+    st.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
+            "The ward's own figures are in the indicator table.", icon=":material/info:")
+
+# --- headline figures --------------------------------------------------------------------------------
+ix = profile.index or {}
+m1, m2, m3 = st.columns(3)
+if profile.has_index:
+    m1.metric("Provider → Enabler index", charts.fmt(ix["index"], 1), border=True,
+              help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.")
+    band = profile.band or {}
+    band_text = (f"90% range {charts.fmt(band.get('p5'), 0)}–{charts.fmt(band.get('p95'), 0)}"
+                 + (" · robust" if band.get("robust") is True else " · uncertain" if band.get("robust") is False
+                    else "")) if band else "no uncertainty estimate"
+    m2.metric(f"Rank among {profile.group_label}", f"{charts.fmt(ix['rank'], 0)} of {charts.fmt(ix['n_in_group'], 0)}",
+              border=True, help="1 = most enabling. " + band_text)
+    m2.caption(band_text)
+else:
+    m1.metric("Provider → Enabler index", "no data", border=True)
+    ui.no_data(f"{profile.council_name or profile.name} has no index in {period}: "
+               f"{ix.get('reason') or 'the index covers districts, unitaries, counties and regions'}.")
+sh = profile.shift or {}
+if profile.has_shift:
+    m3.metric(f"Enabler ratio {sh['from_period']} → {sh['to_period']}", charts.fmt(sh["ratio_to"], 2),
+              delta=f"{sh['ratio_shift']:+.2f} ({'towards enabling' if sh['ratio_shift'] > 0 else 'towards providing'})",
+              delta_color="off", border=True,
+              help="Community funding per £100 of council spending: an absolute measure of the shift.")
+else:
+    m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
+
+# --- domains, trend, rank band ---------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Domains")
+    if profile.domains is not None and profile.domains["score"].notna().any():
+        fig, alt = charts.bar_chart(profile.domains, label="domain", value="score", measure="Domain score (0–100)",
+                                    sort=False, subject="domains")
+        ui.chart(fig, alt, key="ma_domains", data=profile.domains, name=f"{profile.council_name} domains {period}")
+    else:
+        ui.no_data("no domain scores for this area in this year.")
+with right:
+    st.subheader("Over time")
+    if profile.trend is not None and profile.trend["index"].notna().any():
+        fig, alt = charts.line_chart(profile.trend, x="period", y="index", series="name", measure="Index (0–100)",
+                                     x_order=periods)
+        ui.chart(fig, alt, key="ma_trend", data=profile.trend, name=f"{profile.council_name} index over time",
+                 help="The index is relative to each year's group; the enabler ratio column in the table is "
+                      "the absolute measure.")
+    else:
+        ui.no_data("no index in any year for this area.")
+
+if profile.bands is not None:
+    st.subheader("Rank and its uncertainty")
+    bands = profile.bands
+    fig, alt = charts.rank_band_chart(bands, highlight=[profile.council_code], subject=profile.group_label,
+                                      height=360)
+    ui.chart(fig, alt, key="ma_band", data=bands, name=f"Rank uncertainty {profile.group_label} {period}",
+             help="Ranks recomputed 500 times with other reasonable weights and normalisations.")
+
+# --- peers and indicators -------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Statistical neighbours")
+    if profile.peers is not None and len(profile.peers):
+        ui.table(profile.peers, f"{profile.council_name} statistical neighbours", "ma_peers",
+                 caption="Nearest councils of the same tier by population, deprivation, rurality and density.")
+        st.page_link(ui.COMPARE, label="Compare with these neighbours", icon=":material/compare_arrows:",
+                     query_params={"area": profile.council_code, "group": "neighbours", "year": period, "lens": lens})
+    else:
+        ui.no_data("no statistical neighbours (a feature such as population or deprivation is missing).")
+with right:
+    st.subheader("Indicators")
+    if profile.indicators is not None and len(profile.indicators):
+        shown = profile.indicators[["name", "domain", "period", "value_text", "coverage", "note"]]
+        ui.table(shown, f"{profile.name} indicators", "ma_ind",
+                 column_config={"value_text": "value"})
+    else:
+        ui.no_data("no indicator values for this area.")
+
+# --- wards ---------------------------------------------------------------------------------------
+if profile.wards is not None and len(profile.wards):
+    st.subheader(f"Wards in {profile.council_name}")
+    wards = profile.wards
+    value_cols = [c for c in wards.columns if c not in ("code", "name")]
+    if value_cols:
+        metric = st.selectbox("Ward indicator", value_cols, key="ma_ward_metric")
+        url = ui.geo_url("ward")
+        if url is not None:
+            bounds = ui.q("area_bounds", tuple(wards["code"]))
+            fig, alt = charts.choropleth_map(wards.rename(columns={metric: "value"}), url, measure=metric,
+                                             area_label="wards", bounds=bounds, height=420,
+                                             highlight=profile.code if profile.level == "ward" else None)
+            event = ui.chart(fig, alt, key="ma_ward_map", data=wards, name=f"Wards in {profile.council_name}",
+                             select=True, help="Click a ward to open it.")
+            clicked = ui.selected_location(event)
+            if clicked and clicked != profile.code:
+                st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens})
+        else:
+            ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
+        ui.coverage(int(wards[metric].notna().sum()), len(wards), "wards have a value")
+    else:
+        ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
+        ui.no_data("no ward-level indicator has values in this district.")
+
+# --- the printable brief --------------------------------------------------------------------------
+st.subheader("One-page brief")
+st.caption("A printable summary of this page (HTML: open it and print, or save as PDF from the browser).")
+st.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
+                   file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
+                   on_click="ignore", icon=":material/print:", type="primary")

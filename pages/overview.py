@@ -1,0 +1,101 @@
+"""Overview — England at a glance: the index map, its distribution by tier, and the biggest
+shifts towards enabling and towards providing, under a title that states the finding."""
+import streamlit as st
+
+from powerbalance import charts, queries, ui
+from powerbalance.index import DEFAULT_WEIGHTS
+
+ui.start_page()
+weights = ui.weights_from_url(DEFAULT_WEIGHTS)
+periods = ui.q("index_periods")
+if not periods:
+    ui.page_header("Power Balance")
+    ui.no_data("the database has no financial year with spending data, so the index cannot be computed.")
+    st.stop()
+
+shift_all = ui.q("shifts", "district", "place", weights)
+title = queries.overview_headline(shift_all, "councils")
+ui.page_header(title, "How far has each English area shifted from the council as **provider** of services to "
+                      "the council as **enabler** of community action? The index runs from 0 (most providing) to "
+                      "100 (most enabling) *within* a comparison group — shire districts are compared with shire "
+                      "districts, single-tier councils with single-tier councils — so no council is rated on "
+                      "services it does not run. Deprivation and population are context, shown beside the index, "
+                      "never added into it.")
+
+c1, c2, c3 = st.columns([2, 3, 2])
+period = ui.url_selectbox("Financial year", periods, param="year", key="ov_year", default=periods[-1],
+                          container=c1, help="Revenue outturn year (grants are aligned to the year they start in).")
+level = ui.url_radio("Map level", ["district", "county", "region"], param="level", key="ov_level",
+                     format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
+                                            "region": "Regions"}[v], container=c2,
+                     help="Wards have no spending data: see the Map page for ward indicators.")
+lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ov_lens", container=c3,
+                    format_func=lambda v: {"place": "Place (all councils' spend in the area)",
+                                           "council": "Council (its own spend)"}[v],
+                    help="Place: spending by every council serving the area. Council: the council's own "
+                         "budget, compared only with councils of the same tier.")
+if level == "region" and lens == "council":
+    st.info("Regions are not councils: the map shows the place lens.")
+ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+
+# --- the index map ---------------------------------------------------------------------------------
+lens_map = "place" if level == "region" else lens
+values = ui.q("index_map_values", level, period, weights, lens_map)
+n, m = queries.index_coverage(values.rename(columns={"value": "index"}))
+st.subheader(f"Provider → Enabler index, {period}")
+url = ui.geo_url(level)
+plural = queries.LEVEL_PLURAL[level]
+if url is not None:
+    fig, alt = charts.choropleth_map(values, url, measure="Index (0–100)", area_label=plural, height=540)
+    event = ui.chart(fig, alt, key="ov_map", data=values, name=f"Index {level} {period}", select=True,
+                     help="Darker blue = more enabling within its group. Grey = no index (the table says why). "
+                          "Click an area to open it in My area.")
+    clicked = ui.selected_location(event)
+    if clicked:
+        st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens_map})
+else:
+    ui.table(values, f"Index {level} {period}", "ov_map_table")
+ui.coverage(n, m, plural + " have an index value")
+
+# --- distribution by tier ----------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Distribution by tier")
+    tiers = ui.q("index_by_tier", period, weights, lens)
+    fig, alt = charts.distribution_by_group(tiers, group="tier_label", value="index", name="name",
+                                            measure="Index (0–100, within each tier)", height=360)
+    ui.chart(fig, alt, key="ov_tiers", data=tiers, name=f"Index by tier {period}",
+             help="Each tier is scored within itself, so positions compare councils of the same tier only.")
+    tn, tm = queries.index_coverage(tiers)
+    ui.coverage(tn, tm, "councils have an index value")
+
+# --- biggest shifts --------------------------------------------------------------------------------
+with right:
+    st.subheader("Biggest shifts")
+    towards_enabling, towards_providing = queries.biggest_shifts(shift_all, 10)
+    have = shift_all.dropna(subset=["ratio_shift"])
+    if have.empty:
+        ui.no_data("no district has the enabler ratio in both years.")
+    else:
+        f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
+        st.caption(f"Change in the enabler ratio (community funding per £100 of council spending) from {f} to {t}.")
+        tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
+        with tab_e:
+            if towards_enabling.empty:
+                ui.no_data("no district moved towards enabling.")
+            else:
+                fig, alt = charts.bar_chart(towards_enabling, label="name", value="ratio_shift",
+                                            measure="Shift in enabler ratio", unit="per £100", digits=2,
+                                            color=charts.TURQUOISE, subject="districts")
+                ui.chart(fig, alt, key="ov_shift_up", data=towards_enabling, name=f"Shift towards enabling {f}-{t}")
+        with tab_p:
+            if towards_providing.empty:
+                ui.no_data("no district moved towards providing.")
+            else:
+                fig, alt = charts.bar_chart(towards_providing.assign(ratio_shift=-towards_providing["ratio_shift"]),
+                                            label="name", value="ratio_shift", unit="per £100", digits=2,
+                                            measure="Shift towards providing (fall in enabler ratio)",
+                                            color=charts.DARK_PINK, subject="districts")
+                ui.chart(fig, alt, key="ov_shift_down", data=towards_providing,
+                         name=f"Shift towards providing {f}-{t}")
+        ui.coverage(len(have), len(shift_all), "districts have the enabler ratio in both years")

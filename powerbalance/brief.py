@@ -1,0 +1,163 @@
+"""A one-page printable brief on one area (HTML, A4), for a councillor to print or save as PDF.
+
+The brief is a self-contained HTML document: inline CSS only, no scripts, no fonts or images
+from anywhere, so it prints the same offline. Every value that comes from the data — names,
+notes, indicator labels, even numbers — passes through :func:`html.escape`, so a name such as
+``<script>`` in a source file is printed as text, never run.
+"""
+from __future__ import annotations
+
+import html
+from typing import Iterable
+
+import pandas as pd
+
+from .charts import fmt
+
+TYPE_LABELS = {
+    "shire_district": "shire district council", "unitary": "unitary council",
+    "metropolitan_district": "metropolitan district council", "london_borough": "London borough council",
+    "city_of_london": "City of London Corporation", "county": "county council", "region": "region",
+    "ward": "electoral ward", "country": "country", "combined_authority": "combined authority",
+}
+
+_CSS = """
+@page { size: A4; margin: 12mm; }
+* { box-sizing: border-box; }
+body { font-family: Arial, Helvetica, sans-serif; font-size: 10pt; color: #0B0C0C; margin: 0; line-height: 1.3; }
+h1 { font-size: 16pt; margin: 0 0 2mm; color: #12436D; }
+h2 { font-size: 11pt; margin: 4mm 0 1.5mm; color: #12436D; border-bottom: 1px solid #12436D; }
+p { margin: 0 0 1.5mm; }
+.meta { color: #3D3D3D; font-size: 8.5pt; }
+.key { display: flex; gap: 4mm; flex-wrap: wrap; margin: 2mm 0; }
+.key div { border: 1px solid #3D3D3D; padding: 2mm 3mm; min-width: 38mm; }
+.key b { display: block; font-size: 14pt; }
+table { border-collapse: collapse; width: 100%; font-size: 9pt; }
+th, td { text-align: left; padding: 0.8mm 1.5mm; border-bottom: 1px solid #D9D9D9; vertical-align: top; }
+th { background: #F3F2F1; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+.bar { display: inline-block; height: 3mm; background: #12436D; vertical-align: middle; }
+.nodata { color: #3D3D3D; font-style: italic; }
+.cols { display: flex; gap: 5mm; }
+.cols > section { flex: 1; min-width: 0; }
+footer { margin-top: 3mm; font-size: 7.5pt; color: #3D3D3D; }
+@media screen { body { max-width: 200mm; margin: 8mm auto; padding: 0 4mm; } }
+"""
+
+
+def e(value) -> str:
+    """Escape anything for HTML text (None/NaN → 'no data')."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return '<span class="nodata">no data</span>'
+    return html.escape(str(value), quote=True)
+
+
+def _num(value, digits: int = 1, unit: str = "") -> str:
+    text = fmt(value, digits, unit)
+    return '<span class="nodata">no data</span>' if text == "no data" else html.escape(text)
+
+
+def _table(df: pd.DataFrame, columns: Iterable[tuple[str, str, str]], max_rows: int | None = None) -> str:
+    """Rows of ``df`` as an HTML table. ``columns`` = (column, heading, kind) with kind 'text',
+    'num', 'num0' or 'bar' (a 0–100 score drawn as a bar *and* written as a number)."""
+    cols = list(columns)
+    head = "".join(f'<th class="{"num" if k != "text" else ""}">{e(h)}</th>' for _, h, k in cols)
+    body = []
+    rows = df if max_rows is None else df.head(max_rows)
+    for _, r in rows.iterrows():
+        cells = []
+        for c, _, kind in cols:
+            v = r.get(c)
+            if kind == "text":
+                cells.append(f"<td>{e(v)}</td>")
+            elif kind == "num0":
+                cells.append(f'<td class="num">{_num(v, 0)}</td>')
+            elif kind == "bar":
+                width = 0.0 if pd.isna(v) else max(0.0, min(100.0, float(v))) * 0.3
+                bar = f'<span class="bar" style="width:{width:.1f}mm"></span> ' if not pd.isna(v) else ""
+                cells.append(f'<td class="num">{bar}{_num(v, 1)}</td>')
+            else:
+                cells.append(f'<td class="num">{_num(v, 1)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if max_rows is not None and len(df) > max_rows:
+        more = f'<p class="meta">Showing {max_rows} of {len(df)} rows; the dashboard has the full table.</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def render(profile) -> str:
+    """The brief for an :class:`powerbalance.queries.AreaProfile` as one HTML document (str)."""
+    p = profile
+    kind = TYPE_LABELS.get(p.type, p.type)
+    place = ", ".join(x for x in (p.parent_names.get("district"), p.parent_names.get("county"),
+                                  p.parent_names.get("region")) if x and x != p.name)
+    weights = ", ".join(f"{d} {w:.0%}" for d, w in p.weights.items())
+    parts = [f"<h1>Power Balance brief: {e(p.name)}</h1>",
+             f'<p class="meta">{e(kind)} · {e(p.code)}{" · " + e(place) if place else ""} · financial year '
+             f"{e(p.period)} · {e(p.lens)} lens · domain weights {e(weights)}</p>"]
+
+    if p.council_code and p.council_code != p.code:
+        parts.append(f"<p>Wards have no spending data, so the index below is that of the council area "
+                     f"<b>{e(p.council_name)}</b> ({e(p.council_code)}); the ward's own figures follow.</p>")
+    ix = p.index or {}
+    if ix and not pd.isna(ix.get("index")):
+        band = p.band or {}
+        band_text = (f"90% range {_num(band.get('p5'), 0)}–{_num(band.get('p95'), 0)}"
+                     + (" (robust)" if band.get("robust") is True else " (uncertain)" if band.get("robust") is False
+                        else "")) if band else "no uncertainty estimate"
+        parts.append('<div class="key">'
+                     f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
+                     f"100 = most enabling, within {e(p.group_label)}</div>"
+                     f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
+                     + (f"<div>Change {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
+                        f"<b>{_signed(p.shift.get('index_shift'))}</b>rank {_rank_move(p.shift.get('rank_change'))}</div>"
+                        if p.shift else "")
+                     + "</div>")
+    else:
+        reason = ix.get("reason") if ix else "not an area the index covers"
+        parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
+
+    left, right = [], []
+    if p.domains is not None and len(p.domains):
+        left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
+                                                                           ("score", "Score", "bar"),
+                                                                           ("weight_pct", "Weight %", "num0")]))
+    if p.trend is not None and len(p.trend):
+        left.append("<h2>Over time</h2>" + _table(p.trend, [("period", "Year", "text"), ("index", "Index", "num"),
+                                                           ("rank", "Rank", "num0"),
+                                                           ("enabler_ratio", "Enabler ratio", "num")]))
+    if p.peers is not None and len(p.peers):
+        right.append("<h2>Statistical neighbours</h2>" + _table(p.peers, [("name", "Council", "text"),
+                                                                          ("index", "Index", "num"),
+                                                                          ("rank", "Rank", "num0")], max_rows=10))
+    if p.indicators is not None and len(p.indicators):
+        right.append("<h2>Indicators (latest year)</h2>" + _table(
+            p.indicators, [("name", "Indicator", "text"), ("period", "Year", "text"),
+                           ("value_text", "Value", "text"), ("coverage", "Coverage", "text")], max_rows=14))
+    parts.append(f'<div class="cols"><section>{"".join(left)}</section><section>{"".join(right)}</section></div>')
+    if p.wards is not None and len(p.wards):
+        shown = [c for c in p.wards.columns if c not in ("code",)]
+        parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
+            p.wards, [(c, c, "text" if c == "name" else "num") for c in shown], max_rows=18))
+    parts.append("<footer>"
+                 f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
+                 "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
+                 f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
+            + "".join(parts) + "</body></html>")
+
+
+def _signed(value) -> str:
+    if value is None or pd.isna(value):
+        return '<span class="nodata">no data</span>'
+    return html.escape(f"{float(value):+.1f}")
+
+
+def _rank_move(value) -> str:
+    if value is None or pd.isna(value):
+        return '<span class="nodata">no data</span>'
+    v = int(round(float(value)))
+    if v == 0:
+        return "unchanged"
+    return html.escape(f"up {v} places" if v > 0 else f"down {-v} places")

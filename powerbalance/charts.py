@@ -1,0 +1,377 @@
+"""Plotly figure builders for the dashboard, in the Government Analysis Function (afcharts) style.
+
+Every builder returns ``(figure, alt_text)``. The alt text is a plain-language description of
+what the chart shows — built from the same data, so it cannot drift from the picture — and is
+shown under the chart and given to screen readers. Colour never carries meaning on its own:
+groups are also named on an axis, in the legend or on the bars; lines also differ by marker
+symbol; missing values are listed as "No data" with a count.
+
+Maps use ``Choroplethmap`` (MapLibre) with an inline map style that has no sources and no
+glyphs, so the browser fetches nothing from the internet, and ``geojson`` is the *URL* of this
+build's static boundary file: the browser fetches it once and Plotly keeps it for later charts,
+instead of the boundaries being re-sent on every rerun.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+# --- Government Analysis Function palette (afcharts) -----------------------------------------
+DARK_BLUE = "#12436D"
+TURQUOISE = "#28A197"
+DARK_PINK = "#801650"
+ORANGE = "#F46A25"
+DARK_GREY = "#3D3D3D"
+LIGHT_PURPLE = "#A285D1"
+CATEGORICAL: tuple[str, ...] = (DARK_BLUE, TURQUOISE, DARK_PINK, ORANGE, DARK_GREY, LIGHT_PURPLE)
+#: Marker symbols paired with the categorical colours, so series differ by shape too.
+SYMBOLS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up", "x", "star")
+
+#: Sequential blues for choropleths (afcharts sequential: light → dark blue).
+SEQUENTIAL_BLUES: list[list] = [[0.0, "#C6DBEF"], [0.35, "#6BACE6"], [0.7, "#2073BC"], [1.0, DARK_BLUE]]
+#: Areas with no value: a light neutral grey, clearly not the lightest blue, named in the legend.
+NO_DATA_GREY = "#EBEBEB"
+TEXT = "#0B0C0C"
+GRID = "#D9D9D9"
+
+#: Inline MapLibre style: a white background layer and nothing else — no tiles, no glyphs, no
+#: sprites, no URL of any kind — so a map never requests anything from outside this server.
+#: MapLibre requires a ``sources`` object; it holds one *empty inline* GeoJSON source rather
+#: than being ``{}``, because Plotly prunes empty objects from the layout after the first draw:
+#: the next render then sees a "different" style, calls setStyle, and waits for a style event
+#: that an identical style never fires — the map stops answering hover and clicks.
+MAP_STYLE: dict = {
+    "version": 8,
+    "name": "power-balance-blank",
+    "sources": {"blank": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+    "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#FFFFFF"}}],
+}
+ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
+ENGLAND_ZOOM = 5.0
+
+#: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
+PLOTLY_CONFIG: dict = {"displaylogo": False, "scrollZoom": False, "responsive": True,
+                       "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"]}
+
+_FONT = {"family": "Source Sans, Arial, sans-serif", "size": 14, "color": TEXT}
+_AXIS = {"showgrid": True, "gridcolor": GRID, "zeroline": False, "linecolor": DARK_GREY, "automargin": True}
+
+
+def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = None,
+            legend: bool = True) -> go.Figure:
+    """A figure from plain trace and layout dicts, on one minimal template.
+
+    Figures are assembled as dicts and wrapped without Plotly's per-attribute validation: that
+    validation (and ``update_layout`` path parsing) took most of a page's render time. The
+    specs are validated in the tests instead (tests/test_queries.py builds every chart with
+    full validation).
+    """
+    base = {
+        "template": {}, "height": height, "font": _FONT, "paper_bgcolor": "#FFFFFF", "plot_bgcolor": "#FFFFFF",
+        "margin": {"l": 8, "r": 8, "t": 40 if title else 8, "b": 8}, "showlegend": legend,
+        "hoverlabel": {"bgcolor": "#FFFFFF", "font": {"color": TEXT}},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
+        "xaxis": dict(_AXIS), "yaxis": dict(_AXIS),
+    }
+    if title:
+        base["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}}
+    for key, value in layout.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return go.Figure({"data": data, "layout": base}, _validate=False)
+
+
+def _list(values) -> list:
+    """Numbers as a JSON-ready list, missing → None (drawn as a gap, never as zero)."""
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
+def fmt(value, digits: int = 1, unit: str = "") -> str:
+    """A number for people: thousands separators, fixed decimals, 'no data' for missing."""
+    if value is None or pd.isna(value):
+        return "no data"
+    text = f"{float(value):,.{digits}f}"
+    unit = (unit or "").strip()
+    if not unit:
+        return text
+    if unit == "%":
+        return text + "%"
+    if unit.startswith("£"):  # "£ per head" → "£12.3 per head"
+        return ("£" + text + " " + unit[1:].strip()).strip()
+    return f"{text} {unit}"
+
+
+def _coverage(n: int, m: int, what: str) -> str:
+    return f"based on {n:,} of {m:,} {what}"
+
+
+# =============================================================================================
+# Map
+# =============================================================================================
+
+
+def zoom_for_bounds(bounds: Sequence[float] | None, width_px: int = 600, height_px: int = 420
+                    ) -> tuple[dict, float]:
+    """Centre and zoom that fit a lon/lat box (minx, miny, maxx, maxy) into a map of the given
+    size (MapLibre has no ``fitbounds`` in Plotly's map subplot). Web-Mercator arithmetic."""
+    if bounds is None or any(b is None or (isinstance(b, float) and math.isnan(b)) for b in bounds):
+        return dict(ENGLAND_CENTRE), ENGLAND_ZOOM
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+
+    def merc_y(lat: float) -> float:
+        s = math.sin(math.radians(max(min(lat, 85.0), -85.0)))
+        return math.log((1 + s) / (1 - s)) / 2
+
+    lon_span = max(maxx - minx, 1e-4)
+    y_span = max(merc_y(maxy) - merc_y(miny), 1e-6)
+    zoom_x = math.log2(width_px * 360.0 / (512.0 * lon_span))
+    zoom_y = math.log2(height_px * 2 * math.pi / (512.0 * y_span))
+    zoom = max(min(zoom_x, zoom_y) - 0.25, 3.0)
+    centre_y = (merc_y(maxy) + merc_y(miny)) / 2
+    centre_lat = math.degrees(math.atan(math.sinh(centre_y)))
+    return {"lat": centre_lat, "lon": (minx + maxx) / 2}, round(min(zoom, 14.0), 2)
+
+
+def choropleth_map(values: pd.DataFrame, geo_url: str, *, measure: str, unit: str = "", area_label: str = "areas",
+                   digits: int = 1, highlight: str | None = None, height: int = 520,
+                   bounds: Sequence[float] | None = None, title: str | None = None) -> tuple[go.Figure, str]:
+    """Choropleth of ``values`` (columns ``code``, ``name``, ``value``; one row per area that
+    should be drawn, value NaN when missing) over the boundary file at ``geo_url``.
+
+    Areas with a value are shaded in sequential blues; areas without one are drawn in light
+    grey as a separate trace named "No data (N)" in the legend, never as zero. ``highlight``
+    outlines one area. ``bounds`` (lon/lat box) sets the view; default is all of England.
+    """
+    df = values[["code", "name", "value"]].copy()
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    have = df[df["value"].notna()]
+    missing = df[df["value"].isna()]
+    line = {"width": 0.4, "color": "#FFFFFF"}
+    data = []
+    hover_value = f"%{{z:,.{digits}f}}" + (f" {unit}" if unit else "")
+    if len(have):
+        data.append({
+            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": measure, "showlegend": False,
+            "locations": have["code"].tolist(), "z": [round(float(v), 6) for v in have["value"]],
+            "text": have["name"].tolist(), "colorscale": SEQUENTIAL_BLUES, "marker": {"line": line},
+            "colorbar": {"title": {"text": measure + (f"<br>({unit})" if unit else ""), "side": "top"},
+                         "thickness": 12, "len": 0.7, "x": 1.0, "xanchor": "right",
+                         "bgcolor": "rgba(255,255,255,0.85)"},
+            "hovertemplate": "<b>%{text}</b><br>" + hover_value + "<extra></extra>"})
+    if len(missing):
+        data.append({
+            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": f"No data ({len(missing):,})",
+            "showlegend": True, "locations": missing["code"].tolist(), "z": [0] * len(missing),
+            "text": missing["name"].tolist(), "colorscale": [[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
+            "showscale": False, "marker": {"line": line},
+            "hovertemplate": "<b>%{text}</b><br>No data<extra></extra>"})
+    if highlight is not None and highlight in set(df["code"]):
+        row = df[df["code"] == highlight].iloc[0]
+        data.append({
+            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": f"Selected: {row['name']}",
+            "showlegend": True, "locations": [highlight], "z": [0], "text": [row["name"]],
+            "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
+            "marker": {"line": {"width": 3, "color": ORANGE}}, "hoverinfo": "skip"})
+    centre, zoom = zoom_for_bounds(bounds) if bounds is not None else (dict(ENGLAND_CENTRE), ENGLAND_ZOOM)
+    fig = _figure(data, {"map": {"style": MAP_STYLE, "center": centre, "zoom": zoom}, "clickmode": "event+select",
+                         "dragmode": "pan",
+                         "legend": {"orientation": "h", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
+                                    "bgcolor": "rgba(255,255,255,0.85)"}},
+                  height=height, title=title, legend=bool(len(missing)) or highlight is not None)
+    return fig, map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
+
+
+def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, digits: int = 1) -> str:
+    """'Map of 296 districts shaded by …: highest X (…), lowest Y (…); N have no data.'"""
+    have = df[df["value"].notna()]
+    n, m = len(have), len(df)
+    if n == 0:
+        return f"Map of {m:,} {area_label}: none has a value for {measure}; all are drawn in grey as no data."
+    top = have.loc[have["value"].idxmax()]
+    low = have.loc[have["value"].idxmin()]
+    text = (f"Map of {m:,} {area_label} shaded by {measure}, darker blue for higher values. "
+            f"Highest: {top['name']} ({fmt(top['value'], digits, unit)}); "
+            f"lowest: {low['name']} ({fmt(low['value'], digits, unit)}); "
+            f"median {fmt(have['value'].median(), digits, unit)}. ")
+    if m > n:
+        text += f"{m - n:,} {area_label} have no data and are drawn in light grey; "
+    return text + _coverage(n, m, area_label) + "."
+
+
+# =============================================================================================
+# Bars, lines, distributions, ranks
+# =============================================================================================
+
+
+def bar_chart(df: pd.DataFrame, *, label: str, value: str, measure: str, unit: str = "", digits: int = 1,
+              color: str = DARK_BLUE, height: int | None = None, title: str | None = None,
+              sort: bool = True, subject: str = "areas") -> tuple[go.Figure, str]:
+    """Horizontal bars with the value written on each bar (largest at the top). Rows with a
+    missing value are left out and counted in the alt text."""
+    d = df[[label, value]].copy()
+    d[value] = pd.to_numeric(d[value], errors="coerce")
+    n_all = len(d)
+    d = d.dropna(subset=[value])
+    if sort:
+        d = d.sort_values(value, ascending=True)
+    texts = [fmt(v, digits, unit) for v in d[value]]
+    bar = {"type": "bar", "x": _list(d[value]), "y": d[label].astype(str).tolist(), "orientation": "h",
+           "marker": {"color": color}, "text": texts, "textposition": "auto", "cliponaxis": False,
+           "hovertemplate": "%{y}: %{text}<extra></extra>", "name": measure}
+    fig = _figure([bar], {"xaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "zeroline": True,
+                                    "zerolinecolor": DARK_GREY},
+                          "yaxis": {"showgrid": False, "type": "category"}},
+                  height=height or max(220, 26 * len(d) + 70), title=title, legend=False)
+    if len(d) == 0:
+        return fig, f"Bar chart of {measure}: no {subject} have a value."
+    parts = [f"{r[label]} {fmt(r[value], digits, unit)}" for _, r in d.iloc[::-1].iterrows()]
+    alt = f"Bar chart of {measure} for {len(d)} {subject}, largest first: " + "; ".join(parts[:12])
+    alt += "." if len(parts) <= 12 else f"; and {len(parts) - 12} more."
+    if n_all > len(d):
+        alt += f" {n_all - len(d)} {subject} have no data and are not drawn."
+    return fig, alt
+
+
+def grouped_bars(df: pd.DataFrame, *, category: str, series: str, value: str, measure: str, unit: str = "",
+                 digits: int = 1, height: int = 360, title: str | None = None,
+                 category_order: Sequence[str] | None = None) -> tuple[go.Figure, str]:
+    """Vertical bars of ``value`` by ``category`` (e.g. domain) with one bar per ``series``
+    (e.g. council), each series a palette colour *and* a bar pattern, labelled with its value."""
+    d = df[[category, series, value]].copy()
+    d[value] = pd.to_numeric(d[value], errors="coerce")
+    cats = list(category_order) if category_order else list(pd.unique(d[category]))
+    patterns = ("", "/", ".", "x", "-", "\\")
+    names = list(pd.unique(d[series]))
+    data = []
+    for i, name in enumerate(names):
+        ys = d[d[series] == name].set_index(category).reindex(cats)[value].tolist()
+        data.append({
+            "type": "bar", "x": cats, "y": _list(ys), "name": str(name),
+            "marker": {"color": CATEGORICAL[i % len(CATEGORICAL)],
+                       "pattern": {"shape": patterns[i % len(patterns)], "fgcolor": "#FFFFFF"}},
+            "text": [fmt(v, digits) for v in ys], "textposition": "outside", "cliponaxis": False,
+            "hovertemplate": f"{name}<br>%{{x}}: %{{text}}<extra></extra>"})
+    fig = _figure(data, {"barmode": "group",
+                         "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "rangemode": "tozero"},
+                         "xaxis": {"showgrid": False}}, height=height, title=title)
+    lines = []
+    for name in names:
+        s = d[d[series] == name].set_index(category).reindex(cats)[value]
+        lines.append(f"{name}: " + ", ".join(f"{c} {fmt(v, digits)}" for c, v in s.items()))
+    alt = f"Grouped bar chart of {measure} by {category} for {len(names)} {series}s. " + "; ".join(lines) + "."
+    return fig, alt
+
+
+def line_chart(df: pd.DataFrame, *, x: str, y: str, series: str, measure: str, unit: str = "", digits: int = 1,
+               height: int = 360, title: str | None = None, x_order: Sequence[str] | None = None
+               ) -> tuple[go.Figure, str]:
+    """Lines with markers over periods, one per ``series``; series differ by colour, marker
+    symbol and a name label at their last point. Missing periods break the line (no bridging)."""
+    d = df[[x, y, series]].copy()
+    d[y] = pd.to_numeric(d[y], errors="coerce")
+    xs = list(x_order) if x_order else sorted(pd.unique(d[x]).tolist())
+    names = list(pd.unique(d[series]))
+    alt_parts = []
+    data = []
+    for i, name in enumerate(names):
+        s_ = d[d[series] == name].drop_duplicates(x).set_index(x).reindex(xs)[y]
+        colour = CATEGORICAL[i % len(CATEGORICAL)]
+        data.append({
+            "type": "scatter", "x": xs, "y": _list(s_), "name": str(name), "mode": "lines+markers",
+            "connectgaps": False, "line": {"color": colour, "width": 2.5},
+            "marker": {"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 9, "color": colour},
+            "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.{digits}f}}<extra></extra>"})
+        known = s_.dropna()
+        if len(known):
+            alt_parts.append(f"{name} from {fmt(known.iloc[0], digits, unit)} in {known.index[0]} to "
+                             f"{fmt(known.iloc[-1], digits, unit)} in {known.index[-1]}"
+                             + (f" ({len(xs) - len(known)} periods without data)" if len(known) < len(xs) else ""))
+        else:
+            alt_parts.append(f"{name}: no data")
+    fig = _figure(data, {"xaxis": {"type": "category", "categoryorder": "array", "categoryarray": xs},
+                         "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}}},
+                  height=height, title=title)
+    alt = f"Line chart of {measure} over {len(xs)} periods ({xs[0]} to {xs[-1]})" if xs else f"Line chart of {measure}"
+    return fig, alt + ": " + "; ".join(alt_parts) + "."
+
+
+def distribution_by_group(df: pd.DataFrame, *, group: str, value: str, name: str, measure: str,
+                          group_labels: dict | None = None, digits: int = 1, height: int = 380,
+                          title: str | None = None) -> tuple[go.Figure, str]:
+    """Box plot with every area drawn as a point, one box per group (tier). Groups are named on
+    the axis, so colour is decoration only. Areas with no value are counted, not drawn."""
+    d = df[[group, value, name]].copy()
+    d[value] = pd.to_numeric(d[value], errors="coerce")
+    labels = group_labels or {}
+    data = []
+    alt = []
+    for i, (g, sub) in enumerate(d.groupby(group, sort=True)):
+        have = sub.dropna(subset=[value])
+        label = labels.get(g, str(g))
+        data.append({
+            "type": "box", "x": _list(have[value]), "y": [label] * len(have), "name": label, "orientation": "h",
+            "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "text": have[name].tolist(),
+            "marker": {"color": CATEGORICAL[i % 6], "size": 6, "symbol": SYMBOLS[i % 6], "opacity": 0.75},
+            "line": {"color": DARK_GREY, "width": 1.5}, "fillcolor": "rgba(0,0,0,0)",
+            "hovertemplate": "%{text}: %{x:,." + str(digits) + "f}<extra></extra>"})
+        if len(have):
+            q1, med, q3 = have[value].quantile([0.25, 0.5, 0.75])
+            alt.append(f"{label}: median {fmt(med, digits)}, middle half {fmt(q1, digits)}–{fmt(q3, digits)}, "
+                       + _coverage(len(have), len(sub), "areas"))
+        else:
+            alt.append(f"{label}: no data for any of {len(sub)} areas")
+    fig = _figure(data, {"xaxis": {"title": {"text": measure}}, "yaxis": {"showgrid": False}},
+                  height=height, title=title, legend=False)
+    return fig, f"Distribution of {measure} by group, each dot an area: " + "; ".join(alt) + "."
+
+
+def rank_band_chart(df: pd.DataFrame, *, highlight: Iterable[str] = (), height: int = 420,
+                    title: str | None = None, subject: str = "areas") -> tuple[go.Figure, str]:
+    """Caterpillar plot of rank uncertainty: areas ordered by median rank along the x axis, each
+    with a vertical 5th–95th percentile band. Columns: ``area_code``, ``name``, ``rank``,
+    ``median_rank``, ``p5``, ``p95``, ``robust``. Highlighted areas are orange, larger, and
+    labelled by name (so they are found without colour). Areas without a rank are counted."""
+    d = df.copy()
+    n_all = len(d)
+    d = d.dropna(subset=["median_rank"]).sort_values(["median_rank", "rank"]).reset_index(drop=True)
+    d["pos"] = np.arange(1, len(d) + 1)
+    hi = set(highlight)
+    data = []
+    robust = d["robust"].fillna(False).astype(bool)
+    for mask, label, color, symbol in ((robust, "robust rank (narrow band)", DARK_BLUE, "circle"),
+                                        (~robust, "uncertain rank (wide band)", TURQUOISE, "diamond")):
+        s_ = d[mask]
+        if not len(s_):
+            continue
+        data.append({
+            "type": "scatter", "x": s_["pos"].tolist(), "y": _list(s_["median_rank"]), "mode": "markers",
+            "name": label, "marker": {"color": color, "size": 5, "symbol": symbol},
+            "error_y": {"type": "data", "symmetric": False, "array": _list(s_["p95"] - s_["median_rank"]),
+                        "arrayminus": _list(s_["median_rank"] - s_["p5"]), "color": color, "thickness": 1, "width": 0},
+            "text": s_["name"].tolist(), "customdata": [[a, b] for a, b in zip(_list(s_["p5"]), _list(s_["p95"]))],
+            "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
+                             "<extra></extra>"})
+    h = d[d["area_code"].isin(hi)]
+    if len(h):
+        data.append({
+            "type": "scatter", "x": h["pos"].tolist(), "y": _list(h["median_rank"]), "mode": "markers+text",
+            "name": "selected", "text": h["name"].tolist(), "textposition": "top center",
+            "marker": {"color": ORANGE, "size": 13, "symbol": "star", "line": {"color": TEXT, "width": 1}},
+            "error_y": {"type": "data", "symmetric": False, "array": _list(h["p95"] - h["median_rank"]),
+                        "arrayminus": _list(h["median_rank"] - h["p5"]), "color": ORANGE, "thickness": 3, "width": 6},
+            "hoverinfo": "skip"})
+    fig = _figure(data, {"yaxis": {"autorange": "reversed", "title": {"text": "Rank (1 = most enabling)"}},
+                         "xaxis": {"title": {"text": f"{subject.capitalize()} ordered by median rank"},
+                                   "showticklabels": False}}, height=height, title=title)
+    n_rob = int(robust.sum())
+    alt = (f"Rank uncertainty for {len(d)} {subject}: each point is an area's median rank over the simulations, "
+           f"with a bar from its 5th to 95th percentile rank. {n_rob} of {len(d)} ranks are robust "
+           f"(narrow band). ")
+    if n_all > len(d):
+        alt += f"{n_all - len(d)} {subject} have no index and are not drawn. "
+    for _, r in h.iterrows():
+        alt += (f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. ")
+    return fig, alt.strip()

@@ -1,0 +1,712 @@
+"""One function per question the dashboard asks of the database.
+
+Pages never write SQL and never do arithmetic on the data: they call these functions (through
+the cached wrappers in :mod:`powerbalance.ui`). Every user-supplied value travels as a query
+parameter through :mod:`powerbalance.db`; every index number comes from
+:mod:`powerbalance.index`, which owns the maths. Nothing here imports Streamlit, so the
+functions are tested directly (tests/test_queries.py) and reused by the bench.
+
+Missing is missing: functions return NaN/None for absent values and say how many areas have a
+value ("based on N of M"), they never fill zeros.
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+from . import db as _db
+from . import index as _index
+
+LEVELS = ("ward", "district", "county", "region")
+LEVEL_PLURAL = {"ward": "wards", "district": "districts", "county": "counties", "region": "regions"}
+INDEX_LEVELS = tuple(_index.LEVELS)
+DOMAINS = tuple(_index.DOMAINS)
+DOMAIN_LABELS = {"funding": "Funding", "projects": "Projects", "participation": "Participation"}
+GROUP_LABELS = {"shire_district": "shire districts", "single_tier": "single-tier councils",
+                "all_districts": "all districts and unitaries", "county": "counties", "region": "regions",
+                "unitary": "unitary councils", "metropolitan_district": "metropolitan districts",
+                "london_borough": "London boroughs"}
+TYPE_LABELS = {"shire_district": "Shire district", "unitary": "Unitary", "metropolitan_district": "Metropolitan district",
+               "london_borough": "London borough", "city_of_london": "City of London", "county": "County",
+               "region": "Region", "ward": "Ward", "country": "Country", "combined_authority": "Combined authority"}
+#: Tier labels for the distribution chart: a council is only compared with its own tier.
+TIER_LABELS = {"lower": "Shire districts (lower tier)", "single": "Single-tier councils", "upper": "Counties (upper tier)"}
+
+
+# =============================================================================================
+# Build and boundaries
+# =============================================================================================
+
+
+def build_info(db=None) -> dict:
+    """The one build_info row (build id, time, duration, code version, boundary URL path)."""
+    df = _db.query("SELECT build_id, built_at, raw_dir, code_version, seconds, geo_path FROM build_info", db=db)
+    if df.empty:
+        raise _db.DatabaseMissing("the database has no build_info row; rebuild it")
+    row = df.iloc[0].to_dict()
+    row["built_at"] = str(row["built_at"])[:19]
+    return row
+
+
+def geo_location(info: dict, level: str, static_root: str | Path) -> tuple[str, Path]:
+    """URL (for Plotly) and file path of a level's boundary file for a build. ``static_root``
+    is the folder Streamlit serves at /app/static (``static/`` beside the main script). A
+    database built with ``--static`` elsewhere points at files this server does not serve; the
+    caller checks the path and says so instead of drawing an empty map."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+    url = f"{info['geo_path'].rstrip('/')}/{level}.geojson"
+    return url, Path(static_root) / url.removeprefix("/app/static/")
+
+
+def area_bounds(codes: list[str] | tuple[str, ...], db=None) -> tuple[float, float, float, float] | None:
+    """Lon/lat box (minx, miny, maxx, maxy) around the boundaries of ``codes``; None if none has one."""
+    import shapely
+
+    codes = list(codes)
+    if not codes:
+        return None
+    ph = ", ".join("?" for _ in codes)
+    df = _db.query(f"SELECT geom_wkb FROM boundaries WHERE code IN ({ph})", codes, db=db)
+    if df.empty:
+        return None
+    geoms = shapely.from_wkb([bytes(b) for b in df["geom_wkb"]])
+    b = shapely.bounds(geoms)
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+# =============================================================================================
+# Areas and finding places
+# =============================================================================================
+
+
+def area(code: str, db=None) -> dict | None:
+    """One current area with the names of its district, county and region (None if unknown)."""
+    df = _db.query("""
+        SELECT a.code, a.name, a.level, a.type, a.tier, a.parent_code, a.district_code, a.county_code,
+               a.region_code, d.name AS district_name, c.name AS county_name, r.name AS region_name,
+               a.ruc_class, a.vintage
+        FROM areas a
+        LEFT JOIN areas d ON d.code = a.district_code
+        LEFT JOIN areas c ON c.code = a.county_code
+        LEFT JOIN areas r ON r.code = a.region_code
+        WHERE a.code = ?""", [code], db=db)
+    if df.empty:
+        return None
+    return {k: (None if (not isinstance(v, str) and pd.isna(v)) else v) for k, v in df.iloc[0].to_dict().items()}
+
+
+def area_label(info: dict) -> str:
+    """'Hebden Royd (Ward, Calderdale)' — names alone are not unique (many wards share one)."""
+    kind = TYPE_LABELS.get(info["type"], info["type"])
+    if info.get("level") == "ward" and info.get("district_name"):
+        return f"{info['name']} ({kind}, {info['district_name']})"
+    return f"{info['name']} ({kind})"
+
+
+def areas(level: str, db=None) -> pd.DataFrame:
+    """Every current area of a level: code, name, type, tier, district/county/region names."""
+    if level not in LEVELS + ("combined_authority",):
+        raise ValueError(f"unknown level {level!r}")
+    return _db.query("""
+        SELECT a.code, a.name, a.type, a.tier, a.district_code, d.name AS district_name, a.county_code,
+               c.name AS county_name, a.region_code, r.name AS region_name
+        FROM areas a
+        LEFT JOIN areas d ON d.code = a.district_code AND a.level = 'ward'
+        LEFT JOIN areas c ON c.code = a.county_code
+        LEFT JOIN areas r ON r.code = a.region_code
+        WHERE a.level = ? ORDER BY a.name, a.code""", [level], db=db)
+
+
+def councils(db=None) -> pd.DataFrame:
+    """Districts (all types) and counties: the councils a user can pick, with a display label."""
+    df = _db.query("""
+        SELECT code, name, level, type, tier, county_code, region_code FROM areas
+        WHERE level IN ('district', 'county') ORDER BY name, code""", db=db)
+    df["label"] = df["name"] + " (" + df["type"].map(TYPE_LABELS).fillna(df["type"]) + ")"
+    return df
+
+
+def find_places(query: str, limit: int = 10, db=None) -> pd.DataFrame:
+    """Places matching a name, ward name or postcode (the boundaries helper's finder), with a
+    label that disambiguates same-named wards by their district."""
+    from . import places
+
+    query = (query or "").strip()
+    if not query:
+        return pd.DataFrame(columns=["code", "name", "level", "label"])
+    found = places.find_places(query, db_path=db, limit=limit)
+    df = pd.DataFrame(found) if not isinstance(found, pd.DataFrame) else found.copy()
+    if df.empty:
+        return pd.DataFrame(columns=["code", "name", "level", "label"])
+    if "label" not in df.columns:
+        df["label"] = df["name"]
+    return df.reset_index(drop=True)
+
+
+# =============================================================================================
+# Indicators
+# =============================================================================================
+
+
+def indicator_catalogue(db=None) -> pd.DataFrame:
+    """Every indicator with its definition, unit, polarity, domain, sources and levels."""
+    return _db.query("""
+        SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, is_local
+        FROM indicators ORDER BY CASE domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
+                 WHEN 'participation' THEN 3 ELSE 4 END, indicator_id""", db=db)
+
+
+def indicator_periods(level: str, db=None) -> pd.DataFrame:
+    """For a level: which indicator has values in which period, and for how many areas."""
+    return _db.query("""
+        SELECT v.indicator_id, i.name, i.domain, i.unit, v.period, count(v.value) AS n_with_value,
+               (SELECT count(*) FROM areas WHERE level = ?) AS n_areas
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+        JOIN indicators i USING (indicator_id)
+        GROUP BY ALL HAVING count(v.value) > 0
+        ORDER BY v.indicator_id, v.period""", [level, level], db=db)
+
+
+INDEX_ID = "index"
+INDEX_DESCRIPTION = ("The Provider → Enabler index, 0 (most providing) to 100 (most enabling), computed within "
+                     "each comparison group with the chosen domain weights. See Method & weights.")
+_DOMAIN_ORDER = {"headline": 0, "funding": 1, "projects": 2, "participation": 3, "context": 4}
+
+
+def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
+    """What the Map page can draw at a level: the index (for levels it is computed at) and
+    every indicator with values there, each with its periods (oldest first) and a label."""
+    avail = indicator_periods(level, db)
+    rows = []
+    if level in INDEX_LEVELS:
+        per = index_periods(db)
+        if per:
+            rows.append({"indicator_id": INDEX_ID, "label": "Provider → Enabler index (0–100)", "domain": "index",
+                         "periods": per, "_o": -1})
+    for ind, g in avail.groupby("indicator_id", sort=False):
+        first = g.iloc[0]
+        rows.append({"indicator_id": ind, "label": f"{first['name']} ({first['unit']})", "domain": first["domain"],
+                     "periods": sorted(g["period"].tolist()), "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
+    if not rows:
+        return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods"])
+    return pd.DataFrame(rows).sort_values(["_o", "label"]).drop(columns="_o").reset_index(drop=True)
+
+
+def map_values(level: str, indicator_id: str, period: str, db=None) -> pd.DataFrame:
+    """Every area of a level with its value of one indicator in one period (NaN = no data), its
+    parent district (wards) and the value's note. All areas are returned so the map can draw
+    the missing ones as "No data" and the caption can say "based on N of M"."""
+    return _db.query("""
+        SELECT a.code, a.name, d.name AS district, v.value, v.is_local, v.note
+        FROM areas a
+        LEFT JOIN areas d ON d.code = a.district_code AND a.level = 'ward'
+        LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = ? AND v.period = ?
+        WHERE a.level = ?
+        ORDER BY a.name, a.code""", [indicator_id, period, level], db=db)
+
+
+def indicator_info(indicator_id: str, db=None) -> dict | None:
+    df = _db.query("SELECT * FROM indicators WHERE indicator_id = ?", [indicator_id], db=db)
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=None) -> pd.DataFrame:
+    """Values of one indicator for several areas over every period that has any value."""
+    codes = list(codes)
+    if not codes:
+        return pd.DataFrame(columns=["code", "name", "period", "value"])
+    ph = ", ".join("?" for _ in codes)
+    return _db.query(f"""
+        SELECT a.code, a.name, v.period, v.value
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code
+        WHERE v.indicator_id = ? AND v.area_code IN ({ph})
+        ORDER BY v.period, a.name""", [indicator_id, *codes], db=db)
+
+
+def latest_indicators(code: str, db=None) -> pd.DataFrame:
+    """The latest value of every indicator for one area, with coverage ("based on N of M"),
+    formatted value text and a flag for locally supplied data (index.indicator_table)."""
+    df = _index.indicator_table(code, db=db)
+    if df.empty:
+        return df.assign(value_text=pd.Series(dtype=str))
+    df = df.sort_values("period").groupby("indicator_id", sort=False).tail(1)
+    from .charts import fmt
+
+    df["value_text"] = [fmt(v, 1, u) + (" (local data)" if loc else "")
+                        for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))]
+    df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
+    return df.sort_values(["_o", "indicator_id"]).drop(columns="_o").reset_index(drop=True)
+
+
+def ward_table(district_code: str, db=None) -> pd.DataFrame:
+    """Wards of a district, one column per ward-level indicator (latest period with any ward
+    value in that district; the column heading names the period). Missing stays missing."""
+    wards = _db.query("SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name",
+                      [district_code], db=db)
+    vals = _db.query("""
+        WITH w AS (SELECT code FROM areas WHERE level = 'ward' AND district_code = ?),
+        latest AS (
+            SELECT v.indicator_id, max(v.period) AS period FROM indicator_values v JOIN w ON w.code = v.area_code
+            WHERE v.value IS NOT NULL GROUP BY v.indicator_id)
+        SELECT v.area_code AS code, i.name, i.unit, v.period, v.value
+        FROM indicator_values v JOIN w ON w.code = v.area_code
+        JOIN latest l ON l.indicator_id = v.indicator_id AND l.period = v.period
+        JOIN indicators i ON i.indicator_id = v.indicator_id
+        ORDER BY i.domain, v.indicator_id""", [district_code], db=db)
+    if vals.empty:
+        return wards
+    vals["column"] = vals["name"] + " (" + vals["unit"] + ", " + vals["period"] + ")"
+    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False)
+    return wards.join(wide, on="code")
+
+
+# =============================================================================================
+# The index (all maths in powerbalance.index)
+# =============================================================================================
+
+
+def index_periods(db=None) -> list[str]:
+    """Financial years the index can be computed for, oldest first."""
+    return _index.periods(db=db)
+
+
+def index_table(level: str = "district", period: str | None = None, weights: dict | None = None,
+                lens: str = "place", group: str | None = None, db=None) -> pd.DataFrame:
+    """The index for every area of a level (index.compute_index) plus the area's county and
+    region codes, so pages can filter to a comparison group without SQL."""
+    period = period or index_periods(db)[-1]
+    df = _index.compute_index(level=level, period=period, weights=weights, lens=lens, group=group, db=db)
+    geo = _db.query("SELECT code AS area_code, county_code, region_code FROM areas WHERE level = ?", [level], db=db)
+    return df.merge(geo, on="area_code", how="left")
+
+
+def index_coverage(df: pd.DataFrame) -> tuple[int, int]:
+    """(areas with an index, areas) of an index table."""
+    return int(df["index"].notna().sum()), len(df)
+
+
+def index_map_values(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
+                     db=None) -> pd.DataFrame:
+    """Index values in the shape the map expects (code, name, value) + rank, group, reason."""
+    df = index_table(level, period, weights, lens, group, db)
+    return df.rename(columns={"area_code": "code", "index": "value"})[
+        ["code", "name", "value", "rank", "n_in_group", "group", "type", "reason"]]
+
+
+def index_by_tier(period: str, weights: dict | None, lens: str = "place", db=None) -> pd.DataFrame:
+    """District and county index values with a tier label, for the distribution chart. Each
+    tier is normalised within its own group, so tiers are shown side by side, not pooled."""
+    d = index_table("district", period, weights, lens, None, db)
+    c = index_table("county", period, weights, lens, None, db)
+    both = pd.concat([d, c], ignore_index=True)
+    both["tier_label"] = both["tier"].map(TIER_LABELS)
+    return both[["area_code", "name", "type", "tier", "tier_label", "index", "rank", "n_in_group", "reason"]]
+
+
+def shifts(level: str = "district", lens: str = "place", weights: dict | None = None, from_period: str | None = None,
+           to_period: str | None = None, db=None) -> pd.DataFrame:
+    """Change in enabler ratio, index and rank between two financial years (index.shift).
+    Empty (with the same columns) when no two years have the data: pages then say "no data"."""
+    try:
+        return _index.shift(level=level, from_period=from_period, to_period=to_period, lens=lens, weights=weights,
+                            db=db)
+    except ValueError:
+        return pd.DataFrame(columns=SHIFT_COLUMNS)
+
+
+SHIFT_COLUMNS = ["area_code", "name", "group", "ratio_from", "ratio_to", "ratio_shift", "index_from", "index_to",
+                 "index_shift", "rank_from", "rank_to", "rank_change", "from_period", "to_period"]
+
+
+def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The n areas that moved furthest towards enabling and towards providing, by the change
+    in enabler ratio (an absolute measure, unlike the within-year index). Areas without both
+    years are left out (counted by the caller via ``shift_coverage``)."""
+    have = df.dropna(subset=["ratio_shift"])
+    up = have.sort_values("ratio_shift", ascending=False).head(n)
+    down = have.sort_values("ratio_shift", ascending=True).head(n)
+    return up[up["ratio_shift"] > 0].reset_index(drop=True), down[down["ratio_shift"] < 0].reset_index(drop=True)
+
+
+def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> str:
+    """The Overview's active title: the finding, in words, from the shift table (areas with
+    the enabler ratio in both years; the median change says which way the typical one moved)."""
+    have = shift_df.dropna(subset=["ratio_shift"])
+    if have.empty:
+        return "Not enough data to measure a shift between years"
+    n_up = int((have["ratio_shift"] > 0).sum())
+    n = len(have)
+    f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
+    median = float(have["ratio_shift"].median())
+    money = ("+" if median >= 0 else "−") + f"£{abs(median):.2f}"
+    lead = "most" if n_up * 2 > n else "fewer than half of"
+    return (f"Between {f} and {t}, {lead} {group_label} shifted towards enabling: {n_up} of {n}, "
+            f"median change {money} in community hands per £100 of council spending")
+
+
+def rank_bands(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
+               n: int = 500, db=None) -> pd.DataFrame:
+    """Monte Carlo rank bands (index.rank_uncertainty) with area names."""
+    band = _index.rank_uncertainty(level=level, period=period, weights=weights, lens=lens, n=n, group=group, db=db)
+    names = _db.query("SELECT code AS area_code, name FROM areas WHERE level = ?", [level], db=db)
+    return band.merge(names, on="area_code", how="left")
+
+
+def weight_sensitivity(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
+                       db=None) -> pd.DataFrame:
+    """The index with the user's weights beside the default-weight index: how far each area's
+    rank moves when the weights change (Method & weights page)."""
+    mine = index_table(level, period, weights, lens, group, db)
+    base = index_table(level, period, None, lens, group, db)[["area_code", "index", "rank"]]
+    out = mine.merge(base.rename(columns={"index": "index_default", "rank": "rank_default"}), on="area_code")
+    out["rank_move"] = out["rank_default"] - out["rank"]
+    return out
+
+
+def rank_moves_summary(sens: pd.DataFrame) -> str:
+    """One sentence on how much the chosen weights move ranks compared with the defaults."""
+    have = sens.dropna(subset=["rank_move"])
+    if have.empty:
+        return "No area has a rank with both these weights and the default weights."
+    moved = have[have["rank_move"] != 0]
+    if moved.empty:
+        return f"With these weights no rank changes from the default weights ({len(have)} areas ranked)."
+    big = int((moved["rank_move"].abs() >= 10).sum())
+    top = moved.loc[moved["rank_move"].abs().idxmax()]
+    return (f"With these weights {len(moved)} of {len(have)} areas change rank compared with the default weights; "
+            f"{big} move 10 places or more. The largest move: {top['name']}, "
+            f"{'up' if top['rank_move'] > 0 else 'down'} {abs(int(top['rank_move']))} places.")
+
+
+def peers_of(code: str, period: str, weights: dict | None, lens: str = "place", k: int = 10, db=None) -> pd.DataFrame:
+    """Statistical nearest neighbours (index.peers) with their index and rank in ``period``."""
+    a = area(code, db)
+    if a is None or a["level"] not in ("district", "county"):
+        return pd.DataFrame(columns=["peer_code", "name", "type", "distance", "index", "rank"])
+    p = _index.peers(code, k=k, db=db)
+    if p.empty:
+        return p.assign(index=pd.Series(dtype=float), rank=pd.Series(dtype=float))
+    idx = index_table(a["level"], period, weights, lens, None, db)[["area_code", "index", "rank"]]
+    return p.merge(idx.rename(columns={"area_code": "peer_code"}), on="peer_code", how="left")
+
+
+def comparison_group(code: str, kind: str, db=None) -> list[str]:
+    """Councils to compare with ``code``: ``tier`` (same council type), ``county`` (the other
+    districts of its county), ``neighbours`` (its 10 statistical nearest neighbours). The area
+    itself comes first."""
+    a = area(code, db)
+    if a is None:
+        raise KeyError(f"unknown area {code}")
+    if kind == "tier":
+        df = _db.query("SELECT code FROM areas WHERE level = ? AND type = ? ORDER BY name", [a["level"], a["type"]],
+                       db=db)
+        others = [c for c in df["code"] if c != code]
+    elif kind == "county":
+        if not a.get("county_code"):
+            return [code]
+        df = _db.query("SELECT code FROM areas WHERE level = 'district' AND county_code = ? ORDER BY name",
+                       [a["county_code"]], db=db)
+        others = [c for c in df["code"] if c != code]
+    elif kind == "neighbours":
+        if a["level"] not in ("district", "county"):
+            return [code]
+        others = _index.peers(code, k=10, db=db)["peer_code"].tolist()
+    else:
+        raise ValueError(f"unknown comparison group {kind!r}; choose tier, county or neighbours")
+    return [code, *others]
+
+
+def compare_table(codes: list[str] | tuple[str, ...], period: str, weights: dict | None, lens: str = "place",
+                  db=None) -> pd.DataFrame:
+    """Index, rank and domain scores of several councils side by side (districts and counties
+    each from their own level's index, ranked within their own group)."""
+    codes = list(codes)
+    frames = []
+    for level in ("district", "county"):
+        t = index_table(level, period, weights, lens, None, db)
+        frames.append(t[t["area_code"].isin(codes)])
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    order = {c: i for i, c in enumerate(codes)}
+    out["_o"] = out["area_code"].map(order)
+    out = out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    out["group_label"] = out["group"].map(GROUP_LABELS).fillna(out["group"])
+    return out
+
+
+def compare_series(table: pd.DataFrame, base: str, max_series: int = 8) -> tuple[pd.DataFrame, str | None]:
+    """Rows to draw side by side from a compare table. Up to ``max_series`` councils are drawn
+    one by one; a larger group is drawn as the chosen council beside the group's median (of the
+    councils with a value), so a chart of 164 shire districts stays readable. Returns the rows
+    and a note saying what was summarised (None when nothing was)."""
+    if len(table) <= max_series:
+        return table.reset_index(drop=True), None
+    mine = table[table["area_code"] == base]
+    rest = table[table["area_code"] != base]
+    cols = ["index", "rank", *[f"score_{d}" for d in DOMAINS]]
+    med = {c: rest[c].median() for c in cols}
+    n_val = int(rest["index"].notna().sum())
+    label = f"Median of {n_val} other councils"
+    med_row = pd.DataFrame([{"area_code": "median", "name": label, **med}])
+    note = f"{len(rest)} other councils are summarised by their median ({n_val} of them have an index)."
+    return pd.concat([mine, med_row], ignore_index=True), note
+
+
+def domain_long(df: pd.DataFrame, label: str = "name") -> pd.DataFrame:
+    """Domain score columns of an index table → long (series, domain, score) for grouped bars."""
+    rows = []
+    for _, r in df.iterrows():
+        for d in DOMAINS:
+            rows.append({"series": r[label], "domain": DOMAIN_LABELS[d], "score": r.get(f"score_{d}")})
+    return pd.DataFrame(rows, columns=["series", "domain", "score"])
+
+
+def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: str = "place", db=None) -> pd.DataFrame:
+    """Index and rank of councils in every financial year the index covers, with the enabler
+    ratio (absolute) beside them: the index is relative to each year's group, the ratio is not."""
+    codes = list(codes)
+    infos = {c: area(c, db) for c in codes}
+    levels = sorted({i["level"] for i in infos.values() if i and i["level"] in ("district", "county")})
+    rows = []
+    for period in index_periods(db):
+        for level in levels:
+            t = index_table(level, period, weights, lens, None, db)
+            t = t[t["area_code"].isin(codes)]
+            for _, r in t.iterrows():
+                rows.append({"code": r["area_code"], "name": r["name"], "period": period, "index": r["index"],
+                             "rank": r["rank"], "n_in_group": r["n_in_group"]})
+    out = pd.DataFrame(rows, columns=["code", "name", "period", "index", "rank", "n_in_group"])
+    ratio_id = "enabler_ratio" if lens == "place" else "enabler_ratio_council"
+    ratio = indicator_trend(codes, ratio_id, db)[["code", "period", "value"]].rename(columns={"value": "enabler_ratio"})
+    return out.merge(ratio, on=["code", "period"], how="left")
+
+
+# =============================================================================================
+# My area: everything about one place
+# =============================================================================================
+
+
+@dataclass
+class AreaProfile:
+    """Everything the My area page and the printable brief show about one place."""
+
+    code: str
+    name: str
+    level: str
+    type: str
+    parent_names: dict
+    council_code: str | None      # council whose index applies (a ward's district)
+    council_name: str | None
+    council_level: str | None
+    period: str
+    lens: str
+    weights: dict
+    group_label: str = ""
+    index: dict | None = None
+    band: dict | None = None
+    bands: pd.DataFrame | None = None   # rank bands of the council's comparison group
+    shift: dict | None = None
+    domains: pd.DataFrame | None = None
+    trend: pd.DataFrame | None = None
+    peers: pd.DataFrame | None = None
+    indicators: pd.DataFrame | None = None
+    wards: pd.DataFrame | None = None
+    build_id: str = ""
+    built_at: str = ""
+    attributions: list = field(default_factory=list)
+
+    @property
+    def has_index(self) -> bool:
+        return bool(self.index) and not pd.isna(self.index.get("index"))
+
+    @property
+    def has_shift(self) -> bool:
+        return bool(self.shift) and not pd.isna(self.shift.get("ratio_shift"))
+
+
+def area_profile(code: str, period: str | None = None, weights: dict | None = None, lens: str = "place",
+                 db=None) -> AreaProfile:
+    """Collect the profile of one area. Wards take the index of their district (the index is
+    not computed for wards: they have no spending data) and show their own indicators."""
+    a = area(code, db)
+    if a is None:
+        raise KeyError(f"unknown area {code}")
+    period = period or index_periods(db)[-1]
+    w = _index.normalise_weights(weights)
+    council = a["district_code"] if a["level"] == "ward" else code if a["level"] in ("district", "county") else \
+        code if a["level"] == "region" else None
+    council_area = area(council, db) if council else None
+    info = build_info(db)
+    p = AreaProfile(code=code, name=a["name"], level=a["level"], type=a["type"],
+                    parent_names={"district": a.get("district_name"), "county": a.get("county_name"),
+                                  "region": a.get("region_name")},
+                    council_code=council, council_name=council_area["name"] if council_area else None,
+                    council_level=council_area["level"] if council_area else None,
+                    period=period, lens=lens, weights=w, build_id=info["build_id"], built_at=info["built_at"],
+                    attributions=attributions(db))
+    if council_area is not None and council_area["level"] in INDEX_LEVELS:
+        lvl = council_area["level"]
+        lens_here = "place" if lvl == "region" else lens
+        t = index_table(lvl, period, w, lens_here, None, db)
+        row = t[t["area_code"] == council]
+        if len(row):
+            r = row.iloc[0].to_dict()
+            p.index = r
+            p.group_label = GROUP_LABELS.get(r["group"], str(r["group"]))
+            p.domains = pd.DataFrame({"domain": [DOMAIN_LABELS[d] for d in DOMAINS],
+                                      "score": [r.get(f"score_{d}") for d in DOMAINS],
+                                      "weight_pct": [100.0 * w[d] for d in DOMAINS]})
+        band = rank_bands(lvl, period, w, lens_here, None, 500, db)
+        b = band[band["area_code"] == council]
+        p.band = b.iloc[0].to_dict() if len(b) and not pd.isna(b.iloc[0]["median_rank"]) else None
+        if p.band is not None:
+            p.bands = band[band["group"] == p.band["group"]].reset_index(drop=True)
+        s = shifts(lvl, lens_here, w, None, None, db)
+        srow = s[s["area_code"] == council]
+        p.shift = srow.iloc[0].to_dict() if len(srow) else None
+        p.trend = index_trend([council], w, lens_here, db)
+        p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
+    p.indicators = latest_indicators(code, db)
+    if a["level"] in ("district", "ward"):
+        p.wards = ward_table(a["district_code"], db)
+    return p
+
+
+# =============================================================================================
+# Data page: sources, load report
+# =============================================================================================
+
+
+def methodology_markdown() -> str | None:
+    """docs/methodology.md (written with the index), or None before it exists."""
+    path = config.ROOT / "docs" / "methodology.md"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def escape_markdown(text: str) -> str:
+    """Data text shown through st.markdown: Markdown/HTML control characters are escaped so a
+    value is always printed as text (st.markdown never renders HTML unless asked; this also
+    stops a stray '*' or '[' from formatting)."""
+    out = []
+    for ch in str(text):
+        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch)
+    return "".join(out)
+
+
+def sources(db=None) -> pd.DataFrame:
+    """Sources with licence and attribution, one row per source (files listed together)."""
+    return _db.query("""
+        SELECT source_id, any_value(title) AS title, any_value(publisher) AS publisher,
+               any_value(licence) AS licence, any_value(attribution) AS attribution,
+               any_value(vintage) AS vintage, any_value(url) AS url, count(*) AS files,
+               sum(bytes) AS bytes, string_agg(file, '; ' ORDER BY file) AS file_list
+        FROM sources GROUP BY source_id ORDER BY source_id""", db=db)
+
+
+def source_files(db=None) -> pd.DataFrame:
+    """Every raw file read, with its checksum (provenance)."""
+    return _db.query("SELECT source_id, file, sha256, bytes, loaded_at FROM sources ORDER BY source_id, file", db=db)
+
+
+def attributions(db=None) -> list[str]:
+    """Distinct attribution statements to print with any view of the data."""
+    df = _db.query("SELECT DISTINCT attribution FROM sources WHERE attribution IS NOT NULL ORDER BY 1", db=db)
+    return df["attribution"].tolist()
+
+
+def load_report(db=None) -> pd.DataFrame:
+    return _db.query("SELECT * FROM load_report ORDER BY source_id", db=db)
+
+
+def load_issues(kind: str | None = None, db=None) -> pd.DataFrame:
+    """Problems the ETL reported (unmatched codes, suppressed cells, warnings …)."""
+    if kind:
+        return _db.query("SELECT * FROM load_issues WHERE kind = ? ORDER BY source_id, file, \"row\"", [kind], db=db)
+    return _db.query("SELECT * FROM load_issues ORDER BY source_id, kind, file, \"row\"", db=db)
+
+
+def load_facts(db=None) -> pd.DataFrame:
+    return _db.query("SELECT * FROM load_facts ORDER BY source_id, fact", db=db)
+
+
+def indicator_coverage(db=None) -> pd.DataFrame:
+    """Per indicator, level and period: how many areas have a value of how many ("what is
+    missing")."""
+    return _db.query("""
+        WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level)
+        SELECT v.indicator_id, i.name, a.level, v.period, count(v.value) AS with_value, n.n_areas,
+               n.n_areas - count(v.value) AS without_value
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code JOIN n ON n.level = a.level
+        LEFT JOIN indicators i USING (indicator_id)
+        GROUP BY v.indicator_id, i.name, a.level, v.period, n.n_areas
+        ORDER BY v.indicator_id, a.level, v.period""", db=db)
+
+
+def indicator_values_all(db=None) -> pd.DataFrame:
+    """The whole indicator_values table with area names and levels (for download)."""
+    return _db.query("""
+        SELECT v.area_code, a.name AS area_name, a.level, v.indicator_id, i.name AS indicator, i.unit, v.period,
+               v.value, v.numerator, v.denominator, v.is_local, v.note
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code LEFT JOIN indicators i USING (indicator_id)
+        ORDER BY a.level, v.area_code, v.indicator_id, v.period""", db=db)
+
+
+def areas_all(db=None) -> pd.DataFrame:
+    return _db.query("SELECT * FROM areas ORDER BY level, code", db=db)
+
+
+# =============================================================================================
+# Downloads
+# =============================================================================================
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV (UTF-8 with BOM so Excel opens names like 'Ynys Môn' correctly); missing = empty."""
+    return df.to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    """One-sheet XLSX; missing values stay empty cells, never 0."""
+    buf = io.BytesIO()
+    safe = "".join(ch for ch in sheet if ch not in '[]:*?/\\')[:31] or "data"
+    out = df.copy()
+    for c in out.columns:  # Excel cannot hold timezone-aware datetimes or Python objects
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.tz_localize(None)
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        out.to_excel(xw, sheet_name=safe, index=False)
+    return buf.getvalue()
+
+
+def weights_to_param(weights: dict) -> str:
+    """Domain weights → URL text 'funding:0.5,projects:0.5,participation:0'."""
+    return ",".join(f"{d}:{_short(weights.get(d, 0.0))}" for d in DOMAINS)
+
+
+def weights_from_param(text: str | None) -> dict | None:
+    """URL text → domain weights; None (defaults) when absent or invalid."""
+    if not text:
+        return None
+    out = {}
+    try:
+        for part in text.split(","):
+            k, v = part.split(":")
+            if k.strip() not in DOMAINS:
+                return None
+            x = float(v)
+            if not math.isfinite(x) or x < 0:
+                return None
+            out[k.strip()] = x
+        _index.normalise_weights(out)
+    except ValueError:
+        return None
+    return {d: out.get(d, 0.0) for d in DOMAINS}
+
+
+def _short(x: float) -> str:
+    return f"{float(x):.3f}".rstrip("0").rstrip(".") or "0"

@@ -1,0 +1,309 @@
+"""Shared Streamlit helpers for the pages — imported only by pages/, never by the rest of
+powerbalance (which must not need Streamlit).
+
+- **Cached queries**: :func:`q` calls a function of :mod:`powerbalance.queries` through
+  ``st.cache_data`` keyed on ``db.build_key()``, so a new build is picked up on the next rerun
+  and two builds are never mixed.
+- **URL state**: the ``url_*`` widgets read their initial value from ``st.query_params`` and
+  write it back, so a link reproduces the view (area, level, indicator, year, weights …).
+- **Charts and tables**: :func:`chart` shows a figure with its alt text (caption + help) and
+  its data table with CSV/XLSX downloads beside it; :func:`table` shows any table with
+  downloads; :func:`coverage` says "based on N of M"; :func:`no_data` says what is missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from . import charts, config, db, queries
+
+_SEEN = "_pb_url_seen::"
+#: Page files as registered by dashboard.py (one place to change if the folder is renamed).
+MY_AREA = "pages/my_area.py"
+COMPARE = "pages/compare.py"
+LAST_AREA = "_pb_last_area"
+
+
+# =============================================================================================
+# Database and cache
+# =============================================================================================
+
+
+def build_key() -> str:
+    """The current build's key; stops the page with an explanation when there is no database."""
+    try:
+        return db.build_key()
+    except db.DatabaseMissing:
+        st.error("The Power Balance database has not been built yet. Run `make db` (or "
+                 "`python -m etl build`) and reload this page.")
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+#: Our own static stylesheet (no data in it). Streamlit draws captions in a faded text colour
+#: that is below the WCAG AA 4.5:1 contrast for small text on white; chart descriptions live in
+#: captions, so they get the AF dark grey (#3D3D3D, 10.4:1).
+_CSS = """<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; }
+</style>"""
+
+
+def start_page() -> None:
+    """First call of every page: stop with an explanation when there is no database, and add
+    the accessibility stylesheet."""
+    build_key()
+    st.html(_CSS)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(name: str, key: str, args: tuple, kwargs: dict) -> Any:
+    """Cache entry for queries.<name>(*args, **kwargs) on the build identified by ``key``
+    (st.cache_data hashes the arguments by content, weights dicts included)."""
+    return getattr(queries, name)(*args, **kwargs)
+
+
+def q(name: str, *args, **kwargs) -> Any:
+    """Cached call of ``queries.<name>`` on the current build. The build is pinned for the
+    whole call (``db.snapshot``), so the cache key and every SQL statement behind the answer
+    belong to the same build even if a new one is published meanwhile."""
+    build_key()  # a missing database stops the page with an explanation
+    with db.snapshot() as key:
+        return _cached(name, key, args, kwargs)
+
+
+# =============================================================================================
+# URL state
+# =============================================================================================
+
+
+def _load_from_url(key: str, param: str, default, options: Sequence | None, parse: Callable[[str], Any]) -> None:
+    """Before a keyed widget is created: set its value from the URL when the page opens, or when
+    the URL parameter was changed from outside (a link, a map click, another page); otherwise
+    leave the user's current choice alone."""
+    raw = st.query_params.get(param)
+    seen = st.session_state.get(_SEEN + key)
+    current_ok = key in st.session_state and (options is None or _in(st.session_state[key], options))
+    if current_ok and raw == seen:
+        return
+    value = default
+    if raw is not None and raw != "":
+        try:
+            parsed = parse(raw)
+        except (ValueError, TypeError):
+            parsed = None
+        if parsed is not None and (options is None or _in(parsed, options)):
+            value = parsed
+    if options is not None and not _in(value, options):
+        value = options[0] if len(options) else None
+    st.session_state[key] = value
+
+
+def _in(value, options) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(v in options for v in value)
+    return value in options
+
+
+def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str] = str) -> None:
+    """Write one value to the URL (removing the parameter when empty)."""
+    text = None if value is None or value == [] or value == () else dump(value)
+    if text in (None, ""):
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != text:
+        st.query_params[param] = text
+    if key is not None:
+        st.session_state[_SEEN + key] = text
+
+
+def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
+                  format_func: Callable = str, help: str | None = None, container=None, parse=str, dump=str):
+    """A selectbox whose value lives in the URL parameter ``param``."""
+    options = list(options)
+    _load_from_url(key, param, default if default is not None else (options[0] if options else None), options, parse)
+    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help)
+    publish(param, value, key, dump)
+    return value
+
+
+def url_radio(label: str, options: Sequence, *, param: str, key: str, default=None, format_func: Callable = str,
+              help: str | None = None, container=None, horizontal: bool = True):
+    """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL."""
+    options = list(options)
+    _load_from_url(key, param, default if default is not None else options[0], options, str)
+    value = (container or st).radio(label, options, key=key, format_func=format_func, help=help,
+                                    horizontal=horizontal)
+    publish(param, value, key)
+    return value
+
+
+def url_multiselect(label: str, options: Sequence, *, param: str, key: str, default: Sequence = (),
+                    format_func: Callable = str, help: str | None = None, max_selections: int | None = None,
+                    container=None) -> list:
+    """A multiselect stored in the URL as comma-separated values."""
+    options = list(options)
+
+    def parse(text: str) -> list:
+        vals = [v for v in text.split(",") if v]
+        return [v for v in vals if v in options][: max_selections or None]
+
+    _load_from_url(key, param, [v for v in default if v in options], None, parse)
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    value = (container or st).multiselect(label, options, key=key, format_func=format_func, help=help,
+                                          max_selections=max_selections)
+    publish(param, value, key, lambda v: ",".join(v))
+    return value
+
+
+def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights", container=None) -> dict:
+    """One slider per domain (0–100%), stored in the URL as 'funding:0.5,projects:0.5,…'.
+    Returns the raw weights; the index normalises them to sum to one."""
+    box = container or st
+    raw = st.query_params.get(param)
+    seen = st.session_state.get(_SEEN + key)
+    parsed = queries.weights_from_param(raw) if raw else None
+    keys = {d: f"{key}_{d}" for d in defaults}
+    if raw != seen or any(k not in st.session_state for k in keys.values()):
+        src = parsed or defaults
+        for d, k in keys.items():
+            st.session_state[k] = int(round(100 * float(src.get(d, 0.0))))
+    values = {}
+    for d, k in keys.items():
+        values[d] = box.slider(f"{queries.DOMAIN_LABELS.get(d, d)} weight (%)", 0, 100, step=5, key=k,
+                               help=f"How much the {d} domain counts in the index. Weights are rescaled to "
+                                    "sum to 100%.") / 100.0
+    if sum(values.values()) <= 0:
+        box.warning("At least one weight must be above zero; using the default weights.")
+        values = dict(defaults)
+    text = queries.weights_to_param(values)
+    default_text = queries.weights_to_param(defaults)
+    publish(param, None if text == default_text else text, key, str)
+    return values
+
+
+def weights_from_url(defaults: dict, param: str = "weights") -> dict:
+    """Weights from the URL for pages that use them without showing sliders."""
+    return queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
+
+
+def keep_weights_in_url(weights: dict, defaults: dict, param: str = "weights") -> None:
+    """Keep non-default weights in the URL on pages without sliders (so links carry them)."""
+    text = queries.weights_to_param(weights)
+    publish(param, None if text == queries.weights_to_param(defaults) else text)
+
+
+def remember_area(code: str | None) -> None:
+    """The last area the user looked at, offered as the default on other pages."""
+    if code:
+        st.session_state[LAST_AREA] = code
+
+
+def last_area(default: str | None = None) -> str | None:
+    return st.session_state.get(LAST_AREA, default)
+
+
+# =============================================================================================
+# Rendering
+# =============================================================================================
+
+
+def page_header(title: str, intro: str | None = None) -> None:
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+
+
+def coverage(n: int, m: int, what: str) -> None:
+    """'Based on N of M what' under a chart or table."""
+    st.caption(f"Based on {n:,} of {m:,} {what}." + (f" {m - n:,} have no data." if m > n else ""))
+
+
+def no_data(message: str) -> None:
+    """A visible 'no data' statement (never an empty chart that looks like zero)."""
+    st.info(f"No data: {message}", icon=":material/block:")
+
+
+def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str) -> None:
+    """CSV and XLSX download buttons for a table (or for a function that makes it, so a big
+    table is only read when someone downloads it). Files are generated on click (deferred), so
+    the buttons cost nothing on a rerun, and clicking does not rerun the page."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name).strip("_") or "table"
+    get = df if callable(df) else (lambda: df)
+    rows = "" if callable(df) else f" ({len(df):,} rows)"
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("CSV", data=lambda: queries.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
+                       key=f"{key}_csv", on_click="ignore", icon=":material/download:",
+                       help=f"Download “{name}” as CSV{rows}")
+    c2.download_button("XLSX", data=lambda: queries.to_xlsx_bytes(get(), safe),
+                       file_name=f"{safe}.xlsx", key=f"{key}_xlsx", on_click="ignore", icon=":material/download:",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       help=f"Download “{name}” as an Excel workbook{rows}")
+
+
+def table(df: pd.DataFrame, name: str, key: str, *, column_config: dict | None = None, height: int | str = "auto",
+          caption: str | None = None) -> None:
+    """A data table with its downloads. Missing values show as empty cells labelled by the
+    column config, never 0."""
+    st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=f"{key}_df",
+                 placeholder="no data")
+    if caption:
+        st.caption(caption)
+    downloads(df, name, key)
+
+
+def chart(fig, alt: str, *, key: str, data: pd.DataFrame, name: str, select: bool = False,
+          help: str | None = None, column_config: dict | None = None, table_open: bool = False):
+    """A figure, its alt text as a caption (with ``help``), and its data table with downloads in
+    an expander right under it. With ``select`` the chart returns click selections."""
+    kwargs = dict(key=key, theme=None, config=charts.PLOTLY_CONFIG, alt=alt[:300], width="stretch")
+    if select:
+        event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", **kwargs)
+    else:
+        st.plotly_chart(fig, **kwargs)
+        event = None
+    st.caption(alt, help=help or "This text describes the chart for screen readers and print; the data table "
+                                 "below holds every value drawn.")
+    with st.expander(f"Data table: {name}", expanded=table_open):
+        table(data, name, f"{key}_t", column_config=column_config, height=320)
+    return event
+
+
+def selected_location(event) -> str | None:
+    """The area code of the first point clicked on a choropleth (None when nothing is selected)."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points or []:
+        loc = p.get("location") if isinstance(p, dict) else None
+        if loc:
+            return str(loc)
+    return None
+
+
+def served_static_root() -> Path:
+    """The folder Streamlit serves at /app/static: ``static/`` beside the running main script."""
+    ctx = get_script_run_ctx()
+    main = Path(ctx.main_script_path) if ctx is not None and ctx.main_script_path else config.ROOT / "dashboard.py"
+    return main.parent / "static"
+
+
+def geo_url(level: str) -> str | None:
+    """URL of this build's boundary file, or None (with a visible explanation) when the file is
+    not where this server serves static files."""
+    info = q("build_info")
+    url, path = queries.geo_location(info, level, served_static_root())
+    if not path.is_file():
+        st.warning(f"The map cannot be drawn: this build's {level} boundaries are not in the folder this server "
+                   f"serves (`static/geo/{info['build_id']}/`). Rebuild with the default `--static` folder. The "
+                   "table below has every value.", icon=":material/map:")
+        return None
+    return url
+
+
+def format_area(codes_to_names: dict) -> Callable[[str], str]:
+    return lambda c: codes_to_names.get(c, c)

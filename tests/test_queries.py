@@ -1,0 +1,288 @@
+"""powerbalance.queries, charts and brief: the functions the pages call.
+
+Database tests run on one real build (conftest ``real_db``) and check each answer against an
+independent SQL query or the index module, never against the function's own output. The
+chart/brief tests use small hand-made frames: they test rendering rules (missing drawn as
+"No data", escaping), not data.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import duckdb
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from powerbalance import brief, charts, index, queries
+
+
+def sql(db, text, params=()):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(text, list(params)).df()
+    finally:
+        con.close()
+
+
+# =============================================================================================
+# Pure helpers (no database)
+# =============================================================================================
+
+
+def test_weights_round_trip_and_rejects_bad_text():
+    w = {"funding": 0.25, "projects": 0.75, "participation": 0.0}
+    text = queries.weights_to_param(w)
+    assert text == "funding:0.25,projects:0.75,participation:0"
+    assert queries.weights_from_param(text) == w
+    for bad in ("funding:-1,projects:1", "nonsense", "funding:abc", "money:1", "funding:0,projects:0",
+                "funding:inf", ""):
+        assert queries.weights_from_param(bad) is None, bad
+
+
+def test_downloads_keep_missing_empty_not_zero():
+    df = pd.DataFrame({"code": ["E07000223", "E07000224"], "name": ["Adur", "Ynys Môn"], "value": [1.5, np.nan]})
+    text = queries.to_csv_bytes(df).decode("utf-8-sig")
+    assert text.splitlines() == ["code,name,value", "E07000223,Adur,1.5", "E07000224,Ynys Môn,"]
+    wb = openpyxl.load_workbook(io.BytesIO(queries.to_xlsx_bytes(df, "Index: wards/2017")))
+    ws = wb.worksheets[0]
+    assert ws.title == "Index wards2017"  # Excel-forbidden characters removed
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[1] == ("E07000223", "Adur", 1.5)
+    assert rows[2] == ("E07000224", "Ynys Môn", None)
+
+
+def test_escape_markdown_prints_data_as_text():
+    assert queries.escape_markdown("<b>x</b> *y* [z](http://a)") == \
+        r"\<b\>x\</b\> \*y\* \[z\]\(http://a\)"
+
+
+def test_choropleth_draws_missing_as_no_data_not_zero():
+    df = pd.DataFrame({"code": ["A", "B", "C"], "name": ["Area A", "Area B", "Area C"], "value": [2.0, np.nan, 4.0]})
+    fig, alt = charts.choropleth_map(df, "/app/static/geo/x/ward.geojson", measure="Test measure",
+                                     area_label="wards", highlight="C")
+    spec = json.loads(fig.to_json())
+    data, shaded, missing, hl = spec["data"], spec["data"][0], spec["data"][1], spec["data"][2]
+    assert [t["type"] for t in data] == ["choroplethmap"] * 3
+    assert all(t["geojson"] == "/app/static/geo/x/ward.geojson" and t["featureidkey"] == "id" for t in data)
+    assert shaded["locations"] == ["A", "C"] and shaded["z"] == [2.0, 4.0]
+    assert missing["locations"] == ["B"] and missing["name"] == "No data (1)" and missing["showlegend"] is True
+    assert {c for _, c in missing["colorscale"]} == {charts.NO_DATA_GREY}
+    assert hl["locations"] == ["C"] and hl["marker"]["line"]["color"] == charts.ORANGE
+    style = spec["layout"]["map"]["style"]
+    assert "glyphs" not in style and "sprite" not in style and "://" not in json.dumps(style)
+    assert all(src["type"] == "geojson" and isinstance(src["data"], dict) for src in style["sources"].values())
+    assert "template" not in spec["layout"] or not spec["layout"]["template"].get("data")
+    assert "1 wards have no data" in alt and "based on 2 of 3 wards" in alt
+    assert "Highest: Area C" in alt and "lowest: Area A" in alt
+
+
+def test_bar_chart_leaves_out_and_counts_missing():
+    df = pd.DataFrame({"name": ["P", "Q", "R"], "v": [1.0, np.nan, -2.0]})
+    fig, alt = charts.bar_chart(df, label="name", value="v", measure="Shift", subject="districts")
+    bar = fig.data[0]
+    assert list(bar.y) == ["R", "P"] and list(bar.x) == [-2.0, 1.0]
+    assert list(bar.text) == ["-2.0", "1.0"]
+    assert "1 districts have no data" in alt
+
+
+def test_line_chart_breaks_at_missing_periods():
+    df = pd.DataFrame({"period": ["2010-11", "2011-12", "2012-13", "2010-11"], "v": [1.0, np.nan, 3.0, 5.0],
+                       "s": ["One", "One", "One", "Two"]})
+    fig, alt = charts.line_chart(df, x="period", y="v", series="s", measure="Index",
+                                 x_order=["2010-11", "2011-12", "2012-13"])
+    assert list(fig.data[0].y) == [1.0, None, 3.0] and fig.data[0].connectgaps is False
+    assert list(fig.data[1].y) == [5.0, None, None]
+    assert fig.data[0].marker.symbol != fig.data[1].marker.symbol  # not colour alone
+    assert "2 periods without data" in alt
+
+
+def test_every_chart_spec_passes_plotly_validation():
+    """Charts skip Plotly's validation for speed; here each builder's output is validated."""
+    import plotly.graph_objects as go
+
+    df = pd.DataFrame({"code": ["A", "B"], "name": ["Area A", "Area B"], "value": [1.0, np.nan]})
+    figs = [charts.choropleth_map(df, "/g.geojson", measure="m", highlight="A", bounds=(-1, 51, 0, 52))[0],
+            charts.bar_chart(df, label="name", value="value", measure="m")[0],
+            charts.grouped_bars(pd.DataFrame({"c": ["x", "y"], "s": ["S", "S"], "v": [1.0, np.nan]}),
+                                category="c", series="s", value="v", measure="m")[0],
+            charts.line_chart(pd.DataFrame({"p": ["1", "2"], "v": [1.0, np.nan], "s": ["S", "S"]}),
+                              x="p", y="v", series="s", measure="m")[0],
+            charts.distribution_by_group(pd.DataFrame({"g": ["a", "b"], "v": [1.0, 2.0], "n": ["A", "B"]}),
+                                         group="g", value="v", name="n", measure="m")[0],
+            charts.rank_band_chart(pd.DataFrame({"area_code": ["A", "B"], "name": ["Area A", "Area B"],
+                                                 "rank": [1.0, 2.0], "median_rank": [1.0, 2.0], "p5": [1.0, 1.0],
+                                                 "p95": [2.0, 2.0], "robust": [True, False]}), highlight=["A"])[0]]
+    for fig in figs:
+        go.Figure(fig.to_dict())  # raises on any invalid property
+
+
+def test_zoom_for_bounds_fits_box():
+    centre, zoom = charts.zoom_for_bounds((-1.0, 51.0, 0.0, 52.0), 600, 420)
+    assert abs(centre["lon"] + 0.5) < 1e-9 and 51.0 < centre["lat"] < 52.0
+    # a wide, flat box: width decides, and twice as wide is one zoom level less
+    _, z1 = charts.zoom_for_bounds((-1.0, 51.45, 0.0, 51.55), 600, 420)
+    _, z2 = charts.zoom_for_bounds((-2.0, 51.45, 0.0, 51.55), 600, 420)
+    assert z1 - z2 == pytest.approx(1.0, abs=0.01)
+    assert charts.zoom_for_bounds(None) == (charts.ENGLAND_CENTRE, charts.ENGLAND_ZOOM)
+
+
+def _profile(**kw):
+    base = dict(code="E07000223", name="Adur", level="district", type="shire_district",
+                parent_names={"county": "West Sussex", "region": "South East"}, council_code="E07000223",
+                council_name="Adur", council_level="district", period="2017-18", lens="place",
+                weights={"funding": 0.5, "projects": 0.5, "participation": 0.0}, group_label="shire districts",
+                build_id="b1", built_at="2026-01-01 00:00:00", attributions=["Source: ONS"])
+    base.update(kw)
+    return queries.AreaProfile(**base)
+
+
+def test_brief_escapes_every_data_value():
+    evil = "<script>alert('x')</script>"
+    p = _profile(name=evil, council_name=evil, attributions=[evil],
+                 index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"},
+                 indicators=pd.DataFrame({"name": [evil], "period": ["2017-18"], "value_text": [evil],
+                                          "coverage": ["based on 1 of 2"]}),
+                 wards=pd.DataFrame({"code": ["E05"], "name": [evil], "x (£)": [np.nan]}))
+    out = brief.render(p)
+    assert "<script>" not in out
+    assert out.count("&lt;script&gt;") >= 5
+    assert "no data" in out  # the missing ward value
+
+
+def test_brief_states_missing_index_and_shift():
+    p = _profile(index={"index": np.nan, "reason": "only 3 of 7 scored indicators"}, shift=None)
+    out = brief.render(p)
+    assert "No index value" in out and "only 3 of 7 scored indicators" in out
+    assert "<b>0.0</b>" not in out
+
+
+# =============================================================================================
+# On the real database
+# =============================================================================================
+
+
+@pytest.fixture(scope="module")
+def db(real_db):
+    return real_db
+
+
+@pytest.fixture(scope="module")
+def period(db):
+    return queries.index_periods(db)[-1]
+
+
+def test_build_info_and_geo_location(db, built):
+    _, static, result = built
+    info = queries.build_info(db)
+    assert info["build_id"] == result.build_id
+    url, path = queries.geo_location(info, "ward", static)
+    assert url == f"/app/static/geo/{result.build_id}/ward.geojson"
+    assert path.is_file()
+    first = json.loads(path.read_text())["features"][0]
+    assert first["id"].startswith("E05")
+
+
+def test_map_values_has_every_area_and_no_zero_filling(db):
+    ind = sql(db, """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
+                     JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
+                     GROUP BY ALL HAVING count(v.value) > 0 ORDER BY n LIMIT 1""").iloc[0]
+    df = queries.map_values("ward", ind["indicator_id"], ind["period"], db)
+    n_wards = sql(db, "SELECT count(*) AS n FROM areas WHERE level = 'ward'")["n"].iloc[0]
+    assert len(df) == n_wards and df["code"].is_unique
+    assert df["value"].notna().sum() == ind["n"]
+    # a ward with a value has exactly the stored value
+    one = sql(db, "SELECT area_code, value FROM indicator_values WHERE indicator_id = ? AND period = ? "
+                  "AND value IS NOT NULL LIMIT 1", [ind["indicator_id"], ind["period"]]).iloc[0]
+    assert df.set_index("code").loc[one["area_code"], "value"] == pytest.approx(one["value"])
+
+
+def test_index_table_is_compute_index_plus_geography(db, period):
+    mine = queries.index_table("district", period, None, "place", None, db)
+    theirs = index.compute_index("district", period, None, "place", None, db)
+    assert len(mine) == len(theirs) == 296
+    m = mine.set_index("area_code")
+    t = theirs.set_index("area_code")
+    pd.testing.assert_series_equal(m["index"].sort_index(), t["index"].sort_index())
+    counties = sql(db, "SELECT code, county_code FROM areas WHERE level = 'district'").set_index("code")["county_code"]
+    assert (m["county_code"].fillna("-") == counties.reindex(m.index).fillna("-")).all()
+
+
+def test_biggest_shifts_are_extremes_with_the_right_sign(db):
+    s = queries.shifts("district", "place", None, db=db)
+    up, down = queries.biggest_shifts(s, 10)
+    have = s.dropna(subset=["ratio_shift"])
+    assert len(have) > 0
+    assert (up["ratio_shift"] > 0).all() and (down["ratio_shift"] < 0).all()
+    assert up["ratio_shift"].is_monotonic_decreasing and down["ratio_shift"].is_monotonic_increasing
+    assert up["ratio_shift"].iloc[0] == have["ratio_shift"].max()
+    assert down["ratio_shift"].iloc[0] == have["ratio_shift"].min()
+    title = queries.overview_headline(s)
+    n_up = int((have["ratio_shift"] > 0).sum())
+    assert f": {n_up} of {len(have)}," in title
+    assert ("most councils" in title) == (n_up * 2 > len(have))
+    median = have["ratio_shift"].median()
+    assert f"£{abs(median):.2f} in community hands" in title
+
+
+def test_comparison_groups(db):
+    district = sql(db, "SELECT code, county_code, type FROM areas WHERE level = 'district' AND tier = 'lower' "
+                       "ORDER BY code LIMIT 1").iloc[0]
+    county = queries.comparison_group(district["code"], "county", db)
+    expected = set(sql(db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?",
+                       [district["county_code"]])["code"])
+    assert county[0] == district["code"] and set(county) == expected
+    tier = queries.comparison_group(district["code"], "tier", db)
+    assert len(tier) == 164 and tier[0] == district["code"]
+    neighbours = queries.comparison_group(district["code"], "neighbours", db)
+    assert neighbours[1:] == index.peers(district["code"], k=10, db=db)["peer_code"].tolist()
+    with pytest.raises(ValueError):
+        queries.comparison_group(district["code"], "everyone", db)
+
+
+def test_compare_series_summarises_large_groups(db, period):
+    codes = queries.comparison_group("E07000223", "tier", db)
+    table = queries.compare_table(codes, period, None, "place", db)
+    shown, note = queries.compare_series(table, "E07000223", max_series=8)
+    assert shown["area_code"].tolist() == ["E07000223", "median"]
+    rest = table[table["area_code"] != "E07000223"]
+    assert shown.iloc[1]["index"] == pytest.approx(rest["index"].median(), nan_ok=True)
+    assert note and f"{len(rest)} other councils" in note
+
+
+def test_ward_table_one_row_per_ward_missing_kept(db):
+    d = sql(db, "SELECT district_code, count(*) AS n FROM areas WHERE level = 'ward' GROUP BY 1 ORDER BY 1 LIMIT 1"
+            ).iloc[0]
+    wt = queries.ward_table(d["district_code"], db)
+    assert len(wt) == d["n"] and wt["code"].is_unique
+    for col in [c for c in wt.columns if c not in ("code", "name")]:
+        assert not (wt[col] == 0).all() or wt[col].notna().all()  # never an all-zero filler column
+
+
+def test_area_profile_of_a_ward_uses_its_district(db, period):
+    w = sql(db, "SELECT code, district_code FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1").iloc[0]
+    p = queries.area_profile(w["code"], period, None, "place", db)
+    assert p.level == "ward" and p.council_code == w["district_code"] and p.council_level == "district"
+    assert w["code"] in set(p.wards["code"])
+    t = index.compute_index("district", period, None, "place", None, db).set_index("area_code")
+    if p.has_index:
+        assert p.index["index"] == pytest.approx(t.loc[w["district_code"], "index"])
+    else:
+        assert pd.isna(t.loc[w["district_code"], "index"])
+
+
+def test_area_bounds_inside_england(db):
+    code = sql(db, "SELECT code FROM areas WHERE level = 'district' ORDER BY code LIMIT 1")["code"].iloc[0]
+    minx, miny, maxx, maxy = queries.area_bounds([code], db)
+    assert -6.5 < minx < maxx < 2.0 and 49.8 < miny < maxy < 56.0
+    assert queries.area_bounds(["E99999999"], db) is None
+
+
+def test_sources_and_load_report(db):
+    src = queries.sources(db)
+    assert len(src) == sql(db, "SELECT count(DISTINCT source_id) AS n FROM sources")["n"].iloc[0]
+    assert src["licence"].notna().all() and src["attribution"].notna().all()
+    cov = queries.indicator_coverage(db)
+    assert ((cov["with_value"] + cov["without_value"]) == cov["n_areas"]).all()
