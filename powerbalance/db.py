@@ -1,14 +1,33 @@
 """Read-only access to the live DuckDB database.
 
-Every query opens its own read-only connection and closes it afterwards (no shared connection
-between sessions or threads). Because a new build *replaces* the file (atomic rename), a query
-that started on the old build finishes on it; the next query opens the new file. ``build_key()``
+Every query runs on its own read-only connection, closed afterwards (no shared connection
+between sessions or threads). A new build *replaces* the file (atomic rename): a query that
+started on the old build finishes on it; the next query opens the new file. ``build_key()``
 changes whenever the file is replaced, so callers can key caches on it and never mix builds.
+
+Why not simply ``duckdb.connect(path, read_only=True)`` per query: DuckDB caches database
+instances by path within a process. While any connection to the old file is still open — with
+dozens of sessions querying there nearly always is one — ``connect(path)`` hands back the cached
+instance of the *replaced* file, so the server would keep serving the old build indefinitely
+(and cache it under the new ``build_key``). Instead, one in-memory DuckDB instance per process
+ATTACHes each published file read-only under its own alias, through ``/proc/self/fd/<n>`` of a
+descriptor opened on the path, so the attached file is exactly the one whose identity (inode,
+mtime, size) names it even if a publish lands in between. Each query runs on its own cursor (a
+separate DuckDB connection) of that instance. A replaced build is detached as soon as no query
+uses it, and the kernel then frees the unlinked file. Attaching costs about a millisecond where a
+new DuckDB instance costs tens, so this is also what keeps page times low under load.
+
+``snapshot()`` pins one build for a block of several queries (e.g. one cached page query made of
+two SQL statements), so they cannot straddle a publish.
 """
 from __future__ import annotations
 
+import contextvars
+import itertools
 import os
+import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -26,27 +45,166 @@ def _path(db: str | Path | None) -> Path:
     return Path(db) if db is not None else config.db_path()
 
 
-def build_key(db: str | Path | None = None) -> str:
-    """Identity of the file currently published at the path (inode + mtime + size)."""
-    p = _path(db)
-    try:
-        st = os.stat(p)
-    except FileNotFoundError:
-        raise DatabaseMissing(f"database not found at {p}; run `make db` or `python -m etl build`") from None
+def _missing(p: Path) -> DatabaseMissing:
+    return DatabaseMissing(f"database not found at {p}; run `make db` or `python -m etl build`")
+
+
+def _identity(p: Path, st: os.stat_result) -> str:
     return f"{p}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def build_key(db: str | Path | None = None) -> str:
+    """Identity of the file currently published at the path (inode + mtime + size) — or, inside
+    a ``snapshot()`` of that path, of the pinned build, so that a cache keyed on it inside the
+    block files its answer under the build the answer was read from."""
+    p = _path(db)
+    pinned = _PINNED.get()
+    if pinned is not None and pinned.path == p:
+        return pinned.key
+    try:
+        return _identity(p, os.stat(p))
+    except FileNotFoundError:
+        raise _missing(p) from None
+
+
+# =============================================================================================
+# One DuckDB instance per process; one attached alias per published file
+# =============================================================================================
+
+
+@dataclass
+class _Build:
+    key: str
+    path: Path
+    alias: str
+    users: int = 0
+    stale: bool = False   # replaced at its path: detach when the last user leaves
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Hub:
+    """The process-wide in-memory instance and the builds attached to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._builds: dict[str, _Build] = {}
+        self._aliases = itertools.count(1)
+
+    def _instance(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = duckdb.connect(":memory:", config={"threads": 2})
+        return self._con
+
+    def acquire(self, p: Path) -> _Build:
+        """The build now published at ``p``, attached and marked in use."""
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except FileNotFoundError:
+            raise _missing(p) from None
+        try:
+            key = _identity(p, os.fstat(fd))
+            with self._lock:
+                build = self._builds.get(key)
+                if build is None:
+                    build = self._attach(p, key, fd)
+                build.users += 1
+                self._mark_current(build)
+                return build
+        finally:
+            os.close(fd)
+
+    def _attach(self, p: Path, key: str, fd: int) -> _Build:
+        pinned = f"/proc/self/fd/{fd}"
+        # Without /proc (not Linux) the path is attached directly: a publish landing in the
+        # microseconds between fstat and ATTACH would then give the newer file, never a mix.
+        source = pinned if os.path.exists(pinned) else str(p)
+        build = _Build(key, p, f"pb_build_{next(self._aliases)}")
+        self._instance().execute(f"ATTACH {_sql_string(source)} AS {build.alias} (READ_ONLY)")
+        self._builds[key] = build
+        return build
+
+    def _mark_current(self, build: _Build) -> None:
+        """Builds at the same path that are no longer published there become stale."""
+        try:
+            current = _identity(build.path, os.stat(build.path))
+        except FileNotFoundError:
+            current = None
+        for other in list(self._builds.values()):
+            if other.path == build.path and other.key != current:
+                other.stale = True
+                if other.users == 0:
+                    self._detach(other)
+
+    def _detach(self, build: _Build) -> None:
+        self._instance().execute(f"DETACH {build.alias}")
+        del self._builds[build.key]
+
+    def cursor(self, build: _Build) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            cur = self._instance().cursor()
+        cur.execute(f"USE {build.alias}")
+        return cur
+
+    def release(self, build: _Build) -> None:
+        with self._lock:
+            build.users -= 1
+            if build.stale and build.users == 0 and build.key in self._builds:
+                self._detach(build)
+
+    def attached(self) -> list[str]:
+        """Keys of the builds attached now (for tests and the benchmark)."""
+        with self._lock:
+            return sorted(self._builds)
+
+
+_HUB = _Hub()
+_PINNED: contextvars.ContextVar[_Build | None] = contextvars.ContextVar("powerbalance_db_pinned", default=None)
+
+
+def attached_builds() -> list[str]:
+    """Identities of the builds this process has attached (a replaced build disappears once unused)."""
+    return _HUB.attached()
+
+
+@contextmanager
+def _build(p: Path) -> Iterator[_Build]:
+    """The build pinned by an enclosing snapshot() for this path, else the one published now."""
+    pinned = _PINNED.get()
+    if pinned is not None and pinned.path == p:
+        yield pinned
+        return
+    build = _HUB.acquire(p)
+    try:
+        yield build
+    finally:
+        _HUB.release(build)
+
+
+@contextmanager
+def snapshot(db: str | Path | None = None) -> Iterator[str]:
+    """Pin the build published now: every query inside the block (in this thread or task) runs on
+    it, even if a new build is published meanwhile. Yields that build's key."""
+    with _build(_path(db)) as build:
+        token = _PINNED.set(build)
+        try:
+            yield build.key
+        finally:
+            _PINNED.reset(token)
 
 
 @contextmanager
 def connect(db: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh read-only connection, closed on exit."""
-    p = _path(db)
-    if not p.exists():
-        raise DatabaseMissing(f"database not found at {p}; run `make db` or `python -m etl build`")
-    con = duckdb.connect(str(p), read_only=True, config={"threads": 2})
-    try:
-        yield con
-    finally:
-        con.close()
+    """A fresh read-only connection to the current (or pinned) build, closed on exit."""
+    with _build(_path(db)) as build:
+        cur = _HUB.cursor(build)
+        try:
+            yield cur
+        finally:
+            cur.close()
 
 
 def query(sql: str, params: Sequence[Any] | dict | None = None, db: str | Path | None = None) -> pd.DataFrame:
