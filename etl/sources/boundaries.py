@@ -275,6 +275,8 @@ def read_geojson_as_topology(path: Path, report: LoadReport, code_col: str, name
     return topo, parents
 
 
+
+
 def _unique_points(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (x, y) pairs and the index of each input row among them (exact float equality).
     Viewing each pair as one complex number makes this a fast 1-D unique."""
@@ -623,6 +625,10 @@ def feature_collection(codes: list[str], names: list[str], geoms: np.ndarray) ->
 # --------------------------------------------------------------------------------------------
 
 
+#: what malformed geometry raises inside numpy/shapely; turned into the project's own error
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, shapely.errors.GEOSException)
+
+
 class Boundaries(Source):
     id = "boundaries"
     title = "Ward, district, county and region boundaries"
@@ -642,7 +648,11 @@ class Boundaries(Source):
         known = self._known_areas(ctx)
         rows = []
         for spec in LEVELS:
-            rows.extend(self._load_level(ctx, rep, spec, known[spec.level]))
+            try:
+                rows.extend(self._load_level(ctx, rep, spec, known[spec.level]))
+            except MALFORMED as exc:  # damaged geometry surfaces deep in numpy/shapely: say which file
+                raise EtlInputError(f"malformed boundary geometry ({type(exc).__name__}: {exc})",
+                                    file=ctx.raw_dir / spec.file) from None
         rep.rows_loaded = insert_rows(ctx.con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
 
     @staticmethod
