@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Raw inputs: $POWERBALANCE_RAW_DIR, else ../shared/data when present, else data/raw (fetched if missing).
-RAW ?= $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),../shared/data,data/raw))
+RAW ?= $(abspath $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),../shared/data,data/raw)))
 DB ?= data/powerbalance.duckdb
 PORT ?= 8501
 
