@@ -31,6 +31,7 @@ kind = ui.url_radio("Compare with", list(GROUPS), param="group", key="cmp_group"
 c3, c4 = st.columns([2, 5])
 period = ui.url_selectbox("Financial year", periods, param="year", key="cmp_year", default=periods[-1], container=c3)
 lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="cmp_lens", container=c4,
+                    format_func=ui.LENS_LABELS.get,
                     help="Place: spending by every council serving the area. Council: the council's own budget.")
 
 if kind == "pick":
@@ -58,7 +59,8 @@ with left:
     long = queries.domain_long(shown)
     if long["score"].notna().any():
         fig, alt = charts.grouped_bars(long, category="domain", series="series", value="score",
-                                       measure="Domain score (0–100)", category_order=list(queries.DOMAIN_LABELS.values()))
+                                       measure="Domain score (0–100)",
+                                       category_order=list(queries.DOMAIN_LABELS.values()))
         ui.chart(fig, alt, key="cmp_domains", data=long, name=f"Domain scores {period}")
     else:
         ui.no_data("none of these councils has domain scores this year.")
@@ -66,21 +68,20 @@ with left:
         st.caption(note)
 with right:
     st.subheader("Index over time")
-    trend_codes = [c for c in shown["area_code"] if c != "median"][:6]
-    trend = ui.q("index_trend", tuple(trend_codes), weights, lens)
+    trend, trend_note = ui.q("compare_trend", tuple(chosen), base, weights, lens)
     if trend["index"].notna().any():
         fig, alt = charts.line_chart(trend, x="period", y="index", series="name", measure="Index (0–100)",
-                                     x_order=periods)
+                                     x_order=periods, y_range=(0, 100))
         ui.chart(fig, alt, key="cmp_trend", data=trend, name="Index over time",
                  help="The index is relative to each year's group; the enabler ratio in the table is absolute.")
+        if trend_note:
+            st.caption(trend_note)
     else:
         ui.no_data("no index in any year for these councils.")
 
 st.subheader("Table")
 cols = ["area_code", "name", "type", "group_label", "index", "rank", "n_in_group",
         *[f"score_{d}" for d in queries.DOMAINS], "n_indicators", "reason"]
-ui.table(table[cols], f"Compare {period}", "cmp_table",
-         column_config={"index": st.column_config.NumberColumn("index", format="%.1f"),
-                        "group_label": "ranked among", "reason": "why no index"})
+ui.table(table[cols], f"Compare {period}", "cmp_table", column_config=ui.index_columns())
 n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")

@@ -5,13 +5,15 @@ import streamlit as st
 from powerbalance import queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
+
 ui.start_page()
 ui.page_header("Data", "Every figure in this dashboard comes from the public files listed here, loaded by the "
                        "project's ETL. Nothing is invented; what is missing is listed.")
 
 info = ui.q("build_info")
-c1, c2, c3 = st.columns(3)
-c1.metric("Built", info["built_at"] + " UTC", border=True)
+c1, c2, c3 = st.columns([2, 1, 3])
+c1.metric("Built (UTC)", info["built_at"][:16], border=True, help=f"Finished {info['built_at']} UTC")
 c2.metric("Build took", f"{info['seconds']:.1f} s", border=True)
 c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get('code_version') or 'unknown'}")
 
@@ -37,7 +39,13 @@ if kinds:
     kind = ui.url_radio("Show issues of kind", kinds, param="issues", key="da_kind",
                         default="unmatched" if "unmatched" in kinds else kinds[0],
                         format_func=lambda k: f"{k} ({counts.get(k, 0):,})")
-    ui.table(issues[issues["kind"] == kind], f"Load issues {kind}", "da_issues", height=320)
+    of_kind = issues[issues["kind"] == kind]
+    shown = of_kind.head(ISSUES_SHOWN)
+    ui.table(shown, f"Load issues {kind}", "da_issues", height=320)
+    if len(of_kind) > len(shown):
+        st.caption(f"Showing the first {len(shown):,} of {len(of_kind):,} {kind} issues; every one is in the "
+                   "CSV/XLSX of the whole list below.")
+        ui.downloads(of_kind, f"Load issues {kind} (all)", "da_issues_all")
 else:
     st.success("The ETL reported no issues.")
 

@@ -22,12 +22,15 @@ if choices.empty:
 indicator = ui.url_selectbox("Indicator", choices["indicator_id"].tolist(), param="indicator", key="map_indicator",
                              default=choices["indicator_id"].iloc[0], format_func=lambda i: names.get(i, i),
                              container=c2)
-years = choices.loc[choices["indicator_id"] == indicator, "periods"].iloc[0]
-year = ui.url_selectbox("Year", years, param="year", key="map_year", default=years[-1], container=c3)
+chosen = choices[choices["indicator_id"] == indicator].iloc[0]
+years = chosen["periods"]
+year = ui.url_selectbox("Year", years, param="year", key="map_year", default=chosen["default_period"], container=c3,
+                        help="Opens on the year with the most areas covered.")
 
 if indicator == queries.INDEX_ID:
     lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens",
-                        key="map_lens", help="Place: all councils' spending in the area. Council: its own budget.")
+                        key="map_lens", format_func=ui.LENS_LABELS.get,
+                        help="Place: all councils' spending in the area. Council: its own budget.")
     values = ui.q("index_map_values", level, year, weights, lens)
     info = {"name": "Provider → Enabler index", "unit": "0–100", "description": queries.INDEX_DESCRIPTION}
     unit, digits = "", 1
@@ -53,5 +56,7 @@ if url is not None:
 else:
     ui.table(values, f"{info['name']} {level} {year}", "map_table")
 ui.coverage(n, len(values), f"{plural} have a value")
+if level == "county":
+    st.caption(queries.COUNTY_NOTE)
 if "is_local" in values.columns and values["is_local"].fillna(False).astype(bool).any():
     st.caption("Some values come from local data supplied by councils or partners (marked in the table).")

@@ -37,17 +37,19 @@ with ocol:
                          format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
                                                 "region": "Regions"}[v])
     period = ui.url_selectbox("Financial year", periods, param="year", key="me_year", default=periods[-1])
-    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens", key="me_lens")
+    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens", key="me_lens",
+                        format_func=ui.LENS_LABELS.get)
 
 sens = ui.q("weight_sensitivity", level, period, weights, lens)
-moved = queries.rank_moves_summary(sens)
-st.markdown(f"**{moved}**")
-fig, alt = charts.bar_chart(sens.dropna(subset=["index"]).nsmallest(15, "rank"), label="name", value="index",
-                            measure="Index with your weights (top 15 by rank)", subject="areas") \
-    if sens["index"].notna().any() else (None, "")
-if fig is not None:
-    ui.chart(fig, alt, key="me_top", data=sens, name=f"Index with chosen weights {level} {period}",
-             help="The table has every area, its rank with the default weights and how far it moved.")
+st.markdown(f"**{queries.rank_moves_summary(sens)}**")
+if sens["index"].notna().any():
+    fig, alt = charts.weights_scatter(sens, x="index_default", y="index", group="group", name="name",
+                                      group_labels=queries.GROUP_LABELS)
+    shown = sens[["area_code", "name", "group", "index_default", "rank_default", "index", "rank", "rank_move",
+                  "reason"]]
+    ui.chart(fig, alt, key="me_scatter", data=shown, name=f"Index with chosen weights {level} {period}",
+             help="Each area is ranked within its own group; the table has every area's rank with the default "
+                  "weights, with yours, and how far it moved.")
 else:
     ui.no_data("no area has an index with these weights.")
 n, m = queries.index_coverage(sens)

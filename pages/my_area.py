@@ -55,13 +55,15 @@ if not periods:
     st.stop()
 period = ui.url_selectbox("Financial year", periods, param="year", key="ma_year", default=periods[-1], container=c2)
 lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ma_lens", container=c3,
+                    format_func=ui.LENS_LABELS.get,
                     help="Place: spending by every council serving the area. Council: the council's own budget.")
 
 profile = ui.q("area_profile", code, period, weights, lens)
 st.header(profile.name)
 where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
                              profile.parent_names.get("region")) if x and x != profile.name)
-st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else ""))
+st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
+           + (f" · {where}" if where else ""))
 if profile.council_code and profile.council_code != profile.code:
     st.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
             "The ward's own figures are in the indicator table.", icon=":material/info:")
@@ -86,7 +88,8 @@ else:
 sh = profile.shift or {}
 if profile.has_shift:
     m3.metric(f"Enabler ratio {sh['from_period']} → {sh['to_period']}", charts.fmt(sh["ratio_to"], 2),
-              delta=f"{sh['ratio_shift']:+.2f} ({'towards enabling' if sh['ratio_shift'] > 0 else 'towards providing'})",
+              delta=f"{sh['ratio_shift']:+.2f} "
+                    f"({'towards enabling' if sh['ratio_shift'] > 0 else 'towards providing'})",
               delta_color="off", border=True,
               help="Community funding per £100 of council spending: an absolute measure of the shift.")
 else:
@@ -106,7 +109,7 @@ with right:
     st.subheader("Over time")
     if profile.trend is not None and profile.trend["index"].notna().any():
         fig, alt = charts.line_chart(profile.trend, x="period", y="index", series="name", measure="Index (0–100)",
-                                     x_order=periods)
+                                     x_order=periods, y_range=(0, 100))
         ui.chart(fig, alt, key="ma_trend", data=profile.trend, name=f"{profile.council_name} index over time",
                  help="The index is relative to each year's group; the enabler ratio column in the table is "
                       "the absolute measure.")
@@ -126,7 +129,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Statistical neighbours")
     if profile.peers is not None and len(profile.peers):
-        ui.table(profile.peers, f"{profile.council_name} statistical neighbours", "ma_peers",
+        ui.table(profile.peers[queries.PEER_COLUMNS], f"{profile.council_name} statistical neighbours", "ma_peers",
                  caption="Nearest councils of the same tier by population, deprivation, rurality and density.")
         st.page_link(ui.COMPARE, label="Compare with these neighbours", icon=":material/compare_arrows:",
                      query_params={"area": profile.council_code, "group": "neighbours", "year": period, "lens": lens})
@@ -147,7 +150,7 @@ if profile.wards is not None and len(profile.wards):
     wards = profile.wards
     value_cols = [c for c in wards.columns if c not in ("code", "name")]
     if value_cols:
-        metric = st.selectbox("Ward indicator", value_cols, key="ma_ward_metric")
+        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric")
         url = ui.geo_url("ward")
         if url is not None:
             bounds = ui.q("area_bounds", tuple(wards["code"]))
@@ -155,7 +158,7 @@ if profile.wards is not None and len(profile.wards):
                                              area_label="wards", bounds=bounds, height=420,
                                              highlight=profile.code if profile.level == "ward" else None)
             event = ui.chart(fig, alt, key="ma_ward_map", data=wards, name=f"Wards in {profile.council_name}",
-                             select=True, help="Click a ward to open it.")
+                             select=True, help="Click a ward to open it.", table_open=True)
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
                 st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens})

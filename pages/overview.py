@@ -5,6 +5,12 @@ import streamlit as st
 from powerbalance import charts, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+INTRO = ("How far has each English area shifted from the council as **provider** of services to the council as "
+         "**enabler** of community action? The index runs from 0 (most providing) to 100 (most enabling) *within* a "
+         "comparison group — shire districts are compared with shire districts, single-tier councils with "
+         "single-tier councils — so no council is rated on services it does not run. Deprivation and population "
+         "are context, shown beside the index, never added into it.")
+
 ui.start_page()
 weights = ui.weights_from_url(DEFAULT_WEIGHTS)
 periods = ui.q("index_periods")
@@ -13,15 +19,7 @@ if not periods:
     ui.no_data("the database has no financial year with spending data, so the index cannot be computed.")
     st.stop()
 
-shift_all = ui.q("shifts", "district", "place", weights)
-title = queries.overview_headline(shift_all, "councils")
-ui.page_header(title, "How far has each English area shifted from the council as **provider** of services to "
-                      "the council as **enabler** of community action? The index runs from 0 (most providing) to "
-                      "100 (most enabling) *within* a comparison group — shire districts are compared with shire "
-                      "districts, single-tier councils with single-tier councils — so no council is rated on "
-                      "services it does not run. Deprivation and population are context, shown beside the index, "
-                      "never added into it.")
-
+header = st.container()  # the title states the finding, which depends on the lens chosen below
 c1, c2, c3 = st.columns([2, 3, 2])
 period = ui.url_selectbox("Financial year", periods, param="year", key="ov_year", default=periods[-1],
                           container=c1, help="Revenue outturn year (grants are aligned to the year they start in).")
@@ -30,13 +28,17 @@ level = ui.url_radio("Map level", ["district", "county", "region"], param="level
                                             "region": "Regions"}[v], container=c2,
                      help="Wards have no spending data: see the Map page for ward indicators.")
 lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ov_lens", container=c3,
-                    format_func=lambda v: {"place": "Place (all councils' spend in the area)",
-                                           "council": "Council (its own spend)"}[v],
+                    format_func=ui.LENS_LABELS.get,
                     help="Place: spending by every council serving the area. Council: the council's own "
                          "budget, compared only with councils of the same tier.")
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+
+shift_all = ui.q("shifts", "district", lens, weights)
+title, finding = queries.overview_headline(shift_all, "councils")
+with header:
+    ui.page_header(title, f"**{finding}**\n\n" + INTRO)
 
 # --- the index map ---------------------------------------------------------------------------------
 lens_map = "place" if level == "region" else lens
@@ -56,6 +58,8 @@ if url is not None:
 else:
     ui.table(values, f"Index {level} {period}", "ov_map_table")
 ui.coverage(n, m, plural + " have an index value")
+if level == "county":
+    st.caption(queries.COUNTY_NOTE)
 
 # --- distribution by tier ----------------------------------------------------------------------------
 left, right = st.columns(2)
@@ -78,22 +82,24 @@ with right:
         ui.no_data("no district has the enabler ratio in both years.")
     else:
         f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
-        st.caption(f"Change in the enabler ratio (community funding per £100 of council spending) from {f} to {t}.")
+        spend = "all councils' spending on the place" if lens == "place" else "the council's own spending"
+        st.caption(f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
+                   f"per £100 of {spend} — from {f} to {t}.")
         tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
         with tab_e:
             if towards_enabling.empty:
                 ui.no_data("no district moved towards enabling.")
             else:
                 fig, alt = charts.bar_chart(towards_enabling, label="name", value="ratio_shift",
-                                            measure="Shift in enabler ratio", unit="per £100", digits=2,
+                                            measure="Rise in enabler ratio", unit="£ per £100", digits=2,
                                             color=charts.TURQUOISE, subject="districts")
                 ui.chart(fig, alt, key="ov_shift_up", data=towards_enabling, name=f"Shift towards enabling {f}-{t}")
         with tab_p:
             if towards_providing.empty:
                 ui.no_data("no district moved towards providing.")
             else:
-                fig, alt = charts.bar_chart(towards_providing.assign(ratio_shift=-towards_providing["ratio_shift"]),
-                                            label="name", value="ratio_shift", unit="per £100", digits=2,
+                fig, alt = charts.bar_chart(towards_providing, label="name", value="ratio_fall", unit="£ per £100",
+                                            digits=2,
                                             measure="Shift towards providing (fall in enabler ratio)",
                                             color=charts.DARK_PINK, subject="districts")
                 ui.chart(fig, alt, key="ov_shift_down", data=towards_providing,

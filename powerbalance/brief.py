@@ -8,6 +8,7 @@ notes, indicator labels, even numbers — passes through :func:`html.escape`, so
 from __future__ import annotations
 
 import html
+import re
 from typing import Iterable
 
 import pandas as pd
@@ -24,25 +25,41 @@ TYPE_LABELS = {
 _CSS = """
 @page { size: A4; margin: 12mm; }
 * { box-sizing: border-box; }
-body { font-family: Arial, Helvetica, sans-serif; font-size: 10pt; color: #0B0C0C; margin: 0; line-height: 1.3; }
-h1 { font-size: 16pt; margin: 0 0 2mm; color: #12436D; }
-h2 { font-size: 11pt; margin: 4mm 0 1.5mm; color: #12436D; border-bottom: 1px solid #12436D; }
+body { font-family: Arial, Helvetica, sans-serif; font-size: 8.5pt; color: #0B0C0C; margin: 0; line-height: 1.3; }
+h1 { font-size: 15pt; margin: 0 0 1mm; color: #12436D; }
+h2 { font-size: 10.5pt; margin: 3mm 0 1mm; color: #12436D; border-bottom: 1px solid #12436D; }
 p { margin: 0 0 1.5mm; }
 .meta { color: #3D3D3D; font-size: 8.5pt; }
-.key { display: flex; gap: 4mm; flex-wrap: wrap; margin: 2mm 0; }
-.key div { border: 1px solid #3D3D3D; padding: 2mm 3mm; min-width: 38mm; }
-.key b { display: block; font-size: 14pt; }
-table { border-collapse: collapse; width: 100%; font-size: 9pt; }
-th, td { text-align: left; padding: 0.8mm 1.5mm; border-bottom: 1px solid #D9D9D9; vertical-align: top; }
+.key { display: flex; gap: 3mm; margin: 2mm 0; }
+.key div { flex: 1; border: 1px solid #3D3D3D; padding: 1.5mm 2.5mm; font-size: 8.5pt; }
+.key b { display: block; font-size: 13pt; }
+table { border-collapse: collapse; width: 100%; font-size: 8pt; table-layout: fixed; overflow-wrap: anywhere; }
+th, td { text-align: left; padding: 0.5mm 1.2mm; border-bottom: 1px solid #D9D9D9; vertical-align: top; }
 th { background: #F3F2F1; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td.num, th.num { text-align: right; }
+td.num { white-space: nowrap; }
 .bar { display: inline-block; height: 3mm; background: #12436D; vertical-align: middle; }
 .nodata { color: #3D3D3D; font-style: italic; }
 .cols { display: flex; gap: 5mm; }
 .cols > section { flex: 1; min-width: 0; }
-footer { margin-top: 3mm; font-size: 7.5pt; color: #3D3D3D; }
-@media screen { body { max-width: 200mm; margin: 8mm auto; padding: 0 4mm; } }
+footer { margin-top: 2mm; font-size: 6pt; color: #3D3D3D; }
+footer p { margin: 0 0 0.8mm; }
+body { max-width: 186mm; }
+@media screen { body { margin: 8mm auto; padding: 0 4mm; } }
 """
+
+
+#: A brief is one A4 page: the first indicators of the ward table, and at most this many wards
+#: (the dashboard and its downloads have every ward and every indicator).
+WARD_COLUMNS = 4
+WARD_ROWS = 10
+INDICATOR_ROWS = 7
+
+
+def _short_coverage(text) -> str:
+    """'based on 295 of 296 districts with a value' → '295 of 296'."""
+    m = re.search(r"(\d[\d,]*) of (\d[\d,]*)", str(text or ""))
+    return f"{m.group(1)} of {m.group(2)}" if m else str(text or "")
 
 
 def e(value) -> str:
@@ -109,9 +126,10 @@ def render(profile) -> str:
                      f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
                      f"100 = most enabling, within {e(p.group_label)}</div>"
                      f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
-                     + (f"<div>Change {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
-                        f"<b>{_signed(p.shift.get('index_shift'))}</b>rank {_rank_move(p.shift.get('rank_change'))}</div>"
-                        if p.shift else "")
+                     + (f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
+                        f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
+                        f"£ in community hands per £100 of council spending; rank "
+                        f"{_rank_move(p.shift.get('rank_change'))}</div>" if p.shift else "")
                      + "</div>")
     else:
         reason = ix.get("reason") if ix else "not an area the index covers"
@@ -129,16 +147,17 @@ def render(profile) -> str:
     if p.peers is not None and len(p.peers):
         right.append("<h2>Statistical neighbours</h2>" + _table(p.peers, [("name", "Council", "text"),
                                                                           ("index", "Index", "num"),
-                                                                          ("rank", "Rank", "num0")], max_rows=10))
-    if p.indicators is not None and len(p.indicators):
-        right.append("<h2>Indicators (latest year)</h2>" + _table(
-            p.indicators, [("name", "Indicator", "text"), ("period", "Year", "text"),
-                           ("value_text", "Value", "text"), ("coverage", "Coverage", "text")], max_rows=14))
+                                                                          ("rank", "Rank", "num0")], max_rows=6))
     parts.append(f'<div class="cols"><section>{"".join(left)}</section><section>{"".join(right)}</section></div>')
+    if p.indicators is not None and len(p.indicators):
+        ind = p.indicators.assign(cover=[_short_coverage(c) for c in p.indicators["coverage"]])
+        parts.append(f"<h2>Indicators ({e(p.period)} where available)</h2>" + _table(
+            ind, [("name", "Indicator", "text"), ("period", "Year", "text"), ("value_text", "Value", "text"),
+                  ("cover", "Areas with data", "text")], max_rows=INDICATOR_ROWS))
     if p.wards is not None and len(p.wards):
-        shown = [c for c in p.wards.columns if c not in ("code",)]
+        values = [c for c in p.wards.columns if c not in ("code", "name")][:WARD_COLUMNS]
         parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
-            p.wards, [(c, c, "text" if c == "name" else "num") for c in shown], max_rows=18))
+            p.wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
     parts.append("<footer>"
                  f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
                  "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
@@ -146,12 +165,6 @@ def render(profile) -> str:
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>")
-
-
-def _signed(value) -> str:
-    if value is None or pd.isna(value):
-        return '<span class="nodata">no data</span>'
-    return html.escape(f"{float(value):+.1f}")
 
 
 def _rank_move(value) -> str:

@@ -51,7 +51,7 @@ MAP_STYLE: dict = {
     "layers": [{"id": "background", "type": "background", "paint": {"background-color": "#FFFFFF"}}],
 }
 ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
-ENGLAND_ZOOM = 5.0
+ENGLAND_ZOOM = 4.9  # all of England in a phone-width map; a desktop map is height-limited anyway
 
 #: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
 PLOTLY_CONFIG: dict = {"displaylogo": False, "scrollZoom": False, "responsive": True,
@@ -72,7 +72,8 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
     """
     base = {
         "template": {}, "height": height, "font": _FONT, "paper_bgcolor": "#FFFFFF", "plot_bgcolor": "#FFFFFF",
-        "margin": {"l": 8, "r": 8, "t": 40 if title else 8, "b": 8}, "showlegend": legend,
+        # room above the plot for the title and, under it, a one-line legend
+        "margin": {"l": 8, "r": 8, "t": (40 if title else 8) + (30 if legend else 0), "b": 8}, "showlegend": legend,
         "hoverlabel": {"bgcolor": "#FFFFFF", "font": {"color": TEXT}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
         "xaxis": dict(_AXIS), "yaxis": dict(_AXIS),
@@ -106,6 +107,12 @@ def fmt(value, digits: int = 1, unit: str = "") -> str:
 
 def _coverage(n: int, m: int, what: str) -> str:
     return f"based on {n:,} of {m:,} {what}"
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 district has', '3 districts have' — for alt text read aloud."""
+    word = noun if n == 1 else (plural or noun + "s")
+    return f"{n:,} {word} {'has' if n == 1 else 'have'}"
 
 
 # =============================================================================================
@@ -152,14 +159,19 @@ def choropleth_map(values: pd.DataFrame, geo_url: str, *, measure: str, unit: st
     line = {"width": 0.4, "color": "#FFFFFF"}
     data = []
     hover_value = f"%{{z:,.{digits}f}}" + (f" {unit}" if unit else "")
+    cap = colour_cap(have["value"])
     if len(have):
+        scale_title = measure + (f" ({unit})" if unit else "")
+        if cap is not None:
+            scale_title += f"<br>values above {fmt(cap, digits)} drawn darkest"
         data.append({
             "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": measure, "showlegend": False,
             "locations": have["code"].tolist(), "z": [round(float(v), 6) for v in have["value"]],
             "text": have["name"].tolist(), "colorscale": SEQUENTIAL_BLUES, "marker": {"line": line},
-            "colorbar": {"title": {"text": measure + (f"<br>({unit})" if unit else ""), "side": "top"},
-                         "thickness": 12, "len": 0.7, "x": 1.0, "xanchor": "right",
-                         "bgcolor": "rgba(255,255,255,0.85)"},
+            **({"zmin": float(have["value"].min()), "zmax": cap} if cap is not None else {}),
+            # horizontal, under the map: a vertical bar would cover the east coast on a phone
+            "colorbar": {"title": {"text": scale_title, "side": "top"}, "orientation": "h", "thickness": 10, "len": 0.9,
+                         "x": 0.5, "xanchor": "center", "y": -0.02, "yanchor": "top"},
             "hovertemplate": "<b>%{text}</b><br>" + hover_value + "<extra></extra>"})
     if len(missing):
         data.append({
@@ -181,7 +193,27 @@ def choropleth_map(values: pd.DataFrame, geo_url: str, *, measure: str, unit: st
                          "legend": {"orientation": "h", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
                                     "bgcolor": "rgba(255,255,255,0.85)"}},
                   height=height, title=title, legend=bool(len(missing)) or highlight is not None)
-    return fig, map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
+    fig.layout.margin.b = 90  # the colour scale sits under the map
+    alt = map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
+    if cap is not None:
+        alt += (f" The colour scale stops at {fmt(cap, digits, unit)} (the 95th percentile) so that a few very high "
+                f"values do not wash out the rest; higher values share the darkest blue.")
+    return fig, alt
+
+
+def colour_cap(values: pd.Series) -> float | None:
+    """Top of the colour scale when a few extreme values would leave every other area pale: the
+    95th percentile, used when the maximum is more than 1.5 times it. None = use the full range."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if len(v) < 20:
+        return None
+    p95 = float(v.quantile(0.95))
+    return p95 if p95 > float(v.min()) and float(v.max()) > 1.5 * p95 else None
+
+
+def _singular(plural: str) -> str:
+    return {"counties": "county", "wards": "ward", "districts": "district", "regions": "region", "areas": "area",
+            "domains": "domain", "councils": "council"}.get(plural, plural.rstrip("s"))
 
 
 def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, digits: int = 1) -> str:
@@ -197,7 +229,8 @@ def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, 
             f"lowest: {low['name']} ({fmt(low['value'], digits, unit)}); "
             f"median {fmt(have['value'].median(), digits, unit)}. ")
     if m > n:
-        text += f"{m - n:,} {area_label} have no data and are drawn in light grey; "
+        verb = "is" if m - n == 1 else "are"
+        text += f"{_count(m - n, _singular(area_label), area_label)} no data and {verb} drawn in light grey; "
     return text + _coverage(n, m, area_label) + "."
 
 
@@ -219,19 +252,22 @@ def bar_chart(df: pd.DataFrame, *, label: str, value: str, measure: str, unit: s
         d = d.sort_values(value, ascending=True)
     texts = [fmt(v, digits, unit) for v in d[value]]
     bar = {"type": "bar", "x": _list(d[value]), "y": d[label].astype(str).tolist(), "orientation": "h",
-           "marker": {"color": color}, "text": texts, "textposition": "auto", "cliponaxis": False,
+           "marker": {"color": color}, "text": texts, "textposition": "outside", "cliponaxis": False,
+           "textfont": {"color": TEXT},
            "hovertemplate": "%{y}: %{text}<extra></extra>", "name": measure}
     fig = _figure([bar], {"xaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "zeroline": True,
                                     "zerolinecolor": DARK_GREY},
-                          "yaxis": {"showgrid": False, "type": "category"}},
+                          "yaxis": {"showgrid": False, "type": "category"},
+                          "margin": {"r": 90}},  # room for the value written after the longest bar
                   height=height or max(220, 26 * len(d) + 70), title=title, legend=False)
     if len(d) == 0:
         return fig, f"Bar chart of {measure}: no {subject} have a value."
     parts = [f"{r[label]} {fmt(r[value], digits, unit)}" for _, r in d.iloc[::-1].iterrows()]
     alt = f"Bar chart of {measure} for {len(d)} {subject}, largest first: " + "; ".join(parts[:12])
     alt += "." if len(parts) <= 12 else f"; and {len(parts) - 12} more."
-    if n_all > len(d):
-        alt += f" {n_all - len(d)} {subject} have no data and are not drawn."
+    gone = n_all - len(d)
+    if gone:
+        alt += f" {_count(gone, _singular(subject), subject)} no data and {'is' if gone == 1 else 'are'} not drawn."
     return fig, alt
 
 
@@ -251,8 +287,10 @@ def grouped_bars(df: pd.DataFrame, *, category: str, series: str, value: str, me
         data.append({
             "type": "bar", "x": cats, "y": _list(ys), "name": str(name),
             "marker": {"color": CATEGORICAL[i % len(CATEGORICAL)],
-                       "pattern": {"shape": patterns[i % len(patterns)], "fgcolor": "#FFFFFF"}},
+                       "pattern": {"shape": patterns[i % len(patterns)], "fillmode": "overlay",
+                                   "fgcolor": "#FFFFFF", "fgopacity": 0.7}},
             "text": [fmt(v, digits) for v in ys], "textposition": "outside", "cliponaxis": False,
+            "textfont": {"color": TEXT},
             "hovertemplate": f"{name}<br>%{{x}}: %{{text}}<extra></extra>"})
     fig = _figure(data, {"barmode": "group",
                          "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "rangemode": "tozero"},
@@ -261,13 +299,14 @@ def grouped_bars(df: pd.DataFrame, *, category: str, series: str, value: str, me
     for name in names:
         s = d[d[series] == name].set_index(category).reindex(cats)[value]
         lines.append(f"{name}: " + ", ".join(f"{c} {fmt(v, digits)}" for c, v in s.items()))
-    alt = f"Grouped bar chart of {measure} by {category} for {len(names)} {series}s. " + "; ".join(lines) + "."
+    alt = (f"Grouped bar chart of {measure} by {category}, one bar each for {len(names)} series: "
+           + "; ".join(lines) + ".")
     return fig, alt
 
 
 def line_chart(df: pd.DataFrame, *, x: str, y: str, series: str, measure: str, unit: str = "", digits: int = 1,
-               height: int = 360, title: str | None = None, x_order: Sequence[str] | None = None
-               ) -> tuple[go.Figure, str]:
+               height: int = 360, title: str | None = None, x_order: Sequence[str] | None = None,
+               y_range: tuple[float, float] | None = None) -> tuple[go.Figure, str]:
     """Lines with markers over periods, one per ``series``; series differ by colour, marker
     symbol and a name label at their last point. Missing periods break the line (no bridging)."""
     d = df[[x, y, series]].copy()
@@ -291,9 +330,12 @@ def line_chart(df: pd.DataFrame, *, x: str, y: str, series: str, measure: str, u
                              + (f" ({len(xs) - len(known)} periods without data)" if len(known) < len(xs) else ""))
         else:
             alt_parts.append(f"{name}: no data")
+    # a bounded scale (the 0–100 index) is drawn whole, so a small change does not look like a big one
+    yaxis = {"title": {"text": measure + (f" ({unit})" if unit else "")}}
+    if y_range is not None:
+        yaxis["range"] = list(y_range)
     fig = _figure(data, {"xaxis": {"type": "category", "categoryorder": "array", "categoryarray": xs},
-                         "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}}},
-                  height=height, title=title)
+                         "yaxis": yaxis}, height=height, title=title)
     alt = f"Line chart of {measure} over {len(xs)} periods ({xs[0]} to {xs[-1]})" if xs else f"Line chart of {measure}"
     return fig, alt + ": " + "; ".join(alt_parts) + "."
 
@@ -371,7 +413,40 @@ def rank_band_chart(df: pd.DataFrame, *, highlight: Iterable[str] = (), height: 
            f"with a bar from its 5th to 95th percentile rank. {n_rob} of {len(d)} ranks are robust "
            f"(narrow band). ")
     if n_all > len(d):
-        alt += f"{n_all - len(d)} {subject} have no index and are not drawn. "
+        gone = n_all - len(d)
+        alt += f"{_count(gone, _singular(subject), subject)} no index and {'is' if gone == 1 else 'are'} not drawn. "
     for _, r in h.iterrows():
         alt += (f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. ")
     return fig, alt.strip()
+
+
+def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, group_labels: dict | None = None,
+                    height: int = 420, title: str | None = None) -> tuple[go.Figure, str]:
+    """Each area's index with the default weights (x) against its index with the chosen weights
+    (y), one colour *and* marker shape per comparison group, with the line of no change: areas
+    off the line are the ones the weights move. Areas without both values are counted."""
+    d = df[[x, y, group, name]].copy()
+    n_all = len(d)
+    d = d.dropna(subset=[x, y])
+    labels = group_labels or {}
+    data = [{"type": "scatter", "x": [0, 100], "y": [0, 100], "mode": "lines", "name": "no change",
+             "line": {"color": DARK_GREY, "width": 1, "dash": "dash"}, "hoverinfo": "skip"}]
+    for i, (g, sub) in enumerate(d.groupby(group, sort=True)):
+        data.append({
+            "type": "scatter", "x": _list(sub[x]), "y": _list(sub[y]), "mode": "markers", "name": labels.get(g, str(g)),
+            "text": sub[name].tolist(), "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
+                                                   "opacity": 0.8},
+            "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"})
+    fig = _figure(data, {"xaxis": {"title": {"text": "Index with the default weights"}, "range": [-2, 102]},
+                         "yaxis": {"title": {"text": "Index with your weights"}, "range": [-2, 102]}},
+                  height=height, title=title)
+    diff = (d[y] - d[x]).abs()
+    alt = (f"Scatter plot of {len(d)} areas: index with the default weights across, with your weights up; the "
+           f"dashed line is no change. ")
+    if len(d):
+        far = d.loc[diff.idxmax()]
+        alt += (f"{int((diff > 0.05).sum())} areas move off the line; the largest change is {far[name]} "
+                f"({far[x]:.1f} → {far[y]:.1f}).")
+    if n_all > len(d):
+        alt += f" {_count(n_all - len(d), 'area')} no index and {'is' if n_all - len(d) == 1 else 'are'} not drawn."
+    return fig, alt

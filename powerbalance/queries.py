@@ -31,11 +31,12 @@ GROUP_LABELS = {"shire_district": "shire districts", "single_tier": "single-tier
                 "all_districts": "all districts and unitaries", "county": "counties", "region": "regions",
                 "unitary": "unitary councils", "metropolitan_district": "metropolitan districts",
                 "london_borough": "London boroughs"}
-TYPE_LABELS = {"shire_district": "Shire district", "unitary": "Unitary", "metropolitan_district": "Metropolitan district",
-               "london_borough": "London borough", "city_of_london": "City of London", "county": "County",
+TYPE_LABELS = {"shire_district": "Shire district", "unitary": "Unitary",
+               "metropolitan_district": "Metropolitan district", "london_borough": "London borough", "city_of_london": "City of London", "county": "County",
                "region": "Region", "ward": "Ward", "country": "Country", "combined_authority": "Combined authority"}
 #: Tier labels for the distribution chart: a council is only compared with its own tier.
-TIER_LABELS = {"lower": "Shire districts (lower tier)", "single": "Single-tier councils", "upper": "Counties (upper tier)"}
+TIER_LABELS = {"lower": "Shire districts (lower tier)", "single": "Single-tier councils",
+               "upper": "Counties (upper tier)"}
 
 
 # =============================================================================================
@@ -173,6 +174,10 @@ def indicator_periods(level: str, db=None) -> pd.DataFrame:
         ORDER BY v.indicator_id, v.period""", [level, level], db=db)
 
 
+#: Said under every county map: the blank areas are not missing data.
+COUNTY_NOTE = ("Only the 21 two-tier areas have a county council; the rest of England (unitary, metropolitan and "
+               "London councils) is left blank at this level — see districts & unitaries.")
+
 INDEX_ID = "index"
 INDEX_DESCRIPTION = ("The Provider → Enabler index, 0 (most providing) to 100 (most enabling), computed within "
                      "each comparison group with the chosen domain weights. See Method & weights.")
@@ -188,13 +193,17 @@ def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
         per = index_periods(db)
         if per:
             rows.append({"indicator_id": INDEX_ID, "label": "Provider → Enabler index (0–100)", "domain": "index",
-                         "periods": per, "_o": -1})
+                         "periods": per, "default_period": per[-1], "_o": -1})
     for ind, g in avail.groupby("indicator_id", sort=False):
         first = g.iloc[0]
+        # default year: the best-covered one (latest among equals) — a thin latest year (2018
+        # grants) would otherwise open the map mostly grey
+        best = g.sort_values(["n_with_value", "period"]).iloc[-1]["period"]
         rows.append({"indicator_id": ind, "label": f"{first['name']} ({first['unit']})", "domain": first["domain"],
-                     "periods": sorted(g["period"].tolist()), "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
+                     "periods": sorted(g["period"].tolist()), "default_period": best,
+                     "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
     if not rows:
-        return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods"])
+        return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods", "default_period"])
     return pd.DataFrame(rows).sort_values(["_o", "label"]).drop(columns="_o").reset_index(drop=True)
 
 
@@ -229,40 +238,51 @@ def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=No
         ORDER BY v.period, a.name""", [indicator_id, *codes], db=db)
 
 
-def latest_indicators(code: str, db=None) -> pd.DataFrame:
-    """The latest value of every indicator for one area, with coverage ("based on N of M"),
-    formatted value text and a flag for locally supplied data (index.indicator_table)."""
+def _period_rank(periods: pd.Series, wanted: str | None) -> pd.Series:
+    """Sort key choosing one period per indicator: the wanted year when it has a value,
+    otherwise the latest year that has one."""
+    return periods.map(lambda p: (1, p) if p == wanted else (0, p))
+
+
+def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataFrame:
+    """One value of every indicator for one area — for ``period`` where that year has a value,
+    otherwise its latest year with one — with coverage ("based on N of M"), a formatted value
+    and a mark on locally supplied data (from index.indicator_table)."""
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    df = df.sort_values("period").groupby("indicator_id", sort=False).tail(1)
+    df = df[df["value"].notna()]
+    df = df.assign(_k=_period_rank(df["period"], period)).sort_values("_k").groupby("indicator_id", sort=False).tail(1)
     from .charts import fmt
 
     df["value_text"] = [fmt(v, 1, u) + (" (local data)" if loc else "")
                         for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))]
     df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
-    return df.sort_values(["_o", "indicator_id"]).drop(columns="_o").reset_index(drop=True)
+    return df.sort_values(["_o", "indicator_id"]).drop(columns=["_o", "_k"]).reset_index(drop=True)
 
 
-def ward_table(district_code: str, db=None) -> pd.DataFrame:
-    """Wards of a district, one column per ward-level indicator (latest period with any ward
-    value in that district; the column heading names the period). Missing stays missing."""
+def ward_table(district_code: str, period: str | None = None, db=None) -> pd.DataFrame:
+    """Wards of a district, one column per ward-level indicator — for ``period`` where the
+    district's wards have values that year, otherwise the latest year they have — headed with
+    its unit and year. Enabling measures first, context last. Missing stays missing."""
     wards = _db.query("SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name",
                       [district_code], db=db)
     vals = _db.query("""
-        WITH w AS (SELECT code FROM areas WHERE level = 'ward' AND district_code = ?),
-        latest AS (
-            SELECT v.indicator_id, max(v.period) AS period FROM indicator_values v JOIN w ON w.code = v.area_code
-            WHERE v.value IS NOT NULL GROUP BY v.indicator_id)
-        SELECT v.area_code AS code, i.name, i.unit, v.period, v.value
-        FROM indicator_values v JOIN w ON w.code = v.area_code
-        JOIN latest l ON l.indicator_id = v.indicator_id AND l.period = v.period
-        JOIN indicators i ON i.indicator_id = v.indicator_id
-        ORDER BY i.domain, v.indicator_id""", [district_code], db=db)
-    if vals.empty:
+        SELECT v.area_code AS code, v.indicator_id, i.name, i.domain, i.unit, v.period, v.value
+        FROM indicator_values v JOIN areas w ON w.code = v.area_code AND w.level = 'ward' AND w.district_code = ?
+        JOIN indicators i ON i.indicator_id = v.indicator_id""", [district_code], db=db)
+    with_value = vals[vals["value"].notna()]
+    if with_value.empty:
         return wards
+    years = with_value[["indicator_id", "period"]].drop_duplicates()
+    years = years.assign(_k=_period_rank(years["period"], period)).sort_values("_k")
+    chosen = years.groupby("indicator_id").tail(1)[["indicator_id", "period"]]
+    vals = vals.merge(chosen, on=["indicator_id", "period"])
+    vals = vals.assign(_o=vals["domain"].map(_DOMAIN_ORDER).fillna(5)).sort_values(["_o", "indicator_id"],
+                                                                                   kind="stable")
     vals["column"] = vals["name"] + " (" + vals["unit"] + ", " + vals["period"] + ")"
-    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False)
+    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False,
+                            dropna=False)
     return wards.join(wide, on="code")
 
 
@@ -326,28 +346,34 @@ SHIFT_COLUMNS = ["area_code", "name", "group", "ratio_from", "ratio_to", "ratio_
 
 def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The n areas that moved furthest towards enabling and towards providing, by the change
-    in enabler ratio (an absolute measure, unlike the within-year index). Areas without both
-    years are left out (counted by the caller via ``shift_coverage``)."""
+    in enabler ratio (an absolute measure, unlike the within-year index); the second table has
+    ``ratio_fall`` (the fall, positive) for its bars. Areas without both years are left out
+    (the page counts them)."""
     have = df.dropna(subset=["ratio_shift"])
     up = have.sort_values("ratio_shift", ascending=False).head(n)
     down = have.sort_values("ratio_shift", ascending=True).head(n)
-    return up[up["ratio_shift"] > 0].reset_index(drop=True), down[down["ratio_shift"] < 0].reset_index(drop=True)
+    down = down[down["ratio_shift"] < 0].assign(ratio_fall=lambda d: -d["ratio_shift"])  # drawn as a positive fall
+    return up[up["ratio_shift"] > 0].reset_index(drop=True), down.reset_index(drop=True)
 
 
-def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> str:
-    """The Overview's active title: the finding, in words, from the shift table (areas with
-    the enabler ratio in both years; the median change says which way the typical one moved)."""
+def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> tuple[str, str]:
+    """The Overview's active title — the finding in words — and the figures behind it, from the
+    shift table (areas with the enabler ratio in both years; the median says which way the
+    typical one moved)."""
     have = shift_df.dropna(subset=["ratio_shift"])
     if have.empty:
-        return "Not enough data to measure a shift between years"
+        return ("Not enough data to measure a shift between years",
+                "No area has the enabler ratio in two financial years.")
     n_up = int((have["ratio_shift"] > 0).sum())
     n = len(have)
     f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
     median = float(have["ratio_shift"].median())
     money = ("+" if median >= 0 else "−") + f"£{abs(median):.2f}"
-    lead = "most" if n_up * 2 > n else "fewer than half of"
-    return (f"Between {f} and {t}, {lead} {group_label} shifted towards enabling: {n_up} of {n}, "
-            f"median change {money} in community hands per £100 of council spending")
+    lead = "Most" if n_up * 2 > n else "Fewer than half of"
+    title = f"{lead} {group_label} shifted towards enabling between {f} and {t}"
+    detail = (f"{n_up} of {n} {group_label} with data in both years moved towards enabling; the median change was "
+              f"{money} in community hands per £100 of council spending.")
+    return title, detail
 
 
 def rank_bands(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
@@ -394,6 +420,10 @@ def peers_of(code: str, period: str, weights: dict | None, lens: str = "place", 
         return p.assign(index=pd.Series(dtype=float), rank=pd.Series(dtype=float))
     idx = index_table(a["level"], period, weights, lens, None, db)[["area_code", "index", "rank"]]
     return p.merge(idx.rename(columns={"area_code": "peer_code"}), on="peer_code", how="left")
+
+
+#: Columns of the neighbours table shown to people (the download has them too).
+PEER_COLUMNS = ["name", "type", "index", "rank", "distance", "peer_code"]
 
 
 def comparison_group(code: str, kind: str, db=None) -> list[str]:
@@ -455,6 +485,35 @@ def compare_series(table: pd.DataFrame, base: str, max_series: int = 8) -> tuple
     med_row = pd.DataFrame([{"area_code": "median", "name": label, **med}])
     note = f"{len(rest)} other councils are summarised by their median ({n_val} of them have an index)."
     return pd.concat([mine, med_row], ignore_index=True), note
+
+
+def compare_trend(codes: list[str] | tuple[str, ...], base: str | None = None, weights: dict | None = None,
+                  lens: str = "place", max_series: int = 6, db=None) -> tuple[pd.DataFrame, str | None]:
+    """Index over time for a comparison: every council when there are at most ``max_series``,
+    otherwise the chosen council (``base``, default the first) beside the median of the others
+    in each year (with how many had an index that year)."""
+    codes = list(codes)
+    base = base or (codes[0] if codes else None)
+    trend = index_trend(codes, weights, lens, db)
+    if len(codes) <= max_series:
+        return trend, None
+    mine = trend[trend["code"] == base]
+    rest = trend[trend["code"] != base]
+    med = rest.groupby("period").agg(index=("index", "median"), n=("index", "count")).reset_index()
+    med["code"], med["name"] = "median", f"Median of {len(codes) - 1} other councils"
+    note = "Median per year of the other councils with an index: " + ", ".join(
+        f"{p} ({int(n)})" for p, n in zip(med["period"], med["n"])) + "."
+    return pd.concat([mine, med.drop(columns="n")], ignore_index=True), note
+
+
+def index_column_config() -> dict:
+    """Column labels for index tables shown with st.dataframe (a plain dict, so no Streamlit
+    import here: pages pass it straight to st.dataframe's column_config)."""
+    labels = {"area_code": "code", "name": "area", "type": "type", "group_label": "ranked among",
+              "index": "index (0–100)", "rank": "rank", "n_in_group": "of", "n_indicators": "indicators with data",
+              "reason": "why no index", "county_code": "county", "region_code": "region"}
+    labels.update({f"score_{d}": f"{DOMAIN_LABELS[d].lower()} score" for d in DOMAINS})
+    return labels
 
 
 def domain_long(df: pd.DataFrame, label: str = "name") -> pd.DataFrame:
@@ -571,9 +630,9 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         p.shift = srow.iloc[0].to_dict() if len(srow) else None
         p.trend = index_trend([council], w, lens_here, db)
         p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
-    p.indicators = latest_indicators(code, db)
+    p.indicators = latest_indicators(code, period, db)
     if a["level"] in ("district", "ward"):
-        p.wards = ward_table(a["district_code"], db)
+        p.wards = ward_table(a["district_code"], period, db)
     return p
 
 

@@ -22,10 +22,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from . import charts, config, db, queries
 
 _SEEN = "_pb_url_seen::"
+LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area.py"
 COMPARE = "pages/compare.py"
-LAST_AREA = "_pb_last_area"
+LENS_LABELS = {"place": "Place (all councils' spend in the area)", "council": "Council (its own spend)"}
 
 
 # =============================================================================================
@@ -234,14 +235,28 @@ def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name).strip("_") or "table"
     get = df if callable(df) else (lambda: df)
     rows = "" if callable(df) else f" ({len(df):,} rows)"
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", data=lambda: queries.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
+    row = st.container(horizontal=True, gap="small")
+    row.download_button("CSV", data=lambda: queries.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
                        key=f"{key}_csv", on_click="ignore", icon=":material/download:",
                        help=f"Download “{name}” as CSV{rows}")
-    c2.download_button("XLSX", data=lambda: queries.to_xlsx_bytes(get(), safe),
+    row.download_button("XLSX", data=lambda: queries.to_xlsx_bytes(get(), safe),
                        file_name=f"{safe}.xlsx", key=f"{key}_xlsx", on_click="ignore", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=f"Download “{name}” as an Excel workbook{rows}")
+
+
+def index_columns() -> dict:
+    """st.dataframe column config for index tables: readable headings, one decimal for scores,
+    whole numbers for ranks."""
+    cfg = {}
+    for col, label in queries.index_column_config().items():
+        if col == "index" or col.startswith("score_"):
+            cfg[col] = st.column_config.NumberColumn(label, format="%.1f")
+        elif col in ("rank", "n_in_group", "n_indicators"):
+            cfg[col] = st.column_config.NumberColumn(label, format="%d")
+        else:
+            cfg[col] = label
+    return cfg
 
 
 def table(df: pd.DataFrame, name: str, key: str, *, column_config: dict | None = None, height: int | str = "auto",
@@ -303,7 +318,3 @@ def geo_url(level: str) -> str | None:
                    "table below has every value.", icon=":material/map:")
         return None
     return url
-
-
-def format_area(codes_to_names: dict) -> Callable[[str], str]:
-    return lambda c: codes_to_names.get(c, c)

@@ -75,7 +75,7 @@ def captions(at) -> str:
 def test_overview_map_tiers_and_shifts(app, real_db, period):
     at = open_page(app, "pages/overview.py")
     f, t = index.default_shift_periods(real_db)
-    assert at.title[0].value.startswith(f"Between {f} and {t}")
+    assert at.title[0].value.endswith(f"shifted towards enabling between {f} and {t}")
     assert at.query_params == {"year": period, "level": "district", "lens": "place"}
     figs = figures(at)
     shaded, missing = map_codes(figs[0])
@@ -234,10 +234,12 @@ def test_map_bad_params_fall_back_and_url_round_trip(app, real_db):
 def test_method_weights_recompute_live(app, real_db, period):
     at = open_page(app, "pages/method.py", {"weights": "funding:0.8,projects:0.2,participation:0"})
     assert at.slider(key="weights_funding").value == 80 and at.slider(key="weights_projects").value == 20
-    top = figures(at)[0]["data"][0]
-    expected = index.compute_index("district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0},
-                                   db=real_db).dropna(subset=["index"]).nsmallest(15, "rank")
-    assert sorted(top["x"]) == pytest.approx(sorted(expected["index"].tolist()))
+    scatter = figures(at)[0]["data"][1:]  # [0] is the line of no change
+    mine = index.compute_index("district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0},
+                               db=real_db)["index"].dropna()
+    default = index.compute_index("district", period, db=real_db)["index"].dropna()
+    assert sorted(v for t in scatter for v in t["y"]) == pytest.approx(sorted(mine.tolist()))
+    assert sorted(v for t in scatter for v in t["x"]) == pytest.approx(sorted(default.tolist()))
     at.slider(key="weights_funding").set_value(30).run()
     assert at.query_params["weights"] == "funding:0.3,projects:0.2,participation:0"
     bands = [f for f in figures(at) if "Ranks among" in (f["layout"].get("title") or {}).get("text", "")]
@@ -257,6 +259,10 @@ def test_data_sources_report_downloads(app, real_db):
     assert len(src) == n_sources and src["attribution"].notna().all()
     report = [d.value for d in at.dataframe if "rows_loaded" in d.value.columns][0]
     assert set(report["source_id"]) == set(sql(real_db, "SELECT source_id FROM load_report")["source_id"])
-    assert any("UTC" in m.value for m in at.metric)
+    build_id = sql(real_db, "SELECT build_id FROM build_info")["build_id"].iloc[0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Build"] == build_id
+    built = sql(real_db, "SELECT built_at FROM build_info")["built_at"].iloc[0]
+    assert metrics["Built (UTC)"] == str(built)[:16]
     labels = [b.label for b in at.download_button]
     assert labels.count("CSV") == labels.count("XLSX") >= 8

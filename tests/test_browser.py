@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
                                  reason="/usr/bin/chromium is not installed (run `make browser`)")]
 
-PAGES = {"overview": "Overview", "my-area": "My area", "compare": "Compare", "map": "Map",
+PAGES = {"": "Overview", "my-area": "My area", "compare": "Compare", "map": "Map",
          "method": "Method & weights", "data": "Data"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -101,6 +101,7 @@ def test_every_page_loads_cleanly(browser, server, router_ready, requests_seen, 
     ctx, page, w, errors = open_page(browser, server, requests_seen, f"/{path}")
     try:
         assert_clean(w, errors)
+        assert not page.get_by_text("Page not found").count()
         assert page.locator("h1").first.is_visible()
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert all(title in nav for title in PAGES.values())  # the router's pages, not a pages/ listing
@@ -172,7 +173,7 @@ def test_table_csv_download(browser, server, router_ready, requests_seen, real_d
         ctx.close()
 
 
-@pytest.mark.parametrize("path", ["/overview", "/map?level=ward&indicator=grants_amount_per_head"])
+@pytest.mark.parametrize("path", ["/", "/map?level=ward&indicator=grants_amount_per_head"])
 def test_phone_width_has_no_horizontal_scroll(browser, server, router_ready, requests_seen, path):
     ctx, page, w, errors = open_page(browser, server, requests_seen, path, viewport=(390, 844))
     try:

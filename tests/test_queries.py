@@ -75,8 +75,22 @@ def test_choropleth_draws_missing_as_no_data_not_zero():
     assert "glyphs" not in style and "sprite" not in style and "://" not in json.dumps(style)
     assert all(src["type"] == "geojson" and isinstance(src["data"], dict) for src in style["sources"].values())
     assert "template" not in spec["layout"] or not spec["layout"]["template"].get("data")
-    assert "1 wards have no data" in alt and "based on 2 of 3 wards" in alt
+    assert "1 ward has no data" in alt and "based on 2 of 3 wards" in alt
     assert "Highest: Area C" in alt and "lowest: Area A" in alt
+    assert "title" not in spec["layout"]  # no title unless asked for
+
+
+def test_choropleth_caps_the_colour_scale_at_the_95th_percentile_of_a_skewed_measure():
+    values = [1.0] * 95 + [2.0, 3.0, 4.0, 5.0, 500.0]  # one extreme area would leave the rest pale
+    df = pd.DataFrame({"code": [f"C{i}" for i in range(100)], "name": [f"Area {i}" for i in range(100)],
+                       "value": values})
+    fig, alt = charts.choropleth_map(df, "/g.geojson", measure="m")
+    trace = fig.to_dict()["data"][0]
+    assert trace["zmax"] == pytest.approx(float(pd.Series(values).quantile(0.95)))
+    assert trace["zmin"] == 1.0 and max(trace["z"]) == 500.0  # values themselves are untouched
+    assert "95th percentile" in alt
+    even = df.assign(value=[float(i) for i in range(100)])
+    assert "zmax" not in charts.choropleth_map(even, "/g.geojson", measure="m")[0].to_dict()["data"][0]
 
 
 def test_bar_chart_leaves_out_and_counts_missing():
@@ -85,7 +99,7 @@ def test_bar_chart_leaves_out_and_counts_missing():
     bar = fig.data[0]
     assert list(bar.y) == ["R", "P"] and list(bar.x) == [-2.0, 1.0]
     assert list(bar.text) == ["-2.0", "1.0"]
-    assert "1 districts have no data" in alt
+    assert "1 district has no data" in alt
 
 
 def test_line_chart_breaks_at_missing_periods():
@@ -216,15 +230,18 @@ def test_biggest_shifts_are_extremes_with_the_right_sign(db):
     have = s.dropna(subset=["ratio_shift"])
     assert len(have) > 0
     assert (up["ratio_shift"] > 0).all() and (down["ratio_shift"] < 0).all()
+    assert (down["ratio_fall"] == -down["ratio_shift"]).all()
     assert up["ratio_shift"].is_monotonic_decreasing and down["ratio_shift"].is_monotonic_increasing
     assert up["ratio_shift"].iloc[0] == have["ratio_shift"].max()
     assert down["ratio_shift"].iloc[0] == have["ratio_shift"].min()
-    title = queries.overview_headline(s)
+    title, detail = queries.overview_headline(s)
     n_up = int((have["ratio_shift"] > 0).sum())
-    assert f": {n_up} of {len(have)}," in title
-    assert ("most councils" in title) == (n_up * 2 > len(have))
+    f, t = index.default_shift_periods(db)
+    assert title.endswith(f"shifted towards enabling between {f} and {t}")
+    assert title.startswith("Most councils") == (n_up * 2 > len(have))
+    assert detail.startswith(f"{n_up} of {len(have)} councils")
     median = have["ratio_shift"].median()
-    assert f"£{abs(median):.2f} in community hands" in title
+    assert f"£{abs(median):.2f} in community hands" in detail
 
 
 def test_comparison_groups(db):
@@ -255,7 +272,7 @@ def test_compare_series_summarises_large_groups(db, period):
 def test_ward_table_one_row_per_ward_missing_kept(db):
     d = sql(db, "SELECT district_code, count(*) AS n FROM areas WHERE level = 'ward' GROUP BY 1 ORDER BY 1 LIMIT 1"
             ).iloc[0]
-    wt = queries.ward_table(d["district_code"], db)
+    wt = queries.ward_table(d["district_code"], db=db)
     assert len(wt) == d["n"] and wt["code"].is_unique
     for col in [c for c in wt.columns if c not in ("code", "name")]:
         assert not (wt[col] == 0).all() or wt[col].notna().all()  # never an all-zero filler column
