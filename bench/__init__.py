@@ -4,10 +4,7 @@
   boundary files served: the repository itself, with the build's ``static/geo/<build_id>/``
   copied into ``static/geo/`` when it is not there (and removed again afterwards — a copy, not
   a build, so the ``static/geo`` pruning of real builds is never triggered and nobody's files
-  are replaced). While another helper's ``pages/funders.py`` does not exist yet the router
-  cannot start, so a *mirror* folder is made instead: a copy of ``dashboard.py`` and
-  ``.streamlit/``, links to the real pages, and a one-line placeholder Funders page (in the
-  temporary mirror only, never in the repository).
+  are replaced).
 - :class:`StreamlitServer` runs ``streamlit run`` on a free 127.0.0.1 port and stops the
   process it started (by its own pid) afterwards.
 - :data:`CHROMIUM_ARGS` / :func:`chromium_path`: Debian's Chromium for Playwright, headless,
@@ -36,7 +33,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  # MapLibre needs WebGL; without a GPU Chromium provides it only through SwiftShader.
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-PAGE_FILES = ("overview", "my_area", "compare", "map", "funders", "method", "data")
 
 
 def chromium_path() -> str | None:
@@ -59,23 +55,6 @@ def build_of(db_path: Path) -> tuple[str, str]:
     return build_id, geo_path
 
 
-def _mirror(tmp: Path) -> Path:
-    """A runnable copy of the app's entry point whose pages are the real page files."""
-    app = tmp / "app"
-    (app / "pages").mkdir(parents=True)
-    shutil.copy2(ROOT / "dashboard.py", app / "dashboard.py")
-    shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
-    for name in PAGE_FILES:
-        src = ROOT / "pages" / f"{name}.py"
-        if src.exists():
-            (app / "pages" / f"{name}.py").symlink_to(src)
-        else:  # only pages/funders.py, until its helper writes it
-            (app / "pages" / f"{name}.py").write_text(
-                f'import streamlit as st\nst.title("{name.replace("_", " ").title()}")\n'
-                'st.info("This page is not written yet.")\n')
-    return app
-
-
 @contextlib.contextmanager
 def served_app(db_path: Path, static_dir: Path | None) -> Iterator[Path]:
     """Folder holding a runnable ``dashboard.py`` with this build's boundaries served.
@@ -83,20 +62,17 @@ def served_app(db_path: Path, static_dir: Path | None) -> Iterator[Path]:
     ``static_dir`` is the ``--static`` folder the database was built with (its ``geo/<id>``
     is copied in when it is not already served)."""
     build_id, _ = build_of(db_path)
-    missing_pages = [p for p in PAGE_FILES if not (ROOT / "pages" / f"{p}.py").exists()]
-    with tempfile.TemporaryDirectory(prefix="pb-app-") as tmp:
-        app = _mirror(Path(tmp)) if missing_pages else ROOT
-        target = app / "static" / "geo" / build_id
-        created = False
-        if not target.exists() and static_dir is not None and (Path(static_dir) / "geo" / build_id).is_dir():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(Path(static_dir) / "geo" / build_id, target)
-            created = True
-        try:
-            yield app
-        finally:
-            if created and app == ROOT:
-                shutil.rmtree(target, ignore_errors=True)
+    target = ROOT / "static" / "geo" / build_id
+    created = False
+    if not target.exists() and static_dir is not None and (Path(static_dir) / "geo" / build_id).is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(Path(static_dir) / "geo" / build_id, target)
+        created = True
+    try:
+        yield ROOT
+    finally:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
 
 
 class Watcher:

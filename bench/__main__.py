@@ -134,7 +134,7 @@ def script_times(app: Path, url_path: str, query: str) -> tuple[float, float]:
         at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=600)
         at.run()
         file = {"": "overview", "my-area": "my_area"}.get(url_path, url_path)
-        at.switch_page(f"pages/{file}.py")
+        at.switch_page(f"pages/{file}_page.py")
         at.query_params.clear()
         at.query_params.update(dict(parse_qsl(query)))
         _clear_caches()

@@ -17,7 +17,7 @@ only where they can be: a district's wards are compared when at least
 current wards, or when the selection has no grant there (a real zero). Elsewhere the wards are
 missing — never a zero that is really "ward redrawn since".
 
-No Streamlit here (pages/funders.py calls these functions); user values reach SQL only as bound
+No Streamlit here (pages/funders_page.py calls these functions); user values reach SQL only as bound
 parameters through :mod:`powerbalance.db`, which opens the database read-only.
 """
 from __future__ import annotations

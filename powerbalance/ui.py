@@ -24,8 +24,8 @@ from . import charts, config, db, queries
 _SEEN = "_pb_url_seen::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
-MY_AREA = "pages/my_area.py"
-COMPARE = "pages/compare.py"
+MY_AREA = "pages/my_area_page.py"
+COMPARE = "pages/compare_page.py"
 LENS_LABELS = {"place": "Place (all councils' spend in the area)", "council": "Council (its own spend)"}
 
 

@@ -73,7 +73,7 @@ def captions(at) -> str:
 
 
 def test_overview_map_tiers_and_shifts(app, real_db, period):
-    at = open_page(app, "pages/overview.py")
+    at = open_page(app, "pages/overview_page.py")
     f, t = index.default_shift_periods(real_db)
     assert at.title[0].value.endswith(f"shifted towards enabling between {f} and {t}")
     assert at.query_params == {"year": period, "level": "district", "lens": "place"}
@@ -100,13 +100,13 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
 
 def test_overview_url_round_trip(app, real_db):
     first = queries.index_periods(real_db)[0]
-    at = open_page(app, "pages/overview.py", {"level": "county", "year": first})
+    at = open_page(app, "pages/overview_page.py", {"level": "county", "year": first})
     assert at.radio(key="ov_level").value == "county" and at.selectbox(key="ov_year").value == first
     shaded, missing = map_codes(figures(at)[0])
     assert len(shaded) + len(missing) == 21
     at.radio(key="ov_level").set_value("region").run()
     assert at.query_params["level"] == "region" and at.query_params["year"] == first
-    again = open_page(app, "pages/overview.py", dict(at.query_params))
+    again = open_page(app, "pages/overview_page.py", dict(at.query_params))
     assert figures(again)[0] == figures(at)[0]
 
 
@@ -114,7 +114,7 @@ def test_overview_url_round_trip(app, real_db):
 
 
 def test_my_area_district(app, real_db, period):
-    at = open_page(app, "pages/my_area.py", {"area": "E07000223"})
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     assert at.header[0].value == "Adur"
     assert at.query_params["area"] == "E07000223"
     row = index.compute_index("district", period, db=real_db).set_index("area_code").loc["E07000223"]
@@ -134,7 +134,7 @@ def test_my_area_district(app, real_db, period):
 def test_my_area_ward_shows_district_index_and_ward_map(app, real_db):
     w = sql(real_db, "SELECT w.code, w.name, d.code AS dcode, d.name AS dname FROM areas w JOIN areas d "
                      "ON d.code = w.district_code WHERE w.level = 'ward' ORDER BY w.code LIMIT 1").iloc[0]
-    at = open_page(app, "pages/my_area.py", {"area": w["code"]})
+    at = open_page(app, "pages/my_area_page.py", {"area": w["code"]})
     assert at.header[0].value == w["name"]
     assert any(w["dname"] in i.value for i in at.info)
     ward_maps = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "choroplethmap"]
@@ -148,7 +148,7 @@ def test_my_area_ward_shows_district_index_and_ward_map(app, real_db):
 
 
 def test_my_area_search_then_choose(app):
-    at = open_page(app, "pages/my_area.py", {"area": "E07000223"})
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     at.text_input(key="ma_search").set_value("Arun").run()
     pick = at.selectbox(key="ma_pick")
     assert pick.options[0] == "Arun"  # exact name first (the options are shown by label)
@@ -171,7 +171,7 @@ def test_selected_location_reads_the_clicked_area():
 def test_compare_same_county(app, real_db, period):
     d = sql(real_db, "SELECT code, county_code FROM areas WHERE level = 'district' AND tier = 'lower' "
                      "ORDER BY code LIMIT 1").iloc[0]
-    at = open_page(app, "pages/compare.py", {"area": d["code"], "group": "county", "year": period})
+    at = open_page(app, "pages/compare_page.py", {"area": d["code"], "group": "county", "year": period})
     members = set(sql(real_db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?",
                       [d["county_code"]])["code"])
     table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
@@ -183,7 +183,7 @@ def test_compare_same_county(app, real_db, period):
 
 
 def test_compare_pick_url_round_trip(app):
-    at = open_page(app, "pages/compare.py", {"area": "E07000223", "group": "pick", "areas": "E07000224,E07000225"})
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "pick", "areas": "E07000224,E07000225"})
     assert at.multiselect(key="cmp_areas").value == ["E07000224", "E07000225"]
     table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
     assert table["area_code"].tolist() == ["E07000223", "E07000224", "E07000225"]
@@ -194,7 +194,7 @@ def test_compare_pick_url_round_trip(app):
 
 
 def test_compare_tier_is_summarised(app):
-    at = open_page(app, "pages/compare.py", {"area": "E07000223", "group": "tier"})
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "tier"})
     names = [t["name"] for t in figures(at)[0]["data"]]
     assert names[0] == "Adur" and names[1].startswith("Median of ")
     table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
@@ -208,7 +208,7 @@ def test_map_wards(app, real_db):
     ind = sql(real_db, """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
                           JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
                           GROUP BY ALL HAVING count(v.value) > 0 ORDER BY v.indicator_id, v.period LIMIT 1""").iloc[0]
-    at = open_page(app, "pages/map.py", {"level": "ward", "indicator": ind["indicator_id"], "year": ind["period"]})
+    at = open_page(app, "pages/map_page.py", {"level": "ward", "indicator": ind["indicator_id"], "year": ind["period"]})
     assert at.radio(key="map_level").value == "ward"
     assert at.selectbox(key="map_indicator").value == ind["indicator_id"]
     fig = figures(at)[0]
@@ -219,12 +219,12 @@ def test_map_wards(app, real_db):
 
 
 def test_map_bad_params_fall_back_and_url_round_trip(app, real_db):
-    at = open_page(app, "pages/map.py", {"level": "parish", "indicator": "<script>", "year": "1066"})
+    at = open_page(app, "pages/map_page.py", {"level": "parish", "indicator": "<script>", "year": "1066"})
     assert at.radio(key="map_level").value == "district"
     assert at.selectbox(key="map_indicator").value == queries.INDEX_ID
     at.radio(key="map_level").set_value("county").run()
     assert at.query_params["level"] == "county"
-    again = open_page(app, "pages/map.py", dict(at.query_params))
+    again = open_page(app, "pages/map_page.py", dict(at.query_params))
     assert figures(again)[0] == figures(at)[0]
 
 
@@ -232,7 +232,7 @@ def test_map_bad_params_fall_back_and_url_round_trip(app, real_db):
 
 
 def test_method_weights_recompute_live(app, real_db, period):
-    at = open_page(app, "pages/method.py", {"weights": "funding:0.8,projects:0.2,participation:0"})
+    at = open_page(app, "pages/method_page.py", {"weights": "funding:0.8,projects:0.2,participation:0"})
     assert at.slider(key="weights_funding").value == 80 and at.slider(key="weights_projects").value == 20
     scatter = figures(at)[0]["data"][1:]  # [0] is the line of no change
     mine = index.compute_index("district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0},
@@ -253,7 +253,7 @@ def test_method_weights_recompute_live(app, real_db, period):
 
 
 def test_data_sources_report_downloads(app, real_db):
-    at = open_page(app, "pages/data.py")
+    at = open_page(app, "pages/data_page.py")
     n_sources = sql(real_db, "SELECT count(DISTINCT source_id) AS n FROM sources")["n"].iloc[0]
     src = [d.value for d in at.dataframe if "licence" in d.value.columns][0]
     assert len(src) == n_sources and src["attribution"].notna().all()

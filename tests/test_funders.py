@@ -105,7 +105,7 @@ def app(real_db, built):
 def open_page(app, params: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/funders.py")
+    at.switch_page("pages/funders_page.py")
     at.query_params.clear()
     at.query_params.update(params or {})
     at.run()

@@ -279,7 +279,7 @@ def _run_page(app, page: str, params: dict):
 
     at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=180)
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"pages/{page}_page.py")
     at.query_params.clear()
     at.query_params.update(params)
     at.run()
@@ -287,7 +287,7 @@ def _run_page(app, page: str, params: dict):
 
 
 def _page_exists(page: str) -> bool:
-    return (ROOT / "pages" / f"{page}.py").exists()
+    return (ROOT / "pages" / f"{page}_page.py").exists()
 
 
 def _fingerprint(at, value: str) -> dict:
@@ -310,7 +310,7 @@ def test_url_parameters_with_sql_payloads(app, real_db, page):
     """Every URL parameter set to a payload: the page shows exactly what it shows for a plain
     unknown value (each is replaced by a valid choice or reported as unknown)."""
     if not _page_exists(page):
-        pytest.skip(f"pages/{page}.py is not written yet")
+        pytest.skip(f"pages/{page}_page.py is not written yet")
     before = _sha(real_db)
     at = _run_page(app, page, {k: UNKNOWN for k in URL_PARAMS})
     assert not at.exception, [e.value for e in at.exception]
@@ -450,7 +450,7 @@ def test_script_names_never_reach_html(script_db, built, page):
     from bench import served_app
 
     if not _page_exists(page):
-        pytest.skip(f"pages/{page}.py is not written yet")
+        pytest.skip(f"pages/{page}_page.py is not written yet")
     db, code = script_db
     _, static, _ = built
     import os
