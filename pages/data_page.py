@@ -54,6 +54,17 @@ cov = ui.q("indicator_coverage")
 ui.table(cov, "Indicator coverage", "da_cov", height=320,
          caption="For each indicator, level and period: how many areas have a value, and how many do not.")
 
+st.subheader("Local data")
+local = ui.q("local_data")
+if local.empty:
+    st.info("No local figures are loaded. Councils and partners can add volunteering, community-project and "
+            "grant figures with the templates in `templates/local/` (see docs/local-data.md); they are marked "
+            "*local* wherever they appear and join their domain of the index.")
+else:
+    ui.table(local, "Local data", "da_local",
+             caption="Figures loaded from the raw directory's local/ folder: each measure joins the indicator "
+                     "shown and is marked local wherever it appears.")
+
 st.subheader("Download every table")
 st.caption("CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
            "pages with other weights offer their own downloads beside each table.")

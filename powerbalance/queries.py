@@ -693,6 +693,21 @@ def load_facts(db=None) -> pd.DataFrame:
     return _db.query("SELECT * FROM load_facts ORDER BY source_id, fact", db=db)
 
 
+def local_data(db=None) -> pd.DataFrame:
+    """Councils' and partners' own figures in this build: per file and measure, how many values for
+    how many areas and periods, and the scored indicator each joins (issue 6)."""
+    from .indicators import BY_ID, LOCAL_AS_INDICATOR, LOCAL_RATES
+
+    df = _db.query("""
+        SELECT file, template, measure, count(*) AS "values", count(DISTINCT area_code) AS areas,
+               string_agg(DISTINCT period, ', ' ORDER BY period) AS periods
+        FROM local_values GROUP BY file, template, measure ORDER BY file, measure""", db=db)
+    joins = {m: LOCAL_RATES[m][0] if m in LOCAL_RATES else LOCAL_AS_INDICATOR.get(m) for m in df["measure"]}
+    df["joins_indicator"] = df["measure"].map(joins)
+    df["domain"] = df["joins_indicator"].map(lambda i: BY_ID[i].domain if i in BY_ID else None)
+    return df
+
+
 def indicator_coverage(db=None) -> pd.DataFrame:
     """Per indicator, level and period: how many areas have a value of how many ("what is
     missing")."""

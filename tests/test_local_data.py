@@ -188,7 +188,9 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
         assert after.loc[code, "index"] != pytest.approx(before.loc[code, "index"])
         assert after.loc[code, "score_projects"] != pytest.approx(before.loc[code, "score_projects"])
     others = before.index.difference(sorted(affected))
-    assert after.loc[others, "index"].equals(before.loc[others, "index"])
+    diff = (after.loc[others, "index"] - before.loc[others, "index"]).abs()
+    assert after.loc[others, "index"].isna().equals(before.loc[others, "index"].isna())
+    assert diff.max() < 1e-9, diff.sort_values().tail()
     assert (after.loc[others, "reason"] == before.loc[others, "reason"]).all()
 
     con = duckdb.connect(str(db), read_only=True)
@@ -201,3 +203,9 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     meta = con.execute("select domain, is_local from indicators "
                        "where indicator_id = 'local_resident_led_projects_per_10k'").fetchone()
     assert meta == ("projects", True)
+
+    from powerbalance import queries  # the Data page's listing of local figures
+    listed = queries.local_data(db=db).set_index("measure")
+    assert listed.loc["resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]].tolist() \
+        == [2, 2, "2017-18", "local_resident_led_projects_per_10k", "projects"]
+    assert listed.loc["community_asset_transfers", "file"] == "projects_adur_worthing.csv"
