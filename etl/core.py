@@ -200,24 +200,42 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+class NotText(ValueError):
+    """Bytes that are neither UTF-8 nor Windows-1252: ``line`` and ``byte`` say where."""
+
+    def __init__(self, line: int, byte: int):
+        super().__init__(f"byte 0x{byte:02x} on line {line}")
+        self.line, self.byte = line, byte
+
+
+def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
+    """UTF-8 (BOM stripped), else Windows-1252. Returns the text and, when it was not UTF-8, the
+    (line, byte) of the first non-UTF-8 byte so the caller can warn; raises :class:`NotText` when
+    the bytes are not Windows-1252 either. Shared by the ETL and the funders' upload."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        where = (data[: exc.start].count(b"\n") + 1, data[exc.start])
+        try:
+            return data.decode("cp1252"), where
+        except UnicodeDecodeError:
+            raise NotText(*where) from None
+
+
 def decode_text(path: Path, report: LoadReport | None = None) -> str:
     """Read a text file as UTF-8 (BOM stripped). cp1252 files are accepted with a recorded warning."""
     data = Path(path).read_bytes()
     if not data.strip():
         raise EtlInputError("file is empty", file=path)
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise EtlInputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}) and not cp1252 "
-                                "either", file=path, row=line) from None
-        if report is not None:
-            report.warn(f"file is not UTF-8 (first bad byte at line {line}); read as Windows-1252", file=path,
-                        row=line)
-        return text
+        text, not_utf8 = decode_bytes(data)
+    except NotText as exc:
+        raise EtlInputError(f"not UTF-8 text (byte 0x{exc.byte:02x} at line {exc.line}) and not cp1252 either",
+                            file=path, row=exc.line) from None
+    if not_utf8 and report is not None:
+        report.warn(f"file is not UTF-8 (first bad byte at line {not_utf8[0]}); read as Windows-1252", file=path,
+                    row=not_utf8[0])
+    return text
 
 
 @dataclass

@@ -205,19 +205,19 @@ def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         problems.append(Problem("warning", "encoding", "file is UTF-16, not UTF-8; read as UTF-16"))
         return data.decode("utf-16")
+    from etl.core import NotText, decode_bytes
+
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise GrantsFileError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}) and not "
-                                  "Windows-1252 either; save the file as UTF-8", filename, row=line) from None
+        text, not_utf8 = decode_bytes(data)
+    except NotText as exc:
+        raise GrantsFileError(f"not UTF-8 text (byte 0x{exc.byte:02x} on line {exc.line}) and not "
+                              "Windows-1252 either; save the file as UTF-8", filename, row=exc.line) from None
+    if not_utf8:
+        line, byte = not_utf8
         problems.append(Problem("warning", "encoding",
-                                f"file is not UTF-8 (first bad byte 0x{data[exc.start]:02x} on line {line}); "
+                                f"file is not UTF-8 (first bad byte 0x{byte:02x} on line {line}); "
                                 "read as Windows-1252 — check accented letters and '£' signs", row=line))
-        return text
+    return text
 
 
 def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, row: int | None = None) -> None:
