@@ -50,3 +50,29 @@ def pytest_collection_modifyitems(config, items):
         if "real_db" in getattr(item, "fixturenames", ()) or "built" in getattr(item, "fixturenames", ()) \
                 or "raw_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.realdata)
+
+
+# ---- browser tests (Debian's chromium through Playwright) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module, launched with no network side channels."""
+    from playwright.sync_api import sync_playwright
+
+    from bench import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(real_db, built):
+    """A real `streamlit run` of the app on a free 127.0.0.1 port, serving the session's build."""
+    from bench import StreamlitServer, served_app
+
+    _, static, _ = built
+    with served_app(real_db, static) as app, StreamlitServer(app, real_db) as s:
+        yield s

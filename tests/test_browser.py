@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
-from bench import CHROMIUM_ARGS, MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
+from bench import MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
@@ -31,26 +31,11 @@ PAGES = {"": "Overview", "my-area": "My area", "compare": "Compare", "map": "Map
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-@pytest.fixture(scope="module")
-def server(real_db, built):
-    _, static, _ = built
-    with served_app(real_db, static) as app, StreamlitServer(app, real_db) as s:
-        yield s
-
 
 @pytest.fixture(scope="module")
 def requests_seen():
     return []
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench import StreamlitServer, Watcher, chromium_path, served_app
+from bench import Watcher, chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
                                  reason="/usr/bin/chromium is not installed (run `make browser`)")]
 
-#: The launch arguments this test was asked to use (no network side channels). No map is drawn
-#: here before the upload, so WebGL (SwiftShader) is not needed.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 UPLOAD = Path(__file__).parent / "fixtures" / "funders" / "upload.csv"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -39,21 +35,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def server(real_db, built):
-    _, static, _ = built
-    with served_app(real_db, static) as app, StreamlitServer(app, real_db) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +80,11 @@ def test_upload_is_analysed_in_this_session_only(browser, server, seen, real_db)
         assert page.get_by_text(f"{len(rows)} rows read, {len(good)} grants loaded").first.is_visible()
         assert metric_value(page, "Grants") == f"{len(good)}"
         # the problems, located and downloadable
-        page.get_by_text("Problems found in the file").first.click()
+        # generous timeouts: CI shares two cores, and the page is inert while a rerun is in flight
+        page.get_by_text("Problems found in the file").first.click(timeout=120_000)
         expander = page.locator('[data-testid="stExpander"]').filter(has_text="Problems found in the file").first
-        with page.expect_download() as dl:
-            expander.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click()
+        with page.expect_download(timeout=120_000) as dl:
+            expander.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click(timeout=120_000)
         problems = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
         assert [(p["severity"], p["check"], p["row"], p["column"]) for p in problems] == \
             [("error", "negative_amount", str(len(rows) + 1), "Amount Awarded")]

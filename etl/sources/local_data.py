@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import (BuildContext, EtlInputError, LoadReport, Source, decode_text, excel_col, insert_rows,
+from ..core import (BuildContext, EtlInputError, LoadReport, Source, decode_text, insert_rows,
                     parse_number, read_excel_rows)
 
 
