@@ -80,9 +80,10 @@ def test_upload_is_analysed_in_this_session_only(browser, server, seen, real_db)
         assert page.get_by_text(f"{len(rows)} rows read, {len(good)} grants loaded").first.is_visible()
         assert metric_value(page, "Grants") == f"{len(good)}"
         # the problems, located and downloadable
-        # generous timeouts: CI shares two cores, and the page is inert while a rerun is in flight
-        page.get_by_text("Problems found in the file").first.click(timeout=120_000)
+        # open the expander by its own summary (collapsed expanders' contents are inert); generous
+        # timeouts because CI shares two cores
         expander = page.locator('[data-testid="stExpander"]').filter(has_text="Problems found in the file").first
+        expander.locator("summary").first.click(timeout=120_000)
         with page.expect_download(timeout=120_000) as dl:
             expander.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click(timeout=120_000)
         problems = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
