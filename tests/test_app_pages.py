@@ -39,9 +39,9 @@ def period(real_db):
     return queries.index_periods(real_db)[-1]
 
 
-def open_page(app, page: str, params: dict | None = None) -> AppTest:
+def open_page(app, page: str, params: dict | None = None, timeout: float = TIMEOUT) -> AppTest:
     """A fresh session on ``page`` with exactly ``params`` in the URL."""
-    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=timeout)
     at.run()
     at.switch_page(page)
     at.query_params.clear()

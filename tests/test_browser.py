@@ -38,19 +38,6 @@ def requests_seen():
 
 
 
-@pytest.fixture(scope="module")
-def router_ready(server, browser):
-    """Open the app's root once so the router (dashboard.py's st.navigation) has run in this
-    server process — see test_deep_link_on_fresh_server_runs_router for why."""
-    page = browser.new_page()
-    w = Watcher(page)
-    m = w.mark()
-    page.goto(server.url + "/")
-    w.wait_idle(page, m, timeout=240)
-    page.close()
-    return True
-
-
 def open_page(browser, server, requests_seen, path: str, viewport=(1366, 768)):
     ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
     page = ctx.new_page()
@@ -82,7 +69,7 @@ def geo_requests(w: Watcher) -> list[str]:
 
 
 @pytest.mark.parametrize("path", list(PAGES))
-def test_every_page_loads_cleanly(browser, server, router_ready, requests_seen, path):
+def test_every_page_loads_cleanly(browser, server, requests_seen, path):
     ctx, page, w, errors = open_page(browser, server, requests_seen, f"/{path}")
     try:
         assert_clean(w, errors)
@@ -96,7 +83,7 @@ def test_every_page_loads_cleanly(browser, server, router_ready, requests_seen, 
         ctx.close()
 
 
-def test_map_draws_once_fetched_and_click_opens_my_area(browser, server, router_ready, requests_seen, real_db):
+def test_map_draws_once_fetched_and_click_opens_my_area(browser, server, requests_seen, real_db):
     ctx, page, w, errors = open_page(browser, server, requests_seen, "/map?level=district")
     try:
         wait_map(page)
@@ -128,7 +115,7 @@ def test_map_draws_once_fetched_and_click_opens_my_area(browser, server, router_
         ctx.close()
 
 
-def test_ward_map_and_brief_download(browser, server, router_ready, requests_seen):
+def test_ward_map_and_brief_download(browser, server, requests_seen):
     ctx, page, w, errors = open_page(browser, server, requests_seen, "/my-area?area=E07000223")
     try:
         wait_map(page)
@@ -143,7 +130,7 @@ def test_ward_map_and_brief_download(browser, server, router_ready, requests_see
         ctx.close()
 
 
-def test_table_csv_download(browser, server, router_ready, requests_seen, real_db):
+def test_table_csv_download(browser, server, requests_seen, real_db):
     ctx, page, w, errors = open_page(browser, server, requests_seen, "/data")
     try:
         with page.expect_download(timeout=90_000) as dl:   # generous: CI shares two cores
@@ -159,7 +146,7 @@ def test_table_csv_download(browser, server, router_ready, requests_seen, real_d
 
 
 @pytest.mark.parametrize("path", ["/", "/map?level=ward&indicator=grants_amount_per_head"])
-def test_phone_width_has_no_horizontal_scroll(browser, server, router_ready, requests_seen, path):
+def test_phone_width_has_no_horizontal_scroll(browser, server, requests_seen, path):
     ctx, page, w, errors = open_page(browser, server, requests_seen, path, viewport=(390, 844))
     try:
         wait_map(page)

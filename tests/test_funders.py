@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from pathlib import Path
 
 import duckdb
@@ -27,6 +26,8 @@ import streamlit.config as st_config
 from streamlit.testing.v1 import AppTest
 
 from bench import served_app
+from tests.test_app_pages import figures
+from tests.test_app_pages import open_page as open_app_page
 from powerbalance import funders, spread
 
 TIMEOUT = 240
@@ -103,18 +104,7 @@ def app(real_db, built):
 
 
 def open_page(app, params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page("pages/funders_page.py")
-    at.query_params.clear()
-    at.query_params.update(params or {})
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def figures(at) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return open_app_page(app, "pages/funders_page.py", params, timeout=TIMEOUT)
 
 
 def the_map(at) -> tuple[dict, list]:
