@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from .core import BuildContext, EtlInputError, LoadReport, Source, insert_rows
+from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -49,14 +49,6 @@ def _git_version() -> str | None:
                               timeout=5).stdout.strip() or None
     except Exception:
         return None
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -187,11 +179,11 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
                 raise RuntimeError("injected failure before publish")
             con.execute("CHECKPOINT")
             con.close()
-            _fsync_path(tmp_db)
+            fsync_path(tmp_db)
             os.rename(tmp_geo, final_geo)
             os.replace(tmp_db, db_path)
             published = True
-            _fsync_path(db_path.parent)
+            fsync_path(db_path.parent)
             _prune_geo(static_geo, keep=build_id)
         finally:
             if not published:

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from urllib.request import Request, urlopen
 
 from . import origins
-from .core import EtlInputError, sha256_file
+from .core import EtlInputError, fsync_path, sha256_file
 from .origins import COPY, RDA_CSV, RDA_WARDS_GEOJSON, Origin
 
 MANIFEST = Path(__file__).with_name("manifest.sha256")
@@ -381,7 +381,7 @@ def convert_rda_wards(rda: Path, out: Path, origin: Origin) -> tuple[int, tuple[
     english = english[[*origin.columns, "geometry"]]
     out.unlink(missing_ok=True)
     english.to_file(out, driver="GeoJSON", layer=PurePosixPath(origin.path).stem, engine="pyogrio")
-    _fsync(out)
+    fsync_path(out)
     return len(english), tuple(origin.columns)
 
 
@@ -494,16 +494,8 @@ def _download_once(url: str, part: Path, log: Log, tag: str) -> int:
 # Atomic publish
 # ------------------------------------------------------------------------------------------
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(part: Path, final: Path) -> None:
     """fsync ``part``, rename it onto ``final`` (atomic on POSIX), fsync the directory entry."""
-    _fsync(part)
+    fsync_path(part)
     os.replace(part, final)
-    _fsync(final.parent)
+    fsync_path(final.parent)
