@@ -338,13 +338,17 @@ def rounds(n: int, steps: int) -> Callable[[list[Visit]], bool]:
 
 
 async def load(url: str, truth: Truth, n: int, keep_going: Callable[[list[Visit]], bool] = one_round,
-               think: float = 0.0, build_ids: Callable[[], set[str]] | None = None) -> list[Visit]:
+               think: float = 0.0, build_ids: Callable[[], set[str]] | None = None,
+               observe: Callable[[Visit], None] | None = None) -> list[Visit]:
     """n sessions at once, each visiting every page in turn, round after round while
-    ``keep_going(its visits so far)`` is true (default: one round)."""
+    ``keep_going(its visits so far)`` is true (default: one round). ``observe`` is called with
+    each visit as soon as it has been checked (e.g. to start something once a page has been seen)."""
     start = asyncio.Event()
 
     def after(v: Visit) -> None:
         check(v, truth, truth.councils[v.session % len(truth.councils)], build_ids() if build_ids else None)
+        if observe:
+            observe(v)
 
     tasks = [asyncio.create_task(_session_run(url, i, plan_for(truth.councils[i % len(truth.councils)], i), start,
                                               after, keep_going, think)) for i in range(n)]

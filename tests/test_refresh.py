@@ -314,9 +314,23 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
         return state["ids"]
 
     async def scenario():
+        seen_data = asyncio.Event()            # some sessions have read the old build on the Data page
+
+        data_seen: set[int] = set()
+
+        def observe(v) -> None:
+            if v.page == "data":
+                data_seen.add(v.session)
+            if len(data_seen) >= 3:
+                seen_data.set()
+
         sessions = asyncio.create_task(load.load(server.url, truth, 25, keep_going=keep_going, think=1.0,
-                                                 build_ids=build_ids))
-        await asyncio.sleep(5)                 # the sessions are well under way
+                                                 build_ids=build_ids, observe=observe))
+        # start the build only once the sessions are well under way (on a slow machine that can take a
+        # while: wait for Data visits rather than a fixed time), but never wait past the load itself
+        waiting = asyncio.create_task(seen_data.wait())
+        await asyncio.wait({waiting, sessions}, timeout=600, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
         built_out = await asyncio.to_thread(build_beside)
         return await sessions, built_out
 
