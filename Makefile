@@ -37,7 +37,7 @@ fetch: | $(STAMP)
 	$(BIN)/python -m etl fetch --into data/raw
 
 run: $(DB)
-	POWERBALANCE_DB=$(DB) $(BIN)/streamlit run dashboard.py --server.port $(PORT)
+	POWERBALANCE_DB=$(DB) $(BIN)/python -m powerbalance.serve dashboard.py --server.port $(PORT)
 
 # Debian's Chromium drives the browser tests; installed when missing and we are allowed to.
 browser:

@@ -78,7 +78,8 @@ def served_app(db_path: Path, static_dir: Path | None) -> Iterator[Path]:
 class Watcher:
     """Reads the Streamlit websocket of a Playwright page: bytes the server sends, when each
     script run starts (the browser's ``rerun_script`` message) and finishes (the server's
-    ``script_finished``), and any exception element the server renders.
+    ``script_finished``), any exception element the server renders and any "page not found"
+    dialog it asks the browser to show.
 
     Every frame is decoded with Streamlit's own protobuf classes, so "finished" means the
     server says the script finished — not a guess from the page's look.
@@ -96,6 +97,7 @@ class Watcher:
         self.runs_finished: list[tuple[float, str]] = []
         self.exceptions: list[str] = []
         self.page_names: list[str] = []         # pages of the last navigation message
+        self.pages_not_found = 0                # "page not found" dialogs the server asked for
         # HTTP is measured with the browser's Resource Timing (bytes on the wire, after gzip),
         # which also sees fetches Playwright's response events report late or not at all.
         page.add_init_script("performance.setResourceTimingBufferSize(100000)")
@@ -137,6 +139,8 @@ class Watcher:
         kind = msg.WhichOneof("type")
         if kind == "navigation":
             self.page_names = [p.page_name for p in msg.navigation.app_pages]
+        elif kind == "page_not_found":
+            self.pages_not_found += 1
         elif kind == "script_finished":
             self.runs_finished.append((time.perf_counter(), self._Fwd.ScriptFinishedStatus.Name(msg.script_finished)))
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
@@ -205,7 +209,8 @@ def click_map(page, fx: float = 0.5, fy: float = 0.55, timeout_ms: int = 60_000)
 
 
 class StreamlitServer:
-    """``streamlit run <app>/dashboard.py`` on 127.0.0.1:<free port>, stopped on exit."""
+    """``streamlit run <app>/dashboard.py`` (through ``powerbalance.serve``, as ``make run`` starts it)
+    on 127.0.0.1:<free port>, stopped on exit."""
 
     def __init__(self, app_dir: Path, db_path: Path, port: int | None = None, timeout: float = 60.0):
         self.app_dir, self.db_path = Path(app_dir), Path(db_path)
@@ -219,7 +224,7 @@ class StreamlitServer:
                    PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(self.app_dir / "dashboard.py"), "--server.port",
+            [sys.executable, "-m", "powerbalance.serve", str(self.app_dir / "dashboard.py"), "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
              "--browser.gatherUsageStats", "false"],
             cwd=self.app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

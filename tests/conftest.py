@@ -72,10 +72,8 @@ def browser():
 def server(real_db, built, browser):
     """A real `streamlit run` of the app on a free 127.0.0.1 port, serving the session's build.
 
-    Its root is opened once first, so dashboard.py's st.navigation has run in the process:
-    until then Streamlit 1.67 treats the pages/ folder as a v1 multipage app and a deep link
-    shows a "page not found" dialog over the (correct) page — a known limit, see the note in
-    tests/test_browser.py::test_deep_link_on_fresh_server_runs_router."""
+    Its root is opened once first so the tests time pages, not the process's first imports
+    (a cold deep link has its own test: tests/test_browser.py::test_deep_link_on_fresh_server_runs_router)."""
     from bench import StreamlitServer, Watcher, served_app
 
     _, static, _ = built

@@ -55,6 +55,7 @@ def open_page(browser, server, requests_seen, path: str, viewport=(1366, 768)):
 def assert_clean(w: Watcher, errors: list[str]) -> None:
     assert not w.exceptions, w.exceptions
     assert not errors, errors
+    assert w.pages_not_found == 0, "the server sent a 'page not found' dialog"
 
 
 def wait_map(page) -> None:
@@ -157,20 +158,24 @@ def test_phone_width_has_no_horizontal_scroll(browser, server, requests_seen, pa
         ctx.close()
 
 
-def test_deep_link_on_fresh_server_runs_router(browser, real_db, built, requests_seen):
-    """A shared link to a page must show the app with its router even on a freshly started
-    server. Streamlit 1.67 treats a folder named ``pages/`` beside the main script as a
-    version-1 multipage app until ``st.navigation`` has run once in the process; a deep link whose
-    path equals a page file's name would run that file alone (no router, a generated sidebar)."""
+@pytest.mark.parametrize("path, title", [("/compare", "Compare"), ("/map", "Map")])
+def test_deep_link_on_fresh_server_runs_router(browser, real_db, built, requests_seen, path, title):
+    """A shared link to a page must show that page, with its router and nothing over it, even as
+    the very first request to a freshly started server. Streamlit 1.67 treats a folder named
+    ``pages/`` beside the main script as a version-1 multipage app until ``st.navigation`` has run
+    once in the process: a deep link then got the right page under a "page not found" dialog
+    (and, were a page file named like its url_path, that file alone, without the router).
+    ``powerbalance.serve`` (how ``make run`` and these tests start the app) settles that before
+    the server starts."""
     _, static, _ = built
     with served_app(real_db, static) as app, StreamlitServer(app, real_db) as fresh:
-        ctx, page, w, errors = open_page(browser, fresh, requests_seen, "/compare")
+        ctx, page, w, errors = open_page(browser, fresh, requests_seen, path)
         try:
-            # page files are named *_page.py so no v1 page name equals a router url_path: an unknown
-            # v1 name falls through to dashboard.py, whose st.navigation then serves /compare
             nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
             assert "Method & weights" in nav
-            assert page.locator("h1").first.inner_text().strip() == "Compare"
+            assert page.locator("h1").first.inner_text().strip() == title
+            assert not page.get_by_text("Page not found").count()
+            assert page.locator('[role="dialog"]').count() == 0
             assert_clean(w, errors)
         finally:
             ctx.close()
