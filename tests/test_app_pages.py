@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench import served_app
 from powerbalance import index, queries, ui
+from tests.helpers import sql
 
 TIMEOUT = 180
-
-
-def sql(db, text, params=()):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(text, list(params)).df()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import csv
 import hashlib
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,18 +28,11 @@ from bench import served_app
 from tests.test_app_pages import figures
 from tests.test_app_pages import open_page as open_app_page
 from powerbalance import funders, spread
+from tests.helpers import sql
 
 TIMEOUT = 240
 FIX = Path(__file__).parent / "fixtures"
 UPLOAD = FIX / "funders" / "upload.csv"
-
-
-def sql(db, text, params=()):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(text, list(params)).df()
-    finally:
-        con.close()
 
 
 def sha256(path: Path) -> str:

@@ -10,21 +10,13 @@ from __future__ import annotations
 import io
 import json
 
-import duckdb
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
 from powerbalance import brief, charts, index, queries
-
-
-def sql(db, text, params=()):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(text, list(params)).df()
-    finally:
-        con.close()
+from tests.helpers import sql
 
 
 # =============================================================================================
