@@ -213,7 +213,7 @@ class StreamlitServer:
     on 127.0.0.1:<free port>, stopped on exit."""
 
     def __init__(self, app_dir: Path, db_path: Path, port: int | None = None, timeout: float = 60.0):
-        self.app_dir, self.db_path = Path(app_dir), Path(db_path)
+        self.app_dir, self.db_path = Path(app_dir), Path(db_path).resolve()  # the server runs in app_dir
         self.port = port or free_port()
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None

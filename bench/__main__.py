@@ -156,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", nargs="*", help="url paths to run (default: all)")
     ap.add_argument("--no-concurrency", action="store_true", help="skip the 25-session concurrency run "
                     "(bench/concurrency.py; also skipped when --pages is given)")
+    ap.add_argument("--no-compute", action="store_true", help="skip the data-work timings (bench/compute.py: "
+                    "a full ETL build, the index, a council's page data; also skipped when --pages is given)")
     args = ap.parse_args(argv)
     if not args.db.exists():
         print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
@@ -191,6 +193,11 @@ def main(argv=None) -> int:
     bad = [r for r in results if "error" in r or r["script_repeat_s"] >= REPEAT_BUDGET_S
            or r["exceptions"] or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)]
     rc = 1 if bad else 0
+    # --- data work: ETL build, index, a council's page data — bench/compute.py ----------------------
+    if not args.no_compute and not args.pages:
+        from . import compute
+
+        rc = max(rc, compute.main(["--db", str(args.db)] + (["--json"] if args.json else [])))
     # --- concurrent sessions (issue 7) — bench/concurrency.py: 25 sessions at once, every page, ----
     # --- p50/p95 page time and memory per session. In --json mode it prints its own JSON document. --
     if not args.no_concurrency and not args.pages:

@@ -21,6 +21,7 @@ module read the built database and call them.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -532,6 +533,19 @@ def _inputs(level: str, period: str, lens: str, db) -> tuple[pd.DataFrame, pd.Da
     return areas, table[spec.ids], spec, notes
 
 
+def _weights_key(weights: Mapping[str, float] | None) -> tuple | None:
+    return None if weights is None else tuple(sorted((str(k), float(v)) for k, v in weights.items()))
+
+
+@contextmanager
+def _per_build(db):
+    """(build key, path) of the build published now, pinned for the block: a whole-level answer
+    cached under that key was computed from that build only (see db.snapshot)."""
+    path = str(Path(db) if db is not None else config.db_path())
+    with _db.snapshot(path) as key:
+        yield key, path
+
+
 def compute_index(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,
                   lens: str = "place", group: str | None = None, db=None,
                   method: str = DEFAULT_METHOD) -> pd.DataFrame:
@@ -540,8 +554,19 @@ def compute_index(level: str = "district", period: str = "2017-18", weights: Map
     Columns: area_code, name, type, tier, group, index (0–100), rank (1 = most enabling, within
     the group), n_in_group, score_funding, score_projects, score_participation, n_indicators,
     reason ("" when the area has an index; otherwise why not).
+
+    The answer is the same for every council that asks, so it is computed once per build and
+    arguments (a council's page then costs a lookup, not a recomputation); callers get a copy.
     """
-    areas, values, spec, notes = _inputs(level, period, lens, db)
+    with _per_build(db) as (key, path):
+        return _index_cached(key, path, level, period, _weights_key(weights), lens, group, method).copy()
+
+
+@lru_cache(maxsize=256)
+def _index_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str,
+                  group: str | None, method: str) -> pd.DataFrame:
+    weights = dict(weights) if weights is not None else None
+    areas, values, spec, notes = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
     res = composite(values, spec, weights, groups, method)
     for (code, ind_id), note in notes.items():  # say why the spending figure is missing
@@ -564,8 +589,17 @@ def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: 
                      lens: str = "place", n: int = 500, seed: int = 0, db=None,
                      group: str | None = None) -> pd.DataFrame:
     """Monte Carlo rank bands (see :func:`monte_carlo_ranks`): area_code, group, rank (with the
-    chosen weights and the default normalisation), median_rank, p5, p95, band, robust, n_in_group."""
-    areas, values, spec, _ = _inputs(level, period, lens, db)
+    chosen weights and the default normalisation), median_rank, p5, p95, band, robust, n_in_group.
+    Computed once per build and arguments, like :func:`compute_index`."""
+    with _per_build(db) as (key, path):
+        return _bands_cached(key, path, level, period, _weights_key(weights), lens, n, seed, group).copy()
+
+
+@lru_cache(maxsize=64)
+def _bands_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, n: int,
+                  seed: int, group: str | None) -> pd.DataFrame:
+    weights = dict(weights) if weights is not None else None
+    areas, values, spec, _ = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
     mc = monte_carlo_ranks(values, spec, weights, groups, n=n, seed=seed)
     base = composite(values, spec, weights, groups)
@@ -675,13 +709,20 @@ def peers(area_code: str, k: int = 10, db=None) -> pd.DataFrame:
 
     Columns: peer_code, name, type, distance, peer_rank, and the peer's features. Empty when the
     council lacks a feature (``peer_features`` shows which)."""
-    info, feats = peer_features(db)
+    with _per_build(db) as (key, path):
+        info, feats, nn = _neighbours_cached(key, path, k)
     if area_code not in info.index:
         raise KeyError(f"{area_code} is not a current district or county")
-    nn = nearest_neighbours(feats, info["group"], k=k)
     mine = nn[nn["area_code"] == area_code].drop(columns="area_code")
     out = mine.join(info[["name", "type"]], on="peer_code").join(feats, on="peer_code")
     return out.reset_index(drop=True)
+
+
+@lru_cache(maxsize=8)
+def _neighbours_cached(key: str, path: str, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every council's k nearest neighbours, once per build (callers only read the frames)."""
+    info, feats = peer_features(path)
+    return info, feats, nearest_neighbours(feats, info["group"], k=k)
 
 
 def indicator_table(area_code: str, db=None) -> pd.DataFrame:

@@ -145,12 +145,6 @@ def value(con, code, indicator, period):
     return None if row is None else row[0]
 
 
-def test_loaders_are_fast(built):
-    _, result = built
-    for sid in ("parishes", "participation", "context"):
-        assert result.timings[sid] < 10, (sid, result.timings[sid])
-
-
 def test_district_populations_sum_to_england_total_in_file(con, raw_dir):
     rows = read_raw(raw_dir, context.CENSUS_POP)
     england_in_file = sum(float(r["total_population"]) for r in rows if r["ltla21_code"].startswith("E"))

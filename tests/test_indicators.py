@@ -464,20 +464,3 @@ def test_real_values_are_finite_and_shares_in_range(real):
         if share in df.index and df.loc[share, "n"]:
             assert 0 <= df.loc[share, "lo"] and df.loc[share, "hi"] <= 100, share
     assert df.loc["place_spend_per_head", "lo"] > 0
-
-
-def test_derive_is_fast_enough(real_db, tmp_path):
-    """derive() alone on a copy of the real database stays well under 10 s."""
-    import shutil
-    import time
-
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(real_db, copy)
-    con = duckdb.connect(str(copy))
-    con.execute("DELETE FROM indicator_values WHERE indicator_id IN (SELECT UNNEST(?))", [list(ind.BY_ID)])
-    con.execute("DELETE FROM indicators WHERE indicator_id IN (SELECT UNNEST(?))", [list(ind.BY_ID)])
-    t0 = time.perf_counter()
-    ind.derive(BuildContext(con, FIX, "timing"))
-    seconds = time.perf_counter() - t0
-    con.close()
-    assert seconds < 10, seconds
