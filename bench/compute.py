@@ -65,14 +65,18 @@ def index_figures(db: Path, councils: list[str]) -> dict:
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def _some_councils(db: Path, n: int = 6) -> list[str]:
-    """Councils of every tier, spread through the list (the same ones on every run)."""
+def _some_councils(db: Path, per_tier: int = 2) -> list[str]:
+    """Councils of every tier (shire districts, single-tier councils, counties), spread through
+    each tier's list: the same ones on every run."""
     from powerbalance import db as _db
 
-    df = _db.query("SELECT code FROM areas WHERE level IN ('district', 'county') ORDER BY tier, code", db=db)
-    codes = df["code"].tolist()
-    step = max(1, len(codes) // n)
-    return codes[::step][:n]
+    df = _db.query("SELECT code, tier FROM areas WHERE level IN ('district', 'county') ORDER BY tier, code", db=db)
+    out = []
+    for _, codes in df.groupby("tier", sort=True)["code"]:
+        codes = codes.tolist()
+        step = max(1, len(codes) // per_tier)
+        out += codes[step // 2::step][:per_tier]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
