@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     else:
         _print(results)
     bad = [r for r in results if "error" in r or r["script_repeat_s"] >= REPEAT_BUDGET_S
-           or r["exceptions"] or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)]
+           or r["exceptions"] or not r["router"] or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)]
     rc = 1 if bad else 0
     # --- data work: ETL build, index, a council's page data — bench/compute.py ----------------------
     if not args.no_compute and not args.pages:
@@ -225,8 +225,8 @@ def _print(results: list[dict]) -> None:
         if r["exceptions"]:
             print(f"    EXCEPTIONS: {r['exceptions']}")
         if not r["router"]:
-            print("    note: this deep link ran the page without dashboard.py's router (Streamlit treats the "
-                  "pages/ folder as a v1 multipage app until st.navigation has run once in the process)")
+            print("    PROBLEM: this deep link ran the page without dashboard.py's router (Streamlit took the "
+                  "pages/ folder for a v1 multipage app: was the server started without powerbalance.serve?)")
     print(f"""
 server s  = the page script's run time in-process (AppTest): first with empty caches, repeat with warm ones.
             Budget: repeat < {REPEAT_BUDGET_S} s.
