@@ -156,8 +156,12 @@ def render(profile) -> str:
                   ("cover", "Areas with data", "text")], max_rows=INDICATOR_ROWS))
     if p.wards is not None and len(p.wards):
         values = [c for c in p.wards.columns if c not in ("code", "name")][:WARD_COLUMNS]
+        wards = p.wards
+        if "code" in wards and p.code in set(wards["code"]):   # a ward's brief: its own row first, marked
+            mine = wards["code"] == p.code
+            wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
         parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
-            p.wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
+            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
     parts.append("<footer>"
                  f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
                  "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"

@@ -181,6 +181,31 @@ def test_deep_link_on_fresh_server_runs_router(browser, real_db, built, requests
             ctx.close()
 
 
+def test_briefs_print_on_one_a4_page(browser, real_db):
+    """"A one-page brief a councillor can print": for a council of every kind, a ward and a region,
+    the brief prints from Chromium on exactly one A4 page (its own @page size and margins)."""
+    import re
+
+    from powerbalance import brief, queries
+
+    period = queries.index_periods(real_db)[-1]
+    ward = duckdb.connect(str(real_db), read_only=True)
+    try:
+        ward_code = ward.execute("SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
+                                 "ORDER BY code LIMIT 1").fetchone()[0]
+    finally:
+        ward.close()
+    page = browser.new_page()
+    try:
+        for code in ("E07000223", "E08000025", "E09000033", "E06000047", "E10000016", ward_code, "E12000007"):
+            page.set_content(brief.render(queries.area_profile(code, period, db=real_db)))
+            pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+            pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
+            assert pages == 1, (code, pages)
+    finally:
+        page.close()
+
+
 def test_zz_no_request_left_this_machine(requests_seen):
     """Runs last in this module: every request any page made went to this server."""
     assert requests_seen, "no requests were recorded"

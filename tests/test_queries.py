@@ -295,3 +295,20 @@ def test_sources_and_load_report(db):
     assert src["licence"].notna().all() and src["attribution"].notna().all()
     cov = queries.indicator_coverage(db)
     assert ((cov["with_value"] + cov["without_value"]) == cov["n_areas"]).all()
+
+
+def test_a_ward_brief_leads_its_ward_table_with_that_ward(db, period):
+    """The ward table of a ward's brief is its council's wards (the first 10 of them): the ward
+    the brief is about comes first, marked, whatever its place in the alphabet."""
+    from html import escape as html_escape
+
+    wards = sql(db, "SELECT code, name FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
+                    "ORDER BY name DESC LIMIT 1").iloc[0]           # last in the alphabet: never shown otherwise
+    html = brief.render(queries.area_profile(wards["code"], period, db=db))
+    section = html[html.index("<h2>Wards in Birmingham"):]
+    body = section[section.index("<tbody>"):]
+    first_row = body[:body.index("</tr>")]
+    assert f"{html_escape(wards['name'])} (this ward)" in first_row
+    assert html.count("(this ward)") == 1
+    council = brief.render(queries.area_profile("E08000025", period, db=db))
+    assert "(this ward)" not in council
