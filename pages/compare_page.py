@@ -19,8 +19,9 @@ if not periods:
     ui.no_data("no financial year has spending data, so there is no index to compare.")
     st.stop()
 
-GROUPS = {"pick": "Councils I pick", "tier": "Same type of council", "county": "Same county",
-          "neighbours": "Statistical neighbours"}
+# statistical neighbours first: a council arriving here is compared with its like at once
+GROUPS = {"neighbours": "Statistical neighbours", "tier": "Same type of council", "county": "Same county",
+          "pick": "Councils I pick"}
 c1, c2 = st.columns([3, 4])
 base = ui.url_selectbox("Council", codes, param="area", key="cmp_area", default=ui.last_area(codes[0]),
                         format_func=lambda c: labels.get(c, c), container=c1)

@@ -185,6 +185,20 @@ def test_compare_pick_url_round_trip(app):
     assert [t["name"] for t in domains["data"]] == ["Adur", "Arun"]
 
 
+def test_compare_opens_on_statistical_neighbours(app, real_db, period):
+    """A council arriving on Compare with no group chosen is compared with its statistical
+    neighbours (its own tier), and the choice is in the URL so the link reproduces it."""
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "year": period})
+    assert at.radio(key="cmp_group").value == "neighbours"
+    table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
+    peers = index.peers("E07000223", db=real_db)["peer_code"].tolist()
+    assert len(peers) == 10 and table["area_code"].tolist()[0] == "E07000223"
+    assert set(table["area_code"]) == {"E07000223", *peers}
+    assert set(table["group_label"]) == {"shire districts"}, set(table["group_label"])   # like with like
+    at.radio(key="cmp_group").set_value("pick").run()
+    assert at.query_params["group"] == "pick"
+
+
 def test_compare_tier_is_summarised(app):
     at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "tier"})
     names = [t["name"] for t in figures(at)[0]["data"]]
