@@ -13,7 +13,7 @@ How: ``streamlit run`` on a free 127.0.0.1 port, driven by headless Chromium thr
 server's ``script_finished`` message — server time plus a loopback hop, with the browser drawing
 on the same two cores, so it is an upper bound of the server's time). Pages are shown in
 their heaviest view: ward level where the page has one (Map at ward level; My area for a
-district with its ward map and table); the index pages (Overview, Compare, Method) have no
+district with its ward map and table; Funders at ward level); the index pages (Overview, Compare, Method) have no
 ward view because the index is not computed for wards, so they run at district level.
 
 Budgets (issue 4): repeat render under 0.5 s (checked on the server time); a map interaction under
@@ -43,6 +43,8 @@ PAGES = [
                                                                                "interaction: switch to same county"),
     ("map", "level=ward&indicator=grants_amount_per_head", "map_click", True,
      "Map at ward level; interaction: click a ward"),
+    ("funders", "level=ward", "radio:Number of grants", True, "Funders at ward level (the default funder, all "
+                                                               "years); interaction: map the number of grants"),
     ("method", "level=district", "slider", False, "Method & weights; interaction: move the funding weight slider"),
     ("data", "", "radio:warning", False, "Data; interaction: show another kind of load issue"),
 ]
