@@ -9,12 +9,13 @@ RAW ?= $(abspath $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),..
 DB ?= data/powerbalance.duckdb
 PORT ?= 8501
 
-.PHONY: run db rebuild test test-fast bench fetch browser clean help
+.PHONY: run db rebuild test test-fast bench fuzz fetch browser clean help
 
 help:
 	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://localhost:$(PORT)"
 	@echo "make test     set up .venv (and Chromium for browser tests) and run the whole test suite"
 	@echo "make bench    print page timings, bytes and memory on the real data"
+	@echo "make fuzz     feed every loader and the upload new random damaged files"
 	@echo "make rebuild  rebuild the database from $(RAW)"
 	@echo "make fetch    download the raw files from their public origins into data/raw"
 
@@ -56,6 +57,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) $(DB)
 	POWERBALANCE_RAW_DIR=$(RAW) POWERBALANCE_DB=$(DB) $(BIN)/python -m bench
+
+# new random inputs for every loader and the upload (make test runs a fixed set); FUZZ_EXAMPLES scales
+fuzz: $(STAMP)
+	POWERBALANCE_RAW_DIR=$(RAW) FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5} $(BIN)/python -m pytest -q tests/test_fuzz_loaders.py
 
 clean:
 	rm -rf $(VENV) data/*.duckdb static/geo .pytest_cache

@@ -361,7 +361,10 @@ def read_excel_rows(path: Path, sheet: str) -> list[list[Any]]:
     if sheet not in wb.sheet_names:
         raise EtlInputError(f"sheet not found; sheets are {wb.sheet_names}", file=path, sheet=sheet)
     # skip_empty_area=False keeps leading blank rows/columns so row numbers match what Excel shows
-    return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    try:  # the sheet's XML is only inflated and parsed here: a damaged sheet fails here, not at open
+        return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise EtlInputError(f"cannot read this sheet, the file is damaged: {exc}", file=path, sheet=sheet) from None
 
 
 def excel_col(idx: int) -> str:

@@ -368,8 +368,11 @@ def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
     except Exception as exc:  # calamine raises its own types for corrupt or non-spreadsheet files
         raise GrantsFileError(f"cannot open as a spreadsheet: {exc}", filename) from None
     for name in wb.sheet_names:
-        sheet = wb.get_sheet_by_name(name)
-        rows = sheet.to_python()
+        try:  # a sheet's XML is only inflated and parsed here, so a damaged sheet fails here, not at open
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python()
+        except Exception as exc:
+            raise GrantsFileError(f"cannot read this sheet, the file is damaged: {exc}", filename, sheet=name) from None
         first_row = (sheet.start or (0, 0))[0] + 1  # to_python starts at the first used row
         for k, cells in enumerate(rows[:20]):
             titles = {canonical_title(c) for c in cells}

@@ -90,6 +90,8 @@ def _read_aggregate(path: Path, rep) -> pd.DataFrame:
     text = decode_text(path, rep)
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:   # nothing but (perhaps) a byte-order mark or blank lines
+        raise EtlInputError("file is empty: no header row", file=path, row=1) from None
     except pd.errors.ParserError as exc:
         raise EtlInputError(f"not readable as CSV: {exc}", file=path) from None
     missing = [c for c in AGG_COLUMNS if c not in df.columns]
