@@ -598,12 +598,12 @@ def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: 
 @lru_cache(maxsize=64)
 def _bands_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, n: int,
                   seed: int, group: str | None) -> pd.DataFrame:
-    weights = dict(weights) if weights is not None else None
     areas, values, spec, _ = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
-    mc = monte_carlo_ranks(values, spec, weights, groups, n=n, seed=seed)
-    base = composite(values, spec, weights, groups)
-    out = pd.DataFrame({"group": groups, "rank": base["rank"]}).join(mc)
+    mc = monte_carlo_ranks(values, spec, dict(weights) if weights is not None else None, groups, n=n, seed=seed)
+    # the ranks with the chosen weights are compute_index's (cached for this build), not computed again
+    base = _index_cached(key, path, level, period, weights, lens, group, DEFAULT_METHOD)
+    out = pd.DataFrame({"group": groups, "rank": base.set_index("area_code")["rank"]}).join(mc)
     out.index.name = "area_code"
     return out.reset_index()
 
