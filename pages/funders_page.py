@@ -8,8 +8,7 @@ from powerbalance.queries import escape_markdown as md
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
-weights = ui.weights_from_url(DEFAULT_WEIGHTS)
-ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+weights = ui.carried_weights(DEFAULT_WEIGHTS)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

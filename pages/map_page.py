@@ -6,8 +6,7 @@ from powerbalance import charts, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
-weights = ui.weights_from_url(DEFAULT_WEIGHTS)
-ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+weights = ui.carried_weights(DEFAULT_WEIGHTS)
 ui.page_header("Map", "Choose a level, an indicator and a year. Grey areas have no data — they are not zero.")
 
 LEVEL_NAMES = {"ward": "Wards", "district": "Districts & unitaries", "county": "Counties", "region": "Regions"}

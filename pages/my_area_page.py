@@ -7,8 +7,7 @@ from powerbalance import brief, charts, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
-weights = ui.weights_from_url(DEFAULT_WEIGHTS)
-ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
+weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q("index_periods")
 councils = ui.q("councils")
 labels = dict(zip(councils["code"], councils["label"]))

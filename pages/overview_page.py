@@ -12,7 +12,7 @@ INTRO = ("How far has each English area shifted from the council as **provider**
          "are context, shown beside the index, never added into it.")
 
 ui.start_page()
-weights = ui.weights_from_url(DEFAULT_WEIGHTS)
+weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q("index_periods")
 if not periods:
     ui.page_header("Power Balance")
@@ -33,7 +33,6 @@ lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ov_lens", c
                          "budget, compared only with councils of the same tier.")
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
-ui.keep_weights_in_url(weights, DEFAULT_WEIGHTS)
 
 shift_all = ui.q("shifts", "district", lens, weights)
 title, finding = queries.overview_headline(shift_all, "councils")

@@ -186,15 +186,13 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     return values
 
 
-def weights_from_url(defaults: dict, param: str = "weights") -> dict:
-    """Weights from the URL for pages that use them without showing sliders."""
-    return queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
-
-
-def keep_weights_in_url(weights: dict, defaults: dict, param: str = "weights") -> None:
-    """Keep non-default weights in the URL on pages without sliders (so links carry them)."""
+def carried_weights(defaults: dict, param: str = "weights") -> dict:
+    """Weights for a page that uses them without showing sliders: read from the URL, and kept
+    there when they are not the defaults, so a link from this page carries them on."""
+    weights = queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
     text = queries.weights_to_param(weights)
     publish(param, None if text == queries.weights_to_param(defaults) else text)
+    return weights
 
 
 def remember_area(code: str | None) -> None:
