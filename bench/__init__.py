@@ -208,6 +208,17 @@ def click_map(page, fx: float = 0.5, fy: float = 0.55, timeout_ms: int = 60_000)
     page.mouse.click(x, y)
 
 
+def proc_status_mb(pid: int, field: str) -> float | None:
+    """A memory field of /proc/<pid>/status (VmRSS, VmHWM, …) in MB; None once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
 class StreamlitServer:
     """``streamlit run <app>/dashboard.py`` (through ``powerbalance.serve``, as ``make run`` starts it)
     on 127.0.0.1:<free port>, stopped on exit."""
@@ -247,13 +258,7 @@ class StreamlitServer:
 
     def peak_rss_mb(self) -> float | None:
         """Peak resident memory of the server process (VmHWM), in MB."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            return None
-        return None
+        return proc_status_mb(self.proc.pid, "VmHWM")
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:

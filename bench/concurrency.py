@@ -36,6 +36,8 @@ from typing import Callable
 
 import duckdb
 
+from . import proc_status_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 N_SESSIONS = 25
 VISIT_TIMEOUT_S = 600.0
@@ -270,13 +272,7 @@ class MemorySampler:
         self.wall_s = 0.0
 
     def rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            return None
-        return None
+        return proc_status_mb(self.pid, "VmRSS")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (from /proc/<pid>/stat)."""
