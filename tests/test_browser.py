@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from bench import MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
+from tests.helpers import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
@@ -36,20 +37,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 def requests_seen():
     return []
 
-
-
-def open_page(browser, server, requests_seen, path: str, viewport=(1366, 768)):
-    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests_seen.append(r.url))
-    page.on("websocket", lambda ws: requests_seen.append(ws.url))
-    w = Watcher(page)
-    m = w.mark()
-    page.goto(server.url + path)
-    w.wait_idle(page, m, timeout=240)
-    return ctx, page, w, errors
 
 
 def assert_clean(w: Watcher, errors: list[str]) -> None:

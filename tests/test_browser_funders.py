@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import pytest
 
 from bench import Watcher, chromium_path
+from tests import helpers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
@@ -43,16 +44,7 @@ def seen():
 
 
 def open_page(browser, server, seen, path: str):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: seen.append(r.url))
-    w = Watcher(page)
-    m = w.mark()
-    page.goto(server.url + path)
-    w.wait_idle(page, m, timeout=240)
-    return ctx, page, w, errors
+    return helpers.open_page(browser, server, seen, path, viewport=(1366, 900))
 
 
 def upload(page, w: Watcher, path: Path) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench import build_of
 from powerbalance import db as pbdb
 
 pytestmark = [pytest.mark.slow]
@@ -65,14 +66,6 @@ def sha(p: Path) -> str:
 def leftovers(dbp: Path, static: Path) -> list[str]:
     return sorted(p.name for p in list(dbp.parent.glob(f".{dbp.name}.building-*"))
                   + list((static / "geo").glob(".building-*")))
-
-
-def build_id_of(dbp: Path) -> str:
-    con = duckdb.connect(str(dbp), read_only=True)
-    try:
-        return con.execute("SELECT build_id FROM build_info").fetchone()[0]
-    finally:
-        con.close()
 
 
 class Site:
@@ -152,7 +145,7 @@ def assert_live_intact(site: Site, before_sha: str, before_id: str, seed: int) -
     now = sha(dbp)
     if now != before_sha:
         # only a complete build may have replaced it: one build_info row, its boundary folder present
-        new_id = build_id_of(dbp)
+        new_id = build_of(dbp)[0]
         assert new_id != before_id, where
         con = duckdb.connect(str(dbp), read_only=True)
         try:
@@ -175,7 +168,7 @@ def assert_live_intact(site: Site, before_sha: str, before_id: str, seed: int) -
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
-    return now, build_id_of(dbp)
+    return now, build_of(dbp)[0]
 
 
 def test_short_builds_killed_at_random_points(raw_dir, tmp_path):
@@ -187,7 +180,7 @@ def test_short_builds_killed_at_random_points(raw_dir, tmp_path):
     # printed when the last source is loaded: reports, checkpoint, fsync and renames follow
     last = f"  {order_sources([s for s in all_sources() if s.id in SHORT_SOURCES])[-1].id} "
     length, publish = site.run(site.short_cmd(), "first", marker=last)
-    before, before_id = sha(site.dbp), build_id_of(site.dbp)
+    before, before_id = sha(site.dbp), build_of(site.dbp)[0]
     published = 0
     for i in range(SHORT_KILLS):
         if i % 3:   # anywhere while sources load
@@ -216,7 +209,7 @@ def test_full_build_command_killed(raw_dir, built, tmp_path):
     shutil.copyfile(db0, site.dbp)
     shutil.copytree(static0 / "geo" / result.build_id, site.static / "geo" / result.build_id)
     length = max(result.seconds, 5.0) + 2.0   # + interpreter start-up
-    before, before_id = sha(site.dbp), build_id_of(site.dbp)
+    before, before_id = sha(site.dbp), build_of(site.dbp)[0]
     for i in range(FULL_KILLS):
         after = rng.uniform(0.5, 0.95 * length)
         site.kill_at(site.full_cmd(), f"full-{i}", after)

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench import build_of
 from etl.build import build
 from etl.core import Source, insert_rows
 from powerbalance import db
@@ -262,14 +263,6 @@ class PublishWatcher:
         self._thread.join(timeout=5)
 
 
-def _build_id(path: Path) -> str:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute("SELECT build_id FROM build_info").fetchone()[0]
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_dir, tmp_path):
     """25 sessions keep visiting every page (a second apart, like people reading) while the real
@@ -310,7 +303,7 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
     def build_ids() -> set[str]:
         """The ids a Data page may show: the old one, and the new one once it is published."""
         if watcher.first_new is not None and len(state["ids"]) == 1:
-            state["ids"].add(_build_id(live))
+            state["ids"].add(build_of(live)[0])
         return state["ids"]
 
     async def scenario():
@@ -342,7 +335,7 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
         log = server.output()
 
     assert out.returncode == 0, out.stderr[-3000:]
-    new_id = _build_id(live)
+    new_id = build_of(live)[0]
     assert new_id != old_id and watcher.first_new is not None
     failures = [f"session {v.session} {v.page}: {v.status} {v.exceptions} {v.problems}" for v in visits if not v.ok]
     assert failures == [], failures[:10]
