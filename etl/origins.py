@@ -72,8 +72,11 @@ GRANTS_360 = ("yanoak/360giving-deprivation", "d3b961243ba4f9a726da23af4f7fdac80
 COVID_360 = ("ThreeSixtyGiving/covid19-tracker", "2f04ffffa0560ed9a157443a4be4c0c305411237")
 ONS_LOOKUPS = ("jtrim-ons/ons-lookups", "85d0ba6e476badf3861d8dc7485aecf40598d031")
 SMC = ("ukgov-equality-hub/smc-son", "130177aca799632e730e0f57d5b4f90f009f7fe1")
+SMC_4 = ("ukgov-equality-hub/smc-son", "be2b6b0b7f50f7c580bb313c784530f26baab0cb")
+ARCADES = ("arcadesproject/python-council-data-cleanup", "c08a5ac0127537611f60ad198a254726ac18802e")
 
 SMC_DIR = "son/content/drivers_of_social_mobility/social_capital_and_connections/civic_engagement/1.0"
+SMC_4_DIR = "son/content/son/drivers_of_social_mobility/social_capital_and_connections/civic_engagement/4.0"
 
 IMD2025_LTLA24_COLUMNS = _cols(
     "ltla24_code,ltla24_name,imd_average_rank,imd_rank_of_average_rank,imd_average_score,"
@@ -161,6 +164,8 @@ ORIGINS: tuple[Origin, ...] = (
         "Revenue_Outturn_Summary__RS__data_2014-15_by_LA_-_02-Feb-2016.xls",
         "RS_2017-18_data_by_LA.xlsx",
     )),
+    # the publisher's 2023-24 ODS, removed from that repository in a later commit: fetched at this one
+    _copy("funding/RS_2023-24_data_by_LA.ods", ARCADES, "RS_2023-24_data_by_LA.ods"),
     _copy("funding/mhclg_RS_revenue_outturn_2016_2017_uppertier.csv", BBC, "roall.csv"),
     _copy("funding/360giving_grants_eng_LAD_ward_donor_year_2013_2018.csv", GRANTS_360,
           "app/src/data/grants/grants_eng_LAD_ward_donor_year.csv"),
@@ -168,11 +173,15 @@ ORIGINS: tuple[Origin, ...] = (
           "covidtracker/assets/data/grants_data.json"),
     # community/
     _copy("community/PAR18_WD18_LAD18.csv", ONS_LOOKUPS, "csv/072.csv"),
+    _copy("community/PAR19_WD19_LAD19.csv", ONS_LOOKUPS, "csv/081.csv"),
+    _copy("community/PAR19_names_codes.csv", ONS_LOOKUPS, "csv/269.csv"),
     # volunteering/
     _copy("volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv", SMC,
           f"{SMC_DIR}/DR41-civic-engagement--by-ITL1-region-and-year--original.csv"),
     _copy("volunteering/DR41-civic-engagement--full-dataset.csv", SMC,
           f"{SMC_DIR}/DR41-civic-engagement--full-dataset.csv"),
+    _copy("volunteering/DR41-4.0-civic-engagement--full-dataset.csv", SMC_4,
+          f"{SMC_4_DIR}/DR41-4.0-civic-engagement--full-dataset.csv"),
     # context/
     _rda_csv("context/imd2025_england_ltla24.csv", IMD, 296, IMD2025_LTLA24_COLUMNS),
     _rda_csv("context/imd2025_england_lsoa21.csv", IMD, 33755,

@@ -176,7 +176,7 @@ def test_manifest_is_identical_to_the_mirrors():
 
 def test_every_manifest_path_has_exactly_one_origin():
     manifest = read_manifest()
-    assert len(manifest) == 39
+    assert len(manifest) == 43
     assert set(manifest) == set(origins.BY_PATH)
     assert len(origins.ORIGINS) == len(origins.BY_PATH)
     for origin in origins.ORIGINS:
