@@ -17,38 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Sequence
 
+from powerbalance.codes import NotText, decode_bytes, open_workbook, sheet_rows
+from powerbalance.errors import LocatedError
+
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
 
 
-class EtlInputError(Exception):
-    """Bad input that stops a build. Always says where: file, sheet, row, column."""
-
-    def __init__(self, message: str, file: str | Path | None = None, sheet: str | None = None,
-                 row: int | None = None, column: str | int | None = None):
-        self.message = message
-        self.file = str(file) if file is not None else None
-        self.sheet = sheet
-        self.row = row
-        self.column = column
-        super().__init__(self.__str__())
-
-    def location(self) -> str:
-        parts = []
-        if self.file:
-            parts.append(f"file {self.file}")
-        if self.sheet is not None:
-            parts.append(f"sheet '{self.sheet}'")
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column is not None:
-            parts.append(f"column '{self.column}'")
-        return ", ".join(parts)
-
-    def __str__(self) -> str:  # pragma: no cover - trivial
-        loc = self.location()
-        return f"{loc}: {self.message}" if loc else self.message
+class EtlInputError(LocatedError):
+    """Bad input that stops a build. Always says where: file, sheet, row, column
+    (see :class:`powerbalance.errors.LocatedError`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,28 +189,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class NotText(ValueError):
-    """Bytes that are neither UTF-8 nor Windows-1252: ``line`` and ``byte`` say where."""
-
-    def __init__(self, line: int, byte: int):
-        super().__init__(f"byte 0x{byte:02x} on line {line}")
-        self.line, self.byte = line, byte
-
-
-def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
-    """UTF-8 (BOM stripped), else Windows-1252. Returns the text and, when it was not UTF-8, the
-    (line, byte) of the first non-UTF-8 byte so the caller can warn; raises :class:`NotText` when
-    the bytes are not Windows-1252 either. Shared by the ETL and the funders' upload."""
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        where = (data[: exc.start].count(b"\n") + 1, data[exc.start])
-        try:
-            return data.decode("cp1252"), where
-        except UnicodeDecodeError:
-            raise NotText(*where) from None
-
-
 def decode_text(path: Path, report: LoadReport | None = None) -> str:
     """Read a text file as UTF-8 (BOM stripped). cp1252 files are accepted with a recorded warning."""
     data = Path(path).read_bytes()
@@ -352,29 +309,11 @@ def parse_number(value: Any, *, file=None, sheet=None, row=None, column=None,
 
 def read_excel_rows(path: Path, sheet: str) -> list[list[Any]]:
     """All rows of one sheet via the calamine engine (xls and xlsx)."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise EtlInputError(f"cannot open as a spreadsheet: {exc}", file=path) from None
+    wb = open_workbook(path, path, EtlInputError)
     if sheet not in wb.sheet_names:
         raise EtlInputError(f"sheet not found; sheets are {wb.sheet_names}", file=path, sheet=sheet)
     # skip_empty_area=False keeps leading blank rows/columns so row numbers match what Excel shows
-    try:  # the sheet's XML is only inflated and parsed here: a damaged sheet fails here, not at open
-        return wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise EtlInputError(f"cannot read this sheet, the file is damaged: {exc}", file=path, sheet=sheet) from None
-
-
-def excel_col(idx: int) -> str:
-    """0-based column index → Excel letters (0 → A)."""
-    s = ""
-    idx += 1
-    while idx:
-        idx, r = divmod(idx - 1, 26)
-        s = chr(65 + r) + s
-    return s
+    return sheet_rows(wb.get_sheet_by_name(sheet), path, sheet, EtlInputError, skip_empty_area=False)
 
 
 def read_json(path: Path, report: LoadReport | None = None) -> Any:
@@ -383,13 +322,6 @@ def read_json(path: Path, report: LoadReport | None = None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise EtlInputError(f"invalid JSON: {exc.msg}", file=path, row=exc.lineno, column=exc.colno) from None
-
-
-GSS_RE = re.compile(r"^[EWSNKL]\d{8}$")
-
-
-def is_gss(code: str | None) -> bool:
-    return bool(code) and bool(GSS_RE.match(code))
 
 
 def insert_rows(con, table: str, rows: Sequence[Sequence[Any]] | Any, columns: Sequence[str] | None = None) -> int:

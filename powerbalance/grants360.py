@@ -31,6 +31,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from .codes import GSS_RE, NotText, decode_bytes, excel_col, normalise_postcode, open_workbook, sheet_rows
+from .errors import LocatedError
+
 #: Columns of the ``grants`` table (etl/schema.sql), in order.
 GRANT_COLUMNS = ["dataset", "grant_id", "title", "award_date", "amount_gbp", "currency", "funder_id",
                  "funder_name", "programme", "recipient_id", "recipient_name", "recipient_postcode",
@@ -70,9 +73,6 @@ _LOCATION_PROPS = {"geoCode": "Geographic Code", "geoCodeType": "Geographic Code
 
 _BENEFICIARY_CODE = re.compile(r"^Beneficiary Location(?::(\d+))?:Geographic Code$")
 _INDEX_SEGMENT = re.compile(r":0(?=:)")
-# 360Giving's own "looks roughly like a postcode" test (data-quality tool), anchored, spaces allowed.
-POSTCODE_RE = re.compile(r"^\s*([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\s*$", re.IGNORECASE)
-GSS_RE = re.compile(r"^[EWSNKL]\d{8}$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _ORG_ID = re.compile(r"^[A-Za-z]{2}-[A-Za-z0-9]+-\S+$")
@@ -85,15 +85,13 @@ SPREADSHEET_EXTS = {".xlsx", ".xls", ".ods"}
 # --------------------------------------------------------------------------------------------
 
 
-class GrantsFileError(ValueError):
-    """The file as a whole cannot be read as 360Giving grants (wrong format, too big, no grants)."""
+class GrantsFileError(LocatedError, ValueError):
+    """The file as a whole cannot be read as 360Giving grants (wrong format, too big, no grants).
+    ``filename`` is the uploaded file's name (= ``file``)."""
 
-    def __init__(self, message: str, filename: str | None = None, sheet: str | None = None,
-                 row: int | None = None, column: str | None = None):
-        self.message, self.filename, self.sheet, self.row, self.column = message, filename, sheet, row, column
-        where = ", ".join(p for p in (filename and f"file {filename}", sheet and f"sheet '{sheet}'",
-                                      row is not None and f"row {row}", column and f"column '{column}'") if p)
-        super().__init__(f"{where}: {message}" if where else message)
+    @property
+    def filename(self) -> str | None:
+        return self.file
 
 
 @dataclass
@@ -205,8 +203,6 @@ def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         problems.append(Problem("warning", "encoding", "file is UTF-16, not UTF-8; read as UTF-16"))
         return data.decode("utf-16")
-    from etl.core import NotText, decode_bytes
-
     try:
         text, not_utf8 = decode_bytes(data)
     except NotText as exc:
@@ -294,15 +290,6 @@ def canonical_title(header: Any) -> str:
 
 
 
-def _col_letter(idx: int) -> str:
-    """0-based column index → spreadsheet letters (0 → A), for cell references in messages."""
-    s, idx = "", idx + 1
-    while idx:
-        idx, r = divmod(idx - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or \
         (isinstance(value, float) and value != value)
@@ -322,8 +309,8 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
             continue
         if t in first_at:
             problems.append(Problem("warning", "duplicate_column",
-                                    f"column '{t}' appears twice; the first (column {_col_letter(first_at[t])}) "
-                                    "is used", sheet, header_row, t, cell=f"{_col_letter(i)}{header_row}"))
+                                    f"column '{t}' appears twice; the first (column {excel_col(first_at[t])}) "
+                                    "is used", sheet, header_row, t, cell=f"{excel_col(i)}{header_row}"))
         else:
             first_at[t] = i
     out: list[_Record] = []
@@ -335,7 +322,7 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
             problems.append(Problem("warning", "extra_cells", f"row has {len(cells)} cells but only "
                                     f"{len(titles)} headings; the extra cells are ignored", sheet, rownum))
         values = {t: cells[i] if i < len(cells) else None for t, i in first_at.items()}
-        where = {t: f"{_col_letter(i)}{rownum}" for t, i in first_at.items()}
+        where = {t: f"{excel_col(i)}{rownum}" for t, i in first_at.items()}
         out.append(_Record(rownum, values, where))
     return out
 
@@ -361,18 +348,10 @@ def _csv_records(text: str, filename: str, max_rows: int, problems: list[Problem
 def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
                          problems: list[Problem]) -> tuple[str, list[_Record]]:
     """First sheet whose heading row (within the first 20 rows) has the standard columns."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine raises its own types for corrupt or non-spreadsheet files
-        raise GrantsFileError(f"cannot open as a spreadsheet: {exc}", filename) from None
+    wb = open_workbook(data, filename, GrantsFileError)
     for name in wb.sheet_names:
-        try:  # a sheet's XML is only inflated and parsed here, so a damaged sheet fails here, not at open
-            sheet = wb.get_sheet_by_name(name)
-            rows = sheet.to_python()
-        except Exception as exc:
-            raise GrantsFileError(f"cannot read this sheet, the file is damaged: {exc}", filename, sheet=name) from None
+        sheet = wb.get_sheet_by_name(name)
+        rows = sheet_rows(sheet, filename, name, GrantsFileError)
         first_row = (sheet.start or (0, 0))[0] + 1  # to_python starts at the first used row
         for k, cells in enumerate(rows[:20]):
             titles = {canonical_title(c) for c in cells}
@@ -396,12 +375,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def normalise_postcode(value: Any) -> str | None:
-    """'sw1a1aa ' → 'SW1A 1AA'; None when it does not look like a UK postcode."""
-    m = POSTCODE_RE.match(_text(value) or "")
-    return f"{m.group(1)} {m.group(2)}".upper() if m else None
 
 
 def _parse_amount(value: Any) -> float | None:

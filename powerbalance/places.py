@@ -26,18 +26,12 @@ import shapely
 from pyproj import Transformer
 
 from . import config, db
+from .codes import GSS_RE, normalise_postcode
 
 #: Output columns of :func:`postcode_to_area`.
 POSTCODE_COLUMNS = ["postcode", "district_code", "ward_code", "lat", "lon", "status"]
 #: Output columns of :func:`find_places`.
 PLACE_COLUMNS = ["code", "name", "level", "district_code", "district_name", "label", "match", "postcode_status"]
-
-# UK postcode format (UK Government Data Standards): outward code A9, A99, AA9, AA99, A9A or AA9A
-# (second letter never I or Z), then inward code 9AA; plus the special GIR 0AA.
-_OUTWARD = r"(?:[A-Z][0-9]{1,2}|[A-Z][A-HJ-Y][0-9]{1,2}|[A-Z][0-9][A-Z]|[A-Z][A-HJ-Y][0-9][A-Z])"
-POSTCODE_RE = re.compile(rf"^(?:GIR0AA|{_OUTWARD}[0-9][A-Z]{{2}})$")
-GSS_RE = re.compile(r"^[EWSNKLM]\d{8}$")
-_WS = re.compile(r"\s+")
 
 # District codes newer than the project's LAD 2024 geography that the 2025 postcode directory
 # uses. The Barnsley and Sheffield (Boundary Change) Order 2024 (SI 2024/1328) moved a small area
@@ -50,22 +44,8 @@ _TO_WGS84 = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 # Grid references of these countries are British National Grid (Northern Ireland's are Irish
 # Grid, and the Channel Islands and Isle of Man have none), so lat/lon is given only for them.
 _GB_PREFIXES = ("E", "W", "S")
+_WS = re.compile(r"\s+")
 _LEVEL_ORDER = {"country": 0, "region": 1, "combined_authority": 2, "county": 3, "district": 4, "ward": 5}
-
-
-# --------------------------------------------------------------------------------------------
-# Postcode text
-# --------------------------------------------------------------------------------------------
-
-
-def normalise_postcode(text: object) -> str | None:
-    """'sw1a1aa ' → 'SW1A 1AA'; None when it is not a UK postcode in form."""
-    if not isinstance(text, str):
-        return None
-    compact = _WS.sub("", text).upper()
-    if not POSTCODE_RE.match(compact):
-        return None
-    return f"{compact[:-3]} {compact[-3:]}"
 
 
 # --------------------------------------------------------------------------------------------

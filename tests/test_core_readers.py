@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.core import EtlInputError, LoadReport, decode_text, excel_col, parse_number, read_csv
+from etl.core import EtlInputError, LoadReport, decode_text, parse_number, read_csv
+from powerbalance.codes import excel_col
 
 
 def write(tmp_path, name, data: bytes):

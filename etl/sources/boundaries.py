@@ -30,7 +30,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, is_gss, read_json
+from powerbalance.codes import is_gss
+
+from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, read_json
 
 # A topology arc reference follows the TopoJSON convention: i ≥ 0 is arc i as stored, ~i (i.e. -i-1)
 # is arc i reversed.

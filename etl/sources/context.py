@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from powerbalance.codes import ENGLAND
+
 from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number, read_csv
 
-ENGLAND = "E92000001"
 IMD_LTLA = "context/imd2025_england_ltla24.csv"
 IMD_LSOA = "context/imd2025_england_lsoa21.csv"
 CENSUS_POP = "context/age_gender21_ltla21_ew.csv"

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..core import BuildContext, EtlInputError, Source, insert_rows, is_gss, read_csv
+from powerbalance.codes import ENGLAND, is_gss
 
-ENGLAND = "E92000001"
+from ..core import BuildContext, EtlInputError, Source, insert_rows, read_csv
+
 
 # mySociety local-authority-type → (our type, tier)
 DISTRICT_TYPES = {

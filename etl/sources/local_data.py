@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from powerbalance.codes import open_workbook
+
 from ..core import (BuildContext, EtlInputError, LoadReport, Source, decode_text, insert_rows,
                     parse_number, read_excel_rows)
 
@@ -150,12 +152,7 @@ def _rows(path: Path, report: LoadReport) -> tuple[str | None, list[tuple[int, d
         sheet = None
         body = [(reader.line_num, rec) for rec in reader]
     else:
-        from python_calamine import CalamineWorkbook
-
-        try:
-            sheet = CalamineWorkbook.from_path(str(path)).sheet_names[0]
-        except Exception as exc:
-            raise EtlInputError(f"cannot open as a spreadsheet: {exc}", file=path) from None
+        sheet = open_workbook(path, path, EtlInputError).sheet_names[0]
         rows = read_excel_rows(path, sheet)
         if not rows:
             raise EtlInputError("sheet is empty", file=path, sheet=sheet)

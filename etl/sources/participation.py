@@ -12,10 +12,10 @@ published" and is read as missing; other suppression markers are recorded in the
 """
 from __future__ import annotations
 
-from ..core import BuildContext, EtlInputError, LoadReport, Source, Table, insert_rows, is_gss, \
-    parse_number, read_csv
+from powerbalance.codes import ENGLAND, is_gss
 
-ENGLAND = "E92000001"
+from ..core import BuildContext, EtlInputError, LoadReport, Source, Table, insert_rows, parse_number, read_csv
+
 REGIONAL = "volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv"
 NATIONAL = "volunteering/DR41-civic-engagement--full-dataset.csv"
 

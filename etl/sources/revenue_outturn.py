@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core import (BuildContext, EtlInputError, LoadReport, Source, excel_col, insert_rows, parse_number,
+from powerbalance.codes import excel_col, open_workbook
+
+from ..core import (BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number,
                     read_csv)
 
 #: Published unit → pounds.
@@ -236,12 +238,7 @@ def find_layout(path: Path, wb) -> Layout:
 
 def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[Council]]:
     """Parse one RS workbook into council rows (values still as published)."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for corrupt files
-        raise EtlInputError(f"cannot open as a spreadsheet: {exc}", file=path) from None
+    wb = open_workbook(path, path, EtlInputError)
     layout = find_layout(path, wb)
     rows = read_sheet(wb, layout.sheet)
     header = rows[layout.header_row]

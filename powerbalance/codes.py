@@ -1,0 +1,102 @@
+"""Codes and cells: the small definitions the ETL and the dashboard share.
+
+- :data:`ENGLAND` and the GSS area-code pattern (:func:`is_gss`);
+- UK postcodes in form (:func:`normalise_postcode`);
+- spreadsheet column letters (:func:`excel_col`) and opening a workbook or reading one of its
+  sheets with a located error (:func:`open_workbook`, :func:`sheet_rows`);
+- text files that are UTF-8 or Windows-1252 (:func:`decode_bytes`, :class:`NotText`).
+
+Pure: no Streamlit, no database, no ``etl`` import (``etl`` imports this module).
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import LocatedError
+
+#: GSS code of England.
+ENGLAND = "E92000001"
+
+#: A GSS (ONS Government Statistical Service) area code: a country letter and eight digits —
+#: E England, W Wales, S Scotland, N Northern Ireland, K Great Britain / UK groupings,
+#: L Channel Islands, M Isle of Man.
+GSS_RE = re.compile(r"^[EWSNKLM]\d{8}$")
+
+# UK postcode format (UK Government Data Standards): outward code A9, A99, AA9, AA99, A9A or AA9A
+# (second letter never I or Z), then inward code 9AA; plus the special GIR 0AA.
+_OUTWARD = r"(?:[A-Z][0-9]{1,2}|[A-Z][A-HJ-Y][0-9]{1,2}|[A-Z][0-9][A-Z]|[A-Z][A-HJ-Y][0-9][A-Z])"
+POSTCODE_RE = re.compile(rf"^(?:GIR0AA|{_OUTWARD}[0-9][A-Z]{{2}})$")
+_WS = re.compile(r"\s+")
+
+
+def is_gss(code: str | None) -> bool:
+    """True for a GSS area code such as 'E07000223' (upper case, no spaces)."""
+    return isinstance(code, str) and bool(GSS_RE.match(code))
+
+
+def normalise_postcode(text: object) -> str | None:
+    """'sw1a1aa ' → 'SW1A 1AA'; None when it is not a UK postcode in form (or not text)."""
+    if not isinstance(text, str):
+        return None
+    compact = _WS.sub("", text).upper()
+    if not POSTCODE_RE.match(compact):
+        return None
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def excel_col(idx: int) -> str:
+    """0-based column index → spreadsheet letters (0 → A, 26 → AA)."""
+    s = ""
+    idx += 1
+    while idx:
+        idx, r = divmod(idx - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def open_workbook(source: str | Path | bytes, file: str | Path, error: type[LocatedError] = LocatedError):
+    """A calamine workbook from a path or the file's bytes (xls, xlsx, xlsb, ods); a file that is
+    not a readable spreadsheet raises ``error`` naming ``file``."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            return CalamineWorkbook.from_filelike(io.BytesIO(source))
+        return CalamineWorkbook.from_path(str(source))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise error(f"cannot open as a spreadsheet: {exc}", file) from None
+
+
+def sheet_rows(sheet, file: str | Path, name: str, error: type[LocatedError] = LocatedError,
+               **to_python) -> list[list[Any]]:
+    """All rows of an open calamine sheet. A sheet's XML is only inflated and parsed here, so a
+    damaged sheet fails here (not at open), as ``error`` naming file and sheet."""
+    try:
+        return sheet.to_python(**to_python)
+    except Exception as exc:
+        raise error(f"cannot read this sheet, the file is damaged: {exc}", file, sheet=name) from None
+
+
+class NotText(ValueError):
+    """Bytes that are neither UTF-8 nor Windows-1252: ``line`` and ``byte`` say where."""
+
+    def __init__(self, line: int, byte: int):
+        super().__init__(f"byte 0x{byte:02x} on line {line}")
+        self.line, self.byte = line, byte
+
+
+def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
+    """UTF-8 (BOM stripped), else Windows-1252. Returns the text and, when it was not UTF-8, the
+    (line, byte) of the first non-UTF-8 byte so the caller can warn; raises :class:`NotText` when
+    the bytes are not Windows-1252 either. Shared by the ETL and the funders' upload."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        where = (data[: exc.start].count(b"\n") + 1, data[exc.start])
+        try:
+            return data.decode("cp1252"), where
+        except UnicodeDecodeError:
+            raise NotText(*where) from None
