@@ -1,4 +1,5 @@
-"""Command line: ``python -m etl build [--raw DIR] [--db PATH]`` and ``python -m etl fetch``."""
+"""Command line: ``python -m etl build [--raw DIR] [--db PATH]``, ``python -m etl fetch``, ``python -m etl templates``
+and ``python -m etl docs [--check]``."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("templates", help="write the local-data templates (CSV, XLSX, Table Schema)")
     t.add_argument("--out", type=Path, default=config.ROOT / "templates" / "local")
 
+    d = sub.add_parser("docs", help="regenerate the indicator table in docs/methodology.md from the registry")
+    d.add_argument("--check", action="store_true", help="only check: exit 1 when the document is stale")
+
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -51,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
 
             for p in write_templates(args.out):
                 print(f"wrote {p}")
+        elif args.cmd == "docs":
+            from .docs import METHODOLOGY, update_methodology
+
+            current = update_methodology(check=args.check)
+            if args.check and not current:
+                print(f"{METHODOLOGY} is stale: run python -m etl docs", file=sys.stderr)
+                return 1
+            print(f"{METHODOLOGY}: " + ("up to date" if current else "indicator table rewritten"))
         elif args.cmd == "fetch":
             from .fetch import fetch
 

@@ -165,7 +165,7 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
                     raise RuntimeError(f"injected failure after {src.id}")
             if derive:
                 t0 = time.perf_counter()
-                from powerbalance import indicators
+                from . import indicators
 
                 indicators.derive(ctx)
                 timings["derive_indicators"] = time.perf_counter() - t0

@@ -193,7 +193,11 @@ CREATE TABLE indicators (
     description  VARCHAR,
     source_ids   VARCHAR,
     levels       VARCHAR,                 -- comma-separated levels with values
-    is_local     BOOLEAN NOT NULL DEFAULT false
+    is_local     BOOLEAN NOT NULL DEFAULT false,
+    lens         VARCHAR NOT NULL DEFAULT 'both',  -- place | council | both: which index lens scores it
+    static       BOOLEAN NOT NULL DEFAULT false,   -- one snapshot, used for every period
+    local_scored BOOLEAN NOT NULL DEFAULT false,   -- scored only where a local value is loaded
+    periods      VARCHAR                  -- comma-separated periods with values
 );
 
 CREATE TABLE indicator_values (

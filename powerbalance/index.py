@@ -3,7 +3,7 @@
 The steps follow the OECD/JRC *Handbook on Constructing Composite Indicators* (2008) and are
 described for readers in ``docs/methodology.md``:
 
-1. **Select** the scored indicators of the chosen lens (``powerbalance.indicators.INDICATORS``).
+1. **Select** the scored indicators of the chosen lens (the ``indicators`` table, read by ``powerbalance.registry``).
 2. **Missing data**: nothing is imputed. An area whose data are too thin gets no index value
    and a ``reason`` (see :func:`availability`).
 3. **Normalise** each indicator to 0–100 *within the comparison group* (like with like),
@@ -33,6 +33,7 @@ import pandas as pd
 from . import config
 from . import db as _db
 from . import indicators as _ind
+from . import registry as _registry
 
 DOMAINS: tuple[str, ...] = ("funding", "projects", "participation")
 
@@ -444,16 +445,17 @@ def rurality_ordinal(ruc: str | None) -> float | None:
 # =============================================================================================
 
 
-def spec_for(lens: str, local_present: Iterable[str] = ()) -> IndexSpec:
-    """Scored indicators of a lens (from the indicator registry in powerbalance.indicators).
+def spec_for(lens: str, local_present: Iterable[str] = (), defs: Sequence[_registry.Indicator] | None = None) -> IndexSpec:
+    """Scored indicators of a lens, from the definitions ``defs`` (default: the served build's).
 
     Local-only indicators are scored when some area has a local value for them
     (``local_present``); they are ``optional``: an area without one is not counted short of
     indicators, so loading a council's own figures changes that council's index and no other."""
     if lens not in LENSES:
         raise ValueError(f"unknown lens {lens!r}; choose from {LENSES}")
+    defs = _registry.definitions() if defs is None else defs
     domain, polarity = {}, {}
-    for ind in _ind.INDICATORS:
+    for ind in defs:
         if ind.lens not in ("both", lens):
             continue
         if not (ind.scored or (ind.local_scored and ind.id in local_present)):
@@ -461,7 +463,8 @@ def spec_for(lens: str, local_present: Iterable[str] = ()) -> IndexSpec:
         domain[ind.id] = ind.domain
         polarity[ind.id] = ind.polarity
     spend = "place_spend_per_head" if lens == "place" else "council_spend_per_head"
-    optional = tuple(i for i in domain if not _ind.BY_ID[i].scored)
+    scored = {i.id for i in defs if i.scored}
+    optional = tuple(i for i in domain if i not in scored)
     return IndexSpec(domain, polarity, (spend,), optional)
 
 
@@ -490,8 +493,9 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
 @lru_cache(maxsize=64)
 def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame, frozenset, pd.Series]:
     """Areas of a level and their scored indicator values for one period (cached per build)."""
-    ids = [i.id for i in _ind.INDICATORS if (i.scored or i.local_scored) and i.lens in ("both", lens)]
-    static = [i.id for i in _ind.INDICATORS if i.static and i.id in ids]
+    defs = _registry.definitions(db)
+    ids = [i.id for i in defs if (i.scored or i.local_scored) and i.lens in ("both", lens)]
+    static = [i.id for i in defs if i.static and i.id in ids]
     ph = ", ".join("?" for _ in ids)
     ph_static = ", ".join("?" for _ in static) or "NULL"
     areas, vals = _db.query_many([
@@ -507,7 +511,7 @@ def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.Dat
     spend = vals[vals["indicator_id"].isin(["place_spend_per_head", "council_spend_per_head"])
                  & vals["value"].isna()]
     notes = spend.set_index(["area_code", "indicator_id"])["note"] if "note" in spend else pd.Series(dtype=object)
-    part = [i.id for i in _ind.INDICATORS if i.domain == "participation"]
+    part = [i.id for i in defs if i.domain == "participation"]
     is_local = vals["is_local"].fillna(False).astype(bool)
     local = frozenset(vals.loc[is_local & vals["value"].notna(), "indicator_id"])
     # regional estimates are never scored: keep participation values only when they are local
@@ -529,7 +533,7 @@ def _inputs(level: str, period: str, lens: str, db) -> tuple[pd.DataFrame, pd.Da
         raise ValueError("regions are not councils: use the place lens")
     path = str(Path(db) if db is not None else config.db_path())
     areas, table, local, notes = _load(_db.build_key(path), path, level, period, lens)
-    spec = spec_for(lens, local)
+    spec = spec_for(lens, local, _registry.definitions(path))
     return areas, table[spec.ids], spec, notes
 
 

@@ -696,7 +696,10 @@ def load_facts(db=None) -> pd.DataFrame:
 def local_data(db=None) -> pd.DataFrame:
     """Councils' and partners' own figures in this build: per file and measure, how many values for
     how many areas and periods, and the scored indicator each joins (issue 6)."""
-    from .indicators import BY_ID, LOCAL_AS_INDICATOR, LOCAL_RATES
+    from .indicators import LOCAL_AS_INDICATOR, LOCAL_RATES
+    from .registry import by_id
+
+    BY_ID = by_id(db)
 
     df = _db.query("""
         SELECT file, template, measure, count(*) AS "values", count(DISTINCT area_code) AS areas,

@@ -1,7 +1,17 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import duckdb
+import numpy as np
+import pandas as pd
+
+#: Seconds an AppTest run may take (the first run of a page loads the whole build).
+TIMEOUT = 180
+ROOT = Path(__file__).resolve().parent.parent
+FIX = Path(__file__).parent / "fixtures" / "index"
 
 
 def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 768)):
@@ -23,6 +33,24 @@ def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 7
     return ctx, page, w, errors
 
 
+def open_app_page(app, page: str, params: dict | None = None, timeout: float = TIMEOUT) -> "AppTest":  # noqa: F821 - imported when called
+    """A fresh session on ``page`` with exactly ``params`` in the URL."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=timeout)
+    at.run()
+    at.switch_page(page)
+    at.query_params.clear()
+    at.query_params.update(params or {})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
 def sql(db, text, params=()):
     """Run one query on a database file with a fresh read-only connection: the tests' independent
     view of what the ETL wrote, beside the package's own query functions."""
@@ -31,3 +59,49 @@ def sql(db, text, params=()):
         return con.execute(text, list(params)).df()
     finally:
         con.close()
+
+
+# District squares on the British National Grid (side in km), for area_km2 and density.
+SQUARES_KM = {"E07000001": 10.0, "E07000002": 5.0, "E06000001": 20.0, "E06000002": 2.0}
+
+
+def square_wkb(x0: float, y0: float, side_km: float) -> bytes:
+    """A square drawn on EPSG:27700, densified and stored as WGS84 WKB like the boundaries table."""
+    import shapely
+    from pyproj import Transformer
+
+    s = side_km * 1000
+    sq = shapely.segmentize(shapely.box(x0, y0, x0 + s, y0 + s), 100.0)
+    tr = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    wgs = shapely.transform(sq, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return shapely.to_wkb(wgs)
+
+
+def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
+    """Schema + fixture tables (+ optional local_values rows) + derive(), as a build would do it."""
+    from etl.core import BuildContext, insert_rows
+    from etl.indicators import context, derive, write_definitions
+
+    con = duckdb.connect(str(path))
+    con.execute((ROOT / "etl" / "schema.sql").read_text())
+    areas = pd.read_csv(FIX / "areas.csv", dtype=str)
+    insert_rows(con, "areas", areas)
+    for table in ("finance", "grants_agg", "parishes", "parish_wards", "participation"):
+        df = pd.read_csv(FIX / f"{table}.csv", dtype={"district_code": str, "ward_code": str, "period": str})
+        if table == "grants_agg":
+            df["row"] = range(1, len(df) + 1)
+        insert_rows(con, table, df)
+    ctxv = pd.read_csv(FIX / "context_values.csv", dtype={"period": str})
+    insert_rows(con, "indicator_values", ctxv)
+    write_definitions(con, [i for i in context.INDICATORS if i.id in ("population", "imd_score")])
+    rows = [(code, "district", "fixture", square_wkb(400000 + i * 30000, 300000, side))
+            for i, (code, side) in enumerate(SQUARES_KM.items())]
+    insert_rows(con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
+    if local_rows:
+        insert_rows(con, "local_values", local_rows, ["file", "sheet", "row", "template", "area_code", "area_level",
+                                                      "period", "measure", "value", "source_note"])
+    ctx = BuildContext(con, FIX, "fixture")
+    derive(ctx)
+    con.execute("CHECKPOINT")
+    con.close()
+    return path

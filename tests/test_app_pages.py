@@ -7,16 +7,12 @@ browser tests click a real map. Here the selection → area step is tested on th
 """
 from __future__ import annotations
 
-import json
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from bench import served_app
 from powerbalance import index, queries, ui
-from tests.helpers import sql
-
-TIMEOUT = 180
+from tests.helpers import figures, sql
+from tests.helpers import open_app_page as open_page
 
 
 @pytest.fixture(scope="module")
@@ -29,22 +25,6 @@ def app(real_db, built):
 @pytest.fixture(scope="module")
 def period(real_db):
     return queries.index_periods(real_db)[-1]
-
-
-def open_page(app, page: str, params: dict | None = None, timeout: float = TIMEOUT) -> AppTest:
-    """A fresh session on ``page`` with exactly ``params`` in the URL."""
-    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=timeout)
-    at.run()
-    at.switch_page(page)
-    at.query_params.clear()
-    at.query_params.update(params or {})
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def figures(at) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
 def map_codes(fig: dict) -> tuple[list, list]:

@@ -25,8 +25,7 @@ import streamlit.config as st_config
 from streamlit.testing.v1 import AppTest
 
 from bench import served_app
-from tests.test_app_pages import figures
-from tests.test_app_pages import open_page as open_app_page
+from tests.helpers import figures, open_app_page
 from powerbalance import funders, spread
 from tests.helpers import sql
 

@@ -1,4 +1,4 @@
-"""Indicators (powerbalance.indicators): hand-computed expectations on a small fixture, and
+"""Indicator families (etl/indicators/): hand-computed expectations on a small fixture, and
 roll-up / apportionment invariants on the real data.
 
 The fixture (tests/fixtures/index/*.csv) is a made-up miniature England: one region with a
@@ -16,56 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from etl import indicators as families
 from etl.core import BuildContext, insert_rows
-from powerbalance import indicators as ind
+from etl.indicators import base, density
+from powerbalance import indicators as shared
+from tests.helpers import build_fixture_db, square_wkb
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).parent / "fixtures" / "index"
-
-# District squares on the British National Grid (side in km), for area_km2 and density.
-SQUARES_KM = {"E07000001": 10.0, "E07000002": 5.0, "E06000001": 20.0, "E06000002": 2.0}
-
-
-def _square_wkb(x0: float, y0: float, side_km: float) -> bytes:
-    """A square drawn on EPSG:27700, densified and stored as WGS84 WKB like the boundaries table."""
-    import shapely
-    from pyproj import Transformer
-
-    s = side_km * 1000
-    sq = shapely.segmentize(shapely.box(x0, y0, x0 + s, y0 + s), 100.0)
-    tr = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
-    wgs = shapely.transform(sq, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-    return shapely.to_wkb(wgs)
-
-
-def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
-    """Schema + fixture tables (+ optional local_values rows) + derive(), as a build would do it."""
-    con = duckdb.connect(str(path))
-    con.execute((ROOT / "etl" / "schema.sql").read_text())
-    areas = pd.read_csv(FIX / "areas.csv", dtype=str)
-    insert_rows(con, "areas", areas)
-    for table in ("finance", "grants_agg", "parishes", "parish_wards", "participation"):
-        df = pd.read_csv(FIX / f"{table}.csv", dtype={"district_code": str, "ward_code": str, "period": str})
-        if table == "grants_agg":
-            df["row"] = range(1, len(df) + 1)
-        insert_rows(con, table, df)
-    ctxv = pd.read_csv(FIX / "context_values.csv", dtype={"period": str})
-    insert_rows(con, "indicator_values", ctxv)
-    insert_rows(con, "indicators", [("population", "Population", "context", "people", 0, False, None, "context",
-                                     None, False),
-                                    ("imd_score", "IMD", "context", "score", 0, False, None, "context", None, False)])
-    rows = [(code, "district", "fixture", _square_wkb(400000 + i * 30000, 300000, side))
-            for i, (code, side) in enumerate(SQUARES_KM.items())]
-    insert_rows(con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
-    if local_rows:
-        insert_rows(con, "local_values", local_rows, ["file", "sheet", "row", "template", "area_code", "area_level",
-                                                      "period", "measure", "value", "source_note"])
-    ctx = BuildContext(con, FIX, "fixture")
-    ind.derive(ctx)
-    con.execute("CHECKPOINT")
-    con.close()
-    return path
-
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory) -> Path:
@@ -97,17 +55,17 @@ def note(df, area, indicator, period) -> str:
 
 
 def test_period_alignment():
-    assert ind.fy_of_year(2017) == "2017-18"
-    assert ind.fy_of_year(1999) == "1999-00"
-    assert ind.fy_of_survey("2013/14") == "2013-14"
-    assert ind.fy_of_survey("2014") == "2013-14"   # regional file labels a survey year by its end
-    assert ind.fy_of_survey("summer") is None
+    assert base.fy_of_year(2017) == "2017-18"
+    assert base.fy_of_year(1999) == "1999-00"
+    assert base.fy_of_survey("2013/14") == "2013-14"
+    assert base.fy_of_survey("2014") == "2013-14"   # regional file labels a survey year by its end
+    assert base.fy_of_survey("summer") is None
 
 
 def test_rollup_sums_numerators_and_denominators():
     children = pd.DataFrame({"area_code": ["a", "b", "c"], "period": ["p"] * 3,
                              "numerator": [10.0, 30.0, np.nan], "denominator": [100.0, 300.0, 50.0]})
-    out = ind.rollup(children, {"a": "X", "b": "X", "c": "X"}, scale=1000)
+    out = base.rollup(children, {"a": "X", "b": "X", "c": "X"}, scale=1000)
     # (10 + 30) / (100 + 300) × 1000 = 100; c has no numerator so it is left out, and the note says so
     assert out["value"].iloc[0] == pytest.approx(100.0)
     assert out["note"].iloc[0] == "sum of 2 of 3 districts"
@@ -121,7 +79,7 @@ def test_apportion_county_shares_add_up():
                               "county_code": ["C", "C", None]})
     own = pd.DataFrame({"council_code": ["d1", "d2", "u", "C"], "period": ["p"] * 4,
                         "own": [100.0, 200.0, 500.0, 1000.0]})
-    out = ind.apportion_county(own, districts, pd.Series({"d1": 30.0, "d2": 70.0, "u": 10.0})).set_index("code")
+    out = base.apportion_county(own, districts, pd.Series({"d1": 30.0, "d2": 70.0, "u": 10.0})).set_index("code")
     assert out.loc["d1", "place"] == pytest.approx(100 + 1000 * 0.3)
     assert out.loc["d2", "place"] == pytest.approx(200 + 1000 * 0.7)
     assert out.loc["u", "place"] == pytest.approx(500)
@@ -130,15 +88,15 @@ def test_apportion_county_shares_add_up():
 
 
 def test_boundary_area_of_a_known_square():
-    km2 = ind.boundary_areas_km2([_square_wkb(400000, 300000, 10.0), _square_wkb(500000, 200000, 3.0)])
+    km2 = density.boundary_areas_km2([square_wkb(400000, 300000, 10.0), square_wkb(500000, 200000, 3.0)])
     assert km2[0] == pytest.approx(100.0, rel=1e-3)
     assert km2[1] == pytest.approx(9.0, rel=1e-3)
 
 
 def test_registry_is_consistent():
-    ids = [i.id for i in ind.INDICATORS]
+    ids = [i.id for i in families.definitions()]
     assert len(ids) == len(set(ids))
-    for i in ind.INDICATORS:
+    for i in families.definitions():
         assert i.domain in ("funding", "projects", "participation", "headline", "context")
         assert i.polarity in (-1, 0, 1)
         assert not (i.scored and i.polarity == 0), i.id
@@ -146,10 +104,10 @@ def test_registry_is_consistent():
     from etl.sources import all_sources
 
     known = {s.id for s in all_sources()}
-    for i in ind.INDICATORS:
+    for i in families.definitions():
         assert set(i.source_ids.split(",")) <= known, (i.id, i.source_ids)
-    assert "Department for Transport" in ind.EXCLUDED_FUNDERS
-    assert ind.LOTTERY_FUNDERS == ("The Big Lottery Fund",)
+    assert "Department for Transport" in shared.EXCLUDED_FUNDERS
+    assert shared.LOTTERY_FUNDERS == ("The Big Lottery Fund",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +205,7 @@ def test_ward_grant_values_roll_up_to_direct_district_computation(fixture_db):
     w = df[(df.indicator_id == "grants_amount_per_head") & (df.period == "2017-18")
            & df.area_code.str.startswith("E05")]
     parent = dict(zip(wards.code, wards.district_code))
-    rolled = ind.rollup(w, parent, 1.0).set_index("area_code")
+    rolled = base.rollup(w, parent, 1.0).set_index("area_code")
     for district, amount in direct.items():
         ward_pop = w[w.area_code.map(parent) == district]["denominator"].sum()
         assert rolled.loc[district, "numerator"] == pytest.approx(amount)
@@ -325,7 +283,7 @@ def test_metadata_rows(fixture_db):
     con = duckdb.connect(str(fixture_db), read_only=True)
     meta = con.execute("SELECT * FROM indicators").df().set_index("indicator_id")
     con.close()
-    for i in ind.INDICATORS:
+    for i in families.derived_definitions():
         assert i.id in meta.index
     assert meta.loc["place_spend_per_head", "polarity"] == -1
     assert "ward" not in meta.loc["place_spend_per_head", "levels"].split(",")
@@ -338,9 +296,9 @@ def test_derive_with_nothing_loaded_writes_metadata_only():
     con.execute((ROOT / "etl" / "schema.sql").read_text())
     insert_rows(con, "areas", pd.read_csv(FIX / "areas.csv", dtype=str))
     ctx = BuildContext(con, FIX, "empty")
-    ind.derive(ctx)
+    families.derive(ctx)
     assert con.execute("SELECT count(*) FROM indicator_values").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM indicators").fetchone()[0] == len(ind.INDICATORS)
+    assert con.execute("SELECT count(*) FROM indicators").fetchone()[0] == len(families.derived_definitions())
     assert any("no finance rows" in i.message for i in ctx.reports["indicators"].issues)
 
 
@@ -357,7 +315,7 @@ def test_derive_adds_local_figures(tmp_path):
          55.0, "council survey"),
         ("projects.csv", None, 2, "projects", "E07000001", "district", "2017", "neighbourhood_plans", 3.0, None)],
         ["file", "sheet", "row", "template", "area_code", "area_level", "period", "measure", "value", "source_note"])
-    ind.derive(BuildContext(con, FIX, "local"))
+    families.derive(BuildContext(con, FIX, "local"))
     df = con.execute("SELECT * FROM indicator_values").df()
     meta = con.execute("SELECT * FROM indicators").df().set_index("indicator_id")
     con.close()
@@ -453,7 +411,7 @@ def test_real_lottery_funder_list_matches_the_data(real):
     names = {r[0] for r in real.execute("SELECT DISTINCT funder FROM grants_agg").fetchall()}
     if not names:
         pytest.skip("no grants loaded")
-    assert {n for n in names if "lottery" in n.lower()} == set(ind.LOTTERY_FUNDERS)
+    assert {n for n in names if "lottery" in n.lower()} == set(shared.LOTTERY_FUNDERS)
 
 
 def test_real_values_are_finite_and_shares_in_range(real):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from powerbalance.codes import ENGLAND
 
+from ..indicators import context as context_family
+from ..indicators import write_definitions
 from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number, read_csv
 
 IMD_LTLA = "context/imd2025_england_ltla24.csv"
@@ -41,36 +43,6 @@ IMD_SCORE = "imd_average_score"
 IMD_RANK = "imd_rank_of_average_score"
 IMD_SHARE = "imd_proportion_of_lso_as_in_most_deprived_10_percent_nationally"
 
-#: indicator id → (name, unit, levels, description). All are context: polarity 0, never scored.
-INDICATORS = {
-    "population": (
-        "Population", "people", "country,region,county,district,ward",
-        "Usual residents, Census 2021 (districts; counties, regions and England are sums of their districts). "
-        "Wards: ONS mid-2019 estimates summed over the 2021 LSOAs best-fitted to the ward (period 2019), "
-        "only where every LSOA of the ward has an estimate."),
-    "households": (
-        "Households", "households", "country,region,county,district",
-        "Households with at least one usual resident, Census 2021 (sums of districts above district level)."),
-    "imd_score": (
-        "Deprivation score (IMD 2025)", "score", "county,district,ward",
-        "English Indices of Deprivation 2025, Index of Multiple Deprivation average score (higher = more "
-        "deprived). Districts as published; counties: Census 2021 population-weighted mean of their districts; "
-        "wards: mid-2019 population-weighted mean of their LSOAs' scores."),
-    "imd_rank": (
-        "Deprivation rank (IMD 2025)", "rank of 296 (1 = most deprived)", "district",
-        "Rank of the district's IMD 2025 average score among the 296 English districts, as published."),
-    "imd_decile": (
-        "Deprivation decile (IMD 2025)", "decile (1 = most deprived 10%)", "district,ward",
-        "Districts: decile of the published rank of average score among 296 districts. Wards: decile of the "
-        "ward deprivation score among English wards that have one."),
-    "imd_most_deprived_10pct_share": (
-        "Neighbourhoods in England's most deprived 10%", "%", "district",
-        "Share of the district's LSOAs among the 10% most deprived in England (IMD 2025), as published."),
-    "ruc": (
-        "Rural–urban classification (2021)", "class", "district",
-        "2021 Rural–Urban Classification of the district. A class, not a number: stored in areas.ruc_class, "
-        "with no rows in indicator_values."),
-}
 
 
 class Context(Source):
@@ -117,12 +89,9 @@ class Context(Source):
         lsoa_ward = read_lsoa_wards(raw / LSOA_WARD, geo, rep)
         values += ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo, rep)
 
-        insert_rows(ctx.con, "indicators",
-                    [(i, n, "context", u, 0, False, d, self.id, lv, False) for i, (n, u, lv, d) in INDICATORS.items()],
-                    ["indicator_id", "name", "domain", "unit", "polarity", "scored", "description", "source_ids",
-                     "levels", "is_local"])
         insert_rows(ctx.con, "indicator_values", values,
                     ["area_code", "indicator_id", "period", "value", "numerator", "denominator", "note"])
+        write_definitions(ctx.con, context_family.INDICATORS)
         rep.rows_loaded = len(values)
         rep.facts.update({
             "districts_with_population": len(pop), "districts_with_households": len(hh),
