@@ -29,7 +29,8 @@ from pathlib import Path
 
 from powerbalance import config
 
-from . import CHROMIUM_ARGS, MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
+from .app import StreamlitServer, served_app
+from .browser import CHROMIUM_ARGS, MAP_READY_JS, Watcher, chromium_path, click_map
 
 REPEAT_BUDGET_S = 0.5
 MAP_BYTES_BUDGET = 2.5e6

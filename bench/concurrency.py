@@ -36,7 +36,7 @@ from typing import Callable
 
 import duckdb
 
-from . import proc_status_mb
+from .app import proc_status_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 N_SESSIONS = 25
@@ -451,7 +451,7 @@ def print_result(r: Result, cores: int | None = os.cpu_count()) -> None:
 def main(argv: list[str] | None = None) -> int:
     from powerbalance import config
 
-    from . import StreamlitServer
+    from .app import StreamlitServer
 
     ap = argparse.ArgumentParser(prog="python -m bench.concurrency", description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", type=Path, default=config.db_path())

@@ -10,6 +10,7 @@ A ``fcntl`` lock (released by the kernel if the process dies) stops two builds r
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import os
@@ -131,15 +132,8 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     static_geo.mkdir(parents=True, exist_ok=True)
 
-    lock_path = db_path.parent / f".{db_path.name}.lock"
-    lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise EtlInputError(f"another build holds {lock_path}; wait for it to finish") from None
+    with _build_lock(db_path):
         clean_stale(db_path, static_geo)
-
         build_id = new_build_id()
         tmp_db = db_path.parent / f".{db_path.name}.building-{os.getpid()}-{build_id}"
         tmp_geo = static_geo / f".building-{os.getpid()}-{build_id}"
@@ -153,49 +147,88 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
             ctx = BuildContext(con, raw_dir, build_id)
             ctx.geo_dir = tmp_geo
             ctx.geo_url = f"/app/static/geo/{build_id}"
-            for src in order_sources(sources if sources is not None else all_sources()):
-                t0 = time.perf_counter()
-                rep = ctx.report(src.id)
-                src.load(ctx)
-                rep.seconds = time.perf_counter() - t0
-                timings[src.id] = rep.seconds
-                log(f"  {src.id:<22} {rep.seconds:6.2f}s  read {rep.rows_read:>8,}  loaded {rep.rows_loaded:>8,}"
-                    f"  unmatched {rep.count('unmatched'):>5}  warnings {rep.count('warning'):>4}")
-                if _fail_after == src.id:
-                    raise RuntimeError(f"injected failure after {src.id}")
+            _load_sources(ctx, order_sources(sources if sources is not None else all_sources()), timings, log,
+                          _fail_after)
             if derive:
-                t0 = time.perf_counter()
-                from . import indicators
-
-                indicators.derive(ctx)
-                timings["derive_indicators"] = time.perf_counter() - t0
-                log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+                _derive_indicators(ctx, timings, log)
             _record_reports(con, ctx.reports)
-            seconds = time.perf_counter() - t_start
-            con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
-                        [build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
-                         _git_version(), round(seconds, 3), ctx.geo_url])
+            _record_build(con, ctx, raw_dir, time.perf_counter() - t_start)
             if _fail_after == "before_publish":
                 raise RuntimeError("injected failure before publish")
-            con.execute("CHECKPOINT")
-            con.close()
-            fsync_path(tmp_db)
-            os.rename(tmp_geo, final_geo)
-            os.replace(tmp_db, db_path)
+            _publish(con, tmp_db, tmp_geo, final_geo, db_path)
             published = True
-            fsync_path(db_path.parent)
             _prune_geo(static_geo, keep=build_id)
         finally:
             if not published:
-                try:
-                    con.close()
-                except Exception:
-                    pass
-                tmp_db.unlink(missing_ok=True)
-                Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
-                shutil.rmtree(tmp_geo, ignore_errors=True)
+                _discard(con, tmp_db, tmp_geo)
         total = time.perf_counter() - t_start
         log(f"  {'TOTAL':<22} {total:6.2f}s  → {db_path} (build {build_id})")
         return BuildResult(build_id, db_path, final_geo, total, ctx.reports, timings)
+
+
+@contextlib.contextmanager
+def _build_lock(db_path: Path):
+    """Hold an exclusive ``fcntl`` lock beside the database for the whole build (released by the
+    kernel if the process dies); a second build fails at once."""
+    lock_path = db_path.parent / f".{db_path.name}.lock"
+    lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EtlInputError(f"another build holds {lock_path}; wait for it to finish") from None
+        yield
     finally:
         os.close(lock_fd)
+
+
+def _load_sources(ctx: BuildContext, sources: list[Source], timings: dict[str, float], log,
+                  _fail_after: str | None) -> None:
+    """Run every source's ``load`` in dependency order, timing and logging each."""
+    for src in sources:
+        t0 = time.perf_counter()
+        rep = ctx.report(src.id)
+        src.load(ctx)
+        rep.seconds = time.perf_counter() - t0
+        timings[src.id] = rep.seconds
+        log(f"  {src.id:<22} {rep.seconds:6.2f}s  read {rep.rows_read:>8,}  loaded {rep.rows_loaded:>8,}"
+            f"  unmatched {rep.count('unmatched'):>5}  warnings {rep.count('warning'):>4}")
+        if _fail_after == src.id:
+            raise RuntimeError(f"injected failure after {src.id}")
+
+
+def _derive_indicators(ctx: BuildContext, timings: dict[str, float], log) -> None:
+    from . import indicators
+
+    t0 = time.perf_counter()
+    indicators.derive(ctx)
+    timings["derive_indicators"] = time.perf_counter() - t0
+    log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+
+
+def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None:
+    con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
+                [ctx.build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
+                 _git_version(), round(seconds, 3), ctx.geo_url])
+
+
+def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path) -> None:
+    """Checkpoint, close and fsync the new database, move its boundary files into place, then
+    swap it over the live file with one atomic rename."""
+    con.execute("CHECKPOINT")
+    con.close()
+    fsync_path(tmp_db)
+    os.rename(tmp_geo, final_geo)
+    os.replace(tmp_db, db_path)
+    fsync_path(db_path.parent)
+
+
+def _discard(con, tmp_db: Path, tmp_geo: Path) -> None:
+    """Remove a failed build's files; the live database is untouched."""
+    try:
+        con.close()
+    except Exception:
+        pass
+    tmp_db.unlink(missing_ok=True)
+    Path(str(tmp_db) + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(tmp_geo, ignore_errors=True)

@@ -313,7 +313,7 @@ def read_excel_rows(path: Path, sheet: str) -> list[list[Any]]:
     if sheet not in wb.sheet_names:
         raise EtlInputError(f"sheet not found; sheets are {wb.sheet_names}", file=path, sheet=sheet)
     # skip_empty_area=False keeps leading blank rows/columns so row numbers match what Excel shows
-    return sheet_rows(wb.get_sheet_by_name(sheet), path, sheet, EtlInputError, skip_empty_area=False)
+    return sheet_rows(wb, sheet, path, EtlInputError, skip_empty_area=False)[1]
 
 
 def read_json(path: Path, report: LoadReport | None = None) -> Any:

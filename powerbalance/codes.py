@@ -70,12 +70,13 @@ def open_workbook(source: str | Path | bytes, file: str | Path, error: type[Loca
         raise error(f"cannot open as a spreadsheet: {exc}", file) from None
 
 
-def sheet_rows(sheet, file: str | Path, name: str, error: type[LocatedError] = LocatedError,
-               **to_python) -> list[list[Any]]:
-    """All rows of an open calamine sheet. A sheet's XML is only inflated and parsed here, so a
-    damaged sheet fails here (not at open), as ``error`` naming file and sheet."""
+def sheet_rows(workbook, name: str, file: str | Path, error: type[LocatedError] = LocatedError,
+               **to_python) -> tuple[Any, list[list[Any]]]:
+    """(sheet, all its rows) of an open calamine workbook. A sheet's XML is only inflated and parsed
+    here, so a damaged sheet fails here (not at open), as ``error`` naming file and sheet."""
     try:
-        return sheet.to_python(**to_python)
+        sheet = workbook.get_sheet_by_name(name)
+        return sheet, sheet.to_python(**to_python)
     except Exception as exc:
         raise error(f"cannot read this sheet, the file is damaged: {exc}", file, sheet=name) from None
 

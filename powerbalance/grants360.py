@@ -350,8 +350,7 @@ def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
     """First sheet whose heading row (within the first 20 rows) has the standard columns."""
     wb = open_workbook(data, filename, GrantsFileError)
     for name in wb.sheet_names:
-        sheet = wb.get_sheet_by_name(name)
-        rows = sheet_rows(sheet, filename, name, GrantsFileError)
+        sheet, rows = sheet_rows(wb, name, filename, GrantsFileError)
         first_row = (sheet.start or (0, 0))[0] + 1  # to_python starts at the first used row
         for k, cells in enumerate(rows[:20]):
             titles = {canonical_title(c) for c in cells}

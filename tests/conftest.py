@@ -60,7 +60,7 @@ def browser():
     """One headless Chromium per test module, launched with no network side channels."""
     from playwright.sync_api import sync_playwright
 
-    from bench import CHROMIUM_ARGS, chromium_path
+    from bench.browser import CHROMIUM_ARGS, chromium_path
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -74,7 +74,8 @@ def server(real_db, built, browser):
 
     Its root is opened once first so the tests time pages, not the process's first imports
     (a cold deep link has its own test: tests/test_browser.py::test_deep_link_on_fresh_server_runs_router)."""
-    from bench import StreamlitServer, Watcher, served_app
+    from bench.app import StreamlitServer, served_app
+    from bench.browser import Watcher
 
     _, static, _ = built
     with served_app(real_db, static) as app, StreamlitServer(app, real_db) as s:

@@ -18,7 +18,7 @@ def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 7
     """A new browser context on ``server.url + path``, waited until the app's run has finished.
     Every request and websocket the page opens is appended to ``requests_seen`` (to check none
     leaves this machine). Returns (context, page, bench.Watcher, page errors)."""
-    from bench import Watcher
+    from bench.browser import Watcher
 
     ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
     page = ctx.new_page()
@@ -105,3 +105,22 @@ def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
     con.execute("CHECKPOINT")
     con.close()
     return path
+
+
+def indicator_digest(db) -> tuple[str, str]:
+    """sha256 of ``indicator_values`` (sorted rows, numbers to 6 significant digits: a build's
+    parallel sums may differ in the last bits) and of the ``indicators`` definitions."""
+    import hashlib
+
+    def text(v):
+        return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        values = con.execute("SELECT * FROM indicator_values ORDER BY ALL").fetchall()
+        defs = con.execute("SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, "
+                           "levels, is_local FROM indicators ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    return tuple(hashlib.sha256("\n".join("|".join(text(v) for v in r) for r in rows).encode()).hexdigest()
+                 for rows in (values, defs))

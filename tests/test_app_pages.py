@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import served_app
+from bench.app import served_app
 from powerbalance import index, queries, ui
 from tests.helpers import figures, sql
 from tests.helpers import open_app_page as open_page

@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
-from bench import MAP_READY_JS, StreamlitServer, Watcher, chromium_path, click_map, served_app
+from bench.app import StreamlitServer, served_app
+from bench.browser import MAP_READY_JS, Watcher, chromium_path, click_map
 from tests.helpers import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bench import Watcher, chromium_path
+from bench.browser import Watcher, chromium_path
 from tests import helpers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import StreamlitServer
+from bench.app import StreamlitServer
 from bench import concurrency as load
 
 pytestmark = [pytest.mark.slow]

@@ -24,7 +24,7 @@ import pytest
 import streamlit.config as st_config
 from streamlit.testing.v1 import AppTest
 
-from bench import served_app
+from bench.app import served_app
 from tests.helpers import figures, open_app_page
 from powerbalance import funders, spread
 from tests.helpers import sql

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench import build_of
+from bench.app import build_of
 from powerbalance import db as pbdb
 
 pytestmark = [pytest.mark.slow]

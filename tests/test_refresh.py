@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench import build_of
+from bench.app import build_of
 from etl.build import build
 from etl.core import Source, insert_rows
 from powerbalance import db
@@ -271,7 +271,7 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
     ended before the publish and the new one on every visit that started after it (all 25
     sessions); and once the sessions have moved on, the server holds no descriptor on the
     replaced file."""
-    from bench import StreamlitServer
+    from bench.app import StreamlitServer
     from bench import concurrency as load
 
     _, static, _ = built

@@ -267,7 +267,7 @@ URL_PARAMS = _url_params()
 
 @pytest.fixture(scope="module")
 def app(real_db, built):
-    from bench import served_app
+    from bench.app import served_app
 
     _, static, _ = built
     with served_app(real_db, static) as folder:
@@ -447,7 +447,7 @@ def _raw_html_with_script(proto) -> str | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_script_names_never_reach_html(script_db, built, page):
-    from bench import served_app
+    from bench.app import served_app
 
     if not _page_exists(page):
         pytest.skip(f"pages/{page}_page.py is not written yet")
@@ -477,7 +477,7 @@ def test_script_names_never_reach_html(script_db, built, page):
 
 @pytest.fixture(scope="module")
 def server(app, real_db):
-    from bench import StreamlitServer
+    from bench.app import StreamlitServer
 
     with StreamlitServer(app, real_db) as srv:
         yield srv
@@ -544,7 +544,7 @@ OFFLINE_RUN = """
 import asyncio, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from bench import StreamlitServer
+from bench.app import StreamlitServer
 from bench import concurrency as load
 db, static = Path({db!r}), Path({static!r})
 truth = load.Truth.read(db, 3)
@@ -585,7 +585,7 @@ def test_error_details_stay_on_the_server(tmp_path):
     the exception type, its text and the file path appear only in the server log."""
     import asyncio
 
-    from bench import StreamlitServer
+    from bench.app import StreamlitServer
     from bench import concurrency as load
 
     bad_db = tmp_path / "secret-location" / "pb.duckdb"

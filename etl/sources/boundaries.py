@@ -160,45 +160,73 @@ def read_geojson_as_topology(path: Path, report: LoadReport, code_col: str, name
     each arc is stored once, so an edge between two areas becomes one arc used by both.
     Returns the topology and each area's parent code as published (for a consistency check).
     """
+    rings, features, parents = read_polygon_features(path, report, code_col, name_col, parent_col)
+    coords, pid, ring_of, lengths, start = ring_point_ids(rings)
+    ring_ids, ring_cuts = cut_rings_at_junctions(len(coords), pid, ring_of, lengths, start)
+    store = ArcStore(coords)
+    topo = Topology(store.arcs)
+    for code, name, row, ring_numbers in features:
+        area_polys = [refs for refs in (polygon_arcs(numbers, ring_ids, ring_cuts, store, report, path, code, row)
+                                        for numbers in ring_numbers) if refs]
+        topo.areas.append(Area(code, name, area_polys, row))
+    _check_lonlat(topo, path)
+    return topo, parents
+
+
+def read_polygon_features(path: Path, report: LoadReport, code_col: str, name_col: str, parent_col: str
+                          ) -> tuple[list[np.ndarray], list[tuple], dict[str, str]]:
+    """Every ring's coordinates (closing point removed); per feature (code, name, row, [[ring
+    numbers] per polygon]); each feature's published parent code."""
     doc = read_json(path, report)
     if doc.get("type") != "FeatureCollection":
         raise EtlInputError("expected a GeoJSON FeatureCollection", file=path)
     crs = ((doc.get("crs") or {}).get("properties") or {}).get("name", "")
     if crs and not crs.endswith(("CRS84", "4326")):
         raise EtlInputError(f"expected WGS84 longitude/latitude, file declares {crs}", file=path, column="crs")
-    rings: list[np.ndarray] = []     # every ring's coordinates, closing point removed
-    features = []                     # (code, name, row, [[ring numbers] per polygon])
+    rings: list[np.ndarray] = []
+    features = []
     parents: dict[str, str] = {}
     for i, f in enumerate(doc.get("features") or []):
         props = f.get("properties") or {}
         code = str(props.get(code_col, "")).strip()
         if not is_gss(code):
             raise EtlInputError(f"feature has no valid GSS code: {code!r}", file=path, row=i, column=code_col)
-        geom = f.get("geometry") or {}
-        if geom.get("type") == "Polygon":
-            polys = [geom["coordinates"]]
-        elif geom.get("type") == "MultiPolygon":
-            polys = geom["coordinates"]
-        else:
-            raise EtlInputError(f"{code}: expected Polygon or MultiPolygon, found {geom.get('type')}", file=path,
-                                row=i, column="geometry")
         ring_numbers = []
-        for poly in polys:
+        for poly in _polygons(f.get("geometry") or {}, code, path, i):
             numbers = []
             for ring in poly:
-                xy = np.asarray(ring, dtype=float)
-                if xy.ndim != 2 or xy.shape[1] != 2:
-                    raise EtlInputError(f"{code}: ring is not a list of [lon, lat] pairs", file=path, row=i,
-                                        column="geometry")
                 numbers.append(len(rings))
-                rings.append(xy[:-1] if len(xy) > 1 and np.all(xy[0] == xy[-1]) else xy)
+                rings.append(_ring_coordinates(ring, code, path, i))
             ring_numbers.append(numbers)
         features.append((code, str(props.get(name_col, "")).strip(), i, ring_numbers))
         parents[code] = str(props.get(parent_col, "")).strip()
     if not rings:
         raise EtlInputError("no polygons found", file=path)
+    return rings, features, parents
 
-    # one id per distinct location; consecutive repeats within a ring removed
+
+def _polygons(geom: dict, code: str, path: Path, row: int) -> list:
+    if geom.get("type") == "Polygon":
+        return [geom["coordinates"]]
+    if geom.get("type") == "MultiPolygon":
+        return geom["coordinates"]
+    raise EtlInputError(f"{code}: expected Polygon or MultiPolygon, found {geom.get('type')}", file=path,
+                        row=row, column="geometry")
+
+
+def _ring_coordinates(ring, code: str, path: Path, row: int) -> np.ndarray:
+    """A ring as an (n, 2) array without its closing point."""
+    xy = np.asarray(ring, dtype=float)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise EtlInputError(f"{code}: ring is not a list of [lon, lat] pairs", file=path, row=row,
+                            column="geometry")
+    return xy[:-1] if len(xy) > 1 and np.all(xy[0] == xy[-1]) else xy
+
+
+def ring_point_ids(rings: list[np.ndarray]):
+    """One id per distinct location (coords[id]); each ring as a run of ids in ``pid`` with
+    consecutive repeats and a repeated closing point removed. Returns (coords, pid, ring_of,
+    lengths, start) where ring_of[k] is the ring of pid[k] and ring r is pid[start[r]:][:lengths[r]]."""
     lengths = np.array([len(r) for r in rings])
     ring_of = np.repeat(np.arange(len(rings)), lengths)
     coords, pid = _unique_points(np.concatenate(rings))
@@ -215,68 +243,73 @@ def read_geojson_as_topology(path: Path, report: LoadReport, code_col: str, name
     pid, ring_of = pid[keep], ring_of[keep]
     lengths = np.bincount(ring_of, minlength=len(rings))
     start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return coords, pid, ring_of, lengths, start
 
-    # junctions: a point whose rings pass it with different pairs of neighbours
+
+def cut_rings_at_junctions(n_points: int, pid, ring_of, lengths, start) -> tuple[list[list[int]], list[list[int]]]:
+    """Each ring's point ids, and the positions in it of junctions: points whose rings pass them
+    with different pairs of neighbours."""
     pos = np.arange(len(pid))
     first, end = start[ring_of], start[ring_of] + lengths[ring_of]
     prev = pid[np.where(pos == first, end - 1, pos - 1)]
     nxt = pid[np.where(pos == end - 1, first, pos + 1)]
-    n = np.int64(len(coords))
+    n = np.int64(n_points)
     combos = np.unique((pid * n + np.minimum(prev, nxt)) * n + np.maximum(prev, nxt))
-    junction = np.bincount(combos // (n * n), minlength=len(coords)) > 1
+    junction = np.bincount(combos // (n * n), minlength=n_points) > 1
     bounds = np.cumsum(lengths)[:-1]
     ring_ids = [r.tolist() for r in np.split(pid, bounds)]
     at = np.flatnonzero(junction[pid])
     local = at - start[ring_of[at]]
     ring_cuts = [c.tolist() for c in np.split(local, np.searchsorted(at, start[1:]))]
+    return ring_ids, ring_cuts
 
-    pts = coords
-    arc_index: dict[tuple[int, ...], int] = {}
-    arcs: list[np.ndarray] = []
 
-    def arc_ref(seq: list[int]) -> int:
-        """Reference to the stored arc for this point sequence (stored once, in canonical direction)."""
+class ArcStore:
+    """Arcs stored once each, in a canonical direction; a reference is ~index when reversed."""
+
+    def __init__(self, points: np.ndarray):
+        self.points = points
+        self.index: dict[tuple[int, ...], int] = {}
+        self.arcs: list[np.ndarray] = []
+
+    def ref(self, seq: list[int]) -> int:
+        """Reference to the stored arc for this point sequence."""
         fwd = tuple(seq)
         rev = fwd[::-1]
         key, reversed_ = (fwd, False) if fwd <= rev else (rev, True)
-        idx = arc_index.get(key)
+        idx = self.index.get(key)
         if idx is None:
-            idx = arc_index[key] = len(arcs)
-            arcs.append(pts[list(key)])
+            idx = self.index[key] = len(self.arcs)
+            self.arcs.append(self.points[list(key)])
         return ~idx if reversed_ else idx
 
-    topo = Topology(arcs)
-    for code, name, row, ring_numbers in features:
-        area_polys: list[PolygonRefs] = []
-        for numbers in ring_numbers:
-            refs_of_poly: list[Ring] = []
-            for k, rn in enumerate(numbers):
-                ring, cuts = ring_ids[rn], ring_cuts[rn]
-                if len(ring) < 3:
-                    what = "polygon (its outer ring" if k == 0 else "hole ("
-                    report.warn(f"{code}: degenerate {what} has {len(ring)} distinct points) dropped", file=path,
-                                row=row, code=code)
-                    if k == 0:
-                        break
-                    continue
-                if not cuts:
-                    # a whole ring with no junction (an island, or a hole filled by one other area)
-                    # is one closed arc, started at its smallest point id so both users find it
-                    k0 = ring.index(min(ring))
-                    rot = ring[k0:] + ring[:k0]
-                    refs_of_poly.append([arc_ref(rot + [rot[0]])])
-                    continue
-                rot = ring[cuts[0]:] + ring[:cuts[0]]
-                rel = [c - cuts[0] for c in cuts] + [len(ring)]
-                rot.append(rot[0])
-                refs_of_poly.append([arc_ref(rot[a:b + 1]) for a, b in zip(rel[:-1], rel[1:])])
-            if refs_of_poly:
-                area_polys.append(refs_of_poly)
-        topo.areas.append(Area(code, name, area_polys, row))
-    _check_lonlat(topo, path)
-    return topo, parents
 
-
+def polygon_arcs(numbers: list[int], ring_ids, ring_cuts, store: ArcStore, report: LoadReport, path: Path,
+                 code: str, row: int) -> list[Ring]:
+    """One polygon's rings as arc references; a degenerate ring is dropped with a warning (a
+    degenerate outer ring drops the whole polygon)."""
+    refs_of_poly: list[Ring] = []
+    for k, rn in enumerate(numbers):
+        ring, cuts = ring_ids[rn], ring_cuts[rn]
+        if len(ring) < 3:
+            what = "polygon (its outer ring" if k == 0 else "hole ("
+            report.warn(f"{code}: degenerate {what} has {len(ring)} distinct points) dropped", file=path,
+                        row=row, code=code)
+            if k == 0:
+                break
+            continue
+        if not cuts:
+            # a whole ring with no junction (an island, or a hole filled by one other area)
+            # is one closed arc, started at its smallest point id so both users find it
+            k0 = ring.index(min(ring))
+            rot = ring[k0:] + ring[:k0]
+            refs_of_poly.append([store.ref(rot + [rot[0]])])
+            continue
+        rot = ring[cuts[0]:] + ring[:cuts[0]]
+        rel = [c - cuts[0] for c in cuts] + [len(ring)]
+        rot.append(rot[0])
+        refs_of_poly.append([store.ref(rot[a:b + 1]) for a, b in zip(rel[:-1], rel[1:])])
+    return refs_of_poly
 
 
 def _unique_points(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,10 +11,11 @@ codes and MHCLG E-codes → current councils), which every other loader uses to 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from powerbalance.codes import ENGLAND, is_gss
 
-from ..core import BuildContext, EtlInputError, Source, insert_rows, read_csv
+from ..core import BuildContext, EtlInputError, Source, Table, insert_rows, read_csv
 
 
 # mySociety local-authority-type → (our type, tier)
@@ -52,184 +53,29 @@ class Geography(Source):
         raw = ctx.raw_dir / "geography"
         for p in self.paths(ctx):
             ctx.register_file(self, p)
-
-        reg = read_csv(raw / "uk_local_authorities_future.csv",
-                       ["local-authority-code", "nice-name", "gss-code", "end-date", "replaced-by", "nation",
-                        "local-authority-type", "county-la", "former-gss-codes", "ecode"],
-                       rep, unique=["local-authority-code"])
-        regions = read_csv(raw / "lookup_ltla24_region24.csv",
-                           ["ltla24_code", "ltla24_name", "region24_code", "region24_name"], rep,
-                           unique=["ltla24_code"])
-        cauth = read_csv(raw / "lookup_ltla23_cauth23.csv", ["ltla23_code", "cauth23_code", "cauth23_name"], rep,
-                         unique=["ltla23_code"])
-        wards = read_csv(raw / "WD23_LAD23_UK_LU_DEC.csv", ["WD23CD", "WD23NM", "LAD23CD"], rep, unique=["WD23CD"])
-        chain = read_csv(raw / "lookup_ltla_ltla.csv", ["ltla16_code", "ltla24_code"], rep)
-        gss_reg = read_csv(raw / "lookup_gss_to_registry.csv", ["gss-code", "local-authority-code"], rep)
-        rep.rows_read = sum(len(t) for t in (reg, regions, cauth, wards, chain, gss_reg))
-
-        by_reg = {r["local-authority-code"]: (line, r) for line, r in reg}
-        england = {k: v for k, v in by_reg.items() if v[1]["nation"] == "England"}
-        current = {k: v for k, v in england.items() if not v[1]["end-date"].strip()}
-
-        # ---- regions -------------------------------------------------------------------------
-        region_of: dict[str, str] = {}
-        region_name: dict[str, str] = {}
-        for line, r in regions:
-            for col in ("ltla24_code", "region24_code"):
-                if not is_gss(r[col]):
-                    raise EtlInputError(f"not a GSS code: {r[col]!r}", file=regions.path, row=line, column=col)
-            region_of[r["ltla24_code"]] = r["region24_code"]
-            region_name[r["region24_code"]] = r["region24_name"]
-        ca_of = {r["ltla23_code"]: r["cauth23_code"] for _, r in cauth}
-
-        rows: list[tuple] = [(ENGLAND, "England", "country", "country", None, None, None, None, None, None, None,
-                              None, None, "2024")]
-        for code, name in sorted(region_name.items()):
-            rows.append((code, name, "region", "region", None, ENGLAND, None, None, code, None, None, None, None,
-                         "Region Dec 2023"))
-
-        # ---- counties --------------------------------------------------------------------------
-        county_gss: dict[str, str] = {}  # register code → gss
-        for rc, (line, r) in current.items():
-            if r["local-authority-type"] == "CTY":
-                county_gss[rc] = r["gss-code"]
-        county_region: dict[str, str] = {}
-
-        # ---- districts -------------------------------------------------------------------------
-        district_rows = []
-        seen_districts = set()
-        for rc, (line, r) in sorted(current.items()):
-            lt = r["local-authority-type"]
-            if lt not in DISTRICT_TYPES:
-                continue
-            code = r["gss-code"]
-            typ, tier = DISTRICT_TYPES[lt]
-            if code not in region_of:
-                rep.unmatched(code, "current council in the register but not in the LAD 2024 → region lookup",
-                              file=reg.path.name, row=line, column="gss-code")
-                continue
-            county = None
-            if tier == "lower":
-                county = county_gss.get(r["county-la"])
-                if county is None:
-                    raise EtlInputError(f"shire district {code} names county {r['county-la']!r}, which is not a "
-                                        "current county", file=reg.path, row=line, column="county-la")
-                county_region.setdefault(county, region_of[code])
-            parent = county or region_of[code]
-            district_rows.append((code, r["nice-name"], "district", typ, tier, parent, code, county,
-                                  region_of[code], ca_of.get(code), rc, r["ecode"] or None, None, "LAD 2024"))
-            seen_districts.add(code)
-        for code in sorted(set(region_of) - seen_districts):
-            rep.unmatched(code, "district in the LAD 2024 → region lookup but not a current council in the register",
-                          file=regions.path.name, column="ltla24_code")
-
-        for rc, gss in sorted(county_gss.items()):
-            line, r = current[rc]
-            if gss not in county_region:
-                rep.warn("county has no current shire districts", file=reg.path.name, row=line, code=gss)
-            rows.append((gss, r["nice-name"], "county", "county", "upper", county_region.get(gss), None, gss,
-                         county_region.get(gss), None, rc, r["ecode"] or None, None, "County 2024"))
-        rows.extend(district_rows)
-
-        # ---- combined authorities --------------------------------------------------------------
-        for rc, (line, r) in sorted(current.items()):
-            if r["local-authority-type"] == "COMB" and r["gss-code"].startswith("E47"):
-                rows.append((r["gss-code"], r["nice-name"], "combined_authority", "combined_authority", None,
-                             ENGLAND, None, None, None, r["gss-code"], rc, r["ecode"] or None, None, "CA 2025"))
-
-        # ---- wards -----------------------------------------------------------------------------
-        district_info = {d[0]: d for d in district_rows}
-        n_wards = 0
-        for line, w in wards:
-            code = w["WD23CD"].strip()
-            if not code.startswith("E05"):
-                continue  # Wales, Scotland, Northern Ireland
-            lad = w["LAD23CD"].strip()
-            d = district_info.get(lad)
-            if d is None:
-                rep.unmatched(lad, "ward's district is not a current district", file=wards.path.name, row=line,
-                              column="LAD23CD")
-                continue
-            rows.append((code, w["WD23NM"].strip(), "ward", "ward", None, lad, lad, d[7], d[8], d[9], None, None,
-                         None, "WD Dec 2023"))
-            n_wards += 1
-
+        t = read_tables(raw, rep)
+        reg = Register(t.reg)
+        region_of, region_name = read_regions(t.regions)
+        county_gss = current_counties(reg)
+        district_rows, county_region = district_areas(reg, t, region_of, county_gss, rep)
+        rows = country_and_regions(region_name)
+        rows += county_areas(reg, county_gss, county_region, t.reg.path.name, rep)
+        rows += district_rows
+        rows += combined_authorities(reg)
+        ward_rows = ward_areas(t.wards, district_rows, rep)
+        rows += ward_rows
         insert_rows(ctx.con, "areas", rows)
         rep.rows_loaded = len(rows)
 
-        # ---- former codes → current -----------------------------------------------------------
-        current_codes = {r[0] for r in rows if r[2] in ("district", "county")}
-
-        def successors(rc: str, depth=0) -> list[str]:
-            """Follow replaced-by links in the register until current councils are reached."""
-            if depth > 10 or rc not in england:
-                return []
-            line, r = england[rc]
-            if not r["end-date"].strip():
-                return [r["gss-code"]] if r["gss-code"] in current_codes else []
-            out: list[str] = []
-            for nxt in [x.strip() for x in r["replaced-by"].split(",") if x.strip()]:
-                out.extend(successors(nxt, depth + 1))
-            return sorted(set(out))
-
-        mapping: dict[tuple[str, str], tuple] = {}
-
-        def add(old, new, old_name, level, relation):
-            if old and new and (old, new) not in mapping:
-                mapping[(old, new)] = (old, new, old_name, level, relation, self.id)
-
-        for code in sorted(current_codes):
-            add(code, code, None, "county" if code.startswith("E10") else "district", "same")
-        for rc, (line, r) in sorted(england.items()):
-            lt = r["local-authority-type"]
-            if lt not in DISTRICT_TYPES and lt != "CTY":
-                continue
-            level = "county" if lt == "CTY" else "district"
-            succ = successors(rc)
-            if not succ:
-                if r["end-date"].strip():
-                    rep.unmatched(r["gss-code"], "former council with no current successor", file=reg.path.name,
-                                  row=line, column="replaced-by")
-                continue
-            relation = "same" if not r["end-date"].strip() else ("split" if len(succ) > 1 else "merged_into")
-            for s in succ:
-                if r["end-date"].strip():
-                    add(r["gss-code"], s, r["nice-name"], level, relation)
-                for fg in [x.strip() for x in r["former-gss-codes"].split(",") if x.strip()]:
-                    add(fg, s, r["nice-name"], level, "recoded" if relation == "same" else relation)
-                if r["ecode"].strip():
-                    add(r["ecode"].strip(), s, r["nice-name"], "council_ecode", relation)
-        for line, r in chain:
-            new = r["ltla24_code"].strip()
-            for col in [c for c in chain.columns if c.endswith("_code") and c != "ltla24_code"]:
-                old = r[col].strip()
-                if old and old != new and old.startswith("E") and is_gss(old):
-                    add(old, new, r.get(col.replace("_code", "_name")), "district", "recoded")
-        for line, r in gss_reg:
-            old = r["gss-code"].strip()
-            if not old:
-                rep.note("register code with no GSS code skipped", file=gss_reg.path.name, row=line,
-                         column="gss-code", code=r["local-authority-code"])
-                continue
-            if old.startswith("E") and (old, old) not in mapping:
-                for s in successors(r["local-authority-code"].strip()):
-                    if s != old:
-                        add(old, s, None, "district", "recoded")
-        # a former code that now maps to several councils must say so
-        fanout = defaultdict(set)
-        for (old, new) in mapping:
-            fanout[old].add(new)
-        final = []
-        for key, rec in sorted(mapping.items()):
-            old, new, name, level, relation, sid = rec
-            if len(fanout[old]) > 1 and relation != "split":
-                relation = "split"
-            final.append((old, new, name, level, relation, sid))
+        codes = CodeMap(reg, {r[0] for r in rows if r[2] in ("district", "county")}, self.id)
+        codes.add_register(rep, t.reg.path.name)
+        codes.add_chain(t.chain)
+        codes.add_gss_register(t.gss_reg, rep)
+        final = codes.rows()
         insert_rows(ctx.con, "area_code_map", final)
         self._load_lsoa_lookup(ctx, raw, rep)
-        rep.facts.update({"districts": len(district_rows), "counties": len(county_gss), "wards": n_wards,
+        rep.facts.update({"districts": len(district_rows), "counties": len(county_gss), "wards": len(ward_rows),
                           "regions": len(region_name), "former_code_mappings": len(final)})
-
 
     def _load_lsoa_lookup(self, ctx: BuildContext, raw, rep) -> None:
         """English LSOAs: 2021 codes → May 2024 ward and LAD 2024; 2011 codes → register council."""
@@ -245,3 +91,230 @@ class Geography(Source):
 
 
 SOURCES = [Geography()]
+
+
+# --------------------------------------------------------------------------------------------
+# Named steps of Geography.load
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tables:
+    """The geography CSVs, read strictly."""
+
+    reg: Table
+    regions: Table
+    cauth: Table
+    wards: Table
+    chain: Table
+    gss_reg: Table
+
+
+def read_tables(raw, rep) -> Tables:
+    t = Tables(
+        reg=read_csv(raw / "uk_local_authorities_future.csv",
+                     ["local-authority-code", "nice-name", "gss-code", "end-date", "replaced-by", "nation",
+                      "local-authority-type", "county-la", "former-gss-codes", "ecode"],
+                     rep, unique=["local-authority-code"]),
+        regions=read_csv(raw / "lookup_ltla24_region24.csv",
+                         ["ltla24_code", "ltla24_name", "region24_code", "region24_name"], rep,
+                         unique=["ltla24_code"]),
+        cauth=read_csv(raw / "lookup_ltla23_cauth23.csv", ["ltla23_code", "cauth23_code", "cauth23_name"], rep,
+                       unique=["ltla23_code"]),
+        wards=read_csv(raw / "WD23_LAD23_UK_LU_DEC.csv", ["WD23CD", "WD23NM", "LAD23CD"], rep, unique=["WD23CD"]),
+        chain=read_csv(raw / "lookup_ltla_ltla.csv", ["ltla16_code", "ltla24_code"], rep),
+        gss_reg=read_csv(raw / "lookup_gss_to_registry.csv", ["gss-code", "local-authority-code"], rep))
+    rep.rows_read = sum(len(x) for x in (t.reg, t.regions, t.cauth, t.wards, t.chain, t.gss_reg))
+    return t
+
+
+class Register:
+    """mySociety's register by register code: every council, the English ones, the current ones."""
+
+    def __init__(self, reg: Table):
+        self.by_code = {r["local-authority-code"]: (line, r) for line, r in reg}
+        self.england = {k: v for k, v in self.by_code.items() if v[1]["nation"] == "England"}
+        self.current = {k: v for k, v in self.england.items() if not v[1]["end-date"].strip()}
+
+
+def read_regions(regions: Table) -> tuple[dict[str, str], dict[str, str]]:
+    """(LAD 2024 code → region code, region code → name); every code must be a GSS code."""
+    region_of: dict[str, str] = {}
+    region_name: dict[str, str] = {}
+    for line, r in regions:
+        for col in ("ltla24_code", "region24_code"):
+            if not is_gss(r[col]):
+                raise EtlInputError(f"not a GSS code: {r[col]!r}", file=regions.path, row=line, column=col)
+        region_of[r["ltla24_code"]] = r["region24_code"]
+        region_name[r["region24_code"]] = r["region24_name"]
+    return region_of, region_name
+
+
+def country_and_regions(region_name: dict[str, str]) -> list[tuple]:
+    rows: list[tuple] = [(ENGLAND, "England", "country", "country", None, None, None, None, None, None, None,
+                          None, None, "2024")]
+    for code, name in sorted(region_name.items()):
+        rows.append((code, name, "region", "region", None, ENGLAND, None, None, code, None, None, None, None,
+                     "Region Dec 2023"))
+    return rows
+
+
+def current_counties(reg: Register) -> dict[str, str]:
+    """Register code → GSS code of every current county council."""
+    return {rc: r["gss-code"] for rc, (line, r) in reg.current.items() if r["local-authority-type"] == "CTY"}
+
+
+def district_areas(reg: Register, t: Tables, region_of: dict[str, str], county_gss: dict[str, str],
+                   rep) -> tuple[list[tuple], dict[str, str]]:
+    """areas rows of current districts (with county, region and combined authority), and each
+    county's region. Districts missing from either the register or the region lookup are reported."""
+    ca_of = {r["ltla23_code"]: r["cauth23_code"] for _, r in t.cauth}
+    county_region: dict[str, str] = {}
+    district_rows = []
+    seen_districts = set()
+    for rc, (line, r) in sorted(reg.current.items()):
+        lt = r["local-authority-type"]
+        if lt not in DISTRICT_TYPES:
+            continue
+        code = r["gss-code"]
+        typ, tier = DISTRICT_TYPES[lt]
+        if code not in region_of:
+            rep.unmatched(code, "current council in the register but not in the LAD 2024 → region lookup",
+                          file=t.reg.path.name, row=line, column="gss-code")
+            continue
+        county = None
+        if tier == "lower":
+            county = county_gss.get(r["county-la"])
+            if county is None:
+                raise EtlInputError(f"shire district {code} names county {r['county-la']!r}, which is not a "
+                                    "current county", file=t.reg.path, row=line, column="county-la")
+            county_region.setdefault(county, region_of[code])
+        parent = county or region_of[code]
+        district_rows.append((code, r["nice-name"], "district", typ, tier, parent, code, county,
+                              region_of[code], ca_of.get(code), rc, r["ecode"] or None, None, "LAD 2024"))
+        seen_districts.add(code)
+    for code in sorted(set(region_of) - seen_districts):
+        rep.unmatched(code, "district in the LAD 2024 → region lookup but not a current council in the register",
+                      file=t.regions.path.name, column="ltla24_code")
+    return district_rows, county_region
+
+
+def county_areas(reg: Register, county_gss: dict[str, str], county_region: dict[str, str], file: str,
+                 rep) -> list[tuple]:
+    rows = []
+    for rc, gss in sorted(county_gss.items()):
+        line, r = reg.current[rc]
+        if gss not in county_region:
+            rep.warn("county has no current shire districts", file=file, row=line, code=gss)
+        rows.append((gss, r["nice-name"], "county", "county", "upper", county_region.get(gss), None, gss,
+                     county_region.get(gss), None, rc, r["ecode"] or None, None, "County 2024"))
+    return rows
+
+
+def combined_authorities(reg: Register) -> list[tuple]:
+    return [(r["gss-code"], r["nice-name"], "combined_authority", "combined_authority", None, ENGLAND, None, None,
+             None, r["gss-code"], rc, r["ecode"] or None, None, "CA 2025")
+            for rc, (line, r) in sorted(reg.current.items())
+            if r["local-authority-type"] == "COMB" and r["gss-code"].startswith("E47")]
+
+
+def ward_areas(wards: Table, district_rows: list[tuple], rep) -> list[tuple]:
+    """English December 2023 wards of current districts; a ward whose district is not current is reported."""
+    district_info = {d[0]: d for d in district_rows}
+    rows = []
+    for line, w in wards:
+        code = w["WD23CD"].strip()
+        if not code.startswith("E05"):
+            continue  # Wales, Scotland, Northern Ireland
+        lad = w["LAD23CD"].strip()
+        d = district_info.get(lad)
+        if d is None:
+            rep.unmatched(lad, "ward's district is not a current district", file=wards.path.name, row=line,
+                          column="LAD23CD")
+            continue
+        rows.append((code, w["WD23NM"].strip(), "ward", "ward", None, lad, lad, d[7], d[8], d[9], None, None,
+                     None, "WD Dec 2023"))
+    return rows
+
+
+class CodeMap:
+    """Former district/county codes and MHCLG E-codes → current councils (``area_code_map``)."""
+
+    def __init__(self, reg: Register, current_codes: set[str], source_id: str):
+        self.reg, self.current_codes, self.source_id = reg, current_codes, source_id
+        self.mapping: dict[tuple[str, str], tuple] = {}
+        for code in sorted(current_codes):
+            self.add(code, code, None, "county" if code.startswith("E10") else "district", "same")
+
+    def add(self, old, new, old_name, level, relation) -> None:
+        if old and new and (old, new) not in self.mapping:
+            self.mapping[(old, new)] = (old, new, old_name, level, relation, self.source_id)
+
+    def successors(self, rc: str, depth=0) -> list[str]:
+        """Follow replaced-by links in the register until current councils are reached."""
+        if depth > 10 or rc not in self.reg.england:
+            return []
+        line, r = self.reg.england[rc]
+        if not r["end-date"].strip():
+            return [r["gss-code"]] if r["gss-code"] in self.current_codes else []
+        out: list[str] = []
+        for nxt in [x.strip() for x in r["replaced-by"].split(",") if x.strip()]:
+            out.extend(self.successors(nxt, depth + 1))
+        return sorted(set(out))
+
+    def add_register(self, rep, file: str) -> None:
+        """Every English district or county in the register → its current successor(s)."""
+        for rc, (line, r) in sorted(self.reg.england.items()):
+            lt = r["local-authority-type"]
+            if lt not in DISTRICT_TYPES and lt != "CTY":
+                continue
+            level = "county" if lt == "CTY" else "district"
+            succ = self.successors(rc)
+            if not succ:
+                if r["end-date"].strip():
+                    rep.unmatched(r["gss-code"], "former council with no current successor", file=file,
+                                  row=line, column="replaced-by")
+                continue
+            relation = "same" if not r["end-date"].strip() else ("split" if len(succ) > 1 else "merged_into")
+            for s in succ:
+                if r["end-date"].strip():
+                    self.add(r["gss-code"], s, r["nice-name"], level, relation)
+                for fg in [x.strip() for x in r["former-gss-codes"].split(",") if x.strip()]:
+                    self.add(fg, s, r["nice-name"], level, "recoded" if relation == "same" else relation)
+                if r["ecode"].strip():
+                    self.add(r["ecode"].strip(), s, r["nice-name"], "council_ecode", relation)
+
+    def add_chain(self, chain: Table) -> None:
+        """ONS LAD code chain 2016 → 2024: every older code → its LAD 2024 code."""
+        for line, r in chain:
+            new = r["ltla24_code"].strip()
+            for col in [c for c in chain.columns if c.endswith("_code") and c != "ltla24_code"]:
+                old = r[col].strip()
+                if old and old != new and old.startswith("E") and is_gss(old):
+                    self.add(old, new, r.get(col.replace("_code", "_name")), "district", "recoded")
+
+    def add_gss_register(self, gss_reg: Table, rep) -> None:
+        """Former GSS code → register code → current successor(s)."""
+        for line, r in gss_reg:
+            old = r["gss-code"].strip()
+            if not old:
+                rep.note("register code with no GSS code skipped", file=gss_reg.path.name, row=line,
+                         column="gss-code", code=r["local-authority-code"])
+                continue
+            if old.startswith("E") and (old, old) not in self.mapping:
+                for s in self.successors(r["local-authority-code"].strip()):
+                    if s != old:
+                        self.add(old, s, None, "district", "recoded")
+
+    def rows(self) -> list[tuple]:
+        """The mapping, sorted; a former code that now maps to several councils says 'split'."""
+        fanout = defaultdict(set)
+        for (old, new) in self.mapping:
+            fanout[old].add(new)
+        final = []
+        for key, rec in sorted(self.mapping.items()):
+            old, new, name, level, relation, sid = rec
+            if len(fanout[old]) > 1 and relation != "split":
+                relation = "split"
+            final.append((old, new, name, level, relation, sid))
+        return final
