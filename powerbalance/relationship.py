@@ -203,3 +203,44 @@ def brief_html(area_code: str, esc, path=None) -> str:
         return head + "</p>"
     return head + (f" Perception gap (council minus community, 1–5 scale): mean {g['gap'].mean():+.1f}; largest on "
                    f"“{esc(top['question'])}” ({top['gap']:+.1f}).</p>")
+
+
+# ---- the page's text helpers -----------------------------------------------------------------------
+
+DONT_KNOW = "Don't know"
+WORDING_NOTES = {
+    "quoted": f"Quoted as published: {NLGN}.",
+    "partial": f"{NLGN}. Only the opening words of this principle were found as published and are quoted; "
+               "the rest of the sentence is not reproduced here.",
+    "summary": f"{INLOGOV}. The theme's name is the report's; the sentence is a summary of the theme "
+               "(after a 2015 news report of the launch), not the report's own wording.",
+}
+
+
+def scores_from_answers(answers: dict) -> dict:
+    """Radio answers ('1'–'5', "Don't know") → scores (int, None for don't know). An unanswered
+    question is refused: "don't know" is an answer, a blank is not."""
+    blank = [LABELS[i] for i, a in answers.items() if a is None]
+    if blank:
+        raise responses.Rejected("Please answer every statement (“Don't know” is an answer). Not answered: "
+                                 + ", ".join(blank) + ".")
+    return {i: None if a == DONT_KNOW else int(a) for i, a in answers.items()}
+
+
+def round_label(round_row: dict) -> str:
+    return (f"Round {round_row['round_id']}: opened {round_row['opened_on']}, closes {round_row['closes_on']}"
+            + (" · published" if round_row.get("published") else ""))
+
+
+def questions_markdown() -> str:
+    """The ten statements with their sources and how each is worded."""
+    lines = ["### Five operating principles", f"From {NLGN}. The report's own list of five operating principles "
+             "is used. A second summary circulates (five “components”, such as “Take active steps to build "
+             "trust”); it is not used here.", ""]
+    lines += [f"{n}. **{label}** — “{text}” ({'quoted' if how == 'quoted' else 'opening words only'})"
+              for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
+    lines += ["", "### Five themes of effective collaboration", f"From {INLOGOV}: leadership, selflessness, trust, "
+              "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.", ""]
+    lines += [f"{n}. **{label}** — {text}" for n, (_, label, text, _h) in enumerate(THEMES, 1)]
+    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. Full notes: docs/relationship.md."]
+    return "\n".join(lines)
