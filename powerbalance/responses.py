@@ -145,10 +145,18 @@ def reading(path: Path | str | None = None) -> Iterator[sqlite3.Connection | Non
     if not p.exists():
         yield None
         return
+    if _stored_version(p) < SCHEMA_VERSION:   # an older store is brought up to date before it is read
+        with writing(p):
+            pass
     with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                  check_same_thread=False)) as con:
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         yield con if schema_version(con) >= 1 else None
+
+
+def _stored_version(p: Path) -> int:
+    with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as con:
+        return schema_version(con)
 
 
 def schema_version(con: sqlite3.Connection) -> int:
