@@ -342,3 +342,135 @@ def test_a_writer_killed_mid_submission_loses_only_its_own_response(store):
     assert "never committed" not in responses.round_export(1, store)["evidence"].tolist()
     with sqlite3.connect(store) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- on the real build: the CLI's area check, the figures beside, the brief, the page ----------------
+
+
+def test_cli_new_round_prints_codes_for_a_real_area(real_db, store, capsys):
+    closes = (date.today() + timedelta(days=60)).isoformat()
+    assert assess.main(["--store", str(store), "new-round", "--area", "E07000223", "--closes", closes,
+                        "--council", "20", "--community", "40", "--publish"]) == 0
+    out = capsys.readouterr().out
+    assert "Round 1 for Adur (E07000223)" in out and "published in the network view" in out
+    council = out.split("council codes (20):\n")[1].split("\n\n")[0].split("\n")
+    assert len(council) == 20 and responses.check_code(council[0], path=store).side == "council"
+    assert responses.rounds(path=store).iloc[0][["council_codes", "community_codes"]].tolist() == [20, 40]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["new-round", "--area", "E99999999", "--closes", "2099-01-01", "--council", "5"], "not an area"),
+    (["new-round", "--area", "E07000223", "--closes", "2020-01-01", "--council", "5"], "before today"),
+    (["new-round", "--area", "E07000223", "--closes", "2099-01-01", "--council", "5", "--min-responses", "2"],
+     "cannot be below 3"),
+    (["publish-round", "--round", "7"], "no round 7"), (["export", "--round", "7"], "no round 7"),
+])
+def test_cli_refuses_bad_commands_clearly(real_db, store, capsys, argv, message):
+    assert assess.main(["--store", str(store), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert responses.rounds(path=store).empty
+
+
+def test_area_figures_name_their_years_and_match_the_database(real_db):
+    from powerbalance import queries
+
+    figs = rel.area_figures("E07000223", db=real_db).set_index("figure")
+    trend = queries.indicator_trend(["E07000223"], "enabler_ratio", db=real_db).dropna(subset=["value"])
+    er = figs.loc["Enabler ratio"]
+    assert er["latest_year"] == trend["period"].max() and er["earliest_year"] == trend["period"].min()
+    last, first = trend.sort_values("period")["value"].iloc[[-1, 0]]
+    assert er["shift"] == f"{last - first:+.2f}" and er["latest"].startswith(f"£{last:.2f}")
+    assert set(figs.index) == {"Enabler ratio", "Parish precept share", "Community grant funding per head"}
+
+
+def test_brief_has_a_relationship_line_only_past_the_threshold(real_db, store, monkeypatch):
+    from powerbalance import brief, queries
+
+    monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
+    profile = queries.area_profile("E07000223", db=real_db)
+    assert "Relationship self-assessment" not in brief.render(profile)
+    _, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=9), 3, 3, min_responses=3,
+                                      path=store)
+    for c in codes["council"]:
+        responses.submit(c, {**ALL_FOURS, "p4_empathy": 5}, "<script>x</script>", rel.ITEMS, path=store)
+    assert "Too few responses on a side" in brief.render(profile)
+    for c in codes["community"]:
+        responses.submit(c, {**ALL_FOURS, "p4_empathy": 2}, "", rel.ITEMS, path=store)
+    html = brief.render(profile)
+    assert "3 council and 3 community responses" in html
+    assert "largest on “Empathy and compromise” (+3.0)" in html and "<script>x" not in html
+
+
+@pytest.fixture
+def app(real_db, built, store, monkeypatch):
+    from bench import served_app
+
+    monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
+    monkeypatch.setenv("POWERBALANCE_CODE_DELAY", "0.01")
+    _, static, _ = built
+    with served_app(real_db, static) as folder:
+        yield folder
+
+
+def relationship_session(app, params=None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/relationship_page.py")
+    at.query_params.update(params or {})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def enter_code(at, code):
+    at.text_input(key="rel_code").input(code)
+    at.button(key="rel_check").click()
+    at.run()
+
+
+def page_text(at) -> str:
+    kinds = ("markdown", "caption", "info", "error", "success", "metric", "dataframe", "plotly_chart", "text_area")
+    return "\n".join(str(el.proto) for k in kinds for el in at.get(k))
+
+
+@pytest.mark.slow
+def test_page_full_flow_respond_then_results(app, store):
+    import json
+
+    rid, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=30), 4, 3,
+                                        min_responses=3, publish=True, path=store)
+    for side, scores in (("council", [5, 4, 5]), ("community", [2, 1, 2])):
+        for code, s in zip(codes[side], scores):
+            at = relationship_session(app)
+            enter_code(at, code)
+            assert "Responding for the **" + side in at.info[0].value
+            for r in at.radio:
+                r.set_value(str(s))
+            at.radio(key="rel_q_t_risk").set_value(rel.DONT_KNOW)
+            at.text_area(key="rel_evidence").input("<script>SECRET-EVIDENCE</script>")
+            at.button(key="FormSubmitter:rel_form-Send my response").click()
+            at.run()
+            assert not at.exception and [e.value for e in at.success] == [
+                "Thank you: your response is stored. The code cannot be used again."]
+    at = relationship_session(app)
+    enter_code(at, codes["council"][0])
+    assert "already been used" in at.error[0].value
+    for _ in range(4):
+        enter_code(at, "not-a-code")
+    assert at.session_state["rel_failures"] == 5 and "not recognised" in at.error[0].value
+
+    at = relationship_session(app, {"area": "E07000223"})
+    assert [m.value for m in at.metric][:2] == ["3", "3"]
+    gap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
+    assert gap["y"] == expected["question"].tolist() and gap["x"] == pytest.approx(expected["gap"].tolist())
+    assert gap["x"][0] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
+    assert "SECRET-EVIDENCE" not in page_text(at)
+    assert "Adur" in page_text(at) and str(rid) in at.selectbox(key="rel_round").value.__str__()
+
+
+def test_page_without_any_round_says_how_to_open_one(app):
+    at = relationship_session(app)
+    assert any("new-round" in i.value for i in at.info)
