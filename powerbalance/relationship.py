@@ -24,8 +24,8 @@ NLGN = ("NLGN, Rebalancing the Power: Five principles for a successful relations
 INLOGOV = ("INLOGOV (University of Birmingham), Building Better Collaboration: Improving collaborative behaviours "
            "in local government (District Councils' Network, 2015)")
 
-#: (id, short label, wording, how the wording was found). ``quoted`` marks text as published;
-#: anything else is labelled as our paraphrase on the page and in docs/relationship.md.
+#: (id, short label, wording, how the wording was found: ``quoted`` from NLGN's page, ``reported`` as a news
+#: report of the launch gives it, ``partial`` opening words only, ``summary`` our summary). See WORDING_NOTES.
 PRINCIPLES = (
     ("p1_inclusive", "Inclusive and respectful",
      "Be inclusive and treat all parties with respect from the start.", "quoted"),
@@ -34,10 +34,10 @@ PRINCIPLES = (
      "mutual priorities and areas with some level of flexibility.", "quoted"),
     ("p3_communication", "Agreed communication",
      "Agree how different parties would like to communicate in the future and build this into the relationship "
-     "from the start.", "quoted"),
+     "from the start.", "reported"),
     ("p4_empathy", "Empathy and compromise",
      "Seek to develop empathy for each other's position and be prepared to compromise on certain issues to "
-     "achieve the best outcomes for the whole.", "quoted"),
+     "achieve the best outcomes for the whole.", "reported"),
     ("p5_endeavour", "Shared endeavour",
      "Foster a shared sense of endeavour …", "partial"),
 )
@@ -210,6 +210,8 @@ def brief_html(area_code: str, esc, path=None) -> str:
 DONT_KNOW = "Don't know"
 WORDING_NOTES = {
     "quoted": f"Quoted as published: {NLGN}.",
+    "reported": f"{NLGN}. Quoted as a September 2018 news report of the launch gives it (NLGN's own page was "
+                "found only for principles 1 and 2).",
     "partial": f"{NLGN}. Only the opening words of this principle were found as published and are quoted; "
                "the rest of the sentence is not reproduced here.",
     "summary": f"{INLOGOV}. The theme's name is the report's; the sentence is a summary of the theme "
@@ -237,8 +239,9 @@ def questions_markdown() -> str:
     lines = ["### Five operating principles", f"From {NLGN}. The report's own list of five operating principles "
              "is used. A second summary circulates (five “components”, such as “Take active steps to build "
              "trust”); it is not used here.", ""]
-    lines += [f"{n}. **{label}** — “{text}” ({'quoted' if how == 'quoted' else 'opening words only'})"
-              for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
+    source = {"quoted": "quoted from NLGN's page", "reported": "quoted from a news report of the launch",
+              "partial": "opening words only: the rest was not found as published"}
+    lines += [f"{n}. **{label}** — “{text}” ({source[how]})" for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
     lines += ["", "### Five themes of effective collaboration", f"From {INLOGOV}: leadership, selflessness, trust, "
               "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.", ""]
     lines += [f"{n}. **{label}** — {text}" for n, (_, label, text, _h) in enumerate(THEMES, 1)]
