@@ -46,7 +46,7 @@ MAX_CODES_PER_SIDE = 10_000
 CODE_BYTES = 18              # 144 bits of randomness per invitation code
 BUSY_TIMEOUT_MS = 30_000
 
-#: Schema migrations, applied in order; the database's ``user_version`` is the number applied.
+#: Schema migrations, applied in order; each ends by setting ``user_version`` to its own number.
 MIGRATIONS: tuple[str, ...] = (
     # 1: rounds, single-use codes (hashed), responses and their scores
     """
@@ -79,11 +79,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (response_id, item)
     ) WITHOUT ROWID;
     CREATE INDEX responses_round ON responses(round_id, side);
+    PRAGMA user_version = 1;
     """,
     # 2: when a round was published (the network view says since when)
     """
     ALTER TABLE rounds ADD COLUMN published_on TEXT;
     UPDATE rounds SET published_on = opened_on WHERE published = 1;
+    PRAGMA user_version = 2;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -113,8 +115,7 @@ def _path(path: Path | str | None) -> Path:
 def _open(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                           check_same_thread=False)
-    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("PRAGMA foreign_keys = ON")   # the busy timeout is connect()'s timeout
     return con
 
 
@@ -150,7 +151,6 @@ def reading(path: Path | str | None = None) -> Iterator[sqlite3.Connection | Non
             pass
     with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                  check_same_thread=False)) as con:
-        con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         yield con if schema_version(con) >= 1 else None
 
 
@@ -176,7 +176,6 @@ def migrate(con: sqlite3.Connection) -> int:
             if schema_version(con) == version:   # another process may have migrated meanwhile
                 for statement in _statements(MIGRATIONS[version]):
                     con.execute(statement)
-                con.execute(f"PRAGMA user_version = {version + 1}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
