@@ -97,7 +97,7 @@ with results_tab:
         with left:
             st.subheader("Perception gap: council minus community")
             if view.has_gap:
-                fig, alt = charts.bar_chart(view.gap, label="question", value="gap", sort=False,
+                fig, alt = charts.bar_chart(view.gap.iloc[::-1], label="question", value="gap", sort=False,
                                             measure="Council mean minus community mean (1–5 scale)",
                                             subject="questions")
                 ui.chart(fig, alt, key="rel_gap", data=view.gap, name=f"Perception gap {view.round['area_name']}",
@@ -108,10 +108,14 @@ with results_tab:
         with right:
             st.subheader("What the figures show")
             figures = rel.area_figures(code)
-            ui.table(figures, f"{view.round['area_name']} figures", "rel_figures",
-                     caption="From the Power Balance database: latest year with a value, and the change since the "
-                             "earliest year with one. What people say sits beside these figures; neither is "
-                             "added into the other.")
+            for f in figures.to_dict("records"):
+                st.metric(f"{f['figure']}, {f['unit']} ({f['latest_year'] or 'no year'})", f["latest"], border=True,
+                          delta=f"{f['shift']} since {f['earliest_year']}" if f["earliest_year"] else None,
+                          delta_color="off")
+            st.caption("From the Power Balance database: the latest year with a value, and the change since the "
+                       "earliest year with one. What people say sits beside these figures; neither is added into "
+                       "the other.")
+            ui.downloads(figures, f"{view.round['area_name']} figures", "rel_figures")
         if not view.summary.empty:
             st.subheader("Each side's ratings")
             ui.table(view.summary.drop(columns=["item"]), f"Ratings by side {view.round['area_name']}", "rel_sides",

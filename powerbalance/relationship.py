@@ -175,12 +175,13 @@ def area_figures(code: str, db=None) -> pd.DataFrame:
         unit = (queries.indicator_info(ind, db=db) or {}).get("unit") or ""
         first, last = (t.iloc[0], t.iloc[-1]) if len(t) else (None, None)
         shift = float(last["value"] - first["value"]) if len(t) > 1 else None
-        rows.append({"figure": label, "latest": fmt(last["value"], 2, unit) if last is not None else "no data",
+        rows.append({"figure": label, "unit": unit,
+                     "latest": fmt(last["value"], 2) if last is not None else "no data",
                      "latest_year": last["period"] if last is not None else None,
                      "earliest_year": first["period"] if len(t) > 1 else None,
                      "shift": f"{shift:+.2f}" if shift is not None else "no data",
                      "years_with_data": len(t)})
-    return pd.DataFrame(rows, columns=["figure", "latest", "latest_year", "earliest_year", "shift",
+    return pd.DataFrame(rows, columns=["figure", "unit", "latest", "latest_year", "earliest_year", "shift",
                                        "years_with_data"])
 
 

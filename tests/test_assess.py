@@ -379,7 +379,7 @@ def test_area_figures_name_their_years_and_match_the_database(real_db):
     er = figs.loc["Enabler ratio"]
     assert er["latest_year"] == trend["period"].max() and er["earliest_year"] == trend["period"].min()
     last, first = trend.sort_values("period")["value"].iloc[[-1, 0]]
-    assert er["shift"] == f"{last - first:+.2f}" and er["latest"].startswith(f"£{last:.2f}")
+    assert er["shift"] == f"{last - first:+.2f}" and er["latest"] == f"{last:.2f}"
     assert set(figs.index) == {"Enabler ratio", "Parish precept share", "Community grant funding per head"}
 
 
@@ -465,8 +465,9 @@ def test_page_full_flow_respond_then_results(app, store):
     assert [m.value for m in at.metric][:2] == ["3", "3"]
     gap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
-    assert gap["y"] == expected["question"].tolist() and gap["x"] == pytest.approx(expected["gap"].tolist())
-    assert gap["x"][0] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
+    assert gap["y"] == expected["question"].tolist()[::-1]                 # first statement drawn at the top
+    assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
+    assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
     assert "SECRET-EVIDENCE" not in page_text(at)
     assert "Adur" in page_text(at) and str(rid) in at.selectbox(key="rel_round").value.__str__()
 
