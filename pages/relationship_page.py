@@ -1,8 +1,6 @@
 """Relationship — councils and communities rate their relationship (NLGN's five principles and
 INLOGOV's five themes), and see the perception gap beside the area's own figures. UI only: the
 store is powerbalance.responses, the arithmetic and privacy threshold powerbalance.relationship."""
-import time
-
 import streamlit as st
 
 from powerbalance import charts, relationship as rel, responses, ui
@@ -18,7 +16,7 @@ OPTIONS = ["1", "2", "3", "4", "5", rel.DONT_KNOW]
 
 def _check_code() -> None:
     """'Check code' clicked: wait longer after each failure in this session, then open the form."""
-    time.sleep(rel.failure_delay(st.session_state.get("rel_failures", 0)))
+    rel.pause_after_failures(st.session_state.get("rel_failures", 0))
     try:
         st.session_state["rel_invite"] = responses.check_code(st.session_state.get("rel_code", ""))
         st.session_state["rel_code_ok"] = st.session_state.get("rel_code", "").strip()

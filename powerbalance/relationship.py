@@ -13,6 +13,7 @@ here; writes go through :mod:`powerbalance.responses`.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -65,6 +66,14 @@ def failure_delay(failures: int) -> float:
     none for the first 3, then doubling from $POWERBALANCE_CODE_DELAY (default 1 s) up to 30 s."""
     base = float(os.environ.get("POWERBALANCE_CODE_DELAY", "1"))
     return 0.0 if failures < 3 else min(30.0, base * 2 ** (failures - 3))
+
+
+def pause_after_failures(failures: int) -> float:
+    """Sleep for :func:`failure_delay` before a code is checked; returns the seconds slept."""
+    delay = failure_delay(failures)
+    if delay:
+        time.sleep(delay)
+    return delay
 
 
 # ---- what a round shows ----------------------------------------------------------------------------

@@ -436,8 +436,13 @@ def page_text(at) -> str:
 
 
 @pytest.mark.slow
-def test_page_full_flow_respond_then_results(app, store):
+def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     import json
+    from types import SimpleNamespace
+
+    slept = []
+    monkeypatch.setattr(rel, "time", SimpleNamespace(sleep=slept.append))
+    duckdb_before = hashlib.sha256(real_db.read_bytes()).hexdigest()
 
     rid, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=30), 4, 3,
                                         min_responses=3, publish=True, path=store)
@@ -460,6 +465,7 @@ def test_page_full_flow_respond_then_results(app, store):
     for _ in range(4):
         enter_code(at, "not-a-code")
     assert at.session_state["rel_failures"] == 5 and "not recognised" in at.error[0].value
+    assert slept == [0.01, 0.02]   # the 4th and 5th wrong codes waited, longer each time
 
     at = relationship_session(app, {"area": "E07000223"})
     assert [m.value for m in at.metric][:2] == ["3", "3"]
@@ -469,7 +475,11 @@ def test_page_full_flow_respond_then_results(app, store):
     assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
     assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
     assert "SECRET-EVIDENCE" not in page_text(at)
-    assert "Adur" in page_text(at) and str(rid) in at.selectbox(key="rel_round").value.__str__()
+    assert "Adur" in page_text(at) and at.selectbox(key="rel_round").value == rid
+    network = next(d.value for d in at.dataframe if "largest_gap" in d.value.columns)
+    assert network[["area_code", "council_responses", "community_responses"]].values.tolist() == [
+        ["E07000223", 3, 3]]
+    assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before   # the DuckDB is only read
 
 
 def test_page_without_any_round_says_how_to_open_one(app):
