@@ -251,9 +251,11 @@ def questions_markdown() -> str:
              "trust”); it is not used here.", ""]
     source = {"quoted": "quoted from NLGN's page", "reported": "quoted from a news report of the launch",
               "partial": "opening words only: the rest was not found as published"}
-    lines += [f"{n}. **{label}** — “{text}” ({source[how]})" for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
+    lines += [f"{n}. **{label}** — “{text}” ({source[how]})"
+              for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
     lines += ["", "### Five themes of effective collaboration", f"From {INLOGOV}: leadership, selflessness, trust, "
               "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.", ""]
     lines += [f"{n}. **{label}** — {text}" for n, (_, label, text, _h) in enumerate(THEMES, 1)]
-    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. Full notes: docs/relationship.md."]
+    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. "
+              "Full notes: docs/relationship.md."]
     return "\n".join(lines)

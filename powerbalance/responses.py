@@ -149,13 +149,17 @@ def reading(path: Path | str | None = None) -> Iterator[sqlite3.Connection | Non
     if _stored_version(p) < SCHEMA_VERSION:   # an older store is brought up to date before it is read
         with writing(p):
             pass
-    with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                 check_same_thread=False)) as con:
+    with closing(_open_read_only(p)) as con:
         yield con if schema_version(con) >= 1 else None
 
 
+def _open_read_only(p: Path) -> sqlite3.Connection:
+    return sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           check_same_thread=False)
+
+
 def _stored_version(p: Path) -> int:
-    with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as con:
+    with closing(_open_read_only(p)) as con:
         return schema_version(con)
 
 
