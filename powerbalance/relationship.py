@@ -195,24 +195,23 @@ def area_figures(code: str, db=None) -> pd.DataFrame:
 
 
 def brief_html(area_code: str, esc, path=None) -> str:
-    """One paragraph for the printable brief (empty when the area has no round); ``esc`` is the
-    brief's HTML escaper. Only sides over the threshold contribute numbers."""
+    """One line for the printable brief's footer (empty when the area has no round); ``esc`` is
+    the brief's HTML escaper. Only sides over the threshold contribute numbers."""
     try:
         view = latest_round(area_code, path)
     except Exception:   # the brief never fails because the responses store is unreadable
         return ""
     if view is None:
         return ""
-    head = (f"<h2>Relationship self-assessment</h2><p>Round closing {esc(view.round['closes_on'])}: "
-            f"{view.counts['council']} council and {view.counts['community']} community responses.")
-    if not view.has_gap:
-        return head + " Too few responses on a side to show results yet.</p>"
-    g = view.gap.dropna(subset=["gap"])
-    top = g.loc[g["gap"].abs().idxmax()] if len(g) else None
-    if top is None:
-        return head + "</p>"
-    return head + (f" Perception gap (council minus community, 1–5 scale): mean {g['gap'].mean():+.1f}; largest on "
-                   f"“{esc(top['question'])}” ({top['gap']:+.1f}).</p>")
+    head = (f"<p><b>Relationship self-assessment</b> (round closing {esc(view.round['closes_on'])}): "
+            f"{view.counts['council']} council, {view.counts['community']} community responses")
+    g = view.gap.dropna(subset=["gap"]) if view.has_gap else pd.DataFrame()
+    if g.empty:
+        return head + "; too few on a side to show results yet.</p>"
+    top = g.loc[g["gap"].abs().idxmax()]
+    return head + (f"; gap (council minus community, 1–5) mean {g['gap'].mean():+.1f}, largest "
+                   f"“{esc(top['question'])}” {top['gap']:+.1f}.</p>")
+
 
 
 # ---- the page's text helpers -----------------------------------------------------------------------

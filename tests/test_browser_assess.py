@@ -96,3 +96,33 @@ def test_full_flow_in_the_browser(browser, rel_server, store):
     assert not w.exceptions and not errors, (w.exceptions, errors)
     ctx.close()
     assert all(u.startswith(LOCAL) for u in seen), [u for u in seen if not u.startswith(LOCAL)]
+
+
+def test_briefs_with_a_relationship_line_still_print_on_one_a4_page(browser, real_db, tmp_path, monkeypatch):
+    """The brief's relationship paragraph (both sides past the threshold) does not push any kind of
+    brief onto a second page (the same areas as test_browser.py::test_briefs_print_on_one_a4_page)."""
+    import re
+
+    from powerbalance import brief, queries, relationship as rel
+    from tests.helpers import sql
+
+    store = tmp_path / "responses.sqlite"
+    monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
+    period = queries.index_periods(real_db)[-1]
+    ward = sql(real_db, "SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
+                        "ORDER BY code LIMIT 1")["code"].iloc[0]
+    page = browser.new_page()
+    try:
+        for code in ("E07000223", "E08000025", "E09000033", "E06000047", "E10000016", ward, "E12000007"):
+            _, codes = responses.create_round(code, code, date.today() + timedelta(days=9), 3, 3, min_responses=3,
+                                              path=store)
+            for side, score in (("council", 5), ("community", 1)):
+                for c in codes[side]:
+                    responses.submit(c, {i: score for i in rel.ITEMS}, "", rel.ITEMS, path=store)
+            html = brief.render(queries.area_profile(code, period, db=real_db))
+            assert "gap (council minus community, 1–5) mean +4.0" in html
+            page.set_content(html)
+            pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+            assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1, code
+    finally:
+        page.close()
