@@ -10,6 +10,7 @@ PAGES = [
     st.Page("pages/compare_page.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("pages/map_page.py", title="Map", icon=":material/map:", url_path="map"),
     st.Page("pages/funders_page.py", title="Funders", icon=":material/volunteer_activism:", url_path="funders"),
+    st.Page("pages/relationship_page.py", title="Relationship", icon=":material/handshake:", url_path="relationship"),
     st.Page("pages/method_page.py", title="Method & weights", icon=":material/tune:", url_path="method"),
     st.Page("pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
 ]

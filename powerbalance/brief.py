@@ -13,6 +13,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from . import relationship
 from .charts import fmt
 
 TYPE_LABELS = {
@@ -162,7 +163,7 @@ def render(profile) -> str:
             wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
         parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
             wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
-    parts.append("<footer>"
+    parts.append("<footer>" + relationship.brief_html(p.code, e) +
                  f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
                  "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
                  f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>")

@@ -24,3 +24,9 @@ def db_path() -> Path:
 def static_dir() -> Path:
     """Folder Streamlit serves at /app/static (boundary files live under static/geo/<build_id>/)."""
     return Path(os.environ.get("POWERBALANCE_STATIC", ROOT / "static"))
+
+
+def responses_path() -> Path:
+    """The relationship self-assessment's own store (SQLite, writable): $POWERBALANCE_RESPONSES,
+    else data/responses.sqlite. Never the analytic DuckDB file."""
+    return Path(os.environ.get("POWERBALANCE_RESPONSES", ROOT / "data" / "responses.sqlite"))

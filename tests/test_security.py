@@ -250,7 +250,7 @@ def test_the_payload_oracle_catches_an_injectable_query(real_db):
 # ============================================================================================= pages
 
 
-PAGES = ["overview", "my_area", "compare", "map", "funders", "method", "data"]
+PAGES = ["overview", "my_area", "compare", "map", "funders", "relationship", "method", "data"]
 
 
 def _url_params() -> list[str]:

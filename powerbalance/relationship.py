@@ -1,0 +1,260 @@
+"""The relationship self-assessment: what is asked, and what may be shown of the answers.
+
+Ten questions: NLGN's five operating principles for councils and communities (*Rebalancing the
+Power*, Local Trust, 2018) and INLOGOV's five themes of effective collaboration (*Building Better
+Collaboration*, for the District Councils' Network, 2015). Each is rated 1–5 or "don't know".
+Wording and sources: docs/relationship.md.
+
+Privacy: a side (council or community) is shown only once it has at least the round's
+``min_responses`` responses (default 5, never below 3); evidence text is never part of anything
+here (only the organiser's export has it). All the arithmetic the Relationship page shows lives
+here; writes go through :mod:`powerbalance.responses`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import responses
+
+NLGN = ("NLGN, Rebalancing the Power: Five principles for a successful relationship between councils and "
+        "communities (Local Trust, September 2018)")
+INLOGOV = ("INLOGOV (University of Birmingham), Building Better Collaboration: Improving collaborative behaviours "
+           "in local government (District Councils' Network, 2015)")
+
+#: (id, short label, wording, how the wording was found: ``quoted`` from NLGN's page, ``reported`` as a news
+#: report of the launch gives it, ``partial`` opening words only, ``summary`` our summary). See WORDING_NOTES.
+PRINCIPLES = (
+    ("p1_inclusive", "Inclusive and respectful",
+     "Be inclusive and treat all parties with respect from the start.", "quoted"),
+    ("p2_roles", "Roles, priorities, flexibility",
+     "Find ways to reflect a changed relationship which clearly set out the roles that different parties play, "
+     "mutual priorities and areas with some level of flexibility.", "quoted"),
+    ("p3_communication", "Agreed communication",
+     "Agree how different parties would like to communicate in the future and build this into the relationship "
+     "from the start.", "reported"),
+    ("p4_empathy", "Empathy and compromise",
+     "Seek to develop empathy for each other's position and be prepared to compromise on certain issues to "
+     "achieve the best outcomes for the whole.", "reported"),
+    ("p5_endeavour", "Shared endeavour",
+     "Foster a shared sense of endeavour …", "partial"),
+)
+THEMES = (
+    ("t_leadership", "Leadership", "Chief executives and council leaders take responsibility for driving change.",
+     "summary"),
+    ("t_selflessness", "Selflessness", "Partners put in more than they get back in direct benefit when the "
+     "people they serve gain.", "summary"),
+    ("t_trust", "Trust", "Trust is built across the public, private and third sectors.", "summary"),
+    ("t_momentum", "Momentum", "Small obstacles are not allowed to stall the work.", "summary"),
+    ("t_risk", "Risk", "Risk is shared, and that sense of shared risk drives timely action.", "summary"),
+)
+ITEMS: tuple[str, ...] = tuple(i[0] for i in PRINCIPLES + THEMES)
+LABELS = {i[0]: i[1] for i in PRINCIPLES + THEMES}
+FAMILY = {**{i[0]: "principle" for i in PRINCIPLES}, **{i[0]: "theme" for i in THEMES}}
+SIDE_LABELS = {"council": "Council", "community": "Community"}
+
+#: The area's own figures set beside the perception gap (indicator id → short label).
+AREA_FIGURES = {"enabler_ratio": "Enabler ratio", "parish_precept_share": "Parish precept share",
+                "grants_amount_per_head": "Community grant funding per head"}
+
+
+def failure_delay(failures: int) -> float:
+    """Seconds to wait before checking the next code after ``failures`` wrong ones in a session:
+    none for the first 3, then doubling from $POWERBALANCE_CODE_DELAY (default 1 s) up to 30 s."""
+    base = float(os.environ.get("POWERBALANCE_CODE_DELAY", "1"))
+    return 0.0 if failures < 3 else min(30.0, base * 2 ** (failures - 3))
+
+
+def pause_after_failures(failures: int) -> float:
+    """Sleep for :func:`failure_delay` before a code is checked; returns the seconds slept."""
+    delay = failure_delay(failures)
+    if delay:
+        time.sleep(delay)
+    return delay
+
+
+# ---- what a round shows ----------------------------------------------------------------------------
+
+
+@dataclass
+class RoundView:
+    """One round as the page may show it: counts always; scores only for sides over the threshold."""
+    round: dict
+    counts: dict                       # side → responses received
+    shown: dict                        # side → bool (at least min_responses responses)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)   # per shown side × item
+    gap: pd.DataFrame = field(default_factory=pd.DataFrame)       # per item, council minus community
+
+    @property
+    def has_gap(self) -> bool:
+        return all(self.shown.values()) and not self.gap.empty
+
+
+def side_summary(scores: pd.DataFrame, sides: list[str]) -> pd.DataFrame:
+    """Per side and question: responses, how many rated it, "don't know", mean, standard deviation,
+    lowest and highest score (only for ``sides``)."""
+    rows = []
+    for side in sides:
+        s = scores[scores["side"] == side]
+        n_resp = s["response_id"].nunique()
+        for item in ITEMS:
+            v = s.loc[s["item"] == item, "score"].dropna().astype(float)
+            rows.append({"side": side, "item": item, "question": LABELS[item], "family": FAMILY[item],
+                         "responses": n_resp, "rated": len(v), "dont_know": n_resp - len(v),
+                         "mean": v.mean() if len(v) else None, "sd": v.std(ddof=1) if len(v) > 1 else None,
+                         "min": v.min() if len(v) else None, "max": v.max() if len(v) else None})
+    return pd.DataFrame(rows, columns=["side", "item", "question", "family", "responses", "rated", "dont_know",
+                                       "mean", "sd", "min", "max"])
+
+
+def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
+    """Council mean minus community mean per question (positive: the council rates the
+    relationship higher than the community does). Missing when either side has no rating."""
+    wide = summary.pivot(index="item", columns="side", values="mean").reindex(ITEMS)
+    council = pd.to_numeric(wide.get("council"), errors="coerce")
+    community = pd.to_numeric(wide.get("community"), errors="coerce")
+    return pd.DataFrame({"item": ITEMS, "question": [LABELS[i] for i in ITEMS],
+                         "family": [FAMILY[i] for i in ITEMS], "council_mean": council.to_numpy(),
+                         "community_mean": community.to_numpy(), "gap": (council - community).to_numpy()})
+
+
+def round_view(round_row: dict, path=None) -> RoundView:
+    """What the page may show of one round (a row of :func:`responses.rounds`)."""
+    need = max(responses.MIN_RESPONSES_FLOOR, int(round_row["min_responses"]))
+    counts = {s: int(round_row[f"{s}_responses"]) for s in responses.SIDES}
+    shown = {s: counts[s] >= need for s in responses.SIDES}
+    view = RoundView(round=dict(round_row), counts=counts, shown=shown)
+    sides = [s for s in responses.SIDES if shown[s]]
+    if sides:
+        view.summary = side_summary(responses.round_scores(int(round_row["round_id"]), path), sides)
+        if len(sides) == 2:
+            view.gap = perception_gap(view.summary)
+    return view
+
+
+def latest_round(area_code: str, path=None) -> RoundView | None:
+    """The newest round of an area, or None."""
+    r = responses.rounds(area_code, path=path)
+    return round_view(r.iloc[0].to_dict(), path) if len(r) else None
+
+
+def withheld_message(view: RoundView) -> str | None:
+    """Why a side is not shown (None when both are)."""
+    need = max(responses.MIN_RESPONSES_FLOOR, int(view.round["min_responses"]))
+    hidden = [f"{SIDE_LABELS[s].lower()} ({view.counts[s]} so far)" for s in responses.SIDES if not view.shown[s]]
+    if not hidden:
+        return None
+    return (f"Nothing is shown for a side until it has at least {need} responses, so that no one's answers can "
+            f"be picked out. Waiting for: {' and '.join(hidden)}.")
+
+
+def network(path=None) -> pd.DataFrame:
+    """Published rounds, for networks comparing practice: responses per side and, where both
+    sides are over the threshold, the mean gap over the ten questions and the largest gap."""
+    rows = []
+    for r in responses.rounds(published_only=True, path=path).to_dict("records"):
+        v = round_view(r, path)
+        gap = v.gap.dropna(subset=["gap"]) if v.has_gap else pd.DataFrame()
+        top = gap.loc[gap["gap"].abs().idxmax()] if len(gap) else None
+        rows.append({"area_code": r["area_code"], "area": r["area_name"], "round": r["round_id"],
+                     "closes_on": r["closes_on"], "council_responses": v.counts["council"],
+                     "community_responses": v.counts["community"],
+                     "mean_gap": gap["gap"].mean() if len(gap) else None,
+                     "largest_gap": f"{top['question']} ({top['gap']:+.1f})" if top is not None else None})
+    return pd.DataFrame(rows, columns=["area_code", "area", "round", "closes_on", "council_responses",
+                                       "community_responses", "mean_gap", "largest_gap"])
+
+
+# ---- the area's own figures beside what people say ----------------------------------------------------
+
+
+def area_figures(code: str, db=None) -> pd.DataFrame:
+    """The area's enabler ratio, parish precept share and community grant funding per head: first
+    and latest year with a value, and the change between them (read-only, from the DuckDB)."""
+    from . import queries
+    from .charts import fmt
+
+    rows = []
+    for ind, label in AREA_FIGURES.items():
+        t = queries.indicator_trend([code], ind, db=db)
+        t = t[t["value"].notna()].sort_values("period")
+        unit = (queries.indicator_info(ind, db=db) or {}).get("unit") or ""
+        first, last = (t.iloc[0], t.iloc[-1]) if len(t) else (None, None)
+        shift = float(last["value"] - first["value"]) if len(t) > 1 else None
+        rows.append({"figure": label, "unit": unit,
+                     "latest": fmt(last["value"], 2) if last is not None else "no data",
+                     "latest_year": last["period"] if last is not None else None,
+                     "earliest_year": first["period"] if len(t) > 1 else None,
+                     "shift": f"{shift:+.2f}" if shift is not None else "no data",
+                     "years_with_data": len(t)})
+    return pd.DataFrame(rows, columns=["figure", "unit", "latest", "latest_year", "earliest_year", "shift",
+                                       "years_with_data"])
+
+
+def brief_html(area_code: str, esc, path=None) -> str:
+    """One line for the printable brief's footer (empty when the area has no round); ``esc`` is
+    the brief's HTML escaper. Only sides over the threshold contribute numbers."""
+    try:
+        view = latest_round(area_code, path)
+    except Exception:   # the brief never fails because the responses store is unreadable
+        return ""
+    if view is None:
+        return ""
+    head = (f"<p><b>Relationship self-assessment</b> (round closing {esc(view.round['closes_on'])}): "
+            f"{view.counts['council']} council, {view.counts['community']} community responses")
+    g = view.gap.dropna(subset=["gap"]) if view.has_gap else pd.DataFrame()
+    if g.empty:
+        return head + "; too few on a side to show results yet.</p>"
+    top = g.loc[g["gap"].abs().idxmax()]
+    return head + (f"; gap (council minus community, 1–5) mean {g['gap'].mean():+.1f}, largest "
+                   f"“{esc(top['question'])}” {top['gap']:+.1f}.</p>")
+
+
+
+# ---- the page's text helpers -----------------------------------------------------------------------
+
+DONT_KNOW = "Don't know"
+WORDING_NOTES = {
+    "quoted": f"Quoted as published: {NLGN}.",
+    "reported": f"{NLGN}. Quoted as a September 2018 news report of the launch gives it (NLGN's own page was "
+                "found only for principles 1 and 2).",
+    "partial": f"{NLGN}. Only the opening words of this principle were found as published and are quoted; "
+               "the rest of the sentence is not reproduced here.",
+    "summary": f"{INLOGOV}. The theme's name is the report's; the sentence is a summary of the theme "
+               "(after a 2015 news report of the launch), not the report's own wording.",
+}
+
+
+def scores_from_answers(answers: dict) -> dict:
+    """Radio answers ('1'–'5', "Don't know") → scores (int, None for don't know). An unanswered
+    question is refused: "don't know" is an answer, a blank is not."""
+    blank = [LABELS[i] for i, a in answers.items() if a is None]
+    if blank:
+        raise responses.Rejected("Please answer every statement (“Don't know” is an answer). Not answered: "
+                                 + ", ".join(blank) + ".")
+    return {i: None if a == DONT_KNOW else int(a) for i, a in answers.items()}
+
+
+def round_label(round_row: dict) -> str:
+    return (f"Round {round_row['round_id']}: opened {round_row['opened_on']}, closes {round_row['closes_on']}"
+            + (" · published" if round_row.get("published") else ""))
+
+
+def questions_markdown() -> str:
+    """The ten statements with their sources and how each is worded."""
+    lines = ["### Five operating principles", f"From {NLGN}. The report's own list of five operating principles "
+             "is used. A second summary circulates (five “components”, such as “Take active steps to build "
+             "trust”); it is not used here.", ""]
+    source = {"quoted": "quoted from NLGN's page", "reported": "quoted from a news report of the launch",
+              "partial": "opening words only: the rest was not found as published"}
+    lines += [f"{n}. **{label}** — “{text}” ({source[how]})"
+              for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
+    lines += ["", "### Five themes of effective collaboration", f"From {INLOGOV}: leadership, selflessness, trust, "
+              "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.", ""]
+    lines += [f"{n}. **{label}** — {text}" for n, (_, label, text, _h) in enumerate(THEMES, 1)]
+    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. "
+              "Full notes: docs/relationship.md."]
+    return "\n".join(lines)

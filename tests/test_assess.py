@@ -1,0 +1,487 @@
+"""The relationship self-assessment (issue 15): the responses store (powerbalance.responses), what
+may be shown (powerbalance.relationship), the organiser's CLI (powerbalance.assess), the page
+through AppTest and the whole flow in Chromium.
+
+Store tests use a SQLite file of their own under tmp_path; nothing here writes to the DuckDB."""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import threading
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from powerbalance import assess, relationship as rel, responses
+
+TODAY = date(2026, 11, 1)
+CLOSES = date(2027, 1, 31)
+ALL_FOURS = {i: 4 for i in rel.ITEMS}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "responses.sqlite"
+
+
+def new_round(store, council=6, community=6, **kw):
+    kw.setdefault("today", TODAY)
+    return responses.create_round("E07000223", "Adur", CLOSES, council, community, path=store, **kw)
+
+
+def send(store, code, scores=None, evidence="", **kw):
+    return responses.submit(code, ALL_FOURS if scores is None else scores, evidence, rel.ITEMS, today=TODAY,
+                            path=store, **kw)
+
+
+def count(store, table):
+    with sqlite3.connect(store) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def used_codes(store):
+    with sqlite3.connect(store) as con:
+        return con.execute("SELECT count(*) FROM codes WHERE used = 1").fetchone()[0]
+
+
+# ---- codes -----------------------------------------------------------------------------------------
+
+
+def test_codes_are_long_unique_and_stored_only_as_hashes(store):
+    _, codes = new_round(store, council=20, community=40)
+    every = codes["council"] + codes["community"]
+    assert (len(codes["council"]), len(codes["community"])) == (20, 40)
+    assert len(set(every)) == 60 and all(len(c) >= 24 for c in every)   # 18 random bytes = 144 bits
+    raw = b"".join(p.read_bytes() for p in store.parent.glob("responses.sqlite*"))
+    assert not any(c.encode() in raw for c in every)
+    with sqlite3.connect(store) as con:
+        stored = {h for (h,) in con.execute("SELECT code_hash FROM codes")}
+    assert stored == {hashlib.sha256(c.encode()).hexdigest() for c in every}
+
+
+def test_store_is_wal_and_at_the_current_schema_version(store):
+    new_round(store)
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("PRAGMA user_version").fetchone()[0] == responses.SCHEMA_VERSION == 2
+
+
+def test_a_code_sends_one_response_then_is_refused(store):
+    _, codes = new_round(store)
+    inv = send(store, codes["community"][0], evidence="we co-wrote the plan")
+    assert (inv.side, inv.area_code) == ("community", "E07000223")
+    with pytest.raises(responses.Rejected, match="already been used"):
+        send(store, codes["community"][0])
+    with pytest.raises(responses.Rejected, match="already been used"):
+        responses.check_code(codes["community"][0], today=TODAY, path=store)
+    assert count(store, "responses") == 1 and count(store, "scores") == 10
+
+
+def test_unknown_code_is_refused_and_stores_nothing(store):
+    new_round(store)
+    for bad in ("", "x" * 24, "' OR 1=1 --"):
+        with pytest.raises(responses.Rejected, match="not recognised"):
+            send(store, bad)
+    assert count(store, "responses") == 0 and count(store, "scores") == 0
+
+
+def test_code_is_refused_after_the_round_closes(store):
+    _, codes = new_round(store)
+    responses.check_code(codes["council"][0], today=CLOSES, path=store)   # the closing day is still open
+    with pytest.raises(responses.Rejected, match="closed on 2027-01-31"):
+        responses.submit(codes["council"][0], ALL_FOURS, "", rel.ITEMS, today=CLOSES + timedelta(days=1),
+                         path=store)
+    assert count(store, "responses") == 0 and used_codes(store) == 0
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"p1_inclusive": 0}, "from 1 to 5"), ({"t_trust": 6}, "from 1 to 5"), ({"t_risk": 3.5}, "whole number"),
+    ({"p2_roles": "4"}, "whole number"), ({"t_momentum": True}, "whole number"),
+    ({"not_a_question": 3}, "unknown question"),
+])
+def test_bad_scores_are_refused_and_store_nothing(store, change, message):
+    _, codes = new_round(store)
+    with pytest.raises(responses.Rejected, match=message):
+        send(store, codes["council"][0], {**ALL_FOURS, **change})
+    assert count(store, "responses") == 0 and count(store, "scores") == 0 and used_codes(store) == 0
+    send(store, codes["council"][0])   # the code is still good
+
+
+def test_over_long_evidence_is_refused_and_stores_nothing(store):
+    _, codes = new_round(store)
+    with pytest.raises(responses.Rejected, match="1,001 characters long; the limit is 1,000"):
+        send(store, codes["council"][0], evidence="x" * 1001)
+    assert count(store, "responses") == 0 and used_codes(store) == 0
+    send(store, codes["council"][0], evidence="x" * 1000)
+    assert count(store, "responses") == 1
+
+
+def test_unanswered_statement_is_refused_dont_know_is_accepted():
+    answers = {i: "3" for i in rel.ITEMS}
+    with pytest.raises(responses.Rejected, match="Not answered: Trust"):
+        rel.scores_from_answers({**answers, "t_trust": None})
+    assert rel.scores_from_answers({**answers, "t_trust": rel.DONT_KNOW})["t_trust"] is None
+
+
+# ---- injection and escaping --------------------------------------------------------------------
+
+
+NASTY = "'); DROP TABLE responses; -- <script>alert('x')</script> & <b>bold</b>"
+
+
+def test_sql_is_parameterised_and_evidence_comes_back_escaped(store):
+    rid, codes = new_round(store)
+    send(store, codes["council"][0], evidence=NASTY)
+    send(store, codes["council"][1], evidence="=HYPERLINK(\"http://127.0.0.1\")")
+    export = responses.round_export(rid, store)
+    assert export["evidence"].tolist() == [NASTY, "=HYPERLINK(\"http://127.0.0.1\")"]   # stored verbatim
+    page = assess.export_text(assess.export_table(rid, store), "html")
+    assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    csv_text = assess.export_text(assess.export_table(rid, store), "csv")
+    assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text
+
+
+# ---- what is shown -------------------------------------------------------------------------------
+
+
+def test_a_side_is_shown_only_from_its_threshold(store):
+    rid, codes = new_round(store, min_responses=5)
+    for c in codes["council"][:4] + codes["community"][:5]:
+        send(store, c)
+    view = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
+    assert view.counts == {"council": 4, "community": 5}
+    assert view.shown == {"council": False, "community": True}
+    assert set(view.summary["side"]) == {"community"} and not view.has_gap
+    assert "at least 5 responses" in rel.withheld_message(view) and "council (4 so far)" in rel.withheld_message(view)
+    send(store, codes["council"][4])
+    view = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
+    assert view.has_gap and rel.withheld_message(view) is None
+
+
+def test_threshold_cannot_go_below_three(store):
+    with pytest.raises(responses.Rejected, match="cannot be below 3"):
+        new_round(store, min_responses=2)
+    with pytest.raises(sqlite3.IntegrityError):   # nor behind the module's back
+        with responses.writing(store) as con:
+            con.execute("INSERT INTO rounds (area_code, area_name, opened_on, closes_on, min_responses) "
+                        "VALUES ('E07000223', 'Adur', '2026-11-01', '2027-01-31', 1)")
+    assert responses.rounds(path=store).empty
+
+
+def test_means_spread_and_perception_gap(store):
+    rid, codes = new_round(store, min_responses=3, council=5, community=5)
+    for c, s in zip(codes["council"], [1, 2, 3, 4, 5]):
+        send(store, c, {**ALL_FOURS, "p1_inclusive": s})
+    for c, s in zip(codes["community"], [5, 5, None, 5, 2]):
+        send(store, c, {**ALL_FOURS, "p1_inclusive": s})
+    view = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
+    s = view.summary.set_index(["side", "item"])
+    assert s.loc[("council", "p1_inclusive"), "mean"] == 3.0
+    assert s.loc[("council", "p1_inclusive"), "sd"] == pytest.approx(1.5811388, abs=1e-6)
+    assert s.loc[("community", "p1_inclusive"), ["responses", "rated", "dont_know"]].tolist() == [5, 4, 1]
+    assert s.loc[("community", "p1_inclusive"), "mean"] == 4.25
+    g = view.gap.set_index("item")
+    assert g.loc["p1_inclusive", "gap"] == pytest.approx(3.0 - 4.25)
+    assert g.loc["t_trust", "gap"] == 0.0
+    assert list(view.gap["item"]) == list(rel.ITEMS)
+
+
+def test_network_lists_only_published_rounds(store):
+    new_round(store)
+    rid2, codes = new_round(store, min_responses=3, council=3, community=3)
+    assert rel.network(store).empty
+    assess.main(["--store", str(store), "publish-round", "--round", str(rid2)])
+    for c in codes["council"]:
+        send(store, c, {**ALL_FOURS, "t_risk": 5})
+    net = rel.network(store)
+    assert net["round"].tolist() == [rid2] and pd.isna(net.loc[0, "mean_gap"])   # community below threshold
+    for c in codes["community"]:
+        send(store, c, {**ALL_FOURS, "t_risk": 2})
+    net = rel.network(store)
+    assert net.loc[0, "mean_gap"] == pytest.approx(0.3) and net.loc[0, "largest_gap"] == "Risk (+3.0)"
+    assess.main(["--store", str(store), "publish-round", "--round", str(rid2), "--withdraw"])
+    assert rel.network(store).empty
+
+
+def test_reading_never_creates_the_store(store):
+    assert responses.rounds(path=store).empty and rel.network(store).empty
+    with pytest.raises(responses.Rejected, match="not recognised"):
+        responses.check_code("anything", path=store)
+    assert not store.exists()
+
+
+def test_failure_delay_grows_and_is_capped(monkeypatch):
+    monkeypatch.setenv("POWERBALANCE_CODE_DELAY", "1")
+    delays = [rel.failure_delay(n) for n in range(12)]
+    assert delays[:3] == [0, 0, 0] and delays[3:7] == [1, 2, 4, 8] and delays[-1] == 30
+
+
+# ---- schema versions, backup and restore ------------------------------------------------------------
+
+
+def test_a_version_1_store_is_migrated_keeping_its_data(store):
+    con = sqlite3.connect(store)
+    con.executescript(responses.MIGRATIONS[0])
+    con.execute("INSERT INTO rounds VALUES (1, 'E07000223', 'Adur', '2026-10-01', '2026-12-31', 5, 1)")
+    con.commit()
+    con.close()
+    r = responses.rounds(path=store).iloc[0]   # the first read migrates it
+    assert (r["area_code"], r["published_on"]) == ("E07000223", "2026-10-01")
+    with sqlite3.connect(store) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_newer_store_is_not_written_by_older_code(store):
+    new_round(store)
+    with sqlite3.connect(store) as con:
+        con.execute(f"PRAGMA user_version = {responses.SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="upgrade Power Balance"):
+        new_round(store)
+
+
+def test_backup_while_writing_and_restore(store, tmp_path):
+    rid, codes = new_round(store)
+    send(store, codes["council"][0])
+    reader = sqlite3.connect(store)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM responses").fetchone()   # an open read does not stop a backup
+    copy = tmp_path / "backup.sqlite"
+    assess.main(["--store", str(store), "backup", "--to", str(copy)])
+    reader.close()
+    send(store, codes["council"][1])   # after the backup
+    restored = tmp_path / "restored" / "responses.sqlite"
+    restored.parent.mkdir()
+    shutil.copy(copy, restored)
+    assert responses.rounds(path=restored).iloc[0]["council_responses"] == 1
+    with pytest.raises(responses.Rejected, match="already been used"):
+        send(restored, codes["council"][0])
+    send(restored, codes["council"][2])   # the restored store takes new responses
+    assert count(restored, "responses") == 2
+
+
+# ---- concurrency: many sessions, two server processes, a killed writer --------------------------------
+
+
+def _process_writer(store, codes, seed, threads, results):
+    """One 'server process': ``threads`` sessions each submitting every code in its own order."""
+    accepted, refused = [], []
+    lock = threading.Lock()
+
+    def session(n):
+        order = list(codes)
+        random.Random(seed * 100 + n).shuffle(order)
+        for c in order:
+            try:
+                send(store, c, {**ALL_FOURS, "t_trust": 1 + (n % 5)})
+                with lock:
+                    accepted.append(c)
+            except responses.Rejected:
+                with lock:
+                    refused.append(c)
+    ts = [threading.Thread(target=session, args=(n,)) for n in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    results.put((accepted, refused))
+
+
+@pytest.mark.slow
+def test_two_processes_of_many_sessions_lose_and_duplicate_nothing(store):
+    _, codes = new_round(store, council=20, community=20)
+    every = codes["council"] + codes["community"]
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_process_writer, args=(str(store), every, seed, 6, results)) for seed in (1, 2)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    accepted = [c for a, _ in got for c in a]
+    refused = [c for _, r in got for c in r]
+    assert sorted(accepted) == sorted(every)                 # each code accepted exactly once
+    assert len(refused) == 2 * 6 * len(every) - len(every)    # every other attempt refused
+    assert count(store, "responses") == 40 and count(store, "scores") == 400 and used_codes(store) == 40
+    with sqlite3.connect(store) as con:
+        assert con.execute("SELECT count(DISTINCT response_id) FROM scores").fetchone()[0] == 40
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _killed_writer(store, code, ready):
+    def hang():
+        ready.set()
+        threading.Event().wait(120)   # killed here, inside the open transaction
+    send(store, code, evidence="never committed", before_commit=hang)
+
+
+@pytest.mark.slow
+def test_a_writer_killed_mid_submission_loses_only_its_own_response(store):
+    _, codes = new_round(store)
+    send(store, codes["council"][0])
+    send(store, codes["community"][0])
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    victim = ctx.Process(target=_killed_writer, args=(str(store), codes["council"][1], ready))
+    victim.start()
+    assert ready.wait(120), "the writer never reached its commit"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(30)
+    assert victim.exitcode == -signal.SIGKILL
+    assert count(store, "responses") == 2 and used_codes(store) == 2   # the others are intact
+    send(store, codes["council"][2])                                   # the store takes writes again
+    send(store, codes["council"][1])                                   # the killed writer's code is still good
+    assert count(store, "responses") == 4
+    assert "never committed" not in responses.round_export(1, store)["evidence"].tolist()
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- on the real build: the CLI's area check, the figures beside, the brief, the page ----------------
+
+
+def test_cli_new_round_prints_codes_for_a_real_area(real_db, store, capsys):
+    closes = (date.today() + timedelta(days=60)).isoformat()
+    assert assess.main(["--store", str(store), "new-round", "--area", "E07000223", "--closes", closes,
+                        "--council", "20", "--community", "40", "--publish"]) == 0
+    out = capsys.readouterr().out
+    assert "Round 1 for Adur (E07000223)" in out and "published in the network view" in out
+    council = out.split("council codes (20):\n")[1].split("\n\n")[0].split("\n")
+    assert len(council) == 20 and responses.check_code(council[0], path=store).side == "council"
+    assert responses.rounds(path=store).iloc[0][["council_codes", "community_codes"]].tolist() == [20, 40]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["new-round", "--area", "E99999999", "--closes", "2099-01-01", "--council", "5"], "not an area"),
+    (["new-round", "--area", "E07000223", "--closes", "2020-01-01", "--council", "5"], "before today"),
+    (["new-round", "--area", "E07000223", "--closes", "2099-01-01", "--council", "5", "--min-responses", "2"],
+     "cannot be below 3"),
+    (["publish-round", "--round", "7"], "no round 7"), (["export", "--round", "7"], "no round 7"),
+])
+def test_cli_refuses_bad_commands_clearly(real_db, store, capsys, argv, message):
+    assert assess.main(["--store", str(store), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert responses.rounds(path=store).empty
+
+
+def test_area_figures_name_their_years_and_match_the_database(real_db):
+    from powerbalance import queries
+
+    figs = rel.area_figures("E07000223", db=real_db).set_index("figure")
+    trend = queries.indicator_trend(["E07000223"], "enabler_ratio", db=real_db).dropna(subset=["value"])
+    er = figs.loc["Enabler ratio"]
+    assert er["latest_year"] == trend["period"].max() and er["earliest_year"] == trend["period"].min()
+    last, first = trend.sort_values("period")["value"].iloc[[-1, 0]]
+    assert er["shift"] == f"{last - first:+.2f}" and er["latest"] == f"{last:.2f}"
+    assert set(figs.index) == {"Enabler ratio", "Parish precept share", "Community grant funding per head"}
+
+
+def test_brief_has_a_relationship_line_only_past_the_threshold(real_db, store, monkeypatch):
+    from powerbalance import brief, queries
+
+    monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
+    profile = queries.area_profile("E07000223", db=real_db)
+    assert "Relationship self-assessment" not in brief.render(profile)
+    _, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=9), 3, 3, min_responses=3,
+                                      path=store)
+    for c in codes["council"]:
+        responses.submit(c, {**ALL_FOURS, "p4_empathy": 5}, "<script>x</script>", rel.ITEMS, path=store)
+    assert "too few on a side to show results yet" in brief.render(profile)
+    for c in codes["community"]:
+        responses.submit(c, {**ALL_FOURS, "p4_empathy": 2}, "", rel.ITEMS, path=store)
+    html = brief.render(profile)
+    assert "3 council, 3 community responses" in html
+    assert "largest “Empathy and compromise” +3.0" in html and "<script>x" not in html
+
+
+@pytest.fixture
+def app(real_db, built, store, monkeypatch):
+    from bench import served_app
+
+    monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
+    monkeypatch.setenv("POWERBALANCE_CODE_DELAY", "0.01")
+    _, static, _ = built
+    with served_app(real_db, static) as folder:
+        yield folder
+
+
+def relationship_session(app, params=None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/relationship_page.py")
+    at.query_params.update(params or {})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def enter_code(at, code):
+    at.text_input(key="rel_code").input(code)
+    at.button(key="rel_check").click()
+    at.run()
+
+
+def page_text(at) -> str:
+    kinds = ("markdown", "caption", "info", "error", "success", "metric", "dataframe", "plotly_chart", "text_area")
+    return "\n".join(str(el.proto) for k in kinds for el in at.get(k))
+
+
+@pytest.mark.slow
+def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    slept = []
+    monkeypatch.setattr(rel, "time", SimpleNamespace(sleep=slept.append))
+    duckdb_before = hashlib.sha256(real_db.read_bytes()).hexdigest()
+
+    rid, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=30), 4, 3,
+                                        min_responses=3, publish=True, path=store)
+    for side, scores in (("council", [5, 4, 5]), ("community", [2, 1, 2])):
+        for code, s in zip(codes[side], scores):
+            at = relationship_session(app)
+            enter_code(at, code)
+            assert "Responding for the **" + side in at.info[0].value
+            for r in at.radio:
+                r.set_value(str(s))
+            at.radio(key="rel_q_t_risk").set_value(rel.DONT_KNOW)
+            at.text_area(key="rel_evidence").input("<script>SECRET-EVIDENCE</script>")
+            at.button(key="FormSubmitter:rel_form-Send my response").click()
+            at.run()
+            assert not at.exception and [e.value for e in at.success] == [
+                "Thank you: your response is stored. The code cannot be used again."]
+    at = relationship_session(app)
+    enter_code(at, codes["council"][0])
+    assert "already been used" in at.error[0].value
+    for _ in range(4):
+        enter_code(at, "not-a-code")
+    assert at.session_state["rel_failures"] == 5 and "not recognised" in at.error[0].value
+    assert slept == [0.01, 0.02]   # the 4th and 5th wrong codes waited, longer each time
+
+    at = relationship_session(app, {"area": "E07000223"})
+    assert [m.value for m in at.metric][:2] == ["3", "3"]
+    gap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
+    assert gap["y"] == expected["question"].tolist()[::-1]                 # first statement drawn at the top
+    assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
+    assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
+    assert "SECRET-EVIDENCE" not in page_text(at)
+    assert "Adur" in page_text(at) and at.selectbox(key="rel_round").value == rid
+    network = next(d.value for d in at.dataframe if "largest_gap" in d.value.columns)
+    assert network[["area_code", "council_responses", "community_responses"]].values.tolist() == [
+        ["E07000223", 3, 3]]
+    assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before   # the DuckDB is only read
+
+
+def test_page_without_any_round_says_how_to_open_one(app):
+    at = relationship_session(app)
+    assert any("new-round" in i.value for i in at.info)
