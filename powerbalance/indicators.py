@@ -102,6 +102,11 @@ INDICATORS: tuple[Indicator, ...] = (
               "% of place spending", 1, True,
               "Parish precepts paid over by the billing authority, as a percentage of place spending.",
               "revenue_outturn,context", "district,county,region,country"),
+    Indicator("parish_precepts_per_head", "Parish precepts per head", "funding", "£ per resident", 1, True,
+              "Parish precepts paid over by the billing authority, per resident: community money measured on its "
+              "own, not as a share of council spending (so a council's cuts cannot raise it). Counties, regions, "
+              "England: sums of their districts. Scored in the community lens.",
+              "revenue_outturn,context", "district,county,region,country", lens="community"),
     Indicator("grants_amount_per_head", "Community grant funding per head", "funding", "£ per resident", 1, True,
               "Pounds awarded by 360Giving funders to recipients in the area, per resident. " + _GRANT_NOTE + ". "
               "Wards: only grants placed in a December 2023 ward.",
@@ -429,6 +434,15 @@ def _finance_indicators(con, geo: _Geo, rep) -> tuple[pd.DataFrame, tuple | pd.D
     return pd.concat(out, ignore_index=True), (districts_fin, county_own)
 
 
+def _precepts_per_head(geo: _Geo, fin) -> pd.DataFrame:
+    """Parish precepts per resident for districts, rolled up to counties, regions and England."""
+    if not isinstance(fin, tuple):
+        return pd.DataFrame(columns=VALUE_COLUMNS)
+    pp = _rate(fin[0], "precept", "pop", 1.0)
+    pp["note"] = np.where(pp["precept"].isna(), "missing: no complete parish precept figure", None)
+    return _with_rollups(pp, geo, "parish_precepts_per_head", 1.0)
+
+
 def _grants(con, rep) -> pd.DataFrame:
     """360Giving aggregate per district × ward × award year, community funders only."""
     g = con.execute("""
@@ -745,6 +759,7 @@ def derive(ctx) -> None:
     fin_rows, fin = _finance_indicators(con, geo, rep)
     grant_rows, grants = _grant_indicators(con, geo, rep)
     parts += [fin_rows, grant_rows, _parish_indicators(con, geo, rep), _headline(geo, fin, grants, rep)]
+    parts.append(_precepts_per_head(geo, fin))
     local_rows, extra = _local(con, geo, rep)
     part = _participation(con, geo, rep)
     if not local_rows.empty:  # a local figure replaces the regional estimate for its area and year

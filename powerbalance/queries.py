@@ -540,7 +540,7 @@ def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: 
                 rows.append({"code": r["area_code"], "name": r["name"], "period": period, "index": r["index"],
                              "rank": r["rank"], "n_in_group": r["n_in_group"]})
     out = pd.DataFrame(rows, columns=["code", "name", "period", "index", "rank", "n_in_group"])
-    ratio_id = "enabler_ratio" if lens == "place" else "enabler_ratio_council"
+    ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
     ratio = indicator_trend(codes, ratio_id, db)[["code", "period", "value"]].rename(columns={"value": "enabler_ratio"})
     return out.merge(ratio, on=["code", "period"], how="left")
 
