@@ -134,6 +134,8 @@ def render(profile) -> str:
     else:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
+    if p.quadrant:
+        parts.append(f"<p><b>Enabling or retreating?</b> {e(p.quadrant)}.</p>")
 
     left, right = [], []
     if p.domains is not None and len(p.domains):

@@ -450,3 +450,60 @@ def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, 
     if n_all > len(d):
         alt += f" {_count(n_all - len(d), 'area')} no index and {'is' if n_all - len(d) == 1 else 'are'} not drawn."
     return fig, alt
+
+
+#: Where each quadrant's name is written on the quadrant chart (paper coordinates).
+_QUADRANT_CORNERS = {"enabling shift": (0.01, 0.99, "left", "top"), "retreat": (0.01, 0.01, "left", "bottom"),
+                     "co-investment": (0.99, 0.99, "right", "top"), "provider growth": (0.99, 0.01, "right", "bottom")}
+
+
+def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
+                   group_labels: dict | None = None, height: int = 460,
+                   title: str | None = None) -> tuple[go.Figure, str]:
+    """The shift as two movements: change in council spending per head (x) against change in
+    community money per head (y), one colour and marker shape per group, zero lines dividing the
+    four named quadrants. ``highlight`` codes are drawn large and labelled. Areas with "not
+    enough data" are not drawn and are counted in the alt text. Each axis names its span (from
+    ``placed.attrs``, see :func:`powerbalance.quadrants.place_areas`) and says the pounds are nominal."""
+    from .quadrants import NOT_ENOUGH, NO_CHANGE, QUADRANT_MEANING, QUADRANTS, span_label
+
+    span = span_label(placed)
+    s_span, c_span = (" → ".join(placed.attrs.get(k) or ("?", "?")) for k in ("spend_span", "community_span"))
+
+    labels = group_labels or {}
+    d = placed[placed["quadrant"] != NOT_ENOUGH]
+    hl = set(highlight)
+    hover = "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
+    data = []
+    for i, (g, sub) in enumerate(d.groupby("group", sort=True)):
+        data.append({"type": "scatter", "x": _list(sub["d_spend"]), "y": _list(sub["d_community"]), "mode": "markers",
+                     "name": labels.get(g, str(g)), "text": sub["name"].tolist(), "customdata": sub["area_code"].tolist(),
+                     "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
+                                "opacity": 0.45 if hl else 0.8}, "hovertemplate": hover})
+    mine = d[d["area_code"].isin(hl)]
+    if not mine.empty:
+        data.append({"type": "scatter", "x": _list(mine["d_spend"]), "y": _list(mine["d_community"]),
+                     "mode": "markers+text", "name": "highlighted", "text": mine["name"].tolist(),
+                     "customdata": mine["area_code"].tolist(), "textposition": "top center",
+                     "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
+                     "hovertemplate": hover})
+    notes = [{"x": x, "y": y, "xref": "paper", "yref": "paper", "xanchor": xa, "yanchor": ya, "showarrow": False,
+              "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}", "font": {"size": 12, "color": DARK_GREY},
+              "align": xa} for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()]
+    zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
+    fig = _figure(data, {
+        "xaxis": {**zero, "title": {"text": f"Change in council spending per head on the place, {s_span} (£, nominal)"}},
+        "yaxis": {**zero, "title": {"text": f"Change in community money per head, {c_span} (£, nominal)"}},
+        "annotations": notes}, height=height, title=title)
+    n = d["quadrant"].value_counts()
+    parts = "; ".join(f"{int(n.get(q, 0))} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
+    alt = (f"Scatter plot of {len(d)} areas: change in council spending per head across, change in community money "
+           f"(parish precepts and community grants) per head up; {span}. {parts}.")
+    if int(n.get(NO_CHANGE, 0)):
+        alt += f" {int(n.get(NO_CHANGE, 0))} on an axis (no change)."
+    for r in mine.itertuples():
+        alt += f" {r.name}: {r.quadrant}."
+    gone = len(placed) - len(d)
+    if gone:
+        alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."
+    return fig, alt

@@ -88,3 +88,30 @@ def test_headline_states_counts_coverage_and_span(placed_1318):
     text = q.headline(placed_1318)
     assert "102 enabling shift" in text and "92 retreat" in text and "295 of 296" in text
     assert "2013-14 → 2017-18" in text and "nominal" in text
+
+
+def test_chart_draws_every_placed_area_and_names_spans(real_db):
+    import plotly.graph_objects as go
+
+    from powerbalance import charts
+
+    placed = q.place_areas("district", db=real_db)
+    fig, alt = charts.quadrant_chart(placed, highlight=["E07000223", "E06000063"], group_labels=q.GROUP_LABELS)
+    go.Figure(fig.to_dict())                               # a valid Plotly figure (full validation)
+    groups = [t for t in fig.data if t.name != "highlighted"]
+    assert sum(len(t.x) for t in groups) == 295
+    assert {t.name for t in groups} == {"Shire districts", "Single-tier councils"}
+    star = [t for t in fig.data if t.name == "highlighted"][0]
+    assert list(star.customdata) == ["E07000223"]         # Cumberland has not enough data: not drawn
+    assert "1 area has not enough data" in alt and "nominal" in alt
+    assert {a.text.split("<br>")[0] for a in fig.layout.annotations} == {f"<b>{n}</b>" for n in q.QUADRANTS.values()}
+
+
+def test_brief_names_the_areas_quadrant(real_db):
+    from powerbalance import brief, queries
+
+    profile = queries.area_profile("E07000223", "2017-18", db=real_db)
+    expected = q.place_areas("district", db=real_db).set_index("area_code").loc["E07000223", "quadrant"]
+    assert profile.quadrant.startswith(expected)
+    html = brief.render(profile)
+    assert "Enabling or retreating?" in html and expected in html and "nominal pounds" in html
