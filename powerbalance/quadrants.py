@@ -139,15 +139,16 @@ def headline(placed: pd.DataFrame) -> str:
 
 
 def area_quadrant(placed: pd.DataFrame, code: str) -> str:
-    """One area's quadrant in plain words, with its two changes and the spans."""
+    """One area's quadrant, then " — " and its two changes with their spans, in nominal pounds."""
     row = placed.loc[placed["area_code"] == code]
     if row.empty:
-        return f"{NOT_ENOUGH}: {code} is not an area of this level"
+        return f"{NOT_ENOUGH} — {code} is not an area of this level"
     r = row.iloc[0]
     if r["quadrant"] == NOT_ENOUGH:
         return f"{NOT_ENOUGH} — council spending or community money is missing in a year ({span_label(placed)})"
-    return (f"{r['quadrant']}: council spending per head {money(r['d_spend'], 0)}, community money per head "
-            f"{money(r['d_community'], 2)} ({span_label(placed)})")
+    s, c = (" → ".join(placed.attrs[k]) for k in ("spend_span", "community_span"))
+    return (f"{r['quadrant']} — council spending {money(r['d_spend'], 0)} a head ({s}), community money "
+            f"{money(r['d_community'], 2)} a head ({c}); nominal pounds")
 
 
 def money(x: float, digits: int = 0) -> str:

@@ -114,4 +114,4 @@ def test_brief_names_the_areas_quadrant(real_db):
     expected = q.place_areas("district", db=real_db).set_index("area_code").loc["E07000223", "quadrant"]
     assert profile.quadrant.startswith(expected)
     html = brief.render(profile)
-    assert "Enabling or retreating?" in html and expected in html and "nominal pounds" in html
+    assert f"Enabling or retreating? <b>{expected}</b>" in html and "nominal pounds" in html
