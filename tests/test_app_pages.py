@@ -310,3 +310,17 @@ def test_data_sources_report_downloads(app, real_db):
     assert metrics["Built (UTC)"] == str(built)[:16]
     labels = [b.label for b in at.download_button]
     assert labels.count("CSV") == labels.count("XLSX") >= 8
+
+
+def test_method_shows_how_ranks_move_between_lenses(app, real_db, period):
+    """Issue 18: the Method page lines up the place and community ranks and says why they move."""
+    from powerbalance import lenses
+
+    at = open_page(app, "pages/method_page.py", {"year": period})
+    table = [d.value for d in at.dataframe if "move" in d.value.columns and "rank_to" in d.value.columns][0]
+    expected = lenses.rank_moves("district", period, None, "place", "community", db=real_db)
+    assert sorted(table["area_code"]) == sorted(expected["area_code"])
+    got = table.set_index("area_code")["move"].dropna().sort_index()
+    assert got.tolist() == expected.set_index("area_code")["move"].dropna().sort_index().tolist()
+    text = "\n".join(m.value for m in at.markdown)
+    assert lenses.moves_summary(expected, "place", "community") in text
