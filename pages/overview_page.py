@@ -80,7 +80,7 @@ with right:
         ui.no_data("no district has the enabler ratio in both years.")
     else:
         f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
-        spend = "all councils' spending on the place" if lens == "place" else "the council's own spending"
+        spend = "all councils' spending on the place" if lens != "council" else "the council's own spending"
         st.caption(f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
                    f"per £100 of {spend} — from {f} to {t}.")
         tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
