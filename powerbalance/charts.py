@@ -452,6 +452,19 @@ def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, 
     return fig, alt
 
 
+def _view_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:
+    """An axis range over the 1st–99th percentiles and zero, padded: a few extreme areas (the City of
+    London's spending per resident is many times anyone else's) would otherwise squeeze every other
+    area into a dot. None (autorange) for fewer than 20 values."""
+    v = values.dropna().to_numpy(dtype=float)
+    if v.size < 20:
+        return None
+    lo, hi = np.percentile(v, [1, 99])
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    span = (hi - lo) or 1.0
+    return [float(lo - pad * span), float(hi + pad * span)]
+
+
 #: Where each quadrant's name is written on the quadrant chart (paper coordinates).
 _QUADRANT_CORNERS = {"enabling shift": (0.01, 0.99, "left", "top"), "retreat": (0.01, 0.01, "left", "bottom"),
                      "co-investment": (0.99, 0.99, "right", "top"), "provider growth": (0.99, 0.01, "right", "bottom")}
@@ -465,7 +478,7 @@ def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
     four named quadrants. ``highlight`` codes are drawn large and labelled. Areas with "not
     enough data" are not drawn and are counted in the alt text. Each axis names its span (from
     ``placed.attrs``, see :func:`powerbalance.quadrants.place_areas`) and says the pounds are nominal."""
-    from .quadrants import NOT_ENOUGH, NO_CHANGE, QUADRANT_MEANING, QUADRANTS, span_label
+    from .quadrants import NOT_ENOUGH, NO_CHANGE, QUADRANT_MEANING, QUADRANTS, money, span_label
 
     span = span_label(placed)
     s_span, c_span = (" → ".join(placed.attrs.get(k) or ("?", "?")) for k in ("spend_span", "community_span"))
@@ -491,9 +504,11 @@ def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
               "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}", "font": {"size": 12, "color": DARK_GREY},
               "align": xa} for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()]
     zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
+    xr, yr = _view_range(d["d_spend"]), _view_range(d["d_community"])
     fig = _figure(data, {
-        "xaxis": {**zero, "title": {"text": f"Change in council spending per head on the place, {s_span} (£, nominal)"}},
-        "yaxis": {**zero, "title": {"text": f"Change in community money per head, {c_span} (£, nominal)"}},
+        "xaxis": {**zero, "range": xr, "title": {"text": f"Council spending a head on the place: change {s_span} "
+                                                         "(£, nominal)"}},
+        "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head: change {c_span} (£)"}},
         "annotations": notes}, height=height, title=title)
     n = d["quadrant"].value_counts()
     parts = "; ".join(f"{int(n.get(q, 0))} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
@@ -503,6 +518,11 @@ def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
         alt += f" {int(n.get(NO_CHANGE, 0))} on an axis (no change)."
     for r in mine.itertuples():
         alt += f" {r.name}: {r.quadrant}."
+    outside = d[~d["d_spend"].between(*(xr or (-np.inf, np.inf))) | ~d["d_community"].between(*(yr or (-np.inf, np.inf)))]
+    if len(outside):
+        named = ", ".join(f"{r.name} ({money(r.d_spend)}, {money(r.d_community)})" for r in outside.head(5).itertuples())
+        alt += (f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"
+                + (" …" if len(outside) > 5 else "") + ".")
     gone = len(placed) - len(d)
     if gone:
         alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."

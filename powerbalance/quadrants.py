@@ -47,7 +47,7 @@ NOT_ENOUGH = "not enough data"
 NO_CHANGE = "no change"
 GROUP_LABELS = {"shire_district": "Shire districts", "single_tier": "Single-tier councils",
                 "county": "Counties", "region": "Regions"}
-CURRENCY_NOTE = "nominal pounds (not adjusted for inflation: no deflator is available as real data offline)"
+CURRENCY_NOTE = "nominal pounds (no inflation adjustment: no price deflator is available as real data)"
 
 
 def quadrant_of(d_spend: float, d_community: float) -> str:

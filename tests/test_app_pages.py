@@ -111,7 +111,8 @@ def test_overview_enabling_or_retreating(app, real_db):
     assert sorted(drawn) == sorted(placed.loc[placed["quadrant"] != quadrants.NOT_ENOUGH, "area_code"])
     assert "E06000063" not in drawn                       # Cumberland: not enough data, never placed
     s0, s1 = placed.attrs["spend_span"]
-    assert f"{s0} → {s1}" in fig["layout"]["xaxis"]["title"]["text"] and "nominal" in fig["layout"]["xaxis"]["title"]["text"]
+    xtitle = fig["layout"]["xaxis"]["title"]["text"]
+    assert f"{s0} → {s1}" in xtitle and "nominal" in xtitle
 
 
 def test_my_area_and_compare_highlight_the_area(app, real_db):

@@ -115,3 +115,17 @@ def test_brief_names_the_areas_quadrant(real_db):
     assert profile.quadrant.startswith(expected)
     html = brief.render(profile)
     assert f"Enabling or retreating? <b>{expected}</b>" in html and "nominal pounds" in html
+
+
+def test_chart_view_keeps_extremes_out_but_names_them(real_db):
+    """The City of London's spending change is ten times anyone's: the view leaves it out and the alt text names it."""
+    from powerbalance import charts
+
+    placed = q.place_areas("district", db=real_db)
+    fig, alt = charts.quadrant_chart(placed)
+    lo, hi = fig.layout.xaxis.range
+    city = placed.set_index("area_code").loc["E09000001"]
+    assert lo < 0 < hi and not lo <= city["d_spend"] <= hi
+    assert "City of London (" in alt and "outside the view" in alt
+    inside = placed["d_spend"].between(lo, hi) & placed["d_community"].between(*fig.layout.yaxis.range)
+    assert inside.sum() >= 0.95 * (placed["quadrant"] != q.NOT_ENOUGH).sum()
