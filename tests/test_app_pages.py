@@ -93,7 +93,7 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
 
 def quadrant_figures(at) -> list[dict]:
     return [f for f in figures(at) if any(t.get("name") == "Shire districts" for t in f["data"])
-            and "community money" in f["layout"]["yaxis"]["title"]["text"]]
+            and "community money" in f["layout"]["yaxis"]["title"]["text"].lower()]
 
 
 def test_overview_enabling_or_retreating(app, real_db):
