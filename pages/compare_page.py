@@ -2,7 +2,7 @@
 county, statistical neighbours). Domains, trends and a table."""
 import streamlit as st
 
-from powerbalance import charts, queries, ui
+from powerbalance import charts, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -30,9 +30,8 @@ kind = ui.url_radio("Compare with", list(GROUPS), param="group", key="cmp_group"
                                        "population, deprivation, rurality and density.")
 c3, c4 = st.columns([2, 5])
 period = ui.url_selectbox("Financial year", periods, param="year", key="cmp_year", default=periods[-1], container=c3)
-lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="cmp_lens", container=c4,
-                    format_func=ui.LENS_LABELS.get,
-                    help="Place: spending by every council serving the area. Council: the council's own budget.")
+lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="cmp_lens", container=c4,
+                    format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
 
 if kind == "pick":
     others = ui.url_multiselect("Councils to compare with", [c for c in codes if c != base], param="areas",
@@ -85,3 +84,12 @@ cols = ["area_code", "name", "type", "group_label", "index", "rank", "n_in_group
 ui.table(table[cols], f"Compare {period}", "cmp_table", column_config=ui.index_columns())
 n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")
+
+st.subheader("Enabling or retreating?")
+base_level = ui.q("area", base)["level"]
+placed = ui.q("quadrant_areas", base_level)
+fig, alt = charts.quadrant_chart(placed, highlight=chosen, group_labels=quadrants.GROUP_LABELS, height=440)
+ui.chart(fig, alt, key="cmp_quadrants", data=placed[placed["area_code"].isin(chosen)],
+         name="Enabling or retreating: these councils",
+         help="Every council of this level is drawn; the ones compared are highlighted. Each measure over the "
+              "longest span it has; pounds are nominal.")

@@ -27,7 +27,7 @@ year = ui.url_selectbox("Year", years, param="year", key="map_year", default=cho
                         help="Opens on the year with the most areas covered.")
 
 if indicator == queries.INDEX_ID:
-    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens",
+    lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens",
                         key="map_lens", format_func=ui.LENS_LABELS.get,
                         help="Place: all councils' spending in the area. Council: its own budget.")
     values = ui.q("index_map_values", level, year, weights, lens)

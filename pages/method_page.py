@@ -2,7 +2,7 @@
 live, the rank-uncertainty chart, and the methodology document."""
 import streamlit as st
 
-from powerbalance import charts, queries, ui
+from powerbalance import charts, lenses, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -37,7 +37,7 @@ with ocol:
                          format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
                                                 "region": "Regions"}[v])
     period = ui.url_selectbox("Financial year", periods, param="year", key="me_year", default=periods[-1])
-    lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens", key="me_lens",
+    lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens", key="me_lens",
                         format_func=ui.LENS_LABELS.get)
 
 sens = ui.q("weight_sensitivity", level, period, weights, lens)
@@ -54,6 +54,21 @@ else:
     ui.no_data("no area has an index with these weights.")
 n, m = queries.index_coverage(sens)
 ui.coverage(n, m, f"{queries.LEVEL_PLURAL[level]} have an index value")
+
+st.subheader("Which lens? How ranks move when council spending is not scored")
+st.markdown("The place and council lenses score council spending per resident as *providing* (and parish precepts "
+            "as a share of it), so a council that cuts services rises even if nothing reaches its communities. The "
+            "community lens shows spending as context and scores community money, projects, parishes and "
+            "participation only; the dashboard opens on it. *Enabling or retreating?* on the Overview shows the "
+            "spending side beside it.")
+spend_lens = "place" if lens == "community" else lens
+moves = ui.q("lens_rank_moves", level, period, weights, spend_lens, "community")
+st.markdown(f"**{lenses.moves_summary(moves, spend_lens, 'community')}**")
+ui.table(moves.reindex(moves["move"].abs().sort_values(ascending=False).index),
+         f"Ranks in the {spend_lens} and community lenses {level} {period}", "me_lens_moves",
+         caption="rank_from: rank in the spending lens; rank_to: rank in the community lens; move: places gained "
+                 "in the community lens (within the area's own group); spend_per_head: council spending per resident "
+                 f"in {period} (nominal £), shown as context.")
 
 st.subheader("How certain is each rank?")
 bands = ui.q("rank_bands", level, period, weights, lens)

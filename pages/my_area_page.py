@@ -3,7 +3,7 @@ time, rank with its uncertainty band, statistical neighbours, the wards inside i
 printable one-page brief."""
 import streamlit as st
 
-from powerbalance import brief, charts, queries, ui
+from powerbalance import brief, charts, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -53,9 +53,8 @@ if not periods:
     ui.no_data("no financial year has spending data, so there is no index to show.")
     st.stop()
 period = ui.url_selectbox("Financial year", periods, param="year", key="ma_year", default=periods[-1], container=c2)
-lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ma_lens", container=c3,
-                    format_func=ui.LENS_LABELS.get,
-                    help="Place: spending by every council serving the area. Council: the council's own budget.")
+lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ma_lens", container=c3,
+                    format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
 
 profile = ui.q("area_profile", code, period, weights, lens)
 st.header(profile.name)
@@ -93,6 +92,17 @@ if profile.has_shift:
               help="Community funding per £100 of council spending: an absolute measure of the shift.")
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
+
+# --- enabling or retreating ---------------------------------------------------------------------------
+if profile.quadrant:
+    st.subheader("Enabling or retreating?")
+    st.markdown(f"**{profile.council_name}: {profile.quadrant}.**")
+    placed = ui.q("quadrant_areas", profile.council_level)
+    fig, alt = charts.quadrant_chart(placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS,
+                                     height=420)
+    ui.chart(fig, alt, key="ma_quadrants", data=placed, name=f"Enabling or retreating {profile.council_level}",
+             help="Council spending per resident against community money (parish precepts and community grants) "
+                  "per resident, each over the longest span it has; pounds are nominal.")
 
 # --- domains, trend, rank band ---------------------------------------------------------------------------
 left, right = st.columns(2)

@@ -2,7 +2,7 @@
 shifts towards enabling and towards providing, under a title that states the finding."""
 import streamlit as st
 
-from powerbalance import charts, queries, ui
+from powerbalance import charts, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 INTRO = ("How far has each English area shifted from the council as **provider** of services to the council as "
@@ -27,20 +27,19 @@ level = ui.url_radio("Map level", ["district", "county", "region"], param="level
                      format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
                                             "region": "Regions"}[v], container=c2,
                      help="Wards have no spending data: see the Map page for ward indicators.")
-lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ov_lens", container=c3,
-                    format_func=ui.LENS_LABELS.get,
-                    help="Place: spending by every council serving the area. Council: the council's own "
-                         "budget, compared only with councils of the same tier.")
+lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ov_lens", container=c3,
+                    format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 
 shift_all = ui.q("shifts", "district", lens, weights)
 title, finding = queries.overview_headline(shift_all, "councils")
+placed = ui.q("quadrant_areas", "district")
 with header:
-    ui.page_header(title, f"**{finding}**\n\n" + INTRO)
+    ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
 
 # --- the index map ---------------------------------------------------------------------------------
-lens_map = "place" if level == "region" else lens
+lens_map = "place" if level == "region" and lens == "council" else lens
 values = ui.q("index_map_values", level, period, weights, lens_map)
 n, m = queries.index_coverage(values.rename(columns={"value": "index"}))
 st.subheader(f"Provider → Enabler index, {period}")
@@ -81,7 +80,7 @@ with right:
         ui.no_data("no district has the enabler ratio in both years.")
     else:
         f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
-        spend = "all councils' spending on the place" if lens == "place" else "the council's own spending"
+        spend = "all councils' spending on the place" if lens != "council" else "the council's own spending"
         st.caption(f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
                    f"per £100 of {spend} — from {f} to {t}.")
         tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
@@ -104,3 +103,15 @@ with right:
                 ui.chart(fig, alt, key="ov_shift_down", data=towards_providing,
                          name=f"Shift towards providing {f}-{t}")
         ui.coverage(len(have), len(shift_all), "districts have the enabler ratio in both years")
+
+# --- enabling or retreating: the shift as two movements ---------------------------------------------
+st.subheader("Enabling or retreating?")
+st.markdown("Councils stepping back is an *enabling shift* only when community money rises too. Each district or "
+            "unitary is placed by the change in its councils' spending per resident and in community money "
+            "(parish precepts and community grants) per resident.")
+fig, alt = charts.quadrant_chart(placed, group_labels=quadrants.GROUP_LABELS)
+ui.chart(fig, alt, key="ov_quadrants", data=placed, name="Enabling or retreating districts",
+         help="Each measure over the longest span it has; pounds are nominal. An area missing a year is "
+              "'not enough data' and is not drawn.")
+ui.coverage(int((placed["quadrant"].isin(quadrants.QUADRANTS.values())).sum()), len(placed),
+            "districts have both movements")

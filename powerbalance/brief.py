@@ -53,7 +53,7 @@ body { max-width: 186mm; }
 #: A brief is one A4 page: the first indicators of the ward table, and at most this many wards
 #: (the dashboard and its downloads have every ward and every indicator).
 WARD_COLUMNS = 4
-WARD_ROWS = 10
+WARD_ROWS = 8   # 8, not 10, since the brief names the area's quadrant (enabling or retreating)
 INDICATOR_ROWS = 7
 
 
@@ -103,6 +103,14 @@ def _table(df: pd.DataFrame, columns: Iterable[tuple[str, str, str]], max_rows: 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
+def _quadrant_line(text: str | None) -> str:
+    """'retreat — council spending … ' → one line: the quadrant in bold, then the changes."""
+    if not text:
+        return ""
+    name, _, detail = text.partition(" — ")
+    return f'<p class="meta">Enabling or retreating? <b>{e(name)}</b>: {e(detail)}.</p>'
+
+
 def render(profile) -> str:
     """The brief for an :class:`powerbalance.queries.AreaProfile` as one HTML document (str)."""
     p = profile
@@ -131,7 +139,7 @@ def render(profile) -> str:
                         f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
                         f"£ in community hands per £100 of council spending; rank "
                         f"{_rank_move(p.shift.get('rank_change'))}</div>" if p.shift else "")
-                     + "</div>")
+                     + "</div>" + _quadrant_line(p.quadrant))
     else:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")

@@ -450,3 +450,80 @@ def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, 
     if n_all > len(d):
         alt += f" {_count(n_all - len(d), 'area')} no index and {'is' if n_all - len(d) == 1 else 'are'} not drawn."
     return fig, alt
+
+
+def _view_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:
+    """An axis range over the 1st–99th percentiles and zero, padded: a few extreme areas (the City of
+    London's spending per resident is many times anyone else's) would otherwise squeeze every other
+    area into a dot. None (autorange) for fewer than 20 values."""
+    v = values.dropna().to_numpy(dtype=float)
+    if v.size < 20:
+        return None
+    lo, hi = np.percentile(v, [1, 99])
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    span = (hi - lo) or 1.0
+    return [float(lo - pad * span), float(hi + pad * span)]
+
+
+#: Where each quadrant's name is written on the quadrant chart (paper coordinates).
+_QUADRANT_CORNERS = {"enabling shift": (0.01, 0.99, "left", "top"), "retreat": (0.01, 0.01, "left", "bottom"),
+                     "co-investment": (0.99, 0.99, "right", "top"), "provider growth": (0.99, 0.01, "right", "bottom")}
+
+
+def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
+                   group_labels: dict | None = None, height: int = 460,
+                   title: str | None = None) -> tuple[go.Figure, str]:
+    """The shift as two movements: change in council spending per head (x) against change in
+    community money per head (y), one colour and marker shape per group, zero lines dividing the
+    four named quadrants. ``highlight`` codes are drawn large and labelled. Areas with "not
+    enough data" are not drawn and are counted in the alt text. Each axis names its span (from
+    ``placed.attrs``, see :func:`powerbalance.quadrants.place_areas`) and says the pounds are nominal."""
+    from .quadrants import NOT_ENOUGH, NO_CHANGE, QUADRANT_MEANING, QUADRANTS, money, span_label
+
+    span = span_label(placed)
+    s_span, c_span = (" → ".join(placed.attrs.get(k) or ("?", "?")) for k in ("spend_span", "community_span"))
+
+    labels = group_labels or {}
+    d = placed[placed["quadrant"] != NOT_ENOUGH]
+    hl = set(highlight)
+    hover = "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
+    data = []
+    for i, (g, sub) in enumerate(d.groupby("group", sort=True)):
+        data.append({"type": "scatter", "x": _list(sub["d_spend"]), "y": _list(sub["d_community"]), "mode": "markers",
+                     "name": labels.get(g, str(g)), "text": sub["name"].tolist(), "customdata": sub["area_code"].tolist(),
+                     "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
+                                "opacity": 0.45 if hl else 0.8}, "hovertemplate": hover})
+    mine = d[d["area_code"].isin(hl)]
+    if not mine.empty:
+        data.append({"type": "scatter", "x": _list(mine["d_spend"]), "y": _list(mine["d_community"]),
+                     "mode": "markers+text", "name": "highlighted", "text": mine["name"].tolist(),
+                     "customdata": mine["area_code"].tolist(), "textposition": "top center",
+                     "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
+                     "hovertemplate": hover})
+    notes = [{"x": x, "y": y, "xref": "paper", "yref": "paper", "xanchor": xa, "yanchor": ya, "showarrow": False,
+              "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}", "font": {"size": 12, "color": DARK_GREY},
+              "align": xa} for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()]
+    zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
+    xr, yr = _view_range(d["d_spend"]), _view_range(d["d_community"])
+    fig = _figure(data, {
+        "xaxis": {**zero, "range": xr, "title": {"text": f"Council spending a head on the place: change {s_span} "
+                                                         "(£, nominal)"}},
+        "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head: change {c_span} (£)"}},
+        "annotations": notes}, height=height, title=title)
+    n = d["quadrant"].value_counts()
+    parts = "; ".join(f"{int(n.get(q, 0))} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
+    alt = (f"Scatter plot of {len(d)} areas: change in council spending per head across, change in community money "
+           f"(parish precepts and community grants) per head up; {span}. {parts}.")
+    if int(n.get(NO_CHANGE, 0)):
+        alt += f" {int(n.get(NO_CHANGE, 0))} on an axis (no change)."
+    for r in mine.itertuples():
+        alt += f" {r.name}: {r.quadrant}."
+    outside = d[~d["d_spend"].between(*(xr or (-np.inf, np.inf))) | ~d["d_community"].between(*(yr or (-np.inf, np.inf)))]
+    if len(outside):
+        named = ", ".join(f"{r.name} ({money(r.d_spend)}, {money(r.d_community)})" for r in outside.head(5).itertuples())
+        alt += (f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"
+                + (" …" if len(outside) > 5 else "") + ".")
+    gone = len(placed) - len(d)
+    if gone:
+        alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."
+    return fig, alt

@@ -63,7 +63,22 @@ CONCENTRATION = 20.0
 ROBUST_BAND = 0.10
 
 LEVELS = ("district", "county", "region")
-LENSES = ("place", "council")
+LENSES = ("place", "council", "community")
+
+#: The lens the dashboard opens on. The community lens scores community money, projects, parishes and
+#: participation and shows council spending only as context, so cutting services cannot raise a rank
+#: (docs/methodology.md, "Which lens, and why"). The functions below keep ``lens="place"`` as their
+#: default so that existing callers are unchanged.
+DEFAULT_LENS = "community"
+
+#: Indicators that divide by council spending: a cut raises them, so the community lens leaves them out.
+SPENDING_BASED = frozenset({"parish_precept_share"})
+
+#: The indicator a lens cannot do without (the index's ``required``): each spending lens needs its
+#: spending measure; the community lens needs parish precepts (half of community money, and the
+#: same finance years as the other lenses).
+LENS_REQUIRED = {"place": "place_spend_per_head", "council": "council_spend_per_head",
+                 "community": "parish_precepts_per_head"}
 
 
 # =============================================================================================
@@ -456,16 +471,23 @@ def spec_for(lens: str, local_present: Iterable[str] = (), defs: Sequence[_regis
     defs = _registry.definitions() if defs is None else defs
     domain, polarity = {}, {}
     for ind in defs:
-        if ind.lens not in ("both", lens):
+        if not lens_scores(ind, lens):
             continue
         if not (ind.scored or (ind.local_scored and ind.id in local_present)):
             continue
         domain[ind.id] = ind.domain
         polarity[ind.id] = ind.polarity
-    spend = "place_spend_per_head" if lens == "place" else "council_spend_per_head"
     scored = {i.id for i in defs if i.scored}
     optional = tuple(i for i in domain if i not in scored)
-    return IndexSpec(domain, polarity, (spend,), optional)
+    return IndexSpec(domain, polarity, (LENS_REQUIRED[lens],), optional)
+
+
+def lens_scores(ind: _registry.Indicator, lens: str) -> bool:
+    """Whether a lens may score an indicator. ``lens="both"`` indicators belong to the place and council
+    lenses; the community lens takes those that do not divide by council spending, and its own."""
+    if lens == "community":
+        return ind.lens == "community" or (ind.lens == "both" and ind.id not in SPENDING_BASED)
+    return ind.lens in ("both", lens)
 
 
 def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> pd.Series:
@@ -494,7 +516,7 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
 def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame, frozenset, pd.Series]:
     """Areas of a level and their scored indicator values for one period (cached per build)."""
     defs = _registry.definitions(db)
-    ids = [i.id for i in defs if (i.scored or i.local_scored) and i.lens in ("both", lens)]
+    ids = [i.id for i in defs if (i.scored or i.local_scored) and lens_scores(i, lens)]
     static = [i.id for i in defs if i.static and i.id in ids]
     ph = ", ".join("?" for _ in ids)
     ph_static = ", ".join("?" for _ in static) or "NULL"
@@ -508,8 +530,7 @@ def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.Dat
     ], db=db)
     areas = areas.set_index("area_code")
     # why a provider-side value is missing (e.g. a predecessor council published nothing)
-    spend = vals[vals["indicator_id"].isin(["place_spend_per_head", "council_spend_per_head"])
-                 & vals["value"].isna()]
+    spend = vals[vals["indicator_id"].isin(list(LENS_REQUIRED.values())) & vals["value"].isna()]
     notes = spend.set_index(["area_code", "indicator_id"])["note"] if "note" in spend else pd.Series(dtype=object)
     part = [i.id for i in defs if i.domain == "participation"]
     is_local = vals["is_local"].fillna(False).astype(bool)
@@ -647,7 +668,7 @@ def shift(level: str = "district", from_period: str | None = None, to_period: st
     if from_period is None or to_period is None:
         d_from, d_to = default_shift_periods(db)
         from_period, to_period = from_period or d_from, to_period or d_to
-    ratio_id = "enabler_ratio" if lens == "place" else "enabler_ratio_council"
+    ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
     a = compute_index(level, from_period, weights, lens, group, db)
     b = compute_index(level, to_period, weights, lens, group, db)
     ratios = _db.query("""SELECT v.area_code, v.period, v.value FROM indicator_values v

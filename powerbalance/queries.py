@@ -21,6 +21,8 @@ import pandas as pd
 from . import config
 from . import db as _db
 from . import index as _index
+from . import lenses as _lenses
+from . import quadrants as _quadrants
 
 LEVELS = ("ward", "district", "county", "region")
 LEVEL_PLURAL = {"ward": "wards", "district": "districts", "county": "counties", "region": "regions"}
@@ -410,6 +412,17 @@ def rank_moves_summary(sens: pd.DataFrame) -> str:
             f"{'up' if top['rank_move'] > 0 else 'down'} {abs(int(top['rank_move']))} places.")
 
 
+def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
+    """Every area placed by its two movements, each measure over its longest span (powerbalance.quadrants)."""
+    return _quadrants.place_areas(level, db=db)
+
+
+def lens_rank_moves(level: str, period: str, weights: dict | None, lens_from: str, lens_to: str,
+                    db=None) -> pd.DataFrame:
+    """Ranks in two lenses side by side and the move (powerbalance.lenses.rank_moves)."""
+    return _lenses.rank_moves(level, period, weights, lens_from, lens_to, db)
+
+
 def peers_of(code: str, period: str, weights: dict | None, lens: str = "place", k: int = 10, db=None) -> pd.DataFrame:
     """Statistical nearest neighbours (index.peers) with their index and rank in ``period``."""
     a = area(code, db)
@@ -540,7 +553,7 @@ def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: 
                 rows.append({"code": r["area_code"], "name": r["name"], "period": period, "index": r["index"],
                              "rank": r["rank"], "n_in_group": r["n_in_group"]})
     out = pd.DataFrame(rows, columns=["code", "name", "period", "index", "rank", "n_in_group"])
-    ratio_id = "enabler_ratio" if lens == "place" else "enabler_ratio_council"
+    ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
     ratio = indicator_trend(codes, ratio_id, db)[["code", "period", "value"]].rename(columns={"value": "enabler_ratio"})
     return out.merge(ratio, on=["code", "period"], how="left")
 
@@ -570,6 +583,7 @@ class AreaProfile:
     band: dict | None = None
     bands: pd.DataFrame | None = None   # rank bands of the council's comparison group
     shift: dict | None = None
+    quadrant: str | None = None   # enabling shift / retreat / ... (powerbalance.quadrants)
     domains: pd.DataFrame | None = None
     trend: pd.DataFrame | None = None
     peers: pd.DataFrame | None = None
@@ -610,7 +624,7 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
                     attributions=attributions(db))
     if council_area is not None and council_area["level"] in INDEX_LEVELS:
         lvl = council_area["level"]
-        lens_here = "place" if lvl == "region" else lens
+        lens_here = "place" if lvl == "region" and lens == "council" else lens
         t = index_table(lvl, period, w, lens_here, None, db)
         row = t[t["area_code"] == council]
         if len(row):
@@ -628,6 +642,7 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         s = shifts(lvl, lens_here, w, None, None, db)
         srow = s[s["area_code"] == council]
         p.shift = srow.iloc[0].to_dict() if len(srow) else None
+        p.quadrant = _quadrants.area_quadrant(quadrant_areas(lvl, db), council)
         p.trend = index_trend([council], w, lens_here, db)
         p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
     p.indicators = latest_indicators(code, period, db)

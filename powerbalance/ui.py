@@ -26,7 +26,13 @@ LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
 COMPARE = "pages/compare_page.py"
-LENS_LABELS = {"place": "Place (all councils' spend in the area)", "council": "Council (its own spend)"}
+LENS_LABELS = {"community": "Community (spending shown, not scored)", "place": "Place (all councils' spend in the area)",
+               "council": "Council (its own spend)"}
+#: Lens choices on the pages, the default (index.DEFAULT_LENS) first.
+LENS_OPTIONS = ["community", "place", "council"]
+LENS_HELP = ("Community: community money, projects and parishes are scored; council spending is context, so a cut "
+             "cannot raise a rank. Place: spending by every council serving the area, scored as providing. "
+             "Council: the council's own budget, compared only with councils of the same tier.")
 
 
 # =============================================================================================

@@ -48,10 +48,10 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
     at = open_page(app, "pages/overview_page.py")
     f, t = index.default_shift_periods(real_db)
     assert at.title[0].value.endswith(f"shifted towards enabling between {f} and {t}")
-    assert at.query_params == {"year": period, "level": "district", "lens": "place"}
+    assert at.query_params == {"year": period, "level": "district", "lens": index.DEFAULT_LENS}
     figs = figures(at)
     shaded, missing = map_codes(figs[0])
-    expected = index.compute_index("district", period, db=real_db).set_index("area_code")["index"]
+    expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")["index"]
     assert sorted(shaded + missing) == sorted(expected.index)
     assert set(shaded) == set(expected.dropna().index)
     z = dict(zip(figs[0]["data"][0]["locations"], figs[0]["data"][0]["z"]))
@@ -63,11 +63,49 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
     # distribution by tier: one box per tier, every council with an index drawn
     boxes = [d for d in figs[1]["data"] if d["type"] == "box"]
     assert len(boxes) == 3
-    n_tier = sum(index.compute_index(lv, period, db=real_db)["index"].notna().sum() for lv in ("district", "county"))
+    n_tier = sum(index.compute_index(lv, period, lens=index.DEFAULT_LENS, db=real_db)["index"].notna().sum()
+                 for lv in ("district", "county"))
     assert sum(len(b["x"]) for b in boxes) == n_tier
     # every chart has its alt text caption and a data table with downloads
     assert len(at.get("plotly_chart")) >= 3
     assert len(at.download_button) >= 2 * len(at.get("plotly_chart"))
+
+
+def quadrant_figures(at) -> list[dict]:
+    return [f for f in figures(at) if any(t.get("name") == "Shire districts" for t in f["data"])
+            and "community money" in f["layout"]["yaxis"]["title"]["text"].lower()]
+
+
+def test_overview_enabling_or_retreating(app, real_db):
+    """Issue 18: the quadrant chart of every district, coloured by group, counts in the headline finding."""
+    from powerbalance import quadrants
+
+    at = open_page(app, "pages/overview_page.py")
+    placed = quadrants.place_areas("district", db=real_db)
+    n = quadrants.counts(placed)
+    finding = at.markdown[0].value if at.markdown else ""
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"{n['enabling shift']} enabling shift" in text and f"{n['retreat']} retreat" in text, finding
+    fig = quadrant_figures(at)[0]
+    drawn = [c for t in fig["data"] for c in t["customdata"]]
+    assert sorted(drawn) == sorted(placed.loc[placed["quadrant"] != quadrants.NOT_ENOUGH, "area_code"])
+    assert "E06000063" not in drawn                       # Cumberland: not enough data, never placed
+    s0, s1 = placed.attrs["spend_span"]
+    xtitle = fig["layout"]["xaxis"]["title"]["text"]
+    assert f"{s0} → {s1}" in xtitle and "nominal" in xtitle
+
+
+def test_my_area_and_compare_highlight_the_area(app, real_db):
+    from powerbalance import quadrants
+
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    quadrant = quadrants.place_areas("district", db=real_db).set_index("area_code").loc["E07000223", "quadrant"]
+    assert any(f"Adur: {quadrant}" in m.value for m in at.markdown)
+    hl = [t for t in quadrant_figures(at)[0]["data"] if t["name"] == "highlighted"]
+    assert hl and hl[0]["customdata"] == ["E07000223"]
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "pick", "areas": "E07000224"})
+    hl = [t for t in quadrant_figures(at)[0]["data"] if t["name"] == "highlighted"]
+    assert sorted(hl[0]["customdata"]) == ["E07000223", "E07000224"]
 
 
 def test_overview_url_round_trip(app, real_db):
@@ -89,7 +127,8 @@ def test_my_area_district(app, real_db, period):
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     assert at.header[0].value == "Adur"
     assert at.query_params["area"] == "E07000223"
-    row = index.compute_index("district", period, db=real_db).set_index("area_code").loc["E07000223"]
+    row = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code").loc[
+        "E07000223"]
     metric = at.metric[0]
     if row["index"] == row["index"]:
         assert metric.value == f"{row['index']:,.1f}"
@@ -148,7 +187,7 @@ def test_compare_same_county(app, real_db, period):
                       [d["county_code"]])["code"])
     table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
     assert set(table["area_code"]) == members
-    expected = index.compute_index("district", period, db=real_db).set_index("area_code")
+    expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")
     got = table.set_index("area_code")["index"]
     for code in members:
         assert got[code] == pytest.approx(expected.loc[code, "index"], nan_ok=True)
@@ -222,14 +261,14 @@ def test_method_weights_recompute_live(app, real_db, period):
     assert at.slider(key="weights_funding").value == 80 and at.slider(key="weights_projects").value == 20
     scatter = figures(at)[0]["data"][1:]  # [0] is the line of no change
     mine = index.compute_index("district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0},
-                               db=real_db)["index"].dropna()
-    default = index.compute_index("district", period, db=real_db)["index"].dropna()
+                               lens=index.DEFAULT_LENS, db=real_db)["index"].dropna()
+    default = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db)["index"].dropna()
     assert sorted(v for t in scatter for v in t["y"]) == pytest.approx(sorted(mine.tolist()))
     assert sorted(v for t in scatter for v in t["x"]) == pytest.approx(sorted(default.tolist()))
     at.slider(key="weights_funding").set_value(30).run()
     assert at.query_params["weights"] == "funding:0.3,projects:0.2,participation:0"
     bands = [f for f in figures(at) if "Ranks among" in (f["layout"].get("title") or {}).get("text", "")]
-    groups = index.rank_uncertainty("district", period, db=real_db)["group"].nunique()
+    groups = index.rank_uncertainty("district", period, lens=index.DEFAULT_LENS, db=real_db)["group"].nunique()
     assert len(bands) == groups
     catalogue = [d.value for d in at.dataframe if "polarity" in d.value.columns][0]
     assert len(catalogue) == sql(real_db, "SELECT count(*) AS n FROM indicators")["n"].iloc[0]
@@ -252,3 +291,17 @@ def test_data_sources_report_downloads(app, real_db):
     assert metrics["Built (UTC)"] == str(built)[:16]
     labels = [b.label for b in at.download_button]
     assert labels.count("CSV") == labels.count("XLSX") >= 8
+
+
+def test_method_shows_how_ranks_move_between_lenses(app, real_db, period):
+    """Issue 18: the Method page lines up the place and community ranks and says why they move."""
+    from powerbalance import lenses
+
+    at = open_page(app, "pages/method_page.py", {"year": period})
+    table = [d.value for d in at.dataframe if "move" in d.value.columns and "rank_to" in d.value.columns][0]
+    expected = lenses.rank_moves("district", period, None, "place", "community", db=real_db)
+    assert sorted(table["area_code"]) == sorted(expected["area_code"])
+    got = table.set_index("area_code")["move"].dropna().sort_index()
+    assert got.tolist() == expected.set_index("area_code")["move"].dropna().sort_index().tolist()
+    text = "\n".join(m.value for m in at.markdown)
+    assert lenses.moves_summary(expected, "place", "community") in text

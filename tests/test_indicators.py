@@ -100,7 +100,7 @@ def test_registry_is_consistent():
         assert i.domain in ("funding", "projects", "participation", "headline", "context")
         assert i.polarity in (-1, 0, 1)
         assert not (i.scored and i.polarity == 0), i.id
-        assert i.lens in ("place", "council", "both")
+        assert i.lens in ("place", "council", "community", "both")
     from etl.sources import all_sources
 
     known = {s.id for s in all_sources()}
@@ -153,6 +153,16 @@ def test_parish_precept_share(fixture_db):
     assert v(df, "E06000001", "parish_precept_share", "2013-14") == 0.0   # published zero stays zero
     # county: (3,000 + 1,000) / 1,300,000
     assert v(df, "E10000001", "parish_precept_share", "2013-14") == pytest.approx(100 * 4000 / 1_300_000)
+
+
+def test_parish_precepts_per_head(fixture_db):
+    """Community money on its own: precepts per resident, not divided by council spending."""
+    df = values(fixture_db)
+    assert v(df, "E07000001", "parish_precepts_per_head", "2013-14") == pytest.approx(3000 / 30_000)
+    assert v(df, "E06000001", "parish_precepts_per_head", "2013-14") == 0.0   # published zero stays zero
+    # county: (3,000 + 1,000) / (30,000 + 70,000), a sum of its districts
+    assert v(df, "E10000001", "parish_precepts_per_head", "2013-14") == pytest.approx(4000 / 100_000)
+    assert note(df, "E10000001", "parish_precepts_per_head", "2013-14") == "sum of 2 of 2 districts"
 
 
 def test_grant_indicators(fixture_db):

@@ -1,0 +1,156 @@
+"""Enabling or retreating? The provider → enabler shift as two movements.
+
+The research behind the dashboard describes councils stepping back *so that* communities step
+up. A fall in council spending alone is not an enabling shift: it may be a retreat. This module
+places every area by two changes between two financial years, each in nominal pounds per
+resident (one Census 2021 population for every year, so a change is a change in money):
+
+- x: change in council spending per head on the place (``place_spend_per_head``);
+- y: change in community money per head: parish precepts per head + community grants per head
+  (``parish_precepts_per_head`` + ``grants_amount_per_head``, both in the same year).
+
+The quadrant is named from the two signs (:data:`QUADRANTS`). An area missing either measure in
+either year is "not enough data" and is never placed; a change of exactly zero is "no change"
+on that axis, and is not placed either. Each measure uses its own longest span by default (the
+earliest and latest financial year in which it exists), read from the data, so new years are
+picked up without a code change. Pounds are nominal: no deflator is available as real data.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config
+from . import db as _db
+
+SPEND = "place_spend_per_head"
+PRECEPTS = "parish_precepts_per_head"
+GRANTS = "grants_amount_per_head"
+
+#: (sign of Δ council spending, sign of Δ community money) → quadrant name.
+QUADRANTS: dict[tuple[int, int], str] = {
+    (-1, 1): "enabling shift",
+    (-1, -1): "retreat",
+    (1, 1): "co-investment",
+    (1, -1): "provider growth",
+}
+QUADRANT_MEANING = {
+    "enabling shift": "council spending down, community money up",
+    "retreat": "council spending down, community money down",
+    "co-investment": "council spending up, community money up",
+    "provider growth": "council spending up, community money down",
+}
+NOT_ENOUGH = "not enough data"
+NO_CHANGE = "no change"
+GROUP_LABELS = {"shire_district": "Shire districts", "single_tier": "Single-tier councils",
+                "county": "Counties", "region": "Regions"}
+CURRENCY_NOTE = "nominal pounds (no inflation adjustment: no price deflator is available as real data)"
+
+
+def quadrant_of(d_spend: float, d_community: float) -> str:
+    """The quadrant named by the signs of the two changes; "not enough data" when either is missing
+    and "no change" when either is exactly zero."""
+    if d_spend is None or d_community is None or np.isnan(d_spend) or np.isnan(d_community):
+        return NOT_ENOUGH
+    if d_spend == 0 or d_community == 0:
+        return NO_CHANGE
+    return QUADRANTS[(int(np.sign(d_spend)), int(np.sign(d_community)))]
+
+
+def measure_values(level: str = "district", db=None) -> pd.DataFrame:
+    """Per area and financial year: ``spend`` and ``community`` money per head (NaN when missing).
+
+    Community money exists only in a year with both precepts and grants for the area."""
+    df = _db.query("""
+        SELECT v.area_code, v.period, v.indicator_id, v.value
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+        WHERE v.indicator_id IN (?, ?, ?)""", [level, SPEND, PRECEPTS, GRANTS], db=db)
+    wide = df.pivot_table(index=["area_code", "period"], columns="indicator_id", values="value",
+                          aggfunc="first", dropna=False).reindex(columns=[SPEND, PRECEPTS, GRANTS])
+    out = pd.DataFrame({"spend": wide[SPEND], "community": wide[PRECEPTS] + wide[GRANTS]}, index=wide.index)
+    return out.reset_index()
+
+
+def longest_span(values: pd.DataFrame, measure: str) -> tuple[str, str] | None:
+    """Earliest and latest financial year in which any area has the measure (None when fewer than two)."""
+    years = sorted(values.loc[values[measure].notna(), "period"].unique())
+    return (years[0], years[-1]) if len(years) >= 2 else None
+
+
+def place_areas(level: str = "district", spend_span: tuple[str, str] | None = None,
+                community_span: tuple[str, str] | None = None, db=None) -> pd.DataFrame:
+    """Every area of a level placed by its two movements.
+
+    Columns: area_code, name, group, spend_from, spend_to, d_spend, community_from, community_to,
+    d_community, quadrant. Spans default to each measure's longest span; ``.attrs`` holds the
+    spans used (``spend_span``, ``community_span``) and the level."""
+    path = str(Path(db) if db is not None else config.db_path())
+    with _db.snapshot(path) as key:  # cached once per build, as the index is
+        return _placed_cached(key, path, level, spend_span, community_span).copy()
+
+
+@lru_cache(maxsize=16)
+def _placed_cached(key: str, db: str, level: str, spend_span: tuple[str, str] | None,
+                   community_span: tuple[str, str] | None) -> pd.DataFrame:
+    values = measure_values(level, db)
+    spend_span = spend_span or longest_span(values, "spend")
+    community_span = community_span or longest_span(values, "community")
+    areas = _db.query("SELECT code AS area_code, name, tier FROM areas WHERE level = ? ORDER BY code",
+                      [level], db=db).set_index("area_code")
+    out = areas[["name"]].copy()
+    out["group"] = areas["tier"].map({"lower": "shire_district", "single": "single_tier"}) if level == "district" \
+        else level
+    for name, span in (("spend", spend_span), ("community", community_span)):
+        wide = values.pivot(index="area_code", columns="period", values=name)
+        wide = wide.reindex(index=out.index, columns=list(span or ()))
+        out[f"{name}_from"] = wide[span[0]] if span else np.nan
+        out[f"{name}_to"] = wide[span[1]] if span else np.nan
+        out[f"d_{name}"] = out[f"{name}_to"] - out[f"{name}_from"]
+    out["quadrant"] = [quadrant_of(x, y) for x, y in zip(out["d_spend"], out["d_community"])]
+    out = out.reset_index()
+    out.attrs.update(level=level, spend_span=spend_span, community_span=community_span)
+    return out
+
+
+def counts(placed: pd.DataFrame) -> dict[str, int]:
+    """Areas per quadrant, in QUADRANTS order, then "no change" and "not enough data"."""
+    vc = placed["quadrant"].value_counts()
+    return {q: int(vc.get(q, 0)) for q in (*QUADRANTS.values(), NO_CHANGE, NOT_ENOUGH)}
+
+
+def span_label(placed: pd.DataFrame) -> str:
+    """The periods of both axes and the currency, for every chart and sentence."""
+    s, c = placed.attrs.get("spend_span"), placed.attrs.get("community_span")
+    fmt = lambda sp: f"{sp[0]} → {sp[1]}" if sp else "no two years"  # noqa: E731
+    if s == c:
+        return f"both measures {fmt(s)}; {CURRENCY_NOTE}"
+    return f"council spending {fmt(s)}, community money {fmt(c)}; {CURRENCY_NOTE}"
+
+
+def headline(placed: pd.DataFrame) -> str:
+    """One sentence with the quadrant counts, their coverage and the spans."""
+    n = counts(placed)
+    placed_n = sum(n[q] for q in QUADRANTS.values())
+    parts = ", ".join(f"{n[q]} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
+    return (f"Of {placed_n} of {len(placed)} areas with both movements: {parts} — {span_label(placed)}.")
+
+
+def area_quadrant(placed: pd.DataFrame, code: str) -> str:
+    """One area's quadrant, then " — " and its two changes with their spans, in nominal pounds."""
+    row = placed.loc[placed["area_code"] == code]
+    if row.empty:
+        return f"{NOT_ENOUGH} — {code} is not an area of this level"
+    r = row.iloc[0]
+    if r["quadrant"] == NOT_ENOUGH:
+        return f"{NOT_ENOUGH} — council spending or community money is missing in a year ({span_label(placed)})"
+    s, c = (" → ".join(placed.attrs[k]) for k in ("spend_span", "community_span"))
+    return (f"{r['quadrant']} — council spending {money(r['d_spend'], 0)} a head ({s}), community money "
+            f"{money(r['d_community'], 2)} a head ({c}); nominal pounds")
+
+
+def money(x: float, digits: int = 0) -> str:
+    """A change in pounds with its sign: +£1.65, −£190."""
+    return f"{'−' if x < 0 else '+'}£{abs(x):,.{digits}f}"

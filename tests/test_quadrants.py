@@ -1,0 +1,131 @@
+"""Enabling or retreating (issue 18): the two movements on the real data and by hand."""
+import math
+
+import pandas as pd
+import pytest
+
+from powerbalance import quadrants as q
+
+SPAN = ("2013-14", "2017-18")
+
+
+@pytest.fixture(scope="module")
+def placed_1318(real_db):
+    return q.place_areas("district", spend_span=SPAN, community_span=SPAN, db=real_db)
+
+
+def test_the_issue_counts_come_out_of_the_default_build(placed_1318):
+    """2013-14 → 2017-18, districts and unitaries, nominal £ per resident: council spending on the
+    place vs parish precepts + community grants (issue 18's table)."""
+    n = q.counts(placed_1318)
+    assert (n["enabling shift"], n["retreat"], n["co-investment"], n["provider growth"]) == (102, 92, 50, 51)
+    assert sum(n[x] for x in q.QUADRANTS.values()) == 295
+    # the 296th is Cumberland: Copeland published no 2017-18 total, so neither measure exists
+    assert n[q.NOT_ENOUGH] == 1
+    assert placed_1318.loc[placed_1318["quadrant"] == q.NOT_ENOUGH, "area_code"].tolist() == ["E06000063"]
+
+
+def test_each_quadrant_name_matches_its_signs(placed_1318):
+    sign = {"enabling shift": (-1, 1), "retreat": (-1, -1), "co-investment": (1, 1), "provider growth": (1, -1)}
+    for name, (sx, sy) in sign.items():
+        rows = placed_1318[placed_1318["quadrant"] == name]
+        assert len(rows) > 0
+        assert ((rows["d_spend"] * sx) > 0).all() and ((rows["d_community"] * sy) > 0).all(), name
+    assert q.quadrant_of(-3.0, 0.5) == "enabling shift"
+    assert q.quadrant_of(-3.0, -0.5) == "retreat"
+    assert q.quadrant_of(2.0, 0.5) == "co-investment"
+    assert q.quadrant_of(2.0, -0.5) == "provider growth"
+
+
+def test_a_missing_year_is_not_enough_data_never_a_quadrant():
+    assert q.quadrant_of(float("nan"), 1.0) == q.NOT_ENOUGH
+    assert q.quadrant_of(-1.0, float("nan")) == q.NOT_ENOUGH
+    assert q.quadrant_of(0.0, 1.0) == q.NO_CHANGE
+
+
+def test_missing_year_on_the_real_data(placed_1318):
+    cumberland = placed_1318.set_index("area_code").loc["E06000063"]
+    assert math.isnan(cumberland["spend_to"]) and math.isnan(cumberland["d_spend"])
+    assert cumberland["quadrant"] == q.NOT_ENOUGH
+    assert q.area_quadrant(placed_1318, "E06000063").startswith(q.NOT_ENOUGH)
+
+
+def test_community_money_is_precepts_plus_grants_per_head(real_db, placed_1318):
+    """Hand check of one district against the indicator values it is made of."""
+    from powerbalance import db as _db
+
+    v = _db.query("""SELECT indicator_id, period, value FROM indicator_values WHERE area_code = 'E07000008'
+                     AND indicator_id IN ('parish_precepts_per_head', 'grants_amount_per_head',
+                                          'place_spend_per_head')""", db=real_db)
+    v = v.set_index(["indicator_id", "period"])["value"]
+    row = placed_1318.set_index("area_code").loc["E07000008"]
+    for y, col in ((SPAN[0], "community_from"), (SPAN[1], "community_to")):
+        assert row[col] == pytest.approx(v[("parish_precepts_per_head", y)] + v[("grants_amount_per_head", y)])
+    assert row["d_spend"] == pytest.approx(v[("place_spend_per_head", SPAN[1])] - v[("place_spend_per_head", SPAN[0])])
+
+
+def test_default_spans_are_each_measures_longest(real_db):
+    placed = q.place_areas("district", db=real_db)
+    years = q.measure_values("district", db=real_db)
+    for measure, key in (("spend", "spend_span"), ("community", "community_span")):
+        have = sorted(years.loc[years[measure].notna(), "period"].unique())
+        assert placed.attrs[key] == (have[0], have[-1])
+    # grants start in 2013-14, so community money cannot start earlier; spending starts in 2010-11
+    assert placed.attrs["community_span"][0] == "2013-14"
+    assert placed.attrs["spend_span"][0] == "2010-11"
+    label = q.span_label(placed)
+    assert "nominal pounds" in label and placed.attrs["spend_span"][1] in label
+
+
+def test_longest_span_reads_the_data():
+    v = pd.DataFrame({"area_code": ["a", "a", "a"], "period": ["2010-11", "2013-14", "2023-24"],
+                      "spend": [1.0, 2.0, 3.0], "community": [float("nan"), 1.0, float("nan")]})
+    assert q.longest_span(v, "spend") == ("2010-11", "2023-24")
+    assert q.longest_span(v, "community") is None   # one year only: no change to measure
+
+
+def test_headline_states_counts_coverage_and_span(placed_1318):
+    text = q.headline(placed_1318)
+    assert "102 enabling shift" in text and "92 retreat" in text and "295 of 296" in text
+    assert "2013-14 → 2017-18" in text and "nominal" in text
+
+
+def test_chart_draws_every_placed_area_and_names_spans(real_db):
+    import plotly.graph_objects as go
+
+    from powerbalance import charts
+
+    placed = q.place_areas("district", db=real_db)
+    fig, alt = charts.quadrant_chart(placed, highlight=["E07000223", "E06000063"], group_labels=q.GROUP_LABELS)
+    go.Figure(fig.to_dict())                               # a valid Plotly figure (full validation)
+    groups = [t for t in fig.data if t.name != "highlighted"]
+    assert sum(len(t.x) for t in groups) == 295
+    assert {t.name for t in groups} == {"Shire districts", "Single-tier councils"}
+    star = [t for t in fig.data if t.name == "highlighted"][0]
+    assert list(star.customdata) == ["E07000223"]         # Cumberland has not enough data: not drawn
+    assert "1 area has not enough data" in alt and "nominal" in alt
+    assert {a.text.split("<br>")[0] for a in fig.layout.annotations} == {f"<b>{n}</b>" for n in q.QUADRANTS.values()}
+
+
+def test_brief_names_the_areas_quadrant(real_db):
+    from powerbalance import brief, queries
+
+    profile = queries.area_profile("E07000223", "2017-18", db=real_db)
+    expected = q.place_areas("district", db=real_db).set_index("area_code").loc["E07000223", "quadrant"]
+    assert profile.quadrant.startswith(expected)
+    html = brief.render(profile)
+    assert f"Enabling or retreating? <b>{expected}</b>" in html and "nominal pounds" in html
+
+
+def test_chart_view_keeps_extremes_out_but_names_them(real_db):
+    """The City of London's spending change is ten times anyone's: the view leaves it out and the alt text names it."""
+    from powerbalance import charts
+
+    placed = q.place_areas("district", db=real_db)
+    fig, alt = charts.quadrant_chart(placed)
+    lo, hi = fig.layout.xaxis.range
+    city = placed.set_index("area_code").loc["E09000001"]
+    assert lo < 0 < hi and not lo <= city["d_spend"] <= hi
+    assert "City of London (" in alt and "outside the view" in alt
+    inside = placed["d_spend"].between(lo, hi) & placed["d_community"].between(*fig.layout.yaxis.range)
+    assert inside.sum() >= 0.95 * (placed["quadrant"] != q.NOT_ENOUGH).sum()
