@@ -60,12 +60,12 @@ def by_id(db=None) -> dict[str, Indicator]:
 
 @lru_cache(maxsize=16)
 def _definitions(key: str, path: str) -> tuple[Indicator, ...]:
-    cols = set(_db.query("SELECT * FROM indicators LIMIT 0", db=path).columns)
-    missing = sorted(set(TABLE_FIELDS) - cols)
+    df = _db.query("SELECT * FROM indicators ORDER BY rowid", db=path)
+    missing = sorted(set(TABLE_FIELDS) - set(df.columns))
     if missing:
         raise RuntimeError(f"{path} was built before the indicators table had {missing}: rebuild the database "
                            "(python -m etl build)")
-    df = _db.query(f"SELECT {', '.join(TABLE_FIELDS)} FROM indicators ORDER BY rowid", db=path)
+    df = df[list(TABLE_FIELDS)]
     return tuple(Indicator(**{TABLE_FIELDS[c]: _plain(v) for c, v in row.items()})
                  for row in df.to_dict("records"))
 
