@@ -209,3 +209,98 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     assert listed.loc["resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]].tolist() \
         == [2, 2, "2017-18", "local_resident_led_projects_per_10k", "projects"]
     assert listed.loc["community_asset_transfers", "file"] == "projects_adur_worthing.csv"
+
+
+# ---- issue 17 item 7: loading mistakes -----------------------------------------------------------------
+
+def _csv(tmp_path: Path, name: str, *rows: str) -> Path:
+    path = tmp_path / name
+    path.write_text("area_code,period,measure,value\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+def _ods(path: Path, rows: list[list]) -> Path:
+    """A minimal OpenDocument spreadsheet (what LibreOffice saves), written by hand: no odfpy needed."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(v):
+        if isinstance(v, (int, float)):
+            return f'<table:table-cell office:value-type="float" office:value="{v}"><text:p>{v}</text:p></table:table-cell>'
+        return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
+
+    body = "".join("<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>" for r in rows)
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+               f'<office:spreadsheet><table:table table:name="data">{body}</table:table></office:spreadsheet>'
+               '</office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                '</manifest:manifest>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", content)
+    return path
+
+
+def test_revised_file_beside_the_old_one_stops_the_build_naming_both_files_and_rows(raw_dir, tmp_path):
+    old = _csv(tmp_path, "projects_adur.csv", "E07000223,2022-23,neighbourhood_plans,1")
+    new = _csv(tmp_path, "projects_adur_revised.csv", "E07000229,2022-23,neighbourhood_plans,2",
+               "E07000223,2022-23,neighbourhood_plans,2")
+    with pytest.raises(EtlInputError) as e:
+        load(make_raw(raw_dir, tmp_path, {old.name: old, new.name: new}), tmp_path)
+    err = e.value
+    assert (err.file, err.row, err.column) == ("projects_adur_revised.csv", 3, "area_code")
+    assert "projects_adur.csv row 2" in str(err) and "given twice" in str(err)
+
+
+def test_calendar_year_beside_its_financial_year_is_a_duplicate(raw_dir, tmp_path):
+    a = _csv(tmp_path, "volunteering_a.csv", "E07000223,2023,volunteers,10")
+    b = _csv(tmp_path, "volunteering_b.csv", "E07000223,2023-24,volunteers,12")
+    with pytest.raises(EtlInputError, match=r"volunteering_a.csv row 2 \(period '2023'\)"):
+        load(make_raw(raw_dir, tmp_path, {a.name: a, b.name: b}), tmp_path)
+    both = _csv(tmp_path, "volunteering_both.csv", "E07000223,2023,volunteers,10", "E07000223,2023-24,volunteers,12")
+    one_file = tmp_path / "one_file"
+    one_file.mkdir()
+    con, rep = load(make_raw(raw_dir, one_file, {both.name: both}), one_file)
+    assert con.execute("select period, value from local_values").fetchall() == [("2023", 10.0)]
+    (w,) = [i for i in rep.issues if i.kind == "warning"]
+    assert w.row == 3 and "duplicate of row 2" in w.message and "calendar" not in w.message
+
+
+def test_ods_and_upper_case_csv_are_read_and_other_files_are_named_as_ignored(raw_dir, tmp_path):
+    upper = _csv(tmp_path, "PROJECTS_ADUR.CSV", "E07000223,2022-23,neighbourhood_plans,1")
+    ods = _ods(tmp_path / "volunteering_adur.ods", [["area_code", "period", "measure", "value"],
+                                                    ["E07000223", "2023-24", "volunteers", 2010]])
+    note = tmp_path / "volunteering_readme.txt"
+    note.write_text("how we counted")
+    con, rep = load(make_raw(raw_dir, tmp_path, {upper.name: upper, ods.name: ods, note.name: note}), tmp_path)
+    assert con.execute("select file, measure, value from local_values order by file").fetchall() == [
+        ("PROJECTS_ADUR.CSV", "neighbourhood_plans", 1.0), ("volunteering_adur.ods", "volunteers", 2010.0)]
+    (w,) = [i for i in rep.issues if i.kind == "warning"]
+    assert w.file == "volunteering_readme.txt" and "ignored" in w.message
+
+
+def test_future_period_fraction_rate_and_ward_of_another_district_load_with_warnings(raw_dir, tmp_path):
+    import datetime as dt
+
+    future = dt.date.today().year + 2
+    bad = _csv(tmp_path, "volunteering_adur.csv",
+               "E07000223,2022-23,volunteers,10",                      # Adur: the file's council
+               f"E07000223,{future}-{(future + 1) % 100:02d},volunteers,11",  # not started yet
+               "E07000223,2022-23,formal_volunteering_rate,0.235",      # a fraction, not 23.5%
+               "E05007694,2022-23,volunteer_hours,300",                 # Broadwater: a Worthing ward
+               "E05007562,2022-23,volunteer_hours,200")                 # Buckingham: an Adur ward (fine)
+    con, rep = load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
+    assert con.execute("select count(*) from local_values").fetchone()[0] == 5  # warned, still loaded
+    warned = {i.row: (i.column, i.message) for i in rep.issues if i.kind == "warning"}
+    assert sorted(warned) == [3, 4, 5]
+    assert warned[3][0] == "period" and "not started" in warned[3][1]
+    assert warned[4][0] == "value" and "fraction" in warned[4][1] and "23.5" in warned[4][1]
+    assert warned[5][0] == "area_code" and "E07000229" in warned[5][1]
