@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
+from .sources.local_data import report_index_use
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -170,6 +171,8 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
                 indicators.derive(ctx)
                 timings["derive_indicators"] = time.perf_counter() - t0
                 log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+                for line in report_index_use(ctx):  # which local figures feed the index, which are shown only
+                    log(f"  {line}")
             _record_reports(con, ctx.reports)
             seconds = time.perf_counter() - t_start
             con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",

@@ -149,7 +149,8 @@ if profile.wards is not None and len(profile.wards):
     wards = profile.wards
     value_cols = [c for c in wards.columns if c not in ("code", "name")]
     if value_cols:
-        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric")
+        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric",
+                                  default=queries.best_covered(wards, value_cols))
         url = ui.geo_url("ward")
         if url is not None:
             bounds = ui.q("area_bounds", tuple(wards["code"]))

@@ -105,6 +105,19 @@ def fmt(value, digits: int = 1, unit: str = "") -> str:
     return f"{text} {unit}"
 
 
+def is_count_unit(unit: str | None) -> bool:
+    """A unit that counts things ("people", "plans", "hours"): no rate, share, money, score or area."""
+    u = (unit or "").strip().lower()
+    return bool(u) and not any(t in u for t in ("per", "%", "£", "score", "rank", "decile", "km", "class", "change"))
+
+
+def fmt_value(value, unit: str = "") -> str:
+    """An indicator value with its unit: whole counts without decimals ("2,010 people", "1 plans"
+    never "1.0 plans"), everything else to one decimal."""
+    whole = value is not None and not pd.isna(value) and float(value).is_integer() and is_count_unit(unit)
+    return fmt(value, 0 if whole else 1, unit)
+
+
 def _coverage(n: int, m: int, what: str) -> str:
     return f"based on {n:,} of {m:,} {what}"
 

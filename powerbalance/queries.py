@@ -251,14 +251,32 @@ def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataF
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    df = df[df["value"].notna()]
-    df = df.assign(_k=_period_rank(df["period"], period)).sort_values("_k").groupby("indicator_id", sort=False).tail(1)
-    from .charts import fmt
+    # an indicator with no value in any year keeps one row ("no data") whose note says why
+    df = df.assign(_k=[(pd.notna(v), *k) for v, k in zip(df["value"], _period_rank(df["period"], period))])
+    picked = df.sort_values("_k").groupby("indicator_id", sort=False).tail(1)
+    df = pd.concat([picked, _local_other_years(df[df["value"].notna()], picked, period)])
+    from .charts import fmt_value
 
-    df["value_text"] = [fmt(v, 1, u) + (" (local data)" if loc else "")
+    df["value_text"] = [fmt_value(v, u) + (" (local data)" if loc else "")
                         for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))]
     df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
     return df.sort_values(["_o", "indicator_id"]).drop(columns=["_o", "_k"]).reset_index(drop=True)
+
+
+def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
+    """The column with the most values (the first of equals): a ward map opens on it, not on a
+    mostly empty one."""
+    return max(columns, key=lambda c: int(table[c].notna().sum()), default=None)
+
+
+def _local_other_years(df: pd.DataFrame, picked: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    """Local figures of years other than the one shown for their indicator: listed too, for their
+    own year, and marked as not in this year's index (issue 17: a council's own 2023-24 figures)."""
+    local = df["is_local"].fillna(False).astype(bool) & ~df.index.isin(picked.index)
+    out = df[local].assign(_k=0)
+    out["note"] = [f"local figure for {p}, shown for its own year; not in the {period or 'chosen'} index"
+                   + (f" ({n})" if isinstance(n, str) and n else "") for p, n in zip(out["period"], out["note"])]
+    return out
 
 
 def ward_table(district_code: str, period: str | None = None, db=None) -> pd.DataFrame:
@@ -705,7 +723,17 @@ def local_data(db=None) -> pd.DataFrame:
     joins = {m: LOCAL_RATES[m][0] if m in LOCAL_RATES else LOCAL_AS_INDICATOR.get(m) for m in df["measure"]}
     df["joins_indicator"] = df["measure"].map(joins)
     df["domain"] = df["joins_indicator"].map(lambda i: BY_ID[i].domain if i in BY_ID else None)
-    return df
+    return df.merge(local_index_use(db), on=["file", "measure"], how="left")
+
+
+def local_index_use(db=None) -> pd.DataFrame:
+    """Per local file and measure: how many figures can feed the index, and which are shown only
+    (a year the index does not cover, or a ward) — issue 17."""
+    from .local_use import LOCAL_USE_SQL, use_text
+
+    use = _db.query(LOCAL_USE_SQL, db=db)
+    use["use"] = [use_text(r) for _, r in use.iterrows()] if len(use) else pd.Series(dtype=str)
+    return use[["file", "measure", "can_feed_index", "shown_only", "use"]]
 
 
 def indicator_coverage(db=None) -> pd.DataFrame:

@@ -167,7 +167,10 @@ def test_no_local_folder_is_fine(raw_dir, tmp_path):
 
 @pytest.mark.slow
 def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, built, tmp_path):
-    """Issue 6: a council's own figures join the right domain and move only that council's index."""
+    """Issue 6: a council's own figures join the right domain and move only the index of areas that
+    have them. Issue 17: a local indicator is scored only where enough of the comparison group has it
+    (resident-led projects: 12 shire districts; asset transfers: Worthing alone, shown unscored), and
+    figures for a year the index does not cover are shown only, and said so."""
     from powerbalance import index as ix
 
     base_db, _, _ = built
@@ -178,20 +181,28 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
             (raw / sub.name).symlink_to(sub)
     (raw / "local").mkdir()
     shutil.copy(FIX / "projects_adur_worthing.csv", raw / "local" / "projects_adur_worthing.csv")
-    db = tmp_path / "local.duckdb"
-    build(raw, db, static_dir=tmp_path / "static", log=lambda *a: None)
-
     before = ix.compute_index("district", "2017-18", db=base_db).set_index("area_code")
+    more = [c for c in before.index[(before["group"] == "shire_district") & before["index"].notna()]
+            if c not in ("E07000223", "E07000229")][:10]
+    _csv(raw / "local", "projects_ten_more.csv",
+         *[f"{c},2017-18,resident_led_projects,{i + 1}" for i, c in enumerate(more)])
+    _csv(raw / "local", "volunteering_adur.csv", "E07000223,2023-24,civic_participation_rate,38.5")
+    db = tmp_path / "local.duckdb"
+    lines: list[str] = []
+    build(raw, db, static_dir=tmp_path / "static", log=lambda *a: lines.append(" ".join(map(str, a))))
+
     after = ix.compute_index("district", "2017-18", db=db).set_index("area_code")
-    affected = {"E07000223", "E07000229"}  # Adur, Worthing
+    affected = {"E07000223", "E07000229", *more}  # Adur, Worthing and ten more shire districts
     for code in affected:
-        assert after.loc[code, "index"] != pytest.approx(before.loc[code, "index"])
         assert after.loc[code, "score_projects"] != pytest.approx(before.loc[code, "score_projects"])
     others = before.index.difference(sorted(affected))
     diff = (after.loc[others, "index"] - before.loc[others, "index"]).abs()
     assert after.loc[others, "index"].isna().equals(before.loc[others, "index"].isna())
     assert diff.max() < 1e-9, diff.sort_values().tail()
     assert (after.loc[others, "reason"] == before.loc[others, "reason"]).all()
+    scoring = ix.local_figures_scored("E07000229", "district", "2017-18", db=db).set_index("indicator_id")
+    assert scoring.loc["local_resident_led_projects_per_10k", ["n_with_value", "scored"]].tolist() == [12, True]
+    assert scoring.loc["local_community_asset_transfers_per_10k", ["n_with_value", "scored"]].tolist() == [1, False]
 
     con = duckdb.connect(str(db), read_only=True)
     rate = con.execute("""select value, numerator, denominator, is_local from indicator_values
@@ -205,10 +216,19 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     assert meta == ("projects", True)
 
     from powerbalance import queries  # the Data page's listing of local figures
-    listed = queries.local_data(db=db).set_index("measure")
-    assert listed.loc["resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]].tolist() \
+    listed = queries.local_data(db=db).set_index(["file", "measure"])
+    adur_ww = listed.loc["projects_adur_worthing.csv"]
+    assert adur_ww.loc["resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]].tolist() \
         == [2, 2, "2017-18", "local_resident_led_projects_per_10k", "projects"]
-    assert listed.loc["community_asset_transfers", "file"] == "projects_adur_worthing.csv"
+    assert "can feed the index" in adur_ww.loc["community_asset_transfers", "use"]
+    civic = listed.loc[("volunteering_adur.csv", "civic_participation_rate")]
+    assert (civic["can_feed_index"], civic["shown_only"]) == (0, 1) and "2023-24: shown only" in civic["use"]
+    assert any("volunteering_adur.csv civic_participation_rate: 2023-24: shown only" in line for line in lines)
+    # My area lists the council's own 2023-24 figure beside the 2017-18 values, for its own year
+    mine = queries.latest_indicators("E07000223", "2017-18", db=db)
+    own = mine[(mine["indicator_id"] == "civic_participation") & (mine["period"] == "2023-24")]
+    assert len(own) == 1 and own.iloc[0]["value_text"] == "38.5 % of adults (local data)"
+    assert "not in the 2017-18 index" in own.iloc[0]["note"]
 
 
 # ---- issue 17 item 7: loading mistakes -----------------------------------------------------------------

@@ -291,6 +291,22 @@ class LocalData(Source):
         return code, levels[code], period, measure, value, note
 
 
+def report_index_use(ctx: BuildContext) -> list[str]:
+    """After the indicators are derived: which loaded figures can feed the index and which are shown
+    only (a year the index does not cover, or a ward), as notes on the Data page and build-output lines."""
+    from powerbalance.local_use import LOCAL_USE_SQL, summary_lines
+
+    try:
+        use = ctx.con.execute(LOCAL_USE_SQL).df()
+    except Exception:  # no local_values table in a partial build
+        return []
+    lines = summary_lines(use)
+    rep = ctx.report(LocalData.id)
+    for line, file in zip(lines, use["file"]):
+        rep.note(line, file=file)
+    return lines
+
+
 def financial_year(period: str) -> str:
     """A local period as the financial year it counts for: calendar 2023 → '2023-24' (as for grants)."""
     return period if "-" in period else f"{period}-{(int(period) + 1) % 100:02d}"
