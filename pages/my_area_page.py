@@ -45,6 +45,9 @@ for cand in (st.query_params.get("area"), st.session_state.get("ma_area")):
             extra[cand] = queries.area_label(info)
 options = list(extra) + councils["code"].tolist()
 all_labels = {**labels, **extra}
+if not (st.query_params.get("area") or st.session_state.get("ma_area") or ui.last_area()):
+    st.info("Search above for your council, ward or postcode to see its profile.", icon=":material/search:")
+    st.stop()  # before any search: a prompt, not the first council's profile
 c1, c2, c3 = st.columns([3, 2, 2])
 code = ui.url_selectbox("Area", options, param="area", key="ma_area", default=ui.last_area(councils["code"].iloc[0]),
                         format_func=lambda c: all_labels.get(c, c), container=c1)
@@ -131,7 +134,7 @@ with left:
         ui.table(profile.peers[queries.PEER_COLUMNS], f"{profile.council_name} statistical neighbours", "ma_peers",
                  caption="Nearest councils of the same tier by population, deprivation, rurality and density.")
         st.page_link(ui.COMPARE, label="Compare with these neighbours", icon=":material/compare_arrows:",
-                     query_params={"area": profile.council_code, "group": "neighbours", "year": period, "lens": lens})
+                     query_params=ui.view_params(group="neighbours"))
     else:
         ui.no_data("no statistical neighbours (a feature such as population or deprivation is missing).")
 with right:
@@ -161,7 +164,7 @@ if profile.wards is not None and len(profile.wards):
                              select=True, help="Click a ward to open it.", table_open=True)
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
-                st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens})
+                st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
         else:
             ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
         ui.coverage(int(wards[metric].notna().sum()), len(wards), "wards have a value")

@@ -20,12 +20,20 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, queries
+from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
 COMPARE = "pages/compare_page.py"
+#: View state that follows the user: kept in the session, mirrored to the URL on every page run
+#: (Streamlit's sidebar navigation drops the query string), read from the URL first when a page is
+#: opened by a link.
+CARRIED = ("area", "weights", "group", "year", "lens")
+_VIEW = "_pb_view::"
+_WEIGHTS_APPLY = "_pb_weights_apply"
+_PUBLISHED_AREA = "_pb_published_area"
 LENS_LABELS = {"place": "Place (all councils' spend in the area)", "council": "Council (its own spend)"}
 
 
@@ -54,10 +62,13 @@ _CSS = """<style>
 
 
 def start_page() -> None:
-    """First call of every page: stop with an explanation when there is no database, and add
-    the accessibility stylesheet."""
+    """First call of every page: stop with an explanation when there is no database, add the
+    accessibility stylesheet, and put the view the user carries (area, weights, group, year,
+    lens) back into the URL when a navigation dropped it."""
     build_key()
     st.html(_CSS)
+    st.session_state.pop(_WEIGHTS_APPLY, None)
+    carry_view()
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -119,6 +130,10 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.query_params[param] = text
     if key is not None:
         st.session_state[_SEEN + key] = text
+    if param == "area":  # the place itself is remembered by remember_area only
+        st.session_state[_PUBLISHED_AREA] = text
+    elif param in CARRIED:
+        st.session_state[_VIEW + param] = text
 
 
 def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
@@ -183,6 +198,7 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     text = queries.weights_to_param(values)
     default_text = queries.weights_to_param(defaults)
     publish(param, None if text == default_text else text, key, str)
+    weights_notice(values, defaults, container=box)
     return values
 
 
@@ -192,6 +208,7 @@ def carried_weights(defaults: dict, param: str = "weights") -> dict:
     weights = queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
     text = queries.weights_to_param(weights)
     publish(param, None if text == queries.weights_to_param(defaults) else text)
+    st.session_state[_WEIGHTS_APPLY] = (weights, dict(defaults))  # page_header says so when custom
     return weights
 
 
@@ -205,6 +222,63 @@ def last_area(default: str | None = None) -> str | None:
     return st.session_state.get(LAST_AREA, default)
 
 
+def carry_view() -> None:
+    """The view follows the user: a carried parameter in the URL (a link, a shared view) is
+    remembered; one missing from it (sidebar navigation) is put back from the session, so the
+    address bar always reproduces what is shown. The place comes from :func:`remember_area`."""
+    for param in CARRIED:
+        raw = st.query_params.get(param)
+        if raw:
+            if param == "area":
+                if raw != st.session_state.get(_PUBLISHED_AREA):  # a link, not a page's own fallback
+                    remember_area(raw)
+            else:
+                st.session_state[_VIEW + param] = raw
+            continue
+        kept = last_area() if param == "area" else st.session_state.get(_VIEW + param)
+        if kept:
+            st.query_params[param] = kept
+
+
+def view_params(**changes) -> dict:
+    """Query parameters for a link or page switch: every carried parameter of the current view,
+    with ``changes`` applied (None removes one). One helper builds every in-app link."""
+    params = {p: st.query_params.get(p) for p in CARRIED}
+    params.update(changes)
+    return {k: str(v) for k, v in params.items() if v not in (None, "")}
+
+
+def council_of(code: str | None, councils: Sequence[str]) -> str | None:
+    """The council a place belongs to, for council-only pages: itself when it is a council,
+    else its district (a ward) or None. The remembered place is left as it is."""
+    if code is None or code in councils:
+        return code
+    info = q("area", code)
+    district = info.get("district_code") if info else None
+    return district if district in councils else None
+
+
+def _reset_weights(keys: Sequence[str]) -> None:
+    if "weights" in st.query_params:
+        del st.query_params["weights"]
+    st.session_state.pop(_VIEW + "weights", None)
+    for k in keys:  # sliders go back to the defaults on the rerun
+        st.session_state.pop(k, None)
+
+
+def weights_notice(weights: dict, defaults: dict, container=None) -> None:
+    """A visible 'Custom weights 30 / 70 / 0 · Reset' line wherever non-default weights apply."""
+    if queries.weights_to_param(weights) == queries.weights_to_param(defaults):
+        return
+    w = normalise_weights(weights)
+    text = " / ".join(f"{queries.DOMAIN_LABELS.get(d, d).lower()} {100 * float(w.get(d, 0)):.0f}" for d in defaults)
+    row = (container or st).container(horizontal=True, gap="small", key="pb_custom_weights")
+    row.markdown(f":material/tune: **Custom weights** {text} (default "
+                 f"{' / '.join(f'{100 * float(v):.0f}' for v in defaults.values())})")
+    row.button("Reset", key="pb_reset_weights", icon=":material/restart_alt:", help="Back to the default weights",
+               on_click=_reset_weights, args=([f"weights_{d}" for d in defaults],))
+
+
 # =============================================================================================
 # Rendering
 # =============================================================================================
@@ -214,6 +288,9 @@ def page_header(title: str, intro: str | None = None) -> None:
     st.title(title)
     if intro:
         st.markdown(intro)
+    applied = st.session_state.pop(_WEIGHTS_APPLY, None)  # set by carried_weights earlier in this run
+    if applied is not None:
+        weights_notice(*applied)
 
 
 def coverage(n: int, m: int, what: str) -> None:
