@@ -91,7 +91,7 @@ sh = profile.shift or {}
 if profile.has_shift:
     m3.metric(f"Enabler ratio {sh['from_period']} → {sh['to_period']}", charts.fmt(sh["ratio_to"], 2),
               delta=f"{sh['ratio_shift']:+.2f} "
-                    f"({'towards enabling' if sh['ratio_shift'] > 0 else 'towards providing'})",
+                    f"({queries.shift_direction(sh['ratio_shift'])})",
               delta_color="off", border=True,
               help="Community funding per £100 of council spending: an absolute measure of the shift.")
 else:

@@ -415,6 +415,8 @@ def weight_sensitivity(level: str, period: str, weights: dict | None, lens: str 
 
 def rank_moves_summary(sens: pd.DataFrame) -> str:
     """One sentence on how much the chosen weights move ranks compared with the defaults."""
+    from .charts import counted
+
     have = sens.dropna(subset=["rank_move"])
     if have.empty:
         return "No area has a rank with both these weights and the default weights."
@@ -425,7 +427,36 @@ def rank_moves_summary(sens: pd.DataFrame) -> str:
     top = moved.loc[moved["rank_move"].abs().idxmax()]
     return (f"With these weights {len(moved)} of {len(have)} areas change rank compared with the default weights; "
             f"{big} move 10 places or more. The largest move: {top['name']}, "
-            f"{'up' if top['rank_move'] > 0 else 'down'} {abs(int(top['rank_move']))} places.")
+            f"{'up' if top['rank_move'] > 0 else 'down'} {counted(abs(int(top['rank_move'])), 'place')}.")
+
+
+def shift_direction(change: float) -> str:
+    """Words for a change of the enabler ratio that follow its sign (zero to two decimals: unchanged)."""
+    if round(float(change), 2) == 0:
+        return "unchanged"
+    return "towards enabling" if change > 0 else "towards providing"
+
+
+def own_area_first(table: pd.DataFrame, code: str | None) -> pd.DataFrame:
+    """The table with the user's area as its first row (marked), the rest in their order."""
+    mine = table["area_code"] == code
+    if not mine.any():
+        return table
+    first = table[mine].assign(name=table.loc[mine, "name"] + " (your council)")
+    return pd.concat([first, table[~mine]], ignore_index=True)
+
+
+def area_rank_move(sens: pd.DataFrame, code: str | None) -> str | None:
+    """'Adur: rank 66 → 64 (up 2 places) among shire districts' for the user's council on the
+    Method page (None when it is not in the table)."""
+    from .charts import rank_move_text
+
+    row = sens[sens["area_code"] == code]
+    if not len(row):
+        return None
+    r = row.iloc[0]
+    group = GROUP_LABELS.get(r["group"], str(r["group"]))
+    return f"{r['name']}: {rank_move_text(r['rank_default'], r['rank'])} among {group}, default weights → yours"
 
 
 def peers_of(code: str, period: str, weights: dict | None, lens: str = "place", k: int = 10, db=None) -> pd.DataFrame:

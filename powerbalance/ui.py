@@ -334,6 +334,16 @@ def index_columns() -> dict:
     return cfg
 
 
+def rank_move_columns() -> dict:
+    """Column config for the Method page's weights table: readable headings, whole-number ranks."""
+    num = st.column_config.NumberColumn
+    return {"area_code": "code", "name": "area", "group": "compared with",
+            "index_default": num("index, default weights", format="%.1f"),
+            "rank_default": num("rank, default weights", format="%d"),
+            "index": num("index, your weights", format="%.1f"), "rank": num("rank, your weights", format="%d"),
+            "rank_move": num("places moved (+ = up)", format="%+d"), "reason": "why no index"}
+
+
 def table(df: pd.DataFrame, name: str, key: str, *, column_config: dict | None = None, height: int | str = "auto",
           caption: str | None = None) -> None:
     """A data table with its downloads. Missing values show as empty cells labelled by the

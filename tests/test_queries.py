@@ -165,6 +165,20 @@ def test_brief_states_missing_index_and_shift():
     assert "<b>0.0</b>" not in out
 
 
+def test_brief_direction_words_follow_the_signs_and_plurals_agree():
+    """Issue 17 item 9: 'rank up 1 places' beside a falling ratio."""
+    shift = {"from_period": "2013-14", "to_period": "2017-18", "ratio_from": 2.40, "ratio_to": 1.90,
+             "ratio_shift": -0.50, "rank_from": 66.0, "rank_to": 65.0, "rank_change": 1.0}
+    out = brief.render(_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"},
+                                shift=shift))
+    assert "(down 0.50)" in out and "index rank 66 → 65 (up 1 place)" in out and "1 places" not in out
+    assert charts.rank_move_text(10, 13) == "rank 10 → 13 (down 3 places)"
+    assert charts.rank_move_text(4, 4) == "rank 4 → 4 (unchanged)"
+    assert queries.shift_direction(0.001) == "unchanged" and queries.shift_direction(-0.2) == "towards providing"
+    sens = pd.DataFrame({"name": ["A", "B"], "rank_move": [1.0, 0.0]})
+    assert queries.rank_moves_summary(sens).endswith("The largest move: A, up 1 place.")
+
+
 # =============================================================================================
 # On the real database
 # =============================================================================================

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from powerbalance import index, queries
-from tests.test_app_pages import app, open_page, period  # noqa: F401  (module fixtures)
+from tests.test_app_pages import app, figures, open_page, period  # noqa: F401  (module fixtures)
 
 CUSTOM = "funding:0.3,projects:0.7,participation:0"
 W = queries.weights_from_param(CUSTOM)
@@ -80,3 +80,20 @@ def test_my_area_prompts_before_any_search(app):
     assert not at.metric and "area" not in at.query_params
     at.text_input(key="ma_search").set_value("zzzz no such place").run()
     assert not at.metric and any("nothing in England matches" in i.value for i in at.info)
+
+
+def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db, period):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E05007562"})  # a ward of Adur
+    at.switch_page("pages/method_page.py")
+    at.query_params.clear()
+    at.query_params.update({"weights": CUSTOM})
+    at.run()
+    assert not at.exception
+    sens = queries.weight_sensitivity("district", period, W, "place", db=real_db).set_index("area_code")
+    a, b = int(sens.loc["E07000223", "rank_default"]), int(sens.loc["E07000223", "rank"])
+    assert f"Adur: rank {a} → {b}" in markdown(at)
+    table = [d.value for d in at.dataframe if "rank_move" in d.value.columns][0]
+    assert table.iloc[0]["area_code"] == "E07000223" and table.iloc[0]["name"] == "Adur (your council)"
+    assert "shire_district" not in set(table["group"]) and "shire districts" in set(table["group"])
+    scatter = [f for f in figures(at) if any(t.get("name", "").startswith("Selected: Adur") for t in f["data"])]
+    assert scatter
