@@ -61,18 +61,19 @@ lens = ui.url_radio("Lens", ["place", "council"], param="lens", key="ma_lens", c
                     help="Place: spending by every council serving the area. Council: the council's own budget.")
 
 profile = ui.q("area_profile", code, period, weights, lens)
-st.header(profile.name)
+head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
+head.header(profile.name)
 where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
                              profile.parent_names.get("region")) if x and x != profile.name)
-st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
+head.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
            + (f" · {where}" if where else ""))
 if profile.council_code and profile.council_code != profile.code:
-    st.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
+    head.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
             "The ward's own figures are in the indicator table.", icon=":material/info:")
 
 # --- headline figures --------------------------------------------------------------------------------
 ix = profile.index or {}
-m1, m2, m3 = st.columns(3)
+m1, m2, m3 = head.columns(3)
 if profile.has_index:
     m1.metric("Provider → Enabler index", charts.fmt(ix["index"], 1), border=True,
               help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.")
@@ -161,7 +162,8 @@ if profile.wards is not None and len(profile.wards):
                                              area_label="wards", bounds=bounds, height=420,
                                              highlight=profile.code if profile.level == "ward" else None)
             event = ui.chart(fig, alt, key="ma_ward_map", data=wards, name=f"Wards in {profile.council_name}",
-                             select=True, help="Click a ward to open it.", table_open=True)
+                             select=True, help="Click a ward to open it.", table_open=True,
+                             column_config=ui.ward_columns())
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
                 st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))

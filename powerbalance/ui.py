@@ -56,9 +56,20 @@ def build_key() -> str:
 #: Our own static stylesheet (no data in it). Streamlit draws captions in a faded text colour
 #: that is below the WCAG AA 4.5:1 contrast for small text on white; chart descriptions live in
 #: captions, so they get the AF dark grey (#3D3D3D, 10.4:1).
+#: On a phone (issue 17): a page's headline block (a container keyed ``headline``) leads, plotly's
+#: toolbar no longer covers chart labels, and maps do not take taps (a tap on a map left the page and
+#: a drag on it could not scroll the page): their data tables below are the way in.
 _CSS = """<style>
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; }
+@media (max-width: 640px) {
+  .st-key-headline, [data-testid="stLayoutWrapper"]:has(> .st-key-headline) { order: -1; }
+  .js-plotly-plot .modebar-container { display: none !important; }
+  .js-plotly-plot .maplibregl-canvas-container, .js-plotly-plot .mapboxgl-canvas-container,
+  .js-plotly-plot .maplibregl-canvas, .js-plotly-plot .mapboxgl-canvas { pointer-events: none !important; }
+}
 </style>"""
+#: Key of the container a page puts its headline figures in (led with on a phone, see _CSS).
+HEADLINE = "headline"
 
 
 def start_page() -> None:
@@ -332,6 +343,12 @@ def index_columns() -> dict:
         else:
             cfg[col] = label
     return cfg
+
+
+def ward_columns() -> dict:
+    """Ward tables: the ward's name pinned at the left, so its values stay readable when a narrow
+    screen scrolls the table sideways; the code column is in the downloads."""
+    return {"code": None, "name": st.column_config.TextColumn("ward", pinned=True)}
 
 
 def rank_move_columns() -> dict:
