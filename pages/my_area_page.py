@@ -144,6 +144,9 @@ with right:
         shown = profile.indicators[["name", "domain", "period", "value_text", "coverage", "note"]]
         ui.table(shown, f"{profile.name} indicators", "ma_ind",
                  column_config={"value_text": "value"})
+        unscored = ui.q("local_unscored_note", profile.council_code, profile.council_level, period, lens)
+        if unscored:
+            st.caption(unscored)
     else:
         ui.no_data("no indicator values for this area.")
 

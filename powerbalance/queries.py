@@ -437,6 +437,23 @@ def shift_direction(change: float) -> str:
     return "towards enabling" if change > 0 else "towards providing"
 
 
+def local_unscored_note(code: str | None, level: str | None, period: str, lens: str = "place", db=None) -> str | None:
+    """'Shown beside the index, not scored: …' for a council's local figures that too few areas of
+    its comparison group have (index.LOCAL_MIN_AREAS); None when there are none."""
+    if not code or level not in ("district", "county"):
+        return None
+    table = _index.local_figures_scored(code, level, period, lens, db=db)
+    thin = table[~table["scored"]]
+    if thin.empty:
+        return None
+    from .indicators import BY_ID
+
+    parts = [f"{BY_ID[r.indicator_id].name if r.indicator_id in BY_ID else r.indicator_id} ({r.n_with_value} of "
+             f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)" for r in thin.itertuples()]
+    return ("Shown beside the index, not scored in " + period + ": " + "; ".join(parts)
+            + ". A local figure is scored only where enough areas of the comparison group have one.")
+
+
 def own_area_first(table: pd.DataFrame, code: str | None) -> pd.DataFrame:
     """The table with the user's area as its first row (marked), the rest in their order."""
     mine = table["area_code"] == code

@@ -203,6 +203,11 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     scoring = ix.local_figures_scored("E07000229", "district", "2017-18", db=db).set_index("indicator_id")
     assert scoring.loc["local_resident_led_projects_per_10k", ["n_with_value", "scored"]].tolist() == [12, True]
     assert scoring.loc["local_community_asset_transfers_per_10k", ["n_with_value", "scored"]].tolist() == [1, False]
+    from powerbalance import queries
+    note = queries.local_unscored_note("E07000229", "district", "2017-18", db=db)
+    assert note.startswith("Shown beside the index, not scored in 2017-18: Community asset transfers per 10,000 "
+                           "residents (local) (1 of 164 areas of its group have it; 10 needed)")
+    assert "Resident-led" not in note
 
     con = duckdb.connect(str(db), read_only=True)
     rate = con.execute("""select value, numerator, denominator, is_local from indicator_values
