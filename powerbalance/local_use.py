@@ -17,8 +17,7 @@ INDEX_PERIODS_SQL = """
       AND v.indicator_id IN ('council_spend_per_head', 'grants_amount_per_head')
     GROUP BY v.period HAVING count(DISTINCT v.indicator_id) = 2"""
 
-LOCAL_USE_SQL = f"""
-    WITH ip AS ({INDEX_PERIODS_SQL}),
+LOCAL_USE_SQL = "WITH ip AS (" + INDEX_PERIODS_SQL + """),
     lv AS (SELECT file, measure, period, area_level,
                   CASE WHEN contains(period, '-') THEN period
                        ELSE period || '-' || lpad(CAST((CAST(period AS INTEGER) + 1) % 100 AS VARCHAR), 2, '0')
