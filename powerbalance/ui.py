@@ -34,6 +34,7 @@ CARRIED = ("area", "weights", "group", "year", "lens")
 _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
 _PUBLISHED_AREA = "_pb_published_area"
+_FALLBACK = "_pb_fallback::"
 LENS_LABELS = {"place": "Place (all councils' spend in the area)", "council": "Council (its own spend)"}
 
 
@@ -122,7 +123,16 @@ def _load_from_url(key: str, param: str, default, options: Sequence | None, pars
             value = parsed
     if options is not None and not _in(value, options):
         value = options[0] if len(options) else None
+    if param in CARRIED and raw not in (None, "") and value != parse_or_none(parse, raw):
+        st.session_state[_FALLBACK + param] = str(value)  # this page cannot show the carried value
     st.session_state[key] = value
+
+
+def parse_or_none(parse: Callable[[str], Any], raw: str):
+    try:
+        return parse(raw)
+    except (ValueError, TypeError):
+        return None
 
 
 def _in(value, options) -> bool:
@@ -143,8 +153,9 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.session_state[_SEEN + key] = text
     if param == "area":  # the place itself is remembered by remember_area only
         st.session_state[_PUBLISHED_AREA] = text
-    elif param in CARRIED:
-        st.session_state[_VIEW + param] = text
+    elif param in CARRIED and text != st.session_state.get(_FALLBACK + param):
+        st.session_state[_VIEW + param] = text  # a page's own fallback (e.g. a year it lacks) is not kept
+        st.session_state.pop(_FALLBACK + param, None)
 
 
 def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,

@@ -97,3 +97,15 @@ def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db,
     assert "shire_district" not in set(table["group"]) and "shire districts" in set(table["group"])
     scatter = [f for f in figures(at) if any(t.get("name", "").startswith("Selected: Adur") for t in f["data"])]
     assert scatter
+
+
+def test_a_page_that_lacks_the_carried_year_does_not_lose_it(app, real_db):
+    first = queries.index_periods(real_db)[0]
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "year": first})
+    at.switch_page("pages/map_page.py")
+    at.query_params.clear()
+    at.query_params.update({"level": "district", "indicator": "imd_score"})  # deprivation: 2025 only
+    at.run()
+    assert not at.exception and at.query_params["year"] != first
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.query_params["year"] == first and at.selectbox(key="cmp_year").value == first
