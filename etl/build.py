@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
+from .sources.local_data import report_index_use
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -204,6 +205,8 @@ def _derive_indicators(ctx: BuildContext, timings: dict[str, float], log) -> Non
     indicators.derive(ctx)
     timings["derive_indicators"] = time.perf_counter() - t0
     log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+    for line in report_index_use(ctx):  # which local figures feed the index, which are shown only
+        log(f"  {line}")
 
 
 def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None:

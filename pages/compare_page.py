@@ -22,9 +22,11 @@ if not periods:
 GROUPS = {"neighbours": "Statistical neighbours", "tier": "Same type of council", "county": "Same county",
           "pick": "Councils I pick"}
 c1, c2 = st.columns([3, 4])
-base = ui.url_selectbox("Council", codes, param="area", key="cmp_area", default=ui.last_area(codes[0]),
+start = ui.council_of(ui.last_area(), codes) or codes[0]  # a ward's council; the ward stays remembered
+base = ui.url_selectbox("Council", codes, param="area", key="cmp_area", default=start,
                         format_func=lambda c: labels.get(c, c), container=c1)
-ui.remember_area(base)
+if base != start:
+    ui.remember_area(base)
 kind = ui.url_radio("Compare with", list(GROUPS), param="group", key="cmp_group", format_func=GROUPS.get,
                     container=c2, help="Statistical neighbours: the 10 most similar councils of the same tier by "
                                        "population, deprivation, rurality and density.")

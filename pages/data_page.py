@@ -63,7 +63,9 @@ if local.empty:
 else:
     ui.table(local, "Local data", "da_local",
              caption="Figures loaded from the raw directory's local/ folder: each measure joins the indicator "
-                     "shown and is marked local wherever it appears.")
+                     "shown and is marked local wherever it appears. “use” says which can feed the index (a "
+                     "council's figure for a year the index covers, scored where enough areas of the comparison "
+                     "group have it) and which are shown only.")
 
 st.subheader("Download every table")
 st.caption("CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "

@@ -51,7 +51,7 @@ if url is not None:
                      help="Click an area to open it in My area. Darker blue = higher value.")
     clicked = ui.selected_location(event)
     if clicked:
-        st.switch_page(ui.MY_AREA, query_params={"area": clicked})
+        st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
 else:
     ui.table(values, f"{info['name']} {level} {year}", "map_table")
 ui.coverage(n, len(values), f"{plural} have a value")

@@ -42,14 +42,20 @@ with ocol:
 
 sens = ui.q("weight_sensitivity", level, period, weights, lens)
 st.markdown(f"**{queries.rank_moves_summary(sens)}**")
+mine = ui.council_of(ui.last_area(), sens["area_code"].tolist())  # the user's own council, highlighted
+moved = queries.area_rank_move(sens, mine)
+if moved:
+    st.markdown(f":material/location_on: **{moved}**")
 if sens["index"].notna().any():
     fig, alt = charts.weights_scatter(sens, x="index_default", y="index", group="group", name="name",
-                                      group_labels=queries.GROUP_LABELS)
-    shown = sens[["area_code", "name", "group", "index_default", "rank_default", "index", "rank", "rank_move",
-                  "reason"]]
+                                      group_labels=queries.GROUP_LABELS, highlight=mine)
+    shown = queries.own_area_first(sens[["area_code", "name", "group", "index_default", "rank_default", "index",
+                                         "rank", "rank_move", "reason"]], mine).assign(
+        group=lambda d: d["group"].map(queries.GROUP_LABELS).fillna(d["group"]))
     ui.chart(fig, alt, key="me_scatter", data=shown, name=f"Index with chosen weights {level} {period}",
+             column_config=ui.rank_move_columns(),
              help="Each area is ranked within its own group; the table has every area's rank with the default "
-                  "weights, with yours, and how far it moved.")
+                  "weights, with yours, and how far it moved (your council first).")
 else:
     ui.no_data("no area has an index with these weights.")
 n, m = queries.index_coverage(sens)

@@ -45,6 +45,9 @@ for cand in (st.query_params.get("area"), st.session_state.get("ma_area")):
             extra[cand] = queries.area_label(info)
 options = list(extra) + councils["code"].tolist()
 all_labels = {**labels, **extra}
+if not (st.query_params.get("area") or st.session_state.get("ma_area") or ui.last_area()):
+    st.info("Search above for your council, ward or postcode to see its profile.", icon=":material/search:")
+    st.stop()  # before any search: a prompt, not the first council's profile
 c1, c2, c3 = st.columns([3, 2, 2])
 code = ui.url_selectbox("Area", options, param="area", key="ma_area", default=ui.last_area(councils["code"].iloc[0]),
                         format_func=lambda c: all_labels.get(c, c), container=c1)
@@ -57,18 +60,19 @@ lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ma_lens", contai
                     format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
 
 profile = ui.q("area_profile", code, period, weights, lens)
-st.header(profile.name)
+head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
+head.header(profile.name)
 where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
                              profile.parent_names.get("region")) if x and x != profile.name)
-st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
+head.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
            + (f" · {where}" if where else ""))
 if profile.council_code and profile.council_code != profile.code:
-    st.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
+    head.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
             "The ward's own figures are in the indicator table.", icon=":material/info:")
 
 # --- headline figures --------------------------------------------------------------------------------
 ix = profile.index or {}
-m1, m2, m3 = st.columns(3)
+m1, m2, m3 = head.columns(3)
 if profile.has_index:
     m1.metric("Provider → Enabler index", charts.fmt(ix["index"], 1), border=True,
               help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.")
@@ -87,7 +91,7 @@ sh = profile.shift or {}
 if profile.has_shift:
     m3.metric(f"Enabler ratio {sh['from_period']} → {sh['to_period']}", charts.fmt(sh["ratio_to"], 2),
               delta=f"{sh['ratio_shift']:+.2f} "
-                    f"({'towards enabling' if sh['ratio_shift'] > 0 else 'towards providing'})",
+                    f"({queries.shift_direction(sh['ratio_shift'])})",
               delta_color="off", border=True,
               help="Community funding per £100 of council spending: an absolute measure of the shift.")
 else:
@@ -141,7 +145,7 @@ with left:
         ui.table(profile.peers[queries.PEER_COLUMNS], f"{profile.council_name} statistical neighbours", "ma_peers",
                  caption="Nearest councils of the same tier by population, deprivation, rurality and density.")
         st.page_link(ui.COMPARE, label="Compare with these neighbours", icon=":material/compare_arrows:",
-                     query_params={"area": profile.council_code, "group": "neighbours", "year": period, "lens": lens})
+                     query_params=ui.view_params(group="neighbours"))
     else:
         ui.no_data("no statistical neighbours (a feature such as population or deprivation is missing).")
 with right:
@@ -150,6 +154,9 @@ with right:
         shown = profile.indicators[["name", "domain", "period", "value_text", "coverage", "note"]]
         ui.table(shown, f"{profile.name} indicators", "ma_ind",
                  column_config={"value_text": "value"})
+        unscored = ui.q("local_unscored_note", profile.council_code, profile.council_level, period, lens)
+        if unscored:
+            st.caption(unscored)
     else:
         ui.no_data("no indicator values for this area.")
 
@@ -159,7 +166,8 @@ if profile.wards is not None and len(profile.wards):
     wards = profile.wards
     value_cols = [c for c in wards.columns if c not in ("code", "name")]
     if value_cols:
-        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric")
+        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric",
+                                  default=queries.best_covered(wards, value_cols))
         url = ui.geo_url("ward")
         if url is not None:
             bounds = ui.q("area_bounds", tuple(wards["code"]))
@@ -167,10 +175,11 @@ if profile.wards is not None and len(profile.wards):
                                              area_label="wards", bounds=bounds, height=420,
                                              highlight=profile.code if profile.level == "ward" else None)
             event = ui.chart(fig, alt, key="ma_ward_map", data=wards, name=f"Wards in {profile.council_name}",
-                             select=True, help="Click a ward to open it.", table_open=True)
+                             select=True, help="Click a ward to open it.", table_open=True,
+                             column_config=ui.ward_columns())
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
-                st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens})
+                st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
         else:
             ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
         ui.coverage(int(wards[metric].notna().sum()), len(wards), "wards have a value")

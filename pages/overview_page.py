@@ -52,7 +52,7 @@ if url is not None:
                           "Click an area to open it in My area.")
     clicked = ui.selected_location(event)
     if clicked:
-        st.switch_page(ui.MY_AREA, query_params={"area": clicked, "year": period, "lens": lens_map})
+        st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked, year=period, lens=lens_map))
 else:
     ui.table(values, f"Index {level} {period}", "ov_map_table")
 ui.coverage(n, m, plural + " have an index value")

@@ -14,7 +14,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import relationship
-from .charts import fmt
+from .charts import fmt, rank_move_text
 
 TYPE_LABELS = {
     "shire_district": "shire district council", "unitary": "unitary council",
@@ -137,8 +137,8 @@ def render(profile) -> str:
                      f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
                      + (f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
                         f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
-                        f"£ in community hands per £100 of council spending; rank "
-                        f"{_rank_move(p.shift.get('rank_change'))}</div>" if p.shift else "")
+                        f"£ in community hands per £100 of council spending "
+                        f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>" if p.shift else "")
                      + "</div>" + _quadrant_line(p.quadrant))
     else:
         reason = ix.get("reason") if ix else "not an area the index covers"
@@ -180,10 +180,16 @@ def render(profile) -> str:
             + "".join(parts) + "</body></html>")
 
 
-def _rank_move(value) -> str:
-    if value is None or pd.isna(value):
-        return '<span class="nodata">no data</span>'
-    v = int(round(float(value)))
-    if v == 0:
-        return "unchanged"
-    return html.escape(f"up {v} places" if v > 0 else f"down {-v} places")
+def _rank_move(shift: dict) -> str:
+    """The index rank's move over the shift's years, in words ('rank 66 → 64 (up 2 places)')."""
+    if shift.get("rank_from") is None or pd.isna(shift.get("rank_from")) or pd.isna(shift.get("rank_to")):
+        return 'rank: <span class="nodata">no data</span>'
+    return html.escape(rank_move_text(shift["rank_from"], shift["rank_to"]))
+
+
+def _ratio_direction(shift: dict) -> str:
+    """Which way the enabler ratio moved: the words follow the sign of the change."""
+    change = shift.get("ratio_shift")
+    if change is None or pd.isna(change):
+        return "change: no data"
+    return "unchanged" if round(float(change), 2) == 0 else ("up" if change > 0 else "down") + f" {abs(change):.2f}"

@@ -105,8 +105,35 @@ def fmt(value, digits: int = 1, unit: str = "") -> str:
     return f"{text} {unit}"
 
 
+def is_count_unit(unit: str | None) -> bool:
+    """A unit that counts things ("people", "plans", "hours"): no rate, share, money, score or area."""
+    u = (unit or "").strip().lower()
+    return bool(u) and not any(t in u for t in ("per", "%", "£", "score", "rank", "decile", "km", "class", "change"))
+
+
+def fmt_value(value, unit: str = "") -> str:
+    """An indicator value with its unit: whole counts without decimals ("2,010 people", "1 plans"
+    never "1.0 plans"), everything else to one decimal."""
+    whole = value is not None and not pd.isna(value) and float(value).is_integer() and is_count_unit(unit)
+    return fmt(value, 0 if whole else 1, unit)
+
+
 def _coverage(n: int, m: int, what: str) -> str:
     return f"based on {n:,} of {m:,} {what}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 place', '3 places', '1,204 people' — the number with the right form of the noun."""
+    return f"{n:,} {noun if abs(n) == 1 else (plural or noun + 's')}"
+
+
+def rank_move_text(rank_from, rank_to) -> str:
+    """'rank 66 → 64 (up 2 places)': rank 1 is best, so a smaller number is a move up."""
+    if rank_from is None or rank_to is None or pd.isna(rank_from) or pd.isna(rank_to):
+        return "rank: no data"
+    a, b = int(round(float(rank_from))), int(round(float(rank_to)))
+    move = "unchanged" if a == b else f"{'up' if b < a else 'down'} {counted(abs(a - b), 'place')}"
+    return f"rank {a} → {b} ({move})"
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
@@ -421,7 +448,8 @@ def rank_band_chart(df: pd.DataFrame, *, highlight: Iterable[str] = (), height: 
 
 
 def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, group_labels: dict | None = None,
-                    height: int = 420, title: str | None = None) -> tuple[go.Figure, str]:
+                    height: int = 420, title: str | None = None, highlight: str | None = None,
+                    code: str = "area_code") -> tuple[go.Figure, str]:
     """Each area's index with the default weights (x) against its index with the chosen weights
     (y), one colour *and* marker shape per comparison group, with the line of no change: areas
     off the line are the ones the weights move. Areas without both values are counted."""
@@ -437,6 +465,13 @@ def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, 
             "text": sub[name].tolist(), "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
                                                    "opacity": 0.8},
             "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"})
+    mine = df[(df[code] == highlight) & df[x].notna() & df[y].notna()] if highlight and code in df else df.iloc[:0]
+    if len(mine):  # the user's council: a large ringed marker, named beside it
+        data.append({"type": "scatter", "x": _list(mine[x]), "y": _list(mine[y]), "mode": "markers+text",
+                     "name": f"Selected: {mine[name].iloc[0]}", "text": mine[name].tolist(),
+                     "textposition": "top center",
+                     "marker": {"color": "rgba(0,0,0,0)", "size": 16, "line": {"color": DARK_GREY, "width": 3}},
+                     "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"})
     fig = _figure(data, {"xaxis": {"title": {"text": "Index with the default weights"}, "range": [-2, 102]},
                          "yaxis": {"title": {"text": "Index with your weights"}, "range": [-2, 102]}},
                   height=height, title=title)

@@ -55,6 +55,15 @@ OUTLIER_MAX_POINTS = 5
 #: An area needs at least this share of the lens's scored indicators to get an index value.
 MIN_SHARE = 2 / 3
 
+#: A local indicator (a council's own figures, loaded through the templates) is scored within a
+#: comparison group only when at least this many areas of the group have a value: min–max over one
+#: value always gives 50 and over two gives 0 and 100, so a handful of suppliers would move their own
+#: index by loading any figures, zeros included. Ten is the size of a statistical-neighbour group, the
+#: smallest comparison the dashboard offers; a group smaller than 15 needs two thirds of its areas
+#: (:data:`MIN_SHARE`), and never fewer than two. Below that the figures are shown beside the index,
+#: unscored.
+LOCAL_MIN_AREAS = 10
+
 #: Dirichlet concentration for Monte Carlo weights: alpha = CONCENTRATION × weights. With two
 #: domains at 0.5 each, a draw's funding weight is Beta(10, 10): 90% of draws fall in 0.32–0.68.
 CONCENTRATION = 20.0
@@ -300,6 +309,38 @@ def availability(values: pd.DataFrame, domain_of: Mapping[str, str], weights: Ma
     return pd.Series(reasons, index=values.index, dtype=object)
 
 
+def thin_local_removed(values: pd.DataFrame, optional: Sequence[str], groups: pd.Series,
+                       min_areas: int = LOCAL_MIN_AREAS) -> pd.DataFrame:
+    """``values`` with each local (``optional``) indicator blanked in every group where fewer than
+    ``min_areas`` areas have it: there it is shown beside the index, not scored."""
+    cols = [c for c in optional if c in values.columns]
+    if not cols:
+        return values
+    counts = values[cols].notna().groupby(groups).transform("sum")
+    needed = local_threshold(groups.groupby(groups).transform("size"), min_areas)
+    return values.assign(**{c: values[c].where(counts[c] >= needed) for c in cols})
+
+
+def local_threshold(group_size, min_areas: int = LOCAL_MIN_AREAS):
+    """Areas of a group that must have a local indicator for it to be scored there (see
+    :data:`LOCAL_MIN_AREAS`): ``min_areas``, or two thirds of a smaller group, never under two."""
+    return np.maximum(2, np.minimum(min_areas, np.ceil(MIN_SHARE * np.asarray(group_size) - 1e-9)))
+
+
+def local_scoring(values: pd.DataFrame, optional: Sequence[str], groups: pd.Series,
+                  min_areas: int = LOCAL_MIN_AREAS) -> pd.DataFrame:
+    """Per group and local indicator: how many areas have it, of how many, and whether it is scored."""
+    rows = []
+    for c in [c for c in optional if c in values.columns]:
+        have = values[c].notna().groupby(groups).agg(["sum", "size"])
+        for g, (n, m) in have.iterrows():
+            if n:
+                rows.append({"group": g, "indicator_id": c, "n_with_value": int(n), "n_in_group": int(m),
+                             "n_needed": int(local_threshold(m, min_areas)),
+                             "scored": bool(n >= local_threshold(m, min_areas))})
+    return pd.DataFrame(rows, columns=["group", "indicator_id", "n_with_value", "n_in_group", "n_needed", "scored"])
+
+
 def rank_within(index: pd.Series, groups: pd.Series) -> pd.Series:
     """Rank 1 = highest index within each group; ties share the better rank; NaN stays NaN."""
     return index.groupby(groups).rank(ascending=False, method="min")
@@ -329,8 +370,8 @@ def composite(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[str, float
     Areas without an index are left out of normalisation too, so they cannot move the others.
     """
     w = normalise_weights(weights)
-    values = values[spec.ids]
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
+    values = thin_local_removed(values[spec.ids], spec.optional, groups)
     reason = availability(values, spec.domain, w, spec.required, optional=spec.optional)
     ok = reason == ""
     scores = normalise_frame(values[ok], spec.polarity, groups[ok], method)
@@ -360,8 +401,8 @@ def monte_carlo_ranks(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[st
     if n < 1:
         raise ValueError("n must be at least 1")
     w = normalise_weights(weights)
-    values = values[spec.ids]
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
+    values = thin_local_removed(values[spec.ids], spec.optional, groups)
     ok = (availability(values, spec.domain, w, spec.required, optional=spec.optional) == "").to_numpy()
     used = [d for d in DOMAINS if w[d] > 0]
     rng = np.random.default_rng(seed)
@@ -608,6 +649,20 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
             *[f"score_{d}" for d in DOMAINS], "n_indicators", "reason"]
     return out[cols].reset_index().sort_values(["group", "rank", "area_code"], na_position="last",
                                                ignore_index=True)
+
+
+def local_figures_scored(area_code: str, level: str, period: str, lens: str = "place", group: str | None = None,
+                         db=None) -> pd.DataFrame:
+    """The area's local indicators in ``period`` and whether each is scored in its comparison group
+    (:data:`LOCAL_MIN_AREAS`): indicator_id, n_with_value, n_in_group, scored."""
+    with _per_build(db) as (_key, path):
+        areas, values, spec, _notes = _inputs(level, period, lens, path)
+    if area_code not in values.index:
+        return local_scoring(values.iloc[:0], spec.optional, pd.Series(dtype=object))
+    groups = _group_of(areas, level, lens, group)
+    mine = [c for c in spec.optional if pd.notna(values.at[area_code, c])]
+    table = local_scoring(values, mine, groups)
+    return table[table["group"] == groups[area_code]].drop(columns="group").reset_index(drop=True)
 
 
 def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,

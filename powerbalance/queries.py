@@ -253,14 +253,32 @@ def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataF
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    df = df[df["value"].notna()]
-    df = df.assign(_k=_period_rank(df["period"], period)).sort_values("_k").groupby("indicator_id", sort=False).tail(1)
-    from .charts import fmt
+    # an indicator with no value in any year keeps one row ("no data") whose note says why
+    df = df.assign(_k=[(pd.notna(v), *k) for v, k in zip(df["value"], _period_rank(df["period"], period))])
+    picked = df.sort_values("_k").groupby("indicator_id", sort=False).tail(1)
+    df = pd.concat([picked, _local_other_years(df[df["value"].notna()], picked, period)])
+    from .charts import fmt_value
 
-    df["value_text"] = [fmt(v, 1, u) + (" (local data)" if loc else "")
+    df["value_text"] = [fmt_value(v, u) + (" (local data)" if loc else "")
                         for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))]
     df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
     return df.sort_values(["_o", "indicator_id"]).drop(columns=["_o", "_k"]).reset_index(drop=True)
+
+
+def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
+    """The column with the most values (the first of equals): a ward map opens on it, not on a
+    mostly empty one."""
+    return max(columns, key=lambda c: int(table[c].notna().sum()), default=None)
+
+
+def _local_other_years(df: pd.DataFrame, picked: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    """Local figures of years other than the one shown for their indicator: listed too, for their
+    own year, and marked as not in this year's index (issue 17: a council's own 2023-24 figures)."""
+    local = df["is_local"].fillna(False).astype(bool) & ~df.index.isin(picked.index)
+    out = df[local].assign(_k=0)
+    out["note"] = [f"local figure for {p}, shown for its own year; not in the {period or 'chosen'} index"
+                   + (f" ({n})" if isinstance(n, str) and n else "") for p, n in zip(out["period"], out["note"])]
+    return out
 
 
 def ward_table(district_code: str, period: str | None = None, db=None) -> pd.DataFrame:
@@ -399,6 +417,8 @@ def weight_sensitivity(level: str, period: str, weights: dict | None, lens: str 
 
 def rank_moves_summary(sens: pd.DataFrame) -> str:
     """One sentence on how much the chosen weights move ranks compared with the defaults."""
+    from .charts import counted
+
     have = sens.dropna(subset=["rank_move"])
     if have.empty:
         return "No area has a rank with both these weights and the default weights."
@@ -409,7 +429,53 @@ def rank_moves_summary(sens: pd.DataFrame) -> str:
     top = moved.loc[moved["rank_move"].abs().idxmax()]
     return (f"With these weights {len(moved)} of {len(have)} areas change rank compared with the default weights; "
             f"{big} move 10 places or more. The largest move: {top['name']}, "
-            f"{'up' if top['rank_move'] > 0 else 'down'} {abs(int(top['rank_move']))} places.")
+            f"{'up' if top['rank_move'] > 0 else 'down'} {counted(abs(int(top['rank_move'])), 'place')}.")
+
+
+def shift_direction(change: float) -> str:
+    """Words for a change of the enabler ratio that follow its sign (zero to two decimals: unchanged)."""
+    if round(float(change), 2) == 0:
+        return "unchanged"
+    return "towards enabling" if change > 0 else "towards providing"
+
+
+def local_unscored_note(code: str | None, level: str | None, period: str, lens: str = "place", db=None) -> str | None:
+    """'Shown beside the index, not scored: …' for a council's local figures that too few areas of
+    its comparison group have (index.LOCAL_MIN_AREAS); None when there are none."""
+    if not code or level not in ("district", "county"):
+        return None
+    table = _index.local_figures_scored(code, level, period, lens, db=db)
+    thin = table[~table["scored"]]
+    if thin.empty:
+        return None
+    from .indicators import BY_ID
+
+    parts = [f"{BY_ID[r.indicator_id].name if r.indicator_id in BY_ID else r.indicator_id} ({r.n_with_value} of "
+             f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)" for r in thin.itertuples()]
+    return ("Shown beside the index, not scored in " + period + ": " + "; ".join(parts)
+            + ". A local figure is scored only where enough areas of the comparison group have one.")
+
+
+def own_area_first(table: pd.DataFrame, code: str | None) -> pd.DataFrame:
+    """The table with the user's area as its first row (marked), the rest in their order."""
+    mine = table["area_code"] == code
+    if not mine.any():
+        return table
+    first = table[mine].assign(name=table.loc[mine, "name"] + " (your council)")
+    return pd.concat([first, table[~mine]], ignore_index=True)
+
+
+def area_rank_move(sens: pd.DataFrame, code: str | None) -> str | None:
+    """'Adur: rank 66 → 64 (up 2 places) among shire districts' for the user's council on the
+    Method page (None when it is not in the table)."""
+    from .charts import rank_move_text
+
+    row = sens[sens["area_code"] == code]
+    if not len(row):
+        return None
+    r = row.iloc[0]
+    group = GROUP_LABELS.get(r["group"], str(r["group"]))
+    return f"{r['name']}: {rank_move_text(r['rank_default'], r['rank'])} among {group}, default weights → yours"
 
 
 def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
@@ -723,7 +789,17 @@ def local_data(db=None) -> pd.DataFrame:
     joins = {m: LOCAL_RATES[m][0] if m in LOCAL_RATES else LOCAL_AS_INDICATOR.get(m) for m in df["measure"]}
     df["joins_indicator"] = df["measure"].map(joins)
     df["domain"] = df["joins_indicator"].map(lambda i: BY_ID[i].domain if i in BY_ID else None)
-    return df
+    return df.merge(local_index_use(db), on=["file", "measure"], how="left")
+
+
+def local_index_use(db=None) -> pd.DataFrame:
+    """Per local file and measure: how many figures can feed the index, and which are shown only
+    (a year the index does not cover, or a ward) — issue 17."""
+    from .local_use import LOCAL_USE_SQL, use_text
+
+    use = _db.query(LOCAL_USE_SQL, db=db)
+    use["use"] = [use_text(r) for _, r in use.iterrows()] if len(use) else pd.Series(dtype=str)
+    return use[["file", "measure", "can_feed_index", "shown_only", "use"]]
 
 
 def indicator_coverage(db=None) -> pd.DataFrame:

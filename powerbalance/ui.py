@@ -20,12 +20,21 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, queries
+from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
 COMPARE = "pages/compare_page.py"
+#: View state that follows the user: kept in the session, mirrored to the URL on every page run
+#: (Streamlit's sidebar navigation drops the query string), read from the URL first when a page is
+#: opened by a link.
+CARRIED = ("area", "weights", "group", "year", "lens")
+_VIEW = "_pb_view::"
+_WEIGHTS_APPLY = "_pb_weights_apply"
+_PUBLISHED_AREA = "_pb_published_area"
+_FALLBACK = "_pb_fallback::"
 LENS_LABELS = {"community": "Community (spending shown, not scored)", "place": "Place (all councils' spend in the area)",
                "council": "Council (its own spend)"}
 #: Lens choices on the pages, the default (index.DEFAULT_LENS) first.
@@ -54,16 +63,30 @@ def build_key() -> str:
 #: Our own static stylesheet (no data in it). Streamlit draws captions in a faded text colour
 #: that is below the WCAG AA 4.5:1 contrast for small text on white; chart descriptions live in
 #: captions, so they get the AF dark grey (#3D3D3D, 10.4:1).
+#: On a phone (issue 17): a page's headline block (a container keyed ``headline``) leads, plotly's
+#: toolbar no longer covers chart labels, and maps do not take taps (a tap on a map left the page and
+#: a drag on it could not scroll the page): their data tables below are the way in.
 _CSS = """<style>
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; }
+@media (max-width: 640px) {
+  .st-key-headline, [data-testid="stLayoutWrapper"]:has(> .st-key-headline) { order: -1; }
+  .js-plotly-plot .modebar-container { display: none !important; }
+  .js-plotly-plot .maplibregl-canvas-container, .js-plotly-plot .mapboxgl-canvas-container,
+  .js-plotly-plot .maplibregl-canvas, .js-plotly-plot .mapboxgl-canvas { pointer-events: none !important; }
+}
 </style>"""
+#: Key of the container a page puts its headline figures in (led with on a phone, see _CSS).
+HEADLINE = "headline"
 
 
 def start_page() -> None:
-    """First call of every page: stop with an explanation when there is no database, and add
-    the accessibility stylesheet."""
+    """First call of every page: stop with an explanation when there is no database, add the
+    accessibility stylesheet, and put the view the user carries (area, weights, group, year,
+    lens) back into the URL when a navigation dropped it."""
     build_key()
     st.html(_CSS)
+    st.session_state.pop(_WEIGHTS_APPLY, None)
+    carry_view()
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -106,7 +129,16 @@ def _load_from_url(key: str, param: str, default, options: Sequence | None, pars
             value = parsed
     if options is not None and not _in(value, options):
         value = options[0] if len(options) else None
+    if param in CARRIED and raw not in (None, "") and value != parse_or_none(parse, raw):
+        st.session_state[_FALLBACK + param] = str(value)  # this page cannot show the carried value
     st.session_state[key] = value
+
+
+def parse_or_none(parse: Callable[[str], Any], raw: str):
+    try:
+        return parse(raw)
+    except (ValueError, TypeError):
+        return None
 
 
 def _in(value, options) -> bool:
@@ -125,6 +157,11 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.query_params[param] = text
     if key is not None:
         st.session_state[_SEEN + key] = text
+    if param == "area":  # the place itself is remembered by remember_area only
+        st.session_state[_PUBLISHED_AREA] = text
+    elif param in CARRIED and text != st.session_state.get(_FALLBACK + param):
+        st.session_state[_VIEW + param] = text  # a page's own fallback (e.g. a year it lacks) is not kept
+        st.session_state.pop(_FALLBACK + param, None)
 
 
 def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
@@ -189,6 +226,7 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     text = queries.weights_to_param(values)
     default_text = queries.weights_to_param(defaults)
     publish(param, None if text == default_text else text, key, str)
+    weights_notice(values, defaults, container=box)
     return values
 
 
@@ -198,6 +236,7 @@ def carried_weights(defaults: dict, param: str = "weights") -> dict:
     weights = queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
     text = queries.weights_to_param(weights)
     publish(param, None if text == queries.weights_to_param(defaults) else text)
+    st.session_state[_WEIGHTS_APPLY] = (weights, dict(defaults))  # page_header says so when custom
     return weights
 
 
@@ -211,6 +250,63 @@ def last_area(default: str | None = None) -> str | None:
     return st.session_state.get(LAST_AREA, default)
 
 
+def carry_view() -> None:
+    """The view follows the user: a carried parameter in the URL (a link, a shared view) is
+    remembered; one missing from it (sidebar navigation) is put back from the session, so the
+    address bar always reproduces what is shown. The place comes from :func:`remember_area`."""
+    for param in CARRIED:
+        raw = st.query_params.get(param)
+        if raw:
+            if param == "area":
+                if raw != st.session_state.get(_PUBLISHED_AREA):  # a link, not a page's own fallback
+                    remember_area(raw)
+            else:
+                st.session_state[_VIEW + param] = raw
+            continue
+        kept = last_area() if param == "area" else st.session_state.get(_VIEW + param)
+        if kept:
+            st.query_params[param] = kept
+
+
+def view_params(**changes) -> dict:
+    """Query parameters for a link or page switch: every carried parameter of the current view,
+    with ``changes`` applied (None removes one). One helper builds every in-app link."""
+    params = {p: st.query_params.get(p) for p in CARRIED}
+    params.update(changes)
+    return {k: str(v) for k, v in params.items() if v not in (None, "")}
+
+
+def council_of(code: str | None, councils: Sequence[str]) -> str | None:
+    """The council a place belongs to, for council-only pages: itself when it is a council,
+    else its district (a ward) or None. The remembered place is left as it is."""
+    if code is None or code in councils:
+        return code
+    info = q("area", code)
+    district = info.get("district_code") if info else None
+    return district if district in councils else None
+
+
+def _reset_weights(keys: Sequence[str]) -> None:
+    if "weights" in st.query_params:
+        del st.query_params["weights"]
+    st.session_state.pop(_VIEW + "weights", None)
+    for k in keys:  # sliders go back to the defaults on the rerun
+        st.session_state.pop(k, None)
+
+
+def weights_notice(weights: dict, defaults: dict, container=None) -> None:
+    """A visible 'Custom weights 30 / 70 / 0 · Reset' line wherever non-default weights apply."""
+    if queries.weights_to_param(weights) == queries.weights_to_param(defaults):
+        return
+    w = normalise_weights(weights)
+    text = " / ".join(f"{queries.DOMAIN_LABELS.get(d, d).lower()} {100 * float(w.get(d, 0)):.0f}" for d in defaults)
+    row = (container or st).container(horizontal=True, gap="small", key="pb_custom_weights")
+    row.markdown(f":material/tune: **Custom weights** {text} (default "
+                 f"{' / '.join(f'{100 * float(v):.0f}' for v in defaults.values())})")
+    row.button("Reset", key="pb_reset_weights", icon=":material/restart_alt:", help="Back to the default weights",
+               on_click=_reset_weights, args=([f"weights_{d}" for d in defaults],))
+
+
 # =============================================================================================
 # Rendering
 # =============================================================================================
@@ -220,6 +316,9 @@ def page_header(title: str, intro: str | None = None) -> None:
     st.title(title)
     if intro:
         st.markdown(intro)
+    applied = st.session_state.pop(_WEIGHTS_APPLY, None)  # set by carried_weights earlier in this run
+    if applied is not None:
+        weights_notice(*applied)
 
 
 def coverage(n: int, m: int, what: str) -> None:
@@ -261,6 +360,22 @@ def index_columns() -> dict:
         else:
             cfg[col] = label
     return cfg
+
+
+def ward_columns() -> dict:
+    """Ward tables: the ward's name pinned at the left, so its values stay readable when a narrow
+    screen scrolls the table sideways; the code column is in the downloads."""
+    return {"code": None, "name": st.column_config.TextColumn("ward", pinned=True)}
+
+
+def rank_move_columns() -> dict:
+    """Column config for the Method page's weights table: readable headings, whole-number ranks."""
+    num = st.column_config.NumberColumn
+    return {"area_code": "code", "name": "area", "group": "compared with",
+            "index_default": num("index, default weights", format="%.1f"),
+            "rank_default": num("rank, default weights", format="%d"),
+            "index": num("index, your weights", format="%.1f"), "rank": num("rank, your weights", format="%d"),
+            "rank_move": num("places moved (+ = up)", format="%+d"), "reason": "why no index"}
 
 
 def table(df: pd.DataFrame, name: str, key: str, *, column_config: dict | None = None, height: int | str = "auto",

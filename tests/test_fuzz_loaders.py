@@ -106,8 +106,9 @@ def _local_seeds(seed: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "data"
+    earlier = {"2023-24": "2021-22", "2023": "2021"}  # other years: the same figure in two files stops a build
     for row in csv.reader(io.StringIO(good.read_text())):
-        ws.append(row)
+        ws.append([earlier.get(c, c) for c in row])
     wb.save(seed / "local" / "volunteering_2.xlsx")
 
 

@@ -456,3 +456,49 @@ def test_methodology_document_matches_the_code():
     assert "**500 times**" in text and "10% of the group" in text
     assert ix.ROBUST_BAND == 0.10 and ix.CONCENTRATION == 20.0
 
+
+
+# ---- issue 17 item 5: a local indicator is scored only where enough of the group has it ------------------
+
+def _spec_with_local():
+    return ix.IndexSpec({"spend": "funding", "grants": "funding", "projects_a": "projects", "local_x": "projects"},
+                        {"spend": -1, "grants": 1, "projects_a": 1, "local_x": 1}, ("spend",), ("local_x",))
+
+
+def _frame(n: int, local_in: int, local_value: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"spend": rng.uniform(100, 200, n), "grants": rng.uniform(0, 10, n),
+                       "projects_a": rng.uniform(0, 5, n), "local_x": np.nan}, index=[f"A{i:02d}" for i in range(n)])
+    df.iloc[:local_in, df.columns.get_loc("local_x")] = local_value + np.arange(local_in)
+    return df
+
+
+def test_one_councils_local_figures_even_zeros_leave_its_index_unchanged():
+    spec = _spec_with_local()
+    without = ix.composite(_frame(30, 0), spec)
+    with_zero = ix.composite(_frame(30, 1, 0.0), spec)
+    assert with_zero["index"].to_numpy() == pytest.approx(without["index"].to_numpy())
+    assert with_zero.loc["A00", "score_projects"] == pytest.approx(without.loc["A00", "score_projects"])
+    assert with_zero.loc["A00", "n_indicators"] == without.loc["A00", "n_indicators"]
+
+
+def test_local_indicator_is_scored_once_enough_of_the_group_has_it():
+    spec = _spec_with_local()
+    few = ix.composite(_frame(30, ix.LOCAL_MIN_AREAS - 1), spec)
+    enough = ix.composite(_frame(30, ix.LOCAL_MIN_AREAS), spec)
+    base = ix.composite(_frame(30, 0), spec)
+    assert few["index"].to_numpy() == pytest.approx(base["index"].to_numpy())
+    assert enough.loc["A00", "score_projects"] != pytest.approx(base.loc["A00", "score_projects"])
+    # the count is per comparison group: ten in another group do not make it scored in this one
+    groups = pd.Series(["g1"] * 15 + ["g2"] * 15, index=_frame(30, 0).index)
+    split = ix.composite(_frame(30, 12), spec, groups=groups)  # 12 in g1, none in g2
+    assert split.loc["A00", "score_projects"] != pytest.approx(ix.composite(_frame(30, 0), spec, groups=groups)
+                                                               .loc["A00", "score_projects"])
+    table = ix.local_scoring(_frame(30, 12), ["local_x"], groups)
+    assert table.to_dict("records") == [{"group": "g1", "indicator_id": "local_x", "n_with_value": 12,
+                                         "n_in_group": 15, "n_needed": 10, "scored": True}]
+    # a small group needs two thirds of its areas, never fewer than two
+    assert ix.local_threshold([2, 3, 9, 15, 164]).tolist() == [2, 2, 6, 10, 10]
+    mc = ix.monte_carlo_ranks(_frame(30, 1, 0.0), spec, n=20)
+    assert mc["median_rank"].to_numpy() == pytest.approx(ix.monte_carlo_ranks(_frame(30, 0), spec, n=20)
+                                                         ["median_rank"].to_numpy())

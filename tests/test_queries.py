@@ -165,6 +165,20 @@ def test_brief_states_missing_index_and_shift():
     assert "<b>0.0</b>" not in out
 
 
+def test_brief_direction_words_follow_the_signs_and_plurals_agree():
+    """Issue 17 item 9: 'rank up 1 places' beside a falling ratio."""
+    shift = {"from_period": "2013-14", "to_period": "2017-18", "ratio_from": 2.40, "ratio_to": 1.90,
+             "ratio_shift": -0.50, "rank_from": 66.0, "rank_to": 65.0, "rank_change": 1.0}
+    out = brief.render(_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"},
+                                shift=shift))
+    assert "(down 0.50)" in out and "index rank 66 → 65 (up 1 place)" in out and "1 places" not in out
+    assert charts.rank_move_text(10, 13) == "rank 10 → 13 (down 3 places)"
+    assert charts.rank_move_text(4, 4) == "rank 4 → 4 (unchanged)"
+    assert queries.shift_direction(0.001) == "unchanged" and queries.shift_direction(-0.2) == "towards providing"
+    sens = pd.DataFrame({"name": ["A", "B"], "rank_move": [1.0, 0.0]})
+    assert queries.rank_moves_summary(sens).endswith("The largest move: A, up 1 place.")
+
+
 # =============================================================================================
 # On the real database
 # =============================================================================================
@@ -312,3 +326,41 @@ def test_a_ward_brief_leads_its_ward_table_with_that_ward(db, period):
     assert html.count("(this ward)") == 1
     council = brief.render(queries.area_profile("E08000025", period, db=db))
     assert "(this ward)" not in council
+
+
+# ---- issue 17: a visit's frictions ------------------------------------------------------------------------
+
+
+def test_counts_are_whole_numbers_and_rates_keep_a_decimal():
+    assert charts.fmt_value(2010.0, "people") == "2,010 people"
+    assert charts.fmt_value(1.0, "plans") == "1 plans"
+    assert charts.fmt_value(2010.5, "hours") == "2,010.5 hours"
+    assert charts.fmt_value(3.0, "grants per 10,000 residents") == "3.0 grants per 10,000 residents"
+    assert charts.fmt_value(42.0, "% of wards") == "42.0 % of wards"
+    assert charts.fmt_value(float("nan"), "people") == "no data"
+
+
+def test_a_ward_without_figures_says_why_in_its_indicator_table(db, period):
+    """Wards whose figures are missing (e.g. redrawn Leeds wards) list each indicator with its reason."""
+    missing = sql(db, """SELECT v.area_code, v.indicator_id, v.note FROM indicator_values v
+                         JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
+                         WHERE v.indicator_id = 'grants_amount_per_head' AND v.period = ?
+                           AND v.value IS NULL AND v.note LIKE 'missing:%'
+                           AND NOT EXISTS (SELECT 1 FROM indicator_values o WHERE o.area_code = v.area_code
+                               AND o.indicator_id = v.indicator_id AND o.value IS NOT NULL)
+                         ORDER BY 1 LIMIT 1""", [period]).iloc[0]
+    table = queries.latest_indicators(missing["area_code"], period, db=db).set_index("indicator_id")
+    row = table.loc["grants_amount_per_head"]
+    assert row["value_text"] == "no data" and row["note"] == missing["note"]
+    # its own population and deprivation are there when it has them
+    have = sql(db, "SELECT indicator_id FROM indicator_values WHERE area_code = ? AND value IS NOT NULL",
+               [missing["area_code"]])["indicator_id"]
+    assert set(have) <= set(table.index[table["value_text"] != "no data"])
+
+
+def test_ward_map_opens_on_the_best_covered_indicator(db, period):
+    leeds = queries.ward_table("E08000035", period, db=db)
+    cols = [c for c in leeds.columns if c not in ("code", "name")]
+    best = queries.best_covered(leeds, cols)
+    assert not best.startswith("Wards that are parished")
+    assert leeds[best].notna().sum() == max(leeds[c].notna().sum() for c in cols)

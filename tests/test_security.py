@@ -165,7 +165,8 @@ def _user_text_functions():
 NOT_USER_TEXT = {"db", "db_path", "static_root", "sheet", "label", "group_label", "base", "name"}
 #: Functions that take text but never touch the database (formatting helpers).
 NO_DATABASE = {"escape_markdown", "area_label", "geo_location", "weights_to_param", "to_xlsx_bytes",
-               "overview_headline", "domain_long", "compare_series", "rank_moves_summary"}
+               "overview_headline", "domain_long", "compare_series", "rank_moves_summary",
+               "best_covered", "own_area_first", "area_rank_move"}
 
 
 def _valid_args(fn, real_db, period) -> dict | None:

@@ -13,6 +13,7 @@ single definition of every measure (tests check the committed files match).
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import io
 import json
 import re
@@ -73,6 +74,8 @@ MEASURES = {m.id: (tpl, m) for tpl, ms in TEMPLATES.items() for m in ms}
 COLUMNS = ["area_code", "period", "measure", "value", "source_note"]
 REQUIRED = ["area_code", "period", "measure", "value"]
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+#: File types read from local/ (any letter case); every other file there is named as ignored.
+READ_SUFFIXES = (".csv", ".xlsx", ".xls", ".ods")
 AREA_LEVELS = ("ward", "district", "county")
 MAX_ROWS = 100_000
 
@@ -145,7 +148,7 @@ def _template_of(path: Path) -> str:
 
 def _rows(path: Path, report: LoadReport) -> tuple[str | None, list[tuple[int, dict[str, object]]]]:
     """(sheet, [(row number, {column: value})]) from a CSV or the first sheet of an XLSX."""
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv":  # .CSV too
         text = decode_text(path, report)
         reader = csv.reader(io.StringIO(text, newline=""))
         header = [h.strip() for h in next(reader, [])]
@@ -182,9 +185,22 @@ class LocalData(Source):
     attribution = "Local figures supplied by councils and partners; see each value's source note."
     vintage = "As given per row"
     url = "docs/local-data.md"
-    files = ("local/*.csv", "local/*.xlsx")
+    files = ("local/*.csv", "local/*.xlsx", "local/*.xls", "local/*.ods")
     depends = ("geography",)
     optional = True
+
+    def paths(self, ctx: BuildContext) -> list[Path]:
+        """Every CSV, XLSX, XLS or ODS file in local/ whatever the letter case of its ending
+        (``.CSV`` too). Other files there are named in the report as ignored, never skipped silently."""
+        folder = ctx.raw_dir / "local"
+        if not folder.is_dir():
+            return []
+        found = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+        for p in found:
+            if p.suffix.lower() not in READ_SUFFIXES:
+                ctx.report(self.id).warn(f"file ignored: only {', '.join(READ_SUFFIXES)} files are read from local/",
+                                         file=p.name)
+        return [p for p in found if p.suffix.lower() in READ_SUFFIXES]
 
     def load(self, ctx: BuildContext) -> None:
         rep = ctx.report(self.id)
@@ -192,23 +208,29 @@ class LocalData(Source):
         if not paths:
             rep.note("no local files found in local/ (optional)")
             return
-        levels = dict(ctx.con.execute(
-            f"select code, level from areas where level in {AREA_LEVELS}").fetchall())
+        places = {c: (lvl, d, cty) for c, lvl, d, cty in ctx.con.execute(
+            f"select code, level, district_code, county_code from areas where level in {AREA_LEVELS}").fetchall()}
+        levels = {c: v[0] for c, v in places.items()}
         successors: dict[str, list[str]] = {}
         for old, new in ctx.con.execute(
                 "select old_code, new_code from area_code_map where relation <> 'same' order by 1, 2").fetchall():
             successors.setdefault(old, []).append(new)
         out: list[tuple] = []
+        earlier: dict[tuple, tuple] = {}  # (area, financial year, measure) → (file, sheet, row) in earlier files
         for path in paths:
             ctx.register_file(self, path)
             tpl = _template_of(path)
             sheet, rows = _rows(path, rep)
             rep.rows_read += len(rows)
             seen: dict[tuple, int] = {}
+            kept = []
             for line, r in rows:
                 rec = self._validate(path, sheet, line, r, tpl, levels, successors, seen, rep)
                 if rec is not None:
-                    out.append((path.name, sheet, line, tpl, *rec))
+                    kept.append((path.name, sheet, line, tpl, *rec))
+            refuse_cross_file_duplicates(kept, earlier)
+            warn_doubtful(kept, places, rep)
+            out += kept
         insert_rows(ctx.con, "local_values", out,
                     ["file", "sheet", "row", "template", "area_code", "area_level", "period", "measure", "value",
                      "source_note"])
@@ -256,13 +278,85 @@ class LocalData(Source):
             return skip(f"value {value:g} is above the maximum {meta.maximum:g} for {meta.unit}", "value")
         if meta.integer and not float(value).is_integer():
             return skip(f"value {value:g} should be a whole number of {meta.unit}", "value")
-        key = (code, period, measure)
+        key = (code, financial_year(period), measure)
         if key in seen:
-            return skip(f"duplicate of row {seen[key]} (same area, period and measure)", "area_code")
+            return skip(f"duplicate of row {seen[key]} (same area, period and measure"
+                        + (f"; calendar {period} counts as {key[1]}" if "-" not in period else "") + ")", "area_code")
         seen[key] = line
         note = r.get("source_note")
         note = str(note).strip() if note not in (None, "") else None
         return code, levels[code], period, measure, value, note
+
+
+def report_index_use(ctx: BuildContext) -> list[str]:
+    """After the indicators are derived: which loaded figures can feed the index and which are shown
+    only (a year the index does not cover, or a ward), as notes on the Data page and build-output lines."""
+    from powerbalance.local_use import LOCAL_USE_SQL, summary_lines
+
+    try:
+        use = ctx.con.execute(LOCAL_USE_SQL).df()
+    except Exception:  # no local_values table in a partial build
+        return []
+    lines = summary_lines(use)
+    rep = ctx.report(LocalData.id)
+    for line, file in zip(lines, use["file"]):
+        rep.note(line, file=file)
+    return lines
+
+
+def financial_year(period: str) -> str:
+    """A local period as the financial year it counts for: calendar 2023 → '2023-24' (as for grants)."""
+    return period if "-" in period else f"{period}-{(int(period) + 1) % 100:02d}"
+
+
+def _where(rec: tuple) -> str:
+    file, sheet, row = rec[:3]
+    return f"{file}" + (f" sheet {sheet!r}" if sheet else "") + f" row {row}"
+
+
+def refuse_cross_file_duplicates(kept: list[tuple], earlier: dict[tuple, tuple]) -> None:
+    """Stop the build when one file repeats an area, financial year and measure already given by
+    another (a revised file beside the old one; calendar 2023 beside 2023-24): which figure is right
+    is the supplier's call, so the error names both files and rows."""
+    for rec in kept:
+        file, sheet, row, _tpl, code, _lvl, period, measure = rec[:8]
+        key = (code, financial_year(period), measure)
+        if key in earlier:
+            first = earlier[key]
+            raise EtlInputError(f"{code} {measure} for {key[1]} is given twice: here (period {period!r}) and in "
+                                f"{_where(first)} (period {first[6]!r}); keep one file's figure and remove the "
+                                "other", file=file, sheet=sheet, row=row, column="area_code")
+    for rec in kept:
+        earlier.setdefault((rec[4], financial_year(rec[6]), rec[7]), rec)
+
+
+def period_start(period: str) -> _dt.date:
+    """First day of a local period: 1 April of a financial year, 1 January of a calendar year."""
+    year = int(period[:4])
+    return _dt.date(year, 4, 1) if "-" in period else _dt.date(year, 1, 1)
+
+
+def warn_doubtful(kept: list[tuple], places: dict[str, tuple], rep: LoadReport, today: _dt.date | None = None) -> None:
+    """Rows that load but are probably mistakes get a located warning: a period that has not
+    started yet; a percentage between 0 and 1 (likely a fraction: 0.235 for 23.5%); a ward outside
+    every council the same file gives figures for."""
+    today = today or _dt.date.today()
+    councils = {rec[4] for rec in kept if rec[5] in ("district", "county")}
+    for rec in kept:
+        file, sheet, row, _tpl, code, level, period, measure, value = rec[:9]
+        loc = dict(file=file, sheet=sheet, row=row)
+        if period_start(period) > today:
+            rep.warn(f"period {period} has not started yet (today is {today:%d %B %Y}); check the year", column="period",
+                     **loc)
+        meta = MEASURES[measure][1]
+        if meta.maximum == 100 and 0 < value <= 1:
+            rep.warn(f"{measure} {value:g} looks like a fraction; percentages are given 0–100 "
+                     f"(e.g. {value * 100:g} for {value:.1%})", column="value", **loc)
+        if level == "ward" and councils:
+            _, district, county = places[code]
+            if district not in councils and county not in councils:
+                rep.warn(f"ward {code} is in district {district}, not in the council(s) this file covers "
+                         f"({', '.join(sorted(councils))}); check the code", column="area_code", **loc)
 
 
 SOURCES = [LocalData()]

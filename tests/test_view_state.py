@@ -1,0 +1,111 @@
+"""Issue 17, items 1-3: the view follows the user. Sidebar navigation (a page switch with the query
+string dropped, as Streamlit's sidebar does), in-app links and a ward carried to council-only pages,
+through Streamlit's AppTest on the real build; the browser journeys are in test_browser_visit.py."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+
+from powerbalance import index, queries
+from tests.test_app_pages import app, figures, open_page, period  # noqa: F401  (module fixtures)
+
+CUSTOM = "funding:0.3,projects:0.7,participation:0"
+W = queries.weights_from_param(CUSTOM)
+
+
+def sidebar_to(at, page: str):
+    """What the sidebar does: open another page of the same session with an empty query string."""
+    at.switch_page(page)
+    at.query_params.clear()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_weights_group_year_and_lens_follow_sidebar_navigation(app, real_db):
+    periods = queries.index_periods(real_db)
+    at = open_page(app, "pages/method_page.py", {"weights": CUSTOM, "year": periods[0], "lens": "council"})
+    assert "Custom weights" in markdown(at)
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.query_params["weights"] == CUSTOM and at.query_params["year"] == periods[0]
+    assert at.query_params["lens"] == "council"
+    assert "Custom weights" in markdown(at) and "funding 30 / projects 70" in markdown(at)
+    base = "E07000224"  # Arun, chosen here: remembered for My area
+    at.selectbox(key="cmp_area").set_value(base).run()
+    at.radio(key="cmp_group").set_value("county").run()
+    table = [d.value for d in at.dataframe if "area_code" in d.value.columns and "rank" in d.value.columns][0]
+    expected = index.compute_index("district", periods[0], W, lens="council", db=real_db).set_index("area_code")
+    row = table.set_index("area_code").loc[base]
+    assert row["rank"] == expected.loc[base, "rank"]
+    sidebar_to(at, "pages/my_area_page.py")
+    assert at.query_params["weights"] == CUSTOM and at.query_params["area"] == base
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.query_params["group"] == "county" and at.radio(key="cmp_group").value == "county"
+
+
+def test_reset_returns_to_the_default_weights_everywhere(app):
+    at = open_page(app, "pages/compare_page.py", {"weights": CUSTOM, "area": "E07000223"})
+    at.button(key="pb_reset_weights").click().run()
+    assert "weights" not in at.query_params and "Custom weights" not in markdown(at)
+    sidebar_to(at, "pages/my_area_page.py")
+    assert "weights" not in at.query_params and at.query_params["area"] == "E07000223"
+
+
+def test_compare_with_neighbours_link_carries_the_whole_view(app, real_db, period):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223", "weights": CUSTOM, "lens": "council",
+                                                  "year": period})
+    (link,) = [p for p in at.get("page_link") if p.proto.label == "Compare with these neighbours"]
+    params = {k: v[0] for k, v in parse_qs(link.proto.query_string).items()}
+    assert params == {"area": "E07000223", "weights": CUSTOM, "lens": "council", "year": period,
+                      "group": "neighbours"}
+
+
+def test_a_ward_is_compared_through_its_council_and_stays_remembered(app, real_db):
+    ward = "E05007562"  # Buckingham, a ward of Adur
+    at = open_page(app, "pages/my_area_page.py", {"area": ward})
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.selectbox(key="cmp_area").value == "E07000223"
+    sidebar_to(at, "pages/my_area_page.py")
+    assert at.query_params["area"] == ward and at.header[0].value == "Buckingham"
+
+
+def test_my_area_prompts_before_any_search(app):
+    at = open_page(app, "pages/my_area_page.py", {})
+    assert any("Search above" in i.value for i in at.info)
+    assert not at.metric and "area" not in at.query_params
+    at.text_input(key="ma_search").set_value("zzzz no such place").run()
+    assert not at.metric and any("nothing in England matches" in i.value for i in at.info)
+
+
+def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db, period):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E05007562"})  # a ward of Adur
+    at.switch_page("pages/method_page.py")
+    at.query_params.clear()
+    at.query_params.update({"weights": CUSTOM})
+    at.run()
+    assert not at.exception
+    sens = queries.weight_sensitivity("district", period, W, "place", db=real_db).set_index("area_code")
+    a, b = int(sens.loc["E07000223", "rank_default"]), int(sens.loc["E07000223", "rank"])
+    assert f"Adur: rank {a} → {b}" in markdown(at)
+    table = [d.value for d in at.dataframe if "rank_move" in d.value.columns][0]
+    assert table.iloc[0]["area_code"] == "E07000223" and table.iloc[0]["name"] == "Adur (your council)"
+    assert "shire_district" not in set(table["group"]) and "shire districts" in set(table["group"])
+    scatter = [f for f in figures(at) if any(t.get("name", "").startswith("Selected: Adur") for t in f["data"])]
+    assert scatter
+
+
+def test_a_page_that_lacks_the_carried_year_does_not_lose_it(app, real_db):
+    first = queries.index_periods(real_db)[0]
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "year": first})
+    at.switch_page("pages/map_page.py")
+    at.query_params.clear()
+    at.query_params.update({"level": "district", "indicator": "imd_score"})  # deprivation: 2025 only
+    at.run()
+    assert not at.exception and at.query_params["year"] != first
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.query_params["year"] == first and at.selectbox(key="cmp_year").value == first
