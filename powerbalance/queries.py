@@ -23,6 +23,7 @@ from . import db as _db
 from . import index as _index
 from . import lenses as _lenses
 from . import quadrants as _quadrants
+from . import registry as _registry
 
 LEVELS = ("ward", "district", "county", "region")
 LEVEL_PLURAL = {"ward": "wards", "district": "districts", "county": "counties", "region": "regions"}
@@ -448,9 +449,8 @@ def local_unscored_note(code: str | None, level: str | None, period: str, lens: 
     thin = table[~table["scored"]]
     if thin.empty:
         return None
-    from .indicators import BY_ID
-
-    parts = [f"{BY_ID[r.indicator_id].name if r.indicator_id in BY_ID else r.indicator_id} ({r.n_with_value} of "
+    by_id = _registry.by_id(db)
+    parts = [f"{by_id[r.indicator_id].name if r.indicator_id in by_id else r.indicator_id} ({r.n_with_value} of "
              f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)" for r in thin.itertuples()]
     return ("Shown beside the index, not scored in " + period + ": " + "; ".join(parts)
             + ". A local figure is scored only where enough areas of the comparison group have one.")
