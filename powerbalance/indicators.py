@@ -11,7 +11,7 @@ Conventions (see the methodology for the reasons):
 
 - Periods are financial years ('2017-18'). Grants awarded in calendar year Y are aligned with
   financial year Y-(Y+1) (9 of its 12 months overlap) and every such value's note says so.
-  Snapshot indicators (parishes, Dec 2018) have one period and are used for every year.
+  Snapshot indicators (parishes, Dec 2019) have one period and are used for every year.
 - Per-head denominators are one population for every year (Census 2021 for districts and above,
   mid-2019 LSOA-based for wards): per-head changes reflect money, not population.
 - Roll-ups (ward → district, district → county / region / England) sum numerators and
@@ -58,8 +58,8 @@ LOTTERY_FUNDERS: tuple[str, ...] = ("The Big Lottery Fund",)
 #: year cannot be placed; in this file a district is either almost fully placed or hardly at all.
 WARD_MATCH_MIN = 0.95
 
-#: Period label of the parish snapshot (ONS PAR18_WD18_LAD18, December 2018).
-PARISH_PERIOD = "2018"
+#: Period label of the parish snapshot (ONS PAR19_WD19_LAD19, December 2019).
+PARISH_PERIOD = "2019"
 
 LEVEL_ORDER = ("ward", "district", "county", "region", "country")
 
@@ -120,11 +120,11 @@ INDICATORS: tuple[Indicator, ...] = (
               "otherwise). Wards: 100 reached, 0 not.",
               "grants_360_aggregate,geography", "ward,district,county,region,country"),
     Indicator("parishes_per_10k", "Parishes per 10,000 residents", "projects", "parishes per 10,000 residents", 1,
-              True, "Civil parishes (ONS, December 2018) per 10,000 residents. Used for every year.",
+              True, "Civil parishes (ONS, December 2019) per 10,000 residents. Used for every year.",
               "parishes,context", "ward,district,county,region,country", static=True),
     Indicator("parished_wards_share", "Wards that are parished", "projects", "% of wards", 1, True,
-              "Share of December 2023 wards containing at least one civil parish (December 2018). Only where every "
-              "parish's 2018 ward is still a current ward (unchanged boundary). Wards: 100 parished, 0 not.",
+              "Share of December 2023 wards containing at least one civil parish (December 2019). Only where every "
+              "parish's 2019 ward is still a current ward (unchanged boundary). Wards: 100 parished, 0 not.",
               "parishes,geography", "ward,district,county,region,country", static=True),
     # ---- participation --------------------------------------------------------------------
     Indicator("civic_participation", "Civic participation", "participation", "% of adults", 1, False,
@@ -526,12 +526,12 @@ def _grant_indicators(con, geo: _Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _parish_indicators(con, geo: _Geo, rep) -> pd.DataFrame:
-    """Parishes per 10,000 residents and the share of wards that are parished (Dec 2018 snapshot).
+    """Parishes per 10,000 residents and the share of wards that are parished (Dec 2019 snapshot).
 
     A ward's parish status is known when its code appears in a parish–ward pair (parished: the
-    code is unchanged since 2018, so its parishes are exactly those listed), or when every
+    code is unchanged since 2019, so its parishes are exactly those listed), or when every
     parish–ward pair of its district maps to a current ward (then any other current ward lies
-    outside every 2018 parished ward: unparished).
+    outside every 2019 parished ward: unparished).
     """
     par = con.execute("SELECT parish_code, district_code FROM parishes WHERE district_code IS NOT NULL").df()
     if par.empty:
@@ -543,7 +543,7 @@ def _parish_indicators(con, geo: _Geo, rep) -> pd.DataFrame:
     d = pd.DataFrame({"area_code": geo.districts["code"], "period": PARISH_PERIOD,
                       "parishes": n_par.to_numpy(float)})
     d["pop"] = d["area_code"].map(geo.pop)
-    d["note"] = "ONS parish list, December 2018"
+    d["note"] = "ONS parish list, December 2019"
     out = [_with_rollups(_rate(d, "parishes", "pop", 10_000.0), geo, "parishes_per_10k", 10_000.0)]
 
     unmatched = pw[pw["ward_code"].isna()].groupby("district_code").size()
@@ -558,8 +558,8 @@ def _parish_indicators(con, geo: _Geo, rep) -> pd.DataFrame:
     w["parished"] = np.where(known, listed.astype(float), np.nan)
     w["one"] = np.where(known, 1.0, np.nan)
     w["pop"] = w["area_code"].map(geo.pop)
-    w["note"] = np.where(known, "ONS parish list, December 2018 (a parish crossing wards counts in each)",
-                         "missing: the district's 2018 wards were redrawn, so this ward's parishes are not known")
+    w["note"] = np.where(known, "ONS parish list, December 2019 (a parish crossing wards counts in each)",
+                         "missing: the district's 2019 wards were redrawn, so this ward's parishes are not known")
     out.append(_frame(_rate(w, "parishes", "pop", 10_000.0), "parishes_per_10k"))
     pw_w = _rate(w, "parished", "one", 100.0)
     out.append(_frame(pw_w, "parished_wards_share"))
@@ -568,7 +568,7 @@ def _parish_indicators(con, geo: _Geo, rep) -> pd.DataFrame:
     miss = pd.DataFrame({"area_code": sorted(set(geo.districts["code"]) - known_district)})
     miss["period"] = PARISH_PERIOD
     miss["value"] = np.nan
-    miss["note"] = [f"missing: {int(unmatched.get(c, 0))} of {int(pairs.get(c, 0))} parish–ward links point to 2018 "
+    miss["note"] = [f"missing: {int(unmatched.get(c, 0))} of {int(pairs.get(c, 0))} parish–ward links point to 2019 "
                     "wards that have since been redrawn" for c in miss["area_code"]]
     out.append(_with_rollups(pd.concat([ds, miss], ignore_index=True), geo, "parished_wards_share", 100.0))
     rep.facts["districts_with_parished_wards_share"] = float(len(ds))

@@ -107,6 +107,27 @@ def test_parish_wards_keep_every_pair_and_only_current_ward_codes(tmp_path):
     assert rep.facts["ward18_codes_unmatched_share"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def test_parish_names_file_is_checked_against_the_lookup(tmp_path):
+    ctx = mini_ctx(tmp_path, {parishes.FILE: "par18_wards.csv", parishes.NAMES_FILE: "par19_names.csv"},
+                   areas=[area("E06000065", "Fixture Unitary", "district", "E12000003", "E06000065")],
+                   code_map=[("E07000163", "E06000065"), ("E07000164", "E06000065")])
+    parishes.Parishes().load(ctx)
+    rep = ctx.report("parishes")
+    unmatched = {(i.code, i.row) for i in rep.issues if i.kind == "unmatched" and i.code.startswith("E04")}
+    assert unmatched == {("E04000009", 4), ("E04000003", None)}   # in only one of the two files
+    (renamed,) = [i for i in rep.issues if i.kind == "warning"]
+    assert (renamed.code, renamed.row, renamed.column) == ("E04000002", 3, "PAR18NM")
+    assert "'Fixture Parish Two'" in renamed.message and "'Fixture Parish 2'" in renamed.message
+    assert rep.facts["names_file_parishes"] == 3 and rep.facts["lookup_year"] == 2018
+
+
+def test_parish_lookup_without_a_parish_code_column_names_the_file(tmp_path):
+    ctx = mini_ctx(tmp_path, {parishes.FILE: "par_no_vintage.csv"})
+    with pytest.raises(EtlInputError, match="PAR19CD") as exc:
+        parishes.Parishes().load(ctx)
+    assert exc.value.file.endswith("PAR19_WD19_LAD19.csv") and exc.value.row == 1
+
+
 def test_decile_boundaries():
     # 296 districts: a tenth is 29.6 ranks, so decile 1 = ranks 1-30, decile 2 = 31-60 (60 - 1 < 59.2)
     assert [context.decile(r, 296) for r in (1, 30, 31, 60, 61, 296)] == [1, 1, 2, 2, 3, 10]
@@ -178,14 +199,14 @@ def test_county_population_and_households_are_sums_of_districts(con):
 
 def test_parishes_real(con, raw_dir):
     rows = read_raw(raw_dir, parishes.FILE)
-    english = [r for r in rows if r["PAR18CD"].startswith("E04")]
-    assert len({r["PAR18CD"] for r in english}) == 10462
-    assert con.execute("SELECT count(*) FROM parishes").fetchone()[0] == 10462
+    english = [r for r in rows if r["PAR19CD"].startswith("E04")]          # December 2019 replaces 2018
+    assert len({r["PAR19CD"] for r in english}) == 10464
+    assert con.execute("SELECT count(*) FROM parishes").fetchone()[0] == 10464
     assert con.execute("SELECT count(*) FROM parish_wards").fetchone()[0] == len(english)
     # every parish has a current district
     assert con.execute("""SELECT count(*) FROM parishes p LEFT JOIN areas a ON a.code = p.district_code
                           AND a.level = 'district' WHERE a.code IS NULL""").fetchone()[0] == 0
-    # Horwich (Bolton) lies in two 2018 wards: no single ward, both pairs kept
+    # Horwich (Bolton) lies in two 2019 wards: no single ward, both pairs kept
     assert con.execute("SELECT ward18_code, district_code FROM parishes WHERE parish_code='E04000002'").fetchone() \
         == (None, "E08000001")
     assert con.execute("SELECT count(*) FROM parish_wards WHERE parish_code='E04000002'").fetchone()[0] == 2
@@ -197,7 +218,7 @@ def test_parish_ward_codes_only_when_still_current_and_share_reported(con, raw_d
                           AND a.level = 'ward' WHERE (a.code IS NULL) <> (pw.ward_code IS NULL)
                           OR pw.ward_code <> pw.ward18_code""").fetchone()[0] == 0
     current = {r[0] for r in con.execute("SELECT code FROM areas WHERE level = 'ward'").fetchall()}
-    wards18 = {r["WD18CD"] for r in read_raw(raw_dir, parishes.FILE) if r["PAR18CD"].startswith("E04")}
+    wards18 = {r["WD19CD"] for r in read_raw(raw_dir, parishes.FILE) if r["PAR19CD"].startswith("E04")}
     unmatched = wards18 - current
     facts = result.reports["parishes"].facts
     assert facts["ward18_codes_unmatched_share"] == pytest.approx(len(unmatched) / len(wards18), abs=1e-4)
