@@ -79,6 +79,26 @@ def test_participation_markers_na_spelling_and_breakdowns(tmp_path):
     assert [(i.row, i.column) for i in rep.issues if i.kind == "suppressed"] == [(3, "Value")]  # 'NA' not counted
 
 
+def test_participation_edition_4_england_series_with_the_2022_23_gap(tmp_path):
+    ctx = mini_ctx(tmp_path, {participation.REGIONAL: "dr41_regions.csv", participation.NATIONAL: "dr41_v4_england.csv"})
+    participation.Participation().load(ctx)
+    rows = {r[0]: r[1:] for r in ctx.con.execute(
+        "SELECT period, value_pct, lci, uci FROM participation WHERE area_code = 'E92000001'").fetchall()}
+    assert rows == {"2021/22": (33.93, 32.833, 35.045), "2022/23": (None, None, None),   # no survey: a gap
+                    "2023/24": (33.338, 33.058, 33.621)}                                 # not the 'Female' row
+    notes = [(i.row, i.message) for i in ctx.report("participation").issues if i.kind == "note"]
+    assert any(row == 3 and "no survey" in m for row, m in notes) and any(row == 4 and "breakdown" in m
+                                                                           for row, m in notes)
+
+
+def test_participation_edition_4_rejects_another_area(tmp_path):
+    ctx = mini_ctx(tmp_path, {participation.REGIONAL: "dr41_regions.csv",
+                              participation.NATIONAL: "dr41_v4_not_england.csv"})
+    with pytest.raises(EtlInputError, match="expected England") as exc:
+        participation.Participation().load(ctx)
+    assert (exc.value.row, exc.value.column) == (5, "area_code")
+
+
 def test_parish_in_two_districts_is_an_error(tmp_path):
     ctx = mini_ctx(tmp_path, {parishes.FILE: "par18_two_districts.csv"},
                    areas=[area("E06000065", "Fixture Unitary", "district", "E12000003", "E06000065")],
@@ -231,16 +251,19 @@ def test_participation_real(con, raw_dir):
     regional = con.execute("""SELECT count(DISTINCT area_code), count(DISTINCT period), count(*)
                               FROM participation WHERE area_code LIKE 'E12%'""").fetchone()
     assert regional == (9, 8, 72)
-    assert con.execute("SELECT count(*) FROM participation WHERE area_code = 'E92000001'").fetchone()[0] == 8
+    # England: edition 4.0, 2013/14 → 2024/25, with 2022/23 (no survey) kept as a missing value
+    england = dict(con.execute("SELECT period, value_pct FROM participation WHERE area_code = 'E92000001'").fetchall())
+    assert len(england) == 12 and min(england) == "2013/14" and max(england) == "2024/25"
+    assert england["2022/23"] is None and england["2024/25"] == 33.585
     (london,) = [r for r in read_raw(raw_dir, participation.REGIONAL)
                  if r["Area_name"] == "London" and r["Time_period"] == "2021"]
     assert con.execute("SELECT value_pct, lci FROM participation WHERE area_code = 'E12000007' AND period = '2021'"
                        ).fetchone() == (float(london["Value"]), None)  # 'NA' confidence limit → missing
-    ci = {r["Time_period"]: (float(r["LCI"]), float(r["UCI"])) for r in read_raw(raw_dir, participation.NATIONAL)
-          if r["LCI"] != "NA"}
+    ci = {r["time_period"]: (float(r["lci"]), float(r["uci"])) for r in read_raw(raw_dir, participation.NATIONAL)
+          if r["lci"]}
     got = {r[0]: (r[1], r[2]) for r in con.execute(
         "SELECT period, lci, uci FROM participation WHERE lci IS NOT NULL").fetchall()}
-    assert got == ci and len(ci) == 2
+    assert got == ci and sorted(ci) == ["2019/20", "2020/21", "2021/22", "2023/24", "2024/25"]
 
 
 def test_ward_population_coverage_reported(con, built):
