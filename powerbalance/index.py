@@ -64,6 +64,11 @@ ROBUST_BAND = 0.10
 LEVELS = ("district", "county", "region")
 LENSES = ("place", "council")
 
+#: Why a financial year outside :func:`periods` has no index (e.g. 2023-24: finance, no grants).
+#: The index is never computed from some domains of one year and others of another.
+NOT_COMPUTED = ("not computed for {period}: the index needs district finance and grants in the same financial "
+                "year, and the grants data stop in 2018 (index years: {years})")
+
 
 # =============================================================================================
 # Pure maths
@@ -575,6 +580,9 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
     nowhere = [c for c in spec.ids if values[c].isna().all()]
     if nowhere:  # say when a whole source is absent for the period (e.g. no district finance for 2016-17)
         res.loc[res["reason"] != "", "reason"] += f" (no area has {', '.join(nowhere)} for {period})"
+    years = periods(path)
+    if period not in years:   # never an index from the domains one year happens to have
+        res = _not_computed(res, NOT_COMPUTED.format(period=period, years=", ".join(years) or "none"))
     out = areas[["name", "type", "tier"]].copy()
     out["group"] = groups
     out = out.join(res)
@@ -583,6 +591,16 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
             *[f"score_{d}" for d in DOMAINS], "n_indicators", "reason"]
     return out[cols].reset_index().sort_values(["group", "rank", "area_code"], na_position="last",
                                                ignore_index=True)
+
+
+def _not_computed(res: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """Every area without an index, rank or domain score, for ``reason``."""
+    res = res.copy()
+    for col in res.columns:
+        if col != "reason":
+            res[col] = np.nan
+    res["reason"] = reason
+    return res
 
 
 def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,
