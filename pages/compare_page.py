@@ -85,3 +85,10 @@ cols = ["area_code", "name", "type", "group_label", "index", "rank", "n_in_group
 ui.table(table[cols], f"Compare {period}", "cmp_table", column_config=ui.index_columns())
 n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")
+
+# --- the latest year and the longest shift (spending and precepts run past the index years) ---------
+st.subheader("Latest year and longest shift")
+latest = ui.q("latest_and_longest", tuple(chosen))
+ui.table(latest, "Compare latest year", "cmp_latest", caption=queries.INDEX_YEARS_NOTE)
+ui.coverage(int(latest.groupby("code")["value"].apply(lambda v: v.notna().any()).sum()) if len(latest) else 0,
+            len(chosen), "councils have a value in the latest year")

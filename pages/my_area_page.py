@@ -17,10 +17,12 @@ ui.page_header("My area", "Find your council or ward. The index belongs to counc
                           "figures beside its council's index.")
 
 
-def _choose(code: str) -> None:
-    """Search result chosen: make it the area (callback, runs before the rerun)."""
+def _choose(code: str, parishes: dict | None = None) -> None:
+    """Search result chosen: make it the area (callback, runs before the rerun); a parish found
+    by name is remembered so the page can say which parish it opened."""
     if code:
         st.session_state["ma_area"] = code
+        st.session_state["ma_parish"] = (code, parishes[code]) if parishes and code in parishes else None
 
 
 search = st.text_input("Search by place name, ward or postcode", key="ma_search", placeholder="e.g. Adur, "
@@ -32,9 +34,10 @@ if search.strip():
     else:
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))
+        parishes = {c: lab for c, lab, m in zip(found["code"], found["label"], found["match"]) if m == "parish"}
         st.selectbox("Matches", opts, index=None, format_func=lambda c: flabels.get(c, c), key="ma_pick",
                      placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
-                     on_change=lambda: _choose(st.session_state.get("ma_pick")))
+                     on_change=lambda: _choose(st.session_state.get("ma_pick"), parishes))
 
 # Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
 extra = {}
@@ -63,6 +66,9 @@ where = ", ".join(x for x in (profile.parent_names.get("district"), profile.pare
                              profile.parent_names.get("region")) if x and x != profile.name)
 st.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
            + (f" · {where}" if where else ""))
+found_parish = st.session_state.get("ma_parish")
+if found_parish and found_parish[0] == profile.code:
+    st.info(f"Parish found: {found_parish[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
 if profile.council_code and profile.council_code != profile.code:
     st.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
             "The ward's own figures are in the indicator table.", icon=":material/info:")
@@ -93,6 +99,23 @@ if profile.has_shift:
               help="Community funding per £100 of council spending: an absolute measure of the shift.")
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
+
+# --- the latest year and the longest shift (spending, precepts, participation run past the index) ------
+if profile.latest is not None and len(profile.latest):
+    st.subheader(f"Latest year: {profile.council_name or profile.name}")
+    st.markdown("\n".join(f"- {line}" for line in queries.latest_lines(profile.latest)))
+    st.caption(queries.INDEX_YEARS_NOTE)
+    ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
+info = ui.q("area", code) or {}
+part = ui.q("participation_series", info.get("region_code"))
+if len(part):
+    st.subheader("Civic participation: England and region")
+    years = sorted(part["period"].dropna().unique())
+    fig, alt = charts.line_chart_with_intervals(part, x="period", y="value", lo="lci", hi="uci", series="name",
+                                                measure="Civic participation", unit="% of adults", x_order=years)
+    ui.chart(fig, alt, key="ma_part", data=part, name="Civic participation England and region",
+             help="Community Life Survey. England to 2024/25 (no survey in 2022/23: the gap); regions to 2020/21. "
+                  "Survey estimates, not local figures: never scored.")
 
 # --- domains, trend, rank band ---------------------------------------------------------------------------
 left, right = st.columns(2)

@@ -135,6 +135,8 @@ def render(profile) -> str:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
 
+    parts.append(_latest_section(p))
+
     left, right = [], []
     if p.domains is not None and len(p.domains):
         left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
@@ -169,6 +171,19 @@ def render(profile) -> str:
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>")
+
+
+def _latest_section(p) -> str:
+    """Spending and parish precepts at their latest year, with the longest shift, each naming its
+    years (they run past the index years: see queries.INDEX_YEARS_NOTE)."""
+    latest = getattr(p, "latest", None)
+    if latest is None or not len(latest):
+        return ""
+    from .queries import INDEX_YEARS_NOTE, latest_lines
+
+    items = "".join(f"<li>{e(line)}</li>" for line in latest_lines(latest))
+    return (f"<h2>Latest year: {e(p.council_name or p.name)}</h2><ul>{items}</ul>"
+            f'<p class="meta">{e(INDEX_YEARS_NOTE)}</p>')
 
 
 def _rank_move(value) -> str:

@@ -196,9 +196,9 @@ def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
                          "periods": per, "default_period": per[-1], "_o": -1})
     for ind, g in avail.groupby("indicator_id", sort=False):
         first = g.iloc[0]
-        # default year: the best-covered one (latest among equals) — a thin latest year (2018
-        # grants) would otherwise open the map mostly grey
-        best = g.sort_values(["n_with_value", "period"]).iloc[-1]["period"]
+        # default year: the latest one covering at least half as many areas as the best-covered
+        # year — 2023-24 spending (283 of 296 districts) opens, a thin latest year would not
+        best = g[g["n_with_value"] * 2 >= g["n_with_value"].max()]["period"].max()
         rows.append({"indicator_id": ind, "label": f"{first['name']} ({first['unit']})", "domain": first["domain"],
                      "periods": sorted(g["period"].tolist()), "default_period": best,
                      "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
@@ -575,6 +575,7 @@ class AreaProfile:
     peers: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
     wards: pd.DataFrame | None = None
+    latest: pd.DataFrame | None = None  # measures at their latest year, with the longest shift (issue 12)
     build_id: str = ""
     built_at: str = ""
     attributions: list = field(default_factory=list)
@@ -631,6 +632,7 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         p.trend = index_trend([council], w, lens_here, db)
         p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
     p.indicators = latest_indicators(code, period, db)
+    p.latest = latest_and_longest([council or code], db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
     return p
@@ -790,6 +792,7 @@ def _short(x: float) -> str:
 # The latest year and the longest shift (issue 12): measures that run past the index years
 # =============================================================================================
 
+ENGLAND = "E92000001"
 #: Measures that run to the latest finance year (2023-24), shown at that year on every page.
 LATEST_MEASURES = ("place_spend_per_head", "council_spend_per_head", "parish_precept_share",
                    "parish_precepts_per_head")
@@ -856,13 +859,24 @@ def latest_sentence(row) -> str:
     return f"{row['measure']}: {now}{then}"
 
 
+def latest_lines(df: pd.DataFrame) -> list[str]:
+    """:func:`latest_sentence` for every row (pages show them as a list)."""
+    return [latest_sentence(r) for _, r in df.iterrows()]
+
+
+#: Said wherever the index is shown beside figures for later years.
+INDEX_YEARS_NOTE = ("The index and the enabler ratio stop at 2017-18: they need community grants, and the grants data "
+                    "end in 2018, so no index is computed for 2023-24. Spending, parish precepts and participation "
+                    "run on to their latest year.")
+
+
 def participation_series(region_code: str | None = None, db=None) -> pd.DataFrame:
     """Civic participation (Community Life Survey) for England (to 2024/25, with confidence
     intervals where published) and, when given, a region (to 2020/21), every period labelled as a
     financial year. England's 2022/23 (no survey) is a row with no value, so charts show the gap."""
     from .indicators import fy_of_survey
 
-    codes = ["E92000001"] + ([region_code] if region_code else [])
+    codes = [ENGLAND] + ([region_code] if region_code else [])
     df = _db.query("""SELECT p.area_code, coalesce(a.name, p.area_name) AS name, p.period AS survey_period,
                              p.value_pct AS value, p.lci, p.uci
                       FROM participation p LEFT JOIN areas a ON a.code = p.area_code
