@@ -39,7 +39,8 @@ VINTAGE_RE = re.compile(r"^PAR(\d\d)CD$")
 
 def vintage_of(path: Path) -> str:
     """Two-digit year of a parish lookup, from its header (PAR19CD → '19')."""
-    header = decode_text(path).splitlines()[0].lstrip("\ufeff").split(",")
+    lines = decode_text(path).lstrip("\ufeff").splitlines()
+    header = [h.strip().strip('"') for h in lines[0].split(",")] if lines else []
     years = [m.group(1) for h in header if (m := VINTAGE_RE.match(h.strip()))]
     if len(years) != 1:
         raise EtlInputError(f"expected one parish code column like 'PAR19CD'; header is {header[:8]}", file=path,
