@@ -52,7 +52,7 @@ body { max-width: 186mm; }
 #: A brief is one A4 page: the first indicators of the ward table, and at most this many wards
 #: (the dashboard and its downloads have every ward and every indicator).
 WARD_COLUMNS = 4
-WARD_ROWS = 10
+WARD_ROWS = 8
 INDICATOR_ROWS = 7
 
 
@@ -179,11 +179,13 @@ def _latest_section(p) -> str:
     latest = getattr(p, "latest", None)
     if latest is None or not len(latest):
         return ""
-    from .queries import INDEX_YEARS_NOTE, latest_lines
+    from .queries import latest_lines
 
-    items = "".join(f"<li>{e(line)}</li>" for line in latest_lines(latest))
-    return (f"<h2>Latest year: {e(p.council_name or p.name)}</h2><ul>{items}</ul>"
-            f'<p class="meta">{e(INDEX_YEARS_NOTE)}</p>')
+    with_shift = latest[latest["shift_period"].notna()]   # the two measures with a longest shift
+    lines = " · ".join(e(line) for line in latest_lines(with_shift if len(with_shift) else latest))
+    return (f'<p class="meta"><b>Latest year, {e(p.council_name or p.name)}:</b> {lines}. No index after '
+            "2017-18: the grants data end in 2018.</p>")
+
 
 
 def _rank_move(value) -> str:
