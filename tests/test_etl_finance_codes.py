@@ -19,8 +19,8 @@ from python_calamine import CalamineWorkbook
 
 from etl.build import SCHEMA, build
 from etl.core import BuildContext, EtlInputError, insert_rows
-from etl.sources.geography import Geography
 from etl.sources.revenue_outturn import RevenueOutturn
+from tests.test_etl_finance import built  # noqa: F401  (the real finance build, shared)
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = Path(os.environ.get("POWERBALANCE_RAW_DIR", ROOT.parent / "shared" / "data"))
@@ -265,16 +265,6 @@ def test_bad_workbook_publishes_nothing(tmp_path):
 needs_raw = pytest.mark.skipif(not (RAW / "funding" / ODS).is_file(), reason=f"{ODS} not found under {RAW}")
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    out = tmp_path_factory.mktemp("finance_codes")
-    result = build(RAW, out / "pb.duckdb", out / "static", sources=[Geography(), RevenueOutturn()], derive=False,
-                   log=lambda *_: None)
-    con = duckdb.connect(str(result.db_path), read_only=True)
-    yield con, result.reports["revenue_outturn"]
-    con.close()
-
-
 def real_cell(ons: str, code: str):
     """(value, Excel row, column index) found by ONS code and data code, with calamine directly."""
     rows = CalamineWorkbook.from_path(str(RAW / "funding" / ODS)).get_sheet_by_name(SHEET).to_python(
@@ -293,8 +283,8 @@ def real_cell(ons: str, code: str):
     ("E07000032", "parish_precepts", "RS-parishaggprecept-net-exp", 2_851_000),
     ("E10000032", "total_service", "RS-totsx-net-exp", 1_486_213_000),            # West Sussex
 ])
-def test_real_2023_24_facts(real, ons, line, code, pounds):
-    con, _ = real
+def test_real_2023_24_facts(built, ons, line, code, pounds):
+    con, _ = built
     published, row, col = real_cell(ons, code)
     got = value(con, ons, "2023-24", line)
     assert got[0] == pounds == published * 1000
@@ -303,8 +293,8 @@ def test_real_2023_24_facts(real, ons, line, code, pounds):
 
 @pytest.mark.realdata
 @needs_raw
-def test_real_2023_24_every_council_loaded_and_x_missing(real):
-    con, rep = real
+def test_real_2023_24_every_council_loaded_and_x_missing(built):
+    con, rep = built
     assert rep.facts["councils_2023-24"] == 317
     n = con.execute("SELECT count(DISTINCT council_code) FROM finance WHERE period = '2023-24'").fetchone()[0]
     assert n == 317                         # every current district and county, on 2023 codes
