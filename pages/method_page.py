@@ -40,6 +40,7 @@ with ocol:
     lens = ui.url_radio("Lens", ["place", "council"] if level != "region" else ["place"], param="lens", key="me_lens",
                         format_func=ui.LENS_LABELS.get)
 
+st.caption(queries.INDEX_YEARS_NOTE)
 sens = ui.q("weight_sensitivity", level, period, weights, lens)
 st.markdown(f"**{queries.rank_moves_summary(sens)}**")
 if sens["index"].notna().any():
