@@ -67,7 +67,9 @@ LENSES = ("place", "council")
 #: Why a financial year outside :func:`periods` has no index (e.g. 2023-24: finance, no grants).
 #: The index is never computed from some domains of one year and others of another.
 NOT_COMPUTED = ("not computed for {period}: the index needs district finance and grants in the same financial "
-                "year, and the grants data stop in 2018 (index years: {years})")
+                "year, and {period} has no {absent}{why} (index years: {years})")
+#: The sources an index year needs: indicator standing for it → its name in NOT_COMPUTED.
+NEEDED = {"council_spend_per_head": "district finance", "grants_amount_per_head": "grants"}
 
 
 # =============================================================================================
@@ -582,7 +584,7 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
         res.loc[res["reason"] != "", "reason"] += f" (no area has {', '.join(nowhere)} for {period})"
     years = periods(path)
     if period not in years:   # never an index from the domains one year happens to have
-        res = _not_computed(res, NOT_COMPUTED.format(period=period, years=", ".join(years) or "none"))
+        res = _not_computed(res, _not_computed_reason(period, years, path))
     out = areas[["name", "type", "tier"]].copy()
     out["group"] = groups
     out = out.join(res)
@@ -591,6 +593,17 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
             *[f"score_{d}" for d in DOMAINS], "n_indicators", "reason"]
     return out[cols].reset_index().sort_values(["group", "rank", "area_code"], na_position="last",
                                                ignore_index=True)
+
+
+def _not_computed_reason(period: str, years: list[str], db) -> str:
+    have = set(_db.query("""SELECT DISTINCT v.indicator_id FROM indicator_values v JOIN areas a ON a.code = v.area_code
+                            WHERE a.level = 'district' AND a.tier = 'lower' AND v.value IS NOT NULL AND v.period = ?
+                            AND list_contains(?::VARCHAR[], v.indicator_id)""", [period, list(NEEDED)],
+                         db=db)["indicator_id"])
+    absent = [name for ind, name in NEEDED.items() if ind not in have]
+    why = " (the grants data stop in 2018)" if "grants" in absent and period > "2018" else ""
+    return NOT_COMPUTED.format(period=period, absent=" and no ".join(absent) or "complete data", why=why,
+                               years=", ".join(years) or "none")
 
 
 def _not_computed(res: pd.DataFrame, reason: str) -> pd.DataFrame:
