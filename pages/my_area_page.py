@@ -106,6 +106,17 @@ if profile.latest is not None and len(profile.latest):
     st.markdown("\n".join(f"- {line}" for line in queries.latest_lines(profile.latest)))
     st.caption(queries.INDEX_YEARS_NOTE)
     ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
+    for col, measure in zip(st.columns(2), queries.LONGEST_SHIFT_OF):
+        trend = ui.q("longest_trend", profile.council_code or profile.code, measure)
+        if len(trend):
+            years = queries.every_financial_year(trend["period"])
+            label = profile.latest.loc[profile.latest["indicator_id"] == measure, ["measure", "unit"]]
+            name, unit = (label.iloc[0].tolist() if len(label) else (measure, ""))
+            fig, alt = charts.line_chart(trend, x="period", y="value", series="name", measure=name, unit=unit,
+                                         digits=2, x_order=years)
+            with col:
+                ui.chart(fig, alt, key=f"ma_long_{measure}", data=trend, name=f"{name} {years[0]} to {years[-1]}",
+                         help="Years without published figures are gaps, never filled in. Cash terms.")
 info = ui.q("area", code) or {}
 part = ui.q("participation_series", info.get("region_code"))
 if len(part):

@@ -883,3 +883,20 @@ def participation_series(region_code: str | None = None, db=None) -> pd.DataFram
                       WHERE list_contains(?::VARCHAR[], p.area_code)""", [codes], db=db)
     df["period"] = df["survey_period"].map(fy_of_survey)
     return df.sort_values(["area_code", "period"]).reset_index(drop=True)
+
+
+def every_financial_year(periods) -> list[str]:
+    """Every financial year from the earliest to the latest of ``periods`` (e.g. 2010-11 … 2023-24),
+    so a trend's x axis shows the years without data as gaps rather than closing them up."""
+    from .indicators import fy_of_year
+
+    starts = [int(str(p)[:4]) for p in periods if str(p)[:4].isdigit() and len(str(p)) == 7]
+    return [fy_of_year(y) for y in range(min(starts), max(starts) + 1)] if starts else []
+
+
+def longest_trend(code: str, indicator_id: str, db=None) -> pd.DataFrame:
+    """One measure's yearly values for an area and England (every year it has), for the longest
+    trend chart; missing years are absent rows, drawn as gaps over :func:`every_financial_year`."""
+    codes = [code] if code == ENGLAND else [code, ENGLAND]
+    df = indicator_trend(codes, indicator_id, db=db)
+    return df[~df["period"].str.contains(" to ", regex=False)].reset_index(drop=True)

@@ -290,6 +290,16 @@ def test_pages_open_on_the_latest_year_each_measure_has(app, real_db):
     part = [f for f in figures(at) if any(t.get("name") == "England" and "error_y" in t for t in f["data"])]
     eng = next(t for t in part[0]["data"] if t["name"] == "England")
     assert eng["y"][eng["x"].index("2022-23")] is None                 # no survey: a gap in the line
+    longest = [f for f in figures(at) if f["data"] and f["data"][0].get("x", [None])[0] == "2010-11"
+               and f["data"][0]["x"][-1] == "2023-24"]
+    assert len(longest) == 2                                           # spending per head, precept share
+    adur = next(t for t in longest[1]["data"] if t["name"] == "Adur")
+    assert adur["y"][adur["x"].index("2018-19")] is None               # years not published: gaps
+    pop = sql(real_db, """SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
+                          WHERE a.county_code = 'E10000032' AND a.level = 'district'
+                          AND v.indicator_id = 'population'""").set_index("area_code")["value"]
+    place = 11_894_000 + 1_486_213_000 * pop["E07000223"] / pop.sum()     # RS 2023-24: Adur and West Sussex
+    assert adur["y"][-1] == pytest.approx(100 * 440_000 / place)
     assert eng["x"][-1] == "2024-25" and eng["y"][-1] == pytest.approx(33.585)
     ov = open_page(app, "pages/overview_page.py")
     england = queries.latest_lines(queries.latest_and_longest(["E92000001"], db=real_db))
