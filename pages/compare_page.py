@@ -95,3 +95,10 @@ ui.chart(fig, alt, key="cmp_quadrants", data=placed[placed["area_code"].isin(cho
          name="Enabling or retreating: these councils",
          help="Every council of this level is drawn; the ones compared are highlighted. Each measure over the "
               "longest span it has; pounds are nominal.")
+
+# --- the latest year and the longest shift (spending and precepts run past the index years) ---------
+st.subheader("Latest year and longest shift")
+latest = ui.q("latest_and_longest", tuple(chosen))
+ui.table(latest, "Compare latest year", "cmp_latest", caption=queries.INDEX_YEARS_NOTE)
+ui.coverage(int(latest.groupby("code")["value"].apply(lambda v: v.notna().any()).sum()) if len(latest) else 0,
+            len(chosen), "councils have a value in the latest year")

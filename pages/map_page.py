@@ -24,7 +24,8 @@ indicator = ui.url_selectbox("Indicator", choices["indicator_id"].tolist(), para
 chosen = choices[choices["indicator_id"] == indicator].iloc[0]
 years = chosen["periods"]
 year = ui.url_selectbox("Year", years, param="year", key="map_year", default=chosen["default_period"], container=c3,
-                        help="Opens on the year with the most areas covered.")
+                        help="Opens on the latest year that covers at least half as many areas as the best-covered "
+                             "year.")
 
 if indicator == queries.INDEX_ID:
     lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens",

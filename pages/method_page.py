@@ -40,6 +40,7 @@ with ocol:
     lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens", key="me_lens",
                         format_func=ui.LENS_LABELS.get)
 
+st.caption(queries.INDEX_YEARS_NOTE)
 sens = ui.q("weight_sensitivity", level, period, weights, lens)
 st.markdown(f"**{queries.rank_moves_summary(sens)}**")
 mine = ui.council_of(ui.last_area(), sens["area_code"].tolist())  # the user's own council, highlighted

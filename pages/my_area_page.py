@@ -17,10 +17,12 @@ ui.page_header("My area", "Find your council or ward. The index belongs to counc
                           "figures beside its council's index.")
 
 
-def _choose(code: str) -> None:
-    """Search result chosen: make it the area (callback, runs before the rerun)."""
+def _choose(code: str, parishes: dict | None = None) -> None:
+    """Search result chosen: make it the area (callback, runs before the rerun); a parish found
+    by name is remembered so the page can say which parish it opened."""
     if code:
         st.session_state["ma_area"] = code
+        st.session_state["ma_parish"] = (code, parishes[code]) if parishes and code in parishes else None
 
 
 search = st.text_input("Search by place name, ward or postcode", key="ma_search", placeholder="e.g. Adur, "
@@ -32,9 +34,10 @@ if search.strip():
     else:
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))
+        parishes = {c: lab for c, lab, m in zip(found["code"], found["label"], found["match"]) if m == "parish"}
         st.selectbox("Matches", opts, index=None, format_func=lambda c: flabels.get(c, c), key="ma_pick",
                      placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
-                     on_change=lambda: _choose(st.session_state.get("ma_pick")))
+                     on_change=lambda: _choose(st.session_state.get("ma_pick"), parishes))
 
 # Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
 extra = {}
@@ -66,6 +69,9 @@ where = ", ".join(x for x in (profile.parent_names.get("district"), profile.pare
                              profile.parent_names.get("region")) if x and x != profile.name)
 head.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
            + (f" · {where}" if where else ""))
+found_parish = st.session_state.get("ma_parish")
+if found_parish and found_parish[0] == profile.code:
+    st.info(f"Parish found: {found_parish[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
 if profile.council_code and profile.council_code != profile.code:
     head.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
             "The ward's own figures are in the indicator table.", icon=":material/info:")
@@ -107,6 +113,34 @@ if profile.quadrant:
     ui.chart(fig, alt, key="ma_quadrants", data=placed, name=f"Enabling or retreating {profile.council_level}",
              help="Council spending per resident against community money (parish precepts and community grants) "
                   "per resident, each over the longest span it has; pounds are nominal.")
+
+# --- the latest year and the longest shift (spending, precepts, participation run past the index) ------
+if profile.latest is not None and len(profile.latest):
+    st.subheader(f"Latest year: {profile.council_name or profile.name}")
+    st.markdown("\n".join(f"- {line}" for line in queries.latest_lines(profile.latest)))
+    st.caption(queries.INDEX_YEARS_NOTE)
+    ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
+    for col, measure in zip(st.columns(2), queries.LONGEST_SHIFT_OF):
+        trend = ui.q("longest_trend", profile.council_code or profile.code, measure)
+        if len(trend):
+            years = queries.every_financial_year(trend["period"])
+            label = profile.latest.loc[profile.latest["indicator_id"] == measure, ["measure", "unit"]]
+            name, unit = (label.iloc[0].tolist() if len(label) else (measure, ""))
+            fig, alt = charts.line_chart(trend, x="period", y="value", series="name", measure=name, unit=unit,
+                                         digits=2, x_order=years)
+            with col:
+                ui.chart(fig, alt, key=f"ma_long_{measure}", data=trend, name=f"{name} {years[0]} to {years[-1]}",
+                         help="Years without published figures are gaps, never filled in. Cash terms.")
+info = ui.q("area", code) or {}
+part = ui.q("participation_series", info.get("region_code"))
+if len(part):
+    st.subheader("Civic participation: England and region")
+    years = sorted(part["period"].dropna().unique())
+    fig, alt = charts.line_chart_with_intervals(part, x="period", y="value", lo="lci", hi="uci", series="name",
+                                                measure="Civic participation", unit="% of adults", x_order=years)
+    ui.chart(fig, alt, key="ma_part", data=part, name="Civic participation England and region",
+             help="Community Life Survey. England to 2024/25 (no survey in 2022/23: the gap); regions to 2020/21. "
+                  "Survey estimates, not local figures: never scored.")
 
 # --- domains, trend, rank band ---------------------------------------------------------------------------
 left, right = st.columns(2)

@@ -37,6 +37,10 @@ title, finding = queries.overview_headline(shift_all, "councils")
 placed = ui.q("quadrant_areas", "district")
 with header:
     ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
+    latest = ui.q("latest_and_longest", (queries.ENGLAND,))
+    if len(latest):  # the measures that run past the index years, each naming its years
+        st.markdown("**England, latest year:**\n" + "\n".join(f"- {x}" for x in queries.latest_lines(latest)))
+        st.caption(queries.INDEX_YEARS_NOTE)
 
 # --- the index map ---------------------------------------------------------------------------------
 lens_map = "place" if level == "region" and lens == "council" else lens

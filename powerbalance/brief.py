@@ -144,6 +144,8 @@ def render(profile) -> str:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
 
+    parts.append(_latest_section(p))
+
     left, right = [], []
     if p.domains is not None and len(p.domains):
         left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
@@ -193,3 +195,17 @@ def _ratio_direction(shift: dict) -> str:
     if change is None or pd.isna(change):
         return "change: no data"
     return "unchanged" if round(float(change), 2) == 0 else ("up" if change > 0 else "down") + f" {abs(change):.2f}"
+
+
+def _latest_section(p) -> str:
+    """Spending and parish precepts at their latest year, with the longest shift, each naming its
+    years (they run past the index years: see queries.INDEX_YEARS_NOTE)."""
+    latest = getattr(p, "latest", None)
+    if latest is None or not len(latest):
+        return ""
+    from .queries import latest_lines
+
+    with_shift = latest[latest["shift_period"].notna()]   # the two measures with a longest shift
+    lines = " · ".join(e(line) for line in latest_lines(with_shift if len(with_shift) else latest))
+    return (f'<p class="meta"><b>Latest year, {e(p.council_name or p.name)}:</b> {lines}. No index after '
+            "2017-18: the grants data end in 2018.</p>")

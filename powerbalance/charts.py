@@ -562,3 +562,21 @@ def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
     if gone:
         alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."
     return fig, alt
+
+def line_chart_with_intervals(df: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, series: str, measure: str,
+                              unit: str = "", digits: int = 1, height: int = 360,
+                              x_order: Sequence[str] | None = None) -> tuple[go.Figure, str]:
+    """:func:`line_chart` with each point's published confidence interval as an error bar (none
+    where no interval is published). Missing periods still break the line."""
+    fig, alt = line_chart(df, x=x, y=y, series=series, measure=measure, unit=unit, digits=digits, height=height,
+                          x_order=x_order)
+    xs = list(x_order) if x_order else sorted(pd.unique(df[x]).tolist())
+    for trace in fig.data:
+        s = df[df[series] == trace.name].drop_duplicates(x).set_index(x).reindex(xs)
+        up = pd.to_numeric(s[hi], errors="coerce") - pd.to_numeric(s[y], errors="coerce")
+        down = pd.to_numeric(s[y], errors="coerce") - pd.to_numeric(s[lo], errors="coerce")
+        if up.notna().any():
+            trace.error_y = {"type": "data", "symmetric": False, "array": _list(up), "arrayminus": _list(down),
+                             "visible": True, "thickness": 1.5, "width": 4}
+    n_ci = int(pd.to_numeric(df[lo], errors="coerce").notna().sum())
+    return fig, alt[:-1] + f"; error bars show the 95% confidence interval where published ({n_ci} points)."

@@ -89,6 +89,13 @@ SPENDING_BASED = frozenset({"parish_precept_share"})
 LENS_REQUIRED = {"place": "place_spend_per_head", "council": "council_spend_per_head",
                  "community": "parish_precepts_per_head"}
 
+#: Why a financial year outside :func:`periods` has no index (e.g. 2023-24: finance, no grants).
+#: The index is never computed from some domains of one year and others of another.
+NOT_COMPUTED = ("not computed for {period}: the index needs district finance and grants in the same financial "
+                "year, and {period} has no {absent}{why} (index years: {years})")
+#: The sources an index year needs: indicator standing for it → its name in NOT_COMPUTED.
+NEEDED = {"council_spend_per_head": "district finance", "grants_amount_per_head": "grants"}
+
 
 # =============================================================================================
 # Pure maths
@@ -641,6 +648,9 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
     nowhere = [c for c in spec.ids if values[c].isna().all()]
     if nowhere:  # say when a whole source is absent for the period (e.g. no district finance for 2016-17)
         res.loc[res["reason"] != "", "reason"] += f" (no area has {', '.join(nowhere)} for {period})"
+    years = periods(path)
+    if period not in years:   # never an index from the domains one year happens to have
+        res = _not_computed(res, _not_computed_reason(period, years, path))
     out = areas[["name", "type", "tier"]].copy()
     out["group"] = groups
     out = out.join(res)
@@ -663,6 +673,26 @@ def local_figures_scored(area_code: str, level: str, period: str, lens: str = "p
     mine = [c for c in spec.optional if pd.notna(values.at[area_code, c])]
     table = local_scoring(values, mine, groups)
     return table[table["group"] == groups[area_code]].drop(columns="group").reset_index(drop=True)
+
+def _not_computed_reason(period: str, years: list[str], db) -> str:
+    have = set(_db.query("""SELECT DISTINCT v.indicator_id FROM indicator_values v JOIN areas a ON a.code = v.area_code
+                            WHERE a.level = 'district' AND a.tier = 'lower' AND v.value IS NOT NULL AND v.period = ?
+                            AND list_contains(?::VARCHAR[], v.indicator_id)""", [period, list(NEEDED)],
+                         db=db)["indicator_id"])
+    absent = [name for ind, name in NEEDED.items() if ind not in have]
+    why = " (the grants data stop in 2018)" if "grants" in absent and period > "2018" else ""
+    return NOT_COMPUTED.format(period=period, absent=" and no ".join(absent) or "complete data", why=why,
+                               years=", ".join(years) or "none")
+
+
+def _not_computed(res: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """Every area without an index, rank or domain score, for ``reason``."""
+    res = res.copy()
+    for col in res.columns:
+        if col != "reason":
+            res[col] = np.nan
+    res["reason"] = reason
+    return res
 
 
 def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,

@@ -279,6 +279,51 @@ def _labelled(frame: pd.DataFrame, match: str, postcode_status: str | None = Non
     return frame[PLACE_COLUMNS].reset_index(drop=True)
 
 
+_PARISH_SQL = """
+    SELECT p.parish_code, p.parish_name, coalesce(w.code, d.code) AS code, coalesce(w.name, d.name) AS name,
+           CASE WHEN w.code IS NULL THEN 'district' ELSE 'ward' END AS level, d.code AS district_code,
+           d.name AS district_name, w.code IS NULL AS ward_unknown
+    FROM parishes p JOIN areas d ON d.code = p.district_code AND d.level = 'district'
+    LEFT JOIN parish_wards pw ON pw.parish_code = p.parish_code AND pw.ward_code IS NOT NULL
+    LEFT JOIN areas w ON w.code = pw.ward_code AND w.level = 'ward'
+    WHERE lower(p.parish_name) LIKE lower(?) ESCAPE '\\'
+    ORDER BY CASE WHEN lower(p.parish_name) = lower(?) THEN 0
+                  WHEN lower(p.parish_name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
+             p.parish_name, d.name, name
+    LIMIT ?"""
+
+
+def find_parishes(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFrame:
+    """Parish and town councils whose name matches: each parish opens its December 2023 ward(s)
+    and says which parish it is; a parish whose wards have been redrawn since the parish list
+    (December 2019) opens its district instead, and says so (``match`` = 'parish')."""
+    found = db.query(_PARISH_SQL, [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=db_path)
+    found["label"] = [f"{p} (parish) — " + (f"in {d}; its ward is not known (wards redrawn since 2019)"
+                                             if unknown else f"{n} ward, {d}")
+                      for p, n, d, unknown in zip(found["parish_name"], found["name"], found["district_name"],
+                                                  found["ward_unknown"])]
+    found["match"] = "parish"
+    found["postcode_status"] = None
+    return found[PLACE_COLUMNS].reset_index(drop=True)
+
+
+def _name_rank(names: pd.Series, text: str) -> np.ndarray:
+    low, t = names.str.lower(), text.lower()
+    return np.where(low == t, 0, np.where(low.str.startswith(t), 1, 2))
+
+
+def _with_parishes(areas: pd.DataFrame, parishes: pd.DataFrame, text: str, limit: int) -> pd.DataFrame:
+    """Areas and parishes in one list: exact names first (areas before parishes), then names
+    starting with the text, then containing it; one row per area code (the area's own label wins)."""
+    if parishes.empty:
+        return areas
+    names = parishes["label"].str.split(" \\(parish\\)").str[0]
+    both = pd.concat([areas.assign(_r=_name_rank(areas["name"], text), _k=0),
+                      parishes.assign(_r=_name_rank(names, text), _k=1)], ignore_index=True)
+    both = both.sort_values(["_r", "_k"], kind="stable").drop_duplicates("code")
+    return both.head(limit)[PLACE_COLUMNS].reset_index(drop=True)
+
+
 def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
     """Areas for the search box, best first (columns :data:`PLACE_COLUMNS`).
 
@@ -287,7 +332,8 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
       (``match`` = 'postcode'; ``postcode_status`` as in :func:`postcode_to_area`, and no rows
       when the postcode cannot be placed);
     - anything else → case-insensitive name match (``match`` = 'name'): exact names first, then
-      names starting with the text, then containing it; wards are labelled with their district.
+      names starting with the text, then containing it; wards are labelled with their district;
+      parish and town councils match too (``match`` = 'parish', see :func:`find_parishes`).
     """
     text = _WS.sub(" ", query or "").strip()
     if len(text) < 2:
@@ -322,4 +368,4 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
                  a.name, d.name
         LIMIT ?""",
         [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=path)
-    return _labelled(found, "name")
+    return _with_parishes(_labelled(found, "name"), find_parishes(text, path, limit), text, limit)

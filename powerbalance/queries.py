@@ -199,9 +199,9 @@ def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
                          "periods": per, "default_period": per[-1], "_o": -1})
     for ind, g in avail.groupby("indicator_id", sort=False):
         first = g.iloc[0]
-        # default year: the best-covered one (latest among equals) — a thin latest year (2018
-        # grants) would otherwise open the map mostly grey
-        best = g.sort_values(["n_with_value", "period"]).iloc[-1]["period"]
+        # default year: the latest one covering at least half as many areas as the best-covered
+        # year — 2023-24 spending (283 of 296 districts) opens, a thin latest year would not
+        best = g[g["n_with_value"] * 2 >= g["n_with_value"].max()]["period"].max()
         rows.append({"indicator_id": ind, "label": f"{first['name']} ({first['unit']})", "domain": first["domain"],
                      "periods": sorted(g["period"].tolist()), "default_period": best,
                      "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
@@ -655,6 +655,7 @@ class AreaProfile:
     peers: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
     wards: pd.DataFrame | None = None
+    latest: pd.DataFrame | None = None  # measures at their latest year, with the longest shift (issue 12)
     build_id: str = ""
     built_at: str = ""
     attributions: list = field(default_factory=list)
@@ -712,6 +713,7 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         p.trend = index_trend([council], w, lens_here, db)
         p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
     p.indicators = latest_indicators(code, period, db)
+    p.latest = latest_and_longest([council or code], db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
     return p
@@ -878,3 +880,117 @@ def weights_from_param(text: str | None) -> dict | None:
 
 def _short(x: float) -> str:
     return f"{float(x):.3f}".rstrip("0").rstrip(".") or "0"
+
+
+# =============================================================================================
+# The latest year and the longest shift (issue 12): measures that run past the index years
+# =============================================================================================
+
+ENGLAND = "E92000001"
+#: Measures that run to the latest finance year (2023-24), shown at that year on every page.
+LATEST_MEASURES = ("place_spend_per_head", "council_spend_per_head", "parish_precept_share",
+                   "parish_precepts_per_head")
+#: Measure → its longest-shift indicator (powerbalance.indicators.LONGEST_SHIFTS).
+LONGEST_SHIFT_OF = {"place_spend_per_head": "place_spend_shift", "parish_precept_share": "parish_precept_share_shift"}
+LATEST_COLUMNS = ["code", "name", "indicator_id", "measure", "unit", "period", "value", "note", "shift_period",
+                  "shift_value", "shift_from", "shift_to", "shift_note"]
+
+
+def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFrame:
+    """For each area, each measure of :data:`LATEST_MEASURES` it has at all, at the latest
+    financial year the measure has for any area (so an area missing that year shows it as
+    missing, with the reason, never an older year in its place), with the measure's longest shift
+    (earliest → latest year, :data:`LONGEST_SHIFT_OF`) where one is defined."""
+    codes = list(codes)
+    if not codes:
+        return pd.DataFrame(columns=LATEST_COLUMNS)
+    ph = ", ".join("?" for _ in codes)
+    mph = ", ".join("?" for _ in LATEST_MEASURES)
+    shift_case = " ".join(f"WHEN '{m}' THEN '{s}'" for m, s in LONGEST_SHIFT_OF.items())
+    return _db.query(f"""
+        WITH latest AS (
+            SELECT indicator_id, max(period) AS period FROM indicator_values
+            WHERE indicator_id IN ({mph}) AND value IS NOT NULL AND period NOT LIKE '% to %' GROUP BY ALL),
+        has AS (SELECT DISTINCT area_code, indicator_id FROM indicator_values
+                WHERE area_code IN ({ph}) AND indicator_id IN ({mph}) AND value IS NOT NULL)
+        SELECT a.code, a.name, l.indicator_id, i.name AS measure, i.unit, l.period, v.value, v.note,
+               s.period AS shift_period, s.value AS shift_value, s.denominator AS shift_from,
+               s.numerator AS shift_to, s.note AS shift_note
+        FROM has h JOIN areas a ON a.code = h.area_code JOIN latest l ON l.indicator_id = h.indicator_id
+        JOIN indicators i ON i.indicator_id = l.indicator_id
+        LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = l.indicator_id
+             AND v.period = l.period
+        LEFT JOIN indicator_values s ON s.area_code = a.code
+             AND s.indicator_id = CASE l.indicator_id {shift_case} END
+        ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
+                     [*LATEST_MEASURES, *codes, *LATEST_MEASURES, codes, list(LATEST_MEASURES)], db=db)
+
+
+def _measure_text(value: float, unit: str, change: bool = False) -> str:
+    sign = "+" if change and value >= 0 else "−" if change else ""
+    if unit.startswith("%"):
+        return f"{sign}{abs(value) if change else value:,.2f}" + (" percentage points" if change else "%")
+    if unit.startswith("£"):
+        return f"{sign}£{abs(value) if change else value:,.0f}{unit[1:]}"
+    return f"{sign}{abs(value) if change else value:,.1f} {unit}"
+
+
+def latest_sentence(row) -> str:
+    """One measure in words, naming its years, e.g. 'Parish precepts as a share of council
+    spending: 0.71% in 2023-24 (0.43% in 2010-11: +0.29 percentage points)'."""
+    unit = str(row["unit"])
+    if pd.notna(row["value"]):
+        now = f"{_measure_text(row['value'], unit)} in {row['period']}"
+    else:
+        why = " (not published by MHCLG)" if "not published by MHCLG" in str(row.get("note")) else ""
+        now = f"no value for {row['period']}{why}"
+    then = ""
+    if pd.notna(row.get("shift_value")):
+        start = str(row["shift_period"]).split(" to ")[0]
+        then = (f" ({_measure_text(row['shift_from'], unit)} in {start}: "
+                f"{_measure_text(row['shift_value'], unit, change=True)}"
+                + (", cash terms" if unit.startswith("£") else "") + ")")
+    return f"{row['measure']}: {now}{then}"
+
+
+def latest_lines(df: pd.DataFrame) -> list[str]:
+    """:func:`latest_sentence` for every row (pages show them as a list)."""
+    return [latest_sentence(r) for _, r in df.iterrows()]
+
+
+#: Said wherever the index is shown beside figures for later years.
+INDEX_YEARS_NOTE = ("The index and the enabler ratio stop at 2017-18: they need community grants, and the grants data "
+                    "end in 2018, so no index is computed for 2023-24. Spending, parish precepts and participation "
+                    "run on to their latest year.")
+
+
+def participation_series(region_code: str | None = None, db=None) -> pd.DataFrame:
+    """Civic participation (Community Life Survey) for England (to 2024/25, with confidence
+    intervals where published) and, when given, a region (to 2020/21), every period labelled as a
+    financial year. England's 2022/23 (no survey) is a row with no value, so charts show the gap."""
+    from .indicators import fy_of_survey
+
+    codes = [ENGLAND] + ([region_code] if region_code else [])
+    df = _db.query("""SELECT p.area_code, coalesce(a.name, p.area_name) AS name, p.period AS survey_period,
+                             p.value_pct AS value, p.lci, p.uci
+                      FROM participation p LEFT JOIN areas a ON a.code = p.area_code
+                      WHERE list_contains(?::VARCHAR[], p.area_code)""", [codes], db=db)
+    df["period"] = df["survey_period"].map(fy_of_survey)
+    return df.sort_values(["area_code", "period"]).reset_index(drop=True)
+
+
+def every_financial_year(periods) -> list[str]:
+    """Every financial year from the earliest to the latest of ``periods`` (e.g. 2010-11 … 2023-24),
+    so a trend's x axis shows the years without data as gaps rather than closing them up."""
+    from .indicators import fy_of_year
+
+    starts = [int(str(p)[:4]) for p in periods if str(p)[:4].isdigit() and len(str(p)) == 7]
+    return [fy_of_year(y) for y in range(min(starts), max(starts) + 1)] if starts else []
+
+
+def longest_trend(code: str, indicator_id: str, db=None) -> pd.DataFrame:
+    """One measure's yearly values for an area and England (every year it has), for the longest
+    trend chart; missing years are absent rows, drawn as gaps over :func:`every_financial_year`."""
+    codes = [code] if code == ENGLAND else [code, ENGLAND]
+    df = indicator_trend(codes, indicator_id, db=db)
+    return df[~df["period"].str.contains(" to ", regex=False)].reset_index(drop=True)

@@ -305,3 +305,53 @@ def test_method_shows_how_ranks_move_between_lenses(app, real_db, period):
     assert got.tolist() == expected.set_index("area_code")["move"].dropna().sort_index().tolist()
     text = "\n".join(m.value for m in at.markdown)
     assert lenses.moves_summary(expected, "place", "community") in text
+
+
+# --------------------------------------------------------------------------------------------- Issue 12: 2023-24
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_pages_open_on_the_latest_year_each_measure_has(app, real_db):
+    words = queries.latest_lines(queries.latest_and_longest(["E07000223"], db=real_db))
+    assert any(w.startswith("Parish precepts as a share of council spending: 0.36% in 2023-24 (0.33% in 2010-11")
+               for w in words)
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    assert all(w in _markdown(at) for w in words) and queries.INDEX_YEARS_NOTE in captions(at)
+    part = [f for f in figures(at) if any(t.get("name") == "England" and "error_y" in t for t in f["data"])]
+    eng = next(t for t in part[0]["data"] if t["name"] == "England")
+    assert eng["y"][eng["x"].index("2022-23")] is None                 # no survey: a gap in the line
+    longest = [f for f in figures(at) if f["data"] and f["data"][0].get("x", [None])[0] == "2010-11"
+               and f["data"][0]["x"][-1] == "2023-24"]
+    assert len(longest) == 2                                           # spending per head, precept share
+    adur = next(t for t in longest[1]["data"] if t["name"] == "Adur")
+    assert adur["y"][adur["x"].index("2018-19")] is None               # years not published: gaps
+    pop = sql(real_db, """SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
+                          WHERE a.county_code = 'E10000032' AND a.level = 'district'
+                          AND v.indicator_id = 'population'""").set_index("area_code")["value"]
+    place = 11_894_000 + 1_486_213_000 * pop["E07000223"] / pop.sum()     # RS 2023-24: Adur and West Sussex
+    assert adur["y"][-1] == pytest.approx(100 * 440_000 / place)
+    assert eng["x"][-1] == "2024-25" and eng["y"][-1] == pytest.approx(33.585)
+    ov = open_page(app, "pages/overview_page.py")
+    england = queries.latest_lines(queries.latest_and_longest(["E92000001"], db=real_db))
+    assert "England, latest year" in _markdown(ov) and all(w in _markdown(ov) for w in england)
+    mp = open_page(app, "pages/map_page.py", {"level": "district", "indicator": "place_spend_per_head"})
+    assert mp.selectbox(key="map_year").value == "2023-24"
+    cmp = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "county"})
+    latest = [d.value for d in cmp.dataframe if "shift_period" in d.value.columns]
+    assert latest and set(latest[0]["period"]) == {"2023-24"}
+
+
+def test_my_area_finds_a_parish_and_says_which(app):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    at.text_input(key="ma_search").set_value("Hebden Royd").run()
+    pick = at.selectbox(key="ma_pick")
+    assert pick.options == ["Hebden Royd (parish) — Calder ward, Calderdale",
+                            "Hebden Royd (parish) — Luddendenfoot ward, Calderdale"]
+    pick.set_value("E05001372").run()
+    assert not at.exception
+    assert at.header[0].value == "Calder" and at.query_params["area"] == "E05001372"
+    assert any("Calderdale" in i.value for i in at.info)
+    assert any("Parish found: Hebden Royd (parish) — Calder ward, Calderdale" in i.value for i in at.info)

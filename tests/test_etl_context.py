@@ -80,6 +80,26 @@ def test_participation_markers_na_spelling_and_breakdowns(tmp_path):
     assert [(i.row, i.column) for i in rep.issues if i.kind == "suppressed"] == [(3, "Value")]  # 'NA' not counted
 
 
+def test_participation_edition_4_england_series_with_the_2022_23_gap(tmp_path):
+    ctx = mini_ctx(tmp_path, {participation.REGIONAL: "dr41_regions.csv", participation.NATIONAL: "dr41_v4_england.csv"})
+    participation.Participation().load(ctx)
+    rows = {r[0]: r[1:] for r in ctx.con.execute(
+        "SELECT period, value_pct, lci, uci FROM participation WHERE area_code = 'E92000001'").fetchall()}
+    assert rows == {"2021/22": (33.93, 32.833, 35.045), "2022/23": (None, None, None),   # no survey: a gap
+                    "2023/24": (33.338, 33.058, 33.621)}                                 # not the 'Female' row
+    notes = [(i.row, i.message) for i in ctx.report("participation").issues if i.kind == "note"]
+    assert any(row == 3 and "no survey" in m for row, m in notes) and any(row == 4 and "breakdown" in m
+                                                                           for row, m in notes)
+
+
+def test_participation_edition_4_rejects_another_area(tmp_path):
+    ctx = mini_ctx(tmp_path, {participation.REGIONAL: "dr41_regions.csv",
+                              participation.NATIONAL: "dr41_v4_not_england.csv"})
+    with pytest.raises(EtlInputError, match="expected England") as exc:
+        participation.Participation().load(ctx)
+    assert (exc.value.row, exc.value.column) == (5, "area_code")
+
+
 def test_parish_in_two_districts_is_an_error(tmp_path):
     ctx = mini_ctx(tmp_path, {parishes.FILE: "par18_two_districts.csv"},
                    areas=[area("E06000065", "Fixture Unitary", "district", "E12000003", "E06000065")],
@@ -106,6 +126,27 @@ def test_parish_wards_keep_every_pair_and_only_current_ward_codes(tmp_path):
     rep = ctx.report("parishes")
     assert sorted(i.code for i in rep.issues if i.kind == "unmatched") == ["E05000002", "E05000003"]
     assert rep.facts["ward18_codes_unmatched_share"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_parish_names_file_is_checked_against_the_lookup(tmp_path):
+    ctx = mini_ctx(tmp_path, {parishes.FILE: "par18_wards.csv", parishes.NAMES_FILE: "par19_names.csv"},
+                   areas=[area("E06000065", "Fixture Unitary", "district", "E12000003", "E06000065")],
+                   code_map=[("E07000163", "E06000065"), ("E07000164", "E06000065")])
+    parishes.Parishes().load(ctx)
+    rep = ctx.report("parishes")
+    unmatched = {(i.code, i.row) for i in rep.issues if i.kind == "unmatched" and i.code.startswith("E04")}
+    assert unmatched == {("E04000009", 4), ("E04000003", None)}   # in only one of the two files
+    (renamed,) = [i for i in rep.issues if i.kind == "warning"]
+    assert (renamed.code, renamed.row, renamed.column) == ("E04000002", 3, "PAR18NM")
+    assert "'Fixture Parish Two'" in renamed.message and "'Fixture Parish 2'" in renamed.message
+    assert rep.facts["names_file_parishes"] == 3 and rep.facts["lookup_year"] == 2018
+
+
+def test_parish_lookup_without_a_parish_code_column_names_the_file(tmp_path):
+    ctx = mini_ctx(tmp_path, {parishes.FILE: "par_no_vintage.csv"})
+    with pytest.raises(EtlInputError, match="PAR19CD") as exc:
+        parishes.Parishes().load(ctx)
+    assert exc.value.file.endswith("PAR19_WD19_LAD19.csv") and exc.value.row == 1
 
 
 def test_decile_boundaries():
@@ -179,14 +220,14 @@ def test_county_population_and_households_are_sums_of_districts(con):
 
 def test_parishes_real(con, raw_dir):
     rows = read_raw(raw_dir, parishes.FILE)
-    english = [r for r in rows if r["PAR18CD"].startswith("E04")]
-    assert len({r["PAR18CD"] for r in english}) == 10462
-    assert con.execute("SELECT count(*) FROM parishes").fetchone()[0] == 10462
+    english = [r for r in rows if r["PAR19CD"].startswith("E04")]          # December 2019 replaces 2018
+    assert len({r["PAR19CD"] for r in english}) == 10464
+    assert con.execute("SELECT count(*) FROM parishes").fetchone()[0] == 10464
     assert con.execute("SELECT count(*) FROM parish_wards").fetchone()[0] == len(english)
     # every parish has a current district
     assert con.execute("""SELECT count(*) FROM parishes p LEFT JOIN areas a ON a.code = p.district_code
                           AND a.level = 'district' WHERE a.code IS NULL""").fetchone()[0] == 0
-    # Horwich (Bolton) lies in two 2018 wards: no single ward, both pairs kept
+    # Horwich (Bolton) lies in two 2019 wards: no single ward, both pairs kept
     assert con.execute("SELECT ward18_code, district_code FROM parishes WHERE parish_code='E04000002'").fetchone() \
         == (None, "E08000001")
     assert con.execute("SELECT count(*) FROM parish_wards WHERE parish_code='E04000002'").fetchone()[0] == 2
@@ -198,7 +239,7 @@ def test_parish_ward_codes_only_when_still_current_and_share_reported(con, raw_d
                           AND a.level = 'ward' WHERE (a.code IS NULL) <> (pw.ward_code IS NULL)
                           OR pw.ward_code <> pw.ward18_code""").fetchone()[0] == 0
     current = {r[0] for r in con.execute("SELECT code FROM areas WHERE level = 'ward'").fetchall()}
-    wards18 = {r["WD18CD"] for r in read_raw(raw_dir, parishes.FILE) if r["PAR18CD"].startswith("E04")}
+    wards18 = {r["WD19CD"] for r in read_raw(raw_dir, parishes.FILE) if r["PAR19CD"].startswith("E04")}
     unmatched = wards18 - current
     facts = result.reports["parishes"].facts
     assert facts["ward18_codes_unmatched_share"] == pytest.approx(len(unmatched) / len(wards18), abs=1e-4)
@@ -211,16 +252,19 @@ def test_participation_real(con, raw_dir):
     regional = con.execute("""SELECT count(DISTINCT area_code), count(DISTINCT period), count(*)
                               FROM participation WHERE area_code LIKE 'E12%'""").fetchone()
     assert regional == (9, 8, 72)
-    assert con.execute("SELECT count(*) FROM participation WHERE area_code = 'E92000001'").fetchone()[0] == 8
+    # England: edition 4.0, 2013/14 → 2024/25, with 2022/23 (no survey) kept as a missing value
+    england = dict(con.execute("SELECT period, value_pct FROM participation WHERE area_code = 'E92000001'").fetchall())
+    assert len(england) == 12 and min(england) == "2013/14" and max(england) == "2024/25"
+    assert england["2022/23"] is None and england["2024/25"] == 33.585
     (london,) = [r for r in read_raw(raw_dir, participation.REGIONAL)
                  if r["Area_name"] == "London" and r["Time_period"] == "2021"]
     assert con.execute("SELECT value_pct, lci FROM participation WHERE area_code = 'E12000007' AND period = '2021'"
                        ).fetchone() == (float(london["Value"]), None)  # 'NA' confidence limit → missing
-    ci = {r["Time_period"]: (float(r["LCI"]), float(r["UCI"])) for r in read_raw(raw_dir, participation.NATIONAL)
-          if r["LCI"] != "NA"}
+    ci = {r["time_period"]: (float(r["lci"]), float(r["uci"])) for r in read_raw(raw_dir, participation.NATIONAL)
+          if r["lci"]}
     got = {r[0]: (r[1], r[2]) for r in con.execute(
         "SELECT period, lci, uci FROM participation WHERE lci IS NOT NULL").fetchall()}
-    assert got == ci and len(ci) == 2
+    assert got == ci and sorted(ci) == ["2019/20", "2020/21", "2021/22", "2023/24", "2024/25"]
 
 
 def test_ward_population_coverage_reported(con, built):

@@ -226,21 +226,21 @@ def test_ward_grant_values_roll_up_to_direct_district_computation(fixture_db):
 
 def test_parish_indicators(fixture_db):
     df = values(fixture_db)
-    assert v(df, "E07000001", "parishes_per_10k", "2018") == pytest.approx(2 / 30_000 * 10_000)
-    assert v(df, "E06000002", "parishes_per_10k", "2018") == 0.0  # no parish in the ONS list
-    assert v(df, "E10000001", "parishes_per_10k", "2018") == pytest.approx(4 / 100_000 * 10_000)
-    assert v(df, "E07000001", "parished_wards_share", "2018") == pytest.approx(100.0)
-    assert v(df, "E06000001", "parished_wards_share", "2018") == pytest.approx(100 / 3)
-    assert v(df, "E06000002", "parished_wards_share", "2018") == 0.0
-    # District Two has a parish in a 2018 ward that no longer exists: unknown, not zero
-    assert math.isnan(v(df, "E07000002", "parished_wards_share", "2018"))
-    assert math.isnan(v(df, "E05000004", "parishes_per_10k", "2018"))
+    assert v(df, "E07000001", "parishes_per_10k", "2019") == pytest.approx(2 / 30_000 * 10_000)
+    assert v(df, "E06000002", "parishes_per_10k", "2019") == 0.0  # no parish in the ONS list
+    assert v(df, "E10000001", "parishes_per_10k", "2019") == pytest.approx(4 / 100_000 * 10_000)
+    assert v(df, "E07000001", "parished_wards_share", "2019") == pytest.approx(100.0)
+    assert v(df, "E06000001", "parished_wards_share", "2019") == pytest.approx(100 / 3)
+    assert v(df, "E06000002", "parished_wards_share", "2019") == 0.0
+    # District Two has a parish in a 2019 ward that no longer exists: unknown, not zero
+    assert math.isnan(v(df, "E07000002", "parished_wards_share", "2019"))
+    assert math.isnan(v(df, "E05000004", "parishes_per_10k", "2019"))
     # ...but Ward Three keeps its 2018 code, so its parish is known
-    assert v(df, "E05000003", "parishes_per_10k", "2018") == pytest.approx(1 / 40_000 * 10_000)
+    assert v(df, "E05000003", "parishes_per_10k", "2019") == pytest.approx(1 / 40_000 * 10_000)
     # a parish crossing two wards counts in each: Ward One holds parishes One and Two
-    assert v(df, "E05000001", "parishes_per_10k", "2018") == pytest.approx(2 / 10_000 * 10_000)
+    assert v(df, "E05000001", "parishes_per_10k", "2019") == pytest.approx(2 / 10_000 * 10_000)
     # England: (2 + 1 + 0) parished of (2 + 3 + 1) wards in the three known districts
-    assert v(df, "E92000001", "parished_wards_share", "2018") == pytest.approx(50.0)
+    assert v(df, "E92000001", "parished_wards_share", "2019") == pytest.approx(50.0)
 
 
 def test_enabler_ratio_and_shift(fixture_db):

@@ -237,6 +237,26 @@ def test_find_places_by_code_and_postcode(small_db, fake_postcodes):
     assert none.empty and list(none.columns) == places.PLACE_COLUMNS
 
 
+def test_find_places_finds_parishes_by_name(small_db):
+    con = duckdb.connect(str(small_db))
+    con.execute("INSERT INTO parishes VALUES ('E04000001', 'Centralby', NULL, 'E07000001', ?, NULL), "
+                "('E04000002', 'Norbury', NULL, 'E07000001', ?, NULL)", [D1, D1])
+    con.execute("INSERT INTO parish_wards VALUES ('E04000001', ?, ?), ('E04000001', 'E05999999', NULL), "
+                "('E04000002', 'E05999998', NULL)", [W3, W3])
+    con.close()
+    out = places.find_places("centralby", db_path=small_db)
+    assert out[["code", "level", "match"]].values.tolist() == [[W3, "ward", "parish"]]
+    assert out["label"].tolist() == ["Centralby (parish) — North End ward, Alphaton"]
+    # a parish whose wards were all redrawn opens its district, and says the ward is not known
+    nor = places.find_places("Norbury", db_path=small_db)
+    assert nor[["code", "level"]].values.tolist() == [[D1, "district"]]
+    assert nor["label"].iloc[0].startswith("Norbury (parish) — in Alphaton; its ward is not known")
+    # area names first when equally good; the parish after the exact and prefix area matches
+    assert places.find_places("central", db_path=small_db)["label"].tolist() == [
+        "Central, Alphaton", "Central, Betaborough", "Central Park, Betaborough",
+        "Centralby (parish) — North End ward, Alphaton", "Old Central, Alphaton"]
+
+
 @pytest.mark.parametrize("text", ["'; DROP TABLE areas; --", "%", "%%", "_%_", "Central' OR '1'='1", "x"])
 def test_find_places_user_text_is_never_sql(small_db, text):
     assert places.find_places(text, db_path=small_db).empty
@@ -257,7 +277,7 @@ def geo_db(raw_dir, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("places")
     result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static",
-                   sources=[get("geography"), get("boundaries")], derive=False, log=lambda *a: None)
+                   sources=[get("geography"), get("boundaries"), get("parishes")], derive=False, log=lambda *a: None)
     return result.db_path
 
 
@@ -327,3 +347,13 @@ def test_find_places_real(geo_db):
     assert pc["level"].tolist() == ["ward", "district", "region"]
     assert pc["code"].tolist()[1:] == ["E09000033", "E12000007"]
     assert places.find_places("E08000025", db_path=geo_db)["name"].tolist() == ["Birmingham"]
+
+
+def test_find_places_real_parish(geo_db):
+    """The search box's own example: Hebden Royd is a town council in Calderdale (ONS PAR19
+    E04000176), in the December 2019 wards Calder and Luddendenfoot, both still current."""
+    out = places.find_places("Hebden Royd", db_path=geo_db)
+    assert out[["code", "level", "district_code", "match"]].values.tolist() == [
+        ["E05001372", "ward", "E08000033", "parish"], ["E05001377", "ward", "E08000033", "parish"]]
+    assert out["label"].tolist() == ["Hebden Royd (parish) — Calder ward, Calderdale",
+                                     "Hebden Royd (parish) — Luddendenfoot ward, Calderdale"]

@@ -312,7 +312,7 @@ def test_sources_and_load_report(db):
 
 
 def test_a_ward_brief_leads_its_ward_table_with_that_ward(db, period):
-    """The ward table of a ward's brief is its council's wards (the first 10 of them): the ward
+    """The ward table of a ward's brief is its council's wards (the first WARD_ROWS of them): the ward
     the brief is about comes first, marked, whatever its place in the alphabet."""
     from html import escape as html_escape
 

@@ -4,7 +4,7 @@ Conventions (see docs/methodology.md for the reasons):
 
 - Periods are financial years ('2017-18'). Grants awarded in calendar year Y are aligned with
   financial year Y-(Y+1) (9 of its 12 months overlap) and every such value's note says so.
-  Snapshot indicators (parishes, Dec 2018) have one period and are used for every year.
+  Snapshot indicators (parishes, Dec 2019) have one period and are used for every year.
 - Per-head denominators are one population for every year (Census 2021 for districts and above,
   mid-2019 LSOA-based for wards): per-head changes reflect money, not population.
 - Roll-ups (ward → district, district → county / region / England) sum numerators and

@@ -37,6 +37,7 @@ def derive(run) -> pd.DataFrame:
     """Spending indicators; keeps ``run.shared["finance"]`` (district and county spending) for the
     headline ratios."""
     rows, run.shared["finance"] = _finance_indicators(run.con, run.geo, run.rep)
+    run.shared["finance_rows"] = rows
     return rows
 
 
@@ -45,7 +46,9 @@ def _council_finance(con) -> pd.DataFrame:
 
     A successor council's figure is the sum of its predecessors'. A year in which fewer of them
     published a figure than in the council's best year is incomplete: the value is NaN (a partial
-    sum would understate spending) and ``missing`` names who is absent.
+    sum would understate spending) and ``missing`` names who is absent. Years the council
+    published itself (after a reorganisation, e.g. Buckinghamshire in 2023-24) are compared with
+    each other, not with the years its predecessors published (``own_era``).
     """
     return con.execute("""
         WITH per AS (
@@ -54,29 +57,32 @@ def _council_finance(con) -> pd.DataFrame:
                    count(value_gbp) FILTER (WHERE line = $tse) AS n_tse,
                    sum(value_gbp) FILTER (WHERE line = $prec) AS prec,
                    count(value_gbp) FILTER (WHERE line = $prec) AS n_prec,
-                   count(*) FILTER (WHERE line = $tse) AS has_tse_line
+                   count(*) FILTER (WHERE line = $tse) AS has_tse_line,
+                   bool_or(mapping = 'same') AS by_itself
             FROM finance WHERE council_code IS NOT NULL GROUP BY ALL),
         agg AS (
-            SELECT council_code, period, count(*) FILTER (WHERE has_tse_line > 0) AS n_lines,
+            SELECT council_code, period, bool_or(by_itself) AS own_era,
+                   count(*) FILTER (WHERE has_tse_line > 0) AS n_lines,
                    count(*) FILTER (WHERE n_tse > 0) AS n_tse, sum(tse) AS tse,
                    count(*) FILTER (WHERE n_prec > 0) AS n_prec, sum(prec) AS prec,
                    string_agg(source_name || ' (' || ecode || ')', ', ' ORDER BY ecode)
                        FILTER (WHERE has_tse_line > 0 AND n_tse = 0) AS missing
             FROM per GROUP BY ALL),
-        expected AS (SELECT council_code, max(n_tse) AS n_expected FROM agg GROUP BY ALL)
+        expected AS (SELECT council_code, own_era, max(n_tse) AS n_expected FROM agg GROUP BY ALL)
         SELECT a.council_code, a.period, a.n_lines, a.n_tse, a.n_prec, e.n_expected, a.missing,
                CASE WHEN a.n_tse = e.n_expected AND a.n_tse > 0 THEN a.tse END AS own,
                CASE WHEN a.n_prec = e.n_expected AND a.n_prec > 0 THEN a.prec END AS precept
-        FROM agg a JOIN expected e USING (council_code)
+        FROM agg a JOIN expected e USING (council_code, own_era)
         WHERE a.n_lines > 0
         ORDER BY 1, 2""", {"tse": TSE_LINE, "prec": PRECEPT_LINE}).df()
 
 
 def _missing_note(row) -> str:
-    if row["n_tse"] < row["n_expected"]:
+    expected = max(int(row["n_expected"]), int(row["n_lines"]))
+    if row["n_tse"] < expected:
         who = f": {row['missing']}" if isinstance(row["missing"], str) and row["missing"] else ""
-        return (f"missing: {int(row['n_tse'])} of the {int(row['n_expected'])} councils that make up this council "
-                f"published a total for {row['period']}{who}")
+        return (f"missing: {int(row['n_tse'])} of the {expected} councils that make up this council "
+                f"published a total for {row['period']} (not published by MHCLG){who}")
     return ""
 
 

@@ -1,5 +1,5 @@
 """Parishes family: civil parishes per 10,000 residents and the share of wards that are parished
-(ONS parish list, December 2018: one snapshot used for every year)."""
+(ONS parish list, December 2019: one snapshot used for every year)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,16 +11,16 @@ from .base import Geo, as_values, no_values, rate, rollup, with_rollups
 
 ORDER = 30
 
-#: Period label of the parish snapshot (ONS PAR18_WD18_LAD18, December 2018).
-PARISH_PERIOD = "2018"
+#: Period label of the parish snapshot (ONS PAR19_WD19_LAD19, December 2019).
+PARISH_PERIOD = "2019"
 
 INDICATORS = (
     Indicator("parishes_per_10k", "Parishes per 10,000 residents", "projects", "parishes per 10,000 residents", 1,
-              True, "Civil parishes (ONS, December 2018) per 10,000 residents. Used for every year.",
+              True, "Civil parishes (ONS, December 2019) per 10,000 residents. Used for every year.",
               "parishes,context", "ward,district,county,region,country", static=True),
     Indicator("parished_wards_share", "Wards that are parished", "projects", "% of wards", 1, True,
-              "Share of December 2023 wards containing at least one civil parish (December 2018). Only where every "
-              "parish's 2018 ward is still a current ward (unchanged boundary). Wards: 100 parished, 0 not.",
+              "Share of December 2023 wards containing at least one civil parish (December 2019). Only where every "
+              "parish's 2019 ward is still a current ward (unchanged boundary). Wards: 100 parished, 0 not.",
               "parishes,geography", "ward,district,county,region,country", static=True),
 )
 
@@ -30,12 +30,12 @@ def derive(run) -> pd.DataFrame:
 
 
 def _parish_indicators(con, geo: Geo, rep) -> pd.DataFrame:
-    """Parishes per 10,000 residents and the share of wards that are parished (Dec 2018 snapshot).
+    """Parishes per 10,000 residents and the share of wards that are parished (Dec 2019 snapshot).
 
     A ward's parish status is known when its code appears in a parish–ward pair (parished: the
-    code is unchanged since 2018, so its parishes are exactly those listed), or when every
+    code is unchanged since 2019, so its parishes are exactly those listed), or when every
     parish–ward pair of its district maps to a current ward (then any other current ward lies
-    outside every 2018 parished ward: unparished).
+    outside every 2019 parished ward: unparished).
     """
     par = con.execute("SELECT parish_code, district_code FROM parishes WHERE district_code IS NOT NULL").df()
     if par.empty:
@@ -47,7 +47,7 @@ def _parish_indicators(con, geo: Geo, rep) -> pd.DataFrame:
     d = pd.DataFrame({"area_code": geo.districts["code"], "period": PARISH_PERIOD,
                       "parishes": n_par.to_numpy(float)})
     d["pop"] = d["area_code"].map(geo.pop)
-    d["note"] = "ONS parish list, December 2018"
+    d["note"] = "ONS parish list, December 2019"
     out = [with_rollups(rate(d, "parishes", "pop", 10_000.0), geo, "parishes_per_10k", 10_000.0)]
 
     unmatched = pw[pw["ward_code"].isna()].groupby("district_code").size()
@@ -62,8 +62,8 @@ def _parish_indicators(con, geo: Geo, rep) -> pd.DataFrame:
     w["parished"] = np.where(known, listed.astype(float), np.nan)
     w["one"] = np.where(known, 1.0, np.nan)
     w["pop"] = w["area_code"].map(geo.pop)
-    w["note"] = np.where(known, "ONS parish list, December 2018 (a parish crossing wards counts in each)",
-                         "missing: the district's 2018 wards were redrawn, so this ward's parishes are not known")
+    w["note"] = np.where(known, "ONS parish list, December 2019 (a parish crossing wards counts in each)",
+                         "missing: the district's 2019 wards were redrawn, so this ward's parishes are not known")
     out.append(as_values(rate(w, "parishes", "pop", 10_000.0), "parishes_per_10k"))
     pw_w = rate(w, "parished", "one", 100.0)
     out.append(as_values(pw_w, "parished_wards_share"))
@@ -72,7 +72,7 @@ def _parish_indicators(con, geo: Geo, rep) -> pd.DataFrame:
     miss = pd.DataFrame({"area_code": sorted(set(geo.districts["code"]) - known_district)})
     miss["period"] = PARISH_PERIOD
     miss["value"] = np.nan
-    miss["note"] = [f"missing: {int(unmatched.get(c, 0))} of {int(pairs.get(c, 0))} parish–ward links point to 2018 "
+    miss["note"] = [f"missing: {int(unmatched.get(c, 0))} of {int(pairs.get(c, 0))} parish–ward links point to 2019 "
                     "wards that have since been redrawn" for c in miss["area_code"]]
     out.append(with_rollups(pd.concat([ds, miss], ignore_index=True), geo, "parished_wards_share", 100.0))
     rep.facts["districts_with_parished_wards_share"] = float(len(ds))

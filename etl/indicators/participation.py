@@ -44,8 +44,9 @@ def _participation(con, geo: Geo, rep) -> pd.DataFrame:
         rep.warn(f"participation period {per!r} not understood: not used")
     p = p[p["fy"].notna()]
     base = pd.DataFrame({"area_code": p["area_code"], "period": p["fy"], "value": p["value_pct"]})
-    base["note"] = [f"Community Life Survey {per}" + (f" (95% CI {lo:.1f}–{hi:.1f})" if pd.notna(lo) else "")
-                    for per, lo, hi in zip(p["period"], p["lci"], p["uci"])]
+    base["note"] = [(f"Community Life Survey {per}" + (f" (95% CI {lo:.1f}–{hi:.1f})" if pd.notna(lo) else ""))
+                    if pd.notna(v) else f"missing: no Community Life Survey estimate published for {per}"
+                    for per, v, lo, hi in zip(p["period"], p["value_pct"], p["lci"], p["uci"])]
     regional = base[base["area_code"] != ENGLAND]
     out = [base]
     for frame in (geo.districts, geo.counties):

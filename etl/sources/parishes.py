@@ -1,48 +1,76 @@
-"""Parish tier: every English civil parish with its 2018 ward(s) and its current district.
+"""Parish tier: every English civil parish with its lookup-year ward(s) and its current district.
 
 Parish and town councils are the most local layer of community self-government, so the number
-of parishes in a ward or district is context for "communities stepping up". The only parish
-lookup available offline is ONS PAR18_WD18_LAD18 (December 2018). Its quirks decide the design:
+of parishes in a ward or district is context for "communities stepping up". The newest parish
+lookup available offline is ONS PAR19_WD19_LAD19 (December 2019), which replaces the December
+2018 list (``PAR18_WD18_LAD18.csv`` stays in the mirror but is no longer loaded). The loader reads
+whichever vintage the file's header names (``PARyyCD``, ``WDyyCD``, ``LADyyCD``), so a later ONS
+lookup of the same shape loads by changing :data:`FILE` only. Its quirks decide the design:
 
-- A parish that crosses 2018 ward boundaries is listed once per ward (12,310 English rows for
-  10,462 parishes). The file carries no areas or populations, so we cannot say which ward holds
+- A parish that crosses its year's ward boundaries is listed once per ward (12,311 English rows for
+  10,464 parishes in December 2019). The file carries no areas or populations, so we cannot say which ward holds
   *most* of a parish. ``parishes`` therefore has one row per parish and names a ward only when
   the parish lies in exactly one 2018 ward; every parish–ward pair is kept in ``parish_wards``
   (so "parishes per ward" counts a cross-boundary parish in each ward it touches).
-- LAD 2018 codes are mapped forward to LAD 2024 through ``area_code_map`` (e.g. the seven
-  North Yorkshire districts → E06000065). A parish always lies in one district.
-- Ward codes of 2018 are kept as the Dec 2023 ward only when the very same GSS code is still a
-  current ward (a ward keeps its code only while its boundary is unchanged); otherwise NULL and
-  reported as unmatched. Most English wards have been redrawn since 2018, so coverage is partial.
+- The lookup's district codes are mapped forward to LAD 2024 through ``area_code_map`` (e.g. the
+  seven North Yorkshire districts → E06000065). A parish always lies in one district.
+- The lookup's ward codes are kept as the Dec 2023 ward only when the very same GSS code is still
+  a current ward (a ward keeps its code only while its boundary is unchanged); otherwise NULL and
+  reported as unmatched: these are the parishes that cannot be placed in December 2023 wards.
+- ``PAR19_names_codes.csv`` (ONS parish names and codes, same vintage) is checked against the
+  lookup: an English parish in one and not the other, or named differently, is reported.
+- The columns ``ward18_code``/``district18_code`` keep their names (an interface other code reads)
+  but hold the lookup's own vintage: December 2019 wards and districts.
 - Welsh communities (W04) in the same file are outside this England-only project and skipped.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from pathlib import Path
 
-from ..core import BuildContext, EtlInputError, Source, insert_rows, read_csv
+from ..core import BuildContext, EtlInputError, Source, decode_text, insert_rows, read_csv
 
-FILE = "community/PAR18_WD18_LAD18.csv"
+FILE = "community/PAR19_WD19_LAD19.csv"
+NAMES_FILE = "community/PAR19_names_codes.csv"
+#: The parish code column names the vintage: PAR19CD → '19'.
+VINTAGE_RE = re.compile(r"^PAR(\d\d)CD$")
+
+
+def vintage_of(path: Path) -> str:
+    """Two-digit year of a parish lookup, from its header (PAR19CD → '19')."""
+    lines = decode_text(path).lstrip("\ufeff").splitlines()
+    header = [h.strip().strip('"') for h in lines[0].split(",")] if lines else []
+    years = [m.group(1) for h in header if (m := VINTAGE_RE.match(h.strip()))]
+    if len(years) != 1:
+        raise EtlInputError(f"expected one parish code column like 'PAR19CD'; header is {header[:8]}", file=path,
+                            row=1)
+    return years[0]
 
 
 class Parishes(Source):
     id = "parishes"
-    title = "Parish to Ward to Local Authority District lookup (December 2018), England"
+    title = "Parish to Ward to Local Authority District lookup (December 2019), England"
     publisher = "Office for National Statistics"
     licence = "Open Government Licence v3.0"
     attribution = ("Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
-                   "Contains OS data © Crown copyright and database right 2018.")
-    vintage = "December 2018 (PAR18, WD18, LAD18)"
-    url = "https://geoportal.statistics.gov.uk/search?q=PAR18_WD18_LAD18"
-    files = (FILE,)
+                   "Contains OS data © Crown copyright and database right 2019.")
+    vintage = "December 2019 (PAR19, WD19, LAD19)"
+    url = "https://geoportal.statistics.gov.uk/search?q=PAR19_WD19_LAD19"
+    files = (FILE, NAMES_FILE)
     depends = ("geography",)
 
     def load(self, ctx: BuildContext) -> None:
         rep = ctx.report(self.id)
-        (path,) = self.paths(ctx)
+        path, names_path = ctx.raw_dir / FILE, ctx.raw_dir / NAMES_FILE
+        if not path.exists():
+            raise EtlInputError(f"required raw file {FILE} not found in {ctx.raw_dir}", file=FILE)
         ctx.register_file(self, path)
-        table = read_csv(path, ["PAR18CD", "PAR18NM", "WD18CD", "LAD18CD"], rep, unique=["PAR18CD", "WD18CD"])
+        yy = vintage_of(path)
+        par, nm, wd, lad = f"PAR{yy}CD", f"PAR{yy}NM", f"WD{yy}CD", f"LAD{yy}CD"
+        table = read_csv(path, [par, nm, wd, lad], rep, unique=[par, wd])
         rep.rows_read = len(table)
+        rep.facts["lookup_year"] = 2000 + int(yy)
 
         district_map = _district_map(ctx.con)
         current_wards = dict(ctx.con.execute(
@@ -52,28 +80,33 @@ class Parishes(Source):
         pairs: list[tuple[str, str, int]] = []  # (parish, 2018 ward, line)
         welsh = 0
         for line, r in table:
-            code, ward18, lad18 = r["PAR18CD"].strip(), r["WD18CD"].strip(), r["LAD18CD"].strip()
+            code, ward18, lad18 = r[par].strip(), r[wd].strip(), r[lad].strip()
             if code.startswith("W04"):
                 welsh += 1
                 continue
             if not code.startswith("E04"):
                 raise EtlInputError(f"not an English parish (E04) or Welsh community (W04) code: {code!r}",
-                                    file=path, row=line, column="PAR18CD")
+                                    file=path, row=line, column=par)
             if not ward18.startswith("E05"):
                 raise EtlInputError(f"parish {code} has a ward code that is not an English ward: {ward18!r}",
-                                    file=path, row=line, column="WD18CD")
-            p = parishes.setdefault(code, {"name": r["PAR18NM"].strip(), "lad18": lad18, "line": line})
+                                    file=path, row=line, column=wd)
+            p = parishes.setdefault(code, {"name": r[nm].strip(), "lad18": lad18, "line": line})
             if p["lad18"] != lad18:
                 raise EtlInputError(f"parish {code} is listed under two districts ({p['lad18']} on line "
-                                    f"{p['line']}, {lad18} here)", file=path, row=line, column="LAD18CD")
-            if p["name"] != r["PAR18NM"].strip():
-                rep.warn(f"parish {code} has two names: {p['name']!r} and {r['PAR18NM'].strip()!r}; first kept",
-                         file=path, row=line, column="PAR18NM", code=code)
+                                    f"{p['line']}, {lad18} here)", file=path, row=line, column=lad)
+            if p["name"] != r[nm].strip():
+                rep.warn(f"parish {code} has two names: {p['name']!r} and {r[nm].strip()!r}; first kept",
+                         file=path, row=line, column=nm, code=code)
             pairs.append((code, ward18, line))
-        rep.note(f"{welsh} Welsh community rows (W04) skipped: England only", file=path, column="PAR18CD")
+        rep.note(f"{welsh} Welsh community rows (W04) skipped: England only", file=path, column=par)
+        if names_path.exists():
+            ctx.register_file(self, names_path)
+            check_names(names_path, yy, parishes, rep)
+        else:
+            rep.warn(f"{NAMES_FILE} not found: parish names and codes not cross-checked", file=NAMES_FILE)
 
-        district_of = self._map_districts(parishes, district_map, rep, path)
-        ward_rows, ward_status = self._map_wards(pairs, current_wards, district_of, rep, path)
+        district_of = self._map_districts(parishes, district_map, rep, path, lad)
+        ward_rows, ward_status = self._map_wards(pairs, current_wards, district_of, rep, path, yy)
 
         wards_of: dict[str, list[str]] = defaultdict(list)
         for code, ward18, _ in pairs:
@@ -105,9 +138,9 @@ class Parishes(Source):
         })
 
     @staticmethod
-    def _map_districts(parishes, district_map, rep, path) -> dict[str, str]:
-        """LAD 2018 → current district. A 2018 district that was split would need parish-level
-        geography to place its parishes, so a split is an error rather than a guess."""
+    def _map_districts(parishes, district_map, rep, path, column) -> dict[str, str]:
+        """Lookup-year district → current district. A district that was split would need
+        parish-level geography to place its parishes, so a split is an error rather than a guess."""
         by_lad: dict[str, list[str]] = defaultdict(list)
         for code, p in parishes.items():
             by_lad[p["lad18"]].append(code)
@@ -116,31 +149,54 @@ class Parishes(Source):
             succ = district_map.get(lad18, [])
             line = min(parishes[c]["line"] for c in codes)
             if not succ:
-                rep.unmatched(lad18, "2018 district code has no current district in area_code_map", file=path,
-                              row=line, column="LAD18CD")
+                rep.unmatched(lad18, "lookup district code has no current district in area_code_map", file=path,
+                              row=line, column=column)
                 continue
             if len(succ) > 1:
-                raise EtlInputError(f"2018 district {lad18} was split into {succ}; parishes cannot be placed",
-                                    file=path, row=line, column="LAD18CD")
+                raise EtlInputError(f"district {lad18} was split into {succ}; parishes cannot be placed",
+                                    file=path, row=line, column=column)
             out.update(dict.fromkeys(codes, succ[0]))
         return out
 
     @staticmethod
-    def _map_wards(pairs, current_wards, district_of, rep, path):
-        """Keep a 2018 ward code only when it is still a Dec 2023 ward; report every code that is not."""
+    def _map_wards(pairs, current_wards, district_of, rep, path, yy):
+        """Keep a lookup ward code only when it is still a Dec 2023 ward; report every code that is not."""
         status: dict[str, str | None] = {}
         rows = []
         for code, ward18, line in pairs:
             if ward18 not in status:
                 status[ward18] = ward18 if ward18 in current_wards else None
                 if status[ward18] is None:
-                    rep.unmatched(ward18, "2018 ward code is not a December 2023 ward (redrawn or recoded)",
-                                  file=path, row=line, column="WD18CD")
+                    rep.unmatched(ward18, f"20{yy} ward code is not a December 2023 ward (redrawn or recoded): its "
+                                  "parishes cannot be placed in December 2023 wards", file=path, row=line,
+                                  column=f"WD{yy}CD")
                 elif district_of.get(code) and current_wards[ward18] != district_of[code]:
-                    rep.warn(f"2018 ward {ward18} is now in district {current_wards[ward18]} but parish {code} "
-                             f"maps to {district_of[code]}", file=path, row=line, column="WD18CD", code=ward18)
+                    rep.warn(f"20{yy} ward {ward18} is now in district {current_wards[ward18]} but parish {code} "
+                             f"maps to {district_of[code]}", file=path, row=line, column=f"WD{yy}CD", code=ward18)
             rows.append((code, ward18, status[ward18]))
         return rows, status
+
+
+def check_names(path: Path, yy: str, parishes: dict[str, dict], rep) -> None:
+    """The ONS parish names file of the same vintage against the lookup: report English parishes
+    in only one of them, and names that differ (the lookup's name is kept)."""
+    par, nm = f"PAR{yy}CD", f"PAR{yy}NM"
+    table = read_csv(path, [par, nm], rep, unique=[par])
+    listed = {}
+    for line, r in table:
+        code = r[par].strip()
+        if code.startswith("E04"):
+            listed[code] = (r[nm].strip(), line)
+    for code in sorted(set(listed) - set(parishes)):
+        rep.unmatched(code, f"parish {listed[code][0]!r} is in the names file but not in the ward lookup",
+                      file=path, row=listed[code][1], column=par)
+    for code in sorted(set(parishes) - set(listed)):
+        rep.unmatched(code, "parish is in the ward lookup but not in the names file", file=path, column=par)
+    for code in sorted(set(parishes) & set(listed)):
+        if listed[code][0] != parishes[code]["name"]:
+            rep.warn(f"parish {code} is {parishes[code]['name']!r} in the lookup and {listed[code][0]!r} in the "
+                     "names file; the lookup's name is kept", file=path, row=listed[code][1], column=nm, code=code)
+    rep.facts["names_file_parishes"] = len(listed)
 
 
 def _district_map(con) -> dict[str, list[str]]:

@@ -9,6 +9,12 @@ explicit table (``ITL1_TO_REGION``: the ONS region names and their ITL1 spelling
 any other name stops the build, so a renamed or misspelt region can never be dropped silently.
 This is the one place in the ETL where a name is matched. 'NA' in the files means "not
 published" and is read as missing; other suppression markers are recorded in the load report.
+
+England's series comes from edition 4.0 of the national file (2013/14 → 2024/25, confidence
+intervals from 2019/20). Its layout differs from edition 1.0 (lower-case ``measure_code``,
+``time_period``, ``value``, ``lci``, ``uci``; split columns instead of Age/Sex/Category), so the
+reader is chosen by the header. There was no survey in 2022/23: that row's value is blank and is
+loaded as a missing value, so the gap shows. The regional series (edition 1.0) stops at 2020/21.
 """
 from __future__ import annotations
 
@@ -17,7 +23,10 @@ from powerbalance.codes import ENGLAND, is_gss
 from ..core import BuildContext, EtlInputError, LoadReport, Source, Table, insert_rows, parse_number, read_csv
 
 REGIONAL = "volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv"
-NATIONAL = "volunteering/DR41-civic-engagement--full-dataset.csv"
+NATIONAL = "volunteering/DR41-4.0-civic-engagement--full-dataset.csv"
+#: Edition 4.0 (national) columns; the split columns say whether a row is a breakdown.
+REQUIRED_V4 = ["measure_code", "area_code", "area_name", "primary_split_type", "secondary_split_type", "time_period",
+               "value", "lci", "uci", "sample_size"]
 
 #: English ITL1 regions: region names (as ONS and this file spell them) → E12 region code.
 ITL1_TO_REGION = {
@@ -75,7 +84,7 @@ class Participation(Source):
     licence = "Open Government Licence v3.0"
     attribution = ("Source: DCMS Community Life Survey, via the Social Mobility Commission State of the Nation "
                    "data, licensed under the Open Government Licence v3.0.")
-    vintage = "2013/14 to 2020/21 (England); 2014 to 2021 (regions)"
+    vintage = "2013/14 to 2024/25 (England, edition 4.0; no survey in 2022/23); 2014 to 2021 (regions)"
     url = "https://www.gov.uk/government/collections/community-life-survey--2"
     files = (REGIONAL, NATIONAL)
     depends = ("geography",)
@@ -92,6 +101,11 @@ class Participation(Source):
 
         rows: list[tuple] = []
         for rel, national in ((REGIONAL, False), (NATIONAL, True)):
+            if national and is_edition_4(ctx.raw_dir / rel):
+                table = read_csv(ctx.raw_dir / rel, REQUIRED_V4, rep)
+                rep.rows_read += len(table)
+                rows.extend(england_rows_v4(table, rep))
+                continue
             table = read_csv(ctx.raw_dir / rel, REQUIRED, rep)
             rep.rows_read += len(table)
             rows.extend(self._rows(table, national, rep))
@@ -152,6 +166,40 @@ class Participation(Source):
             rep.warn(f"non-GSS area code {published!r} ignored; region matched by name", file=path.name, row=line,
                      column="Area_code")
         return code
+
+
+def is_edition_4(path) -> bool:
+    """Edition 4.0 files start with the lower-case ``measure_code`` column."""
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        return fh.readline().lstrip('"').lower().startswith("measure_code")
+
+
+def england_rows_v4(table: Table, rep: LoadReport) -> list[tuple]:
+    """England's trend rows of edition 4.0 (same tuples as :meth:`Participation._rows`)."""
+    out = []
+    path = table.path
+    for line, r in table:
+        if r["measure_code"].strip().upper() != "DR41":
+            raise EtlInputError(f"expected measure dr41, found {r['measure_code']!r}", file=path, row=line,
+                                column="measure_code")
+        if r["area_code"].strip() != ENGLAND:
+            raise EtlInputError(f"expected England ({ENGLAND}) in the national file, found {r['area_code']!r}",
+                                file=path, row=line, column="area_code")
+        if r["primary_split_type"].strip() != "time_period" or r["secondary_split_type"].strip():
+            rep.note("breakdown row skipped: only all-adult totals are loaded", file=path, row=line)
+            continue
+        loc = {"file": path.name, "row": line}
+        period = r["time_period"].strip()
+        value = _number(r["value"], rep, column="value", **loc)
+        if value is None:
+            rep.note(f"no published value for {period} (no survey that year): kept as missing", column="value",
+                     code=ENGLAND, **loc)
+        elif not 0 <= value <= 100:
+            raise EtlInputError(f"percentage out of range: {value}", file=path, row=line, column="value")
+        out.append((ENGLAND, r["area_name"].strip(), period, value, _number(r["lci"], rep, column="lci", **loc),
+                    _number(r["uci"], rep, column="uci", **loc),
+                    _number(r["sample_size"], rep, column="sample_size", **loc), (path, line)))
+    return out
 
 
 SOURCES = [Participation()]

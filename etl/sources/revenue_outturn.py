@@ -42,6 +42,8 @@ ECODE_RE = re.compile(r"^E\d{4}$")
 PERIOD_RE = re.compile(r"(?<!\d)(20\d\d)\s*[-–/]\s*(\d\d)(?!\d)")
 #: Service-sum check tolerance, £ thousand (the published lines are rounded to £1k each).
 SUM_TOLERANCE = 2.0
+#: Why a published blank or marker ('[x]', '..') is missing: the reason carried into notes.
+NOT_PUBLISHED = "not published by MHCLG"
 
 #: Service lines (columns before TOTAL SERVICE EXPENDITURE). Patterns match the whole
 #: normalised heading (lower case, single spaces, no leading "190: " line number).
@@ -94,6 +96,7 @@ class Council:
     sheet: str | None
     row: int
     cells: list[Cell] = field(default_factory=list)
+    by_code: bool = False   # read from a code-keyed workbook (revenue_outturn_codes): a current year
 
 
 def normalise_heading(text: Any) -> str:
@@ -239,6 +242,10 @@ def find_layout(path: Path, wb) -> Layout:
 def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[Council]]:
     """Parse one RS workbook into council rows (values still as published)."""
     wb = open_workbook(path, path, EtlInputError)
+    from .revenue_outturn_codes import has_code_row, read_code_workbook
+
+    if has_code_row(path, wb):   # 2023-24 on: columns found by MHCLG data code
+        return read_code_workbook(path, rel, report, wb)
     layout = find_layout(path, wb)
     rows = read_sheet(wb, layout.sheet)
     header = rows[layout.header_row]
@@ -382,14 +389,14 @@ class ValueReader:
         v = self._clean(cell.raw)
         if v is None or v == "":
             self.suppressed += 1
-            self.report.suppressed("blank cell read as missing", **loc)
+            self.report.suppressed(f"blank cell read as missing ({NOT_PUBLISHED})", **loc)
             return None
         num = parse_number(v, file=council.file, sheet=council.sheet, row=council.row, column=loc["column"],
                            report=None)
         key = (council.file, council.sheet, cell.column, cell.label)
         if num is None:
             self.suppressed += 1
-            self.report.suppressed(f"marker {v!r} read as missing", **loc)
+            self.report.suppressed(f"marker {v!r} read as missing ({NOT_PUBLISHED})", **loc)
             return None
         if isinstance(v, str) and council.sheet is not None:
             self.text_numbers[key].append(council.row)
@@ -469,7 +476,8 @@ def population_shares(ctx: BuildContext, source: Source, codes: set[str], report
 # The source
 # --------------------------------------------------------------------------------------------
 
-WORKBOOK_GLOBS = ("funding/Revenue_Outturn_Summary*RS*.xls*", "funding/RS_*_data_by_LA.xls*")
+WORKBOOK_GLOBS = ("funding/Revenue_Outturn_Summary*RS*.xls*", "funding/RS_*_data_by_LA.xls*",
+                  "funding/RS_*_data_by_LA.ods")
 EXTRACT_GLOB = "funding/mhclg_RS_revenue_outturn_*.csv"
 POPULATION_FILE = "context/age_gender21_ltla21_ew.csv"
 
@@ -482,7 +490,7 @@ class RevenueOutturn(Source):
     attribution = ("Source: MHCLG Local authority revenue expenditure and financing, Revenue Outturn Summary (RS), "
                    "licensed under the Open Government Licence v3.0. Census 2021 population (ONS, OGL v3.0) used "
                    "to apportion split councils.")
-    vintage = "2010-11 to 2017-18 final outturn (2015-16 and 2016-17 upper-tier extract)"
+    vintage = "2010-11 to 2017-18 and 2023-24 final outturn (2015-16 and 2016-17 upper-tier extract)"
     url = "https://www.gov.uk/government/collections/local-authority-revenue-expenditure-and-financing"
     files = WORKBOOK_GLOBS + (EXTRACT_GLOB, POPULATION_FILE)
     depends = ("geography",)
@@ -544,6 +552,9 @@ class RevenueOutturn(Source):
         for council, succ in resolved:
             if not succ:
                 values.check(council)
+                if council.by_code and council.klass in COUNCIL_CLASSES:
+                    from .revenue_outturn_codes import unknown_council
+                    raise unknown_council(council)
                 if council.klass in COUNCIL_CLASSES or not council.klass:
                     rep.unmatched(council.ecode, f"council {council.name!r} (class {council.klass}) has no current "
                                   "successor in area_code_map", file=council.file, sheet=council.sheet,
