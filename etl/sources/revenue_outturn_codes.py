@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import EtlInputError, LoadReport, excel_col, is_gss
+from powerbalance.codes import excel_col, is_gss
+
+from ..core import EtlInputError, LoadReport
 from .revenue_outturn import (COUNCIL_CLASSES, ECODE_RE, HEAD_SCAN_ROWS, REQUIRED_LABELS, Cell, Council,
                               normalise_heading, periods_in, read_sheet, _at, _present, _text)
 
