@@ -905,14 +905,14 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
     ph = ", ".join("?" for _ in codes)
-    mph = ", ".join("?" for _ in LATEST_MEASURES)
-    shift_case = " ".join(f"WHEN '{m}' THEN '{s}'" for m, s in LONGEST_SHIFT_OF.items())
     return _db.query(f"""
         WITH latest AS (
             SELECT indicator_id, max(period) AS period FROM indicator_values
-            WHERE indicator_id IN ({mph}) AND value IS NOT NULL AND period NOT LIKE '% to %' GROUP BY ALL),
+            WHERE list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL AND period NOT LIKE '% to %'
+            GROUP BY ALL),
+        shift_of AS (SELECT unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS shift_id),
         has AS (SELECT DISTINCT area_code, indicator_id FROM indicator_values
-                WHERE area_code IN ({ph}) AND indicator_id IN ({mph}) AND value IS NOT NULL)
+                WHERE area_code IN ({ph}) AND list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL)
         SELECT a.code, a.name, l.indicator_id, i.name AS measure, i.unit, l.period, v.value, v.note,
                s.period AS shift_period, s.value AS shift_value, s.denominator AS shift_from,
                s.numerator AS shift_to, s.note AS shift_note
@@ -920,10 +920,11 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
         JOIN indicators i ON i.indicator_id = l.indicator_id
         LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = l.indicator_id
              AND v.period = l.period
-        LEFT JOIN indicator_values s ON s.area_code = a.code
-             AND s.indicator_id = CASE l.indicator_id {shift_case} END
+        LEFT JOIN shift_of sh ON sh.measure = l.indicator_id
+        LEFT JOIN indicator_values s ON s.area_code = a.code AND s.indicator_id = sh.shift_id
         ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
-                     [*LATEST_MEASURES, *codes, *LATEST_MEASURES, codes, list(LATEST_MEASURES)], db=db)
+                     [list(LATEST_MEASURES), list(LONGEST_SHIFT_OF), list(LONGEST_SHIFT_OF.values()), *codes,
+                      list(LATEST_MEASURES), codes, list(LATEST_MEASURES)], db=db)
 
 
 def _measure_text(value: float, unit: str, change: bool = False) -> str:
@@ -968,7 +969,7 @@ def participation_series(region_code: str | None = None, db=None) -> pd.DataFram
     """Civic participation (Community Life Survey) for England (to 2024/25, with confidence
     intervals where published) and, when given, a region (to 2020/21), every period labelled as a
     financial year. England's 2022/23 (no survey) is a row with no value, so charts show the gap."""
-    from .indicators import fy_of_survey
+    from .codes import fy_of_survey
 
     codes = [ENGLAND] + ([region_code] if region_code else [])
     df = _db.query("""SELECT p.area_code, coalesce(a.name, p.area_name) AS name, p.period AS survey_period,
@@ -982,7 +983,7 @@ def participation_series(region_code: str | None = None, db=None) -> pd.DataFram
 def every_financial_year(periods) -> list[str]:
     """Every financial year from the earliest to the latest of ``periods`` (e.g. 2010-11 … 2023-24),
     so a trend's x axis shows the years without data as gaps rather than closing them up."""
-    from .indicators import fy_of_year
+    from .codes import fy_of_year
 
     starts = [int(str(p)[:4]) for p in periods if str(p)[:4].isdigit() and len(str(p)) == 7]
     return [fy_of_year(y) for y in range(min(starts), max(starts) + 1)] if starts else []

@@ -147,8 +147,10 @@ def _in(value, options) -> bool:
     return value in options
 
 
-def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str] = str) -> None:
-    """Write one value to the URL (removing the parameter when empty)."""
+def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str] = str, default=None) -> None:
+    """Write one value to the URL (removing the parameter when empty). A carried parameter is
+    remembered for the next pages only when it is the user's choice, not the page's ``default``
+    (a year left at one page's default must not pin another page that opens on a later year)."""
     text = None if value is None or value == [] or value == () else dump(value)
     if text in (None, ""):
         if param in st.query_params:
@@ -159,8 +161,13 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.session_state[_SEEN + key] = text
     if param == "area":  # the place itself is remembered by remember_area only
         st.session_state[_PUBLISHED_AREA] = text
-    elif param in CARRIED and text != st.session_state.get(_FALLBACK + param):
-        st.session_state[_VIEW + param] = text  # a page's own fallback (e.g. a year it lacks) is not kept
+    elif param in CARRIED and text == st.session_state.get(_FALLBACK + param):
+        pass  # a page's own fallback (e.g. for a year it lacks) is not kept: the user's choice stays
+    elif param in CARRIED:
+        if default is not None and text == dump(default):
+            st.session_state.pop(_VIEW + param, None)
+        else:
+            st.session_state[_VIEW + param] = text
         st.session_state.pop(_FALLBACK + param, None)
 
 
@@ -168,9 +175,10 @@ def url_selectbox(label: str, options: Sequence, *, param: str, key: str, defaul
                   format_func: Callable = str, help: str | None = None, container=None, parse=str, dump=str):
     """A selectbox whose value lives in the URL parameter ``param``."""
     options = list(options)
-    _load_from_url(key, param, default if default is not None else (options[0] if options else None), options, parse)
+    default = default if default is not None else (options[0] if options else None)
+    _load_from_url(key, param, default, options, parse)
     value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help)
-    publish(param, value, key, dump)
+    publish(param, value, key, dump, default)
     return value
 
 
@@ -178,10 +186,11 @@ def url_radio(label: str, options: Sequence, *, param: str, key: str, default=No
               help: str | None = None, container=None, horizontal: bool = True):
     """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL."""
     options = list(options)
-    _load_from_url(key, param, default if default is not None else options[0], options, str)
+    default = default if default is not None else options[0]
+    _load_from_url(key, param, default, options, str)
     value = (container or st).radio(label, options, key=key, format_func=format_func, help=help,
                                     horizontal=horizontal)
-    publish(param, value, key)
+    publish(param, value, key, default=default)
     return value
 
 

@@ -86,3 +86,41 @@ def server(real_db, built, browser):
         w.wait_idle(page, m, timeout=240)
         page.close()
         yield s
+
+
+# ---- AppTest pages (Streamlit's testing API on the real build) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(real_db, built):
+    """A folder serving the dashboard (pages, assets) for AppTest on the session's build."""
+    from bench.app import served_app
+
+    _, static, _ = built
+    with served_app(real_db, static) as folder:
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def period(real_db):
+    """The latest index year of the real build."""
+    from powerbalance import queries
+
+    return queries.index_periods(real_db)[-1]
+
+
+@pytest.fixture(scope="module")
+def finance_built(raw_dir, tmp_path_factory):
+    """(read-only connection, revenue_outturn report) of a build of geography and finance only."""
+    import duckdb
+
+    from etl.build import build
+    from etl.sources.geography import Geography
+    from etl.sources.revenue_outturn import RevenueOutturn
+
+    out = tmp_path_factory.mktemp("finance_build")
+    result = build(raw_dir, out / "pb.duckdb", out / "static", sources=[Geography(), RevenueOutturn()], derive=False,
+                   log=lambda *_: None)
+    con = duckdb.connect(str(result.db_path), read_only=True)
+    yield con, result.reports["revenue_outturn"]
+    con.close()

@@ -124,3 +124,20 @@ def indicator_digest(db) -> tuple[str, str]:
         con.close()
     return tuple(hashlib.sha256("\n".join("|".join(text(v) for v in r) for r in rows).encode()).hexdigest()
                  for rows in (values, defs))
+
+
+# ---- browser pages -----------------------------------------------------------------------------
+
+
+def assert_clean(w, errors: list[str]) -> None:
+    assert not w.exceptions, w.exceptions
+    assert not errors, errors
+    assert w.pages_not_found == 0, "the server sent a 'page not found' dialog"
+
+
+def wait_map(page) -> None:
+    """The first map is drawn: its MapLibre canvas is visible and its areas are indexed."""
+    page.locator(".js-plotly-plot canvas.maplibregl-canvas").first.wait_for(state="visible", timeout=60_000)
+    from bench.browser import MAP_READY_JS
+
+    page.wait_for_function(MAP_READY_JS, timeout=60_000)

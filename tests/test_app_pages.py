@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.app import served_app
 from powerbalance import index, queries, ui
 from tests.helpers import figures, sql
 from tests.helpers import open_app_page as open_page
-
-
-@pytest.fixture(scope="module")
-def app(real_db, built):
-    _, static, _ = built
-    with served_app(real_db, static) as folder:
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def period(real_db):
-    return queries.index_periods(real_db)[-1]
 
 
 def map_codes(fig: dict) -> tuple[list, list]:

@@ -21,8 +21,8 @@ import duckdb
 import pytest
 
 from bench.app import StreamlitServer, served_app
-from bench.browser import MAP_READY_JS, Watcher, chromium_path, click_map
-from tests.helpers import open_page
+from bench.browser import Watcher, chromium_path, click_map
+from tests.helpers import assert_clean, open_page, wait_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,
@@ -38,18 +38,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 def requests_seen():
     return []
 
-
-
-def assert_clean(w: Watcher, errors: list[str]) -> None:
-    assert not w.exceptions, w.exceptions
-    assert not errors, errors
-    assert w.pages_not_found == 0, "the server sent a 'page not found' dialog"
-
-
-def wait_map(page) -> None:
-    """The first map is drawn: its MapLibre canvas is visible and its areas are indexed."""
-    page.locator(".js-plotly-plot canvas.maplibregl-canvas").first.wait_for(state="visible", timeout=60_000)
-    page.wait_for_function(MAP_READY_JS, timeout=60_000)
 
 
 def geo_requests(w: Watcher) -> list[str]:

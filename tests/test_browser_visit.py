@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench import chromium_path
-from tests.helpers import open_page
-from tests.test_browser import assert_clean, wait_map
+from tests.helpers import assert_clean, open_page, wait_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(chromium_path() is None,

@@ -304,16 +304,6 @@ def council_ecodes(period: str) -> set[str]:
     return {r[e] for r in rows[h + 1:] if r[e] and r[c] in COUNCIL_CLASSES}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("finance_build")
-    result = build(RAW, out / "pb.duckdb", out / "static", sources=[Geography(), RevenueOutturn()], derive=False,
-                   log=lambda *_: None)
-    con = duckdb.connect(str(result.db_path), read_only=True)
-    yield con, result.reports["revenue_outturn"]
-    con.close()
-
-
 @pytest.mark.realdata
 @needs_raw
 @pytest.mark.parametrize("period, ecode, heading, line, council, mapping", [
@@ -325,8 +315,8 @@ def built(tmp_path_factory):
     ("2010-11", "E4601", "Social care", "social_care", "E08000025", "same"),                       # single line
     ("2017-18", "E0102", "NET CURRENT EXPENDITURE", "net_current_expenditure", "E06000023", "same"),
 ])
-def test_spot_check_real_cells(built, period, ecode, heading, line, council, mapping):
-    con, _ = built
+def test_spot_check_real_cells(finance_built, period, ecode, heading, line, council, mapping):
+    con, _ = finance_built
     value, row, letter = published(period, ecode, heading)
     got = finance(con, "ecode = ? AND period = ? AND line = ?", [ecode, period, line])
     assert len(got) == 1
@@ -339,8 +329,8 @@ def test_spot_check_real_cells(built, period, ecode, heading, line, council, map
 
 @pytest.mark.realdata
 @needs_raw
-def test_2017_18_precept_column_is_parish_precepts_not_lcts(built):
-    con, _ = built
+def test_2017_18_precept_column_is_parish_precepts_not_lcts(finance_built):
+    con, _ = finance_built
     rows = sheet_rows("2017-18")
     h = next(i for i, r in enumerate(rows) if "E-code" in r)
     assert rows[h][24] == "Parish Precepts" and "paid to local parishes" in rows[h][88]
@@ -351,8 +341,8 @@ def test_2017_18_precept_column_is_parish_precepts_not_lcts(built):
 
 @pytest.mark.realdata
 @needs_raw
-def test_cumbria_split_is_apportioned_and_additive(built):
-    con, rep = built
+def test_cumbria_split_is_apportioned_and_additive(finance_built):
+    con, rep = finance_built
     value, _, _ = published("2013-14", "E0920", "TOTAL SERVICE EXPENDITURE")
     rows = finance(con, "ecode = 'E0920' AND period = '2013-14' AND line = 'total_service'")
     assert {r["mapping"] for r in rows} == {"predecessor_share"}
@@ -371,8 +361,8 @@ def test_cumbria_split_is_apportioned_and_additive(built):
 @pytest.mark.realdata
 @needs_raw
 @pytest.mark.parametrize("period", sorted(WB))
-def test_every_english_council_mapped_or_reported(built, period):
-    con, rep = built
+def test_every_english_council_mapped_or_reported(finance_built, period):
+    con, rep = finance_built
     expected = council_ecodes(period)
     loaded = {r[0] for r in con.execute("SELECT DISTINCT ecode FROM finance WHERE period = ?", [period]).fetchall()}
     reported = {i.code for i in rep.issues if i.kind == "unmatched" and i.file == WB[period][0]}
@@ -384,8 +374,8 @@ def test_every_english_council_mapped_or_reported(built, period):
 
 @pytest.mark.realdata
 @needs_raw
-def test_upper_tier_extract_years_and_values(built):
-    con, rep = built
+def test_upper_tier_extract_years_and_values(finance_built):
+    con, rep = finance_built
     with open(RAW / "funding" / EXTRACT, newline="") as fh:
         recs = list(csv.DictReader(fh))
     bristol = next((n + 2, r) for n, r in enumerate(recs) if r["E-code"] == "E0102" and r["year"] == "2017")
@@ -402,7 +392,7 @@ def test_upper_tier_extract_years_and_values(built):
 
 @pytest.mark.realdata
 @needs_raw
-def test_extract_year_2016_is_financial_year_2015_16(built):
+def test_extract_year_2016_is_financial_year_2015_16(finance_built):
     """Evidence for the year convention: reserves 'at 1 April' in the extract's year-2016 rows are the
     2014-15 workbook's reserves at 31 March 2015 (= 1 April 2015, the start of 2015-16)."""
     wb = CalamineWorkbook.from_path(str(RAW / "funding" / WB["2014-15"][0]))
@@ -425,8 +415,8 @@ def test_extract_year_2016_is_financial_year_2015_16(built):
 
 @pytest.mark.realdata
 @needs_raw
-def test_copeland_2017_18_not_returned_is_missing(built):
-    con, rep = built
+def test_copeland_2017_18_not_returned_is_missing(finance_built):
+    con, rep = finance_built
     rows = finance(con, "ecode = 'E0934' AND period = '2017-18'")
     assert rows and all(r["value_gbp"] is None for r in rows) and {r["council_code"] for r in rows} == {"E06000063"}
     assert sum(1 for i in rep.issues if i.kind == "suppressed" and i.code is None and i.row == rows[0]["row"]
@@ -435,8 +425,8 @@ def test_copeland_2017_18_not_returned_is_missing(built):
 
 @pytest.mark.realdata
 @needs_raw
-def test_report_facts(built):
-    con, rep = built
+def test_report_facts(finance_built):
+    con, rep = finance_built
     assert rep.facts["skipped_class_O"] > 500          # police, fire, GLA, parks, waste: skipped, not unmatched
     assert rep.count("unmatched") == 0
     assert rep.count("negative") < 100 < rep.facts["negative_values"]  # aggregated per column

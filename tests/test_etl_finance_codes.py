@@ -20,7 +20,6 @@ from python_calamine import CalamineWorkbook
 from etl.build import SCHEMA, build
 from etl.core import BuildContext, EtlInputError, insert_rows
 from etl.sources.revenue_outturn import RevenueOutturn
-from tests.test_etl_finance import built  # noqa: F401  (the real finance build, shared)
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = Path(os.environ.get("POWERBALANCE_RAW_DIR", ROOT.parent / "shared" / "data"))
@@ -283,8 +282,8 @@ def real_cell(ons: str, code: str):
     ("E07000032", "parish_precepts", "RS-parishaggprecept-net-exp", 2_851_000),
     ("E10000032", "total_service", "RS-totsx-net-exp", 1_486_213_000),            # West Sussex
 ])
-def test_real_2023_24_facts(built, ons, line, code, pounds):
-    con, _ = built
+def test_real_2023_24_facts(finance_built, ons, line, code, pounds):
+    con, _ = finance_built
     published, row, col = real_cell(ons, code)
     got = value(con, ons, "2023-24", line)
     assert got[0] == pounds == published * 1000
@@ -293,8 +292,8 @@ def test_real_2023_24_facts(built, ons, line, code, pounds):
 
 @pytest.mark.realdata
 @needs_raw
-def test_real_2023_24_every_council_loaded_and_x_missing(built):
-    con, rep = built
+def test_real_2023_24_every_council_loaded_and_x_missing(finance_built):
+    con, rep = finance_built
     assert rep.facts["councils_2023-24"] == 317
     n = con.execute("SELECT count(DISTINCT council_code) FROM finance WHERE period = '2023-24'").fetchone()[0]
     assert n == 317                         # every current district and county, on 2023 codes

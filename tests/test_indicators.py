@@ -19,6 +19,7 @@ import pytest
 from etl import indicators as families
 from etl.core import BuildContext, insert_rows
 from etl.indicators import base, density
+from powerbalance import codes
 from powerbalance import indicators as shared
 from tests.helpers import build_fixture_db, square_wkb
 
@@ -55,11 +56,11 @@ def note(df, area, indicator, period) -> str:
 
 
 def test_period_alignment():
-    assert base.fy_of_year(2017) == "2017-18"
-    assert base.fy_of_year(1999) == "1999-00"
-    assert base.fy_of_survey("2013/14") == "2013-14"
-    assert base.fy_of_survey("2014") == "2013-14"   # regional file labels a survey year by its end
-    assert base.fy_of_survey("summer") is None
+    assert codes.fy_of_year(2017) == "2017-18"
+    assert codes.fy_of_year(1999) == "1999-00"
+    assert codes.fy_of_survey("2013/14") == "2013-14"
+    assert codes.fy_of_survey("2014") == "2013-14"   # regional file labels a survey year by its end
+    assert codes.fy_of_survey("summer") is None
 
 
 def test_rollup_sums_numerators_and_denominators():

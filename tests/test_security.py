@@ -175,7 +175,8 @@ def _valid_args(fn, real_db, period) -> dict | None:
               "level": "district", "period": period, "from_period": None, "to_period": None, "lens": "place",
               "group": None, "kind": "tier", "indicator_id": "imd_score", "query": "Adur", "text": None,
               "postcodes": ["SW1A 1AA"],
-              "weights": None, "limit": 10, "k": 10, "n": 10, "db": real_db, "db_path": real_db}
+              "weights": None, "limit": 10, "k": 10, "n": 10, "db": real_db, "db_path": real_db,
+              "lens_from": "place", "lens_to": "community"}
     kwargs = {}
     for p in inspect.signature(fn).parameters.values():
         if p.name in values:

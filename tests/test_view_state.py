@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from powerbalance import index, queries
-from tests.test_app_pages import app, figures, open_page, period  # noqa: F401  (module fixtures)
+from tests.helpers import figures
+from tests.helpers import open_app_page as open_page
 
 CUSTOM = "funding:0.3,projects:0.7,participation:0"
 W = queries.weights_from_param(CUSTOM)
@@ -89,7 +90,7 @@ def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db,
     at.query_params.update({"weights": CUSTOM})
     at.run()
     assert not at.exception
-    sens = queries.weight_sensitivity("district", period, W, "place", db=real_db).set_index("area_code")
+    sens = queries.weight_sensitivity("district", period, W, index.DEFAULT_LENS, db=real_db).set_index("area_code")
     a, b = int(sens.loc["E07000223", "rank_default"]), int(sens.loc["E07000223", "rank"])
     assert f"Adur: rank {a} → {b}" in markdown(at)
     table = [d.value for d in at.dataframe if "rank_move" in d.value.columns][0]

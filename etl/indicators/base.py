@@ -32,26 +32,6 @@ def no_values() -> pd.DataFrame:
     return pd.DataFrame(columns=VALUE_COLUMNS)
 
 
-def fy_of_year(year: int) -> str:
-    """Calendar year → the financial year starting in April of it: 2017 → '2017-18'."""
-    return f"{year}-{(year + 1) % 100:02d}"
-
-
-def fy_of_survey(period: str) -> str | None:
-    """Community Life Survey period → financial year label.
-
-    '2013/14' → '2013-14'. The regional file labels years by their end: its '2020' values are
-    published to one decimal place exactly like England's '2019/20' (the only year so
-    published), so regional Y = survey year (Y-1)/Y → '(Y-1)-Y'.
-    """
-    p = str(period).strip()
-    if len(p) == 7 and p[4] in "/-" and p[:4].isdigit() and p[5:].isdigit():
-        return f"{p[:4]}-{p[5:]}"
-    if len(p) == 4 and p.isdigit():
-        return fy_of_year(int(p) - 1)
-    return None
-
-
 def rollup(children: pd.DataFrame, parent_of: Mapping[str, str] | pd.Series, scale: float = 1.0,
            expected: Mapping[str, int] | pd.Series | None = None, child_label: str = "districts") -> pd.DataFrame:
     """Aggregate child rows (area_code, period, numerator, denominator) to parents.

@@ -8,7 +8,9 @@ import pandas as pd
 from powerbalance.indicators import EXCLUDED_FUNDERS, LOTTERY_FUNDERS, WARD_MATCH_MIN
 from powerbalance.registry import Indicator
 
-from .base import Geo, as_values, fy_of_year, no_values, rate, rollup, with_rollups
+from powerbalance.codes import fy_of_year
+
+from .base import Geo, as_values, no_values, rate, rollup, with_rollups
 
 ORDER = 20
 

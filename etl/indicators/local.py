@@ -8,7 +8,9 @@ import pandas as pd
 from powerbalance.indicators import LOCAL_AS_INDICATOR, LOCAL_RATES
 from powerbalance.registry import Indicator
 
-from .base import Geo, VALUE_COLUMNS, fy_of_year, no_values
+from powerbalance.codes import fy_of_year
+
+from .base import Geo, VALUE_COLUMNS, no_values
 
 ORDER = 50
 

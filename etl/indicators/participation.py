@@ -7,7 +7,9 @@ import pandas as pd
 from powerbalance.codes import ENGLAND
 from powerbalance.registry import Indicator
 
-from .base import Geo, as_values, fy_of_survey, no_values
+from powerbalance.codes import fy_of_survey
+
+from .base import Geo, as_values, no_values
 
 ORDER = 60
 NEEDS = ("local",)
