@@ -275,13 +275,15 @@ def test_upload_path(app, real_db):
     rows = fixture_rows()
     good = [r for r in rows if float(r["Amount Awarded"]) >= 0]
     assert any(f"{len(rows)} rows read, {len(good)} grants loaded, 1 rows not loaded" in s.value for s in at.success)
-    # the problems table: located (row, column) and downloadable
-    problems = frame_with(at, "severity", "check", "row", "column")
+    # the problems, grouped by kind and column (rows located), downloadable grouped and one per line
+    problems = frame_with(at, "severity", "check", "rows", "column", "count")
     bad = problems[problems["severity"] == "error"].iloc[0]
     # the invalid row is the file's last line (heading = line 1)
-    assert (bad["check"], bad["row"], bad["column"], bad["grant_id"]) == \
-        ("negative_amount", len(rows) + 1, "Amount Awarded", "360G-fixture-negative")
-    assert {"fu_problems_csv", "fu_problems_xlsx"} <= {b.key for b in at.download_button}
+    assert (bad["check"], bad["rows"], bad["column"], bad["count"]) == \
+        ("negative_amount", f"{len(rows) + 1:,}", "Amount Awarded", 1)
+    assert "360G-fixture-negative" not in bad["example"] and "negative" in bad["example"]
+    assert {"fu_problems_csv", "fu_problems_xlsx", "fu_problems_all", "fu_placed_grants"} <= \
+        {b.key for b in at.download_button}
 
     # figures: the ETL placed the same grants in the `grants` table — compare with it
     ids = [r["Identifier"] for r in good]
