@@ -104,8 +104,7 @@ if dataset == "upload":
                  caption="Beneficiary location codes first, then the recipient's postcode; grants that cannot be "
                          "placed are counted, never dropped.")
         st.download_button("Each grant: where it was placed and which location was used (CSV)",
-                           data=lambda: funders.placed_grants_table(upload.placed).to_csv(index=False).encode(
-                               "utf-8-sig"), file_name=f"{upload.filename}-placement.csv", mime="text/csv",
+                           data=lambda: funders.placed_grants_csv(upload.placed), file_name=f"{upload.filename}-placement.csv", mime="text/csv",
                            key="fu_placed_grants", on_click="ignore", icon=":material/download:")
     funder_table, year_options = funders.upload_choices(upload.placed)
 else:
