@@ -117,16 +117,17 @@ default_funder = funder_table.loc[funder_table["excluded"].isna(), "funder"].hea
 years_text = [str(y) for y in year_options]
 c1, c2 = st.columns([3, 2])
 if upload is not None:   # nothing of an uploaded file goes into the URL (links are shared)
-    chosen = c1.multiselect("Funders", names, default=names, key="fu_up_funders", format_func=label)
-    chosen_years = c2.multiselect("Award years", years_text, default=years_text, key="fu_up_years")
+    chosen = c1.multiselect("Funders", names, default=names, key="fu_up_funders", format_func=label, wrap=True,
+                            select_all=False)
+    chosen_years = c2.multiselect("Award years", years_text, default=years_text, key="fu_up_years", wrap=True)
     prog_table = funders.upload_programmes(upload.placed, chosen)
 else:
     chosen = ui.url_multiselect("Funders", names, param="funder", key="fu_funder", default=default_funder,
-                                format_func=label, container=c1,
+                                format_func=label, container=c1, wrap=True, select_all=False,
                                 help="Marked “not in the index”: the Department for Transport's grants are transport "
                                      "grants to councils, left out of the index's community funding (see Method).")
     chosen_years = ui.url_multiselect("Award years", years_text, param="years", key="fu_years", default=years_text,
-                                      container=c2)
+                                      container=c2, wrap=True)
     prog_table = fq("programme_choices", dataset, tuple(chosen))
 if dataset == "published":
     st.caption("The 2013–2018 file has no programme field: choose the COVID-19 grants or upload your own file to "

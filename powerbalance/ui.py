@@ -144,8 +144,10 @@ def url_radio(label: str, options: Sequence, *, param: str, key: str, default=No
 
 def url_multiselect(label: str, options: Sequence, *, param: str, key: str, default: Sequence = (),
                     format_func: Callable = str, help: str | None = None, max_selections: int | None = None,
-                    container=None) -> list:
-    """A multiselect stored in the URL as comma-separated values."""
+                    container=None, wrap: bool | None = None, select_all: bool | int = 1000) -> list:
+    """A multiselect stored in the URL as comma-separated values. ``wrap=True`` keeps every chosen
+    chip in sight (in a column Streamlit otherwise scrolls them sideways); ``select_all=False``
+    makes Enter pick the highlighted match instead of every match."""
     options = list(options)
 
     def parse(text: str) -> list:
@@ -155,7 +157,7 @@ def url_multiselect(label: str, options: Sequence, *, param: str, key: str, defa
     _load_from_url(key, param, [v for v in default if v in options], None, parse)
     st.session_state[key] = [v for v in st.session_state[key] if v in options]
     value = (container or st).multiselect(label, options, key=key, format_func=format_func, help=help,
-                                          max_selections=max_selections)
+                                          max_selections=max_selections, wrap=wrap, select_all=select_all)
     publish(param, value, key, lambda v: ",".join(v))
     return value
 
