@@ -167,6 +167,38 @@ def test_effort_year_box_matches_the_heading_after_an_upload(browser, server, se
         ctx.close()
 
 
+def test_chips_stay_in_sight_cold_spots_fit_and_downloads_name_the_selection(browser, server, seen, real_db):
+    """Issue 17 item 8: chosen funder and year chips overflowed out of sight; the cold-spot table
+    showed empty rows below its last; downloads were not named after the selection."""
+    years = [2013, 2014, 2015, 2016, 2017, 2018]
+    funders_chosen = ["Sport England", "The Big Lottery Fund", "The Henry Smith Charity"]
+    report = funders.spread_from_db("published", funders_chosen, years, [], "district", None, db=real_db)
+    n_cold = len(funders.cold_table(report))
+    query = "funder=" + ",".join(f.replace(" ", "%20") for f in funders_chosen) + "&years=" + ",".join(map(str, years))
+    ctx, page, w, errors = open_page(browser, server, seen, f"/funders?data=published&{query}&level=district")
+    try:
+        for label, n in (("Funders", 3), ("Award years", 6)):
+            box = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).first
+            outer = box.bounding_box()
+            tags = box.locator('button[aria-label^="Remove "]').all()
+            assert len(tags) == n
+            for tag in tags:
+                b = tag.bounding_box()
+                assert outer["x"] <= b["x"] and b["x"] + b["width"] <= outer["x"] + outer["width"] + 1, (label, b)
+        frames = page.locator('[data-testid="stDataFrame"]').all()
+        cold = [f for f in frames if f.is_visible()][-1]
+        assert 0 < n_cold < 10
+        assert cold.bounding_box()["height"] <= (n_cold + 1) * 36 + 12
+        button = page.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").locator("visible=true").last
+        with page.expect_download(timeout=120_000) as dl:
+            button.click(timeout=120_000)
+        assert dl.value.suggested_filename.startswith("Cold_spots_districts_Sport_England__The_Big_Lottery_Fund")
+        assert "2013_2018" in dl.value.suggested_filename
+        assert not w.exceptions and not errors
+    finally:
+        ctx.close()
+
+
 def test_zz_every_request_stayed_on_this_server(seen):
     assert seen
     hosts = {urlparse(u).hostname for u in seen if urlparse(u).scheme not in ("blob", "data")}
