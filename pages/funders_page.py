@@ -75,7 +75,7 @@ if dataset == "upload":
     if upload.error:
         st.error(f"This file cannot be analysed: {md(upload.error)}", icon=":material/error:")
     else:
-        n_err = int(upload.problems.loc[upload.problems["severity"] == "error", "row"].nunique())
+        n_err = len(upload.problems.loc[upload.problems["severity"] == "error", ["sheet", "row"]].drop_duplicates())
         templates = int(upload.sheets["template_rows"].sum()) if upload.sheets is not None else 0
         st.success(f"{md(upload.filename)}: {upload.rows_read:,} rows read, {len(upload.placed):,} grants loaded"
                    + (f", {n_err:,} rows not loaded (errors below)" if n_err else "")

@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -238,9 +239,9 @@ def read_360giving(source: Path | str | bytes, filename: str | None = None, max_
     else:
         records, sheets = _spreadsheet_records(data, filename, max_rows, problems)
     frame = _validate(records, filename, problems, today or dt.date.today())
-    loaded = frame["sheet"].value_counts(dropna=False).to_dict() if len(frame) else {}
+    loaded = Counter(frame["sheet"].tolist())
     for summary in sheets:
-        summary.grants = int(loaded.get(summary.name, 0))
+        summary.grants = loaded.get(summary.name, 0)
     first = next((x.name for x in sheets if x.skipped is None), None)
     return GrantsFile(filename, fmt, first, len(records), frame, problems, sheets)
 
