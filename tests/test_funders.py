@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -434,6 +435,10 @@ def test_head_offices_flagged_and_empty_districts_say_none_recorded(app, real_db
     assert none_there == 0 and table.loc["E06000002", "note"] == "none recorded in this file"
     flagged = table["note"].fillna("").str.startswith("money recorded")
     assert set(table.index[flagged]) == {"E09000001", "E09000007", "E09000019", "E06000009"}
+    # on the map: the hover names the flag, and an empty district's hover says none recorded
+    fig = json.dumps([f for f in figures(at) if f["data"] and f["data"][0]["type"] == "choroplethmap"][0])
+    assert "City of London (money recorded at registered offices?" in fig
+    assert "Middlesbrough (none recorded in this file)" in fig
 
 
 def two_sheet_workbook() -> bytes:
