@@ -22,6 +22,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from . import charts, config, db, queries
 
 _SEEN = "_pb_url_seen::"
+_RUN = "_pb_run"                 # runs of this session (start_page), to see a widget re-mounted
+_SHOWN = "_pb_shown_in_run::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
@@ -57,6 +59,7 @@ def start_page() -> None:
     """First call of every page: stop with an explanation when there is no database, and add
     the accessibility stylesheet."""
     build_key()
+    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1   # for _remounted
     st.html(_CSS)
 
 
@@ -103,6 +106,15 @@ def _load_from_url(key: str, param: str, default, options: Sequence | None, pars
     st.session_state[key] = value
 
 
+def _remounted(key: str) -> bool:
+    """Whether the widget ``key`` was not drawn in the previous run of this session (runs are
+    counted by :func:`start_page`); records that it is drawn in this one."""
+    run = st.session_state.get(_RUN, 0)
+    last = st.session_state.get(_SHOWN + key)
+    st.session_state[_SHOWN + key] = run
+    return last != run - 1
+
+
 def _in(value, options) -> bool:
     if isinstance(value, (list, tuple)):
         return all(v in options for v in value)
@@ -123,10 +135,18 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
 
 def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
                   format_func: Callable = str, help: str | None = None, container=None, parse=str, dump=str):
-    """A selectbox whose value lives in the URL parameter ``param``."""
+    """A selectbox whose value lives in the URL parameter ``param``. A box absent from the previous
+    run (e.g. until a file is uploaded) is re-mounted by the browser at its ``index``, so it then
+    gets its value as its index, not through session state — else it could show the first option
+    while the page uses another."""
     options = list(options)
+    remounted = _remounted(key)
     _load_from_url(key, param, default if default is not None else (options[0] if options else None), options, parse)
-    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help)
+    extra = {}
+    if remounted and key in st.session_state:
+        current = st.session_state.pop(key)
+        extra["index"] = options.index(current) if current in options else 0
+    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help, **extra)
     publish(param, value, key, dump)
     return value
 
