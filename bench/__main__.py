@@ -201,6 +201,10 @@ def main(argv=None) -> int:
         from . import compute
 
         rc = max(rc, compute.main(["--db", str(args.db)] + (["--json"] if args.json else [])))
+        # exports of a 20 MB funder upload (issue 14) — bench/funders_upload.py
+        from . import funders_upload
+
+        rc = max(rc, funders_upload.main(["--db", str(args.db)] + (["--json"] if args.json else [])))
     # --- concurrent sessions (issue 7) — bench/concurrency.py: 25 sessions at once, every page, ----
     # --- p50/p95 page time and memory per session. In --json mode it prints its own JSON document. --
     if not args.no_concurrency and not args.pages:

@@ -57,7 +57,8 @@ upload = None
 if dataset == "upload":
     max_mb = int(st.get_option("server.maxUploadSize"))
     file = st.file_uploader(f"Your 360Giving file — CSV, JSON or spreadsheet, up to {max_mb} MB and "
-                            f"{funders.MAX_UPLOAD_ROWS:,} grants", type=["csv", "json", "xlsx", "xls", "ods"],
+                            f"{funders.MAX_UPLOAD_ROWS:,} grant rows per sheet (heading row, blank and empty "
+                            "template rows not counted)", type=["csv", "json", "xlsx", "xls", "ods"],
                             key="fu_file", help="Checked with the same rules as 360Giving's data quality tool. "
                                                 "The file stays in this browser session and is gone when you close it.")
     if file is None:
@@ -74,20 +75,37 @@ if dataset == "upload":
     if upload.error:
         st.error(f"This file cannot be analysed: {md(upload.error)}", icon=":material/error:")
     else:
-        n_err = int((upload.problems["severity"] == "error").sum())
+        n_err = len(upload.problems.loc[upload.problems["severity"] == "error", ["sheet", "row"]].drop_duplicates())
+        templates = int(upload.sheets["template_rows"].sum()) if upload.sheets is not None else 0
         st.success(f"{md(upload.filename)}: {upload.rows_read:,} rows read, {len(upload.placed):,} grants loaded"
-                   + (f", {n_err:,} rows not loaded (errors below)" if n_err else "") + ".", icon=":material/check:")
+                   + (f", {n_err:,} rows not loaded (errors below)" if n_err else "")
+                   + (f"; {templates:,} empty template rows counted, not read" if templates else "") + ".",
+                   icon=":material/check:")
+    if upload.sheets is not None and (len(upload.sheets) > 1 or upload.sheets["skipped"].notna().any()):
+        with st.expander(f"Sheets in the file ({len(upload.sheets)})", expanded=True):
+            ui.table(upload.sheets, f"Sheets of {upload.filename}", "fu_sheets",
+                     caption="Every sheet with the columns Identifier, Amount Awarded, Award Date and Currency is "
+                             "read; the others are named with why.")
     if upload.problems is not None and len(upload.problems):
-        with st.expander(f"Problems found in the file ({len(upload.problems):,})", expanded=bool(upload.error)):
-            ui.table(upload.problems, f"Problems in {upload.filename}", "fu_problems",
-                     caption="Errors: the row is not loaded. Warnings: loaded, worth checking. Row = line in a CSV, "
-                             "row in a spreadsheet, n-th grant in JSON.")
+        groups = upload.groups if upload.groups is not None and not upload.error else upload.problems
+        with st.expander(f"Problems found in the file ({len(upload.problems):,}, {len(groups):,} kinds)",
+                         expanded=bool(upload.error)):
+            ui.table(groups, f"Problems in {upload.filename}", "fu_problems",
+                     caption="One line per kind of problem and column, with how many rows and which. Errors: the "
+                             "row is not loaded. Warnings: loaded, worth checking. Row = line in a CSV, row in a "
+                             "spreadsheet, n-th grant in JSON.")
+            st.download_button("Every problem, one line each (CSV)", data=lambda: funders.problems_csv(upload),
+                               file_name=f"{upload.filename}-problems.csv", mime="text/csv", key="fu_problems_all",
+                               on_click="ignore", icon=":material/download:")
     if not upload.ok:
         st.stop()
     with st.expander("How your grants were placed"):
         ui.table(upload.placement, f"Placement of {upload.filename}", "fu_placement",
                  caption="Beneficiary location codes first, then the recipient's postcode; grants that cannot be "
                          "placed are counted, never dropped.")
+        st.download_button("Each grant: where it was placed and which location was used (CSV)",
+                           data=lambda: funders.placed_grants_csv(upload.placed), file_name=f"{upload.filename}-placement.csv", mime="text/csv",
+                           key="fu_placed_grants", on_click="ignore", icon=":material/download:")
     funder_table, year_options = funders.upload_choices(upload.placed)
 else:
     funder_table = fq("funder_choices", dataset)
@@ -99,16 +117,17 @@ default_funder = funder_table.loc[funder_table["excluded"].isna(), "funder"].hea
 years_text = [str(y) for y in year_options]
 c1, c2 = st.columns([3, 2])
 if upload is not None:   # nothing of an uploaded file goes into the URL (links are shared)
-    chosen = c1.multiselect("Funders", names, default=names, key="fu_up_funders", format_func=label)
-    chosen_years = c2.multiselect("Award years", years_text, default=years_text, key="fu_up_years")
+    chosen = c1.multiselect("Funders", names, default=names, key="fu_up_funders", format_func=label, wrap=True,
+                            select_all=False)
+    chosen_years = c2.multiselect("Award years", years_text, default=years_text, key="fu_up_years", wrap=True)
     prog_table = funders.upload_programmes(upload.placed, chosen)
 else:
     chosen = ui.url_multiselect("Funders", names, param="funder", key="fu_funder", default=default_funder,
-                                format_func=label, container=c1,
+                                format_func=label, container=c1, wrap=True, select_all=False,
                                 help="Marked “not in the index”: the Department for Transport's grants are transport "
                                      "grants to councils, left out of the index's community funding (see Method).")
     chosen_years = ui.url_multiselect("Award years", years_text, param="years", key="fu_years", default=years_text,
-                                      container=c2)
+                                      container=c2, wrap=True)
     prog_table = fq("programme_choices", dataset, tuple(chosen))
 if dataset == "published":
     st.caption("The 2013–2018 file has no programme field: choose the COVID-19 grants or upload your own file to "
@@ -158,6 +177,7 @@ plural = "districts" if level == "district" else "wards"
 rd, rw = report.reach_district, report.reach_ward
 subject = ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
 span = f"{min(years)}–{max(years)}" if len(years) > 1 else f"{years[0]}"
+selection = f"{subject} {span}"   # names every download after the selection
 
 # --- headline figures --------------------------------------------------------------------------------
 st.subheader(f"{md(subject)}, {span}" + (f" — {len(programmes)} programme{'s' if len(programmes) > 1 else ''}"
@@ -168,11 +188,13 @@ m1.caption(f"{charts.fmt(report.amount_gbp, 0, '£')} awarded")
 m2.metric("Districts reached", f"{rd['areas_reached']:,}", border=True,
           help="Districts and unitaries with at least one grant.")
 m2.caption(f"of {rd['areas_total']:,} districts ({funders.percent(rd['share_reached'])})")
-m3.metric("Wards reached", f"{rw['areas_reached']:,}", border=True,
+no_wards = upload is not None and report.grants_in_wards == 0
+m3.metric("Wards reached", "no ward locations" if no_wards else f"{rw['areas_reached']:,}", border=True,
           help="Wards with at least one grant, among the wards that can be judged: those of districts where at least "
                "95% of the selection's grants are placed in current wards, or that got no grant at all.")
-m3.caption(f"of the {rw['areas_total']:,} wards that can be judged ({funders.percent(rw['share_reached'])}); "
-           f"{report.wards_total:,} wards compared")
+m3.caption("this file places no grant in a current ward (no ward or LSOA codes, and no postcode found in a ward)"
+           if no_wards else f"of the {rw['areas_total']:,} wards that can be judged "
+                            f"({funders.percent(rw['share_reached'])}); {report.wards_total:,} wards compared")
 m4.metric("Concentration (Gini)", charts.fmt(report.gini, 2), border=True,
           help="0 = every area gets the same; near 1 = nearly all the money in one area.")
 m4.caption(f"across {report.areas_judged:,} {plural}")
@@ -213,16 +235,28 @@ table_config = {"amount_gbp": st.column_config.NumberColumn("£ awarded", format
                 "enabler_ratio": st.column_config.NumberColumn(f"council enabler ratio {effort}", format="%.2f"),
                 "council_index": st.column_config.NumberColumn(f"council index {effort}", format="%.1f"),
                 "council_rank": st.column_config.NumberColumn("council rank", format="%d"),
-                "council_n_in_group": st.column_config.NumberColumn("of", format="%d")}
+                "council_n_in_group": st.column_config.NumberColumn("of", format="%d"),
+                "note": st.column_config.TextColumn("note (head offices; none recorded)")}
 if url is not None:
     fig, alt = charts.choropleth_map(values, url, measure=label_m, unit=unit_m, area_label=plural, digits=digits_m,
                                      bounds=bounds, height=560)
-    ui.chart(fig, alt, key="fu_map", data=table, name=f"Grants by {plural[:-1]} {span}", column_config=table_config,
+    ui.chart(fig, alt, key="fu_map", data=table, name=f"Grants by {plural[:-1]} {selection}",
+             column_config=table_config,
              help="Darker blue = more. Grey = no data: a ward that cannot be judged, or no population for a per-head "
-                  "figure. A district or ward with nothing from these funders is £0 — a real zero.")
+                  "figure. A district or ward with nothing from these funders reads “none recorded in this file”: "
+                  "the file lists no grant there, which is not proof that nothing was given.")
 else:
-    ui.table(table, f"Grants by {plural[:-1]} {span}", "fu_table", column_config=table_config)
+    ui.table(table, f"Grants by {plural[:-1]} {selection}", "fu_table", column_config=table_config)
 ui.coverage(report.areas_judged, len(report.by_area), plural)
+if report.head_offices is not None and len(report.head_offices):
+    st.warning(f"Money recorded at registered offices? {len(report.head_offices)} district"
+               f"{'s' if len(report.head_offices) > 1 else ''} get far more per resident by recipient address than "
+               "the districts reached typically do (at least "
+               f"{funders.HEAD_OFFICE_RATIO:.0f}× the median, and at least {funders.HEAD_OFFICE_SHARE:.0%} of the "
+               "money): " + md(", ".join(f"{r.name} (£{r.per_head:,.0f} per resident, {r.share_of_money:.0%} of the "
+                                        "money)" for r in report.head_offices.head(6).itertuples()))
+               + ". National charities registered there may spend the money elsewhere; the map's hover and the "
+                 "table's note say so.", icon=":material/apartment:")
 st.caption("Council effort beside the money: each area's (for wards: its district council's) enabler ratio — "
            "community £ per £100 of council spending — and Provider → Enabler index and rank within its tier, "
            f"{effort}.")
@@ -232,13 +266,13 @@ left, right = st.columns(2)
 with left:
     st.subheader("Concentration")
     fig, alt = funders.lorenz_chart(report, plural)
-    ui.chart(fig, alt, key="fu_lorenz", data=report.lorenz, name=f"Lorenz curve {plural} {span}",
+    ui.chart(fig, alt, key="fu_lorenz", data=report.lorenz, name=f"Lorenz curve {plural} {selection}",
              help="The further the curve sags below the diagonal, the more the money is concentrated in few areas.")
 with right:
     st.subheader("Alignment with need")
     if report.need["share_of_amount"].notna().any():
         fig, alt = funders.need_chart(report, plural)
-        ui.chart(fig, alt, key="fu_need", data=report.need, name=f"Money by deprivation decile {span}",
+        ui.chart(fig, alt, key="fu_need", data=report.need, name=f"Money by deprivation decile {selection}",
                  help="A bar above its diamond: the decile gets more than an even share per resident.")
     else:
         ui.no_data(f"no money was placed in {plural} with a deprivation decile.")
@@ -259,14 +293,14 @@ st.caption(f"{plural.capitalize()} in the two most deprived deciles whose money 
 if cold.empty:
     ui.no_data(f"no high-need {plural[:-1]} is among the least funded for this selection.")
 else:
-    ui.table(cold, f"Cold spots {plural} {span}", "fu_cold", column_config=table_config, height=360)
+    ui.table(cold, f"Cold spots {plural} {selection}", "fu_cold", column_config=table_config)
 
 # --- beside council effort -----------------------------------------------------------------------------
 if level == "district" and effort:
     st.subheader(f"Funding beside council effort, {effort}")
     fig, alt = funders.effort_scatter(report)
     scatter_data = table[["code", "name", "amount_per_head", "enabler_ratio", "council_index", "imd_decile"]]
-    ui.chart(fig, alt, key="fu_effort_chart", data=scatter_data, name=f"Funding and council effort {effort}",
+    ui.chart(fig, alt, key="fu_effort_chart", data=scatter_data, name=f"Funding and council effort {selection} {effort}",
              column_config=table_config, help="Each dot is a district. Right = the council puts more of its money in "
                                               "community hands; up = more money per resident from this selection.")
 

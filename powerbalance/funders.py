@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import charts, config, places, spread
+from . import charts, config, places, queries, spread
 from . import db as _db
 from . import index as _index
-from .grants360 import AreaLookup, GrantsFileError, place_grants, placement_summary, read_360giving
+from .grants360 import AreaLookup, GrantsFileError, group_problems, place_grants, placement_summary, read_360giving
 from .indicators import EXCLUDED_FUNDERS, IMD_SCORE, POPULATION, WARD_MATCH_MIN
 
 #: Where the grants come from (URL value → label).
@@ -66,7 +66,13 @@ NO_PROGRAMME = "(no programme given)"
 #: Uploads: at most this many grants (the server also caps the file size: server.maxUploadSize).
 MAX_UPLOAD_ROWS = 50_000
 IMD_DECILE = "imd_decile"
-CELL_COLUMNS = ["district_code", "ward_code", "grants", "amount_gbp", "grants_without_gbp"]
+CELL_COLUMNS = ["district_code", "ward_code", "grants", "amount_gbp", "grants_without_gbp", "amount_by_address"]
+#: A district is flagged as money recorded at registered offices when the money placed there by
+#: recipient address is at least HEAD_OFFICE_RATIO times the median £ per resident of the districts
+#: reached, and at least HEAD_OFFICE_SHARE of all the selection's placed money (docs/funders.md).
+HEAD_OFFICE_RATIO = 20.0
+HEAD_OFFICE_SHARE = 0.02
+NONE_RECORDED = "none recorded in this file"
 
 
 def percent(share: float) -> str:
@@ -162,7 +168,7 @@ def published_cells(funders: Sequence[str], years: Sequence[int], db=None) -> pd
         return _empty_cells()
     return _db.query("""
         SELECT district_code, ward_code, sum(grants)::BIGINT AS grants, sum(amount_gbp) AS amount_gbp,
-               0::BIGINT AS grants_without_gbp
+               0::BIGINT AS grants_without_gbp, sum(amount_gbp) AS amount_by_address
         FROM grants_agg WHERE list_contains(?::VARCHAR[], funder) AND list_contains(?::INTEGER[], award_year)
         GROUP BY ALL ORDER BY ALL""", [funders, years], db=db)
 
@@ -176,7 +182,8 @@ def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequen
         return _empty_cells()
     return _db.query("""
         SELECT district_code, ward_code, count(*) AS grants, sum(amount_gbp) AS amount_gbp,
-               count(*) - count(amount_gbp) AS grants_without_gbp
+               count(*) - count(amount_gbp) AS grants_without_gbp,
+               coalesce(sum(amount_gbp) FILTER (WHERE placed_by = 'recipient_postcode'), 0) AS amount_by_address
         FROM grants
         WHERE list_contains(?::VARCHAR[], coalesce(funder_name, funder_id))
           AND list_contains(?::INTEGER[], year(award_date))
@@ -195,11 +202,12 @@ def upload_cells(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[i
     if sel.empty:
         return _empty_cells()
     keys = sel[["district_code", "ward_code"]].astype(object)
+    by_address = sel["amount_gbp"].where(sel["placed_by"] == "recipient_postcode", 0.0).fillna(0.0)
     g = pd.DataFrame({"district_code": keys["district_code"], "ward_code": keys["ward_code"],
-                      "amount_gbp": sel["amount_gbp"], "no_gbp": sel["amount_gbp"].isna()})
+                      "amount_gbp": sel["amount_gbp"], "no_gbp": sel["amount_gbp"].isna(), "by_address": by_address})
     out = g.groupby(["district_code", "ward_code"], dropna=False, sort=True).agg(
         grants=("amount_gbp", "size"), amount_gbp=("amount_gbp", "sum"),
-        grants_without_gbp=("no_gbp", "sum")).reset_index()
+        grants_without_gbp=("no_gbp", "sum"), amount_by_address=("by_address", "sum")).reset_index()
     out["grants"] = out["grants"].astype("int64")
     out["grants_without_gbp"] = out["grants_without_gbp"].astype("int64")
     for c in ("district_code", "ward_code"):
@@ -210,7 +218,8 @@ def upload_cells(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[i
 def _empty_cells() -> pd.DataFrame:
     return pd.DataFrame({"district_code": pd.Series(dtype=object), "ward_code": pd.Series(dtype=object),
                          "grants": pd.Series(dtype="int64"), "amount_gbp": pd.Series(dtype=float),
-                         "grants_without_gbp": pd.Series(dtype="int64")})
+                         "grants_without_gbp": pd.Series(dtype="int64"),
+                         "amount_by_address": pd.Series(dtype=float)})
 
 
 # =============================================================================================
@@ -345,6 +354,7 @@ class SpreadReport:
     cold: pd.DataFrame
     cold_attrs: dict
     judgement: pd.DataFrame
+    head_offices: pd.DataFrame | None = None   # districts flagged (head_office_flags)
 
     @property
     def areas_judged(self) -> int:
@@ -401,6 +411,8 @@ def spread_report(cells: pd.DataFrame, context: pd.DataFrame, effort: pd.DataFra
     need["share_of_population"] = need_pop["share_of_weight"].to_numpy()
     need["ratio_to_population"] = need_pop["ratio"].to_numpy()
     cold = spread.cold_spots(judged, IMD_DECILE, population_col="population")
+    offices = head_office_flags(cells, context if level == "district" else _district_context(context, geo))
+    by_area["note"] = area_notes(by_area, offices, level)
     return SpreadReport(
         level=level, grants=int(cells["grants"].sum()), amount_gbp=float(cells["amount_gbp"].sum()),
         grants_without_gbp=int(cells["grants_without_gbp"].sum()),
@@ -411,7 +423,53 @@ def spread_report(cells: pd.DataFrame, context: pd.DataFrame, effort: pd.DataFra
         wards_total=len(wards), wards_judged=len(judged_wards),
         districts_wards_not_judged=int((~judgement["wards_judged"]).sum()),
         by_area=by_area, gini=spread.gini(judged["amount_gbp"]), lorenz=spread.lorenz(judged["amount_gbp"]),
-        need=need, need_attrs=dict(need.attrs), cold=cold, cold_attrs=dict(cold.attrs), judgement=judgement)
+        need=need, need_attrs=dict(need.attrs), cold=cold, cold_attrs=dict(cold.attrs), judgement=judgement,
+        head_offices=offices)
+
+
+def _district_context(context: pd.DataFrame, geo: pd.DataFrame) -> pd.DataFrame:
+    """District names and populations summed from their wards (for the flag at ward level)."""
+    pop = context.groupby("district_code")["population"].sum(min_count=1)
+    names = context.drop_duplicates("district_code").set_index("district_code")["district_name"]
+    codes = geo.loc[geo["level"] == "district", "code"]
+    return pd.DataFrame({"code": codes, "name": codes.map(names), "population": codes.map(pop)})
+
+
+def head_office_flags(cells: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFrame:
+    """Districts whose money looks recorded at registered offices rather than spent there: money
+    placed by recipient address of at least HEAD_OFFICE_RATIO × the median £ per resident of the
+    districts reached, and at least HEAD_OFFICE_SHARE of the selection's placed money (the City of
+    London, 8,600 residents and many national charities' head offices, is the case in point).
+    Grants placed by a beneficiary location never count towards it. Returns code, name,
+    amount_by_address, per_head, times_median, share_of_money (largest first)."""
+    placed = cells[cells["district_code"].notna()]
+    money = placed.groupby("district_code")[["amount_gbp", "amount_by_address"]].sum()
+    d = districts[["code", "name", "population"]].merge(money, left_on="code", right_index=True, how="inner")
+    d = d[(d["amount_gbp"] > 0) & (d["population"] > 0)]
+    cols = ["code", "name", "amount_by_address", "per_head", "times_median", "share_of_money"]
+    total = float(money["amount_gbp"].sum())
+    if d.empty or total <= 0:
+        return pd.DataFrame(columns=cols)
+    median = float((d["amount_gbp"] / d["population"]).median())
+    d = d.assign(per_head=d["amount_by_address"] / d["population"], share_of_money=d["amount_by_address"] / total)
+    d["times_median"] = d["per_head"] / median if median > 0 else np.nan
+    flagged = d[(d["times_median"] >= HEAD_OFFICE_RATIO) & (d["share_of_money"] >= HEAD_OFFICE_SHARE)]
+    return flagged.sort_values("amount_by_address", ascending=False, ignore_index=True)[cols]
+
+
+def head_office_note(row) -> str:
+    return (f"money recorded at registered offices? £{row.per_head:,.0f} per resident by recipient address, "
+            f"{row.times_median:,.0f}× the median district reached")
+
+
+def area_notes(by_area: pd.DataFrame, offices: pd.DataFrame, level: str) -> pd.Series:
+    """Per area: the head-office flag (a ward shows its district's), 'none recorded in this file'
+    where the selection has no grant there, else empty."""
+    flags = {r.code: head_office_note(r) for r in offices.itertuples()}
+    key = by_area["code"] if level == "district" else by_area["district_code"]
+    note = key.map(flags)
+    empty = by_area["grants"].eq(0) & note.isna()
+    return note.where(~empty, NONE_RECORDED).astype(object).where(lambda x: x.notna(), None)
 
 
 def spread_from_db(dataset: str, funders: Sequence[str], years: Sequence[int], programmes: Sequence[str],
@@ -445,14 +503,16 @@ def map_values(report: SpreadReport, measure: str, district: str | None = None) 
     df = report.by_area
     if district is not None:
         df = df[df["district_code"] == district]
-    df = df[["code", "name", col]].rename(columns={col: "value"})
+    name = df["name"] + df["note"].map(lambda n: f" ({n})" if isinstance(n, str) else "") if "note" in df else \
+        df["name"]
+    df = df[["code", col]].rename(columns={col: "value"}).assign(name=name)[["code", "name", "value"]]
     return df.assign(value=df["value"].astype(float)).reset_index(drop=True)
 
 
 def area_table(report: SpreadReport) -> pd.DataFrame:
     """The by-area table shown beside the map: money, need and council effort side by side."""
     cols = ["code", "name", "district_name", "grants", "amount_gbp", "population", "amount_per_head", "imd_decile",
-            "enabler_ratio", "council_index", "council_rank", "council_n_in_group"]
+            "enabler_ratio", "council_index", "council_rank", "council_n_in_group", "note"]
     df = report.by_area[[c for c in cols if c in report.by_area.columns]]
     if report.level == "district":
         df = df.drop(columns="district_name")
@@ -485,6 +545,8 @@ class UploadResult:
     problems: pd.DataFrame | None = None    # severity, check, message, sheet, row, column, cell, grant_id
     placement: pd.DataFrame | None = None   # placement_summary
     error: str | None = None                # the whole file could not be used
+    groups: pd.DataFrame | None = None      # problems grouped by kind and column (grants360.group_problems)
+    sheets: pd.DataFrame | None = None      # per sheet: rows read, template rows, grants, why skipped
 
     @property
     def ok(self) -> bool:
@@ -511,11 +573,37 @@ def analyse_upload(data: bytes, filename: str, max_bytes: int, max_rows: int = M
         return UploadResult(filename, size, error=str(exc),
                             problems=_file_problem(exc.message, exc.sheet, exc.row, exc.column))
     problems = gf.problems_frame()
+    groups, sheets = group_problems(problems), gf.sheets_frame()
     if gf.grants.empty:
         return UploadResult(filename, size, gf.format, gf.rows_read, gf.grants, problems,
-                            error="no grant in the file could be loaded (see the problems below)")
+                            error="no grant in the file could be loaded (see the problems below)", groups=groups,
+                            sheets=sheets)
     placed = place_grants(gf.grants, area_lookup(db))
-    return UploadResult(filename, size, gf.format, gf.rows_read, placed, problems, placement_summary(placed))
+    return UploadResult(filename, size, gf.format, gf.rows_read, placed, problems, placement_summary(placed),
+                        groups=groups, sheets=sheets)
+
+
+def placed_grants_table(placed: pd.DataFrame) -> pd.DataFrame:
+    """Per grant: where it was placed and from which location — the beneficiary location codes
+    when they placed it, else the recipient's postcode — or why it was not placed."""
+    by_benef = placed["placed_by"].fillna("").str.startswith("beneficiary")
+    used = placed["beneficiary_codes"].where(by_benef, placed["recipient_postcode"].where(
+        placed["placed_by"] == "recipient_postcode"))
+    out = placed.assign(location_used=used, placed_by=placed["placed_by"].fillna("not placed"))
+    cols = ["grant_id", "sheet", "row", "funder_name", "amount_gbp", "award_date", "placed_by", "location_used",
+            "district_code", "ward_code", "place_note"]
+    return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
+
+
+def problems_csv(result: UploadResult) -> bytes:
+    """Every problem of an upload, one line each, as CSV (the fast full export)."""
+    frame = result.problems if result.problems is not None else pd.DataFrame(columns=PROBLEM_COLUMNS)
+    return queries.to_csv_bytes(frame)
+
+
+def placed_grants_csv(placed: pd.DataFrame) -> bytes:
+    """:func:`placed_grants_table` as CSV (per grant: a plain CSV keeps a 50,000-grant file fast)."""
+    return queries.to_csv_bytes(placed_grants_table(placed))
 
 
 def _file_problem(message: str, sheet=None, row=None, column=None) -> pd.DataFrame:

@@ -21,10 +21,12 @@ the problem is shown. See docs/funders.md for the full rule list and the reasons
 from __future__ import annotations
 
 import csv
+import difflib
 import datetime as dt
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -109,6 +111,18 @@ class Problem:
 
 
 @dataclass
+class SheetSummary:
+    """What one sheet (a CSV or JSON file is one sheet) gave: grant rows read, empty template rows
+    counted (not read), grants loaded, or why the sheet was skipped."""
+
+    name: str | None
+    rows_read: int = 0
+    template_rows: int = 0
+    grants: int = 0
+    skipped: str | None = None
+
+
+@dataclass
 class GrantsFile:
     """A read and checked 360Giving file."""
 
@@ -116,8 +130,9 @@ class GrantsFile:
     format: str                   # json | csv | spreadsheet
     sheet: str | None
     rows_read: int
-    grants: pd.DataFrame          # good rows, GRANT_COLUMNS (placement columns empty until place_grants)
+    grants: pd.DataFrame          # good rows, GRANT_COLUMNS + sheet (placement columns empty until place_grants)
     problems: list[Problem] = field(default_factory=list)
+    sheets: list[SheetSummary] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -132,6 +147,48 @@ class GrantsFile:
         cols = ["severity", "check", "message", "sheet", "row", "column", "cell", "grant_id"]
         return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.problems], columns=cols)
 
+    def problem_groups(self) -> pd.DataFrame:
+        """Problems grouped: one line per severity, check, sheet and column (:func:`group_problems`)."""
+        return group_problems(self.problems_frame())
+
+    def sheets_frame(self) -> pd.DataFrame:
+        """Per sheet: grant rows read, empty template rows, grants loaded, and why a sheet was skipped."""
+        cols = ["name", "rows_read", "template_rows", "grants", "skipped"]
+        return pd.DataFrame([{c: getattr(s, c) for c in cols} for s in self.sheets], columns=cols).rename(
+            columns={"name": "sheet"})
+
+
+GROUP_COLUMNS = ["severity", "check", "sheet", "column", "count", "rows", "example"]
+
+
+def group_problems(problems: pd.DataFrame) -> pd.DataFrame:
+    """One line per kind of problem and column (severity, check, sheet, column): how many rows,
+    which rows (as ranges, e.g. '2–5, 9') and the first row's message as an example. Errors first."""
+    if problems.empty:
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    keys = ["severity", "check", "sheet", "column"]
+    df = problems.assign(**{k: problems[k].fillna("") for k in ("sheet", "column")})
+    g = df.groupby(keys, sort=False)
+    out = g.agg(count=("message", "size"), example=("message", "first")).reset_index()
+    out["rows"] = [row_ranges(rows) for rows in g["row"].agg(list)]
+    out["_order"] = out["severity"].map({"error": 0, "warning": 1}).fillna(2)
+    out = out.sort_values(["_order", "count"], ascending=[True, False], kind="stable", ignore_index=True)
+    return out[GROUP_COLUMNS]
+
+
+def row_ranges(rows: Iterable[Any], limit: int = 12) -> str:
+    """Row numbers as ranges: [2, 3, 4, 5, 9] → '2–5, 9'; more than ``limit`` ranges end '… (+N more)'."""
+    nums = sorted({int(r) for r in rows if r is not None and r == r})
+    spans: list[list[int]] = []
+    for n in nums:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    text = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in spans[:limit]]
+    more = f" … (+{len(spans) - limit:,} more)" if len(spans) > limit else ""
+    return ", ".join(text) + more
+
 
 @dataclass
 class _Record:
@@ -140,6 +197,7 @@ class _Record:
     row: int
     values: dict[str, Any]
     where: dict[str, str]
+    sheet: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,9 +211,12 @@ def read_360giving(source: Path | str | bytes, filename: str | None = None, max_
 
     ``source`` is a path or the file's bytes (an upload); ``filename`` names it in messages and
     chooses the format by extension (content is sniffed when the extension says nothing).
-    More than ``max_rows`` grants, unreadable content or missing essential columns raise
-    :class:`GrantsFileError`; every other problem is returned with its location and the good
-    rows are kept. ``today`` fixes "the future" for the date checks (tests).
+    Every sheet of a workbook that has the essential columns is read (the others are named, with
+    why); rows with no grant content are counted once as empty template rows. More than
+    ``max_rows`` grant rows in one sheet (heading and template rows not counted), unreadable
+    content or no sheet with the essential columns raise :class:`GrantsFileError`; every other
+    problem is returned with its location and the good rows are kept. ``today`` fixes "the
+    future" for the date checks (tests).
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -168,16 +229,19 @@ def read_360giving(source: Path | str | bytes, filename: str | None = None, max_
         raise GrantsFileError("file is empty", filename)
     fmt = _detect_format(data, filename)
     problems: list[Problem] = []
-    sheet = None
     if fmt == "json":
         records = _json_records(_decode(data, filename, problems), filename, max_rows)
-        sheet = "grants"
+        sheets = [SheetSummary("grants", rows_read=len(records))]
     elif fmt == "csv":
-        records = _csv_records(_decode(data, filename, problems), filename, max_rows, problems)
+        records, sheets = _csv_records(_decode(data, filename, problems), filename, max_rows, problems)
     else:
-        sheet, records = _spreadsheet_records(data, filename, max_rows, problems)
-    frame = _validate(records, filename, sheet, problems, today or dt.date.today())
-    return GrantsFile(filename, fmt, sheet, len(records), frame, problems)
+        records, sheets = _spreadsheet_records(data, filename, max_rows, problems)
+    frame = _validate(records, filename, problems, today or dt.date.today())
+    loaded = Counter(frame["sheet"].tolist())
+    for summary in sheets:
+        summary.grants = loaded.get(summary.name, 0)
+    first = next((x.name for x in sheets if x.skipped is None), None)
+    return GrantsFile(filename, fmt, first, len(records), frame, problems, sheets)
 
 
 def _detect_format(data: bytes, filename: str) -> str:
@@ -217,9 +281,13 @@ def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
 
 
 def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, row: int | None = None) -> None:
+    """The row limit, stated as 360Giving's data quality tool states its own: grant rows per sheet,
+    the heading row not counted (nor blank or empty template rows)."""
     if n > max_rows:
-        raise GrantsFileError(f"more than {max_rows:,} grants; split the file or raise the limit", filename,
-                              sheet, row)
+        where = f"sheet '{sheet}' has" if sheet else "the file has"
+        raise GrantsFileError(f"{where} more than {max_rows:,} grants (rows of grants per sheet; the heading row, "
+                              "blank rows and empty template rows are not counted); split the file or raise "
+                              "the limit", filename, sheet, row)
 
 
 def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
@@ -268,7 +336,7 @@ def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
                 if sub in loc:
                     key = f"Beneficiary Location:{infix}{title}"
                     values[key], where[key] = loc[sub], f"{base}/beneficiaryLocation/{n}/{sub}"
-        out.append(_Record(i + 1, values, where))
+        out.append(_Record(i + 1, values, where, "grants"))
     return out
 
 
@@ -295,14 +363,65 @@ def _blank(value: Any) -> bool:
         (isinstance(value, float) and value != value)
 
 
+#: A row with none of these filled has no grant content: an empty template row (e.g. only a
+#: pre-filled Funding Org or Currency), counted once per sheet, never read as a grant.
+GRANT_CONTENT_PREFIXES = ("Identifier", "Title", "Description", "Amount Awarded", "Award Date", "Planned Dates:",
+                          "Recipient Org:", "Recipient Ind:", "Beneficiary Location:")
+
+
+def missing_columns(titles: Iterable[str]) -> list[str]:
+    """Essential columns absent from a heading row (titles already canonical)."""
+    present = set(titles)
+    return [c for c in ESSENTIAL_COLUMNS if c not in present]
+
+
+def near_misses(headers: Iterable[Any], wanted: Iterable[str]) -> list[str]:
+    """Headings that look like a wanted column but are not its standard title, as
+    'heading → Title' (e.g. 'Award date:Start date → Award Date', 'Amount → Amount Awarded')."""
+    def key(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.casefold())
+
+    out = []
+    for h in headers:
+        raw = " ".join(str(h or "").split())
+        if not raw or canonical_title(raw) in _TITLE_BY_KEY.values():
+            continue
+        for w in wanted:
+            a, b = key(raw), key(w)
+            if a and (b in a or a in b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.75):
+                out.append(f"{raw} → {w}")
+                break
+    return out
+
+
+def missing_columns_message(headers: list[Any]) -> str:
+    """Which essential columns a heading row lacks, and its near misses."""
+    missing = missing_columns(canonical_title(h) for h in headers)
+    near = near_misses(headers, missing)
+    return (f"lacks {', '.join(missing)}" + (f" (near misses: {'; '.join(near)})" if near else "") +
+            f"; headings found: {[str(h) for h in headers if not _blank(h)][:12]}")
+
+
+def _content_columns(first_at: dict[str, int]) -> list[int]:
+    return [i for t, i in first_at.items() if t.startswith(GRANT_CONTENT_PREFIXES)]
+
+
+def _template_problem(sheet: str | None, rows: list[int], first_at: dict[str, int], filled: set[int]) -> Problem:
+    names = [t for t, i in first_at.items() if i in filled] or ["nothing"]
+    return Problem("warning", "template_rows", f"{len(rows):,} rows have no grant content (only "
+                   f"{', '.join(names[:4])} filled): counted as empty template rows, not read as grants; "
+                   f"rows {row_ranges(rows)}", sheet, rows[0])
+
+
 def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], filename: str, sheet: str | None,
-                   header_row: int, max_rows: int, problems: list[Problem]) -> list[_Record]:
-    """Records from a heading row and located data rows (CSV lines or spreadsheet rows)."""
+                   header_row: int, max_rows: int, problems: list[Problem]) -> tuple[list[_Record], SheetSummary]:
+    """Records from a heading row and located data rows (CSV lines or spreadsheet rows), and what
+    the sheet gave. Rows without grant content are counted once as template rows."""
     titles = [canonical_title(h) for h in header]
-    missing = [c for c in ESSENTIAL_COLUMNS if c not in titles]
+    missing = missing_columns(titles)
     if missing:
-        raise GrantsFileError(f"not a 360Giving grants file: missing column(s) {missing}; found "
-                              f"{[t for t in titles if t][:10]}", filename, sheet, header_row, missing[0])
+        raise GrantsFileError(f"not a 360Giving grants file: {missing_columns_message(header)}", filename, sheet,
+                              header_row, missing[0])
     first_at: dict[str, int] = {}
     for i, t in enumerate(titles):
         if not t:
@@ -314,8 +433,16 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
         else:
             first_at[t] = i
     out: list[_Record] = []
+    content = _content_columns(first_at)
+    template_rows: list[int] = []
+    filled: set[int] = set()
     for rownum, cells in rows:
         if all(_blank(c) for c in cells):
+            continue
+        if all(i >= len(cells) or _blank(cells[i]) for i in content):
+            template_rows.append(rownum)
+            if len(template_rows) <= 50:
+                filled.update(i for i, c in enumerate(cells) if not _blank(c))
             continue
         _check_size(len(out) + 1, max_rows, filename, sheet, rownum)
         if len(cells) > len(titles) and any(not _blank(c) for c in cells[len(titles):]):
@@ -323,11 +450,14 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
                                     f"{len(titles)} headings; the extra cells are ignored", sheet, rownum))
         values = {t: cells[i] if i < len(cells) else None for t, i in first_at.items()}
         where = {t: f"{excel_col(i)}{rownum}" for t, i in first_at.items()}
-        out.append(_Record(rownum, values, where))
-    return out
+        out.append(_Record(rownum, values, where, sheet))
+    if template_rows:
+        problems.append(_template_problem(sheet, template_rows, first_at, filled))
+    return out, SheetSummary(sheet, len(out), len(template_rows))
 
 
-def _csv_records(text: str, filename: str, max_rows: int, problems: list[Problem]) -> list[_Record]:
+def _csv_records(text: str, filename: str, max_rows: int,
+                 problems: list[Problem]) -> tuple[list[_Record], list[SheetSummary]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     located: list[tuple[int, list[str]]] = []
     start = 1
@@ -342,24 +472,52 @@ def _csv_records(text: str, filename: str, max_rows: int, problems: list[Problem
     if not located:
         raise GrantsFileError("file has no heading row", filename)
     header_row, header = located[0]
-    return _table_records(header, located[1:], filename, None, header_row, max_rows, problems)
+    records, summary = _table_records(header, located[1:], filename, None, header_row, max_rows, problems)
+    return records, [summary]
 
 
 def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
-                         problems: list[Problem]) -> tuple[str, list[_Record]]:
-    """First sheet whose heading row (within the first 20 rows) has the standard columns."""
+                         problems: list[Problem]) -> tuple[list[_Record], list[SheetSummary]]:
+    """Every sheet whose heading row (within its first 20 rows) has the essential columns; each
+    other sheet is named with why it was skipped. No sheet with them: one error naming, per
+    sheet, the columns it lacks and its near misses."""
     wb = open_workbook(data, filename, GrantsFileError)
+    records: list[_Record] = []
+    sheets: list[SheetSummary] = []
     for name in wb.sheet_names:
         sheet, rows = sheet_rows(wb, name, filename, GrantsFileError)
         first_row = (sheet.start or (0, 0))[0] + 1  # to_python starts at the first used row
-        for k, cells in enumerate(rows[:20]):
-            titles = {canonical_title(c) for c in cells}
-            if "Identifier" in titles and "Amount Awarded" in titles:
-                located = [(first_row + j, list(r)) for j, r in enumerate(rows) if j > k]
-                return name, _table_records(list(cells), located, filename, name, first_row + k, max_rows,
-                                            problems)
-    raise GrantsFileError(f"no sheet has the 360Giving columns 'Identifier' and 'Amount Awarded' "
-                          f"(sheets: {wb.sheet_names})", filename)
+        k, why = _heading_row(rows)
+        if why:
+            sheets.append(SheetSummary(name, skipped=why))
+            continue
+        located = [(first_row + j, list(r)) for j, r in enumerate(rows) if j > k]
+        got, summary = _table_records(list(rows[k]), located, filename, name, first_row + k, max_rows, problems)
+        records += got
+        sheets.append(summary)
+    if all(x.skipped for x in sheets):
+        raise GrantsFileError("no sheet has the 360Giving columns " + ", ".join(ESSENTIAL_COLUMNS) + ": " +
+                              "; ".join(f"sheet '{x.name}' {x.skipped}" for x in sheets), filename)
+    for x in sheets:
+        if x.skipped:
+            problems.append(Problem("warning", "sheet_skipped", f"sheet '{x.name}' not read: it {x.skipped}",
+                                    x.name))
+    return records, sheets
+
+
+def _heading_row(rows: list[list[Any]]) -> tuple[int, str | None]:
+    """(index of the heading row, None), or (-1, why this sheet has no usable heading row)."""
+    best, best_known = None, 0
+    for k, cells in enumerate(rows[:20]):
+        titles = [canonical_title(c) for c in cells]
+        if not missing_columns(titles):
+            return k, None
+        known = sum(t in ESSENTIAL_COLUMNS for t in titles) + len(near_misses(cells, ESSENTIAL_COLUMNS))
+        if known > best_known:
+            best, best_known = cells, known
+    if best is None:
+        return -1, "has no heading row with 360Giving columns in its first 20 rows"
+    return -1, missing_columns_message(list(best))
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,20 +544,87 @@ def _parse_amount(value: Any) -> float | None:
     return float(s) if _NUMBER.match(s) else None
 
 
-def _parse_date(value: Any) -> tuple[dt.date | None, str | None]:
-    """ISO date or date-time (or a spreadsheet date cell) → (date, None); else (None, reason)."""
+_DMY_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
+DATE_COLUMNS = ["Award Date", "Planned Dates:Start Date", "Planned Dates:End Date"]
+_ORDER_TEXT = {"dmy": "day/month/year (the UK way)", "mdy": "month/day/year (the US way)"}
+
+
+def _parse_date(value: Any, order: str | None = "dmy") -> tuple[dt.date | None, str | None]:
+    """ISO date or date-time, a spreadsheet date cell, or d/m/yyyy text read in ``order``
+    ('dmy' or 'mdy', as found for the whole column by :func:`date_order`) → (date, None); else
+    (None, reason)."""
     if isinstance(value, dt.datetime):
         return value.date(), None
     if isinstance(value, dt.date):
         return value, None
     s = _text(value) or ""
     m = _ISO_DATE.match(s)
-    if not m:
-        return None, f"{s!r} is not a date in the form YYYY-MM-DD"
+    if m:
+        parts = (m.group(1), m.group(2), m.group(3))
+    elif (d := _DMY_DATE.match(s)) and order:
+        first, second = d.group(1), d.group(3)
+        parts = (d.group(4), second, first) if order == "dmy" else (d.group(4), first, second)
+    else:
+        return None, f"{s!r} is not a date in the form YYYY-MM-DD (or DD/MM/YYYY)"
     try:
-        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), None
+        return dt.date(int(parts[0]), int(parts[1]), int(parts[2])), None
     except ValueError:
         return None, f"{s!r} is a date that does not exist"
+
+
+def date_order(values: Iterable[Any]) -> tuple[str | None, str | None]:
+    """How a column writes its d/m/yyyy dates: ('dmy', None) — also when no day is above 12 (read
+    the UK way) —, ('mdy', None) when a month/day date shows itself (07/24/2014) and none
+    contradicts it, or (None, why) when the column holds both orders and cannot be read one way."""
+    day_first = month_first = None
+    for v in values:
+        m = _DMY_DATE.match(v) if isinstance(v, str) else None
+        if m and int(m.group(1)) > 12 and day_first is None:
+            day_first = v
+        if m and int(m.group(3)) > 12 and month_first is None:
+            month_first = v
+    if day_first and month_first:
+        return None, (f"the column holds both day/month ({day_first!r}) and month/day ({month_first!r}) dates, "
+                      "so it cannot be read one way")
+    return ("mdy" if month_first else "dmy"), None
+
+
+@dataclass
+class _DateStyle:
+    """How one date column of one sheet is written (found once, reported once)."""
+
+    order: str | None
+    why: str | None
+    first: _Record | None         # first record with a d/m/yyyy text date
+    count: int
+    ambiguous: bool               # no day (or month) above 12 anywhere in the column
+
+
+def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateStyle]:
+    """Per (sheet, date column): the order of its d/m/yyyy dates, found over the whole column."""
+    texts: dict[tuple[str | None, str], list[tuple[_Record, str]]] = {}
+    for rec in records:
+        for col in DATE_COLUMNS:
+            v = rec.values.get(col)
+            if isinstance(v, str) and _DMY_DATE.match(v.strip()):
+                texts.setdefault((rec.sheet, col), []).append((rec, v.strip()))
+    styles = {}
+    for key, found in texts.items():
+        order, why = date_order(v for _, v in found)
+        ambiguous = not any(int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12 for _, v in found)
+        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous)
+    return styles
+
+
+def _date_style_problem(sheet: str | None, col: str, style: _DateStyle) -> Problem:
+    """The once-per-column warning that names the date format found."""
+    rec = style.first
+    example = rec.values.get(col).strip()
+    how = _ORDER_TEXT[style.order]
+    note = " (no day above 12, so read the UK way)" if style.ambiguous and style.order == "dmy" else ""
+    return Problem("warning", "date_format", f"{col} is written {how}, e.g. {example!r}, in {style.count:,} rows, "
+                   f"not YYYY-MM-DD as the 360Giving standard asks; read as {how}{note}", sheet, rec.row, col,
+                   _text(rec.values.get("Identifier")), rec.where.get(col))
 
 
 def _charity_number_ok(num: str) -> bool:
@@ -432,147 +657,238 @@ def beneficiary_codes(values: dict[str, Any]) -> list[tuple[str, str | None, str
     return [(k, c, t) for _, k, c, t in sorted(found)]
 
 
-def _validate(records: list[_Record], filename: str, sheet: str | None, problems: list[Problem],
-              today: dt.date) -> pd.DataFrame:
-    """Apply every row check; return the good rows shaped like the ``grants`` table."""
-    seen_ids: dict[str, int] = {}
+class _Row:
+    """One record being checked: its values, and the problems found on it (located)."""
+
+    def __init__(self, rec: _Record, problems: list[Problem], styles: dict):
+        self.rec, self.problems, self.styles, self.bad = rec, problems, styles, False
+        self.gid = _text(rec.values.get("Identifier"))
+
+    def get(self, column: str) -> Any:
+        return self.rec.values.get(column)
+
+    def add(self, severity: str, check: str, message: str, column: str | None = None) -> None:
+        self.bad = self.bad or severity == "error"
+        self.problems.append(Problem(severity, check, message, self.rec.sheet, self.rec.row, column, self.gid,
+                                     self.rec.where.get(column) if column else None))
+
+    def date(self, column: str) -> tuple[dt.date | None, str | None]:
+        style = self.styles.get((self.rec.sheet, column))
+        if style is not None and style.why and isinstance(self.get(column), str) and \
+                _DMY_DATE.match(self.get(column).strip()):
+            return None, f"{self.get(column).strip()!r} cannot be read: {style.why}"
+        return _parse_date(self.get(column), style.order if style else "dmy")
+
+
+def _validate(records: list[_Record], filename: str, problems: list[Problem], today: dt.date) -> pd.DataFrame:
+    """Apply every row check; return the good rows shaped like the ``grants`` table (+ ``sheet``)."""
+    styles = _date_styles(records)
+    for (sheet, col), style in styles.items():
+        if style.why is None:
+            problems.append(_date_style_problem(sheet, col, style))
+    seen_ids: dict[str, _Record] = {}
+    far_past = _years_before(today, 25)
     good: list[dict[str, Any]] = []
-    far_past = today.replace(year=today.year - 25) if not (today.month == 2 and today.day == 29) \
-        else dt.date(today.year - 25, 2, 28)
     for rec in records:
-        v = rec.values
-        gid = _text(v.get("Identifier"))
-        bad = False
-
-        def add(severity: str, check: str, message: str, column: str | None = None) -> None:
-            nonlocal bad
-            bad = bad or severity == "error"
-            problems.append(Problem(severity, check, message, sheet, rec.row, column, gid,
-                                    rec.where.get(column) if column else None))
-
-        # identifiers --------------------------------------------------------------------------
-        if gid is None:
-            add("error", "required", "Identifier is required (a unique grant id)", "Identifier")
-        elif gid in seen_ids:
-            add("error", "duplicate_id", f"duplicate grant Identifier {gid!r} (first on row {seen_ids[gid]}); "
-                "this row is not loaded", "Identifier")
-        else:
-            seen_ids[gid] = rec.row
-            if not gid.upper().startswith("360G-"):
-                add("warning", "malformed_id", f"grant Identifier {gid!r} does not start with the publisher's "
-                    "'360G-' prefix", "Identifier")
-        # amount and currency ----------------------------------------------------------------------
-        amount = None
-        if _blank(v.get("Amount Awarded")):
-            add("error", "required", "Amount Awarded is required", "Amount Awarded")
-        else:
-            amount = _parse_amount(v.get("Amount Awarded"))
-            if amount is None:
-                add("error", "amount_not_number", f"Amount Awarded {v.get('Amount Awarded')!r} is not a number",
-                    "Amount Awarded")
-            elif amount < 0:
-                add("error", "negative_amount", f"Amount Awarded is negative ({amount:,.2f}); the standard "
-                    "records returned money as transactions, not negative awards — row not loaded",
-                    "Amount Awarded")
-            elif amount == 0:
-                add("warning", "zero_amount", "Amount Awarded is £0; loaded, but check whether it belongs "
-                    "in the data", "Amount Awarded")
-        currency = (_text(v.get("Currency")) or "").upper() or None
-        if currency is None:
-            add("error", "required", "Currency is required (e.g. GBP)", "Currency")
-        elif not re.fullmatch(r"[A-Z]{3}", currency):
-            add("error", "malformed_currency", f"Currency {currency!r} is not a three-letter ISO 4217 code",
-                "Currency")
-        elif currency != "GBP":
-            add("warning", "not_gbp", f"amount is in {currency}, not converted: it is loaded without a £ "
-                "amount and left out of £ totals", "Currency")
-        # dates -------------------------------------------------------------------------------
-        award_date = None
-        if _blank(v.get("Award Date")):
-            add("error", "required", "Award Date is required", "Award Date")
-        else:
-            award_date, why = _parse_date(v.get("Award Date"))
-            if why:
-                add("error", "impossible_date" if "does not exist" in why else "malformed_date",
-                    f"Award Date {why}", "Award Date")
-            elif award_date > today:
-                add("warning", "future_date", f"Award Date {award_date.isoformat()} is in the future",
-                    "Award Date")
-            elif award_date < far_past:
-                add("warning", "far_past_date", f"Award Date {award_date.isoformat()} is more than 25 years "
-                    "ago", "Award Date")
-        planned = {}
-        for col in ("Planned Dates:Start Date", "Planned Dates:End Date"):
-            if not _blank(v.get(col)):
-                planned[col], why = _parse_date(v.get(col))
-                if why:
-                    add("warning", "impossible_date" if "does not exist" in why else "malformed_date",
-                        f"{col.split(':')[1]} {why}", col)
-        if all(planned.get(c) for c in ("Planned Dates:Start Date", "Planned Dates:End Date")) and \
-                planned["Planned Dates:Start Date"] > planned["Planned Dates:End Date"]:
-            add("warning", "planned_dates_order", "Planned Dates:Start Date is after the End Date",
-                "Planned Dates:Start Date")
-        # other fields the standard requires (not needed to place money) -------------------
-        for col in SCHEMA_REQUIRED_COLUMNS:
-            if _blank(v.get(col)):
-                add("warning", "required", f"{col} is required by the 360Giving standard (row still loaded)", col)
-        recipient_id = _text(v.get("Recipient Org:Identifier"))
-        if recipient_id is None and _blank(v.get("Recipient Ind:Identifier")):
-            add("warning", "required", "Recipient Org:Identifier (or Recipient Ind:Identifier) is required by "
-                "the 360Giving standard (row still loaded)", "Recipient Org:Identifier")
-        if v.get("_extra_recipients"):
-            add("warning", "several_recipients", f"{v['_extra_recipients']} recipient organisations; the "
-                "first is used", "Recipient Org:Identifier")
-        for col in ("Funding Org:Identifier", "Recipient Org:Identifier"):
-            org_id = _text(v.get(col))
-            why = org_id and _org_id_problem(org_id)
-            if why:
-                add("warning", "malformed_org_id", f"{col} {org_id!r} {why}", col)
-        charity = _text(v.get("Recipient Org:Charity Number"))
-        if charity and not _charity_number_ok(charity[2:] if charity[:2].isalpha() else charity):
-            add("warning", "malformed_charity_number", f"Recipient Org:Charity Number {charity!r} does not look "
-                "like a UK charity number (6 or 7 digits)", "Recipient Org:Charity Number")
-        company = _text(v.get("Recipient Org:Company Number"))
-        if company and not _COMPANY_NO.match(company):
-            add("warning", "malformed_company_number", f"Recipient Org:Company Number {company!r} does not look "
-                "like a company number (8 characters, e.g. 09876543 or SC123459)", "Recipient Org:Company Number")
-        # locations -----------------------------------------------------------------------
-        postcode = _text(v.get("Recipient Org:Postal Code"))
-        if postcode and normalise_postcode(postcode) is None:
-            add("warning", "malformed_postcode", f"Recipient Org:Postal Code {postcode!r} does not look like a "
-                "UK postcode; it cannot place the grant", "Recipient Org:Postal Code")
-        codes = []
-        for col, code, code_type in beneficiary_codes(v):
-            if code is None:
-                continue
-            if GSS_RE.match(code.upper()):
-                codes.append(code.upper())
-            elif code_type and GSS_RE.match(code_type.upper()):
-                add("warning", "geocode_swapped", f"Geographic Code {code!r} and Geographic Code Type "
-                    f"{code_type!r} look swapped; {code_type!r} is used as the code", col)
-                codes.append(code_type.upper())
-            elif normalise_postcode(code):
-                add("warning", "geocode_postcode", f"Geographic Code {code!r} looks like a postcode, not a "
-                    "GSS area code; not used", col)
-            else:
-                add("warning", "malformed_geocode", f"Geographic Code {code!r} is not a GSS area code (e.g. "
-                    "E01000001); not used", col)
-        if bad:
-            continue
-        good.append({
-            "dataset": filename, "grant_id": gid, "title": _text(v.get("Title")), "award_date": award_date,
-            "amount_gbp": amount if currency == "GBP" else None, "currency": currency,
-            "funder_id": _text(v.get("Funding Org:Identifier")), "funder_name": _text(v.get("Funding Org:Name")),
-            "programme": _text(v.get("Grant Programme:Title")) or _text(v.get("Grant Programme:Code")),
-            "recipient_id": recipient_id or _text(v.get("Recipient Ind:Identifier")),
-            "recipient_name": _text(v.get("Recipient Org:Name")) or _text(v.get("Recipient Ind:Name")),
-            "recipient_postcode": postcode, "beneficiary_codes": ";".join(dict.fromkeys(codes)) or None,
-            "lsoa_code": None, "ward_code": None, "district_code": None, "placed_by": None, "row": rec.row,
-        })
-    frame = pd.DataFrame(good, columns=GRANT_COLUMNS)
+        row = _Row(rec, problems, styles)
+        _check_identifiers(row, seen_ids)
+        amount, currency = _check_amount(row), _check_currency(row)
+        award_date = _check_award_date(row, today, far_past)
+        _check_planned_dates(row)
+        recipient_id = _check_required_fields(row)
+        _check_org_numbers(row)
+        postcode = _check_postcode(row)
+        codes = _check_beneficiary_codes(row)
+        if not row.bad:
+            good.append(_grant_row(row, filename, amount, currency, award_date, recipient_id, postcode, codes))
+    frame = pd.DataFrame(good, columns=GRANT_COLUMNS + ["sheet"])
     frame["amount_gbp"] = frame["amount_gbp"].astype("float64")
     frame["row"] = frame["row"].astype("int64")
     return frame
+
+
+def _years_before(today: dt.date, years: int) -> dt.date:
+    return today.replace(year=today.year - years) if not (today.month == 2 and today.day == 29) \
+        else dt.date(today.year - years, 2, 28)
+
+
+#: Identifier columns checked for stray whitespace (as 360Giving's "unexpected characters" check).
+ID_COLUMNS = ["Identifier", "Funding Org:Identifier", "Recipient Org:Identifier"]
+
+
+def _check_identifiers(row: _Row, seen_ids: dict[str, _Record]) -> None:
+    """Grant id present, unique across every sheet, with the 360G- prefix; no identifier holding a
+    line break, tab or leading/trailing space."""
+    gid = row.gid
+    if gid is None:
+        row.add("error", "required", "Identifier is required (a unique grant id)", "Identifier")
+    elif gid in seen_ids:
+        first = seen_ids[gid]
+        where = f"sheet '{first.sheet}' row {first.row}" if first.sheet != row.rec.sheet else f"row {first.row}"
+        row.add("error", "duplicate_id", f"duplicate grant Identifier {gid!r} (first on {where}); this row is not "
+                "loaded", "Identifier")
+    else:
+        seen_ids[gid] = row.rec
+        if not gid.upper().startswith("360G-"):
+            row.add("warning", "malformed_id", f"grant Identifier {gid!r} does not start with the publisher's "
+                    "'360G-' prefix", "Identifier")
+    for col in ID_COLUMNS:
+        why = _whitespace_problem(row.get(col))
+        if why:
+            row.add("warning", "id_whitespace", f"{col} {row.get(col)!r} {why}; it is read trimmed, but other "
+                    "tools may treat it as a different identifier", col)
+
+
+def _whitespace_problem(value: Any) -> str | None:
+    """Why an identifier's characters are unexpected (line break, tab, outer spaces), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if any(ch in value for ch in "\r\n"):
+        return "contains a line break"
+    if "\t" in value:
+        return "contains a tab"
+    if value != value.strip():
+        return "has a leading or trailing space"
+    return None
+
+
+def _check_amount(row: _Row) -> float | None:
+    if _blank(row.get("Amount Awarded")):
+        row.add("error", "required", "Amount Awarded is required", "Amount Awarded")
+        return None
+    amount = _parse_amount(row.get("Amount Awarded"))
+    if amount is None:
+        row.add("error", "amount_not_number", f"Amount Awarded {row.get('Amount Awarded')!r} is not a number",
+                "Amount Awarded")
+    elif amount < 0:
+        row.add("error", "negative_amount", f"Amount Awarded is negative ({amount:,.2f}); the standard records "
+                "returned money as transactions, not negative awards — row not loaded", "Amount Awarded")
+    elif amount == 0:
+        row.add("warning", "zero_amount", "Amount Awarded is £0; loaded, but check whether it belongs in the data",
+                "Amount Awarded")
+    return amount
+
+
+def _check_currency(row: _Row) -> str | None:
+    currency = (_text(row.get("Currency")) or "").upper() or None
+    if currency is None:
+        row.add("error", "required", "Currency is required (e.g. GBP)", "Currency")
+    elif not re.fullmatch(r"[A-Z]{3}", currency):
+        row.add("error", "malformed_currency", f"Currency {currency!r} is not a three-letter ISO 4217 code",
+                "Currency")
+    elif currency != "GBP":
+        row.add("warning", "not_gbp", f"amount is in {currency}, not converted: it is loaded without a £ amount "
+                "and left out of £ totals", "Currency")
+    return currency
+
+
+def _date_check(why: str) -> str:
+    return "impossible_date" if "does not exist" in why else "malformed_date"
+
+
+def _check_award_date(row: _Row, today: dt.date, far_past: dt.date) -> dt.date | None:
+    if _blank(row.get("Award Date")):
+        row.add("error", "required", "Award Date is required", "Award Date")
+        return None
+    award_date, why = row.date("Award Date")
+    if why:
+        row.add("error", _date_check(why), f"Award Date {why}", "Award Date")
+    elif award_date > today:
+        row.add("warning", "future_date", f"Award Date {award_date.isoformat()} is in the future", "Award Date")
+    elif award_date < far_past:
+        row.add("warning", "far_past_date", f"Award Date {award_date.isoformat()} is more than 25 years ago",
+                "Award Date")
+    return award_date
+
+
+def _check_planned_dates(row: _Row) -> None:
+    planned = {}
+    for col in ("Planned Dates:Start Date", "Planned Dates:End Date"):
+        if not _blank(row.get(col)):
+            planned[col], why = row.date(col)
+            if why:
+                row.add("warning", _date_check(why), f"{col.split(':')[1]} {why}", col)
+    if all(planned.get(c) for c in ("Planned Dates:Start Date", "Planned Dates:End Date")) and \
+            planned["Planned Dates:Start Date"] > planned["Planned Dates:End Date"]:
+        row.add("warning", "planned_dates_order", "Planned Dates:Start Date is after the End Date",
+                "Planned Dates:Start Date")
+
+
+def _check_required_fields(row: _Row) -> str | None:
+    """Fields the standard requires but the money does not need (warnings); the recipient id."""
+    for col in SCHEMA_REQUIRED_COLUMNS:
+        if _blank(row.get(col)):
+            row.add("warning", "required", f"{col} is required by the 360Giving standard (row still loaded)", col)
+    recipient_id = _text(row.get("Recipient Org:Identifier"))
+    if recipient_id is None and _blank(row.get("Recipient Ind:Identifier")):
+        row.add("warning", "required", "Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the "
+                "360Giving standard (row still loaded)", "Recipient Org:Identifier")
+    if row.get("_extra_recipients"):
+        row.add("warning", "several_recipients", f"{row.get('_extra_recipients')} recipient organisations; the "
+                "first is used", "Recipient Org:Identifier")
+    return recipient_id
+
+
+def _check_org_numbers(row: _Row) -> None:
+    for col in ("Funding Org:Identifier", "Recipient Org:Identifier"):
+        org_id = _text(row.get(col))
+        why = org_id and _org_id_problem(org_id)
+        if why:
+            row.add("warning", "malformed_org_id", f"{col} {org_id!r} {why}", col)
+    charity = _text(row.get("Recipient Org:Charity Number"))
+    if charity and not _charity_number_ok(charity[2:] if charity[:2].isalpha() else charity):
+        row.add("warning", "malformed_charity_number", f"Recipient Org:Charity Number {charity!r} does not look "
+                "like a UK charity number (6 or 7 digits)", "Recipient Org:Charity Number")
+    company = _text(row.get("Recipient Org:Company Number"))
+    if company and not _COMPANY_NO.match(company):
+        row.add("warning", "malformed_company_number", f"Recipient Org:Company Number {company!r} does not look "
+                "like a company number (8 characters, e.g. 09876543 or SC123459)", "Recipient Org:Company Number")
+
+
+def _check_postcode(row: _Row) -> str | None:
+    postcode = _text(row.get("Recipient Org:Postal Code"))
+    if postcode and normalise_postcode(postcode) is None:
+        row.add("warning", "malformed_postcode", f"Recipient Org:Postal Code {postcode!r} does not look like a UK "
+                "postcode; it cannot place the grant", "Recipient Org:Postal Code")
+    return postcode
+
+
+def _check_beneficiary_codes(row: _Row) -> list[str]:
+    """The GSS codes of the grant's beneficiary locations (swapped code/type pairs repaired)."""
+    codes = []
+    for col, code, code_type in beneficiary_codes(row.rec.values):
+        if code is None:
+            continue
+        if GSS_RE.match(code.upper()):
+            codes.append(code.upper())
+        elif code_type and GSS_RE.match(code_type.upper()):
+            row.add("warning", "geocode_swapped", f"Geographic Code {code!r} and Geographic Code Type {code_type!r} "
+                    f"look swapped; {code_type!r} is used as the code", col)
+            codes.append(code_type.upper())
+        elif normalise_postcode(code):
+            row.add("warning", "geocode_postcode", f"Geographic Code {code!r} looks like a postcode, not a GSS area "
+                    "code; not used", col)
+        else:
+            row.add("warning", "malformed_geocode", f"Geographic Code {code!r} is not a GSS area code (e.g. "
+                    "E01000001); not used", col)
+    return codes
+
+
+def _grant_row(row: _Row, filename: str, amount, currency, award_date, recipient_id, postcode,
+               codes: list[str]) -> dict[str, Any]:
+    """A good row shaped like the ``grants`` table (placement columns empty), with its sheet."""
+    get = row.get
+    return {
+        "dataset": filename, "grant_id": row.gid, "title": _text(get("Title")), "award_date": award_date,
+        "amount_gbp": amount if currency == "GBP" else None, "currency": currency,
+        "funder_id": _text(get("Funding Org:Identifier")), "funder_name": _text(get("Funding Org:Name")),
+        "programme": _text(get("Grant Programme:Title")) or _text(get("Grant Programme:Code")),
+        "recipient_id": recipient_id or _text(get("Recipient Ind:Identifier")),
+        "recipient_name": _text(get("Recipient Org:Name")) or _text(get("Recipient Ind:Name")),
+        "recipient_postcode": postcode, "beneficiary_codes": ";".join(dict.fromkeys(codes)) or None,
+        "lsoa_code": None, "ward_code": None, "district_code": None, "placed_by": None, "row": row.rec.row,
+        "sheet": row.rec.sheet,
+    }
 
 
 # --------------------------------------------------------------------------------------------

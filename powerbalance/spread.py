@@ -23,9 +23,9 @@ def amount_by_area(grants: pd.DataFrame, areas: pd.DataFrame, area_col: str = "d
                    amount_col: str = "amount_gbp", code_col: str = "code") -> pd.DataFrame:
     """Every area of ``areas`` with the number of grants and the money placed in it.
 
-    An area the file gives nothing to gets 0 grants and £0 — a real zero, because a funder's
-    file lists all its grants — so the comparison set, not the grants, decides which areas
-    count. Grants not placed, or placed outside ``areas``, are left out here; :func:`reach`
+    An area the file gives nothing to gets 0 grants and £0 in the measures — shown to people as
+    "none recorded in this file", since a file may not list every grant — so the comparison set,
+    not the grants, decides which areas count. Grants not placed, or placed outside ``areas``, are left out here; :func:`reach`
     counts them. ``areas`` keeps its other columns (decile, population ...).
     """
     placed = grants[grants[area_col].notna()]

@@ -23,6 +23,8 @@ from . import charts, config, db, queries
 from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
+_RUN = "_pb_run"                 # runs of this session (start_page), to see a widget re-mounted
+_SHOWN = "_pb_shown_in_run::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
@@ -84,6 +86,7 @@ def start_page() -> None:
     accessibility stylesheet, and put the view the user carries (area, weights, group, year,
     lens) back into the URL when a navigation dropped it."""
     build_key()
+    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1   # for _remounted
     st.html(_CSS)
     st.session_state.pop(_WEIGHTS_APPLY, None)
     carry_view()
@@ -141,6 +144,15 @@ def parse_or_none(parse: Callable[[str], Any], raw: str):
         return None
 
 
+def _remounted(key: str) -> bool:
+    """Whether the widget ``key`` was not drawn in the previous run of this session (runs are
+    counted by :func:`start_page`); records that it is drawn in this one."""
+    run = st.session_state.get(_RUN, 0)
+    last = st.session_state.get(_SHOWN + key)
+    st.session_state[_SHOWN + key] = run
+    return last != run - 1
+
+
 def _in(value, options) -> bool:
     if isinstance(value, (list, tuple)):
         return all(v in options for v in value)
@@ -173,11 +185,19 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
 
 def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
                   format_func: Callable = str, help: str | None = None, container=None, parse=str, dump=str):
-    """A selectbox whose value lives in the URL parameter ``param``."""
+    """A selectbox whose value lives in the URL parameter ``param``. A box absent from the previous
+    run (e.g. until a file is uploaded) is re-mounted by the browser at its ``index``, so it then
+    gets its value as its index, not through session state — else it could show the first option
+    while the page uses another."""
     options = list(options)
     default = default if default is not None else (options[0] if options else None)
+    remounted = _remounted(key)
     _load_from_url(key, param, default, options, parse)
-    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help)
+    extra = {}
+    if remounted and key in st.session_state:
+        current = st.session_state.pop(key)
+        extra["index"] = options.index(current) if current in options else 0
+    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help, **extra)
     publish(param, value, key, dump, default)
     return value
 
@@ -196,8 +216,10 @@ def url_radio(label: str, options: Sequence, *, param: str, key: str, default=No
 
 def url_multiselect(label: str, options: Sequence, *, param: str, key: str, default: Sequence = (),
                     format_func: Callable = str, help: str | None = None, max_selections: int | None = None,
-                    container=None) -> list:
-    """A multiselect stored in the URL as comma-separated values."""
+                    container=None, wrap: bool | None = None, select_all: bool | int = 1000) -> list:
+    """A multiselect stored in the URL as comma-separated values. ``wrap=True`` keeps every chosen
+    chip in sight (in a column Streamlit otherwise scrolls them sideways); ``select_all=False``
+    makes Enter pick the highlighted match instead of every match."""
     options = list(options)
 
     def parse(text: str) -> list:
@@ -207,7 +229,7 @@ def url_multiselect(label: str, options: Sequence, *, param: str, key: str, defa
     _load_from_url(key, param, [v for v in default if v in options], None, parse)
     st.session_state[key] = [v for v in st.session_state[key] if v in options]
     value = (container or st).multiselect(label, options, key=key, format_func=format_func, help=help,
-                                          max_selections=max_selections)
+                                          max_selections=max_selections, wrap=wrap, select_all=select_all)
     publish(param, value, key, lambda v: ",".join(v))
     return value
 

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import pytest
 
 from bench.browser import Watcher, chromium_path
+from powerbalance import funders
 from tests import helpers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
@@ -77,7 +78,9 @@ def test_upload_is_analysed_in_this_session_only(browser, server, seen, real_db)
         expander = page.locator('[data-testid="stExpander"]').filter(has_text="Problems found in the file").first
         expander.locator("summary").first.click(timeout=120_000)
         with page.expect_download(timeout=120_000) as dl:
-            expander.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click(timeout=120_000)
+            expander.locator('[data-testid="stDownloadButton"]').filter(
+                has_text="Every problem, one line each").first.click(timeout=120_000)
+        assert dl.value.suggested_filename == "upload.csv-problems.csv"
         problems = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
         assert [(p["severity"], p["check"], p["row"], p["column"]) for p in problems] == \
             [("error", "negative_amount", str(len(rows) + 1), "Amount Awarded")]
@@ -116,6 +119,88 @@ def test_file_over_the_limit_is_refused(browser, server, seen, tmp_path):
         page.wait_for_timeout(1000)
         assert page.get_by_text("Upload a file in the 360Giving Data Standard").is_visible()
         assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert not w.exceptions and not errors
+    finally:
+        ctx.close()
+
+
+def chips(page, label: str) -> list[str]:
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).first
+    return [b.get_attribute("aria-label")[len("Remove "):] for b in box.locator('button[aria-label^="Remove "]').all()]
+
+
+def test_enter_in_the_funder_box_picks_one_funder(browser, server, seen):
+    """Issue 17 item 8: typing 'Lloyds' and pressing Enter chose every match (Lloyd's Register
+    Foundation too); it must choose the one highlighted funder."""
+    ctx, page, w, errors = open_page(browser, server, seen, "/funders?data=published&funder=Sport%20England")
+    try:
+        box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Funders").first
+        box.locator("input").first.click()
+        box.locator("input").first.fill("Lloyds")
+        m = w.mark()
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        w.wait_idle(page, m, timeout=240)
+        picked = chips(page, "Funders")
+        assert len(picked) == 2 and picked[0].startswith("Sport England"), picked
+        assert "Lloyds" in picked[1] and "Register" not in picked[1], picked
+        assert not w.exceptions and not errors
+    finally:
+        ctx.close()
+
+
+def test_effort_year_box_matches_the_heading_after_an_upload(browser, server, seen):
+    """Issue 17 item 8: after an upload the 'Council effort in' box showed another year than the
+    heading and the URL (the box re-mounted at its first option, 2013-14). Journey: the published
+    grants (effort 2017-18, not the first year), then the upload."""
+    ctx, page, w, errors = open_page(browser, server, seen, "/funders")
+    try:
+        first_year = funders.effort_periods()[0]
+        m = w.mark()
+        page.get_by_text(funders.DATASETS["upload"], exact=True).first.click()
+        w.wait_idle(page, m, timeout=240)
+        upload(page, w, UPLOAD)
+        effort = page.url.split("effort=")[1].split("&")[0]
+        assert effort != first_year
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Council effort in").first
+        assert box.locator("input").first.input_value() == effort
+        assert page.get_by_text(f"Funding beside council effort, {effort}").first.is_visible()
+        m = w.mark()
+        page.get_by_text("Wards", exact=True).first.click()     # the next run keeps the year shown
+        w.wait_idle(page, m, timeout=240)
+        assert f"effort={effort}" in page.url and box.locator("input").first.input_value() == effort
+        assert not w.exceptions and not errors
+    finally:
+        ctx.close()
+
+
+def test_chips_stay_in_sight_cold_spots_fit_and_downloads_name_the_selection(browser, server, seen, real_db):
+    """Issue 17 item 8: chosen funder and year chips overflowed out of sight; the cold-spot table
+    showed empty rows below its last; downloads were not named after the selection."""
+    years = [2013, 2014, 2015, 2016, 2017, 2018]
+    funders_chosen = ["Sport England", "The Big Lottery Fund", "The Henry Smith Charity"]
+    report = funders.spread_from_db("published", funders_chosen, years, [], "district", None, db=real_db)
+    n_cold = len(funders.cold_table(report))
+    query = "funder=" + ",".join(f.replace(" ", "%20") for f in funders_chosen) + "&years=" + ",".join(map(str, years))
+    ctx, page, w, errors = open_page(browser, server, seen, f"/funders?data=published&{query}&level=district")
+    try:
+        for label, n in (("Funders", 3), ("Award years", 6)):
+            box = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).first
+            outer = box.bounding_box()
+            tags = box.locator('button[aria-label^="Remove "]').all()
+            assert len(tags) == n
+            for tag in tags:
+                b = tag.bounding_box()
+                assert outer["x"] <= b["x"] and b["x"] + b["width"] <= outer["x"] + outer["width"] + 1, (label, b)
+        frames = page.locator('[data-testid="stDataFrame"]').all()
+        cold = [f for f in frames if f.is_visible()][-1]
+        assert 0 < n_cold < 10
+        assert cold.bounding_box()["height"] <= (n_cold + 1) * 36 + 12
+        button = page.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").locator("visible=true").last
+        with page.expect_download(timeout=120_000) as dl:
+            button.click(timeout=120_000)
+        assert dl.value.suggested_filename.startswith("Cold_spots_districts_Sport_England__The_Big_Lottery_Fund")
+        assert "2013_2018" in dl.value.suggested_filename
         assert not w.exceptions and not errors
     finally:
         ctx.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -274,13 +275,15 @@ def test_upload_path(app, real_db):
     rows = fixture_rows()
     good = [r for r in rows if float(r["Amount Awarded"]) >= 0]
     assert any(f"{len(rows)} rows read, {len(good)} grants loaded, 1 rows not loaded" in s.value for s in at.success)
-    # the problems table: located (row, column) and downloadable
-    problems = frame_with(at, "severity", "check", "row", "column")
+    # the problems, grouped by kind and column (rows located), downloadable grouped and one per line
+    problems = frame_with(at, "severity", "check", "rows", "column", "count")
     bad = problems[problems["severity"] == "error"].iloc[0]
     # the invalid row is the file's last line (heading = line 1)
-    assert (bad["check"], bad["row"], bad["column"], bad["grant_id"]) == \
-        ("negative_amount", len(rows) + 1, "Amount Awarded", "360G-fixture-negative")
-    assert {"fu_problems_csv", "fu_problems_xlsx"} <= {b.key for b in at.download_button}
+    assert (bad["check"], bad["rows"], bad["column"], bad["count"]) == \
+        ("negative_amount", f"{len(rows) + 1:,}", "Amount Awarded", 1)
+    assert "360G-fixture-negative" not in bad["example"] and "negative" in bad["example"]
+    assert {"fu_problems_csv", "fu_problems_xlsx", "fu_problems_all", "fu_placed_grants"} <= \
+        {b.key for b in at.download_button}
 
     # figures: the ETL placed the same grants in the `grants` table — compare with it
     ids = [r["Identifier"] for r in good]
@@ -394,3 +397,84 @@ def test_funder_and_programme_values_are_plain_parameters(real_db):
     assert len(funders.published_cells(["Sport England"], [2014], real_db))
     assert len(funders.covid_cells(["Trust for London"], [2020], ["Decent living standards"], real_db))
     assert sha256(real_db) == before
+
+
+# =============================================================================================
+# Funders' own files (issue 14) and the page's frictions (issue 17, item 8)
+# =============================================================================================
+
+
+def test_head_office_rule_on_a_hand_made_case():
+    """Ten districts of 1,000 residents with £1,000 each; one with £1m by recipient address (flagged);
+    one with £1m placed by beneficiary location (not flagged: the rule only reads address money)."""
+    codes = [f"E0700000{i}" for i in range(10)] + ["E06000001", "E06000002"]
+    cells = pd.DataFrame({"district_code": codes, "ward_code": None, "grants": 1,
+                          "amount_gbp": [1000.0] * 10 + [1e6, 1e6], "grants_without_gbp": 0,
+                          "amount_by_address": [1000.0] * 10 + [1e6, 0.0]})
+    districts = pd.DataFrame({"code": codes, "name": codes, "population": 1000.0})
+    flags = funders.head_office_flags(cells, districts)
+    assert flags["code"].tolist() == ["E06000001"]
+    # per head 1,000 / median 1 (the median over the 12 districts reached is £1 per resident)
+    assert flags.loc[0, "per_head"] == 1000 and flags.loc[0, "times_median"] == 1000
+    assert flags.loc[0, "share_of_money"] == pytest.approx(1e6 / (2e6 + 1e4))
+
+
+def test_head_offices_flagged_and_empty_districts_say_none_recorded(app, real_db):
+    at = open_page(app, {"data": "published", "funder": "The Big Lottery Fund", "years": "2013,2014,2015,2016,2017,2018",
+                         "level": "district"})
+    assert not at.exception, [e.value for e in at.exception]
+    [warn] = [w.value for w in at.warning if "registered offices" in w.value]
+    city = sql(real_db, "SELECT sum(amount_gbp) AS amount FROM grants_agg WHERE funder = 'The Big Lottery Fund' "
+                        "AND district_code = 'E09000001'")["amount"].iloc[0]
+    assert round(city / 1e6, 1) == 250.5 and warn.index("City of London") < warn.index("Camden")
+    table = frame_with(at, "code", "note", "amount_gbp").set_index("code")
+    assert table.loc["E09000001", "note"].startswith("money recorded at registered offices?")
+    none_there = sql(real_db, "SELECT count(*) AS n FROM grants_agg WHERE funder = 'The Big Lottery Fund' "
+                              "AND district_code = 'E06000002'")["n"].iloc[0]
+    assert none_there == 0 and table.loc["E06000002", "note"] == "none recorded in this file"
+    flagged = table["note"].fillna("").str.startswith("money recorded")
+    assert set(table.index[flagged]) == {"E09000001", "E09000007", "E09000019", "E06000009"}
+    # on the map: the hover names the flag, and an empty district's hover says none recorded
+    fig = json.dumps([f for f in figures(at) if f["data"] and f["data"][0]["type"] == "choroplethmap"][0])
+    assert "City of London (money recorded at registered offices?" in fig
+    assert "Middlesbrough (none recorded in this file)" in fig
+
+
+def two_sheet_workbook() -> bytes:
+    openpyxl = pytest.importorskip("openpyxl")
+    import io
+    header = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
+              "Recipient Org:Identifier", "Recipient Org:Name", "Beneficiary Location:Geographic Code",
+              "Funding Org:Identifier", "Funding Org:Name"]
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    wb.active.append(["Our grants, one sheet a year"])
+    for year, ids in ((2022, ["360G-w-1", "360G-w-2"]), (2023, ["360G-w-3"])):
+        ws = wb.create_sheet(f"grants {year}")
+        ws.append(header)
+        for i in ids:
+            ws.append([i, "t", "d", "GBP", 1000, f"24/07/{year}", "GB-CHC-1136547", "Org", "E06000002",
+                       "GB-CHC-299963", "Walcot Foundation"])
+        for _ in range(100 if year == 2023 else 0):
+            ws.append([None] * 9 + ["GB-CHC-299963", "Walcot Foundation"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_a_two_sheet_workbook_with_template_rows_and_uk_dates_on_the_page(app):
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("years.xlsx", two_sheet_workbook(),
+                                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("3 rows read, 3 grants loaded; 100 empty template rows counted, not read" in s.value for s in at.success)
+    sheets = frame_with(at, "sheet", "rows_read", "template_rows", "grants", "skipped")
+    assert sheets[["sheet", "rows_read", "template_rows", "grants"]].values.tolist() == [
+        ["Notes", 0, 0, 0], ["grants 2022", 2, 0, 2], ["grants 2023", 1, 100, 1]]
+    groups = frame_with(at, "severity", "check", "rows", "count")
+    assert sorted(zip(groups["check"], groups["sheet"], groups["count"])) == [
+        ("date_format", "grants 2022", 1), ("date_format", "grants 2023", 1), ("sheet_skipped", "Notes", 1),
+        ("template_rows", "grants 2023", 1)]
+    # district codes only: the page says the file has no ward locations, not "0 of 6,594 wards"
+    assert metric(at, "Wards reached") == "no ward locations"
+    assert metric(at, "Grants") == "3"

@@ -6,6 +6,7 @@ in lookup/). Expected placements are worked out by hand from lookup/*.csv, not f
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 import json
 from pathlib import Path
@@ -468,3 +469,189 @@ def test_records_loader_refuses_a_file_that_is_not_360giving(raw_dir, tmp_path):
               derive=False, log=lambda *a: None)
     assert exc.value.file.endswith("360giving_other.csv") and exc.value.column == "Award Date"
     assert not (tmp_path / "pb.duckdb").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# funders' own files (issue 14): UK dates, several sheets, template rows, limits, identifiers
+# Every file is made here by hand (csv text, openpyxl), so the expected figures are the file's own.
+# --------------------------------------------------------------------------------------------
+
+UK_HEADER = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
+             "Planned Dates:Start Date", "Recipient Org:Identifier", "Recipient Org:Name",
+             "Funding Org:Identifier", "Funding Org:Name"]
+UK_ROWS = [["360G-uk-1", "Café project", "d", "GBP", "178990", "24/07/2014", "01/09/2014", "GB-CHC-1136547", "Org",
+            "GB-CHC-299963", "Test Trust"],
+           ["360G-uk-2", "Second", "d", "GBP", "152505", "3/8/2014", "", "GB-CHC-1136547", "Org",
+            "GB-CHC-299963", "Test Trust"]]
+
+
+def uk_csv(rows=UK_ROWS, header=UK_HEADER) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    return buf.getvalue()
+
+
+def workbook(sheets: dict[str, list[list]]) -> bytes:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def uk_json() -> bytes:
+    grants = [{"id": r[0], "title": r[1], "description": r[2], "currency": r[3], "amountAwarded": float(r[4]),
+               "awardDate": r[5], "recipientOrganization": [{"id": r[7], "name": r[8]}],
+               "fundingOrganization": [{"id": r[9], "name": r[10]}]} for r in UK_ROWS]
+    return json.dumps({"grants": grants}).encode()
+
+
+@pytest.mark.parametrize("kind", ["csv", "cp1252", "xlsx_text", "xlsx_cells", "json"])
+def test_uk_dates_load_with_one_warning_per_column(kind):
+    if kind == "csv":
+        gf = read_360giving(uk_csv().encode(), "uk.csv", today=TODAY)
+    elif kind == "cp1252":
+        gf = read_360giving(uk_csv().encode("cp1252"), "uk.csv", today=TODAY)
+    elif kind == "json":
+        gf = read_360giving(uk_json(), "uk.json", today=TODAY)
+    else:
+        rows = [list(r) for r in UK_ROWS]
+        if kind == "xlsx_cells":   # Excel date cells, not text
+            rows[0][5], rows[1][5], rows[0][6] = dt.datetime(2014, 7, 24), dt.datetime(2014, 8, 3), dt.date(2014, 9, 1)
+            rows[1][6] = None
+        gf = read_360giving(workbook({"grants": [UK_HEADER, *rows]}), "uk.xlsx", today=TODAY)
+    assert len(gf.grants) == 2 and gf.grants["amount_gbp"].sum() == 331_495
+    assert list(gf.grants["award_date"]) == [dt.date(2014, 7, 24), dt.date(2014, 8, 3)]
+    assert not gf.errors
+    fmt = [(p.column, p.row, p.severity) for p in gf.problems if p.check == "date_format"]
+    if kind == "xlsx_cells":
+        assert fmt == []
+    elif kind == "json":
+        assert fmt == [("Award Date", 1, "warning")]
+    else:
+        assert sorted(fmt) == [("Award Date", 2, "warning"), ("Planned Dates:Start Date", 2, "warning")]
+        award = next(p for p in gf.problems if p.check == "date_format" and p.column == "Award Date")
+        assert "day/month/year" in award.message and "in 2 rows" in award.message and award.cell == "F2"
+
+
+def test_a_column_of_days_up_to_12_is_read_the_uk_way_and_says_so():
+    rows = [[*UK_ROWS[0][:5], "03/08/2014", *UK_ROWS[0][6:]]]
+    gf = read_360giving(uk_csv(rows).encode(), "uk.csv", today=TODAY)
+    assert list(gf.grants["award_date"]) == [dt.date(2014, 8, 3)]
+    award = next(p for p in gf.problems if p.check == "date_format" and p.column == "Award Date")
+    assert "no day above 12, so read the UK way" in award.message
+
+
+def test_a_month_first_column_is_read_month_first_and_named():
+    rows = [[*UK_ROWS[0][:5], "07/24/2014", "", *UK_ROWS[0][7:]], [*UK_ROWS[1][:5], "08/03/2014", "", *UK_ROWS[1][7:]]]
+    gf = read_360giving(uk_csv(rows).encode(), "us.csv", today=TODAY)
+    assert list(gf.grants["award_date"]) == [dt.date(2014, 7, 24), dt.date(2014, 8, 3)]
+    [p] = [p for p in gf.problems if p.check == "date_format"]
+    assert "month/day/year" in p.message
+
+
+def test_a_column_with_both_orders_is_an_error_per_value_with_the_reason():
+    rows = [[*UK_ROWS[0][:5], "24/07/2014", "", *UK_ROWS[0][7:]], [*UK_ROWS[1][:5], "07/25/2014", "", *UK_ROWS[1][7:]],
+            ["360G-uk-3", *UK_ROWS[1][1:5], "2014-08-01", "", *UK_ROWS[1][7:]]]
+    gf = read_360giving(uk_csv(rows).encode(), "mixed.csv", today=TODAY)
+    assert list(gf.grants["grant_id"]) == ["360G-uk-3"]
+    errors = [(p.row, p.check) for p in gf.errors]
+    assert errors == [(2, "malformed_date"), (3, "malformed_date")]
+    assert all("cannot be read one way" in p.message for p in gf.errors)
+    assert not [p for p in gf.problems if p.check == "date_format"]
+
+
+def year_sheet(year: int, ids: list[str], amount: int = 100) -> list[list]:
+    header = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
+              "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier", "Funding Org:Name"]
+    return [header] + [[i, "t", "d", "GBP", amount, f"{year}-05-01", "GB-CHC-1136547", "Org", "GB-CHC-299963",
+                        "Test Trust"] for i in ids]
+
+
+def test_every_sheet_with_the_columns_is_read_with_counts_per_sheet():
+    data = workbook({"Notes": [["These are our grants"]],
+                     "grants 2022": year_sheet(2022, ["360G-a-1", "360G-a-2"]),
+                     "grants 2023": year_sheet(2023, ["360G-a-3", "360G-a-4", "360G-a-1"], 200),
+                     "Summary": [["Grant ID", "Amount", "Award date:Start date"], ["x", 1, "y"]]})
+    gf = read_360giving(data, "years.xlsx", today=TODAY)
+    assert sorted(gf.grants["grant_id"]) == ["360G-a-1", "360G-a-2", "360G-a-3", "360G-a-4"]
+    assert gf.grants["amount_gbp"].sum() == 600
+    assert gf.sheets_frame()[["sheet", "rows_read", "grants"]].values.tolist() == [
+        ["Notes", 0, 0], ["grants 2022", 2, 2], ["grants 2023", 3, 2], ["Summary", 0, 0]]
+    [dup] = [p for p in gf.problems if p.check == "duplicate_id"]
+    assert (dup.sheet, dup.row, dup.cell) == ("grants 2023", 4, "A4")
+    assert "first on sheet 'grants 2022' row 2" in dup.message
+    skipped = {p.sheet: p.message for p in gf.problems if p.check == "sheet_skipped"}
+    assert set(skipped) == {"Notes", "Summary"}
+    assert "no heading row" in skipped["Notes"]
+    assert "Award date:Start date → Award Date" in skipped["Summary"] and "Amount → Amount Awarded" in \
+        skipped["Summary"]
+
+
+def test_a_workbook_without_the_columns_says_per_sheet_what_is_missing():
+    data = workbook({"one": [["Identifier", "Amount Awarded", "Award date:Start date"]],
+                     "two": [["Grant ref", "Amount", "Currency", "Award Date"]]})
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(data, "bad.xlsx")
+    msg = exc.value.message
+    assert "sheet 'one' lacks Award Date, Currency (near misses: Award date:Start date → Award Date)" in msg
+    assert "sheet 'two' lacks Identifier, Amount Awarded (near misses: Amount → Amount Awarded)" in msg
+
+
+def test_template_rows_are_counted_once_and_do_not_count_towards_the_limit():
+    header, *grants = year_sheet(2022, ["360G-t-1", "360G-t-2", "360G-t-3"])
+    template = [[None] * 8 + ["GB-CHC-299963", "Test Trust"] for _ in range(50_000)]
+    rows = [header, grants[0], *template[:10], grants[1], grants[2], *template[10:]]
+    data = uk_csv([["" if c is None else c for c in r] for r in rows[1:]], rows[0]).encode()
+    gf = read_360giving(data, "template.csv", max_rows=5, today=TODAY)
+    assert len(gf.grants) == 3 and gf.rows_read == 3
+    assert (gf.sheets[0].name, gf.sheets[0].template_rows, gf.sheets[0].grants) == (None, 50_000, 3)
+    [t] = [p for p in gf.problems if p.check == "template_rows"]
+    assert t.row == 3 and "50,000 rows have no grant content (only Funding Org:Identifier, Funding Org:Name filled)" \
+        in t.message and t.message.endswith("rows 3–12, 15–50,004")
+    assert len(gf.problems) == 1
+    groups = gf.problem_groups()
+    assert groups.values.tolist() == [["warning", "template_rows", "", "", 1, "3", t.message]]
+
+
+def test_row_limit_is_per_sheet_and_names_the_sheet():
+    data = workbook({"small": year_sheet(2022, ["360G-l-1", "360G-l-2"]),
+                     "big": year_sheet(2023, [f"360G-l-{i}" for i in range(3, 7)])})
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(data, "limit.xlsx", max_rows=3)
+    assert exc.value.sheet == "big" and exc.value.row == 5 and "sheet 'big' has more than 3 grants" in \
+        exc.value.message and "heading row" in exc.value.message
+    assert len(read_360giving(data, "limit.xlsx", max_rows=4, today=TODAY).grants) == 6
+
+
+def test_identifiers_with_line_breaks_tabs_or_outer_spaces_are_flagged_where_they_are():
+    rows = [["360G-w-1\n", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547 ", "Org", "GB-CHC-299963",
+             "F"], ["360G-w\t2", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547", "Org", " GB-CHC-299963",
+                    "F"]]
+    gf = read_360giving(uk_csv(rows).encode(), "ws.csv", today=TODAY)
+    found = [(p.row, p.column, p.cell, p.message.split("'")[-1].split(";")[0].strip()) for p in gf.problems
+             if p.check == "id_whitespace"]
+    assert found == [(2, "Identifier", "A2", "contains a line break"),
+                     (2, "Recipient Org:Identifier", "H2", "has a leading or trailing space"),
+                     (4, "Identifier", "A4", "contains a tab"),
+                     (4, "Funding Org:Identifier", "J4", "has a leading or trailing space")]
+    assert len(gf.grants) == 2
+
+
+def test_problems_are_grouped_by_kind_and_column_with_row_ranges(bad):
+    groups = bad.problem_groups()
+    assert groups["count"].sum() == len(bad.problems)
+    assert list(groups["severity"]).index("warning") == (groups["severity"] == "error").sum()   # errors first
+    req = groups[(groups["check"] == "required") & (groups["column"] == "Identifier")].iloc[0]
+    assert (req["count"], req["rows"]) == (1, "2")
+
+
+def test_row_ranges():
+    from powerbalance.grants360 import row_ranges
+    assert row_ranges([2, 3, 4, 5, 9, 12, 11]) == "2–5, 9, 11–12"
+    assert row_ranges(range(0, 40, 2), limit=3) == "0, 2, 4 … (+17 more)"

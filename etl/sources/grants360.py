@@ -255,7 +255,7 @@ class Grants360Records(Source):
             codes, postcode = g["beneficiary_codes"], g["recipient_postcode"]
             code = codes.split(";")[0] if isinstance(codes, str) else postcode if isinstance(postcode, str) else None
             rep.unmatched(code,
-                          f"grant {g['grant_id']} not placed: {g['place_note']}", file=path, sheet=gf.sheet,
+                          f"grant {g['grant_id']} not placed: {g['place_note']}", file=path, sheet=g["sheet"],
                           row=int(g["row"]))
         summary = placement_summary(placed)
         rep.note(f"{len(placed)} grants loaded ({len(gf.errors)} rows not loaded); placed by: " + ", ".join(
