@@ -170,6 +170,8 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
                 indicators.derive(ctx)
                 timings["derive_indicators"] = time.perf_counter() - t0
                 log(f"  {'derive_indicators':<22} {timings['derive_indicators']:6.2f}s")
+                from . import precompute
+                con = precompute.store_default_answers(con, tmp_db, log, timings)   # default answers, stored
             _record_reports(con, ctx.reports)
             seconds = time.perf_counter() - t_start
             con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",

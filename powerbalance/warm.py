@@ -15,25 +15,28 @@ from typing import Callable
 from powerbalance import index
 
 
+def default_combinations(db=None) -> list[tuple[str, str, str]]:
+    """(level, lens, period) of every index the pages can show (regions have no council lens)."""
+    return [(level, lens, period) for level in index.LEVELS for lens in index.LENSES
+            if not (lens == "council" and level == "region") for period in index.periods(db)]
+
+
 def default_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
     """(label, call) for every whole-level answer a page asks for with default settings."""
     weights = dict(index.DEFAULT_WEIGHTS)   # what the pages pass (ui.carried_weights), not None
     out: list[tuple[str, Callable[[], object]]] = [
         ("neighbours", lambda: index.peers(_any_council(db), k=10, db=db))]
-    for level in index.LEVELS:
-        for lens in index.LENSES:
-            if lens == "council" and level == "region":
-                continue
-            for period in index.periods(db):
-                out.append((f"index {level} {lens} {period}",
-                            lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, weights, ln, db=db)))
-                # the Method page compares the chosen weights with the defaults asked for as None
-                out.append((f"index {level} {lens} {period} (weights=None)",
-                            lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, None, ln, db=db)))
-                out.append((f"rank bands {level} {lens} {period}",
-                            lambda lv=level, ln=lens, p=period: index.rank_uncertainty(lv, p, weights, ln, db=db)))
-            out.append((f"shift {level} {lens}", lambda lv=level, ln=lens: index.shift(lv, lens=ln, weights=weights,
-                                                                                          db=db)))
+    for level, lens, period in default_combinations(db):
+        out.append((f"index {level} {lens} {period}",
+                    lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, weights, ln, db=db)))
+        # the Method page compares the chosen weights with the defaults asked for as None
+        out.append((f"index {level} {lens} {period} (weights=None)",
+                    lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, None, ln, db=db)))
+        out.append((f"rank bands {level} {lens} {period}",
+                    lambda lv=level, ln=lens, p=period: index.rank_uncertainty(lv, p, weights, ln, db=db)))
+    for level, lens in dict.fromkeys((lv, ln) for lv, ln, _ in default_combinations(db)):
+        out.append((f"shift {level} {lens}", lambda lv=level, ln=lens: index.shift(lv, lens=ln, weights=weights,
+                                                                                  db=db)))
     return out
 
 
