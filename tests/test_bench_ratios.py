@@ -12,6 +12,7 @@ from bench import ratios
 
 def test_report_prints_every_target_and_flags_a_missed_one():
     r = {"cores": 2, "sessions": 3, "reruns": 1, "failures": [], "raw_read_s": 1.0, "etl_build_s": 2.0,
+         "raw_read_cpu_s": 1.0, "etl_build_cpu_s": 2.0, "etl_build_cpu_ratio": 2.0,
          **{k: 1.0 for k in ratios.TARGETS}}
     r["nginx_throughput_ratio"] = 1.2   # below its minimum
     text = ratios.report(r)
