@@ -134,15 +134,21 @@ def test_each_browser_stays_on_one_worker(served):
     assert {w for seen, _ in results for w in seen} == set(served.worker_pids())   # both workers serve
 
 
-async def _on_worker(url: str, worker: str, tries: int = 200) -> load.Session:
-    """A connected session whose cookie nginx hashes to ``worker``."""
-    for i in range(tries):
-        s = load.Session(url, i, cookie=f"{cluster.COOKIE}=probe-{i}")
+async def _on_worker(url: str, worker: str, prefix: str = "probe", timeout: float = 60.0) -> load.Session:
+    """A connected session whose cookie nginx hashes to ``worker``. A worker that has just come
+    back is tried again by nginx only after ``fail_timeout`` (3 s), so keep trying for a while."""
+    deadline = time.time() + timeout
+    i = 0
+    while time.time() < deadline:
+        s = load.Session(url, i, cookie=f"{cluster.COOKIE}={prefix}-{i}")
         await s.connect()
         if s.worker == worker:
             return s
         await s.ws.close()
-    raise AssertionError(f"no cookie of {tries} reached {worker}")
+        i += 1
+        if i % 20 == 0:
+            await asyncio.sleep(1)
+    raise AssertionError(f"no cookie of {i} reached {worker} within {timeout} s")
 
 
 @needs_nginx
@@ -214,16 +220,7 @@ def test_a_published_build_reaches_every_worker(served, raw_dir):
         return [(s.worker, v) for s in sessions for v in await _visits(s, [("data", "")])]
 
     async def scenario():
-        sessions = []
-        for i in range(40):
-            s = load.Session(served.url, 300 + i, cookie=f"{cluster.COOKIE}=refresh-{i}")
-            await s.connect()
-            if s.worker in {x.worker for x in sessions}:
-                await s.ws.close()
-            else:
-                sessions.append(s)
-            if len(sessions) == 2:
-                break
+        sessions = [await _on_worker(served.url, w, prefix="refresh") for w in sorted(served.worker_pids())]
         old = await data_pages(sessions)
         new_id = (await asyncio.to_thread(build, raw_dir, served.live, served.app / "static",
                                           log=lambda *a: None)).build_id
