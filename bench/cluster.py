@@ -1,16 +1,12 @@
-"""Several workers behind nginx for the bench and the tests: ``python -m bench.cluster`` (also run by
-``make bench``).
+"""Several workers behind nginx for the bench and the tests.
 
 :class:`ClusterServer` starts ``python -m powerbalance.cluster`` (what ``make serve`` runs) on a free
 127.0.0.1 port with the ``X-PB-Worker`` diagnostic header on, and stops it (by the process group it
-started) afterwards. The bench runs the same 25-session load (bench/concurrency.py) through nginx
-with one worker and with N workers, in the same run, and reports the throughput ratio (target:
-≥ 1.7× with 2 workers on a 2-core machine).
+started) afterwards. bench/ratios.py runs the same sessions through it with one worker and with
+two, in the same run, and reports the throughput ratio; tests/test_nginx.py drives it directly.
 """
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import os
 import signal
@@ -18,12 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from . import ROOT, free_port
-
-THROUGHPUT_TARGET = 1.7
 
 
 def nginx_available() -> bool:
@@ -56,7 +49,7 @@ class ClusterServer:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the cluster exited early:\n{self.output()}")
-            if self.state().get("nginx") and _healthy(self.url):
+            if self.state().get("nginx") and _healthy(self.url):   # nginx up and a worker behind it
                 return self
             time.sleep(0.5)
         self.__exit__(None, None, None)
@@ -89,8 +82,6 @@ class ClusterServer:
 
 
 def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
+    from powerbalance.cluster import worker_healthy
+
+    return worker_healthy(int(url.rsplit(":", 1)[1]))
