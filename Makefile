@@ -8,11 +8,15 @@ STAMP := $(VENV)/.installed
 RAW ?= $(abspath $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),../shared/data,data/raw)))
 DB ?= data/powerbalance.duckdb
 PORT ?= 8501
+# `make run` and `make serve` listen on 127.0.0.1 only unless told otherwise (HOST=0.0.0.0: see docs/operations.md).
+HOST ?= 127.0.0.1
+WORKERS ?= 2
 
-.PHONY: run db rebuild test test-fast bench fuzz fetch browser clean help
+.PHONY: run serve nginx db rebuild test test-fast bench fuzz fetch browser clean help
 
 help:
-	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://localhost:$(PORT)"
+	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://$(HOST):$(PORT)"
+	@echo "make serve    the same with WORKERS=N processes behind nginx on http://$(HOST):$(PORT) (cookie-sticky sessions)"
 	@echo "make test     set up .venv (and Chromium for browser tests) and run the whole test suite"
 	@echo "make bench    print page timings, bytes and memory on the real data"
 	@echo "make fuzz     feed every loader and the upload new random damaged files"
@@ -38,7 +42,21 @@ fetch: | $(STAMP)
 	$(BIN)/python -m etl fetch --into data/raw
 
 run: $(DB)
-	POWERBALANCE_DB=$(DB) $(BIN)/python -m powerbalance.serve dashboard.py --server.port $(PORT)
+	POWERBALANCE_DB=$(DB) $(BIN)/python -m powerbalance.serve dashboard.py --server.port $(PORT) --server.address $(HOST)
+
+# WORKERS Streamlit processes (ports PORT+1…) behind nginx on HOST:PORT; config, logs and pids in run/serve/.
+serve: $(DB) nginx
+	POWERBALANCE_DB=$(abspath $(DB)) $(BIN)/python -m powerbalance.cluster --workers $(WORKERS) --host $(HOST) \
+	  --port $(PORT) --run-dir run/serve
+
+# Debian's nginx fronts `make serve` and the tests through it; installed when missing and we are allowed to.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	      || echo "warning: could not install nginx; tests through nginx will be skipped"; \
+	  else echo "note: nginx missing and cannot install it; tests through nginx will be skipped"; fi; \
+	fi
 
 # Debian's Chromium drives the browser tests; installed when missing and we are allowed to.
 browser:
@@ -49,13 +67,13 @@ browser:
 	  else echo "note: /usr/bin/chromium missing and cannot install it; browser tests will be skipped"; fi; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) browser nginx
 	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q -m "not browser and not slow"
 
-bench: $(STAMP) $(DB)
+bench: $(STAMP) $(DB) nginx
 	POWERBALANCE_RAW_DIR=$(RAW) POWERBALANCE_DB=$(DB) $(BIN)/python -m bench
 
 # new random inputs for every loader and the upload (make test runs a fixed set); FUZZ_EXAMPLES scales
@@ -63,4 +81,4 @@ fuzz: $(STAMP)
 	POWERBALANCE_RAW_DIR=$(RAW) FUZZ_RANDOM=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5} $(BIN)/python -m pytest -q tests/test_fuzz_loaders.py
 
 clean:
-	rm -rf $(VENV) data/*.duckdb static/geo .pytest_cache
+	rm -rf $(VENV) data/*.duckdb static/geo .pytest_cache run

@@ -161,6 +161,8 @@ def main(argv=None) -> int:
                     "(bench/concurrency.py; also skipped when --pages is given)")
     ap.add_argument("--no-compute", action="store_true", help="skip the data-work timings (bench/compute.py: "
                     "a full ETL build, the index, a council's page data; also skipped when --pages is given)")
+    ap.add_argument("--no-ratios", action="store_true", help="skip issue 13's ratios to a bare page and the raw "
+                    "read, with 1 and 2 workers behind nginx (bench/ratios.py; also skipped when --pages is given)")
     args = ap.parse_args(argv)
     if not args.db.exists():
         print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
@@ -212,6 +214,12 @@ def main(argv=None) -> int:
 
         rc = max(rc, concurrency.main(["--db", str(args.db), "--static", str(args.static)]
                                       + (["--json"] if args.json else [])))
+    # --- issue 13's targets as ratios to a bare page / the raw read, through nginx too — bench/ratios.py
+    if not args.no_ratios and not args.pages:
+        from . import ratios
+
+        rc = max(rc, ratios.main(["--db", str(args.db), "--static", str(args.static)]
+                                 + (["--json"] if args.json else [])))
     return rc
 
 

@@ -119,18 +119,27 @@ class Visit:
 class Session:
     """One Streamlit session over a raw websocket (what a browser tab holds open)."""
 
-    def __init__(self, url: str, number: int):
+    def __init__(self, url: str, number: int, cookie: str | None = None):
         self.url, self.number = url, number
+        # a browser's own affinity cookie for nginx (powerbalance.cluster); a bare server ignores it
+        self.cookie = cookie or f"pb_worker=session-{number}"
         self.ws = None
+        self.worker: str | None = None                  # X-PB-Worker of the websocket, behind nginx
         self.fetched: dict[str, tuple[int, int]] = {}   # url -> (status, bytes)
 
     async def __aenter__(self) -> "Session":
+        await self.connect()
+        return self
+
+    async def connect(self) -> None:
+        """Open the session's websocket (again, after a reload or a lost connection)."""
         import websockets
 
         self.ws = await websockets.connect(self.url.replace("http://", "ws://") + "/_stcore/stream",
                                            subprotocols=["streamlit"], origin=self.url, max_size=None,
-                                           open_timeout=120, ping_interval=None)
-        return self
+                                           open_timeout=120, ping_interval=None,
+                                           additional_headers={"Cookie": self.cookie})
+        self.worker = self.ws.response.headers.get("X-PB-Worker")
 
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
@@ -191,14 +200,15 @@ class Session:
         for path in dict.fromkeys(v.geo_urls):
             if path in self.fetched:
                 continue
-            self.fetched[path] = await asyncio.to_thread(_http_get, self.url + path)
+            self.fetched[path] = await asyncio.to_thread(_http_get, self.url + path, self.cookie)
             if self.fetched[path][0] != 200:
                 v.problems.append(f"boundary file {path} answered {self.fetched[path][0]}")
 
 
-def _http_get(url: str) -> tuple[int, int]:
+def _http_get(url: str, cookie: str | None = None) -> tuple[int, int]:
     try:
-        with urllib.request.urlopen(url, timeout=120) as r:
+        req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+        with urllib.request.urlopen(req, timeout=120) as r:
             return r.status, len(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, 0

@@ -152,6 +152,9 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
                           _fail_after)
             if derive:
                 _derive_indicators(ctx, timings, log)
+                from . import precompute
+
+                con = ctx.con = precompute.store_default_answers(con, tmp_db, log, timings)  # default answers, stored
             _record_reports(con, ctx.reports)
             _record_build(con, ctx, raw_dir, time.perf_counter() - t_start)
             if _fail_after == "before_publish":

@@ -225,3 +225,49 @@ CREATE TABLE local_values (
     value       DOUBLE NOT NULL,
     source_note VARCHAR                   -- who collected it and how, as given in the file
 );
+
+-- Default answers, computed once per build by etl/precompute.py (docs/schema.md): what every visitor
+-- needs with default settings, read by powerbalance.index instead of being computed per process.
+CREATE TABLE index_default (
+    level               VARCHAR NOT NULL,
+    period              VARCHAR NOT NULL,
+    lens                VARCHAR NOT NULL,
+    ord                 INTEGER NOT NULL,     -- row order of powerbalance.index.compute_index
+    area_code           VARCHAR NOT NULL,
+    name                VARCHAR,
+    type                VARCHAR,
+    tier                VARCHAR,
+    "group"             VARCHAR,
+    "index"             DOUBLE,
+    rank                DOUBLE,
+    n_in_group          BIGINT,
+    score_funding       DOUBLE,
+    score_projects      DOUBLE,
+    score_participation DOUBLE,
+    n_indicators        BIGINT,
+    reason              VARCHAR
+);
+
+CREATE TABLE rank_bands_default (
+    level        VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    lens         VARCHAR NOT NULL,
+    ord          INTEGER NOT NULL,
+    area_code    VARCHAR NOT NULL,
+    "group"      VARCHAR,
+    rank         DOUBLE,
+    median_rank  DOUBLE,
+    p5           DOUBLE,
+    p95          DOUBLE,
+    band         DOUBLE,
+    n_in_group   DOUBLE,
+    robust       BOOLEAN
+);
+
+CREATE TABLE neighbours (
+    ord          INTEGER NOT NULL,
+    area_code    VARCHAR NOT NULL,
+    peer_code    VARCHAR NOT NULL,
+    distance     DOUBLE,
+    peer_rank    BIGINT
+);

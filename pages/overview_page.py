@@ -33,7 +33,7 @@ if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 
 shift_all = ui.q("shifts", "district", lens, weights)
-title, finding = queries.overview_headline(shift_all, "councils")
+title, finding = ui.q_then(("shifts", "district", lens, weights), queries.overview_headline, "councils")
 placed = ui.q("quadrant_areas", "district")
 with header:
     ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
@@ -68,17 +68,17 @@ left, right = st.columns(2)
 with left:
     st.subheader("Distribution by tier")
     tiers = ui.q("index_by_tier", period, weights, lens)
-    fig, alt = charts.distribution_by_group(tiers, group="tier_label", value="index", name="name",
-                                            measure="Index (0–100, within each tier)", height=360)
+    fig, alt = ui.q_then(("index_by_tier", period, weights, lens), charts.distribution_by_group, group="tier_label",
+                         value="index", name="name", measure="Index (0–100, within each tier)", height=360)
     ui.chart(fig, alt, key="ov_tiers", data=tiers, name=f"Index by tier {period}",
              help="Each tier is scored within itself, so positions compare councils of the same tier only.")
-    tn, tm = queries.index_coverage(tiers)
+    tn, tm = ui.q_then(("index_by_tier", period, weights, lens), queries.index_coverage)
     ui.coverage(tn, tm, "councils have an index value")
 
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
     st.subheader("Biggest shifts")
-    towards_enabling, towards_providing = queries.biggest_shifts(shift_all, 10)
+    towards_enabling, towards_providing = ui.q_then(("shifts", "district", lens, weights), queries.biggest_shifts, 10)
     have = shift_all.dropna(subset=["ratio_shift"])
     if have.empty:
         ui.no_data("no district has the enabler ratio in both years.")

@@ -155,6 +155,14 @@ class _Hub:
             if build.stale and build.users == 0 and build.key in self._builds:
                 self._detach(build)
 
+    def forget(self, p: Path) -> None:
+        """Detach every build attached from ``p``; none may be in use."""
+        with self._lock:
+            for build in [b for b in self._builds.values() if b.path == p]:
+                if build.users:
+                    raise RuntimeError(f"{p} is still being read")
+                self._detach(build)
+
     def attached(self) -> list[str]:
         """Keys of the builds attached now (for tests and the benchmark)."""
         with self._lock:
@@ -168,6 +176,12 @@ _PINNED: contextvars.ContextVar[_Build | None] = contextvars.ContextVar("powerba
 def attached_builds() -> list[str]:
     """Identities of the builds this process has attached (a replaced build disappears once unused)."""
     return _HUB.attached()
+
+
+def forget(db: str | Path) -> None:
+    """Let go of every build this process attached from ``db`` (for a builder that read its own
+    unpublished file and is about to write to it again)."""
+    _HUB.forget(_path(db))
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from . import config
 from . import db as _db
 from . import indicators as _ind
 from . import registry as _registry
+from . import stored as _stored
 
 DOMAINS: tuple[str, ...] = ("funding", "projects", "participation")
 
@@ -638,6 +639,10 @@ def compute_index(level: str = "district", period: str = "2017-18", weights: Map
 @lru_cache(maxsize=256)
 def _index_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str,
                   group: str | None, method: str) -> pd.DataFrame:
+    if group is None and method == DEFAULT_METHOD and _stored.is_default(weights, DEFAULT_WEIGHTS):
+        kept = _stored.default_answer("index_default", path, level, period, lens)   # stored by the build
+        if kept is not None:
+            return kept
     weights = dict(weights) if weights is not None else None
     areas, values, spec, notes = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
@@ -708,6 +713,10 @@ def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: 
 @lru_cache(maxsize=64)
 def _bands_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, n: int,
                   seed: int, group: str | None) -> pd.DataFrame:
+    if (n, seed) == _stored.DEFAULT_BANDS and group is None and _stored.is_default(weights, DEFAULT_WEIGHTS):
+        kept = _stored.default_answer("rank_bands_default", path, level, period, lens)   # stored by the build
+        if kept is not None:
+            return kept
     areas, values, spec, _ = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
     mc = monte_carlo_ranks(values, spec, dict(weights) if weights is not None else None, groups, n=n, seed=seed)
@@ -832,7 +841,14 @@ def peers(area_code: str, k: int = 10, db=None) -> pd.DataFrame:
 def _neighbours_cached(key: str, path: str, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every council's k nearest neighbours, once per build (callers only read the frames)."""
     info, feats = peer_features(path)
-    return info, feats, nearest_neighbours(feats, info["group"], k=k)
+    kept = _stored.neighbours(path) if k == _stored.NEIGHBOURS_K else None   # stored by the build
+    return info, feats, kept if kept is not None else nearest_neighbours(feats, info["group"], k=k)
+
+
+def neighbour_table(k: int = _stored.NEIGHBOURS_K, db=None) -> pd.DataFrame:
+    """Every council's k nearest neighbours: area_code, peer_code, distance, peer_rank."""
+    with _per_build(db) as (key, path):
+        return _neighbours_cached(key, path, k)[2].copy()
 
 
 def indicator_table(area_code: str, db=None) -> pd.DataFrame:

@@ -8,13 +8,37 @@ freshly started server the first deep link (``/compare``) was served by the v1 m
 right page, but under a "page not found" dialog. This launcher records the right answer (no v1
 pages folder) before the server starts, so the first visitor gets what every later one gets.
 
-``make run``, the benchmarks and the browser tests all start the app through here.
+Before the server listens, it warms this process's caches (:mod:`powerbalance.warm`: the
+index, rank bands, shifts and neighbours every visitor needs with default settings) and then
+freezes the objects that live as long as the process (``gc.freeze``), so the garbage collector
+no longer walks the ~300 MB of tables, modules and caches on every collection. A worker behind
+nginx (``powerbalance.cluster``) therefore takes its first visitor warm. ``POWERBALANCE_WARM=0``
+skips the warm-up (the answers are then computed on first use, as before).
+
+``make run``, ``make serve``, the benchmarks and the browser tests all start the app through here.
 """
 from __future__ import annotations
 
+import gc
+import os
 import sys
 
 from powerbalance.config import ROOT
+
+
+def warm_up() -> None:
+    """Fill the default answers' caches, then move everything alive now out of the collector's way."""
+    if os.environ.get("POWERBALANCE_WARM", "1") != "0":
+        from powerbalance import db, warm
+
+        try:
+            db.build_key()
+        except Exception as exc:   # noqa: BLE001 - no or a broken database: the pages say so to users
+            print(f"warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        else:
+            warm.warm_caches(log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     # What dashboard.py's st.navigation sets on its first run; None would make Streamlit look
     # for a pages/ folder and serve it as a v1 multipage app until then.
     PagesManager.uses_pages_directory = False
+    warm_up()
     sys.argv = ["streamlit", "run", script, *args]
     cli.main(prog_name="streamlit")
 

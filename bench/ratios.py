@@ -1,0 +1,292 @@
+"""``python -m bench.ratios`` (also run by ``make bench``): issue 13's targets, each as a ratio
+against a floor measured the same way in the same run, so the figures mean the same on a fast
+and a slow (or busy) machine.
+
+Floors:
+
+- **bare page**: a Streamlit app that shows a title and one line of text, served exactly as the
+  dashboard is (``powerbalance.serve`` on 127.0.0.1, the same ``.streamlit/config.toml``) and
+  driven by the same websocket sessions (bench/concurrency.py);
+- **raw read**: every raw file parsed once by the plain reader of its format (CSV with pandas,
+  spreadsheets with calamine, JSON with ``json``), no validation, no database.
+
+Figures (target in brackets):
+
+1. one session, warm rerun of each page: time p50 and server CPU per run (≤ 2× the bare page);
+2. one process, 25 sessions × 5 reruns of the Overview: rerun p95 (≤ 2×); 25 sessions opening My
+   area for 25 different councils on a freshly started (warmed) server: first-look p95 (≤ 3× the
+   bare page's first-run p95);
+3. through nginx (``powerbalance.cluster``): 25 sessions × 5 reruns of the Overview, throughput
+   (page runs per second) of 2 workers over 1 worker (≥ 1.7× on a 2-core machine);
+4. the ETL build over the raw read (≤ 3×).
+
+Page time = rerun request sent → the server's "script finished" (loopback websocket). CPU = the
+server process's user + system time during the runs, divided by the runs.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import ROOT, StreamlitServer
+from . import concurrency as load
+
+#: warm reruns per page for the single-user figures (CPU time is counted in 10 ms ticks)
+SINGLE_RERUNS = 20
+BARE_PAGE = 'import streamlit as st\n\nst.title("Bare page")\nst.write("One line of text.")\n'
+
+#: figure -> (target ratio, "max" = must be at most / "min" = at least, what it compares)
+TARGETS = {
+    "rerun_time_ratio": (2.0, "max", "single user, warm rerun p50, worst page / bare page"),
+    "rerun_cpu_ratio": (2.0, "max", "server CPU per warm rerun, worst page / bare page"),
+    "load_rerun_p95_ratio": (2.0, "max", "25 sessions x 5 reruns of Overview, p95 / bare page's p95"),
+    "first_look_p95_ratio": (3.0, "max", "25 sessions, My area for 25 councils, first look p95 / bare first-run p95"),
+    "nginx_throughput_ratio": (1.7, "min", "through nginx, 25 sessions x 5 reruns: 2 workers / 1 worker"),
+    "etl_build_ratio": (3.0, "max", "ETL build time / reading every raw file once"),
+}
+
+
+# ============================================================================================= apps
+
+
+def bare_app(folder: Path) -> Path:
+    """The floor app: a title and one line, with the project's Streamlit configuration."""
+    app = Path(folder) / "bare"
+    app.mkdir(parents=True)
+    shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
+    (app / "dashboard.py").write_text(BARE_PAGE)
+    return app
+
+
+# ============================================================================================= sessions
+
+
+async def _reruns(url: str, number: int, page: str, query: str, reruns: int, start: asyncio.Event,
+                  ) -> list[load.Visit]:
+    """One session: the first visit (round 0), then ``reruns`` more runs of the same page."""
+    async with load.Session(url, number) as s:
+        await start.wait()
+        visits = []
+        for r in range(reruns + 1):
+            v = await s.visit(page, query)
+            v.round = r
+            visits.append(v)
+        return visits
+
+
+async def _many(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> list[load.Visit]:
+    start = asyncio.Event()
+    tasks = [asyncio.create_task(_reruns(url, i, page, queries[i % len(queries)], reruns, start))
+             for i in range(sessions)]
+    await asyncio.sleep(0.5)   # everyone connected; then all start together
+    start.set()
+    return [v for t in await asyncio.gather(*tasks) for v in t]
+
+
+def sessions_run(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> tuple[list[load.Visit], float]:
+    t0 = time.perf_counter()
+    visits = asyncio.run(_many(url, sessions, page, queries, reruns))
+    return visits, time.perf_counter() - t0
+
+
+def _secs(visits: list[load.Visit], first: bool) -> list[float]:
+    return [v.seconds for v in visits if (v.round == 0) == first and v.seconds is not None]
+
+
+def _failed(visits: list[load.Visit]) -> list[str]:
+    return [f"{v.page}?{v.query}: {v.status} {v.exceptions[:1]}" for v in visits
+            if v.status != "FINISHED_SUCCESSFULLY" or v.exceptions]
+
+
+def single_user(server, page: str, query: str, reruns: int) -> dict:
+    """One session's warm reruns of one page: p50 seconds and server CPU per run."""
+    sampler = load.MemorySampler(server.proc.pid)
+    asyncio.run(_many(server.url, 1, page, [query], 1))          # caches warm (first look + one rerun)
+    with sampler:
+        visits, _ = sessions_run(server.url, 1, page, [query], reruns - 1)
+    return {"p50_s": load.percentile(_secs(visits, False) + _secs(visits, True), 0.5),
+            "cpu_per_run_s": sampler.cpu_s / reruns, "failed": _failed(visits)}
+
+
+# ============================================================================================= figures
+
+
+def page_views(truth: load.Truth) -> list[tuple[str, str]]:
+    """Every page of the navigation in its default view (My area and Compare for one council)."""
+    council = truth.councils[0]
+    return [(url, f"area={council}" if url in ("my-area", "compare") else "") for _, url in load.navigation()]
+
+
+def serving_figures(app: Path, bare: Path, db: Path, truth: load.Truth, sessions: int, reruns: int,
+                    single_reruns: int = SINGLE_RERUNS) -> dict:
+    out: dict = {"failures": []}
+    with StreamlitServer(bare, db) as server:
+        first_bare, _ = sessions_run(server.url, sessions, "", [""], 0)           # a fresh process's first runs
+        out["bare"] = single_user(server, "", "", single_reruns)
+        bare_load, _ = sessions_run(server.url, sessions, "", [""], reruns)
+    with StreamlitServer(app, db) as server:
+        my_area = [f"area={c}" for c in truth.councils[:sessions]]
+        first, _ = sessions_run(server.url, sessions, "my-area", my_area, 0)     # 25 councils, first look
+        out["pages"] = {page: single_user(server, page, query, single_reruns) for page, query in page_views(truth)}
+        proj_load, _ = sessions_run(server.url, sessions, "overview", [""], reruns)
+    for visits in (first_bare, bare_load, first, proj_load):
+        out["failures"] += _failed(visits)
+    for r in [out["bare"], *out["pages"].values()]:
+        out["failures"] += r.pop("failed")
+    worst_time = max(out["pages"].values(), key=lambda r: r["p50_s"])
+    worst_cpu = max(out["pages"].values(), key=lambda r: r["cpu_per_run_s"])
+    out.update(
+        rerun_time_ratio=worst_time["p50_s"] / out["bare"]["p50_s"],
+        rerun_cpu_ratio=worst_cpu["cpu_per_run_s"] / out["bare"]["cpu_per_run_s"],
+        load_rerun_p95_s=load.percentile(_secs(proj_load, False), 0.95),
+        bare_load_rerun_p95_s=load.percentile(_secs(bare_load, False), 0.95),
+        first_look_p95_s=load.percentile(_secs(first, True), 0.95),
+        bare_first_p95_s=load.percentile(_secs(first_bare, True), 0.95))
+    out["load_rerun_p95_ratio"] = out["load_rerun_p95_s"] / out["bare_load_rerun_p95_s"]
+    out["first_look_p95_ratio"] = out["first_look_p95_s"] / out["bare_first_p95_s"]
+    return out
+
+
+def nginx_figures(app: Path, db: Path, sessions: int, reruns: int, workers: int = 2) -> dict:
+    from .cluster import ClusterServer, nginx_available
+
+    if not nginx_available():
+        return {"nginx_skipped": "nginx is not installed (make nginx)"}
+    out: dict = {"failures": []}
+    for n in (1, workers):
+        with ClusterServer(app, db, workers=n) as cluster:
+            sessions_run(cluster.url, n * 2, "overview", [""], 1)               # every worker warm
+            c0 = time.process_time()
+            visits, wall = sessions_run(cluster.url, sessions, "overview", [""], reruns)
+        out[f"throughput_{n}_workers"] = len(visits) / wall
+        out[f"client_cores_busy_{n}_workers"] = (time.process_time() - c0) / wall   # the load generator's own CPU
+        out["failures"] += _failed(visits)
+    out["nginx_throughput_ratio"] = out[f"throughput_{workers}_workers"] / out["throughput_1_workers"]
+    return out
+
+
+def read_raw_once(raw: Path) -> float:
+    """Seconds to parse every raw file once with the plain reader of its format."""
+    import pandas as pd
+    from python_calamine import CalamineWorkbook
+
+    t0 = time.perf_counter()
+    for path in sorted(p for p in Path(raw).rglob("*") if p.is_file()):
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            try:
+                pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace", low_memory=False)
+            except (ValueError, pd.errors.ParserError):
+                pd.read_csv(path, dtype=str, keep_default_na=False, encoding="latin-1", on_bad_lines="skip",
+                            low_memory=False)
+        elif suffix in (".xls", ".xlsx", ".ods"):
+            wb = CalamineWorkbook.from_path(str(path))
+            for name in wb.sheet_names:
+                wb.get_sheet_by_name(name).to_python()
+        elif suffix in (".json", ".geojson", ".topojson"):
+            json.loads(path.read_bytes())
+        else:
+            path.read_bytes()
+    return time.perf_counter() - t0
+
+
+def etl_figures(raw: Path) -> dict:
+    from etl.build import build
+
+    c0 = time.process_time()
+    read_s = read_raw_once(raw)
+    read_cpu = time.process_time() - c0
+    with tempfile.TemporaryDirectory(prefix="pb-ratio-") as tmp:
+        t0, c0 = time.perf_counter(), time.process_time()
+        build(raw, Path(tmp) / "pb.duckdb", static_dir=Path(tmp) / "static", log=lambda *a: None)
+        build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    # CPU seconds beside wall seconds: on a shared machine the wall clock also counts waiting for a core
+    return {"raw_read_s": read_s, "etl_build_s": build_s, "etl_build_ratio": build_s / read_s,
+            "raw_read_cpu_s": read_cpu, "etl_build_cpu_s": build_cpu, "etl_build_cpu_ratio": build_cpu / read_cpu}
+
+
+def measure(db: Path, static: Path | None, raw: Path, sessions: int = 25, reruns: int = 5,
+            single_reruns: int = SINGLE_RERUNS) -> dict:
+    truth = load.Truth.read(db, sessions)
+    res: dict = {"sessions": sessions, "reruns": reruns, "cores": os.cpu_count(), "failures": []}
+    with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
+        app = load.mirror_app(Path(tmp))
+        load.install_build(db, static, app)
+        bare = bare_app(Path(tmp))
+        for part in (serving_figures(app, bare, db, truth, sessions, reruns, single_reruns), nginx_figures(app, db, sessions, reruns)):
+            res["failures"] += part.pop("failures", [])
+            res.update(part)
+    res.update(etl_figures(raw))
+    res["targets_missed"] = [k for k in TARGETS if not met(k, res.get(k))]
+    return res
+
+
+def met(key: str, value: float | None) -> bool:
+    target, kind, _ = TARGETS[key]
+    if value is None or value != value:
+        return False
+    return value <= target if kind == "max" else value >= target
+
+
+# ============================================================================================= report
+
+
+def report(r: dict) -> str:
+    lines = [f"\nIssue 13 targets as ratios to a floor measured in the same run ({r['cores']} cores, "
+             f"{r['sessions']} sessions, {r['reruns']} reruns)"]
+    for key, (target, kind, what) in TARGETS.items():
+        value = r.get(key)
+        shown = f"{value:6.2f}x" if isinstance(value, float) else "   n/a "
+        need = f"{'<=' if kind == 'max' else '>='} {target}x"
+        lines.append(f"  {what:<76} {shown}  (target {need}){'' if met(key, value) else '  MISSED'}")
+    if "pages" in r:
+        lines.append(f"  single user, warm rerun: bare page {r['bare']['p50_s'] * 1e3:.0f} ms, "
+                     f"{r['bare']['cpu_per_run_s'] * 1e3:.0f} ms CPU; per page (ms, ms CPU):")
+        lines.append("    " + ", ".join(f"{p} {v['p50_s'] * 1e3:.0f}/{v['cpu_per_run_s'] * 1e3:.0f}"
+                                          for p, v in r["pages"].items()))
+        lines.append(f"  under load: Overview rerun p95 {r['load_rerun_p95_s']:.2f} s vs bare "
+                     f"{r['bare_load_rerun_p95_s']:.2f} s; My area first look p95 {r['first_look_p95_s']:.2f} s vs "
+                     f"bare first run {r['bare_first_p95_s']:.2f} s")
+    if "throughput_1_workers" in r:
+        lines.append(f"  through nginx: {r['throughput_1_workers']:.1f} page runs/s with 1 worker, "
+                     f"{r['throughput_2_workers']:.1f} with 2 (the load generator itself kept "
+                     f"{r['client_cores_busy_1_workers']:.2f} / {r['client_cores_busy_2_workers']:.2f} cores busy)")
+    elif "nginx_skipped" in r:
+        lines.append(f"  through nginx: skipped ({r['nginx_skipped']})")
+    lines.append(f"  ETL: build {r['etl_build_s']:.1f} s ({r['etl_build_cpu_s']:.1f} s CPU), reading every raw file "
+                 f"once {r['raw_read_s']:.1f} s ({r['raw_read_cpu_s']:.1f} s CPU): CPU ratio "
+                 f"{r['etl_build_cpu_ratio']:.2f}x")
+    for f in r["failures"][:20]:
+        lines.append(f"  FAILED {f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from powerbalance import config
+
+    ap = argparse.ArgumentParser(prog="python -m bench.ratios", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", type=Path, default=config.db_path())
+    ap.add_argument("--static", type=Path, default=config.static_dir())
+    ap.add_argument("--raw", type=Path, default=config.raw_dir())
+    ap.add_argument("--sessions", type=int, default=25)
+    ap.add_argument("--reruns", type=int, default=5)
+    ap.add_argument("--single-reruns", type=int, default=SINGLE_RERUNS, help="warm reruns per page, one user")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if not args.db.exists():
+        print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
+        return 2
+    r = measure(args.db, args.static, args.raw, args.sessions, args.reruns, args.single_reruns)
+    print(json.dumps(r, indent=2) if args.json else report(r))
+    return 1 if r["targets_missed"] or r["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

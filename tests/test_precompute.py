@@ -1,0 +1,89 @@
+"""The build stores the default answers (etl/precompute.py): the index and rank bands of every
+level, year and lens with default settings, and every council's ten neighbours. The server reads
+them instead of computing them (powerbalance.stored), and what it reads is exactly what it would
+have computed."""
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+from powerbalance import index, stored, warm
+
+CACHES = ("_load", "_index_cached", "_bands_cached", "_neighbours_cached")
+
+
+def _clear() -> None:
+    for name in CACHES:
+        getattr(index, name).cache_clear()
+
+
+def _computed(monkeypatch, fn):
+    """fn() with the stored answers hidden, so powerbalance.index computes everything."""
+    with monkeypatch.context() as m:
+        m.setattr(stored, "default_answer", lambda *a, **k: None)
+        m.setattr(stored, "neighbours", lambda *a, **k: None)
+        _clear()
+        try:
+            return fn()
+        finally:
+            _clear()
+
+
+def test_stored_answers_equal_fresh_computation(real_db, monkeypatch):
+    combos = warm.default_combinations(real_db)
+    assert len(combos) == 5 * len(index.periods(real_db))
+    con = duckdb.connect(str(real_db), read_only=True)
+    try:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("index_default", "rank_bands_default", "neighbours")}
+    finally:
+        con.close()
+    assert all(counts.values()), counts
+    for level, lens, period in combos:
+        for weights in (None, dict(index.DEFAULT_WEIGHTS)):
+            _clear()
+            kept = index.compute_index(level, period, weights, lens, db=real_db)
+            fresh = _computed(monkeypatch, lambda: index.compute_index(level, period, weights, lens, db=real_db))
+            pd.testing.assert_frame_equal(kept, fresh)
+        _clear()
+        kept = index.rank_uncertainty(level, period, None, lens, db=real_db)
+        fresh = _computed(monkeypatch, lambda: index.rank_uncertainty(level, period, None, lens, db=real_db))
+        pd.testing.assert_frame_equal(kept, fresh)
+    _clear()
+    kept = index.neighbour_table(db=real_db)
+    pd.testing.assert_frame_equal(kept, _computed(monkeypatch, lambda: index.neighbour_table(db=real_db)))
+
+
+def test_default_requests_are_read_not_computed(real_db, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("computed although the build stored the answer")
+
+    _clear()
+    monkeypatch.setattr(index, "composite", refuse)
+    monkeypatch.setattr(index, "monte_carlo_ranks", refuse)
+    monkeypatch.setattr(index, "nearest_neighbours", refuse)
+    period = index.periods(real_db)[-1]
+    assert len(index.compute_index("district", period, dict(index.DEFAULT_WEIGHTS), "council", db=real_db)) > 0
+    assert len(index.rank_uncertainty("county", period, None, "place", db=real_db)) > 0
+    assert len(index.peers("E07000223", db=real_db)) == stored.NEIGHBOURS_K
+    with pytest.raises(AssertionError, match="computed although"):   # other weights are computed
+        index.compute_index("district", period, {"funding": 0.9, "projects": 0.1}, db=real_db)
+    _clear()
+
+
+def test_a_database_without_stored_answers_is_computed(real_db, tmp_path):
+    old = tmp_path / "old.duckdb"
+    shutil.copy2(real_db, old)
+    con = duckdb.connect(str(old))
+    con.execute("DROP TABLE index_default; DROP TABLE rank_bands_default; DELETE FROM neighbours")
+    con.close()
+    _clear()
+    period = index.periods(old)[-1]
+    new = index.compute_index("district", period, db=old)
+    _clear()
+    assert new.equals(index.compute_index("district", period, db=real_db))
+    assert len(index.peers("E07000223", db=old)) == stored.NEIGHBOURS_K
+    _clear()

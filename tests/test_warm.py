@@ -1,0 +1,60 @@
+"""The server's warm-up (powerbalance.warm, run by powerbalance.serve before it listens): after it,
+the pages with default settings — every level and lens of the Overview, the Method page's rank
+bands, My area's neighbours — compute no whole-level answer again; they only look them up."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bench import served_app
+from powerbalance import index, warm
+
+LOOKUPS = ("_index_cached", "_bands_cached", "_neighbours_cached")
+
+
+def _misses() -> dict[str, int]:
+    return {name: getattr(index, name).cache_info().misses for name in LOOKUPS}
+
+
+def _clear() -> None:
+    for name in ("_load", *LOOKUPS):
+        getattr(index, name).cache_clear()
+
+
+@pytest.fixture(scope="module")
+def app(real_db, built):
+    _, static, _ = built
+    with served_app(real_db, static) as folder:
+        yield folder
+
+
+def test_warm_up_computes_every_default_answer(real_db):
+    _clear()
+    timings = warm.warm_caches(real_db, log=lambda *a: None)
+    periods = index.periods(real_db)
+    # 5 level-lens pairs (regions have no council lens) x periods x (index with the default weights
+    # as a dict and as None, bands) + 5 shifts + neighbours
+    assert len(timings) == 5 * len(periods) * 3 + 5 + 1
+    before = _misses()
+    warm.warm_caches(real_db, log=lambda *a: None)
+    assert _misses() == before   # the second time every answer is a lookup
+
+
+@pytest.mark.parametrize("page, params", [
+    ("pages/overview_page.py", {}),
+    ("pages/overview_page.py", {"level": "county", "lens": "council"}),
+    ("pages/overview_page.py", {"level": "region"}),
+    ("pages/method_page.py", {}),
+    ("pages/my_area_page.py", {"area": "E07000223"}),
+])
+def test_default_pages_after_warm_up_compute_nothing_whole_level(app, real_db, page, params):
+    _clear()
+    warm.warm_caches(real_db, log=lambda *a: None)
+    before = _misses()
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
+    at.run()
+    at.switch_page(page)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    assert _misses() == before, f"{page} {params} computed {_misses()} (after warm-up: {before})"
