@@ -9,7 +9,7 @@ RAW ?= $(abspath $(or $(POWERBALANCE_RAW_DIR),$(if $(wildcard ../shared/data),..
 DB ?= data/powerbalance.duckdb
 PORT ?= 8501
 
-.PHONY: run db rebuild test test-fast bench fuzz fetch browser clean help
+.PHONY: run db rebuild test test-fast bench fuzz fetch browser pdflibs clean help
 
 help:
 	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://localhost:$(PORT)"
@@ -37,7 +37,7 @@ rebuild: | $(STAMP)
 fetch: | $(STAMP)
 	$(BIN)/python -m etl fetch --into data/raw
 
-run: $(DB)
+run: $(DB) pdflibs
 	POWERBALANCE_DB=$(DB) $(BIN)/python -m powerbalance.serve dashboard.py --server.port $(PORT)
 
 # Debian's Chromium drives the browser tests; installed when missing and we are allowed to.
@@ -49,7 +49,18 @@ browser:
 	  else echo "note: /usr/bin/chromium missing and cannot install it; browser tests will be skipped"; fi; \
 	fi
 
-test: $(STAMP) browser
+# WeasyPrint (the PDF brief) loads Pango from the system and needs one font; installed from Debian
+# when missing and we are allowed to, like chromium.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation
+pdflibs:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! fc-list 2>/dev/null | grep -qi 'liberation'; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_DEBS) fontconfig >/dev/null) \
+	      || echo "warning: could not install $(PDF_DEBS); the PDF brief will be unavailable"; \
+	  else echo "note: Pango or a font is missing and cannot install it; the PDF brief will be unavailable"; fi; \
+	fi
+
+test: $(STAMP) browser pdflibs
 	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

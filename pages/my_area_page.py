@@ -170,7 +170,11 @@ if profile.wards is not None and len(profile.wards):
 
 # --- the printable brief --------------------------------------------------------------------------
 st.subheader("One-page brief")
-st.caption("A printable summary of this page (HTML: open it and print, or save as PDF from the browser).")
-st.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
-                   file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
-                   on_click="ignore", icon=":material/print:", type="primary")
+st.caption("A one-page A4 summary of this page: a PDF to attach to committee papers, or HTML to open and print.")
+brief_row = st.container(horizontal=True, gap="small")
+brief_row.download_button("Download the brief (PDF)", data=lambda: brief.brief_pdf(profile),
+                          file_name=f"power-balance-{profile.code}-{period}.pdf", mime="application/pdf",
+                          key="ma_brief_pdf", on_click="ignore", icon=":material/picture_as_pdf:", type="primary")
+brief_row.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
+                          file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
+                          on_click="ignore", icon=":material/print:")

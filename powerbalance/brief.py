@@ -178,3 +178,16 @@ def _rank_move(value) -> str:
     if v == 0:
         return "unchanged"
     return html.escape(f"up {v} places" if v > 0 else f"down {-v} places")
+
+
+#: WeasyPrint's PDF variant for the brief: PDF/UA-1 (tagged, with the document's language and
+#: title, for screen readers), the accessible profile the installed WeasyPrint writes.
+PDF_VARIANT = "pdf/ua-1"
+
+
+def brief_pdf(profile) -> bytes:
+    """The brief of :func:`render` as a one-page A4 PDF (tagged PDF/UA-1), rendered on the server
+    with WeasyPrint from the same escaped HTML, so names print as text and never run."""
+    from weasyprint import HTML  # imported on use: the system libraries it loads are big
+
+    return HTML(string=render(profile)).write_pdf(pdf_variant=PDF_VARIANT)
