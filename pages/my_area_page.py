@@ -3,7 +3,7 @@ time, rank with its uncertainty band, statistical neighbours, the wards inside i
 printable one-page brief."""
 import streamlit as st
 
-from powerbalance import brief, charts, queries, ui
+from powerbalance import benchmarks, brief, charts, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -94,6 +94,12 @@ if profile.has_shift:
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
 
+# --- what stands out against the neighbours (nothing when too few neighbours have values) -------------
+if profile.stand_out is not None and len(profile.stand_out):
+    st.subheader("What stands out")
+    st.markdown("\n".join(f"- {queries.escape_markdown(t)}" for t in profile.stand_out["sentence"]))
+    st.caption(benchmarks.STAND_OUT_RULE)
+
 # --- domains, trend, rank band ---------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
@@ -137,9 +143,9 @@ with left:
 with right:
     st.subheader("Indicators")
     if profile.indicators is not None and len(profile.indicators):
-        shown = profile.indicators[["name", "domain", "period", "value_text", "coverage", "note"]]
-        ui.table(shown, f"{profile.name} indicators", "ma_ind",
-                 column_config={"value_text": "value"})
+        ui.table(benchmarks.display_table(profile.indicators, profile.benchmarks), f"{profile.name} indicators",
+                 "ma_ind", caption="Each value beside England, the region and the statistical neighbours' median "
+                                   "(how many neighbours have a value) for the same year.")
     else:
         ui.no_data("no indicator values for this area.")
 

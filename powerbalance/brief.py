@@ -42,6 +42,8 @@ td.num { white-space: nowrap; }
 .nodata { color: #3D3D3D; font-style: italic; }
 .cols { display: flex; gap: 5mm; }
 .cols > section { flex: 1; min-width: 0; }
+ul.out { margin: 0 0 1mm; padding-left: 4mm; }
+ul.out li { margin: 0 0 0.5mm; }
 footer { margin-top: 2mm; font-size: 6pt; color: #3D3D3D; }
 footer p { margin: 0 0 0.8mm; }
 body { max-width: 186mm; }
@@ -54,6 +56,8 @@ body { max-width: 186mm; }
 WARD_COLUMNS = 4
 WARD_ROWS = 10
 INDICATOR_ROWS = 7
+#: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
+STAND_OUT_ROOM = 6
 
 
 def _short_coverage(text) -> str:
@@ -135,6 +139,7 @@ def render(profile) -> str:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
 
+    parts.append(_stand_out_html(getattr(p, "stand_out", None)))
     left, right = [], []
     if p.domains is not None and len(p.domains):
         left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
@@ -161,7 +166,9 @@ def render(profile) -> str:
             mine = wards["code"] == p.code
             wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
         parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
-            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
+            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values],
+            max_rows=WARD_ROWS - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out)
+                                  else 0)))
     parts.append("<footer>"
                  f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
                  "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
@@ -169,6 +176,17 @@ def render(profile) -> str:
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>")
+
+
+def _stand_out_html(stand_out) -> str:
+    """'What stands out' against the statistical neighbours as a short list ('' when none)."""
+    if stand_out is None or not len(stand_out):
+        return ""
+    items = "".join(f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>, neighbours' median "
+                    f"{_num(r.neighbours_median, 1, r.unit)} — {e(r.leaning)}</li>"
+                    for r in stand_out.itertuples(index=False))
+    return ('<h2>What stands out against the statistical neighbours (same year; rule on the Method page)</h2>'
+            f'<ul class="out">{items}</ul>')
 
 
 def _rank_move(value) -> str:
