@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
+from .exports import write_exports
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -175,6 +176,7 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
             con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
                         [build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
                          _git_version(), round(seconds, 3), ctx.geo_url])
+            write_exports(con, tmp_geo, build_id)   # open CSV/Parquet + catalogue, in this build's folder
             if _fail_after == "before_publish":
                 raise RuntimeError("injected failure before publish")
             con.execute("CHECKPOINT")

@@ -1,0 +1,73 @@
+"""Open exports of each build: the area-level tables the dashboard shows, as CSV and Parquet,
+with a JSON catalogue (name, columns, units, rows, licence, build id).
+
+They are written by the build into the build's own static folder, ``static/geo/<build_id>/
+exports/``, before it is renamed into place: the files of a build appear with it, are served by
+Streamlit's static serving at ``/app/static/geo/<build_id>/exports/``, and stay exactly as long
+as that build's boundary folder (old builds' folders are pruned together). The files are read
+straight from the new database with DuckDB's COPY, so they equal the database they name.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+EXPORT_DIR = "exports"
+CATALOGUE = "catalogue.json"
+
+#: name → (title, SELECT, {column: unit}). Units "see unit" point at the row's own unit column.
+TABLES: dict[str, tuple[str, str, dict]] = {
+    "areas": ("Areas: every ward, district, county, region and England with its parents",
+              "SELECT code, name, level, type, tier, parent_code, district_code, county_code, region_code, "
+              "ruc_class, vintage FROM areas ORDER BY level, code", {}),
+    "indicators": ("Indicator definitions: unit, direction (polarity), domain and sources",
+                   "SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, "
+                   "is_local FROM indicators ORDER BY indicator_id", {}),
+    "indicator_values": ("Every indicator value of every area and year (missing values are absent rows or empty)",
+                         "SELECT v.area_code, a.name AS area_name, a.level, v.indicator_id, i.unit, v.period, "
+                         "v.value, v.numerator, v.denominator, v.is_local, v.note "
+                         "FROM indicator_values v JOIN areas a ON a.code = v.area_code "
+                         "JOIN indicators i USING (indicator_id) ORDER BY v.indicator_id, v.period, v.area_code",
+                         {"value": "the row's unit column", "numerator": "source figure behind value",
+                          "denominator": "source figure behind value"}),
+    "sources": ("Sources with publisher, licence and attribution",
+                "SELECT DISTINCT source_id, title, publisher, licence, attribution, vintage, url FROM sources "
+                "ORDER BY source_id", {}),
+    "load_issues": ("What the build could not match or read: unmatched codes, suppressed cells, warnings",
+                    "SELECT * FROM load_issues ORDER BY source_id, kind, file, \"row\"", {}),
+}
+
+
+def _licence(con) -> str:
+    """The licences of this build's sources, as one statement."""
+    rows = con.execute("SELECT DISTINCT licence FROM sources WHERE licence IS NOT NULL ORDER BY 1").fetchall()
+    return "; ".join(r[0] for r in rows) + ". Attribution as listed in the 'sources' table."
+
+
+def _write_table(con, folder: Path, name: str, select: str) -> None:
+    """One table as CSV (UTF-8, header) and Parquet, straight from the database."""
+    for ext, options in (("csv", "FORMAT csv, HEADER"), ("parquet", "FORMAT parquet")):
+        path = (folder / f"{name}.{ext}").as_posix().replace("'", "''")
+        con.execute(f"COPY ({select}) TO '{path}' ({options})")
+
+
+def _describe(con, name: str, title: str, select: str, units: dict, build_id: str, licence: str) -> dict:
+    cols = con.execute(f"DESCRIBE ({select})").fetchall()
+    rows = con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
+    return {"name": name, "title": title, "rows": rows, "build_id": build_id, "licence": licence,
+            "files": {"csv": f"{name}.csv", "parquet": f"{name}.parquet"},
+            "columns": [{"name": c[0], "type": c[1], "unit": units.get(c[0])} for c in cols]}
+
+
+def write_exports(con, geo_dir: Path, build_id: str) -> Path:
+    """Write every table of :data:`TABLES` and ``catalogue.json`` into ``geo_dir/exports``."""
+    folder = Path(geo_dir) / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    licence = _licence(con)
+    entries = []
+    for name, (title, select, units) in TABLES.items():
+        _write_table(con, folder, name, select)
+        entries.append(_describe(con, name, title, select, units, build_id, licence))
+    catalogue = {"build_id": build_id, "licence": licence, "tables": entries}
+    (folder / CATALOGUE).write_text(json.dumps(catalogue, indent=2, default=str), encoding="utf-8")
+    return folder
