@@ -16,4 +16,5 @@ PAGES = [
             url_path="accessibility"),
 ]
 
-st.navigation(PAGES).run()
+# An embedded view (?embed=true, from a chart's share line) shows the page alone: no sidebar navigation.
+st.navigation(PAGES, position="hidden" if st.context.is_embedded else "sidebar").run()

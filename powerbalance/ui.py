@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import charts, config, db, queries
+from . import charts, config, db, queries, share
 
 _SEEN = "_pb_url_seen::"
 LAST_AREA = "_pb_last_area"
@@ -283,7 +283,21 @@ def chart(fig, alt: str, *, key: str, data: pd.DataFrame, name: str, select: boo
                                  "below holds every value drawn.")
     with st.expander(f"Data table: {name}", expanded=table_open):
         table(data, name, f"{key}_t", column_config=column_config, height=320)
+    share_line(name)
     return event
+
+
+def share_line(name: str) -> None:
+    """The chart's share line: a link to this view and an ``<iframe>`` to embed it (the page with
+    ``?embed=true`` and the view's parameters: no sidebar). Nothing inside an embedded page."""
+    if st.context.is_embedded or not st.context.url:
+        return
+    params = {k: st.query_params.get(k) for k in st.query_params}
+    link = share.view_url(st.context.url, params)
+    embed = share.view_url(st.context.url, params, embed=True)
+    with st.expander("Share or embed this chart", icon=":material/share:"):
+        st.markdown(f"[Link to this view]({link}) · [the view alone, for embedding]({embed})")
+        st.code(share.iframe_snippet(embed, f"Power Balance: {name}"), language="html", wrap_lines=True)
 
 
 def selected_location(event) -> str | None:
