@@ -12,8 +12,7 @@ PAGES = [
     st.Page("pages/funders_page.py", title="Funders", icon=":material/volunteer_activism:", url_path="funders"),
     st.Page("pages/method_page.py", title="Method & weights", icon=":material/tune:", url_path="method"),
     st.Page("pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
-    st.Page("pages/accessibility_page.py", title="Accessibility", icon=":material/accessibility:",
-            url_path="accessibility"),
+    st.Page("pages/accessibility_page.py", title="Accessibility", icon=":material/accessibility:", url_path="accessibility"),
 ]
 
 # An embedded view (?embed=true, from a chart's share line) shows the page alone: no sidebar navigation.

@@ -51,24 +51,24 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     if not codes or pairs.empty:
         return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
     ph = ", ".join("?" for _ in codes)
-    keys = " OR ".join("(indicator_id = ? AND period = ?)" for _ in range(len(pairs)))
+    placeholders = " OR ".join("(indicator_id = ? AND period = ?)" for _ in range(len(pairs)))
     params = [*codes] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
     return _db.query(f"""
         SELECT area_code, indicator_id, period, value FROM indicator_values
-        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({keys})""", params, db=db)
+        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({placeholders})""", params, db=db)
 
 
 def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     """Interquartile range of each (indicator, period) across every area of ``level`` with a value."""
     if pairs.empty:
         return pd.DataFrame(columns=["indicator_id", "period", "iqr"])
-    keys = " OR ".join("(v.indicator_id = ? AND v.period = ?)" for _ in range(len(pairs)))
+    placeholders = " OR ".join("(v.indicator_id = ? AND v.period = ?)" for _ in range(len(pairs)))
     params = [level] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
     return _db.query(f"""
         SELECT v.indicator_id, v.period,
                quantile_cont(v.value, 0.75) - quantile_cont(v.value, 0.25) AS iqr
         FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-        WHERE v.value IS NOT NULL AND ({keys}) GROUP BY ALL""", params, db=db)
+        WHERE v.value IS NOT NULL AND ({placeholders}) GROUP BY ALL""", params, db=db)
 
 
 def source_titles(db=None) -> dict:
