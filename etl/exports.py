@@ -15,7 +15,8 @@ from pathlib import Path
 EXPORT_DIR = "exports"
 CATALOGUE = "catalogue.json"
 
-#: name → (title, SELECT, {column: unit}). Units "see unit" point at the row's own unit column.
+#: name → (title, SELECT, {column: unit}). Every SELECT has a total order (the files are reproducible
+#: and comparable row by row with the database).
 TABLES: dict[str, tuple[str, str, dict]] = {
     "areas": ("Areas: every ward, district, county, region and England with its parents",
               "SELECT code, name, level, type, tier, parent_code, district_code, county_code, region_code, "
@@ -30,11 +31,15 @@ TABLES: dict[str, tuple[str, str, dict]] = {
                          "JOIN indicators i USING (indicator_id) ORDER BY v.indicator_id, v.period, v.area_code",
                          {"value": "the row's unit column", "numerator": "source figure behind value",
                           "denominator": "source figure behind value"}),
+    "grants_by_area": ("360Giving grants summed by funder, award year, district and ward (as the Funders page shows)",
+                       "SELECT funder, award_year, district_code, ward_code, ward_match, amount_gbp, grants, "
+                       "source_district_code, source_ward_code FROM grants_agg ORDER BY ALL",
+                       {"amount_gbp": "£ (pounds sterling, as awarded)", "grants": "number of grants"}),
     "sources": ("Sources with publisher, licence and attribution",
                 "SELECT DISTINCT source_id, title, publisher, licence, attribution, vintage, url FROM sources "
-                "ORDER BY source_id", {}),
+                "ORDER BY ALL", {}),
     "load_issues": ("What the build could not match or read: unmatched codes, suppressed cells, warnings",
-                    "SELECT * FROM load_issues ORDER BY source_id, kind, file, \"row\"", {}),
+                    "SELECT * FROM load_issues ORDER BY ALL", {}),
 }
 
 
