@@ -176,12 +176,12 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
             con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
                         [build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
                          _git_version(), round(seconds, 3), ctx.geo_url])
-            write_exports(con, tmp_geo, build_id)   # open CSV/Parquet + catalogue, in this build's folder
             if _fail_after == "before_publish":
                 raise RuntimeError("injected failure before publish")
             con.execute("CHECKPOINT")
             con.close()
             fsync_path(tmp_db)
+            write_exports(tmp_db, tmp_geo, build_id)   # open CSV/Parquet + catalogue, in this build's folder
             os.rename(tmp_geo, final_geo)
             os.replace(tmp_db, db_path)
             published = True

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+import pandas as pd
+
 EXPORT_DIR = "exports"
 CATALOGUE = "catalogue.json"
 
@@ -64,15 +67,50 @@ def _describe(con, name: str, title: str, select: str, units: dict, build_id: st
             "columns": [{"name": c[0], "type": c[1], "unit": units.get(c[0])} for c in cols]}
 
 
-def write_exports(con, geo_dir: Path, build_id: str) -> Path:
-    """Write every table of :data:`TABLES` and ``catalogue.json`` into ``geo_dir/exports``."""
+#: The index as the dashboard shows it (default weights), computed from the finished database.
+INDEX_TABLE = ("index", "The Provider → Enabler index with the default weights: every council and region, "
+               "every financial year, both lenses (regions: place only)",
+               "SELECT * FROM index_export ORDER BY level, period, lens, area_code",
+               {"index": "0–100 within the comparison group (100 = most enabling)", "rank": "1 = most enabling",
+                "score_funding": "0–100", "score_projects": "0–100", "score_participation": "0–100",
+                "weights": "domain weights used"})
+
+
+def index_frame(db_path: Path) -> pd.DataFrame:
+    """Every index table the dashboard shows with the default weights, one frame."""
+    from powerbalance import queries
+    from powerbalance.index import DEFAULT_WEIGHTS
+
+    frames = []
+    for period in queries.index_periods(db_path):
+        for level in queries.INDEX_LEVELS:
+            for lens in ("place", "council") if level != "region" else ("place",):
+                t = queries.index_table(level, period, DEFAULT_WEIGHTS, lens, None, db_path)
+                frames.append(t.assign(level=level, period=period, lens=lens,
+                                       weights=queries.weights_to_param(DEFAULT_WEIGHTS)))
+    if not frames:
+        return pd.DataFrame(columns=["level", "period", "lens", "area_code"])
+    df = pd.concat(frames, ignore_index=True)
+    first = ["level", "period", "lens", "area_code"]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
+    """Write every table of :data:`TABLES`, the index, and ``catalogue.json`` into
+    ``geo_dir/exports``, reading the finished (checkpointed, closed) database ``db_path``."""
     folder = Path(geo_dir) / EXPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    licence = _licence(con)
-    entries = []
-    for name, (title, select, units) in TABLES.items():
-        _write_table(con, folder, name, select)
-        entries.append(_describe(con, name, title, select, units, build_id, licence))
+    index = index_frame(db_path)
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        con.register("index_export", index)
+        licence = _licence(con)
+        entries = []
+        for name, (title, select, units) in [*TABLES.items(), (INDEX_TABLE[0], INDEX_TABLE[1:])]:
+            _write_table(con, folder, name, select)
+            entries.append(_describe(con, name, title, select, units, build_id, licence))
+    finally:
+        con.close()
     catalogue = {"build_id": build_id, "licence": licence, "tables": entries}
     (folder / CATALOGUE).write_text(json.dumps(catalogue, indent=2, default=str), encoding="utf-8")
     return folder

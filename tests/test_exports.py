@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from etl import build as _build
-from etl.exports import CATALOGUE, EXPORT_DIR, TABLES
+from etl.exports import CATALOGUE, EXPORT_DIR, INDEX_TABLE, TABLES
+from powerbalance import queries
+from powerbalance.index import DEFAULT_WEIGHTS
 from tests.helpers import sql
 
 pytestmark = pytest.mark.slow
@@ -26,7 +28,7 @@ def test_catalogue_names_its_build_and_describes_every_table(built):
     db, _, result = built
     cat = json.loads((_exports(built) / CATALOGUE).read_text(encoding="utf-8"))
     assert cat["build_id"] == result.build_id == sql(db, "SELECT build_id FROM build_info")["build_id"][0]
-    assert [t["name"] for t in cat["tables"]] == list(TABLES)
+    assert [t["name"] for t in cat["tables"]] == [*TABLES, "index"]
     for t in cat["tables"]:
         assert t["build_id"] == result.build_id and "Open Government Licence" in t["licence"]
         assert t["rows"] > 0 and t["columns"] and all({"name", "type", "unit"} <= set(c) for c in t["columns"])
@@ -67,4 +69,23 @@ def test_older_build_files_stay_until_its_boundary_folder_goes(built, tmp_path):
     assert kept == sorted(builds[1:])      # the oldest boundary folder went …
     for name in kept:                        # … and every kept build still has all its exports
         assert (geo / name / EXPORT_DIR / CATALOGUE).is_file()
-        assert all((geo / name / EXPORT_DIR / f"{t}.parquet").is_file() for t in TABLES)
+        assert all((geo / name / EXPORT_DIR / f"{t}.parquet").is_file() for t in [*TABLES, "index"])
+
+
+def test_index_file_equals_the_index_the_dashboard_computes(built):
+    """The index export holds, for every level, year and lens, the default-weights index the
+    pages compute from the same database."""
+    db, _, _ = built
+    got = pd.read_parquet(_exports(built) / "index.parquet")
+    assert INDEX_TABLE[0] == "index" and len(got)
+    for (level, period, lens), part in got.groupby(["level", "period", "lens"]):
+        want = queries.index_table(level, period, DEFAULT_WEIGHTS, lens, None, db)
+        have = part.drop(columns=["level", "period", "lens", "weights"]).set_index("area_code").sort_index()
+        want = want.set_index("area_code").sort_index()[list(have.columns)]
+        def missing_as_none(df):   # a missing value is missing, whether pandas says None or NaN
+            return df.astype(object).where(df.notna(), None)
+
+        pd.testing.assert_frame_equal(missing_as_none(have), missing_as_none(want), check_dtype=False,
+                                      check_index_type=False)
+    assert set(got["period"]) == set(queries.index_periods(db))
+    assert {("region", "council")}.isdisjoint(set(zip(got["level"], got["lens"])))
