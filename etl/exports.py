@@ -100,7 +100,12 @@ def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
     ``geo_dir/exports``, reading the finished (checkpointed, closed) database ``db_path``."""
     folder = Path(geo_dir) / EXPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    index = index_frame(db_path)
+    try:
+        index = index_frame(db_path)
+    finally:   # the temporary file is renamed into place next: keep no handle on it
+        from powerbalance import db as _db
+
+        _db.forget(db_path)
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         con.register("index_export", index)

@@ -155,6 +155,12 @@ class _Hub:
             if build.stale and build.users == 0 and build.key in self._builds:
                 self._detach(build)
 
+    def forget(self, p: Path) -> None:
+        """Detach every unused build attached from path ``p``."""
+        with self._lock:
+            for build in [b for b in self._builds.values() if b.path == p and b.users == 0]:
+                self._detach(build)
+
     def attached(self) -> list[str]:
         """Keys of the builds attached now (for tests and the benchmark)."""
         with self._lock:
@@ -168,6 +174,12 @@ _PINNED: contextvars.ContextVar[_Build | None] = contextvars.ContextVar("powerba
 def attached_builds() -> list[str]:
     """Identities of the builds this process has attached (a replaced build disappears once unused)."""
     return _HUB.attached()
+
+
+def forget(db: str | Path) -> None:
+    """Detach the builds attached from ``db`` that no query is using: for a build tool that read its
+    temporary database through this module and is about to rename it into place."""
+    _HUB.forget(_path(db))
 
 
 @contextmanager
