@@ -12,7 +12,7 @@ PORT ?= 8501
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run serve nginx db rebuild test test-fast bench fuzz fetch browser clean help
+.PHONY: run serve nginx db rebuild test test-fast bench fuzz fetch browser pdflibs clean help
 
 help:
 	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://$(HOST):$(PORT)"
@@ -41,7 +41,7 @@ rebuild: | $(STAMP)
 fetch: | $(STAMP)
 	$(BIN)/python -m etl fetch --into data/raw
 
-run: $(DB)
+run: $(DB) pdflibs
 	POWERBALANCE_DB=$(DB) $(BIN)/python -m powerbalance.serve dashboard.py --server.port $(PORT) --server.address $(HOST)
 
 # WORKERS Streamlit processes (ports PORT+1…) behind nginx on HOST:PORT; config, logs and pids in run/serve/.
@@ -67,7 +67,18 @@ browser:
 	  else echo "note: /usr/bin/chromium missing and cannot install it; browser tests will be skipped"; fi; \
 	fi
 
-test: $(STAMP) browser nginx
+# WeasyPrint (the PDF brief) loads Pango from the system and needs one font; installed from Debian
+# when missing and we are allowed to, like chromium.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation
+pdflibs:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || ! fc-list 2>/dev/null | grep -qi 'liberation'; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_DEBS) fontconfig >/dev/null) \
+	      || echo "warning: could not install $(PDF_DEBS); the PDF brief will be unavailable"; \
+	  else echo "note: Pango or a font is missing and cannot install it; the PDF brief will be unavailable"; fi; \
+	fi
+
+test: $(STAMP) browser nginx pdflibs
 	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -13,6 +13,8 @@ PAGES = [
     st.Page("pages/relationship_page.py", title="Relationship", icon=":material/handshake:", url_path="relationship"),
     st.Page("pages/method_page.py", title="Method & weights", icon=":material/tune:", url_path="method"),
     st.Page("pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
+    st.Page("pages/accessibility_page.py", title="Accessibility", icon=":material/accessibility:", url_path="accessibility"),
 ]
 
-st.navigation(PAGES).run()
+# An embedded view (?embed=true, from a chart's share line) shows the page alone: no sidebar navigation.
+st.navigation(PAGES, position="hidden" if st.context.is_embedded else "sidebar").run()

@@ -25,6 +25,7 @@ import duckdb
 
 from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
 from .sources.local_data import report_index_use
+from .exports import write_exports
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -159,7 +160,7 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
             _record_build(con, ctx, raw_dir, time.perf_counter() - t_start)
             if _fail_after == "before_publish":
                 raise RuntimeError("injected failure before publish")
-            _publish(con, tmp_db, tmp_geo, final_geo, db_path)
+            _publish(con, tmp_db, tmp_geo, final_geo, db_path, build_id)
             published = True
             _prune_geo(static_geo, keep=build_id)
         finally:
@@ -218,12 +219,14 @@ def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None
                  _git_version(), round(seconds, 3), ctx.geo_url])
 
 
-def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path) -> None:
-    """Checkpoint, close and fsync the new database, move its boundary files into place, then
-    swap it over the live file with one atomic rename."""
+def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path, build_id: str) -> None:
+    """Checkpoint, close and fsync the new database, write its open files beside its boundary
+    files, move that folder into place, then swap the database over the live file with one
+    atomic rename."""
     con.execute("CHECKPOINT")
     con.close()
     fsync_path(tmp_db)
+    write_exports(tmp_db, tmp_geo, build_id)   # open CSV/Parquet + catalogue, in this build's folder
     os.rename(tmp_geo, final_geo)
     os.replace(tmp_db, db_path)
     fsync_path(db_path.parent)

@@ -2,7 +2,7 @@
 report (what failed to match, what is missing), the build, and downloads of every table."""
 import streamlit as st
 
-from powerbalance import queries, ui
+from powerbalance import exports, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
@@ -84,3 +84,16 @@ for title, fn, args in tables:
         # read only when downloaded: the biggest table has every value of every area and year
         ui.downloads(lambda fn=fn, args=args: getattr(queries, fn)(*args), title,
                      f"da_dl_{fn}_{'_'.join(str(a) for a in args[:2])}")
+
+st.subheader("Open data files of this build")
+files = exports.export_files(info, ui.served_static_root())
+if files.empty:
+    st.info("This build's open files are not served here (rebuild with the default `--static` folder).")
+else:
+    cat_url = exports.export_location(info, ui.served_static_root())[0] + "/" + exports.CATALOGUE
+    st.markdown(f"Every area-level table as CSV and Parquet, written when build `{info['build_id']}` was made and "
+                f"kept while the build's files are served. [Catalogue (JSON)]({cat_url}): columns, units, rows, "
+                "licence and build id.")
+    ui.table(files, "Open data files", "da_open", column_config={
+        "csv": st.column_config.LinkColumn("CSV", display_text="CSV"),
+        "parquet": st.column_config.LinkColumn("Parquet", display_text="Parquet")})

@@ -2,7 +2,7 @@
 live, the rank-uncertainty chart, and the methodology document."""
 import streamlit as st
 
-from powerbalance import charts, lenses, queries, ui
+from powerbalance import benchmarks, charts, lenses, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -21,6 +21,8 @@ else:
                  "scored": st.column_config.CheckboxColumn("in the index")},
              caption="Scored indicators make up the index. Context indicators (deprivation, population, rurality) "
                      "are shown beside it and never added into it.")
+
+st.caption(benchmarks.STAND_OUT_RULE)
 
 if not periods:
     ui.no_data("no financial year has spending data, so the index cannot be computed.")

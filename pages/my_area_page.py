@@ -3,7 +3,7 @@ time, rank with its uncertainty band, statistical neighbours, the wards inside i
 printable one-page brief."""
 import streamlit as st
 
-from powerbalance import brief, charts, quadrants, queries, ui
+from powerbalance import benchmarks, brief, charts, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -103,6 +103,12 @@ if profile.has_shift:
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
 
+# --- what stands out against the neighbours (nothing when too few neighbours have values) -------------
+if profile.stand_out is not None and len(profile.stand_out):
+    st.subheader("What stands out")
+    st.markdown("\n".join(f"- {queries.escape_markdown(t)}" for t in profile.stand_out["sentence"]))
+    st.caption(benchmarks.STAND_OUT_RULE)
+
 # --- enabling or retreating ---------------------------------------------------------------------------
 if profile.quadrant:
     st.subheader("Enabling or retreating?")
@@ -185,9 +191,9 @@ with left:
 with right:
     st.subheader("Indicators")
     if profile.indicators is not None and len(profile.indicators):
-        shown = profile.indicators[["name", "domain", "period", "value_text", "coverage", "note"]]
-        ui.table(shown, f"{profile.name} indicators", "ma_ind",
-                 column_config={"value_text": "value"})
+        ui.table(benchmarks.display_table(profile.indicators, profile.benchmarks), f"{profile.name} indicators",
+                 "ma_ind", caption="Each value beside England, the region and the statistical neighbours' median "
+                                   "(how many neighbours have a value) for the same year.")
         unscored = ui.q("local_unscored_note", profile.council_code, profile.council_level, period, lens)
         if unscored:
             st.caption(unscored)
@@ -223,7 +229,11 @@ if profile.wards is not None and len(profile.wards):
 
 # --- the printable brief --------------------------------------------------------------------------
 st.subheader("One-page brief")
-st.caption("A printable summary of this page (HTML: open it and print, or save as PDF from the browser).")
-st.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
-                   file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
-                   on_click="ignore", icon=":material/print:", type="primary")
+st.caption("A one-page A4 summary of this page: a PDF to attach to committee papers, or HTML to open and print.")
+brief_row = st.container(horizontal=True, gap="small")
+brief_row.download_button("Download the brief (PDF)", data=lambda: brief.brief_pdf(profile),
+                          file_name=f"power-balance-{profile.code}-{period}.pdf", mime="application/pdf",
+                          key="ma_brief_pdf", on_click="ignore", icon=":material/picture_as_pdf:", type="primary")
+brief_row.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
+                          file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
+                          on_click="ignore", icon=":material/print:")

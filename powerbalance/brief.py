@@ -43,6 +43,8 @@ td.num { white-space: nowrap; }
 .nodata { color: #3D3D3D; font-style: italic; }
 .cols { display: flex; gap: 5mm; }
 .cols > section { flex: 1; min-width: 0; }
+ul.out { margin: 0 0 1mm; padding-left: 4mm; }
+ul.out li { margin: 0 0 0.5mm; }
 footer { margin-top: 2mm; font-size: 6pt; color: #3D3D3D; }
 footer p { margin: 0 0 0.8mm; }
 body { max-width: 186mm; }
@@ -55,6 +57,8 @@ body { max-width: 186mm; }
 WARD_COLUMNS = 4
 WARD_ROWS = 8   # 8, not 10, since the brief names the area's quadrant (enabling or retreating)
 INDICATOR_ROWS = 7
+#: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
+STAND_OUT_ROOM = 6
 
 
 def _short_coverage(text) -> str:
@@ -146,6 +150,7 @@ def render(profile) -> str:
 
     parts.append(_latest_section(p))
 
+    parts.append(_stand_out_html(getattr(p, "stand_out", None)))
     left, right = [], []
     if p.domains is not None and len(p.domains):
         left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
@@ -172,7 +177,9 @@ def render(profile) -> str:
             mine = wards["code"] == p.code
             wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
         parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
-            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values], max_rows=WARD_ROWS))
+            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values],
+            max_rows=WARD_ROWS - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out)
+                                  else 0)))
     parts.append("<footer>" + relationship.brief_html(p.code, e) +
                  f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
                  "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
@@ -209,3 +216,27 @@ def _latest_section(p) -> str:
     lines = " · ".join(e(line) for line in latest_lines(with_shift if len(with_shift) else latest))
     return (f'<p class="meta"><b>Latest year, {e(p.council_name or p.name)}:</b> {lines}. No index after '
             "2017-18: the grants data end in 2018.</p>")
+
+
+def _stand_out_html(stand_out) -> str:
+    """'What stands out' against the statistical neighbours as a short list ('' when none)."""
+    if stand_out is None or not len(stand_out):
+        return ""
+    items = "".join(f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>, neighbours' median "
+                    f"{_num(r.neighbours_median, 1, r.unit)} — {e(r.leaning)}</li>"
+                    for r in stand_out.itertuples(index=False))
+    return ('<h2>What stands out against the statistical neighbours (same year; rule on the Method page)</h2>'
+            f'<ul class="out">{items}</ul>')
+
+
+#: WeasyPrint's PDF variant for the brief: PDF/UA-1 (tagged, with the document's language and
+#: title, for screen readers), the accessible profile the installed WeasyPrint writes.
+PDF_VARIANT = "pdf/ua-1"
+
+
+def brief_pdf(profile) -> bytes:
+    """The brief of :func:`render` as a one-page A4 PDF (tagged PDF/UA-1), rendered on the server
+    with WeasyPrint from the same escaped HTML, so names print as text and never run."""
+    from weasyprint import HTML  # imported on use: the system libraries it loads are big
+
+    return HTML(string=render(profile)).write_pdf(pdf_variant=PDF_VARIANT)

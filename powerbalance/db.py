@@ -156,11 +156,9 @@ class _Hub:
                 self._detach(build)
 
     def forget(self, p: Path) -> None:
-        """Detach every build attached from ``p``; none may be in use."""
+        """Detach every unused build attached from path ``p``."""
         with self._lock:
-            for build in [b for b in self._builds.values() if b.path == p]:
-                if build.users:
-                    raise RuntimeError(f"{p} is still being read")
+            for build in [b for b in self._builds.values() if b.path == p and b.users == 0]:
                 self._detach(build)
 
     def attached(self) -> list[str]:
@@ -179,8 +177,8 @@ def attached_builds() -> list[str]:
 
 
 def forget(db: str | Path) -> None:
-    """Let go of every build this process attached from ``db`` (for a builder that read its own
-    unpublished file and is about to write to it again)."""
+    """Detach the builds attached from ``db`` that no query is using: for a build tool that read its
+    temporary database through this module and is about to rename it into place."""
     _HUB.forget(_path(db))
 
 

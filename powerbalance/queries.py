@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import benchmarks as _benchmarks
 from . import config
 from . import db as _db
 from . import index as _index
@@ -659,6 +660,8 @@ class AreaProfile:
     build_id: str = ""
     built_at: str = ""
     attributions: list = field(default_factory=list)
+    benchmarks: pd.DataFrame | None = None   # each indicator beside England, region, neighbours (same year)
+    stand_out: pd.DataFrame | None = None    # "what stands out" against the neighbours (benchmarks.stand_out)
 
     @property
     def has_index(self) -> bool:
@@ -714,9 +717,19 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
     p.indicators = latest_indicators(code, period, db)
     p.latest = latest_and_longest([council or code], db)
+    _add_benchmarks(p, a, db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
     return p
+
+
+def _add_benchmarks(p: AreaProfile, a: dict, db=None) -> None:
+    """England, region and neighbours beside each indicator, and what stands out (councils only:
+    a ward's neighbours would be its council's)."""
+    peers = p.peers["peer_code"].tolist() if p.peers is not None and p.code == p.council_code else []
+    p.benchmarks = _benchmarks.benchmarks(p.indicators, a.get("region_code"), peers, db)
+    spread = _benchmarks.level_spread(a["level"], p.benchmarks[["indicator_id", "period"]], db)
+    p.stand_out = _benchmarks.stand_out(p.benchmarks, spread)
 
 
 # =============================================================================================

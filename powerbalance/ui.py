@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import charts, config, db, queries
+from . import charts, config, db, queries, share
 from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
@@ -64,12 +64,13 @@ def build_key() -> str:
 
 #: Our own static stylesheet (no data in it). Streamlit draws captions in a faded text colour
 #: that is below the WCAG AA 4.5:1 contrast for small text on white; chart descriptions live in
-#: captions, so they get the AF dark grey (#3D3D3D, 10.4:1).
+#: captions, so they get the AF dark grey (#3D3D3D, 10.4:1) at full opacity (Streamlit also fades
+#: the caption box to 0.6, which turns #3D3D3D into #8B8B8B, 3.4:1: axe-core's finding).
 #: On a phone (issue 17): a page's headline block (a container keyed ``headline``) leads, plotly's
 #: toolbar no longer covers chart labels, and maps do not take taps (a tap on a map left the page and
 #: a drag on it could not scroll the page): their data tables below are the way in.
 _CSS = """<style>
-[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; opacity: 1; }
 @media (max-width: 640px) {
   .st-key-headline, [data-testid="stLayoutWrapper"]:has(> .st-key-headline) { order: -1; }
   .js-plotly-plot .modebar-container { display: none !important; }
@@ -455,7 +456,21 @@ def chart(fig, alt: str, *, key: str, data: pd.DataFrame, name: str, select: boo
                                  "below holds every value drawn.")
     with st.expander(f"Data table: {name}", expanded=table_open):
         table(data, name, f"{key}_t", column_config=column_config, height=320)
+    share_line(name)
     return event
+
+
+def share_line(name: str) -> None:
+    """The chart's share line: a link to this view and an ``<iframe>`` to embed it (the page with
+    ``?embed=true`` and the view's parameters: no sidebar). Nothing inside an embedded page."""
+    if st.context.is_embedded or not st.context.url:
+        return
+    params = {k: st.query_params.get(k) for k in st.query_params}
+    link = share.view_url(st.context.url, params)
+    embed = share.view_url(st.context.url, params, embed=True)
+    with st.expander("Share or embed this chart", icon=":material/share:"):
+        st.markdown(f"[Link to this view]({link}) · [the view alone, for embedding]({embed})")
+        st.code(share.iframe_snippet(embed, f"Power Balance: {name}"), language="html", wrap_lines=True)
 
 
 def selected_location(event) -> str | None:

@@ -123,7 +123,7 @@ def test_my_area_district(app, real_db, period):
     else:
         assert metric.value == "no data"
     labels = [b.label for b in at.download_button]
-    assert "Download the brief (HTML)" in labels
+    assert "Download the brief (HTML)" in labels and "Download the brief (PDF)" in labels
     peers = index.peers("E07000223", k=10, db=real_db)
     peer_tables = [d.value for d in at.dataframe if "peer_code" in d.value.columns]
     assert peer_tables and peer_tables[0]["peer_code"].tolist() == peers["peer_code"].tolist()

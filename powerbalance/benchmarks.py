@@ -1,0 +1,175 @@
+"""Benchmarks beside an area's indicator values, and "what stands out" against its neighbours.
+
+For every indicator value shown on My area (one year per indicator, chosen by
+``queries.latest_indicators``) :func:`benchmarks` adds, **for the same year**:
+
+- England's value and the area's region's value (both as published or summed by the ETL);
+- the median of the area's statistical neighbours' values (``index.peers``), with how many of
+  them have a value;
+- in plain words which way the indicator points (higher = more enabling, more providing, or
+  context only), and the source it comes from.
+
+:func:`stand_out` states the rule of "what stands out" (also on the Method page and in
+docs/methodology.md): among indicators that point one way (not context), with at least
+:data:`MIN_NEIGHBOURS` neighbours holding a value in the same year, the gap between the area's
+value and its neighbours' median is divided by the indicator's interquartile range across every
+area of the same level in that year (so £ per head and % of wards compare on one scale), and
+the :data:`STAND_OUT_COUNT` largest gaps of at least :data:`MIN_GAP_IQR` ranges are shown.
+Nothing is shown when no indicator qualifies. Nothing is imputed: a missing value stays missing.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import db as _db
+
+ENGLAND = "E92000001"
+#: "What stands out" needs at least this many neighbours with a value of the indicator that year.
+MIN_NEIGHBOURS = 5
+#: How many indicators "what stands out" names at most.
+STAND_OUT_COUNT = 3
+#: A gap smaller than this many interquartile ranges is not called out.
+MIN_GAP_IQR = 0.25
+
+DIRECTION_WORDS = {1: "higher = more enabling", -1: "higher = more providing", 0: "context only"}
+
+BENCHMARK_COLUMNS = ["indicator_id", "name", "period", "value", "unit", "england", "region",
+                     "neighbours_median", "neighbours_with_value", "direction", "source"]
+
+
+def direction_words(polarity) -> str:
+    """Plain words for an indicator's polarity (+1, −1 or 0)."""
+    try:
+        return DIRECTION_WORDS[int(polarity)]
+    except (TypeError, ValueError, KeyError):
+        return DIRECTION_WORDS[0]
+
+
+def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
+    """Values of ``codes`` for each (indicator_id, period) in ``pairs``: area_code, indicator_id,
+    period, value (missing values are left out, never zero)."""
+    if not codes or pairs.empty:
+        return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
+    ph = ", ".join("?" for _ in codes)
+    placeholders = " OR ".join("(indicator_id = ? AND period = ?)" for _ in range(len(pairs)))
+    params = [*codes] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
+    return _db.query(f"""
+        SELECT area_code, indicator_id, period, value FROM indicator_values
+        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({placeholders})""", params, db=db)
+
+
+def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
+    """Interquartile range of each (indicator, period) across every area of ``level`` with a value."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["indicator_id", "period", "iqr"])
+    placeholders = " OR ".join("(v.indicator_id = ? AND v.period = ?)" for _ in range(len(pairs)))
+    params = [level] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
+    return _db.query(f"""
+        SELECT v.indicator_id, v.period,
+               quantile_cont(v.value, 0.75) - quantile_cont(v.value, 0.25) AS iqr
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+        WHERE v.value IS NOT NULL AND ({placeholders}) GROUP BY ALL""", params, db=db)
+
+
+def source_titles(db=None) -> dict:
+    """source_id → title, for naming where an indicator comes from."""
+    df = _db.query("SELECT source_id, any_value(title) AS title FROM sources GROUP BY source_id", db=db)
+    return dict(zip(df["source_id"], df["title"]))
+
+
+def _primary_source(source_ids, titles: dict) -> str:
+    """The first source an indicator is built from (the others are population or geography)."""
+    first = str(source_ids or "").split(",")[0].strip()
+    return titles.get(first, first or "unknown source")
+
+
+def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: list[str],
+               db=None) -> pd.DataFrame:
+    """``indicators`` (one row per indicator and the year shown, as from
+    ``queries.latest_indicators``) with England, the region and the neighbours' median for the
+    same year, the direction in plain words and the source. Columns: :data:`BENCHMARK_COLUMNS`."""
+    if indicators is None or indicators.empty:
+        return pd.DataFrame(columns=BENCHMARK_COLUMNS)
+    rows = indicators[indicators["indicator_id"] != "ruc"].copy()
+    pairs = rows[["indicator_id", "period"]].drop_duplicates()
+    peers = [c for c in peer_codes if c]
+    vals = _values_at([ENGLAND] + ([region_code] if region_code else []) + peers, pairs, db)
+    key = ["indicator_id", "period"]
+
+    def of(codes: list[str], name: str, how: str = "first") -> pd.DataFrame:
+        sub = vals[vals["area_code"].isin(codes)]
+        return sub.groupby(key)["value"].agg(how).rename(name).reset_index()
+
+    rows = rows.merge(of([ENGLAND], "england"), on=key, how="left")
+    rows = rows.merge(of([region_code], "region"), on=key, how="left")
+    rows = rows.merge(of(peers, "neighbours_median", "median"), on=key, how="left")
+    rows = rows.merge(of(peers, "neighbours_with_value", "count"), on=key, how="left")
+    rows["neighbours_with_value"] = rows["neighbours_with_value"].fillna(0).astype(int)
+    rows["direction"] = rows["polarity"].map(direction_words)
+    titles = source_titles(db)
+    rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
+    return rows[BENCHMARK_COLUMNS + ["polarity"]].reset_index(drop=True)
+
+
+def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUNT) -> pd.DataFrame:
+    """The (at most) ``n`` indicators on which the area differs most from its neighbours' median,
+    by the rule in the module docstring. Columns: name, period, value, unit, neighbours_median,
+    neighbours_with_value, gap_iqr, leaning ('more enabling' / 'more providing'), sentence."""
+    cols = ["indicator_id", "name", "period", "value", "unit", "neighbours_median", "neighbours_with_value",
+            "gap_iqr", "leaning", "sentence"]
+    if bench is None or bench.empty or spread is None or spread.empty:
+        return pd.DataFrame(columns=cols)
+    df = bench.merge(spread, on=["indicator_id", "period"], how="inner")
+    df = df[(df["polarity"] != 0) & (df["neighbours_with_value"] >= MIN_NEIGHBOURS) & df["value"].notna()
+            & df["neighbours_median"].notna() & (df["iqr"] > 0)].copy()
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["gap_iqr"] = (df["value"] - df["neighbours_median"]) / df["iqr"]
+    df = df[df["gap_iqr"].abs() >= MIN_GAP_IQR]
+    df = df.reindex(df["gap_iqr"].abs().sort_values(ascending=False).index).head(n)
+    df["leaning"] = ["more enabling" if g * p > 0 else "more providing"
+                     for g, p in zip(df["gap_iqr"], df["polarity"])]
+    df["sentence"] = [_sentence(r) for r in df.itertuples(index=False)]
+    return df[cols].reset_index(drop=True)
+
+
+def _sentence(r) -> str:
+    """'Grants per head (2017-18): £12.3 against a neighbours' median of £4.1 (8 neighbours) —
+    higher, so more enabling.'"""
+    from .charts import fmt
+
+    unit = r.unit or ""
+    side = "higher" if r.gap_iqr > 0 else "lower"
+    return (f"{r.name} ({r.period}): {fmt(r.value, 1, unit)} against a neighbours' median of "
+            f"{fmt(r.neighbours_median, 1, unit)} ({r.neighbours_with_value} neighbours with a value) — "
+            f"{side}, so {r.leaning}.")
+
+
+DISPLAY_COLUMNS = {"name": "indicator", "period": "year", "value_text": "value", "england": "England",
+                   "region": "region", "neighbours_median": "neighbours' median", "direction": "direction",
+                   "source": "source", "coverage": "coverage", "note": "note"}
+
+
+def display_table(indicators: pd.DataFrame, bench: pd.DataFrame) -> pd.DataFrame:
+    """The indicator table people read: each value with England, region and neighbours' median
+    for the same year written with the indicator's unit ('no data' when missing), the direction
+    in plain words, the source, coverage and note. Columns renamed by :data:`DISPLAY_COLUMNS`."""
+    from .charts import fmt
+
+    if bench is None or bench.empty:
+        return pd.DataFrame(columns=list(DISPLAY_COLUMNS.values()))
+    extra = [c for c in ("value_text", "coverage", "note") if c in indicators]
+    df = bench.merge(indicators[["indicator_id", "period", *extra]], on=["indicator_id", "period"], how="left")
+    for col in ("england", "region", "neighbours_median"):
+        df[col] = [fmt(v, 1, u) for v, u in zip(df[col], df["unit"].fillna(""))]
+    df["neighbours_median"] = [f"{t} ({n})" if n else t
+                               for t, n in zip(df["neighbours_median"], df["neighbours_with_value"])]
+    return df.reindex(columns=list(DISPLAY_COLUMNS)).rename(columns=DISPLAY_COLUMNS)
+
+
+#: The rule, in plain words, shown under "What stands out" and on the Method page.
+STAND_OUT_RULE = (f"What stands out: of the indicators where higher means more enabling or more providing, the "
+                  f"{STAND_OUT_COUNT} on which this council's value is furthest from its statistical neighbours' "
+                  f"median in the same year, measured in interquartile ranges of that indicator across every area "
+                  f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
+                  f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies.")
