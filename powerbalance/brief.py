@@ -24,17 +24,17 @@ TYPE_LABELS = {
 }
 
 _CSS = """
-@page { size: A4; margin: 12mm; }
+@page { size: A4; margin: 10mm; }
 * { box-sizing: border-box; }
-body { font-family: Arial, Helvetica, sans-serif; font-size: 8.5pt; color: #0B0C0C; margin: 0; line-height: 1.3; }
+body { font-family: Arial, Helvetica, sans-serif; font-size: 8pt; color: #0B0C0C; margin: 0; line-height: 1.25; }
 h1 { font-size: 15pt; margin: 0 0 1mm; color: #12436D; }
-h2 { font-size: 10.5pt; margin: 3mm 0 1mm; color: #12436D; border-bottom: 1px solid #12436D; }
+h2 { font-size: 10pt; margin: 2.2mm 0 0.8mm; color: #12436D; border-bottom: 1px solid #12436D; }
 p { margin: 0 0 1.5mm; }
-.meta { color: #3D3D3D; font-size: 8.5pt; }
+.meta { color: #3D3D3D; font-size: 8pt; }
 .key { display: flex; gap: 3mm; margin: 2mm 0; }
 .key div { flex: 1; border: 1px solid #3D3D3D; padding: 1.5mm 2.5mm; font-size: 8.5pt; }
 .key b { display: block; font-size: 13pt; }
-table { border-collapse: collapse; width: 100%; font-size: 8pt; table-layout: fixed; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; font-size: 7.5pt; table-layout: fixed; overflow-wrap: anywhere; }
 th, td { text-align: left; padding: 0.5mm 1.2mm; border-bottom: 1px solid #D9D9D9; vertical-align: top; }
 th { background: #F3F2F1; }
 td.num, th.num { text-align: right; }
@@ -47,7 +47,7 @@ ul.out { margin: 0 0 1mm; padding-left: 4mm; }
 ul.out li { margin: 0 0 0.5mm; }
 footer { margin-top: 2mm; font-size: 6pt; color: #3D3D3D; }
 footer p { margin: 0 0 0.8mm; }
-body { max-width: 186mm; }
+body { max-width: 190mm; }
 @media screen { body { margin: 8mm auto; padding: 0 4mm; } }
 """
 
@@ -56,7 +56,7 @@ body { max-width: 186mm; }
 #: (the dashboard and its downloads have every ward and every indicator).
 WARD_COLUMNS = 4
 WARD_ROWS = 8   # 8, not 10, since the brief names the area's quadrant (enabling or retreating)
-INDICATOR_ROWS = 7
+INDICATOR_ROWS = 5   # 5, not 7, since the brief also says what stands out and the latest year
 #: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
 STAND_OUT_ROOM = 6
 

@@ -141,3 +141,16 @@ def wait_map(page) -> None:
     from bench.browser import MAP_READY_JS
 
     page.wait_for_function(MAP_READY_JS, timeout=60_000)
+
+
+def brief_profile(**kw):
+    """An AreaProfile for Adur with made-up build details, for brief and PDF tests; ``kw`` overrides."""
+    from powerbalance import queries
+
+    base = dict(code="E07000223", name="Adur", level="district", type="shire_district",
+                parent_names={"county": "West Sussex", "region": "South East"}, council_code="E07000223",
+                council_name="Adur", council_level="district", period="2017-18", lens="place",
+                weights={"funding": 0.5, "projects": 0.5, "participation": 0.0}, group_label="shire districts",
+                build_id="b1", built_at="2026-01-01 00:00:00", attributions=["Source: ONS"])
+    base.update(kw)
+    return queries.AreaProfile(**base)

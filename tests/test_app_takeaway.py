@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from powerbalance import benchmarks, queries
-from tests.test_app_pages import app, open_page, period  # noqa: F401  (module fixtures)
+from tests.helpers import open_app_page as open_page
 
 pytestmark = pytest.mark.slow
 

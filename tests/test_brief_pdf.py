@@ -7,6 +7,8 @@ import io
 import duckdb
 import pytest
 
+from tests.helpers import brief_profile
+
 from powerbalance import brief, charts, queries
 
 pypdf = pytest.importorskip("pypdf")
@@ -65,10 +67,8 @@ def test_pdf_brief_is_tagged_pdf_ua_with_language_and_title(real_db):
 
 def test_pdf_brief_prints_html_in_names_as_text():
     """An area or source name holding markup is printed literally, never interpreted."""
-    from tests.test_queries import _profile
-
     evil = "<b>Adur</b> & <script>alert('x')</script>"
-    p = _profile(name=evil, council_name=evil, attributions=[evil],
+    p = brief_profile(name=evil, council_name=evil, attributions=[evil],
                  index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"})
     reader, text = _read(brief.brief_pdf(p))
     flat = " ".join(text.split())

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from tests.helpers import indicator_digest
 
-VALUES_SHA256 = "2b7bb97dcdd3b75754653e10aeb207d6d07e4481f6c2e566148560f01f4cc3c0"
-DEFINITIONS_SHA256 = "1b407ba66feffec9fe3d44f4b27b28eb72dc494c76a2d5fc65f9fb29215af4f9"
+VALUES_SHA256 = "27ee117a0f55f73718d21cba235fe8a49b098f7c77c9c0f3aea96ce6d9c27ecb"
+DEFINITIONS_SHA256 = "22c0d36e8bf6eee36bfa2c606f359d095c481a7442b72e8d9ab540587ade877b"
 
 
 def test_indicator_values_and_definitions_are_unchanged(real_db):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from powerbalance import brief, charts, index, queries
-from tests.helpers import sql
+from tests.helpers import brief_profile, sql
 
 
 # =============================================================================================
@@ -135,19 +135,9 @@ def test_zoom_for_bounds_fits_box():
     assert charts.zoom_for_bounds(None) == (charts.ENGLAND_CENTRE, charts.ENGLAND_ZOOM)
 
 
-def _profile(**kw):
-    base = dict(code="E07000223", name="Adur", level="district", type="shire_district",
-                parent_names={"county": "West Sussex", "region": "South East"}, council_code="E07000223",
-                council_name="Adur", council_level="district", period="2017-18", lens="place",
-                weights={"funding": 0.5, "projects": 0.5, "participation": 0.0}, group_label="shire districts",
-                build_id="b1", built_at="2026-01-01 00:00:00", attributions=["Source: ONS"])
-    base.update(kw)
-    return queries.AreaProfile(**base)
-
-
 def test_brief_escapes_every_data_value():
     evil = "<script>alert('x')</script>"
-    p = _profile(name=evil, council_name=evil, attributions=[evil],
+    p = brief_profile(name=evil, council_name=evil, attributions=[evil],
                  index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"},
                  indicators=pd.DataFrame({"name": [evil], "period": ["2017-18"], "value_text": [evil],
                                           "coverage": ["based on 1 of 2"]}),
@@ -159,7 +149,7 @@ def test_brief_escapes_every_data_value():
 
 
 def test_brief_states_missing_index_and_shift():
-    p = _profile(index={"index": np.nan, "reason": "only 3 of 7 scored indicators"}, shift=None)
+    p = brief_profile(index={"index": np.nan, "reason": "only 3 of 7 scored indicators"}, shift=None)
     out = brief.render(p)
     assert "No index value" in out and "only 3 of 7 scored indicators" in out
     assert "<b>0.0</b>" not in out
@@ -169,7 +159,7 @@ def test_brief_direction_words_follow_the_signs_and_plurals_agree():
     """Issue 17 item 9: 'rank up 1 places' beside a falling ratio."""
     shift = {"from_period": "2013-14", "to_period": "2017-18", "ratio_from": 2.40, "ratio_to": 1.90,
              "ratio_shift": -0.50, "rank_from": 66.0, "rank_to": 65.0, "rank_change": 1.0}
-    out = brief.render(_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"},
+    out = brief.render(brief_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"},
                                 shift=shift))
     assert "(down 0.50)" in out and "index rank 66 → 65 (up 1 place)" in out and "1 places" not in out
     assert charts.rank_move_text(10, 13) == "rank 10 → 13 (down 3 places)"
