@@ -7,8 +7,8 @@ from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
-periods = ui.q("index_periods")
-councils = ui.q("councils")
+periods = ui.q(queries.index_periods)
+councils = ui.q(queries.councils)
 labels = dict(zip(councils["code"], councils["label"]))
 codes = councils["code"].tolist()
 
@@ -42,12 +42,12 @@ if kind == "pick":
                                      "their own tier.")
     chosen = [base, *others]
 else:
-    chosen = ui.q("comparison_group", base, kind)
+    chosen = ui.q(queries.comparison_group, base, kind)
     if len(chosen) == 1:
         ui.no_data(f"{labels.get(base, base)} has no {GROUPS[kind].lower()} to compare with "
                    f"({'it is not in a county' if kind == 'county' else 'a feature is missing'}).")
 
-table = ui.q("compare_table", tuple(chosen), period, weights, lens)
+table = ui.q(queries.compare_table, tuple(chosen), period, weights, lens)
 mixed = table["group"].nunique() > 1
 if mixed:
     st.warning("These councils belong to different comparison groups; each is ranked within its own group, so "
@@ -69,7 +69,7 @@ with left:
         st.caption(note)
 with right:
     st.subheader("Index over time")
-    trend, trend_note = ui.q("compare_trend", tuple(chosen), base, weights, lens)
+    trend, trend_note = ui.q(queries.compare_trend, tuple(chosen), base, weights, lens)
     if trend["index"].notna().any():
         fig, alt = charts.line_chart(trend, x="period", y="index", series="name", measure="Index (0–100)",
                                      x_order=periods, y_range=(0, 100))
@@ -88,8 +88,8 @@ n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")
 
 st.subheader("Enabling or retreating?")
-base_level = ui.q("area", base)["level"]
-placed = ui.q("quadrant_areas", base_level)
+base_level = ui.q(queries.area, base)["level"]
+placed = ui.q(queries.quadrant_areas, base_level)
 fig, alt = charts.quadrant_chart(placed, highlight=chosen, group_labels=quadrants.GROUP_LABELS, height=440)
 ui.chart(fig, alt, key="cmp_quadrants", data=placed[placed["area_code"].isin(chosen)],
          name="Enabling or retreating: these councils",
@@ -98,7 +98,7 @@ ui.chart(fig, alt, key="cmp_quadrants", data=placed[placed["area_code"].isin(cho
 
 # --- the latest year and the longest shift (spending and precepts run past the index years) ---------
 st.subheader("Latest year and longest shift")
-latest = ui.q("latest_and_longest", tuple(chosen))
+latest = ui.q(queries.latest_and_longest, tuple(chosen))
 ui.table(latest, "Compare latest year", "cmp_latest", caption=queries.INDEX_YEARS_NOTE)
 ui.coverage(int(latest.groupby("code")["value"].apply(lambda v: v.notna().any()).sum()) if len(latest) else 0,
             len(chosen), "councils have a value in the latest year")

@@ -11,28 +11,28 @@ ui.start_page()
 ui.page_header("Data", "Every figure in this dashboard comes from the public files listed here, loaded by the "
                        "project's ETL. Nothing is invented; what is missing is listed.")
 
-info = ui.q("build_info")
+info = ui.q(queries.build_info)
 c1, c2, c3 = st.columns([2, 1, 3])
 c1.metric("Built (UTC)", info["built_at"][:16], border=True, help=f"Finished {info['built_at']} UTC")
 c2.metric("Build took", f"{info['seconds']:.1f} s", border=True)
 c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get('code_version') or 'unknown'}")
 
 st.subheader("Sources, licences and attributions")
-src = ui.q("sources")
+src = ui.q(queries.sources)
 ui.table(src[["source_id", "title", "publisher", "licence", "attribution", "vintage", "url", "files"]],
          "Sources", "da_sources", column_config={"url": st.column_config.LinkColumn("url")})
 st.markdown("**Attributions**")
-for a in ui.q("attributions"):
+for a in ui.q(queries.attributions):
     st.markdown(f"- {queries.escape_markdown(a)}")
 with st.expander("Every raw file read, with its checksum"):
-    ui.table(ui.q("source_files"), "Source files", "da_files")
+    ui.table(ui.q(queries.source_files), "Source files", "da_files")
 
 st.subheader("Load report")
 st.caption("Rows read and loaded per source; codes that matched no current area; suppressed cells read as missing; "
            "negative values kept as published.")
-rep = ui.q("load_report")
+rep = ui.q(queries.load_report)
 ui.table(rep, "Load report", "da_report")
-issues = ui.q("load_issues")
+issues = ui.q(queries.load_issues)
 kinds = sorted(issues["kind"].unique().tolist()) if len(issues) else []
 if kinds:
     counts = issues["kind"].value_counts().to_dict()
@@ -50,12 +50,12 @@ else:
     st.success("The ETL reported no issues.")
 
 st.subheader("What is missing")
-cov = ui.q("indicator_coverage")
+cov = ui.q(queries.indicator_coverage)
 ui.table(cov, "Indicator coverage", "da_cov", height=320,
          caption="For each indicator, level and period: how many areas have a value, and how many do not.")
 
 st.subheader("Local data")
-local = ui.q("local_data")
+local = ui.q(queries.local_data)
 if local.empty:
     st.info("No local figures are loaded. Councils and partners can add volunteering, community-project and "
             "grant figures with the templates in `templates/local/` (see docs/local-data.md); they are marked "
@@ -70,7 +70,7 @@ else:
 st.subheader("Download every table")
 st.caption("CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
            "pages with other weights offer their own downloads beside each table.")
-periods = ui.q("index_periods")
+periods = ui.q(queries.index_periods)
 tables = [("Indicator values (all areas, all years)", "indicator_values_all", ()),
           ("Indicator definitions", "indicator_catalogue", ()),
           ("Areas", "areas_all", ()),

@@ -3,26 +3,12 @@ alignment with need, cold spots) beside the same areas' council effort. Funders 
 own 360Giving file: it is analysed for their browser session only, never stored or shared."""
 import streamlit as st
 
-from powerbalance import charts, db, funders, ui
+from powerbalance import charts, funders, queries, ui
 from powerbalance.queries import escape_markdown as md
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _cached(name: str, key: str, args: tuple, kwargs: dict):
-    """Cache entry for funders.<name>(*args, **kwargs) on the build ``key`` (stored data only:
-    uploads never pass through here, because this cache is shared by every session)."""
-    return getattr(funders, name)(*args, **kwargs)
-
-
-def fq(name: str, *args, **kwargs):
-    """Cached call of ``funders.<name>`` on the current build (pinned for the whole call)."""
-    ui.build_key()
-    with db.snapshot() as key:
-        return _cached(name, key, args, kwargs)
 
 
 ui.page_header("Funders", "Where does the money land? Pick funders, programmes and years to see how grants spread "
@@ -108,8 +94,8 @@ if dataset == "upload":
                            key="fu_placed_grants", on_click="ignore", icon=":material/download:")
     funder_table, year_options = funders.upload_choices(upload.placed)
 else:
-    funder_table = fq("funder_choices", dataset)
-    year_options = fq("year_choices", dataset)
+    funder_table = ui.q(funders.funder_choices, dataset)
+    year_options = ui.q(funders.year_choices, dataset)
 
 names = funder_table["funder"].tolist()
 label = _funder_label(funder_table)
@@ -128,7 +114,7 @@ else:
                                      "grants to councils, left out of the index's community funding (see Method).")
     chosen_years = ui.url_multiselect("Award years", years_text, param="years", key="fu_years", default=years_text,
                                       container=c2, wrap=True)
-    prog_table = fq("programme_choices", dataset, tuple(chosen))
+    prog_table = ui.q(funders.programme_choices, dataset, tuple(chosen))
 if dataset == "published":
     st.caption("The 2013–2018 file has no programme field: choose the COVID-19 grants or upload your own file to "
                "pick programmes.")
@@ -139,7 +125,7 @@ elif upload is not None:
 else:
     programmes = ui.url_multiselect("Programmes", prog_table["programme"].tolist(), param="programme",
                                     key="fu_programme", help="None chosen = all programmes of these funders.")
-periods = fq("effort_periods")
+periods = ui.q(funders.effort_periods)
 c3, c4, c5, c6 = st.columns([2, 3, 3, 2])
 level = ui.url_radio("Level", list(funders.LEVELS), param="level", key="fu_level", format_func=funders.LEVELS.get,
                      container=c3)
@@ -164,11 +150,11 @@ if excluded:
 
 years = tuple(int(y) for y in chosen_years)
 if upload is not None:
-    report = funders.spread_from_upload(upload.placed, chosen, years, programmes, level, fq("area_context", level),
-                                        fq("council_effort", effort, weights) if effort else None, fq("geography"),
+    report = funders.spread_from_upload(upload.placed, chosen, years, programmes, level, ui.q(funders.area_context, level),
+                                        ui.q(funders.council_effort, effort, weights) if effort else None, ui.q(funders.geography),
                                         scope)
 else:
-    report = fq("spread_from_db", dataset, tuple(chosen), years, tuple(programmes), level, effort, weights, scope)
+    report = ui.q(funders.spread_from_db, dataset, tuple(chosen), years, tuple(programmes), level, effort, weights, scope)
 if report.grants == 0:
     ui.no_data("these funders have no grants in the chosen years and programmes.")
     st.stop()
@@ -216,15 +202,15 @@ st.subheader(f"Where the money lands: {label_m.lower()} by {plural[:-1]}")
 values = funders.map_values(report, measure)
 bounds = None
 if level == "ward":
-    districts = ui.q("areas", "district")
+    districts = ui.q(queries.areas, "district")
     dnames = dict(zip(districts["code"], districts["name"]))
     zoom = ui.url_selectbox("Zoom to", ["england", *districts["code"]], param="zoom", key="fu_zoom",
                             format_func=lambda c: "All of England" if c == "england" else dnames.get(c, c))
     if zoom != "england":
         values = funders.map_values(report, measure, district=zoom)
-        bounds = ui.q("area_bounds", tuple(values["code"]))
+        bounds = ui.q(queries.area_bounds, tuple(values["code"]))
 if bounds is None and scope == "reached":
-    bounds = ui.q("area_bounds", tuple(values["code"]))
+    bounds = ui.q(queries.area_bounds, tuple(values["code"]))
 url = ui.geo_url(level)
 table = funders.area_table(report)
 table_config = {"amount_gbp": st.column_config.NumberColumn("£ awarded", format="localized"),

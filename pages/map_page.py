@@ -13,7 +13,7 @@ LEVEL_NAMES = {"ward": "Wards", "district": "Districts & unitaries", "county": "
 c1, c2, c3 = st.columns([3, 4, 2])
 level = ui.url_radio("Level", list(LEVEL_NAMES), param="level", key="map_level", default="district",
                      format_func=LEVEL_NAMES.get, container=c1)
-choices = ui.q("map_indicator_choices", level)
+choices = ui.q(queries.map_indicator_choices, level)
 names = dict(zip(choices["indicator_id"], choices["label"]))
 if choices.empty:
     ui.no_data(f"no indicator has values for {queries.LEVEL_PLURAL[level]}.")
@@ -31,12 +31,12 @@ if indicator == queries.INDEX_ID:
     lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens",
                         key="map_lens", format_func=ui.LENS_LABELS.get,
                         help="Place: all councils' spending in the area. Council: its own budget.")
-    values = ui.q("index_map_values", level, year, weights, lens)
+    values = ui.q(queries.index_map_values, level, year, weights, lens)
     info = {"name": "Provider → Enabler index", "unit": "0–100", "description": queries.INDEX_DESCRIPTION}
     unit, digits = "", 1
 else:
-    values = ui.q("map_values", level, indicator, year)
-    info = ui.q("indicator_info", indicator) or {"name": indicator, "unit": "", "description": ""}
+    values = ui.q(queries.map_values, level, indicator, year)
+    info = ui.q(queries.indicator_info, indicator) or {"name": indicator, "unit": "", "description": ""}
     unit, digits = info.get("unit") or "", 2
 
 st.subheader(f"{info['name']}, {year}")

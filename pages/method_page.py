@@ -8,10 +8,10 @@ from powerbalance.index import DEFAULT_WEIGHTS
 ui.start_page()
 ui.page_header("Method & weights", "How the index is built, what goes into it, and how much the ranking depends "
                                    "on choices you can change here.")
-periods = ui.q("index_periods")
+periods = ui.q(queries.index_periods)
 
 st.subheader("Indicators")
-catalogue = ui.q("indicator_catalogue")
+catalogue = ui.q(queries.indicator_catalogue)
 if catalogue.empty:
     ui.no_data("the database has no indicators.")
 else:
@@ -43,7 +43,7 @@ with ocol:
                         format_func=ui.LENS_LABELS.get)
 
 st.caption(queries.INDEX_YEARS_NOTE)
-sens = ui.q("weight_sensitivity", level, period, weights, lens)
+sens = ui.q(queries.weight_sensitivity, level, period, weights, lens)
 st.markdown(f"**{queries.rank_moves_summary(sens)}**")
 mine = ui.council_of(ui.last_area(), sens["area_code"].tolist())  # the user's own council, highlighted
 moved = queries.area_rank_move(sens, mine)
@@ -71,7 +71,7 @@ st.markdown("The place and council lenses score council spending per resident as
             "participation only; the dashboard opens on it. *Enabling or retreating?* on the Overview shows the "
             "spending side beside it.")
 spend_lens = "place" if lens == "community" else lens
-moves = ui.q("lens_rank_moves", level, period, weights, spend_lens, "community")
+moves = ui.q(queries.lens_rank_moves, level, period, weights, spend_lens, "community")
 st.markdown(f"**{lenses.moves_summary(moves, spend_lens, 'community')}**")
 ui.table(moves.reindex(moves["move"].abs().sort_values(ascending=False).index),
          f"Ranks in the {spend_lens} and community lenses {level} {period}", "me_lens_moves",
@@ -80,7 +80,7 @@ ui.table(moves.reindex(moves["move"].abs().sort_values(ascending=False).index),
                  f"in {period} (nominal £), shown as context.")
 
 st.subheader("How certain is each rank?")
-bands = ui.q("rank_bands", level, period, weights, lens)
+bands = ui.q(queries.rank_bands, level, period, weights, lens)
 for group, sub in bands.groupby("group", sort=True):
     label = queries.GROUP_LABELS.get(group, group)
     fig, alt = charts.rank_band_chart(sub, subject=label, height=380, title=f"Ranks among {label}")

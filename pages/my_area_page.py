@@ -8,8 +8,8 @@ from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
-periods = ui.q("index_periods")
-councils = ui.q("councils")
+periods = ui.q(queries.index_periods)
+councils = ui.q(queries.councils)
 labels = dict(zip(councils["code"], councils["label"]))
 
 # --- choosing the place ------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def _choose(code: str, parishes: dict | None = None) -> None:
 search = st.text_input("Search by place name, ward or postcode", key="ma_search", placeholder="e.g. Adur, "
                        "Hebden Royd, or SW1A 1AA", help="Matches councils, wards and postcodes in England.")
 if search.strip():
-    found = ui.q("find_places", search, 10)
+    found = ui.q(queries.find_places, search, 10)
     if found.empty:
         ui.no_data(f"nothing in England matches “{search}”.")
     else:
@@ -43,7 +43,7 @@ if search.strip():
 extra = {}
 for cand in (st.query_params.get("area"), st.session_state.get("ma_area")):
     if cand and cand not in labels and cand not in extra:
-        info = ui.q("area", cand)
+        info = ui.q(queries.area, cand)
         if info is not None:
             extra[cand] = queries.area_label(info)
 options = list(extra) + councils["code"].tolist()
@@ -62,7 +62,7 @@ period = ui.url_selectbox("Financial year", periods, param="year", key="ma_year"
 lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ma_lens", container=c3,
                     format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
 
-profile = ui.q("area_profile", code, period, weights, lens)
+profile = ui.q(queries.area_profile, code, period, weights, lens)
 head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
 head.header(profile.name)
 where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
@@ -113,7 +113,7 @@ if profile.stand_out is not None and len(profile.stand_out):
 if profile.quadrant:
     st.subheader("Enabling or retreating?")
     st.markdown(f"**{profile.council_name}: {profile.quadrant}.**")
-    placed = ui.q("quadrant_areas", profile.council_level)
+    placed = ui.q(queries.quadrant_areas, profile.council_level)
     fig, alt = charts.quadrant_chart(placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS,
                                      height=420)
     ui.chart(fig, alt, key="ma_quadrants", data=placed, name=f"Enabling or retreating {profile.council_level}",
@@ -127,7 +127,7 @@ if profile.latest is not None and len(profile.latest):
     st.caption(queries.INDEX_YEARS_NOTE)
     ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
     for col, measure in zip(st.columns(2), queries.LONGEST_SHIFT_OF):
-        trend = ui.q("longest_trend", profile.council_code or profile.code, measure)
+        trend = ui.q(queries.longest_trend, profile.council_code or profile.code, measure)
         if len(trend):
             years = queries.every_financial_year(trend["period"])
             label = profile.latest.loc[profile.latest["indicator_id"] == measure, ["measure", "unit"]]
@@ -137,8 +137,8 @@ if profile.latest is not None and len(profile.latest):
             with col:
                 ui.chart(fig, alt, key=f"ma_long_{measure}", data=trend, name=f"{name} {years[0]} to {years[-1]}",
                          help="Years without published figures are gaps, never filled in. Cash terms.")
-info = ui.q("area", code) or {}
-part = ui.q("participation_series", info.get("region_code"))
+info = ui.q(queries.area, code) or {}
+part = ui.q(queries.participation_series, info.get("region_code"))
 if len(part):
     st.subheader("Civic participation: England and region")
     years = sorted(part["period"].dropna().unique())
@@ -194,7 +194,7 @@ with right:
         ui.table(benchmarks.display_table(profile.indicators, profile.benchmarks), f"{profile.name} indicators",
                  "ma_ind", caption="Each value beside England, the region and the statistical neighbours' median "
                                    "(how many neighbours have a value) for the same year.")
-        unscored = ui.q("local_unscored_note", profile.council_code, profile.council_level, period, lens)
+        unscored = ui.q(queries.local_unscored_note, profile.council_code, profile.council_level, period, lens)
         if unscored:
             st.caption(unscored)
     else:
@@ -210,7 +210,7 @@ if profile.wards is not None and len(profile.wards):
                                   default=queries.best_covered(wards, value_cols))
         url = ui.geo_url("ward")
         if url is not None:
-            bounds = ui.q("area_bounds", tuple(wards["code"]))
+            bounds = ui.q(queries.area_bounds, tuple(wards["code"]))
             fig, alt = charts.choropleth_map(wards.rename(columns={metric: "value"}), url, measure=metric,
                                              area_label="wards", bounds=bounds, height=420,
                                              highlight=profile.code if profile.level == "ward" else None)

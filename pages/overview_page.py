@@ -13,7 +13,7 @@ INTRO = ("How far has each English area shifted from the council as **provider**
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
-periods = ui.q("index_periods")
+periods = ui.q(queries.index_periods)
 if not periods:
     ui.page_header("Power Balance")
     ui.no_data("the database has no financial year with spending data, so the index cannot be computed.")
@@ -32,19 +32,19 @@ lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ov_lens", contai
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 
-shift_all = ui.q("shifts", "district", lens, weights)
-title, finding = ui.q_then(("shifts", "district", lens, weights), queries.overview_headline, "councils")
-placed = ui.q("quadrant_areas", "district")
+shift_all = ui.q(queries.shifts, "district", lens, weights)
+title, finding = ui.q_then((queries.shifts, "district", lens, weights), queries.overview_headline, "councils")
+placed = ui.q(queries.quadrant_areas, "district")
 with header:
     ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
-    latest = ui.q("latest_and_longest", (queries.ENGLAND,))
+    latest = ui.q(queries.latest_and_longest, (queries.ENGLAND,))
     if len(latest):  # the measures that run past the index years, each naming its years
         st.markdown("**England, latest year:**\n" + "\n".join(f"- {x}" for x in queries.latest_lines(latest)))
         st.caption(queries.INDEX_YEARS_NOTE)
 
 # --- the index map ---------------------------------------------------------------------------------
 lens_map = "place" if level == "region" and lens == "council" else lens
-values = ui.q("index_map_values", level, period, weights, lens_map)
+values = ui.q(queries.index_map_values, level, period, weights, lens_map)
 n, m = queries.index_coverage(values.rename(columns={"value": "index"}))
 st.subheader(f"Provider → Enabler index, {period}")
 url = ui.geo_url(level)
@@ -67,18 +67,18 @@ if level == "county":
 left, right = st.columns(2)
 with left:
     st.subheader("Distribution by tier")
-    tiers = ui.q("index_by_tier", period, weights, lens)
-    fig, alt = ui.q_then(("index_by_tier", period, weights, lens), charts.distribution_by_group, group="tier_label",
+    tiers = ui.q(queries.index_by_tier, period, weights, lens)
+    fig, alt = ui.q_then((queries.index_by_tier, period, weights, lens), charts.distribution_by_group, group="tier_label",
                          value="index", name="name", measure="Index (0–100, within each tier)", height=360)
     ui.chart(fig, alt, key="ov_tiers", data=tiers, name=f"Index by tier {period}",
              help="Each tier is scored within itself, so positions compare councils of the same tier only.")
-    tn, tm = ui.q_then(("index_by_tier", period, weights, lens), queries.index_coverage)
+    tn, tm = ui.q_then((queries.index_by_tier, period, weights, lens), queries.index_coverage)
     ui.coverage(tn, tm, "councils have an index value")
 
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
     st.subheader("Biggest shifts")
-    towards_enabling, towards_providing = ui.q_then(("shifts", "district", lens, weights), queries.biggest_shifts, 10)
+    towards_enabling, towards_providing = ui.q_then((queries.shifts, "district", lens, weights), queries.biggest_shifts, 10)
     have = shift_all.dropna(subset=["ratio_shift"])
     if have.empty:
         ui.no_data("no district has the enabler ratio in both years.")

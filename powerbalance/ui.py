@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import charts, config, db, queries, share
+from . import charts, config, db, funders, queries, share
 from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
@@ -93,40 +93,55 @@ def start_page() -> None:
     carry_view()
 
 
+#: Modules whose functions pages call through :func:`q`: read-only answers from the published build.
+QUERY_MODULES = {m.__name__: m for m in (queries, funders)}
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached(name: str, key: str, args: tuple, kwargs: dict) -> Any:
-    """Cache entry for queries.<name>(*args, **kwargs) on the build identified by ``key``
+def _cached(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
+    """Cache entry for ``<module>.<name>(*args, **kwargs)`` on the build identified by ``key``
     (st.cache_data hashes the arguments by content, weights dicts included)."""
-    return getattr(queries, name)(*args, **kwargs)
+    return getattr(QUERY_MODULES[module], name)(*args, **kwargs)
 
 
-def q(name: str, *args, **kwargs) -> Any:
-    """Cached call of ``queries.<name>`` on the current build. The build is pinned for the
-    whole call (``db.snapshot``), so the cache key and every SQL statement behind the answer
-    belong to the same build even if a new one is published meanwhile."""
+def _query(fn: Callable) -> tuple[str, str]:
+    """(module, name) of a query function; anything else is refused (the cache is shared by every
+    session, so only functions of the published build's read-only modules may go through it)."""
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", None)
+    if module not in QUERY_MODULES or getattr(QUERY_MODULES[module], name, None) is not fn:
+        raise ValueError(f"{module}.{name} is not a query function of {sorted(QUERY_MODULES)}")
+    return module, name
+
+
+def q(fn: Callable, *args, **kwargs) -> Any:
+    """Cached call of a query function on the current build: ``ui.q(queries.shifts, "district")``.
+    The build is pinned for the whole call (``db.snapshot``), so the cache key and every SQL
+    statement behind the answer belong to the same build even if a new one is published meanwhile."""
     build_key()  # a missing database stops the page with an explanation
+    module, name = _query(fn)
     with db.snapshot() as key:
-        return _cached(name, key, args, kwargs)
+        return _cached(module, name, key, args, kwargs)
 
 
 _PURE = {"queries": queries, "charts": charts}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached_then(query: str, key: str, args: tuple, module: str, fn: str, fn_args: tuple, fn_kwargs: dict) -> Any:
-    """Cache entry for <module>.<fn>(queries.<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
-    return getattr(_PURE[module], fn)(_cached(query, key, args, {}), *fn_args, **fn_kwargs)
+def _cached_then(query: tuple[str, str], key: str, args: tuple, module: str, fn: str, fn_args: tuple,
+                 fn_kwargs: dict) -> Any:
+    """Cache entry for <module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
+    return getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs)
 
 
 def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
     """``fn(<the cached answer of ui.q(*query)>, *fn_args, **fn_kwargs)``, itself cached for the
-    build: a figure, summary or count made from a query's answer (``ui.q_then(("index_by_tier",
+    build: a figure, summary or count made from a query's answer (``ui.q_then((queries.index_by_tier,
     period, weights, lens), charts.distribution_by_group, group=…)``). ``fn`` is a pure function of
     :mod:`powerbalance.queries` or :mod:`powerbalance.charts`; the key is the query's name and
     arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames."""
     build_key()
     with db.snapshot() as key:
-        return _cached_then(query[0], key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__,
+        return _cached_then(_query(query[0]), key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__,
                             fn_args, fn_kwargs)
 
 
@@ -334,7 +349,7 @@ def council_of(code: str | None, councils: Sequence[str]) -> str | None:
     else its district (a ward) or None. The remembered place is left as it is."""
     if code is None or code in councils:
         return code
-    info = q("area", code)
+    info = q(queries.area, code)
     district = info.get("district_code") if info else None
     return district if district in councils else None
 
@@ -496,7 +511,7 @@ def served_static_root() -> Path:
 def geo_url(level: str) -> str | None:
     """URL of this build's boundary file, or None (with a visible explanation) when the file is
     not where this server serves static files."""
-    info = q("build_info")
+    info = q(queries.build_info)
     url, path = queries.geo_location(info, level, served_static_root())
     if not path.is_file():
         st.warning(f"The map cannot be drawn: this build's {level} boundaries are not in the folder this server "

@@ -1,0 +1,36 @@
+"""Pages get data through one cache, by function (issue 11): ``ui.q(queries.shifts, …)``."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from powerbalance import funders, index, queries, ui
+
+PAGES = sorted((Path(__file__).resolve().parent.parent / "pages").glob("*_page.py"))
+
+
+def test_query_functions_are_named_by_module_and_name():
+    assert ui._query(queries.shifts) == ("powerbalance.queries", "shifts")
+    assert ui._query(funders.funder_choices) == ("powerbalance.funders", "funder_choices")
+
+
+@pytest.mark.parametrize("fn", [len, lambda: 1, index.compute_index, ui.q])
+def test_anything_but_a_query_function_is_refused(fn):
+    """The cache is shared by every session: only the read-only query modules' own functions go in."""
+    with pytest.raises(ValueError, match="not a query function"):
+        ui._query(fn)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_call_queries_by_function_and_keep_no_cache_of_their_own(page):
+    tree = ast.parse(page.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("q", "q_then"):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Tuple):        # q_then((query, *args), fn, …)
+                first = first.elts[0]
+            assert not isinstance(first, ast.Constant), f"{page.name}:{node.lineno} names a query by string"
+        if isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache_resource"):
+            pytest.fail(f"{page.name}:{node.lineno} keeps a cache of its own; use ui.q")
