@@ -27,7 +27,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from powerbalance import config
+from powerbalance import config, downloads
 
 TARGET_S, TARGET_MB = 2.0, 200.0
 SIZE = 20 * 1024 * 1024
@@ -85,12 +85,12 @@ def exports(result, db: Path) -> dict:
     table = funders.area_table(report)
     return {
         "problems, every one (CSV)": lambda: funders.problems_csv(result),
-        "problems grouped (CSV)": lambda: queries.to_csv_bytes(result.groups),
-        "problems grouped (XLSX)": lambda: queries.to_xlsx_bytes(result.groups),
+        "problems grouped (CSV)": lambda: downloads.to_csv_bytes(result.groups),
+        "problems grouped (XLSX)": lambda: downloads.to_xlsx_bytes(result.groups),
         "placement per grant (CSV)": lambda: funders.placed_grants_csv(result.placed),
-        "placement summary (XLSX)": lambda: queries.to_xlsx_bytes(result.placement),
-        "districts table (CSV)": lambda: queries.to_csv_bytes(table),
-        "districts table (XLSX)": lambda: queries.to_xlsx_bytes(table),
+        "placement summary (XLSX)": lambda: downloads.to_xlsx_bytes(result.placement),
+        "districts table (CSV)": lambda: downloads.to_csv_bytes(table),
+        "districts table (XLSX)": lambda: downloads.to_xlsx_bytes(table),
     }
 
 

@@ -78,7 +78,7 @@ INDEX_TABLE = ("index", "The Provider → Enabler index with the default weights
 
 def index_frame(db_path: Path) -> pd.DataFrame:
     """Every index table the dashboard shows with the default weights, one frame."""
-    from powerbalance import queries
+    from powerbalance import queries, urlstate
     from powerbalance.index import DEFAULT_WEIGHTS
 
     frames = []
@@ -87,7 +87,7 @@ def index_frame(db_path: Path) -> pd.DataFrame:
             for lens in ("place", "council") if level != "region" else ("place",):
                 t = queries.index_table(level, period, DEFAULT_WEIGHTS, lens, None, db_path)
                 frames.append(t.assign(level=level, period=period, lens=lens,
-                                       weights=queries.weights_to_param(DEFAULT_WEIGHTS)))
+                                       weights=urlstate.weights_to_param(DEFAULT_WEIGHTS)))
     if not frames:
         return pd.DataFrame(columns=["level", "period", "lens", "area_code"])
     df = pd.concat(frames, ignore_index=True)

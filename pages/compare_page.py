@@ -2,14 +2,14 @@
 county, statistical neighbours). Domains, trends and a table."""
 import streamlit as st
 
-from powerbalance import charts, quadrants, queries, ui
+from powerbalance import charts, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q(queries.index_periods)
 councils = ui.q(queries.councils)
-labels = dict(zip(councils["code"], councils["label"]))
+council_labels = dict(zip(councils["code"], councils["label"]))
 codes = councils["code"].tolist()
 
 ui.page_header("Compare", "Compare like with like: a council is ranked only against councils of its own tier, so "
@@ -24,7 +24,7 @@ GROUPS = {"neighbours": "Statistical neighbours", "tier": "Same type of council"
 c1, c2 = st.columns([3, 4])
 start = ui.council_of(ui.last_area(), codes) or codes[0]  # a ward's council; the ward stays remembered
 base = ui.url_selectbox("Council", codes, param="area", key="cmp_area", default=start,
-                        format_func=lambda c: labels.get(c, c), container=c1)
+                        format_func=lambda c: council_labels.get(c, c), container=c1)
 if base != start:
     ui.remember_area(base)
 kind = ui.url_radio("Compare with", list(GROUPS), param="group", key="cmp_group", format_func=GROUPS.get,
@@ -37,14 +37,14 @@ lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="cmp_lens", conta
 
 if kind == "pick":
     others = ui.url_multiselect("Councils to compare with", [c for c in codes if c != base], param="areas",
-                                key="cmp_areas", format_func=lambda c: labels.get(c, c), max_selections=7,
+                                key="cmp_areas", format_func=lambda c: council_labels.get(c, c), max_selections=7,
                                 help="Up to 7 councils. Councils of another tier are shown, but ranked within "
                                      "their own tier.")
     chosen = [base, *others]
 else:
     chosen = ui.q(queries.comparison_group, base, kind)
     if len(chosen) == 1:
-        ui.no_data(f"{labels.get(base, base)} has no {GROUPS[kind].lower()} to compare with "
+        ui.no_data(f"{council_labels.get(base, base)} has no {GROUPS[kind].lower()} to compare with "
                    f"({'it is not in a county' if kind == 'county' else 'a feature is missing'}).")
 
 table = ui.q(queries.compare_table, tuple(chosen), period, weights, lens)
@@ -61,7 +61,7 @@ with left:
     if long["score"].notna().any():
         fig, alt = charts.grouped_bars(long, category="domain", series="series", value="score",
                                        measure="Domain score (0–100)",
-                                       category_order=list(queries.DOMAIN_LABELS.values()))
+                                       category_order=list(labels.DOMAIN_LABELS.values()))
         ui.chart(fig, alt, key="cmp_domains", data=long, name=f"Domain scores {period}")
     else:
         ui.no_data("none of these councils has domain scores this year.")

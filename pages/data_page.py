@@ -2,7 +2,7 @@
 report (what failed to match, what is missing), the build, and downloads of every table."""
 import streamlit as st
 
-from powerbalance import exports, queries, ui
+from powerbalance import exports, labels, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
@@ -23,7 +23,7 @@ ui.table(src[["source_id", "title", "publisher", "licence", "attribution", "vint
          "Sources", "da_sources", column_config={"url": st.column_config.LinkColumn("url")})
 st.markdown("**Attributions**")
 for a in ui.q(queries.attributions):
-    st.markdown(f"- {queries.escape_markdown(a)}")
+    st.markdown(f"- {labels.escape_markdown(a)}")
 with st.expander("Every raw file read, with its checksum"):
     ui.table(ui.q(queries.source_files), "Source files", "da_files")
 

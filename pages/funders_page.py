@@ -4,7 +4,7 @@ own 360Giving file: it is analysed for their browser session only, never stored 
 import streamlit as st
 
 from powerbalance import charts, funders, queries, ui
-from powerbalance.queries import escape_markdown as md
+from powerbalance.labels import escape_markdown as md
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()

@@ -2,7 +2,7 @@
 level, for a chosen year. Click an area to open it in My area."""
 import streamlit as st
 
-from powerbalance import charts, queries, ui
+from powerbalance import charts, labels, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -16,7 +16,7 @@ level = ui.url_radio("Level", list(LEVEL_NAMES), param="level", key="map_level",
 choices = ui.q(queries.map_indicator_choices, level)
 names = dict(zip(choices["indicator_id"], choices["label"]))
 if choices.empty:
-    ui.no_data(f"no indicator has values for {queries.LEVEL_PLURAL[level]}.")
+    ui.no_data(f"no indicator has values for {labels.LEVEL_PLURAL[level]}.")
     st.stop()
 indicator = ui.url_selectbox("Indicator", choices["indicator_id"].tolist(), param="indicator", key="map_indicator",
                              default=choices["indicator_id"].iloc[0], format_func=lambda i: names.get(i, i),
@@ -42,7 +42,7 @@ else:
 st.subheader(f"{info['name']}, {year}")
 if info.get("description"):
     st.caption(info["description"])
-plural = queries.LEVEL_PLURAL[level]
+plural = labels.LEVEL_PLURAL[level]
 n = int(values["value"].notna().sum())
 url = ui.geo_url(level)
 if url is not None:

@@ -2,7 +2,7 @@
 live, the rank-uncertainty chart, and the methodology document."""
 import streamlit as st
 
-from powerbalance import benchmarks, charts, lenses, queries, ui
+from powerbalance import benchmarks, charts, labels, lenses, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
@@ -51,10 +51,10 @@ if moved:
     st.markdown(f":material/location_on: **{moved}**")
 if sens["index"].notna().any():
     fig, alt = charts.weights_scatter(sens, x="index_default", y="index", group="group", name="name",
-                                      group_labels=queries.GROUP_LABELS, highlight=mine)
+                                      group_labels=labels.GROUP_LABELS, highlight=mine)
     shown = queries.own_area_first(sens[["area_code", "name", "group", "index_default", "rank_default", "index",
                                          "rank", "rank_move", "reason"]], mine).assign(
-        group=lambda d: d["group"].map(queries.GROUP_LABELS).fillna(d["group"]))
+        group=lambda d: d["group"].map(labels.GROUP_LABELS).fillna(d["group"]))
     ui.chart(fig, alt, key="me_scatter", data=shown, name=f"Index with chosen weights {level} {period}",
              column_config=ui.rank_move_columns(),
              help="Each area is ranked within its own group; the table has every area's rank with the default "
@@ -62,7 +62,7 @@ if sens["index"].notna().any():
 else:
     ui.no_data("no area has an index with these weights.")
 n, m = queries.index_coverage(sens)
-ui.coverage(n, m, f"{queries.LEVEL_PLURAL[level]} have an index value")
+ui.coverage(n, m, f"{labels.LEVEL_PLURAL[level]} have an index value")
 
 st.subheader("Which lens? How ranks move when council spending is not scored")
 st.markdown("The place and council lenses score council spending per resident as *providing* (and parish precepts "
@@ -82,7 +82,7 @@ ui.table(moves.reindex(moves["move"].abs().sort_values(ascending=False).index),
 st.subheader("How certain is each rank?")
 bands = ui.q(queries.rank_bands, level, period, weights, lens)
 for group, sub in bands.groupby("group", sort=True):
-    label = queries.GROUP_LABELS.get(group, group)
+    label = labels.GROUP_LABELS.get(group, group)
     fig, alt = charts.rank_band_chart(sub, subject=label, height=380, title=f"Ranks among {label}")
     ui.chart(fig, alt, key=f"me_band_{group}", data=sub, name=f"Rank uncertainty {label} {period}",
              help="Each area's rank recomputed 500 times, drawing the domain weights around your choice and the "

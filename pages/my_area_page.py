@@ -3,14 +3,14 @@ time, rank with its uncertainty band, statistical neighbours, the wards inside i
 printable one-page brief."""
 import streamlit as st
 
-from powerbalance import benchmarks, brief, charts, quadrants, queries, ui
+from powerbalance import benchmarks, brief, charts, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q(queries.index_periods)
 councils = ui.q(queries.councils)
-labels = dict(zip(councils["code"], councils["label"]))
+council_labels = dict(zip(councils["code"], councils["label"]))
 
 # --- choosing the place ------------------------------------------------------------------------------
 ui.page_header("My area", "Find your council or ward. The index belongs to councils; a ward shows its own "
@@ -42,12 +42,12 @@ if search.strip():
 # Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
 extra = {}
 for cand in (st.query_params.get("area"), st.session_state.get("ma_area")):
-    if cand and cand not in labels and cand not in extra:
+    if cand and cand not in council_labels and cand not in extra:
         info = ui.q(queries.area, cand)
         if info is not None:
             extra[cand] = queries.area_label(info)
 options = list(extra) + councils["code"].tolist()
-all_labels = {**labels, **extra}
+all_labels = {**council_labels, **extra}
 if not (st.query_params.get("area") or st.session_state.get("ma_area") or ui.last_area()):
     st.info("Search above for your council, ward or postcode to see its profile.", icon=":material/search:")
     st.stop()  # before any search: a prompt, not the first council's profile
@@ -67,7 +67,7 @@ head = st.container(key=ui.HEADLINE)  # the place and its headline figures: firs
 head.header(profile.name)
 where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
                              profile.parent_names.get("region")) if x and x != profile.name)
-head.caption(f"{queries.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
+head.caption(f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
            + (f" · {where}" if where else ""))
 found_parish = st.session_state.get("ma_parish")
 if found_parish and found_parish[0] == profile.code:
@@ -106,7 +106,7 @@ else:
 # --- what stands out against the neighbours (nothing when too few neighbours have values) -------------
 if profile.stand_out is not None and len(profile.stand_out):
     st.subheader("What stands out")
-    st.markdown("\n".join(f"- {queries.escape_markdown(t)}" for t in profile.stand_out["sentence"]))
+    st.markdown("\n".join(f"- {labels.escape_markdown(t)}" for t in profile.stand_out["sentence"]))
     st.caption(benchmarks.STAND_OUT_RULE)
 
 # --- enabling or retreating ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 shifts towards enabling and towards providing, under a title that states the finding."""
 import streamlit as st
 
-from powerbalance import charts, quadrants, queries, ui
+from powerbalance import charts, codes, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 INTRO = ("How far has each English area shifted from the council as **provider** of services to the council as "
@@ -37,7 +37,7 @@ title, finding = ui.q_then((queries.shifts, "district", lens, weights), queries.
 placed = ui.q(queries.quadrant_areas, "district")
 with header:
     ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
-    latest = ui.q(queries.latest_and_longest, (queries.ENGLAND,))
+    latest = ui.q(queries.latest_and_longest, (codes.ENGLAND,))
     if len(latest):  # the measures that run past the index years, each naming its years
         st.markdown("**England, latest year:**\n" + "\n".join(f"- {x}" for x in queries.latest_lines(latest)))
         st.caption(queries.INDEX_YEARS_NOTE)
@@ -48,7 +48,7 @@ values = ui.q(queries.index_map_values, level, period, weights, lens_map)
 n, m = queries.index_coverage(values.rename(columns={"value": "index"}))
 st.subheader(f"Provider → Enabler index, {period}")
 url = ui.geo_url(level)
-plural = queries.LEVEL_PLURAL[level]
+plural = labels.LEVEL_PLURAL[level]
 if url is not None:
     fig, alt = charts.choropleth_map(values, url, measure="Index (0–100)", area_label=plural, height=540)
     event = ui.chart(fig, alt, key="ov_map", data=values, name=f"Index {level} {period}", select=True,

@@ -22,8 +22,8 @@ from __future__ import annotations
 import pandas as pd
 
 from . import db as _db
+from .codes import ENGLAND
 
-ENGLAND = "E92000001"
 #: "What stands out" needs at least this many neighbours with a value of the indicator that year.
 MIN_NEIGHBOURS = 5
 #: How many indicators "what stands out" names at most.

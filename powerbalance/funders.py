@@ -32,6 +32,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import charts, config, places, queries, spread
+from . import downloads
 from . import db as _db
 from . import index as _index
 from .grants360 import AreaLookup, GrantsFileError, group_problems, place_grants, placement_summary, read_360giving
@@ -598,12 +599,12 @@ def placed_grants_table(placed: pd.DataFrame) -> pd.DataFrame:
 def problems_csv(result: UploadResult) -> bytes:
     """Every problem of an upload, one line each, as CSV (the fast full export)."""
     frame = result.problems if result.problems is not None else pd.DataFrame(columns=PROBLEM_COLUMNS)
-    return queries.to_csv_bytes(frame)
+    return downloads.to_csv_bytes(frame)
 
 
 def placed_grants_csv(placed: pd.DataFrame) -> bytes:
     """:func:`placed_grants_table` as CSV (per grant: a plain CSV keeps a 50,000-grant file fast)."""
-    return queries.to_csv_bytes(placed_grants_table(placed))
+    return downloads.to_csv_bytes(placed_grants_table(placed))
 
 
 def _file_problem(message: str, sheet=None, row=None, column=None) -> pd.DataFrame:

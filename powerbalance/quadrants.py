@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import labels as _labels
 from . import config
 from . import db as _db
 
@@ -45,8 +46,9 @@ QUADRANT_MEANING = {
 }
 NOT_ENOUGH = "not enough data"
 NO_CHANGE = "no change"
-GROUP_LABELS = {"shire_district": "Shire districts", "single_tier": "Single-tier councils",
-                "county": "Counties", "region": "Regions"}
+#: Legend names of the comparison groups (the pages' own words, capitalised for a legend).
+GROUP_LABELS = {g: _labels.GROUP_LABELS[g][:1].upper() + _labels.GROUP_LABELS[g][1:]
+                for g in ("shire_district", "single_tier", "county", "region")}
 CURRENCY_NOTE = "nominal pounds (no inflation adjustment: no price deflator is available as real data)"
 
 

@@ -11,8 +11,6 @@ value ("based on N of M"), they never fill zeros.
 """
 from __future__ import annotations
 
-import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,22 +23,12 @@ from . import index as _index
 from . import lenses as _lenses
 from . import quadrants as _quadrants
 from . import registry as _registry
+from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
+from .codes import ENGLAND
 
 LEVELS = ("ward", "district", "county", "region")
-LEVEL_PLURAL = {"ward": "wards", "district": "districts", "county": "counties", "region": "regions"}
 INDEX_LEVELS = tuple(_index.LEVELS)
 DOMAINS = tuple(_index.DOMAINS)
-DOMAIN_LABELS = {"funding": "Funding", "projects": "Projects", "participation": "Participation"}
-GROUP_LABELS = {"shire_district": "shire districts", "single_tier": "single-tier councils",
-                "all_districts": "all districts and unitaries", "county": "counties", "region": "regions",
-                "unitary": "unitary councils", "metropolitan_district": "metropolitan districts",
-                "london_borough": "London boroughs"}
-TYPE_LABELS = {"shire_district": "Shire district", "unitary": "Unitary",
-               "metropolitan_district": "Metropolitan district", "london_borough": "London borough", "city_of_london": "City of London", "county": "County",
-               "region": "Region", "ward": "Ward", "country": "Country", "combined_authority": "Combined authority"}
-#: Tier labels for the distribution chart: a council is only compared with its own tier.
-TIER_LABELS = {"lower": "Shire districts (lower tier)", "single": "Single-tier councils",
-               "upper": "Counties (upper tier)"}
 
 
 # =============================================================================================
@@ -743,16 +731,6 @@ def methodology_markdown() -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def escape_markdown(text: str) -> str:
-    """Data text shown through st.markdown: Markdown/HTML control characters are escaped so a
-    value is always printed as text (st.markdown never renders HTML unless asked; this also
-    stops a stray '*' or '[' from formatting)."""
-    out = []
-    for ch in str(text):
-        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch)
-    return "".join(out)
-
-
 def sources(db=None) -> pd.DataFrame:
     """Sources with licence and attribution, one row per source (files listed together)."""
     return _db.query("""
@@ -844,62 +822,9 @@ def areas_all(db=None) -> pd.DataFrame:
 
 
 # =============================================================================================
-# Downloads
-# =============================================================================================
-
-
-def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV (UTF-8 with BOM so Excel opens names like 'Ynys Môn' correctly); missing = empty."""
-    return df.to_csv(index=False).encode("utf-8-sig")
-
-
-def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "data") -> bytes:
-    """One-sheet XLSX; missing values stay empty cells, never 0."""
-    buf = io.BytesIO()
-    safe = "".join(ch for ch in sheet if ch not in '[]:*?/\\')[:31] or "data"
-    out = df.copy()
-    for c in out.columns:  # Excel cannot hold timezone-aware datetimes or Python objects
-        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
-            out[c] = out[c].dt.tz_localize(None)
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        out.to_excel(xw, sheet_name=safe, index=False)
-    return buf.getvalue()
-
-
-def weights_to_param(weights: dict) -> str:
-    """Domain weights → URL text 'funding:0.5,projects:0.5,participation:0'."""
-    return ",".join(f"{d}:{_short(weights.get(d, 0.0))}" for d in DOMAINS)
-
-
-def weights_from_param(text: str | None) -> dict | None:
-    """URL text → domain weights; None (defaults) when absent or invalid."""
-    if not text:
-        return None
-    out = {}
-    try:
-        for part in text.split(","):
-            k, v = part.split(":")
-            if k.strip() not in DOMAINS:
-                return None
-            x = float(v)
-            if not math.isfinite(x) or x < 0:
-                return None
-            out[k.strip()] = x
-        _index.normalise_weights(out)
-    except ValueError:
-        return None
-    return {d: out.get(d, 0.0) for d in DOMAINS}
-
-
-def _short(x: float) -> str:
-    return f"{float(x):.3f}".rstrip("0").rstrip(".") or "0"
-
-
-# =============================================================================================
 # The latest year and the longest shift (issue 12): measures that run past the index years
 # =============================================================================================
 
-ENGLAND = "E92000001"
 #: Measures that run to the latest finance year (2023-24), shown at that year on every page.
 LATEST_MEASURES = ("place_spend_per_head", "council_spend_per_head", "parish_precept_share",
                    "parish_precepts_per_head")

@@ -20,6 +20,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, funders, queries, share
+from . import urlstate
+from . import labels
+from . import downloads
 from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
@@ -277,7 +280,7 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     box = container or st
     raw = st.query_params.get(param)
     seen = st.session_state.get(_SEEN + key)
-    parsed = queries.weights_from_param(raw) if raw else None
+    parsed = urlstate.weights_from_param(raw) if raw else None
     keys = {d: f"{key}_{d}" for d in defaults}
     if raw != seen or any(k not in st.session_state for k in keys.values()):
         src = parsed or defaults
@@ -285,14 +288,14 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
             st.session_state[k] = int(round(100 * float(src.get(d, 0.0))))
     values = {}
     for d, k in keys.items():
-        values[d] = box.slider(f"{queries.DOMAIN_LABELS.get(d, d)} weight (%)", 0, 100, step=5, key=k,
+        values[d] = box.slider(f"{labels.DOMAIN_LABELS.get(d, d)} weight (%)", 0, 100, step=5, key=k,
                                help=f"How much the {d} domain counts in the index. Weights are rescaled to "
                                     "sum to 100%.") / 100.0
     if sum(values.values()) <= 0:
         box.warning("At least one weight must be above zero; using the default weights.")
         values = dict(defaults)
-    text = queries.weights_to_param(values)
-    default_text = queries.weights_to_param(defaults)
+    text = urlstate.weights_to_param(values)
+    default_text = urlstate.weights_to_param(defaults)
     publish(param, None if text == default_text else text, key, str)
     weights_notice(values, defaults, container=box)
     return values
@@ -301,9 +304,9 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
 def carried_weights(defaults: dict, param: str = "weights") -> dict:
     """Weights for a page that uses them without showing sliders: read from the URL, and kept
     there when they are not the defaults, so a link from this page carries them on."""
-    weights = queries.weights_from_param(st.query_params.get(param)) or dict(defaults)
-    text = queries.weights_to_param(weights)
-    publish(param, None if text == queries.weights_to_param(defaults) else text)
+    weights = urlstate.weights_from_param(st.query_params.get(param)) or dict(defaults)
+    text = urlstate.weights_to_param(weights)
+    publish(param, None if text == urlstate.weights_to_param(defaults) else text)
     st.session_state[_WEIGHTS_APPLY] = (weights, dict(defaults))  # page_header says so when custom
     return weights
 
@@ -364,10 +367,10 @@ def _reset_weights(keys: Sequence[str]) -> None:
 
 def weights_notice(weights: dict, defaults: dict, container=None) -> None:
     """A visible 'Custom weights 30 / 70 / 0 · Reset' line wherever non-default weights apply."""
-    if queries.weights_to_param(weights) == queries.weights_to_param(defaults):
+    if urlstate.weights_to_param(weights) == urlstate.weights_to_param(defaults):
         return
     w = normalise_weights(weights)
-    text = " / ".join(f"{queries.DOMAIN_LABELS.get(d, d).lower()} {100 * float(w.get(d, 0)):.0f}" for d in defaults)
+    text = " / ".join(f"{labels.DOMAIN_LABELS.get(d, d).lower()} {100 * float(w.get(d, 0)):.0f}" for d in defaults)
     row = (container or st).container(horizontal=True, gap="small", key="pb_custom_weights")
     row.markdown(f":material/tune: **Custom weights** {text} (default "
                  f"{' / '.join(f'{100 * float(v):.0f}' for v in defaults.values())})")
@@ -407,10 +410,10 @@ def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str
     get = df if callable(df) else (lambda: df)
     rows = "" if callable(df) else f" ({len(df):,} rows)"
     row = st.container(horizontal=True, gap="small")
-    row.download_button("CSV", data=lambda: queries.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
+    row.download_button("CSV", data=lambda: downloads.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
                        key=f"{key}_csv", on_click="ignore", icon=":material/download:",
                        help=f"Download “{name}” as CSV{rows}")
-    row.download_button("XLSX", data=lambda: queries.to_xlsx_bytes(get(), safe),
+    row.download_button("XLSX", data=lambda: downloads.to_xlsx_bytes(get(), safe),
                        file_name=f"{safe}.xlsx", key=f"{key}_xlsx", on_click="ignore", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        help=f"Download “{name}” as an Excel workbook{rows}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from powerbalance import benchmarks, queries
+from powerbalance import benchmarks, labels, queries
 from tests.helpers import open_app_page as open_page
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ def test_my_area_shows_benchmarks_and_what_stands_out(app, real_db, period):  # 
         assert "What stands out" in subheads
         text = "\n".join(m.value for m in at.markdown)
         for name in profile.stand_out["name"]:
-            assert queries.escape_markdown(name) in text
+            assert labels.escape_markdown(name) in text
         assert benchmarks.STAND_OUT_RULE in [c.value for c in at.caption]
     else:
         assert "What stands out" not in subheads

@@ -15,7 +15,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from powerbalance import brief, charts, index, queries
+from powerbalance import brief, charts, downloads, index, labels, queries, urlstate
 from tests.helpers import brief_profile, sql
 
 
@@ -26,19 +26,19 @@ from tests.helpers import brief_profile, sql
 
 def test_weights_round_trip_and_rejects_bad_text():
     w = {"funding": 0.25, "projects": 0.75, "participation": 0.0}
-    text = queries.weights_to_param(w)
+    text = urlstate.weights_to_param(w)
     assert text == "funding:0.25,projects:0.75,participation:0"
-    assert queries.weights_from_param(text) == w
+    assert urlstate.weights_from_param(text) == w
     for bad in ("funding:-1,projects:1", "nonsense", "funding:abc", "money:1", "funding:0,projects:0",
                 "funding:inf", ""):
-        assert queries.weights_from_param(bad) is None, bad
+        assert urlstate.weights_from_param(bad) is None, bad
 
 
 def test_downloads_keep_missing_empty_not_zero():
     df = pd.DataFrame({"code": ["E07000223", "E07000224"], "name": ["Adur", "Ynys Môn"], "value": [1.5, np.nan]})
-    text = queries.to_csv_bytes(df).decode("utf-8-sig")
+    text = downloads.to_csv_bytes(df).decode("utf-8-sig")
     assert text.splitlines() == ["code,name,value", "E07000223,Adur,1.5", "E07000224,Ynys Môn,"]
-    wb = openpyxl.load_workbook(io.BytesIO(queries.to_xlsx_bytes(df, "Index: wards/2017")))
+    wb = openpyxl.load_workbook(io.BytesIO(downloads.to_xlsx_bytes(df, "Index: wards/2017")))
     ws = wb.worksheets[0]
     assert ws.title == "Index wards2017"  # Excel-forbidden characters removed
     rows = list(ws.iter_rows(values_only=True))
@@ -47,7 +47,7 @@ def test_downloads_keep_missing_empty_not_zero():
 
 
 def test_escape_markdown_prints_data_as_text():
-    assert queries.escape_markdown("<b>x</b> *y* [z](http://a)") == \
+    assert labels.escape_markdown("<b>x</b> *y* [z](http://a)") == \
         r"\<b\>x\</b\> \*y\* \[z\]\(http://a\)"
 
 

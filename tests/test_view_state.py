@@ -7,12 +7,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from powerbalance import index, queries
+from powerbalance import index, queries, urlstate
 from tests.helpers import figures
 from tests.helpers import open_app_page as open_page
 
 CUSTOM = "funding:0.3,projects:0.7,participation:0"
-W = queries.weights_from_param(CUSTOM)
+W = urlstate.weights_from_param(CUSTOM)
 
 
 def sidebar_to(at, page: str):
