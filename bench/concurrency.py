@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -48,8 +47,9 @@ VISIT_TIMEOUT_S = 600.0
 
 def navigation() -> list[tuple[str, str]]:
     """(page file, url path) of every page in dashboard.py's navigation, in order."""
-    text = (ROOT / "dashboard.py").read_text()
-    return re.findall(r'st\.Page\(\s*"([^"]+)".*?url_path="([^"]+)"', text)
+    from powerbalance.navigation import pages
+
+    return [(p.file, p.url_path) for p in pages()]
 
 
 def mirror_app(folder: Path) -> Path:

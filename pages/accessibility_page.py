@@ -5,6 +5,8 @@ import streamlit as st
 
 from powerbalance import ui
 
+PAGE = {"title": "Accessibility", "icon": ":material/accessibility:", "url_path": "accessibility", "order": 90}
+
 ui.start_page()
 ui.page_header("Accessibility statement", "This statement covers the Power Balance dashboard. We want as many "
                                           "people as possible to be able to use it.")

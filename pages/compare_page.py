@@ -5,6 +5,8 @@ import streamlit as st
 from powerbalance import charts, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Compare", "icon": ":material/compare_arrows:", "url_path": "compare", "order": 30}
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q(queries.index_periods)

@@ -5,6 +5,8 @@ import streamlit as st
 from powerbalance import exports, labels, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Data", "icon": ":material/database:", "url_path": "data", "order": 80}
+
 ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
 
 ui.start_page()

@@ -7,6 +7,8 @@ from powerbalance import charts, funders, queries, ui
 from powerbalance.labels import escape_markdown as md
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Funders", "icon": ":material/volunteer_activism:", "url_path": "funders", "order": 50}
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 

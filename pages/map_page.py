@@ -5,6 +5,8 @@ import streamlit as st
 from powerbalance import charts, labels, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Map", "icon": ":material/map:", "url_path": "map", "order": 40}
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 ui.page_header("Map", "Choose a level, an indicator and a year. Grey areas have no data — they are not zero.")

@@ -5,6 +5,8 @@ import streamlit as st
 from powerbalance import benchmarks, charts, labels, lenses, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Method & weights", "icon": ":material/tune:", "url_path": "method", "order": 70}
+
 ui.start_page()
 ui.page_header("Method & weights", "How the index is built, what goes into it, and how much the ranking depends "
                                    "on choices you can change here.")

@@ -6,6 +6,8 @@ import streamlit as st
 from powerbalance import benchmarks, brief, charts, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "My area", "icon": ":material/location_on:", "url_path": "my-area", "order": 20}
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q(queries.index_periods)

@@ -5,6 +5,8 @@ import streamlit as st
 from powerbalance import charts, codes, labels, quadrants, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
+PAGE = {"title": "Overview", "icon": ":material/public:", "url_path": "overview", "order": 10, "default": True}
+
 INTRO = ("How far has each English area shifted from the council as **provider** of services to the council as "
          "**enabler** of community action? The index runs from 0 (most providing) to 100 (most enabling) *within* a "
          "comparison group — shire districts are compared with shire districts, single-tier councils with "

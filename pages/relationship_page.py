@@ -5,6 +5,8 @@ import streamlit as st
 
 from powerbalance import charts, relationship as rel, responses, ui
 
+PAGE = {"title": "Relationship", "icon": ":material/handshake:", "url_path": "relationship", "order": 60}
+
 ui.start_page()
 ui.page_header("Relationship", "Spending, precepts and grants are proxies. Here the council and the community "
                "rate the relationship itself, each from their own side, and see what people say beside what the "
