@@ -12,12 +12,13 @@ PORT ?= 8501
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run serve nginx db rebuild test test-fast bench fuzz fetch browser pdflibs clean help
+.PHONY: run serve nginx db rebuild test test-fast lint format bench fuzz fetch browser pdflibs clean help
 
 help:
 	@echo "make run      set up .venv, build the database if missing, start the dashboard on http://$(HOST):$(PORT)"
 	@echo "make serve    the same with WORKERS=N processes behind nginx on http://$(HOST):$(PORT) (cookie-sticky sessions)"
-	@echo "make test     set up .venv (and Chromium for browser tests) and run the whole test suite"
+	@echo "make test     set up .venv (and Chromium for browser tests), lint, and run the whole test suite"
+	@echo "make lint     ruff check and ruff format --check (settings in pyproject.toml); make format fixes"
 	@echo "make bench    print page timings, bytes and memory on the real data"
 	@echo "make fuzz     feed every loader and the upload new random damaged files"
 	@echo "make rebuild  rebuild the database from $(RAW)"
@@ -78,7 +79,16 @@ pdflibs:
 	  else echo "note: Pango or a font is missing and cannot install it; the PDF brief will be unavailable"; fi; \
 	fi
 
-test: $(STAMP) browser nginx pdflibs
+# ruff's checks and format check (pyproject.toml) come first: a lint failure fails the test run
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(STAMP) lint browser nginx pdflibs
 	POWERBALANCE_RAW_DIR=$(RAW) $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -1,11 +1,11 @@
 """Power Balance — Streamlit entry point. A thin router: page config and navigation only.
 Pages are found in pages/*_page.py by their ``PAGE`` literal (powerbalance/navigation.py)."""
+
 import streamlit as st
 
 from powerbalance.navigation import pages
 
-st.set_page_config(page_title="Power Balance", page_icon="assets/icon.png", layout="wide",
-                   initial_sidebar_state="auto")
+st.set_page_config(page_title="Power Balance", page_icon="assets/icon.png", layout="wide", initial_sidebar_state="auto")
 
 PAGES = [st.Page(p.file, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default) for p in pages()]
 

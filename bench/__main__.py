@@ -19,6 +19,7 @@ ward view because the index is not computed for wards, so they run at district l
 Budgets (issue 4): repeat render under 0.5 s (checked on the server time); a map interaction under
 2.5 MB (websocket + HTTP bytes of one click on a map).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,34 @@ MAP_BYTES_BUDGET = 2.5e6
 #: (page url path, query string, interaction kind, has a map, description)
 PAGES = [
     ("", "level=district", "map_click", True, "Overview (root URL), district index map; click a district"),
-    ("my-area", "area=E07000223", "select:Ward indicator", True, "My area for Adur with its ward map; interaction: "
-                                                                  "change the ward indicator"),
-    ("compare", "area=E07000223&group=neighbours", "radio:Same county", False, "Compare with statistical neighbours; "
-                                                                               "interaction: switch to same county"),
-    ("map", "level=ward&indicator=grants_amount_per_head", "map_click", True,
-     "Map at ward level; interaction: click a ward"),
-    ("funders", "level=ward", "radio:Number of grants", True, "Funders at ward level (the default funder, all "
-                                                               "years); interaction: map the number of grants"),
+    (
+        "my-area",
+        "area=E07000223",
+        "select:Ward indicator",
+        True,
+        "My area for Adur with its ward map; interaction: change the ward indicator",
+    ),
+    (
+        "compare",
+        "area=E07000223&group=neighbours",
+        "radio:Same county",
+        False,
+        "Compare with statistical neighbours; interaction: switch to same county",
+    ),
+    (
+        "map",
+        "level=ward&indicator=grants_amount_per_head",
+        "map_click",
+        True,
+        "Map at ward level; interaction: click a ward",
+    ),
+    (
+        "funders",
+        "level=ward",
+        "radio:Number of grants",
+        True,
+        "Funders at ward level (the default funder, all years); interaction: map the number of grants",
+    ),
     ("method", "level=district", "slider", False, "Method & weights; interaction: move the funding weight slider"),
     ("data", "", "radio:warning", False, "Data; interaction: show another kind of load issue"),
 ]
@@ -84,16 +105,25 @@ def bench_page(app: Path, db: Path, url_path: str, query: str, kind: str, has_ma
                 page.wait_for_function(MAP_READY_JS, timeout=120_000)  # boundaries fetched and drawn
             geo_bytes = sum(r["transfer"] for r in w.resources() if r["name"].endswith(".geojson"))
             mark = w.mark()
-            page.keyboard.press("r")     # Streamlit's rerun shortcut: the same view again, caches warm
+            page.keyboard.press("r")  # Streamlit's rerun shortcut: the same view again, caches warm
             repeat = w.wait_idle(page, mark)
             mark = w.mark()
             _interact(page, kind)
             inter = w.wait_idle(page, mark)
-            out.update(first_s=first["seconds"], repeat_s=repeat["seconds"], first_ws_bytes=first["ws_bytes"],
-                       boundary_bytes=geo_bytes, repeat_ws_bytes=repeat["ws_bytes"], interaction=kind,
-                       interaction_s=inter["seconds"], interaction_bytes=inter["ws_bytes"] + inter["http_bytes"],
-                       interaction_url=page.url.split("127.0.0.1", 1)[-1], exceptions=list(w.exceptions),
-                       peak_mb=server.peak_rss_mb(), router="Overview" in w.page_names)
+            out.update(
+                first_s=first["seconds"],
+                repeat_s=repeat["seconds"],
+                first_ws_bytes=first["ws_bytes"],
+                boundary_bytes=geo_bytes,
+                repeat_ws_bytes=repeat["ws_bytes"],
+                interaction=kind,
+                interaction_s=inter["seconds"],
+                interaction_bytes=inter["ws_bytes"] + inter["http_bytes"],
+                interaction_url=page.url.split("127.0.0.1", 1)[-1],
+                exceptions=list(w.exceptions),
+                peak_mb=server.peak_rss_mb(),
+                router="Overview" in w.page_names,
+            )
         finally:
             page.close()
     return out
@@ -153,16 +183,28 @@ def script_times(app: Path, url_path: str, query: str) -> tuple[float, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", type=Path, default=config.db_path())
-    ap.add_argument("--static", type=Path, default=config.static_dir(),
-                    help="the --static folder the database was built with")
+    ap.add_argument(
+        "--static", type=Path, default=config.static_dir(), help="the --static folder the database was built with"
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--pages", nargs="*", help="url paths to run (default: all)")
-    ap.add_argument("--no-concurrency", action="store_true", help="skip the 25-session concurrency run "
-                    "(bench/concurrency.py; also skipped when --pages is given)")
-    ap.add_argument("--no-compute", action="store_true", help="skip the data-work timings (bench/compute.py: "
-                    "a full ETL build, the index, a council's page data; also skipped when --pages is given)")
-    ap.add_argument("--no-ratios", action="store_true", help="skip issue 13's ratios to a bare page and the raw "
-                    "read, with 1 and 2 workers behind nginx (bench/ratios.py; also skipped when --pages is given)")
+    ap.add_argument(
+        "--no-concurrency",
+        action="store_true",
+        help="skip the 25-session concurrency run (bench/concurrency.py; also skipped when --pages is given)",
+    )
+    ap.add_argument(
+        "--no-compute",
+        action="store_true",
+        help="skip the data-work timings (bench/compute.py: "
+        "a full ETL build, the index, a council's page data; also skipped when --pages is given)",
+    )
+    ap.add_argument(
+        "--no-ratios",
+        action="store_true",
+        help="skip issue 13's ratios to a bare page and the raw "
+        "read, with 1 and 2 workers behind nginx (bench/ratios.py; also skipped when --pages is given)",
+    )
     args = ap.parse_args(argv)
     if not args.db.exists():
         print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
@@ -187,16 +229,24 @@ def main(argv=None) -> int:
                     results.append(bench_page(app, args.db, url_path, query, kind, has_map, browser))
                     results[-1]["script_first_s"], results[-1]["script_repeat_s"] = script_times(app, url_path, query)
                 except Exception as exc:  # one page failing must not hide the others' numbers
-                    results.append({"page": url_path or "overview", "view": query,
-                                    "error": f"{type(exc).__name__}: {exc}"})
+                    results.append(
+                        {"page": url_path or "overview", "view": query, "error": f"{type(exc).__name__}: {exc}"}
+                    )
         finally:
             browser.close()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         _print(results)
-    bad = [r for r in results if "error" in r or r["script_repeat_s"] >= REPEAT_BUDGET_S
-           or r["exceptions"] or not r["router"] or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)]
+    bad = [
+        r
+        for r in results
+        if "error" in r
+        or r["script_repeat_s"] >= REPEAT_BUDGET_S
+        or r["exceptions"]
+        or not r["router"]
+        or (r["interaction"] == "map_click" and r["interaction_bytes"] >= MAP_BYTES_BUDGET)
+    ]
     rc = 1 if bad else 0
     # --- data work: ETL build, index, a council's page data — bench/compute.py ----------------------
     if not args.no_compute and not args.pages:
@@ -212,20 +262,25 @@ def main(argv=None) -> int:
     if not args.no_concurrency and not args.pages:
         from . import concurrency
 
-        rc = max(rc, concurrency.main(["--db", str(args.db), "--static", str(args.static)]
-                                      + (["--json"] if args.json else [])))
+        rc = max(
+            rc,
+            concurrency.main(["--db", str(args.db), "--static", str(args.static)] + (["--json"] if args.json else [])),
+        )
     # --- issue 13's targets as ratios to a bare page / the raw read, through nginx too — bench/ratios.py
     if not args.no_ratios and not args.pages:
         from . import ratios
 
-        rc = max(rc, ratios.main(["--db", str(args.db), "--static", str(args.static)]
-                                 + (["--json"] if args.json else [])))
+        rc = max(
+            rc, ratios.main(["--db", str(args.db), "--static", str(args.static)] + (["--json"] if args.json else []))
+        )
     return rc
 
 
 def _print(results: list[dict]) -> None:
-    head = (f"{'page':<9} {'view':<44} {'server s':>14} {'browser s':>14} {'first KB':>9} {'geo KB':>7} "
-            f"{'rerun KB':>8} {'interaction':<22} {'int. s':>6} {'int. KB':>8} {'peak MB':>8}")
+    head = (
+        f"{'page':<9} {'view':<44} {'server s':>14} {'browser s':>14} {'first KB':>9} {'geo KB':>7} "
+        f"{'rerun KB':>8} {'interaction':<22} {'int. s':>6} {'int. KB':>8} {'peak MB':>8}"
+    )
     print(head)
     print(f"{'':<54}{'first  repeat':>14} {'first  repeat':>14}")
     print("-" * len(head))
@@ -233,15 +288,19 @@ def _print(results: list[dict]) -> None:
         if "error" in r:
             print(f"{r['page']:<9} {r['view'][:44]:<44} FAILED: {r['error'][:200]}")
             continue
-        print(f"{r['page']:<9} {r['view'][:44]:<44} {r['script_first_s']:>6.2f} {r['script_repeat_s']:>7.2f} "
-              f"{r['first_s']:>6.2f} {r['repeat_s']:>7.2f} {r['first_ws_bytes'] / 1e3:>9.0f} "
-              f"{r['boundary_bytes'] / 1e3:>7.0f} {r['repeat_ws_bytes'] / 1e3:>8.0f} {r['interaction']:<22} "
-              f"{r['interaction_s'] or 0:>6.2f} {r['interaction_bytes'] / 1e3:>8.0f} {(r['peak_mb'] or 0):>8.0f}")
+        print(
+            f"{r['page']:<9} {r['view'][:44]:<44} {r['script_first_s']:>6.2f} {r['script_repeat_s']:>7.2f} "
+            f"{r['first_s']:>6.2f} {r['repeat_s']:>7.2f} {r['first_ws_bytes'] / 1e3:>9.0f} "
+            f"{r['boundary_bytes'] / 1e3:>7.0f} {r['repeat_ws_bytes'] / 1e3:>8.0f} {r['interaction']:<22} "
+            f"{r['interaction_s'] or 0:>6.2f} {r['interaction_bytes'] / 1e3:>8.0f} {(r['peak_mb'] or 0):>8.0f}"
+        )
         if r["exceptions"]:
             print(f"    EXCEPTIONS: {r['exceptions']}")
         if not r["router"]:
-            print("    PROBLEM: this deep link ran the page without dashboard.py's router (Streamlit took the "
-                  "pages/ folder for a v1 multipage app: was the server started without powerbalance.serve?)")
+            print(
+                "    PROBLEM: this deep link ran the page without dashboard.py's router (Streamlit took the "
+                "pages/ folder for a v1 multipage app: was the server started without powerbalance.serve?)"
+            )
     print(f"""
 server s  = the page script's run time in-process (AppTest): first with empty caches, repeat with warm ones.
             Budget: repeat < {REPEAT_BUDGET_S} s.

@@ -8,6 +8,7 @@
 - :class:`StreamlitServer` runs ``streamlit run`` on a free 127.0.0.1 port and stops the
   process it started (by its own pid) afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,12 +21,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -84,15 +87,34 @@ class StreamlitServer:
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "StreamlitServer":
-        env = dict(os.environ, POWERBALANCE_DB=str(self.db_path),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    def __enter__(self) -> StreamlitServer:
+        env = dict(
+            os.environ,
+            POWERBALANCE_DB=str(self.db_path),
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        )
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "powerbalance.serve", str(self.app_dir / "dashboard.py"), "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            cwd=self.app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "powerbalance.serve",
+                str(self.app_dir / "dashboard.py"),
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=self.app_dir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + self.timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

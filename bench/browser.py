@@ -2,16 +2,26 @@
 (:data:`CHROMIUM_ARGS`, :func:`chromium_path`: headless, no network side-channels), the
 :class:`Watcher` that reads a page's Streamlit websocket, and map helpers (:func:`click_map`).
 """
+
 from __future__ import annotations
 
 import os
 import time
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 # MapLibre needs WebGL; without a GPU Chromium provides it only through SwiftShader.
-                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # MapLibre needs WebGL; without a GPU Chromium provides it only through SwiftShader.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def chromium_path() -> str | None:
@@ -39,8 +49,8 @@ class Watcher:
         self.runs_started: list[float] = []
         self.runs_finished: list[tuple[float, str]] = []
         self.exceptions: list[str] = []
-        self.page_names: list[str] = []         # pages of the last navigation message
-        self.pages_not_found = 0                # "page not found" dialogs the server asked for
+        self.page_names: list[str] = []  # pages of the last navigation message
+        self.pages_not_found = 0  # "page not found" dialogs the server asked for
         # HTTP is measured with the browser's Resource Timing (bytes on the wire, after gzip),
         # which also sees fetches Playwright's response events report late or not at all.
         page.add_init_script("performance.setResourceTimingBufferSize(100000)")
@@ -51,7 +61,8 @@ class Watcher:
         try:
             return self.page.evaluate(
                 "performance.getEntriesByType('resource').map(e => ({name: e.name, transfer: e.transferSize, "
-                "decoded: e.decodedBodySize}))")
+                "decoded: e.decodedBodySize}))"
+            )
         except Exception:  # navigating: no document to ask
             return []
 
@@ -93,8 +104,12 @@ class Watcher:
 
     def mark(self) -> dict:
         """Counters now, to measure one interaction as the difference to a later mark."""
-        return {"bytes": self.bytes_received, "started": len(self.runs_started), "finished": len(self.runs_finished),
-                "http": len(self.resources())}
+        return {
+            "bytes": self.bytes_received,
+            "started": len(self.runs_started),
+            "finished": len(self.runs_finished),
+            "http": len(self.resources()),
+        }
 
     def wait_idle(self, page, since: dict, timeout: float = 120.0, settle: float = 0.6) -> dict:
         """Wait until at least one run started after ``since`` has finished successfully and no
@@ -104,23 +119,31 @@ class Watcher:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             page.wait_for_timeout(50)
-            done = [f for f in self.runs_finished[since["finished"]:] if f[1] == "FINISHED_SUCCESSFULLY"]
-            if done and len(self.runs_finished) >= len(self.runs_started) and \
-                    time.perf_counter() - self.runs_finished[-1][0] >= settle:
+            done = [f for f in self.runs_finished[since["finished"] :] if f[1] == "FINISHED_SUCCESSFULLY"]
+            if (
+                done
+                and len(self.runs_finished) >= len(self.runs_started)
+                and time.perf_counter() - self.runs_finished[-1][0] >= settle
+            ):
                 start = self.runs_started[since["started"]] if len(self.runs_started) > since["started"] else None
                 end = done[-1][0]
-                new = self.resources()[since["http"]:]
-                return {"seconds": (end - start) if start else None,
-                        "ws_bytes": self.bytes_received - since["bytes"],
-                        "http_bytes": sum(r["transfer"] for r in new),
-                        "http": new}
-        raise TimeoutError(f"the app did not finish a run within {timeout}s (runs started "
-                           f"{len(self.runs_started) - since['started']}, finished "
-                           f"{[f[1] for f in self.runs_finished[since['finished']:]]}, exceptions {self.exceptions})")
+                new = self.resources()[since["http"] :]
+                return {
+                    "seconds": (end - start) if start else None,
+                    "ws_bytes": self.bytes_received - since["bytes"],
+                    "http_bytes": sum(r["transfer"] for r in new),
+                    "http": new,
+                }
+        raise TimeoutError(
+            f"the app did not finish a run within {timeout}s (runs started "
+            f"{len(self.runs_started) - since['started']}, finished "
+            f"{[f[1] for f in self.runs_finished[since['finished'] :]]}, exceptions {self.exceptions})"
+        )
 
 
-_FIRST_MAP_JS = ("[...document.querySelectorAll('.js-plotly-plot')]"
-                 ".find(g => g.querySelector('canvas.maplibregl-canvas'))")
+_FIRST_MAP_JS = (
+    "[...document.querySelectorAll('.js-plotly-plot')].find(g => g.querySelector('canvas.maplibregl-canvas'))"
+)
 #: True once the first Plotly map on the page can answer hover and clicks (its shapes are
 #: indexed: Plotly fills ``_polygons`` when the boundary file has arrived and been drawn).
 MAP_READY_JS = f"""() => {{ const gd = {_FIRST_MAP_JS};
@@ -146,6 +169,8 @@ def click_map(page, fx: float = 0.5, fy: float = 0.55, timeout_ms: int = 60_000)
     page.evaluate(f"() => {{ const gd = {_FIRST_MAP_JS}; gd._hoverdata = undefined; }}")
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y, steps=8)
-    page.wait_for_function(f"() => {{ const gd = {_FIRST_MAP_JS};"
-                           " return !!(gd && gd._hoverdata && gd._hoverdata.length); }", timeout=timeout_ms)
+    page.wait_for_function(
+        f"() => {{ const gd = {_FIRST_MAP_JS}; return !!(gd && gd._hoverdata && gd._hoverdata.length); }}",
+        timeout=timeout_ms,
+    )
     page.mouse.click(x, y)

@@ -5,6 +5,7 @@
 started) afterwards. bench/ratios.py runs the same sessions through it with one worker and with
 two, in the same run, and reports the throughput ratio; tests/test_nginx.py drives it directly.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,27 +30,53 @@ class ClusterServer:
     """``python -m powerbalance.cluster --workers N`` serving ``app_dir/dashboard.py`` through nginx."""
 
     def __init__(self, app_dir: Path, db_path: Path, workers: int = 2, timeout: float = 300.0):
-        self.app_dir, self.db_path, self.workers, self.timeout = Path(app_dir), Path(db_path).resolve(), workers, timeout
+        self.app_dir, self.db_path, self.workers, self.timeout = (
+            Path(app_dir),
+            Path(db_path).resolve(),
+            workers,
+            timeout,
+        )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.run_dir = Path(tempfile.mkdtemp(prefix="pb-cluster-"))
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "ClusterServer":
+    def __enter__(self) -> ClusterServer:
         worker_port = free_port()
-        env = dict(os.environ, POWERBALANCE_DB=str(self.db_path),
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        env = dict(
+            os.environ,
+            POWERBALANCE_DB=str(self.db_path),
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        )
         self.log = open(self.run_dir / "cluster.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "powerbalance.cluster", "--workers", str(self.workers), "--port", str(self.port),
-             "--worker-port", str(worker_port), "--run-dir", str(self.run_dir), "--worker-header",
-             "--script", str(self.app_dir / "dashboard.py")],
-            cwd=self.app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "powerbalance.cluster",
+                "--workers",
+                str(self.workers),
+                "--port",
+                str(self.port),
+                "--worker-port",
+                str(worker_port),
+                "--run-dir",
+                str(self.run_dir),
+                "--worker-header",
+                "--script",
+                str(self.app_dir / "dashboard.py"),
+            ],
+            cwd=self.app_dir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + self.timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the cluster exited early:\n{self.output()}")
-            if self.state().get("nginx") and _healthy(self.url):   # nginx up and a worker behind it
+            if self.state().get("nginx") and _healthy(self.url):  # nginx up and a worker behind it
                 return self
             time.sleep(0.5)
         self.__exit__(None, None, None)
@@ -72,7 +99,7 @@ class ClusterServer:
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)   # the supervisor stops its workers and nginx
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the supervisor stops its workers and nginx
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

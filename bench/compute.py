@@ -13,6 +13,7 @@ Targets (printed beside the figures, exit code 1 when one is missed): a build un
 source under 30 s, derived indicators under 10 s; the index with new weights under 0.3 s (keeps up
 with a slider); 500 Monte Carlo draws under 2 s; a further council's page data under 0.5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,14 @@ from pathlib import Path
 
 from powerbalance import config
 
-TARGETS = {"build_s": 120.0, "slowest_source_s": 30.0, "derive_s": 10.0, "index_new_weights_s": 0.3,
-           "monte_carlo_500_s": 2.0, "area_profile_next_s": 0.5}
+TARGETS = {
+    "build_s": 120.0,
+    "slowest_source_s": 30.0,
+    "derive_s": 10.0,
+    "index_new_weights_s": 0.3,
+    "monte_carlo_500_s": 2.0,
+    "area_profile_next_s": 0.5,
+}
 
 
 def _timed(fn, *args, **kwargs) -> float:
@@ -43,20 +50,27 @@ def etl_figures(raw: Path) -> dict:
         result = build(raw, Path(tmp) / "pb.duckdb", static_dir=Path(tmp) / "static", log=lambda *a: None)
         total = time.perf_counter() - t0
     sources = {k: round(v, 2) for k, v in result.timings.items() if k not in ("derive_indicators", "default_answers")}
-    return {"build_s": round(total, 2), "sources_s": sources, "slowest_source_s": max(sources.values()),
-            "derive_s": round(result.timings.get("derive_indicators", float("nan")), 2)}
+    return {
+        "build_s": round(total, 2),
+        "sources_s": sources,
+        "slowest_source_s": max(sources.values()),
+        "derive_s": round(result.timings.get("derive_indicators", float("nan")), 2),
+    }
 
 
 def index_figures(db: Path, councils: list[str]) -> dict:
     from powerbalance import index, queries
 
     period = index.periods(db)[-1]
-    out = {"period": period,
-           "index_cold_s": _timed(index.compute_index, "district", period, db=db),
-           "index_cached_s": _timed(index.compute_index, "district", period, db=db),
-           "index_new_weights_s": _timed(index.compute_index, "district", period,
-                                         {"funding": 0.3, "projects": 0.7}, db=db),
-           "monte_carlo_500_s": _timed(index.rank_uncertainty, "district", period, n=500, seed=1, db=db)}
+    out = {
+        "period": period,
+        "index_cold_s": _timed(index.compute_index, "district", period, db=db),
+        "index_cached_s": _timed(index.compute_index, "district", period, db=db),
+        "index_new_weights_s": _timed(
+            index.compute_index, "district", period, {"funding": 0.3, "projects": 0.7}, db=db
+        ),
+        "monte_carlo_500_s": _timed(index.rank_uncertainty, "district", period, n=500, seed=1, db=db),
+    }
     first, *rest = councils
     out["area_profile_first_s"] = _timed(queries.area_profile, first, period, db=db)
     nexts = [_timed(queries.area_profile, c, period, db=db) for c in rest]
@@ -75,7 +89,7 @@ def _some_councils(db: Path, per_tier: int = 2) -> list[str]:
     for _, codes in df.groupby("tier", sort=True)["code"]:
         codes = codes.tolist()
         step = max(1, len(codes) // per_tier)
-        out += codes[step // 2::step][:per_tier]
+        out += codes[step // 2 :: step][:per_tier]
     return out
 
 

@@ -16,6 +16,7 @@ the load minus the resident set after one warm-up session, divided by N.
 Before the load, one session visits every page (caches warm, as on a server already in use);
 ``--cold`` skips that.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -62,7 +63,7 @@ def mirror_app(folder: Path) -> Path:
     (app / "static" / "geo").mkdir(parents=True)
     shutil.copy2(ROOT / "dashboard.py", app / "dashboard.py")
     shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
-    for extra in ("assets",):   # files dashboard.py refers to by relative path (the page icon)
+    for extra in ("assets",):  # files dashboard.py refers to by relative path (the page icon)
         if (ROOT / extra).exists():
             (app / extra).symlink_to(ROOT / extra)
     for page_file, _ in navigation():
@@ -108,8 +109,8 @@ class Visit:
     metrics: dict[str, str] = field(default_factory=dict)
     url_query: str = ""
     geo_urls: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)   # failed data checks
-    round: int = 0                                       # 0 = the session's first pass over the pages
+    problems: list[str] = field(default_factory=list)  # failed data checks
+    round: int = 0  # 0 = the session's first pass over the pages
 
     @property
     def ok(self) -> bool:
@@ -124,10 +125,10 @@ class Session:
         # a browser's own affinity cookie for nginx (powerbalance.cluster); a bare server ignores it
         self.cookie = cookie or f"pb_worker=session-{number}"
         self.ws = None
-        self.worker: str | None = None                  # X-PB-Worker of the websocket, behind nginx
-        self.fetched: dict[str, tuple[int, int]] = {}   # url -> (status, bytes)
+        self.worker: str | None = None  # X-PB-Worker of the websocket, behind nginx
+        self.fetched: dict[str, tuple[int, int]] = {}  # url -> (status, bytes)
 
-    async def __aenter__(self) -> "Session":
+    async def __aenter__(self) -> Session:
         await self.connect()
         return self
 
@@ -135,10 +136,15 @@ class Session:
         """Open the session's websocket (again, after a reload or a lost connection)."""
         import websockets
 
-        self.ws = await websockets.connect(self.url.replace("http://", "ws://") + "/_stcore/stream",
-                                           subprotocols=["streamlit"], origin=self.url, max_size=None,
-                                           open_timeout=120, ping_interval=None,
-                                           additional_headers={"Cookie": self.cookie})
+        self.ws = await websockets.connect(
+            self.url.replace("http://", "ws://") + "/_stcore/stream",
+            subprotocols=["streamlit"],
+            origin=self.url,
+            max_size=None,
+            open_timeout=120,
+            ping_interval=None,
+            additional_headers={"Cookie": self.cookie},
+        )
         self.worker = self.ws.response.headers.get("X-PB-Worker")
 
     async def __aexit__(self, *exc) -> None:
@@ -164,8 +170,10 @@ class Session:
                         self._element(fwd.delta.new_element, v)
                     elif kind == "page_info_changed":
                         v.url_query = fwd.page_info_changed.query_string
-                    elif kind == "session_event" and fwd.session_event.WhichOneof("type") == \
-                            "script_compilation_exception":
+                    elif (
+                        kind == "session_event"
+                        and fwd.session_event.WhichOneof("type") == "script_compilation_exception"
+                    ):
                         v.exceptions.append("script compilation error")
                     elif kind == "script_finished":
                         v.status = ForwardMsg.ScriptFinishedStatus.Name(fwd.script_finished)
@@ -224,20 +232,21 @@ class Truth:
     """What each session must see, read straight from the database file (not through the app)."""
 
     build_id: str
-    names: dict[str, str]        # council code -> name
-    councils: list[str]          # one per session
+    names: dict[str, str]  # council code -> name
+    councils: list[str]  # one per session
 
     @classmethod
-    def read(cls, db: Path, n: int) -> "Truth":
+    def read(cls, db: Path, n: int) -> Truth:
         con = duckdb.connect(str(db), read_only=True)
         try:
             build_id = con.execute("SELECT build_id FROM build_info").fetchone()[0]
-            rows = con.execute("SELECT code, name FROM areas WHERE level IN ('district', 'county') "
-                               "ORDER BY code").fetchall()
+            rows = con.execute(
+                "SELECT code, name FROM areas WHERE level IN ('district', 'county') ORDER BY code"
+            ).fetchall()
         finally:
             con.close()
         step = max(1, len(rows) // n)
-        chosen = [rows[i * step][0] for i in range(n)]   # spread over counties, unitaries, districts
+        chosen = [rows[i * step][0] for i in range(n)]  # spread over counties, unitaries, districts
         return cls(build_id, dict(rows), chosen)
 
 
@@ -299,7 +308,7 @@ class MemorySampler:
                 self.samples.append((time.time(), mb))
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._cpu0, self._t0 = self.cpu_seconds(), time.perf_counter()
         self._thread.start()
         return self
@@ -317,9 +326,15 @@ class MemorySampler:
 # ============================================================================================= the load
 
 
-async def _session_run(url: str, number: int, steps: list[tuple[str, str]], start: asyncio.Event,
-                       after: Callable[[Visit], None], keep_going: Callable[[list[Visit]], bool],
-                       think: float) -> list[Visit]:
+async def _session_run(
+    url: str,
+    number: int,
+    steps: list[tuple[str, str]],
+    start: asyncio.Event,
+    after: Callable[[Visit], None],
+    keep_going: Callable[[list[Visit]], bool],
+    think: float,
+) -> list[Visit]:
     visits: list[Visit] = []
     async with Session(url, number) as s:
         await start.wait()
@@ -343,9 +358,15 @@ def rounds(n: int, steps: int) -> Callable[[list[Visit]], bool]:
     return lambda visits: len(visits) < n * steps
 
 
-async def load(url: str, truth: Truth, n: int, keep_going: Callable[[list[Visit]], bool] = one_round,
-               think: float = 0.0, build_ids: Callable[[], set[str]] | None = None,
-               observe: Callable[[Visit], None] | None = None) -> list[Visit]:
+async def load(
+    url: str,
+    truth: Truth,
+    n: int,
+    keep_going: Callable[[list[Visit]], bool] = one_round,
+    think: float = 0.0,
+    build_ids: Callable[[], set[str]] | None = None,
+    observe: Callable[[Visit], None] | None = None,
+) -> list[Visit]:
     """n sessions at once, each visiting every page in turn, round after round while
     ``keep_going(its visits so far)`` is true (default: one round). ``observe`` is called with
     each visit as soon as it has been checked (e.g. to start something once a page has been seen)."""
@@ -356,9 +377,13 @@ async def load(url: str, truth: Truth, n: int, keep_going: Callable[[list[Visit]
         if observe:
             observe(v)
 
-    tasks = [asyncio.create_task(_session_run(url, i, plan_for(truth.councils[i % len(truth.councils)], i), start,
-                                              after, keep_going, think)) for i in range(n)]
-    await asyncio.sleep(0.5)   # every session connects first; then all start together
+    tasks = [
+        asyncio.create_task(
+            _session_run(url, i, plan_for(truth.councils[i % len(truth.councils)], i), start, after, keep_going, think)
+        )
+        for i in range(n)
+    ]
+    await asyncio.sleep(0.5)  # every session connects first; then all start together
     start.set()
     return [v for t in await asyncio.gather(*tasks) for v in t]
 
@@ -395,12 +420,21 @@ class Result:
         out = {}
         for page in dict.fromkeys(v.page for v in visits):
             secs = [v.seconds for v in visits if v.page == page and v.seconds is not None]
-            out[page] = {"visits": len(secs), "p50_s": percentile(secs, 0.5), "p95_s": percentile(secs, 0.95),
-                         "max_s": max(secs, default=float("nan")),
-                         "failed": sum(1 for v in visits if v.page == page and not v.ok)}
+            out[page] = {
+                "visits": len(secs),
+                "p50_s": percentile(secs, 0.5),
+                "p95_s": percentile(secs, 0.95),
+                "max_s": max(secs, default=float("nan")),
+                "failed": sum(1 for v in visits if v.page == page and not v.ok),
+            }
         secs = [v.seconds for v in visits if v.seconds is not None]
-        out["all"] = {"visits": len(secs), "p50_s": percentile(secs, 0.5), "p95_s": percentile(secs, 0.95),
-                      "max_s": max(secs, default=float("nan")), "failed": sum(1 for v in visits if not v.ok)}
+        out["all"] = {
+            "visits": len(secs),
+            "p50_s": percentile(secs, 0.5),
+            "p95_s": percentile(secs, 0.95),
+            "max_s": max(secs, default=float("nan")),
+            "failed": sum(1 for v in visits if not v.ok),
+        }
         return out
 
     @property
@@ -408,14 +442,25 @@ class Result:
         return 1 + max((v.round for v in self.visits), default=0)
 
     def failures(self) -> list[str]:
-        return [f"session {v.session} {v.page}?{v.query}: {v.status} {v.exceptions} {v.problems}"
-                for v in self.visits if not v.ok]
+        return [
+            f"session {v.session} {v.page}?{v.query}: {v.status} {v.exceptions} {v.problems}"
+            for v in self.visits
+            if not v.ok
+        ]
 
     def as_dict(self) -> dict:
-        return {"sessions": self.sessions, "wall_s": self.wall_s, "baseline_mb": self.baseline_mb,
-                "peak_mb": self.peak_mb, "after_mb": self.after_mb, "per_session_mb": self.per_session_mb,
-                "server_cpu_s": self.server_cpu_s, "server_cores_busy": self.server_cpu_s / self.wall_s,
-                "pages_by_round": [self.by_page(r) for r in range(self.rounds)], "failures": self.failures()}
+        return {
+            "sessions": self.sessions,
+            "wall_s": self.wall_s,
+            "baseline_mb": self.baseline_mb,
+            "peak_mb": self.peak_mb,
+            "after_mb": self.after_mb,
+            "per_session_mb": self.per_session_mb,
+            "server_cpu_s": self.server_cpu_s,
+            "server_cores_busy": self.server_cpu_s / self.wall_s,
+            "pages_by_round": [self.by_page(r) for r in range(self.rounds)],
+            "failures": self.failures(),
+        }
 
 
 def run(server, truth: Truth, n: int = N_SESSIONS, cold: bool = False, passes: int = 1) -> Result:
@@ -437,22 +482,36 @@ def run(server, truth: Truth, n: int = N_SESSIONS, cold: bool = False, passes: i
 
 
 def print_result(r: Result, cores: int | None = os.cpu_count()) -> None:
-    print(f"\n{r.sessions} concurrent sessions, each visiting every page {r.rounds} time(s) "
-          f"({len(r.visits)} page visits in {r.wall_s:.1f} s on {cores} cores)")
+    print(
+        f"\n{r.sessions} concurrent sessions, each visiting every page {r.rounds} time(s) "
+        f"({len(r.visits)} page visits in {r.wall_s:.1f} s on {cores} cores)"
+    )
     for rnd in range(r.rounds):
         if r.rounds > 1:
-            print(f"\npass {rnd + 1}" + (" (each session's first look: its council computed for the first time)"
-                                         if rnd == 0 else " (the same views again: caches warm)"))
+            print(
+                f"\npass {rnd + 1}"
+                + (
+                    " (each session's first look: its council computed for the first time)"
+                    if rnd == 0
+                    else " (the same views again: caches warm)"
+                )
+            )
         head = f"{'page':<10} {'visits':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'failed':>7}"
         print(head)
         print("-" * len(head))
         for page, st in r.by_page(rnd).items():
-            print(f"{page:<10} {st['visits']:>6} {st['p50_s']:>7.2f} {st['p95_s']:>7.2f} {st['max_s']:>7.2f} "
-                  f"{st['failed']:>7}")
-    print(f"\nServer memory: {r.baseline_mb:.0f} MB after one warm-up session, peak {r.peak_mb:.0f} MB under load, "
-          f"{r.after_mb:.0f} MB after → {r.per_session_mb:.1f} MB per concurrent session.")
-    print(f"Server CPU: {r.server_cpu_s:.0f} s in {r.wall_s:.0f} s = {r.server_cpu_s / r.wall_s:.2f} cores busy on "
-          "average (one Streamlit process; Python runs one thread at a time, so about 1 core is its ceiling).")
+            print(
+                f"{page:<10} {st['visits']:>6} {st['p50_s']:>7.2f} {st['p95_s']:>7.2f} {st['max_s']:>7.2f} "
+                f"{st['failed']:>7}"
+            )
+    print(
+        f"\nServer memory: {r.baseline_mb:.0f} MB after one warm-up session, peak {r.peak_mb:.0f} MB under load, "
+        f"{r.after_mb:.0f} MB after → {r.per_session_mb:.1f} MB per concurrent session."
+    )
+    print(
+        f"Server CPU: {r.server_cpu_s:.0f} s in {r.wall_s:.0f} s = {r.server_cpu_s / r.wall_s:.2f} cores busy on "
+        "average (one Streamlit process; Python runs one thread at a time, so about 1 core is its ceiling)."
+    )
     print("Page time = request sent → server's 'script finished' (websocket, loopback; no browser rendering).")
     for f in r.failures()[:20]:
         print("  FAILED", f)
@@ -465,12 +524,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m bench.concurrency", description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", type=Path, default=config.db_path())
-    ap.add_argument("--static", type=Path, default=config.static_dir(),
-                    help="the --static folder the database was built with")
+    ap.add_argument(
+        "--static", type=Path, default=config.static_dir(), help="the --static folder the database was built with"
+    )
     ap.add_argument("--sessions", type=int, default=N_SESSIONS)
     ap.add_argument("--cold", action="store_true", help="no warm-up session before the load")
-    ap.add_argument("--passes", type=int, default=2, help="passes over every page per session (default 2: "
-                    "the first look, then the same views with caches warm)")
+    ap.add_argument(
+        "--passes",
+        type=int,
+        default=2,
+        help="passes over every page per session (default 2: the first look, then the same views with caches warm)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not args.db.exists():

@@ -16,6 +16,7 @@ Each is reported in seconds and MB, and as a ratio to a floor measured in the sa
 the 20 MB upload's raw bytes with ``csv.reader`` (the least any export of that file could cost).
 Targets (exit code 1 when one is missed): every export ≤ 2 s and ≤ +200 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,16 +47,18 @@ def make_upload(size: int = SIZE, grants: int = 45_000) -> bytes:
     for i in range(grants):
         r = list(body[i % len(body)])
         r[id_col] = f"{r[id_col]}-{i}"
-        r[desc_col] = ""                      # a warning on every grant (Description is required)
+        r[desc_col] = ""  # a warning on every grant (Description is required)
         if i % 5 == 1:
-            r[amount_col] = "-1"              # an error on every fifth
+            r[amount_col] = "-1"  # an error on every fifth
         if i % 3 == 0:
             y, m, d = r[date_col][:10].split("-")
             r[date_col] = f"{d}/{m}/{y}"
         out.writerow(r)
     template = ["" for _ in header]
-    template[header.index("Funding Org:Identifier")], template[header.index("Funding Org:Name")] = \
-        "GB-CHC-312800", "Walcot Foundation"
+    template[header.index("Funding Org:Identifier")], template[header.index("Funding Org:Name")] = (
+        "GB-CHC-312800",
+        "Walcot Foundation",
+    )
     line = ",".join(template) + "\n"
     text = buf.getvalue()
     return (text + line * max(0, (size - len(text.encode())) // len(line))).encode()
@@ -77,11 +80,19 @@ def _measure(fn) -> tuple[float, float]:
 
 def exports(result, db: Path) -> dict:
     """The Funders page's exports of one analysed upload, as name → zero-argument function."""
-    from powerbalance import funders, queries
+    from powerbalance import funders
 
     names, years = funders.upload_choices(result.placed)
-    report = funders.spread_from_upload(result.placed, names["funder"].tolist(), years, [], "district",
-                                        funders.area_context("district", db), None, funders.geography(db))
+    report = funders.spread_from_upload(
+        result.placed,
+        names["funder"].tolist(),
+        years,
+        [],
+        "district",
+        funders.area_context("district", db),
+        None,
+        funders.geography(db),
+    )
     table = funders.area_table(report)
     return {
         "problems, every one (CSV)": lambda: funders.problems_csv(result),
@@ -104,9 +115,16 @@ def figures(db: Path) -> dict:
     analyse_s = time.perf_counter() - t0
     if not result.ok:
         raise RuntimeError(f"the bench upload was not analysed: {result.error}")
-    out = {"upload_mb": round(len(data) / 1e6, 1), "grants": len(result.placed), "problems": len(result.problems),
-           "problem_groups": len(result.groups), "floor_s": round(floor_s, 3), "floor_mb": round(floor_mb, 1),
-           "analyse_s": round(analyse_s, 2), "exports": {}}
+    out = {
+        "upload_mb": round(len(data) / 1e6, 1),
+        "grants": len(result.placed),
+        "problems": len(result.problems),
+        "problem_groups": len(result.groups),
+        "floor_s": round(floor_s, 3),
+        "floor_mb": round(floor_mb, 1),
+        "analyse_s": round(analyse_s, 2),
+        "exports": {},
+    }
     for name, fn in exports(result, db).items():
         s, mb = _measure(fn)
         out["exports"][name] = {"s": round(s, 3), "mb": round(mb, 1), "x_floor": round(s / floor_s, 2)}
@@ -131,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print(r: dict) -> None:
-    print(f"\nExports of a {r['upload_mb']} MB funder upload ({r['grants']:,} grants, {r['problems']:,} problems in "
-          f"{r['problem_groups']} kinds; analysed in {r['analyse_s']} s)")
+    print(
+        f"\nExports of a {r['upload_mb']} MB funder upload ({r['grants']:,} grants, {r['problems']:,} problems in "
+        f"{r['problem_groups']} kinds; analysed in {r['analyse_s']} s)"
+    )
     print(f"  floor: reading the raw upload with csv.reader    {r['floor_s']:>7.3f} s  {r['floor_mb']:>7.1f} MB")
     for name, e in r["exports"].items():
         flag = "  MISSED" if name in r["targets_missed"] else ""
-        print(f"  {name:<46} {e['s']:>7.3f} s  {e['mb']:>7.1f} MB  {e['x_floor']:>6.2f}× floor "
-              f"(target ≤ {TARGET_S} s, ≤ +{TARGET_MB:.0f} MB){flag}")
+        print(
+            f"  {name:<46} {e['s']:>7.3f} s  {e['mb']:>7.1f} MB  {e['x_floor']:>6.2f}× floor "
+            f"(target ≤ {TARGET_S} s, ≤ +{TARGET_MB:.0f} MB){flag}"
+        )
 
 
 if __name__ == "__main__":

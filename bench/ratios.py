@@ -23,6 +23,7 @@ Figures (target in brackets):
 Page time = rerun request sent → the server's "script finished" (loopback websocket). CPU = the
 server process's user + system time during the runs, divided by the runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,14 @@ def bare_app(folder: Path) -> Path:
 # ============================================================================================= sessions
 
 
-async def _reruns(url: str, number: int, page: str, query: str, reruns: int, start: asyncio.Event,
-                  ) -> list[load.Visit]:
+async def _reruns(
+    url: str,
+    number: int,
+    page: str,
+    query: str,
+    reruns: int,
+    start: asyncio.Event,
+) -> list[load.Visit]:
     """One session: the first visit (round 0), then ``reruns`` more runs of the same page."""
     async with load.Session(url, number) as s:
         await start.wait()
@@ -83,9 +90,10 @@ async def _reruns(url: str, number: int, page: str, query: str, reruns: int, sta
 
 async def _many(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> list[load.Visit]:
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_reruns(url, i, page, queries[i % len(queries)], reruns, start))
-             for i in range(sessions)]
-    await asyncio.sleep(0.5)   # everyone connected; then all start together
+    tasks = [
+        asyncio.create_task(_reruns(url, i, page, queries[i % len(queries)], reruns, start)) for i in range(sessions)
+    ]
+    await asyncio.sleep(0.5)  # everyone connected; then all start together
     start.set()
     return [v for t in await asyncio.gather(*tasks) for v in t]
 
@@ -101,21 +109,27 @@ def _secs(visits: list[load.Visit], first: bool) -> list[float]:
 
 
 def _failed(visits: list[load.Visit]) -> list[str]:
-    return [f"{v.page}?{v.query}: {v.status} {v.exceptions[:1]}" for v in visits
-            if v.status != "FINISHED_SUCCESSFULLY" or v.exceptions]
+    return [
+        f"{v.page}?{v.query}: {v.status} {v.exceptions[:1]}"
+        for v in visits
+        if v.status != "FINISHED_SUCCESSFULLY" or v.exceptions
+    ]
 
 
 def single_user(server, page: str, query: str, reruns: int) -> dict:
     """One session's warm reruns of one page: p50 seconds and server CPU per run."""
     sampler = load.MemorySampler(server.proc.pid)
-    asyncio.run(_many(server.url, 1, page, [query], 1))          # caches warm (first look + one rerun)
+    asyncio.run(_many(server.url, 1, page, [query], 1))  # caches warm (first look + one rerun)
     with sampler:
         visits, _ = sessions_run(server.url, 1, page, [query], reruns - 1)
     # the kernel counts CPU in clock ticks: a page too cheap to use one tick in these runs is
     # reported at one tick (an upper bound), so a ratio against it is never a division by zero
     cpu = max(sampler.cpu_s, 1 / os.sysconf("SC_CLK_TCK"))
-    return {"p50_s": load.percentile(_secs(visits, False) + _secs(visits, True), 0.5),
-            "cpu_per_run_s": cpu / reruns, "failed": _failed(visits)}
+    return {
+        "p50_s": load.percentile(_secs(visits, False) + _secs(visits, True), 0.5),
+        "cpu_per_run_s": cpu / reruns,
+        "failed": _failed(visits),
+    }
 
 
 # ============================================================================================= figures
@@ -127,16 +141,17 @@ def page_views(truth: load.Truth) -> list[tuple[str, str]]:
     return [(url, f"area={council}" if url in ("my-area", "compare") else "") for _, url in load.navigation()]
 
 
-def serving_figures(app: Path, bare: Path, db: Path, truth: load.Truth, sessions: int, reruns: int,
-                    single_reruns: int = SINGLE_RERUNS) -> dict:
+def serving_figures(
+    app: Path, bare: Path, db: Path, truth: load.Truth, sessions: int, reruns: int, single_reruns: int = SINGLE_RERUNS
+) -> dict:
     out: dict = {"failures": []}
     with StreamlitServer(bare, db) as server:
-        first_bare, _ = sessions_run(server.url, sessions, "", [""], 0)           # a fresh process's first runs
+        first_bare, _ = sessions_run(server.url, sessions, "", [""], 0)  # a fresh process's first runs
         out["bare"] = single_user(server, "", "", single_reruns)
         bare_load, _ = sessions_run(server.url, sessions, "", [""], reruns)
     with StreamlitServer(app, db) as server:
         my_area = [f"area={c}" for c in truth.councils[:sessions]]
-        first, _ = sessions_run(server.url, sessions, "my-area", my_area, 0)     # 25 councils, first look
+        first, _ = sessions_run(server.url, sessions, "my-area", my_area, 0)  # 25 councils, first look
         out["pages"] = {page: single_user(server, page, query, single_reruns) for page, query in page_views(truth)}
         proj_load, _ = sessions_run(server.url, sessions, "overview", [""], reruns)
     for visits in (first_bare, bare_load, first, proj_load):
@@ -151,7 +166,8 @@ def serving_figures(app: Path, bare: Path, db: Path, truth: load.Truth, sessions
         load_rerun_p95_s=load.percentile(_secs(proj_load, False), 0.95),
         bare_load_rerun_p95_s=load.percentile(_secs(bare_load, False), 0.95),
         first_look_p95_s=load.percentile(_secs(first, True), 0.95),
-        bare_first_p95_s=load.percentile(_secs(first_bare, True), 0.95))
+        bare_first_p95_s=load.percentile(_secs(first_bare, True), 0.95),
+    )
     out["load_rerun_p95_ratio"] = out["load_rerun_p95_s"] / out["bare_load_rerun_p95_s"]
     out["first_look_p95_ratio"] = out["first_look_p95_s"] / out["bare_first_p95_s"]
     return out
@@ -165,11 +181,11 @@ def nginx_figures(app: Path, db: Path, sessions: int, reruns: int, workers: int 
     out: dict = {"failures": []}
     for n in (1, workers):
         with ClusterServer(app, db, workers=n) as cluster:
-            sessions_run(cluster.url, n * 2, "overview", [""], 1)               # every worker warm
+            sessions_run(cluster.url, n * 2, "overview", [""], 1)  # every worker warm
             c0 = time.process_time()
             visits, wall = sessions_run(cluster.url, sessions, "overview", [""], reruns)
         out[f"throughput_{n}_workers"] = len(visits) / wall
-        out[f"client_cores_busy_{n}_workers"] = (time.process_time() - c0) / wall   # the load generator's own CPU
+        out[f"client_cores_busy_{n}_workers"] = (time.process_time() - c0) / wall  # the load generator's own CPU
         out["failures"] += _failed(visits)
     out["nginx_throughput_ratio"] = out[f"throughput_{workers}_workers"] / out["throughput_1_workers"]
     return out
@@ -187,8 +203,9 @@ def read_raw_once(raw: Path) -> float:
             try:
                 pd.read_csv(path, dtype=str, keep_default_na=False, encoding_errors="replace", low_memory=False)
             except (ValueError, pd.errors.ParserError):
-                pd.read_csv(path, dtype=str, keep_default_na=False, encoding="latin-1", on_bad_lines="skip",
-                            low_memory=False)
+                pd.read_csv(
+                    path, dtype=str, keep_default_na=False, encoding="latin-1", on_bad_lines="skip", low_memory=False
+                )
         elif suffix in (".xls", ".xlsx", ".ods"):
             wb = CalamineWorkbook.from_path(str(path))
             for name in wb.sheet_names:
@@ -211,19 +228,29 @@ def etl_figures(raw: Path) -> dict:
         build(raw, Path(tmp) / "pb.duckdb", static_dir=Path(tmp) / "static", log=lambda *a: None)
         build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
     # CPU seconds beside wall seconds: on a shared machine the wall clock also counts waiting for a core
-    return {"raw_read_s": read_s, "etl_build_s": build_s, "etl_build_ratio": build_s / read_s,
-            "raw_read_cpu_s": read_cpu, "etl_build_cpu_s": build_cpu, "etl_build_cpu_ratio": build_cpu / read_cpu}
+    return {
+        "raw_read_s": read_s,
+        "etl_build_s": build_s,
+        "etl_build_ratio": build_s / read_s,
+        "raw_read_cpu_s": read_cpu,
+        "etl_build_cpu_s": build_cpu,
+        "etl_build_cpu_ratio": build_cpu / read_cpu,
+    }
 
 
-def measure(db: Path, static: Path | None, raw: Path, sessions: int = 25, reruns: int = 5,
-            single_reruns: int = SINGLE_RERUNS) -> dict:
+def measure(
+    db: Path, static: Path | None, raw: Path, sessions: int = 25, reruns: int = 5, single_reruns: int = SINGLE_RERUNS
+) -> dict:
     truth = load.Truth.read(db, sessions)
     res: dict = {"sessions": sessions, "reruns": reruns, "cores": os.cpu_count(), "failures": []}
     with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
         app = load.mirror_app(Path(tmp))
         load.install_build(db, static, app)
         bare = bare_app(Path(tmp))
-        for part in (serving_figures(app, bare, db, truth, sessions, reruns, single_reruns), nginx_figures(app, db, sessions, reruns)):
+        for part in (
+            serving_figures(app, bare, db, truth, sessions, reruns, single_reruns),
+            nginx_figures(app, db, sessions, reruns),
+        ):
             res["failures"] += part.pop("failures", [])
             res.update(part)
     res.update(etl_figures(raw))
@@ -242,30 +269,42 @@ def met(key: str, value: float | None) -> bool:
 
 
 def report(r: dict) -> str:
-    lines = [f"\nIssue 13 targets as ratios to a floor measured in the same run ({r['cores']} cores, "
-             f"{r['sessions']} sessions, {r['reruns']} reruns)"]
+    lines = [
+        f"\nIssue 13 targets as ratios to a floor measured in the same run ({r['cores']} cores, "
+        f"{r['sessions']} sessions, {r['reruns']} reruns)"
+    ]
     for key, (target, kind, what) in TARGETS.items():
         value = r.get(key)
         shown = f"{value:6.2f}x" if isinstance(value, float) else "   n/a "
         need = f"{'<=' if kind == 'max' else '>='} {target}x"
         lines.append(f"  {what:<76} {shown}  (target {need}){'' if met(key, value) else '  MISSED'}")
     if "pages" in r:
-        lines.append(f"  single user, warm rerun: bare page {r['bare']['p50_s'] * 1e3:.0f} ms, "
-                     f"{r['bare']['cpu_per_run_s'] * 1e3:.0f} ms CPU; per page (ms, ms CPU):")
-        lines.append("    " + ", ".join(f"{p} {v['p50_s'] * 1e3:.0f}/{v['cpu_per_run_s'] * 1e3:.0f}"
-                                          for p, v in r["pages"].items()))
-        lines.append(f"  under load: Overview rerun p95 {r['load_rerun_p95_s']:.2f} s vs bare "
-                     f"{r['bare_load_rerun_p95_s']:.2f} s; My area first look p95 {r['first_look_p95_s']:.2f} s vs "
-                     f"bare first run {r['bare_first_p95_s']:.2f} s")
+        lines.append(
+            f"  single user, warm rerun: bare page {r['bare']['p50_s'] * 1e3:.0f} ms, "
+            f"{r['bare']['cpu_per_run_s'] * 1e3:.0f} ms CPU; per page (ms, ms CPU):"
+        )
+        lines.append(
+            "    "
+            + ", ".join(f"{p} {v['p50_s'] * 1e3:.0f}/{v['cpu_per_run_s'] * 1e3:.0f}" for p, v in r["pages"].items())
+        )
+        lines.append(
+            f"  under load: Overview rerun p95 {r['load_rerun_p95_s']:.2f} s vs bare "
+            f"{r['bare_load_rerun_p95_s']:.2f} s; My area first look p95 {r['first_look_p95_s']:.2f} s vs "
+            f"bare first run {r['bare_first_p95_s']:.2f} s"
+        )
     if "throughput_1_workers" in r:
-        lines.append(f"  through nginx: {r['throughput_1_workers']:.1f} page runs/s with 1 worker, "
-                     f"{r['throughput_2_workers']:.1f} with 2 (the load generator itself kept "
-                     f"{r['client_cores_busy_1_workers']:.2f} / {r['client_cores_busy_2_workers']:.2f} cores busy)")
+        lines.append(
+            f"  through nginx: {r['throughput_1_workers']:.1f} page runs/s with 1 worker, "
+            f"{r['throughput_2_workers']:.1f} with 2 (the load generator itself kept "
+            f"{r['client_cores_busy_1_workers']:.2f} / {r['client_cores_busy_2_workers']:.2f} cores busy)"
+        )
     elif "nginx_skipped" in r:
         lines.append(f"  through nginx: skipped ({r['nginx_skipped']})")
-    lines.append(f"  ETL: build {r['etl_build_s']:.1f} s ({r['etl_build_cpu_s']:.1f} s CPU), reading every raw file "
-                 f"once {r['raw_read_s']:.1f} s ({r['raw_read_cpu_s']:.1f} s CPU): CPU ratio "
-                 f"{r['etl_build_cpu_ratio']:.2f}x")
+    lines.append(
+        f"  ETL: build {r['etl_build_s']:.1f} s ({r['etl_build_cpu_s']:.1f} s CPU), reading every raw file "
+        f"once {r['raw_read_s']:.1f} s ({r['raw_read_cpu_s']:.1f} s CPU): CPU ratio "
+        f"{r['etl_build_cpu_ratio']:.2f}x"
+    )
     for f in r["failures"][:20]:
         lines.append(f"  FAILED {f}")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Command line: ``python -m etl build [--raw DIR] [--db PATH]``, ``python -m etl fetch``, ``python -m etl templates``
 and ``python -m etl docs [--check]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m etl", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the database from raw files and publish it atomically")
-    b.add_argument("--raw", type=Path, default=None, help="raw data directory (default: $POWERBALANCE_RAW_DIR, "
-                   "../shared/data, data/raw)")
+    b.add_argument(
+        "--raw",
+        type=Path,
+        default=None,
+        help="raw data directory (default: $POWERBALANCE_RAW_DIR, ../shared/data, data/raw)",
+    )
     b.add_argument("--db", type=Path, default=None, help="database path (default: data/powerbalance.duckdb)")
     b.add_argument("--static", type=Path, default=None, help="static folder for boundary files (default: static/)")
     b.add_argument("--if-missing", action="store_true", help="do nothing when the database already exists")

@@ -8,6 +8,7 @@ so every database build points at boundary files that exist. A failed or killed 
 the previous database serving, byte for byte; its leftovers are removed by the next build.
 A ``fcntl`` lock (released by the kernel if the process dies) stops two builds racing.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,8 @@ from pathlib import Path
 import duckdb
 
 from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
-from .sources.local_data import report_index_use
 from .exports import write_exports
+from .sources.local_data import report_index_use
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -43,13 +44,17 @@ class BuildResult:
 
 
 def new_build_id() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def _git_version() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except Exception:
         return None
 
@@ -67,8 +72,9 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale(db_path: Path, static_geo: Path) -> list[Path]:
     """Remove leftovers of builds whose process is gone (killed builds)."""
     removed = []
-    for p in list(db_path.parent.glob(f".{db_path.name}.building-*")) + \
-            (list(static_geo.glob(".building-*")) if static_geo.exists() else []):
+    for p in list(db_path.parent.glob(f".{db_path.name}.building-*")) + (
+        list(static_geo.glob(".building-*")) if static_geo.exists() else []
+    ):
         try:
             pid = int(p.name.split("building-")[1].split("-")[0].split(".")[0])
         except (IndexError, ValueError):
@@ -80,8 +86,11 @@ def clean_stale(db_path: Path, static_geo: Path) -> list[Path]:
 
 
 def _prune_geo(static_geo: Path, keep: str) -> None:
-    builds = sorted((p for p in static_geo.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
+    builds = sorted(
+        (p for p in static_geo.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     for p in builds[KEEP_GEO_BUILDS:]:
         if p.name != keep:
             shutil.rmtree(p, ignore_errors=True)
@@ -89,9 +98,19 @@ def _prune_geo(static_geo: Path, keep: str) -> None:
 
 def _record_reports(con, reports: dict[str, LoadReport]) -> None:
     for sid, r in reports.items():
-        con.execute("INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [sid, r.rows_read, r.rows_loaded, r.count("unmatched"), r.count("suppressed"),
-                     r.count("negative"), r.count("warning"), round(r.seconds, 3)])
+        con.execute(
+            "INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                sid,
+                r.rows_read,
+                r.rows_loaded,
+                r.count("unmatched"),
+                r.count("suppressed"),
+                r.count("negative"),
+                r.count("warning"),
+                round(r.seconds, 3),
+            ],
+        )
         insert_rows(con, "load_issues", [i.as_row(sid) for i in r.issues])
         insert_rows(con, "load_facts", [(sid, k, float(v)) for k, v in r.facts.items()])
 
@@ -117,8 +136,15 @@ def order_sources(sources: list[Source]) -> list[Source]:
     return done
 
 
-def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources: list[Source] | None = None,
-          derive: bool = True, log=print, _fail_after: str | None = None) -> BuildResult:
+def build(
+    raw_dir: Path,
+    db_path: Path,
+    static_dir: Path | None = None,
+    sources: list[Source] | None = None,
+    derive: bool = True,
+    log=print,
+    _fail_after: str | None = None,
+) -> BuildResult:
     """Build a fresh database from ``raw_dir`` and publish it at ``db_path``.
 
     ``_fail_after`` (tests only) raises after the named step to prove a failed build changes nothing.
@@ -149,8 +175,9 @@ def build(raw_dir: Path, db_path: Path, static_dir: Path | None = None, sources:
             ctx = BuildContext(con, raw_dir, build_id)
             ctx.geo_dir = tmp_geo
             ctx.geo_url = f"/app/static/geo/{build_id}"
-            _load_sources(ctx, order_sources(sources if sources is not None else all_sources()), timings, log,
-                          _fail_after)
+            _load_sources(
+                ctx, order_sources(sources if sources is not None else all_sources()), timings, log, _fail_after
+            )
             if derive:
                 _derive_indicators(ctx, timings, log)
                 from . import precompute
@@ -187,8 +214,9 @@ def _build_lock(db_path: Path):
         os.close(lock_fd)
 
 
-def _load_sources(ctx: BuildContext, sources: list[Source], timings: dict[str, float], log,
-                  _fail_after: str | None) -> None:
+def _load_sources(
+    ctx: BuildContext, sources: list[Source], timings: dict[str, float], log, _fail_after: str | None
+) -> None:
     """Run every source's ``load`` in dependency order, timing and logging each."""
     for src in sources:
         t0 = time.perf_counter()
@@ -196,8 +224,10 @@ def _load_sources(ctx: BuildContext, sources: list[Source], timings: dict[str, f
         src.load(ctx)
         rep.seconds = time.perf_counter() - t0
         timings[src.id] = rep.seconds
-        log(f"  {src.id:<22} {rep.seconds:6.2f}s  read {rep.rows_read:>8,}  loaded {rep.rows_loaded:>8,}"
-            f"  unmatched {rep.count('unmatched'):>5}  warnings {rep.count('warning'):>4}")
+        log(
+            f"  {src.id:<22} {rep.seconds:6.2f}s  read {rep.rows_read:>8,}  loaded {rep.rows_loaded:>8,}"
+            f"  unmatched {rep.count('unmatched'):>5}  warnings {rep.count('warning'):>4}"
+        )
         if _fail_after == src.id:
             raise RuntimeError(f"injected failure after {src.id}")
 
@@ -214,9 +244,17 @@ def _derive_indicators(ctx: BuildContext, timings: dict[str, float], log) -> Non
 
 
 def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None:
-    con.execute("INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
-                [ctx.build_id, _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), str(raw_dir),
-                 _git_version(), round(seconds, 3), ctx.geo_url])
+    con.execute(
+        "INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ctx.build_id,
+            _dt.datetime.now(_dt.UTC).replace(tzinfo=None),
+            str(raw_dir),
+            _git_version(),
+            round(seconds, 3),
+            ctx.geo_url,
+        ],
+    )
 
 
 def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path, build_id: str) -> None:
@@ -226,7 +264,7 @@ def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path, b
     con.execute("CHECKPOINT")
     con.close()
     fsync_path(tmp_db)
-    write_exports(tmp_db, tmp_geo, build_id)   # open CSV/Parquet + catalogue, in this build's folder
+    write_exports(tmp_db, tmp_geo, build_id)  # open CSV/Parquet + catalogue, in this build's folder
     os.rename(tmp_geo, final_geo)
     os.replace(tmp_db, db_path)
     fsync_path(db_path.parent)

@@ -5,6 +5,7 @@ official page, raw files) and implements ``load(ctx)``. Everything about *how* b
 reported lives here so that every loader speaks the same language: an :class:`EtlInputError`
 names the file, sheet, row and column; a recoverable oddity becomes a warning in the load report.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,10 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar
 
 from powerbalance.codes import NotText, decode_bytes, open_workbook, sheet_rows
 from powerbalance.errors import LocatedError
@@ -35,13 +37,32 @@ class EtlInputError(LocatedError):
 # --------------------------------------------------------------------------------------------
 
 #: Markers statistical publishers use for suppressed / not available cells.
-SUPPRESSION_MARKERS = {"..", "...", "[c]", "[x]", "[z]", "[low]", "x", "c", ":", "-", "–", "—", "n/a", "na",
-                       "*", "[u]", "[w]", "#", "\u2026"}
+SUPPRESSION_MARKERS = {
+    "..",
+    "...",
+    "[c]",
+    "[x]",
+    "[z]",
+    "[low]",
+    "x",
+    "c",
+    ":",
+    "-",
+    "–",
+    "—",
+    "n/a",
+    "na",
+    "*",
+    "[u]",
+    "[w]",
+    "#",
+    "\u2026",
+}
 
 
 @dataclass
 class Issue:
-    kind: str          # warning | unmatched | suppressed | negative | note
+    kind: str  # warning | unmatched | suppressed | negative | note
     message: str
     file: str | None = None
     sheet: str | None = None
@@ -66,8 +87,17 @@ class LoadReport:
     facts: dict[str, float] = field(default_factory=dict)
 
     def _add(self, kind, message, file=None, sheet=None, row=None, column=None, code=None):
-        self.issues.append(Issue(kind, message, None if file is None else Path(file).name, sheet, row,
-                                 None if column is None else str(column), code))
+        self.issues.append(
+            Issue(
+                kind,
+                message,
+                None if file is None else Path(file).name,
+                sheet,
+                row,
+                None if column is None else str(column),
+                code,
+            )
+        )
 
     def warn(self, message, **loc):
         self._add("warning", message, **loc)
@@ -97,10 +127,10 @@ class LoadReport:
 class Origin:
     """Where a raw file can be downloaded from (used by ``python -m etl fetch``)."""
 
-    path: str                  # path under the raw directory, e.g. "geography/WD23_LAD23_UK_LU_DEC.csv"
-    repo: str                  # owner/name on GitHub
+    path: str  # path under the raw directory, e.g. "geography/WD23_LAD23_UK_LU_DEC.csv"
+    repo: str  # owner/name on GitHub
     commit: str
-    repo_path: str             # path inside the repository
+    repo_path: str  # path inside the repository
     convert: str | None = None  # e.g. "rda-csv" / "rda-geojson" when the file is converted from .rda
     rda_object: str | None = None
 
@@ -114,23 +144,22 @@ class Source:
     licence: ClassVar[str]
     attribution: ClassVar[str] = ""
     vintage: ClassVar[str]
-    url: ClassVar[str]                 # official download / landing page
-    files: ClassVar[Sequence[str]]     # glob patterns relative to the raw directory
+    url: ClassVar[str]  # official download / landing page
+    files: ClassVar[Sequence[str]]  # glob patterns relative to the raw directory
     origins: ClassVar[Sequence[Origin]] = ()
     depends: ClassVar[Sequence[str]] = ()
-    optional: ClassVar[bool] = False   # optional sources (e.g. local/) may find no files
+    optional: ClassVar[bool] = False  # optional sources (e.g. local/) may find no files
 
-    def load(self, ctx: "BuildContext") -> None:  # pragma: no cover - interface
+    def load(self, ctx: BuildContext) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     # helpers -------------------------------------------------------------------------------
-    def paths(self, ctx: "BuildContext") -> list[Path]:
+    def paths(self, ctx: BuildContext) -> list[Path]:
         out: list[Path] = []
         for pattern in self.files:
             matched = sorted(ctx.raw_dir.glob(pattern))
             if not matched and not self.optional:
-                raise EtlInputError(f"required raw file matching '{pattern}' not found in {ctx.raw_dir}",
-                                    file=pattern)
+                raise EtlInputError(f"required raw file matching '{pattern}' not found in {ctx.raw_dir}", file=pattern)
             out.extend(matched)
         return out
 
@@ -150,12 +179,26 @@ class BuildContext:
     def register_file(self, source: Source, path: Path) -> str:
         """Record a raw file's provenance in ``sources``; returns its sha256."""
         digest = sha256_file(path)
-        rel = str(Path(path).resolve().relative_to(self.raw_dir.resolve())) if _is_under(path, self.raw_dir) \
+        rel = (
+            str(Path(path).resolve().relative_to(self.raw_dir.resolve()))
+            if _is_under(path, self.raw_dir)
             else Path(path).name
+        )
         self.con.execute(
             "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [source.id, source.title, rel, digest, Path(path).stat().st_size, source.publisher,
-             source.licence, source.attribution or source.publisher, source.vintage, source.url])
+            [
+                source.id,
+                source.title,
+                rel,
+                digest,
+                Path(path).stat().st_size,
+                source.publisher,
+                source.licence,
+                source.attribution or source.publisher,
+                source.vintage,
+                source.url,
+            ],
+        )
         return digest
 
 
@@ -197,11 +240,15 @@ def decode_text(path: Path, report: LoadReport | None = None) -> str:
     try:
         text, not_utf8 = decode_bytes(data)
     except NotText as exc:
-        raise EtlInputError(f"not UTF-8 text (byte 0x{exc.byte:02x} at line {exc.line}) and not cp1252 either",
-                            file=path, row=exc.line) from None
+        raise EtlInputError(
+            f"not UTF-8 text (byte 0x{exc.byte:02x} at line {exc.line}) and not cp1252 either", file=path, row=exc.line
+        ) from None
     if not_utf8 and report is not None:
-        report.warn(f"file is not UTF-8 (first bad byte at line {not_utf8[0]}); read as Windows-1252", file=path,
-                    row=not_utf8[0])
+        report.warn(
+            f"file is not UTF-8 (first bad byte at line {not_utf8[0]}); read as Windows-1252",
+            file=path,
+            row=not_utf8[0],
+        )
     return text
 
 
@@ -221,8 +268,13 @@ class Table:
         return iter(zip(self.lines, self.rows))
 
 
-def read_csv(path: Path, required: Iterable[str], report: LoadReport | None = None,
-             unique: Sequence[str] | None = None, max_rows: int | None = None) -> Table:
+def read_csv(
+    path: Path,
+    required: Iterable[str],
+    report: LoadReport | None = None,
+    unique: Sequence[str] | None = None,
+    max_rows: int | None = None,
+) -> Table:
     """Read a CSV strictly: every required column present, optional unique key, all values as text."""
     text = decode_text(path, report)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -233,12 +285,14 @@ def read_csv(path: Path, required: Iterable[str], report: LoadReport | None = No
     header = [h.strip() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
-        raise EtlInputError(f"missing required column(s) {missing}; found {header[:12]}", file=path, row=1,
-                            column=missing[0])
+        raise EtlInputError(
+            f"missing required column(s) {missing}; found {header[:12]}", file=path, row=1, column=missing[0]
+        )
     dupes = {h for h in header if h and header.count(h) > 1}
     if dupes & set(required):
-        raise EtlInputError(f"column name(s) repeated in header: {sorted(dupes)}", file=path, row=1,
-                            column=sorted(dupes)[0])
+        raise EtlInputError(
+            f"column name(s) repeated in header: {sorted(dupes)}", file=path, row=1, column=sorted(dupes)[0]
+        )
     rows, lines = [], []
     seen: dict[tuple, int] = {}
     for rec in reader:
@@ -253,8 +307,12 @@ def read_csv(path: Path, required: Iterable[str], report: LoadReport | None = No
         if unique:
             key = tuple(row[k].strip() for k in unique)
             if key in seen:
-                raise EtlInputError(f"duplicate key {dict(zip(unique, key))} (first seen on line {seen[key]})",
-                                    file=path, row=line, column=unique[0])
+                raise EtlInputError(
+                    f"duplicate key {dict(zip(unique, key))} (first seen on line {seen[key]})",
+                    file=path,
+                    row=line,
+                    column=unique[0],
+                )
             seen[key] = line
         rows.append(row)
         lines.append(line)
@@ -266,15 +324,24 @@ def read_csv(path: Path, required: Iterable[str], report: LoadReport | None = No
 _NUM_CLEAN = re.compile(r"[£$€,\s]")
 
 
-def parse_number(value: Any, *, file=None, sheet=None, row=None, column=None,
-                 report: LoadReport | None = None, allow_negative: bool = True) -> float | None:
+def parse_number(
+    value: Any,
+    *,
+    file=None,
+    sheet=None,
+    row=None,
+    column=None,
+    report: LoadReport | None = None,
+    allow_negative: bool = True,
+) -> float | None:
     """Parse a published number. Blank → None; suppression marker → None (recorded);
     thousands separators and currency signs removed; anything else non-numeric is an error."""
     if value is None:
         return None
     if isinstance(value, bool):
-        raise EtlInputError(f"expected a number, found boolean {value!r}", file=file, sheet=sheet, row=row,
-                            column=column)
+        raise EtlInputError(
+            f"expected a number, found boolean {value!r}", file=file, sheet=sheet, row=row, column=column
+        )
     if isinstance(value, (int, float)):
         num = float(value)
         if num != num:  # NaN
@@ -294,16 +361,16 @@ def parse_number(value: Any, *, file=None, sheet=None, row=None, column=None,
         try:
             num = float(cleaned)
         except ValueError:
-            raise EtlInputError(f"expected a number, found {s!r}", file=file, sheet=sheet, row=row,
-                                column=column) from None
+            raise EtlInputError(
+                f"expected a number, found {s!r}", file=file, sheet=sheet, row=row, column=column
+            ) from None
         if neg:
             num = -num
     if num < 0:
         if not allow_negative:
             raise EtlInputError(f"negative value {num} not allowed", file=file, sheet=sheet, row=row, column=column)
         if report is not None:
-            report.negative(f"negative value {num:g} kept as published", file=file, sheet=sheet, row=row,
-                            column=column)
+            report.negative(f"negative value {num:g} kept as published", file=file, sheet=sheet, row=row, column=column)
     return num
 
 

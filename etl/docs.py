@@ -4,6 +4,7 @@
 registry (``etl/indicators/``); ``python -m etl docs --check`` (and tests/test_docs.py) fails when
 the committed document is stale. The markers are Markdown link definitions, so they print nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,9 @@ def indicator_table(defs: tuple[Indicator, ...] | None = None) -> str:
     lines = ["| id | name | domain | unit | direction | scored | levels |", "|---|---|---|---|---|---|---|"]
     for ind in definitions() if defs is None else defs:
         levels = ", ".join(_LEVEL_WORDS.get(x, x) for x in _ordered_levels(ind.levels))
-        lines.append(f"| `{ind.id}` | {ind.name} | {ind.domain} | {ind.unit} | {ind.direction} | {_scored(ind)} "
-                     f"| {levels} |")
+        lines.append(
+            f"| `{ind.id}` | {ind.name} | {ind.domain} | {ind.unit} | {ind.direction} | {_scored(ind)} | {levels} |"
+        )
     return "\n".join(lines)
 
 

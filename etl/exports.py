@@ -7,6 +7,7 @@ Streamlit's static serving at ``/app/static/geo/<build_id>/exports/``, and stay 
 as that build's boundary folder (old builds' folders are pruned together). The files are read
 straight from the new database with DuckDB's COPY, so they equal the database they name.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,28 +22,46 @@ CATALOGUE = "catalogue.json"
 #: name → (title, SELECT, {column: unit}). Every SELECT has a total order (the files are reproducible
 #: and comparable row by row with the database).
 TABLES: dict[str, tuple[str, str, dict]] = {
-    "areas": ("Areas: every ward, district, county, region and England with its parents",
-              "SELECT code, name, level, type, tier, parent_code, district_code, county_code, region_code, "
-              "ruc_class, vintage FROM areas ORDER BY level, code", {}),
-    "indicators": ("Indicator definitions: unit, direction (polarity), domain and sources",
-                   "SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, "
-                   "is_local FROM indicators ORDER BY indicator_id", {}),
-    "indicator_values": ("Every indicator value of every area and year (missing values are absent rows or empty)",
-                         "SELECT v.area_code, a.name AS area_name, a.level, v.indicator_id, i.unit, v.period, "
-                         "v.value, v.numerator, v.denominator, v.is_local, v.note "
-                         "FROM indicator_values v JOIN areas a ON a.code = v.area_code "
-                         "JOIN indicators i USING (indicator_id) ORDER BY v.indicator_id, v.period, v.area_code",
-                         {"value": "the row's unit column", "numerator": "source figure behind value",
-                          "denominator": "source figure behind value"}),
-    "grants_by_area": ("360Giving grants summed by funder, award year, district and ward (as the Funders page shows)",
-                       "SELECT funder, award_year, district_code, ward_code, ward_match, amount_gbp, grants, "
-                       "source_district_code, source_ward_code FROM grants_agg ORDER BY ALL",
-                       {"amount_gbp": "£ (pounds sterling, as awarded)", "grants": "number of grants"}),
-    "sources": ("Sources with publisher, licence and attribution",
-                "SELECT DISTINCT source_id, title, publisher, licence, attribution, vintage, url FROM sources "
-                "ORDER BY ALL", {}),
-    "load_issues": ("What the build could not match or read: unmatched codes, suppressed cells, warnings",
-                    "SELECT * FROM load_issues ORDER BY ALL", {}),
+    "areas": (
+        "Areas: every ward, district, county, region and England with its parents",
+        "SELECT code, name, level, type, tier, parent_code, district_code, county_code, region_code, "
+        "ruc_class, vintage FROM areas ORDER BY level, code",
+        {},
+    ),
+    "indicators": (
+        "Indicator definitions: unit, direction (polarity), domain and sources",
+        "SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, "
+        "is_local FROM indicators ORDER BY indicator_id",
+        {},
+    ),
+    "indicator_values": (
+        "Every indicator value of every area and year (missing values are absent rows or empty)",
+        "SELECT v.area_code, a.name AS area_name, a.level, v.indicator_id, i.unit, v.period, "
+        "v.value, v.numerator, v.denominator, v.is_local, v.note "
+        "FROM indicator_values v JOIN areas a ON a.code = v.area_code "
+        "JOIN indicators i USING (indicator_id) ORDER BY v.indicator_id, v.period, v.area_code",
+        {
+            "value": "the row's unit column",
+            "numerator": "source figure behind value",
+            "denominator": "source figure behind value",
+        },
+    ),
+    "grants_by_area": (
+        "360Giving grants summed by funder, award year, district and ward (as the Funders page shows)",
+        "SELECT funder, award_year, district_code, ward_code, ward_match, amount_gbp, grants, "
+        "source_district_code, source_ward_code FROM grants_agg ORDER BY ALL",
+        {"amount_gbp": "£ (pounds sterling, as awarded)", "grants": "number of grants"},
+    ),
+    "sources": (
+        "Sources with publisher, licence and attribution",
+        "SELECT DISTINCT source_id, title, publisher, licence, attribution, vintage, url FROM sources ORDER BY ALL",
+        {},
+    ),
+    "load_issues": (
+        "What the build could not match or read: unmatched codes, suppressed cells, warnings",
+        "SELECT * FROM load_issues ORDER BY ALL",
+        {},
+    ),
 }
 
 
@@ -62,18 +81,32 @@ def _write_table(con, folder: Path, name: str, select: str) -> None:
 def _describe(con, name: str, title: str, select: str, units: dict, build_id: str, licence: str) -> dict:
     cols = con.execute(f"DESCRIBE ({select})").fetchall()
     rows = con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
-    return {"name": name, "title": title, "rows": rows, "build_id": build_id, "licence": licence,
-            "files": {"csv": f"{name}.csv", "parquet": f"{name}.parquet"},
-            "columns": [{"name": c[0], "type": c[1], "unit": units.get(c[0])} for c in cols]}
+    return {
+        "name": name,
+        "title": title,
+        "rows": rows,
+        "build_id": build_id,
+        "licence": licence,
+        "files": {"csv": f"{name}.csv", "parquet": f"{name}.parquet"},
+        "columns": [{"name": c[0], "type": c[1], "unit": units.get(c[0])} for c in cols],
+    }
 
 
 #: The index as the dashboard shows it (default weights), computed from the finished database.
-INDEX_TABLE = ("index", "The Provider → Enabler index with the default weights: every council and region, "
-               "every financial year, both lenses (regions: place only)",
-               "SELECT * FROM index_export ORDER BY level, period, lens, area_code",
-               {"index": "0–100 within the comparison group (100 = most enabling)", "rank": "1 = most enabling",
-                "score_funding": "0–100", "score_projects": "0–100", "score_participation": "0–100",
-                "weights": "domain weights used"})
+INDEX_TABLE = (
+    "index",
+    "The Provider → Enabler index with the default weights: every council and region, "
+    "every financial year, both lenses (regions: place only)",
+    "SELECT * FROM index_export ORDER BY level, period, lens, area_code",
+    {
+        "index": "0–100 within the comparison group (100 = most enabling)",
+        "rank": "1 = most enabling",
+        "score_funding": "0–100",
+        "score_projects": "0–100",
+        "score_participation": "0–100",
+        "weights": "domain weights used",
+    },
+)
 
 
 def index_frame(db_path: Path) -> pd.DataFrame:
@@ -86,8 +119,9 @@ def index_frame(db_path: Path) -> pd.DataFrame:
         for level in queries.INDEX_LEVELS:
             for lens in ("place", "council") if level != "region" else ("place",):
                 t = queries.index_table(level, period, DEFAULT_WEIGHTS, lens, None, db_path)
-                frames.append(t.assign(level=level, period=period, lens=lens,
-                                       weights=urlstate.weights_to_param(DEFAULT_WEIGHTS)))
+                frames.append(
+                    t.assign(level=level, period=period, lens=lens, weights=urlstate.weights_to_param(DEFAULT_WEIGHTS))
+                )
     if not frames:
         return pd.DataFrame(columns=["level", "period", "lens", "area_code"])
     df = pd.concat(frames, ignore_index=True)
@@ -102,7 +136,7 @@ def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         index = index_frame(db_path)
-    finally:   # the temporary file is renamed into place next: keep no handle on it
+    finally:  # the temporary file is renamed into place next: keep no handle on it
         from powerbalance import db as _db
 
         _db.forget(db_path)

@@ -19,6 +19,7 @@ short bodies) are retried a bounded number of times with exponential backoff; an
 running out of attempts, raises :class:`EtlInputError` naming the file and the URL.
 Files already present with the right sha256 are skipped, so re-running is cheap.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -26,8 +27,9 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 from urllib.request import Request, urlopen
@@ -100,6 +102,7 @@ def _select(manifest: dict[str, str], only: list[str] | None) -> list[str]:
 # Record of what was fetched and how it was verified
 # ------------------------------------------------------------------------------------------
 
+
 class _Record:
     """``FETCH_RECORD.tsv`` in the raw dir: path, sha256, how it was verified, source URL.
 
@@ -135,6 +138,7 @@ class _Record:
 # Public entry point
 # ------------------------------------------------------------------------------------------
 
+
 def fetch(into: Path, base_url: str | None = None, only: list[str] | None = None, log: Log = print) -> list[Path]:
     """Download the raw files (all, or ``only`` these relative paths) into ``into``; return their paths.
 
@@ -166,9 +170,15 @@ def fetch(into: Path, base_url: str | None = None, only: list[str] | None = None
             else:
                 _fetch_converted(origin, url, final, manifest[rel], record, stats, log, tag)
         paths.append(final)
-    log(f"done: {stats['downloaded']} downloaded, {stats['present']} already present"
-        + (f", {stats['converted']} converted from R data ({stats['shape_checked']} shape-checked only, "
-           f"see {RECORD_NAME})" if stats["converted"] else ""))
+    log(
+        f"done: {stats['downloaded']} downloaded, {stats['present']} already present"
+        + (
+            f", {stats['converted']} converted from R data ({stats['shape_checked']} shape-checked only, "
+            f"see {RECORD_NAME})"
+            if stats["converted"]
+            else ""
+        )
+    )
     return paths
 
 
@@ -176,8 +186,10 @@ def fetch(into: Path, base_url: str | None = None, only: list[str] | None = None
 # Files verified by sha256
 # ------------------------------------------------------------------------------------------
 
-def _fetch_verified(url: str, final: Path, expected: str, rel: str, record: _Record, stats: dict, log: Log,
-                    tag: str) -> None:
+
+def _fetch_verified(
+    url: str, final: Path, expected: str, rel: str, record: _Record, stats: dict, log: Log, tag: str
+) -> None:
     verified = "sha256 matches manifest"
     if final.exists():
         if sha256_file(final) == expected:
@@ -195,9 +207,11 @@ def _fetch_verified(url: str, final: Path, expected: str, rel: str, record: _Rec
         if not got:
             digest = sha256_file(part)
             part.unlink()
-            raise EtlInputError(f"sha256 mismatch for the file downloaded from {url}: expected {expected}, got "
-                                f"{digest}; nothing was written (the origin changed or the transfer was corrupted)",
-                                file=rel)
+            raise EtlInputError(
+                f"sha256 mismatch for the file downloaded from {url}: expected {expected}, got "
+                f"{digest}; nothing was written (the origin changed or the transfer was corrupted)",
+                file=rel,
+            )
     _publish(part, final)
     record.set(rel, expected, verified, url)
     stats["downloaded"] += 1
@@ -224,8 +238,10 @@ def _download_checked(url: str, part: Path, rel: str, log: Log, tag: str, check:
 # Files converted from R data
 # ------------------------------------------------------------------------------------------
 
-def _fetch_converted(origin: Origin, url: str, final: Path, expected: str, record: _Record, stats: dict, log: Log,
-                     tag: str) -> None:
+
+def _fetch_converted(
+    origin: Origin, url: str, final: Path, expected: str, record: _Record, stats: dict, log: Log, tag: str
+) -> None:
     rel = origin.path
     if final.exists():
         digest = sha256_file(final)
@@ -270,10 +286,12 @@ def _fetch_converted(origin: Origin, url: str, final: Path, expected: str, recor
             problems.append(f"columns {list(columns)}, expected {list(origin.columns)}")
         if problems:
             out.unlink()
-            raise EtlInputError(f"converted {origin.repo_path} from {url} has the wrong shape: "
-                                + "; ".join(problems), file=rel)
-        verified = (f"converted from .rda; sha256 differs from manifest; shape checked "
-                    f"({rows} rows, {len(columns)} columns)")
+            raise EtlInputError(
+                f"converted {origin.repo_path} from {url} has the wrong shape: " + "; ".join(problems), file=rel
+            )
+        verified = (
+            f"converted from .rda; sha256 differs from manifest; shape checked ({rows} rows, {len(columns)} columns)"
+        )
         stats["shape_checked"] += 1
     log(f"{tag}: converted {origin.repo_path} -> {rows:,} rows, {len(columns)} columns; {verified}")
     _publish(out, final)
@@ -296,8 +314,9 @@ def _read_r_object(rda: Path, origin: Origin, constructors: dict | None = None) 
         return objects[origin.object_name]
     if len(objects) == 1:
         return next(iter(objects.values()))
-    raise EtlInputError(f"{origin.repo_path} holds {sorted(objects)}, not the object '{origin.object_name}'",
-                        file=origin.path)
+    raise EtlInputError(
+        f"{origin.repo_path} holds {sorted(objects)}, not the object '{origin.object_name}'", file=origin.path
+    )
 
 
 def convert_rda_csv(rda: Path, out: Path, origin: Origin) -> tuple[int, tuple[str, ...]]:
@@ -306,8 +325,10 @@ def convert_rda_csv(rda: Path, out: Path, origin: Origin) -> tuple[int, tuple[st
 
     frame = _read_r_object(rda, origin)
     if not isinstance(frame, pd.DataFrame):
-        raise EtlInputError(f"{origin.repo_path}: object '{origin.object_name}' is a {type(frame).__name__}, "
-                            "not a data frame", file=origin.path)
+        raise EtlInputError(
+            f"{origin.repo_path}: object '{origin.object_name}' is a {type(frame).__name__}, not a data frame",
+            file=origin.path,
+        )
     with open(out, "w", encoding="utf-8", newline="") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
         fh.flush()
@@ -316,6 +337,7 @@ def convert_rda_csv(rda: Path, out: Path, origin: Origin) -> tuple[int, tuple[st
 
 
 # --- sf objects (the ward boundaries): R classes sf / sfc / sfg -> a GeoDataFrame -------------
+
 
 class _Geometries(list):
     """An ``sfc`` column: shapely geometries plus the CRS stored on the column."""
@@ -356,8 +378,7 @@ def _sf(value: Any, attrs: dict) -> Any:
     geometry_column = _first_string(attrs.get("sf_column")) or "geometry"
     geoms = value[geometry_column]
     # rdata's own data.frame constructor turns the attribute columns into pandas (NA-aware) columns.
-    frame = rdata.conversion.dataframe_constructor(
-        {str(k): v for k, v in value.items() if k != geometry_column}, attrs)
+    frame = rdata.conversion.dataframe_constructor({str(k): v for k, v in value.items() if k != geometry_column}, attrs)
     return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=list(geoms), crs=geoms.crs)
 
 
@@ -368,8 +389,9 @@ def convert_rda_wards(rda: Path, out: Path, origin: Origin) -> tuple[int, tuple[
     constructors = {**rdata.conversion.DEFAULT_CLASS_MAP, "sfg": _sfg, "sfc": _sfc, "sf": _sf}
     frame = _read_r_object(rda, origin, constructors)
     if not hasattr(frame, "geometry"):
-        raise EtlInputError(f"{origin.repo_path}: object '{origin.object_name}' is not an sf data frame",
-                            file=origin.path)
+        raise EtlInputError(
+            f"{origin.repo_path}: object '{origin.object_name}' is not an sf data frame", file=origin.path
+        )
     missing = [c for c in origin.columns if c not in frame.columns]
     if missing:
         raise EtlInputError(f"{origin.repo_path}: columns {missing} are missing", file=origin.path)
@@ -395,6 +417,7 @@ CONVERTERS: dict[str, Callable[[Path, Path, Origin], tuple[int, tuple[str, ...]]
 # HTTP download with resume and retries
 # ------------------------------------------------------------------------------------------
 
+
 def _part(final: Path) -> Path:
     return final.with_name(final.name + ".part")
 
@@ -414,10 +437,12 @@ def _download(url: str, part: Path, rel: str, log: Log, tag: str) -> int:
             reason = _describe(exc)
         if attempt == RETRIES:
             _drop_if_empty(part)
-            kept = (f"; the partial download is kept as {part} and the next fetch resumes it"
-                    if part.exists() else "; nothing was written")
-            raise EtlInputError(f"could not download from {url} after {RETRIES} attempts: {reason}{kept}",
-                                file=rel)
+            kept = (
+                f"; the partial download is kept as {part} and the next fetch resumes it"
+                if part.exists()
+                else "; nothing was written"
+            )
+            raise EtlInputError(f"could not download from {url} after {RETRIES} attempts: {reason}{kept}", file=rel)
         log(f"{tag}: {reason}; retrying in {delay:g} s (attempt {attempt + 1} of {RETRIES})")
         time.sleep(delay)
         delay *= 2
@@ -459,8 +484,9 @@ def _download_once(url: str, part: Path, log: Log, tag: str) -> int:
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != have:
                 part.unlink()
-                raise _Transient(f"unexpected Content-Range {response.headers.get('Content-Range')!r}; "
-                                 "starting again from zero")
+                raise _Transient(
+                    f"unexpected Content-Range {response.headers.get('Content-Range')!r}; starting again from zero"
+                )
             total = int(match.group(3)) if match.group(3) != "*" else None
         else:
             have = 0  # a 200 answer to a Range request is the whole file: start over
@@ -493,6 +519,7 @@ def _download_once(url: str, part: Path, log: Log, tag: str) -> int:
 # ------------------------------------------------------------------------------------------
 # Atomic publish
 # ------------------------------------------------------------------------------------------
+
 
 def _publish(part: Path, final: Path) -> None:
     """fsync ``part``, rename it onto ``final`` (atomic on POSIX), fsync the directory entry."""

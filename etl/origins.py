@@ -15,6 +15,7 @@ Three kinds of origin:
 * ``rda_wards_geojson`` — the ``sf`` ward boundary object, written as GeoJSON (EPSG:4326),
   English wards only (``WD23CD`` starting ``E05``), properties ``WD23CD, WD23NM, LAD23CD, LAD23NM``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -108,7 +109,8 @@ IMD2025_LTLA24_COLUMNS = _cols(
     "living_environment_average_rank,living_environment_rank_of_average_rank,living_environment_average_score,"
     "living_environment_rank_of_average_score,"
     "living_environment_proportion_of_lso_as_in_most_deprived_10_percent_nationally,"
-    "living_environment_rank_of_proportion_of_lso_as_in_most_deprived_10_percent_nationally")
+    "living_environment_rank_of_proportion_of_lso_as_in_most_deprived_10_percent_nationally"
+)
 
 
 def _copy(path: str, origin: tuple[str, str], repo_path: str) -> Origin:
@@ -128,14 +130,27 @@ def _topo(name: str) -> Origin:
 
 ORIGINS: tuple[Origin, ...] = (
     # geography/
-    _copy("geography/uk_local_authorities_future.csv", MYSOC_LA,
-          "data/packages/uk_la_future/uk_local_authorities_future.csv"),
+    _copy(
+        "geography/uk_local_authorities_future.csv",
+        MYSOC_LA,
+        "data/packages/uk_la_future/uk_local_authorities_future.csv",
+    ),
     _copy("geography/lookup_gss_to_registry.csv", MYSOC_LA, "data/lookup_gss_to_registry.csv"),
     _copy("geography/lookup_lsoa_to_registry.csv", MYSOC_LA, "data/lookup_lsoa_to_registry.csv"),
-    _copy("geography/WD23_LAD23_UK_LU_DEC.csv", WARDS,
-          "data-raw/Ward_to_Local_Authority_District_(December_2023)_Lookup_in_the_United_Kingdom.csv"),
-    Origin("geography/wards_dec2023_england_bsc.geojson", WARDS[0], WARDS[1], "data/wards_dec2023.rda",
-           RDA_WARDS_GEOJSON, 6862, ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM")),
+    _copy(
+        "geography/WD23_LAD23_UK_LU_DEC.csv",
+        WARDS,
+        "data-raw/Ward_to_Local_Authority_District_(December_2023)_Lookup_in_the_United_Kingdom.csv",
+    ),
+    Origin(
+        "geography/wards_dec2023_england_bsc.geojson",
+        WARDS[0],
+        WARDS[1],
+        "data/wards_dec2023.rda",
+        RDA_WARDS_GEOJSON,
+        6862,
+        ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM"),
+    ),
     _topo("Local_Authority_Districts_December_2024_Boundaries_UK_BUC"),
     _topo("Local_Authority_Districts_December_2024_Boundaries_UK_BGC"),
     _topo("Local_Authority_Districts_May_2024_Boundaries__UK_BSC"),
@@ -145,56 +160,101 @@ ORIGINS: tuple[Origin, ...] = (
     _topo("Regions_December_2023_Boundaries_EN_BUC"),
     _topo("Regions_December_2023_Boundaries_EN_BGC"),
     _topo("CAUTH_MAY_2025_EN_BUC"),
-    _rda_csv("geography/lookup_ltla24_region24.csv", GEOGRAPHR, 296,
-             "ltla24_name,ltla24_code,region24_name,region24_code"),
-    _rda_csv("geography/lookup_ltla23_utla23.csv", GEOGRAPHR, 318,
-             "ltla23_code,ltla23_name,utla23_code,utla23_name"),
-    _rda_csv("geography/lookup_ltla23_cauth23.csv", GEOGRAPHR, 53,
-             "ltla23_name,ltla23_code,cauth23_name,cauth23_code"),
-    _rda_csv("geography/lookup_lsoa21_ward24_ltla24.csv", GEOGRAPHR, 35672,
-             "lsoa21_name,lsoa21_code,ward24_name,ward24_code,ltla24_name,ltla24_code"),
-    _rda_csv("geography/lookup_ltla_ltla.csv", GEOGRAPHR, 393,
-             ",".join(f"ltla{y}_code,ltla{y}_name" for y in range(16, 25))),
+    _rda_csv(
+        "geography/lookup_ltla24_region24.csv", GEOGRAPHR, 296, "ltla24_name,ltla24_code,region24_name,region24_code"
+    ),
+    _rda_csv("geography/lookup_ltla23_utla23.csv", GEOGRAPHR, 318, "ltla23_code,ltla23_name,utla23_code,utla23_name"),
+    _rda_csv("geography/lookup_ltla23_cauth23.csv", GEOGRAPHR, 53, "ltla23_name,ltla23_code,cauth23_name,cauth23_code"),
+    _rda_csv(
+        "geography/lookup_lsoa21_ward24_ltla24.csv",
+        GEOGRAPHR,
+        35672,
+        "lsoa21_name,lsoa21_code,ward24_name,ward24_code,ltla24_name,ltla24_code",
+    ),
+    _rda_csv(
+        "geography/lookup_ltla_ltla.csv", GEOGRAPHR, 393, ",".join(f"ltla{y}_code,ltla{y}_name" for y in range(16, 25))
+    ),
     # funding/
-    *(_copy(f"funding/{name}", BBC, name) for name in (
-        "Revenue_Outturn_Summary__RS__data_2010-11_by_LA_-_27-Nov-2012-v2.xls",
-        "Revenue_Outturn_Summary__RS__data_2011-12_by_LA_-_Revised_28-Nov-2013.xls",
-        "Revenue_Outturn_Summary__RS__data_2012-13_by_LA__Revised__-_18-Feb-2014.xls",
-        "Revenue_Outturn_Summary__RS__data_2013-14_by_LA_-_Revised_28-Jan-2015.xls",
-        "Revenue_Outturn_Summary__RS__data_2014-15_by_LA_-_02-Feb-2016.xls",
-        "RS_2017-18_data_by_LA.xlsx",
-    )),
+    *(
+        _copy(f"funding/{name}", BBC, name)
+        for name in (
+            "Revenue_Outturn_Summary__RS__data_2010-11_by_LA_-_27-Nov-2012-v2.xls",
+            "Revenue_Outturn_Summary__RS__data_2011-12_by_LA_-_Revised_28-Nov-2013.xls",
+            "Revenue_Outturn_Summary__RS__data_2012-13_by_LA__Revised__-_18-Feb-2014.xls",
+            "Revenue_Outturn_Summary__RS__data_2013-14_by_LA_-_Revised_28-Jan-2015.xls",
+            "Revenue_Outturn_Summary__RS__data_2014-15_by_LA_-_02-Feb-2016.xls",
+            "RS_2017-18_data_by_LA.xlsx",
+        )
+    ),
     # the publisher's 2023-24 ODS, removed from that repository in a later commit: fetched at this one
     _copy("funding/RS_2023-24_data_by_LA.ods", ARCADES, "RS_2023-24_data_by_LA.ods"),
     _copy("funding/mhclg_RS_revenue_outturn_2016_2017_uppertier.csv", BBC, "roall.csv"),
-    _copy("funding/360giving_grants_eng_LAD_ward_donor_year_2013_2018.csv", GRANTS_360,
-          "app/src/data/grants/grants_eng_LAD_ward_donor_year.csv"),
-    _copy("funding/360giving_covid19_grants_2020-05-07.json", COVID_360,
-          "covidtracker/assets/data/grants_data.json"),
+    _copy(
+        "funding/360giving_grants_eng_LAD_ward_donor_year_2013_2018.csv",
+        GRANTS_360,
+        "app/src/data/grants/grants_eng_LAD_ward_donor_year.csv",
+    ),
+    _copy("funding/360giving_covid19_grants_2020-05-07.json", COVID_360, "covidtracker/assets/data/grants_data.json"),
     # community/
     _copy("community/PAR18_WD18_LAD18.csv", ONS_LOOKUPS, "csv/072.csv"),
     _copy("community/PAR19_WD19_LAD19.csv", ONS_LOOKUPS, "csv/081.csv"),
     _copy("community/PAR19_names_codes.csv", ONS_LOOKUPS, "csv/269.csv"),
     # volunteering/
-    _copy("volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv", SMC,
-          f"{SMC_DIR}/DR41-civic-engagement--by-ITL1-region-and-year--original.csv"),
-    _copy("volunteering/DR41-civic-engagement--full-dataset.csv", SMC,
-          f"{SMC_DIR}/DR41-civic-engagement--full-dataset.csv"),
-    _copy("volunteering/DR41-4.0-civic-engagement--full-dataset.csv", SMC_4,
-          f"{SMC_4_DIR}/DR41-4.0-civic-engagement--full-dataset.csv"),
+    _copy(
+        "volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv",
+        SMC,
+        f"{SMC_DIR}/DR41-civic-engagement--by-ITL1-region-and-year--original.csv",
+    ),
+    _copy(
+        "volunteering/DR41-civic-engagement--full-dataset.csv",
+        SMC,
+        f"{SMC_DIR}/DR41-civic-engagement--full-dataset.csv",
+    ),
+    _copy(
+        "volunteering/DR41-4.0-civic-engagement--full-dataset.csv",
+        SMC_4,
+        f"{SMC_4_DIR}/DR41-4.0-civic-engagement--full-dataset.csv",
+    ),
     # context/
     _rda_csv("context/imd2025_england_ltla24.csv", IMD, 296, IMD2025_LTLA24_COLUMNS),
-    _rda_csv("context/imd2025_england_lsoa21.csv", IMD, 33755,
-             "lsoa21_code," + ",".join(f"{d}_{m}" for m in ("decile", "rank", "score") for d in (
-                 "IMD", "Income", "Employment", "Education", "Health", "Crime", "Housing_and_Services",
-                 "Environment"))),
-    _rda_csv("context/imd2019_england_ltla23.csv", IMD, 296,
-             "ltla23_code,Score,Proportion,Extent," + ",".join(f"{d}_{m}" for d in (
-                 "Income", "Employment", "Education", "Health", "Crime", "Housing_and_Access", "Environment")
-                 for m in ("Score", "Proportion", "Extent"))),
-    _rda_csv("context/age_gender21_ltla21_ew.csv", DEMOGRAPHR, 331,
-             "ltla21_code,total_population,total_females,total_males,younger_females,working_age_females,"
-             "older_females,younger_males,working_age_males,older_males"),
+    _rda_csv(
+        "context/imd2025_england_lsoa21.csv",
+        IMD,
+        33755,
+        "lsoa21_code,"
+        + ",".join(
+            f"{d}_{m}"
+            for m in ("decile", "rank", "score")
+            for d in (
+                "IMD",
+                "Income",
+                "Employment",
+                "Education",
+                "Health",
+                "Crime",
+                "Housing_and_Services",
+                "Environment",
+            )
+        ),
+    ),
+    _rda_csv(
+        "context/imd2019_england_ltla23.csv",
+        IMD,
+        296,
+        "ltla23_code,Score,Proportion,Extent,"
+        + ",".join(
+            f"{d}_{m}"
+            for d in ("Income", "Employment", "Education", "Health", "Crime", "Housing_and_Access", "Environment")
+            for m in ("Score", "Proportion", "Extent")
+        ),
+    ),
+    _rda_csv(
+        "context/age_gender21_ltla21_ew.csv",
+        DEMOGRAPHR,
+        331,
+        "ltla21_code,total_population,total_females,total_males,younger_females,working_age_females,"
+        "older_females,younger_males,working_age_males,older_males",
+    ),
     _rda_csv("context/households21_england_wales_ltla23.csv", DEMOGRAPHR, 318, "ltla23_code,households"),
     _copy("context/mysociety_composite_uk_imd_la.csv", COMPOSITE_IMD, "data/packages/uk_index/la_imd.csv"),
     _copy("context/lsoa11_population_mid2019.csv", LA_DISTANCE, "data/imd/2019_population.csv"),

@@ -10,11 +10,12 @@ through ``powerbalance.db`` read-only, then let go), so what is stored is exactl
 server would compute; ``tests/test_precompute.py`` checks every stored frame against a fresh
 computation.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pandas as pd
@@ -32,8 +33,9 @@ def default_answers(path: Path) -> dict[str, pd.DataFrame]:
     for level, lens, period in default_combinations(path):
         key = {"level": level, "period": period, "lens": lens}
         out["index_default"].append(_keyed(index.compute_index(level, period, None, lens, db=path), key))
-        out["rank_bands_default"].append(_keyed(
-            index.rank_uncertainty(level, period, None, lens, n=draws, seed=seed, db=path), key))
+        out["rank_bands_default"].append(
+            _keyed(index.rank_uncertainty(level, period, None, lens, n=draws, seed=seed, db=path), key)
+        )
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in out.items() if frames}
     tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
     return tables
@@ -43,8 +45,9 @@ def _keyed(df: pd.DataFrame, key: dict) -> pd.DataFrame:
     return pd.DataFrame({**key, "ord": range(len(df))}, index=df.index).join(df)
 
 
-def store_default_answers(con: duckdb.DuckDBPyConnection, path: Path, log: Callable[..., None] = print,
-                          timings: dict | None = None) -> duckdb.DuckDBPyConnection:
+def store_default_answers(
+    con: duckdb.DuckDBPyConnection, path: Path, log: Callable[..., None] = print, timings: dict | None = None
+) -> duckdb.DuckDBPyConnection:
     """Checkpoint and close the build's connection, compute the default answers from the file,
     store them through a new connection and return it (the build goes on with that one)."""
     t0 = time.perf_counter()
@@ -53,7 +56,7 @@ def store_default_answers(con: duckdb.DuckDBPyConnection, path: Path, log: Calla
     try:
         tables = default_answers(path)
     finally:
-        _db.forget(path)          # no read-only handle on the file while it is written again
+        _db.forget(path)  # no read-only handle on the file while it is written again
     con = duckdb.connect(str(path))
     for name, frame in tables.items():
         con.register("_pb_default_rows", frame)

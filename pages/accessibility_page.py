@@ -1,6 +1,7 @@
 """Accessibility statement — how accessible this dashboard is, what is not yet accessible and
 the alternatives, how it is tested, and how to report a problem (required of UK public-sector
 bodies that publish it: the Public Sector Bodies Accessibility Regulations 2018)."""
+
 import streamlit as st
 
 from powerbalance import ui
@@ -8,8 +9,10 @@ from powerbalance import ui
 PAGE = {"title": "Accessibility", "icon": ":material/accessibility:", "url_path": "accessibility", "order": 90}
 
 ui.start_page()
-ui.page_header("Accessibility statement", "This statement covers the Power Balance dashboard. We want as many "
-                                          "people as possible to be able to use it.")
+ui.page_header(
+    "Accessibility statement",
+    "This statement covers the Power Balance dashboard. We want as many people as possible to be able to use it.",
+)
 
 st.subheader("How accessible this dashboard is")
 st.markdown(
@@ -20,7 +23,8 @@ st.markdown(
     "below it, holding every value drawn.\n"
     "- Every choice on a page is kept in the page's address, so a view can be bookmarked and shared, and the page "
     "can be reached again without repeating the steps.\n"
-    "- The one-page brief on **My area** is a tagged PDF (PDF/UA-1) with its language and title set, or HTML.")
+    "- The one-page brief on **My area** is a tagged PDF (PDF/UA-1) with its language and title set, or HTML."
+)
 
 st.subheader("What is not yet accessible, and the alternatives")
 st.markdown(
@@ -34,21 +38,25 @@ st.markdown(
     "| **Colour** in maps and charts | Colour scales alone cannot be read by everyone. | Values are written in "
     "the tables; charts use a colour-blind-safe palette and labels. |\n"
     "| Third-party **downloads** (Excel) | Spreadsheets are as accessible as the program that opens them. | The "
-    "same table as CSV (plain text). |")
+    "same table as CSV (plain text). |"
+)
 
 st.subheader("Compliance status")
 st.markdown(
     "This dashboard is **partially compliant** with the Web Content Accessibility Guidelines version 2.2 AA "
-    "standard, because of the map interaction listed above.")
+    "standard, because of the map interaction listed above."
+)
 
 st.subheader("Reporting a problem or asking for another format")
 st.markdown(
     "If you find a problem not listed here, or need the information in another format, contact the organisation "
     "that publishes this dashboard. If you are not happy with how they respond, contact the "
-    "[Equality Advisory and Support Service (EASS)](https://www.equalityadvisoryservice.com/).")
+    "[Equality Advisory and Support Service (EASS)](https://www.equalityadvisoryservice.com/)."
+)
 
 st.subheader("How this statement was prepared")
 st.markdown(
     "The automated checks run on every page with each change to the code (the dashboard's browser tests, "
     "axe-core with the WCAG 2.2 A and AA rule tags). Automated tests find only some problems; the limitations "
-    "above come from reviewing the pages by hand.")
+    "above come from reviewing the pages by hand."
+)

@@ -1,5 +1,6 @@
 """Data — where every number comes from: sources with licences and attributions, the ETL load
 report (what failed to match, what is missing), the build, and downloads of every table."""
+
 import streamlit as st
 
 from powerbalance import exports, labels, queries, ui
@@ -10,8 +11,11 @@ PAGE = {"title": "Data", "icon": ":material/database:", "url_path": "data", "ord
 ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
 
 ui.start_page()
-ui.page_header("Data", "Every figure in this dashboard comes from the public files listed here, loaded by the "
-                       "project's ETL. Nothing is invented; what is missing is listed.")
+ui.page_header(
+    "Data",
+    "Every figure in this dashboard comes from the public files listed here, loaded by the "
+    "project's ETL. Nothing is invented; what is missing is listed.",
+)
 
 info = ui.q(queries.build_info)
 c1, c2, c3 = st.columns([2, 1, 3])
@@ -21,8 +25,12 @@ c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get(
 
 st.subheader("Sources, licences and attributions")
 src = ui.q(queries.sources)
-ui.table(src[["source_id", "title", "publisher", "licence", "attribution", "vintage", "url", "files"]],
-         "Sources", "da_sources", column_config={"url": st.column_config.LinkColumn("url")})
+ui.table(
+    src[["source_id", "title", "publisher", "licence", "attribution", "vintage", "url", "files"]],
+    "Sources",
+    "da_sources",
+    column_config={"url": st.column_config.LinkColumn("url")},
+)
 st.markdown("**Attributions**")
 for a in ui.q(queries.attributions):
     st.markdown(f"- {labels.escape_markdown(a)}")
@@ -30,53 +38,77 @@ with st.expander("Every raw file read, with its checksum"):
     ui.table(ui.q(queries.source_files), "Source files", "da_files")
 
 st.subheader("Load report")
-st.caption("Rows read and loaded per source; codes that matched no current area; suppressed cells read as missing; "
-           "negative values kept as published.")
+st.caption(
+    "Rows read and loaded per source; codes that matched no current area; suppressed cells read as missing; "
+    "negative values kept as published."
+)
 rep = ui.q(queries.load_report)
 ui.table(rep, "Load report", "da_report")
 issues = ui.q(queries.load_issues)
 kinds = sorted(issues["kind"].unique().tolist()) if len(issues) else []
 if kinds:
     counts = issues["kind"].value_counts().to_dict()
-    kind = ui.url_radio("Show issues of kind", kinds, param="issues", key="da_kind",
-                        default="unmatched" if "unmatched" in kinds else kinds[0],
-                        format_func=lambda k: f"{k} ({counts.get(k, 0):,})")
+    kind = ui.url_radio(
+        "Show issues of kind",
+        kinds,
+        param="issues",
+        key="da_kind",
+        default="unmatched" if "unmatched" in kinds else kinds[0],
+        format_func=lambda k: f"{k} ({counts.get(k, 0):,})",
+    )
     of_kind = issues[issues["kind"] == kind]
     shown = of_kind.head(ISSUES_SHOWN)
     ui.table(shown, f"Load issues {kind}", "da_issues", height=320)
     if len(of_kind) > len(shown):
-        st.caption(f"Showing the first {len(shown):,} of {len(of_kind):,} {kind} issues; every one is in the "
-                   "CSV/XLSX of the whole list below.")
+        st.caption(
+            f"Showing the first {len(shown):,} of {len(of_kind):,} {kind} issues; every one is in the "
+            "CSV/XLSX of the whole list below."
+        )
         ui.downloads(of_kind, f"Load issues {kind} (all)", "da_issues_all")
 else:
     st.success("The ETL reported no issues.")
 
 st.subheader("What is missing")
 cov = ui.q(queries.indicator_coverage)
-ui.table(cov, "Indicator coverage", "da_cov", height=320,
-         caption="For each indicator, level and period: how many areas have a value, and how many do not.")
+ui.table(
+    cov,
+    "Indicator coverage",
+    "da_cov",
+    height=320,
+    caption="For each indicator, level and period: how many areas have a value, and how many do not.",
+)
 
 st.subheader("Local data")
 local = ui.q(queries.local_data)
 if local.empty:
-    st.info("No local figures are loaded. Councils and partners can add volunteering, community-project and "
-            "grant figures with the templates in `templates/local/` (see docs/local-data.md); they are marked "
-            "*local* wherever they appear and join their domain of the index.")
+    st.info(
+        "No local figures are loaded. Councils and partners can add volunteering, community-project and "
+        "grant figures with the templates in `templates/local/` (see docs/local-data.md); they are marked "
+        "*local* wherever they appear and join their domain of the index."
+    )
 else:
-    ui.table(local, "Local data", "da_local",
-             caption="Figures loaded from the raw directory's local/ folder: each measure joins the indicator "
-                     "shown and is marked local wherever it appears. “use” says which can feed the index (a "
-                     "council's figure for a year the index covers, scored where enough areas of the comparison "
-                     "group have it) and which are shown only.")
+    ui.table(
+        local,
+        "Local data",
+        "da_local",
+        caption="Figures loaded from the raw directory's local/ folder: each measure joins the indicator "
+        "shown and is marked local wherever it appears. “use” says which can feed the index (a "
+        "council's figure for a year the index covers, scored where enough areas of the comparison "
+        "group have it) and which are shown only.",
+    )
 
 st.subheader("Download every table")
-st.caption("CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
-           "pages with other weights offer their own downloads beside each table.")
+st.caption(
+    "CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
+    "pages with other weights offer their own downloads beside each table."
+)
 periods = ui.q(queries.index_periods)
-tables = [("Indicator values (all areas, all years)", "indicator_values_all", ()),
-          ("Indicator definitions", "indicator_catalogue", ()),
-          ("Areas", "areas_all", ()),
-          ("Load facts", "load_facts", ())]
+tables = [
+    ("Indicator values (all areas, all years)", "indicator_values_all", ()),
+    ("Indicator definitions", "indicator_catalogue", ()),
+    ("Areas", "areas_all", ()),
+    ("Load facts", "load_facts", ()),
+]
 if periods:
     for level in ("district", "county", "region"):
         tables.append((f"Index {level} {periods[-1]}", "index_table", (level, periods[-1], DEFAULT_WEIGHTS, "place")))
@@ -84,8 +116,11 @@ for title, fn, args in tables:
     with st.container(border=True):
         st.markdown(f"**{title}**")
         # read only when downloaded: the biggest table has every value of every area and year
-        ui.downloads(lambda fn=fn, args=args: getattr(queries, fn)(*args), title,
-                     f"da_dl_{fn}_{'_'.join(str(a) for a in args[:2])}")
+        ui.downloads(
+            lambda fn=fn, args=args: getattr(queries, fn)(*args),
+            title,
+            f"da_dl_{fn}_{'_'.join(str(a) for a in args[:2])}",
+        )
 
 st.subheader("Open data files of this build")
 files = exports.export_files(info, ui.served_static_root())
@@ -93,9 +128,17 @@ if files.empty:
     st.info("This build's open files are not served here (rebuild with the default `--static` folder).")
 else:
     cat_url = exports.export_location(info, ui.served_static_root())[0] + "/" + exports.CATALOGUE
-    st.markdown(f"Every area-level table as CSV and Parquet, written when build `{info['build_id']}` was made and "
-                f"kept while the build's files are served. [Catalogue (JSON)]({cat_url}): columns, units, rows, "
-                "licence and build id.")
-    ui.table(files, "Open data files", "da_open", column_config={
-        "csv": st.column_config.LinkColumn("CSV", display_text="CSV"),
-        "parquet": st.column_config.LinkColumn("Parquet", display_text="Parquet")})
+    st.markdown(
+        f"Every area-level table as CSV and Parquet, written when build `{info['build_id']}` was made and "
+        f"kept while the build's files are served. [Catalogue (JSON)]({cat_url}): columns, units, rows, "
+        "licence and build id."
+    )
+    ui.table(
+        files,
+        "Open data files",
+        "da_open",
+        column_config={
+            "csv": st.column_config.LinkColumn("CSV", display_text="CSV"),
+            "parquet": st.column_config.LinkColumn("Parquet", display_text="Parquet"),
+        },
+    )

@@ -1,5 +1,6 @@
 """Map — any indicator (or the index) as a choropleth at ward, district, county or region
 level, for a chosen year. Click an area to open it in My area."""
+
 import streamlit as st
 
 from powerbalance import charts, labels, queries, ui
@@ -13,26 +14,50 @@ ui.page_header("Map", "Choose a level, an indicator and a year. Grey areas have 
 
 LEVEL_NAMES = {"ward": "Wards", "district": "Districts & unitaries", "county": "Counties", "region": "Regions"}
 c1, c2, c3 = st.columns([3, 4, 2])
-level = ui.url_radio("Level", list(LEVEL_NAMES), param="level", key="map_level", default="district",
-                     format_func=LEVEL_NAMES.get, container=c1)
+level = ui.url_radio(
+    "Level",
+    list(LEVEL_NAMES),
+    param="level",
+    key="map_level",
+    default="district",
+    format_func=LEVEL_NAMES.get,
+    container=c1,
+)
 choices = ui.q(queries.map_indicator_choices, level)
 names = dict(zip(choices["indicator_id"], choices["label"]))
 if choices.empty:
     ui.no_data(f"no indicator has values for {labels.LEVEL_PLURAL[level]}.")
     st.stop()
-indicator = ui.url_selectbox("Indicator", choices["indicator_id"].tolist(), param="indicator", key="map_indicator",
-                             default=choices["indicator_id"].iloc[0], format_func=lambda i: names.get(i, i),
-                             container=c2)
+indicator = ui.url_selectbox(
+    "Indicator",
+    choices["indicator_id"].tolist(),
+    param="indicator",
+    key="map_indicator",
+    default=choices["indicator_id"].iloc[0],
+    format_func=lambda i: names.get(i, i),
+    container=c2,
+)
 chosen = choices[choices["indicator_id"] == indicator].iloc[0]
 years = chosen["periods"]
-year = ui.url_selectbox("Year", years, param="year", key="map_year", default=chosen["default_period"], container=c3,
-                        help="Opens on the latest year that covers at least half as many areas as the best-covered "
-                             "year.")
+year = ui.url_selectbox(
+    "Year",
+    years,
+    param="year",
+    key="map_year",
+    default=chosen["default_period"],
+    container=c3,
+    help="Opens on the latest year that covers at least half as many areas as the best-covered year.",
+)
 
 if indicator == queries.INDEX_ID:
-    lens = ui.url_radio("Lens", [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"], param="lens",
-                        key="map_lens", format_func=ui.LENS_LABELS.get,
-                        help="Place: all councils' spending in the area. Council: its own budget.")
+    lens = ui.url_radio(
+        "Lens",
+        [x for x in ui.LENS_OPTIONS if level != "region" or x != "council"],
+        param="lens",
+        key="map_lens",
+        format_func=ui.LENS_LABELS.get,
+        help="Place: all councils' spending in the area. Council: its own budget.",
+    )
     values = ui.q(queries.index_map_values, level, year, weights, lens)
     info = {"name": "Provider → Enabler index", "unit": "0–100", "description": queries.INDEX_DESCRIPTION}
     unit, digits = "", 1
@@ -48,10 +73,18 @@ plural = labels.LEVEL_PLURAL[level]
 n = int(values["value"].notna().sum())
 url = ui.geo_url(level)
 if url is not None:
-    fig, alt = charts.choropleth_map(values, url, measure=info["name"], unit=unit, area_label=plural, digits=digits,
-                                     height=600)
-    event = ui.chart(fig, alt, key="map_map", data=values, name=f"{info['name']} {level} {year}", select=True,
-                     help="Click an area to open it in My area. Darker blue = higher value.")
+    fig, alt = charts.choropleth_map(
+        values, url, measure=info["name"], unit=unit, area_label=plural, digits=digits, height=600
+    )
+    event = ui.chart(
+        fig,
+        alt,
+        key="map_map",
+        data=values,
+        name=f"{info['name']} {level} {year}",
+        select=True,
+        help="Click an area to open it in My area. Darker blue = higher value.",
+    )
     clicked = ui.selected_location(event)
     if clicked:
         st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))

@@ -1,6 +1,7 @@
 """My area — find a place by name, ward or postcode and see its index, domains, shift over
 time, rank with its uncertainty band, statistical neighbours, the wards inside it, and a
 printable one-page brief."""
+
 import streamlit as st
 
 from powerbalance import benchmarks, brief, charts, labels, quadrants, queries, ui
@@ -15,8 +16,11 @@ councils = ui.q(queries.councils)
 council_labels = dict(zip(councils["code"], councils["label"]))
 
 # --- choosing the place ------------------------------------------------------------------------------
-ui.page_header("My area", "Find your council or ward. The index belongs to councils; a ward shows its own "
-                          "figures beside its council's index.")
+ui.page_header(
+    "My area",
+    "Find your council or ward. The index belongs to councils; a ward shows its own "
+    "figures beside its council's index.",
+)
 
 
 def _choose(code: str, parishes: dict | None = None) -> None:
@@ -27,8 +31,12 @@ def _choose(code: str, parishes: dict | None = None) -> None:
         st.session_state["ma_parish"] = (code, parishes[code]) if parishes and code in parishes else None
 
 
-search = st.text_input("Search by place name, ward or postcode", key="ma_search", placeholder="e.g. Adur, "
-                       "Hebden Royd, or SW1A 1AA", help="Matches councils, wards and postcodes in England.")
+search = st.text_input(
+    "Search by place name, ward or postcode",
+    key="ma_search",
+    placeholder="e.g. Adur, Hebden Royd, or SW1A 1AA",
+    help="Matches councils, wards and postcodes in England.",
+)
 if search.strip():
     found = ui.q(queries.find_places, search, 10)
     if found.empty:
@@ -37,9 +45,15 @@ if search.strip():
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))
         parishes = {c: lab for c, lab, m in zip(found["code"], found["label"], found["match"]) if m == "parish"}
-        st.selectbox("Matches", opts, index=None, format_func=lambda c: flabels.get(c, c), key="ma_pick",
-                     placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
-                     on_change=lambda: _choose(st.session_state.get("ma_pick"), parishes))
+        st.selectbox(
+            "Matches",
+            opts,
+            index=None,
+            format_func=lambda c: flabels.get(c, c),
+            key="ma_pick",
+            placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
+            on_change=lambda: _choose(st.session_state.get("ma_pick"), parishes),
+        )
 
 # Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
 extra = {}
@@ -54,54 +68,97 @@ if not (st.query_params.get("area") or st.session_state.get("ma_area") or ui.las
     st.info("Search above for your council, ward or postcode to see its profile.", icon=":material/search:")
     st.stop()  # before any search: a prompt, not the first council's profile
 c1, c2, c3 = st.columns([3, 2, 2])
-code = ui.url_selectbox("Area", options, param="area", key="ma_area", default=ui.last_area(councils["code"].iloc[0]),
-                        format_func=lambda c: all_labels.get(c, c), container=c1)
+code = ui.url_selectbox(
+    "Area",
+    options,
+    param="area",
+    key="ma_area",
+    default=ui.last_area(councils["code"].iloc[0]),
+    format_func=lambda c: all_labels.get(c, c),
+    container=c1,
+)
 ui.remember_area(code)
 if not periods:
     ui.no_data("no financial year has spending data, so there is no index to show.")
     st.stop()
 period = ui.url_selectbox("Financial year", periods, param="year", key="ma_year", default=periods[-1], container=c2)
-lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ma_lens", container=c3,
-                    format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
+lens = ui.url_radio(
+    "Lens",
+    ui.LENS_OPTIONS,
+    param="lens",
+    key="ma_lens",
+    container=c3,
+    format_func=ui.LENS_LABELS.get,
+    help=ui.LENS_HELP,
+)
 
 profile = ui.q(queries.area_profile, code, period, weights, lens)
 head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
 head.header(profile.name)
-where = ", ".join(x for x in (profile.parent_names.get("district"), profile.parent_names.get("county"),
-                             profile.parent_names.get("region")) if x and x != profile.name)
-head.caption(f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}"
-           + (f" · {where}" if where else ""))
+where = ", ".join(
+    x
+    for x in (
+        profile.parent_names.get("district"),
+        profile.parent_names.get("county"),
+        profile.parent_names.get("region"),
+    )
+    if x and x != profile.name
+)
+head.caption(
+    f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else "")
+)
 found_parish = st.session_state.get("ma_parish")
 if found_parish and found_parish[0] == profile.code:
     st.info(f"Parish found: {found_parish[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
 if profile.council_code and profile.council_code != profile.code:
-    head.info(f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
-            "The ward's own figures are in the indicator table.", icon=":material/info:")
+    head.info(
+        f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "
+        "The ward's own figures are in the indicator table.",
+        icon=":material/info:",
+    )
 
 # --- headline figures --------------------------------------------------------------------------------
 ix = profile.index or {}
 m1, m2, m3 = head.columns(3)
 if profile.has_index:
-    m1.metric("Provider → Enabler index", charts.fmt(ix["index"], 1), border=True,
-              help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.")
+    m1.metric(
+        "Provider → Enabler index",
+        charts.fmt(ix["index"], 1),
+        border=True,
+        help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.",
+    )
     band = profile.band or {}
-    band_text = (f"90% range {charts.fmt(band.get('p5'), 0)}–{charts.fmt(band.get('p95'), 0)}"
-                 + (" · robust" if band.get("robust") is True else " · uncertain" if band.get("robust") is False
-                    else "")) if band else "no uncertainty estimate"
-    m2.metric(f"Rank among {profile.group_label}", f"{charts.fmt(ix['rank'], 0)} of {charts.fmt(ix['n_in_group'], 0)}",
-              border=True, help="1 = most enabling. " + band_text)
+    band_text = (
+        (
+            f"90% range {charts.fmt(band.get('p5'), 0)}–{charts.fmt(band.get('p95'), 0)}"
+            + (" · robust" if band.get("robust") is True else " · uncertain" if band.get("robust") is False else "")
+        )
+        if band
+        else "no uncertainty estimate"
+    )
+    m2.metric(
+        f"Rank among {profile.group_label}",
+        f"{charts.fmt(ix['rank'], 0)} of {charts.fmt(ix['n_in_group'], 0)}",
+        border=True,
+        help="1 = most enabling. " + band_text,
+    )
     m2.caption(band_text)
 else:
     m1.metric("Provider → Enabler index", "no data", border=True)
-    ui.no_data(f"{profile.council_name or profile.name} has no index in {period}: "
-               f"{ix.get('reason') or 'the index covers districts, unitaries, counties and regions'}.")
+    ui.no_data(
+        f"{profile.council_name or profile.name} has no index in {period}: "
+        f"{ix.get('reason') or 'the index covers districts, unitaries, counties and regions'}."
+    )
 sh = profile.shift or {}
 if profile.has_shift:
-    m3.metric(f"Enabler ratio {sh['from_period']} → {sh['to_period']}", charts.fmt(sh["ratio_to"], 2),
-              delta=f"{sh['ratio_shift']:+.2f} "
-                    f"({queries.shift_direction(sh['ratio_shift'])})",
-              delta_color="off", border=True,
-              help="Community funding per £100 of council spending: an absolute measure of the shift.")
+    m3.metric(
+        f"Enabler ratio {sh['from_period']} → {sh['to_period']}",
+        charts.fmt(sh["ratio_to"], 2),
+        delta=f"{sh['ratio_shift']:+.2f} ({queries.shift_direction(sh['ratio_shift'])})",
+        delta_color="off",
+        border=True,
+        help="Community funding per £100 of council spending: an absolute measure of the shift.",
+    )
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
 
@@ -116,11 +173,18 @@ if profile.quadrant:
     st.subheader("Enabling or retreating?")
     st.markdown(f"**{profile.council_name}: {profile.quadrant}.**")
     placed = ui.q(queries.quadrant_areas, profile.council_level)
-    fig, alt = charts.quadrant_chart(placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS,
-                                     height=420)
-    ui.chart(fig, alt, key="ma_quadrants", data=placed, name=f"Enabling or retreating {profile.council_level}",
-             help="Council spending per resident against community money (parish precepts and community grants) "
-                  "per resident, each over the longest span it has; pounds are nominal.")
+    fig, alt = charts.quadrant_chart(
+        placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS, height=420
+    )
+    ui.chart(
+        fig,
+        alt,
+        key="ma_quadrants",
+        data=placed,
+        name=f"Enabling or retreating {profile.council_level}",
+        help="Council spending per resident against community money (parish precepts and community grants) "
+        "per resident, each over the longest span it has; pounds are nominal.",
+    )
 
 # --- the latest year and the longest shift (spending, precepts, participation run past the index) ------
 if profile.latest is not None and len(profile.latest):
@@ -133,69 +197,127 @@ if profile.latest is not None and len(profile.latest):
         if len(trend):
             years = queries.every_financial_year(trend["period"])
             label = profile.latest.loc[profile.latest["indicator_id"] == measure, ["measure", "unit"]]
-            name, unit = (label.iloc[0].tolist() if len(label) else (measure, ""))
-            fig, alt = charts.line_chart(trend, x="period", y="value", series="name", measure=name, unit=unit,
-                                         digits=2, x_order=years)
+            name, unit = label.iloc[0].tolist() if len(label) else (measure, "")
+            fig, alt = charts.line_chart(
+                trend, x="period", y="value", series="name", measure=name, unit=unit, digits=2, x_order=years
+            )
             with col:
-                ui.chart(fig, alt, key=f"ma_long_{measure}", data=trend, name=f"{name} {years[0]} to {years[-1]}",
-                         help="Years without published figures are gaps, never filled in. Cash terms.")
+                ui.chart(
+                    fig,
+                    alt,
+                    key=f"ma_long_{measure}",
+                    data=trend,
+                    name=f"{name} {years[0]} to {years[-1]}",
+                    help="Years without published figures are gaps, never filled in. Cash terms.",
+                )
 info = ui.q(queries.area, code) or {}
 part = ui.q(queries.participation_series, info.get("region_code"))
 if len(part):
     st.subheader("Civic participation: England and region")
     years = sorted(part["period"].dropna().unique())
-    fig, alt = charts.line_chart_with_intervals(part, x="period", y="value", lo="lci", hi="uci", series="name",
-                                                measure="Civic participation", unit="% of adults", x_order=years)
-    ui.chart(fig, alt, key="ma_part", data=part, name="Civic participation England and region",
-             help="Community Life Survey. England to 2024/25 (no survey in 2022/23: the gap); regions to 2020/21. "
-                  "Survey estimates, not local figures: never scored.")
+    fig, alt = charts.line_chart_with_intervals(
+        part,
+        x="period",
+        y="value",
+        lo="lci",
+        hi="uci",
+        series="name",
+        measure="Civic participation",
+        unit="% of adults",
+        x_order=years,
+    )
+    ui.chart(
+        fig,
+        alt,
+        key="ma_part",
+        data=part,
+        name="Civic participation England and region",
+        help="Community Life Survey. England to 2024/25 (no survey in 2022/23: the gap); regions to 2020/21. "
+        "Survey estimates, not local figures: never scored.",
+    )
 
 # --- domains, trend, rank band ---------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
     st.subheader("Domains")
     if profile.domains is not None and profile.domains["score"].notna().any():
-        fig, alt = charts.bar_chart(profile.domains, label="domain", value="score", measure="Domain score (0–100)",
-                                    sort=False, subject="domains")
+        fig, alt = charts.bar_chart(
+            profile.domains,
+            label="domain",
+            value="score",
+            measure="Domain score (0–100)",
+            sort=False,
+            subject="domains",
+        )
         ui.chart(fig, alt, key="ma_domains", data=profile.domains, name=f"{profile.council_name} domains {period}")
     else:
         ui.no_data("no domain scores for this area in this year.")
 with right:
     st.subheader("Over time")
     if profile.trend is not None and profile.trend["index"].notna().any():
-        fig, alt = charts.line_chart(profile.trend, x="period", y="index", series="name", measure="Index (0–100)",
-                                     x_order=periods, y_range=(0, 100))
-        ui.chart(fig, alt, key="ma_trend", data=profile.trend, name=f"{profile.council_name} index over time",
-                 help="The index is relative to each year's group; the enabler ratio column in the table is "
-                      "the absolute measure.")
+        fig, alt = charts.line_chart(
+            profile.trend,
+            x="period",
+            y="index",
+            series="name",
+            measure="Index (0–100)",
+            x_order=periods,
+            y_range=(0, 100),
+        )
+        ui.chart(
+            fig,
+            alt,
+            key="ma_trend",
+            data=profile.trend,
+            name=f"{profile.council_name} index over time",
+            help="The index is relative to each year's group; the enabler ratio column in the table is "
+            "the absolute measure.",
+        )
     else:
         ui.no_data("no index in any year for this area.")
 
 if profile.bands is not None:
     st.subheader("Rank and its uncertainty")
     bands = profile.bands
-    fig, alt = charts.rank_band_chart(bands, highlight=[profile.council_code], subject=profile.group_label,
-                                      height=360)
-    ui.chart(fig, alt, key="ma_band", data=bands, name=f"Rank uncertainty {profile.group_label} {period}",
-             help="Ranks recomputed 500 times with other reasonable weights and normalisations.")
+    fig, alt = charts.rank_band_chart(bands, highlight=[profile.council_code], subject=profile.group_label, height=360)
+    ui.chart(
+        fig,
+        alt,
+        key="ma_band",
+        data=bands,
+        name=f"Rank uncertainty {profile.group_label} {period}",
+        help="Ranks recomputed 500 times with other reasonable weights and normalisations.",
+    )
 
 # --- peers and indicators -------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
     st.subheader("Statistical neighbours")
     if profile.peers is not None and len(profile.peers):
-        ui.table(profile.peers[queries.PEER_COLUMNS], f"{profile.council_name} statistical neighbours", "ma_peers",
-                 caption="Nearest councils of the same tier by population, deprivation, rurality and density.")
-        st.page_link(ui.COMPARE, label="Compare with these neighbours", icon=":material/compare_arrows:",
-                     query_params=ui.view_params(group="neighbours"))
+        ui.table(
+            profile.peers[queries.PEER_COLUMNS],
+            f"{profile.council_name} statistical neighbours",
+            "ma_peers",
+            caption="Nearest councils of the same tier by population, deprivation, rurality and density.",
+        )
+        st.page_link(
+            ui.COMPARE,
+            label="Compare with these neighbours",
+            icon=":material/compare_arrows:",
+            query_params=ui.view_params(group="neighbours"),
+        )
     else:
         ui.no_data("no statistical neighbours (a feature such as population or deprivation is missing).")
 with right:
     st.subheader("Indicators")
     if profile.indicators is not None and len(profile.indicators):
-        ui.table(benchmarks.display_table(profile.indicators, profile.benchmarks), f"{profile.name} indicators",
-                 "ma_ind", caption="Each value beside England, the region and the statistical neighbours' median "
-                                   "(how many neighbours have a value) for the same year.")
+        ui.table(
+            benchmarks.display_table(profile.indicators, profile.benchmarks),
+            f"{profile.name} indicators",
+            "ma_ind",
+            caption="Each value beside England, the region and the statistical neighbours' median "
+            "(how many neighbours have a value) for the same year.",
+        )
         unscored = ui.q(queries.local_unscored_note, profile.council_code, profile.council_level, period, lens)
         if unscored:
             st.caption(unscored)
@@ -208,17 +330,36 @@ if profile.wards is not None and len(profile.wards):
     wards = profile.wards
     value_cols = [c for c in wards.columns if c not in ("code", "name")]
     if value_cols:
-        metric = ui.url_selectbox("Ward indicator", value_cols, param="indicator", key="ma_ward_metric",
-                                  default=queries.best_covered(wards, value_cols))
+        metric = ui.url_selectbox(
+            "Ward indicator",
+            value_cols,
+            param="indicator",
+            key="ma_ward_metric",
+            default=queries.best_covered(wards, value_cols),
+        )
         url = ui.geo_url("ward")
         if url is not None:
             bounds = ui.q(queries.area_bounds, tuple(wards["code"]))
-            fig, alt = charts.choropleth_map(wards.rename(columns={metric: "value"}), url, measure=metric,
-                                             area_label="wards", bounds=bounds, height=420,
-                                             highlight=profile.code if profile.level == "ward" else None)
-            event = ui.chart(fig, alt, key="ma_ward_map", data=wards, name=f"Wards in {profile.council_name}",
-                             select=True, help="Click a ward to open it.", table_open=True,
-                             column_config=ui.ward_columns())
+            fig, alt = charts.choropleth_map(
+                wards.rename(columns={metric: "value"}),
+                url,
+                measure=metric,
+                area_label="wards",
+                bounds=bounds,
+                height=420,
+                highlight=profile.code if profile.level == "ward" else None,
+            )
+            event = ui.chart(
+                fig,
+                alt,
+                key="ma_ward_map",
+                data=wards,
+                name=f"Wards in {profile.council_name}",
+                select=True,
+                help="Click a ward to open it.",
+                table_open=True,
+                column_config=ui.ward_columns(),
+            )
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
                 st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
@@ -233,9 +374,22 @@ if profile.wards is not None and len(profile.wards):
 st.subheader("One-page brief")
 st.caption("A one-page A4 summary of this page: a PDF to attach to committee papers, or HTML to open and print.")
 brief_row = st.container(horizontal=True, gap="small")
-brief_row.download_button("Download the brief (PDF)", data=lambda: brief.brief_pdf(profile),
-                          file_name=f"power-balance-{profile.code}-{period}.pdf", mime="application/pdf",
-                          key="ma_brief_pdf", on_click="ignore", icon=":material/picture_as_pdf:", type="primary")
-brief_row.download_button("Download the brief (HTML)", data=lambda: brief.render(profile).encode("utf-8"),
-                          file_name=f"power-balance-{profile.code}-{period}.html", mime="text/html", key="ma_brief",
-                          on_click="ignore", icon=":material/print:")
+brief_row.download_button(
+    "Download the brief (PDF)",
+    data=lambda: brief.brief_pdf(profile),
+    file_name=f"power-balance-{profile.code}-{period}.pdf",
+    mime="application/pdf",
+    key="ma_brief_pdf",
+    on_click="ignore",
+    icon=":material/picture_as_pdf:",
+    type="primary",
+)
+brief_row.download_button(
+    "Download the brief (HTML)",
+    data=lambda: brief.render(profile).encode("utf-8"),
+    file_name=f"power-balance-{profile.code}-{period}.html",
+    mime="text/html",
+    key="ma_brief",
+    on_click="ignore",
+    icon=":material/print:",
+)

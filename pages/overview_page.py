@@ -1,5 +1,6 @@
 """Overview — England at a glance: the index map, its distribution by tier, and the biggest
 shifts towards enabling and towards providing, under a title that states the finding."""
+
 import streamlit as st
 
 from powerbalance import charts, codes, labels, quadrants, queries, ui
@@ -7,11 +8,13 @@ from powerbalance.index import DEFAULT_WEIGHTS
 
 PAGE = {"title": "Overview", "icon": ":material/public:", "url_path": "overview", "order": 10, "default": True}
 
-INTRO = ("How far has each English area shifted from the council as **provider** of services to the council as "
-         "**enabler** of community action? The index runs from 0 (most providing) to 100 (most enabling) *within* a "
-         "comparison group — shire districts are compared with shire districts, single-tier councils with "
-         "single-tier councils — so no council is rated on services it does not run. Deprivation and population "
-         "are context, shown beside the index, never added into it.")
+INTRO = (
+    "How far has each English area shifted from the council as **provider** of services to the council as "
+    "**enabler** of community action? The index runs from 0 (most providing) to 100 (most enabling) *within* a "
+    "comparison group — shire districts are compared with shire districts, single-tier councils with "
+    "single-tier councils — so no council is rated on services it does not run. Deprivation and population "
+    "are context, shown beside the index, never added into it."
+)
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
@@ -23,14 +26,33 @@ if not periods:
 
 header = st.container()  # the title states the finding, which depends on the lens chosen below
 c1, c2, c3 = st.columns([2, 3, 2])
-period = ui.url_selectbox("Financial year", periods, param="year", key="ov_year", default=periods[-1],
-                          container=c1, help="Revenue outturn year (grants are aligned to the year they start in).")
-level = ui.url_radio("Map level", ["district", "county", "region"], param="level", key="ov_level",
-                     format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties",
-                                            "region": "Regions"}[v], container=c2,
-                     help="Wards have no spending data: see the Map page for ward indicators.")
-lens = ui.url_radio("Lens", ui.LENS_OPTIONS, param="lens", key="ov_lens", container=c3,
-                    format_func=ui.LENS_LABELS.get, help=ui.LENS_HELP)
+period = ui.url_selectbox(
+    "Financial year",
+    periods,
+    param="year",
+    key="ov_year",
+    default=periods[-1],
+    container=c1,
+    help="Revenue outturn year (grants are aligned to the year they start in).",
+)
+level = ui.url_radio(
+    "Map level",
+    ["district", "county", "region"],
+    param="level",
+    key="ov_level",
+    format_func=lambda v: {"district": "Districts & unitaries", "county": "Counties", "region": "Regions"}[v],
+    container=c2,
+    help="Wards have no spending data: see the Map page for ward indicators.",
+)
+lens = ui.url_radio(
+    "Lens",
+    ui.LENS_OPTIONS,
+    param="lens",
+    key="ov_lens",
+    container=c3,
+    format_func=ui.LENS_LABELS.get,
+    help=ui.LENS_HELP,
+)
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 
@@ -53,9 +75,16 @@ url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]
 if url is not None:
     fig, alt = charts.choropleth_map(values, url, measure="Index (0–100)", area_label=plural, height=540)
-    event = ui.chart(fig, alt, key="ov_map", data=values, name=f"Index {level} {period}", select=True,
-                     help="Darker blue = more enabling within its group. Grey = no index (the table says why). "
-                          "Click an area to open it in My area.")
+    event = ui.chart(
+        fig,
+        alt,
+        key="ov_map",
+        data=values,
+        name=f"Index {level} {period}",
+        select=True,
+        help="Darker blue = more enabling within its group. Grey = no index (the table says why). "
+        "Click an area to open it in My area.",
+    )
     clicked = ui.selected_location(event)
     if clicked:
         st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked, year=period, lens=lens_map))
@@ -70,54 +99,92 @@ left, right = st.columns(2)
 with left:
     st.subheader("Distribution by tier")
     tiers = ui.q(queries.index_by_tier, period, weights, lens)
-    fig, alt = ui.q_then((queries.index_by_tier, period, weights, lens), charts.distribution_by_group, group="tier_label",
-                         value="index", name="name", measure="Index (0–100, within each tier)", height=360)
-    ui.chart(fig, alt, key="ov_tiers", data=tiers, name=f"Index by tier {period}",
-             help="Each tier is scored within itself, so positions compare councils of the same tier only.")
+    fig, alt = ui.q_then(
+        (queries.index_by_tier, period, weights, lens),
+        charts.distribution_by_group,
+        group="tier_label",
+        value="index",
+        name="name",
+        measure="Index (0–100, within each tier)",
+        height=360,
+    )
+    ui.chart(
+        fig,
+        alt,
+        key="ov_tiers",
+        data=tiers,
+        name=f"Index by tier {period}",
+        help="Each tier is scored within itself, so positions compare councils of the same tier only.",
+    )
     tn, tm = ui.q_then((queries.index_by_tier, period, weights, lens), queries.index_coverage)
     ui.coverage(tn, tm, "councils have an index value")
 
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
     st.subheader("Biggest shifts")
-    towards_enabling, towards_providing = ui.q_then((queries.shifts, "district", lens, weights), queries.biggest_shifts, 10)
+    towards_enabling, towards_providing = ui.q_then(
+        (queries.shifts, "district", lens, weights), queries.biggest_shifts, 10
+    )
     have = shift_all.dropna(subset=["ratio_shift"])
     if have.empty:
         ui.no_data("no district has the enabler ratio in both years.")
     else:
         f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
         spend = "all councils' spending on the place" if lens != "council" else "the council's own spending"
-        st.caption(f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
-                   f"per £100 of {spend} — from {f} to {t}.")
+        st.caption(
+            f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
+            f"per £100 of {spend} — from {f} to {t}."
+        )
         tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
         with tab_e:
             if towards_enabling.empty:
                 ui.no_data("no district moved towards enabling.")
             else:
-                fig, alt = charts.bar_chart(towards_enabling, label="name", value="ratio_shift",
-                                            measure="Rise in enabler ratio", unit="£ per £100", digits=2,
-                                            color=charts.TURQUOISE, subject="districts")
+                fig, alt = charts.bar_chart(
+                    towards_enabling,
+                    label="name",
+                    value="ratio_shift",
+                    measure="Rise in enabler ratio",
+                    unit="£ per £100",
+                    digits=2,
+                    color=charts.TURQUOISE,
+                    subject="districts",
+                )
                 ui.chart(fig, alt, key="ov_shift_up", data=towards_enabling, name=f"Shift towards enabling {f}-{t}")
         with tab_p:
             if towards_providing.empty:
                 ui.no_data("no district moved towards providing.")
             else:
-                fig, alt = charts.bar_chart(towards_providing, label="name", value="ratio_fall", unit="£ per £100",
-                                            digits=2,
-                                            measure="Shift towards providing (fall in enabler ratio)",
-                                            color=charts.DARK_PINK, subject="districts")
-                ui.chart(fig, alt, key="ov_shift_down", data=towards_providing,
-                         name=f"Shift towards providing {f}-{t}")
+                fig, alt = charts.bar_chart(
+                    towards_providing,
+                    label="name",
+                    value="ratio_fall",
+                    unit="£ per £100",
+                    digits=2,
+                    measure="Shift towards providing (fall in enabler ratio)",
+                    color=charts.DARK_PINK,
+                    subject="districts",
+                )
+                ui.chart(fig, alt, key="ov_shift_down", data=towards_providing, name=f"Shift towards providing {f}-{t}")
         ui.coverage(len(have), len(shift_all), "districts have the enabler ratio in both years")
 
 # --- enabling or retreating: the shift as two movements ---------------------------------------------
 st.subheader("Enabling or retreating?")
-st.markdown("Councils stepping back is an *enabling shift* only when community money rises too. Each district or "
-            "unitary is placed by the change in its councils' spending per resident and in community money "
-            "(parish precepts and community grants) per resident.")
+st.markdown(
+    "Councils stepping back is an *enabling shift* only when community money rises too. Each district or "
+    "unitary is placed by the change in its councils' spending per resident and in community money "
+    "(parish precepts and community grants) per resident."
+)
 fig, alt = charts.quadrant_chart(placed, group_labels=quadrants.GROUP_LABELS)
-ui.chart(fig, alt, key="ov_quadrants", data=placed, name="Enabling or retreating districts",
-         help="Each measure over the longest span it has; pounds are nominal. An area missing a year is "
-              "'not enough data' and is not drawn.")
-ui.coverage(int((placed["quadrant"].isin(quadrants.QUADRANTS.values())).sum()), len(placed),
-            "districts have both movements")
+ui.chart(
+    fig,
+    alt,
+    key="ov_quadrants",
+    data=placed,
+    name="Enabling or retreating districts",
+    help="Each measure over the longest span it has; pounds are nominal. An area missing a year is "
+    "'not enough data' and is not drawn.",
+)
+ui.coverage(
+    int((placed["quadrant"].isin(quadrants.QUADRANTS.values())).sum()), len(placed), "districts have both movements"
+)

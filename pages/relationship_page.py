@@ -1,17 +1,22 @@
 """Relationship — councils and communities rate their relationship (NLGN's five principles and
 INLOGOV's five themes), and see the perception gap beside the area's own figures. UI only: the
 store is powerbalance.responses, the arithmetic and privacy threshold powerbalance.relationship."""
+
 import streamlit as st
 
-from powerbalance import charts, relationship as rel, responses, ui
+from powerbalance import charts, responses, ui
+from powerbalance import relationship as rel
 
 PAGE = {"title": "Relationship", "icon": ":material/handshake:", "url_path": "relationship", "order": 60}
 
 ui.start_page()
-ui.page_header("Relationship", "Spending, precepts and grants are proxies. Here the council and the community "
-               "rate the relationship itself, each from their own side, and see what people say beside what the "
-               "figures show. Taking part needs an invitation code from the round's organiser; no name or e-mail "
-               "is asked for.")
+ui.page_header(
+    "Relationship",
+    "Spending, precepts and grants are proxies. Here the council and the community "
+    "rate the relationship itself, each from their own side, and see what people say beside what the "
+    "figures show. Taking part needs an invitation code from the round's organiser; no name or e-mail "
+    "is asked for.",
+)
 respond_tab, results_tab, network_tab, about_tab = st.tabs(["Respond", "Results", "Network", "The questions"])
 OPTIONS = ["1", "2", "3", "4", "5", rel.DONT_KNOW]
 
@@ -29,8 +34,14 @@ def _check_code() -> None:
 
 
 def _question(item: str, label: str, wording: str, how: str) -> None:
-    st.radio(f"**{label}** — {wording}", OPTIONS, index=None, horizontal=True, key=f"rel_q_{item}",
-             help=rel.WORDING_NOTES[how])
+    st.radio(
+        f"**{label}** — {wording}",
+        OPTIONS,
+        index=None,
+        horizontal=True,
+        key=f"rel_q_{item}",
+        help=rel.WORDING_NOTES[how],
+    )
 
 
 with respond_tab:
@@ -38,16 +49,23 @@ with respond_tab:
         st.success("Thank you: your response is stored. The code cannot be used again.", icon=":material/check:")
     invite = st.session_state.get("rel_invite")
     if invite is None:
-        st.text_input("Invitation code", key="rel_code", placeholder="paste the code you were given",
-                      help="Each code sends one response and stops working when the round closes.")
+        st.text_input(
+            "Invitation code",
+            key="rel_code",
+            placeholder="paste the code you were given",
+            help="Each code sends one response and stops working when the round closes.",
+        )
         st.button("Check code", key="rel_check", on_click=_check_code, type="primary")
         if st.session_state.get("rel_error"):
             st.error(st.session_state["rel_error"], icon=":material/error:")
     else:
-        st.info(f"Responding for the **{rel.SIDE_LABELS[invite.side].lower()}** side in **{invite.area_name}** "
-                f"({invite.area_code}); the round closes on {invite.closes_on}. Rate each statement for how well it "
-                "describes the relationship between the council and the community in this area: 1 = not at all, "
-                "5 = completely.", icon=":material/forum:")
+        st.info(
+            f"Responding for the **{rel.SIDE_LABELS[invite.side].lower()}** side in **{invite.area_name}** "
+            f"({invite.area_code}); the round closes on {invite.closes_on}. Rate each statement for how well it "
+            "describes the relationship between the council and the community in this area: 1 = not at all, "
+            "5 = completely.",
+            icon=":material/forum:",
+        )
         with st.form("rel_form"):
             st.subheader("Five operating principles (NLGN, 2018)")
             for q in rel.PRINCIPLES:
@@ -55,20 +73,28 @@ with respond_tab:
             st.subheader("Five themes of effective collaboration (INLOGOV, 2015)")
             for q in rel.THEMES:
                 _question(*q)
-            evidence = st.text_area("Evidence (optional)", max_chars=responses.EVIDENCE_MAX, key="rel_evidence",
-                                    help="An example behind your ratings. Only the organiser sees it; it is never "
-                                         "shown on this page. Please leave out names.")
+            evidence = st.text_area(
+                "Evidence (optional)",
+                max_chars=responses.EVIDENCE_MAX,
+                key="rel_evidence",
+                help="An example behind your ratings. Only the organiser sees it; it is never "
+                "shown on this page. Please leave out names.",
+            )
             sent = st.form_submit_button("Send my response", type="primary")
         if sent:
             answers = {item: st.session_state.get(f"rel_q_{item}") for item in rel.ITEMS}
             try:
-                responses.submit(st.session_state["rel_code_ok"], rel.scores_from_answers(answers), evidence,
-                                 rel.ITEMS)
+                responses.submit(st.session_state["rel_code_ok"], rel.scores_from_answers(answers), evidence, rel.ITEMS)
             except responses.Rejected as exc:
                 st.error(str(exc), icon=":material/error:")
             else:
-                for key in ("rel_invite", "rel_code_ok", "rel_code", "rel_evidence",
-                            *(f"rel_q_{i}" for i in rel.ITEMS)):
+                for key in (
+                    "rel_invite",
+                    "rel_code_ok",
+                    "rel_code",
+                    "rel_evidence",
+                    *(f"rel_q_{i}" for i in rel.ITEMS),
+                ):
                     st.session_state.pop(key, None)
                 st.session_state["rel_thanks"] = True
                 st.rerun()
@@ -76,16 +102,27 @@ with respond_tab:
 with results_tab:
     all_rounds = responses.rounds()
     if all_rounds.empty:
-        ui.no_data("no round has been opened yet. An organiser opens one with "
-                   "`python -m powerbalance.assess new-round --area CODE --closes YYYY-MM-DD --council N "
-                   "--community N`.")
+        ui.no_data(
+            "no round has been opened yet. An organiser opens one with "
+            "`python -m powerbalance.assess new-round --area CODE --closes YYYY-MM-DD --council N "
+            "--community N`."
+        )
     else:
         names = dict(zip(all_rounds["area_code"], all_rounds["area_name"] + " (" + all_rounds["area_code"] + ")"))
-        code = ui.url_selectbox("Area", list(dict.fromkeys(all_rounds["area_code"])), param="area", key="rel_area",
-                                format_func=lambda c: names.get(c, c))
+        code = ui.url_selectbox(
+            "Area",
+            list(dict.fromkeys(all_rounds["area_code"])),
+            param="area",
+            key="rel_area",
+            format_func=lambda c: names.get(c, c),
+        )
         mine = all_rounds[all_rounds["area_code"] == code]
-        rid = st.selectbox("Round", mine["round_id"].tolist(), key="rel_round",
-                           format_func=lambda r: rel.round_label(mine[mine["round_id"] == r].iloc[0].to_dict()))
+        rid = st.selectbox(
+            "Round",
+            mine["round_id"].tolist(),
+            key="rel_round",
+            format_func=lambda r: rel.round_label(mine[mine["round_id"] == r].iloc[0].to_dict()),
+        )
         view = rel.round_view(mine[mine["round_id"] == rid].iloc[0].to_dict())
         m1, m2, m3 = st.columns(3)
         m1.metric("Council responses", view.counts["council"], border=True)
@@ -97,44 +134,71 @@ with results_tab:
         with left:
             st.subheader("Perception gap: council minus community")
             if view.has_gap:
-                fig, alt = charts.bar_chart(view.gap.iloc[::-1], label="question", value="gap", sort=False,
-                                            measure="Council mean minus community mean (1–5 scale)",
-                                            subject="questions")
-                ui.chart(fig, alt, key="rel_gap", data=view.gap, name=f"Perception gap {view.round['area_name']}",
-                         help="Above zero: the council rates this part of the relationship higher than the "
-                              "community does.")
+                fig, alt = charts.bar_chart(
+                    view.gap.iloc[::-1],
+                    label="question",
+                    value="gap",
+                    sort=False,
+                    measure="Council mean minus community mean (1–5 scale)",
+                    subject="questions",
+                )
+                ui.chart(
+                    fig,
+                    alt,
+                    key="rel_gap",
+                    data=view.gap,
+                    name=f"Perception gap {view.round['area_name']}",
+                    help="Above zero: the council rates this part of the relationship higher than the community does.",
+                )
             else:
                 ui.no_data("the gap needs both sides over the response threshold.")
         with right:
             st.subheader("What the figures show")
             figures = rel.area_figures(code)
             for f in figures.to_dict("records"):
-                st.metric(f"{f['figure']}, {f['unit']} ({f['latest_year'] or 'no year'})", f["latest"], border=True,
-                          delta=f"{f['shift']} since {f['earliest_year']}" if f["earliest_year"] else None,
-                          delta_color="off")
-            st.caption("From the Power Balance database: the latest year with a value, and the change since the "
-                       "earliest year with one. What people say sits beside these figures; neither is added into "
-                       "the other.")
+                st.metric(
+                    f"{f['figure']}, {f['unit']} ({f['latest_year'] or 'no year'})",
+                    f["latest"],
+                    border=True,
+                    delta=f"{f['shift']} since {f['earliest_year']}" if f["earliest_year"] else None,
+                    delta_color="off",
+                )
+            st.caption(
+                "From the Power Balance database: the latest year with a value, and the change since the "
+                "earliest year with one. What people say sits beside these figures; neither is added into "
+                "the other."
+            )
             ui.downloads(figures, f"{view.round['area_name']} figures", "rel_figures")
         if not view.summary.empty:
             st.subheader("Each side's ratings")
-            ui.table(view.summary.drop(columns=["item"]), f"Ratings by side {view.round['area_name']}", "rel_sides",
-                     column_config={"mean": st.column_config.NumberColumn("mean", format="%.2f"),
-                                    "sd": st.column_config.NumberColumn("spread (sd)", format="%.2f"),
-                                    "dont_know": "don't know"},
-                     caption="Mean and spread (standard deviation) of the 1–5 ratings; “rated” excludes "
-                             "“don't know”. Evidence text is never shown here.")
+            ui.table(
+                view.summary.drop(columns=["item"]),
+                f"Ratings by side {view.round['area_name']}",
+                "rel_sides",
+                column_config={
+                    "mean": st.column_config.NumberColumn("mean", format="%.2f"),
+                    "sd": st.column_config.NumberColumn("spread (sd)", format="%.2f"),
+                    "dont_know": "don't know",
+                },
+                caption="Mean and spread (standard deviation) of the 1–5 ratings; “rated” excludes "
+                "“don't know”. Evidence text is never shown here.",
+            )
 
 with network_tab:
-    st.markdown("Areas whose organisers chose to publish their round, for district networks comparing practice. "
-                "Results appear once both sides are over the response threshold.")
+    st.markdown(
+        "Areas whose organisers chose to publish their round, for district networks comparing practice. "
+        "Results appear once both sides are over the response threshold."
+    )
     net = rel.network()
     if net.empty:
-        ui.no_data("no organiser has published a round yet (`python -m powerbalance.assess publish-round "
-                   "--round N`).")
+        ui.no_data("no organiser has published a round yet (`python -m powerbalance.assess publish-round --round N`).")
     else:
-        ui.table(net, "Published relationship rounds", "rel_network",
-                 column_config={"mean_gap": st.column_config.NumberColumn("mean gap", format="%+.2f")})
+        ui.table(
+            net,
+            "Published relationship rounds",
+            "rel_network",
+            column_config={"mean_gap": st.column_config.NumberColumn("mean gap", format="%+.2f")},
+        )
 
 with about_tab:
     st.markdown(rel.questions_markdown())

@@ -2,4 +2,5 @@
 
 Importing this package never touches Streamlit; pages call these functions.
 """
+
 __version__ = "0.1.0"

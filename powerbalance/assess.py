@@ -10,6 +10,7 @@
 Every write goes through :mod:`powerbalance.responses` (the SQLite store named by
 $POWERBALANCE_RESPONSES). The analytic DuckDB is only read, to check the area code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,13 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--closes", required=True, type=_date, help="last day responses are accepted (YYYY-MM-DD)")
     n.add_argument("--council", type=int, default=0, help="codes for the council side")
     n.add_argument("--community", type=int, default=0, help="codes for the community side")
-    n.add_argument("--min-responses", type=int, default=responses.DEFAULT_MIN_RESPONSES,
-                   help=f"responses a side needs before it is shown (default {responses.DEFAULT_MIN_RESPONSES}, "
-                        f"never below {responses.MIN_RESPONSES_FLOOR})")
+    n.add_argument(
+        "--min-responses",
+        type=int,
+        default=responses.DEFAULT_MIN_RESPONSES,
+        help=f"responses a side needs before it is shown (default {responses.DEFAULT_MIN_RESPONSES}, "
+        f"never below {responses.MIN_RESPONSES_FLOOR})",
+    )
     n.add_argument("--publish", action="store_true", help="list the round in the network view")
     r = sub.add_parser("rounds", help="list rounds with codes issued and responses received")
     r.add_argument("--area", default=None)
@@ -68,19 +73,29 @@ def area_name(code: str) -> str:
 
     info = queries.area(code)
     if info is None:
-        raise responses.Rejected(f"{code} is not an area in the Power Balance database (use a GSS code, "
-                                 "e.g. E07000223)")
+        raise responses.Rejected(
+            f"{code} is not an area in the Power Balance database (use a GSS code, e.g. E07000223)"
+        )
     return str(info["name"])
 
 
 def new_round(args) -> str:
     name = area_name(args.area)
-    rid, codes = responses.create_round(args.area, name, args.closes, args.council, args.community,
-                                        min_responses=args.min_responses, publish=args.publish, path=args.store)
-    lines = [f"Round {rid} for {name} ({args.area}), open until {args.closes} inclusive"
-             f"{', published in the network view' if args.publish else ''}.",
-             "Each code sends one response. Hand each person one code; they are not stored and cannot be "
-             "shown again."]
+    rid, codes = responses.create_round(
+        args.area,
+        name,
+        args.closes,
+        args.council,
+        args.community,
+        min_responses=args.min_responses,
+        publish=args.publish,
+        path=args.store,
+    )
+    lines = [
+        f"Round {rid} for {name} ({args.area}), open until {args.closes} inclusive"
+        f"{', published in the network view' if args.publish else ''}.",
+        "Each code sends one response. Hand each person one code; they are not stored and cannot be shown again.",
+    ]
     for side in responses.SIDES:
         lines.append(f"\n{side} codes ({len(codes[side])}):")
         lines.extend(codes[side])
@@ -102,10 +117,14 @@ def export_text(df: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return df.map(neutralise).to_csv(index=False)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
-                   for row in df.itertuples(index=False))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Responses</title></head><body>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Responses</title></head><body>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>"
+    )
 
 
 def export(args) -> str:

@@ -17,6 +17,7 @@ area of the same level in that year (so £ per head and % of wards compare on on
 the :data:`STAND_OUT_COUNT` largest gaps of at least :data:`MIN_GAP_IQR` ranges are shown.
 Nothing is shown when no indicator qualifies. Nothing is imputed: a missing value stays missing.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -33,8 +34,19 @@ MIN_GAP_IQR = 0.25
 
 DIRECTION_WORDS = {1: "higher = more enabling", -1: "higher = more providing", 0: "context only"}
 
-BENCHMARK_COLUMNS = ["indicator_id", "name", "period", "value", "unit", "england", "region",
-                     "neighbours_median", "neighbours_with_value", "direction", "source"]
+BENCHMARK_COLUMNS = [
+    "indicator_id",
+    "name",
+    "period",
+    "value",
+    "unit",
+    "england",
+    "region",
+    "neighbours_median",
+    "neighbours_with_value",
+    "direction",
+    "source",
+]
 
 
 def direction_words(polarity) -> str:
@@ -53,9 +65,13 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     ph = ", ".join("?" for _ in codes)
     placeholders = " OR ".join("(indicator_id = ? AND period = ?)" for _ in range(len(pairs)))
     params = [*codes] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
-    return _db.query(f"""
+    return _db.query(
+        f"""
         SELECT area_code, indicator_id, period, value FROM indicator_values
-        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({placeholders})""", params, db=db)
+        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({placeholders})""",
+        params,
+        db=db,
+    )
 
 
 def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
@@ -64,11 +80,15 @@ def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
         return pd.DataFrame(columns=["indicator_id", "period", "iqr"])
     placeholders = " OR ".join("(v.indicator_id = ? AND v.period = ?)" for _ in range(len(pairs)))
     params = [level] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
-    return _db.query(f"""
+    return _db.query(
+        f"""
         SELECT v.indicator_id, v.period,
                quantile_cont(v.value, 0.75) - quantile_cont(v.value, 0.25) AS iqr
         FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-        WHERE v.value IS NOT NULL AND ({placeholders}) GROUP BY ALL""", params, db=db)
+        WHERE v.value IS NOT NULL AND ({placeholders}) GROUP BY ALL""",
+        params,
+        db=db,
+    )
 
 
 def source_titles(db=None) -> dict:
@@ -83,8 +103,7 @@ def _primary_source(source_ids, titles: dict) -> str:
     return titles.get(first, first or "unknown source")
 
 
-def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: list[str],
-               db=None) -> pd.DataFrame:
+def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: list[str], db=None) -> pd.DataFrame:
     """``indicators`` (one row per indicator and the year shown, as from
     ``queries.latest_indicators``) with England, the region and the neighbours' median for the
     same year, the direction in plain words and the source. Columns: :data:`BENCHMARK_COLUMNS`."""
@@ -115,20 +134,34 @@ def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUN
     """The (at most) ``n`` indicators on which the area differs most from its neighbours' median,
     by the rule in the module docstring. Columns: name, period, value, unit, neighbours_median,
     neighbours_with_value, gap_iqr, leaning ('more enabling' / 'more providing'), sentence."""
-    cols = ["indicator_id", "name", "period", "value", "unit", "neighbours_median", "neighbours_with_value",
-            "gap_iqr", "leaning", "sentence"]
+    cols = [
+        "indicator_id",
+        "name",
+        "period",
+        "value",
+        "unit",
+        "neighbours_median",
+        "neighbours_with_value",
+        "gap_iqr",
+        "leaning",
+        "sentence",
+    ]
     if bench is None or bench.empty or spread is None or spread.empty:
         return pd.DataFrame(columns=cols)
     df = bench.merge(spread, on=["indicator_id", "period"], how="inner")
-    df = df[(df["polarity"] != 0) & (df["neighbours_with_value"] >= MIN_NEIGHBOURS) & df["value"].notna()
-            & df["neighbours_median"].notna() & (df["iqr"] > 0)].copy()
+    df = df[
+        (df["polarity"] != 0)
+        & (df["neighbours_with_value"] >= MIN_NEIGHBOURS)
+        & df["value"].notna()
+        & df["neighbours_median"].notna()
+        & (df["iqr"] > 0)
+    ].copy()
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["gap_iqr"] = (df["value"] - df["neighbours_median"]) / df["iqr"]
     df = df[df["gap_iqr"].abs() >= MIN_GAP_IQR]
     df = df.reindex(df["gap_iqr"].abs().sort_values(ascending=False).index).head(n)
-    df["leaning"] = ["more enabling" if g * p > 0 else "more providing"
-                     for g, p in zip(df["gap_iqr"], df["polarity"])]
+    df["leaning"] = ["more enabling" if g * p > 0 else "more providing" for g, p in zip(df["gap_iqr"], df["polarity"])]
     df["sentence"] = [_sentence(r) for r in df.itertuples(index=False)]
     return df[cols].reset_index(drop=True)
 
@@ -140,14 +173,25 @@ def _sentence(r) -> str:
 
     unit = r.unit or ""
     side = "higher" if r.gap_iqr > 0 else "lower"
-    return (f"{r.name} ({r.period}): {fmt(r.value, 1, unit)} against a neighbours' median of "
-            f"{fmt(r.neighbours_median, 1, unit)} ({r.neighbours_with_value} neighbours with a value) — "
-            f"{side}, so {r.leaning}.")
+    return (
+        f"{r.name} ({r.period}): {fmt(r.value, 1, unit)} against a neighbours' median of "
+        f"{fmt(r.neighbours_median, 1, unit)} ({r.neighbours_with_value} neighbours with a value) — "
+        f"{side}, so {r.leaning}."
+    )
 
 
-DISPLAY_COLUMNS = {"name": "indicator", "period": "year", "value_text": "value", "england": "England",
-                   "region": "region", "neighbours_median": "neighbours' median", "direction": "direction",
-                   "source": "source", "coverage": "coverage", "note": "note"}
+DISPLAY_COLUMNS = {
+    "name": "indicator",
+    "period": "year",
+    "value_text": "value",
+    "england": "England",
+    "region": "region",
+    "neighbours_median": "neighbours' median",
+    "direction": "direction",
+    "source": "source",
+    "coverage": "coverage",
+    "note": "note",
+}
 
 
 def display_table(indicators: pd.DataFrame, bench: pd.DataFrame) -> pd.DataFrame:
@@ -162,14 +206,17 @@ def display_table(indicators: pd.DataFrame, bench: pd.DataFrame) -> pd.DataFrame
     df = bench.merge(indicators[["indicator_id", "period", *extra]], on=["indicator_id", "period"], how="left")
     for col in ("england", "region", "neighbours_median"):
         df[col] = [fmt(v, 1, u) for v, u in zip(df[col], df["unit"].fillna(""))]
-    df["neighbours_median"] = [f"{t} ({n})" if n else t
-                               for t, n in zip(df["neighbours_median"], df["neighbours_with_value"])]
+    df["neighbours_median"] = [
+        f"{t} ({n})" if n else t for t, n in zip(df["neighbours_median"], df["neighbours_with_value"])
+    ]
     return df.reindex(columns=list(DISPLAY_COLUMNS)).rename(columns=DISPLAY_COLUMNS)
 
 
 #: The rule, in plain words, shown under "What stands out" and on the Method page.
-STAND_OUT_RULE = (f"What stands out: of the indicators where higher means more enabling or more providing, the "
-                  f"{STAND_OUT_COUNT} on which this council's value is furthest from its statistical neighbours' "
-                  f"median in the same year, measured in interquartile ranges of that indicator across every area "
-                  f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
-                  f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies.")
+STAND_OUT_RULE = (
+    f"What stands out: of the indicators where higher means more enabling or more providing, the "
+    f"{STAND_OUT_COUNT} on which this council's value is furthest from its statistical neighbours' "
+    f"median in the same year, measured in interquartile ranges of that indicator across every area "
+    f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
+    f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies."
+)

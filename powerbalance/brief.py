@@ -5,11 +5,12 @@ from anywhere, so it prints the same offline. Every value that comes from the da
 notes, indicator labels, even numbers — passes through :func:`html.escape`, so a name such as
 ``<script>`` in a source file is printed as text, never run.
 """
+
 from __future__ import annotations
 
 import html
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -17,10 +18,16 @@ from . import relationship
 from .charts import fmt, rank_move_text
 
 TYPE_LABELS = {
-    "shire_district": "shire district council", "unitary": "unitary council",
-    "metropolitan_district": "metropolitan district council", "london_borough": "London borough council",
-    "city_of_london": "City of London Corporation", "county": "county council", "region": "region",
-    "ward": "electoral ward", "country": "country", "combined_authority": "combined authority",
+    "shire_district": "shire district council",
+    "unitary": "unitary council",
+    "metropolitan_district": "metropolitan district council",
+    "london_borough": "London borough council",
+    "city_of_london": "City of London Corporation",
+    "county": "county council",
+    "region": "region",
+    "ward": "electoral ward",
+    "country": "country",
+    "combined_authority": "combined authority",
 }
 
 _CSS = """
@@ -55,8 +62,8 @@ body { max-width: 190mm; }
 #: A brief is one A4 page: the first indicators of the ward table, and at most this many wards
 #: (the dashboard and its downloads have every ward and every indicator).
 WARD_COLUMNS = 4
-WARD_ROWS = 8   # 8, not 10, since the brief names the area's quadrant (enabling or retreating)
-INDICATOR_ROWS = 5   # 5, not 7, since the brief also says what stands out and the latest year
+WARD_ROWS = 8  # 8, not 10, since the brief names the area's quadrant (enabling or retreating)
+INDICATOR_ROWS = 5  # 5, not 7, since the brief also says what stands out and the latest year
 #: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
 STAND_OUT_ROOM = 6
 
@@ -119,31 +126,50 @@ def render(profile) -> str:
     """The brief for an :class:`powerbalance.queries.AreaProfile` as one HTML document (str)."""
     p = profile
     kind = TYPE_LABELS.get(p.type, p.type)
-    place = ", ".join(x for x in (p.parent_names.get("district"), p.parent_names.get("county"),
-                                  p.parent_names.get("region")) if x and x != p.name)
+    place = ", ".join(
+        x
+        for x in (p.parent_names.get("district"), p.parent_names.get("county"), p.parent_names.get("region"))
+        if x and x != p.name
+    )
     weights = ", ".join(f"{d} {w:.0%}" for d, w in p.weights.items())
-    parts = [f"<h1>Power Balance brief: {e(p.name)}</h1>",
-             f'<p class="meta">{e(kind)} · {e(p.code)}{" · " + e(place) if place else ""} · financial year '
-             f"{e(p.period)} · {e(p.lens)} lens · domain weights {e(weights)}</p>"]
+    parts = [
+        f"<h1>Power Balance brief: {e(p.name)}</h1>",
+        f'<p class="meta">{e(kind)} · {e(p.code)}{" · " + e(place) if place else ""} · financial year '
+        f"{e(p.period)} · {e(p.lens)} lens · domain weights {e(weights)}</p>",
+    ]
 
     if p.council_code and p.council_code != p.code:
-        parts.append(f"<p>Wards have no spending data, so the index below is that of the council area "
-                     f"<b>{e(p.council_name)}</b> ({e(p.council_code)}); the ward's own figures follow.</p>")
+        parts.append(
+            f"<p>Wards have no spending data, so the index below is that of the council area "
+            f"<b>{e(p.council_name)}</b> ({e(p.council_code)}); the ward's own figures follow.</p>"
+        )
     ix = p.index or {}
     if ix and not pd.isna(ix.get("index")):
         band = p.band or {}
-        band_text = (f"90% range {_num(band.get('p5'), 0)}–{_num(band.get('p95'), 0)}"
-                     + (" (robust)" if band.get("robust") is True else " (uncertain)" if band.get("robust") is False
-                        else "")) if band else "no uncertainty estimate"
-        parts.append('<div class="key">'
-                     f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
-                     f"100 = most enabling, within {e(p.group_label)}</div>"
-                     f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
-                     + (f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
-                        f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
-                        f"£ in community hands per £100 of council spending "
-                        f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>" if p.shift else "")
-                     + "</div>" + _quadrant_line(p.quadrant))
+        band_text = (
+            (
+                f"90% range {_num(band.get('p5'), 0)}–{_num(band.get('p95'), 0)}"
+                + (" (robust)" if band.get("robust") is True else " (uncertain)" if band.get("robust") is False else "")
+            )
+            if band
+            else "no uncertainty estimate"
+        )
+        parts.append(
+            '<div class="key">'
+            f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
+            f"100 = most enabling, within {e(p.group_label)}</div>"
+            f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
+            + (
+                f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
+                f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
+                f"£ in community hands per £100 of council spending "
+                f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>"
+                if p.shift
+                else ""
+            )
+            + "</div>"
+            + _quadrant_line(p.quadrant)
+        )
     else:
         reason = ix.get("reason") if ix else "not an area the index covers"
         parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
@@ -153,40 +179,76 @@ def render(profile) -> str:
     parts.append(_stand_out_html(getattr(p, "stand_out", None)))
     left, right = [], []
     if p.domains is not None and len(p.domains):
-        left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, [("domain", "Domain", "text"),
-                                                                           ("score", "Score", "bar"),
-                                                                           ("weight_pct", "Weight %", "num0")]))
+        left.append(
+            "<h2>Domain scores (0–100)</h2>"
+            + _table(
+                p.domains, [("domain", "Domain", "text"), ("score", "Score", "bar"), ("weight_pct", "Weight %", "num0")]
+            )
+        )
     if p.trend is not None and len(p.trend):
-        left.append("<h2>Over time</h2>" + _table(p.trend, [("period", "Year", "text"), ("index", "Index", "num"),
-                                                           ("rank", "Rank", "num0"),
-                                                           ("enabler_ratio", "Enabler ratio", "num")]))
+        left.append(
+            "<h2>Over time</h2>"
+            + _table(
+                p.trend,
+                [
+                    ("period", "Year", "text"),
+                    ("index", "Index", "num"),
+                    ("rank", "Rank", "num0"),
+                    ("enabler_ratio", "Enabler ratio", "num"),
+                ],
+            )
+        )
     if p.peers is not None and len(p.peers):
-        right.append("<h2>Statistical neighbours</h2>" + _table(p.peers, [("name", "Council", "text"),
-                                                                          ("index", "Index", "num"),
-                                                                          ("rank", "Rank", "num0")], max_rows=6))
+        right.append(
+            "<h2>Statistical neighbours</h2>"
+            + _table(
+                p.peers, [("name", "Council", "text"), ("index", "Index", "num"), ("rank", "Rank", "num0")], max_rows=6
+            )
+        )
     parts.append(f'<div class="cols"><section>{"".join(left)}</section><section>{"".join(right)}</section></div>')
     if p.indicators is not None and len(p.indicators):
         ind = p.indicators.assign(cover=[_short_coverage(c) for c in p.indicators["coverage"]])
-        parts.append(f"<h2>Indicators ({e(p.period)} where available)</h2>" + _table(
-            ind, [("name", "Indicator", "text"), ("period", "Year", "text"), ("value_text", "Value", "text"),
-                  ("cover", "Areas with data", "text")], max_rows=INDICATOR_ROWS))
+        parts.append(
+            f"<h2>Indicators ({e(p.period)} where available)</h2>"
+            + _table(
+                ind,
+                [
+                    ("name", "Indicator", "text"),
+                    ("period", "Year", "text"),
+                    ("value_text", "Value", "text"),
+                    ("cover", "Areas with data", "text"),
+                ],
+                max_rows=INDICATOR_ROWS,
+            )
+        )
     if p.wards is not None and len(p.wards):
         values = [c for c in p.wards.columns if c not in ("code", "name")][:WARD_COLUMNS]
         wards = p.wards
-        if "code" in wards and p.code in set(wards["code"]):   # a ward's brief: its own row first, marked
+        if "code" in wards and p.code in set(wards["code"]):  # a ward's brief: its own row first, marked
             mine = wards["code"] == p.code
             wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
-        parts.append(f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(
-            wards, [("name", "Ward", "text")] + [(c, c, "num") for c in values],
-            max_rows=WARD_ROWS - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out)
-                                  else 0)))
-    parts.append("<footer>" + relationship.brief_html(p.code, e) +
-                 f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
-                 "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
-                 f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>")
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
-            + "".join(parts) + "</body></html>")
+        parts.append(
+            f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>"
+            + _table(
+                wards,
+                [("name", "Ward", "text")] + [(c, c, "num") for c in values],
+                max_rows=WARD_ROWS
+                - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out) else 0),
+            )
+        )
+    parts.append(
+        "<footer>"
+        + relationship.brief_html(p.code, e)
+        + f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
+        "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
+        f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>"
+    )
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
+        + "".join(parts)
+        + "</body></html>"
+    )
 
 
 def _rank_move(shift: dict) -> str:
@@ -212,21 +274,27 @@ def _latest_section(p) -> str:
         return ""
     from .queries import latest_lines
 
-    with_shift = latest[latest["shift_period"].notna()]   # the two measures with a longest shift
+    with_shift = latest[latest["shift_period"].notna()]  # the two measures with a longest shift
     lines = " · ".join(e(line) for line in latest_lines(with_shift if len(with_shift) else latest))
-    return (f'<p class="meta"><b>Latest year, {e(p.council_name or p.name)}:</b> {lines}. No index after '
-            "2017-18: the grants data end in 2018.</p>")
+    return (
+        f'<p class="meta"><b>Latest year, {e(p.council_name or p.name)}:</b> {lines}. No index after '
+        "2017-18: the grants data end in 2018.</p>"
+    )
 
 
 def _stand_out_html(stand_out) -> str:
     """'What stands out' against the statistical neighbours as a short list ('' when none)."""
     if stand_out is None or not len(stand_out):
         return ""
-    items = "".join(f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>, neighbours' median "
-                    f"{_num(r.neighbours_median, 1, r.unit)} — {e(r.leaning)}</li>"
-                    for r in stand_out.itertuples(index=False))
-    return ('<h2>What stands out against the statistical neighbours (same year; rule on the Method page)</h2>'
-            f'<ul class="out">{items}</ul>')
+    items = "".join(
+        f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>, neighbours' median "
+        f"{_num(r.neighbours_median, 1, r.unit)} — {e(r.leaning)}</li>"
+        for r in stand_out.itertuples(index=False)
+    )
+    return (
+        '<h2>What stands out against the statistical neighbours (same year; rule on the Method page)</h2>'
+        f'<ul class="out">{items}</ul>'
+    )
 
 
 #: WeasyPrint's PDF variant for the brief: PDF/UA-1 (tagged, with the document's language and

@@ -11,10 +11,11 @@ glyphs, so the browser fetches nothing from the internet, and ``geojson`` is the
 build's static boundary file: the browser fetches it once and Plotly keeps it for later charts,
 instead of the boundaries being re-sent on every rerun.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,15 +55,18 @@ ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
 ENGLAND_ZOOM = 4.9  # all of England in a phone-width map; a desktop map is height-limited anyway
 
 #: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
-PLOTLY_CONFIG: dict = {"displaylogo": False, "scrollZoom": False, "responsive": True,
-                       "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"]}
+PLOTLY_CONFIG: dict = {
+    "displaylogo": False,
+    "scrollZoom": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"],
+}
 
 _FONT = {"family": "Source Sans, Arial, sans-serif", "size": 14, "color": TEXT}
 _AXIS = {"showgrid": True, "gridcolor": GRID, "zeroline": False, "linecolor": DARK_GREY, "automargin": True}
 
 
-def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = None,
-            legend: bool = True) -> go.Figure:
+def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
     """A figure from plain trace and layout dicts, on one minimal template.
 
     Figures are assembled as dicts and wrapped without Plotly's per-attribute validation: that
@@ -71,12 +75,18 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
     full validation).
     """
     base = {
-        "template": {}, "height": height, "font": _FONT, "paper_bgcolor": "#FFFFFF", "plot_bgcolor": "#FFFFFF",
+        "template": {},
+        "height": height,
+        "font": _FONT,
+        "paper_bgcolor": "#FFFFFF",
+        "plot_bgcolor": "#FFFFFF",
         # room above the plot for the title and, under it, a one-line legend
-        "margin": {"l": 8, "r": 8, "t": (40 if title else 8) + (30 if legend else 0), "b": 8}, "showlegend": legend,
+        "margin": {"l": 8, "r": 8, "t": (40 if title else 8) + (30 if legend else 0), "b": 8},
+        "showlegend": legend,
         "hoverlabel": {"bgcolor": "#FFFFFF", "font": {"color": TEXT}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
-        "xaxis": dict(_AXIS), "yaxis": dict(_AXIS),
+        "xaxis": dict(_AXIS),
+        "yaxis": dict(_AXIS),
     }
     if title:
         base["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}}
@@ -147,8 +157,7 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
 # =============================================================================================
 
 
-def zoom_for_bounds(bounds: Sequence[float] | None, width_px: int = 600, height_px: int = 420
-                    ) -> tuple[dict, float]:
+def zoom_for_bounds(bounds: Sequence[float] | None, width_px: int = 600, height_px: int = 420) -> tuple[dict, float]:
     """Centre and zoom that fit a lon/lat box (minx, miny, maxx, maxy) into a map of the given
     size (MapLibre has no ``fitbounds`` in Plotly's map subplot). Web-Mercator arithmetic."""
     if bounds is None or any(b is None or (isinstance(b, float) and math.isnan(b)) for b in bounds):
@@ -169,9 +178,19 @@ def zoom_for_bounds(bounds: Sequence[float] | None, width_px: int = 600, height_
     return {"lat": centre_lat, "lon": (minx + maxx) / 2}, round(min(zoom, 14.0), 2)
 
 
-def choropleth_map(values: pd.DataFrame, geo_url: str, *, measure: str, unit: str = "", area_label: str = "areas",
-                   digits: int = 1, highlight: str | None = None, height: int = 520,
-                   bounds: Sequence[float] | None = None, title: str | None = None) -> tuple[go.Figure, str]:
+def choropleth_map(
+    values: pd.DataFrame,
+    geo_url: str,
+    *,
+    measure: str,
+    unit: str = "",
+    area_label: str = "areas",
+    digits: int = 1,
+    highlight: str | None = None,
+    height: int = 520,
+    bounds: Sequence[float] | None = None,
+    title: str | None = None,
+) -> tuple[go.Figure, str]:
     """Choropleth of ``values`` (columns ``code``, ``name``, ``value``; one row per area that
     should be drawn, value NaN when missing) over the boundary file at ``geo_url``.
 
@@ -191,40 +210,95 @@ def choropleth_map(values: pd.DataFrame, geo_url: str, *, measure: str, unit: st
         scale_title = measure + (f" ({unit})" if unit else "")
         if cap is not None:
             scale_title += f"<br>values above {fmt(cap, digits)} drawn darkest"
-        data.append({
-            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": measure, "showlegend": False,
-            "locations": have["code"].tolist(), "z": [round(float(v), 6) for v in have["value"]],
-            "text": have["name"].tolist(), "colorscale": SEQUENTIAL_BLUES, "marker": {"line": line},
-            **({"zmin": float(have["value"].min()), "zmax": cap} if cap is not None else {}),
-            # horizontal, under the map: a vertical bar would cover the east coast on a phone
-            "colorbar": {"title": {"text": scale_title, "side": "top"}, "orientation": "h", "thickness": 10, "len": 0.9,
-                         "x": 0.5, "xanchor": "center", "y": -0.02, "yanchor": "top"},
-            "hovertemplate": "<b>%{text}</b><br>" + hover_value + "<extra></extra>"})
+        data.append(
+            {
+                "type": "choroplethmap",
+                "geojson": geo_url,
+                "featureidkey": "id",
+                "name": measure,
+                "showlegend": False,
+                "locations": have["code"].tolist(),
+                "z": [round(float(v), 6) for v in have["value"]],
+                "text": have["name"].tolist(),
+                "colorscale": SEQUENTIAL_BLUES,
+                "marker": {"line": line},
+                **({"zmin": float(have["value"].min()), "zmax": cap} if cap is not None else {}),
+                # horizontal, under the map: a vertical bar would cover the east coast on a phone
+                "colorbar": {
+                    "title": {"text": scale_title, "side": "top"},
+                    "orientation": "h",
+                    "thickness": 10,
+                    "len": 0.9,
+                    "x": 0.5,
+                    "xanchor": "center",
+                    "y": -0.02,
+                    "yanchor": "top",
+                },
+                "hovertemplate": "<b>%{text}</b><br>" + hover_value + "<extra></extra>",
+            }
+        )
     if len(missing):
-        data.append({
-            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": f"No data ({len(missing):,})",
-            "showlegend": True, "locations": missing["code"].tolist(), "z": [0] * len(missing),
-            "text": missing["name"].tolist(), "colorscale": [[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
-            "showscale": False, "marker": {"line": line},
-            "hovertemplate": "<b>%{text}</b><br>No data<extra></extra>"})
+        data.append(
+            {
+                "type": "choroplethmap",
+                "geojson": geo_url,
+                "featureidkey": "id",
+                "name": f"No data ({len(missing):,})",
+                "showlegend": True,
+                "locations": missing["code"].tolist(),
+                "z": [0] * len(missing),
+                "text": missing["name"].tolist(),
+                "colorscale": [[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
+                "showscale": False,
+                "marker": {"line": line},
+                "hovertemplate": "<b>%{text}</b><br>No data<extra></extra>",
+            }
+        )
     if highlight is not None and highlight in set(df["code"]):
         row = df[df["code"] == highlight].iloc[0]
-        data.append({
-            "type": "choroplethmap", "geojson": geo_url, "featureidkey": "id", "name": f"Selected: {row['name']}",
-            "showlegend": True, "locations": [highlight], "z": [0], "text": [row["name"]],
-            "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], "showscale": False,
-            "marker": {"line": {"width": 3, "color": ORANGE}}, "hoverinfo": "skip"})
+        data.append(
+            {
+                "type": "choroplethmap",
+                "geojson": geo_url,
+                "featureidkey": "id",
+                "name": f"Selected: {row['name']}",
+                "showlegend": True,
+                "locations": [highlight],
+                "z": [0],
+                "text": [row["name"]],
+                "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+                "showscale": False,
+                "marker": {"line": {"width": 3, "color": ORANGE}},
+                "hoverinfo": "skip",
+            }
+        )
     centre, zoom = zoom_for_bounds(bounds) if bounds is not None else (dict(ENGLAND_CENTRE), ENGLAND_ZOOM)
-    fig = _figure(data, {"map": {"style": MAP_STYLE, "center": centre, "zoom": zoom}, "clickmode": "event+select",
-                         "dragmode": "pan",
-                         "legend": {"orientation": "h", "y": 0.0, "yanchor": "bottom", "x": 0.0, "xanchor": "left",
-                                    "bgcolor": "rgba(255,255,255,0.85)"}},
-                  height=height, title=title, legend=bool(len(missing)) or highlight is not None)
+    fig = _figure(
+        data,
+        {
+            "map": {"style": MAP_STYLE, "center": centre, "zoom": zoom},
+            "clickmode": "event+select",
+            "dragmode": "pan",
+            "legend": {
+                "orientation": "h",
+                "y": 0.0,
+                "yanchor": "bottom",
+                "x": 0.0,
+                "xanchor": "left",
+                "bgcolor": "rgba(255,255,255,0.85)",
+            },
+        },
+        height=height,
+        title=title,
+        legend=bool(len(missing)) or highlight is not None,
+    )
     fig.layout.margin.b = 90  # the colour scale sits under the map
     alt = map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
     if cap is not None:
-        alt += (f" The colour scale stops at {fmt(cap, digits, unit)} (the 95th percentile) so that a few very high "
-                f"values do not wash out the rest; higher values share the darkest blue.")
+        alt += (
+            f" The colour scale stops at {fmt(cap, digits, unit)} (the 95th percentile) so that a few very high "
+            f"values do not wash out the rest; higher values share the darkest blue."
+        )
     return fig, alt
 
 
@@ -239,8 +313,15 @@ def colour_cap(values: pd.Series) -> float | None:
 
 
 def _singular(plural: str) -> str:
-    return {"counties": "county", "wards": "ward", "districts": "district", "regions": "region", "areas": "area",
-            "domains": "domain", "councils": "council"}.get(plural, plural.rstrip("s"))
+    return {
+        "counties": "county",
+        "wards": "ward",
+        "districts": "district",
+        "regions": "region",
+        "areas": "area",
+        "domains": "domain",
+        "councils": "council",
+    }.get(plural, plural.rstrip("s"))
 
 
 def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, digits: int = 1) -> str:
@@ -251,10 +332,12 @@ def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, 
         return f"Map of {m:,} {area_label}: none has a value for {measure}; all are drawn in grey as no data."
     top = have.loc[have["value"].idxmax()]
     low = have.loc[have["value"].idxmin()]
-    text = (f"Map of {m:,} {area_label} shaded by {measure}, darker blue for higher values. "
-            f"Highest: {top['name']} ({fmt(top['value'], digits, unit)}); "
-            f"lowest: {low['name']} ({fmt(low['value'], digits, unit)}); "
-            f"median {fmt(have['value'].median(), digits, unit)}. ")
+    text = (
+        f"Map of {m:,} {area_label} shaded by {measure}, darker blue for higher values. "
+        f"Highest: {top['name']} ({fmt(top['value'], digits, unit)}); "
+        f"lowest: {low['name']} ({fmt(low['value'], digits, unit)}); "
+        f"median {fmt(have['value'].median(), digits, unit)}. "
+    )
     if m > n:
         verb = "is" if m - n == 1 else "are"
         text += f"{_count(m - n, _singular(area_label), area_label)} no data and {verb} drawn in light grey; "
@@ -266,9 +349,20 @@ def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, 
 # =============================================================================================
 
 
-def bar_chart(df: pd.DataFrame, *, label: str, value: str, measure: str, unit: str = "", digits: int = 1,
-              color: str = DARK_BLUE, height: int | None = None, title: str | None = None,
-              sort: bool = True, subject: str = "areas") -> tuple[go.Figure, str]:
+def bar_chart(
+    df: pd.DataFrame,
+    *,
+    label: str,
+    value: str,
+    measure: str,
+    unit: str = "",
+    digits: int = 1,
+    color: str = DARK_BLUE,
+    height: int | None = None,
+    title: str | None = None,
+    sort: bool = True,
+    subject: str = "areas",
+) -> tuple[go.Figure, str]:
     """Horizontal bars with the value written on each bar (largest at the top). Rows with a
     missing value are left out and counted in the alt text."""
     d = df[[label, value]].copy()
@@ -278,15 +372,34 @@ def bar_chart(df: pd.DataFrame, *, label: str, value: str, measure: str, unit: s
     if sort:
         d = d.sort_values(value, ascending=True)
     texts = [fmt(v, digits, unit) for v in d[value]]
-    bar = {"type": "bar", "x": _list(d[value]), "y": d[label].astype(str).tolist(), "orientation": "h",
-           "marker": {"color": color}, "text": texts, "textposition": "outside", "cliponaxis": False,
-           "textfont": {"color": TEXT},
-           "hovertemplate": "%{y}: %{text}<extra></extra>", "name": measure}
-    fig = _figure([bar], {"xaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "zeroline": True,
-                                    "zerolinecolor": DARK_GREY},
-                          "yaxis": {"showgrid": False, "type": "category"},
-                          "margin": {"r": 90}},  # room for the value written after the longest bar
-                  height=height or max(220, 26 * len(d) + 70), title=title, legend=False)
+    bar = {
+        "type": "bar",
+        "x": _list(d[value]),
+        "y": d[label].astype(str).tolist(),
+        "orientation": "h",
+        "marker": {"color": color},
+        "text": texts,
+        "textposition": "outside",
+        "cliponaxis": False,
+        "textfont": {"color": TEXT},
+        "hovertemplate": "%{y}: %{text}<extra></extra>",
+        "name": measure,
+    }
+    fig = _figure(
+        [bar],
+        {
+            "xaxis": {
+                "title": {"text": measure + (f" ({unit})" if unit else "")},
+                "zeroline": True,
+                "zerolinecolor": DARK_GREY,
+            },
+            "yaxis": {"showgrid": False, "type": "category"},
+            "margin": {"r": 90},
+        },  # room for the value written after the longest bar
+        height=height or max(220, 26 * len(d) + 70),
+        title=title,
+        legend=False,
+    )
     if len(d) == 0:
         return fig, f"Bar chart of {measure}: no {subject} have a value."
     parts = [f"{r[label]} {fmt(r[value], digits, unit)}" for _, r in d.iloc[::-1].iterrows()]
@@ -298,9 +411,19 @@ def bar_chart(df: pd.DataFrame, *, label: str, value: str, measure: str, unit: s
     return fig, alt
 
 
-def grouped_bars(df: pd.DataFrame, *, category: str, series: str, value: str, measure: str, unit: str = "",
-                 digits: int = 1, height: int = 360, title: str | None = None,
-                 category_order: Sequence[str] | None = None) -> tuple[go.Figure, str]:
+def grouped_bars(
+    df: pd.DataFrame,
+    *,
+    category: str,
+    series: str,
+    value: str,
+    measure: str,
+    unit: str = "",
+    digits: int = 1,
+    height: int = 360,
+    title: str | None = None,
+    category_order: Sequence[str] | None = None,
+) -> tuple[go.Figure, str]:
     """Vertical bars of ``value`` by ``category`` (e.g. domain) with one bar per ``series``
     (e.g. council), each series a palette colour *and* a bar pattern, labelled with its value."""
     d = df[[category, series, value]].copy()
@@ -311,29 +434,62 @@ def grouped_bars(df: pd.DataFrame, *, category: str, series: str, value: str, me
     data = []
     for i, name in enumerate(names):
         ys = d[d[series] == name].set_index(category).reindex(cats)[value].tolist()
-        data.append({
-            "type": "bar", "x": cats, "y": _list(ys), "name": str(name),
-            "marker": {"color": CATEGORICAL[i % len(CATEGORICAL)],
-                       "pattern": {"shape": patterns[i % len(patterns)], "fillmode": "overlay",
-                                   "fgcolor": "#FFFFFF", "fgopacity": 0.7}},
-            "text": [fmt(v, digits) for v in ys], "textposition": "outside", "cliponaxis": False,
-            "textfont": {"color": TEXT},
-            "hovertemplate": f"{name}<br>%{{x}}: %{{text}}<extra></extra>"})
-    fig = _figure(data, {"barmode": "group",
-                         "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "rangemode": "tozero"},
-                         "xaxis": {"showgrid": False}}, height=height, title=title)
+        data.append(
+            {
+                "type": "bar",
+                "x": cats,
+                "y": _list(ys),
+                "name": str(name),
+                "marker": {
+                    "color": CATEGORICAL[i % len(CATEGORICAL)],
+                    "pattern": {
+                        "shape": patterns[i % len(patterns)],
+                        "fillmode": "overlay",
+                        "fgcolor": "#FFFFFF",
+                        "fgopacity": 0.7,
+                    },
+                },
+                "text": [fmt(v, digits) for v in ys],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "textfont": {"color": TEXT},
+                "hovertemplate": f"{name}<br>%{{x}}: %{{text}}<extra></extra>",
+            }
+        )
+    fig = _figure(
+        data,
+        {
+            "barmode": "group",
+            "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "rangemode": "tozero"},
+            "xaxis": {"showgrid": False},
+        },
+        height=height,
+        title=title,
+    )
     lines = []
     for name in names:
         s = d[d[series] == name].set_index(category).reindex(cats)[value]
         lines.append(f"{name}: " + ", ".join(f"{c} {fmt(v, digits)}" for c, v in s.items()))
-    alt = (f"Grouped bar chart of {measure} by {category}, one bar each for {len(names)} series: "
-           + "; ".join(lines) + ".")
+    alt = (
+        f"Grouped bar chart of {measure} by {category}, one bar each for {len(names)} series: " + "; ".join(lines) + "."
+    )
     return fig, alt
 
 
-def line_chart(df: pd.DataFrame, *, x: str, y: str, series: str, measure: str, unit: str = "", digits: int = 1,
-               height: int = 360, title: str | None = None, x_order: Sequence[str] | None = None,
-               y_range: tuple[float, float] | None = None) -> tuple[go.Figure, str]:
+def line_chart(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    series: str,
+    measure: str,
+    unit: str = "",
+    digits: int = 1,
+    height: int = 360,
+    title: str | None = None,
+    x_order: Sequence[str] | None = None,
+    y_range: tuple[float, float] | None = None,
+) -> tuple[go.Figure, str]:
     """Lines with markers over periods, one per ``series``; series differ by colour, marker
     symbol and a name label at their last point. Missing periods break the line (no bridging)."""
     d = df[[x, y, series]].copy()
@@ -345,31 +501,54 @@ def line_chart(df: pd.DataFrame, *, x: str, y: str, series: str, measure: str, u
     for i, name in enumerate(names):
         s_ = d[d[series] == name].drop_duplicates(x).set_index(x).reindex(xs)[y]
         colour = CATEGORICAL[i % len(CATEGORICAL)]
-        data.append({
-            "type": "scatter", "x": xs, "y": _list(s_), "name": str(name), "mode": "lines+markers",
-            "connectgaps": False, "line": {"color": colour, "width": 2.5},
-            "marker": {"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 9, "color": colour},
-            "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.{digits}f}}<extra></extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": _list(s_),
+                "name": str(name),
+                "mode": "lines+markers",
+                "connectgaps": False,
+                "line": {"color": colour, "width": 2.5},
+                "marker": {"symbol": SYMBOLS[i % len(SYMBOLS)], "size": 9, "color": colour},
+                "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.{digits}f}}<extra></extra>",
+            }
+        )
         known = s_.dropna()
         if len(known):
-            alt_parts.append(f"{name} from {fmt(known.iloc[0], digits, unit)} in {known.index[0]} to "
-                             f"{fmt(known.iloc[-1], digits, unit)} in {known.index[-1]}"
-                             + (f" ({len(xs) - len(known)} periods without data)" if len(known) < len(xs) else ""))
+            alt_parts.append(
+                f"{name} from {fmt(known.iloc[0], digits, unit)} in {known.index[0]} to "
+                f"{fmt(known.iloc[-1], digits, unit)} in {known.index[-1]}"
+                + (f" ({len(xs) - len(known)} periods without data)" if len(known) < len(xs) else "")
+            )
         else:
             alt_parts.append(f"{name}: no data")
     # a bounded scale (the 0–100 index) is drawn whole, so a small change does not look like a big one
     yaxis = {"title": {"text": measure + (f" ({unit})" if unit else "")}}
     if y_range is not None:
         yaxis["range"] = list(y_range)
-    fig = _figure(data, {"xaxis": {"type": "category", "categoryorder": "array", "categoryarray": xs},
-                         "yaxis": yaxis}, height=height, title=title)
+    fig = _figure(
+        data,
+        {"xaxis": {"type": "category", "categoryorder": "array", "categoryarray": xs}, "yaxis": yaxis},
+        height=height,
+        title=title,
+    )
     alt = f"Line chart of {measure} over {len(xs)} periods ({xs[0]} to {xs[-1]})" if xs else f"Line chart of {measure}"
     return fig, alt + ": " + "; ".join(alt_parts) + "."
 
 
-def distribution_by_group(df: pd.DataFrame, *, group: str, value: str, name: str, measure: str,
-                          group_labels: dict | None = None, digits: int = 1, height: int = 380,
-                          title: str | None = None) -> tuple[go.Figure, str]:
+def distribution_by_group(
+    df: pd.DataFrame,
+    *,
+    group: str,
+    value: str,
+    name: str,
+    measure: str,
+    group_labels: dict | None = None,
+    digits: int = 1,
+    height: int = 380,
+    title: str | None = None,
+) -> tuple[go.Figure, str]:
     """Box plot with every area drawn as a point, one box per group (tier). Groups are named on
     the axis, so colour is decoration only. Areas with no value are counted, not drawn."""
     d = df[[group, value, name]].copy()
@@ -380,25 +559,49 @@ def distribution_by_group(df: pd.DataFrame, *, group: str, value: str, name: str
     for i, (g, sub) in enumerate(d.groupby(group, sort=True)):
         have = sub.dropna(subset=[value])
         label = labels.get(g, str(g))
-        data.append({
-            "type": "box", "x": _list(have[value]), "y": [label] * len(have), "name": label, "orientation": "h",
-            "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "text": have[name].tolist(),
-            "marker": {"color": CATEGORICAL[i % 6], "size": 6, "symbol": SYMBOLS[i % 6], "opacity": 0.75},
-            "line": {"color": DARK_GREY, "width": 1.5}, "fillcolor": "rgba(0,0,0,0)",
-            "hovertemplate": "%{text}: %{x:,." + str(digits) + "f}<extra></extra>"})
+        data.append(
+            {
+                "type": "box",
+                "x": _list(have[value]),
+                "y": [label] * len(have),
+                "name": label,
+                "orientation": "h",
+                "boxpoints": "all",
+                "jitter": 0.4,
+                "pointpos": 0,
+                "text": have[name].tolist(),
+                "marker": {"color": CATEGORICAL[i % 6], "size": 6, "symbol": SYMBOLS[i % 6], "opacity": 0.75},
+                "line": {"color": DARK_GREY, "width": 1.5},
+                "fillcolor": "rgba(0,0,0,0)",
+                "hovertemplate": "%{text}: %{x:,." + str(digits) + "f}<extra></extra>",
+            }
+        )
         if len(have):
             q1, med, q3 = have[value].quantile([0.25, 0.5, 0.75])
-            alt.append(f"{label}: median {fmt(med, digits)}, middle half {fmt(q1, digits)}–{fmt(q3, digits)}, "
-                       + _coverage(len(have), len(sub), "areas"))
+            alt.append(
+                f"{label}: median {fmt(med, digits)}, middle half {fmt(q1, digits)}–{fmt(q3, digits)}, "
+                + _coverage(len(have), len(sub), "areas")
+            )
         else:
             alt.append(f"{label}: no data for any of {len(sub)} areas")
-    fig = _figure(data, {"xaxis": {"title": {"text": measure}}, "yaxis": {"showgrid": False}},
-                  height=height, title=title, legend=False)
+    fig = _figure(
+        data,
+        {"xaxis": {"title": {"text": measure}}, "yaxis": {"showgrid": False}},
+        height=height,
+        title=title,
+        legend=False,
+    )
     return fig, f"Distribution of {measure} by group, each dot an area: " + "; ".join(alt) + "."
 
 
-def rank_band_chart(df: pd.DataFrame, *, highlight: Iterable[str] = (), height: int = 420,
-                    title: str | None = None, subject: str = "areas") -> tuple[go.Figure, str]:
+def rank_band_chart(
+    df: pd.DataFrame,
+    *,
+    highlight: Iterable[str] = (),
+    height: int = 420,
+    title: str | None = None,
+    subject: str = "areas",
+) -> tuple[go.Figure, str]:
     """Caterpillar plot of rank uncertainty: areas ordered by median rank along the x axis, each
     with a vertical 5th–95th percentile band. Columns: ``area_code``, ``name``, ``rank``,
     ``median_rank``, ``p5``, ``p95``, ``robust``. Highlighted areas are orange, larger, and
@@ -410,46 +613,96 @@ def rank_band_chart(df: pd.DataFrame, *, highlight: Iterable[str] = (), height: 
     hi = set(highlight)
     data = []
     robust = d["robust"].fillna(False).astype(bool)
-    for mask, label, color, symbol in ((robust, "robust rank (narrow band)", DARK_BLUE, "circle"),
-                                        (~robust, "uncertain rank (wide band)", TURQUOISE, "diamond")):
+    for mask, label, color, symbol in (
+        (robust, "robust rank (narrow band)", DARK_BLUE, "circle"),
+        (~robust, "uncertain rank (wide band)", TURQUOISE, "diamond"),
+    ):
         s_ = d[mask]
         if not len(s_):
             continue
-        data.append({
-            "type": "scatter", "x": s_["pos"].tolist(), "y": _list(s_["median_rank"]), "mode": "markers",
-            "name": label, "marker": {"color": color, "size": 5, "symbol": symbol},
-            "error_y": {"type": "data", "symmetric": False, "array": _list(s_["p95"] - s_["median_rank"]),
-                        "arrayminus": _list(s_["median_rank"] - s_["p5"]), "color": color, "thickness": 1, "width": 0},
-            "text": s_["name"].tolist(), "customdata": [[a, b] for a, b in zip(_list(s_["p5"]), _list(s_["p95"]))],
-            "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
-                             "<extra></extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "x": s_["pos"].tolist(),
+                "y": _list(s_["median_rank"]),
+                "mode": "markers",
+                "name": label,
+                "marker": {"color": color, "size": 5, "symbol": symbol},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": _list(s_["p95"] - s_["median_rank"]),
+                    "arrayminus": _list(s_["median_rank"] - s_["p5"]),
+                    "color": color,
+                    "thickness": 1,
+                    "width": 0,
+                },
+                "text": s_["name"].tolist(),
+                "customdata": [[a, b] for a, b in zip(_list(s_["p5"]), _list(s_["p95"]))],
+                "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
+                "<extra></extra>",
+            }
+        )
     h = d[d["area_code"].isin(hi)]
     if len(h):
-        data.append({
-            "type": "scatter", "x": h["pos"].tolist(), "y": _list(h["median_rank"]), "mode": "markers+text",
-            "name": "selected", "text": h["name"].tolist(), "textposition": "top center",
-            "marker": {"color": ORANGE, "size": 13, "symbol": "star", "line": {"color": TEXT, "width": 1}},
-            "error_y": {"type": "data", "symmetric": False, "array": _list(h["p95"] - h["median_rank"]),
-                        "arrayminus": _list(h["median_rank"] - h["p5"]), "color": ORANGE, "thickness": 3, "width": 6},
-            "hoverinfo": "skip"})
-    fig = _figure(data, {"yaxis": {"autorange": "reversed", "title": {"text": "Rank (1 = most enabling)"}},
-                         "xaxis": {"title": {"text": f"{subject.capitalize()} ordered by median rank"},
-                                   "showticklabels": False}}, height=height, title=title)
+        data.append(
+            {
+                "type": "scatter",
+                "x": h["pos"].tolist(),
+                "y": _list(h["median_rank"]),
+                "mode": "markers+text",
+                "name": "selected",
+                "text": h["name"].tolist(),
+                "textposition": "top center",
+                "marker": {"color": ORANGE, "size": 13, "symbol": "star", "line": {"color": TEXT, "width": 1}},
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": _list(h["p95"] - h["median_rank"]),
+                    "arrayminus": _list(h["median_rank"] - h["p5"]),
+                    "color": ORANGE,
+                    "thickness": 3,
+                    "width": 6,
+                },
+                "hoverinfo": "skip",
+            }
+        )
+    fig = _figure(
+        data,
+        {
+            "yaxis": {"autorange": "reversed", "title": {"text": "Rank (1 = most enabling)"}},
+            "xaxis": {"title": {"text": f"{subject.capitalize()} ordered by median rank"}, "showticklabels": False},
+        },
+        height=height,
+        title=title,
+    )
     n_rob = int(robust.sum())
-    alt = (f"Rank uncertainty for {len(d)} {subject}: each point is an area's median rank over the simulations, "
-           f"with a bar from its 5th to 95th percentile rank. {n_rob} of {len(d)} ranks are robust "
-           f"(narrow band). ")
+    alt = (
+        f"Rank uncertainty for {len(d)} {subject}: each point is an area's median rank over the simulations, "
+        f"with a bar from its 5th to 95th percentile rank. {n_rob} of {len(d)} ranks are robust "
+        f"(narrow band). "
+    )
     if n_all > len(d):
         gone = n_all - len(d)
         alt += f"{_count(gone, _singular(subject), subject)} no index and {'is' if gone == 1 else 'are'} not drawn. "
     for _, r in h.iterrows():
-        alt += (f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. ")
+        alt += f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. "
     return fig, alt.strip()
 
 
-def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, group_labels: dict | None = None,
-                    height: int = 420, title: str | None = None, highlight: str | None = None,
-                    code: str = "area_code") -> tuple[go.Figure, str]:
+def weights_scatter(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    group: str,
+    name: str,
+    group_labels: dict | None = None,
+    height: int = 420,
+    title: str | None = None,
+    highlight: str | None = None,
+    code: str = "area_code",
+) -> tuple[go.Figure, str]:
     """Each area's index with the default weights (x) against its index with the chosen weights
     (y), one colour *and* marker shape per comparison group, with the line of no change: areas
     off the line are the ones the weights move. Areas without both values are counted."""
@@ -457,31 +710,65 @@ def weights_scatter(df: pd.DataFrame, *, x: str, y: str, group: str, name: str, 
     n_all = len(d)
     d = d.dropna(subset=[x, y])
     labels = group_labels or {}
-    data = [{"type": "scatter", "x": [0, 100], "y": [0, 100], "mode": "lines", "name": "no change",
-             "line": {"color": DARK_GREY, "width": 1, "dash": "dash"}, "hoverinfo": "skip"}]
+    data = [
+        {
+            "type": "scatter",
+            "x": [0, 100],
+            "y": [0, 100],
+            "mode": "lines",
+            "name": "no change",
+            "line": {"color": DARK_GREY, "width": 1, "dash": "dash"},
+            "hoverinfo": "skip",
+        }
+    ]
     for i, (g, sub) in enumerate(d.groupby(group, sort=True)):
-        data.append({
-            "type": "scatter", "x": _list(sub[x]), "y": _list(sub[y]), "mode": "markers", "name": labels.get(g, str(g)),
-            "text": sub[name].tolist(), "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
-                                                   "opacity": 0.8},
-            "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"})
+        data.append(
+            {
+                "type": "scatter",
+                "x": _list(sub[x]),
+                "y": _list(sub[y]),
+                "mode": "markers",
+                "name": labels.get(g, str(g)),
+                "text": sub[name].tolist(),
+                "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7, "opacity": 0.8},
+                "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>",
+            }
+        )
     mine = df[(df[code] == highlight) & df[x].notna() & df[y].notna()] if highlight and code in df else df.iloc[:0]
     if len(mine):  # the user's council: a large ringed marker, named beside it
-        data.append({"type": "scatter", "x": _list(mine[x]), "y": _list(mine[y]), "mode": "markers+text",
-                     "name": f"Selected: {mine[name].iloc[0]}", "text": mine[name].tolist(),
-                     "textposition": "top center",
-                     "marker": {"color": "rgba(0,0,0,0)", "size": 16, "line": {"color": DARK_GREY, "width": 3}},
-                     "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"})
-    fig = _figure(data, {"xaxis": {"title": {"text": "Index with the default weights"}, "range": [-2, 102]},
-                         "yaxis": {"title": {"text": "Index with your weights"}, "range": [-2, 102]}},
-                  height=height, title=title)
+        data.append(
+            {
+                "type": "scatter",
+                "x": _list(mine[x]),
+                "y": _list(mine[y]),
+                "mode": "markers+text",
+                "name": f"Selected: {mine[name].iloc[0]}",
+                "text": mine[name].tolist(),
+                "textposition": "top center",
+                "marker": {"color": "rgba(0,0,0,0)", "size": 16, "line": {"color": DARK_GREY, "width": 3}},
+                "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>",
+            }
+        )
+    fig = _figure(
+        data,
+        {
+            "xaxis": {"title": {"text": "Index with the default weights"}, "range": [-2, 102]},
+            "yaxis": {"title": {"text": "Index with your weights"}, "range": [-2, 102]},
+        },
+        height=height,
+        title=title,
+    )
     diff = (d[y] - d[x]).abs()
-    alt = (f"Scatter plot of {len(d)} areas: index with the default weights across, with your weights up; the "
-           f"dashed line is no change. ")
+    alt = (
+        f"Scatter plot of {len(d)} areas: index with the default weights across, with your weights up; the "
+        f"dashed line is no change. "
+    )
     if len(d):
         far = d.loc[diff.idxmax()]
-        alt += (f"{int((diff > 0.05).sum())} areas move off the line; the largest change is {far[name]} "
-                f"({far[x]:.1f} → {far[y]:.1f}).")
+        alt += (
+            f"{int((diff > 0.05).sum())} areas move off the line; the largest change is {far[name]} "
+            f"({far[x]:.1f} → {far[y]:.1f})."
+        )
     if n_all > len(d):
         alt += f" {_count(n_all - len(d), 'area')} no index and {'is' if n_all - len(d) == 1 else 'are'} not drawn."
     return fig, alt
@@ -501,19 +788,28 @@ def _view_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:
 
 
 #: Where each quadrant's name is written on the quadrant chart (paper coordinates).
-_QUADRANT_CORNERS = {"enabling shift": (0.01, 0.99, "left", "top"), "retreat": (0.01, 0.01, "left", "bottom"),
-                     "co-investment": (0.99, 0.99, "right", "top"), "provider growth": (0.99, 0.01, "right", "bottom")}
+_QUADRANT_CORNERS = {
+    "enabling shift": (0.01, 0.99, "left", "top"),
+    "retreat": (0.01, 0.01, "left", "bottom"),
+    "co-investment": (0.99, 0.99, "right", "top"),
+    "provider growth": (0.99, 0.01, "right", "bottom"),
+}
 
 
-def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
-                   group_labels: dict | None = None, height: int = 460,
-                   title: str | None = None) -> tuple[go.Figure, str]:
+def quadrant_chart(
+    placed: pd.DataFrame,
+    *,
+    highlight: Iterable[str] = (),
+    group_labels: dict | None = None,
+    height: int = 460,
+    title: str | None = None,
+) -> tuple[go.Figure, str]:
     """The shift as two movements: change in council spending per head (x) against change in
     community money per head (y), one colour and marker shape per group, zero lines dividing the
     four named quadrants. ``highlight`` codes are drawn large and labelled. Areas with "not
     enough data" are not drawn and are counted in the alt text. Each axis names its span (from
     ``placed.attrs``, see :func:`powerbalance.quadrants.place_areas`) and says the pounds are nominal."""
-    from .quadrants import NOT_ENOUGH, NO_CHANGE, QUADRANT_MEANING, QUADRANTS, money, span_label
+    from .quadrants import NO_CHANGE, NOT_ENOUGH, QUADRANT_MEANING, QUADRANTS, money, span_label
 
     span = span_label(placed)
     s_span, c_span = (" → ".join(placed.attrs.get(k) or ("?", "?")) for k in ("spend_span", "community_span"))
@@ -524,59 +820,132 @@ def quadrant_chart(placed: pd.DataFrame, *, highlight: Iterable[str] = (),
     hover = "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
     data = []
     for i, (g, sub) in enumerate(d.groupby("group", sort=True)):
-        data.append({"type": "scatter", "x": _list(sub["d_spend"]), "y": _list(sub["d_community"]), "mode": "markers",
-                     "name": labels.get(g, str(g)), "text": sub["name"].tolist(), "customdata": sub["area_code"].tolist(),
-                     "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7,
-                                "opacity": 0.45 if hl else 0.8}, "hovertemplate": hover})
+        data.append(
+            {
+                "type": "scatter",
+                "x": _list(sub["d_spend"]),
+                "y": _list(sub["d_community"]),
+                "mode": "markers",
+                "name": labels.get(g, str(g)),
+                "text": sub["name"].tolist(),
+                "customdata": sub["area_code"].tolist(),
+                "marker": {
+                    "color": CATEGORICAL[i % 6],
+                    "symbol": SYMBOLS[i % 6],
+                    "size": 7,
+                    "opacity": 0.45 if hl else 0.8,
+                },
+                "hovertemplate": hover,
+            }
+        )
     mine = d[d["area_code"].isin(hl)]
     if not mine.empty:
-        data.append({"type": "scatter", "x": _list(mine["d_spend"]), "y": _list(mine["d_community"]),
-                     "mode": "markers+text", "name": "highlighted", "text": mine["name"].tolist(),
-                     "customdata": mine["area_code"].tolist(), "textposition": "top center",
-                     "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
-                     "hovertemplate": hover})
-    notes = [{"x": x, "y": y, "xref": "paper", "yref": "paper", "xanchor": xa, "yanchor": ya, "showarrow": False,
-              "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}", "font": {"size": 12, "color": DARK_GREY},
-              "align": xa} for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()]
+        data.append(
+            {
+                "type": "scatter",
+                "x": _list(mine["d_spend"]),
+                "y": _list(mine["d_community"]),
+                "mode": "markers+text",
+                "name": "highlighted",
+                "text": mine["name"].tolist(),
+                "customdata": mine["area_code"].tolist(),
+                "textposition": "top center",
+                "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
+                "hovertemplate": hover,
+            }
+        )
+    notes = [
+        {
+            "x": x,
+            "y": y,
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": xa,
+            "yanchor": ya,
+            "showarrow": False,
+            "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}",
+            "font": {"size": 12, "color": DARK_GREY},
+            "align": xa,
+        }
+        for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()
+    ]
     zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
     xr, yr = _view_range(d["d_spend"]), _view_range(d["d_community"])
-    fig = _figure(data, {
-        "xaxis": {**zero, "range": xr, "title": {"text": f"Council spending a head on the place: change {s_span} "
-                                                         "(£, nominal)"}},
-        "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head: change {c_span} (£)"}},
-        "annotations": notes}, height=height, title=title)
+    fig = _figure(
+        data,
+        {
+            "xaxis": {
+                **zero,
+                "range": xr,
+                "title": {"text": f"Council spending a head on the place: change {s_span} (£, nominal)"},
+            },
+            "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head: change {c_span} (£)"}},
+            "annotations": notes,
+        },
+        height=height,
+        title=title,
+    )
     n = d["quadrant"].value_counts()
     parts = "; ".join(f"{int(n.get(q, 0))} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
-    alt = (f"Scatter plot of {len(d)} areas: change in council spending per head across, change in community money "
-           f"(parish precepts and community grants) per head up; {span}. {parts}.")
+    alt = (
+        f"Scatter plot of {len(d)} areas: change in council spending per head across, change in community money "
+        f"(parish precepts and community grants) per head up; {span}. {parts}."
+    )
     if int(n.get(NO_CHANGE, 0)):
         alt += f" {int(n.get(NO_CHANGE, 0))} on an axis (no change)."
     for r in mine.itertuples():
         alt += f" {r.name}: {r.quadrant}."
-    outside = d[~d["d_spend"].between(*(xr or (-np.inf, np.inf))) | ~d["d_community"].between(*(yr or (-np.inf, np.inf)))]
+    outside = d[
+        ~d["d_spend"].between(*(xr or (-np.inf, np.inf))) | ~d["d_community"].between(*(yr or (-np.inf, np.inf)))
+    ]
     if len(outside):
-        named = ", ".join(f"{r.name} ({money(r.d_spend)}, {money(r.d_community)})" for r in outside.head(5).itertuples())
-        alt += (f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"
-                + (" …" if len(outside) > 5 else "") + ".")
+        named = ", ".join(
+            f"{r.name} ({money(r.d_spend)}, {money(r.d_community)})" for r in outside.head(5).itertuples()
+        )
+        alt += (
+            f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"
+            + (" …" if len(outside) > 5 else "")
+            + "."
+        )
     gone = len(placed) - len(d)
     if gone:
         alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."
     return fig, alt
 
-def line_chart_with_intervals(df: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, series: str, measure: str,
-                              unit: str = "", digits: int = 1, height: int = 360,
-                              x_order: Sequence[str] | None = None) -> tuple[go.Figure, str]:
+
+def line_chart_with_intervals(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    lo: str,
+    hi: str,
+    series: str,
+    measure: str,
+    unit: str = "",
+    digits: int = 1,
+    height: int = 360,
+    x_order: Sequence[str] | None = None,
+) -> tuple[go.Figure, str]:
     """:func:`line_chart` with each point's published confidence interval as an error bar (none
     where no interval is published). Missing periods still break the line."""
-    fig, alt = line_chart(df, x=x, y=y, series=series, measure=measure, unit=unit, digits=digits, height=height,
-                          x_order=x_order)
+    fig, alt = line_chart(
+        df, x=x, y=y, series=series, measure=measure, unit=unit, digits=digits, height=height, x_order=x_order
+    )
     xs = list(x_order) if x_order else sorted(pd.unique(df[x]).tolist())
     for trace in fig.data:
         s = df[df[series] == trace.name].drop_duplicates(x).set_index(x).reindex(xs)
         up = pd.to_numeric(s[hi], errors="coerce") - pd.to_numeric(s[y], errors="coerce")
         down = pd.to_numeric(s[y], errors="coerce") - pd.to_numeric(s[lo], errors="coerce")
         if up.notna().any():
-            trace.error_y = {"type": "data", "symmetric": False, "array": _list(up), "arrayminus": _list(down),
-                             "visible": True, "thickness": 1.5, "width": 4}
+            trace.error_y = {
+                "type": "data",
+                "symmetric": False,
+                "array": _list(up),
+                "arrayminus": _list(down),
+                "visible": True,
+                "thickness": 1.5,
+                "width": 4,
+            }
     n_ci = int(pd.to_numeric(df[lo], errors="coerce").notna().sum())
     return fig, alt[:-1] + f"; error bars show the 95% confidence interval where published ({n_ci} points)."

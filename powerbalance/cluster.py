@@ -22,6 +22,7 @@ XSRF token issued by one worker is valid on another after a failover.
 read it). The same nginx site, for a machine's own nginx, is ``deploy/nginx/powerbalance.conf``
 (``--print-site`` writes it; a test checks the two agree).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -157,17 +158,37 @@ class Cluster:
         env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=self.secret)
         log = open(self.run_dir / f"worker-{w.port}.log", "ab")
         w.proc = subprocess.Popen(
-            [sys.executable, "-m", "powerbalance.serve", self.script, "--server.port", str(w.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", *self.streamlit_args],
-            cwd=Path(self.script).parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "powerbalance.serve",
+                self.script,
+                "--server.port",
+                str(w.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                *self.streamlit_args,
+            ],
+            cwd=Path(self.script).parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.write_state()
 
     def write_state(self) -> None:
-        state = {"listen": f"{self.host}:{self.port}", "supervisor": os.getpid(),
-                 "nginx": self.nginx.pid if self.nginx else None,
-                 "workers": [{"port": w.port, "pid": w.proc.pid if w.proc else None, "restarts": w.restarts}
-                             for w in self.workers]}
+        state = {
+            "listen": f"{self.host}:{self.port}",
+            "supervisor": os.getpid(),
+            "nginx": self.nginx.pid if self.nginx else None,
+            "workers": [
+                {"port": w.port, "pid": w.proc.pid if w.proc else None, "restarts": w.restarts} for w in self.workers
+            ],
+        }
         tmp = self.run_dir / ".workers.json.tmp"
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.run_dir / "workers.json")
@@ -190,14 +211,19 @@ class Cluster:
             raise SystemExit("nginx is not installed: `make nginx` (Debian's package) or apt-get install nginx")
         (self.run_dir / "nginx-tmp").mkdir(exist_ok=True)
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(nginx_config(self.run_dir, self.worker_ports, f"{self.host}:{self.port}",
-                                     self.worker_header))
-        check = subprocess.run([binary, "-t", "-q", "-p", str(self.run_dir), "-e", "stderr", "-c", str(conf)],
-                               capture_output=True, text=True)
+        conf.write_text(nginx_config(self.run_dir, self.worker_ports, f"{self.host}:{self.port}", self.worker_header))
+        check = subprocess.run(
+            [binary, "-t", "-q", "-p", str(self.run_dir), "-e", "stderr", "-c", str(conf)],
+            capture_output=True,
+            text=True,
+        )
         if check.returncode != 0:
             raise SystemExit(f"nginx rejected {conf}:\n{check.stderr}")
-        self.nginx = subprocess.Popen([binary, "-p", str(self.run_dir), "-e", "stderr", "-c", str(conf)],
-                                      stderr=open(self.run_dir / "nginx-error.log", "ab"), start_new_session=True)
+        self.nginx = subprocess.Popen(
+            [binary, "-p", str(self.run_dir), "-e", "stderr", "-c", str(conf)],
+            stderr=open(self.run_dir / "nginx-error.log", "ab"),
+            start_new_session=True,
+        )
         self.write_state()
 
     # ---- the whole
@@ -211,8 +237,10 @@ class Cluster:
                 self.stop()
                 raise SystemExit(f"worker on port {w.port} did not start: see {self.run_dir}/worker-{w.port}.log")
         self.start_nginx()
-        self.log(f"serving http://{self.host}:{self.port} with {len(self.workers)} worker(s) on ports "
-                 f"{', '.join(map(str, self.worker_ports))}")
+        self.log(
+            f"serving http://{self.host}:{self.port} with {len(self.workers)} worker(s) on ports "
+            f"{', '.join(map(str, self.worker_ports))}"
+        )
 
     def restart_dead(self) -> list[int]:
         """Start again every worker (and nginx) that has exited; returns the restarted ports."""
@@ -271,13 +299,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--host", default="127.0.0.1", help="address nginx listens on (default 127.0.0.1 only)")
     ap.add_argument("--port", type=int, default=8501, help="port nginx listens on; workers use the next N ports")
     ap.add_argument("--worker-port", type=int, default=None, help="first worker port (default PORT+1)")
-    ap.add_argument("--run-dir", type=Path, default=ROOT / "run" / "serve",
-                    help="folder for the generated nginx.conf, logs, pids and workers.json")
+    ap.add_argument(
+        "--run-dir",
+        type=Path,
+        default=ROOT / "run" / "serve",
+        help="folder for the generated nginx.conf, logs, pids and workers.json",
+    )
     ap.add_argument("--script", default=str(ROOT / "dashboard.py"))
-    ap.add_argument("--worker-header", action="store_true",
-                    help="add X-PB-Worker (the worker's address) to every response (tests, diagnosis)")
-    ap.add_argument("--print-site", action="store_true",
-                    help="print the nginx site for a machine's own nginx (deploy/nginx/powerbalance.conf) and exit")
+    ap.add_argument(
+        "--worker-header",
+        action="store_true",
+        help="add X-PB-Worker (the worker's address) to every response (tests, diagnosis)",
+    )
+    ap.add_argument(
+        "--print-site",
+        action="store_true",
+        help="print the nginx site for a machine's own nginx (deploy/nginx/powerbalance.conf) and exit",
+    )
     ap.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="after --: options for every worker")
     return ap.parse_args(argv)
 
@@ -290,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(site_config(ports, f"{args.host}:{args.port}"))
         return 0
     extra = [a for a in args.streamlit_args if a != "--"]
-    cluster = Cluster(args.run_dir, args.host, args.port, ports, str(Path(args.script).resolve()), extra,
-                      args.worker_header)
+    cluster = Cluster(
+        args.run_dir, args.host, args.port, ports, str(Path(args.script).resolve()), extra, args.worker_header
+    )
     signal.signal(signal.SIGTERM, cluster.stop)
     signal.signal(signal.SIGINT, cluster.stop)
     cluster.start()

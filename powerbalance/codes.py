@@ -8,6 +8,7 @@
 
 Pure: no Streamlit, no database, no ``etl`` import (``etl`` imports this module).
 """
+
 from __future__ import annotations
 
 import io
@@ -70,8 +71,9 @@ def open_workbook(source: str | Path | bytes, file: str | Path, error: type[Loca
         raise error(f"cannot open as a spreadsheet: {exc}", file) from None
 
 
-def sheet_rows(workbook, name: str, file: str | Path, error: type[LocatedError] = LocatedError,
-               **to_python) -> tuple[Any, list[list[Any]]]:
+def sheet_rows(
+    workbook, name: str, file: str | Path, error: type[LocatedError] = LocatedError, **to_python
+) -> tuple[Any, list[list[Any]]]:
     """(sheet, all its rows) of an open calamine workbook. A sheet's XML is only inflated and parsed
     here, so a damaged sheet fails here (not at open), as ``error`` naming file and sheet."""
     try:
@@ -104,6 +106,7 @@ def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
 
 
 # ---- periods ------------------------------------------------------------------------------
+
 
 def fy_of_year(year: int) -> str:
     """Calendar year → the financial year starting in April of it: 2017 → '2017-18'."""

@@ -1,4 +1,5 @@
 """Where things live. Environment variables override the defaults so tests and servers can relocate."""
+
 from __future__ import annotations
 
 import os

@@ -20,16 +20,18 @@ new DuckDB instance costs tens, so this is also what keeps page times low under 
 ``snapshot()`` pins one build for a block of several queries (e.g. one cached page query made of
 two SQL statements), so they cannot straddle a publish.
 """
+
 from __future__ import annotations
 
 import contextvars
 import itertools
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -78,7 +80,7 @@ class _Build:
     path: Path
     alias: str
     users: int = 0
-    stale: bool = False   # replaced at its path: detach when the last user leaves
+    stale: bool = False  # replaced at its path: detach when the last user leaves
 
 
 def _sql_string(text: str) -> str:
@@ -228,7 +230,9 @@ def query(sql: str, params: Sequence[Any] | dict | None = None, db: str | Path |
         return con.execute(sql, params or []).df()
 
 
-def query_many(statements: Sequence[tuple[str, Sequence[Any] | None]], db: str | Path | None = None) -> list[pd.DataFrame]:
+def query_many(
+    statements: Sequence[tuple[str, Sequence[Any] | None]], db: str | Path | None = None
+) -> list[pd.DataFrame]:
     """Several queries on ONE connection, so they all see the same build."""
     with connect(db) as con:
         return [con.execute(sql, params or []).df() for sql, params in statements]

@@ -1,5 +1,6 @@
 """Tables as files to download: CSV (UTF-8 with BOM, for Excel) and one-sheet XLSX. Missing values
 stay empty cells, never 0."""
+
 from __future__ import annotations
 
 import io

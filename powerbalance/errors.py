@@ -5,6 +5,7 @@ when known, always in the same words: ``file f.xlsx, sheet 'Data', row 12, colum
 :class:`etl.core.EtlInputError` (stops a build) and :class:`powerbalance.grants360.GrantsFileError`
 (an upload that cannot be read) are subclasses.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ from pathlib import Path
 class LocatedError(Exception):
     """Bad input, with where it is: ``file``, ``sheet``, ``row`` (1-based), ``column``."""
 
-    def __init__(self, message: str, file: str | Path | None = None, sheet: str | None = None,
-                 row: int | None = None, column: str | int | None = None):
+    def __init__(
+        self,
+        message: str,
+        file: str | Path | None = None,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | int | None = None,
+    ):
         self.message = message
         self.file = str(file) if file is not None else None
         self.sheet = sheet

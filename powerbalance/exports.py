@@ -1,5 +1,6 @@
 """Where this build's open exports are served (written by the ETL into the build's static
 folder, ``static/geo/<build_id>/exports/``): the catalogue as a table with a URL per file."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,15 @@ def export_files(info: dict, static_root: str | Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=["name", "title", "rows", "csv", "parquet"])
     cat = json.loads(path.read_text(encoding="utf-8"))
-    return pd.DataFrame([{"name": t["name"], "title": t["title"], "rows": t["rows"],
-                          "csv": f"{url}/{t['files']['csv']}", "parquet": f"{url}/{t['files']['parquet']}"}
-                         for t in cat["tables"]])
+    return pd.DataFrame(
+        [
+            {
+                "name": t["name"],
+                "title": t["title"],
+                "rows": t["rows"],
+                "csv": f"{url}/{t['files']['csv']}",
+                "parquet": f"{url}/{t['files']['parquet']}",
+            }
+            for t in cat["tables"]
+        ]
+    )

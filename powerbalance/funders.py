@@ -20,19 +20,19 @@ missing — never a zero that is really "ward redrawn since".
 No Streamlit here (pages/funders_page.py calls these functions); user values reach SQL only as bound
 parameters through :mod:`powerbalance.db`, which opens the database read-only.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import charts, config, places, queries, spread
-from . import downloads
+from . import charts, config, downloads, places, spread
 from . import db as _db
 from . import index as _index
 from .grants360 import AreaLookup, GrantsFileError, group_problems, place_grants, placement_summary, read_360giving
@@ -46,11 +46,11 @@ DATASETS: dict[str, str] = {
 }
 DATASET_NOTES: dict[str, str] = {
     "published": "360Giving data via GrantNav: grants of 57 funders summed by funder, award year, district and ward "
-                 "(no programme field).",
+    "(no programme field).",
     "covid": "360Giving data via GrantNav: the COVID-19 grants sample (March–May 2020), one row per grant, with the "
-             "grant programme where the funder gave one.",
+    "grant programme where the funder gave one.",
     "upload": "Your file is read and placed in memory for this browser session only: it is never stored in the "
-              "shared database or on disk, and nobody else can see it.",
+    "shared database or on disk, and nobody else can see it.",
 }
 LEVELS: dict[str, str] = {"district": "Districts & unitaries", "ward": "Wards"}
 #: Which areas the spread is measured across. A local funder measured across all of England
@@ -114,8 +114,9 @@ def year_choices(dataset: str, db=None) -> list[int]:
     if dataset == "published":
         df = _db.query("SELECT DISTINCT award_year AS y FROM grants_agg ORDER BY 1", db=db)
     elif dataset == "covid":
-        df = _db.query("SELECT DISTINCT year(award_date) AS y FROM grants WHERE award_date IS NOT NULL ORDER BY 1",
-                       db=db)
+        df = _db.query(
+            "SELECT DISTINCT year(award_date) AS y FROM grants WHERE award_date IS NOT NULL ORDER BY 1", db=db
+        )
     else:
         raise ValueError(f"unknown stored dataset {dataset!r}")
     return [int(y) for y in df["y"]]
@@ -128,16 +129,24 @@ def programme_choices(dataset: str, funders: Sequence[str], db=None) -> pd.DataF
     funders = list(funders)
     if dataset != "covid" or not funders:
         return pd.DataFrame({"programme": pd.Series(dtype=object), "grants": pd.Series(dtype="int64")})
-    return _db.query("""SELECT coalesce(programme, ?) AS programme, count(*) AS grants FROM grants
+    return _db.query(
+        """SELECT coalesce(programme, ?) AS programme, count(*) AS grants FROM grants
                         WHERE list_contains(?::VARCHAR[], coalesce(funder_name, funder_id))
-                        GROUP BY 1 ORDER BY grants DESC, programme""", [NO_PROGRAMME, funders], db=db)
+                        GROUP BY 1 ORDER BY grants DESC, programme""",
+        [NO_PROGRAMME, funders],
+        db=db,
+    )
 
 
 def upload_choices(grants: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
     """(funders with grant counts, award years) of an uploaded file's grants."""
     funder = _funder_of(grants)
-    f = pd.DataFrame({"funder": funder, "amount_gbp": grants["amount_gbp"]}).groupby("funder", sort=False).agg(
-        grants=("amount_gbp", "size"), amount_gbp=("amount_gbp", "sum")).reset_index()
+    f = (
+        pd.DataFrame({"funder": funder, "amount_gbp": grants["amount_gbp"]})
+        .groupby("funder", sort=False)
+        .agg(grants=("amount_gbp", "size"), amount_gbp=("amount_gbp", "sum"))
+        .reset_index()
+    )
     f = f.sort_values(["grants", "funder"], ascending=[False, True], ignore_index=True)
     f["excluded"] = f["funder"].map(excluded_note)
     years = sorted({int(d.year) for d in pd.to_datetime(grants["award_date"]).dropna()})
@@ -167,21 +176,25 @@ def published_cells(funders: Sequence[str], years: Sequence[int], db=None) -> pd
     funders, years = list(funders), [int(y) for y in years]
     if not funders or not years:
         return _empty_cells()
-    return _db.query("""
+    return _db.query(
+        """
         SELECT district_code, ward_code, sum(grants)::BIGINT AS grants, sum(amount_gbp) AS amount_gbp,
                0::BIGINT AS grants_without_gbp, sum(amount_gbp) AS amount_by_address
         FROM grants_agg WHERE list_contains(?::VARCHAR[], funder) AND list_contains(?::INTEGER[], award_year)
-        GROUP BY ALL ORDER BY ALL""", [funders, years], db=db)
+        GROUP BY ALL ORDER BY ALL""",
+        [funders, years],
+        db=db,
+    )
 
 
-def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequence[str] = (), db=None
-                ) -> pd.DataFrame:
+def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequence[str] = (), db=None) -> pd.DataFrame:
     """Cells of the record-level grants for the chosen funders, award years and (optionally)
     programmes; no programme chosen = all of the funders' programmes."""
     funders, years, programmes = list(funders), [int(y) for y in years], list(programmes)
     if not funders or not years:
         return _empty_cells()
-    return _db.query("""
+    return _db.query(
+        """
         SELECT district_code, ward_code, count(*) AS grants, sum(amount_gbp) AS amount_gbp,
                count(*) - count(amount_gbp) AS grants_without_gbp,
                coalesce(sum(amount_gbp) FILTER (WHERE placed_by = 'recipient_postcode'), 0) AS amount_by_address
@@ -189,11 +202,15 @@ def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequen
         WHERE list_contains(?::VARCHAR[], coalesce(funder_name, funder_id))
           AND list_contains(?::INTEGER[], year(award_date))
           AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], coalesce(programme, ?)))
-        GROUP BY ALL ORDER BY ALL""", [funders, years, programmes, programmes, NO_PROGRAMME], db=db)
+        GROUP BY ALL ORDER BY ALL""",
+        [funders, years, programmes, programmes, NO_PROGRAMME],
+        db=db,
+    )
 
 
-def upload_cells(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[int],
-                 programmes: Sequence[str] = ()) -> pd.DataFrame:
+def upload_cells(
+    placed: pd.DataFrame, funders: Sequence[str], years: Sequence[int], programmes: Sequence[str] = ()
+) -> pd.DataFrame:
     """Cells of an uploaded, placed file for the chosen funders, years and programmes (pandas
     only: the file never enters the database)."""
     sel = placed[_funder_of(placed).isin(list(funders))]
@@ -204,11 +221,25 @@ def upload_cells(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[i
         return _empty_cells()
     keys = sel[["district_code", "ward_code"]].astype(object)
     by_address = sel["amount_gbp"].where(sel["placed_by"] == "recipient_postcode", 0.0).fillna(0.0)
-    g = pd.DataFrame({"district_code": keys["district_code"], "ward_code": keys["ward_code"],
-                      "amount_gbp": sel["amount_gbp"], "no_gbp": sel["amount_gbp"].isna(), "by_address": by_address})
-    out = g.groupby(["district_code", "ward_code"], dropna=False, sort=True).agg(
-        grants=("amount_gbp", "size"), amount_gbp=("amount_gbp", "sum"),
-        grants_without_gbp=("no_gbp", "sum"), amount_by_address=("by_address", "sum")).reset_index()
+    g = pd.DataFrame(
+        {
+            "district_code": keys["district_code"],
+            "ward_code": keys["ward_code"],
+            "amount_gbp": sel["amount_gbp"],
+            "no_gbp": sel["amount_gbp"].isna(),
+            "by_address": by_address,
+        }
+    )
+    out = (
+        g.groupby(["district_code", "ward_code"], dropna=False, sort=True)
+        .agg(
+            grants=("amount_gbp", "size"),
+            amount_gbp=("amount_gbp", "sum"),
+            grants_without_gbp=("no_gbp", "sum"),
+            amount_by_address=("by_address", "sum"),
+        )
+        .reset_index()
+    )
     out["grants"] = out["grants"].astype("int64")
     out["grants_without_gbp"] = out["grants_without_gbp"].astype("int64")
     for c in ("district_code", "ward_code"):
@@ -217,10 +248,16 @@ def upload_cells(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[i
 
 
 def _empty_cells() -> pd.DataFrame:
-    return pd.DataFrame({"district_code": pd.Series(dtype=object), "ward_code": pd.Series(dtype=object),
-                         "grants": pd.Series(dtype="int64"), "amount_gbp": pd.Series(dtype=float),
-                         "grants_without_gbp": pd.Series(dtype="int64"),
-                         "amount_by_address": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "district_code": pd.Series(dtype=object),
+            "ward_code": pd.Series(dtype=object),
+            "grants": pd.Series(dtype="int64"),
+            "amount_gbp": pd.Series(dtype=float),
+            "grants_without_gbp": pd.Series(dtype="int64"),
+            "amount_by_address": pd.Series(dtype=float),
+        }
+    )
 
 
 # =============================================================================================
@@ -233,7 +270,8 @@ def area_context(level: str, db=None) -> pd.DataFrame:
     deprived), IMD score and population (latest period of each; NULL stays NULL)."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; choose from {list(LEVELS)}")
-    return _db.query("""
+    return _db.query(
+        """
         WITH latest AS (
             SELECT v.area_code, v.indicator_id, v.value, v.period
             FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
@@ -248,7 +286,9 @@ def area_context(level: str, db=None) -> pd.DataFrame:
         LEFT JOIN latest sc ON sc.area_code = a.code AND sc.indicator_id = ?
         LEFT JOIN latest pop ON pop.area_code = a.code AND pop.indicator_id = ?
         WHERE a.level = ? ORDER BY a.code""",
-        [level, IMD_DECILE, IMD_SCORE, POPULATION, IMD_DECILE, IMD_SCORE, POPULATION, level], db=db)
+        [level, IMD_DECILE, IMD_SCORE, POPULATION, IMD_DECILE, IMD_SCORE, POPULATION, level],
+        db=db,
+    )
 
 
 def effort_periods(db=None) -> list[str]:
@@ -272,14 +312,26 @@ def council_effort(period: str, weights: dict | None = None, db=None) -> pd.Data
     enabler_ratio (community £ per £100 of council spending), council_index (0–100),
     council_rank (1 = most enabling), council_n_in_group, council_group. NaN where missing."""
     ix = _index.compute_index("district", period, weights, "place", None, db)
-    ratio = _db.query("""SELECT v.area_code, v.value AS enabler_ratio FROM indicator_values v
+    ratio = _db.query(
+        """SELECT v.area_code, v.value AS enabler_ratio FROM indicator_values v
                          JOIN areas a ON a.code = v.area_code AND a.level = 'district'
-                         WHERE v.indicator_id = 'enabler_ratio' AND v.period = ?""", [period], db=db)
+                         WHERE v.indicator_id = 'enabler_ratio' AND v.period = ?""",
+        [period],
+        db=db,
+    )
     out = ix[["area_code", "index", "rank", "n_in_group", "group"]].merge(ratio, on="area_code", how="left")
-    out = out.rename(columns={"area_code": "district_code", "index": "council_index", "rank": "council_rank",
-                              "n_in_group": "council_n_in_group", "group": "council_group"})
-    return out[["district_code", "enabler_ratio", "council_index", "council_rank", "council_n_in_group",
-                "council_group"]]
+    out = out.rename(
+        columns={
+            "area_code": "district_code",
+            "index": "council_index",
+            "rank": "council_rank",
+            "n_in_group": "council_n_in_group",
+            "group": "council_group",
+        }
+    )
+    return out[
+        ["district_code", "enabler_ratio", "council_index", "council_rank", "council_n_in_group", "council_group"]
+    ]
 
 
 # =============================================================================================
@@ -340,14 +392,14 @@ class SpreadReport:
     grants: int
     amount_gbp: float
     grants_without_gbp: int
-    grants_in_england: int           # placed in a current district
-    grants_in_wards: int             # of those, placed in a current (Dec 2023) ward
-    reach_district: dict             # over every current district
-    reach_ward: dict                 # over the wards that can be judged
+    grants_in_england: int  # placed in a current district
+    grants_in_wards: int  # of those, placed in a current (Dec 2023) ward
+    reach_district: dict  # over every current district
+    reach_ward: dict  # over the wards that can be judged
     wards_total: int
     wards_judged: int
     districts_wards_not_judged: int
-    by_area: pd.DataFrame            # every area of the level; NaN money = not judged (wards)
+    by_area: pd.DataFrame  # every area of the level; NaN money = not judged (wards)
     gini: float
     lorenz: pd.DataFrame
     need: pd.DataFrame
@@ -355,7 +407,7 @@ class SpreadReport:
     cold: pd.DataFrame
     cold_attrs: dict
     judgement: pd.DataFrame
-    head_offices: pd.DataFrame | None = None   # districts flagged (head_office_flags)
+    head_offices: pd.DataFrame | None = None  # districts flagged (head_office_flags)
 
     @property
     def areas_judged(self) -> int:
@@ -370,12 +422,19 @@ class SpreadReport:
 
 def geography(db=None) -> pd.DataFrame:
     """Every current district and ward: code, level, district_code (the comparison sets)."""
-    return _db.query("SELECT code, level, district_code FROM areas WHERE level IN ('district', 'ward') "
-                     "ORDER BY level, code", db=db)
+    return _db.query(
+        "SELECT code, level, district_code FROM areas WHERE level IN ('district', 'ward') ORDER BY level, code", db=db
+    )
 
 
-def spread_report(cells: pd.DataFrame, context: pd.DataFrame, effort: pd.DataFrame | None, level: str,
-                  geo: pd.DataFrame, scope: str = "england") -> SpreadReport:
+def spread_report(
+    cells: pd.DataFrame,
+    context: pd.DataFrame,
+    effort: pd.DataFrame | None,
+    level: str,
+    geo: pd.DataFrame,
+    scope: str = "england",
+) -> SpreadReport:
     """Reach, Gini, Lorenz, need alignment and cold spots for one selection.
 
     ``context``: :func:`area_context` of ``level``; ``effort``: :func:`council_effort` (joined on
@@ -407,25 +466,39 @@ def spread_report(cells: pd.DataFrame, context: pd.DataFrame, effort: pd.DataFra
     need = spread.need_alignment(judged, IMD_DECILE)
     need_pop = spread.need_alignment(judged, IMD_DECILE, weight_col="population")
     with_decile = judged[judged[IMD_DECILE].notna()]
-    need["population"] = with_decile.groupby(with_decile[IMD_DECILE].astype(int))["population"].sum(min_count=1) \
-        .reindex(need["decile"]).to_numpy()
+    need["population"] = (
+        with_decile.groupby(with_decile[IMD_DECILE].astype(int))["population"]
+        .sum(min_count=1)
+        .reindex(need["decile"])
+        .to_numpy()
+    )
     need["share_of_population"] = need_pop["share_of_weight"].to_numpy()
     need["ratio_to_population"] = need_pop["ratio"].to_numpy()
     cold = spread.cold_spots(judged, IMD_DECILE, population_col="population")
     offices = head_office_flags(cells, context if level == "district" else _district_context(context, geo))
     by_area["note"] = area_notes(by_area, offices, level)
     return SpreadReport(
-        level=level, grants=int(cells["grants"].sum()), amount_gbp=float(cells["amount_gbp"].sum()),
+        level=level,
+        grants=int(cells["grants"].sum()),
+        amount_gbp=float(cells["amount_gbp"].sum()),
         grants_without_gbp=int(cells["grants_without_gbp"].sum()),
         grants_in_england=int(cells.loc[cells["district_code"].notna(), "grants"].sum()),
         grants_in_wards=int(cells.loc[cells["ward_code"].notna(), "grants"].sum()),
         reach_district=cell_reach(cells, districts, "district_code"),
         reach_ward=cell_reach(cells, judged_wards, "ward_code"),
-        wards_total=len(wards), wards_judged=len(judged_wards),
+        wards_total=len(wards),
+        wards_judged=len(judged_wards),
         districts_wards_not_judged=int((~judgement["wards_judged"]).sum()),
-        by_area=by_area, gini=spread.gini(judged["amount_gbp"]), lorenz=spread.lorenz(judged["amount_gbp"]),
-        need=need, need_attrs=dict(need.attrs), cold=cold, cold_attrs=dict(cold.attrs), judgement=judgement,
-        head_offices=offices)
+        by_area=by_area,
+        gini=spread.gini(judged["amount_gbp"]),
+        lorenz=spread.lorenz(judged["amount_gbp"]),
+        need=need,
+        need_attrs=dict(need.attrs),
+        cold=cold,
+        cold_attrs=dict(cold.attrs),
+        judgement=judgement,
+        head_offices=offices,
+    )
 
 
 def _district_context(context: pd.DataFrame, geo: pd.DataFrame) -> pd.DataFrame:
@@ -459,8 +532,10 @@ def head_office_flags(cells: pd.DataFrame, districts: pd.DataFrame) -> pd.DataFr
 
 
 def head_office_note(row) -> str:
-    return (f"money recorded at registered offices? £{row.per_head:,.0f} per resident by recipient address, "
-            f"{row.times_median:,.0f}× the median district reached")
+    return (
+        f"money recorded at registered offices? £{row.per_head:,.0f} per resident by recipient address, "
+        f"{row.times_median:,.0f}× the median district reached"
+    )
 
 
 def area_notes(by_area: pd.DataFrame, offices: pd.DataFrame, level: str) -> pd.Series:
@@ -473,9 +548,17 @@ def area_notes(by_area: pd.DataFrame, offices: pd.DataFrame, level: str) -> pd.S
     return note.where(~empty, NONE_RECORDED).astype(object).where(lambda x: x.notna(), None)
 
 
-def spread_from_db(dataset: str, funders: Sequence[str], years: Sequence[int], programmes: Sequence[str],
-                   level: str, effort_period: str | None, weights: dict | None = None, scope: str = "england",
-                   db=None) -> SpreadReport:
+def spread_from_db(
+    dataset: str,
+    funders: Sequence[str],
+    years: Sequence[int],
+    programmes: Sequence[str],
+    level: str,
+    effort_period: str | None,
+    weights: dict | None = None,
+    scope: str = "england",
+    db=None,
+) -> SpreadReport:
     """The whole Programme spread view for a stored dataset (one call, so a page caches it)."""
     if dataset == "published":
         cells = published_cells(funders, years, db)
@@ -483,14 +566,27 @@ def spread_from_db(dataset: str, funders: Sequence[str], years: Sequence[int], p
         cells = covid_cells(funders, years, programmes, db)
     else:
         raise ValueError(f"unknown stored dataset {dataset!r}")
-    return spread_report(cells, area_context(level, db),
-                         council_effort(effort_period, weights, db) if effort_period else None, level, geography(db),
-                         scope)
+    return spread_report(
+        cells,
+        area_context(level, db),
+        council_effort(effort_period, weights, db) if effort_period else None,
+        level,
+        geography(db),
+        scope,
+    )
 
 
-def spread_from_upload(placed: pd.DataFrame, funders: Sequence[str], years: Sequence[int],
-                       programmes: Sequence[str], level: str, context: pd.DataFrame,
-                       effort: pd.DataFrame | None, geo: pd.DataFrame, scope: str = "england") -> SpreadReport:
+def spread_from_upload(
+    placed: pd.DataFrame,
+    funders: Sequence[str],
+    years: Sequence[int],
+    programmes: Sequence[str],
+    level: str,
+    context: pd.DataFrame,
+    effort: pd.DataFrame | None,
+    geo: pd.DataFrame,
+    scope: str = "england",
+) -> SpreadReport:
     """The Programme spread view for an uploaded file (context, effort and geography come from
     the database — cached by the page —; the grants never go there)."""
     return spread_report(upload_cells(placed, funders, years, programmes), context, effort, level, geo, scope)
@@ -504,16 +600,30 @@ def map_values(report: SpreadReport, measure: str, district: str | None = None) 
     df = report.by_area
     if district is not None:
         df = df[df["district_code"] == district]
-    name = df["name"] + df["note"].map(lambda n: f" ({n})" if isinstance(n, str) else "") if "note" in df else \
-        df["name"]
+    name = (
+        df["name"] + df["note"].map(lambda n: f" ({n})" if isinstance(n, str) else "") if "note" in df else df["name"]
+    )
     df = df[["code", col]].rename(columns={col: "value"}).assign(name=name)[["code", "name", "value"]]
     return df.assign(value=df["value"].astype(float)).reset_index(drop=True)
 
 
 def area_table(report: SpreadReport) -> pd.DataFrame:
     """The by-area table shown beside the map: money, need and council effort side by side."""
-    cols = ["code", "name", "district_name", "grants", "amount_gbp", "population", "amount_per_head", "imd_decile",
-            "enabler_ratio", "council_index", "council_rank", "council_n_in_group", "note"]
+    cols = [
+        "code",
+        "name",
+        "district_name",
+        "grants",
+        "amount_gbp",
+        "population",
+        "amount_per_head",
+        "imd_decile",
+        "enabler_ratio",
+        "council_index",
+        "council_rank",
+        "council_n_in_group",
+        "note",
+    ]
     df = report.by_area[[c for c in cols if c in report.by_area.columns]]
     if report.level == "district":
         df = df.drop(columns="district_name")
@@ -522,8 +632,20 @@ def area_table(report: SpreadReport) -> pd.DataFrame:
 
 def cold_table(report: SpreadReport) -> pd.DataFrame:
     """Cold spots, ranked (rank 1 = coldest), with the council effort beside them."""
-    cols = ["rank", "code", "name", "district_name", "imd_decile", "population", "grants", "amount_gbp",
-            "amount_per_head", "enabler_ratio", "council_index", "council_rank"]
+    cols = [
+        "rank",
+        "code",
+        "name",
+        "district_name",
+        "imd_decile",
+        "population",
+        "grants",
+        "amount_gbp",
+        "amount_per_head",
+        "enabler_ratio",
+        "council_index",
+        "council_rank",
+    ]
     df = report.cold
     out = df[[c for c in cols if c in df.columns]]
     return out.drop(columns="district_name") if report.level == "district" else out
@@ -542,12 +664,12 @@ class UploadResult:
     size_bytes: int
     format: str | None = None
     rows_read: int = 0
-    placed: pd.DataFrame | None = None      # good rows with placement columns (place_grants)
-    problems: pd.DataFrame | None = None    # severity, check, message, sheet, row, column, cell, grant_id
-    placement: pd.DataFrame | None = None   # placement_summary
-    error: str | None = None                # the whole file could not be used
-    groups: pd.DataFrame | None = None      # problems grouped by kind and column (grants360.group_problems)
-    sheets: pd.DataFrame | None = None      # per sheet: rows read, template rows, grants, why skipped
+    placed: pd.DataFrame | None = None  # good rows with placement columns (place_grants)
+    problems: pd.DataFrame | None = None  # severity, check, message, sheet, row, column, cell, grant_id
+    placement: pd.DataFrame | None = None  # placement_summary
+    error: str | None = None  # the whole file could not be used
+    groups: pd.DataFrame | None = None  # problems grouped by kind and column (grants360.group_problems)
+    sheets: pd.DataFrame | None = None  # per sheet: rows read, template rows, grants, why skipped
 
     @property
     def ok(self) -> bool:
@@ -557,8 +679,9 @@ class UploadResult:
 PROBLEM_COLUMNS = ["severity", "check", "message", "sheet", "row", "column", "cell", "grant_id"]
 
 
-def analyse_upload(data: bytes, filename: str, max_bytes: int, max_rows: int = MAX_UPLOAD_ROWS, db=None,
-                   today=None) -> UploadResult:
+def analyse_upload(
+    data: bytes, filename: str, max_bytes: int, max_rows: int = MAX_UPLOAD_ROWS, db=None, today=None
+) -> UploadResult:
     """Read a funder's file with :func:`grants360.read_360giving` (same checks as the ETL), place
     its grants with :func:`grants360.place_grants` on a read-only view of the database, and return
     everything in memory. Nothing is written anywhere; the caller keeps the result in its own
@@ -571,28 +694,58 @@ def analyse_upload(data: bytes, filename: str, max_bytes: int, max_rows: int = M
     try:
         gf = read_360giving(data, filename, max_rows=max_rows, today=today)
     except GrantsFileError as exc:
-        return UploadResult(filename, size, error=str(exc),
-                            problems=_file_problem(exc.message, exc.sheet, exc.row, exc.column))
+        return UploadResult(
+            filename, size, error=str(exc), problems=_file_problem(exc.message, exc.sheet, exc.row, exc.column)
+        )
     problems = gf.problems_frame()
     groups, sheets = group_problems(problems), gf.sheets_frame()
     if gf.grants.empty:
-        return UploadResult(filename, size, gf.format, gf.rows_read, gf.grants, problems,
-                            error="no grant in the file could be loaded (see the problems below)", groups=groups,
-                            sheets=sheets)
+        return UploadResult(
+            filename,
+            size,
+            gf.format,
+            gf.rows_read,
+            gf.grants,
+            problems,
+            error="no grant in the file could be loaded (see the problems below)",
+            groups=groups,
+            sheets=sheets,
+        )
     placed = place_grants(gf.grants, area_lookup(db))
-    return UploadResult(filename, size, gf.format, gf.rows_read, placed, problems, placement_summary(placed),
-                        groups=groups, sheets=sheets)
+    return UploadResult(
+        filename,
+        size,
+        gf.format,
+        gf.rows_read,
+        placed,
+        problems,
+        placement_summary(placed),
+        groups=groups,
+        sheets=sheets,
+    )
 
 
 def placed_grants_table(placed: pd.DataFrame) -> pd.DataFrame:
     """Per grant: where it was placed and from which location — the beneficiary location codes
     when they placed it, else the recipient's postcode — or why it was not placed."""
     by_benef = placed["placed_by"].fillna("").str.startswith("beneficiary")
-    used = placed["beneficiary_codes"].where(by_benef, placed["recipient_postcode"].where(
-        placed["placed_by"] == "recipient_postcode"))
+    used = placed["beneficiary_codes"].where(
+        by_benef, placed["recipient_postcode"].where(placed["placed_by"] == "recipient_postcode")
+    )
     out = placed.assign(location_used=used, placed_by=placed["placed_by"].fillna("not placed"))
-    cols = ["grant_id", "sheet", "row", "funder_name", "amount_gbp", "award_date", "placed_by", "location_used",
-            "district_code", "ward_code", "place_note"]
+    cols = [
+        "grant_id",
+        "sheet",
+        "row",
+        "funder_name",
+        "amount_gbp",
+        "award_date",
+        "placed_by",
+        "location_used",
+        "district_code",
+        "ward_code",
+        "place_note",
+    ]
     return out[[c for c in cols if c in out.columns]].reset_index(drop=True)
 
 
@@ -608,8 +761,21 @@ def placed_grants_csv(placed: pd.DataFrame) -> bytes:
 
 
 def _file_problem(message: str, sheet=None, row=None, column=None) -> pd.DataFrame:
-    return pd.DataFrame([{"severity": "error", "check": "file", "message": message, "sheet": sheet, "row": row,
-                          "column": column, "cell": None, "grant_id": None}], columns=PROBLEM_COLUMNS)
+    return pd.DataFrame(
+        [
+            {
+                "severity": "error",
+                "check": "file",
+                "message": message,
+                "sheet": sheet,
+                "row": row,
+                "column": column,
+                "cell": None,
+                "grant_id": None,
+            }
+        ],
+        columns=PROBLEM_COLUMNS,
+    )
 
 
 def area_lookup(db=None) -> AreaLookup:
@@ -635,12 +801,18 @@ def _layout(fig: go.Figure, height: int, x_title: str, y_title: str, x_range=Non
     """The charts module's look (white, AF palette, light grid, legend on top) for the two
     figure types it does not build — using only its public constants."""
     axis = dict(showgrid=True, gridcolor=charts.GRID, zeroline=False, linecolor=charts.DARK_GREY, automargin=True)
-    fig.update_layout(template=None, height=height, paper_bgcolor="#FFFFFF", plot_bgcolor="#FFFFFF",
-                      font=dict(family="Source Sans, Arial, sans-serif", size=14, color=charts.TEXT),
-                      margin=dict(l=8, r=8, t=8, b=8), hoverlabel=dict(bgcolor="#FFFFFF", font=dict(color=charts.TEXT)),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
-                      xaxis=dict(axis, title=dict(text=x_title), range=x_range),
-                      yaxis=dict(axis, title=dict(text=y_title), range=y_range))
+    fig.update_layout(
+        template=None,
+        height=height,
+        paper_bgcolor="#FFFFFF",
+        plot_bgcolor="#FFFFFF",
+        font=dict(family="Source Sans, Arial, sans-serif", size=14, color=charts.TEXT),
+        margin=dict(l=8, r=8, t=8, b=8),
+        hoverlabel=dict(bgcolor="#FFFFFF", font=dict(color=charts.TEXT)),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
+        xaxis=dict(axis, title=dict(text=x_title), range=x_range),
+        yaxis=dict(axis, title=dict(text=y_title), range=y_range),
+    )
     return fig
 
 
@@ -648,22 +820,39 @@ def lorenz_chart(report: SpreadReport, subject: str) -> tuple[go.Figure, str]:
     """Lorenz curve of money across the areas judged, with the line of equality, and alt text."""
     curve = report.lorenz
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", name="Every area the same (equality)",
-                             line=dict(color=charts.DARK_GREY, dash="dash", width=1.5), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=(100 * curve["share_of_areas"]).tolist(), y=(100 * curve["share_of_amount"]).tolist(),
-                             mode="lines", name="This selection", line=dict(color=charts.DARK_BLUE, width=3),
-                             hovertemplate="poorest-funded %{x:.0f}% of " + subject + " get %{y:.1f}% of the money"
-                                           "<extra></extra>"))
-    _layout(fig, 360, f"Share of {subject}, least funded first (%)", "Cumulative share of money (%)", [0, 100],
-            [0, 100])
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 100],
+            y=[0, 100],
+            mode="lines",
+            name="Every area the same (equality)",
+            line=dict(color=charts.DARK_GREY, dash="dash", width=1.5),
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=(100 * curve["share_of_areas"]).tolist(),
+            y=(100 * curve["share_of_amount"]).tolist(),
+            mode="lines",
+            name="This selection",
+            line=dict(color=charts.DARK_BLUE, width=3),
+            hovertemplate="poorest-funded %{x:.0f}% of " + subject + " get %{y:.1f}% of the money<extra></extra>",
+        )
+    )
+    _layout(
+        fig, 360, f"Share of {subject}, least funded first (%)", "Cumulative share of money (%)", [0, 100], [0, 100]
+    )
     n = report.areas_judged
     if not n or curve["share_of_amount"].isna().all():
         return fig, f"Lorenz curve: no money was placed in any of the {n:,} {subject}, so there is no curve."
     half = _share_at(curve, 0.5)
     top10 = 1 - _share_at(curve, 0.9)
-    alt = (f"Lorenz curve of money across {n:,} {subject}, least funded first. Gini coefficient "
-           f"{charts.fmt(report.gini, 2)} (0 = every area the same, near 1 = all in one area). "
-           f"The least funded half of {subject} get {half:.1%} of the money; the best funded 10% get {top10:.1%}.")
+    alt = (
+        f"Lorenz curve of money across {n:,} {subject}, least funded first. Gini coefficient "
+        f"{charts.fmt(report.gini, 2)} (0 = every area the same, near 1 = all in one area). "
+        f"The least funded half of {subject} get {half:.1%} of the money; the best funded 10% get {top10:.1%}."
+    )
     return fig, alt
 
 
@@ -680,20 +869,39 @@ def need_chart(report: SpreadReport, subject: str) -> tuple[go.Figure, str]:
     labels = [_decile_label(d) for d in n["decile"]]
     money, residents = (100 * n["share_of_amount"]).tolist(), (100 * n["share_of_population"]).tolist()
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=_nan_to_none(money), name="Share of money", marker=dict(color=charts.DARK_BLUE),
-                         text=[charts.fmt(v, 1, "%") for v in money], textposition="outside", cliponaxis=False,
-                         hovertemplate="%{x}: %{y:.1f}% of the money<extra></extra>"))
-    fig.add_trace(go.Scatter(x=labels, y=_nan_to_none(residents), name="Share of residents", mode="markers",
-                             marker=dict(color=charts.DARK_GREY, symbol="diamond", size=12,
-                                         line=dict(color="#FFFFFF", width=1)),
-                             hovertemplate="%{x}: %{y:.1f}% of residents<extra></extra>"))
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=_nan_to_none(money),
+            name="Share of money",
+            marker=dict(color=charts.DARK_BLUE),
+            text=[charts.fmt(v, 1, "%") for v in money],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y:.1f}% of the money<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=labels,
+            y=_nan_to_none(residents),
+            name="Share of residents",
+            mode="markers",
+            marker=dict(color=charts.DARK_GREY, symbol="diamond", size=12, line=dict(color="#FFFFFF", width=1)),
+            hovertemplate="%{x}: %{y:.1f}% of residents<extra></extra>",
+        )
+    )
     _layout(fig, 380, "Deprivation decile (IoD 2025)", "Share (%)")
     fig.update_xaxes(type="category", showgrid=False)
     fig.update_yaxes(rangemode="tozero")
-    parts = [f"decile {int(d)}: {charts.fmt(m, 1, '%')} of the money, {charts.fmt(r, 1, '%')} of residents"
-             for d, m, r in zip(n["decile"], money, residents)]
-    alt = (f"Bar chart of the share of money placed in {subject} of each deprivation decile (1 = most deprived), "
-           "with each decile's share of residents as a grey diamond: " + "; ".join(parts) + ".")
+    parts = [
+        f"decile {int(d)}: {charts.fmt(m, 1, '%')} of the money, {charts.fmt(r, 1, '%')} of residents"
+        for d, m, r in zip(n["decile"], money, residents)
+    ]
+    alt = (
+        f"Bar chart of the share of money placed in {subject} of each deprivation decile (1 = most deprived), "
+        "with each decile's share of residents as a grey diamond: " + "; ".join(parts) + "."
+    )
     return fig, alt
 
 
@@ -717,15 +925,29 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
     fig = go.Figure()
     rest, hot = d[~d["code"].isin(cold)], d[d["code"].isin(cold)]
     hover = "%{text}<br>enabler ratio %{x:.2f}<br>£%{y:,.2f} per resident<extra></extra>"
-    fig.add_trace(go.Scatter(x=rest["enabler_ratio"].tolist(), y=rest["amount_per_head"].tolist(), mode="markers",
-                             name="District", text=rest["name"].tolist(), hovertemplate=hover,
-                             marker=dict(color=charts.DARK_BLUE, size=7, opacity=0.7, symbol="circle")))
+    fig.add_trace(
+        go.Scatter(
+            x=rest["enabler_ratio"].tolist(),
+            y=rest["amount_per_head"].tolist(),
+            mode="markers",
+            name="District",
+            text=rest["name"].tolist(),
+            hovertemplate=hover,
+            marker=dict(color=charts.DARK_BLUE, size=7, opacity=0.7, symbol="circle"),
+        )
+    )
     if len(hot):
-        fig.add_trace(go.Scatter(x=hot["enabler_ratio"].tolist(), y=hot["amount_per_head"].tolist(), mode="markers",
-                                 name="Cold spot (high need, little funding)", text=hot["name"].tolist(),
-                                 hovertemplate=hover.replace("%{text}", "%{text} (cold spot)"),
-                                 marker=dict(color=charts.ORANGE, size=12, symbol="star",
-                                             line=dict(color=charts.TEXT, width=1))))
+        fig.add_trace(
+            go.Scatter(
+                x=hot["enabler_ratio"].tolist(),
+                y=hot["amount_per_head"].tolist(),
+                mode="markers",
+                name="Cold spot (high need, little funding)",
+                text=hot["name"].tolist(),
+                hovertemplate=hover.replace("%{text}", "%{text} (cold spot)"),
+                marker=dict(color=charts.ORANGE, size=12, symbol="star", line=dict(color=charts.TEXT, width=1)),
+            )
+        )
     off = pd.DataFrame(columns=d.columns)
     y_range = None
     if len(d) >= 20:
@@ -733,25 +955,52 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
         if top > 0 and d["amount_per_head"].max() > 3 * top:
             y_range = [0, 1.15 * top]
             off = d[d["amount_per_head"] > y_range[1]].sort_values("amount_per_head", ascending=False)
-    _layout(fig, 400, "Council enabler ratio (£ in community hands per £100 of council spending)",
-            "This selection: £ per resident", y_range=y_range)
+    _layout(
+        fig,
+        400,
+        "Council enabler ratio (£ in community hands per £100 of council spending)",
+        "This selection: £ per resident",
+        y_range=y_range,
+    )
     if len(off):
         names = ", ".join(f"{r['name']} £{r['amount_per_head']:,.0f}" for _, r in off.head(4).iterrows())
-        fig.add_annotation(text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""), xref="paper", yref="paper",
-                           x=1, y=1, xanchor="right", yanchor="top", showarrow=False,
-                           font=dict(size=12, color=charts.TEXT), bgcolor="rgba(255,255,255,0.85)")
+        fig.add_annotation(
+            text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""),
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=1,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font=dict(size=12, color=charts.TEXT),
+            bgcolor="rgba(255,255,255,0.85)",
+        )
     n_all = len(report.by_area)
     if d.empty:
         return fig, "Scatter of council effort against funding: no district has both values."
     rho = d["enabler_ratio"].rank().corr(d["amount_per_head"].rank())
-    alt = (f"Scatter of {len(d):,} districts: council enabler ratio (x) against this selection's money per resident "
-           f"(y). Rank correlation {charts.fmt(rho, 2)}. ")
+    alt = (
+        f"Scatter of {len(d):,} districts: council enabler ratio (x) against this selection's money per resident "
+        f"(y). Rank correlation {charts.fmt(rho, 2)}. "
+    )
     if len(hot):
-        alt += (f"{len(hot)} cold spot{'s are' if len(hot) > 1 else ' is'} marked as orange stars: "
-                + ", ".join(hot["name"].head(8))) + ("…" if len(hot) > 8 else "") + ". "
+        alt += (
+            (
+                f"{len(hot)} cold spot{'s are' if len(hot) > 1 else ' is'} marked as orange stars: "
+                + ", ".join(hot["name"].head(8))
+            )
+            + ("…" if len(hot) > 8 else "")
+            + ". "
+        )
     if len(off):
-        alt += f"{len(off)} beyond the top of the y axis: " + ", ".join(
-            f"{r['name']} ({charts.fmt(r['amount_per_head'], 0, '£')} per resident)" for _, r in off.iterrows()) + ". "
+        alt += (
+            f"{len(off)} beyond the top of the y axis: "
+            + ", ".join(
+                f"{r['name']} ({charts.fmt(r['amount_per_head'], 0, '£')} per resident)" for _, r in off.iterrows()
+            )
+            + ". "
+        )
     if n_all > len(d):
         alt += f"{n_all - len(d):,} districts lack one of the two values and are not drawn."
     return fig, alt.strip()

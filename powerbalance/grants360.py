@@ -18,18 +18,20 @@ do not exist or lie in the future, identifier formats, postcodes, duplicate ids,
 file size). Severity ``error`` means the row is not loaded; ``warning`` means it is loaded and
 the problem is shown. See docs/funders.md for the full rule list and the reasons.
 """
+
 from __future__ import annotations
 
 import csv
-import difflib
 import datetime as dt
+import difflib
 import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -37,9 +39,26 @@ from .codes import GSS_RE, NotText, decode_bytes, excel_col, normalise_postcode,
 from .errors import LocatedError
 
 #: Columns of the ``grants`` table (etl/schema.sql), in order.
-GRANT_COLUMNS = ["dataset", "grant_id", "title", "award_date", "amount_gbp", "currency", "funder_id",
-                 "funder_name", "programme", "recipient_id", "recipient_name", "recipient_postcode",
-                 "beneficiary_codes", "lsoa_code", "ward_code", "district_code", "placed_by", "row"]
+GRANT_COLUMNS = [
+    "dataset",
+    "grant_id",
+    "title",
+    "award_date",
+    "amount_gbp",
+    "currency",
+    "funder_id",
+    "funder_name",
+    "programme",
+    "recipient_id",
+    "recipient_name",
+    "recipient_postcode",
+    "beneficiary_codes",
+    "lsoa_code",
+    "ward_code",
+    "district_code",
+    "placed_by",
+    "row",
+]
 
 #: Without these columns a file is not a usable 360Giving grants file at all.
 ESSENTIAL_COLUMNS = ["Identifier", "Amount Awarded", "Award Date", "Currency"]
@@ -49,29 +68,60 @@ SCHEMA_REQUIRED_COLUMNS = ["Title", "Description", "Funding Org:Identifier", "Fu
 
 #: Standard column titles we read (matched case-insensitively; ``:0:`` list indexes removed).
 KNOWN_TITLES = [
-    "Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
-    "Planned Dates:Start Date", "Planned Dates:End Date",
-    "Recipient Org:Identifier", "Recipient Org:Name", "Recipient Org:Charity Number",
-    "Recipient Org:Company Number", "Recipient Org:Postal Code", "Recipient Ind:Identifier", "Recipient Ind:Name",
-    "Beneficiary Location:Name", "Beneficiary Location:Country Code", "Beneficiary Location:Geographic Code",
-    "Beneficiary Location:Geographic Code Type", "Funding Org:Identifier", "Funding Org:Name",
-    "Grant Programme:Code", "Grant Programme:Title",
+    "Identifier",
+    "Title",
+    "Description",
+    "Currency",
+    "Amount Awarded",
+    "Award Date",
+    "Planned Dates:Start Date",
+    "Planned Dates:End Date",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Recipient Org:Charity Number",
+    "Recipient Org:Company Number",
+    "Recipient Org:Postal Code",
+    "Recipient Ind:Identifier",
+    "Recipient Ind:Name",
+    "Beneficiary Location:Name",
+    "Beneficiary Location:Country Code",
+    "Beneficiary Location:Geographic Code",
+    "Beneficiary Location:Geographic Code Type",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+    "Grant Programme:Code",
+    "Grant Programme:Title",
 ]
 _TITLE_BY_KEY = {t.casefold(): t for t in KNOWN_TITLES}
 
 # JSON property → column title, per object (the standard's own flattening), for the fields we read.
-_GRANT_PROPS = {"id": "Identifier", "title": "Title", "description": "Description", "currency": "Currency",
-                "amountAwarded": "Amount Awarded", "awardDate": "Award Date"}
-_ORG_PROPS = {"id": "Identifier", "name": "Name", "charityNumber": "Charity Number",
-              "companyNumber": "Company Number", "postalCode": "Postal Code"}
+_GRANT_PROPS = {
+    "id": "Identifier",
+    "title": "Title",
+    "description": "Description",
+    "currency": "Currency",
+    "amountAwarded": "Amount Awarded",
+    "awardDate": "Award Date",
+}
+_ORG_PROPS = {
+    "id": "Identifier",
+    "name": "Name",
+    "charityNumber": "Charity Number",
+    "companyNumber": "Company Number",
+    "postalCode": "Postal Code",
+}
 _LIST_OBJECTS = {  # JSON array → (title prefix, property → title)
     "recipientOrganization": ("Recipient Org", _ORG_PROPS),
     "fundingOrganization": ("Funding Org", {"id": "Identifier", "name": "Name"}),
     "grantProgramme": ("Grant Programme", {"code": "Code", "title": "Title"}),
     "plannedDates": ("Planned Dates", {"startDate": "Start Date", "endDate": "End Date"}),
 }
-_LOCATION_PROPS = {"geoCode": "Geographic Code", "geoCodeType": "Geographic Code Type", "name": "Name",
-                   "countryCode": "Country Code"}
+_LOCATION_PROPS = {
+    "geoCode": "Geographic Code",
+    "geoCodeType": "Geographic Code Type",
+    "name": "Name",
+    "countryCode": "Country Code",
+}
 
 _BENEFICIARY_CODE = re.compile(r"^Beneficiary Location(?::(\d+))?:Geographic Code$")
 _INDEX_SEGMENT = re.compile(r":0(?=:)")
@@ -100,14 +150,14 @@ class GrantsFileError(LocatedError, ValueError):
 class Problem:
     """One finding about one cell (or the file). ``error`` rows are not loaded; ``warning`` rows are."""
 
-    severity: str                 # error | warning
-    check: str                    # short rule id, e.g. "zero_amount" (see docs/funders.md)
+    severity: str  # error | warning
+    check: str  # short rule id, e.g. "zero_amount" (see docs/funders.md)
     message: str
     sheet: str | None = None
-    row: int | None = None        # CSV line / spreadsheet row (header = 1) / JSON: n-th grant
-    column: str | None = None     # standard column title
+    row: int | None = None  # CSV line / spreadsheet row (header = 1) / JSON: n-th grant
+    column: str | None = None  # standard column title
     grant_id: str | None = None
-    cell: str | None = None       # "C12" in a spreadsheet or CSV, "grants/11/amountAwarded" in JSON
+    cell: str | None = None  # "C12" in a spreadsheet or CSV, "grants/11/amountAwarded" in JSON
 
 
 @dataclass
@@ -127,10 +177,10 @@ class GrantsFile:
     """A read and checked 360Giving file."""
 
     filename: str
-    format: str                   # json | csv | spreadsheet
+    format: str  # json | csv | spreadsheet
     sheet: str | None
     rows_read: int
-    grants: pd.DataFrame          # good rows, GRANT_COLUMNS + sheet (placement columns empty until place_grants)
+    grants: pd.DataFrame  # good rows, GRANT_COLUMNS + sheet (placement columns empty until place_grants)
     problems: list[Problem] = field(default_factory=list)
     sheets: list[SheetSummary] = field(default_factory=list)
 
@@ -155,7 +205,8 @@ class GrantsFile:
         """Per sheet: grant rows read, empty template rows, grants loaded, and why a sheet was skipped."""
         cols = ["name", "rows_read", "template_rows", "grants", "skipped"]
         return pd.DataFrame([{c: getattr(s, c) for c in cols} for s in self.sheets], columns=cols).rename(
-            columns={"name": "sheet"})
+            columns={"name": "sheet"}
+        )
 
 
 GROUP_COLUMNS = ["severity", "check", "sheet", "column", "count", "rows", "example"]
@@ -205,8 +256,9 @@ class _Record:
 # --------------------------------------------------------------------------------------------
 
 
-def read_360giving(source: Path | str | bytes, filename: str | None = None, max_rows: int = 50_000,
-                   today: dt.date | None = None) -> GrantsFile:
+def read_360giving(
+    source: Path | str | bytes, filename: str | None = None, max_rows: int = 50_000, today: dt.date | None = None
+) -> GrantsFile:
     """Read, flatten and check one 360Giving file.
 
     ``source`` is a path or the file's bytes (an upload); ``filename`` names it in messages and
@@ -270,13 +322,23 @@ def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
     try:
         text, not_utf8 = decode_bytes(data)
     except NotText as exc:
-        raise GrantsFileError(f"not UTF-8 text (byte 0x{exc.byte:02x} on line {exc.line}) and not "
-                              "Windows-1252 either; save the file as UTF-8", filename, row=exc.line) from None
+        raise GrantsFileError(
+            f"not UTF-8 text (byte 0x{exc.byte:02x} on line {exc.line}) and not "
+            "Windows-1252 either; save the file as UTF-8",
+            filename,
+            row=exc.line,
+        ) from None
     if not_utf8:
         line, byte = not_utf8
-        problems.append(Problem("warning", "encoding",
-                                f"file is not UTF-8 (first bad byte 0x{byte:02x} on line {line}); "
-                                "read as Windows-1252 — check accented letters and '£' signs", row=line))
+        problems.append(
+            Problem(
+                "warning",
+                "encoding",
+                f"file is not UTF-8 (first bad byte 0x{byte:02x} on line {line}); "
+                "read as Windows-1252 — check accented letters and '£' signs",
+                row=line,
+            )
+        )
     return text
 
 
@@ -285,17 +347,23 @@ def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, 
     the heading row not counted (nor blank or empty template rows)."""
     if n > max_rows:
         where = f"sheet '{sheet}' has" if sheet else "the file has"
-        raise GrantsFileError(f"{where} more than {max_rows:,} grants (rows of grants per sheet; the heading row, "
-                              "blank rows and empty template rows are not counted); split the file or raise "
-                              "the limit", filename, sheet, row)
+        raise GrantsFileError(
+            f"{where} more than {max_rows:,} grants (rows of grants per sheet; the heading row, "
+            "blank rows and empty template rows are not counted); split the file or raise "
+            "the limit",
+            filename,
+            sheet,
+            row,
+        )
 
 
 def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GrantsFileError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", filename,
-                              row=exc.lineno) from None
+        raise GrantsFileError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", filename, row=exc.lineno
+        ) from None
     grants = doc.get("grants") if isinstance(doc, dict) else None
     if not isinstance(grants, list):
         raise GrantsFileError("not a 360Giving JSON file: no top-level 'grants' array", filename)
@@ -326,8 +394,10 @@ def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
         if isinstance(ind, dict):
             for sub, title in (("id", "Identifier"), ("name", "Name")):
                 if sub in ind:
-                    values[f"Recipient Ind:{title}"], where[f"Recipient Ind:{title}"] = \
-                        ind[sub], f"{base}/recipientIndividual/{sub}"
+                    values[f"Recipient Ind:{title}"], where[f"Recipient Ind:{title}"] = (
+                        ind[sub],
+                        f"{base}/recipientIndividual/{sub}",
+                    )
         for n, loc in enumerate(grant.get("beneficiaryLocation") or []):
             if not isinstance(loc, dict):
                 continue
@@ -357,16 +427,25 @@ def canonical_title(header: Any) -> str:
     return h
 
 
-
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or \
-        (isinstance(value, float) and value != value)
+    return (
+        value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+    )
 
 
 #: A row with none of these filled has no grant content: an empty template row (e.g. only a
 #: pre-filled Funding Org or Currency), counted once per sheet, never read as a grant.
-GRANT_CONTENT_PREFIXES = ("Identifier", "Title", "Description", "Amount Awarded", "Award Date", "Planned Dates:",
-                          "Recipient Org:", "Recipient Ind:", "Beneficiary Location:")
+GRANT_CONTENT_PREFIXES = (
+    "Identifier",
+    "Title",
+    "Description",
+    "Amount Awarded",
+    "Award Date",
+    "Planned Dates:",
+    "Recipient Org:",
+    "Recipient Ind:",
+    "Beneficiary Location:",
+)
 
 
 def missing_columns(titles: Iterable[str]) -> list[str]:
@@ -378,6 +457,7 @@ def missing_columns(titles: Iterable[str]) -> list[str]:
 def near_misses(headers: Iterable[Any], wanted: Iterable[str]) -> list[str]:
     """Headings that look like a wanted column but are not its standard title, as
     'heading → Title' (e.g. 'Award date:Start date → Award Date', 'Amount → Amount Awarded')."""
+
     def key(text: str) -> str:
         return re.sub(r"[^a-z0-9]", "", text.casefold())
 
@@ -398,8 +478,11 @@ def missing_columns_message(headers: list[Any]) -> str:
     """Which essential columns a heading row lacks, and its near misses."""
     missing = missing_columns(canonical_title(h) for h in headers)
     near = near_misses(headers, missing)
-    return (f"lacks {', '.join(missing)}" + (f" (near misses: {'; '.join(near)})" if near else "") +
-            f"; headings found: {[str(h) for h in headers if not _blank(h)][:12]}")
+    return (
+        f"lacks {', '.join(missing)}"
+        + (f" (near misses: {'; '.join(near)})" if near else "")
+        + f"; headings found: {[str(h) for h in headers if not _blank(h)][:12]}"
+    )
 
 
 def _content_columns(first_at: dict[str, int]) -> list[int]:
@@ -408,28 +491,50 @@ def _content_columns(first_at: dict[str, int]) -> list[int]:
 
 def _template_problem(sheet: str | None, rows: list[int], first_at: dict[str, int], filled: set[int]) -> Problem:
     names = [t for t, i in first_at.items() if i in filled] or ["nothing"]
-    return Problem("warning", "template_rows", f"{len(rows):,} rows have no grant content (only "
-                   f"{', '.join(names[:4])} filled): counted as empty template rows, not read as grants; "
-                   f"rows {row_ranges(rows)}", sheet, rows[0])
+    return Problem(
+        "warning",
+        "template_rows",
+        f"{len(rows):,} rows have no grant content (only "
+        f"{', '.join(names[:4])} filled): counted as empty template rows, not read as grants; "
+        f"rows {row_ranges(rows)}",
+        sheet,
+        rows[0],
+    )
 
 
-def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], filename: str, sheet: str | None,
-                   header_row: int, max_rows: int, problems: list[Problem]) -> tuple[list[_Record], SheetSummary]:
+def _table_records(
+    header: list[Any],
+    rows: Iterable[tuple[int, list[Any]]],
+    filename: str,
+    sheet: str | None,
+    header_row: int,
+    max_rows: int,
+    problems: list[Problem],
+) -> tuple[list[_Record], SheetSummary]:
     """Records from a heading row and located data rows (CSV lines or spreadsheet rows), and what
     the sheet gave. Rows without grant content are counted once as template rows."""
     titles = [canonical_title(h) for h in header]
     missing = missing_columns(titles)
     if missing:
-        raise GrantsFileError(f"not a 360Giving grants file: {missing_columns_message(header)}", filename, sheet,
-                              header_row, missing[0])
+        raise GrantsFileError(
+            f"not a 360Giving grants file: {missing_columns_message(header)}", filename, sheet, header_row, missing[0]
+        )
     first_at: dict[str, int] = {}
     for i, t in enumerate(titles):
         if not t:
             continue
         if t in first_at:
-            problems.append(Problem("warning", "duplicate_column",
-                                    f"column '{t}' appears twice; the first (column {excel_col(first_at[t])}) "
-                                    "is used", sheet, header_row, t, cell=f"{excel_col(i)}{header_row}"))
+            problems.append(
+                Problem(
+                    "warning",
+                    "duplicate_column",
+                    f"column '{t}' appears twice; the first (column {excel_col(first_at[t])}) is used",
+                    sheet,
+                    header_row,
+                    t,
+                    cell=f"{excel_col(i)}{header_row}",
+                )
+            )
         else:
             first_at[t] = i
     out: list[_Record] = []
@@ -445,9 +550,16 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
                 filled.update(i for i, c in enumerate(cells) if not _blank(c))
             continue
         _check_size(len(out) + 1, max_rows, filename, sheet, rownum)
-        if len(cells) > len(titles) and any(not _blank(c) for c in cells[len(titles):]):
-            problems.append(Problem("warning", "extra_cells", f"row has {len(cells)} cells but only "
-                                    f"{len(titles)} headings; the extra cells are ignored", sheet, rownum))
+        if len(cells) > len(titles) and any(not _blank(c) for c in cells[len(titles) :]):
+            problems.append(
+                Problem(
+                    "warning",
+                    "extra_cells",
+                    f"row has {len(cells)} cells but only {len(titles)} headings; the extra cells are ignored",
+                    sheet,
+                    rownum,
+                )
+            )
         values = {t: cells[i] if i < len(cells) else None for t, i in first_at.items()}
         where = {t: f"{excel_col(i)}{rownum}" for t, i in first_at.items()}
         out.append(_Record(rownum, values, where, sheet))
@@ -456,8 +568,9 @@ def _table_records(header: list[Any], rows: Iterable[tuple[int, list[Any]]], fil
     return out, SheetSummary(sheet, len(out), len(template_rows))
 
 
-def _csv_records(text: str, filename: str, max_rows: int,
-                 problems: list[Problem]) -> tuple[list[_Record], list[SheetSummary]]:
+def _csv_records(
+    text: str, filename: str, max_rows: int, problems: list[Problem]
+) -> tuple[list[_Record], list[SheetSummary]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     located: list[tuple[int, list[str]]] = []
     start = 1
@@ -476,8 +589,9 @@ def _csv_records(text: str, filename: str, max_rows: int,
     return records, [summary]
 
 
-def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
-                         problems: list[Problem]) -> tuple[list[_Record], list[SheetSummary]]:
+def _spreadsheet_records(
+    data: bytes, filename: str, max_rows: int, problems: list[Problem]
+) -> tuple[list[_Record], list[SheetSummary]]:
     """Every sheet whose heading row (within its first 20 rows) has the essential columns; each
     other sheet is named with why it was skipped. No sheet with them: one error naming, per
     sheet, the columns it lacks and its near misses."""
@@ -496,12 +610,16 @@ def _spreadsheet_records(data: bytes, filename: str, max_rows: int,
         records += got
         sheets.append(summary)
     if all(x.skipped for x in sheets):
-        raise GrantsFileError("no sheet has the 360Giving columns " + ", ".join(ESSENTIAL_COLUMNS) + ": " +
-                              "; ".join(f"sheet '{x.name}' {x.skipped}" for x in sheets), filename)
+        raise GrantsFileError(
+            "no sheet has the 360Giving columns "
+            + ", ".join(ESSENTIAL_COLUMNS)
+            + ": "
+            + "; ".join(f"sheet '{x.name}' {x.skipped}" for x in sheets),
+            filename,
+        )
     for x in sheets:
         if x.skipped:
-            problems.append(Problem("warning", "sheet_skipped", f"sheet '{x.name}' not read: it {x.skipped}",
-                                    x.name))
+            problems.append(Problem("warning", "sheet_skipped", f"sheet '{x.name}' not read: it {x.skipped}", x.name))
     return records, sheets
 
 
@@ -584,8 +702,10 @@ def date_order(values: Iterable[Any]) -> tuple[str | None, str | None]:
         if m and int(m.group(3)) > 12 and month_first is None:
             month_first = v
     if day_first and month_first:
-        return None, (f"the column holds both day/month ({day_first!r}) and month/day ({month_first!r}) dates, "
-                      "so it cannot be read one way")
+        return None, (
+            f"the column holds both day/month ({day_first!r}) and month/day ({month_first!r}) dates, "
+            "so it cannot be read one way"
+        )
     return ("mdy" if month_first else "dmy"), None
 
 
@@ -595,9 +715,9 @@ class _DateStyle:
 
     order: str | None
     why: str | None
-    first: _Record | None         # first record with a d/m/yyyy text date
+    first: _Record | None  # first record with a d/m/yyyy text date
     count: int
-    ambiguous: bool               # no day (or month) above 12 anywhere in the column
+    ambiguous: bool  # no day (or month) above 12 anywhere in the column
 
 
 def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateStyle]:
@@ -622,9 +742,17 @@ def _date_style_problem(sheet: str | None, col: str, style: _DateStyle) -> Probl
     example = rec.values.get(col).strip()
     how = _ORDER_TEXT[style.order]
     note = " (no day above 12, so read the UK way)" if style.ambiguous and style.order == "dmy" else ""
-    return Problem("warning", "date_format", f"{col} is written {how}, e.g. {example!r}, in {style.count:,} rows, "
-                   f"not YYYY-MM-DD as the 360Giving standard asks; read as {how}{note}", sheet, rec.row, col,
-                   _text(rec.values.get("Identifier")), rec.where.get(col))
+    return Problem(
+        "warning",
+        "date_format",
+        f"{col} is written {how}, e.g. {example!r}, in {style.count:,} rows, "
+        f"not YYYY-MM-DD as the 360Giving standard asks; read as {how}{note}",
+        sheet,
+        rec.row,
+        col,
+        _text(rec.values.get("Identifier")),
+        rec.where.get(col),
+    )
 
 
 def _charity_number_ok(num: str) -> bool:
@@ -669,13 +797,27 @@ class _Row:
 
     def add(self, severity: str, check: str, message: str, column: str | None = None) -> None:
         self.bad = self.bad or severity == "error"
-        self.problems.append(Problem(severity, check, message, self.rec.sheet, self.rec.row, column, self.gid,
-                                     self.rec.where.get(column) if column else None))
+        self.problems.append(
+            Problem(
+                severity,
+                check,
+                message,
+                self.rec.sheet,
+                self.rec.row,
+                column,
+                self.gid,
+                self.rec.where.get(column) if column else None,
+            )
+        )
 
     def date(self, column: str) -> tuple[dt.date | None, str | None]:
         style = self.styles.get((self.rec.sheet, column))
-        if style is not None and style.why and isinstance(self.get(column), str) and \
-                _DMY_DATE.match(self.get(column).strip()):
+        if (
+            style is not None
+            and style.why
+            and isinstance(self.get(column), str)
+            and _DMY_DATE.match(self.get(column).strip())
+        ):
             return None, f"{self.get(column).strip()!r} cannot be read: {style.why}"
         return _parse_date(self.get(column), style.order if style else "dmy")
 
@@ -708,8 +850,11 @@ def _validate(records: list[_Record], filename: str, problems: list[Problem], to
 
 
 def _years_before(today: dt.date, years: int) -> dt.date:
-    return today.replace(year=today.year - years) if not (today.month == 2 and today.day == 29) \
+    return (
+        today.replace(year=today.year - years)
+        if not (today.month == 2 and today.day == 29)
         else dt.date(today.year - years, 2, 28)
+    )
 
 
 #: Identifier columns checked for stray whitespace (as 360Giving's "unexpected characters" check).
@@ -725,18 +870,31 @@ def _check_identifiers(row: _Row, seen_ids: dict[str, _Record]) -> None:
     elif gid in seen_ids:
         first = seen_ids[gid]
         where = f"sheet '{first.sheet}' row {first.row}" if first.sheet != row.rec.sheet else f"row {first.row}"
-        row.add("error", "duplicate_id", f"duplicate grant Identifier {gid!r} (first on {where}); this row is not "
-                "loaded", "Identifier")
+        row.add(
+            "error",
+            "duplicate_id",
+            f"duplicate grant Identifier {gid!r} (first on {where}); this row is not loaded",
+            "Identifier",
+        )
     else:
         seen_ids[gid] = row.rec
         if not gid.upper().startswith("360G-"):
-            row.add("warning", "malformed_id", f"grant Identifier {gid!r} does not start with the publisher's "
-                    "'360G-' prefix", "Identifier")
+            row.add(
+                "warning",
+                "malformed_id",
+                f"grant Identifier {gid!r} does not start with the publisher's '360G-' prefix",
+                "Identifier",
+            )
     for col in ID_COLUMNS:
         why = _whitespace_problem(row.get(col))
         if why:
-            row.add("warning", "id_whitespace", f"{col} {row.get(col)!r} {why}; it is read trimmed, but other "
-                    "tools may treat it as a different identifier", col)
+            row.add(
+                "warning",
+                "id_whitespace",
+                f"{col} {row.get(col)!r} {why}; it is read trimmed, but other "
+                "tools may treat it as a different identifier",
+                col,
+            )
 
 
 def _whitespace_problem(value: Any) -> str | None:
@@ -758,14 +916,27 @@ def _check_amount(row: _Row) -> float | None:
         return None
     amount = _parse_amount(row.get("Amount Awarded"))
     if amount is None:
-        row.add("error", "amount_not_number", f"Amount Awarded {row.get('Amount Awarded')!r} is not a number",
-                "Amount Awarded")
+        row.add(
+            "error",
+            "amount_not_number",
+            f"Amount Awarded {row.get('Amount Awarded')!r} is not a number",
+            "Amount Awarded",
+        )
     elif amount < 0:
-        row.add("error", "negative_amount", f"Amount Awarded is negative ({amount:,.2f}); the standard records "
-                "returned money as transactions, not negative awards — row not loaded", "Amount Awarded")
+        row.add(
+            "error",
+            "negative_amount",
+            f"Amount Awarded is negative ({amount:,.2f}); the standard records "
+            "returned money as transactions, not negative awards — row not loaded",
+            "Amount Awarded",
+        )
     elif amount == 0:
-        row.add("warning", "zero_amount", "Amount Awarded is £0; loaded, but check whether it belongs in the data",
-                "Amount Awarded")
+        row.add(
+            "warning",
+            "zero_amount",
+            "Amount Awarded is £0; loaded, but check whether it belongs in the data",
+            "Amount Awarded",
+        )
     return amount
 
 
@@ -774,11 +945,14 @@ def _check_currency(row: _Row) -> str | None:
     if currency is None:
         row.add("error", "required", "Currency is required (e.g. GBP)", "Currency")
     elif not re.fullmatch(r"[A-Z]{3}", currency):
-        row.add("error", "malformed_currency", f"Currency {currency!r} is not a three-letter ISO 4217 code",
-                "Currency")
+        row.add("error", "malformed_currency", f"Currency {currency!r} is not a three-letter ISO 4217 code", "Currency")
     elif currency != "GBP":
-        row.add("warning", "not_gbp", f"amount is in {currency}, not converted: it is loaded without a £ amount "
-                "and left out of £ totals", "Currency")
+        row.add(
+            "warning",
+            "not_gbp",
+            f"amount is in {currency}, not converted: it is loaded without a £ amount and left out of £ totals",
+            "Currency",
+        )
     return currency
 
 
@@ -796,8 +970,9 @@ def _check_award_date(row: _Row, today: dt.date, far_past: dt.date) -> dt.date |
     elif award_date > today:
         row.add("warning", "future_date", f"Award Date {award_date.isoformat()} is in the future", "Award Date")
     elif award_date < far_past:
-        row.add("warning", "far_past_date", f"Award Date {award_date.isoformat()} is more than 25 years ago",
-                "Award Date")
+        row.add(
+            "warning", "far_past_date", f"Award Date {award_date.isoformat()} is more than 25 years ago", "Award Date"
+        )
     return award_date
 
 
@@ -808,10 +983,16 @@ def _check_planned_dates(row: _Row) -> None:
             planned[col], why = row.date(col)
             if why:
                 row.add("warning", _date_check(why), f"{col.split(':')[1]} {why}", col)
-    if all(planned.get(c) for c in ("Planned Dates:Start Date", "Planned Dates:End Date")) and \
-            planned["Planned Dates:Start Date"] > planned["Planned Dates:End Date"]:
-        row.add("warning", "planned_dates_order", "Planned Dates:Start Date is after the End Date",
-                "Planned Dates:Start Date")
+    if (
+        all(planned.get(c) for c in ("Planned Dates:Start Date", "Planned Dates:End Date"))
+        and planned["Planned Dates:Start Date"] > planned["Planned Dates:End Date"]
+    ):
+        row.add(
+            "warning",
+            "planned_dates_order",
+            "Planned Dates:Start Date is after the End Date",
+            "Planned Dates:Start Date",
+        )
 
 
 def _check_required_fields(row: _Row) -> str | None:
@@ -821,11 +1002,20 @@ def _check_required_fields(row: _Row) -> str | None:
             row.add("warning", "required", f"{col} is required by the 360Giving standard (row still loaded)", col)
     recipient_id = _text(row.get("Recipient Org:Identifier"))
     if recipient_id is None and _blank(row.get("Recipient Ind:Identifier")):
-        row.add("warning", "required", "Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the "
-                "360Giving standard (row still loaded)", "Recipient Org:Identifier")
+        row.add(
+            "warning",
+            "required",
+            "Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the "
+            "360Giving standard (row still loaded)",
+            "Recipient Org:Identifier",
+        )
     if row.get("_extra_recipients"):
-        row.add("warning", "several_recipients", f"{row.get('_extra_recipients')} recipient organisations; the "
-                "first is used", "Recipient Org:Identifier")
+        row.add(
+            "warning",
+            "several_recipients",
+            f"{row.get('_extra_recipients')} recipient organisations; the first is used",
+            "Recipient Org:Identifier",
+        )
     return recipient_id
 
 
@@ -837,19 +1027,32 @@ def _check_org_numbers(row: _Row) -> None:
             row.add("warning", "malformed_org_id", f"{col} {org_id!r} {why}", col)
     charity = _text(row.get("Recipient Org:Charity Number"))
     if charity and not _charity_number_ok(charity[2:] if charity[:2].isalpha() else charity):
-        row.add("warning", "malformed_charity_number", f"Recipient Org:Charity Number {charity!r} does not look "
-                "like a UK charity number (6 or 7 digits)", "Recipient Org:Charity Number")
+        row.add(
+            "warning",
+            "malformed_charity_number",
+            f"Recipient Org:Charity Number {charity!r} does not look like a UK charity number (6 or 7 digits)",
+            "Recipient Org:Charity Number",
+        )
     company = _text(row.get("Recipient Org:Company Number"))
     if company and not _COMPANY_NO.match(company):
-        row.add("warning", "malformed_company_number", f"Recipient Org:Company Number {company!r} does not look "
-                "like a company number (8 characters, e.g. 09876543 or SC123459)", "Recipient Org:Company Number")
+        row.add(
+            "warning",
+            "malformed_company_number",
+            f"Recipient Org:Company Number {company!r} does not look "
+            "like a company number (8 characters, e.g. 09876543 or SC123459)",
+            "Recipient Org:Company Number",
+        )
 
 
 def _check_postcode(row: _Row) -> str | None:
     postcode = _text(row.get("Recipient Org:Postal Code"))
     if postcode and normalise_postcode(postcode) is None:
-        row.add("warning", "malformed_postcode", f"Recipient Org:Postal Code {postcode!r} does not look like a UK "
-                "postcode; it cannot place the grant", "Recipient Org:Postal Code")
+        row.add(
+            "warning",
+            "malformed_postcode",
+            f"Recipient Org:Postal Code {postcode!r} does not look like a UK postcode; it cannot place the grant",
+            "Recipient Org:Postal Code",
+        )
     return postcode
 
 
@@ -862,31 +1065,55 @@ def _check_beneficiary_codes(row: _Row) -> list[str]:
         if GSS_RE.match(code.upper()):
             codes.append(code.upper())
         elif code_type and GSS_RE.match(code_type.upper()):
-            row.add("warning", "geocode_swapped", f"Geographic Code {code!r} and Geographic Code Type {code_type!r} "
-                    f"look swapped; {code_type!r} is used as the code", col)
+            row.add(
+                "warning",
+                "geocode_swapped",
+                f"Geographic Code {code!r} and Geographic Code Type {code_type!r} "
+                f"look swapped; {code_type!r} is used as the code",
+                col,
+            )
             codes.append(code_type.upper())
         elif normalise_postcode(code):
-            row.add("warning", "geocode_postcode", f"Geographic Code {code!r} looks like a postcode, not a GSS area "
-                    "code; not used", col)
+            row.add(
+                "warning",
+                "geocode_postcode",
+                f"Geographic Code {code!r} looks like a postcode, not a GSS area code; not used",
+                col,
+            )
         else:
-            row.add("warning", "malformed_geocode", f"Geographic Code {code!r} is not a GSS area code (e.g. "
-                    "E01000001); not used", col)
+            row.add(
+                "warning",
+                "malformed_geocode",
+                f"Geographic Code {code!r} is not a GSS area code (e.g. E01000001); not used",
+                col,
+            )
     return codes
 
 
-def _grant_row(row: _Row, filename: str, amount, currency, award_date, recipient_id, postcode,
-               codes: list[str]) -> dict[str, Any]:
+def _grant_row(
+    row: _Row, filename: str, amount, currency, award_date, recipient_id, postcode, codes: list[str]
+) -> dict[str, Any]:
     """A good row shaped like the ``grants`` table (placement columns empty), with its sheet."""
     get = row.get
     return {
-        "dataset": filename, "grant_id": row.gid, "title": _text(get("Title")), "award_date": award_date,
-        "amount_gbp": amount if currency == "GBP" else None, "currency": currency,
-        "funder_id": _text(get("Funding Org:Identifier")), "funder_name": _text(get("Funding Org:Name")),
+        "dataset": filename,
+        "grant_id": row.gid,
+        "title": _text(get("Title")),
+        "award_date": award_date,
+        "amount_gbp": amount if currency == "GBP" else None,
+        "currency": currency,
+        "funder_id": _text(get("Funding Org:Identifier")),
+        "funder_name": _text(get("Funding Org:Name")),
         "programme": _text(get("Grant Programme:Title")) or _text(get("Grant Programme:Code")),
         "recipient_id": recipient_id or _text(get("Recipient Ind:Identifier")),
         "recipient_name": _text(get("Recipient Org:Name")) or _text(get("Recipient Ind:Name")),
-        "recipient_postcode": postcode, "beneficiary_codes": ";".join(dict.fromkeys(codes)) or None,
-        "lsoa_code": None, "ward_code": None, "district_code": None, "placed_by": None, "row": row.rec.row,
+        "recipient_postcode": postcode,
+        "beneficiary_codes": ";".join(dict.fromkeys(codes)) or None,
+        "lsoa_code": None,
+        "ward_code": None,
+        "district_code": None,
+        "placed_by": None,
+        "row": row.rec.row,
         "sheet": row.rec.sheet,
     }
 
@@ -901,7 +1128,7 @@ class _Place:
     district: str
     ward: str | None = None
     lsoa: str | None = None
-    kind: str = "district"        # lsoa | ward | district: which kind of code placed it
+    kind: str = "district"  # lsoa | ward | district: which kind of code placed it
     note: str | None = None
 
 
@@ -911,16 +1138,17 @@ class AreaLookup:
     LSOA lookups. ``postcode_fn`` follows ``powerbalance.places.postcode_to_area``'s contract:
     list of postcodes → DataFrame[postcode, district_code, ward_code, status]."""
 
-    wards: dict[str, str]                    # Dec 2023 ward → current district
-    districts: set[str]                      # current (LAD 2024) districts
-    district_map: dict[str, list[str]]       # district code of any vintage → current successor(s)
-    lsoa21: dict[str, tuple[str, str]]       # LSOA 2021 → (ward May 2024, LAD 2024)
-    lsoa11: dict[str, str]                   # LSOA 2011 → current district (via the council register)
+    wards: dict[str, str]  # Dec 2023 ward → current district
+    districts: set[str]  # current (LAD 2024) districts
+    district_map: dict[str, list[str]]  # district code of any vintage → current successor(s)
+    lsoa21: dict[str, tuple[str, str]]  # LSOA 2021 → (ward May 2024, LAD 2024)
+    lsoa11: dict[str, str]  # LSOA 2011 → current district (via the council register)
     postcode_fn: Callable[[list[str]], pd.DataFrame] | None = None
 
     @classmethod
-    def from_frames(cls, areas: pd.DataFrame, code_map: pd.DataFrame, lsoa21: pd.DataFrame,
-                    lsoa11: pd.DataFrame, postcode_fn=None) -> "AreaLookup":
+    def from_frames(
+        cls, areas: pd.DataFrame, code_map: pd.DataFrame, lsoa21: pd.DataFrame, lsoa11: pd.DataFrame, postcode_fn=None
+    ) -> AreaLookup:
         """``areas``: code, level, district_code, registry_code; ``code_map``: old_code, new_code
         (district level); ``lsoa21``: lsoa21_code, ward24_code, ltla24_code; ``lsoa11``: lsoa,
         local-authority-code (mySociety register code)."""
@@ -937,14 +1165,13 @@ class AreaLookup:
             wards=dict(zip(wards["code"], wards["district_code"])),
             districts=set(dists["code"]),
             district_map={k: sorted(set(v)) for k, v in dmap.items()},
-            lsoa21={c: (w, d) for c, w, d in zip(lsoa21["lsoa21_code"], lsoa21["ward24_code"],
-                                                  lsoa21["ltla24_code"])},
-            lsoa11={c: by_registry[r] for c, r in zip(l11["lsoa"], l11["local-authority-code"])
-                    if r in by_registry},
-            postcode_fn=postcode_fn)
+            lsoa21={c: (w, d) for c, w, d in zip(lsoa21["lsoa21_code"], lsoa21["ward24_code"], lsoa21["ltla24_code"])},
+            lsoa11={c: by_registry[r] for c, r in zip(l11["lsoa"], l11["local-authority-code"]) if r in by_registry},
+            postcode_fn=postcode_fn,
+        )
 
     @classmethod
-    def from_db(cls, con, postcode_fn=None) -> "AreaLookup":
+    def from_db(cls, con, postcode_fn=None) -> AreaLookup:
         """From a database alone (``areas``, ``area_code_map``, ``lsoa_lookup``; ``boundaries`` for
         postcodes' wards), so the dashboard never needs the raw files. Postcodes go through
         ``places.postcode_to_area`` on this same connection unless ``postcode_fn`` is given (the
@@ -954,14 +1181,30 @@ class AreaLookup:
 
             def postcode_fn(postcodes: list[str]) -> pd.DataFrame:
                 return postcode_to_area(postcodes, con=con)
-        areas = con.execute("SELECT code, level, district_code, registry_code FROM areas "
-                            "WHERE level IN ('district', 'ward')").df()
-        code_map = con.execute("SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a "
-                               "ON a.code = m.new_code AND a.level = 'district' WHERE m.level = 'district'").df()
-        lsoa21 = con.execute("SELECT lsoa_code AS lsoa21_code, ward24_code, district_code AS ltla24_code "
-                             "FROM lsoa_lookup WHERE vintage = '2021'").df().fillna("")
-        lsoa11 = con.execute('SELECT lsoa_code AS lsoa, registry_code AS "local-authority-code" '
-                             "FROM lsoa_lookup WHERE vintage = '2011'").df().fillna("")
+
+        areas = con.execute(
+            "SELECT code, level, district_code, registry_code FROM areas WHERE level IN ('district', 'ward')"
+        ).df()
+        code_map = con.execute(
+            "SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a "
+            "ON a.code = m.new_code AND a.level = 'district' WHERE m.level = 'district'"
+        ).df()
+        lsoa21 = (
+            con.execute(
+                "SELECT lsoa_code AS lsoa21_code, ward24_code, district_code AS ltla24_code "
+                "FROM lsoa_lookup WHERE vintage = '2021'"
+            )
+            .df()
+            .fillna("")
+        )
+        lsoa11 = (
+            con.execute(
+                'SELECT lsoa_code AS lsoa, registry_code AS "local-authority-code" '
+                "FROM lsoa_lookup WHERE vintage = '2011'"
+            )
+            .df()
+            .fillna("")
+        )
         return cls.from_frames(areas, code_map, lsoa21, lsoa11, postcode_fn)
 
     def current_district(self, code: str) -> tuple[str | None, str | None]:
@@ -986,12 +1229,21 @@ class AreaLookup:
                     return None, why
                 if ward24 in self.wards:
                     return _Place(district, ward24, code, "lsoa"), None
-                return _Place(district, None, code, "lsoa",
-                              f"LSOA {code}'s May 2024 ward {ward24} is not a Dec 2023 ward: district only"), None
+                return _Place(
+                    district,
+                    None,
+                    code,
+                    "lsoa",
+                    f"LSOA {code}'s May 2024 ward {ward24} is not a Dec 2023 ward: district only",
+                ), None
             if code in self.lsoa11:
-                return _Place(self.lsoa11[code], None, None, "lsoa",
-                              f"{code} is a 2011 LSOA not in the 2021 lookup: district only (LSOA 2011 → "
-                              "council)"), None
+                return _Place(
+                    self.lsoa11[code],
+                    None,
+                    None,
+                    "lsoa",
+                    f"{code} is a 2011 LSOA not in the 2021 lookup: district only (LSOA 2011 → council)",
+                ), None
             return None, f"LSOA {code} not found in the 2021 or 2011 lookups"
         if head == "E05":
             if code in self.wards:
@@ -1029,7 +1281,7 @@ def place_grants(df: pd.DataFrame, lookup: AreaLookup) -> pd.DataFrame:
     for i, codes in enumerate(out["beneficiary_codes"].tolist()):
         reasons: list[str] = []
         places: list[_Place] = []
-        for code in (codes.split(";") if isinstance(codes, str) and codes else []):
+        for code in codes.split(";") if isinstance(codes, str) and codes else []:
             place, why = lookup.resolve(code)
             (places.append(place) if place else reasons.append(why))
         if places and len({p.district for p in places}) == 1:

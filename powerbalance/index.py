@@ -18,14 +18,15 @@ The maths are pure functions on DataFrames/arrays (``normalise`` … ``nearest_n
 that tests can check them by hand without a database; the functions at the bottom of the
 module read the built database and call them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,13 +88,18 @@ SPENDING_BASED = frozenset({"parish_precept_share"})
 #: The indicator a lens cannot do without (the index's ``required``): each spending lens needs its
 #: spending measure; the community lens needs parish precepts (half of community money, and the
 #: same finance years as the other lenses).
-LENS_REQUIRED = {"place": "place_spend_per_head", "council": "council_spend_per_head",
-                 "community": "parish_precepts_per_head"}
+LENS_REQUIRED = {
+    "place": "place_spend_per_head",
+    "council": "council_spend_per_head",
+    "community": "parish_precepts_per_head",
+}
 
 #: Why a financial year outside :func:`periods` has no index (e.g. 2023-24: finance, no grants).
 #: The index is never computed from some domains of one year and others of another.
-NOT_COMPUTED = ("not computed for {period}: the index needs district finance and grants in the same financial "
-                "year, and {period} has no {absent}{why} (index years: {years})")
+NOT_COMPUTED = (
+    "not computed for {period}: the index needs district finance and grants in the same financial "
+    "year, and {period} has no {absent}{why} (index years: {years})"
+)
 #: The sources an index year needs: indicator standing for it → its name in NOT_COMPUTED.
 NEEDED = {"council_spend_per_head": "district finance", "grants_amount_per_head": "grants"}
 
@@ -146,7 +152,7 @@ def _average_ranks(col: np.ndarray) -> np.ndarray:
         j = i
         while j + 1 < vals.size and sorted_vals[j + 1] == sorted_vals[i]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
         i = j + 1
     out[ok] = ranks
     return out
@@ -159,11 +165,11 @@ def skew_kurtosis(x: np.ndarray) -> tuple[float, float]:
     if n < 4:
         return 0.0, 0.0
     d = x - x.mean()
-    m2, m3, m4 = (d ** 2).mean(), (d ** 3).mean(), (d ** 4).mean()
+    m2, m3, m4 = (d**2).mean(), (d**3).mean(), (d**4).mean()
     if m2 == 0:
         return 0.0, 0.0
-    g1 = m3 / m2 ** 1.5
-    g2 = m4 / m2 ** 2 - 3.0
+    g1 = m3 / m2**1.5
+    g2 = m4 / m2**2 - 3.0
     skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)
     kurt = ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3))
     return float(skew), float(kurt)
@@ -191,8 +197,9 @@ def winsorise(x: np.ndarray, max_points: int = OUTLIER_MAX_POINTS) -> tuple[np.n
     return x, treated
 
 
-def normalise(values: np.ndarray, polarity: Sequence[int], method: str = DEFAULT_METHOD,
-              treat_outliers: bool = True) -> np.ndarray:
+def normalise(
+    values: np.ndarray, polarity: Sequence[int], method: str = DEFAULT_METHOD, treat_outliers: bool = True
+) -> np.ndarray:
     """Scores 0–100 for one comparison group: rows are areas, columns indicators.
 
     - ``minmax``: 100 × (x − min) / (max − min).
@@ -241,8 +248,9 @@ def normalise(values: np.ndarray, polarity: Sequence[int], method: str = DEFAULT
     return out
 
 
-def normalise_frame(values: pd.DataFrame, polarity: Mapping[str, int], groups: pd.Series | None = None,
-                    method: str = DEFAULT_METHOD) -> pd.DataFrame:
+def normalise_frame(
+    values: pd.DataFrame, polarity: Mapping[str, int], groups: pd.Series | None = None, method: str = DEFAULT_METHOD
+) -> pd.DataFrame:
     """:func:`normalise` applied separately inside each comparison group (like with like)."""
     cols = list(values.columns)
     pol = [int(polarity[c]) for c in cols]
@@ -280,9 +288,14 @@ def aggregate(domains: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
     return pd.Series(vals, index=domains.index)  # NaN propagates through the matrix product
 
 
-def availability(values: pd.DataFrame, domain_of: Mapping[str, str], weights: Mapping[str, float],
-                 required: Sequence[str] = (), min_share: float = MIN_SHARE,
-                 optional: Sequence[str] = ()) -> pd.Series:
+def availability(
+    values: pd.DataFrame,
+    domain_of: Mapping[str, str],
+    weights: Mapping[str, float],
+    required: Sequence[str] = (),
+    min_share: float = MIN_SHARE,
+    optional: Sequence[str] = (),
+) -> pd.Series:
     """Why an area cannot get an index value ("" when it can).
 
     Rules (never impute): every positively weighted domain needs at least one indicator value;
@@ -317,8 +330,9 @@ def availability(values: pd.DataFrame, domain_of: Mapping[str, str], weights: Ma
     return pd.Series(reasons, index=values.index, dtype=object)
 
 
-def thin_local_removed(values: pd.DataFrame, optional: Sequence[str], groups: pd.Series,
-                       min_areas: int = LOCAL_MIN_AREAS) -> pd.DataFrame:
+def thin_local_removed(
+    values: pd.DataFrame, optional: Sequence[str], groups: pd.Series, min_areas: int = LOCAL_MIN_AREAS
+) -> pd.DataFrame:
     """``values`` with each local (``optional``) indicator blanked in every group where fewer than
     ``min_areas`` areas have it: there it is shown beside the index, not scored."""
     cols = [c for c in optional if c in values.columns]
@@ -335,17 +349,25 @@ def local_threshold(group_size, min_areas: int = LOCAL_MIN_AREAS):
     return np.maximum(2, np.minimum(min_areas, np.ceil(MIN_SHARE * np.asarray(group_size) - 1e-9)))
 
 
-def local_scoring(values: pd.DataFrame, optional: Sequence[str], groups: pd.Series,
-                  min_areas: int = LOCAL_MIN_AREAS) -> pd.DataFrame:
+def local_scoring(
+    values: pd.DataFrame, optional: Sequence[str], groups: pd.Series, min_areas: int = LOCAL_MIN_AREAS
+) -> pd.DataFrame:
     """Per group and local indicator: how many areas have it, of how many, and whether it is scored."""
     rows = []
     for c in [c for c in optional if c in values.columns]:
         have = values[c].notna().groupby(groups).agg(["sum", "size"])
         for g, (n, m) in have.iterrows():
             if n:
-                rows.append({"group": g, "indicator_id": c, "n_with_value": int(n), "n_in_group": int(m),
-                             "n_needed": int(local_threshold(m, min_areas)),
-                             "scored": bool(n >= local_threshold(m, min_areas))})
+                rows.append(
+                    {
+                        "group": g,
+                        "indicator_id": c,
+                        "n_with_value": int(n),
+                        "n_in_group": int(m),
+                        "n_needed": int(local_threshold(m, min_areas)),
+                        "scored": bool(n >= local_threshold(m, min_areas)),
+                    }
+                )
     return pd.DataFrame(rows, columns=["group", "indicator_id", "n_with_value", "n_in_group", "n_needed", "scored"])
 
 
@@ -361,15 +383,20 @@ class IndexSpec:
     domain: dict[str, str]
     polarity: dict[str, int]
     required: tuple[str, ...]
-    optional: tuple[str, ...] = ()   # local-only: never counted against an area that lacks them
+    optional: tuple[str, ...] = ()  # local-only: never counted against an area that lacks them
 
     @property
     def ids(self) -> list[str]:
         return list(self.domain)
 
 
-def composite(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[str, float] | None = None,
-              groups: pd.Series | None = None, method: str = DEFAULT_METHOD) -> pd.DataFrame:
+def composite(
+    values: pd.DataFrame,
+    spec: IndexSpec,
+    weights: Mapping[str, float] | None = None,
+    groups: pd.Series | None = None,
+    method: str = DEFAULT_METHOD,
+) -> pd.DataFrame:
     """The whole pipeline on a table of indicator values (rows = areas, columns = indicators).
 
     Returns per area: one ``score_<domain>`` column per domain, ``index`` (0–100, NaN when the
@@ -395,9 +422,16 @@ def composite(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[str, float
     return out
 
 
-def monte_carlo_ranks(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[str, float] | None = None,
-                      groups: pd.Series | None = None, n: int = 500, seed: int = 0,
-                      methods: Sequence[str] = METHODS, concentration: float = CONCENTRATION) -> pd.DataFrame:
+def monte_carlo_ranks(
+    values: pd.DataFrame,
+    spec: IndexSpec,
+    weights: Mapping[str, float] | None = None,
+    groups: pd.Series | None = None,
+    n: int = 500,
+    seed: int = 0,
+    methods: Sequence[str] = METHODS,
+    concentration: float = CONCENTRATION,
+) -> pd.DataFrame:
     """Rank uncertainty: ``n`` draws, each with domain weights from a Dirichlet centred on the
     chosen weights (alpha = concentration × weight, zero-weight domains stay at zero) and a
     normalisation method drawn uniformly from ``methods``. Ranks are recomputed within each
@@ -415,16 +449,18 @@ def monte_carlo_ranks(values: pd.DataFrame, spec: IndexSpec, weights: Mapping[st
     used = [d for d in DOMAINS if w[d] > 0]
     rng = np.random.default_rng(seed)
     # domain scores per method: (methods, areas, used domains)
-    stack = np.stack([
-        domain_scores(normalise_frame(values[ok], spec.polarity, groups[ok], m), spec.domain)[used].to_numpy()
-        for m in methods])
+    stack = np.stack(
+        [
+            domain_scores(normalise_frame(values[ok], spec.polarity, groups[ok], m), spec.domain)[used].to_numpy()
+            for m in methods
+        ]
+    )
     method_draw = rng.integers(0, len(methods), size=n)
     alpha = np.array([w[d] for d in used]) * concentration
     wdraw = rng.dirichlet(alpha, size=n) if len(used) > 1 else np.ones((n, 1))
     sims = np.einsum("nak,nk->na", stack[method_draw], wdraw)  # (draws, areas with index)
 
-    out = pd.DataFrame(index=values.index, columns=["median_rank", "p5", "p95", "band", "n_in_group"],
-                       dtype=float)
+    out = pd.DataFrame(index=values.index, columns=["median_rank", "p5", "p95", "band", "n_in_group"], dtype=float)
     g_ok = groups[ok].to_numpy()
     idx_ok = values.index[ok]
     for g in pd.unique(g_ok):
@@ -497,8 +533,12 @@ def rurality_ordinal(ruc: str | None) -> float | None:
     if s[:2].upper() in by_code and len(s) <= 3:
         return by_code[s[:2].upper()]
     low = s.lower()
-    for prefix, val in (("urban", 1.0), ("intermediate urban", 2.0), ("intermediate rural", 3.0),
-                        ("majority rural", 4.0)):
+    for prefix, val in (
+        ("urban", 1.0),
+        ("intermediate urban", 2.0),
+        ("intermediate rural", 3.0),
+        ("majority rural", 4.0),
+    ):
         if low.startswith(prefix):
             return val
     return None
@@ -509,7 +549,9 @@ def rurality_ordinal(ruc: str | None) -> float | None:
 # =============================================================================================
 
 
-def spec_for(lens: str, local_present: Iterable[str] = (), defs: Sequence[_registry.Indicator] | None = None) -> IndexSpec:
+def spec_for(
+    lens: str, local_present: Iterable[str] = (), defs: Sequence[_registry.Indicator] | None = None
+) -> IndexSpec:
     """Scored indicators of a lens, from the definitions ``defs`` (default: the served build's).
 
     Local-only indicators are scored when some area has a local value for them
@@ -555,28 +597,37 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
         return areas["type"].replace({"city_of_london": "london_borough"})
     if group == "all":
         if lens == "council":
-            raise ValueError("the council lens compares councils only within their tier: use group='tier' "
-                             "or 'type'")
+            raise ValueError("the council lens compares councils only within their tier: use group='tier' or 'type'")
         return pd.Series("all_districts", index=areas.index)
     raise ValueError(f"unknown group {group!r}; choose 'tier', 'type' or 'all'")
 
 
 @lru_cache(maxsize=64)
-def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame, frozenset, pd.Series]:
+def _load(
+    key: str, db: str, level: str, period: str, lens: str
+) -> tuple[pd.DataFrame, pd.DataFrame, frozenset, pd.Series]:
     """Areas of a level and their scored indicator values for one period (cached per build)."""
     defs = _registry.definitions(db)
     ids = [i.id for i in defs if (i.scored or i.local_scored) and lens_scores(i, lens)]
     static = [i.id for i in defs if i.static and i.id in ids]
     ph = ", ".join("?" for _ in ids)
     ph_static = ", ".join("?" for _ in static) or "NULL"
-    areas, vals = _db.query_many([
-        ("SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas WHERE level = ? "
-         "ORDER BY code", [level]),
-        (f"""SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
+    areas, vals = _db.query_many(
+        [
+            (
+                "SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas WHERE level = ? "
+                "ORDER BY code",
+                [level],
+            ),
+            (
+                f"""SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
              FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
              WHERE v.indicator_id IN ({ph}) AND (v.period = ? OR v.indicator_id IN ({ph_static}))""",
-         [level, *ids, period, *static]),
-    ], db=db)
+                [level, *ids, period, *static],
+            ),
+        ],
+        db=db,
+    )
     areas = areas.set_index("area_code")
     # why a provider-side value is missing (e.g. a predecessor council published nothing)
     spend = vals[vals["indicator_id"].isin(list(LENS_REQUIRED.values())) & vals["value"].isna()]
@@ -595,8 +646,10 @@ def _load(key: str, db: str, level: str, period: str, lens: str) -> tuple[pd.Dat
 
 def _inputs(level: str, period: str, lens: str, db) -> tuple[pd.DataFrame, pd.DataFrame, IndexSpec, pd.Series]:
     if level not in LEVELS:
-        raise ValueError(f"the index is computed for {LEVELS}; wards have no finance data, so ward "
-                         "indicators are shown one by one instead")
+        raise ValueError(
+            f"the index is computed for {LEVELS}; wards have no finance data, so ward "
+            "indicators are shown one by one instead"
+        )
     if lens not in LENSES:
         raise ValueError(f"unknown lens {lens!r}; choose from {LENSES}")
     if lens == "council" and level == "region":
@@ -620,9 +673,15 @@ def _per_build(db):
         yield key, path
 
 
-def compute_index(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,
-                  lens: str = "place", group: str | None = None, db=None,
-                  method: str = DEFAULT_METHOD) -> pd.DataFrame:
+def compute_index(
+    level: str = "district",
+    period: str = "2017-18",
+    weights: Mapping[str, float] | None = None,
+    lens: str = "place",
+    group: str | None = None,
+    db=None,
+    method: str = DEFAULT_METHOD,
+) -> pd.DataFrame:
     """The Provider → Enabler Index for every area of a level in one period.
 
     Columns: area_code, name, type, tier, group, index (0–100), rank (1 = most enabling, within
@@ -637,10 +696,11 @@ def compute_index(level: str = "district", period: str = "2017-18", weights: Map
 
 
 @lru_cache(maxsize=256)
-def _index_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str,
-                  group: str | None, method: str) -> pd.DataFrame:
+def _index_cached(
+    key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, group: str | None, method: str
+) -> pd.DataFrame:
     if group is None and method == DEFAULT_METHOD and _stored.is_default(weights, DEFAULT_WEIGHTS):
-        kept = _stored.default_answer("index_default", path, level, period, lens)   # stored by the build
+        kept = _stored.default_answer("index_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
     weights = dict(weights) if weights is not None else None
@@ -654,20 +714,30 @@ def _index_cached(key: str, path: str, level: str, period: str, weights: tuple |
     if nowhere:  # say when a whole source is absent for the period (e.g. no district finance for 2016-17)
         res.loc[res["reason"] != "", "reason"] += f" (no area has {', '.join(nowhere)} for {period})"
     years = periods(path)
-    if period not in years:   # never an index from the domains one year happens to have
+    if period not in years:  # never an index from the domains one year happens to have
         res = _not_computed(res, _not_computed_reason(period, years, path))
     out = areas[["name", "type", "tier"]].copy()
     out["group"] = groups
     out = out.join(res)
     out.index.name = "area_code"
-    cols = ["name", "type", "tier", "group", "index", "rank", "n_in_group",
-            *[f"score_{d}" for d in DOMAINS], "n_indicators", "reason"]
-    return out[cols].reset_index().sort_values(["group", "rank", "area_code"], na_position="last",
-                                               ignore_index=True)
+    cols = [
+        "name",
+        "type",
+        "tier",
+        "group",
+        "index",
+        "rank",
+        "n_in_group",
+        *[f"score_{d}" for d in DOMAINS],
+        "n_indicators",
+        "reason",
+    ]
+    return out[cols].reset_index().sort_values(["group", "rank", "area_code"], na_position="last", ignore_index=True)
 
 
-def local_figures_scored(area_code: str, level: str, period: str, lens: str = "place", group: str | None = None,
-                         db=None) -> pd.DataFrame:
+def local_figures_scored(
+    area_code: str, level: str, period: str, lens: str = "place", group: str | None = None, db=None
+) -> pd.DataFrame:
     """The area's local indicators in ``period`` and whether each is scored in its comparison group
     (:data:`LOCAL_MIN_AREAS`): indicator_id, n_with_value, n_in_group, scored."""
     with _per_build(db) as (_key, path):
@@ -679,15 +749,22 @@ def local_figures_scored(area_code: str, level: str, period: str, lens: str = "p
     table = local_scoring(values, mine, groups)
     return table[table["group"] == groups[area_code]].drop(columns="group").reset_index(drop=True)
 
+
 def _not_computed_reason(period: str, years: list[str], db) -> str:
-    have = set(_db.query("""SELECT DISTINCT v.indicator_id FROM indicator_values v JOIN areas a ON a.code = v.area_code
+    have = set(
+        _db.query(
+            """SELECT DISTINCT v.indicator_id FROM indicator_values v JOIN areas a ON a.code = v.area_code
                             WHERE a.level = 'district' AND a.tier = 'lower' AND v.value IS NOT NULL AND v.period = ?
-                            AND list_contains(?::VARCHAR[], v.indicator_id)""", [period, list(NEEDED)],
-                         db=db)["indicator_id"])
+                            AND list_contains(?::VARCHAR[], v.indicator_id)""",
+            [period, list(NEEDED)],
+            db=db,
+        )["indicator_id"]
+    )
     absent = [name for ind, name in NEEDED.items() if ind not in have]
     why = " (the grants data stop in 2018)" if "grants" in absent and period > "2018" else ""
-    return NOT_COMPUTED.format(period=period, absent=" and no ".join(absent) or "complete data", why=why,
-                               years=", ".join(years) or "none")
+    return NOT_COMPUTED.format(
+        period=period, absent=" and no ".join(absent) or "complete data", why=why, years=", ".join(years) or "none"
+    )
 
 
 def _not_computed(res: pd.DataFrame, reason: str) -> pd.DataFrame:
@@ -700,9 +777,16 @@ def _not_computed(res: pd.DataFrame, reason: str) -> pd.DataFrame:
     return res
 
 
-def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: Mapping[str, float] | None = None,
-                     lens: str = "place", n: int = 500, seed: int = 0, db=None,
-                     group: str | None = None) -> pd.DataFrame:
+def rank_uncertainty(
+    level: str = "district",
+    period: str = "2017-18",
+    weights: Mapping[str, float] | None = None,
+    lens: str = "place",
+    n: int = 500,
+    seed: int = 0,
+    db=None,
+    group: str | None = None,
+) -> pd.DataFrame:
     """Monte Carlo rank bands (see :func:`monte_carlo_ranks`): area_code, group, rank (with the
     chosen weights and the default normalisation), median_rank, p5, p95, band, robust, n_in_group.
     Computed once per build and arguments, like :func:`compute_index`."""
@@ -711,10 +795,11 @@ def rank_uncertainty(level: str = "district", period: str = "2017-18", weights: 
 
 
 @lru_cache(maxsize=64)
-def _bands_cached(key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, n: int,
-                  seed: int, group: str | None) -> pd.DataFrame:
+def _bands_cached(
+    key: str, path: str, level: str, period: str, weights: tuple | None, lens: str, n: int, seed: int, group: str | None
+) -> pd.DataFrame:
     if (n, seed) == _stored.DEFAULT_BANDS and group is None and _stored.is_default(weights, DEFAULT_WEIGHTS):
-        kept = _stored.default_answer("rank_bands_default", path, level, period, lens)   # stored by the build
+        kept = _stored.default_answer("rank_bands_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
     areas, values, spec, _ = _inputs(level, period, lens, path)
@@ -742,16 +827,25 @@ def default_shift_periods(db=None) -> tuple[str, str]:
 
 
 def _index_periods(db) -> pd.DataFrame:
-    return _db.query("""
+    return _db.query(
+        """
         SELECT v.period FROM indicator_values v JOIN areas a ON a.code = v.area_code
         WHERE a.level = 'district' AND a.tier = 'lower' AND v.value IS NOT NULL
           AND v.indicator_id IN ('council_spend_per_head', 'grants_amount_per_head')
-        GROUP BY v.period HAVING count(DISTINCT v.indicator_id) = 2 ORDER BY v.period""", db=db)
+        GROUP BY v.period HAVING count(DISTINCT v.indicator_id) = 2 ORDER BY v.period""",
+        db=db,
+    )
 
 
-def shift(level: str = "district", from_period: str | None = None, to_period: str | None = None,
-          lens: str = "place", weights: Mapping[str, float] | None = None, group: str | None = None,
-          db=None) -> pd.DataFrame:
+def shift(
+    level: str = "district",
+    from_period: str | None = None,
+    to_period: str | None = None,
+    lens: str = "place",
+    weights: Mapping[str, float] | None = None,
+    group: str | None = None,
+    db=None,
+) -> pd.DataFrame:
     """Change between two financial years: the enabler ratio (absolute, £ per £100) and the
     index and rank (relative: the index is normalised within each year, so its shift is a change
     of position among peers, not of level).
@@ -765,23 +859,39 @@ def shift(level: str = "district", from_period: str | None = None, to_period: st
     ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
     a = compute_index(level, from_period, weights, lens, group, db)
     b = compute_index(level, to_period, weights, lens, group, db)
-    ratios = _db.query("""SELECT v.area_code, v.period, v.value FROM indicator_values v
+    ratios = _db.query(
+        """SELECT v.area_code, v.period, v.value FROM indicator_values v
                           JOIN areas a ON a.code = v.area_code AND a.level = ?
                           WHERE v.indicator_id = ? AND v.period IN (?, ?)""",
-                       [level, ratio_id, from_period, to_period], db=db)
+        [level, ratio_id, from_period, to_period],
+        db=db,
+    )
     r = ratios.pivot(index="area_code", columns="period", values="value").reindex(columns=[from_period, to_period])
     out = a.set_index("area_code")[["name", "group", "index", "rank"]].rename(
-        columns={"index": "index_from", "rank": "rank_from"})
-    out = out.join(b.set_index("area_code")[["index", "rank"]].rename(
-        columns={"index": "index_to", "rank": "rank_to"}))
+        columns={"index": "index_from", "rank": "rank_from"}
+    )
+    out = out.join(b.set_index("area_code")[["index", "rank"]].rename(columns={"index": "index_to", "rank": "rank_to"}))
     out["ratio_from"] = r[from_period]
     out["ratio_to"] = r[to_period]
     out["ratio_shift"] = out["ratio_to"] - out["ratio_from"]
     out["index_shift"] = out["index_to"] - out["index_from"]
     out["rank_change"] = out["rank_from"] - out["rank_to"]
     out["from_period"], out["to_period"] = from_period, to_period
-    cols = ["name", "group", "ratio_from", "ratio_to", "ratio_shift", "index_from", "index_to", "index_shift",
-            "rank_from", "rank_to", "rank_change", "from_period", "to_period"]
+    cols = [
+        "name",
+        "group",
+        "ratio_from",
+        "ratio_to",
+        "ratio_shift",
+        "index_from",
+        "index_to",
+        "index_shift",
+        "rank_from",
+        "rank_to",
+        "rank_change",
+        "from_period",
+        "to_period",
+    ]
     out.index.name = "area_code"
     return out[cols].reset_index()
 
@@ -793,31 +903,44 @@ def peer_features(db=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     population density. Counties' rurality is the population-weighted mean of their districts'
     ordinals (the classification is published for districts only).
     """
-    areas, vals = _db.query_many([
-        ("SELECT code AS area_code, name, level, type, tier, ruc_class, county_code FROM areas "
-         "WHERE level IN ('district', 'county') ORDER BY code", None),
-        ("SELECT v.area_code, v.indicator_id, v.value FROM indicator_values v "
-         "JOIN areas a ON a.code = v.area_code AND a.level IN ('district', 'county') "
-         "WHERE v.indicator_id IN (?, ?, ?)",
-         [_ind.POPULATION, _ind.IMD_SCORE, "area_km2"]),
-    ], db=db)
+    areas, vals = _db.query_many(
+        [
+            (
+                "SELECT code AS area_code, name, level, type, tier, ruc_class, county_code FROM areas "
+                "WHERE level IN ('district', 'county') ORDER BY code",
+                None,
+            ),
+            (
+                "SELECT v.area_code, v.indicator_id, v.value FROM indicator_values v "
+                "JOIN areas a ON a.code = v.area_code AND a.level IN ('district', 'county') "
+                "WHERE v.indicator_id IN (?, ?, ?)",
+                [_ind.POPULATION, _ind.IMD_SCORE, "area_km2"],
+            ),
+        ],
+        db=db,
+    )
     areas = areas.set_index("area_code")
-    v = vals.drop_duplicates(["area_code", "indicator_id"]).pivot(
-        index="area_code", columns="indicator_id", values="value").reindex(
-        index=areas.index, columns=[_ind.POPULATION, _ind.IMD_SCORE, "area_km2"])
+    v = (
+        vals.drop_duplicates(["area_code", "indicator_id"])
+        .pivot(index="area_code", columns="indicator_id", values="value")
+        .reindex(index=areas.index, columns=[_ind.POPULATION, _ind.IMD_SCORE, "area_km2"])
+    )
     rural = areas["ruc_class"].map(rurality_ordinal).astype(float)
     pop = v[_ind.POPULATION]
     lower = areas[areas["tier"] == "lower"]
-    county_rural = (rural[lower.index] * pop[lower.index]).groupby(lower["county_code"]).sum(min_count=1) / \
-        pop[lower.index].where(rural[lower.index].notna()).groupby(lower["county_code"]).sum(min_count=1)
+    county_rural = (rural[lower.index] * pop[lower.index]).groupby(lower["county_code"]).sum(min_count=1) / pop[
+        lower.index
+    ].where(rural[lower.index].notna()).groupby(lower["county_code"]).sum(min_count=1)
     counties = areas.index[areas["level"] == "county"]
     rural[counties] = county_rural.reindex(counties)
-    feats = pd.DataFrame({
-        "log_population": np.log(pop.where(pop > 0)),
-        "imd_score": v[_ind.IMD_SCORE],
-        "rurality": rural,
-        "log_density": np.log((pop / v["area_km2"]).where(lambda s: s > 0)),
-    })
+    feats = pd.DataFrame(
+        {
+            "log_population": np.log(pop.where(pop > 0)),
+            "imd_score": v[_ind.IMD_SCORE],
+            "rurality": rural,
+            "log_density": np.log((pop / v["area_km2"]).where(lambda s: s > 0)),
+        }
+    )
     groups = areas["tier"].map({"lower": "shire_district", "single": "single_tier", "upper": "county"})
     info = areas[["name", "level", "type", "tier"]].assign(group=groups)
     return info, feats
@@ -841,7 +964,7 @@ def peers(area_code: str, k: int = 10, db=None) -> pd.DataFrame:
 def _neighbours_cached(key: str, path: str, k: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every council's k nearest neighbours, once per build (callers only read the frames)."""
     info, feats = peer_features(path)
-    kept = _stored.neighbours(path) if k == _stored.NEIGHBOURS_K else None   # stored by the build
+    kept = _stored.neighbours(path) if k == _stored.NEIGHBOURS_K else None  # stored by the build
     return info, feats, kept if kept is not None else nearest_neighbours(feats, info["group"], k=k)
 
 
@@ -857,7 +980,8 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
     ``coverage`` says how many areas of the same level have a value for that indicator and
     period ("based on N of M"), so a reader sees how complete each comparison is.
     """
-    df = _db.query("""
+    df = _db.query(
+        """
         WITH me AS (SELECT level FROM areas WHERE code = ?),
         cov AS (
             SELECT v.indicator_id, v.period, count(v.value) AS n_with_value
@@ -875,5 +999,8 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
         CROSS JOIN n_level
         WHERE v.area_code = ?
         ORDER BY CASE i.domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
-                 WHEN 'participation' THEN 3 ELSE 4 END, v.indicator_id, v.period""", [area_code, area_code], db=db)
+                 WHEN 'participation' THEN 3 ELSE 4 END, v.indicator_id, v.period""",
+        [area_code, area_code],
+        db=db,
+    )
     return df

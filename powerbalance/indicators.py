@@ -6,6 +6,7 @@ The indicator definitions live beside their derivation, one module per family in
 context indicator ids, which 360Giving funders count as community funding, the ward-placement
 threshold, and how local measures join indicators.
 """
+
 from __future__ import annotations
 
 #: Context indicator ids written by the ``context`` source (etl/sources/context.py).
@@ -32,12 +33,23 @@ LOTTERY_FUNDERS: tuple[str, ...] = ("The Big Lottery Fund",)
 WARD_MATCH_MIN = 0.95
 
 #: local_values measures that are (or replace) indicators of the same meaning.
-LOCAL_AS_INDICATOR = {"civic_participation_rate": "civic_participation",
-                      "formal_volunteering_rate": "formal_volunteering_rate"}
+LOCAL_AS_INDICATOR = {
+    "civic_participation_rate": "civic_participation",
+    "formal_volunteering_rate": "formal_volunteering_rate",
+}
 #: local counts and money turned into rates per resident: measure → (indicator id, residents per unit)
-LOCAL_RATES = {"volunteers": ("local_volunteers_per_1k", 1_000),
-               "volunteer_hours": ("local_volunteer_hours_per_head", 1),
-               **{m: (f"local_{m}_per_10k", 10_000) for m in (
-                   "resident_led_projects", "community_asset_transfers", "assets_of_community_value",
-                   "neighbourhood_plans", "participatory_budgeting_rounds")},
-               "council_vcs_grants_gbp": ("local_council_vcs_grants_per_head", 1)}
+LOCAL_RATES = {
+    "volunteers": ("local_volunteers_per_1k", 1_000),
+    "volunteer_hours": ("local_volunteer_hours_per_head", 1),
+    **{
+        m: (f"local_{m}_per_10k", 10_000)
+        for m in (
+            "resident_led_projects",
+            "community_asset_transfers",
+            "assets_of_community_value",
+            "neighbourhood_plans",
+            "participatory_budgeting_rounds",
+        )
+    },
+    "council_vcs_grants_gbp": ("local_council_vcs_grants_per_head", 1),
+}

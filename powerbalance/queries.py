@@ -9,6 +9,7 @@ functions are tested directly (tests/test_queries.py) and reused by the bench.
 Missing is missing: functions return NaN/None for absent values and say how many areas have a
 value ("based on N of M"), they never fill zeros.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from . import index as _index
 from . import lenses as _lenses
 from . import quadrants as _quadrants
 from . import registry as _registry
-from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 from .codes import ENGLAND
+from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 
 LEVELS = ("ward", "district", "county", "region")
 INDEX_LEVELS = tuple(_index.LEVELS)
@@ -80,7 +81,8 @@ def area_bounds(codes: list[str] | tuple[str, ...], db=None) -> tuple[float, flo
 
 def area(code: str, db=None) -> dict | None:
     """One current area with the names of its district, county and region (None if unknown)."""
-    df = _db.query("""
+    df = _db.query(
+        """
         SELECT a.code, a.name, a.level, a.type, a.tier, a.parent_code, a.district_code, a.county_code,
                a.region_code, d.name AS district_name, c.name AS county_name, r.name AS region_name,
                a.ruc_class, a.vintage
@@ -88,7 +90,10 @@ def area(code: str, db=None) -> dict | None:
         LEFT JOIN areas d ON d.code = a.district_code
         LEFT JOIN areas c ON c.code = a.county_code
         LEFT JOIN areas r ON r.code = a.region_code
-        WHERE a.code = ?""", [code], db=db)
+        WHERE a.code = ?""",
+        [code],
+        db=db,
+    )
     if df.empty:
         return None
     return {k: (None if (not isinstance(v, str) and pd.isna(v)) else v) for k, v in df.iloc[0].to_dict().items()}
@@ -106,21 +111,28 @@ def areas(level: str, db=None) -> pd.DataFrame:
     """Every current area of a level: code, name, type, tier, district/county/region names."""
     if level not in LEVELS + ("combined_authority",):
         raise ValueError(f"unknown level {level!r}")
-    return _db.query("""
+    return _db.query(
+        """
         SELECT a.code, a.name, a.type, a.tier, a.district_code, d.name AS district_name, a.county_code,
                c.name AS county_name, a.region_code, r.name AS region_name
         FROM areas a
         LEFT JOIN areas d ON d.code = a.district_code AND a.level = 'ward'
         LEFT JOIN areas c ON c.code = a.county_code
         LEFT JOIN areas r ON r.code = a.region_code
-        WHERE a.level = ? ORDER BY a.name, a.code""", [level], db=db)
+        WHERE a.level = ? ORDER BY a.name, a.code""",
+        [level],
+        db=db,
+    )
 
 
 def councils(db=None) -> pd.DataFrame:
     """Districts (all types) and counties: the councils a user can pick, with a display label."""
-    df = _db.query("""
+    df = _db.query(
+        """
         SELECT code, name, level, type, tier, county_code, region_code FROM areas
-        WHERE level IN ('district', 'county') ORDER BY name, code""", db=db)
+        WHERE level IN ('district', 'county') ORDER BY name, code""",
+        db=db,
+    )
     df["label"] = df["name"] + " (" + df["type"].map(TYPE_LABELS).fillna(df["type"]) + ")"
     return df
 
@@ -149,30 +161,41 @@ def find_places(query: str, limit: int = 10, db=None) -> pd.DataFrame:
 
 def indicator_catalogue(db=None) -> pd.DataFrame:
     """Every indicator with its definition, unit, polarity, domain, sources and levels."""
-    return _db.query("""
+    return _db.query(
+        """
         SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, is_local
         FROM indicators ORDER BY CASE domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
-                 WHEN 'participation' THEN 3 ELSE 4 END, indicator_id""", db=db)
+                 WHEN 'participation' THEN 3 ELSE 4 END, indicator_id""",
+        db=db,
+    )
 
 
 def indicator_periods(level: str, db=None) -> pd.DataFrame:
     """For a level: which indicator has values in which period, and for how many areas."""
-    return _db.query("""
+    return _db.query(
+        """
         SELECT v.indicator_id, i.name, i.domain, i.unit, v.period, count(v.value) AS n_with_value,
                (SELECT count(*) FROM areas WHERE level = ?) AS n_areas
         FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
         JOIN indicators i USING (indicator_id)
         GROUP BY ALL HAVING count(v.value) > 0
-        ORDER BY v.indicator_id, v.period""", [level, level], db=db)
+        ORDER BY v.indicator_id, v.period""",
+        [level, level],
+        db=db,
+    )
 
 
 #: Said under every county map: the blank areas are not missing data.
-COUNTY_NOTE = ("Only the 21 two-tier areas have a county council; the rest of England (unitary, metropolitan and "
-               "London councils) is left blank at this level — see districts & unitaries.")
+COUNTY_NOTE = (
+    "Only the 21 two-tier areas have a county council; the rest of England (unitary, metropolitan and "
+    "London councils) is left blank at this level — see districts & unitaries."
+)
 
 INDEX_ID = "index"
-INDEX_DESCRIPTION = ("The Provider → Enabler index, 0 (most providing) to 100 (most enabling), computed within "
-                     "each comparison group with the chosen domain weights. See Method & weights.")
+INDEX_DESCRIPTION = (
+    "The Provider → Enabler index, 0 (most providing) to 100 (most enabling), computed within "
+    "each comparison group with the chosen domain weights. See Method & weights."
+)
 _DOMAIN_ORDER = {"headline": 0, "funding": 1, "projects": 2, "participation": 3, "context": 4}
 
 
@@ -184,16 +207,31 @@ def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
     if level in INDEX_LEVELS:
         per = index_periods(db)
         if per:
-            rows.append({"indicator_id": INDEX_ID, "label": "Provider → Enabler index (0–100)", "domain": "index",
-                         "periods": per, "default_period": per[-1], "_o": -1})
+            rows.append(
+                {
+                    "indicator_id": INDEX_ID,
+                    "label": "Provider → Enabler index (0–100)",
+                    "domain": "index",
+                    "periods": per,
+                    "default_period": per[-1],
+                    "_o": -1,
+                }
+            )
     for ind, g in avail.groupby("indicator_id", sort=False):
         first = g.iloc[0]
         # default year: the latest one covering at least half as many areas as the best-covered
         # year — 2023-24 spending (283 of 296 districts) opens, a thin latest year would not
         best = g[g["n_with_value"] * 2 >= g["n_with_value"].max()]["period"].max()
-        rows.append({"indicator_id": ind, "label": f"{first['name']} ({first['unit']})", "domain": first["domain"],
-                     "periods": sorted(g["period"].tolist()), "default_period": best,
-                     "_o": _DOMAIN_ORDER.get(first["domain"], 5)})
+        rows.append(
+            {
+                "indicator_id": ind,
+                "label": f"{first['name']} ({first['unit']})",
+                "domain": first["domain"],
+                "periods": sorted(g["period"].tolist()),
+                "default_period": best,
+                "_o": _DOMAIN_ORDER.get(first["domain"], 5),
+            }
+        )
     if not rows:
         return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods", "default_period"])
     return pd.DataFrame(rows).sort_values(["_o", "label"]).drop(columns="_o").reset_index(drop=True)
@@ -203,13 +241,17 @@ def map_values(level: str, indicator_id: str, period: str, db=None) -> pd.DataFr
     """Every area of a level with its value of one indicator in one period (NaN = no data), its
     parent district (wards) and the value's note. All areas are returned so the map can draw
     the missing ones as "No data" and the caption can say "based on N of M"."""
-    return _db.query("""
+    return _db.query(
+        """
         SELECT a.code, a.name, d.name AS district, v.value, v.is_local, v.note
         FROM areas a
         LEFT JOIN areas d ON d.code = a.district_code AND a.level = 'ward'
         LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = ? AND v.period = ?
         WHERE a.level = ?
-        ORDER BY a.name, a.code""", [indicator_id, period, level], db=db)
+        ORDER BY a.name, a.code""",
+        [indicator_id, period, level],
+        db=db,
+    )
 
 
 def indicator_info(indicator_id: str, db=None) -> dict | None:
@@ -223,11 +265,15 @@ def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=No
     if not codes:
         return pd.DataFrame(columns=["code", "name", "period", "value"])
     ph = ", ".join("?" for _ in codes)
-    return _db.query(f"""
+    return _db.query(
+        f"""
         SELECT a.code, a.name, v.period, v.value
         FROM indicator_values v JOIN areas a ON a.code = v.area_code
         WHERE v.indicator_id = ? AND v.area_code IN ({ph})
-        ORDER BY v.period, a.name""", [indicator_id, *codes], db=db)
+        ORDER BY v.period, a.name""",
+        [indicator_id, *codes],
+        db=db,
+    )
 
 
 def _period_rank(periods: pd.Series, wanted: str | None) -> pd.Series:
@@ -249,8 +295,10 @@ def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataF
     df = pd.concat([picked, _local_other_years(df[df["value"].notna()], picked, period)])
     from .charts import fmt_value
 
-    df["value_text"] = [fmt_value(v, u) + (" (local data)" if loc else "")
-                        for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))]
+    df["value_text"] = [
+        fmt_value(v, u) + (" (local data)" if loc else "")
+        for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))
+    ]
     df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
     return df.sort_values(["_o", "indicator_id"]).drop(columns=["_o", "_k"]).reset_index(drop=True)
 
@@ -266,8 +314,11 @@ def _local_other_years(df: pd.DataFrame, picked: pd.DataFrame, period: str | Non
     own year, and marked as not in this year's index (issue 17: a council's own 2023-24 figures)."""
     local = df["is_local"].fillna(False).astype(bool) & ~df.index.isin(picked.index)
     out = df[local].assign(_k=0)
-    out["note"] = [f"local figure for {p}, shown for its own year; not in the {period or 'chosen'} index"
-                   + (f" ({n})" if isinstance(n, str) and n else "") for p, n in zip(out["period"], out["note"])]
+    out["note"] = [
+        f"local figure for {p}, shown for its own year; not in the {period or 'chosen'} index"
+        + (f" ({n})" if isinstance(n, str) and n else "")
+        for p, n in zip(out["period"], out["note"])
+    ]
     return out
 
 
@@ -275,12 +326,17 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     """Wards of a district, one column per ward-level indicator — for ``period`` where the
     district's wards have values that year, otherwise the latest year they have — headed with
     its unit and year. Enabling measures first, context last. Missing stays missing."""
-    wards = _db.query("SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name",
-                      [district_code], db=db)
-    vals = _db.query("""
+    wards = _db.query(
+        "SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name", [district_code], db=db
+    )
+    vals = _db.query(
+        """
         SELECT v.area_code AS code, v.indicator_id, i.name, i.domain, i.unit, v.period, v.value
         FROM indicator_values v JOIN areas w ON w.code = v.area_code AND w.level = 'ward' AND w.district_code = ?
-        JOIN indicators i ON i.indicator_id = v.indicator_id""", [district_code], db=db)
+        JOIN indicators i ON i.indicator_id = v.indicator_id""",
+        [district_code],
+        db=db,
+    )
     with_value = vals[vals["value"].notna()]
     if with_value.empty:
         return wards
@@ -288,11 +344,11 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     years = years.assign(_k=_period_rank(years["period"], period)).sort_values("_k")
     chosen = years.groupby("indicator_id").tail(1)[["indicator_id", "period"]]
     vals = vals.merge(chosen, on=["indicator_id", "period"])
-    vals = vals.assign(_o=vals["domain"].map(_DOMAIN_ORDER).fillna(5)).sort_values(["_o", "indicator_id"],
-                                                                                   kind="stable")
+    vals = vals.assign(_o=vals["domain"].map(_DOMAIN_ORDER).fillna(5)).sort_values(
+        ["_o", "indicator_id"], kind="stable"
+    )
     vals["column"] = vals["name"] + " (" + vals["unit"] + ", " + vals["period"] + ")"
-    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False,
-                            dropna=False)
+    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False, dropna=False)
     return wards.join(wide, on="code")
 
 
@@ -306,8 +362,14 @@ def index_periods(db=None) -> list[str]:
     return _index.periods(db=db)
 
 
-def index_table(level: str = "district", period: str | None = None, weights: dict | None = None,
-                lens: str = "place", group: str | None = None, db=None) -> pd.DataFrame:
+def index_table(
+    level: str = "district",
+    period: str | None = None,
+    weights: dict | None = None,
+    lens: str = "place",
+    group: str | None = None,
+    db=None,
+) -> pd.DataFrame:
     """The index for every area of a level (index.compute_index) plus the area's county and
     region codes, so pages can filter to a comparison group without SQL."""
     period = period or index_periods(db)[-1]
@@ -321,12 +383,14 @@ def index_coverage(df: pd.DataFrame) -> tuple[int, int]:
     return int(df["index"].notna().sum()), len(df)
 
 
-def index_map_values(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
-                     db=None) -> pd.DataFrame:
+def index_map_values(
+    level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None, db=None
+) -> pd.DataFrame:
     """Index values in the shape the map expects (code, name, value) + rank, group, reason."""
     df = index_table(level, period, weights, lens, group, db)
     return df.rename(columns={"area_code": "code", "index": "value"})[
-        ["code", "name", "value", "rank", "n_in_group", "group", "type", "reason"]]
+        ["code", "name", "value", "rank", "n_in_group", "group", "type", "reason"]
+    ]
 
 
 def index_by_tier(period: str, weights: dict | None, lens: str = "place", db=None) -> pd.DataFrame:
@@ -339,19 +403,40 @@ def index_by_tier(period: str, weights: dict | None, lens: str = "place", db=Non
     return both[["area_code", "name", "type", "tier", "tier_label", "index", "rank", "n_in_group", "reason"]]
 
 
-def shifts(level: str = "district", lens: str = "place", weights: dict | None = None, from_period: str | None = None,
-           to_period: str | None = None, db=None) -> pd.DataFrame:
+def shifts(
+    level: str = "district",
+    lens: str = "place",
+    weights: dict | None = None,
+    from_period: str | None = None,
+    to_period: str | None = None,
+    db=None,
+) -> pd.DataFrame:
     """Change in enabler ratio, index and rank between two financial years (index.shift).
     Empty (with the same columns) when no two years have the data: pages then say "no data"."""
     try:
-        return _index.shift(level=level, from_period=from_period, to_period=to_period, lens=lens, weights=weights,
-                            db=db)
+        return _index.shift(
+            level=level, from_period=from_period, to_period=to_period, lens=lens, weights=weights, db=db
+        )
     except ValueError:
         return pd.DataFrame(columns=SHIFT_COLUMNS)
 
 
-SHIFT_COLUMNS = ["area_code", "name", "group", "ratio_from", "ratio_to", "ratio_shift", "index_from", "index_to",
-                 "index_shift", "rank_from", "rank_to", "rank_change", "from_period", "to_period"]
+SHIFT_COLUMNS = [
+    "area_code",
+    "name",
+    "group",
+    "ratio_from",
+    "ratio_to",
+    "ratio_shift",
+    "index_from",
+    "index_to",
+    "index_shift",
+    "rank_from",
+    "rank_to",
+    "rank_change",
+    "from_period",
+    "to_period",
+]
 
 
 def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -372,8 +457,10 @@ def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> 
     typical one moved)."""
     have = shift_df.dropna(subset=["ratio_shift"])
     if have.empty:
-        return ("Not enough data to measure a shift between years",
-                "No area has the enabler ratio in two financial years.")
+        return (
+            "Not enough data to measure a shift between years",
+            "No area has the enabler ratio in two financial years.",
+        )
     n_up = int((have["ratio_shift"] > 0).sum())
     n = len(have)
     f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
@@ -381,21 +468,25 @@ def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> 
     money = ("+" if median >= 0 else "−") + f"£{abs(median):.2f}"
     lead = "Most" if n_up * 2 > n else "Fewer than half of"
     title = f"{lead} {group_label} shifted towards enabling between {f} and {t}"
-    detail = (f"{n_up} of {n} {group_label} with data in both years moved towards enabling; the median change was "
-              f"{money} in community hands per £100 of council spending.")
+    detail = (
+        f"{n_up} of {n} {group_label} with data in both years moved towards enabling; the median change was "
+        f"{money} in community hands per £100 of council spending."
+    )
     return title, detail
 
 
-def rank_bands(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
-               n: int = 500, db=None) -> pd.DataFrame:
+def rank_bands(
+    level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None, n: int = 500, db=None
+) -> pd.DataFrame:
     """Monte Carlo rank bands (index.rank_uncertainty) with area names."""
     band = _index.rank_uncertainty(level=level, period=period, weights=weights, lens=lens, n=n, group=group, db=db)
     names = _db.query("SELECT code AS area_code, name FROM areas WHERE level = ?", [level], db=db)
     return band.merge(names, on="area_code", how="left")
 
 
-def weight_sensitivity(level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None,
-                       db=None) -> pd.DataFrame:
+def weight_sensitivity(
+    level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None, db=None
+) -> pd.DataFrame:
     """The index with the user's weights beside the default-weight index: how far each area's
     rank moves when the weights change (Method & weights page)."""
     mine = index_table(level, period, weights, lens, group, db)
@@ -417,9 +508,11 @@ def rank_moves_summary(sens: pd.DataFrame) -> str:
         return f"With these weights no rank changes from the default weights ({len(have)} areas ranked)."
     big = int((moved["rank_move"].abs() >= 10).sum())
     top = moved.loc[moved["rank_move"].abs().idxmax()]
-    return (f"With these weights {len(moved)} of {len(have)} areas change rank compared with the default weights; "
-            f"{big} move 10 places or more. The largest move: {top['name']}, "
-            f"{'up' if top['rank_move'] > 0 else 'down'} {counted(abs(int(top['rank_move'])), 'place')}.")
+    return (
+        f"With these weights {len(moved)} of {len(have)} areas change rank compared with the default weights; "
+        f"{big} move 10 places or more. The largest move: {top['name']}, "
+        f"{'up' if top['rank_move'] > 0 else 'down'} {counted(abs(int(top['rank_move'])), 'place')}."
+    )
 
 
 def shift_direction(change: float) -> str:
@@ -439,10 +532,18 @@ def local_unscored_note(code: str | None, level: str | None, period: str, lens: 
     if thin.empty:
         return None
     by_id = _registry.by_id(db)
-    parts = [f"{by_id[r.indicator_id].name if r.indicator_id in by_id else r.indicator_id} ({r.n_with_value} of "
-             f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)" for r in thin.itertuples()]
-    return ("Shown beside the index, not scored in " + period + ": " + "; ".join(parts)
-            + ". A local figure is scored only where enough areas of the comparison group have one.")
+    parts = [
+        f"{by_id[r.indicator_id].name if r.indicator_id in by_id else r.indicator_id} ({r.n_with_value} of "
+        f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)"
+        for r in thin.itertuples()
+    ]
+    return (
+        "Shown beside the index, not scored in "
+        + period
+        + ": "
+        + "; ".join(parts)
+        + ". A local figure is scored only where enough areas of the comparison group have one."
+    )
 
 
 def own_area_first(table: pd.DataFrame, code: str | None) -> pd.DataFrame:
@@ -472,8 +573,9 @@ def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
     return _quadrants.place_areas(level, db=db)
 
 
-def lens_rank_moves(level: str, period: str, weights: dict | None, lens_from: str, lens_to: str,
-                    db=None) -> pd.DataFrame:
+def lens_rank_moves(
+    level: str, period: str, weights: dict | None, lens_from: str, lens_to: str, db=None
+) -> pd.DataFrame:
     """Ranks in two lenses side by side and the move (powerbalance.lenses.rank_moves)."""
     return _lenses.rank_moves(level, period, weights, lens_from, lens_to, db)
 
@@ -502,14 +604,18 @@ def comparison_group(code: str, kind: str, db=None) -> list[str]:
     if a is None:
         raise KeyError(f"unknown area {code}")
     if kind == "tier":
-        df = _db.query("SELECT code FROM areas WHERE level = ? AND type = ? ORDER BY name", [a["level"], a["type"]],
-                       db=db)
+        df = _db.query(
+            "SELECT code FROM areas WHERE level = ? AND type = ? ORDER BY name", [a["level"], a["type"]], db=db
+        )
         others = [c for c in df["code"] if c != code]
     elif kind == "county":
         if not a.get("county_code"):
             return [code]
-        df = _db.query("SELECT code FROM areas WHERE level = 'district' AND county_code = ? ORDER BY name",
-                       [a["county_code"]], db=db)
+        df = _db.query(
+            "SELECT code FROM areas WHERE level = 'district' AND county_code = ? ORDER BY name",
+            [a["county_code"]],
+            db=db,
+        )
         others = [c for c in df["code"] if c != code]
     elif kind == "neighbours":
         if a["level"] not in ("district", "county"):
@@ -520,8 +626,9 @@ def comparison_group(code: str, kind: str, db=None) -> list[str]:
     return [code, *others]
 
 
-def compare_table(codes: list[str] | tuple[str, ...], period: str, weights: dict | None, lens: str = "place",
-                  db=None) -> pd.DataFrame:
+def compare_table(
+    codes: list[str] | tuple[str, ...], period: str, weights: dict | None, lens: str = "place", db=None
+) -> pd.DataFrame:
     """Index, rank and domain scores of several councils side by side (districts and counties
     each from their own level's index, ranked within their own group)."""
     codes = list(codes)
@@ -555,8 +662,14 @@ def compare_series(table: pd.DataFrame, base: str, max_series: int = 8) -> tuple
     return pd.concat([mine, med_row], ignore_index=True), note
 
 
-def compare_trend(codes: list[str] | tuple[str, ...], base: str | None = None, weights: dict | None = None,
-                  lens: str = "place", max_series: int = 6, db=None) -> tuple[pd.DataFrame, str | None]:
+def compare_trend(
+    codes: list[str] | tuple[str, ...],
+    base: str | None = None,
+    weights: dict | None = None,
+    lens: str = "place",
+    max_series: int = 6,
+    db=None,
+) -> tuple[pd.DataFrame, str | None]:
     """Index over time for a comparison: every council when there are at most ``max_series``,
     otherwise the chosen council (``base``, default the first) beside the median of the others
     in each year (with how many had an index that year)."""
@@ -569,17 +682,30 @@ def compare_trend(codes: list[str] | tuple[str, ...], base: str | None = None, w
     rest = trend[trend["code"] != base]
     med = rest.groupby("period").agg(index=("index", "median"), n=("index", "count")).reset_index()
     med["code"], med["name"] = "median", f"Median of {len(codes) - 1} other councils"
-    note = "Median per year of the other councils with an index: " + ", ".join(
-        f"{p} ({int(n)})" for p, n in zip(med["period"], med["n"])) + "."
+    note = (
+        "Median per year of the other councils with an index: "
+        + ", ".join(f"{p} ({int(n)})" for p, n in zip(med["period"], med["n"]))
+        + "."
+    )
     return pd.concat([mine, med.drop(columns="n")], ignore_index=True), note
 
 
 def index_column_config() -> dict:
     """Column labels for index tables shown with st.dataframe (a plain dict, so no Streamlit
     import here: pages pass it straight to st.dataframe's column_config)."""
-    labels = {"area_code": "code", "name": "area", "type": "type", "group_label": "ranked among",
-              "index": "index (0–100)", "rank": "rank", "n_in_group": "of", "n_indicators": "indicators with data",
-              "reason": "why no index", "county_code": "county", "region_code": "region"}
+    labels = {
+        "area_code": "code",
+        "name": "area",
+        "type": "type",
+        "group_label": "ranked among",
+        "index": "index (0–100)",
+        "rank": "rank",
+        "n_in_group": "of",
+        "n_indicators": "indicators with data",
+        "reason": "why no index",
+        "county_code": "county",
+        "region_code": "region",
+    }
     labels.update({f"score_{d}": f"{DOMAIN_LABELS[d].lower()} score" for d in DOMAINS})
     return labels
 
@@ -605,8 +731,16 @@ def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: 
             t = index_table(level, period, weights, lens, None, db)
             t = t[t["area_code"].isin(codes)]
             for _, r in t.iterrows():
-                rows.append({"code": r["area_code"], "name": r["name"], "period": period, "index": r["index"],
-                             "rank": r["rank"], "n_in_group": r["n_in_group"]})
+                rows.append(
+                    {
+                        "code": r["area_code"],
+                        "name": r["name"],
+                        "period": period,
+                        "index": r["index"],
+                        "rank": r["rank"],
+                        "n_in_group": r["n_in_group"],
+                    }
+                )
     out = pd.DataFrame(rows, columns=["code", "name", "period", "index", "rank", "n_in_group"])
     ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
     ratio = indicator_trend(codes, ratio_id, db)[["code", "period", "value"]].rename(columns={"value": "enabler_ratio"})
@@ -627,7 +761,7 @@ class AreaProfile:
     level: str
     type: str
     parent_names: dict
-    council_code: str | None      # council whose index applies (a ward's district)
+    council_code: str | None  # council whose index applies (a ward's district)
     council_name: str | None
     council_level: str | None
     period: str
@@ -636,9 +770,9 @@ class AreaProfile:
     group_label: str = ""
     index: dict | None = None
     band: dict | None = None
-    bands: pd.DataFrame | None = None   # rank bands of the council's comparison group
+    bands: pd.DataFrame | None = None  # rank bands of the council's comparison group
     shift: dict | None = None
-    quadrant: str | None = None   # enabling shift / retreat / ... (powerbalance.quadrants)
+    quadrant: str | None = None  # enabling shift / retreat / ... (powerbalance.quadrants)
     domains: pd.DataFrame | None = None
     trend: pd.DataFrame | None = None
     peers: pd.DataFrame | None = None
@@ -648,8 +782,8 @@ class AreaProfile:
     build_id: str = ""
     built_at: str = ""
     attributions: list = field(default_factory=list)
-    benchmarks: pd.DataFrame | None = None   # each indicator beside England, region, neighbours (same year)
-    stand_out: pd.DataFrame | None = None    # "what stands out" against the neighbours (benchmarks.stand_out)
+    benchmarks: pd.DataFrame | None = None  # each indicator beside England, region, neighbours (same year)
+    stand_out: pd.DataFrame | None = None  # "what stands out" against the neighbours (benchmarks.stand_out)
 
     @property
     def has_index(self) -> bool:
@@ -660,8 +794,9 @@ class AreaProfile:
         return bool(self.shift) and not pd.isna(self.shift.get("ratio_shift"))
 
 
-def area_profile(code: str, period: str | None = None, weights: dict | None = None, lens: str = "place",
-                 db=None) -> AreaProfile:
+def area_profile(
+    code: str, period: str | None = None, weights: dict | None = None, lens: str = "place", db=None
+) -> AreaProfile:
     """Collect the profile of one area. Wards take the index of their district (the index is
     not computed for wards: they have no spending data) and show their own indicators."""
     a = area(code, db)
@@ -669,17 +804,37 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
         raise KeyError(f"unknown area {code}")
     period = period or index_periods(db)[-1]
     w = _index.normalise_weights(weights)
-    council = a["district_code"] if a["level"] == "ward" else code if a["level"] in ("district", "county") else \
-        code if a["level"] == "region" else None
+    council = (
+        a["district_code"]
+        if a["level"] == "ward"
+        else code
+        if a["level"] in ("district", "county")
+        else code
+        if a["level"] == "region"
+        else None
+    )
     council_area = area(council, db) if council else None
     info = build_info(db)
-    p = AreaProfile(code=code, name=a["name"], level=a["level"], type=a["type"],
-                    parent_names={"district": a.get("district_name"), "county": a.get("county_name"),
-                                  "region": a.get("region_name")},
-                    council_code=council, council_name=council_area["name"] if council_area else None,
-                    council_level=council_area["level"] if council_area else None,
-                    period=period, lens=lens, weights=w, build_id=info["build_id"], built_at=info["built_at"],
-                    attributions=attributions(db))
+    p = AreaProfile(
+        code=code,
+        name=a["name"],
+        level=a["level"],
+        type=a["type"],
+        parent_names={
+            "district": a.get("district_name"),
+            "county": a.get("county_name"),
+            "region": a.get("region_name"),
+        },
+        council_code=council,
+        council_name=council_area["name"] if council_area else None,
+        council_level=council_area["level"] if council_area else None,
+        period=period,
+        lens=lens,
+        weights=w,
+        build_id=info["build_id"],
+        built_at=info["built_at"],
+        attributions=attributions(db),
+    )
     if council_area is not None and council_area["level"] in INDEX_LEVELS:
         lvl = council_area["level"]
         lens_here = "place" if lvl == "region" and lens == "council" else lens
@@ -689,9 +844,13 @@ def area_profile(code: str, period: str | None = None, weights: dict | None = No
             r = row.iloc[0].to_dict()
             p.index = r
             p.group_label = GROUP_LABELS.get(r["group"], str(r["group"]))
-            p.domains = pd.DataFrame({"domain": [DOMAIN_LABELS[d] for d in DOMAINS],
-                                      "score": [r.get(f"score_{d}") for d in DOMAINS],
-                                      "weight_pct": [100.0 * w[d] for d in DOMAINS]})
+            p.domains = pd.DataFrame(
+                {
+                    "domain": [DOMAIN_LABELS[d] for d in DOMAINS],
+                    "score": [r.get(f"score_{d}") for d in DOMAINS],
+                    "weight_pct": [100.0 * w[d] for d in DOMAINS],
+                }
+            )
         band = rank_bands(lvl, period, w, lens_here, None, 500, db)
         b = band[band["area_code"] == council]
         p.band = b.iloc[0].to_dict() if len(b) and not pd.isna(b.iloc[0]["median_rank"]) else None
@@ -733,12 +892,15 @@ def methodology_markdown() -> str | None:
 
 def sources(db=None) -> pd.DataFrame:
     """Sources with licence and attribution, one row per source (files listed together)."""
-    return _db.query("""
+    return _db.query(
+        """
         SELECT source_id, any_value(title) AS title, any_value(publisher) AS publisher,
                any_value(licence) AS licence, any_value(attribution) AS attribution,
                any_value(vintage) AS vintage, any_value(url) AS url, count(*) AS files,
                sum(bytes) AS bytes, string_agg(file, '; ' ORDER BY file) AS file_list
-        FROM sources GROUP BY source_id ORDER BY source_id""", db=db)
+        FROM sources GROUP BY source_id ORDER BY source_id""",
+        db=db,
+    )
 
 
 def source_files(db=None) -> pd.DataFrame:
@@ -775,10 +937,13 @@ def local_data(db=None) -> pd.DataFrame:
 
     BY_ID = by_id(db)
 
-    df = _db.query("""
+    df = _db.query(
+        """
         SELECT file, template, measure, count(*) AS "values", count(DISTINCT area_code) AS areas,
                string_agg(DISTINCT period, ', ' ORDER BY period) AS periods
-        FROM local_values GROUP BY file, template, measure ORDER BY file, measure""", db=db)
+        FROM local_values GROUP BY file, template, measure ORDER BY file, measure""",
+        db=db,
+    )
     joins = {m: LOCAL_RATES[m][0] if m in LOCAL_RATES else LOCAL_AS_INDICATOR.get(m) for m in df["measure"]}
     df["joins_indicator"] = df["measure"].map(joins)
     df["domain"] = df["joins_indicator"].map(lambda i: BY_ID[i].domain if i in BY_ID else None)
@@ -798,23 +963,29 @@ def local_index_use(db=None) -> pd.DataFrame:
 def indicator_coverage(db=None) -> pd.DataFrame:
     """Per indicator, level and period: how many areas have a value of how many ("what is
     missing")."""
-    return _db.query("""
+    return _db.query(
+        """
         WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level)
         SELECT v.indicator_id, i.name, a.level, v.period, count(v.value) AS with_value, n.n_areas,
                n.n_areas - count(v.value) AS without_value
         FROM indicator_values v JOIN areas a ON a.code = v.area_code JOIN n ON n.level = a.level
         LEFT JOIN indicators i USING (indicator_id)
         GROUP BY v.indicator_id, i.name, a.level, v.period, n.n_areas
-        ORDER BY v.indicator_id, a.level, v.period""", db=db)
+        ORDER BY v.indicator_id, a.level, v.period""",
+        db=db,
+    )
 
 
 def indicator_values_all(db=None) -> pd.DataFrame:
     """The whole indicator_values table with area names and levels (for download)."""
-    return _db.query("""
+    return _db.query(
+        """
         SELECT v.area_code, a.name AS area_name, a.level, v.indicator_id, i.name AS indicator, i.unit, v.period,
                v.value, v.numerator, v.denominator, v.is_local, v.note
         FROM indicator_values v JOIN areas a ON a.code = v.area_code LEFT JOIN indicators i USING (indicator_id)
-        ORDER BY a.level, v.area_code, v.indicator_id, v.period""", db=db)
+        ORDER BY a.level, v.area_code, v.indicator_id, v.period""",
+        db=db,
+    )
 
 
 def areas_all(db=None) -> pd.DataFrame:
@@ -826,12 +997,24 @@ def areas_all(db=None) -> pd.DataFrame:
 # =============================================================================================
 
 #: Measures that run to the latest finance year (2023-24), shown at that year on every page.
-LATEST_MEASURES = ("place_spend_per_head", "council_spend_per_head", "parish_precept_share",
-                   "parish_precepts_per_head")
+LATEST_MEASURES = ("place_spend_per_head", "council_spend_per_head", "parish_precept_share", "parish_precepts_per_head")
 #: Measure → its longest-shift indicator (powerbalance.indicators.LONGEST_SHIFTS).
 LONGEST_SHIFT_OF = {"place_spend_per_head": "place_spend_shift", "parish_precept_share": "parish_precept_share_shift"}
-LATEST_COLUMNS = ["code", "name", "indicator_id", "measure", "unit", "period", "value", "note", "shift_period",
-                  "shift_value", "shift_from", "shift_to", "shift_note"]
+LATEST_COLUMNS = [
+    "code",
+    "name",
+    "indicator_id",
+    "measure",
+    "unit",
+    "period",
+    "value",
+    "note",
+    "shift_period",
+    "shift_value",
+    "shift_from",
+    "shift_to",
+    "shift_note",
+]
 
 
 def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFrame:
@@ -843,7 +1026,8 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
     ph = ", ".join("?" for _ in codes)
-    return _db.query(f"""
+    return _db.query(
+        f"""
         WITH latest AS (
             SELECT indicator_id, max(period) AS period FROM indicator_values
             WHERE list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL AND period NOT LIKE '% to %'
@@ -861,8 +1045,17 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
         LEFT JOIN shift_of sh ON sh.measure = l.indicator_id
         LEFT JOIN indicator_values s ON s.area_code = a.code AND s.indicator_id = sh.shift_id
         ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
-                     [list(LATEST_MEASURES), list(LONGEST_SHIFT_OF), list(LONGEST_SHIFT_OF.values()), *codes,
-                      list(LATEST_MEASURES), codes, list(LATEST_MEASURES)], db=db)
+        [
+            list(LATEST_MEASURES),
+            list(LONGEST_SHIFT_OF),
+            list(LONGEST_SHIFT_OF.values()),
+            *codes,
+            list(LATEST_MEASURES),
+            codes,
+            list(LATEST_MEASURES),
+        ],
+        db=db,
+    )
 
 
 def _measure_text(value: float, unit: str, change: bool = False) -> str:
@@ -886,9 +1079,12 @@ def latest_sentence(row) -> str:
     then = ""
     if pd.notna(row.get("shift_value")):
         start = str(row["shift_period"]).split(" to ")[0]
-        then = (f" ({_measure_text(row['shift_from'], unit)} in {start}: "
-                f"{_measure_text(row['shift_value'], unit, change=True)}"
-                + (", cash terms" if unit.startswith("£") else "") + ")")
+        then = (
+            f" ({_measure_text(row['shift_from'], unit)} in {start}: "
+            f"{_measure_text(row['shift_value'], unit, change=True)}"
+            + (", cash terms" if unit.startswith("£") else "")
+            + ")"
+        )
     return f"{row['measure']}: {now}{then}"
 
 
@@ -898,9 +1094,11 @@ def latest_lines(df: pd.DataFrame) -> list[str]:
 
 
 #: Said wherever the index is shown beside figures for later years.
-INDEX_YEARS_NOTE = ("The index and the enabler ratio stop at 2017-18: they need community grants, and the grants data "
-                    "end in 2018, so no index is computed for 2023-24. Spending, parish precepts and participation "
-                    "run on to their latest year.")
+INDEX_YEARS_NOTE = (
+    "The index and the enabler ratio stop at 2017-18: they need community grants, and the grants data "
+    "end in 2018, so no index is computed for 2023-24. Spending, parish precepts and participation "
+    "run on to their latest year."
+)
 
 
 def participation_series(region_code: str | None = None, db=None) -> pd.DataFrame:
@@ -910,10 +1108,14 @@ def participation_series(region_code: str | None = None, db=None) -> pd.DataFram
     from .codes import fy_of_survey
 
     codes = [ENGLAND] + ([region_code] if region_code else [])
-    df = _db.query("""SELECT p.area_code, coalesce(a.name, p.area_name) AS name, p.period AS survey_period,
+    df = _db.query(
+        """SELECT p.area_code, coalesce(a.name, p.area_name) AS name, p.period AS survey_period,
                              p.value_pct AS value, p.lci, p.uci
                       FROM participation p LEFT JOIN areas a ON a.code = p.area_code
-                      WHERE list_contains(?::VARCHAR[], p.area_code)""", [codes], db=db)
+                      WHERE list_contains(?::VARCHAR[], p.area_code)""",
+        [codes],
+        db=db,
+    )
     df["period"] = df["survey_period"].map(fy_of_survey)
     return df.sort_values(["area_code", "period"]).reset_index(drop=True)
 

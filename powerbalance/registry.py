@@ -5,6 +5,7 @@ The definitions themselves live beside their derivation, one module per family i
 context). The build writes every field to the ``indicators`` table; the dashboard reads them
 back from the database it is serving (:func:`definitions`, cached per build), never from ``etl``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -26,17 +27,17 @@ class Indicator:
 
     id: str
     name: str
-    domain: str          # funding | projects | participation | headline | context
+    domain: str  # funding | projects | participation | headline | context
     unit: str
-    polarity: int        # +1 enabling, -1 providing, 0 context
-    scored: bool         # part of the composite index (for its lens)
+    polarity: int  # +1 enabling, -1 providing, 0 context
+    scored: bool  # part of the composite index (for its lens)
     description: str
     source_ids: str
-    levels: str          # levels it is defined for (the table holds the levels that have values)
-    lens: str = "both"   # place | council | both: which index lens scores it
+    levels: str  # levels it is defined for (the table holds the levels that have values)
+    lens: str = "both"  # place | council | both: which index lens scores it
     static: bool = False  # a single snapshot, used for every period
     local_scored: bool = False  # scored only from local (is_local) values
-    periods: str = ""    # periods with values, written by the build
+    periods: str = ""  # periods with values, written by the build
 
     @property
     def direction(self) -> str:
@@ -63,11 +64,11 @@ def _definitions(key: str, path: str) -> tuple[Indicator, ...]:
     df = _db.query("SELECT * FROM indicators ORDER BY rowid", db=path)
     missing = sorted(set(TABLE_FIELDS) - set(df.columns))
     if missing:
-        raise RuntimeError(f"{path} was built before the indicators table had {missing}: rebuild the database "
-                           "(python -m etl build)")
+        raise RuntimeError(
+            f"{path} was built before the indicators table had {missing}: rebuild the database (python -m etl build)"
+        )
     df = df[list(TABLE_FIELDS)]
-    return tuple(Indicator(**{TABLE_FIELDS[c]: _plain(v) for c, v in row.items()})
-                 for row in df.to_dict("records"))
+    return tuple(Indicator(**{TABLE_FIELDS[c]: _plain(v) for c, v in row.items()}) for row in df.to_dict("records"))
 
 
 def _plain(value):

@@ -10,6 +10,7 @@ Privacy: a side (council or community) is shown only once it has at least the ro
 here (only the organiser's export has it). All the arithmetic the Relationship page shows lives
 here; writes go through :mod:`powerbalance.responses`.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,33 +21,60 @@ import pandas as pd
 
 from . import responses
 
-NLGN = ("NLGN, Rebalancing the Power: Five principles for a successful relationship between councils and "
-        "communities (Local Trust, September 2018)")
-INLOGOV = ("INLOGOV (University of Birmingham), Building Better Collaboration: Improving collaborative behaviours "
-           "in local government (District Councils' Network, 2015)")
+NLGN = (
+    "NLGN, Rebalancing the Power: Five principles for a successful relationship between councils and "
+    "communities (Local Trust, September 2018)"
+)
+INLOGOV = (
+    "INLOGOV (University of Birmingham), Building Better Collaboration: Improving collaborative behaviours "
+    "in local government (District Councils' Network, 2015)"
+)
 
 #: (id, short label, wording, how the wording was found: ``quoted`` from NLGN's page, ``reported`` as a news
 #: report of the launch gives it, ``partial`` opening words only, ``summary`` our summary). See WORDING_NOTES.
 PRINCIPLES = (
-    ("p1_inclusive", "Inclusive and respectful",
-     "Be inclusive and treat all parties with respect from the start.", "quoted"),
-    ("p2_roles", "Roles, priorities, flexibility",
-     "Find ways to reflect a changed relationship which clearly set out the roles that different parties play, "
-     "mutual priorities and areas with some level of flexibility.", "quoted"),
-    ("p3_communication", "Agreed communication",
-     "Agree how different parties would like to communicate in the future and build this into the relationship "
-     "from the start.", "reported"),
-    ("p4_empathy", "Empathy and compromise",
-     "Seek to develop empathy for each other's position and be prepared to compromise on certain issues to "
-     "achieve the best outcomes for the whole.", "reported"),
-    ("p5_endeavour", "Shared endeavour",
-     "Foster a shared sense of endeavour …", "partial"),
+    (
+        "p1_inclusive",
+        "Inclusive and respectful",
+        "Be inclusive and treat all parties with respect from the start.",
+        "quoted",
+    ),
+    (
+        "p2_roles",
+        "Roles, priorities, flexibility",
+        "Find ways to reflect a changed relationship which clearly set out the roles that different parties play, "
+        "mutual priorities and areas with some level of flexibility.",
+        "quoted",
+    ),
+    (
+        "p3_communication",
+        "Agreed communication",
+        "Agree how different parties would like to communicate in the future and build this into the relationship "
+        "from the start.",
+        "reported",
+    ),
+    (
+        "p4_empathy",
+        "Empathy and compromise",
+        "Seek to develop empathy for each other's position and be prepared to compromise on certain issues to "
+        "achieve the best outcomes for the whole.",
+        "reported",
+    ),
+    ("p5_endeavour", "Shared endeavour", "Foster a shared sense of endeavour …", "partial"),
 )
 THEMES = (
-    ("t_leadership", "Leadership", "Chief executives and council leaders take responsibility for driving change.",
-     "summary"),
-    ("t_selflessness", "Selflessness", "Partners put in more than they get back in direct benefit when the "
-     "people they serve gain.", "summary"),
+    (
+        "t_leadership",
+        "Leadership",
+        "Chief executives and council leaders take responsibility for driving change.",
+        "summary",
+    ),
+    (
+        "t_selflessness",
+        "Selflessness",
+        "Partners put in more than they get back in direct benefit when the people they serve gain.",
+        "summary",
+    ),
     ("t_trust", "Trust", "Trust is built across the public, private and third sectors.", "summary"),
     ("t_momentum", "Momentum", "Small obstacles are not allowed to stall the work.", "summary"),
     ("t_risk", "Risk", "Risk is shared, and that sense of shared risk drives timely action.", "summary"),
@@ -57,8 +85,11 @@ FAMILY = {**{i[0]: "principle" for i in PRINCIPLES}, **{i[0]: "theme" for i in T
 SIDE_LABELS = {"council": "Council", "community": "Community"}
 
 #: The area's own figures set beside the perception gap (indicator id → short label).
-AREA_FIGURES = {"enabler_ratio": "Enabler ratio", "parish_precept_share": "Parish precept share",
-                "grants_amount_per_head": "Community grant funding per head"}
+AREA_FIGURES = {
+    "enabler_ratio": "Enabler ratio",
+    "parish_precept_share": "Parish precept share",
+    "grants_amount_per_head": "Community grant funding per head",
+}
 
 
 def failure_delay(failures: int) -> float:
@@ -82,11 +113,12 @@ def pause_after_failures(failures: int) -> float:
 @dataclass
 class RoundView:
     """One round as the page may show it: counts always; scores only for sides over the threshold."""
+
     round: dict
-    counts: dict                       # side → responses received
-    shown: dict                        # side → bool (at least min_responses responses)
-    summary: pd.DataFrame = field(default_factory=pd.DataFrame)   # per shown side × item
-    gap: pd.DataFrame = field(default_factory=pd.DataFrame)       # per item, council minus community
+    counts: dict  # side → responses received
+    shown: dict  # side → bool (at least min_responses responses)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # per shown side × item
+    gap: pd.DataFrame = field(default_factory=pd.DataFrame)  # per item, council minus community
 
     @property
     def has_gap(self) -> bool:
@@ -102,12 +134,25 @@ def side_summary(scores: pd.DataFrame, sides: list[str]) -> pd.DataFrame:
         n_resp = s["response_id"].nunique()
         for item in ITEMS:
             v = s.loc[s["item"] == item, "score"].dropna().astype(float)
-            rows.append({"side": side, "item": item, "question": LABELS[item], "family": FAMILY[item],
-                         "responses": n_resp, "rated": len(v), "dont_know": n_resp - len(v),
-                         "mean": v.mean() if len(v) else None, "sd": v.std(ddof=1) if len(v) > 1 else None,
-                         "min": v.min() if len(v) else None, "max": v.max() if len(v) else None})
-    return pd.DataFrame(rows, columns=["side", "item", "question", "family", "responses", "rated", "dont_know",
-                                       "mean", "sd", "min", "max"])
+            rows.append(
+                {
+                    "side": side,
+                    "item": item,
+                    "question": LABELS[item],
+                    "family": FAMILY[item],
+                    "responses": n_resp,
+                    "rated": len(v),
+                    "dont_know": n_resp - len(v),
+                    "mean": v.mean() if len(v) else None,
+                    "sd": v.std(ddof=1) if len(v) > 1 else None,
+                    "min": v.min() if len(v) else None,
+                    "max": v.max() if len(v) else None,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["side", "item", "question", "family", "responses", "rated", "dont_know", "mean", "sd", "min", "max"],
+    )
 
 
 def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
@@ -116,9 +161,16 @@ def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
     wide = summary.pivot(index="item", columns="side", values="mean").reindex(ITEMS)
     council = pd.to_numeric(wide.get("council"), errors="coerce")
     community = pd.to_numeric(wide.get("community"), errors="coerce")
-    return pd.DataFrame({"item": ITEMS, "question": [LABELS[i] for i in ITEMS],
-                         "family": [FAMILY[i] for i in ITEMS], "council_mean": council.to_numpy(),
-                         "community_mean": community.to_numpy(), "gap": (council - community).to_numpy()})
+    return pd.DataFrame(
+        {
+            "item": ITEMS,
+            "question": [LABELS[i] for i in ITEMS],
+            "family": [FAMILY[i] for i in ITEMS],
+            "council_mean": council.to_numpy(),
+            "community_mean": community.to_numpy(),
+            "gap": (council - community).to_numpy(),
+        }
+    )
 
 
 def round_view(round_row: dict, path=None) -> RoundView:
@@ -147,8 +199,10 @@ def withheld_message(view: RoundView) -> str | None:
     hidden = [f"{SIDE_LABELS[s].lower()} ({view.counts[s]} so far)" for s in responses.SIDES if not view.shown[s]]
     if not hidden:
         return None
-    return (f"Nothing is shown for a side until it has at least {need} responses, so that no one's answers can "
-            f"be picked out. Waiting for: {' and '.join(hidden)}.")
+    return (
+        f"Nothing is shown for a side until it has at least {need} responses, so that no one's answers can "
+        f"be picked out. Waiting for: {' and '.join(hidden)}."
+    )
 
 
 def network(path=None) -> pd.DataFrame:
@@ -159,13 +213,31 @@ def network(path=None) -> pd.DataFrame:
         v = round_view(r, path)
         gap = v.gap.dropna(subset=["gap"]) if v.has_gap else pd.DataFrame()
         top = gap.loc[gap["gap"].abs().idxmax()] if len(gap) else None
-        rows.append({"area_code": r["area_code"], "area": r["area_name"], "round": r["round_id"],
-                     "closes_on": r["closes_on"], "council_responses": v.counts["council"],
-                     "community_responses": v.counts["community"],
-                     "mean_gap": gap["gap"].mean() if len(gap) else None,
-                     "largest_gap": f"{top['question']} ({top['gap']:+.1f})" if top is not None else None})
-    return pd.DataFrame(rows, columns=["area_code", "area", "round", "closes_on", "council_responses",
-                                       "community_responses", "mean_gap", "largest_gap"])
+        rows.append(
+            {
+                "area_code": r["area_code"],
+                "area": r["area_name"],
+                "round": r["round_id"],
+                "closes_on": r["closes_on"],
+                "council_responses": v.counts["council"],
+                "community_responses": v.counts["community"],
+                "mean_gap": gap["gap"].mean() if len(gap) else None,
+                "largest_gap": f"{top['question']} ({top['gap']:+.1f})" if top is not None else None,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "area_code",
+            "area",
+            "round",
+            "closes_on",
+            "council_responses",
+            "community_responses",
+            "mean_gap",
+            "largest_gap",
+        ],
+    )
 
 
 # ---- the area's own figures beside what people say ----------------------------------------------------
@@ -184,14 +256,20 @@ def area_figures(code: str, db=None) -> pd.DataFrame:
         unit = (queries.indicator_info(ind, db=db) or {}).get("unit") or ""
         first, last = (t.iloc[0], t.iloc[-1]) if len(t) else (None, None)
         shift = float(last["value"] - first["value"]) if len(t) > 1 else None
-        rows.append({"figure": label, "unit": unit,
-                     "latest": fmt(last["value"], 2) if last is not None else "no data",
-                     "latest_year": last["period"] if last is not None else None,
-                     "earliest_year": first["period"] if len(t) > 1 else None,
-                     "shift": f"{shift:+.2f}" if shift is not None else "no data",
-                     "years_with_data": len(t)})
-    return pd.DataFrame(rows, columns=["figure", "unit", "latest", "latest_year", "earliest_year", "shift",
-                                       "years_with_data"])
+        rows.append(
+            {
+                "figure": label,
+                "unit": unit,
+                "latest": fmt(last["value"], 2) if last is not None else "no data",
+                "latest_year": last["period"] if last is not None else None,
+                "earliest_year": first["period"] if len(t) > 1 else None,
+                "shift": f"{shift:+.2f}" if shift is not None else "no data",
+                "years_with_data": len(t),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["figure", "unit", "latest", "latest_year", "earliest_year", "shift", "years_with_data"]
+    )
 
 
 def brief_html(area_code: str, esc, path=None) -> str:
@@ -199,19 +277,22 @@ def brief_html(area_code: str, esc, path=None) -> str:
     the brief's HTML escaper. Only sides over the threshold contribute numbers."""
     try:
         view = latest_round(area_code, path)
-    except Exception:   # the brief never fails because the responses store is unreadable
+    except Exception:  # the brief never fails because the responses store is unreadable
         return ""
     if view is None:
         return ""
-    head = (f"<p><b>Relationship self-assessment</b> (round closing {esc(view.round['closes_on'])}): "
-            f"{view.counts['council']} council, {view.counts['community']} community responses")
+    head = (
+        f"<p><b>Relationship self-assessment</b> (round closing {esc(view.round['closes_on'])}): "
+        f"{view.counts['council']} council, {view.counts['community']} community responses"
+    )
     g = view.gap.dropna(subset=["gap"]) if view.has_gap else pd.DataFrame()
     if g.empty:
         return head + "; too few on a side to show results yet.</p>"
     top = g.loc[g["gap"].abs().idxmax()]
-    return head + (f"; gap (council minus community, 1–5) mean {g['gap'].mean():+.1f}, largest "
-                   f"“{esc(top['question'])}” {top['gap']:+.1f}.</p>")
-
+    return head + (
+        f"; gap (council minus community, 1–5) mean {g['gap'].mean():+.1f}, largest "
+        f"“{esc(top['question'])}” {top['gap']:+.1f}.</p>"
+    )
 
 
 # ---- the page's text helpers -----------------------------------------------------------------------
@@ -220,11 +301,11 @@ DONT_KNOW = "Don't know"
 WORDING_NOTES = {
     "quoted": f"Quoted as published: {NLGN}.",
     "reported": f"{NLGN}. Quoted as a September 2018 news report of the launch gives it (NLGN's own page was "
-                "found only for principles 1 and 2).",
+    "found only for principles 1 and 2).",
     "partial": f"{NLGN}. Only the opening words of this principle were found as published and are quoted; "
-               "the rest of the sentence is not reproduced here.",
+    "the rest of the sentence is not reproduced here.",
     "summary": f"{INLOGOV}. The theme's name is the report's; the sentence is a summary of the theme "
-               "(after a 2015 news report of the launch), not the report's own wording.",
+    "(after a 2015 news report of the launch), not the report's own wording.",
 }
 
 
@@ -233,28 +314,40 @@ def scores_from_answers(answers: dict) -> dict:
     question is refused: "don't know" is an answer, a blank is not."""
     blank = [LABELS[i] for i, a in answers.items() if a is None]
     if blank:
-        raise responses.Rejected("Please answer every statement (“Don't know” is an answer). Not answered: "
-                                 + ", ".join(blank) + ".")
+        raise responses.Rejected(
+            "Please answer every statement (“Don't know” is an answer). Not answered: " + ", ".join(blank) + "."
+        )
     return {i: None if a == DONT_KNOW else int(a) for i, a in answers.items()}
 
 
 def round_label(round_row: dict) -> str:
-    return (f"Round {round_row['round_id']}: opened {round_row['opened_on']}, closes {round_row['closes_on']}"
-            + (" · published" if round_row.get("published") else ""))
+    return f"Round {round_row['round_id']}: opened {round_row['opened_on']}, closes {round_row['closes_on']}" + (
+        " · published" if round_row.get("published") else ""
+    )
 
 
 def questions_markdown() -> str:
     """The ten statements with their sources and how each is worded."""
-    lines = ["### Five operating principles", f"From {NLGN}. The report's own list of five operating principles "
-             "is used. A second summary circulates (five “components”, such as “Take active steps to build "
-             "trust”); it is not used here.", ""]
-    source = {"quoted": "quoted from NLGN's page", "reported": "quoted from a news report of the launch",
-              "partial": "opening words only: the rest was not found as published"}
-    lines += [f"{n}. **{label}** — “{text}” ({source[how]})"
-              for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
-    lines += ["", "### Five themes of effective collaboration", f"From {INLOGOV}: leadership, selflessness, trust, "
-              "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.", ""]
+    lines = [
+        "### Five operating principles",
+        f"From {NLGN}. The report's own list of five operating principles "
+        "is used. A second summary circulates (five “components”, such as “Take active steps to build "
+        "trust”); it is not used here.",
+        "",
+    ]
+    source = {
+        "quoted": "quoted from NLGN's page",
+        "reported": "quoted from a news report of the launch",
+        "partial": "opening words only: the rest was not found as published",
+    }
+    lines += [f"{n}. **{label}** — “{text}” ({source[how]})" for n, (_, label, text, how) in enumerate(PRINCIPLES, 1)]
+    lines += [
+        "",
+        "### Five themes of effective collaboration",
+        f"From {INLOGOV}: leadership, selflessness, trust, "
+        "momentum and risk. Each sentence below is a summary of the theme, not the report's wording.",
+        "",
+    ]
     lines += [f"{n}. **{label}** — {text}" for n, (_, label, text, _h) in enumerate(THEMES, 1)]
-    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. "
-              "Full notes: docs/relationship.md."]
+    lines += ["", "Each is rated 1 (not at all) to 5 (completely), or “don't know”. Full notes: docs/relationship.md."]
     return "\n".join(lines)

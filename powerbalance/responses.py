@@ -21,17 +21,18 @@ The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` are app
 on every connection that writes. To move to a server database later, reimplement the public
 functions of this module (same names, same errors) over the new store; nothing else writes.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -39,11 +40,11 @@ from . import config
 
 SIDES = ("council", "community")
 SCORE_MIN, SCORE_MAX = 1, 5
-EVIDENCE_MAX = 1000          # characters of evidence text per response
-MIN_RESPONSES_FLOOR = 3      # nothing is ever shown for a side with fewer responses than this
+EVIDENCE_MAX = 1000  # characters of evidence text per response
+MIN_RESPONSES_FLOOR = 3  # nothing is ever shown for a side with fewer responses than this
 DEFAULT_MIN_RESPONSES = 5
 MAX_CODES_PER_SIDE = 10_000
-CODE_BYTES = 18              # 144 bits of randomness per invitation code
+CODE_BYTES = 18  # 144 bits of randomness per invitation code
 BUSY_TIMEOUT_MS = 30_000
 
 #: Schema migrations, applied in order; each ends by setting ``user_version`` to its own number.
@@ -98,6 +99,7 @@ class Rejected(ValueError):
 @dataclass(frozen=True)
 class Invitation:
     """What a valid, unused code opens: one side of one round."""
+
     round_id: int
     side: str
     area_code: str
@@ -113,9 +115,8 @@ def _path(path: Path | str | None) -> Path:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                          check_same_thread=False)
-    con.execute("PRAGMA foreign_keys = ON")   # the busy timeout is connect()'s timeout
+    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA foreign_keys = ON")  # the busy timeout is connect()'s timeout
     return con
 
 
@@ -146,7 +147,7 @@ def reading(path: Path | str | None = None) -> Iterator[sqlite3.Connection | Non
     if not p.exists():
         yield None
         return
-    if _stored_version(p) < SCHEMA_VERSION:   # an older store is brought up to date before it is read
+    if _stored_version(p) < SCHEMA_VERSION:  # an older store is brought up to date before it is read
         with writing(p):
             pass
     with closing(_open_read_only(p)) as con:
@@ -154,8 +155,9 @@ def reading(path: Path | str | None = None) -> Iterator[sqlite3.Connection | Non
 
 
 def _open_read_only(p: Path) -> sqlite3.Connection:
-    return sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                           check_same_thread=False)
+    return sqlite3.connect(
+        p.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
 
 
 def _stored_version(p: Path) -> int:
@@ -172,12 +174,14 @@ def migrate(con: sqlite3.Connection) -> int:
     version. A store newer than this code is refused rather than written by old code."""
     version = schema_version(con)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"responses store has schema version {version}; this code knows up to "
-                           f"{SCHEMA_VERSION}: upgrade Power Balance before writing to it")
+        raise RuntimeError(
+            f"responses store has schema version {version}; this code knows up to "
+            f"{SCHEMA_VERSION}: upgrade Power Balance before writing to it"
+        )
     while version < SCHEMA_VERSION:
         con.execute("BEGIN IMMEDIATE")
         try:
-            if schema_version(con) == version:   # another process may have migrated meanwhile
+            if schema_version(con) == version:  # another process may have migrated meanwhile
                 for statement in _statements(MIGRATIONS[version]):
                     con.execute(statement)
             con.execute("COMMIT")
@@ -204,14 +208,17 @@ def new_code() -> str:
 
 
 def _today(today: date | None) -> date:
-    return today or datetime.now(timezone.utc).date()
+    return today or datetime.now(UTC).date()
 
 
 def _find_code(con: sqlite3.Connection, code: str, today: date | None) -> Invitation:
     """The invitation behind an unused code of an open round, else :class:`Rejected`."""
     wanted = hash_code(code or "")
-    row = con.execute("SELECT c.code_hash, c.round_id, c.side, c.used, r.area_code, r.area_name, r.closes_on "
-                      "FROM codes c JOIN rounds r USING (round_id) WHERE c.code_hash = ?", (wanted,)).fetchone()
+    row = con.execute(
+        "SELECT c.code_hash, c.round_id, c.side, c.used, r.area_code, r.area_name, r.closes_on "
+        "FROM codes c JOIN rounds r USING (round_id) WHERE c.code_hash = ?",
+        (wanted,),
+    ).fetchone()
     if row is None or not hmac.compare_digest(row[0], wanted):
         raise Rejected("This code is not recognised. Check it was typed exactly as given.")
     if row[3]:
@@ -232,22 +239,42 @@ def check_code(code: str, *, today: date | None = None, path: Path | str | None 
 # ---- writes --------------------------------------------------------------------------------------
 
 
-def create_round(area_code: str, area_name: str, closes_on: date, council: int, community: int, *,
-                 min_responses: int = DEFAULT_MIN_RESPONSES, publish: bool = False, today: date | None = None,
-                 path: Path | str | None = None) -> tuple[int, dict[str, list[str]]]:
+def create_round(
+    area_code: str,
+    area_name: str,
+    closes_on: date,
+    council: int,
+    community: int,
+    *,
+    min_responses: int = DEFAULT_MIN_RESPONSES,
+    publish: bool = False,
+    today: date | None = None,
+    path: Path | str | None = None,
+) -> tuple[int, dict[str, list[str]]]:
     """Open a round for one area; returns (round id, {side: [plain codes]}). The plain codes
     exist only in this return value: the store keeps their hashes."""
     opened = _today(today)
     _check_round(closes_on, opened, council, community, min_responses)
     codes = {"council": [new_code() for _ in range(council)], "community": [new_code() for _ in range(community)]}
     with writing(path) as con:
-        cur = con.execute("INSERT INTO rounds (area_code, area_name, opened_on, closes_on, min_responses, published, "
-                          "published_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (area_code, area_name, opened.isoformat(), closes_on.isoformat(), int(min_responses),
-                           int(publish), opened.isoformat() if publish else None))
+        cur = con.execute(
+            "INSERT INTO rounds (area_code, area_name, opened_on, closes_on, min_responses, published, "
+            "published_on) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                area_code,
+                area_name,
+                opened.isoformat(),
+                closes_on.isoformat(),
+                int(min_responses),
+                int(publish),
+                opened.isoformat() if publish else None,
+            ),
+        )
         round_id = int(cur.lastrowid)
-        con.executemany("INSERT INTO codes (code_hash, round_id, side) VALUES (?, ?, ?)",
-                        [(hash_code(c), round_id, side) for side, cs in codes.items() for c in cs])
+        con.executemany(
+            "INSERT INTO codes (code_hash, round_id, side) VALUES (?, ?, ?)",
+            [(hash_code(c), round_id, side) for side, cs in codes.items() for c in cs],
+        )
     return round_id, codes
 
 
@@ -258,16 +285,21 @@ def _check_round(closes_on: date, opened: date, council: int, community: int, mi
         if not 0 <= n <= MAX_CODES_PER_SIDE:
             raise Rejected(f"--{side} must be between 0 and {MAX_CODES_PER_SIDE} codes, not {n}")
     if int(min_responses) < MIN_RESPONSES_FLOOR:
-        raise Rejected(f"the minimum number of responses before a side is shown cannot be below "
-                       f"{MIN_RESPONSES_FLOOR} (asked for {min_responses})")
+        raise Rejected(
+            f"the minimum number of responses before a side is shown cannot be below "
+            f"{MIN_RESPONSES_FLOOR} (asked for {min_responses})"
+        )
 
 
-def set_published(round_id: int, published: bool = True, *, today: date | None = None,
-                  path: Path | str | None = None) -> None:
+def set_published(
+    round_id: int, published: bool = True, *, today: date | None = None, path: Path | str | None = None
+) -> None:
     """List a round in the network view (or take it off)."""
     with writing(path) as con:
-        cur = con.execute("UPDATE rounds SET published = ?, published_on = ? WHERE round_id = ?",
-                          (int(published), _today(today).isoformat() if published else None, int(round_id)))
+        cur = con.execute(
+            "UPDATE rounds SET published = ?, published_on = ? WHERE round_id = ?",
+            (int(published), _today(today).isoformat() if published else None, int(round_id)),
+        )
         if cur.rowcount != 1:
             raise Rejected(f"there is no round {round_id}")
 
@@ -281,10 +313,13 @@ def validate_answers(scores: dict, evidence: str, items: tuple[str, ...]) -> tup
     clean = {}
     for item in items:
         value = scores.get(item)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or not SCORE_MIN <= value <= SCORE_MAX):
-            raise Rejected(f"the score for {item} must be a whole number from {SCORE_MIN} to {SCORE_MAX} "
-                           f"(or “don't know”), not {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX
+        ):
+            raise Rejected(
+                f"the score for {item} must be a whole number from {SCORE_MIN} to {SCORE_MAX} "
+                f"(or “don't know”), not {value!r}"
+            )
         clean[item] = value
     text = (evidence or "").strip()
     if len(text) > EVIDENCE_MAX:
@@ -292,19 +327,31 @@ def validate_answers(scores: dict, evidence: str, items: tuple[str, ...]) -> tup
     return clean, text
 
 
-def submit(code: str, scores: dict, evidence: str, items: tuple[str, ...], *, today: date | None = None,
-           path: Path | str | None = None, before_commit: Callable[[], None] | None = None) -> Invitation:
+def submit(
+    code: str,
+    scores: dict,
+    evidence: str,
+    items: tuple[str, ...],
+    *,
+    today: date | None = None,
+    path: Path | str | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> Invitation:
     """Store one response and use its code, in one transaction; :class:`Rejected` stores nothing.
     ``before_commit`` runs inside the transaction just before it commits (tests kill a writer there)."""
     clean, text = validate_answers(scores, evidence, items)
     with writing(path) as con:
         inv = _find_code(con, code, today)
-        cur = con.execute("INSERT INTO responses (round_id, side, submitted_on, evidence) VALUES (?, ?, ?, ?)",
-                          (inv.round_id, inv.side, _today(today).isoformat(), text))
-        con.executemany("INSERT INTO scores (response_id, item, score) VALUES (?, ?, ?)",
-                        [(cur.lastrowid, item, value) for item, value in clean.items()])
+        cur = con.execute(
+            "INSERT INTO responses (round_id, side, submitted_on, evidence) VALUES (?, ?, ?, ?)",
+            (inv.round_id, inv.side, _today(today).isoformat(), text),
+        )
+        con.executemany(
+            "INSERT INTO scores (response_id, item, score) VALUES (?, ?, ?)",
+            [(cur.lastrowid, item, value) for item, value in clean.items()],
+        )
         used = con.execute("UPDATE codes SET used = 1 WHERE code_hash = ? AND used = 0", (hash_code(code),))
-        if used.rowcount != 1:   # cannot happen under BEGIN IMMEDIATE; never store a second response
+        if used.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; never store a second response
             raise Rejected("This code has already been used: each code sends one response.")
         if before_commit is not None:
             before_commit()
@@ -324,21 +371,34 @@ def backup(dest: Path | str, path: Path | str | None = None) -> Path:
 
 # ---- reads ---------------------------------------------------------------------------------------
 
-_ROUND_COLUMNS = ["round_id", "area_code", "area_name", "opened_on", "closes_on", "min_responses", "published",
-                  "published_on", "council_codes", "community_codes", "council_responses", "community_responses"]
+_ROUND_COLUMNS = [
+    "round_id",
+    "area_code",
+    "area_name",
+    "opened_on",
+    "closes_on",
+    "min_responses",
+    "published",
+    "published_on",
+    "council_codes",
+    "community_codes",
+    "council_responses",
+    "community_responses",
+]
 
 
-def rounds(area_code: str | None = None, published_only: bool = False,
-           path: Path | str | None = None) -> pd.DataFrame:
+def rounds(area_code: str | None = None, published_only: bool = False, path: Path | str | None = None) -> pd.DataFrame:
     """Rounds (newest first) with codes issued and responses received per side."""
-    sql = ("SELECT r.round_id, r.area_code, r.area_name, r.opened_on, r.closes_on, r.min_responses, r.published, "
-           "r.published_on, "
-           "(SELECT count(*) FROM codes c WHERE c.round_id = r.round_id AND c.side = 'council'), "
-           "(SELECT count(*) FROM codes c WHERE c.round_id = r.round_id AND c.side = 'community'), "
-           "(SELECT count(*) FROM responses s WHERE s.round_id = r.round_id AND s.side = 'council'), "
-           "(SELECT count(*) FROM responses s WHERE s.round_id = r.round_id AND s.side = 'community') "
-           "FROM rounds r WHERE (? IS NULL OR r.area_code = ?) AND (? = 0 OR r.published = 1) "
-           "ORDER BY r.round_id DESC")
+    sql = (
+        "SELECT r.round_id, r.area_code, r.area_name, r.opened_on, r.closes_on, r.min_responses, r.published, "
+        "r.published_on, "
+        "(SELECT count(*) FROM codes c WHERE c.round_id = r.round_id AND c.side = 'council'), "
+        "(SELECT count(*) FROM codes c WHERE c.round_id = r.round_id AND c.side = 'community'), "
+        "(SELECT count(*) FROM responses s WHERE s.round_id = r.round_id AND s.side = 'council'), "
+        "(SELECT count(*) FROM responses s WHERE s.round_id = r.round_id AND s.side = 'community') "
+        "FROM rounds r WHERE (? IS NULL OR r.area_code = ?) AND (? = 0 OR r.published = 1) "
+        "ORDER BY r.round_id DESC"
+    )
     with reading(path) as con:
         rows = [] if con is None else con.execute(sql, (area_code, area_code, int(published_only))).fetchall()
     return pd.DataFrame(rows, columns=_ROUND_COLUMNS)
@@ -347,9 +407,15 @@ def rounds(area_code: str | None = None, published_only: bool = False,
 def round_scores(round_id: int, path: Path | str | None = None) -> pd.DataFrame:
     """Every score of a round: response_id, side, item, score (None = don't know). No evidence."""
     with reading(path) as con:
-        rows = [] if con is None else con.execute(
-            "SELECT s.response_id, r.side, s.item, s.score FROM scores s JOIN responses r USING (response_id) "
-            "WHERE r.round_id = ? ORDER BY s.response_id, s.item", (int(round_id),)).fetchall()
+        rows = (
+            []
+            if con is None
+            else con.execute(
+                "SELECT s.response_id, r.side, s.item, s.score FROM scores s JOIN responses r USING (response_id) "
+                "WHERE r.round_id = ? ORDER BY s.response_id, s.item",
+                (int(round_id),),
+            ).fetchall()
+        )
     return pd.DataFrame(rows, columns=["response_id", "side", "item", "score"]).astype({"score": "Int64"})
 
 
@@ -357,9 +423,15 @@ def round_export(round_id: int, path: Path | str | None = None) -> pd.DataFrame:
     """One row per response — side, date, each score and the evidence text — for the organiser's
     export (never shown on the page)."""
     with reading(path) as con:
-        rows = [] if con is None else con.execute(
-            "SELECT response_id, side, submitted_on, evidence FROM responses WHERE round_id = ? "
-            "ORDER BY response_id", (int(round_id),)).fetchall()
+        rows = (
+            []
+            if con is None
+            else con.execute(
+                "SELECT response_id, side, submitted_on, evidence FROM responses WHERE round_id = ? "
+                "ORDER BY response_id",
+                (int(round_id),),
+            ).fetchall()
+        )
     base = pd.DataFrame(rows, columns=["response_id", "side", "submitted_on", "evidence"])
     scores = round_scores(round_id, path)
     if scores.empty:

@@ -17,6 +17,7 @@ skips the warm-up (the answers are then computed on first use, as before).
 
 ``make run``, ``make serve``, the benchmarks and the browser tests all start the app through here.
 """
+
 from __future__ import annotations
 
 import gc
@@ -33,7 +34,7 @@ def warm_up() -> None:
 
         try:
             db.build_key()
-        except Exception as exc:   # noqa: BLE001 - no or a broken database: the pages say so to users
+        except Exception as exc:  # noqa: BLE001 - no or a broken database: the pages say so to users
             print(f"warm-up skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
         else:
             warm.warm_caches(log=lambda msg: print(msg, file=sys.stderr, flush=True))

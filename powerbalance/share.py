@@ -1,6 +1,7 @@
 """Share and embed links for a view: the page's URL with the view's parameters and
 ``embed=true`` (Streamlit then draws the page without its sidebar, header and toolbar), and an
 ``<iframe>`` snippet to paste into another site. Pure functions: the page passes its own URL."""
+
 from __future__ import annotations
 
 import html
@@ -20,5 +21,7 @@ def view_url(page_url: str, params: dict, embed: bool = False) -> str:
 
 def iframe_snippet(embed_url: str, title: str, height: int = EMBED_HEIGHT) -> str:
     """HTML to embed a view; the URL and title are escaped, so neither can break out of it."""
-    return (f'<iframe src="{html.escape(embed_url, quote=True)}" title="{html.escape(title, quote=True)}" '
-            f'width="100%" height="{int(height)}" style="border:0" loading="lazy"></iframe>')
+    return (
+        f'<iframe src="{html.escape(embed_url, quote=True)}" title="{html.escape(title, quote=True)}" '
+        f'width="100%" height="{int(height)}" style="border:0" loading="lazy"></iframe>'
+    )

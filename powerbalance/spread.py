@@ -11,16 +11,22 @@ Deprivation deciles follow the English Indices of Deprivation: **1 = most depriv
 Context such as deprivation is shown beside the money, never folded into a score. Definitions
 are in docs/funders.md.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 
-def amount_by_area(grants: pd.DataFrame, areas: pd.DataFrame, area_col: str = "district_code",
-                   amount_col: str = "amount_gbp", code_col: str = "code") -> pd.DataFrame:
+def amount_by_area(
+    grants: pd.DataFrame,
+    areas: pd.DataFrame,
+    area_col: str = "district_code",
+    amount_col: str = "amount_gbp",
+    code_col: str = "code",
+) -> pd.DataFrame:
     """Every area of ``areas`` with the number of grants and the money placed in it.
 
     An area the file gives nothing to gets 0 grants and £0 in the measures — shown to people as
@@ -36,8 +42,13 @@ def amount_by_area(grants: pd.DataFrame, areas: pd.DataFrame, area_col: str = "d
     return out
 
 
-def reach(grants: pd.DataFrame, areas: pd.DataFrame, area_col: str = "district_code",
-          amount_col: str = "amount_gbp", code_col: str = "code") -> dict[str, float]:
+def reach(
+    grants: pd.DataFrame,
+    areas: pd.DataFrame,
+    area_col: str = "district_code",
+    amount_col: str = "amount_gbp",
+    code_col: str = "code",
+) -> dict[str, float]:
     """How many of the comparison areas received at least one grant, and what could not be placed.
 
     Returns ``grants``, ``grants_placed``, ``grants_unplaced`` (no area: shown, never hidden),
@@ -94,14 +105,17 @@ def lorenz(values: Iterable[float]) -> pd.DataFrame:
     x = np.sort(_clean(values))
     n, total = len(x), x.sum() if len(x) else 0.0
     cum = np.concatenate([[0.0], np.cumsum(x)])
-    return pd.DataFrame({
-        "share_of_areas": np.arange(n + 1) / n if n else np.array([0.0]),
-        "share_of_amount": cum / total if total else np.full(n + 1, np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "share_of_areas": np.arange(n + 1) / n if n else np.array([0.0]),
+            "share_of_amount": cum / total if total else np.full(n + 1, np.nan),
+        }
+    )
 
 
-def need_alignment(by_area: pd.DataFrame, decile_col: str, amount_col: str = "amount_gbp",
-                   weight_col: str | None = None) -> pd.DataFrame:
+def need_alignment(
+    by_area: pd.DataFrame, decile_col: str, amount_col: str = "amount_gbp", weight_col: str | None = None
+) -> pd.DataFrame:
     """Share of the money going to each deprivation decile (1 = most deprived), beside a baseline.
 
     One row per decile 1–10 with ``areas``, ``amount_gbp``, ``share_of_amount`` (of money placed
@@ -133,9 +147,15 @@ def need_alignment(by_area: pd.DataFrame, decile_col: str, amount_col: str = "am
     return out
 
 
-def cold_spots(by_area: pd.DataFrame, decile_col: str, amount_col: str = "amount_gbp",
-               population_col: str | None = None, max_decile: int = 2, quantile: float = 0.25,
-               code_col: str = "code") -> pd.DataFrame:
+def cold_spots(
+    by_area: pd.DataFrame,
+    decile_col: str,
+    amount_col: str = "amount_gbp",
+    population_col: str | None = None,
+    max_decile: int = 2,
+    quantile: float = 0.25,
+    code_col: str = "code",
+) -> pd.DataFrame:
     """High-need areas with little or no funding, ranked (rank 1 = coldest).
 
     *High need*: deprivation decile ≤ ``max_decile`` (default: the most deprived 20%).

@@ -6,10 +6,11 @@ normalisation and groups; the default rank-band draws; ten neighbours) and compu
 build has no stored answer (a database built before these tables existed, or a build without
 derived indicators). Every read goes through ``powerbalance.db`` on the caller's pinned build.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import duckdb
 import pandas as pd
@@ -23,9 +24,9 @@ NEIGHBOURS_K = 10
 
 _SQL = {
     "index_default": "SELECT * EXCLUDE (level, period, lens, ord) FROM index_default "
-                     "WHERE level = ? AND period = ? AND lens = ? ORDER BY ord",
+    "WHERE level = ? AND period = ? AND lens = ? ORDER BY ord",
     "rank_bands_default": "SELECT * EXCLUDE (level, period, lens, ord) FROM rank_bands_default "
-                          "WHERE level = ? AND period = ? AND lens = ? ORDER BY ord",
+    "WHERE level = ? AND period = ? AND lens = ? ORDER BY ord",
     "neighbours": "SELECT * EXCLUDE (ord) FROM neighbours ORDER BY ord",
 }
 #: dtypes powerbalance.index computes that a database round trip does not give back as such
@@ -40,7 +41,7 @@ def is_default(weights: tuple | None, defaults: Mapping[str, float]) -> bool:
 def _read(name: str, params: list, path: str | Path) -> pd.DataFrame | None:
     try:
         df = _db.query(_SQL[name], params, db=path)
-    except duckdb.CatalogException:   # a database built before the table existed
+    except duckdb.CatalogException:  # a database built before the table existed
         return None
     if df.empty:
         return None

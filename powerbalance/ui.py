@@ -10,23 +10,23 @@ powerbalance (which must not need Streamlit).
   its data table with CSV/XLSX downloads beside it; :func:`table` shows any table with
   downloads; :func:`coverage` says "based on N of M"; :func:`no_data` says what is missing.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import charts, config, db, funders, queries, share
-from . import urlstate
-from . import labels
-from . import downloads
+from . import charts, config, db, funders, labels, queries, share, urlstate
+from .downloads import to_csv_bytes, to_xlsx_bytes
 from .index import normalise_weights
 
 _SEEN = "_pb_url_seen::"
-_RUN = "_pb_run"                 # runs of this session (start_page), to see a widget re-mounted
+_RUN = "_pb_run"  # runs of this session (start_page), to see a widget re-mounted
 _SHOWN = "_pb_shown_in_run::"
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
@@ -40,13 +40,18 @@ _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
 _PUBLISHED_AREA = "_pb_published_area"
 _FALLBACK = "_pb_fallback::"
-LENS_LABELS = {"community": "Community (spending shown, not scored)", "place": "Place (all councils' spend in the area)",
-               "council": "Council (its own spend)"}
+LENS_LABELS = {
+    "community": "Community (spending shown, not scored)",
+    "place": "Place (all councils' spend in the area)",
+    "council": "Council (its own spend)",
+}
 #: Lens choices on the pages, the default (index.DEFAULT_LENS) first.
 LENS_OPTIONS = ["community", "place", "council"]
-LENS_HELP = ("Community: community money, projects and parishes are scored; council spending is context, so a cut "
-             "cannot raise a rank. Place: spending by every council serving the area, scored as providing. "
-             "Council: the council's own budget, compared only with councils of the same tier.")
+LENS_HELP = (
+    "Community: community money, projects and parishes are scored; council spending is context, so a cut "
+    "cannot raise a rank. Place: spending by every council serving the area, scored as providing. "
+    "Council: the council's own budget, compared only with councils of the same tier."
+)
 
 
 # =============================================================================================
@@ -59,8 +64,10 @@ def build_key() -> str:
     try:
         return db.build_key()
     except db.DatabaseMissing:
-        st.error("The Power Balance database has not been built yet. Run `make db` (or "
-                 "`python -m etl build`) and reload this page.")
+        st.error(
+            "The Power Balance database has not been built yet. Run `make db` (or "
+            "`python -m etl build`) and reload this page."
+        )
         st.stop()
         raise  # unreachable: st.stop() raises
 
@@ -90,7 +97,7 @@ def start_page() -> None:
     accessibility stylesheet, and put the view the user carries (area, weights, group, year,
     lens) back into the URL when a navigation dropped it."""
     build_key()
-    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1   # for _remounted
+    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1  # for _remounted
     st.html(_CSS)
     st.session_state.pop(_WEIGHTS_APPLY, None)
     carry_view()
@@ -130,8 +137,9 @@ _PURE = {"queries": queries, "charts": charts}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached_then(query: tuple[str, str], key: str, args: tuple, module: str, fn: str, fn_args: tuple,
-                 fn_kwargs: dict) -> Any:
+def _cached_then(
+    query: tuple[str, str], key: str, args: tuple, module: str, fn: str, fn_args: tuple, fn_kwargs: dict
+) -> Any:
     """Cache entry for <module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
     return getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs)
 
@@ -144,8 +152,9 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
     arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames."""
     build_key()
     with db.snapshot() as key:
-        return _cached_then(_query(query[0]), key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__,
-                            fn_args, fn_kwargs)
+        return _cached_then(
+            _query(query[0]), key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__, fn_args, fn_kwargs
+        )
 
 
 # =============================================================================================
@@ -223,8 +232,19 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.session_state.pop(_FALLBACK + param, None)
 
 
-def url_selectbox(label: str, options: Sequence, *, param: str, key: str, default=None,
-                  format_func: Callable = str, help: str | None = None, container=None, parse=str, dump=str):
+def url_selectbox(
+    label: str,
+    options: Sequence,
+    *,
+    param: str,
+    key: str,
+    default=None,
+    format_func: Callable = str,
+    help: str | None = None,
+    container=None,
+    parse=str,
+    dump=str,
+):
     """A selectbox whose value lives in the URL parameter ``param``. A box absent from the previous
     run (e.g. until a file is uploaded) is re-mounted by the browser at its ``index``, so it then
     gets its value as its index, not through session state — else it could show the first option
@@ -242,21 +262,41 @@ def url_selectbox(label: str, options: Sequence, *, param: str, key: str, defaul
     return value
 
 
-def url_radio(label: str, options: Sequence, *, param: str, key: str, default=None, format_func: Callable = str,
-              help: str | None = None, container=None, horizontal: bool = True):
+def url_radio(
+    label: str,
+    options: Sequence,
+    *,
+    param: str,
+    key: str,
+    default=None,
+    format_func: Callable = str,
+    help: str | None = None,
+    container=None,
+    horizontal: bool = True,
+):
     """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL."""
     options = list(options)
     default = default if default is not None else options[0]
     _load_from_url(key, param, default, options, str)
-    value = (container or st).radio(label, options, key=key, format_func=format_func, help=help,
-                                    horizontal=horizontal)
+    value = (container or st).radio(label, options, key=key, format_func=format_func, help=help, horizontal=horizontal)
     publish(param, value, key, default=default)
     return value
 
 
-def url_multiselect(label: str, options: Sequence, *, param: str, key: str, default: Sequence = (),
-                    format_func: Callable = str, help: str | None = None, max_selections: int | None = None,
-                    container=None, wrap: bool | None = None, select_all: bool | int = 1000) -> list:
+def url_multiselect(
+    label: str,
+    options: Sequence,
+    *,
+    param: str,
+    key: str,
+    default: Sequence = (),
+    format_func: Callable = str,
+    help: str | None = None,
+    max_selections: int | None = None,
+    container=None,
+    wrap: bool | None = None,
+    select_all: bool | int = 1000,
+) -> list:
     """A multiselect stored in the URL as comma-separated values. ``wrap=True`` keeps every chosen
     chip in sight (in a column Streamlit otherwise scrolls them sideways); ``select_all=False``
     makes Enter pick the highlighted match instead of every match."""
@@ -268,8 +308,16 @@ def url_multiselect(label: str, options: Sequence, *, param: str, key: str, defa
 
     _load_from_url(key, param, [v for v in default if v in options], None, parse)
     st.session_state[key] = [v for v in st.session_state[key] if v in options]
-    value = (container or st).multiselect(label, options, key=key, format_func=format_func, help=help,
-                                          max_selections=max_selections, wrap=wrap, select_all=select_all)
+    value = (container or st).multiselect(
+        label,
+        options,
+        key=key,
+        format_func=format_func,
+        help=help,
+        max_selections=max_selections,
+        wrap=wrap,
+        select_all=select_all,
+    )
     publish(param, value, key, lambda v: ",".join(v))
     return value
 
@@ -288,9 +336,17 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
             st.session_state[k] = int(round(100 * float(src.get(d, 0.0))))
     values = {}
     for d, k in keys.items():
-        values[d] = box.slider(f"{labels.DOMAIN_LABELS.get(d, d)} weight (%)", 0, 100, step=5, key=k,
-                               help=f"How much the {d} domain counts in the index. Weights are rescaled to "
-                                    "sum to 100%.") / 100.0
+        values[d] = (
+            box.slider(
+                f"{labels.DOMAIN_LABELS.get(d, d)} weight (%)",
+                0,
+                100,
+                step=5,
+                key=k,
+                help=f"How much the {d} domain counts in the index. Weights are rescaled to sum to 100%.",
+            )
+            / 100.0
+        )
     if sum(values.values()) <= 0:
         box.warning("At least one weight must be above zero; using the default weights.")
         values = dict(defaults)
@@ -372,10 +428,18 @@ def weights_notice(weights: dict, defaults: dict, container=None) -> None:
     w = normalise_weights(weights)
     text = " / ".join(f"{labels.DOMAIN_LABELS.get(d, d).lower()} {100 * float(w.get(d, 0)):.0f}" for d in defaults)
     row = (container or st).container(horizontal=True, gap="small", key="pb_custom_weights")
-    row.markdown(f":material/tune: **Custom weights** {text} (default "
-                 f"{' / '.join(f'{100 * float(v):.0f}' for v in defaults.values())})")
-    row.button("Reset", key="pb_reset_weights", icon=":material/restart_alt:", help="Back to the default weights",
-               on_click=_reset_weights, args=([f"weights_{d}" for d in defaults],))
+    row.markdown(
+        f":material/tune: **Custom weights** {text} (default "
+        f"{' / '.join(f'{100 * float(v):.0f}' for v in defaults.values())})"
+    )
+    row.button(
+        "Reset",
+        key="pb_reset_weights",
+        icon=":material/restart_alt:",
+        help="Back to the default weights",
+        on_click=_reset_weights,
+        args=([f"weights_{d}" for d in defaults],),
+    )
 
 
 # =============================================================================================
@@ -410,13 +474,26 @@ def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str
     get = df if callable(df) else (lambda: df)
     rows = "" if callable(df) else f" ({len(df):,} rows)"
     row = st.container(horizontal=True, gap="small")
-    row.download_button("CSV", data=lambda: downloads.to_csv_bytes(get()), file_name=f"{safe}.csv", mime="text/csv",
-                       key=f"{key}_csv", on_click="ignore", icon=":material/download:",
-                       help=f"Download “{name}” as CSV{rows}")
-    row.download_button("XLSX", data=lambda: downloads.to_xlsx_bytes(get(), safe),
-                       file_name=f"{safe}.xlsx", key=f"{key}_xlsx", on_click="ignore", icon=":material/download:",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       help=f"Download “{name}” as an Excel workbook{rows}")
+    row.download_button(
+        "CSV",
+        data=lambda: to_csv_bytes(get()),
+        file_name=f"{safe}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        help=f"Download “{name}” as CSV{rows}",
+    )
+    row.download_button(
+        "XLSX",
+        data=lambda: to_xlsx_bytes(get(), safe),
+        file_name=f"{safe}.xlsx",
+        key=f"{key}_xlsx",
+        on_click="ignore",
+        icon=":material/download:",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        help=f"Download “{name}” as an Excel workbook{rows}",
+    )
 
 
 def index_columns() -> dict:
@@ -442,26 +519,50 @@ def ward_columns() -> dict:
 def rank_move_columns() -> dict:
     """Column config for the Method page's weights table: readable headings, whole-number ranks."""
     num = st.column_config.NumberColumn
-    return {"area_code": "code", "name": "area", "group": "compared with",
-            "index_default": num("index, default weights", format="%.1f"),
-            "rank_default": num("rank, default weights", format="%d"),
-            "index": num("index, your weights", format="%.1f"), "rank": num("rank, your weights", format="%d"),
-            "rank_move": num("places moved (+ = up)", format="%+d"), "reason": "why no index"}
+    return {
+        "area_code": "code",
+        "name": "area",
+        "group": "compared with",
+        "index_default": num("index, default weights", format="%.1f"),
+        "rank_default": num("rank, default weights", format="%d"),
+        "index": num("index, your weights", format="%.1f"),
+        "rank": num("rank, your weights", format="%d"),
+        "rank_move": num("places moved (+ = up)", format="%+d"),
+        "reason": "why no index",
+    }
 
 
-def table(df: pd.DataFrame, name: str, key: str, *, column_config: dict | None = None, height: int | str = "auto",
-          caption: str | None = None) -> None:
+def table(
+    df: pd.DataFrame,
+    name: str,
+    key: str,
+    *,
+    column_config: dict | None = None,
+    height: int | str = "auto",
+    caption: str | None = None,
+) -> None:
     """A data table with its downloads. Missing values show as empty cells labelled by the
     column config, never 0."""
-    st.dataframe(df, hide_index=True, column_config=column_config, height=height, key=f"{key}_df",
-                 placeholder="no data")
+    st.dataframe(
+        df, hide_index=True, column_config=column_config, height=height, key=f"{key}_df", placeholder="no data"
+    )
     if caption:
         st.caption(caption)
     downloads(df, name, key)
 
 
-def chart(fig, alt: str, *, key: str, data: pd.DataFrame, name: str, select: bool = False,
-          help: str | None = None, column_config: dict | None = None, table_open: bool = False):
+def chart(
+    fig,
+    alt: str,
+    *,
+    key: str,
+    data: pd.DataFrame,
+    name: str,
+    select: bool = False,
+    help: str | None = None,
+    column_config: dict | None = None,
+    table_open: bool = False,
+):
     """A figure, its alt text as a caption (with ``help``), and its data table with downloads in
     an expander right under it. With ``select`` the chart returns click selections."""
     kwargs = dict(key=key, theme=None, config=charts.PLOTLY_CONFIG, alt=alt[:300], width="stretch")
@@ -470,8 +571,11 @@ def chart(fig, alt: str, *, key: str, data: pd.DataFrame, name: str, select: boo
     else:
         st.plotly_chart(fig, **kwargs)
         event = None
-    st.caption(alt, help=help or "This text describes the chart for screen readers and print; the data table "
-                                 "below holds every value drawn.")
+    st.caption(
+        alt,
+        help=help
+        or "This text describes the chart for screen readers and print; the data table below holds every value drawn.",
+    )
     with st.expander(f"Data table: {name}", expanded=table_open):
         table(data, name, f"{key}_t", column_config=column_config, height=320)
     share_line(name)
@@ -517,8 +621,11 @@ def geo_url(level: str) -> str | None:
     info = q(queries.build_info)
     url, path = queries.geo_location(info, level, served_static_root())
     if not path.is_file():
-        st.warning(f"The map cannot be drawn: this build's {level} boundaries are not in the folder this server "
-                   f"serves (`static/geo/{info['build_id']}/`). Rebuild with the default `--static` folder. The "
-                   "table below has every value.", icon=":material/map:")
+        st.warning(
+            f"The map cannot be drawn: this build's {level} boundaries are not in the folder this server "
+            f"serves (`static/geo/{info['build_id']}/`). Rebuild with the default `--static` folder. The "
+            "table below has every value.",
+            icon=":material/map:",
+        )
         return None
     return url

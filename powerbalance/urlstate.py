@@ -1,4 +1,5 @@
 """The view's state as URL text: domain weights ↔ 'funding:0.5,projects:0.5,participation:0'."""
+
 from __future__ import annotations
 
 import math

@@ -7,36 +7,54 @@ shift between the first and last year, for every level, year and lens, with the 
 process and build, so the first visitors after a start get warm answers instead of paying for
 them while 25 others wait. Nothing here imports Streamlit.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from powerbalance import index
 
 
 def default_combinations(db=None) -> list[tuple[str, str, str]]:
     """(level, lens, period) of every index the pages can show (regions have no council lens)."""
-    return [(level, lens, period) for level in index.LEVELS for lens in index.LENSES
-            if not (lens == "council" and level == "region") for period in index.periods(db)]
+    return [
+        (level, lens, period)
+        for level in index.LEVELS
+        for lens in index.LENSES
+        if not (lens == "council" and level == "region")
+        for period in index.periods(db)
+    ]
 
 
 def default_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
     """(label, call) for every whole-level answer a page asks for with default settings."""
-    weights = dict(index.DEFAULT_WEIGHTS)   # what the pages pass (ui.carried_weights), not None
-    out: list[tuple[str, Callable[[], object]]] = [
-        ("neighbours", lambda: index.peers(_any_council(db), k=10, db=db))]
+    weights = dict(index.DEFAULT_WEIGHTS)  # what the pages pass (ui.carried_weights), not None
+    out: list[tuple[str, Callable[[], object]]] = [("neighbours", lambda: index.peers(_any_council(db), k=10, db=db))]
     for level, lens, period in default_combinations(db):
-        out.append((f"index {level} {lens} {period}",
-                    lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, weights, ln, db=db)))
+        out.append(
+            (
+                f"index {level} {lens} {period}",
+                lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, weights, ln, db=db),
+            )
+        )
         # the Method page compares the chosen weights with the defaults asked for as None
-        out.append((f"index {level} {lens} {period} (weights=None)",
-                    lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, None, ln, db=db)))
-        out.append((f"rank bands {level} {lens} {period}",
-                    lambda lv=level, ln=lens, p=period: index.rank_uncertainty(lv, p, weights, ln, db=db)))
+        out.append(
+            (
+                f"index {level} {lens} {period} (weights=None)",
+                lambda lv=level, ln=lens, p=period: index.compute_index(lv, p, None, ln, db=db),
+            )
+        )
+        out.append(
+            (
+                f"rank bands {level} {lens} {period}",
+                lambda lv=level, ln=lens, p=period: index.rank_uncertainty(lv, p, weights, ln, db=db),
+            )
+        )
     for level, lens in dict.fromkeys((lv, ln) for lv, ln, _ in default_combinations(db)):
-        out.append((f"shift {level} {lens}", lambda lv=level, ln=lens: index.shift(lv, lens=ln, weights=weights,
-                                                                                  db=db)))
+        out.append(
+            (f"shift {level} {lens}", lambda lv=level, ln=lens: index.shift(lv, lens=ln, weights=weights, db=db))
+        )
     return out
 
 
@@ -52,14 +70,14 @@ def warm_caches(db=None, log: Callable[[str], None] = print) -> dict[str, float]
     t_all = time.perf_counter()
     try:
         requests = default_requests(db)
-    except Exception as exc:   # noqa: BLE001 - e.g. a damaged database: the pages say so to users
+    except Exception as exc:  # noqa: BLE001 - e.g. a damaged database: the pages say so to users
         log(f"warm-up skipped: {type(exc).__name__}: {exc}")
         return timings
     for label, call in requests:
         t0 = time.perf_counter()
         try:
             call()
-        except Exception as exc:   # noqa: BLE001 - the page will say what is wrong when asked
+        except Exception as exc:  # noqa: BLE001 - the page will say what is wrong when asked
             log(f"warm-up: {label} failed: {type(exc).__name__}: {exc}")
             continue
         timings[label] = time.perf_counter() - t0

@@ -1,5 +1,6 @@
 """Shared fixtures. The real database is built ONCE per test session from the raw directory
 (../shared/data or $POWERBALANCE_RAW_DIR) into a temporary folder; tests never touch data/."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,11 @@ def real_db(built, tmp_path_factory) -> Path:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "real_db" in getattr(item, "fixturenames", ()) or "built" in getattr(item, "fixturenames", ()) \
-                or "raw_dir" in getattr(item, "fixturenames", ()):
+        if (
+            "real_db" in getattr(item, "fixturenames", ())
+            or "built" in getattr(item, "fixturenames", ())
+            or "raw_dir" in getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.realdata)
 
 
@@ -119,8 +123,14 @@ def finance_built(raw_dir, tmp_path_factory):
     from etl.sources.revenue_outturn import RevenueOutturn
 
     out = tmp_path_factory.mktemp("finance_build")
-    result = build(raw_dir, out / "pb.duckdb", out / "static", sources=[Geography(), RevenueOutturn()], derive=False,
-                   log=lambda *_: None)
+    result = build(
+        raw_dir,
+        out / "pb.duckdb",
+        out / "static",
+        sources=[Geography(), RevenueOutturn()],
+        derive=False,
+        log=lambda *_: None,
+    )
     con = duckdb.connect(str(result.db_path), read_only=True)
     yield con, result.reports["revenue_outturn"]
     con.close()

@@ -1,4 +1,5 @@
 """Small helpers shared by test modules (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 7
     return ctx, page, w, errors
 
 
-def open_app_page(app, page: str, params: dict | None = None, timeout: float = TIMEOUT) -> "AppTest":  # noqa: F821 - imported when called
+def open_app_page(app, page: str, params: dict | None = None, timeout: float = TIMEOUT) -> AppTest:  # noqa: F821 - imported when called
     """A fresh session on ``page`` with exactly ``params`` in the URL."""
     from streamlit.testing.v1 import AppTest
 
@@ -94,12 +95,29 @@ def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
     ctxv = pd.read_csv(FIX / "context_values.csv", dtype={"period": str})
     insert_rows(con, "indicator_values", ctxv)
     write_definitions(con, [i for i in context.INDICATORS if i.id in ("population", "imd_score")])
-    rows = [(code, "district", "fixture", square_wkb(400000 + i * 30000, 300000, side))
-            for i, (code, side) in enumerate(SQUARES_KM.items())]
+    rows = [
+        (code, "district", "fixture", square_wkb(400000 + i * 30000, 300000, side))
+        for i, (code, side) in enumerate(SQUARES_KM.items())
+    ]
     insert_rows(con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
     if local_rows:
-        insert_rows(con, "local_values", local_rows, ["file", "sheet", "row", "template", "area_code", "area_level",
-                                                      "period", "measure", "value", "source_note"])
+        insert_rows(
+            con,
+            "local_values",
+            local_rows,
+            [
+                "file",
+                "sheet",
+                "row",
+                "template",
+                "area_code",
+                "area_level",
+                "period",
+                "measure",
+                "value",
+                "source_note",
+            ],
+        )
     ctx = BuildContext(con, FIX, "fixture")
     derive(ctx)
     con.execute("CHECKPOINT")
@@ -118,12 +136,16 @@ def indicator_digest(db) -> tuple[str, str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         values = con.execute("SELECT * FROM indicator_values ORDER BY ALL").fetchall()
-        defs = con.execute("SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, "
-                           "levels, is_local FROM indicators ORDER BY ALL").fetchall()
+        defs = con.execute(
+            "SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, "
+            "levels, is_local FROM indicators ORDER BY ALL"
+        ).fetchall()
     finally:
         con.close()
-    return tuple(hashlib.sha256("\n".join("|".join(text(v) for v in r) for r in rows).encode()).hexdigest()
-                 for rows in (values, defs))
+    return tuple(
+        hashlib.sha256("\n".join("|".join(text(v) for v in r) for r in rows).encode()).hexdigest()
+        for rows in (values, defs)
+    )
 
 
 # ---- browser pages -----------------------------------------------------------------------------
@@ -147,10 +169,22 @@ def brief_profile(**kw):
     """An AreaProfile for Adur with made-up build details, for brief and PDF tests; ``kw`` overrides."""
     from powerbalance import queries
 
-    base = dict(code="E07000223", name="Adur", level="district", type="shire_district",
-                parent_names={"county": "West Sussex", "region": "South East"}, council_code="E07000223",
-                council_name="Adur", council_level="district", period="2017-18", lens="place",
-                weights={"funding": 0.5, "projects": 0.5, "participation": 0.0}, group_label="shire districts",
-                build_id="b1", built_at="2026-01-01 00:00:00", attributions=["Source: ONS"])
+    base = dict(
+        code="E07000223",
+        name="Adur",
+        level="district",
+        type="shire_district",
+        parent_names={"county": "West Sussex", "region": "South East"},
+        council_code="E07000223",
+        council_name="Adur",
+        council_level="district",
+        period="2017-18",
+        lens="place",
+        weights={"funding": 0.5, "projects": 0.5, "participation": 0.0},
+        group_label="shire districts",
+        build_id="b1",
+        built_at="2026-01-01 00:00:00",
+        attributions=["Source: ONS"],
+    )
     base.update(kw)
     return queries.AreaProfile(**base)

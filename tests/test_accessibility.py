@@ -1,6 +1,7 @@
 """Accessibility as tested, not hoped: axe-core (shipped by axe-playwright-python) runs on every
 page of a real ``streamlit run`` in headless Chromium with the WCAG 2.0/2.1/2.2 A and AA rules,
 once the page's charts and tables are drawn, and the test fails on any violation."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,9 +9,11 @@ import pytest
 from bench import chromium_path
 from tests.helpers import open_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -66,7 +69,7 @@ def test_accessibility_statement_lists_what_is_not_accessible(browser, server, r
     try:
         text = page.locator('[data-testid="stMain"]').inner_text()
         assert "Accessibility statement" in text
-        assert "map" in text.lower() and "data table" in text.lower()   # what is not accessible, and the alternative
+        assert "map" in text.lower() and "data table" in text.lower()  # what is not accessible, and the alternative
         assert "WCAG 2.2" in text
     finally:
         ctx.close()

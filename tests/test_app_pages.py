@@ -5,6 +5,7 @@ the URL round trip (query params → widgets → query params → same view).
 A map *click* cannot be simulated in AppTest (Plotly selections are set by the browser); the
 browser tests click a real map. Here the selection → area step is tested on the helper.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -38,7 +39,9 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
     assert at.query_params == {"year": period, "level": "district", "lens": index.DEFAULT_LENS}
     figs = figures(at)
     shaded, missing = map_codes(figs[0])
-    expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")["index"]
+    expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")[
+        "index"
+    ]
     assert sorted(shaded + missing) == sorted(expected.index)
     assert set(shaded) == set(expected.dropna().index)
     z = dict(zip(figs[0]["data"][0]["locations"], figs[0]["data"][0]["z"]))
@@ -50,8 +53,10 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
     # distribution by tier: one box per tier, every council with an index drawn
     boxes = [d for d in figs[1]["data"] if d["type"] == "box"]
     assert len(boxes) == 3
-    n_tier = sum(index.compute_index(lv, period, lens=index.DEFAULT_LENS, db=real_db)["index"].notna().sum()
-                 for lv in ("district", "county"))
+    n_tier = sum(
+        index.compute_index(lv, period, lens=index.DEFAULT_LENS, db=real_db)["index"].notna().sum()
+        for lv in ("district", "county")
+    )
     assert sum(len(b["x"]) for b in boxes) == n_tier
     # every chart has its alt text caption and a data table with downloads
     assert len(at.get("plotly_chart")) >= 3
@@ -59,8 +64,12 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
 
 
 def quadrant_figures(at) -> list[dict]:
-    return [f for f in figures(at) if any(t.get("name") == "Shire districts" for t in f["data"])
-            and "community money" in f["layout"]["yaxis"]["title"]["text"].lower()]
+    return [
+        f
+        for f in figures(at)
+        if any(t.get("name") == "Shire districts" for t in f["data"])
+        and "community money" in f["layout"]["yaxis"]["title"]["text"].lower()
+    ]
 
 
 def test_overview_enabling_or_retreating(app, real_db):
@@ -76,7 +85,7 @@ def test_overview_enabling_or_retreating(app, real_db):
     fig = quadrant_figures(at)[0]
     drawn = [c for t in fig["data"] for c in t["customdata"]]
     assert sorted(drawn) == sorted(placed.loc[placed["quadrant"] != quadrants.NOT_ENOUGH, "area_code"])
-    assert "E06000063" not in drawn                       # Cumberland: not enough data, never placed
+    assert "E06000063" not in drawn  # Cumberland: not enough data, never placed
     s0, s1 = placed.attrs["spend_span"]
     xtitle = fig["layout"]["xaxis"]["title"]["text"]
     assert f"{s0} → {s1}" in xtitle and "nominal" in xtitle
@@ -114,8 +123,11 @@ def test_my_area_district(app, real_db, period):
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     assert at.header[0].value == "Adur"
     assert at.query_params["area"] == "E07000223"
-    row = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code").loc[
-        "E07000223"]
+    row = (
+        index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db)
+        .set_index("area_code")
+        .loc["E07000223"]
+    )
     metric = at.metric[0]
     if row["index"] == row["index"]:
         assert metric.value == f"{row['index']:,.1f}"
@@ -130,16 +142,20 @@ def test_my_area_district(app, real_db, period):
 
 
 def test_my_area_ward_shows_district_index_and_ward_map(app, real_db):
-    w = sql(real_db, "SELECT w.code, w.name, d.code AS dcode, d.name AS dname FROM areas w JOIN areas d "
-                     "ON d.code = w.district_code WHERE w.level = 'ward' ORDER BY w.code LIMIT 1").iloc[0]
+    w = sql(
+        real_db,
+        "SELECT w.code, w.name, d.code AS dcode, d.name AS dname FROM areas w JOIN areas d "
+        "ON d.code = w.district_code WHERE w.level = 'ward' ORDER BY w.code LIMIT 1",
+    ).iloc[0]
     at = open_page(app, "pages/my_area_page.py", {"area": w["code"]})
     assert at.header[0].value == w["name"]
     assert any(w["dname"] in i.value for i in at.info)
     ward_maps = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "choroplethmap"]
     assert ward_maps
     shaded, missing = map_codes(ward_maps[0])
-    in_district = set(sql(real_db, "SELECT code FROM areas WHERE level = 'ward' AND district_code = ?",
-                          [w["dcode"]])["code"])
+    in_district = set(
+        sql(real_db, "SELECT code FROM areas WHERE level = 'ward' AND district_code = ?", [w["dcode"]])["code"]
+    )
     assert set(shaded + missing) == in_district
     selected = [t for t in ward_maps[0]["data"] if t.get("name", "").startswith("Selected")]
     assert selected and selected[0]["locations"] == [w["code"]]
@@ -156,8 +172,14 @@ def test_my_area_search_then_choose(app):
 
 
 def test_selected_location_reads_the_clicked_area():
-    event = {"selection": {"points": [{"curve_number": 0, "location": "E05013038", "z": 1.0}],
-                           "point_indices": [0], "box": [], "lasso": []}}
+    event = {
+        "selection": {
+            "points": [{"curve_number": 0, "location": "E05013038", "z": 1.0}],
+            "point_indices": [0],
+            "box": [],
+            "lasso": [],
+        }
+    }
     assert ui.selected_location(event) == "E05013038"
     assert ui.selected_location({"selection": {"points": [], "point_indices": []}}) is None
     assert ui.selected_location(None) is None
@@ -167,11 +189,13 @@ def test_selected_location_reads_the_clicked_area():
 
 
 def test_compare_same_county(app, real_db, period):
-    d = sql(real_db, "SELECT code, county_code FROM areas WHERE level = 'district' AND tier = 'lower' "
-                     "ORDER BY code LIMIT 1").iloc[0]
+    d = sql(
+        real_db, "SELECT code, county_code FROM areas WHERE level = 'district' AND tier = 'lower' ORDER BY code LIMIT 1"
+    ).iloc[0]
     at = open_page(app, "pages/compare_page.py", {"area": d["code"], "group": "county", "year": period})
-    members = set(sql(real_db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?",
-                      [d["county_code"]])["code"])
+    members = set(
+        sql(real_db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?", [d["county_code"]])["code"]
+    )
     table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
     assert set(table["area_code"]) == members
     expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")
@@ -200,7 +224,7 @@ def test_compare_opens_on_statistical_neighbours(app, real_db, period):
     peers = index.peers("E07000223", db=real_db)["peer_code"].tolist()
     assert len(peers) == 10 and table["area_code"].tolist()[0] == "E07000223"
     assert set(table["area_code"]) == {"E07000223", *peers}
-    assert set(table["group_label"]) == {"shire districts"}, set(table["group_label"])   # like with like
+    assert set(table["group_label"]) == {"shire districts"}, set(table["group_label"])  # like with like
     at.radio(key="cmp_group").set_value("pick").run()
     assert at.query_params["group"] == "pick"
 
@@ -217,9 +241,12 @@ def test_compare_tier_is_summarised(app):
 
 
 def test_map_wards(app, real_db):
-    ind = sql(real_db, """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
+    ind = sql(
+        real_db,
+        """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
                           JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
-                          GROUP BY ALL HAVING count(v.value) > 0 ORDER BY v.indicator_id, v.period LIMIT 1""").iloc[0]
+                          GROUP BY ALL HAVING count(v.value) > 0 ORDER BY v.indicator_id, v.period LIMIT 1""",
+    ).iloc[0]
     at = open_page(app, "pages/map_page.py", {"level": "ward", "indicator": ind["indicator_id"], "year": ind["period"]})
     assert at.radio(key="map_level").value == "ward"
     assert at.selectbox(key="map_indicator").value == ind["indicator_id"]
@@ -247,8 +274,9 @@ def test_method_weights_recompute_live(app, real_db, period):
     at = open_page(app, "pages/method_page.py", {"weights": "funding:0.8,projects:0.2,participation:0"})
     assert at.slider(key="weights_funding").value == 80 and at.slider(key="weights_projects").value == 20
     scatter = figures(at)[0]["data"][1:]  # [0] is the line of no change
-    mine = index.compute_index("district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0},
-                               lens=index.DEFAULT_LENS, db=real_db)["index"].dropna()
+    mine = index.compute_index(
+        "district", period, {"funding": 0.8, "projects": 0.2, "participation": 0.0}, lens=index.DEFAULT_LENS, db=real_db
+    )["index"].dropna()
     default = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db)["index"].dropna()
     assert sorted(v for t in scatter for v in t["y"]) == pytest.approx(sorted(mine.tolist()))
     assert sorted(v for t in scatter for v in t["x"]) == pytest.approx(sorted(default.tolist()))
@@ -303,22 +331,30 @@ def _markdown(at) -> str:
 
 def test_pages_open_on_the_latest_year_each_measure_has(app, real_db):
     words = queries.latest_lines(queries.latest_and_longest(["E07000223"], db=real_db))
-    assert any(w.startswith("Parish precepts as a share of council spending: 0.36% in 2023-24 (0.33% in 2010-11")
-               for w in words)
+    assert any(
+        w.startswith("Parish precepts as a share of council spending: 0.36% in 2023-24 (0.33% in 2010-11")
+        for w in words
+    )
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     assert all(w in _markdown(at) for w in words) and queries.INDEX_YEARS_NOTE in captions(at)
     part = [f for f in figures(at) if any(t.get("name") == "England" and "error_y" in t for t in f["data"])]
     eng = next(t for t in part[0]["data"] if t["name"] == "England")
-    assert eng["y"][eng["x"].index("2022-23")] is None                 # no survey: a gap in the line
-    longest = [f for f in figures(at) if f["data"] and f["data"][0].get("x", [None])[0] == "2010-11"
-               and f["data"][0]["x"][-1] == "2023-24"]
-    assert len(longest) == 2                                           # spending per head, precept share
+    assert eng["y"][eng["x"].index("2022-23")] is None  # no survey: a gap in the line
+    longest = [
+        f
+        for f in figures(at)
+        if f["data"] and f["data"][0].get("x", [None])[0] == "2010-11" and f["data"][0]["x"][-1] == "2023-24"
+    ]
+    assert len(longest) == 2  # spending per head, precept share
     adur = next(t for t in longest[1]["data"] if t["name"] == "Adur")
-    assert adur["y"][adur["x"].index("2018-19")] is None               # years not published: gaps
-    pop = sql(real_db, """SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
+    assert adur["y"][adur["x"].index("2018-19")] is None  # years not published: gaps
+    pop = sql(
+        real_db,
+        """SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
                           WHERE a.county_code = 'E10000032' AND a.level = 'district'
-                          AND v.indicator_id = 'population'""").set_index("area_code")["value"]
-    place = 11_894_000 + 1_486_213_000 * pop["E07000223"] / pop.sum()     # RS 2023-24: Adur and West Sussex
+                          AND v.indicator_id = 'population'""",
+    ).set_index("area_code")["value"]
+    place = 11_894_000 + 1_486_213_000 * pop["E07000223"] / pop.sum()  # RS 2023-24: Adur and West Sussex
     assert adur["y"][-1] == pytest.approx(100 * 440_000 / place)
     assert eng["x"][-1] == "2024-25" and eng["y"][-1] == pytest.approx(33.585)
     ov = open_page(app, "pages/overview_page.py")
@@ -335,8 +371,10 @@ def test_my_area_finds_a_parish_and_says_which(app):
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     at.text_input(key="ma_search").set_value("Hebden Royd").run()
     pick = at.selectbox(key="ma_pick")
-    assert pick.options == ["Hebden Royd (parish) — Calder ward, Calderdale",
-                            "Hebden Royd (parish) — Luddendenfoot ward, Calderdale"]
+    assert pick.options == [
+        "Hebden Royd (parish) — Calder ward, Calderdale",
+        "Hebden Royd (parish) — Luddendenfoot ward, Calderdale",
+    ]
     pick.set_value("E05001372").run()
     assert not at.exception
     assert at.header[0].value == "Calder" and at.query_params["area"] == "E05001372"

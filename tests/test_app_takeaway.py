@@ -1,5 +1,6 @@
 """What users take away, through AppTest on the real build: benchmarks and "what stands out" on
 My area, the open data files on the Data page, the accessibility statement page."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,7 +47,7 @@ def test_data_page_links_this_builds_open_files(app, real_db):  # noqa: F811
     urls = files[0]["csv"].tolist() + files[0]["parquet"].tolist()
     assert urls and all(u.startswith(f"/app/static/geo/{build_id}/exports/") for u in urls)
     assert any("catalogue.json" in m.value for m in at.markdown)
-    for u in urls:   # each link is a file this server serves
+    for u in urls:  # each link is a file this server serves
         assert (app / "static" / u.removeprefix("/app/static/")).is_file(), u
 
 

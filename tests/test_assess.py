@@ -3,6 +3,7 @@ may be shown (powerbalance.relationship), the organiser's CLI (powerbalance.asse
 through AppTest and the whole flow in Chromium.
 
 Store tests use a SQLite file of their own under tmp_path; nothing here writes to the DuckDB."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from powerbalance import assess, relationship as rel, responses
+from powerbalance import assess, responses
+from powerbalance import relationship as rel
 
 TODAY = date(2026, 11, 1)
 CLOSES = date(2027, 1, 31)
@@ -36,8 +38,9 @@ def new_round(store, council=6, community=6, **kw):
 
 
 def send(store, code, scores=None, evidence="", **kw):
-    return responses.submit(code, ALL_FOURS if scores is None else scores, evidence, rel.ITEMS, today=TODAY,
-                            path=store, **kw)
+    return responses.submit(
+        code, ALL_FOURS if scores is None else scores, evidence, rel.ITEMS, today=TODAY, path=store, **kw
+    )
 
 
 def count(store, table):
@@ -57,7 +60,7 @@ def test_codes_are_long_unique_and_stored_only_as_hashes(store):
     _, codes = new_round(store, council=20, community=40)
     every = codes["council"] + codes["community"]
     assert (len(codes["council"]), len(codes["community"])) == (20, 40)
-    assert len(set(every)) == 60 and all(len(c) >= 24 for c in every)   # 18 random bytes = 144 bits
+    assert len(set(every)) == 60 and all(len(c) >= 24 for c in every)  # 18 random bytes = 144 bits
     raw = b"".join(p.read_bytes() for p in store.parent.glob("responses.sqlite*"))
     assert not any(c.encode() in raw for c in every)
     with sqlite3.connect(store) as con:
@@ -93,24 +96,29 @@ def test_unknown_code_is_refused_and_stores_nothing(store):
 
 def test_code_is_refused_after_the_round_closes(store):
     _, codes = new_round(store)
-    responses.check_code(codes["council"][0], today=CLOSES, path=store)   # the closing day is still open
+    responses.check_code(codes["council"][0], today=CLOSES, path=store)  # the closing day is still open
     with pytest.raises(responses.Rejected, match="closed on 2027-01-31"):
-        responses.submit(codes["council"][0], ALL_FOURS, "", rel.ITEMS, today=CLOSES + timedelta(days=1),
-                         path=store)
+        responses.submit(codes["council"][0], ALL_FOURS, "", rel.ITEMS, today=CLOSES + timedelta(days=1), path=store)
     assert count(store, "responses") == 0 and used_codes(store) == 0
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"p1_inclusive": 0}, "from 1 to 5"), ({"t_trust": 6}, "from 1 to 5"), ({"t_risk": 3.5}, "whole number"),
-    ({"p2_roles": "4"}, "whole number"), ({"t_momentum": True}, "whole number"),
-    ({"not_a_question": 3}, "unknown question"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"p1_inclusive": 0}, "from 1 to 5"),
+        ({"t_trust": 6}, "from 1 to 5"),
+        ({"t_risk": 3.5}, "whole number"),
+        ({"p2_roles": "4"}, "whole number"),
+        ({"t_momentum": True}, "whole number"),
+        ({"not_a_question": 3}, "unknown question"),
+    ],
+)
 def test_bad_scores_are_refused_and_store_nothing(store, change, message):
     _, codes = new_round(store)
     with pytest.raises(responses.Rejected, match=message):
         send(store, codes["council"][0], {**ALL_FOURS, **change})
     assert count(store, "responses") == 0 and count(store, "scores") == 0 and used_codes(store) == 0
-    send(store, codes["council"][0])   # the code is still good
+    send(store, codes["council"][0])  # the code is still good
 
 
 def test_over_long_evidence_is_refused_and_stores_nothing(store):
@@ -140,7 +148,7 @@ def test_sql_is_parameterised_and_evidence_comes_back_escaped(store):
     send(store, codes["council"][0], evidence=NASTY)
     send(store, codes["council"][1], evidence="=HYPERLINK(\"http://127.0.0.1\")")
     export = responses.round_export(rid, store)
-    assert export["evidence"].tolist() == [NASTY, "=HYPERLINK(\"http://127.0.0.1\")"]   # stored verbatim
+    assert export["evidence"].tolist() == [NASTY, "=HYPERLINK(\"http://127.0.0.1\")"]  # stored verbatim
     page = assess.export_text(assess.export_table(rid, store), "html")
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     csv_text = assess.export_text(assess.export_table(rid, store), "csv")
@@ -167,10 +175,12 @@ def test_a_side_is_shown_only_from_its_threshold(store):
 def test_threshold_cannot_go_below_three(store):
     with pytest.raises(responses.Rejected, match="cannot be below 3"):
         new_round(store, min_responses=2)
-    with pytest.raises(sqlite3.IntegrityError):   # nor behind the module's back
+    with pytest.raises(sqlite3.IntegrityError):  # nor behind the module's back
         with responses.writing(store) as con:
-            con.execute("INSERT INTO rounds (area_code, area_name, opened_on, closes_on, min_responses) "
-                        "VALUES ('E07000223', 'Adur', '2026-11-01', '2027-01-31', 1)")
+            con.execute(
+                "INSERT INTO rounds (area_code, area_name, opened_on, closes_on, min_responses) "
+                "VALUES ('E07000223', 'Adur', '2026-11-01', '2027-01-31', 1)"
+            )
     assert responses.rounds(path=store).empty
 
 
@@ -200,7 +210,7 @@ def test_network_lists_only_published_rounds(store):
     for c in codes["council"]:
         send(store, c, {**ALL_FOURS, "t_risk": 5})
     net = rel.network(store)
-    assert net["round"].tolist() == [rid2] and pd.isna(net.loc[0, "mean_gap"])   # community below threshold
+    assert net["round"].tolist() == [rid2] and pd.isna(net.loc[0, "mean_gap"])  # community below threshold
     for c in codes["community"]:
         send(store, c, {**ALL_FOURS, "t_risk": 2})
     net = rel.network(store)
@@ -231,7 +241,7 @@ def test_a_version_1_store_is_migrated_keeping_its_data(store):
     con.execute("INSERT INTO rounds VALUES (1, 'E07000223', 'Adur', '2026-10-01', '2026-12-31', 5, 1)")
     con.commit()
     con.close()
-    r = responses.rounds(path=store).iloc[0]   # the first read migrates it
+    r = responses.rounds(path=store).iloc[0]  # the first read migrates it
     assert (r["area_code"], r["published_on"]) == ("E07000223", "2026-10-01")
     with sqlite3.connect(store) as c:
         assert c.execute("PRAGMA user_version").fetchone()[0] == 2
@@ -250,18 +260,18 @@ def test_backup_while_writing_and_restore(store, tmp_path):
     send(store, codes["council"][0])
     reader = sqlite3.connect(store)
     reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM responses").fetchone()   # an open read does not stop a backup
+    reader.execute("SELECT count(*) FROM responses").fetchone()  # an open read does not stop a backup
     copy = tmp_path / "backup.sqlite"
     assess.main(["--store", str(store), "backup", "--to", str(copy)])
     reader.close()
-    send(store, codes["council"][1])   # after the backup
+    send(store, codes["council"][1])  # after the backup
     restored = tmp_path / "restored" / "responses.sqlite"
     restored.parent.mkdir()
     shutil.copy(copy, restored)
     assert responses.rounds(path=restored).iloc[0]["council_responses"] == 1
     with pytest.raises(responses.Rejected, match="already been used"):
         send(restored, codes["council"][0])
-    send(restored, codes["council"][2])   # the restored store takes new responses
+    send(restored, codes["council"][2])  # the restored store takes new responses
     assert count(restored, "responses") == 2
 
 
@@ -284,6 +294,7 @@ def _process_writer(store, codes, seed, threads, results):
             except responses.Rejected:
                 with lock:
                     refused.append(c)
+
     ts = [threading.Thread(target=session, args=(n,)) for n in range(threads)]
     for t in ts:
         t.start()
@@ -307,8 +318,8 @@ def test_two_processes_of_many_sessions_lose_and_duplicate_nothing(store):
         assert p.exitcode == 0
     accepted = [c for a, _ in got for c in a]
     refused = [c for _, r in got for c in r]
-    assert sorted(accepted) == sorted(every)                 # each code accepted exactly once
-    assert len(refused) == 2 * 6 * len(every) - len(every)    # every other attempt refused
+    assert sorted(accepted) == sorted(every)  # each code accepted exactly once
+    assert len(refused) == 2 * 6 * len(every) - len(every)  # every other attempt refused
     assert count(store, "responses") == 40 and count(store, "scores") == 400 and used_codes(store) == 40
     with sqlite3.connect(store) as con:
         assert con.execute("SELECT count(DISTINCT response_id) FROM scores").fetchone()[0] == 40
@@ -318,7 +329,8 @@ def test_two_processes_of_many_sessions_lose_and_duplicate_nothing(store):
 def _killed_writer(store, code, ready):
     def hang():
         ready.set()
-        threading.Event().wait(120)   # killed here, inside the open transaction
+        threading.Event().wait(120)  # killed here, inside the open transaction
+
     send(store, code, evidence="never committed", before_commit=hang)
 
 
@@ -335,9 +347,9 @@ def test_a_writer_killed_mid_submission_loses_only_its_own_response(store):
     os.kill(victim.pid, signal.SIGKILL)
     victim.join(30)
     assert victim.exitcode == -signal.SIGKILL
-    assert count(store, "responses") == 2 and used_codes(store) == 2   # the others are intact
-    send(store, codes["council"][2])                                   # the store takes writes again
-    send(store, codes["council"][1])                                   # the killed writer's code is still good
+    assert count(store, "responses") == 2 and used_codes(store) == 2  # the others are intact
+    send(store, codes["council"][2])  # the store takes writes again
+    send(store, codes["council"][1])  # the killed writer's code is still good
     assert count(store, "responses") == 4
     assert "never committed" not in responses.round_export(1, store)["evidence"].tolist()
     with sqlite3.connect(store) as con:
@@ -349,8 +361,25 @@ def test_a_writer_killed_mid_submission_loses_only_its_own_response(store):
 
 def test_cli_new_round_prints_codes_for_a_real_area(real_db, store, capsys):
     closes = (date.today() + timedelta(days=60)).isoformat()
-    assert assess.main(["--store", str(store), "new-round", "--area", "E07000223", "--closes", closes,
-                        "--council", "20", "--community", "40", "--publish"]) == 0
+    assert (
+        assess.main(
+            [
+                "--store",
+                str(store),
+                "new-round",
+                "--area",
+                "E07000223",
+                "--closes",
+                closes,
+                "--council",
+                "20",
+                "--community",
+                "40",
+                "--publish",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Round 1 for Adur (E07000223)" in out and "published in the network view" in out
     council = out.split("council codes (20):\n")[1].split("\n\n")[0].split("\n")
@@ -358,13 +387,19 @@ def test_cli_new_round_prints_codes_for_a_real_area(real_db, store, capsys):
     assert responses.rounds(path=store).iloc[0][["council_codes", "community_codes"]].tolist() == [20, 40]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["new-round", "--area", "E99999999", "--closes", "2099-01-01", "--council", "5"], "not an area"),
-    (["new-round", "--area", "E07000223", "--closes", "2020-01-01", "--council", "5"], "before today"),
-    (["new-round", "--area", "E07000223", "--closes", "2099-01-01", "--council", "5", "--min-responses", "2"],
-     "cannot be below 3"),
-    (["publish-round", "--round", "7"], "no round 7"), (["export", "--round", "7"], "no round 7"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["new-round", "--area", "E99999999", "--closes", "2099-01-01", "--council", "5"], "not an area"),
+        (["new-round", "--area", "E07000223", "--closes", "2020-01-01", "--council", "5"], "before today"),
+        (
+            ["new-round", "--area", "E07000223", "--closes", "2099-01-01", "--council", "5", "--min-responses", "2"],
+            "cannot be below 3",
+        ),
+        (["publish-round", "--round", "7"], "no round 7"),
+        (["export", "--round", "7"], "no round 7"),
+    ],
+)
 def test_cli_refuses_bad_commands_clearly(real_db, store, capsys, argv, message):
     assert assess.main(["--store", str(store), *argv]) == 2
     assert message in capsys.readouterr().err
@@ -389,8 +424,9 @@ def test_brief_has_a_relationship_line_only_past_the_threshold(real_db, store, m
     monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
     profile = queries.area_profile("E07000223", db=real_db)
     assert "Relationship self-assessment" not in brief.render(profile)
-    _, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=9), 3, 3, min_responses=3,
-                                      path=store)
+    _, codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=9), 3, 3, min_responses=3, path=store
+    )
     for c in codes["council"]:
         responses.submit(c, {**ALL_FOURS, "p4_empathy": 5}, "<script>x</script>", rel.ITEMS, path=store)
     assert "too few on a side to show results yet" in brief.render(profile)
@@ -444,8 +480,9 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     monkeypatch.setattr(rel, "time", SimpleNamespace(sleep=slept.append))
     duckdb_before = hashlib.sha256(real_db.read_bytes()).hexdigest()
 
-    rid, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=30), 4, 3,
-                                        min_responses=3, publish=True, path=store)
+    rid, codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=30), 4, 3, min_responses=3, publish=True, path=store
+    )
     for side, scores in (("council", [5, 4, 5]), ("community", [2, 1, 2])):
         for code, s in zip(codes[side], scores):
             at = relationship_session(app)
@@ -458,28 +495,28 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
             at.button(key="FormSubmitter:rel_form-Send my response").click()
             at.run()
             assert not at.exception and [e.value for e in at.success] == [
-                "Thank you: your response is stored. The code cannot be used again."]
+                "Thank you: your response is stored. The code cannot be used again."
+            ]
     at = relationship_session(app)
     enter_code(at, codes["council"][0])
     assert "already been used" in at.error[0].value
     for _ in range(4):
         enter_code(at, "not-a-code")
     assert at.session_state["rel_failures"] == 5 and "not recognised" in at.error[0].value
-    assert slept == [0.01, 0.02]   # the 4th and 5th wrong codes waited, longer each time
+    assert slept == [0.01, 0.02]  # the 4th and 5th wrong codes waited, longer each time
 
     at = relationship_session(app, {"area": "E07000223"})
     assert [m.value for m in at.metric][:2] == ["3", "3"]
     gap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
-    assert gap["y"] == expected["question"].tolist()[::-1]                 # first statement drawn at the top
+    assert gap["y"] == expected["question"].tolist()[::-1]  # first statement drawn at the top
     assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
-    assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]   # don't know on both sides
+    assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]  # don't know on both sides
     assert "SECRET-EVIDENCE" not in page_text(at)
     assert "Adur" in page_text(at) and at.selectbox(key="rel_round").value == rid
     network = next(d.value for d in at.dataframe if "largest_gap" in d.value.columns)
-    assert network[["area_code", "council_responses", "community_responses"]].values.tolist() == [
-        ["E07000223", 3, 3]]
-    assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before   # the DuckDB is only read
+    assert network[["area_code", "council_responses", "community_responses"]].values.tolist() == [["E07000223", 3, 3]]
+    assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before  # the DuckDB is only read
 
 
 def test_page_without_any_round_says_how_to_open_one(app):

@@ -1,6 +1,7 @@
 """``make bench`` reports every issue-13 target as a ratio to a floor measured in the same run
 (bench/ratios.py). What is checked is that every figure is measured and reported — never how fast
 anything is (timings belong in the bench, not in tests)."""
+
 from __future__ import annotations
 
 import math
@@ -11,16 +12,25 @@ from bench import ratios
 
 
 def test_report_prints_every_target_and_flags_a_missed_one():
-    r = {"cores": 2, "sessions": 3, "reruns": 1, "failures": [], "raw_read_s": 1.0, "etl_build_s": 2.0,
-         "raw_read_cpu_s": 1.0, "etl_build_cpu_s": 2.0, "etl_build_cpu_ratio": 2.0,
-         **{k: 1.0 for k in ratios.TARGETS}}
-    r["nginx_throughput_ratio"] = 1.2   # below its minimum
+    r = {
+        "cores": 2,
+        "sessions": 3,
+        "reruns": 1,
+        "failures": [],
+        "raw_read_s": 1.0,
+        "etl_build_s": 2.0,
+        "raw_read_cpu_s": 1.0,
+        "etl_build_cpu_s": 2.0,
+        "etl_build_cpu_ratio": 2.0,
+        **{k: 1.0 for k in ratios.TARGETS},
+    }
+    r["nginx_throughput_ratio"] = 1.2  # below its minimum
     text = ratios.report(r)
     for key, (target, _, what) in ratios.TARGETS.items():
         line = next(line for line in text.splitlines() if what in line)
         assert f"target {'<=' if ratios.TARGETS[key][1] == 'max' else '>='} {target}x" in line
         assert line.endswith("MISSED") == (key == "nginx_throughput_ratio")
-    assert not ratios.met("etl_build_ratio", float("nan"))   # an unmeasured figure is never "met"
+    assert not ratios.met("etl_build_ratio", float("nan"))  # an unmeasured figure is never "met"
 
 
 @pytest.mark.slow
@@ -32,7 +42,7 @@ def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     if "nginx_skipped" in r:
         measured.pop("nginx_throughput_ratio")
     assert all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in measured.values()), measured
-    assert set(r["pages"]) == {url for _, url in ratios.load.navigation()}   # every page's rerun measured
+    assert set(r["pages"]) == {url for _, url in ratios.load.navigation()}  # every page's rerun measured
     assert set(r["targets_missed"]) <= set(ratios.TARGETS)
     text = ratios.report(r)
     assert all(what in text for _, _, what in ratios.TARGETS.values())

@@ -1,6 +1,7 @@
 """Benchmarks beside each indicator (England, region, neighbours' median — same year) and "what
 stands out" against the statistical neighbours: the rule on hand-made frames, the values on the
 real build checked against the database with independent SQL."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,21 +13,25 @@ from tests.helpers import sql
 
 
 def _bench(rows):
-    cols = ["indicator_id", "name", "period", "value", "unit", "neighbours_median", "neighbours_with_value",
-            "polarity"]
+    cols = ["indicator_id", "name", "period", "value", "unit", "neighbours_median", "neighbours_with_value", "polarity"]
     return pd.DataFrame(rows, columns=cols)
 
 
-SPREAD = pd.DataFrame({"indicator_id": ["a", "b", "c", "d", "e"], "period": ["2017-18"] * 5,
-                       "iqr": [10.0, 1.0, 2.0, 5.0, 4.0]})
+SPREAD = pd.DataFrame(
+    {"indicator_id": ["a", "b", "c", "d", "e"], "period": ["2017-18"] * 5, "iqr": [10.0, 1.0, 2.0, 5.0, 4.0]}
+)
 
 
 def test_stand_out_takes_the_largest_gaps_in_interquartile_ranges_with_direction():
-    b = _bench([["a", "A", "2017-18", 30.0, "£ per resident", 10.0, 8, 1],     # +2.0 ranges, enabling
-                ["b", "B", "2017-18", 5.0, "%", 4.0, 8, 1],                    # +1.0
-                ["c", "C", "2017-18", 100.0, "£ per resident", 106.0, 8, -1],  # −3.0 on a providing one
-                ["d", "D", "2017-18", 9.0, "%", 10.0, 8, 1],                   # −0.2: below the threshold
-                ["e", "E", "2017-18", 90.0, "people", 10.0, 8, 0]])            # context: never
+    b = _bench(
+        [
+            ["a", "A", "2017-18", 30.0, "£ per resident", 10.0, 8, 1],  # +2.0 ranges, enabling
+            ["b", "B", "2017-18", 5.0, "%", 4.0, 8, 1],  # +1.0
+            ["c", "C", "2017-18", 100.0, "£ per resident", 106.0, 8, -1],  # −3.0 on a providing one
+            ["d", "D", "2017-18", 9.0, "%", 10.0, 8, 1],  # −0.2: below the threshold
+            ["e", "E", "2017-18", 90.0, "people", 10.0, 8, 0],
+        ]
+    )  # context: never
     out = benchmarks.stand_out(b, SPREAD)
     assert out["indicator_id"].tolist() == ["c", "a", "b"]
     assert out["gap_iqr"].tolist() == pytest.approx([-3.0, 2.0, 1.0])
@@ -37,8 +42,7 @@ def test_stand_out_takes_the_largest_gaps_in_interquartile_ranges_with_direction
 
 def test_stand_out_is_empty_with_too_few_neighbours_or_no_spread():
     few = benchmarks.MIN_NEIGHBOURS - 1
-    b = _bench([["a", "A", "2017-18", 30.0, "£", 10.0, few, 1],
-                ["b", "B", "2017-18", 5.0, "%", np.nan, 0, 1]])
+    b = _bench([["a", "A", "2017-18", 30.0, "£", 10.0, few, 1], ["b", "B", "2017-18", 5.0, "%", np.nan, 0, 1]])
     assert benchmarks.stand_out(b, SPREAD).empty
     flat = SPREAD.assign(iqr=0.0)
     b2 = _bench([["a", "A", "2017-18", 30.0, "£", 10.0, 8, 1]])
@@ -65,7 +69,7 @@ def test_adur_benchmarks_equal_the_database_for_the_same_year(real_db):
     for r in b.itertuples(index=False):
         same = vals[(vals["indicator_id"] == r.indicator_id) & (vals["period"] == r.period)].set_index("area_code")
         eng = same["value"].get("E92000001", np.nan)
-        reg = same["value"].get("E12000008", np.nan)     # Adur is in the South East
+        reg = same["value"].get("E12000008", np.nan)  # Adur is in the South East
         med = same["value"].reindex(peers).median()
         assert r.england == pytest.approx(eng, nan_ok=True), r.indicator_id
         assert r.region == pytest.approx(reg, nan_ok=True), r.indicator_id

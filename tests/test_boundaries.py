@@ -2,6 +2,7 @@
 
 Unit tests build tiny layers in a temporary folder; the real-data tests build geography +
 boundaries from the raw files once for this module and check the published layers."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,24 @@ TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 
 
 def bng(geoms):
-    return shapely.transform(np.asarray(geoms, dtype=object),
-                             lambda c: np.column_stack(TO_BNG.transform(c[:, 0], c[:, 1])))
+    return shapely.transform(
+        np.asarray(geoms, dtype=object), lambda c: np.column_stack(TO_BNG.transform(c[:, 0], c[:, 1]))
+    )
 
 
 def write_geojson(path: Path, features: list[tuple[str, str, list]]) -> Path:
     """features: (code, district, polygon rings as lon/lat lists)."""
-    doc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"WD23CD": code, "WD23NM": f"Ward {code[-2:]}", "LAD23CD": lad},
-         "geometry": {"type": "Polygon", "coordinates": rings}} for code, lad, rings in features]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"WD23CD": code, "WD23NM": f"Ward {code[-2:]}", "LAD23CD": lad},
+                "geometry": {"type": "Polygon", "coordinates": rings},
+            }
+            for code, lad, rings in features
+        ],
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -58,7 +68,7 @@ def rev(line):
     return line[::-1]
 
 
-X0, Y0, S = -1.5, 52.5, 0.02   # a 2 km-ish grid cell in the Midlands
+X0, Y0, S = -1.5, 52.5, 0.02  # a 2 km-ish grid cell in the Midlands
 
 
 def grid_2x2():
@@ -129,7 +139,7 @@ def test_dp_importance_equals_douglas_peucker_at_every_tolerance():
     imp = b._dp_importances(np.concatenate(arcs), offsets)
     for tol in (5.0, 40.0, 150.0, 600.0):
         for k, arc in enumerate(arcs):
-            assert np.array_equal(imp[offsets[k]:offsets[k + 1]] > tol, reference_dp(arc, tol))
+            assert np.array_equal(imp[offsets[k] : offsets[k + 1]] > tol, reference_dp(arc, tol))
 
 
 def test_closed_arc_keeps_a_triangle():
@@ -147,8 +157,9 @@ def test_closed_arc_keeps_a_triangle():
 
 
 def test_geojson_topology_stores_each_shared_edge_once(tmp_path):
-    topo, parents = b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"),
-                                               "WD23CD", "WD23NM", "LAD23CD")
+    topo, parents = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
     # junctions: the centre and the four outer midpoints → 4 inner arcs + 4 outer arcs
     assert len(topo.arcs) == 8
     uses = [b._arc_id(r) for a in topo.areas for p in a.polygons for rg in p for r in rg]
@@ -158,8 +169,9 @@ def test_geojson_topology_stores_each_shared_edge_once(tmp_path):
 
 @pytest.mark.parametrize("tolerance", [0.0, 20.0, 40.0, 70.0, 100.0, 400.0, 5000.0])
 def test_simplified_neighbours_share_edges(tmp_path, tolerance):
-    topo, _ = b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"),
-                                         "WD23CD", "WD23NM", "LAD23CD")
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
     prep = b.prepare(topo, tmp_path / "w.geojson")
     out = b.simplify(prep, tolerance, 4)
     assert_clean_coverage(out.geoms)
@@ -180,9 +192,10 @@ def test_enclave_hole_and_island_stay_identical(tmp_path):
     island = [[c[0] + 0.004 * np.cos(t), c[1] + 0.003 * np.sin(t)] for t in theta]
     island[-1] = island[0]
     feats = [("E05000001", "E06000001", [square, island[::-1]]), ("E05000002", "E06000001", [island])]
-    topo, _ = b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"),
-                                         "WD23CD", "WD23NM", "LAD23CD")
-    assert len(topo.arcs) == 2          # the outer square and the island ring, each once
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
+    assert len(topo.arcs) == 2  # the outer square and the island ring, each once
     out = b.simplify(b.prepare(topo, tmp_path / "w.geojson"), 300.0, 4)
     outer, inner = out.geoms
     assert shapely.equals(shapely.Polygon(outer.interiors[0]), inner)
@@ -200,12 +213,16 @@ def test_ring_between_two_junctions_does_not_collapse(tmp_path):
     north = ring(top, [[X0 + S, Y0 + S], [X0, Y0 + S], left])
     south = ring(rev(bottom), [[X0, Y0 - S], [X0 + S, Y0 - S], right])
     lens = ring(bottom, rev(top))
-    feats = [("E05000001", "E06000001", [rev(north)]), ("E05000002", "E06000001", [lens]),
-             ("E05000003", "E06000001", [rev(south)])]
-    topo, _ = b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"),
-                                         "WD23CD", "WD23NM", "LAD23CD")
+    feats = [
+        ("E05000001", "E06000001", [rev(north)]),
+        ("E05000002", "E06000001", [lens]),
+        ("E05000003", "E06000001", [rev(south)]),
+    ]
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
     prep = b.prepare(topo, tmp_path / "w.geojson")
-    for r in range(len(prep.ring_poly)):       # every ring keeps 3 distinct points at any tolerance
+    for r in range(len(prep.ring_poly)):  # every ring keeps 3 distinct points at any tolerance
         seq = prep.ring_seq[prep.ring_of_seq == r]
         assert len(np.unique(prep.upid[seq[np.isinf(prep.imp[seq])]])) >= 3
     out = b.simplify(prep, 10_000.0, 4)
@@ -218,20 +235,24 @@ def test_rounding_collapse_is_relaxed_not_dropped(tmp_path):
     """A ward 3 m wide vanishes on the 4-decimal grid (≈ 7 m × 11 m): its vertices get finer
     rounding instead, and its neighbour follows because they share the arcs."""
     w = 0.00004
-    big = [[X0, Y0], [X0 + S, Y0], [X0 + S, Y0 + S], [X0 + w, Y0 + S], [X0 + w, Y0 + S / 2],
-           [X0, Y0 + S / 2], [X0, Y0]]
+    big = [[X0, Y0], [X0 + S, Y0], [X0 + S, Y0 + S], [X0 + w, Y0 + S], [X0 + w, Y0 + S / 2], [X0, Y0 + S / 2], [X0, Y0]]
     thin = [[X0, Y0 + S / 2], [X0 + w, Y0 + S / 2], [X0 + w, Y0 + S], [X0, Y0 + S], [X0, Y0 + S / 2]]
     topo, _ = b.read_geojson_as_topology(
         write_geojson(tmp_path / "w.geojson", [("E05000001", "E06000001", [big]), ("E05000002", "E06000001", [thin])]),
-        LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD")
+        LoadReport("t"),
+        "WD23CD",
+        "WD23NM",
+        "LAD23CD",
+    )
     out = b.simplify(b.prepare(topo, tmp_path / "w.geojson"), 0.0, 4)
     assert out.relaxed >= 1 and not out.repaired
     assert_clean_coverage(out.geoms)
 
 
 def test_adaptive_tolerance_follows_district_and_ward_size(tmp_path):
-    topo, _ = b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"),
-                                         "WD23CD", "WD23NM", "LAD23CD")
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
     prep = b.prepare(topo, tmp_path / "w.geojson")
     rule = b.AdaptiveTolerance(group_factor=0.03, area_factor=0.2, lo=1.0, hi=1e6)
     tol = b.adaptive_tolerances(prep, ["D"] * 4, rule)
@@ -251,7 +272,7 @@ def test_feature_collection_is_minimal_geojson():
     assert doc["features"][0]["properties"] == {"code": "E05000001", "name": 'St Mary\'s "Old" Town'}
     assert doc["features"][1]["properties"]["name"] == "Ynys Môn"
     assert set(doc["features"][0]) == {"type", "id", "properties", "geometry"}
-    assert text == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")   # compact
+    assert text == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")  # compact
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,19 +282,31 @@ def test_feature_collection_is_minimal_geojson():
 
 def topojson_doc(props):
     # one square split into two triangles along its diagonal; quantised, delta-encoded arcs
-    return {"type": "Topology", "transform": {"scale": [0.001, 0.002], "translate": [-1.0, 52.0]},
-            "arcs": [[[0, 0], [10, 10]],             # diagonal (0,0) → (10,10)
-                     [[10, 10], [-10, 0], [0, -10]],  # (10,10) → (0,10) → (0,0)
-                     [[0, 0], [10, 0], [0, 10]]],     # (0,0) → (10,0) → (10,10)
-            "objects": {"data": {"type": "GeometryCollection", "geometries": [
-                {"type": "Polygon", "properties": props[0], "arcs": [[0, 1]]},
-                {"type": "Polygon", "properties": props[1], "arcs": [[2, -1]]}]}}}
+    return {
+        "type": "Topology",
+        "transform": {"scale": [0.001, 0.002], "translate": [-1.0, 52.0]},
+        "arcs": [
+            [[0, 0], [10, 10]],  # diagonal (0,0) → (10,10)
+            [[10, 10], [-10, 0], [0, -10]],  # (10,10) → (0,10) → (0,0)
+            [[0, 0], [10, 0], [0, 10]],
+        ],  # (0,0) → (10,0) → (10,10)
+        "objects": {
+            "data": {
+                "type": "GeometryCollection",
+                "geometries": [
+                    {"type": "Polygon", "properties": props[0], "arcs": [[0, 1]]},
+                    {"type": "Polygon", "properties": props[1], "arcs": [[2, -1]]},
+                ],
+            }
+        },
+    }
 
 
 def test_topojson_arcs_are_decoded_and_shared(tmp_path):
     path = tmp_path / "t.topojson"
-    path.write_text(json.dumps(topojson_doc([{"AREACD": "E06000001", "AREANM": "A"},
-                                             {"AREACD": "E06000002", "AREANM": "B"}])))
+    path.write_text(
+        json.dumps(topojson_doc([{"AREACD": "E06000001", "AREANM": "A"}, {"AREACD": "E06000002", "AREANM": "B"}]))
+    )
     topo = b.read_topojson(path, LoadReport("t"), ("E06",))
     assert np.allclose(topo.arcs[1], [[-0.99, 52.02], [-1.0, 52.02], [-1.0, 52.0]])
     out = b.simplify(b.prepare(topo, path), 0.0, 5)
@@ -291,11 +324,11 @@ def test_topojson_without_gss_code_names_file_and_row(tmp_path):
 
 
 def test_projected_coordinates_are_refused(tmp_path):
-    feats = [("E05000001", "E06000001", [[[400000, 300000], [401000, 300000], [401000, 301000],
-                                          [400000, 300000]]])]
+    feats = [("E05000001", "E06000001", [[[400000, 300000], [401000, 300000], [401000, 301000], [400000, 300000]]])]
     with pytest.raises(EtlInputError, match="not WGS84"):
-        b.read_geojson_as_topology(write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"),
-                                   "WD23CD", "WD23NM", "LAD23CD")
+        b.read_geojson_as_topology(
+            write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,8 +344,14 @@ def geo_build(raw_dir, tmp_path_factory):
     from etl.sources import get
 
     out = tmp_path_factory.mktemp("boundaries")
-    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static", sources=[get("geography"),
-                   get("boundaries")], derive=False, log=lambda *a: None)
+    result = build(
+        raw_dir,
+        out / "pb.duckdb",
+        static_dir=out / "static",
+        sources=[get("geography"), get("boundaries")],
+        derive=False,
+        log=lambda *a: None,
+    )
     return result
 
 
@@ -335,11 +374,13 @@ def test_every_area_has_a_boundary_and_every_boundary_an_area(con, raw_dir):
         assert len(codes) == n
     # independent count straight from the raw LAD file: English districts only
     lad = json.loads((raw_dir / LEVEL_FILES["district"]).read_text())
-    english = [g for g in lad["objects"]["data"]["geometries"] if g["properties"]["AREACD"][:3] in
-               ("E06", "E07", "E08", "E09")]
+    english = [
+        g for g in lad["objects"]["data"]["geometries"] if g["properties"]["AREACD"][:3] in ("E06", "E07", "E08", "E09")
+    ]
     assert len(english) == 296
-    unmatched = con.execute("SELECT count(*) FROM load_issues WHERE source_id = 'boundaries' "
-                            "AND kind = 'unmatched'").fetchone()[0]
+    unmatched = con.execute(
+        "SELECT count(*) FROM load_issues WHERE source_id = 'boundaries' AND kind = 'unmatched'"
+    ).fetchone()[0]
     assert unmatched == 0
 
 
@@ -348,7 +389,7 @@ def test_all_geometries_valid_and_polygonal(con):
     geoms = shapely.from_wkb([bytes(r[2]) for r in rows])
     assert shapely.is_valid(geoms).all()
     assert not shapely.is_empty(geoms).any()
-    assert set(shapely.get_type_id(geoms).tolist()) <= {3, 6}     # Polygon, MultiPolygon
+    assert set(shapely.get_type_id(geoms).tolist()) <= {3, 6}  # Polygon, MultiPolygon
     lon, lat = shapely.get_coordinates(geoms).T
     assert lon.min() > -7 and lon.max() < 2 and lat.min() > 49.8 and lat.max() < 56
 
@@ -365,8 +406,9 @@ def test_ward_table_keeps_every_published_vertex(con, raw_dir):
     assert np.array_equal(coords, np.round(coords, 5))
 
 
-@pytest.mark.parametrize("level,budget", [("ward", 2_500_000), ("district", 1_000_000), ("county", 500_000),
-                                          ("region", 500_000)])
+@pytest.mark.parametrize(
+    "level,budget", [("ward", 2_500_000), ("district", 1_000_000), ("county", 500_000), ("region", 500_000)]
+)
 def test_static_files(geo_build, con, level, budget):
     path = geo_build.geo_dir / f"{level}.geojson"
     size = path.stat().st_size
@@ -404,4 +446,4 @@ def test_simplified_layers_have_no_overlaps_or_gaps(geo_build, level):
     assert abs(total - union.area) / total < 1e-9
     assert sum(len(p.interiors) for p in shapely.get_parts(union)) == 0
     # and the simplified layer still covers what the published one covers (within 1 %)
-    assert union.area == pytest.approx(1.3e11, rel=0.05)      # England ≈ 130,000 km²
+    assert union.area == pytest.approx(1.3e11, rel=0.05)  # England ≈ 130,000 km²

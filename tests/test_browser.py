@@ -11,6 +11,7 @@
 
 Skipped with a reason when /usr/bin/chromium is absent (``make browser`` installs it).
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,20 +25,26 @@ from bench.app import StreamlitServer, served_app
 from bench.browser import Watcher, chromium_path, click_map
 from tests.helpers import assert_clean, open_page, wait_map
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
-PAGES = {"": "Overview", "my-area": "My area", "compare": "Compare", "map": "Map",
-         "method": "Method & weights", "data": "Data"}
+PAGES = {
+    "": "Overview",
+    "my-area": "My area",
+    "compare": "Compare",
+    "map": "Map",
+    "method": "Method & weights",
+    "data": "Data",
+}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
 
 
 @pytest.fixture(scope="module")
 def requests_seen():
     return []
-
 
 
 def geo_requests(w: Watcher) -> list[str]:
@@ -112,7 +119,7 @@ def test_ward_map_and_brief_download(browser, server, requests_seen):
 def test_table_csv_download(browser, server, requests_seen, real_db):
     ctx, page, w, errors = open_page(browser, server, requests_seen, "/data")
     try:
-        with page.expect_download(timeout=90_000) as dl:   # generous: CI shares two cores
+        with page.expect_download(timeout=90_000) as dl:  # generous: CI shares two cores
             page.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click(timeout=90_000)
         rows = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
         con = duckdb.connect(str(real_db), read_only=True)
@@ -160,7 +167,7 @@ def test_deep_link_on_fresh_server_runs_router(browser, real_db, built, requests
 
 
 def test_briefs_print_on_one_a4_page(browser, real_db):
-    """"A one-page brief a councillor can print": for a council of every kind, a ward and a region,
+    """ "A one-page brief a councillor can print": for a council of every kind, a ward and a region,
     the brief prints from Chromium on exactly one A4 page (its own @page size and margins)."""
     import re
 
@@ -169,8 +176,9 @@ def test_briefs_print_on_one_a4_page(browser, real_db):
     period = queries.index_periods(real_db)[-1]
     ward = duckdb.connect(str(real_db), read_only=True)
     try:
-        ward_code = ward.execute("SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
-                                 "ORDER BY code LIMIT 1").fetchone()[0]
+        ward_code = ward.execute(
+            "SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' ORDER BY code LIMIT 1"
+        ).fetchone()[0]
     finally:
         ward.close()
     page = browser.new_page()

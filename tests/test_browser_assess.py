@@ -1,6 +1,7 @@
 """The relationship self-assessment in headless Chromium against a real ``streamlit run``: people
 respond with their codes (council and community), a used and a wrong code are refused, and the
 results show the perception gap with no evidence text anywhere on the page."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,11 @@ from bench import StreamlitServer, chromium_path, served_app
 from powerbalance import responses
 from tests.helpers import open_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1")
 
@@ -56,7 +59,7 @@ def respond(browser, server, seen, code: str, score: str) -> None:
     try:
         enter_code(page, w, code)
         radios = page.locator('[data-testid="stRadio"]')
-        radios.nth(9).wait_for(state="visible", timeout=60_000)   # the form opened by the code
+        radios.nth(9).wait_for(state="visible", timeout=60_000)  # the form opened by the code
         assert radios.count() == 10
         for i in range(10):
             radios.nth(i).get_by_text(score, exact=True).click()
@@ -70,8 +73,9 @@ def respond(browser, server, seen, code: str, score: str) -> None:
 
 def test_full_flow_in_the_browser(browser, rel_server, store):
     seen: list[str] = []
-    _, codes = responses.create_round("E07000223", "Adur", date.today() + timedelta(days=30), 3, 3,
-                                      min_responses=3, publish=True, path=store)
+    _, codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=30), 3, 3, min_responses=3, publish=True, path=store
+    )
     for code in codes["council"]:
         respond(browser, rel_server, seen, code, "5")
     for code in codes["community"]:
@@ -103,19 +107,22 @@ def test_briefs_with_a_relationship_line_still_print_on_one_a4_page(browser, rea
     brief onto a second page (the same areas as test_browser.py::test_briefs_print_on_one_a4_page)."""
     import re
 
-    from powerbalance import brief, queries, relationship as rel
+    from powerbalance import brief, queries
+    from powerbalance import relationship as rel
     from tests.helpers import sql
 
     store = tmp_path / "responses.sqlite"
     monkeypatch.setenv("POWERBALANCE_RESPONSES", str(store))
     period = queries.index_periods(real_db)[-1]
-    ward = sql(real_db, "SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
-                        "ORDER BY code LIMIT 1")["code"].iloc[0]
+    ward = sql(
+        real_db, "SELECT code FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' ORDER BY code LIMIT 1"
+    )["code"].iloc[0]
     page = browser.new_page()
     try:
         for code in ("E07000223", "E08000025", "E09000033", "E06000047", "E10000016", ward, "E12000007"):
-            _, codes = responses.create_round(code, code, date.today() + timedelta(days=9), 3, 3, min_responses=3,
-                                              path=store)
+            _, codes = responses.create_round(
+                code, code, date.today() + timedelta(days=9), 3, 3, min_responses=3, path=store
+            )
             for side, score in (("council", 5), ("community", 1)):
                 for c in codes[side]:
                     responses.submit(c, {i: score for i in rel.ITEMS}, "", rel.ITEMS, path=store)

@@ -11,6 +11,7 @@ endpoint (server.maxUploadSize applies), is analysed for that browser session on
 
 Skipped with a reason when /usr/bin/chromium is absent.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,9 +26,11 @@ from bench.browser import Watcher, chromium_path
 from powerbalance import funders
 from tests import helpers
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
 UPLOAD = Path(__file__).parent / "fixtures" / "funders" / "upload.csv"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -35,8 +38,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +80,13 @@ def test_upload_is_analysed_in_this_session_only(browser, server, seen, real_db)
         expander.locator("summary").first.click(timeout=120_000)
         with page.expect_download(timeout=120_000) as dl:
             expander.locator('[data-testid="stDownloadButton"]').filter(
-                has_text="Every problem, one line each").first.click(timeout=120_000)
+                has_text="Every problem, one line each"
+            ).first.click(timeout=120_000)
         assert dl.value.suggested_filename == "upload.csv-problems.csv"
         problems = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
-        assert [(p["severity"], p["check"], p["row"], p["column"]) for p in problems] == \
-            [("error", "negative_amount", str(len(rows) + 1), "Amount Awarded")]
+        assert [(p["severity"], p["check"], p["row"], p["column"]) for p in problems] == [
+            ("error", "negative_amount", str(len(rows) + 1), "Amount Awarded")
+        ]
         for secret in ("Virgin", "Walcot", "upload.csv", "Resilience"):
             assert secret not in page.url
         first_session_url = page.url
@@ -126,7 +129,7 @@ def test_file_over_the_limit_is_refused(browser, server, seen, tmp_path):
 
 def chips(page, label: str) -> list[str]:
     box = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label).first
-    return [b.get_attribute("aria-label")[len("Remove "):] for b in box.locator('button[aria-label^="Remove "]').all()]
+    return [b.get_attribute("aria-label")[len("Remove ") :] for b in box.locator('button[aria-label^="Remove "]').all()]
 
 
 def test_enter_in_the_funder_box_picks_one_funder(browser, server, seen):
@@ -166,7 +169,7 @@ def test_effort_year_box_matches_the_heading_after_an_upload(browser, server, se
         assert box.locator("input").first.input_value() == effort
         assert page.get_by_text(f"Funding beside council effort, {effort}").first.is_visible()
         m = w.mark()
-        page.get_by_text("Wards", exact=True).first.click()     # the next run keeps the year shown
+        page.get_by_text("Wards", exact=True).first.click()  # the next run keeps the year shown
         w.wait_idle(page, m, timeout=240)
         assert f"effort={effort}" in page.url and box.locator("input").first.input_value() == effort
         assert not w.exceptions and not errors

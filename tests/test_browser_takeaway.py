@@ -1,6 +1,7 @@
 """What users take away, in headless Chromium against a real ``streamlit run``: the share line's
 embed link renders the chart with no sidebar, the PDF brief downloads as one page, and this
 build's open files are served over HTTP exactly as written."""
+
 from __future__ import annotations
 
 import io
@@ -12,9 +13,11 @@ import pytest
 from bench import chromium_path
 from tests.helpers import open_page
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
 CHART = ".js-plotly-plot"
 
@@ -47,12 +50,14 @@ def test_embed_link_renders_the_chart_without_sidebar(browser, server, requests_
         assert snippet.startswith("<iframe ") and "embed=true" in snippet and 'title="Power Balance: ' in snippet
     finally:
         ctx.close()
-    rel = embed[embed.index("/method"):]
+    rel = embed[embed.index("/method") :]
     ctx, page, w, errors = open_page(browser, server, requests_seen, rel)
     try:
         page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
-        assert page.locator('[data-testid="stSidebar"]').count() == 0 or \
-            not page.locator('[data-testid="stSidebar"]').is_visible()
+        assert (
+            page.locator('[data-testid="stSidebar"]').count() == 0
+            or not page.locator('[data-testid="stSidebar"]').is_visible()
+        )
         assert not page.locator('[data-testid="stSidebarNav"]').count()
         # the embedded view keeps its parameters and offers no share line of its own
         assert page.get_by_role("radio", name="Counties").is_checked()
@@ -68,8 +73,9 @@ def test_pdf_brief_downloads_as_one_page(browser, server, requests_seen):
     ctx, page, _, _ = open_page(browser, server, requests_seen, "/my-area?area=E07000223")
     try:
         with page.expect_download(timeout=90_000) as dl:
-            page.locator('[data-testid="stDownloadButton"]').filter(
-                has_text="Download the brief (PDF)").click(timeout=90_000)
+            page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download the brief (PDF)").click(
+                timeout=90_000
+            )
         reader = PdfReader(io.BytesIO(dl.value.path().read_bytes()))
         assert len(reader.pages) == 1 and "Power Balance brief: Adur" in reader.pages[0].extract_text()
         assert dl.value.suggested_filename.endswith(".pdf")

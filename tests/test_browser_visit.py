@@ -2,6 +2,7 @@
 survive the *sidebar* (which drops the query string), a ward is carried to Compare through its
 council and is still there back on My area, and at phone width My area leads with its headline,
 plotly's toolbar is hidden and maps do not take taps."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -11,9 +12,11 @@ import pytest
 from bench import chromium_path
 from tests.helpers import assert_clean, open_page, wait_map
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(chromium_path() is None,
-                                 reason="/usr/bin/chromium is not installed (run `make browser`)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="/usr/bin/chromium is not installed (run `make browser`)"),
+]
 
 CUSTOM = "funding:0.3,projects:0.7,participation:0"
 
@@ -36,8 +39,9 @@ def sidebar(page, w, title: str) -> None:
 
 
 def test_weights_and_group_survive_the_sidebar(browser, server, requests_seen):
-    ctx, page, w, errors = open_page(browser, server, requests_seen, f"/compare?area=E07000223&group=county"
-                                                                     f"&weights={CUSTOM}")
+    ctx, page, w, errors = open_page(
+        browser, server, requests_seen, f"/compare?area=E07000223&group=county&weights={CUSTOM}"
+    )
     try:
         assert page.get_by_text("Custom weights").first.is_visible()
         sidebar(page, w, "Method & weights")

@@ -1,4 +1,5 @@
 """The build publishes atomically: a failed or killed build leaves the previous database, byte for byte."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,29 @@ class TinySource(Source):
         (path,) = self.paths(ctx)
         ctx.register_file(self, path)
         t = read_csv(path, ["code", "name"], ctx.report(self.id), unique=["code"])
-        insert_rows(ctx.con, "areas", [(r["code"], r["name"], "country", "country", None, None, None, None, None,
-                                         None, None, None, None, "test") for _, r in t])
+        insert_rows(
+            ctx.con,
+            "areas",
+            [
+                (
+                    r["code"],
+                    r["name"],
+                    "country",
+                    "country",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "test",
+                )
+                for _, r in t
+            ],
+        )
         ctx.report(self.id).rows_loaded = len(t)
 
 
@@ -94,8 +116,9 @@ def test_failure_at_any_step_publishes_nothing(tiny_raw, tmp_path, step):
     build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
     before = sha(db)
     with pytest.raises(RuntimeError, match="injected"):
-        build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None,
-              _fail_after=step)
+        build(
+            tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None, _fail_after=step
+        )
     assert sha(db) == before and leftovers(db, static) == []
 
 
@@ -104,8 +127,14 @@ def test_bad_raw_file_names_file_row_and_column(tmp_path):
     raw.mkdir()
     (raw / "tiny.csv").write_text("code,name\nE92000001,England\nE92000001,Again\n")
     with pytest.raises(EtlInputError) as err:
-        build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "s", sources=[TinySource()], derive=False,
-              log=lambda *a: None)
+        build(
+            raw,
+            tmp_path / "pb.duckdb",
+            static_dir=tmp_path / "s",
+            sources=[TinySource()],
+            derive=False,
+            log=lambda *a: None,
+        )
     msg = str(err.value)
     assert "tiny.csv" in msg and "row 3" in msg and "'code'" in msg and "duplicate" in msg
     assert not (tmp_path / "pb.duckdb").exists()
@@ -160,7 +189,21 @@ def test_second_concurrent_build_is_refused(tiny_raw, tmp_path):
 
 
 def test_cli_reports_error_and_exit_code(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "etl", "build", "--raw", str(tmp_path / "nope"), "--db",
-                          str(tmp_path / "x.duckdb"), "--no-fetch"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "etl",
+            "build",
+            "--raw",
+            str(tmp_path / "nope"),
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--no-fetch",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert "raw data directory not found" in out.stderr and "previous database" in out.stderr

@@ -12,12 +12,13 @@ page time and memory per session).
 Real browsers, and the assertion that no request leaves 127.0.0.1/localhost, are in
 tests/test_browser.py (``test_zz_no_request_left_this_machine``).
 """
+
 from __future__ import annotations
 
 import pytest
 
-from bench.app import StreamlitServer
 from bench import concurrency as load
+from bench.app import StreamlitServer
 
 pytestmark = [pytest.mark.slow]
 
@@ -56,15 +57,32 @@ def test_the_data_check_catches_another_sessions_data(real_db):
     build, is reported."""
     truth = load.Truth.read(real_db, SESSIONS)
     mine, other = truth.councils[0], truth.councils[1]
-    v = load.Visit(0, "my-area", f"area={mine}", 0.0, 1.0, "FINISHED_SUCCESSFULLY",
-                   headings=["My area", truth.names[other]], url_query=f"area={other}")
+    v = load.Visit(
+        0,
+        "my-area",
+        f"area={mine}",
+        0.0,
+        1.0,
+        "FINISHED_SUCCESSFULLY",
+        headings=["My area", truth.names[other]],
+        url_query=f"area={other}",
+    )
     load.check(v, truth, mine)
     assert not v.ok and len(v.problems) == 2
-    d = load.Visit(0, "data", "", 0.0, 1.0, "FINISHED_SUCCESSFULLY", headings=["Data"],
-                   metrics={"Build": "20000101T000000Z-000000"})
+    d = load.Visit(
+        0,
+        "data",
+        "",
+        0.0,
+        1.0,
+        "FINISHED_SUCCESSFULLY",
+        headings=["Data"],
+        metrics={"Build": "20000101T000000Z-000000"},
+    )
     load.check(d, truth, mine)
     assert not d.ok
-    good = load.Visit(0, "data", "", 0.0, 1.0, "FINISHED_SUCCESSFULLY", headings=["Data"],
-                      metrics={"Build": truth.build_id})
+    good = load.Visit(
+        0, "data", "", 0.0, 1.0, "FINISHED_SUCCESSFULLY", headings=["Data"], metrics={"Build": truth.build_id}
+    )
     load.check(good, truth, mine)
     assert good.ok

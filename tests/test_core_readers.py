@@ -1,4 +1,5 @@
 """Strict readers: every kind of bad input gives a clear error or a recorded warning, naming where."""
+
 from __future__ import annotations
 
 import pytest
@@ -60,8 +61,18 @@ def test_too_many_rows(tmp_path):
         read_csv(write(tmp_path, "big.csv", b"a\n1\n2\n3\n"), ["a"], max_rows=2)
 
 
-@pytest.mark.parametrize("text,expected", [("1,954", 1954.0), ("\u00a31,234.50", 1234.5), (" 12 ", 12.0),
-                                           ("(5)", -5.0), ("-3.5", -3.5), ("", None), (7, 7.0)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1,954", 1954.0),
+        ("\u00a31,234.50", 1234.5),
+        (" 12 ", 12.0),
+        ("(5)", -5.0),
+        ("-3.5", -3.5),
+        ("", None),
+        (7, 7.0),
+    ],
+)
 def test_numbers_are_cleaned(text, expected):
     assert parse_number(text) == expected
 

@@ -1,4 +1,5 @@
 """docs/methodology.md's indicator table is generated from the registry (``python -m etl docs``)."""
+
 from __future__ import annotations
 
 import dataclasses

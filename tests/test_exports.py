@@ -1,6 +1,7 @@
 """Open exports per build: CSV and Parquet of every area-level table with a JSON catalogue,
 written into the build's own static folder; they equal the database of the build they name, and
 an older build's files stay exactly as long as its boundary folder."""
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,10 @@ def test_files_equal_the_database_they_name(built, name):
     assert len(csv) == len(want) and list(csv.columns) == list(want.columns)
     cat = json.loads((folder / CATALOGUE).read_text(encoding="utf-8"))
     assert next(t for t in cat["tables"] if t["name"] == name)["rows"] == len(want)
-    if "value" in want:   # numbers round-trip through the CSV text
-        pd.testing.assert_series_equal(pd.to_numeric(csv["value"].replace("", None)), want["value"],
-                                       check_names=False, check_dtype=False)
+    if "value" in want:  # numbers round-trip through the CSV text
+        pd.testing.assert_series_equal(
+            pd.to_numeric(csv["value"].replace("", None)), want["value"], check_names=False, check_dtype=False
+        )
 
 
 def test_older_build_files_stay_until_its_boundary_folder_goes(built, tmp_path):
@@ -60,14 +62,14 @@ def test_older_build_files_stay_until_its_boundary_folder_goes(built, tmp_path):
     _, static, result = built
     geo = tmp_path / "geo"
     builds = [f"old{i}" for i in range(_build.KEEP_GEO_BUILDS + 1)]
-    for i, name in enumerate(builds):   # oldest first: copies of a real build folder, exports included
+    for i, name in enumerate(builds):  # oldest first: copies of a real build folder, exports included
         shutil.copytree(static / "geo" / result.build_id, geo / name)
         mtime = 1_700_000_000 + i
         os.utime(geo / name, (mtime, mtime))
     _build._prune_geo(geo, keep=builds[-1])
     kept = sorted(p.name for p in geo.iterdir())
-    assert kept == sorted(builds[1:])      # the oldest boundary folder went …
-    for name in kept:                        # … and every kept build still has all its exports
+    assert kept == sorted(builds[1:])  # the oldest boundary folder went …
+    for name in kept:  # … and every kept build still has all its exports
         assert (geo / name / EXPORT_DIR / CATALOGUE).is_file()
         assert all((geo / name / EXPORT_DIR / f"{t}.parquet").is_file() for t in [*TABLES, "index"])
 
@@ -82,10 +84,12 @@ def test_index_file_equals_the_index_the_dashboard_computes(built):
         want = queries.index_table(level, period, DEFAULT_WEIGHTS, lens, None, db)
         have = part.drop(columns=["level", "period", "lens", "weights"]).set_index("area_code").sort_index()
         want = want.set_index("area_code").sort_index()[list(have.columns)]
-        def missing_as_none(df):   # a missing value is missing, whether pandas says None or NaN
+
+        def missing_as_none(df):  # a missing value is missing, whether pandas says None or NaN
             return df.astype(object).where(df.notna(), None)
 
-        pd.testing.assert_frame_equal(missing_as_none(have), missing_as_none(want), check_dtype=False,
-                                      check_index_type=False)
+        pd.testing.assert_frame_equal(
+            missing_as_none(have), missing_as_none(want), check_dtype=False, check_index_type=False
+        )
     assert set(got["period"]) == set(queries.index_periods(db))
     assert {("region", "council")}.isdisjoint(set(zip(got["level"], got["lens"])))

@@ -5,6 +5,7 @@ mode is tested against a stand-in for raw.githubusercontent.com laid out as OWNE
 holding copies of mirror files and ``.rda`` files *written here* from the mirror's values (the real
 publisher ``.rda`` files cannot be downloaded offline; see docs/fetch.md).
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,9 +42,12 @@ def _find_mirror() -> Path | None:
 
 
 MIRROR = _find_mirror()
+
+
 def uses_mirror(test):
     """Mark a test that reads the real raw files; skip it when the mirror is absent."""
     return pytest.mark.realdata(pytest.mark.skipif(MIRROR is None, reason="raw mirror ../shared/data absent")(test))
+
 
 SMALL = "volunteering/DR41-civic-engagement--full-dataset.csv"
 MEDIUM = "geography/lookup_gss_to_registry.csv"
@@ -63,6 +67,7 @@ def fast_retries(monkeypatch):
 # ------------------------------------------------------------------------------------------
 # A small origin server with Range support and scripted faults
 # ------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ServerState:
@@ -169,6 +174,7 @@ def quiet(_line: str) -> None:
 # Manifest and origin table
 # ------------------------------------------------------------------------------------------
 
+
 @uses_mirror
 def test_manifest_is_identical_to_the_mirrors():
     assert fetch_mod.MANIFEST.read_bytes() == (MIRROR / "MANIFEST.sha256").read_bytes()
@@ -190,7 +196,7 @@ def test_every_manifest_path_has_exactly_one_origin():
 @uses_mirror
 def test_origins_use_the_repositories_and_commits_listed_in_sources_md():
     text = (MIRROR / "SOURCES.md").read_text(encoding="utf-8")
-    table = text[text.index("## Exact origins"):]
+    table = text[text.index("## Exact origins") :]
     listed = {(m.group(1), m.group(2)) for m in re.finditer(r"^\| ([\w.-]+/[\w.-]+) \| ([0-9a-f]{40}) \|", table, re.M)}
     used = {(o.repo, o.commit) for o in origins.ORIGINS}
     assert used == listed
@@ -224,6 +230,7 @@ def test_manifest_reader_rejects_malformed_lines_and_unknown_paths(tmp_path):
 # Mirror mode
 # ------------------------------------------------------------------------------------------
 
+
 @uses_mirror
 def test_full_fetch_reproduces_the_mirror_byte_for_byte_and_rerun_is_cheap(tmp_path):
     into = tmp_path / "raw"
@@ -237,8 +244,9 @@ def test_full_fetch_reproduces_the_mirror_byte_for_byte_and_rerun_is_cheap(tmp_p
         assert not [p for p in files_under(into) if p.name.endswith(".part")]
         # one progress line per file with its size, and 25% steps for the big ones
         size = (MIRROR / WARDS).stat().st_size
-        assert any(line.startswith("[") and WARDS in line and f"{size:,} of {size:,} bytes (100%)" in line
-                   for line in lines)
+        assert any(
+            line.startswith("[") and WARDS in line and f"{size:,} of {size:,} bytes (100%)" in line for line in lines
+        )
         assert any(WARDS in line and "(25%)" in line for line in lines)
         record = (into / RECORD_NAME).read_text().splitlines()
         assert len(record) == 1 + len(manifest)
@@ -260,18 +268,18 @@ def test_corrupt_file_truncated_part_and_stale_part_are_repaired(tmp_path):
     (into / "context").mkdir()
     corrupt = bytearray(truth[SMALL])
     corrupt[10] ^= 0xFF
-    (into / SMALL).write_bytes(bytes(corrupt))                       # wrong bytes under the final name
+    (into / SMALL).write_bytes(bytes(corrupt))  # wrong bytes under the final name
     half = len(truth[MEDIUM]) // 2
-    (into / (MEDIUM + ".part")).write_bytes(truth[MEDIUM][:half])    # an honest interrupted download
+    (into / (MEDIUM + ".part")).write_bytes(truth[MEDIUM][:half])  # an honest interrupted download
     stale = b"#" * (len(truth[HOUSEHOLDS]) // 3)
-    (into / (HOUSEHOLDS + ".part")).write_bytes(stale)               # a .part of some other content
+    (into / (HOUSEHOLDS + ".part")).write_bytes(stale)  # a .part of some other content
     lines: list[str] = []
     with origin_server(MIRROR) as (url, state):
         fetch(into, base_url=url, only=[SMALL, MEDIUM, HOUSEHOLDS], log=lines.append)
         for rel, data in truth.items():
             assert (into / rel).read_bytes() == data, rel
         assert state.requests_for(SMALL) == [None]
-        assert state.requests_for(MEDIUM) == [f"bytes={half}-"]        # resumed, not restarted
+        assert state.requests_for(MEDIUM) == [f"bytes={half}-"]  # resumed, not restarted
         assert state.requests_for(HOUSEHOLDS) == [f"bytes={len(stale)}-", None]  # resume failed check → fresh
     assert any("wrong sha256; removing it" in line for line in lines)
     assert any(f"resumed at {half:,}" in line for line in lines)
@@ -366,6 +374,7 @@ def test_cli_fetch_succeeds_from_a_mirror(tmp_path, capsys):
 # Publisher mode against a stand-in for raw.githubusercontent.com
 # ------------------------------------------------------------------------------------------
 
+
 class RObj:
     """An R value with explicit attributes (class, crs, ...) for writing test .rda files."""
 
@@ -392,8 +401,12 @@ def _robj_to_r(data: RObj, conv):
         base = conv.convert_to_r_object(value)
         r_type, r_value = base.info.type, base.value
     attrs.update(data.attrs)
-    return to_r.build_r_object(r_type, value=r_value, is_object="class" in attrs,
-                               attributes=conv.convert_to_r_attributes(attrs) if attrs else None)
+    return to_r.build_r_object(
+        r_type,
+        value=r_value,
+        is_object="class" in attrs,
+        attributes=conv.convert_to_r_attributes(attrs) if attrs else None,
+    )
 
 
 def _row_names(n: int):
@@ -428,17 +441,32 @@ def sf_wards(features: list[dict], crs_input: str, crs_wkt: str) -> RObj:
     geoms = []
     for feature in features:
         mp = shape(feature["geometry"])
-        polygons = [[RObj(np.asarray(p.exterior.coords))] + [RObj(np.asarray(r.coords)) for r in p.interiors]
-                    for p in mp.geoms]
+        polygons = [
+            [RObj(np.asarray(p.exterior.coords))] + [RObj(np.asarray(r.coords)) for r in p.interiors] for p in mp.geoms
+        ]
         geoms.append(RObj(polygons, {"class": np.array(["XY", "MULTIPOLYGON", "sfg"])}))
     crs = RObj({"input": crs_input, "wkt": crs_wkt}, {"class": np.array(["crs"])})
-    sfc = RObj(geoms, {"class": np.array(["sfc_MULTIPOLYGON", "sfc"]), "precision": 0.0, "crs": crs,
-                       "n_empty": np.array([0], dtype=np.int32)})
-    props = {k: np.array([f["properties"][k] for f in features], dtype=object)
-             for k in ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM")}
-    return RObj({**props, "FID": np.arange(1.0, len(features) + 1), "geometry": sfc},
-                {"class": np.array(["sf", "tbl_df", "tbl", "data.frame"]), "row.names": _row_names(len(features)),
-                 "sf_column": "geometry"})
+    sfc = RObj(
+        geoms,
+        {
+            "class": np.array(["sfc_MULTIPOLYGON", "sfc"]),
+            "precision": 0.0,
+            "crs": crs,
+            "n_empty": np.array([0], dtype=np.int32),
+        },
+    )
+    props = {
+        k: np.array([f["properties"][k] for f in features], dtype=object)
+        for k in ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM")
+    }
+    return RObj(
+        {**props, "FID": np.arange(1.0, len(features) + 1), "geometry": sfc},
+        {
+            "class": np.array(["sf", "tbl_df", "tbl", "data.frame"]),
+            "row.names": _row_names(len(features)),
+            "sf_column": "geometry",
+        },
+    )
 
 
 def github_path(root: Path, rel: str) -> Path:
@@ -464,14 +492,24 @@ def test_publisher_mode_copies_and_converts_rda(tmp_path, github):
     shutil.copyfile(MIRROR / MEDIUM, copy_target)
     # character columns in a tibble: the CSV written back must be the mirror's bytes
     cauth = mirror_columns(CAUTH)
-    write_rda(github_path(root, CAUTH), "lookup_ltla23_cauth23",
-              tibble({k: np.array(v, dtype=object) for k, v in cauth.items()}))
+    write_rda(
+        github_path(root, CAUTH),
+        "lookup_ltla23_cauth23",
+        tibble({k: np.array(v, dtype=object) for k, v in cauth.items()}),
+    )
     # households stored as R integers: same values, but "40930" instead of the mirror's "40930.0",
     # so the sha256 differs and only the shape can be checked
     households = mirror_columns(HOUSEHOLDS)
-    write_rda(github_path(root, HOUSEHOLDS), "households21_england_wales_ltla23", tibble({
-        "ltla23_code": np.array(households["ltla23_code"], dtype=object),
-        "households": np.array([int(float(v)) for v in households["households"]], dtype=np.int32)}))
+    write_rda(
+        github_path(root, HOUSEHOLDS),
+        "households21_england_wales_ltla23",
+        tibble(
+            {
+                "ltla23_code": np.array(households["ltla23_code"], dtype=object),
+                "households": np.array([int(float(v)) for v in households["households"]], dtype=np.int32),
+            }
+        ),
+    )
 
     into = tmp_path / "raw"
     lines: list[str] = []
@@ -486,8 +524,10 @@ def test_publisher_mode_copies_and_converts_rda(tmp_path, github):
     assert record[MEDIUM][2] == "sha256 matches manifest"
     assert record[CAUTH][2] == "sha256 matches manifest (converted from .rda)"
     assert record[HOUSEHOLDS][2].startswith("converted from .rda; sha256 differs from manifest; shape checked")
-    assert record[HOUSEHOLDS][3] == f"{url}/{origins.BY_PATH[HOUSEHOLDS].repo}/" \
-                                    f"{origins.BY_PATH[HOUSEHOLDS].commit}/data/households21_england_wales_ltla23.rda"
+    assert (
+        record[HOUSEHOLDS][3] == f"{url}/{origins.BY_PATH[HOUSEHOLDS].repo}/"
+        f"{origins.BY_PATH[HOUSEHOLDS].commit}/data/households21_england_wales_ltla23.rda"
+    )
     assert not [p for p in files_under(into) if p.name.endswith(".part")]
 
     # a re-run trusts the record for the shape-checked file and downloads nothing
@@ -500,8 +540,11 @@ def test_publisher_mode_copies_and_converts_rda(tmp_path, github):
 def test_publisher_mode_rejects_a_conversion_with_the_wrong_shape(tmp_path, github):
     root, url, _state = github
     cauth = mirror_columns(CAUTH)
-    write_rda(github_path(root, CAUTH), "lookup_ltla23_cauth23",
-              tibble({k: np.array(v[:-1], dtype=object) for k, v in cauth.items()}))  # one row short
+    write_rda(
+        github_path(root, CAUTH),
+        "lookup_ltla23_cauth23",
+        tibble({k: np.array(v[:-1], dtype=object) for k, v in cauth.items()}),
+    )  # one row short
     with pytest.raises(EtlInputError, match="52 rows, expected 53") as info:
         fetch(tmp_path / "raw", only=[CAUTH], log=quiet)
     assert CAUTH in str(info.value) and f"{url}/" in str(info.value)
@@ -529,11 +572,15 @@ def test_ward_sf_object_converts_to_the_mirrors_geojson(tmp_path, github):
     # feature only so that the filter has something non-English to drop.
     with open(MIRROR / "geography/WD23_LAD23_UK_LU_DEC.csv", newline="", encoding="utf-8-sig") as fh:
         welsh = next(r for r in csv.DictReader(fh) if r["WD23CD"].startswith("W05"))
-    extra = {"properties": {k: welsh[k] for k in ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM")},
-             "geometry": features[0]["geometry"]}
-    wkt = 'GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,298.257223563]],' \
-          'CS[ellipsoidal,2],AXIS["latitude",north],AXIS["longitude",east],ANGLEUNIT["degree",0.0174532925199433],' \
-          'ID["EPSG",4326]]'
+    extra = {
+        "properties": {k: welsh[k] for k in ("WD23CD", "WD23NM", "LAD23CD", "LAD23NM")},
+        "geometry": features[0]["geometry"],
+    }
+    wkt = (
+        'GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,298.257223563]],'
+        'CS[ellipsoidal,2],AXIS["latitude",north],AXIS["longitude",east],ANGLEUNIT["degree",0.0174532925199433],'
+        'ID["EPSG",4326]]'
+    )
     write_rda(github_path(root, WARDS), "wards_dec2023", sf_wards(features + [extra], "WGS 84", wkt))
     fetch(tmp_path / "raw", only=[WARDS], log=quiet)
     assert (tmp_path / "raw" / WARDS).read_bytes() == (MIRROR / WARDS).read_bytes()
@@ -548,8 +595,9 @@ def test_ward_sf_object_in_british_national_grid_is_reprojected_to_wgs84(tmp_pat
     source = gpd.read_file(MIRROR / WARDS).iloc[:3]
     bng = source.to_crs(27700)
     features = json.loads(bng.to_json())["features"]
-    write_rda(github_path(root, WARDS), "wards_dec2023",
-              sf_wards(features, "EPSG:27700", CRS.from_epsg(27700).to_wkt()))
+    write_rda(
+        github_path(root, WARDS), "wards_dec2023", sf_wards(features, "EPSG:27700", CRS.from_epsg(27700).to_wkt())
+    )
     with pytest.raises(EtlInputError, match="3 rows, expected 6,862"):
         fetch(tmp_path / "raw", only=[WARDS], log=quiet)  # three wards are not the full set...
     # ...but the conversion itself, run directly, gives WGS84 coordinates of the same wards

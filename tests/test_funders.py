@@ -12,6 +12,7 @@
   downloadable; nothing of the file in the URL; a second session sees nothing; the database
   file's sha256 unchanged; size and row limits refused with a message.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,9 +27,8 @@ import streamlit.config as st_config
 from streamlit.testing.v1 import AppTest
 
 from bench.app import served_app
-from tests.helpers import figures, open_app_page
 from powerbalance import funders, spread
-from tests.helpers import sql
+from tests.helpers import figures, open_app_page, sql
 
 TIMEOUT = 240
 FIX = Path(__file__).parent / "fixtures"
@@ -66,13 +66,19 @@ def test_cells_agree_with_spread_functions_on_the_hand_computed_fixture():
 
 
 def test_ward_judgement_rule():
-    cells = pd.DataFrame({"district_code": ["D1", "D1", "D2", "D2", None],
-                          "ward_code": ["W1", None, "W2", None, None],
-                          "grants": [96, 4, 9, 1, 5], "amount_gbp": [1.0] * 5, "grants_without_gbp": [0] * 5})
+    cells = pd.DataFrame(
+        {
+            "district_code": ["D1", "D1", "D2", "D2", None],
+            "ward_code": ["W1", None, "W2", None, None],
+            "grants": [96, 4, 9, 1, 5],
+            "amount_gbp": [1.0] * 5,
+            "grants_without_gbp": [0] * 5,
+        }
+    )
     j = funders.ward_judgement(cells, ["D1", "D2", "D3"]).set_index("district_code")
     assert j.loc["D1", "ward_share"] == pytest.approx(0.96) and j.loc["D1", "wards_judged"]
     assert j.loc["D2", "ward_share"] == pytest.approx(0.9) and not j.loc["D2", "wards_judged"]
-    assert j.loc["D3", "grants"] == 0 and j.loc["D3", "wards_judged"]          # nothing there: a real zero
+    assert j.loc["D3", "grants"] == 0 and j.loc["D3", "wards_judged"]  # nothing there: a real zero
     assert np.isnan(j.loc["D3", "ward_share"])
 
 
@@ -125,7 +131,9 @@ def text(at) -> str:
 
 def agg_by_district(db, funder, years):
     ph = ", ".join("?" for _ in years)
-    return sql(db, f"""SELECT a.code, coalesce(sum(g.amount_gbp), 0) AS amount, coalesce(sum(g.grants), 0) AS grants,
+    return sql(
+        db,
+        f"""SELECT a.code, coalesce(sum(g.amount_gbp), 0) AS amount, coalesce(sum(g.grants), 0) AS grants,
                               p.value AS population, d.value AS decile
                        FROM areas a
                        LEFT JOIN grants_agg g ON g.district_code = a.code AND g.funder = ? AND g.award_year IN ({ph})
@@ -133,7 +141,8 @@ def agg_by_district(db, funder, years):
                                                       AND p.period = '2021'
                        LEFT JOIN indicator_values d ON d.area_code = a.code AND d.indicator_id = 'imd_decile'
                        WHERE a.level = 'district' GROUP BY a.code, p.value, d.value ORDER BY a.code""",
-               [funder, *years]).set_index("code")
+        [funder, *years],
+    ).set_index("code")
 
 
 def test_funder_and_years_match_sql(app, real_db):
@@ -141,11 +150,14 @@ def test_funder_and_years_match_sql(app, real_db):
     assert at.multiselect(key="fu_funder").value == ["Sport England"]
     assert at.multiselect(key="fu_years").value == ["2014", "2015"]
     assert at.query_params["funder"] == "Sport England" and at.query_params["years"] == "2014,2015"
-    assert at.query_params["effort"] == "2014-15"      # grants of calendar 2014 → financial year 2014-15
+    assert at.query_params["effort"] == "2014-15"  # grants of calendar 2014 → financial year 2014-15
     exp = agg_by_district(real_db, "Sport England", [2014, 2015])
-    tot = sql(real_db, """SELECT sum(grants) AS g, sum(grants) FILTER (WHERE district_code IS NOT NULL) AS eng,
+    tot = sql(
+        real_db,
+        """SELECT sum(grants) AS g, sum(grants) FILTER (WHERE district_code IS NOT NULL) AS eng,
                                  sum(grants) FILTER (WHERE ward_code IS NOT NULL) AS w
-                          FROM grants_agg WHERE funder = 'Sport England' AND award_year IN (2014, 2015)""").iloc[0]
+                          FROM grants_agg WHERE funder = 'Sport England' AND award_year IN (2014, 2015)""",
+    ).iloc[0]
     # map: every district, £ as SQL sums (0 where Sport England gave nothing: a real zero)
     z, missing = the_map(at)
     assert missing == [] and set(z) == set(exp.index)
@@ -175,8 +187,10 @@ def test_funder_and_years_match_sql(app, real_db):
     assert (cold["amount_per_head"].diff().dropna() >= 0).all()
     # council effort beside the money: enabler ratio of the same district in 2014-15
     table = frame_with(at, "code", "amount_gbp", "enabler_ratio", "council_index")
-    ratio = sql(real_db, "SELECT area_code, value FROM indicator_values WHERE indicator_id = 'enabler_ratio' "
-                         "AND period = '2014-15'").set_index("area_code")["value"]
+    ratio = sql(
+        real_db,
+        "SELECT area_code, value FROM indicator_values WHERE indicator_id = 'enabler_ratio' AND period = '2014-15'",
+    ).set_index("area_code")["value"]
     t = table.set_index("code")
     assert t["enabler_ratio"].to_dict() == pytest.approx(ratio.reindex(t.index).to_dict(), nan_ok=True)
     # every chart has its alt text and a data table with downloads
@@ -185,17 +199,23 @@ def test_funder_and_years_match_sql(app, real_db):
 
 def test_ward_level_judges_only_placeable_districts(app, real_db):
     at = open_page(app, {"data": "published", "funder": "The Big Lottery Fund", "years": "2017", "level": "ward"})
-    by_d = sql(real_db, """SELECT a.code, coalesce(sum(g.grants), 0) AS n,
+    by_d = sql(
+        real_db,
+        """SELECT a.code, coalesce(sum(g.grants), 0) AS n,
                                   coalesce(sum(g.grants) FILTER (WHERE g.ward_code IS NOT NULL), 0) AS w
                            FROM areas a LEFT JOIN grants_agg g ON g.district_code = a.code
                                 AND g.funder = 'The Big Lottery Fund' AND g.award_year = 2017
-                           WHERE a.level = 'district' GROUP BY a.code""").set_index("code")
+                           WHERE a.level = 'district' GROUP BY a.code""",
+    ).set_index("code")
     ok = set(by_d.index[(by_d["n"] == 0) | (by_d["w"] >= 0.95 * by_d["n"])])
     wards = sql(real_db, "SELECT code, district_code FROM areas WHERE level = 'ward'")
     judged = set(wards.loc[wards["district_code"].isin(ok), "code"])
-    per_ward = sql(real_db, """SELECT ward_code, sum(amount_gbp) AS amount, sum(grants) AS n FROM grants_agg
+    per_ward = sql(
+        real_db,
+        """SELECT ward_code, sum(amount_gbp) AS amount, sum(grants) AS n FROM grants_agg
                                WHERE funder = 'The Big Lottery Fund' AND award_year = 2017 AND ward_code IS NOT NULL
-                               GROUP BY 1""").set_index("ward_code")
+                               GROUP BY 1""",
+    ).set_index("ward_code")
     z, missing = the_map(at)
     assert set(z) == judged and set(missing) == set(wards["code"]) - judged
     for code in judged:
@@ -217,25 +237,34 @@ def test_covid_programme_and_scope(app, real_db):
     funder, prog = "County Durham Community Foundation", "Covid19 Sustainability Fund"
     at = open_page(app, {"data": "covid", "funder": funder, "programme": prog, "scope": "reached"})
     assert at.multiselect(key="fu_programme").value == [prog]
-    exp = sql(real_db, """SELECT district_code, count(*) AS n, sum(amount_gbp) AS amount FROM grants
-                          WHERE funder_name = ? AND programme = ? GROUP BY 1""", [funder, prog])
+    exp = sql(
+        real_db,
+        """SELECT district_code, count(*) AS n, sum(amount_gbp) AS amount FROM grants
+                          WHERE funder_name = ? AND programme = ? GROUP BY 1""",
+        [funder, prog],
+    )
     assert metric(at, "Grants") == f"{int(exp['n'].sum()):,}"
     placed = exp.dropna(subset=["district_code"]).set_index("district_code")
-    z, missing = the_map(at)   # compared across the districts these grants reach only
+    z, missing = the_map(at)  # compared across the districts these grants reach only
     assert set(z) == set(placed.index) and missing == []
     for code, row in placed.iterrows():
         assert z[code] == pytest.approx(row["amount"])
     # the programme list offers the funder's programmes, and "no programme given" where grants have none
-    progs = sql(real_db, "SELECT DISTINCT coalesce(programme, '(no programme given)') AS p FROM grants "
-                         "WHERE funder_name = ?", [funder])["p"]
+    progs = sql(
+        real_db,
+        "SELECT DISTINCT coalesce(programme, '(no programme given)') AS p FROM grants WHERE funder_name = ?",
+        [funder],
+    )["p"]
     assert set(at.multiselect(key="fu_programme").options) == set(progs)
 
 
 def test_department_for_transport_is_shown_and_flagged(app, real_db):
     at = open_page(app, {"data": "published", "funder": "Department for Transport", "years": "2016"})
     assert any("Department for Transport" in w.value and "not community funding" in w.value for w in at.warning)
-    n = sql(real_db, "SELECT sum(grants) AS n FROM grants_agg WHERE funder = 'Department for Transport' "
-                     "AND award_year = 2016")["n"].iloc[0]
+    n = sql(
+        real_db,
+        "SELECT sum(grants) AS n FROM grants_agg WHERE funder = 'Department for Transport' AND award_year = 2016",
+    )["n"].iloc[0]
     assert metric(at, "Grants") == f"{int(n):,}"
     options = at.multiselect(key="fu_funder")
     assert len(options.options) == sql(real_db, "SELECT count(DISTINCT funder) AS n FROM grants_agg")["n"].iloc[0]
@@ -279,17 +308,25 @@ def test_upload_path(app, real_db):
     problems = frame_with(at, "severity", "check", "rows", "column", "count")
     bad = problems[problems["severity"] == "error"].iloc[0]
     # the invalid row is the file's last line (heading = line 1)
-    assert (bad["check"], bad["rows"], bad["column"], bad["count"]) == \
-        ("negative_amount", f"{len(rows) + 1:,}", "Amount Awarded", 1)
+    assert (bad["check"], bad["rows"], bad["column"], bad["count"]) == (
+        "negative_amount",
+        f"{len(rows) + 1:,}",
+        "Amount Awarded",
+        1,
+    )
     assert "360G-fixture-negative" not in bad["example"] and "negative" in bad["example"]
-    assert {"fu_problems_csv", "fu_problems_xlsx", "fu_problems_all", "fu_placed_grants"} <= \
-        {b.key for b in at.download_button}
+    assert {"fu_problems_csv", "fu_problems_xlsx", "fu_problems_all", "fu_placed_grants"} <= {
+        b.key for b in at.download_button
+    }
 
     # figures: the ETL placed the same grants in the `grants` table — compare with it
     ids = [r["Identifier"] for r in good]
     ph = ", ".join("?" for _ in ids)
-    ref = sql(real_db, f"SELECT grant_id, district_code, ward_code, amount_gbp, programme FROM grants "
-                       f"WHERE grant_id IN ({ph})", ids)
+    ref = sql(
+        real_db,
+        f"SELECT grant_id, district_code, ward_code, amount_gbp, programme FROM grants WHERE grant_id IN ({ph})",
+        ids,
+    )
     assert len(ref) == len(ids)
     assert metric(at, "Grants") == f"{len(ids):,}"
     by_d = ref.dropna(subset=["district_code"]).groupby("district_code")["amount_gbp"].sum()
@@ -298,8 +335,10 @@ def test_upload_path(app, real_db):
     for code, value in z.items():
         assert value == pytest.approx(by_d.get(code, 0.0))
     assert metric(at, "Districts reached") == f"{len(by_d)}"
-    assert f"{ref['ward_code'].notna().sum()} of {ref['district_code'].notna().sum()} grants placed in current " \
-           "wards" in text(at)
+    assert (
+        f"{ref['ward_code'].notna().sum()} of {ref['district_code'].notna().sum()} grants placed in current "
+        "wards" in text(at)
+    )
 
     # programme filter: only that programme's grants
     prog = "Community Resilience Fund"
@@ -376,8 +415,9 @@ def test_upload_handler_limits_and_real_file(real_db, raw_dir):
     mine = funders.spread_from_upload(res.placed, names["funder"], years, [], "district", ctx, None, geo)
     stored = funders.spread_from_db("covid", names["funder"].tolist(), years, [], "district", None)
     assert mine.reach_district == stored.reach_district and mine.ward_coverage_text() == stored.ward_coverage_text()
-    pd.testing.assert_series_equal(mine.by_area.set_index("code")["amount_gbp"],
-                                   stored.by_area.set_index("code")["amount_gbp"], rtol=1e-9)
+    pd.testing.assert_series_equal(
+        mine.by_area.set_index("code")["amount_gbp"], stored.by_area.set_index("code")["amount_gbp"], rtol=1e-9
+    )
     assert sha256(real_db) == before
 
 
@@ -408,9 +448,16 @@ def test_head_office_rule_on_a_hand_made_case():
     """Ten districts of 1,000 residents with £1,000 each; one with £1m by recipient address (flagged);
     one with £1m placed by beneficiary location (not flagged: the rule only reads address money)."""
     codes = [f"E0700000{i}" for i in range(10)] + ["E06000001", "E06000002"]
-    cells = pd.DataFrame({"district_code": codes, "ward_code": None, "grants": 1,
-                          "amount_gbp": [1000.0] * 10 + [1e6, 1e6], "grants_without_gbp": 0,
-                          "amount_by_address": [1000.0] * 10 + [1e6, 0.0]})
+    cells = pd.DataFrame(
+        {
+            "district_code": codes,
+            "ward_code": None,
+            "grants": 1,
+            "amount_gbp": [1000.0] * 10 + [1e6, 1e6],
+            "grants_without_gbp": 0,
+            "amount_by_address": [1000.0] * 10 + [1e6, 0.0],
+        }
+    )
     districts = pd.DataFrame({"code": codes, "name": codes, "population": 1000.0})
     flags = funders.head_office_flags(cells, districts)
     assert flags["code"].tolist() == ["E06000001"]
@@ -420,17 +467,29 @@ def test_head_office_rule_on_a_hand_made_case():
 
 
 def test_head_offices_flagged_and_empty_districts_say_none_recorded(app, real_db):
-    at = open_page(app, {"data": "published", "funder": "The Big Lottery Fund", "years": "2013,2014,2015,2016,2017,2018",
-                         "level": "district"})
+    at = open_page(
+        app,
+        {
+            "data": "published",
+            "funder": "The Big Lottery Fund",
+            "years": "2013,2014,2015,2016,2017,2018",
+            "level": "district",
+        },
+    )
     assert not at.exception, [e.value for e in at.exception]
     [warn] = [w.value for w in at.warning if "registered offices" in w.value]
-    city = sql(real_db, "SELECT sum(amount_gbp) AS amount FROM grants_agg WHERE funder = 'The Big Lottery Fund' "
-                        "AND district_code = 'E09000001'")["amount"].iloc[0]
+    city = sql(
+        real_db,
+        "SELECT sum(amount_gbp) AS amount FROM grants_agg WHERE funder = 'The Big Lottery Fund' "
+        "AND district_code = 'E09000001'",
+    )["amount"].iloc[0]
     assert round(city / 1e6, 1) == 250.5 and warn.index("City of London") < warn.index("Camden")
     table = frame_with(at, "code", "note", "amount_gbp").set_index("code")
     assert table.loc["E09000001", "note"].startswith("money recorded at registered offices?")
-    none_there = sql(real_db, "SELECT count(*) AS n FROM grants_agg WHERE funder = 'The Big Lottery Fund' "
-                              "AND district_code = 'E06000002'")["n"].iloc[0]
+    none_there = sql(
+        real_db,
+        "SELECT count(*) AS n FROM grants_agg WHERE funder = 'The Big Lottery Fund' AND district_code = 'E06000002'",
+    )["n"].iloc[0]
     assert none_there == 0 and table.loc["E06000002", "note"] == "none recorded in this file"
     flagged = table["note"].fillna("").str.startswith("money recorded")
     assert set(table.index[flagged]) == {"E09000001", "E09000007", "E09000019", "E06000009"}
@@ -443,9 +502,20 @@ def test_head_offices_flagged_and_empty_districts_say_none_recorded(app, real_db
 def two_sheet_workbook() -> bytes:
     openpyxl = pytest.importorskip("openpyxl")
     import io
-    header = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
-              "Recipient Org:Identifier", "Recipient Org:Name", "Beneficiary Location:Geographic Code",
-              "Funding Org:Identifier", "Funding Org:Name"]
+
+    header = [
+        "Identifier",
+        "Title",
+        "Description",
+        "Currency",
+        "Amount Awarded",
+        "Award Date",
+        "Recipient Org:Identifier",
+        "Recipient Org:Name",
+        "Beneficiary Location:Geographic Code",
+        "Funding Org:Identifier",
+        "Funding Org:Name",
+    ]
     wb = openpyxl.Workbook()
     wb.active.title = "Notes"
     wb.active.append(["Our grants, one sheet a year"])
@@ -453,8 +523,21 @@ def two_sheet_workbook() -> bytes:
         ws = wb.create_sheet(f"grants {year}")
         ws.append(header)
         for i in ids:
-            ws.append([i, "t", "d", "GBP", 1000, f"24/07/{year}", "GB-CHC-1136547", "Org", "E06000002",
-                       "GB-CHC-299963", "Walcot Foundation"])
+            ws.append(
+                [
+                    i,
+                    "t",
+                    "d",
+                    "GBP",
+                    1000,
+                    f"24/07/{year}",
+                    "GB-CHC-1136547",
+                    "Org",
+                    "E06000002",
+                    "GB-CHC-299963",
+                    "Walcot Foundation",
+                ]
+            )
         for _ in range(100 if year == 2023 else 0):
             ws.append([None] * 9 + ["GB-CHC-299963", "Walcot Foundation"])
     buf = io.BytesIO()
@@ -464,17 +547,24 @@ def two_sheet_workbook() -> bytes:
 
 def test_a_two_sheet_workbook_with_template_rows_and_uk_dates_on_the_page(app):
     at = open_page(app, {"data": "upload"})
-    at.file_uploader(key="fu_file").upload("years.xlsx", two_sheet_workbook(),
-                                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    at.file_uploader(key="fu_file").upload(
+        "years.xlsx", two_sheet_workbook(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("3 rows read, 3 grants loaded; 100 empty template rows counted, not read" in s.value for s in at.success)
     sheets = frame_with(at, "sheet", "rows_read", "template_rows", "grants", "skipped")
     assert sheets[["sheet", "rows_read", "template_rows", "grants"]].values.tolist() == [
-        ["Notes", 0, 0, 0], ["grants 2022", 2, 0, 2], ["grants 2023", 1, 100, 1]]
+        ["Notes", 0, 0, 0],
+        ["grants 2022", 2, 0, 2],
+        ["grants 2023", 1, 100, 1],
+    ]
     groups = frame_with(at, "severity", "check", "rows", "count")
     assert sorted(zip(groups["check"], groups["sheet"], groups["count"])) == [
-        ("date_format", "grants 2022", 1), ("date_format", "grants 2023", 1), ("sheet_skipped", "Notes", 1),
-        ("template_rows", "grants 2023", 1)]
+        ("date_format", "grants 2022", 1),
+        ("date_format", "grants 2023", 1),
+        ("sheet_skipped", "Notes", 1),
+        ("template_rows", "grants 2023", 1),
+    ]
     # district codes only: the page says the file has no ward locations, not "0 of 6,594 wards"
     assert metric(at, "Wards reached") == "no ward locations"
     assert metric(at, "Grants") == "3"

@@ -18,6 +18,7 @@ scales them) so the file runs in under two minutes on two cores.
 the same answer on every run; `make fuzz` (FUZZ_RANDOM=1, more examples) explores new inputs. What
 exploration finds becomes a fixed regression test here (e.g. the damaged-sheet test below).
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,30 +43,87 @@ from etl.sources import all_sources
 pytestmark = [pytest.mark.slow]
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SMALL = 600_000          # bytes: larger seeds are cut down
-HEAD_ROWS = 120          # CSV data rows kept from a large file
-HEAD_ITEMS = 40          # JSON list items kept from a large file
-HANG_SECONDS = 30        # one example taking longer than this is a hang
+SMALL = 600_000  # bytes: larger seeds are cut down
+HEAD_ROWS = 120  # CSV data rows kept from a large file
+HEAD_ITEMS = 40  # JSON list items kept from a large file
+HANG_SECONDS = 30  # one example taking longer than this is a hang
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "1"))
-DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "") in ("", "0")   # fixed examples unless exploring
-EXAMPLES = {"geography": 14, "boundaries": 10, "context": 14, "revenue_outturn": 8, "grants_360_aggregate": 14,
-            "grants_360_records": 14, "parishes": 14, "participation": 20, "local_data": 20}
+DERANDOMIZE = os.environ.get("FUZZ_RANDOM", "") in ("", "0")  # fixed examples unless exploring
+EXAMPLES = {
+    "geography": 14,
+    "boundaries": 10,
+    "context": 14,
+    "revenue_outturn": 8,
+    "grants_360_aggregate": 14,
+    "grants_360_records": 14,
+    "parishes": 14,
+    "participation": 20,
+    "local_data": 20,
+}
 SOURCES = {s.id: s for s in all_sources()}
 
 # Hostile or awkward cell text: publisher markers, numbers in odd forms, codes of the wrong kind,
 # injection and control characters, very long text.
-NASTY = ["", " ", "..", "[c]", "[x]", "-", "—", "n/a", "NaN", "nan", "inf", "-inf", "1e309", "-1e309", "-5", "(12)",
-         "£1,234", "1,2,3", "0x10", "１２３", "1.2.3", "  7  ", "E06000060", "E0600006", "e06000060", "W06000001",
-         "E05999999", "E9999", "99999999999999999999999", "2017-18", "2099-00", "18-2017", "TRUE", "=1+1",
-         "\x00", "\u202e", "\ufeff", "<script>alert(1)</script>", "'; DROP TABLE areas; --", "\"", "a\nb",
-         "x" * 5000]
+NASTY = [
+    "",
+    " ",
+    "..",
+    "[c]",
+    "[x]",
+    "-",
+    "—",
+    "n/a",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "1e309",
+    "-1e309",
+    "-5",
+    "(12)",
+    "£1,234",
+    "1,2,3",
+    "0x10",
+    "１２３",
+    "1.2.3",
+    "  7  ",
+    "E06000060",
+    "E0600006",
+    "e06000060",
+    "W06000001",
+    "E05999999",
+    "E9999",
+    "99999999999999999999999",
+    "2017-18",
+    "2099-00",
+    "18-2017",
+    "TRUE",
+    "=1+1",
+    "\x00",
+    "\u202e",
+    "\ufeff",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE areas; --",
+    "\"",
+    "a\nb",
+    "x" * 5000,
+]
 TEXT = st.one_of(st.sampled_from(NASTY), st.text(max_size=24))
-CELL = st.one_of(TEXT, st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-                 st.booleans(), st.none(), st.dates(dt.date(1899, 12, 31), dt.date(2100, 1, 1)))
-JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9),
-                                    st.floats(allow_nan=False, allow_infinity=False), TEXT),
-                          lambda kids: st.one_of(st.lists(kids, max_size=3),
-                                                 st.dictionaries(TEXT, kids, max_size=3)), max_leaves=6)
+CELL = st.one_of(
+    TEXT,
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.dates(dt.date(1899, 12, 31), dt.date(2100, 1, 1)),
+)
+JSON_VALUE = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-(10**9), 10**9), st.floats(allow_nan=False, allow_infinity=False), TEXT
+    ),
+    lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(TEXT, kids, max_size=3)),
+    max_leaves=6,
+)
 
 
 # --------------------------------------------------------------------------------------------- seeds
@@ -174,7 +232,7 @@ def byte_mutation(data, content: bytes) -> bytes:
         return bytes(buf)
     if op == "delete":
         a = data.draw(st.integers(0, max(n - 1, 0)))
-        return content[:a] + content[a + data.draw(st.integers(1, 4096)):]
+        return content[:a] + content[a + data.draw(st.integers(1, 4096)) :]
     if op == "insert":
         a = data.draw(st.integers(0, n))
         return content[:a] + data.draw(st.binary(min_size=1, max_size=64)) + content[a:]
@@ -188,9 +246,25 @@ def csv_mutation(data, content: bytes) -> bytes:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
         return byte_mutation(data, content)
-    op = data.draw(st.sampled_from(["cell", "cell", "cell", "drop_column", "drop_row", "dup_row", "ragged",
-                                    "rename_header", "dup_header", "encoding", "only_header", "cr_newlines"]),
-                   label="csv op")
+    op = data.draw(
+        st.sampled_from(
+            [
+                "cell",
+                "cell",
+                "cell",
+                "drop_column",
+                "drop_row",
+                "dup_row",
+                "ragged",
+                "rename_header",
+                "dup_header",
+                "encoding",
+                "only_header",
+                "cr_newlines",
+            ]
+        ),
+        label="csv op",
+    )
     r = data.draw(st.integers(0, len(rows) - 1), label="row")
     width = max(len(rows[r]), 1)
     c = data.draw(st.integers(0, width - 1), label="column")
@@ -201,7 +275,7 @@ def csv_mutation(data, content: bytes) -> bytes:
             rows[r].append("")
         rows[r][c] = data.draw(TEXT, label="text")
     elif op == "drop_column":
-        rows = [row[:c] + row[c + 1:] for row in rows]
+        rows = [row[:c] + row[c + 1 :] for row in rows]
     elif op == "drop_row":
         del rows[r]
     elif op == "dup_row":
@@ -281,8 +355,22 @@ def xlsx_mutation(data, content: bytes, rows: list[list] | None = None) -> bytes
             ws.append(list(row))
     ws = wb[data.draw(st.sampled_from(wb.sheetnames), label="sheet")]
     max_row, max_col = max(ws.max_row, 1), max(ws.max_column, 1)
-    op = data.draw(st.sampled_from(["cell", "cell", "cell", "formula", "delete_rows", "insert_rows",
-                                    "delete_cols", "rename_sheet", "remove_sheet"]), label="xlsx op")
+    op = data.draw(
+        st.sampled_from(
+            [
+                "cell",
+                "cell",
+                "cell",
+                "formula",
+                "delete_rows",
+                "insert_rows",
+                "delete_cols",
+                "rename_sheet",
+                "remove_sheet",
+            ]
+        ),
+        label="xlsx op",
+    )
     r = data.draw(st.integers(1, min(max_row, 80)), label="row")
     c = data.draw(st.integers(1, min(max_col, 60)), label="col")
     if op == "cell":
@@ -415,13 +503,20 @@ def test_unmutated_seeds_load(source_id, seeds, databases):
 
 
 def _fuzz_test(source_id: str):
-    @settings(max_examples=max(1, int(EXAMPLES.get(source_id, 10) * SCALE)), deadline=dt.timedelta(seconds=20), database=None,
-              print_blob=True, derandomize=DERANDOMIZE, suppress_health_check=list(HealthCheck),
-              # no shrinking: it can take minutes; the failing example's draws are printed as found
-              phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @settings(
+        max_examples=max(1, int(EXAMPLES.get(source_id, 10) * SCALE)),
+        deadline=dt.timedelta(seconds=20),
+        database=None,
+        print_blob=True,
+        derandomize=DERANDOMIZE,
+        suppress_health_check=list(HealthCheck),
+        # no shrinking: it can take minutes; the failing example's draws are printed as found
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    )
     @given(data=st.data())
     def run(data, seeds, databases):
         check_one(data, seeds, databases, source_id)
+
     return run
 
 
@@ -449,9 +544,15 @@ def upload_seeds(tmp_path_factory) -> list[Path]:
     return [csv_seed, json_seed, out / "good.xlsx"]
 
 
-@settings(max_examples=max(1, int(40 * SCALE)), deadline=dt.timedelta(seconds=20), database=None, print_blob=True,
-          derandomize=DERANDOMIZE,
-          suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(
+    max_examples=max(1, int(40 * SCALE)),
+    deadline=dt.timedelta(seconds=20),
+    database=None,
+    print_blob=True,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 @given(data=st.data())
 def test_upload_survives_mutated_files(data, upload_seeds, real_db):
     """The Funders page's upload (a file from outside, read in the server): every mutated file
@@ -468,8 +569,11 @@ def test_upload_survives_mutated_files(data, upload_seeds, real_db):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert isinstance(result, funders.UploadResult)
-    assert result.ok or (isinstance(result.error, str) and result.error.strip()) or \
-        (result.placed is not None and result.placed.empty), result
+    assert (
+        result.ok
+        or (isinstance(result.error, str) and result.error.strip())
+        or (result.placed is not None and result.placed.empty)
+    ), result
 
 
 def damage_first_sheet(src: Path, dst: Path) -> str:
@@ -483,7 +587,7 @@ def damage_first_sheet(src: Path, dst: Path) -> str:
         info = z.getinfo(member)
     raw = bytearray(src.read_bytes())
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for i in range(start + 2, start + info.compress_size - 2):   # every byte of the deflate stream
+    for i in range(start + 2, start + info.compress_size - 2):  # every byte of the deflate stream
         raw[i] ^= 0x5A
     dst.write_bytes(bytes(raw))
     return member
@@ -507,6 +611,7 @@ def test_a_damaged_sheet_is_a_stated_reason_not_an_exception(upload_seeds, real_
     finance = tmp_path / "finance.xlsx"
     damage_first_sheet(FIXTURES / "finance" / "good.xlsx", finance)
     from python_calamine import CalamineWorkbook
+
     first = CalamineWorkbook.from_path(str(finance)).sheet_names[0]
     with pytest.raises(EtlInputError) as err:
         read_excel_rows(finance, first)

@@ -3,11 +3,12 @@
 Fixture tests use tests/fixtures/grants/ (hand-made grant files; a real subset of the geography
 in lookup/). Expected placements are worked out by hand from lookup/*.csv, not from the code.
 """
+
 from __future__ import annotations
 
 import csv
-import io
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -15,8 +16,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from powerbalance.grants360 import AreaLookup, GrantsFileError, canonical_title, place_grants, placement_summary, \
-    read_360giving
+from powerbalance.grants360 import (
+    AreaLookup,
+    GrantsFileError,
+    canonical_title,
+    place_grants,
+    placement_summary,
+    read_360giving,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "grants"
 TODAY = dt.date(2026, 11, 23)
@@ -52,8 +59,9 @@ def lookup(postcode_calls) -> AreaLookup:
     def read(name):
         return pd.read_csv(FIX / "lookup" / name, dtype=str, keep_default_na=False)
 
-    return AreaLookup.from_frames(read("areas.csv"), read("code_map.csv"), read("lsoa21.csv"), read("lsoa11.csv"),
-                                  postcode_fn)
+    return AreaLookup.from_frames(
+        read("areas.csv"), read("code_map.csv"), read("lsoa21.csv"), read("lsoa11.csv"), postcode_fn
+    )
 
 
 def by_id(frame: pd.DataFrame) -> dict[str, dict]:
@@ -74,8 +82,9 @@ def test_csv_reads_every_row_with_line_numbers_and_totals():
     assert gf.format == "csv" and gf.rows_read == 11 and len(gf.grants) == 11
     assert list(gf.grants["row"]) == list(range(2, 13))  # header is line 1
     # hand sum of the Amount Awarded column ("3,000" has a thousands comma)
-    assert gf.grants["amount_gbp"].sum() == pytest.approx(1000 + 2500.5 + 3000 + 400 + 500 + 600 + 700 + 800 + 900
-                                                          + 1100 + 1200)
+    assert gf.grants["amount_gbp"].sum() == pytest.approx(
+        1000 + 2500.5 + 3000 + 400 + 500 + 600 + 700 + 800 + 900 + 1100 + 1200
+    )
     assert gf.errors == []
     g = by_id(gf.grants)
     assert g["360G-test-003"]["award_date"] == dt.date(2020, 3, 19)  # ISO date-time accepted
@@ -83,8 +92,7 @@ def test_csv_reads_every_row_with_line_numbers_and_totals():
     assert g["360G-test-001"]["beneficiary_codes"] == "E01012049"
     assert g["360G-test-010"]["beneficiary_codes"] == "E06000033"  # swapped code/type corrected
     swapped = [p for p in gf.warnings if p.check == "geocode_swapped"]
-    assert [(p.row, p.column, p.cell) for p in swapped] == \
-        [(11, "Beneficiary Location:Geographic Code", "J11")]
+    assert [(p.row, p.column, p.cell) for p in swapped] == [(11, "Beneficiary Location:Geographic Code", "J11")]
 
 
 def test_placement_rules_on_csv(lookup):
@@ -102,19 +110,21 @@ def test_placement_rules_on_csv(lookup):
         "360G-test-010": (None, None, "E06000033", "beneficiary_district"),
         "360G-test-011": (None, "E05013669", "E09000007", "recipient_postcode"),
     }
-    got = {gid: tuple(none(r[c]) for c in ("lsoa_code", "ward_code", "district_code", "placed_by"))
-           for gid, r in by_id(placed).items()}
+    got = {
+        gid: tuple(none(r[c]) for c in ("lsoa_code", "ward_code", "district_code", "placed_by"))
+        for gid, r in by_id(placed).items()
+    }
     assert got == expected
     notes = by_id(placed)
-    assert "E05015799" in notes["360G-test-002"]["place_note"]          # 2024 ward not in Dec 2023: district only
+    assert "E05015799" in notes["360G-test-002"]["place_note"]  # 2024 ward not in Dec 2023: district only
     assert "2011 LSOA" in notes["360G-test-008"]["place_note"]
     assert "outside England" in notes["360G-test-007"]["place_note"]
     assert "no recipient postcode" in notes["360G-test-009"]["place_note"]
     assert "district only" in notes["360G-test-006"]["place_note"]
-    assert "E10000006" in notes["360G-test-011"]["place_note"]          # why the beneficiary code did not place it
+    assert "E10000006" in notes["360G-test-011"]["place_note"]  # why the beneficiary code did not place it
     summary = placement_summary(placed).set_index("rule")
     assert summary.loc["not placed", "grants"] == 2
-    assert summary["grants"].sum() == len(placed) == 11                 # placed + unplaced = total
+    assert summary["grants"].sum() == len(placed) == 11  # placed + unplaced = total
 
 
 def test_postcodes_are_normalised_and_only_asked_for_when_needed(lookup, postcode_calls):
@@ -125,8 +135,7 @@ def test_postcodes_are_normalised_and_only_asked_for_when_needed(lookup, postcod
 
 
 def test_split_district_is_not_guessed(lookup):
-    assert lookup.current_district("E10000006") == (None, "district E10000006 was split between E06000063, "
-                                                          "E06000064")
+    assert lookup.current_district("E10000006") == (None, "district E10000006 was split between E06000063, E06000064")
     assert lookup.current_district("E07000004") == ("E06000060", None)
 
 
@@ -136,20 +145,32 @@ def test_json_flattening_and_multi_location_rules(lookup):
     assert list(gf.grants["row"]) == [1, 2, 3, 4]
     placed = by_id(place_grants(gf.grants, lookup))
     first = placed["360G-test-001"]
-    assert (first["funder_id"], first["funder_name"], first["recipient_id"], first["recipient_name"],
-            first["programme"], first["amount_gbp"], first["award_date"]) == \
-        ("GB-CHC-299963", "Test Trust", "GB-CHC-1136547", "Org A", "Fund A", 1000.0, dt.date(2020, 3, 17))
+    assert (
+        first["funder_id"],
+        first["funder_name"],
+        first["recipient_id"],
+        first["recipient_name"],
+        first["programme"],
+        first["amount_gbp"],
+        first["award_date"],
+    ) == ("GB-CHC-299963", "Test Trust", "GB-CHC-1136547", "Org A", "Fund A", 1000.0, dt.date(2020, 3, 17))
     assert (first["ward_code"], first["district_code"]) == ("E05009861", "E06000002")
     two_wards = placed["360G-test-002"]  # LSOA in ward E05009861 + ward E05009857, both Middlesbrough
-    assert (none(two_wards["lsoa_code"]), none(two_wards["ward_code"]), two_wards["district_code"]) == \
-        (None, None, "E06000002")
+    assert (none(two_wards["lsoa_code"]), none(two_wards["ward_code"]), two_wards["district_code"]) == (
+        None,
+        None,
+        "E06000002",
+    )
     assert two_wards["award_date"] == dt.date(2020, 3, 18)
     two_districts = placed["360G-test-003"]  # Southend + Middlesbrough → falls back to the postcode (Camden)
     assert (two_districts["district_code"], two_districts["placed_by"]) == ("E09000007", "recipient_postcode")
     assert "2 districts" in two_districts["place_note"]
     individual = placed["360G-test-004"]
-    assert (individual["recipient_id"], individual["recipient_name"], individual["district_code"]) == \
-        ("360G-test-ind-1", "Individual Recipient", "E06000033")
+    assert (individual["recipient_id"], individual["recipient_name"], individual["district_code"]) == (
+        "360G-test-ind-1",
+        "Individual Recipient",
+        "E06000033",
+    )
 
 
 def test_spreadsheet_first_sheet_with_the_columns_and_excel_rows(tmp_path):
@@ -165,16 +186,16 @@ def test_spreadsheet_first_sheet_with_the_columns_and_excel_rows(tmp_path):
     ws.append(rows[0])
     for r in rows[1:]:
         cells = list(r)
-        cells[4] = float(cells[4].replace(",", ""))                         # amounts as numbers
+        cells[4] = float(cells[4].replace(",", ""))  # amounts as numbers
         if len(cells[5]) == 10:
-            cells[5] = dt.datetime.strptime(cells[5], "%Y-%m-%d")            # dates as date cells
+            cells[5] = dt.datetime.strptime(cells[5], "%Y-%m-%d")  # dates as date cells
         ws.append(cells)
     path = tmp_path / "grants.xlsx"
     wb.save(path)
     gf = read_360giving(path, today=TODAY)
     csv_gf = read_360giving(FIX / "good.csv", today=TODAY)
     assert gf.format == "spreadsheet" and gf.sheet == "Grants"
-    assert list(gf.grants["row"]) == list(range(4, 15))                     # heading on row 3
+    assert list(gf.grants["row"]) == list(range(4, 15))  # heading on row 3
     cols = ["grant_id", "amount_gbp", "award_date", "recipient_postcode", "beneficiary_codes"]
     pd.testing.assert_frame_equal(gf.grants[cols], csv_gf.grants[cols])
     swapped = [p for p in gf.warnings if p.check == "geocode_swapped"]
@@ -194,10 +215,12 @@ def test_column_titles_are_canonicalised():
 
 
 def test_several_beneficiary_columns_in_a_csv():
-    text = ("Identifier,Title,Description,Currency,Amount Awarded,Award Date,Funding Org:Identifier,Funding Org:Name,"
-            "Recipient Org:Identifier,Recipient Org:Name,Beneficiary Location:0:Geographic Code,"
-            "Beneficiary Location:1:Geographic Code\n"
-            "360G-x-1,t,d,GBP,10,2020-01-01,GB-CHC-299963,F,GB-CHC-1136547,R,E05009861,E05009857\n")
+    text = (
+        "Identifier,Title,Description,Currency,Amount Awarded,Award Date,Funding Org:Identifier,Funding Org:Name,"
+        "Recipient Org:Identifier,Recipient Org:Name,Beneficiary Location:0:Geographic Code,"
+        "Beneficiary Location:1:Geographic Code\n"
+        "360G-x-1,t,d,GBP,10,2020-01-01,GB-CHC-299963,F,GB-CHC-1136547,R,E05009861,E05009857\n"
+    )
     gf = read_360giving(text.encode(), filename="multi.csv", today=TODAY)
     assert gf.grants.loc[0, "beneficiary_codes"] == "E05009861;E05009857"
 
@@ -226,9 +249,16 @@ BAD_ROWS = [
     (17, "required", "error", "Award Date"),
     (18, "malformed_geocode", "warning", "Beneficiary Location:Geographic Code"),
 ]
-COLUMN_LETTER = {"Identifier": "A", "Currency": "D", "Amount Awarded": "E", "Award Date": "F",
-                 "Recipient Org:Identifier": "G", "Recipient Org:Postal Code": "I",
-                 "Beneficiary Location:Geographic Code": "J", "Funding Org:Name": "L"}
+COLUMN_LETTER = {
+    "Identifier": "A",
+    "Currency": "D",
+    "Amount Awarded": "E",
+    "Award Date": "F",
+    "Recipient Org:Identifier": "G",
+    "Recipient Org:Postal Code": "I",
+    "Beneficiary Location:Geographic Code": "J",
+    "Funding Org:Name": "L",
+}
 
 
 @pytest.fixture(scope="module")
@@ -239,15 +269,16 @@ def bad():
 @pytest.mark.parametrize("line,check,severity,column", BAD_ROWS)
 def test_each_rule_is_reported_where_it_happens(bad, line, check, severity, column):
     found = [p for p in bad.problems if p.row == line]
-    assert [(p.check, p.severity, p.column, p.cell) for p in found] == \
-        [(check, severity, column, f"{COLUMN_LETTER[column]}{line}")]
+    assert [(p.check, p.severity, p.column, p.cell) for p in found] == [
+        (check, severity, column, f"{COLUMN_LETTER[column]}{line}")
+    ]
 
 
 def test_good_rows_of_a_bad_file_still_load(bad):
     kept_lines = sorted(line for line, _, severity, _ in BAD_ROWS if severity == "warning")
     assert list(bad.grants["row"]) == kept_lines
     usd = bad.grants[bad.grants["currency"] == "USD"]
-    assert len(usd) == 1 and usd["amount_gbp"].isna().all()      # not converted, never invented
+    assert len(usd) == 1 and usd["amount_gbp"].isna().all()  # not converted, never invented
     assert bad.rows_read == len(BAD_ROWS)
     frame = bad.problems_frame()
     assert list(frame.columns[:6]) == ["severity", "check", "message", "sheet", "row", "column"]
@@ -274,18 +305,21 @@ def test_undecodable_file_is_refused():
 def test_too_many_rows_is_refused_with_the_row():
     with pytest.raises(GrantsFileError) as exc:
         read_360giving(FIX / "good.csv", max_rows=5)
-    assert exc.value.row == 7 and "more than 5" in exc.value.message   # 6th grant is on line 7
+    assert exc.value.row == 7 and "more than 5" in exc.value.message  # 6th grant is on line 7
     with pytest.raises(GrantsFileError, match="more than 3"):
         read_360giving(FIX / "good.json", max_rows=3)
 
 
-@pytest.mark.parametrize("data,name,match", [
-    ((FIX / "not_360.csv").read_bytes(), "not_360.csv", "Award Date"),
-    (b'{"records": []}', "x.json", "'grants' array"),
-    (b'{"grants": [', "x.json", "invalid JSON"),
-    (b"", "x.csv", "empty"),
-    (b"PK\x03\x04 not really a zip", "x.xlsx", "cannot open as a spreadsheet"),
-])
+@pytest.mark.parametrize(
+    "data,name,match",
+    [
+        ((FIX / "not_360.csv").read_bytes(), "not_360.csv", "Award Date"),
+        (b'{"records": []}', "x.json", "'grants' array"),
+        (b'{"grants": [', "x.json", "invalid JSON"),
+        (b"", "x.csv", "empty"),
+        (b"PK\x03\x04 not really a zip", "x.xlsx", "cannot open as a spreadsheet"),
+    ],
+)
 def test_files_that_are_not_360giving(data, name, match):
     with pytest.raises(GrantsFileError, match=match):
         read_360giving(data, filename=name)
@@ -306,8 +340,14 @@ def agg_db(raw_dir, tmp_path_factory):
     from etl.sources.grants360 import Grants360Aggregate
 
     out = tmp_path_factory.mktemp("grants_agg")
-    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static", sources=[Geography(), Grants360Aggregate()],
-                   derive=False, log=lambda *a: None)
+    result = build(
+        raw_dir,
+        out / "pb.duckdb",
+        static_dir=out / "static",
+        sources=[Geography(), Grants360Aggregate()],
+        derive=False,
+        log=lambda *a: None,
+    )
     con = duckdb.connect(str(out / "pb.duckdb"), read_only=True)
     yield con, result
     con.close()
@@ -337,8 +377,9 @@ def test_aggregate_totals_equal_the_source(agg_db, raw_dir):
 def test_aggregate_wards_and_districts_are_mapped_ward_first(agg_db, raw_dir):
     con, _ = agg_db
     wd23 = _wd23(raw_dir)
-    loaded = con.execute("select row, source_ward_code, ward_code, ward_match, district_code, source_district_code "
-                         "from grants_agg").fetchall()
+    loaded = con.execute(
+        "select row, source_ward_code, ward_code, ward_match, district_code, source_district_code from grants_agg"
+    ).fetchall()
     for row, src_ward, ward, match, district, src_district in loaded:
         if src_ward in wd23:
             assert (ward, match, district) == (src_ward, "exact", wd23[src_ward]), row
@@ -347,8 +388,9 @@ def test_aggregate_wards_and_districts_are_mapped_ward_first(agg_db, raw_dir):
         if not src_district.startswith("E"):
             assert district is None, row
     # Aylesbury Vale (2013–2018 code) → Buckinghamshire
-    assert con.execute("select distinct district_code from grants_agg where source_district_code='E07000004'"
-                       ).fetchall() == [("E06000060",)]
+    assert con.execute(
+        "select distinct district_code from grants_agg where source_district_code='E07000004'"
+    ).fetchall() == [("E06000060",)]
 
 
 def test_aggregate_unmatched_share_reported_and_codes_listed_once(agg_db, raw_dir):
@@ -363,9 +405,11 @@ def test_aggregate_unmatched_share_reported_and_codes_listed_once(agg_db, raw_di
     assert facts["district_unmatched_share_grants_england"] == 0
     outside = sum(int(r["Identifier"]) for r in rows if not r["Recipient District Geographic Code"].startswith("E"))
     assert facts["grants_outside_england"] == outside
-    listed = con.execute("select code, count(*), min(row), min(column_name) from load_issues "
-                         "where source_id='grants_360_aggregate' and kind='unmatched' "
-                         "and column_name='Recipient Ward Geographic Code' group by code").fetchall()
+    listed = con.execute(
+        "select code, count(*), min(row), min(column_name) from load_issues "
+        "where source_id='grants_360_aggregate' and kind='unmatched' "
+        "and column_name='Recipient Ward Geographic Code' group by code"
+    ).fetchall()
     assert {c for c, *_ in listed} == {r["Recipient Ward Geographic Code"] for r in unmatched}
     assert all(n == 1 and first >= 2 for _, n, first, _ in listed)
 
@@ -378,8 +422,14 @@ def records_db(raw_dir, tmp_path_factory):
     from etl.sources.grants360 import Grants360Records
 
     out = tmp_path_factory.mktemp("grants_records")
-    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static",
-                   sources=[Geography(), Boundaries(), Grants360Records()], derive=False, log=lambda *a: None)
+    result = build(
+        raw_dir,
+        out / "pb.duckdb",
+        static_dir=out / "static",
+        sources=[Geography(), Boundaries(), Grants360Records()],
+        derive=False,
+        log=lambda *a: None,
+    )
     con = duckdb.connect(str(out / "pb.duckdb"), read_only=True)
     yield con, result
     con.close()
@@ -389,34 +439,45 @@ def test_real_sample_counts_and_totals_equal_the_file(records_db, raw_dir):
     con, result = records_db
     grants = json.loads((raw_dir / COVID).read_text(encoding="utf-8"))["grants"]
     gbp = sum(g["amountAwarded"] for g in grants if g["currency"] == "GBP")
-    n, total, usd = con.execute("select count(*), sum(amount_gbp), count(*) filter (where currency <> 'GBP') "
-                                "from grants where dataset = ?", [COVID]).fetchone()
+    n, total, usd = con.execute(
+        "select count(*), sum(amount_gbp), count(*) filter (where currency <> 'GBP') from grants where dataset = ?",
+        [COVID],
+    ).fetchone()
     assert n == len(grants) == 1978
     assert total == pytest.approx(gbp, abs=0.01)
     assert usd == sum(1 for g in grants if g["currency"] != "GBP")
     facts = result.reports["grants_360_records"].facts
-    placed = sum(v for k, v in facts.items() if k.startswith("grants_") and k[7:] in
-                 ("beneficiary_lsoa", "beneficiary_ward", "beneficiary_district", "recipient_postcode"))
+    placed = sum(
+        v
+        for k, v in facts.items()
+        if k.startswith("grants_")
+        and k[7:] in ("beneficiary_lsoa", "beneficiary_ward", "beneficiary_district", "recipient_postcode")
+    )
     assert placed + facts["grants_unplaced"] == facts["grants"] == n
     assert con.execute("select count(*) from grants where placed_by is null").fetchone()[0] == facts["grants_unplaced"]
-    shown = con.execute("select count(*) from load_issues where source_id='grants_360_records' and kind='unmatched' "
-                        "and message like '%not placed%'").fetchone()[0]
-    assert shown == facts["grants_unplaced"]                       # every unplaced grant is listed
+    shown = con.execute(
+        "select count(*) from load_issues where source_id='grants_360_records' and kind='unmatched' "
+        "and message like '%not placed%'"
+    ).fetchone()[0]
+    assert shown == facts["grants_unplaced"]  # every unplaced grant is listed
 
 
 def test_real_sample_postcode_placement(records_db):
     con, _ = records_db
     # Woodward's grant has no beneficiary code; recipient WC2B 5LX is in Camden (ONS Postcode Directory)
-    assert con.execute("select district_code, placed_by from grants where grant_id = '360G-woodward:WCT2962'"
-                       ).fetchone() == ("E09000007", "recipient_postcode")
+    assert con.execute(
+        "select district_code, placed_by from grants where grant_id = '360G-woodward:WCT2962'"
+    ).fetchone() == ("E09000007", "recipient_postcode")
 
 
 def test_real_sample_lsoa_grants_follow_the_ons_lookup(records_db, raw_dir):
     con, _ = records_db
     with open(raw_dir / "geography" / "lookup_lsoa21_ward24_ltla24.csv", newline="", encoding="utf-8-sig") as fh:
         lad_of = {r["lsoa21_code"]: r["ltla24_code"] for r in csv.DictReader(fh)}
-    rows = con.execute("select beneficiary_codes, district_code, placed_by from grants "
-                       "where beneficiary_codes like 'E01%' and beneficiary_codes not like '%;%'").fetchall()
+    rows = con.execute(
+        "select beneficiary_codes, district_code, placed_by from grants "
+        "where beneficiary_codes like 'E01%' and beneficiary_codes not like '%;%'"
+    ).fetchall()
     assert rows
     for code, district, placed_by in rows:
         assert placed_by == "beneficiary_lsoa"
@@ -442,13 +503,21 @@ def test_records_loader_reports_problems_and_loads_good_rows(raw_dir, tmp_path):
     from etl.sources.grants360 import Grants360Records
 
     raw = _raw_with(raw_dir, tmp_path, {"bad_rows.csv": (FIX / "bad_rows.csv").read_bytes()})
-    build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "static", sources=[Geography(), Grants360Records()],
-          derive=False, log=lambda *a: None)
+    build(
+        raw,
+        tmp_path / "pb.duckdb",
+        static_dir=tmp_path / "static",
+        sources=[Geography(), Grants360Records()],
+        derive=False,
+        log=lambda *a: None,
+    )
     con = duckdb.connect(str(tmp_path / "pb.duckdb"), read_only=True)
     loaded = [r[0] for r in con.execute("select row from grants order by row").fetchall()]
     assert loaded == sorted(line for line, _, severity, _ in BAD_ROWS if severity == "warning")
-    issues = con.execute("select row, column_name, message from load_issues where source_id='grants_360_records' "
-                         "and kind='warning' and file='bad_rows.csv'").fetchall()
+    issues = con.execute(
+        "select row, column_name, message from load_issues where source_id='grants_360_records' "
+        "and kind='warning' and file='bad_rows.csv'"
+    ).fetchall()
     by_row = {row: (col, msg) for row, col, msg in issues}
     for line, check, severity, column in BAD_ROWS:
         col, msg = by_row[line]
@@ -465,8 +534,14 @@ def test_records_loader_refuses_a_file_that_is_not_360giving(raw_dir, tmp_path):
 
     raw = _raw_with(raw_dir, tmp_path, {"360giving_other.csv": (FIX / "not_360.csv").read_bytes()})
     with pytest.raises(EtlInputError) as exc:
-        build(raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "static", sources=[Geography(), Grants360Records()],
-              derive=False, log=lambda *a: None)
+        build(
+            raw,
+            tmp_path / "pb.duckdb",
+            static_dir=tmp_path / "static",
+            sources=[Geography(), Grants360Records()],
+            derive=False,
+            log=lambda *a: None,
+        )
     assert exc.value.file.endswith("360giving_other.csv") and exc.value.column == "Award Date"
     assert not (tmp_path / "pb.duckdb").exists()
 
@@ -476,13 +551,47 @@ def test_records_loader_refuses_a_file_that_is_not_360giving(raw_dir, tmp_path):
 # Every file is made here by hand (csv text, openpyxl), so the expected figures are the file's own.
 # --------------------------------------------------------------------------------------------
 
-UK_HEADER = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
-             "Planned Dates:Start Date", "Recipient Org:Identifier", "Recipient Org:Name",
-             "Funding Org:Identifier", "Funding Org:Name"]
-UK_ROWS = [["360G-uk-1", "Café project", "d", "GBP", "178990", "24/07/2014", "01/09/2014", "GB-CHC-1136547", "Org",
-            "GB-CHC-299963", "Test Trust"],
-           ["360G-uk-2", "Second", "d", "GBP", "152505", "3/8/2014", "", "GB-CHC-1136547", "Org",
-            "GB-CHC-299963", "Test Trust"]]
+UK_HEADER = [
+    "Identifier",
+    "Title",
+    "Description",
+    "Currency",
+    "Amount Awarded",
+    "Award Date",
+    "Planned Dates:Start Date",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+]
+UK_ROWS = [
+    [
+        "360G-uk-1",
+        "Café project",
+        "d",
+        "GBP",
+        "178990",
+        "24/07/2014",
+        "01/09/2014",
+        "GB-CHC-1136547",
+        "Org",
+        "GB-CHC-299963",
+        "Test Trust",
+    ],
+    [
+        "360G-uk-2",
+        "Second",
+        "d",
+        "GBP",
+        "152505",
+        "3/8/2014",
+        "",
+        "GB-CHC-1136547",
+        "Org",
+        "GB-CHC-299963",
+        "Test Trust",
+    ],
+]
 
 
 def uk_csv(rows=UK_ROWS, header=UK_HEADER) -> str:
@@ -505,9 +614,19 @@ def workbook(sheets: dict[str, list[list]]) -> bytes:
 
 
 def uk_json() -> bytes:
-    grants = [{"id": r[0], "title": r[1], "description": r[2], "currency": r[3], "amountAwarded": float(r[4]),
-               "awardDate": r[5], "recipientOrganization": [{"id": r[7], "name": r[8]}],
-               "fundingOrganization": [{"id": r[9], "name": r[10]}]} for r in UK_ROWS]
+    grants = [
+        {
+            "id": r[0],
+            "title": r[1],
+            "description": r[2],
+            "currency": r[3],
+            "amountAwarded": float(r[4]),
+            "awardDate": r[5],
+            "recipientOrganization": [{"id": r[7], "name": r[8]}],
+            "fundingOrganization": [{"id": r[9], "name": r[10]}],
+        }
+        for r in UK_ROWS
+    ]
     return json.dumps({"grants": grants}).encode()
 
 
@@ -521,7 +640,7 @@ def test_uk_dates_load_with_one_warning_per_column(kind):
         gf = read_360giving(uk_json(), "uk.json", today=TODAY)
     else:
         rows = [list(r) for r in UK_ROWS]
-        if kind == "xlsx_cells":   # Excel date cells, not text
+        if kind == "xlsx_cells":  # Excel date cells, not text
             rows[0][5], rows[1][5], rows[0][6] = dt.datetime(2014, 7, 24), dt.datetime(2014, 8, 3), dt.date(2014, 9, 1)
             rows[1][6] = None
         gf = read_360giving(workbook({"grants": [UK_HEADER, *rows]}), "uk.xlsx", today=TODAY)
@@ -556,8 +675,11 @@ def test_a_month_first_column_is_read_month_first_and_named():
 
 
 def test_a_column_with_both_orders_is_an_error_per_value_with_the_reason():
-    rows = [[*UK_ROWS[0][:5], "24/07/2014", "", *UK_ROWS[0][7:]], [*UK_ROWS[1][:5], "07/25/2014", "", *UK_ROWS[1][7:]],
-            ["360G-uk-3", *UK_ROWS[1][1:5], "2014-08-01", "", *UK_ROWS[1][7:]]]
+    rows = [
+        [*UK_ROWS[0][:5], "24/07/2014", "", *UK_ROWS[0][7:]],
+        [*UK_ROWS[1][:5], "07/25/2014", "", *UK_ROWS[1][7:]],
+        ["360G-uk-3", *UK_ROWS[1][1:5], "2014-08-01", "", *UK_ROWS[1][7:]],
+    ]
     gf = read_360giving(uk_csv(rows).encode(), "mixed.csv", today=TODAY)
     assert list(gf.grants["grant_id"]) == ["360G-uk-3"]
     errors = [(p.row, p.check) for p in gf.errors]
@@ -567,35 +689,60 @@ def test_a_column_with_both_orders_is_an_error_per_value_with_the_reason():
 
 
 def year_sheet(year: int, ids: list[str], amount: int = 100) -> list[list]:
-    header = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
-              "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier", "Funding Org:Name"]
-    return [header] + [[i, "t", "d", "GBP", amount, f"{year}-05-01", "GB-CHC-1136547", "Org", "GB-CHC-299963",
-                        "Test Trust"] for i in ids]
+    header = [
+        "Identifier",
+        "Title",
+        "Description",
+        "Currency",
+        "Amount Awarded",
+        "Award Date",
+        "Recipient Org:Identifier",
+        "Recipient Org:Name",
+        "Funding Org:Identifier",
+        "Funding Org:Name",
+    ]
+    return [header] + [
+        [i, "t", "d", "GBP", amount, f"{year}-05-01", "GB-CHC-1136547", "Org", "GB-CHC-299963", "Test Trust"]
+        for i in ids
+    ]
 
 
 def test_every_sheet_with_the_columns_is_read_with_counts_per_sheet():
-    data = workbook({"Notes": [["These are our grants"]],
-                     "grants 2022": year_sheet(2022, ["360G-a-1", "360G-a-2"]),
-                     "grants 2023": year_sheet(2023, ["360G-a-3", "360G-a-4", "360G-a-1"], 200),
-                     "Summary": [["Grant ID", "Amount", "Award date:Start date"], ["x", 1, "y"]]})
+    data = workbook(
+        {
+            "Notes": [["These are our grants"]],
+            "grants 2022": year_sheet(2022, ["360G-a-1", "360G-a-2"]),
+            "grants 2023": year_sheet(2023, ["360G-a-3", "360G-a-4", "360G-a-1"], 200),
+            "Summary": [["Grant ID", "Amount", "Award date:Start date"], ["x", 1, "y"]],
+        }
+    )
     gf = read_360giving(data, "years.xlsx", today=TODAY)
     assert sorted(gf.grants["grant_id"]) == ["360G-a-1", "360G-a-2", "360G-a-3", "360G-a-4"]
     assert gf.grants["amount_gbp"].sum() == 600
     assert gf.sheets_frame()[["sheet", "rows_read", "grants"]].values.tolist() == [
-        ["Notes", 0, 0], ["grants 2022", 2, 2], ["grants 2023", 3, 2], ["Summary", 0, 0]]
+        ["Notes", 0, 0],
+        ["grants 2022", 2, 2],
+        ["grants 2023", 3, 2],
+        ["Summary", 0, 0],
+    ]
     [dup] = [p for p in gf.problems if p.check == "duplicate_id"]
     assert (dup.sheet, dup.row, dup.cell) == ("grants 2023", 4, "A4")
     assert "first on sheet 'grants 2022' row 2" in dup.message
     skipped = {p.sheet: p.message for p in gf.problems if p.check == "sheet_skipped"}
     assert set(skipped) == {"Notes", "Summary"}
     assert "no heading row" in skipped["Notes"]
-    assert "Award date:Start date → Award Date" in skipped["Summary"] and "Amount → Amount Awarded" in \
-        skipped["Summary"]
+    assert (
+        "Award date:Start date → Award Date" in skipped["Summary"] and "Amount → Amount Awarded" in skipped["Summary"]
+    )
 
 
 def test_a_workbook_without_the_columns_says_per_sheet_what_is_missing():
-    data = workbook({"one": [["Identifier", "Amount Awarded", "Award date:Start date"]],
-                     "two": [["Grant ref", "Amount", "Currency", "Award Date"]]})
+    data = workbook(
+        {
+            "one": [["Identifier", "Amount Awarded", "Award date:Start date"]],
+            "two": [["Grant ref", "Amount", "Currency", "Award Date"]],
+        }
+    )
     with pytest.raises(GrantsFileError) as exc:
         read_360giving(data, "bad.xlsx")
     msg = exc.value.message
@@ -612,46 +759,64 @@ def test_template_rows_are_counted_once_and_do_not_count_towards_the_limit():
     assert len(gf.grants) == 3 and gf.rows_read == 3
     assert (gf.sheets[0].name, gf.sheets[0].template_rows, gf.sheets[0].grants) == (None, 50_000, 3)
     [t] = [p for p in gf.problems if p.check == "template_rows"]
-    assert t.row == 3 and "50,000 rows have no grant content (only Funding Org:Identifier, Funding Org:Name filled)" \
-        in t.message and t.message.endswith("rows 3–12, 15–50,004")
+    assert (
+        t.row == 3
+        and "50,000 rows have no grant content (only Funding Org:Identifier, Funding Org:Name filled)" in t.message
+        and t.message.endswith("rows 3–12, 15–50,004")
+    )
     assert len(gf.problems) == 1
     groups = gf.problem_groups()
     assert groups.values.tolist() == [["warning", "template_rows", "", "", 1, "3", t.message]]
 
 
 def test_row_limit_is_per_sheet_and_names_the_sheet():
-    data = workbook({"small": year_sheet(2022, ["360G-l-1", "360G-l-2"]),
-                     "big": year_sheet(2023, [f"360G-l-{i}" for i in range(3, 7)])})
+    data = workbook(
+        {
+            "small": year_sheet(2022, ["360G-l-1", "360G-l-2"]),
+            "big": year_sheet(2023, [f"360G-l-{i}" for i in range(3, 7)]),
+        }
+    )
     with pytest.raises(GrantsFileError) as exc:
         read_360giving(data, "limit.xlsx", max_rows=3)
-    assert exc.value.sheet == "big" and exc.value.row == 5 and "sheet 'big' has more than 3 grants" in \
-        exc.value.message and "heading row" in exc.value.message
+    assert (
+        exc.value.sheet == "big"
+        and exc.value.row == 5
+        and "sheet 'big' has more than 3 grants" in exc.value.message
+        and "heading row" in exc.value.message
+    )
     assert len(read_360giving(data, "limit.xlsx", max_rows=4, today=TODAY).grants) == 6
 
 
 def test_identifiers_with_line_breaks_tabs_or_outer_spaces_are_flagged_where_they_are():
-    rows = [["360G-w-1\n", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547 ", "Org", "GB-CHC-299963",
-             "F"], ["360G-w\t2", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547", "Org", " GB-CHC-299963",
-                    "F"]]
+    rows = [
+        ["360G-w-1\n", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547 ", "Org", "GB-CHC-299963", "F"],
+        ["360G-w\t2", "t", "d", "GBP", "10", "2020-01-01", "", "GB-CHC-1136547", "Org", " GB-CHC-299963", "F"],
+    ]
     gf = read_360giving(uk_csv(rows).encode(), "ws.csv", today=TODAY)
-    found = [(p.row, p.column, p.cell, p.message.split("'")[-1].split(";")[0].strip()) for p in gf.problems
-             if p.check == "id_whitespace"]
-    assert found == [(2, "Identifier", "A2", "contains a line break"),
-                     (2, "Recipient Org:Identifier", "H2", "has a leading or trailing space"),
-                     (4, "Identifier", "A4", "contains a tab"),
-                     (4, "Funding Org:Identifier", "J4", "has a leading or trailing space")]
+    found = [
+        (p.row, p.column, p.cell, p.message.split("'")[-1].split(";")[0].strip())
+        for p in gf.problems
+        if p.check == "id_whitespace"
+    ]
+    assert found == [
+        (2, "Identifier", "A2", "contains a line break"),
+        (2, "Recipient Org:Identifier", "H2", "has a leading or trailing space"),
+        (4, "Identifier", "A4", "contains a tab"),
+        (4, "Funding Org:Identifier", "J4", "has a leading or trailing space"),
+    ]
     assert len(gf.grants) == 2
 
 
 def test_problems_are_grouped_by_kind_and_column_with_row_ranges(bad):
     groups = bad.problem_groups()
     assert groups["count"].sum() == len(bad.problems)
-    assert list(groups["severity"]).index("warning") == (groups["severity"] == "error").sum()   # errors first
+    assert list(groups["severity"]).index("warning") == (groups["severity"] == "error").sum()  # errors first
     req = groups[(groups["check"] == "required") & (groups["column"] == "Identifier")].iloc[0]
     assert (req["count"], req["rows"]) == (1, "2")
 
 
 def test_row_ranges():
     from powerbalance.grants360 import row_ranges
+
     assert row_ranges([2, 3, 4, 5, 9, 12, 11]) == "2–5, 9, 11–12"
     assert row_ranges(range(0, 40, 2), limit=3) == "0, 2, 4 … (+17 more)"

@@ -3,6 +3,7 @@
 Pure maths on tests/fixtures/index/values.csv with every expected number worked out by hand;
 the database functions on the fixture database of test_indicators; invariants on the real data.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,14 +14,16 @@ import pandas as pd
 import pytest
 
 from powerbalance import index as ix
-
 from tests.helpers import build_fixture_db
 
 FIX = Path(__file__).parent / "fixtures" / "index"
 
 # values.csv: a, b in domain "funding" (b is providing, polarity -1, and required); c, d in "projects".
-SPEC = ix.IndexSpec(domain={"a": "funding", "b": "funding", "c": "projects", "d": "projects"},
-                    polarity={"a": 1, "b": -1, "c": 1, "d": 1}, required=("b",))
+SPEC = ix.IndexSpec(
+    domain={"a": "funding", "b": "funding", "c": "projects", "d": "projects"},
+    polarity={"a": 1, "b": -1, "c": 1, "d": 1},
+    required=("b",),
+)
 W = {"funding": 0.5, "projects": 0.5, "participation": 0.0}
 
 
@@ -48,8 +51,9 @@ def test_zscore_uses_the_normal_cdf():
     s = ix.normalise(np.array([[-1.0], [-1.0], [1.0], [1.0]]), [1], "zscore")
     assert s[:, 0] == pytest.approx([15.8655, 15.8655, 84.1345, 84.1345], abs=1e-3)
     # providing polarity mirrors it
-    assert ix.normalise(np.array([[-1.0], [1.0], [-1.0], [1.0]]), [-1], "zscore")[0, 0] == \
-        pytest.approx(84.1345, abs=1e-3)
+    assert ix.normalise(np.array([[-1.0], [1.0], [-1.0], [1.0]]), [-1], "zscore")[0, 0] == pytest.approx(
+        84.1345, abs=1e-3
+    )
 
 
 def test_percentile_ranks_share_ties():
@@ -60,7 +64,7 @@ def test_percentile_ranks_share_ties():
 
 def test_constant_indicator_and_missing_values():
     s = ix.normalise(np.array([[5.0, np.nan], [5.0, 1.0], [5.0, 3.0]]), [1, 1], "minmax")
-    assert s[:, 0] == pytest.approx([50, 50, 50])     # cannot tell areas apart: all the same real value
+    assert s[:, 0] == pytest.approx([50, 50, 50])  # cannot tell areas apart: all the same real value
     assert math.isnan(s[0, 1]) and s[1:, 1] == pytest.approx([0, 100])  # missing stays missing
 
 
@@ -74,9 +78,9 @@ def test_outlier_is_capped_before_minmax():
     assert n == 1 and capped[-1] == 20.0
     s = ix.normalise(x[:, None], [1], "minmax")[:, 0]
     assert s[19] == pytest.approx(100.0) and s[-1] == pytest.approx(100.0)
-    assert s[9] == pytest.approx(100 * 9 / 19)       # value 10 on the 1..20 scale
+    assert s[9] == pytest.approx(100 * 9 / 19)  # value 10 on the 1..20 scale
     raw = ix.normalise(x[:, None], [1], "minmax", treat_outliers=False)[:, 0]
-    assert raw[19] == pytest.approx(100 * 19 / 999)   # without treatment 20 would score under 2
+    assert raw[19] == pytest.approx(100 * 19 / 999)  # without treatment 20 would score under 2
 
 
 def test_unknown_method_and_bad_polarity():
@@ -125,9 +129,9 @@ def test_missing_rule_gives_no_index_and_a_reason(table):
     res = ix.composite(values, SPEC, W, groups)
     assert math.isnan(res.loc["D", "index"]) and math.isnan(res.loc["D", "rank"])
     assert "no b" in res.loc["D", "reason"] and "only 2 of 4 scored indicators" in res.loc["D", "reason"]
-    assert res.loc["C", "reason"] == ""       # 3 of 4 ≥ 2/3, both domains present
+    assert res.loc["C", "reason"] == ""  # 3 of 4 ≥ 2/3, both domains present
     only_c = values.copy()
-    only_c.loc["C", "d"] = np.nan               # C now has no projects indicator at all
+    only_c.loc["C", "d"] = np.nan  # C now has no projects indicator at all
     res2 = ix.composite(only_c, SPEC, W, groups)
     assert "no projects indicator" in res2.loc["C", "reason"]
     # ...which does not matter when projects carry no weight
@@ -140,7 +144,7 @@ def test_changing_a_weight_changes_the_ranking_as_expected(table):
     heavy = ix.composite(values, SPEC, {"funding": 0.9, "projects": 0.1}, groups)
     # A = 0.9 × 50 + 0.1 × 0 = 45; B = 0.9 × 10 + 0.1 × 75 = 16.5; C = 0.9 × 75 + 0.1 × 100 = 77.5
     assert heavy.loc[["A", "B", "C"], "index"].tolist() == pytest.approx([45, 16.5, 77.5])
-    assert heavy.loc[["C", "A", "B"], "rank"].tolist() == [1, 2, 3]   # A overtakes B
+    assert heavy.loc[["C", "A", "B"], "rank"].tolist() == [1, 2, 3]  # A overtakes B
     # all the weight on one domain ranks exactly by that domain's score
     for dom in ("funding", "projects"):
         one = ix.composite(values, SPEC, {dom: 1.0}, groups)
@@ -212,8 +216,8 @@ def test_nearest_neighbours_by_hand():
     q = nn[nn.area_code == "q"].sort_values("peer_rank")
     assert q["peer_code"].tolist() == ["p", "r", "s"]
     assert q["distance"].tolist() == pytest.approx([2 / math.sqrt(5), 2 / math.sqrt(5), 4 / math.sqrt(5)])
-    assert "t" not in set(nn["peer_code"]) and "t" not in set(nn["area_code"])   # other group, alone
-    assert "u" not in set(nn["peer_code"]) and "u" not in set(nn["area_code"])   # missing feature
+    assert "t" not in set(nn["peer_code"]) and "t" not in set(nn["area_code"])  # other group, alone
+    assert "u" not in set(nn["peer_code"]) and "u" not in set(nn["area_code"])  # missing feature
 
 
 def test_rurality_ordinal():
@@ -269,10 +273,32 @@ def test_council_lens_never_mixes_tiers(fixdb):
 def test_local_participation_enters_the_index(tmp_path):
     """Local civic participation figures (and only they) are scored once the participation
     domain has weight; an area without one then has no index and says why."""
-    local = [("volunteering.csv", None, 2, "volunteering", "E07000001", "district", "2017-18",
-              "civic_participation_rate", 55.0, None),
-             ("volunteering.csv", None, 3, "volunteering", "E07000002", "district", "2017-18",
-              "civic_participation_rate", 45.0, None)]
+    local = [
+        (
+            "volunteering.csv",
+            None,
+            2,
+            "volunteering",
+            "E07000001",
+            "district",
+            "2017-18",
+            "civic_participation_rate",
+            55.0,
+            None,
+        ),
+        (
+            "volunteering.csv",
+            None,
+            3,
+            "volunteering",
+            "E07000002",
+            "district",
+            "2017-18",
+            "civic_participation_rate",
+            45.0,
+            None,
+        ),
+    ]
     db = build_fixture_db(tmp_path / "local.duckdb", local)
     default = ix.compute_index("district", "2017-18", db=db).set_index("area_code")
     # weight 0: the participation score is shown but the index is the funding/projects one
@@ -310,7 +336,7 @@ def test_shift_on_fixture(fixdb):
 
 def test_peers_and_indicator_table_on_fixture(fixdb):
     p = ix.peers("E07000001", db=fixdb)
-    assert p["peer_code"].tolist() == ["E07000002"]   # the only other shire district
+    assert p["peer_code"].tolist() == ["E07000002"]  # the only other shire district
     t = ix.indicator_table("E07000001", db=fixdb)
     row = t[(t.indicator_id == "place_spend_per_head") & (t.period == "2013-14")].iloc[0]
     assert row["value"] == pytest.approx(400_000 / 30_000)
@@ -324,8 +350,13 @@ def test_peers_and_indicator_table_on_fixture(fixdb):
 
 
 def test_real_index_invariants(real_db):
-    for level, lens in (("district", "place"), ("district", "council"), ("county", "place"),
-                        ("county", "council"), ("region", "place")):
+    for level, lens in (
+        ("district", "place"),
+        ("district", "council"),
+        ("county", "place"),
+        ("county", "council"),
+        ("region", "place"),
+    ):
         df = ix.compute_index(level, "2017-18", lens=lens, db=real_db)
         vals = df["index"].dropna()
         assert len(vals) > 0
@@ -334,7 +365,7 @@ def test_real_index_invariants(real_db):
             s = df[f"score_{dom}"].dropna()
             assert ((s >= 0) & (s <= 100)).all()
         # ranks run 1..n within each group
-        for g, sub in df.dropna(subset=["index"]).groupby("group"):
+        for _g, sub in df.dropna(subset=["index"]).groupby("group"):
             assert sub["rank"].min() == 1 and sub["rank"].max() <= len(sub)
             assert (sub["n_in_group"] == len(sub)).all()
         # the index is the weighted mean of the domain scores with weights that sum to one
@@ -353,7 +384,7 @@ def test_real_district_coverage(real_db):
     assert df["index"].notna().sum() >= 290
     assert set(df["group"]) == {"shire_district", "single_tier"}
     missing = df[df["index"].isna()]
-    assert "E06000063" in set(missing["area_code"])           # Cumberland: Copeland published no 2017-18 total
+    assert "E06000063" in set(missing["area_code"])  # Cumberland: Copeland published no 2017-18 total
     assert "Copeland" in missing.set_index("area_code").loc["E06000063", "reason"]
 
 
@@ -371,16 +402,19 @@ def test_real_weight_change_moves_ranks_as_expected(real_db):
     that domain; and the best-funding and best-projects shire districts swap places as the
     weight swings from one domain to the other."""
     base = ix.compute_index("district", "2017-18", db=real_db).set_index("area_code")
-    moved = ix.compute_index("district", "2017-18", {"funding": 0.2, "projects": 0.8}, db=real_db) \
-        .set_index("area_code")
+    moved = ix.compute_index("district", "2017-18", {"funding": 0.2, "projects": 0.8}, db=real_db).set_index(
+        "area_code"
+    )
     ok = base["index"].notna()
     expected = base.loc[ok, "index"] + 0.3 * (base.loc[ok, "score_projects"] - base.loc[ok, "score_funding"])
     assert np.allclose(moved.loc[expected.index, "index"], expected)
     only = ix.compute_index("district", "2017-18", {"funding": 1.0}, db=real_db).set_index("area_code")
-    fund = ix.compute_index("district", "2017-18", {"funding": 0.95, "projects": 0.05}, db=real_db) \
-        .set_index("area_code")
-    proj = ix.compute_index("district", "2017-18", {"funding": 0.05, "projects": 0.95}, db=real_db) \
-        .set_index("area_code")
+    fund = ix.compute_index("district", "2017-18", {"funding": 0.95, "projects": 0.05}, db=real_db).set_index(
+        "area_code"
+    )
+    proj = ix.compute_index("district", "2017-18", {"funding": 0.05, "projects": 0.95}, db=real_db).set_index(
+        "area_code"
+    )
     for _, sub in only.dropna(subset=["index"]).groupby("group"):
         assert (sub["rank"] == sub["score_funding"].rank(ascending=False, method="min")).all()
     shire = base[base["group"] == "shire_district"]
@@ -391,11 +425,11 @@ def test_real_weight_change_moves_ranks_as_expected(real_db):
 
 
 def test_real_peers(real_db):
-    p = ix.peers("E07000105", db=real_db)                     # Ashford, a Kent shire district
+    p = ix.peers("E07000105", db=real_db)  # Ashford, a Kent shire district
     assert len(p) == 10
     assert (p["type"] == "shire_district").all()
     assert p["distance"].is_monotonic_increasing
-    c = ix.peers("E10000016", db=real_db)                     # Kent County Council
+    c = ix.peers("E10000016", db=real_db)  # Kent County Council
     assert len(c) == 10 and (c["type"] == "county").all()
 
 
@@ -418,7 +452,7 @@ def test_whole_level_answers_are_cached_per_build(fixdb, tmp_path):
     kept = first.copy(deep=True)
     again = ix.compute_index("district", "2017-18", db=live)
     pd.testing.assert_frame_equal(again, kept)
-    again.loc[:, "index"] = -1.0                           # callers scribbling on their copies
+    again.loc[:, "index"] = -1.0  # callers scribbling on their copies
     first.loc[:, "name"] = "changed"
     pd.testing.assert_frame_equal(ix.compute_index("district", "2017-18", db=live), kept)
     bands = ix.rank_uncertainty("district", "2017-18", n=50, db=live)
@@ -426,10 +460,32 @@ def test_whole_level_answers_are_cached_per_build(fixdb, tmp_path):
     assert ix.peers("E07000001", db=live)["peer_code"].tolist() == ["E07000002"]
 
     # a new build at the same path, in which District One has a local participation figure
-    local = [("volunteering.csv", None, 2, "volunteering", "E07000001", "district", "2017-18",
-              "civic_participation_rate", 55.0, None),
-             ("volunteering.csv", None, 3, "volunteering", "E07000002", "district", "2017-18",
-              "civic_participation_rate", 45.0, None)]
+    local = [
+        (
+            "volunteering.csv",
+            None,
+            2,
+            "volunteering",
+            "E07000001",
+            "district",
+            "2017-18",
+            "civic_participation_rate",
+            55.0,
+            None,
+        ),
+        (
+            "volunteering.csv",
+            None,
+            3,
+            "volunteering",
+            "E07000002",
+            "district",
+            "2017-18",
+            "civic_participation_rate",
+            45.0,
+            None,
+        ),
+    ]
     os.replace(build_fixture_db(tmp_path / "next.duckdb", local), live)
     w = {"funding": 0.4, "projects": 0.4, "participation": 0.2}
     new = ix.compute_index("district", "2017-18", w, db=live).set_index("area_code")
@@ -438,7 +494,8 @@ def test_whole_level_answers_are_cached_per_build(fixdb, tmp_path):
     old_default = kept.set_index("area_code")
     assert math.isnan(old_default.loc["E07000001", "score_participation"])
     assert ix.compute_index("district", "2017-18", db=live).set_index("area_code").loc[
-        "E07000001", "score_participation"] == pytest.approx(100)
+        "E07000001", "score_participation"
+    ] == pytest.approx(100)
 
 
 def test_methodology_document_matches_the_code():
@@ -449,26 +506,40 @@ def test_methodology_document_matches_the_code():
     text = (Path(__file__).resolve().parent.parent / "docs" / "methodology.md").read_text()
     for ind in definitions():
         assert f"`{ind.id}`" in text, ind.id
-    assert "funding 0.5, projects 0.5" in text and ix.DEFAULT_WEIGHTS == {"funding": 0.5, "projects": 0.5,
-                                                                          "participation": 0.0}
+    assert "funding 0.5, projects 0.5" in text and ix.DEFAULT_WEIGHTS == {
+        "funding": 0.5,
+        "projects": 0.5,
+        "participation": 0.0,
+    }
     assert f"{indicators.WARD_MATCH_MIN:.0%}" in text
     assert "α = 20 × weight" in text
     assert "**500 times**" in text and "10% of the group" in text
     assert ix.ROBUST_BAND == 0.10 and ix.CONCENTRATION == 20.0
 
 
-
 # ---- issue 17 item 5: a local indicator is scored only where enough of the group has it ------------------
 
+
 def _spec_with_local():
-    return ix.IndexSpec({"spend": "funding", "grants": "funding", "projects_a": "projects", "local_x": "projects"},
-                        {"spend": -1, "grants": 1, "projects_a": 1, "local_x": 1}, ("spend",), ("local_x",))
+    return ix.IndexSpec(
+        {"spend": "funding", "grants": "funding", "projects_a": "projects", "local_x": "projects"},
+        {"spend": -1, "grants": 1, "projects_a": 1, "local_x": 1},
+        ("spend",),
+        ("local_x",),
+    )
 
 
 def _frame(n: int, local_in: int, local_value: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    df = pd.DataFrame({"spend": rng.uniform(100, 200, n), "grants": rng.uniform(0, 10, n),
-                       "projects_a": rng.uniform(0, 5, n), "local_x": np.nan}, index=[f"A{i:02d}" for i in range(n)])
+    df = pd.DataFrame(
+        {
+            "spend": rng.uniform(100, 200, n),
+            "grants": rng.uniform(0, 10, n),
+            "projects_a": rng.uniform(0, 5, n),
+            "local_x": np.nan,
+        },
+        index=[f"A{i:02d}" for i in range(n)],
+    )
     df.iloc[:local_in, df.columns.get_loc("local_x")] = local_value + np.arange(local_in)
     return df
 
@@ -492,13 +563,16 @@ def test_local_indicator_is_scored_once_enough_of_the_group_has_it():
     # the count is per comparison group: ten in another group do not make it scored in this one
     groups = pd.Series(["g1"] * 15 + ["g2"] * 15, index=_frame(30, 0).index)
     split = ix.composite(_frame(30, 12), spec, groups=groups)  # 12 in g1, none in g2
-    assert split.loc["A00", "score_projects"] != pytest.approx(ix.composite(_frame(30, 0), spec, groups=groups)
-                                                               .loc["A00", "score_projects"])
+    assert split.loc["A00", "score_projects"] != pytest.approx(
+        ix.composite(_frame(30, 0), spec, groups=groups).loc["A00", "score_projects"]
+    )
     table = ix.local_scoring(_frame(30, 12), ["local_x"], groups)
-    assert table.to_dict("records") == [{"group": "g1", "indicator_id": "local_x", "n_with_value": 12,
-                                         "n_in_group": 15, "n_needed": 10, "scored": True}]
+    assert table.to_dict("records") == [
+        {"group": "g1", "indicator_id": "local_x", "n_with_value": 12, "n_in_group": 15, "n_needed": 10, "scored": True}
+    ]
     # a small group needs two thirds of its areas, never fewer than two
     assert ix.local_threshold([2, 3, 9, 15, 164]).tolist() == [2, 2, 6, 10, 10]
     mc = ix.monte_carlo_ranks(_frame(30, 1, 0.0), spec, n=20)
-    assert mc["median_rank"].to_numpy() == pytest.approx(ix.monte_carlo_ranks(_frame(30, 0), spec, n=20)
-                                                         ["median_rank"].to_numpy())
+    assert mc["median_rank"].to_numpy() == pytest.approx(
+        ix.monte_carlo_ranks(_frame(30, 0), spec, n=20)["median_rank"].to_numpy()
+    )

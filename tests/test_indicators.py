@@ -6,6 +6,7 @@ two-tier county (two shire districts) and a unitary, a second region with a unit
 two predecessor councils (one of which publishes nothing for 2017-18), eight wards, grants,
 parishes and participation. Every expected number below is worked out by hand in the comments.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ from tests.helpers import build_fixture_db, square_wkb
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).parent / "fixtures" / "index"
+
 
 @pytest.fixture(scope="module")
 def fixture_db(tmp_path_factory) -> Path:
@@ -59,13 +61,19 @@ def test_period_alignment():
     assert codes.fy_of_year(2017) == "2017-18"
     assert codes.fy_of_year(1999) == "1999-00"
     assert codes.fy_of_survey("2013/14") == "2013-14"
-    assert codes.fy_of_survey("2014") == "2013-14"   # regional file labels a survey year by its end
+    assert codes.fy_of_survey("2014") == "2013-14"  # regional file labels a survey year by its end
     assert codes.fy_of_survey("summer") is None
 
 
 def test_rollup_sums_numerators_and_denominators():
-    children = pd.DataFrame({"area_code": ["a", "b", "c"], "period": ["p"] * 3,
-                             "numerator": [10.0, 30.0, np.nan], "denominator": [100.0, 300.0, 50.0]})
+    children = pd.DataFrame(
+        {
+            "area_code": ["a", "b", "c"],
+            "period": ["p"] * 3,
+            "numerator": [10.0, 30.0, np.nan],
+            "denominator": [100.0, 300.0, 50.0],
+        }
+    )
     out = base.rollup(children, {"a": "X", "b": "X", "c": "X"}, scale=1000)
     # (10 + 30) / (100 + 300) × 1000 = 100; c has no numerator so it is left out, and the note says so
     assert out["value"].iloc[0] == pytest.approx(100.0)
@@ -76,10 +84,12 @@ def test_rollup_sums_numerators_and_denominators():
 
 
 def test_apportion_county_shares_add_up():
-    districts = pd.DataFrame({"code": ["d1", "d2", "u"], "tier": ["lower", "lower", "single"],
-                              "county_code": ["C", "C", None]})
-    own = pd.DataFrame({"council_code": ["d1", "d2", "u", "C"], "period": ["p"] * 4,
-                        "own": [100.0, 200.0, 500.0, 1000.0]})
+    districts = pd.DataFrame(
+        {"code": ["d1", "d2", "u"], "tier": ["lower", "lower", "single"], "county_code": ["C", "C", None]}
+    )
+    own = pd.DataFrame(
+        {"council_code": ["d1", "d2", "u", "C"], "period": ["p"] * 4, "own": [100.0, 200.0, 500.0, 1000.0]}
+    )
     out = base.apportion_county(own, districts, pd.Series({"d1": 30.0, "d2": 70.0, "u": 10.0})).set_index("code")
     assert out.loc["d1", "place"] == pytest.approx(100 + 1000 * 0.3)
     assert out.loc["d2", "place"] == pytest.approx(200 + 1000 * 0.7)
@@ -151,7 +161,7 @@ def test_incomplete_successor_is_missing_not_partial(fixture_db):
 def test_parish_precept_share(fixture_db):
     df = values(fixture_db)
     assert v(df, "E07000001", "parish_precept_share", "2013-14") == pytest.approx(100 * 3000 / 400_000)
-    assert v(df, "E06000001", "parish_precept_share", "2013-14") == 0.0   # published zero stays zero
+    assert v(df, "E06000001", "parish_precept_share", "2013-14") == 0.0  # published zero stays zero
     # county: (3,000 + 1,000) / 1,300,000
     assert v(df, "E10000001", "parish_precept_share", "2013-14") == pytest.approx(100 * 4000 / 1_300_000)
 
@@ -160,7 +170,7 @@ def test_parish_precepts_per_head(fixture_db):
     """Community money on its own: precepts per resident, not divided by council spending."""
     df = values(fixture_db)
     assert v(df, "E07000001", "parish_precepts_per_head", "2013-14") == pytest.approx(3000 / 30_000)
-    assert v(df, "E06000001", "parish_precepts_per_head", "2013-14") == 0.0   # published zero stays zero
+    assert v(df, "E06000001", "parish_precepts_per_head", "2013-14") == 0.0  # published zero stays zero
     # county: (3,000 + 1,000) / (30,000 + 70,000), a sum of its districts
     assert v(df, "E10000001", "parish_precepts_per_head", "2013-14") == pytest.approx(4000 / 100_000)
     assert note(df, "E10000001", "parish_precepts_per_head", "2013-14") == "sum of 2 of 2 districts"
@@ -186,9 +196,9 @@ def test_grant_indicators(fixture_db):
 
 def test_wards_reached_and_ward_match_rule(fixture_db):
     df = values(fixture_db)
-    assert v(df, "E07000001", "wards_reached_share", "2013-14") == pytest.approx(100.0)   # both wards
+    assert v(df, "E07000001", "wards_reached_share", "2013-14") == pytest.approx(100.0)  # both wards
     assert v(df, "E06000001", "wards_reached_share", "2013-14") == pytest.approx(100 / 3)  # 1 of 3
-    assert v(df, "E06000002", "wards_reached_share", "2013-14") == 0.0                   # no grants at all
+    assert v(df, "E06000002", "wards_reached_share", "2013-14") == 0.0  # no grants at all
     # District Two's only 2013 grant has no current ward (0% placed): missing, not zero
     assert math.isnan(v(df, "E07000002", "wards_reached_share", "2013-14"))
     assert "only 0% of grants" in note(df, "E07000002", "wards_reached_share", "2013-14")
@@ -207,14 +217,19 @@ def test_ward_grant_values_roll_up_to_direct_district_computation(fixture_db):
     same quantity computed directly from grants_agg."""
     df = values(fixture_db)
     con = duckdb.connect(str(fixture_db), read_only=True)
-    direct = con.execute("""
+    direct = (
+        con.execute("""
         SELECT g.district_code, sum(g.amount_gbp) AS amount FROM grants_agg g
         WHERE g.ward_code IS NOT NULL AND g.funder <> 'Department for Transport' AND g.award_year = 2017
-        GROUP BY 1""").df().set_index("district_code")["amount"]
+        GROUP BY 1""")
+        .df()
+        .set_index("district_code")["amount"]
+    )
     wards = con.execute("SELECT code, district_code FROM areas WHERE level = 'ward'").df()
     con.close()
-    w = df[(df.indicator_id == "grants_amount_per_head") & (df.period == "2017-18")
-           & df.area_code.str.startswith("E05")]
+    w = df[
+        (df.indicator_id == "grants_amount_per_head") & (df.period == "2017-18") & df.area_code.str.startswith("E05")
+    ]
     parent = dict(zip(wards.code, wards.district_code))
     rolled = base.rollup(w, parent, 1.0).set_index("area_code")
     for district, amount in direct.items():
@@ -265,7 +280,7 @@ def test_enabler_ratio_and_shift(fixture_db):
 
 def test_participation_is_a_regional_estimate(fixture_db):
     df = values(fixture_db)
-    assert v(df, "E07000001", "civic_participation", "2013-14") == 40.0   # regional '2014' = 2013/14
+    assert v(df, "E07000001", "civic_participation", "2013-14") == 40.0  # regional '2014' = 2013/14
     assert v(df, "E06000002", "civic_participation", "2017-18") == 30.0
     assert note(df, "E07000001", "civic_participation", "2017-18").startswith("regional estimate")
     assert v(df, "E92000001", "civic_participation", "2017-18") == 39.0
@@ -321,11 +336,26 @@ def test_derive_adds_local_figures(tmp_path):
     con.execute((ROOT / "etl" / "schema.sql").read_text())
     insert_rows(con, "areas", pd.read_csv(FIX / "areas.csv", dtype=str))
     insert_rows(con, "participation", pd.read_csv(FIX / "participation.csv", dtype={"period": str}))
-    insert_rows(con, "local_values", [
-        ("volunteering.csv", None, 2, "volunteering", "E07000001", "district", "2017-18", "civic_participation_rate",
-         55.0, "council survey"),
-        ("projects.csv", None, 2, "projects", "E07000001", "district", "2017", "neighbourhood_plans", 3.0, None)],
-        ["file", "sheet", "row", "template", "area_code", "area_level", "period", "measure", "value", "source_note"])
+    insert_rows(
+        con,
+        "local_values",
+        [
+            (
+                "volunteering.csv",
+                None,
+                2,
+                "volunteering",
+                "E07000001",
+                "district",
+                "2017-18",
+                "civic_participation_rate",
+                55.0,
+                "council survey",
+            ),
+            ("projects.csv", None, 2, "projects", "E07000001", "district", "2017", "neighbourhood_plans", 3.0, None),
+        ],
+        ["file", "sheet", "row", "template", "area_code", "area_level", "period", "measure", "value", "source_note"],
+    )
     families.derive(BuildContext(con, FIX, "local"))
     df = con.execute("SELECT * FROM indicator_values").df()
     meta = con.execute("SELECT * FROM indicators").df().set_index("indicator_id")
@@ -378,14 +408,18 @@ def test_real_rollups_equal_direct_computation(real):
         WHERE g.award_year = 2017 AND g.funder NOT IN ('Department for Transport') GROUP BY ALL""").df()
     if g.empty:
         pytest.skip("no grants loaded")
-    vals = real.execute("""SELECT area_code, numerator, denominator FROM indicator_values
-                           WHERE indicator_id = 'grants_amount_per_head' AND period = '2017-18'""").df() \
+    vals = (
+        real.execute("""SELECT area_code, numerator, denominator FROM indicator_values
+                           WHERE indicator_id = 'grants_amount_per_head' AND period = '2017-18'""")
+        .df()
         .set_index("area_code")
+    )
     for r in g.itertuples():
         assert vals.loc[r.region_code, "numerator"] == pytest.approx(r.amount, rel=1e-9)
     assert vals.loc["E92000001", "numerator"] == pytest.approx(g["amount"].sum(), rel=1e-9)
-    pop = real.execute("SELECT value FROM indicator_values WHERE area_code = 'E92000001' "
-                       "AND indicator_id = 'population'").fetchone()[0]
+    pop = real.execute(
+        "SELECT value FROM indicator_values WHERE area_code = 'E92000001' AND indicator_id = 'population'"
+    ).fetchone()[0]
     assert vals.loc["E92000001", "denominator"] == pytest.approx(pop)
 
 
@@ -426,10 +460,19 @@ def test_real_lottery_funder_list_matches_the_data(real):
 
 
 def test_real_values_are_finite_and_shares_in_range(real):
-    df = real.execute("""SELECT indicator_id, min(value) AS lo, max(value) AS hi, count(value) AS n
-                         FROM indicator_values GROUP BY 1""").df().set_index("indicator_id")
-    for share in ("parish_precept_share", "wards_reached_share", "parished_wards_share",
-                  "grants_ward_matched_share", "civic_participation"):
+    df = (
+        real.execute("""SELECT indicator_id, min(value) AS lo, max(value) AS hi, count(value) AS n
+                         FROM indicator_values GROUP BY 1""")
+        .df()
+        .set_index("indicator_id")
+    )
+    for share in (
+        "parish_precept_share",
+        "wards_reached_share",
+        "parished_wards_share",
+        "grants_ward_matched_share",
+        "civic_participation",
+    ):
         if share in df.index and df.loc[share, "n"]:
             assert 0 <= df.loc[share, "lo"] and df.loc[share, "hi"] <= 100, share
     assert df.loc["place_spend_per_head", "lo"] > 0

@@ -19,6 +19,7 @@ and the final build leaves no temporary file or folder of any killed build behin
 
 The random seed is printed and can be fixed with ``PB_KILL_SEED=<n>``.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -64,8 +65,9 @@ def sha(p: Path) -> str:
 
 
 def leftovers(dbp: Path, static: Path) -> list[str]:
-    return sorted(p.name for p in list(dbp.parent.glob(f".{dbp.name}.building-*"))
-                  + list((static / "geo").glob(".building-*")))
+    return sorted(
+        p.name for p in list(dbp.parent.glob(f".{dbp.name}.building-*")) + list((static / "geo").glob(".building-*"))
+    )
 
 
 class Site:
@@ -80,19 +82,34 @@ class Site:
         self.kills: list[str] = []
 
     def short_cmd(self) -> list[str]:
-        return [sys.executable, "-c", SHORT_BUILD.format(root=str(ROOT), raw=str(self.raw), db=str(self.dbp),
-                                                         static=str(self.static), ids=SHORT_SOURCES)]
+        return [
+            sys.executable,
+            "-c",
+            SHORT_BUILD.format(
+                root=str(ROOT), raw=str(self.raw), db=str(self.dbp), static=str(self.static), ids=SHORT_SOURCES
+            ),
+        ]
 
     def full_cmd(self) -> list[str]:
-        return [sys.executable, "-m", "etl", "build", "--raw", str(self.raw), "--db", str(self.dbp), "--static",
-                str(self.static), "--no-fetch"]
+        return [
+            sys.executable,
+            "-m",
+            "etl",
+            "build",
+            "--raw",
+            str(self.raw),
+            "--db",
+            str(self.dbp),
+            "--static",
+            str(self.static),
+            "--no-fetch",
+        ]
 
     def start(self, cmd: list[str], name: str) -> tuple[subprocess.Popen, Path]:
         log = self.logs / f"{name}.log"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")   # progress lines reach the log as they happen
+        env = dict(os.environ, PYTHONUNBUFFERED="1")  # progress lines reach the log as they happen
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                    env=env)
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         return proc, log
 
     def run(self, cmd: list[str], name: str, marker: str | None = None) -> tuple[float, float]:
@@ -120,14 +137,16 @@ class Site:
             finished = True
         except subprocess.TimeoutExpired:
             finished = False
-            os.killpg(proc.pid, signal.SIGKILL)   # the build and any child it started (git)
+            os.killpg(proc.pid, signal.SIGKILL)  # the build and any child it started (git)
             proc.wait(timeout=30)
         text = log.read_text(errors="replace")
         assert "another build holds" not in text, f"a killed build's lock blocked this one:\n{text}"
         stage = [ln.split()[0] for ln in text.splitlines() if ln.startswith("  ")]
         when = f"{after:.2f}s after {marker!r} appeared" if marker else f"{after:.2f}s"
-        self.kills.append(f"{name}: {'finished' if finished else 'killed'} at {when}; last step done: "
-                          f"{stage[-1] if stage else 'none'}")
+        self.kills.append(
+            f"{name}: {'finished' if finished else 'killed'} at {when}; last step done: "
+            f"{stage[-1] if stage else 'none'}"
+        )
         return text
 
 
@@ -164,7 +183,7 @@ def assert_live_intact(site: Site, before_sha: str, before_id: str, seed: int) -
     if lock.exists():
         fd = os.open(lock, os.O_RDWR)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # raises if a dead build still held it
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a dead build still held it
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -183,9 +202,9 @@ def test_short_builds_killed_at_random_points(raw_dir, tmp_path):
     before, before_id = sha(site.dbp), build_of(site.dbp)[0]
     published = 0
     for i in range(SHORT_KILLS):
-        if i % 3:   # anywhere while sources load
+        if i % 3:  # anywhere while sources load
             site.kill_at(site.short_cmd(), f"short-{i:02d}", rng.uniform(0.05, length - publish))
-        else:       # while reports are written, checkpointed, fsynced and renamed into place
+        else:  # while reports are written, checkpointed, fsynced and renamed into place
             site.kill_at(site.short_cmd(), f"short-{i:02d}", rng.uniform(0.0, 1.2 * publish), marker=last)
         now, now_id = assert_live_intact(site, before, before_id, SEED)
         published += now != before
@@ -194,8 +213,10 @@ def test_short_builds_killed_at_random_points(raw_dir, tmp_path):
     site.run(site.short_cmd(), "final")
     assert leftovers(site.dbp, site.static) == [], f"seed {SEED}"
     assert not Path(str(site.dbp) + ".wal").exists()
-    print(f"\nseed {SEED}; short build {length:.1f}s, of which publishing {publish:.2f}s; {published} of "
-          f"{SHORT_KILLS} builds got as far as publishing\n" + "\n".join(site.kills))
+    print(
+        f"\nseed {SEED}; short build {length:.1f}s, of which publishing {publish:.2f}s; {published} of "
+        f"{SHORT_KILLS} builds got as far as publishing\n" + "\n".join(site.kills)
+    )
     assert published < SHORT_KILLS / 2, "most kills came too late to test anything; the kill times are wrong"
 
 
@@ -208,12 +229,12 @@ def test_full_build_command_killed(raw_dir, built, tmp_path):
     site.dbp.parent.mkdir(parents=True)
     shutil.copyfile(db0, site.dbp)
     shutil.copytree(static0 / "geo" / result.build_id, site.static / "geo" / result.build_id)
-    length = max(result.seconds, 5.0) + 2.0   # + interpreter start-up
+    length = max(result.seconds, 5.0) + 2.0  # + interpreter start-up
     before, before_id = sha(site.dbp), build_of(site.dbp)[0]
     for i in range(FULL_KILLS):
         after = rng.uniform(0.5, 0.95 * length)
         site.kill_at(site.full_cmd(), f"full-{i}", after)
         before, before_id = assert_live_intact(site, before, before_id, SEED + 1)
-    site.run(site.short_cmd(), "final")   # not blocked, and sweeps the killed builds' leftovers away
+    site.run(site.short_cmd(), "final")  # not blocked, and sweeps the killed builds' leftovers away
     assert leftovers(site.dbp, site.static) == [], f"seed {SEED + 1}"
     print(f"\nseed {SEED + 1}; full build ~{length:.0f}s\n" + "\n".join(site.kills))

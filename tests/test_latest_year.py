@@ -2,6 +2,7 @@
 the index kept to years with every domain, and the participation series with its 2022/23 gap.
 Expected values are recomputed here from the raw facts (RS 2023-24 ODS) and the population
 indicator, not read back from the code under test."""
+
 from __future__ import annotations
 
 import duckdb
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from powerbalance import index as ix
 from etl.indicators.longest_shift import measure_span
+from powerbalance import index as ix
 from powerbalance import queries
 
 ADUR, WEST_SUSSEX, BIRMINGHAM, ENGLAND = "E07000223", "E10000032", "E08000025", "E92000001"
@@ -19,8 +20,10 @@ ADUR, WEST_SUSSEX, BIRMINGHAM, ENGLAND = "E07000223", "E10000032", "E08000025", 
 def _value(db, code, indicator, period):
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT value, note FROM indicator_values WHERE area_code = ? AND indicator_id = ? "
-                           "AND period = ?", [code, indicator, period]).fetchone()
+        return con.execute(
+            "SELECT value, note FROM indicator_values WHERE area_code = ? AND indicator_id = ? AND period = ?",
+            [code, indicator, period],
+        ).fetchone()
     finally:
         con.close()
 
@@ -28,29 +31,42 @@ def _value(db, code, indicator, period):
 def _population(db):
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return dict(con.execute("SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = "
-                                "v.area_code WHERE v.indicator_id = 'population' AND a.level = 'district'").fetchall())
+        return dict(
+            con.execute(
+                "SELECT v.area_code, v.value FROM indicator_values v JOIN areas a ON a.code = "
+                "v.area_code WHERE v.indicator_id = 'population' AND a.level = 'district'"
+            ).fetchall()
+        )
     finally:
         con.close()
 
 
 def test_measure_span_is_the_widest_well_covered_span():
     districts = pd.Series(["A", "B", "C", "D"])
-    v = pd.DataFrame({"indicator_id": "m", "area_code": ["A", "B", "C", "A", "B", "C", "D", "A"],
-                      "period": ["2010-11"] * 3 + ["2023-24"] * 4 + ["2016-17"],
-                      "value": [1.0, 2.0, np.nan, 1.0, 1.0, 1.0, 1.0, 5.0]})
-    assert measure_span(v, "m", districts) == ("2010-11", "2023-24")   # 2016-17: 1 of 4, too thin
+    v = pd.DataFrame(
+        {
+            "indicator_id": "m",
+            "area_code": ["A", "B", "C", "A", "B", "C", "D", "A"],
+            "period": ["2010-11"] * 3 + ["2023-24"] * 4 + ["2016-17"],
+            "value": [1.0, 2.0, np.nan, 1.0, 1.0, 1.0, 1.0, 5.0],
+        }
+    )
+    assert measure_span(v, "m", districts) == ("2010-11", "2023-24")  # 2016-17: 1 of 4, too thin
     assert measure_span(v[v["period"] != "2010-11"], "m", districts) is None
 
 
 def test_adur_2023_24_place_spending_is_apportioned_from_the_published_totals(real_db):
     pop = _population(real_db)
     con = duckdb.connect(str(real_db), read_only=True)
-    ws = [c for (c,) in con.execute("SELECT code FROM areas WHERE county_code = ? AND level = 'district'",
-                                    [WEST_SUSSEX]).fetchall()]
+    ws = [
+        c
+        for (c,) in con.execute(
+            "SELECT code FROM areas WHERE county_code = ? AND level = 'district'", [WEST_SUSSEX]
+        ).fetchall()
+    ]
     con.close()
     share = pop[ADUR] / sum(pop[c] for c in ws)
-    place = 11_894_000 + 1_486_213_000 * share             # RS 2023-24: Adur TSE, West Sussex TSE
+    place = 11_894_000 + 1_486_213_000 * share  # RS 2023-24: Adur TSE, West Sussex TSE
     value, note = _value(real_db, ADUR, "place_spend_per_head", "2023-24")
     assert value == pytest.approx(place / pop[ADUR])
     precept_share, _ = _value(real_db, ADUR, "parish_precept_share", "2023-24")
@@ -67,8 +83,10 @@ def test_unpublished_2023_24_council_is_missing_with_the_reason(real_db):
 
 
 def test_longest_shift_runs_2010_11_to_2023_24(real_db):
-    for measure, shift in (("place_spend_per_head", "place_spend_shift"),
-                           ("parish_precept_share", "parish_precept_share_shift")):
+    for measure, shift in (
+        ("place_spend_per_head", "place_spend_shift"),
+        ("parish_precept_share", "parish_precept_share_shift"),
+    ):
         later, _ = _value(real_db, ADUR, measure, "2023-24")
         earlier, _ = _value(real_db, ADUR, measure, "2010-11")
         got, note = _value(real_db, ADUR, shift, "2010-11 to 2023-24")
@@ -84,17 +102,19 @@ def test_england_shift_compares_the_same_districts_in_both_years(real_db):
     con.close()
     both = d.groupby("area_code")["period"].nunique()
     d = d[d["area_code"].isin(both[both == 2].index)]
-    assert d["area_code"].nunique() == 283                   # 13 councils did not publish 2023-24
+    assert d["area_code"].nunique() == 283  # 13 councils did not publish 2023-24
     s = d.groupby("period")[["numerator", "denominator"]].sum()
-    expected = 100 * (s.loc["2023-24", "numerator"] / s.loc["2023-24", "denominator"]
-                      - s.loc["2010-11", "numerator"] / s.loc["2010-11", "denominator"])
+    expected = 100 * (
+        s.loc["2023-24", "numerator"] / s.loc["2023-24", "denominator"]
+        - s.loc["2010-11", "numerator"] / s.loc["2010-11", "denominator"]
+    )
     got, note = _value(real_db, ENGLAND, "parish_precept_share_shift", "2010-11 to 2023-24")
     assert got == pytest.approx(expected) and "283 of 296 districts with both years" in note
 
 
 def test_index_is_not_computed_for_a_year_without_grants(real_db):
     assert ix.periods(real_db) == ["2013-14", "2014-15", "2017-18"]
-    assert ix.default_shift_periods(real_db) == ("2013-14", "2017-18")   # the enabler ratio keeps its span
+    assert ix.default_shift_periods(real_db) == ("2013-14", "2017-18")  # the enabler ratio keeps its span
     df = ix.compute_index("district", "2023-24", db=real_db)
     assert len(df) == 296 and df["index"].isna().all() and df["rank"].isna().all()
     assert df["reason"].str.startswith("not computed for 2023-24").all()
@@ -104,10 +124,12 @@ def test_index_is_not_computed_for_a_year_without_grants(real_db):
 
 def test_latest_and_longest_name_their_years(real_db):
     df = queries.latest_and_longest([ADUR, BIRMINGHAM], db=real_db)
-    assert set(df["period"]) == {"2023-24"}                   # the latest year, never an older stand-in
+    assert set(df["period"]) == {"2023-24"}  # the latest year, never an older stand-in
     words = [queries.latest_sentence(r) for _, r in df.iterrows()]
-    assert "Parish precepts as a share of council spending: 0.36% in 2023-24 (0.33% in 2010-11: " \
-           "+0.03 percentage points)" in words
+    assert (
+        "Parish precepts as a share of council spending: 0.36% in 2023-24 (0.33% in 2010-11: "
+        "+0.03 percentage points)" in words
+    )
     assert "Council service spending per head (place): no value for 2023-24 (not published by MHCLG)" in words
 
 
@@ -115,7 +137,7 @@ def test_participation_series_england_to_2024_25_beside_the_region(real_db):
     df = queries.participation_series("E12000003", db=real_db)
     eng = df[df["area_code"] == ENGLAND].set_index("period")
     assert eng.index.tolist()[-4:] == ["2021-22", "2022-23", "2023-24", "2024-25"]
-    assert np.isnan(eng.loc["2022-23", "value"])             # no survey: a gap, not a zero
-    assert (eng.loc["2024-25", ["value", "lci", "uci"]].tolist() == [33.585, 33.303, 33.868])
+    assert np.isnan(eng.loc["2022-23", "value"])  # no survey: a gap, not a zero
+    assert eng.loc["2024-25", ["value", "lci", "uci"]].tolist() == [33.585, 33.303, 33.868]
     region = df[df["area_code"] == "E12000003"]
     assert region["period"].max() == "2020-21" and len(region) == 8

@@ -1,5 +1,6 @@
 """Dependencies run one way: pages → powerbalance ← etl. Module-level and function-level imports
 both count (every ``import`` statement anywhere in a file)."""
+
 from __future__ import annotations
 
 import ast
@@ -45,9 +46,13 @@ def test_test_modules_never_import_other_test_modules():
     found = {}
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [f"{node.module}.{a.name}" if node.module else a.name for a in node.names] \
-                if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" if node.module else a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if isinstance(node, ast.ImportFrom) and node.level and (node.module or "").startswith("test_"):
                 names = [f"tests.{node.module}"]
             bad = [n for n in names if n.startswith("tests.test_") or n.startswith("test_")]

@@ -1,10 +1,11 @@
 """The community lens (issue 18): council spending is context, not scored, so a cut cannot raise a rank."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from powerbalance import index as ix
 from etl.indicators import definitions
+from powerbalance import index as ix
 from powerbalance import lenses
 
 DEFS = tuple(definitions())  # the registry as the build writes it (no database needed)
@@ -17,9 +18,9 @@ def spec_for(lens):
 def test_community_lens_scores_no_spending_measure():
     spec = spec_for("community")
     assert "place_spend_per_head" not in spec.ids and "council_spend_per_head" not in spec.ids
-    assert "parish_precept_share" not in spec.ids            # divides by spending: a cut would raise it
+    assert "parish_precept_share" not in spec.ids  # divides by spending: a cut would raise it
     assert "parish_precepts_per_head" in spec.ids and "grants_amount_per_head" in spec.ids
-    assert all(spec.polarity[i] == 1 for i in spec.ids)      # nothing "providing" is scored
+    assert all(spec.polarity[i] == 1 for i in spec.ids)  # nothing "providing" is scored
     assert spec.required == ("parish_precepts_per_head",)
     # the spending lenses are unchanged and never score the community lens's own indicator
     assert "parish_precepts_per_head" not in spec_for("place").ids
@@ -29,8 +30,14 @@ def test_community_lens_scores_no_spending_measure():
 
 def test_a_cut_raises_the_place_index_but_not_the_community_index():
     """Two areas alike in everything; one cuts spending. Place lens: it ranks higher. Community lens: equal."""
-    vals = pd.DataFrame({i: [5.0, 5.0, 1.0] for i in (d.id for d in DEFS) if i in set(spec_for("place").ids) |
-                         set(spec_for("community").ids)}, index=["cutter", "keeper", "other"])
+    vals = pd.DataFrame(
+        {
+            i: [5.0, 5.0, 1.0]
+            for i in (d.id for d in DEFS)
+            if i in set(spec_for("place").ids) | set(spec_for("community").ids)
+        },
+        index=["cutter", "keeper", "other"],
+    )
     vals["place_spend_per_head"] = [800.0, 1000.0, 900.0]
     vals["parish_precept_share"] = 100 * vals["parish_precepts_per_head"] / vals["place_spend_per_head"]
     place = ix.composite(vals, spec_for("place"))
@@ -45,7 +52,7 @@ def test_community_index_on_the_real_data(real_db):
     # Cumberland: no complete precept figure (Copeland published nothing), said in the reason
     assert "parish_precepts_per_head" in df.loc["E06000063", "reason"]
     regions = ix.compute_index("region", "2017-18", lens="community", db=real_db)
-    assert regions["index"].notna().sum() == 9                # regions are places: the lens applies
+    assert regions["index"].notna().sum() == 9  # regions are places: the lens applies
     s = ix.shift("district", lens="community", db=real_db).set_index("area_code")["ratio_shift"].sort_index()
     place = ix.shift("district", lens="place", db=real_db).set_index("area_code")["ratio_shift"].sort_index()
     assert np.allclose(s, place, equal_nan=True)  # the ratio is shown as context

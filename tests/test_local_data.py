@@ -1,4 +1,5 @@
 """Local data (issue 6): templates round-trip, files load, every validation rule has a bad-file test."""
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,14 @@ def make_raw(raw_dir: Path, tmp_path: Path, files: dict[str, Path]) -> Path:
 
 def load(raw: Path, tmp_path: Path):
     db = tmp_path / "pb.duckdb"
-    res = build(raw, db, static_dir=tmp_path / "static", sources=[get("geography"), get("local_data")],
-                derive=False, log=lambda *a: None)
+    res = build(
+        raw,
+        db,
+        static_dir=tmp_path / "static",
+        sources=[get("geography"), get("local_data")],
+        derive=False,
+        log=lambda *a: None,
+    )
     return duckdb.connect(str(db), read_only=True), res.reports["local_data"]
 
 
@@ -75,24 +82,89 @@ def filled_xlsx(tmp_path: Path) -> Path:
 
 
 def test_filled_templates_load_exactly(raw_dir, tmp_path):
-    raw = make_raw(raw_dir, tmp_path, {"volunteering_good.csv": FIX / "volunteering_good.csv",
-                                       "council_grants_adur.xlsx": filled_xlsx(tmp_path)})
+    raw = make_raw(
+        raw_dir,
+        tmp_path,
+        {"volunteering_good.csv": FIX / "volunteering_good.csv", "council_grants_adur.xlsx": filled_xlsx(tmp_path)},
+    )
     con, rep = load(raw, tmp_path)
-    rows = con.execute("select file, sheet, row, template, area_code, area_level, period, measure, value, source_note "
-                       "from local_values order by file, row").fetchall()
+    rows = con.execute(
+        "select file, sheet, row, template, area_code, area_level, period, measure, value, source_note "
+        "from local_values order by file, row"
+    ).fetchall()
     assert rows == [
-        ("council_grants_adur.xlsx", "data", 2, "council_grants", "E07000223", "district", "2022-23",
-         "council_vcs_grants_gbp", 125000.0, "Adur grants register (fixture)"),
-        ("council_grants_adur.xlsx", "data", 3, "council_grants", "E07000223", "district", "2023",
-         "council_vcs_grants_gbp", 98000.5, None),
-        ("volunteering_good.csv", None, 2, "volunteering", "E07000223", "district", "2023-24",
-         "formal_volunteering_rate", 27.5, "Community Life Survey 2023/24 local estimate (fixture)"),
-        ("volunteering_good.csv", None, 3, "volunteering", "E07000223", "district", "2023-24", "volunteers", 1204.0,
-         "Adur volunteer centre register (fixture)"),
-        ("volunteering_good.csv", None, 4, "volunteering", "E05007562", "ward", "2023", "volunteer_hours", 5400.0,
-         None),
-        ("volunteering_good.csv", None, 5, "volunteering", "E10000032", "county", "2023-24",
-         "civic_participation_rate", 31.0, "fixture"),
+        (
+            "council_grants_adur.xlsx",
+            "data",
+            2,
+            "council_grants",
+            "E07000223",
+            "district",
+            "2022-23",
+            "council_vcs_grants_gbp",
+            125000.0,
+            "Adur grants register (fixture)",
+        ),
+        (
+            "council_grants_adur.xlsx",
+            "data",
+            3,
+            "council_grants",
+            "E07000223",
+            "district",
+            "2023",
+            "council_vcs_grants_gbp",
+            98000.5,
+            None,
+        ),
+        (
+            "volunteering_good.csv",
+            None,
+            2,
+            "volunteering",
+            "E07000223",
+            "district",
+            "2023-24",
+            "formal_volunteering_rate",
+            27.5,
+            "Community Life Survey 2023/24 local estimate (fixture)",
+        ),
+        (
+            "volunteering_good.csv",
+            None,
+            3,
+            "volunteering",
+            "E07000223",
+            "district",
+            "2023-24",
+            "volunteers",
+            1204.0,
+            "Adur volunteer centre register (fixture)",
+        ),
+        (
+            "volunteering_good.csv",
+            None,
+            4,
+            "volunteering",
+            "E05007562",
+            "ward",
+            "2023",
+            "volunteer_hours",
+            5400.0,
+            None,
+        ),
+        (
+            "volunteering_good.csv",
+            None,
+            5,
+            "volunteering",
+            "E10000032",
+            "county",
+            "2023-24",
+            "civic_participation_rate",
+            31.0,
+            "fixture",
+        ),
     ]
     assert rep.rows_read == 6 and rep.rows_loaded == 6 and rep.count("warning") == 0
     files = {r[0] for r in con.execute("select file from sources where source_id='local_data'").fetchall()}
@@ -103,7 +175,8 @@ def test_every_rule_reports_file_row_and_column_and_good_rows_still_load(raw_dir
     raw = make_raw(raw_dir, tmp_path, {"projects_bad.csv": FIX / "projects_bad.csv"})
     con, rep = load(raw, tmp_path)
     assert con.execute("select area_code, period, measure, value from local_values").fetchall() == [
-        ("E07000223", "2020-21", "participatory_budgeting_rounds", 4.0)]
+        ("E07000223", "2020-21", "participatory_budgeting_rounds", 4.0)
+    ]
     by_row = {}
     for i in rep.issues:
         if i.kind in ("warning", "unmatched"):
@@ -149,8 +222,9 @@ def test_unknown_file_name_stops_the_build(raw_dir, tmp_path):
 
 def test_cp1252_local_file_loads_with_warning(raw_dir, tmp_path):
     bad = tmp_path / "volunteering_cp.csv"
-    bad.write_bytes("area_code,period,measure,value,source_note\nE07000223,2023,volunteers,12,Caf\u00e9 £\n"
-                    .encode("cp1252"))
+    bad.write_bytes(
+        "area_code,period,measure,value,source_note\nE07000223,2023,volunteers,12,Caf\u00e9 £\n".encode("cp1252")
+    )
     con, rep = load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
     assert con.execute("select source_note from local_values").fetchone()[0] == "Caf\u00e9 £"
     assert any("Windows-1252" in i.message for i in rep.issues)
@@ -182,10 +256,16 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     (raw / "local").mkdir()
     shutil.copy(FIX / "projects_adur_worthing.csv", raw / "local" / "projects_adur_worthing.csv")
     before = ix.compute_index("district", "2017-18", db=base_db).set_index("area_code")
-    more = [c for c in before.index[(before["group"] == "shire_district") & before["index"].notna()]
-            if c not in ("E07000223", "E07000229")][:10]
-    _csv(raw / "local", "projects_ten_more.csv",
-         *[f"{c},2017-18,resident_led_projects,{i + 1}" for i, c in enumerate(more)])
+    more = [
+        c
+        for c in before.index[(before["group"] == "shire_district") & before["index"].notna()]
+        if c not in ("E07000223", "E07000229")
+    ][:10]
+    _csv(
+        raw / "local",
+        "projects_ten_more.csv",
+        *[f"{c},2017-18,resident_led_projects,{i + 1}" for i, c in enumerate(more)],
+    )
     _csv(raw / "local", "volunteering_adur.csv", "E07000223,2023-24,civic_participation_rate,38.5")
     db = tmp_path / "local.duckdb"
     lines: list[str] = []
@@ -204,27 +284,34 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     assert scoring.loc["local_resident_led_projects_per_10k", ["n_with_value", "scored"]].tolist() == [12, True]
     assert scoring.loc["local_community_asset_transfers_per_10k", ["n_with_value", "scored"]].tolist() == [1, False]
     from powerbalance import queries
+
     note = queries.local_unscored_note("E07000229", "district", "2017-18", db=db)
-    assert note.startswith("Shown beside the index, not scored in 2017-18: Community asset transfers per 10,000 "
-                           "residents (local) (1 of 164 areas of its group have it; 10 needed)")
+    assert note.startswith(
+        "Shown beside the index, not scored in 2017-18: Community asset transfers per 10,000 "
+        "residents (local) (1 of 164 areas of its group have it; 10 needed)"
+    )
     assert "Resident-led" not in note
 
     con = duckdb.connect(str(db), read_only=True)
     rate = con.execute("""select value, numerator, denominator, is_local from indicator_values
                           where area_code = 'E07000229' and period = '2017-18'
                           and indicator_id = 'local_resident_led_projects_per_10k'""").fetchone()
-    pop = con.execute("select value from indicator_values where area_code = 'E07000229' "
-                      "and indicator_id = 'population'").fetchone()[0]
+    pop = con.execute(
+        "select value from indicator_values where area_code = 'E07000229' and indicator_id = 'population'"
+    ).fetchone()[0]
     assert rate[1:] == (30.0, pop, True) and rate[0] == pytest.approx(30 / pop * 10_000)
-    meta = con.execute("select domain, is_local from indicators "
-                       "where indicator_id = 'local_resident_led_projects_per_10k'").fetchone()
+    meta = con.execute(
+        "select domain, is_local from indicators where indicator_id = 'local_resident_led_projects_per_10k'"
+    ).fetchone()
     assert meta == ("projects", True)
 
     from powerbalance import queries  # the Data page's listing of local figures
+
     listed = queries.local_data(db=db).set_index(["file", "measure"])
     adur_ww = listed.loc["projects_adur_worthing.csv"]
-    assert adur_ww.loc["resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]].tolist() \
-        == [2, 2, "2017-18", "local_resident_led_projects_per_10k", "projects"]
+    assert adur_ww.loc[
+        "resident_led_projects", ["values", "areas", "periods", "joins_indicator", "domain"]
+    ].tolist() == [2, 2, "2017-18", "local_resident_led_projects_per_10k", "projects"]
     assert "can feed the index" in adur_ww.loc["community_asset_transfers", "use"]
     civic = listed.loc[("volunteering_adur.csv", "civic_participation_rate")]
     assert (civic["can_feed_index"], civic["shown_only"]) == (0, 1) and "2023-24: shown only" in civic["use"]
@@ -237,6 +324,7 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
 
 
 # ---- issue 17 item 7: loading mistakes -----------------------------------------------------------------
+
 
 def _csv(tmp_path: Path, name: str, *rows: str) -> Path:
     path = tmp_path / name
@@ -255,18 +343,22 @@ def _ods(path: Path, rows: list[list]) -> Path:
         return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
 
     body = "".join("<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>" for r in rows)
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
-               f'<office:spreadsheet><table:table table:name="data">{body}</table:table></office:spreadsheet>'
-               '</office:body></office:document-content>')
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-                '<manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                '</manifest:manifest>')
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body>'
+        f'<office:spreadsheet><table:table table:name="data">{body}</table:table></office:spreadsheet>'
+        '</office:body></office:document-content>'
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        '</manifest:manifest>'
+    )
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
         z.writestr("META-INF/manifest.xml", manifest)
@@ -276,8 +368,12 @@ def _ods(path: Path, rows: list[list]) -> Path:
 
 def test_revised_file_beside_the_old_one_stops_the_build_naming_both_files_and_rows(raw_dir, tmp_path):
     old = _csv(tmp_path, "projects_adur.csv", "E07000223,2022-23,neighbourhood_plans,1")
-    new = _csv(tmp_path, "projects_adur_revised.csv", "E07000229,2022-23,neighbourhood_plans,2",
-               "E07000223,2022-23,neighbourhood_plans,2")
+    new = _csv(
+        tmp_path,
+        "projects_adur_revised.csv",
+        "E07000229,2022-23,neighbourhood_plans,2",
+        "E07000223,2022-23,neighbourhood_plans,2",
+    )
     with pytest.raises(EtlInputError) as e:
         load(make_raw(raw_dir, tmp_path, {old.name: old, new.name: new}), tmp_path)
     err = e.value
@@ -301,13 +397,17 @@ def test_calendar_year_beside_its_financial_year_is_a_duplicate(raw_dir, tmp_pat
 
 def test_ods_and_upper_case_csv_are_read_and_other_files_are_named_as_ignored(raw_dir, tmp_path):
     upper = _csv(tmp_path, "PROJECTS_ADUR.CSV", "E07000223,2022-23,neighbourhood_plans,1")
-    ods = _ods(tmp_path / "volunteering_adur.ods", [["area_code", "period", "measure", "value"],
-                                                    ["E07000223", "2023-24", "volunteers", 2010]])
+    ods = _ods(
+        tmp_path / "volunteering_adur.ods",
+        [["area_code", "period", "measure", "value"], ["E07000223", "2023-24", "volunteers", 2010]],
+    )
     note = tmp_path / "volunteering_readme.txt"
     note.write_text("how we counted")
     con, rep = load(make_raw(raw_dir, tmp_path, {upper.name: upper, ods.name: ods, note.name: note}), tmp_path)
     assert con.execute("select file, measure, value from local_values order by file").fetchall() == [
-        ("PROJECTS_ADUR.CSV", "neighbourhood_plans", 1.0), ("volunteering_adur.ods", "volunteers", 2010.0)]
+        ("PROJECTS_ADUR.CSV", "neighbourhood_plans", 1.0),
+        ("volunteering_adur.ods", "volunteers", 2010.0),
+    ]
     (w,) = [i for i in rep.issues if i.kind == "warning"]
     assert w.file == "volunteering_readme.txt" and "ignored" in w.message
 
@@ -316,12 +416,15 @@ def test_future_period_fraction_rate_and_ward_of_another_district_load_with_warn
     import datetime as dt
 
     future = dt.date.today().year + 2
-    bad = _csv(tmp_path, "volunteering_adur.csv",
-               "E07000223,2022-23,volunteers,10",                      # Adur: the file's council
-               f"E07000223,{future}-{(future + 1) % 100:02d},volunteers,11",  # not started yet
-               "E07000223,2022-23,formal_volunteering_rate,0.235",      # a fraction, not 23.5%
-               "E05007694,2022-23,volunteer_hours,300",                 # Broadwater: a Worthing ward
-               "E05007562,2022-23,volunteer_hours,200")                 # Buckingham: an Adur ward (fine)
+    bad = _csv(
+        tmp_path,
+        "volunteering_adur.csv",
+        "E07000223,2022-23,volunteers,10",  # Adur: the file's council
+        f"E07000223,{future}-{(future + 1) % 100:02d},volunteers,11",  # not started yet
+        "E07000223,2022-23,formal_volunteering_rate,0.235",  # a fraction, not 23.5%
+        "E05007694,2022-23,volunteer_hours,300",  # Broadwater: a Worthing ward
+        "E05007562,2022-23,volunteer_hours,200",
+    )  # Buckingham: an Adur ward (fine)
     con, rep = load(make_raw(raw_dir, tmp_path, {bad.name: bad}), tmp_path)
     assert con.execute("select count(*) from local_values").fetchone()[0] == 5  # warned, still loaded
     warned = {i.row: (i.column, i.message) for i in rep.issues if i.kind == "warning"}

@@ -1,4 +1,5 @@
 """Adding a page is adding one file (issue 11): pages are found by their ``PAGE`` literal."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,17 +24,25 @@ def _page(folder: Path, name: str, literal: str) -> None:
 
 
 def test_a_new_page_file_is_found_with_no_other_change(tmp_path):
-    _page(tmp_path, "home", 'PAGE = {"title": "Home", "icon": ":material/home:", "url_path": "home", "order": 1, '
-                            '"default": True}')
+    _page(
+        tmp_path,
+        "home",
+        'PAGE = {"title": "Home", "icon": ":material/home:", "url_path": "home", "order": 1, "default": True}',
+    )
     _page(tmp_path, "extra", 'PAGE = {"title": "Extra", "icon": ":material/add:", "url_path": "extra", "order": 2}')
     assert [(p.file, p.title, p.url_path) for p in navigation.pages(tmp_path)] == [
-        ("pages/home_page.py", "Home", "home"), ("pages/extra_page.py", "Extra", "extra")]
+        ("pages/home_page.py", "Home", "home"),
+        ("pages/extra_page.py", "Extra", "extra"),
+    ]
 
 
-@pytest.mark.parametrize("literal, message", [
-    ("", "no PAGE"),
-    ('PAGE = {"title": "X", "icon": ":material/add:", "order": 2}', "lacks \\['url_path'\\]"),
-])
+@pytest.mark.parametrize(
+    "literal, message",
+    [
+        ("", "no PAGE"),
+        ('PAGE = {"title": "X", "icon": ":material/add:", "order": 2}', "lacks \\['url_path'\\]"),
+    ],
+)
 def test_a_page_without_a_complete_literal_is_named(tmp_path, literal, message):
     _page(tmp_path, "broken", literal)
     with pytest.raises(ValueError, match=message):

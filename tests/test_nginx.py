@@ -11,6 +11,7 @@ sessions, each with its own browser cookie):
 Skipped, saying why, only when nginx is not installed (``make nginx`` installs Debian's package).
 The generated and deployed nginx configurations are checked by nginx itself (``nginx -t``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,10 @@ from bench.cluster import ClusterServer, nginx_available
 from powerbalance import cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_nginx = pytest.mark.skipif(not nginx_available(), reason="nginx is not installed (`make nginx` installs "
-                                                                "Debian's package; `make test` does it first)")
+needs_nginx = pytest.mark.skipif(
+    not nginx_available(),
+    reason="nginx is not installed (`make nginx` installs Debian's package; `make test` does it first)",
+)
 
 
 # ============================================================================================= configuration
@@ -40,7 +43,7 @@ needs_nginx = pytest.mark.skipif(not nginx_available(), reason="nginx is not ins
 def test_deployed_site_is_what_the_generator_writes():
     site = (ROOT / "deploy" / "nginx" / "powerbalance.conf").read_text()
     assert site == cluster.site_config([8501, 8502], "0.0.0.0:80")
-    assert "X-PB-Worker" not in site   # the diagnostic header is for tests only
+    assert "X-PB-Worker" not in site  # the diagnostic header is for tests only
 
 
 @needs_nginx
@@ -49,20 +52,29 @@ def test_nginx_accepts_the_configuration(tmp_path, config):
     if config == "generated":
         conf = tmp_path / "nginx.conf"
         conf.write_text(cluster.nginx_config(tmp_path, [8651, 8652], "127.0.0.1:8650", worker_header=True))
-    else:   # the deployed site inside a minimal nginx.conf, as sites-enabled would include it
+    else:  # the deployed site inside a minimal nginx.conf, as sites-enabled would include it
         conf = tmp_path / "nginx.conf"
-        conf.write_text(f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
-                        f"include {ROOT / 'deploy' / 'nginx' / 'powerbalance.conf'};\n}}\n")
+        conf.write_text(
+            f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
+            f"include {ROOT / 'deploy' / 'nginx' / 'powerbalance.conf'};\n}}\n"
+        )
     (tmp_path / "nginx-tmp").mkdir(exist_ok=True)
-    r = subprocess.run([cluster.nginx_binary(), "-t", "-p", str(tmp_path), "-e", "stderr", "-c", str(conf)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [cluster.nginx_binary(), "-t", "-p", str(tmp_path), "-e", "stderr", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
 
 
 def test_make_run_and_serve_listen_on_loopback_unless_told():
     def dry(*args):
-        return subprocess.run(["make", "-n", "-W", "requirements.txt", "-o", ".venv/.installed", "-o", "nginx",
-                               "DB=Makefile", *args], cwd=ROOT, capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["make", "-n", "-W", "requirements.txt", "-o", ".venv/.installed", "-o", "nginx", "DB=Makefile", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
 
     assert "--server.address 127.0.0.1" in dry("run")
     assert "--server.address 0.0.0.0" in dry("run", "HOST=0.0.0.0")
@@ -116,10 +128,10 @@ def test_each_browser_stays_on_one_worker(served):
         seen: set[str] = set()
         visits: list[load.Visit] = []
         s = load.Session(served.url, i, cookie=cookie)
-        for _reload in range(2):                       # a page reload = a new websocket, same cookie
+        for _reload in range(2):  # a page reload = a new websocket, same cookie
             await s.connect()
             seen.add(s.worker)
-            visits += await _visits(s, [("data", ""), ("method", ""), ("data", "")])   # reruns on one socket
+            visits += await _visits(s, [("data", ""), ("method", ""), ("data", "")])  # reruns on one socket
             seen.add(await asyncio.to_thread(_http_worker, served.url, cookie))
             await s.ws.close()
         return seen, visits
@@ -131,7 +143,7 @@ def test_each_browser_stays_on_one_worker(served):
     for seen, visits in results:
         assert len(seen) == 1 and None not in seen, seen
         assert [v for v in visits if not v.ok] == []
-    assert {w for seen, _ in results for w in seen} == set(served.worker_pids())   # both workers serve
+    assert {w for seen, _ in results for w in seen} == set(served.worker_pids())  # both workers serve
 
 
 async def _on_worker(url: str, worker: str, prefix: str = "probe", timeout: float = 60.0) -> load.Session:
@@ -200,7 +212,8 @@ def test_killed_worker_is_restarted_and_the_other_keeps_serving(served):
     else:
         pytest.fail(f"the killed worker was not restarted:\n{served.output()}")
     assert state[victim]["pid"] != pids[victim]
-    assert served.worker_pids()[survivor] == pids[survivor]   # the survivor was never touched
+    assert served.worker_pids()[survivor] == pids[survivor]  # the survivor was never touched
+
     # the restarted worker serves its browsers again
     async def back():
         s = await _on_worker(served.url, victim)
@@ -222,9 +235,10 @@ def test_a_published_build_reaches_every_worker(served, raw_dir):
     async def scenario():
         sessions = [await _on_worker(served.url, w, prefix="refresh") for w in sorted(served.worker_pids())]
         old = await data_pages(sessions)
-        new_id = (await asyncio.to_thread(build, raw_dir, served.live, served.app / "static",
-                                          log=lambda *a: None)).build_id
-        new = await data_pages(sessions)        # the same open sessions, rerun after the publish
+        new_id = (
+            await asyncio.to_thread(build, raw_dir, served.live, served.app / "static", log=lambda *a: None)
+        ).build_id
+        new = await data_pages(sessions)  # the same open sessions, rerun after the publish
         for s in sessions:
             await s.ws.close()
         return old, new_id, new

@@ -6,6 +6,7 @@ The digests are of sorted ``indicator_values`` rows (numbers to 6 significant di
 data (a new year, indicator or source) updates them in the same commit, saying why:
 ``python -c "from tests.helpers import indicator_digest; print(indicator_digest('data/powerbalance.duckdb'))"``.
 """
+
 from __future__ import annotations
 
 from tests.helpers import indicator_digest

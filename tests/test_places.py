@@ -3,6 +3,7 @@
 Unit tests use a tiny database written here (three square wards in two districts) and a
 postcode table of made-up postcodes in the non-existent "XX" area, placed by grid reference.
 Real-data tests use the ONS Postcode Directory package and a geography + boundaries build."""
+
 from __future__ import annotations
 
 import os
@@ -45,10 +46,18 @@ def make_db(path: Path, squares=SQUARES) -> Path:
         (W5, "Old Central", "ward", "ward", None, D1, D1, COUNTY, REGION),
     ]
     for a in areas:
-        con.execute("INSERT INTO areas (code, name, level, type, tier, parent_code, district_code, county_code, "
-                    "region_code, vintage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')", list(a))
-    for old, new, rel in [(D1, D1, "same"), (D2, D2, "same"), ("E07000999", D1, "merged_into"),
-                          ("E07000888", D1, "split"), ("E07000888", D2, "split")]:
+        con.execute(
+            "INSERT INTO areas (code, name, level, type, tier, parent_code, district_code, county_code, "
+            "region_code, vintage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
+            list(a),
+        )
+    for old, new, rel in [
+        (D1, D1, "same"),
+        (D2, D2, "same"),
+        ("E07000999", D1, "merged_into"),
+        ("E07000888", D1, "split"),
+        ("E07000888", D2, "split"),
+    ]:
         con.execute("INSERT INTO area_code_map VALUES (?, ?, NULL, 'district', ?, 'test')", [old, new, rel])
     for code, (x, y) in squares.items():
         con.execute("INSERT INTO boundaries VALUES (?, 'ward', 'test', ?)", [code, shapely.to_wkb(square(x, y))])
@@ -63,15 +72,15 @@ def grid(lon, lat):
 
 # made-up postcodes: (postcode, lon, lat, laua)
 FAKE = [
-    ("XX1 1AA", -1.495, 52.505, D1),           # in W1, its own district
-    ("XX1 1AB", -1.485, 52.505, D1),           # in W2, which is in the other district
-    ("XX1 1AD", -1.400, 52.505, D2),           # in no ward at all
+    ("XX1 1AA", -1.495, 52.505, D1),  # in W1, its own district
+    ("XX1 1AB", -1.485, 52.505, D1),  # in W2, which is in the other district
+    ("XX1 1AD", -1.400, 52.505, D2),  # in no ward at all
     ("XX1 1AE", -1.495, 52.515, "E07000999"),  # former district merged into D1
     ("XX1 1AF", -1.485, 52.505, "E07000888"),  # former district split between D1 and D2: in W2
     ("XX1 1AG", -1.495, 52.505, "E07000888"),  # … and in W1
     ("XX1 1AH", -3.190, 55.950, "S12000036"),  # Scottish
-    ("XX1 1AJ", None, None, "L99999999"),      # Channel Islands: pseudo-code, no grid reference
-    ("XX1 1AL", None, None, None),             # listed without location or district
+    ("XX1 1AJ", None, None, "L99999999"),  # Channel Islands: pseudo-code, no grid reference
+    ("XX1 1AL", None, None, None),  # listed without location or district
     ("XX1 1AN", -1.495, 52.505, "E09999999"),  # English code nobody knows
 ]
 
@@ -97,13 +106,30 @@ def small_db(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("SW1A 1AA", "SW1A 1AA"), ("sw1a1aa", "SW1A 1AA"), ("  b1   1bb ", "B1 1BB"), ("M1 1AE", "M1 1AE"),
-    ("CR2 6XH", "CR2 6XH"), ("DN55 1PT", "DN55 1PT"), ("W1A 0AX", "W1A 0AX"), ("EC1A 1BB", "EC1A 1BB"),
-    ("GIR 0AA", "GIR 0AA"),
-    ("SW1A 1A", None), ("SW1A", None), ("12345", None), ("AI1 1AA", None), ("AZ1 1AA", None),
-    ("SW1A 1AA x", None), ("", None), (None, None), (12345, None), ("B1 1BB; DROP", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("SW1A 1AA", "SW1A 1AA"),
+        ("sw1a1aa", "SW1A 1AA"),
+        ("  b1   1bb ", "B1 1BB"),
+        ("M1 1AE", "M1 1AE"),
+        ("CR2 6XH", "CR2 6XH"),
+        ("DN55 1PT", "DN55 1PT"),
+        ("W1A 0AX", "W1A 0AX"),
+        ("EC1A 1BB", "EC1A 1BB"),
+        ("GIR 0AA", "GIR 0AA"),
+        ("SW1A 1A", None),
+        ("SW1A", None),
+        ("12345", None),
+        ("AI1 1AA", None),
+        ("AZ1 1AA", None),
+        ("SW1A 1AA x", None),
+        ("", None),
+        (None, None),
+        (12345, None),
+        ("B1 1BB; DROP", None),
+    ],
+)
 def test_normalise_postcode(text, expected):
     assert places.normalise_postcode(text) == expected
 
@@ -137,7 +163,7 @@ def test_lat_lon_come_from_the_grid_reference(small_db, fake_postcodes):
     out = places.postcode_to_area(["xx11aa", "XX1 1AH", "XX1 1AJ"], db_path=small_db).set_index("postcode")
     assert out.loc["XX1 1AA", "lat"] == pytest.approx(52.505, abs=1e-6)
     assert out.loc["XX1 1AA", "lon"] == pytest.approx(-1.495, abs=1e-6)
-    assert out.loc["XX1 1AH", "lat"] == pytest.approx(55.95, abs=1e-6)    # Scotland: British grid too
+    assert out.loc["XX1 1AH", "lat"] == pytest.approx(55.95, abs=1e-6)  # Scotland: British grid too
     assert np.isnan(out.loc["XX1 1AJ", "lat"])
 
 
@@ -154,8 +180,9 @@ def test_point_on_a_shared_edge_prefers_the_own_district(tmp_path, monkeypatch):
     e, n = grid(-1.49, 52.505)
     lon, _ = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(e, n)
     db = make_db(tmp_path / "edge.duckdb", {W1: (lon - 0.01, 52.50), W2: (lon, 52.50), W3: (lon - 0.01, 52.51)})
-    frame = pd.DataFrame({"east": [e, e], "north": [n, n], "laua": [D1, D2]},
-                         index=pd.Index(["XX12AA", "XX12AB"], name="pcd"))
+    frame = pd.DataFrame(
+        {"east": [e, e], "north": [n, n], "laua": [D1, D2]}, index=pd.Index(["XX12AA", "XX12AB"], name="pcd")
+    )
     monkeypatch.setattr(places, "_postcode_table", lambda letters: frame)
     out = places.postcode_to_area(["XX1 2AA", "XX1 2AB"], db_path=db)
     assert out["ward_code"].tolist() == [W1, W2]
@@ -208,9 +235,11 @@ def test_postcode_letter_reader_matches_the_package_reader():
     assert mine.index.tolist() == ref["pcd_abbr"].tolist()
     assert np.array_equal(mine["east"].to_numpy(), ref["oseast1m"].to_numpy(dtype=float), equal_nan=True)
     assert np.array_equal(mine["north"].to_numpy(), ref["osnrth1m"].to_numpy(dtype=float), equal_nan=True)
-    assert mine["laua"].astype(object).where(mine["laua"].notna(), None).tolist() == \
-        ref["laua"].astype(object).where(ref["laua"].notna(), None).tolist()
-    assert places._read_postcode_letter("1") is None   # no such file: nothing, as the package
+    assert (
+        mine["laua"].astype(object).where(mine["laua"].notna(), None).tolist()
+        == ref["laua"].astype(object).where(ref["laua"].notna(), None).tolist()
+    )
+    assert places._read_postcode_letter("1") is None  # no such file: nothing, as the package
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,8 +250,12 @@ def test_postcode_letter_reader_matches_the_package_reader():
 def test_find_places_by_name(small_db):
     out = places.find_places("central", db_path=small_db)
     assert list(out.columns) == places.PLACE_COLUMNS
-    assert sorted(out["label"]) == ["Central Park, Betaborough", "Central, Alphaton", "Central, Betaborough",
-                                    "Old Central, Alphaton"]
+    assert sorted(out["label"]) == [
+        "Central Park, Betaborough",
+        "Central, Alphaton",
+        "Central, Betaborough",
+        "Old Central, Alphaton",
+    ]
     assert set(out["match"]) == {"name"}
     first = places.find_places("ALPHA", db_path=small_db)
     assert first["code"].tolist() == [D1] and first["label"].tolist() == ["Alphaton"]
@@ -234,9 +267,12 @@ def test_find_places_by_name(small_db):
 
 def test_find_places_orders_exact_then_prefix_then_contains(small_db):
     out = places.find_places("central", db_path=small_db)
-    assert out["label"].tolist() == ["Central, Alphaton", "Central, Betaborough",   # exact, by district
-                                     "Central Park, Betaborough",                    # starts with
-                                     "Old Central, Alphaton"]                        # contains
+    assert out["label"].tolist() == [
+        "Central, Alphaton",
+        "Central, Betaborough",  # exact, by district
+        "Central Park, Betaborough",  # starts with
+        "Old Central, Alphaton",
+    ]  # contains
     assert places.find_places("north end", db_path=small_db)["code"].tolist() == [W3]
 
 
@@ -245,7 +281,7 @@ def test_find_places_by_code_and_postcode(small_db, fake_postcodes):
     out = places.find_places("xx1 1aa", db_path=small_db)
     assert out["code"].tolist() == [W1, D1, COUNTY, REGION]
     assert set(out["match"]) == {"postcode"} and set(out["postcode_status"]) == {"ok"}
-    miss = places.find_places("XX1 1AB", db_path=small_db)          # ward not placed: district and up
+    miss = places.find_places("XX1 1AB", db_path=small_db)  # ward not placed: district and up
     assert miss["code"].tolist() == [D1, COUNTY, REGION] and set(miss["postcode_status"]) == {"ward_mismatch"}
     none = places.find_places("XX1 1AH", db_path=small_db)
     assert none.empty and list(none.columns) == places.PLACE_COLUMNS
@@ -253,10 +289,16 @@ def test_find_places_by_code_and_postcode(small_db, fake_postcodes):
 
 def test_find_places_finds_parishes_by_name(small_db):
     con = duckdb.connect(str(small_db))
-    con.execute("INSERT INTO parishes VALUES ('E04000001', 'Centralby', NULL, 'E07000001', ?, NULL), "
-                "('E04000002', 'Norbury', NULL, 'E07000001', ?, NULL)", [D1, D1])
-    con.execute("INSERT INTO parish_wards VALUES ('E04000001', ?, ?), ('E04000001', 'E05999999', NULL), "
-                "('E04000002', 'E05999998', NULL)", [W3, W3])
+    con.execute(
+        "INSERT INTO parishes VALUES ('E04000001', 'Centralby', NULL, 'E07000001', ?, NULL), "
+        "('E04000002', 'Norbury', NULL, 'E07000001', ?, NULL)",
+        [D1, D1],
+    )
+    con.execute(
+        "INSERT INTO parish_wards VALUES ('E04000001', ?, ?), ('E04000001', 'E05999999', NULL), "
+        "('E04000002', 'E05999998', NULL)",
+        [W3, W3],
+    )
     con.close()
     out = places.find_places("centralby", db_path=small_db)
     assert out[["code", "level", "match"]].values.tolist() == [[W3, "ward", "parish"]]
@@ -267,8 +309,12 @@ def test_find_places_finds_parishes_by_name(small_db):
     assert nor["label"].iloc[0].startswith("Norbury (parish) — in Alphaton; its ward is not known")
     # area names first when equally good; the parish after the exact and prefix area matches
     assert places.find_places("central", db_path=small_db)["label"].tolist() == [
-        "Central, Alphaton", "Central, Betaborough", "Central Park, Betaborough",
-        "Centralby (parish) — North End ward, Alphaton", "Old Central, Alphaton"]
+        "Central, Alphaton",
+        "Central, Betaborough",
+        "Central Park, Betaborough",
+        "Centralby (parish) — North End ward, Alphaton",
+        "Old Central, Alphaton",
+    ]
 
 
 @pytest.mark.parametrize("text", ["'; DROP TABLE areas; --", "%", "%%", "_%_", "Central' OR '1'='1", "x"])
@@ -290,8 +336,14 @@ def geo_db(raw_dir, tmp_path_factory):
     from etl.sources import get
 
     out = tmp_path_factory.mktemp("places")
-    result = build(raw_dir, out / "pb.duckdb", static_dir=out / "static",
-                   sources=[get("geography"), get("boundaries"), get("parishes")], derive=False, log=lambda *a: None)
+    result = build(
+        raw_dir,
+        out / "pb.duckdb",
+        static_dir=out / "static",
+        sources=[get("geography"), get("boundaries"), get("parishes")],
+        derive=False,
+        log=lambda *a: None,
+    )
     return result.db_path
 
 
@@ -304,16 +356,17 @@ def _district_of_ward(db, ward):
 
 
 def test_known_postcodes(geo_db):
-    out = places.postcode_to_area(["SW1A 1AA", "b1 1bb", "EH1 1YZ", "CF10 1AA", "SW1A1ZZ", "nonsense"],
-                                  db_path=geo_db).set_index("postcode")
+    out = places.postcode_to_area(
+        ["SW1A 1AA", "b1 1bb", "EH1 1YZ", "CF10 1AA", "SW1A1ZZ", "nonsense"], db_path=geo_db
+    ).set_index("postcode")
     print(out.to_string())
-    assert out.loc["SW1A 1AA", "district_code"] == "E09000033"          # Westminster
+    assert out.loc["SW1A 1AA", "district_code"] == "E09000033"  # Westminster
     assert out.loc["SW1A 1AA", "status"] == "ok"
     assert _district_of_ward(geo_db, out.loc["SW1A 1AA", "ward_code"]) == "E09000033"
     # ONSPD grid reference 529090 179645 is Buckingham Palace, 51.501 N 0.142 W
     assert out.loc["SW1A 1AA", "lat"] == pytest.approx(51.501, abs=0.002)
     assert out.loc["SW1A 1AA", "lon"] == pytest.approx(-0.1416, abs=0.002)
-    assert out.loc["B1 1BB", "district_code"] == "E08000025"            # Birmingham
+    assert out.loc["B1 1BB", "district_code"] == "E08000025"  # Birmingham
     assert _district_of_ward(geo_db, out.loc["B1 1BB", "ward_code"]) == "E08000025"
     assert out.loc["EH1 1YZ", "status"] == "outside_england"
     assert out.loc["CF10 1AA", "status"] == "outside_england"
@@ -334,8 +387,11 @@ def test_wards_found_lie_in_the_postcodes_own_district(geo_db):
     assert share.get("ok", 0) >= 0.99
     assert set(out["status"]) <= {"ok", "ward_mismatch"}
     ok = out[out["status"] == "ok"]
-    wards = dict(duckdb.connect(str(geo_db), read_only=True).execute(
-        "SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
+    wards = dict(
+        duckdb.connect(str(geo_db), read_only=True)
+        .execute("SELECT code, district_code FROM areas WHERE level = 'ward'")
+        .fetchall()
+    )
     assert (ok["ward_code"].map(wards) == ok["district_code"]).all()
 
 
@@ -368,6 +424,10 @@ def test_find_places_real_parish(geo_db):
     E04000176), in the December 2019 wards Calder and Luddendenfoot, both still current."""
     out = places.find_places("Hebden Royd", db_path=geo_db)
     assert out[["code", "level", "district_code", "match"]].values.tolist() == [
-        ["E05001372", "ward", "E08000033", "parish"], ["E05001377", "ward", "E08000033", "parish"]]
-    assert out["label"].tolist() == ["Hebden Royd (parish) — Calder ward, Calderdale",
-                                     "Hebden Royd (parish) — Luddendenfoot ward, Calderdale"]
+        ["E05001372", "ward", "E08000033", "parish"],
+        ["E05001377", "ward", "E08000033", "parish"],
+    ]
+    assert out["label"].tolist() == [
+        "Hebden Royd (parish) — Calder ward, Calderdale",
+        "Hebden Royd (parish) — Luddendenfoot ward, Calderdale",
+    ]

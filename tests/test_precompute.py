@@ -2,6 +2,7 @@
 level, year and lens with default settings, and every council's ten neighbours. The server reads
 them instead of computing them (powerbalance.stored), and what it reads is exactly what it would
 have computed."""
+
 from __future__ import annotations
 
 import shutil
@@ -35,11 +36,13 @@ def _computed(monkeypatch, fn):
 def test_stored_answers_equal_fresh_computation(real_db, monkeypatch):
     combos = warm.default_combinations(real_db)
     pairs = [(lv, ln) for lv in index.LEVELS for ln in index.LENSES if (lv, ln) != ("region", "council")]
-    assert len(combos) == len(pairs) * len(index.periods(real_db))   # regions have no council lens
+    assert len(combos) == len(pairs) * len(index.periods(real_db))  # regions have no council lens
     con = duckdb.connect(str(real_db), read_only=True)
     try:
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("index_default", "rank_bands_default", "neighbours")}
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("index_default", "rank_bands_default", "neighbours")
+        }
     finally:
         con.close()
     assert all(counts.values()), counts
@@ -47,11 +50,16 @@ def test_stored_answers_equal_fresh_computation(real_db, monkeypatch):
         for weights in (None, dict(index.DEFAULT_WEIGHTS)):
             _clear()
             kept = index.compute_index(level, period, weights, lens, db=real_db)
-            fresh = _computed(monkeypatch, lambda: index.compute_index(level, period, weights, lens, db=real_db))
+            fresh = _computed(
+                monkeypatch,
+                lambda lv=level, p=period, w=weights, ln=lens: index.compute_index(lv, p, w, ln, db=real_db),
+            )
             pd.testing.assert_frame_equal(kept, fresh)
         _clear()
         kept = index.rank_uncertainty(level, period, None, lens, db=real_db)
-        fresh = _computed(monkeypatch, lambda: index.rank_uncertainty(level, period, None, lens, db=real_db))
+        fresh = _computed(
+            monkeypatch, lambda lv=level, p=period, ln=lens: index.rank_uncertainty(lv, p, None, ln, db=real_db)
+        )
         pd.testing.assert_frame_equal(kept, fresh)
     _clear()
     kept = index.neighbour_table(db=real_db)
@@ -70,7 +78,7 @@ def test_default_requests_are_read_not_computed(real_db, monkeypatch):
     assert len(index.compute_index("district", period, dict(index.DEFAULT_WEIGHTS), "council", db=real_db)) > 0
     assert len(index.rank_uncertainty("county", period, None, "place", db=real_db)) > 0
     assert len(index.peers("E07000223", db=real_db)) == stored.NEIGHBOURS_K
-    with pytest.raises(AssertionError, match="computed although"):   # other weights are computed
+    with pytest.raises(AssertionError, match="computed although"):  # other weights are computed
         index.compute_index("district", period, {"funding": 0.9, "projects": 0.1}, db=real_db)
     _clear()
 

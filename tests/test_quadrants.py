@@ -1,4 +1,5 @@
 """Enabling or retreating (issue 18): the two movements on the real data and by hand."""
+
 import math
 
 import pandas as pd
@@ -54,9 +55,12 @@ def test_community_money_is_precepts_plus_grants_per_head(real_db, placed_1318):
     """Hand check of one district against the indicator values it is made of."""
     from powerbalance import db as _db
 
-    v = _db.query("""SELECT indicator_id, period, value FROM indicator_values WHERE area_code = 'E07000008'
+    v = _db.query(
+        """SELECT indicator_id, period, value FROM indicator_values WHERE area_code = 'E07000008'
                      AND indicator_id IN ('parish_precepts_per_head', 'grants_amount_per_head',
-                                          'place_spend_per_head')""", db=real_db)
+                                          'place_spend_per_head')""",
+        db=real_db,
+    )
     v = v.set_index(["indicator_id", "period"])["value"]
     row = placed_1318.set_index("area_code").loc["E07000008"]
     for y, col in ((SPAN[0], "community_from"), (SPAN[1], "community_to")):
@@ -78,10 +82,16 @@ def test_default_spans_are_each_measures_longest(real_db):
 
 
 def test_longest_span_reads_the_data():
-    v = pd.DataFrame({"area_code": ["a", "a", "a"], "period": ["2010-11", "2013-14", "2023-24"],
-                      "spend": [1.0, 2.0, 3.0], "community": [float("nan"), 1.0, float("nan")]})
+    v = pd.DataFrame(
+        {
+            "area_code": ["a", "a", "a"],
+            "period": ["2010-11", "2013-14", "2023-24"],
+            "spend": [1.0, 2.0, 3.0],
+            "community": [float("nan"), 1.0, float("nan")],
+        }
+    )
     assert q.longest_span(v, "spend") == ("2010-11", "2023-24")
-    assert q.longest_span(v, "community") is None   # one year only: no change to measure
+    assert q.longest_span(v, "community") is None  # one year only: no change to measure
 
 
 def test_headline_states_counts_coverage_and_span(placed_1318):
@@ -97,14 +107,14 @@ def test_chart_draws_every_placed_area_and_names_spans(real_db):
 
     placed = q.place_areas("district", db=real_db)
     fig, alt = charts.quadrant_chart(placed, highlight=["E07000223", "E06000063"], group_labels=q.GROUP_LABELS)
-    go.Figure(fig.to_dict())                               # a valid Plotly figure (full validation)
+    go.Figure(fig.to_dict())  # a valid Plotly figure (full validation)
     groups = [t for t in fig.data if t.name != "highlighted"]
     drawn = placed[placed["quadrant"] != q.NOT_ENOUGH]
-    assert sum(len(t.x) for t in groups) == len(drawn) > 250   # every placed district and unitary
+    assert sum(len(t.x) for t in groups) == len(drawn) > 250  # every placed district and unitary
     assert {t.name for t in groups} == {"Shire districts", "Single-tier councils"}
     star = [t for t in fig.data if t.name == "highlighted"][0]
-    assert list(star.customdata) == ["E07000223"]         # Cumberland has not enough data: not drawn
-    gone = len(placed) - len(drawn)                         # a year missing at either end of a span
+    assert list(star.customdata) == ["E07000223"]  # Cumberland has not enough data: not drawn
+    gone = len(placed) - len(drawn)  # a year missing at either end of a span
     assert "E06000063" not in set(drawn["area_code"]) and gone >= 1
     assert (f"{gone} area has" if gone == 1 else f"{gone} areas have") + " not enough data" in alt
     assert "nominal" in alt

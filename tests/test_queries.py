@@ -5,6 +5,7 @@ independent SQL query or the index module, never against the function's own outp
 chart/brief tests use small hand-made frames: they test rendering rules (missing drawn as
 "No data", escaping), not data.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,6 @@ import pytest
 from powerbalance import brief, charts, downloads, index, labels, queries, urlstate
 from tests.helpers import brief_profile, sql
 
-
 # =============================================================================================
 # Pure helpers (no database)
 # =============================================================================================
@@ -29,8 +29,15 @@ def test_weights_round_trip_and_rejects_bad_text():
     text = urlstate.weights_to_param(w)
     assert text == "funding:0.25,projects:0.75,participation:0"
     assert urlstate.weights_from_param(text) == w
-    for bad in ("funding:-1,projects:1", "nonsense", "funding:abc", "money:1", "funding:0,projects:0",
-                "funding:inf", ""):
+    for bad in (
+        "funding:-1,projects:1",
+        "nonsense",
+        "funding:abc",
+        "money:1",
+        "funding:0,projects:0",
+        "funding:inf",
+        "",
+    ):
         assert urlstate.weights_from_param(bad) is None, bad
 
 
@@ -47,14 +54,14 @@ def test_downloads_keep_missing_empty_not_zero():
 
 
 def test_escape_markdown_prints_data_as_text():
-    assert labels.escape_markdown("<b>x</b> *y* [z](http://a)") == \
-        r"\<b\>x\</b\> \*y\* \[z\]\(http://a\)"
+    assert labels.escape_markdown("<b>x</b> *y* [z](http://a)") == r"\<b\>x\</b\> \*y\* \[z\]\(http://a\)"
 
 
 def test_choropleth_draws_missing_as_no_data_not_zero():
     df = pd.DataFrame({"code": ["A", "B", "C"], "name": ["Area A", "Area B", "Area C"], "value": [2.0, np.nan, 4.0]})
-    fig, alt = charts.choropleth_map(df, "/app/static/geo/x/ward.geojson", measure="Test measure",
-                                     area_label="wards", highlight="C")
+    fig, alt = charts.choropleth_map(
+        df, "/app/static/geo/x/ward.geojson", measure="Test measure", area_label="wards", highlight="C"
+    )
     spec = json.loads(fig.to_json())
     data, shaded, missing, hl = spec["data"], spec["data"][0], spec["data"][1], spec["data"][2]
     assert [t["type"] for t in data] == ["choroplethmap"] * 3
@@ -74,8 +81,9 @@ def test_choropleth_draws_missing_as_no_data_not_zero():
 
 def test_choropleth_caps_the_colour_scale_at_the_95th_percentile_of_a_skewed_measure():
     values = [1.0] * 95 + [2.0, 3.0, 4.0, 5.0, 500.0]  # one extreme area would leave the rest pale
-    df = pd.DataFrame({"code": [f"C{i}" for i in range(100)], "name": [f"Area {i}" for i in range(100)],
-                       "value": values})
+    df = pd.DataFrame(
+        {"code": [f"C{i}" for i in range(100)], "name": [f"Area {i}" for i in range(100)], "value": values}
+    )
     fig, alt = charts.choropleth_map(df, "/g.geojson", measure="m")
     trace = fig.to_dict()["data"][0]
     assert trace["zmax"] == pytest.approx(float(pd.Series(values).quantile(0.95)))
@@ -95,10 +103,16 @@ def test_bar_chart_leaves_out_and_counts_missing():
 
 
 def test_line_chart_breaks_at_missing_periods():
-    df = pd.DataFrame({"period": ["2010-11", "2011-12", "2012-13", "2010-11"], "v": [1.0, np.nan, 3.0, 5.0],
-                       "s": ["One", "One", "One", "Two"]})
-    fig, alt = charts.line_chart(df, x="period", y="v", series="s", measure="Index",
-                                 x_order=["2010-11", "2011-12", "2012-13"])
+    df = pd.DataFrame(
+        {
+            "period": ["2010-11", "2011-12", "2012-13", "2010-11"],
+            "v": [1.0, np.nan, 3.0, 5.0],
+            "s": ["One", "One", "One", "Two"],
+        }
+    )
+    fig, alt = charts.line_chart(
+        df, x="period", y="v", series="s", measure="Index", x_order=["2010-11", "2011-12", "2012-13"]
+    )
     assert list(fig.data[0].y) == [1.0, None, 3.0] and fig.data[0].connectgaps is False
     assert list(fig.data[1].y) == [5.0, None, None]
     assert fig.data[0].marker.symbol != fig.data[1].marker.symbol  # not colour alone
@@ -110,17 +124,41 @@ def test_every_chart_spec_passes_plotly_validation():
     import plotly.graph_objects as go
 
     df = pd.DataFrame({"code": ["A", "B"], "name": ["Area A", "Area B"], "value": [1.0, np.nan]})
-    figs = [charts.choropleth_map(df, "/g.geojson", measure="m", highlight="A", bounds=(-1, 51, 0, 52))[0],
-            charts.bar_chart(df, label="name", value="value", measure="m")[0],
-            charts.grouped_bars(pd.DataFrame({"c": ["x", "y"], "s": ["S", "S"], "v": [1.0, np.nan]}),
-                                category="c", series="s", value="v", measure="m")[0],
-            charts.line_chart(pd.DataFrame({"p": ["1", "2"], "v": [1.0, np.nan], "s": ["S", "S"]}),
-                              x="p", y="v", series="s", measure="m")[0],
-            charts.distribution_by_group(pd.DataFrame({"g": ["a", "b"], "v": [1.0, 2.0], "n": ["A", "B"]}),
-                                         group="g", value="v", name="n", measure="m")[0],
-            charts.rank_band_chart(pd.DataFrame({"area_code": ["A", "B"], "name": ["Area A", "Area B"],
-                                                 "rank": [1.0, 2.0], "median_rank": [1.0, 2.0], "p5": [1.0, 1.0],
-                                                 "p95": [2.0, 2.0], "robust": [True, False]}), highlight=["A"])[0]]
+    figs = [
+        charts.choropleth_map(df, "/g.geojson", measure="m", highlight="A", bounds=(-1, 51, 0, 52))[0],
+        charts.bar_chart(df, label="name", value="value", measure="m")[0],
+        charts.grouped_bars(
+            pd.DataFrame({"c": ["x", "y"], "s": ["S", "S"], "v": [1.0, np.nan]}),
+            category="c",
+            series="s",
+            value="v",
+            measure="m",
+        )[0],
+        charts.line_chart(
+            pd.DataFrame({"p": ["1", "2"], "v": [1.0, np.nan], "s": ["S", "S"]}), x="p", y="v", series="s", measure="m"
+        )[0],
+        charts.distribution_by_group(
+            pd.DataFrame({"g": ["a", "b"], "v": [1.0, 2.0], "n": ["A", "B"]}),
+            group="g",
+            value="v",
+            name="n",
+            measure="m",
+        )[0],
+        charts.rank_band_chart(
+            pd.DataFrame(
+                {
+                    "area_code": ["A", "B"],
+                    "name": ["Area A", "Area B"],
+                    "rank": [1.0, 2.0],
+                    "median_rank": [1.0, 2.0],
+                    "p5": [1.0, 1.0],
+                    "p95": [2.0, 2.0],
+                    "robust": [True, False],
+                }
+            ),
+            highlight=["A"],
+        )[0],
+    ]
     for fig in figs:
         go.Figure(fig.to_dict())  # raises on any invalid property
 
@@ -137,11 +175,16 @@ def test_zoom_for_bounds_fits_box():
 
 def test_brief_escapes_every_data_value():
     evil = "<script>alert('x')</script>"
-    p = brief_profile(name=evil, council_name=evil, attributions=[evil],
-                 index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"},
-                 indicators=pd.DataFrame({"name": [evil], "period": ["2017-18"], "value_text": [evil],
-                                          "coverage": ["based on 1 of 2"]}),
-                 wards=pd.DataFrame({"code": ["E05"], "name": [evil], "x (£)": [np.nan]}))
+    p = brief_profile(
+        name=evil,
+        council_name=evil,
+        attributions=[evil],
+        index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"},
+        indicators=pd.DataFrame(
+            {"name": [evil], "period": ["2017-18"], "value_text": [evil], "coverage": ["based on 1 of 2"]}
+        ),
+        wards=pd.DataFrame({"code": ["E05"], "name": [evil], "x (£)": [np.nan]}),
+    )
     out = brief.render(p)
     assert "<script>" not in out
     assert out.count("&lt;script&gt;") >= 5
@@ -157,10 +200,19 @@ def test_brief_states_missing_index_and_shift():
 
 def test_brief_direction_words_follow_the_signs_and_plurals_agree():
     """Issue 17 item 9: 'rank up 1 places' beside a falling ratio."""
-    shift = {"from_period": "2013-14", "to_period": "2017-18", "ratio_from": 2.40, "ratio_to": 1.90,
-             "ratio_shift": -0.50, "rank_from": 66.0, "rank_to": 65.0, "rank_change": 1.0}
-    out = brief.render(brief_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"},
-                                shift=shift))
+    shift = {
+        "from_period": "2013-14",
+        "to_period": "2017-18",
+        "ratio_from": 2.40,
+        "ratio_to": 1.90,
+        "ratio_shift": -0.50,
+        "rank_from": 66.0,
+        "rank_to": 65.0,
+        "rank_change": 1.0,
+    }
+    out = brief.render(
+        brief_profile(index={"index": 55.0, "rank": 65.0, "n_in_group": 164, "group": "shire_district"}, shift=shift)
+    )
     assert "(down 0.50)" in out and "index rank 66 → 65 (up 1 place)" in out and "1 places" not in out
     assert charts.rank_move_text(10, 13) == "rank 10 → 13 (down 3 places)"
     assert charts.rank_move_text(4, 4) == "rank 4 → 4 (unchanged)"
@@ -196,16 +248,23 @@ def test_build_info_and_geo_location(db, built):
 
 
 def test_map_values_has_every_area_and_no_zero_filling(db):
-    ind = sql(db, """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
+    ind = sql(
+        db,
+        """SELECT v.indicator_id, v.period, count(v.value) AS n FROM indicator_values v
                      JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
-                     GROUP BY ALL HAVING count(v.value) > 0 ORDER BY n LIMIT 1""").iloc[0]
+                     GROUP BY ALL HAVING count(v.value) > 0 ORDER BY n LIMIT 1""",
+    ).iloc[0]
     df = queries.map_values("ward", ind["indicator_id"], ind["period"], db)
     n_wards = sql(db, "SELECT count(*) AS n FROM areas WHERE level = 'ward'")["n"].iloc[0]
     assert len(df) == n_wards and df["code"].is_unique
     assert df["value"].notna().sum() == ind["n"]
     # a ward with a value has exactly the stored value
-    one = sql(db, "SELECT area_code, value FROM indicator_values WHERE indicator_id = ? AND period = ? "
-                  "AND value IS NOT NULL LIMIT 1", [ind["indicator_id"], ind["period"]]).iloc[0]
+    one = sql(
+        db,
+        "SELECT area_code, value FROM indicator_values WHERE indicator_id = ? AND period = ? "
+        "AND value IS NOT NULL LIMIT 1",
+        [ind["indicator_id"], ind["period"]],
+    ).iloc[0]
     assert df.set_index("code").loc[one["area_code"], "value"] == pytest.approx(one["value"])
 
 
@@ -241,11 +300,16 @@ def test_biggest_shifts_are_extremes_with_the_right_sign(db):
 
 
 def test_comparison_groups(db):
-    district = sql(db, "SELECT code, county_code, type FROM areas WHERE level = 'district' AND tier = 'lower' "
-                       "ORDER BY code LIMIT 1").iloc[0]
+    district = sql(
+        db,
+        "SELECT code, county_code, type FROM areas WHERE level = 'district' AND tier = 'lower' ORDER BY code LIMIT 1",
+    ).iloc[0]
     county = queries.comparison_group(district["code"], "county", db)
-    expected = set(sql(db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?",
-                       [district["county_code"]])["code"])
+    expected = set(
+        sql(db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?", [district["county_code"]])[
+            "code"
+        ]
+    )
     assert county[0] == district["code"] and set(county) == expected
     tier = queries.comparison_group(district["code"], "tier", db)
     assert len(tier) == 164 and tier[0] == district["code"]
@@ -266,8 +330,9 @@ def test_compare_series_summarises_large_groups(db, period):
 
 
 def test_ward_table_one_row_per_ward_missing_kept(db):
-    d = sql(db, "SELECT district_code, count(*) AS n FROM areas WHERE level = 'ward' GROUP BY 1 ORDER BY 1 LIMIT 1"
-            ).iloc[0]
+    d = sql(
+        db, "SELECT district_code, count(*) AS n FROM areas WHERE level = 'ward' GROUP BY 1 ORDER BY 1 LIMIT 1"
+    ).iloc[0]
     wt = queries.ward_table(d["district_code"], db=db)
     assert len(wt) == d["n"] and wt["code"].is_unique
     for col in [c for c in wt.columns if c not in ("code", "name")]:
@@ -306,12 +371,13 @@ def test_a_ward_brief_leads_its_ward_table_with_that_ward(db, period):
     the brief is about comes first, marked, whatever its place in the alphabet."""
     from html import escape as html_escape
 
-    wards = sql(db, "SELECT code, name FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' "
-                    "ORDER BY name DESC LIMIT 1").iloc[0]           # last in the alphabet: never shown otherwise
+    wards = sql(
+        db, "SELECT code, name FROM areas WHERE level = 'ward' AND parent_code = 'E08000025' ORDER BY name DESC LIMIT 1"
+    ).iloc[0]  # last in the alphabet: never shown otherwise
     html = brief.render(queries.area_profile(wards["code"], period, db=db))
-    section = html[html.index("<h2>Wards in Birmingham"):]
-    body = section[section.index("<tbody>"):]
-    first_row = body[:body.index("</tr>")]
+    section = html[html.index("<h2>Wards in Birmingham") :]
+    body = section[section.index("<tbody>") :]
+    first_row = body[: body.index("</tr>")]
     assert f"{html_escape(wards['name'])} (this ward)" in first_row
     assert html.count("(this ward)") == 1
     council = brief.render(queries.area_profile("E08000025", period, db=db))
@@ -332,19 +398,26 @@ def test_counts_are_whole_numbers_and_rates_keep_a_decimal():
 
 def test_a_ward_without_figures_says_why_in_its_indicator_table(db, period):
     """Wards whose figures are missing (e.g. redrawn Leeds wards) list each indicator with its reason."""
-    missing = sql(db, """SELECT v.area_code, v.indicator_id, v.note FROM indicator_values v
+    missing = sql(
+        db,
+        """SELECT v.area_code, v.indicator_id, v.note FROM indicator_values v
                          JOIN areas a ON a.code = v.area_code AND a.level = 'ward'
                          WHERE v.indicator_id = 'grants_amount_per_head' AND v.period = ?
                            AND v.value IS NULL AND v.note LIKE 'missing:%'
                            AND NOT EXISTS (SELECT 1 FROM indicator_values o WHERE o.area_code = v.area_code
                                AND o.indicator_id = v.indicator_id AND o.value IS NOT NULL)
-                         ORDER BY 1 LIMIT 1""", [period]).iloc[0]
+                         ORDER BY 1 LIMIT 1""",
+        [period],
+    ).iloc[0]
     table = queries.latest_indicators(missing["area_code"], period, db=db).set_index("indicator_id")
     row = table.loc["grants_amount_per_head"]
     assert row["value_text"] == "no data" and row["note"] == missing["note"]
     # its own population and deprivation are there when it has them
-    have = sql(db, "SELECT indicator_id FROM indicator_values WHERE area_code = ? AND value IS NOT NULL",
-               [missing["area_code"]])["indicator_id"]
+    have = sql(
+        db,
+        "SELECT indicator_id FROM indicator_values WHERE area_code = ? AND value IS NOT NULL",
+        [missing["area_code"]],
+    )["indicator_id"]
     assert set(have) <= set(table.index[table["value_text"] != "no data"])
 
 

@@ -13,6 +13,7 @@ Three properties, each checked against the real publish path (``etl.build.build`
 The last test does the same at page level: 25 sessions on a real ``streamlit run`` while the
 real ``python -m etl build`` publishes a new database at the path it serves.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,8 +55,10 @@ class Generation(Source):
         (path,) = self.paths(ctx)
         ctx.register_file(self, path)
         gen = path.read_text().strip()
-        rows = [(f"E0{i:07d}", f"area {i}", "district", "test", None, None, None, None, None, None, None, None,
-                 None, gen) for i in range(ROWS)]
+        rows = [
+            (f"E0{i:07d}", f"area {i}", "district", "test", None, None, None, None, None, None, None, None, None, gen)
+            for i in range(ROWS)
+        ]
         ctx.report(self.id).rows_loaded = insert_rows(ctx.con, "areas", rows)
 
 
@@ -164,8 +167,13 @@ def test_publishing_under_concurrent_queries(site):
     def many():
         while not stop.is_set():
             try:
-                a, b = db.query_many([("SELECT build_id FROM build_info", None),
-                                      ("SELECT min(vintage) AS lo, max(vintage) AS hi FROM areas", None)], db=dbp)
+                a, b = db.query_many(
+                    [
+                        ("SELECT build_id FROM build_info", None),
+                        ("SELECT min(vintage) AS lo, max(vintage) AS hi FROM areas", None),
+                    ],
+                    db=dbp,
+                )
                 with lock:
                     seen.append(("", a["build_id"].iloc[0], b["lo"].iloc[0]))
                 if b["lo"].iloc[0] != b["hi"].iloc[0]:
@@ -173,8 +181,10 @@ def test_publishing_under_concurrent_queries(site):
             except Exception as exc:
                 errors.append(f"query_many failed: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (single, single, single, snapshot_block,
-                                                                  snapshot_block, snapshot_block, many, many)]
+    threads = [
+        threading.Thread(target=f, daemon=True)
+        for f in (single, single, single, snapshot_block, snapshot_block, snapshot_block, many, many)
+    ]
     for t in threads:
         t.start()
     try:
@@ -195,8 +205,7 @@ def test_publishing_under_concurrent_queries(site):
     assert errors == [], errors[:5]
     assert len(seen) > 200, "the readers barely ran"
     # every query read a complete, published build: its build_id and its rows agree
-    assert all(gen_of_build.get(b) == g for _, b, g in seen), \
-        [s for s in seen if gen_of_build.get(s[1]) != s[2]][:5]
+    assert all(gen_of_build.get(b) == g for _, b, g in seen), [s for s in seen if gen_of_build.get(s[1]) != s[2]][:5]
     # a snapshot's key names the build it read (so cache entries are never filed under the wrong build)
     keyed = [(k, g) for k, _, g in seen if k]
     assert keyed and all(builds[k] == g for k, g in keyed)
@@ -246,7 +255,7 @@ class PublishWatcher:
             now = time.time()
             try:
                 same = os.stat(self.path).st_ino == self.inode
-            except FileNotFoundError:   # never happens with an atomic rename; counted as "not yet"
+            except FileNotFoundError:  # never happens with an atomic rename; counted as "not yet"
                 same = True
             if same:
                 self.last_old = now
@@ -254,7 +263,7 @@ class PublishWatcher:
                 self.first_new = now
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "PublishWatcher":
+    def __enter__(self) -> PublishWatcher:
         self._thread.start()
         return self
 
@@ -271,8 +280,8 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
     ended before the publish and the new one on every visit that started after it (all 25
     sessions); and once the sessions have moved on, the server holds no descriptor on the
     replaced file."""
-    from bench.app import StreamlitServer
     from bench import concurrency as load
+    from bench.app import StreamlitServer
 
     _, static, _ = built
     live = tmp_path / "live" / "pb.duckdb"
@@ -288,15 +297,31 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
     def keep_going(visits) -> bool:
         """Until the session has made one whole pass over the pages that began after the publish."""
         if state["build_done"] and watcher.first_new is None:
-            return False                       # the build failed: stop, the assertion below says why
+            return False  # the build failed: stop, the assertion below says why
         if watcher.first_new is None or not visits or len(visits) % steps:
             return True
         return visits[-steps].started <= watcher.first_new
 
     def build_beside() -> subprocess.CompletedProcess:
-        out = subprocess.run([sys.executable, "-m", "etl", "build", "--raw", str(raw_dir), "--db", str(live),
-                              "--static", str(app / "static"), "--no-fetch"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=1800)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "etl",
+                "build",
+                "--raw",
+                str(raw_dir),
+                "--db",
+                str(live),
+                "--static",
+                str(app / "static"),
+                "--no-fetch",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         state["build_done"] = True
         return out
 
@@ -307,7 +332,7 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
         return state["ids"]
 
     async def scenario():
-        seen_data = asyncio.Event()            # some sessions have read the old build on the Data page
+        seen_data = asyncio.Event()  # some sessions have read the old build on the Data page
 
         data_seen: set[int] = set()
 
@@ -317,8 +342,9 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
             if len(data_seen) >= 3:
                 seen_data.set()
 
-        sessions = asyncio.create_task(load.load(server.url, truth, 25, keep_going=keep_going, think=1.0,
-                                                 build_ids=build_ids, observe=observe))
+        sessions = asyncio.create_task(
+            load.load(server.url, truth, 25, keep_going=keep_going, think=1.0, build_ids=build_ids, observe=observe)
+        )
         # start the build only once the sessions are well under way (on a slow machine that can take a
         # while: wait for Data visits rather than a fixed time), but never wait past the load itself
         waiting = asyncio.create_task(seen_data.wait())
@@ -346,6 +372,8 @@ def test_sessions_survive_a_real_build_published_under_load(real_db, built, raw_
     assert len({v.session for v in after}) == 25 and all(v.metrics["Build"] == new_id for v in after)
     assert held == [], "the server still holds the replaced database open"
     assert "Traceback" not in log
-    print(f"\n{len(visits)} page visits by 25 sessions; the build published {new_id} after "
-          f"{watcher.first_new - min(v.started for v in visits):.0f} s of load; {len(before)} Data visits saw the "
-          f"old build, {len(after)} the new")
+    print(
+        f"\n{len(visits)} page visits by 25 sessions; the build published {new_id} after "
+        f"{watcher.first_new - min(v.started for v in visits):.0f} s of load; {len(before)} Data visits saw the "
+        f"old build, {len(after)} the new"
+    )

@@ -1,6 +1,7 @@
 """A warm rerun does no pandas work for what a page derives from its queries: the Overview's
 headline, tier distribution, tier coverage count and biggest shifts are cached per build and query
 (ui.q_then), so a rerun of the same view calls none of them again, and another view does."""
+
 from __future__ import annotations
 
 import functools
@@ -47,10 +48,10 @@ def test_overview_rerun_derives_nothing_again(app, real_db, calls):
     assert not at.exception
     first = dict(calls)
     assert {"overview_headline", "biggest_shifts", "distribution_by_group"} <= set(first)
-    at.run()                                   # the same view again
+    at.run()  # the same view again
     assert not at.exception
     assert calls == first
-    at.query_params["lens"] = "council"         # another view: derived again, once
+    at.query_params["lens"] = "council"  # another view: derived again, once
     at.run()
     assert not at.exception
     assert calls["distribution_by_group"] == first["distribution_by_group"] + 1

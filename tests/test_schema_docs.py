@@ -1,4 +1,5 @@
 """docs/schema.md must describe every table and column the ETL creates (the database is a product interface)."""
+
 from __future__ import annotations
 
 import re
@@ -14,9 +15,13 @@ def schema_tables() -> dict[str, list[str]]:
     con.execute((ROOT / "etl" / "schema.sql").read_text())
     out: dict[str, list[str]] = {}
     for (table,) in con.execute("select table_name from information_schema.tables order by 1").fetchall():
-        out[table] = [r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
-            [table]).fetchall()]
+        out[table] = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+        ]
     return out
 
 

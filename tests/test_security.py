@@ -16,6 +16,7 @@
 - Dependencies: pip-audit on the installed environment — skipped, saying why, when the advisory
   service cannot be reached (this machine has no internet access); never reported as a pass.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,14 +40,22 @@ from powerbalance import queries
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / ".streamlit" / "config.toml"
-APP_SOURCES = sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "powerbalance").glob("*.py")) + \
-    [ROOT / "dashboard.py"]
+APP_SOURCES = (
+    sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "powerbalance").glob("*.py")) + [ROOT / "dashboard.py"]
+)
 
 #: Each starts with text that matches nothing, so an injected OR / UNION / comment that widened
 #: the query would return rows the plain unknown value does not.
-PAYLOADS = ["zzqx' OR '1'='1", "zzqx' OR 1=1 --", "zzqx'; DROP TABLE areas; --", 'zzqx" OR "1"="1',
-            "zzqx' /* c */ OR '' = '", "zzqx%' OR code LIKE '%", "zzqx') OR ('1'='1",
-            "zzqx' UNION SELECT build_id FROM build_info --"]
+PAYLOADS = [
+    "zzqx' OR '1'='1",
+    "zzqx' OR 1=1 --",
+    "zzqx'; DROP TABLE areas; --",
+    'zzqx" OR "1"="1',
+    "zzqx' /* c */ OR '' = '",
+    "zzqx%' OR code LIKE '%",
+    "zzqx') OR ('1'='1",
+    "zzqx' UNION SELECT build_id FROM build_info --",
+]
 UNKNOWN = "zzqx"
 SCRIPT = '<script>alert("pb")</script>'
 
@@ -63,9 +72,9 @@ def test_streamlit_config_is_hardened():
     cfg = _config()
     server, client = cfg["server"], cfg["client"]
     assert server["enableXsrfProtection"] is True
-    assert server["enableCORS"] is True          # same-origin websocket; XSRF needs it on
+    assert server["enableCORS"] is True  # same-origin websocket; XSRF needs it on
     assert client["showErrorDetails"] == "none"  # users see a generic message; details go to the log
-    assert 1 <= server["maxUploadSize"] <= 50    # MB; Streamlit's default is 200
+    assert 1 <= server["maxUploadSize"] <= 50  # MB; Streamlit's default is 200
     assert server["maxMessageSize"] <= 200
     assert cfg["browser"]["gatherUsageStats"] is False
     assert server.get("enableAgentApi", False) is False
@@ -79,16 +88,19 @@ def test_every_config_key_is_a_real_streamlit_option():
     from streamlit import config as st_config
 
     known = st_config._config_options_template
-    keys = [f"{section}.{key}" for section, values in _config().items() if section != "theme"
-            for key in values]
+    keys = [f"{section}.{key}" for section, values in _config().items() if section != "theme" for key in values]
     assert [k for k in keys if k not in known] == []
 
 
 def test_config_names_no_path_outside_the_app():
     """Streamlit serves only ./static beside dashboard.py; the config must not point anywhere
     else (watch lists, certificate or static paths), and static/ must not link outside itself."""
-    paths = [v for section in _config().values() for v in section.values()
-             if isinstance(v, str) and ("/" in v or "\\" in v) and not v.startswith("#")]
+    paths = [
+        v
+        for section in _config().values()
+        for v in section.values()
+        if isinstance(v, str) and ("/" in v or "\\" in v) and not v.startswith("#")
+    ]
     assert paths == []
     static = ROOT / "static"
     if static.exists():
@@ -117,12 +129,22 @@ def _sql_fstrings(path: Path) -> list[tuple[int, str]]:
                 for v in node.values:
                     if isinstance(v, ast.FormattedValue) and ast.unparse(v.value) not in ALLOWED_INTERPOLATIONS:
                         bad.append((node.lineno, ast.unparse(v.value)))
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
-                and isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+            and SQL_WORDS.search(node.left.value)
+        ):
             bad.append((node.lineno, "% formatting"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
-                and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str) \
-                and SQL_WORDS.search(node.func.value.value):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)
+            and SQL_WORDS.search(node.func.value.value)
+        ):
             bad.append((node.lineno, ".format()"))
     return bad
 
@@ -135,9 +157,11 @@ def test_sql_text_never_interpolates_values():
 def test_the_sql_scan_catches_interpolation(tmp_path):
     """The scanner itself: it flags a value in SQL text and passes a placeholder list."""
     src = tmp_path / "x.py"
-    src.write_text('def f(code, ph):\n    a = f"SELECT * FROM areas WHERE code = \'{code}\'"\n'
-                   '    b = f"SELECT * FROM areas WHERE code IN ({ph})"\n'
-                   '    c = "SELECT * FROM t WHERE x = %s" % code\n')
+    src.write_text(
+        'def f(code, ph):\n    a = f"SELECT * FROM areas WHERE code = \'{code}\'"\n'
+        '    b = f"SELECT * FROM areas WHERE code IN ({ph})"\n'
+        '    c = "SELECT * FROM t WHERE x = %s" % code\n'
+    )
     assert _sql_fstrings(src) == [(2, "code"), (4, "% formatting")]
 
 
@@ -146,6 +170,7 @@ def _user_text_functions():
     modules = [queries]
     try:
         from powerbalance import places
+
         modules.append(places)
     except ImportError:
         pass
@@ -154,8 +179,11 @@ def _user_text_functions():
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ != module.__name__ or name.startswith("_"):
                 continue
-            params = [p for p in inspect.signature(fn).parameters.values()
-                      if "str" in str(p.annotation) and p.name not in NOT_USER_TEXT]
+            params = [
+                p
+                for p in inspect.signature(fn).parameters.values()
+                if "str" in str(p.annotation) and p.name not in NOT_USER_TEXT
+            ]
             if params:
                 out.append((module.__name__.rsplit(".", 1)[-1], name, fn, params))
     return out
@@ -164,19 +192,48 @@ def _user_text_functions():
 #: str parameters that never carry user input (labels chosen by the page, file names, SQL-free helpers).
 NOT_USER_TEXT = {"db", "db_path", "static_root", "sheet", "label", "group_label", "base", "name"}
 #: Functions that take text but never touch the database (formatting helpers).
-NO_DATABASE = {"escape_markdown", "area_label", "geo_location", "weights_to_param", "to_xlsx_bytes",
-               "overview_headline", "domain_long", "compare_series", "rank_moves_summary",
-               "best_covered", "own_area_first", "area_rank_move"}
+NO_DATABASE = {
+    "escape_markdown",
+    "area_label",
+    "geo_location",
+    "weights_to_param",
+    "to_xlsx_bytes",
+    "overview_headline",
+    "domain_long",
+    "compare_series",
+    "rank_moves_summary",
+    "best_covered",
+    "own_area_first",
+    "area_rank_move",
+}
 
 
 def _valid_args(fn, real_db, period) -> dict | None:
     """Ordinary arguments for fn (Adur district, the latest index year); None if unknown."""
-    values = {"code": "E07000223", "district_code": "E07000223", "codes": ["E07000223", "E07000224"],
-              "level": "district", "period": period, "from_period": None, "to_period": None, "lens": "place",
-              "group": None, "kind": "tier", "indicator_id": "imd_score", "query": "Adur", "text": None,
-              "postcodes": ["SW1A 1AA"],
-              "weights": None, "limit": 10, "k": 10, "n": 10, "db": real_db, "db_path": real_db,
-              "lens_from": "place", "lens_to": "community"}
+    values = {
+        "code": "E07000223",
+        "district_code": "E07000223",
+        "codes": ["E07000223", "E07000224"],
+        "level": "district",
+        "period": period,
+        "from_period": None,
+        "to_period": None,
+        "lens": "place",
+        "group": None,
+        "kind": "tier",
+        "indicator_id": "imd_score",
+        "query": "Adur",
+        "text": None,
+        "postcodes": ["SW1A 1AA"],
+        "weights": None,
+        "limit": 10,
+        "k": 10,
+        "n": 10,
+        "db": real_db,
+        "db_path": real_db,
+        "lens_from": "place",
+        "lens_to": "community",
+    }
     kwargs = {}
     for p in inspect.signature(fn).parameters.values():
         if p.name in values:
@@ -208,8 +265,18 @@ def _sha(path: Path) -> str:
 def test_every_user_text_function_is_covered():
     names = {name for _, name, _, _ in _user_text_functions()} - NO_DATABASE
     # the functions the pages call with URL or typed text must be among them
-    assert {"area", "find_places", "area_profile", "comparison_group", "ward_table", "map_values",
-            "indicator_info", "latest_indicators", "index_table", "shifts"} <= names
+    assert {
+        "area",
+        "find_places",
+        "area_profile",
+        "comparison_group",
+        "ward_table",
+        "map_values",
+        "indicator_info",
+        "latest_indicators",
+        "index_table",
+        "shifts",
+    } <= names
 
 
 @pytest.mark.slow
@@ -295,15 +362,21 @@ def _page_exists(page: str) -> bool:
 def _fingerprint(at, value: str) -> dict:
     """What a run showed, with the injected value replaced by a token: the URL afterwards, the
     headings, metrics, captions and texts, and each table's and chart's size."""
+
     def norm(x) -> str:
         return str(x).replace(value, "<value>")
 
-    return {"url": {k: norm(v) for k, v in at.query_params.items()},
-            "text": [norm(e.value) for kind in ("title", "header", "subheader", "caption", "markdown", "info",
-                                                "warning", "error", "success") for e in getattr(at, kind)],
-            "metrics": [(norm(m.label), norm(m.value)) for m in at.metric],
-            "tables": [len(d.value) for d in at.dataframe],
-            "charts": len(at.get("plotly_chart"))}
+    return {
+        "url": {k: norm(v) for k, v in at.query_params.items()},
+        "text": [
+            norm(e.value)
+            for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success")
+            for e in getattr(at, kind)
+        ],
+        "metrics": [(norm(m.label), norm(m.value)) for m in at.metric],
+        "tables": [len(d.value) for d in at.dataframe],
+        "charts": len(at.get("plotly_chart")),
+    }
 
 
 @pytest.mark.slow
@@ -358,22 +431,32 @@ def _html_sinks(path: Path) -> list[tuple[int, str]]:
     """Calls that render raw HTML (unsafe_allow_html=True, st.html, components.html) whose
     content is not a constant string of this module."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    constants = {t.id for node in tree.body if isinstance(node, ast.Assign)
-                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-                 for t in node.targets if isinstance(t, ast.Name)}
+    constants = {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     out = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = ast.unparse(node.func)
-        raw = any(k.arg == "unsafe_allow_html" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
-                  for k in node.keywords)
+        raw = any(
+            k.arg == "unsafe_allow_html" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+            for k in node.keywords
+        )
         raw = raw or func.endswith(".html") or "components" in func
         if not raw:
             continue
         arg = node.args[0] if node.args else None
-        constant = isinstance(arg, ast.Constant) and isinstance(arg.value, str) or \
-            isinstance(arg, ast.Name) and arg.id in constants
+        constant = (
+            isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str)
+            or isinstance(arg, ast.Name)
+            and arg.id in constants
+        )
         if not constant:
             out.append((node.lineno, func))
     return out
@@ -386,9 +469,11 @@ def test_no_html_is_rendered_from_data():
 
 def test_the_html_scan_catches_unsafe_calls(tmp_path):
     src = tmp_path / "x.py"
-    src.write_text('import streamlit as st\nCSS = "<style></style>"\nst.html(CSS)\n'
-                   'st.markdown(f"<b>{name}</b>", unsafe_allow_html=True)\nst.html(name)\n'
-                   'st.markdown(name)\n')
+    src.write_text(
+        'import streamlit as st\nCSS = "<style></style>"\nst.html(CSS)\n'
+        'st.markdown(f"<b>{name}</b>", unsafe_allow_html=True)\nst.html(name)\n'
+        'st.markdown(name)\n'
+    )
     assert _html_sinks(src) == [(4, "st.markdown"), (5, "st.html")]
 
 
@@ -402,8 +487,11 @@ def script_db(real_db, tmp_path_factory) -> tuple[Path, str]:
         code = "E07000223"
         con.execute("UPDATE areas SET name = ? WHERE code = ?", [SCRIPT, code])
         con.execute("UPDATE grants_agg SET funder = ? || funder", [SCRIPT])
-        con.execute("UPDATE grants SET funder_name = ? || coalesce(funder_name, ''), "
-                    "recipient_name = ? || coalesce(recipient_name, '')", [SCRIPT, SCRIPT])
+        con.execute(
+            "UPDATE grants SET funder_name = ? || coalesce(funder_name, ''), "
+            "recipient_name = ? || coalesce(recipient_name, '')",
+            [SCRIPT, SCRIPT],
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -496,15 +584,24 @@ def _get(url: str, method: str = "GET", data: bytes | None = None, headers: dict
 
 @pytest.mark.slow
 def test_upload_without_xsrf_token_is_refused(server):
-    status, _ = _get(f"{server.url}/_stcore/upload_file/session/file", "PUT", b"x" * 10,
-                     {"Content-Type": "application/octet-stream"})
+    status, _ = _get(
+        f"{server.url}/_stcore/upload_file/session/file", "PUT", b"x" * 10, {"Content-Type": "application/octet-stream"}
+    )
     assert status == 403
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["/app/static/../../dashboard.py", "/app/static/%2e%2e/%2e%2e/dashboard.py",
-                                  "/app/static/..%2f..%2fdashboard.py", "/app/static/%2e%2e%2fdashboard.py",
-                                  "/app/static//etc/passwd", "/app/static/..%5c..%5cdashboard.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/static/../../dashboard.py",
+        "/app/static/%2e%2e/%2e%2e/dashboard.py",
+        "/app/static/..%2f..%2fdashboard.py",
+        "/app/static/%2e%2e%2fdashboard.py",
+        "/app/static//etc/passwd",
+        "/app/static/..%5c..%5cdashboard.py",
+    ],
+)
 def test_static_files_cannot_escape_the_static_folder(server, path):
     status, body = _get(server.url + path)
     assert b"st.navigation" not in body and b"root:" not in body
@@ -518,8 +615,13 @@ def test_dependencies_pass_pip_audit():
     """pip-audit over the installed environment. Offline (no route to the advisory service)
     every package comes back 'not found' and nothing is audited: that is a skip, not a pass."""
     try:
-        proc = subprocess.run([sys.executable, "-m", "pip_audit", "--local", "--progress-spinner", "off",
-                               "--format", "json"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip_audit", "--local", "--progress-spinner", "off", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+        )
     except FileNotFoundError:
         pytest.skip("pip-audit is not installed (pinned in requirements.txt; run `make test`)")
     if "No module named pip_audit" in proc.stderr:
@@ -529,12 +631,14 @@ def test_dependencies_pass_pip_audit():
     except json.JSONDecodeError:
         if re.search(r"ConnectionError|NameResolution|Max retries|timed out", proc.stderr):
             pytest.skip("vulnerability advisory service unreachable (no network): dependencies NOT audited")
-        raise AssertionError(f"pip-audit failed:\n{proc.stderr[-2000:]}")
+        raise AssertionError(f"pip-audit failed:\n{proc.stderr[-2000:]}") from None
     deps = report["dependencies"]
     audited = [d for d in deps if "skip_reason" not in d]
     if not audited:
-        pytest.skip(f"vulnerability advisory service unreachable: pip-audit could audit 0 of {len(deps)} "
-                    "installed packages ('not found on PyPI'): dependencies NOT audited")
+        pytest.skip(
+            f"vulnerability advisory service unreachable: pip-audit could audit 0 of {len(deps)} "
+            "installed packages ('not found on PyPI'): dependencies NOT audited"
+        )
     vulnerable = {d["name"]: [v["id"] for v in d["vulns"]] for d in audited if d.get("vulns")}
     assert vulnerable == {}
 
@@ -572,12 +676,19 @@ def test_app_serves_every_page_with_no_network(real_db, built):
     if unshare is None or subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
         pytest.skip("cannot create a network namespace here (needs unshare and root or user namespaces)")
     script = OFFLINE_RUN.format(root=str(ROOT), db=str(real_db), static=str(static))
-    proc = subprocess.run([unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -c "$1"', sys.executable,
-                           script], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = subprocess.run(
+        [unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$0" -c "$1"', sys.executable, script],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    probe = subprocess.run([unshare, "-n", sys.executable, "-c",
-                            "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [unshare, "-n", sys.executable, "-c", "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)"],
+        capture_output=True,
+        text=True,
+    )
     assert probe.returncode != 0, "the namespace was not offline, so this test proved nothing"
 
 
@@ -587,8 +698,8 @@ def test_error_details_stay_on_the_server(tmp_path):
     the exception type, its text and the file path appear only in the server log."""
     import asyncio
 
-    from bench.app import StreamlitServer
     from bench import concurrency as load
+    from bench.app import StreamlitServer
 
     bad_db = tmp_path / "secret-location" / "pb.duckdb"
     bad_db.parent.mkdir()

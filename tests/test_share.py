@@ -1,4 +1,5 @@
 """Share and embed links: the view's parameters kept, embed=true added, everything escaped."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -7,8 +8,9 @@ from powerbalance import share
 
 
 def test_view_url_keeps_parameters_and_adds_embed():
-    url = share.view_url("http://127.0.0.1:8501/map?old=1", {"level": "ward", "year": "2017-18", "embed": "x"},
-                         embed=True)
+    url = share.view_url(
+        "http://127.0.0.1:8501/map?old=1", {"level": "ward", "year": "2017-18", "embed": "x"}, embed=True
+    )
     parts = urlparse(url)
     assert parts.path == "/map" and parts.netloc == "127.0.0.1:8501"
     assert parse_qs(parts.query) == {"level": ["ward"], "year": ["2017-18"], "embed": ["true"]}

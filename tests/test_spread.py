@@ -4,6 +4,7 @@ Fixture: six areas A1–A6 (A6 has no deprivation decile) and seven grants — A
 A3 £50, A4 £400, A5 £350, one not placed (£77) and one placed outside the areas (Z9, £10).
 So money per area is A1 200, A2 0, A3 50, A4 400, A5 350, A6 0 (total £1,000).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,23 +35,35 @@ def by_area(grants, areas):
 
 def test_amount_by_area_counts_real_zeros(by_area):
     got = by_area.set_index("code")[["grants", "amount_gbp"]].to_dict("index")
-    assert got == {"A1": {"grants": 2, "amount_gbp": 200.0}, "A2": {"grants": 0, "amount_gbp": 0.0},
-                   "A3": {"grants": 1, "amount_gbp": 50.0}, "A4": {"grants": 1, "amount_gbp": 400.0},
-                   "A5": {"grants": 1, "amount_gbp": 350.0}, "A6": {"grants": 0, "amount_gbp": 0.0}}
+    assert got == {
+        "A1": {"grants": 2, "amount_gbp": 200.0},
+        "A2": {"grants": 0, "amount_gbp": 0.0},
+        "A3": {"grants": 1, "amount_gbp": 50.0},
+        "A4": {"grants": 1, "amount_gbp": 400.0},
+        "A5": {"grants": 1, "amount_gbp": 350.0},
+        "A6": {"grants": 0, "amount_gbp": 0.0},
+    }
 
 
 def test_reach_shows_unplaced_and_outside(grants, areas):
     assert reach(grants, areas) == {
-        "grants": 7, "grants_placed": 6, "grants_unplaced": 1, "grants_outside_areas": 1, "amount_unplaced": 77.0,
-        "areas_total": 6, "areas_reached": 4, "share_reached": pytest.approx(4 / 6)}
+        "grants": 7,
+        "grants_placed": 6,
+        "grants_unplaced": 1,
+        "grants_outside_areas": 1,
+        "amount_unplaced": 77.0,
+        "areas_total": 6,
+        "areas_reached": 4,
+        "share_reached": pytest.approx(4 / 6),
+    }
 
 
 def test_gini_hand_computed(by_area):
     # sorted 0,0,50,200,350,400: Σ|xi−xj| over ordered pairs = 6400; G = 6400 / (2·6²·1000/6) = 0.5333…
     assert gini(by_area["amount_gbp"]) == pytest.approx(6400 / 12000)
     assert gini([5, 5, 5]) == 0
-    assert gini([0, 0, 0, 10]) == pytest.approx(0.75)   # one of four areas gets everything: (n−1)/n
-    assert gini([1, float("nan"), 1]) == 0                # missing dropped, not zero-filled
+    assert gini([0, 0, 0, 10]) == pytest.approx(0.75)  # one of four areas gets everything: (n−1)/n
+    assert gini([1, float("nan"), 1]) == 0  # missing dropped, not zero-filled
     assert math.isnan(gini([])) and math.isnan(gini([0, 0]))
     with pytest.raises(ValueError):
         gini([1, -1])
@@ -70,7 +83,7 @@ def test_need_alignment_shares_by_decile(by_area):
     assert out.loc[[1, 2, 5, 10], "share_of_amount"].tolist() == pytest.approx([0.2, 0.05, 0.4, 0.35])
     assert out.loc[[1, 2, 5, 10], "share_of_areas"].tolist() == pytest.approx([0.4, 0.2, 0.2, 0.2])
     assert out.loc[[1, 2, 5, 10], "ratio"].tolist() == pytest.approx([0.5, 0.25, 2.0, 1.75])
-    assert out.loc[3, "amount_gbp"] == 0 and math.isnan(out.loc[3, "ratio"])   # no areas: no baseline
+    assert out.loc[3, "amount_gbp"] == 0 and math.isnan(out.loc[3, "ratio"])  # no areas: no baseline
     assert out.attrs == {"areas_without_decile": 1, "amount_without_decile": 0.0}
 
 

@@ -1,4 +1,5 @@
 """Pages get data through one cache, by function (issue 11): ``ui.q(queries.shifts, …)``."""
+
 from __future__ import annotations
 
 import ast
@@ -29,7 +30,7 @@ def test_pages_call_queries_by_function_and_keep_no_cache_of_their_own(page):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("q", "q_then"):
             first = node.args[0] if node.args else None
-            if isinstance(first, ast.Tuple):        # q_then((query, *args), fn, …)
+            if isinstance(first, ast.Tuple):  # q_then((query, *args), fn, …)
                 first = first.elts[0]
             assert not isinstance(first, ast.Constant), f"{page.name}:{node.lineno} names a query by string"
         if isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache_resource"):

@@ -1,11 +1,10 @@
 """Issue 17, items 1-3: the view follows the user. Sidebar navigation (a page switch with the query
 string dropped, as Streamlit's sidebar does), in-app links and a ward carried to council-only pages,
 through Streamlit's AppTest on the real build; the browser journeys are in test_browser_visit.py."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
-
-import pytest
 
 from powerbalance import index, queries, urlstate
 from tests.helpers import figures
@@ -58,12 +57,12 @@ def test_reset_returns_to_the_default_weights_everywhere(app):
 
 
 def test_compare_with_neighbours_link_carries_the_whole_view(app, real_db, period):
-    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223", "weights": CUSTOM, "lens": "council",
-                                                  "year": period})
+    at = open_page(
+        app, "pages/my_area_page.py", {"area": "E07000223", "weights": CUSTOM, "lens": "council", "year": period}
+    )
     (link,) = [p for p in at.get("page_link") if p.proto.label == "Compare with these neighbours"]
     params = {k: v[0] for k, v in parse_qs(link.proto.query_string).items()}
-    assert params == {"area": "E07000223", "weights": CUSTOM, "lens": "council", "year": period,
-                      "group": "neighbours"}
+    assert params == {"area": "E07000223", "weights": CUSTOM, "lens": "council", "year": period, "group": "neighbours"}
 
 
 def test_a_ward_is_compared_through_its_council_and_stays_remembered(app, real_db):

@@ -1,6 +1,7 @@
 """The server's warm-up (powerbalance.warm, run by powerbalance.serve before it listens): after it,
 the pages with default settings — every level and lens of the Overview, the Method page's rank
 bands, My area's neighbours — compute no whole-level answer again; they only look them up."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,16 +39,19 @@ def test_warm_up_computes_every_default_answer(real_db):
     assert len(timings) == len(pairs) * len(periods) * 3 + len(pairs) + 1
     before = _misses()
     warm.warm_caches(real_db, log=lambda *a: None)
-    assert _misses() == before   # the second time every answer is a lookup
+    assert _misses() == before  # the second time every answer is a lookup
 
 
-@pytest.mark.parametrize("page, params", [
-    ("pages/overview_page.py", {}),
-    ("pages/overview_page.py", {"level": "county", "lens": "council"}),
-    ("pages/overview_page.py", {"level": "region"}),
-    ("pages/method_page.py", {}),
-    ("pages/my_area_page.py", {"area": "E07000223"}),
-])
+@pytest.mark.parametrize(
+    "page, params",
+    [
+        ("pages/overview_page.py", {}),
+        ("pages/overview_page.py", {"level": "county", "lens": "council"}),
+        ("pages/overview_page.py", {"level": "region"}),
+        ("pages/method_page.py", {}),
+        ("pages/my_area_page.py", {"area": "E07000223"}),
+    ],
+)
 def test_default_pages_after_warm_up_compute_nothing_whole_level(app, real_db, page, params):
     _clear()
     warm.warm_caches(real_db, log=lambda *a: None)

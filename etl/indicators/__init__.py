@@ -12,13 +12,14 @@ per area × indicator × period to ``indicator_values`` (numerator, denominator 
 how the value was made) and every definition field to ``indicators``. docs/methodology.md
 explains every choice.
 """
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Iterable
 
 import pandas as pd
 
@@ -101,8 +102,7 @@ def derive(ctx) -> None:
 
 def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """All families' values in one frame, text columns Arrow-backed; fails on a repeated row."""
-    values = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=VALUE_COLUMNS)],
-                       ignore_index=True)
+    values = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=VALUE_COLUMNS)], ignore_index=True)
     note = values["note"].astype(object)
     values["note"] = note.where(note.notna() & (note != ""), None)
     # Arrow-backed text columns: DuckDB scans them without touching Python objects (3× faster)
@@ -131,20 +131,58 @@ def write_definitions(con, defs: Iterable[Indicator], levels_from_values: bool =
     for ind in defs:
         levels, periods = have.get(ind.id, ("", ""))
         is_local = local or ind.source_ids.split(",")[0] == "local_data"
-        rows.append((ind.id, ind.name, ind.domain, ind.unit, ind.polarity, ind.scored, ind.description,
-                     ind.source_ids, levels if levels_from_values else ind.levels, is_local, ind.lens, ind.static,
-                     ind.local_scored, periods))
-    insert_rows(con, "indicators", rows, ["indicator_id", "name", "domain", "unit", "polarity", "scored",
-                                          "description", "source_ids", "levels", "is_local", "lens", "static",
-                                          "local_scored", "periods"])
+        rows.append(
+            (
+                ind.id,
+                ind.name,
+                ind.domain,
+                ind.unit,
+                ind.polarity,
+                ind.scored,
+                ind.description,
+                ind.source_ids,
+                levels if levels_from_values else ind.levels,
+                is_local,
+                ind.lens,
+                ind.static,
+                ind.local_scored,
+                periods,
+            )
+        )
+    insert_rows(
+        con,
+        "indicators",
+        rows,
+        [
+            "indicator_id",
+            "name",
+            "domain",
+            "unit",
+            "polarity",
+            "scored",
+            "description",
+            "source_ids",
+            "levels",
+            "is_local",
+            "lens",
+            "static",
+            "local_scored",
+            "periods",
+        ],
+    )
 
 
 def _levels_and_periods(con, ids: list[str]) -> dict[str, tuple[str, str]]:
     """indicator id → (levels with a value, smallest first; periods with a value, in order)."""
-    df = con.execute("""
+    df = con.execute(
+        """
         SELECT v.indicator_id, list(DISTINCT a.level) AS levels, list(DISTINCT v.period ORDER BY v.period) AS periods
         FROM indicator_values v LEFT JOIN areas a ON a.code = v.area_code
         WHERE v.value IS NOT NULL AND v.indicator_id IN (SELECT unnest(?))
-        GROUP BY v.indicator_id""", [ids]).fetchall()
-    return {i: (",".join(x for x in LEVEL_ORDER if x in set(lv)), ",".join(p for p in per if p is not None))
-            for i, lv, per in df}
+        GROUP BY v.indicator_id""",
+        [ids],
+    ).fetchall()
+    return {
+        i: (",".join(x for x in LEVEL_ORDER if x in set(lv)), ",".join(p for p in per if p is not None))
+        for i, lv, per in df
+    }

@@ -14,9 +14,10 @@ Conventions (see docs/methodology.md for the reasons):
   is written only when the source is complete for that area and really holds none (no grants
   recorded, no parishes in the ONS list).
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,13 @@ def no_values() -> pd.DataFrame:
     return pd.DataFrame(columns=VALUE_COLUMNS)
 
 
-def rollup(children: pd.DataFrame, parent_of: Mapping[str, str] | pd.Series, scale: float = 1.0,
-           expected: Mapping[str, int] | pd.Series | None = None, child_label: str = "districts") -> pd.DataFrame:
+def rollup(
+    children: pd.DataFrame,
+    parent_of: Mapping[str, str] | pd.Series,
+    scale: float = 1.0,
+    expected: Mapping[str, int] | pd.Series | None = None,
+    child_label: str = "districts",
+) -> pd.DataFrame:
     """Aggregate child rows (area_code, period, numerator, denominator) to parents.
 
     Numerators and denominators are summed over the children that have both (so a rate is the
@@ -56,8 +62,9 @@ def rollup(children: pd.DataFrame, parent_of: Mapping[str, str] | pd.Series, sca
     g = g.reset_index()
     g["value"] = scale * g["numerator"] / g["denominator"]
     g["note"] = [f"sum of {n} of {int(expected.get(p, n))} {child_label}" for p, n in zip(g["parent"], g["n"])]
-    return g.rename(columns={"parent": "area_code"})[["area_code", "period", "value", "numerator", "denominator",
-                                                      "note"]]
+    return g.rename(columns={"parent": "area_code"})[
+        ["area_code", "period", "value", "numerator", "denominator", "note"]
+    ]
 
 
 def apportion_county(own: pd.DataFrame, districts: pd.DataFrame, population: pd.Series) -> pd.DataFrame:
@@ -77,11 +84,16 @@ def apportion_county(own: pd.DataFrame, districts: pd.DataFrame, population: pd.
     d["share"] = np.where(d["tier"] == "lower", d["pop"] / d["county_code"].map(county_pop), np.nan)
     # every district × every finance year, with its own and its county's spending
     out = d.merge(pd.DataFrame({"period": sorted(own["period"].unique())}), how="cross")
-    out = out.merge(own[["council_code", "period", "own"]].rename(columns={"council_code": "code"}),
-                    on=["code", "period"], how="left")
-    out = out.merge(own[["council_code", "period", "own"]].rename(columns={"council_code": "county_code",
-                                                                           "own": "county_own"}),
-                    on=["county_code", "period"], how="left")
+    out = out.merge(
+        own[["council_code", "period", "own"]].rename(columns={"council_code": "code"}),
+        on=["code", "period"],
+        how="left",
+    )
+    out = out.merge(
+        own[["council_code", "period", "own"]].rename(columns={"council_code": "county_code", "own": "county_own"}),
+        on=["county_code", "period"],
+        how="left",
+    )
     out["place"] = np.where(out["tier"] == "lower", out["own"] + out["county_own"] * out["share"], out["own"])
     return out[["code", "period", "own", "county_own", "share", "place"]]
 
@@ -120,8 +132,11 @@ class Geo:
         self.districts = areas[areas["level"] == "district"].reset_index(drop=True)
         self.wards = areas[areas["level"] == "ward"].reset_index(drop=True)
         self.counties = areas[areas["level"] == "county"].reset_index(drop=True)
-        pop = con.execute("SELECT area_code, arg_max(value, period) AS pop FROM indicator_values "
-                          "WHERE indicator_id = ? AND value > 0 GROUP BY area_code", [POPULATION]).df()
+        pop = con.execute(
+            "SELECT area_code, arg_max(value, period) AS pop FROM indicator_values "
+            "WHERE indicator_id = ? AND value > 0 GROUP BY area_code",
+            [POPULATION],
+        ).df()
         self.pop = pd.Series(pop["pop"].to_numpy(float), index=pop["area_code"])
         d = self.districts
         self.county_of = pd.Series(d["county_code"].to_numpy(), index=d["code"]).dropna()

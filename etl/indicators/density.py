@@ -1,4 +1,5 @@
 """Density family: land area of every boundary (km², British National Grid) and population density."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,11 +12,29 @@ from .base import Geo, as_values, no_values, rate
 ORDER = 70
 
 INDICATORS = (
-    Indicator("area_km2", "Land area", "context", "km²", 0, False,
-              "Area of the published (generalised, coastline-clipped) boundary, computed on the British National "
-              "Grid (EPSG:27700).", "boundaries", "ward,district,county,region"),
-    Indicator("population_density", "Population density", "context", "residents per km²", 0, False,
-              "Population / land area.", "context,boundaries", "ward,district,county,region"),
+    Indicator(
+        "area_km2",
+        "Land area",
+        "context",
+        "km²",
+        0,
+        False,
+        "Area of the published (generalised, coastline-clipped) boundary, computed on the British National "
+        "Grid (EPSG:27700).",
+        "boundaries",
+        "ward,district,county,region",
+    ),
+    Indicator(
+        "population_density",
+        "Population density",
+        "context",
+        "residents per km²",
+        0,
+        False,
+        "Population / land area.",
+        "context,boundaries",
+        "ward,district,county,region",
+    ),
 )
 
 

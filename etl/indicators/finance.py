@@ -1,5 +1,6 @@
 """Finance family: council spending per head (place and council lens) and parish precepts as a
 share of place spending, from Revenue Outturn (``finance``) and the Census 2021 population."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,21 +16,44 @@ TSE_LINE = "total_service"
 PRECEPT_LINE = "parish_precepts"
 
 INDICATORS = (
-    Indicator("place_spend_per_head", "Council service spending per head (place)", "funding",
-              "£ per resident", -1, True,
-              "Total service expenditure (net current, Revenue Outturn) spent on the place by all its councils, per "
-              "resident. Shire districts: own spending + the county's spending × the district's share of the "
-              "county's population. Counties, regions, England: sums of their districts. The provider side.",
-              "revenue_outturn,context", "district,county,region,country", lens="place"),
-    Indicator("council_spend_per_head", "Council's own service spending per head", "funding", "£ per resident",
-              -1, True,
-              "The council's own total service expenditure per resident (successor councils include their "
-              "predecessors). Compared only within a tier group.",
-              "revenue_outturn,context", "district,county", lens="council"),
-    Indicator("parish_precept_share", "Parish precepts as a share of council spending", "funding",
-              "% of place spending", 1, True,
-              "Parish precepts paid over by the billing authority, as a percentage of place spending.",
-              "revenue_outturn,context", "district,county,region,country"),
+    Indicator(
+        "place_spend_per_head",
+        "Council service spending per head (place)",
+        "funding",
+        "£ per resident",
+        -1,
+        True,
+        "Total service expenditure (net current, Revenue Outturn) spent on the place by all its councils, per "
+        "resident. Shire districts: own spending + the county's spending × the district's share of the "
+        "county's population. Counties, regions, England: sums of their districts. The provider side.",
+        "revenue_outturn,context",
+        "district,county,region,country",
+        lens="place",
+    ),
+    Indicator(
+        "council_spend_per_head",
+        "Council's own service spending per head",
+        "funding",
+        "£ per resident",
+        -1,
+        True,
+        "The council's own total service expenditure per resident (successor councils include their "
+        "predecessors). Compared only within a tier group.",
+        "revenue_outturn,context",
+        "district,county",
+        lens="council",
+    ),
+    Indicator(
+        "parish_precept_share",
+        "Parish precepts as a share of council spending",
+        "funding",
+        "% of place spending",
+        1,
+        True,
+        "Parish precepts paid over by the billing authority, as a percentage of place spending.",
+        "revenue_outturn,context",
+        "district,county,region,country",
+    ),
 )
 
 
@@ -50,7 +74,8 @@ def _council_finance(con) -> pd.DataFrame:
     published itself (after a reorganisation, e.g. Buckinghamshire in 2023-24) are compared with
     each other, not with the years its predecessors published (``own_era``).
     """
-    return con.execute("""
+    return con.execute(
+        """
         WITH per AS (
             SELECT council_code, period, ecode, any_value(source_name) AS source_name,
                    sum(value_gbp) FILTER (WHERE line = $tse) AS tse,
@@ -74,15 +99,19 @@ def _council_finance(con) -> pd.DataFrame:
                CASE WHEN a.n_prec = e.n_expected AND a.n_prec > 0 THEN a.prec END AS precept
         FROM agg a JOIN expected e USING (council_code, own_era)
         WHERE a.n_lines > 0
-        ORDER BY 1, 2""", {"tse": TSE_LINE, "prec": PRECEPT_LINE}).df()
+        ORDER BY 1, 2""",
+        {"tse": TSE_LINE, "prec": PRECEPT_LINE},
+    ).df()
 
 
 def _missing_note(row) -> str:
     expected = max(int(row["n_expected"]), int(row["n_lines"]))
     if row["n_tse"] < expected:
         who = f": {row['missing']}" if isinstance(row["missing"], str) and row["missing"] else ""
-        return (f"missing: {int(row['n_tse'])} of the {expected} councils that make up this council "
-                f"published a total for {row['period']} (not published by MHCLG){who}")
+        return (
+            f"missing: {int(row['n_tse'])} of the {expected} councils that make up this council "
+            f"published a total for {row['period']} (not published by MHCLG){who}"
+        )
     return ""
 
 
@@ -96,18 +125,28 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         return no_values(), pd.DataFrame()
     fin["why"] = fin.apply(_missing_note, axis=1)
     place = apportion_county(fin[["council_code", "period", "own"]], geo.districts, geo.pop)
-    place = place.merge(fin[["council_code", "period", "precept", "why"]].rename(columns={"council_code": "code"}),
-                        on=["code", "period"], how="left")
+    place = place.merge(
+        fin[["council_code", "period", "precept", "why"]].rename(columns={"council_code": "code"}),
+        on=["code", "period"],
+        how="left",
+    )
     county_why = fin.set_index(["council_code", "period"])["why"]
     place["pop"] = place["code"].map(geo.pop)
     notes = []
     for r in place.itertuples():
         if pd.notna(r.share):
             cw = county_why.get((geo.county_of.get(r.code), r.period), "")
-            base = (f"own £{r.own:,.0f} + county £{r.county_own:,.0f} × {r.share:.4f} (district share of the "
-                    "county's Census 2021 population)") if pd.notna(r.own) and pd.notna(r.county_own) else ""
-            notes.append("; ".join(x for x in (base, r.why if isinstance(r.why, str) else "",
-                                                f"county {cw}" if cw else "") if x))
+            base = (
+                (
+                    f"own £{r.own:,.0f} + county £{r.county_own:,.0f} × {r.share:.4f} (district share of the "
+                    "county's Census 2021 population)"
+                )
+                if pd.notna(r.own) and pd.notna(r.county_own)
+                else ""
+            )
+            notes.append(
+                "; ".join(x for x in (base, r.why if isinstance(r.why, str) else "", f"county {cw}" if cw else "") if x)
+            )
         else:
             notes.append(r.why if isinstance(r.why, str) else "")
     place["note"] = notes
@@ -130,10 +169,12 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
     pp = rate(place.rename(columns={"code": "area_code"}), "precept", "place", 100.0)
     out.append(with_rollups(pp, geo, "parish_precept_share", 100.0))
 
-    districts_fin = place.rename(columns={"code": "area_code"})[["area_code", "period", "own", "place", "precept",
-                                                                 "pop", "note"]]
+    districts_fin = place.rename(columns={"code": "area_code"})[
+        ["area_code", "period", "own", "place", "precept", "pop", "note"]
+    ]
     county_own = cf[["area_code", "period", "numerator"]].rename(columns={"numerator": "own"})
     rep.facts["finance_periods"] = float(fin["period"].nunique())
     rep.facts["districts_with_place_spending_latest"] = float(
-        place.loc[place["period"] == place["period"].max(), "place"].notna().sum())
+        place.loc[place["period"] == place["period"].max(), "place"].notna().sum()
+    )
     return pd.concat(out, ignore_index=True), (districts_fin, county_own)

@@ -1,42 +1,85 @@
 """Grants family: 360Giving community grants per head and per 10,000 residents, lottery money,
 wards reached and the share of grants placed in current wards (``grants_agg``)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from powerbalance.codes import fy_of_year
 from powerbalance.indicators import EXCLUDED_FUNDERS, LOTTERY_FUNDERS, WARD_MATCH_MIN
 from powerbalance.registry import Indicator
-
-from powerbalance.codes import fy_of_year
 
 from .base import Geo, as_values, no_values, rate, rollup, with_rollups
 
 ORDER = 20
 
-_GRANT_NOTE = ("360Giving grants, all published funders except the Department for Transport (grants to councils); "
-               "calendar award year Y shown as financial year Y-(Y+1)")
+_GRANT_NOTE = (
+    "360Giving grants, all published funders except the Department for Transport (grants to councils); "
+    "calendar award year Y shown as financial year Y-(Y+1)"
+)
 
 INDICATORS = (
-    Indicator("grants_amount_per_head", "Community grant funding per head", "funding", "£ per resident", 1, True,
-              "Pounds awarded by 360Giving funders to recipients in the area, per resident. " + _GRANT_NOTE + ". "
-              "Wards: only grants placed in a December 2023 ward.",
-              "grants_360_aggregate,context", "ward,district,county,region,country"),
-    Indicator("lottery_amount_per_head", "Lottery grant funding per head", "funding", "£ per resident", 1, False,
-              "As community grant funding per head, for The Big Lottery Fund alone. Not scored: it is part of "
-              "all grants, so scoring both would count lottery money twice.",
-              "grants_360_aggregate,context", "ward,district,county,region,country"),
-    Indicator("grants_per_10k", "Community grants per 10,000 residents", "projects", "grants per 10,000 residents",
-              1, True, "Number of grants (funded projects) per 10,000 residents. " + _GRANT_NOTE + ".",
-              "grants_360_aggregate,context", "ward,district,county,region,country"),
-    Indicator("wards_reached_share", "Wards reached by at least one grant", "projects", "% of wards", 1, True,
-              "Share of December 2023 wards with at least one grant placed in them that year. Only where at least "
-              f"{WARD_MATCH_MIN:.0%} of the district's grants could be placed in current wards (a lower bound "
-              "otherwise). Wards: 100 reached, 0 not.",
-              "grants_360_aggregate,geography", "ward,district,county,region,country"),
-    Indicator("grants_ward_matched_share", "Grants placed in current wards", "context", "% of grants", 0, False,
-              "Share of the district's grants whose ward code is a December 2023 ward: the coverage of every "
-              "ward-level grant figure.", "grants_360_aggregate", "district,county,region,country"),
+    Indicator(
+        "grants_amount_per_head",
+        "Community grant funding per head",
+        "funding",
+        "£ per resident",
+        1,
+        True,
+        "Pounds awarded by 360Giving funders to recipients in the area, per resident. " + _GRANT_NOTE + ". "
+        "Wards: only grants placed in a December 2023 ward.",
+        "grants_360_aggregate,context",
+        "ward,district,county,region,country",
+    ),
+    Indicator(
+        "lottery_amount_per_head",
+        "Lottery grant funding per head",
+        "funding",
+        "£ per resident",
+        1,
+        False,
+        "As community grant funding per head, for The Big Lottery Fund alone. Not scored: it is part of "
+        "all grants, so scoring both would count lottery money twice.",
+        "grants_360_aggregate,context",
+        "ward,district,county,region,country",
+    ),
+    Indicator(
+        "grants_per_10k",
+        "Community grants per 10,000 residents",
+        "projects",
+        "grants per 10,000 residents",
+        1,
+        True,
+        "Number of grants (funded projects) per 10,000 residents. " + _GRANT_NOTE + ".",
+        "grants_360_aggregate,context",
+        "ward,district,county,region,country",
+    ),
+    Indicator(
+        "wards_reached_share",
+        "Wards reached by at least one grant",
+        "projects",
+        "% of wards",
+        1,
+        True,
+        "Share of December 2023 wards with at least one grant placed in them that year. Only where at least "
+        f"{WARD_MATCH_MIN:.0%} of the district's grants could be placed in current wards (a lower bound "
+        "otherwise). Wards: 100 reached, 0 not.",
+        "grants_360_aggregate,geography",
+        "ward,district,county,region,country",
+    ),
+    Indicator(
+        "grants_ward_matched_share",
+        "Grants placed in current wards",
+        "context",
+        "% of grants",
+        0,
+        False,
+        "Share of the district's grants whose ward code is a December 2023 ward: the coverage of every "
+        "ward-level grant figure.",
+        "grants_360_aggregate",
+        "district,county,region,country",
+    ),
 )
 
 
@@ -78,12 +121,20 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
     # every district × year: a district with no recorded grant that year has 0 (the file covers England)
     grid = pd.MultiIndex.from_product([geo.districts["code"], periods], names=["area_code", "period"])
     matched = g[g["ward_code"].notna()]
-    d = pd.DataFrame({
-        "amount": g.groupby(["district_code", "period"])["amount"].sum(),
-        "lottery": g.groupby(["district_code", "period"])["lottery"].sum(),
-        "grants": g.groupby(["district_code", "period"])["grants"].sum(),
-        "matched": matched.groupby(["district_code", "period"])["grants"].sum(),
-    }).rename_axis(["area_code", "period"]).reindex(grid).fillna(0.0).reset_index()
+    d = (
+        pd.DataFrame(
+            {
+                "amount": g.groupby(["district_code", "period"])["amount"].sum(),
+                "lottery": g.groupby(["district_code", "period"])["lottery"].sum(),
+                "grants": g.groupby(["district_code", "period"])["grants"].sum(),
+                "matched": matched.groupby(["district_code", "period"])["grants"].sum(),
+            }
+        )
+        .rename_axis(["area_code", "period"])
+        .reindex(grid)
+        .fillna(0.0)
+        .reset_index()
+    )
     d["pop"] = d["area_code"].map(geo.pop)
     year_note = {p: f"grants awarded in calendar {p[:4]}" for p in periods}
     d["note"] = d["period"].map(year_note)
@@ -97,20 +148,34 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     # ---- wards ----------------------------------------------------------------------------
     wgrid = pd.MultiIndex.from_product([geo.wards["code"], periods], names=["area_code", "period"])
-    w = pd.DataFrame({
-        "amount": matched.groupby(["ward_code", "period"])["amount"].sum(),
-        "lottery": matched.groupby(["ward_code", "period"])["lottery"].sum(),
-        "grants": matched.groupby(["ward_code", "period"])["grants"].sum(),
-    }).rename_axis(["area_code", "period"]).reindex(wgrid).fillna(0.0).reset_index()
+    w = (
+        pd.DataFrame(
+            {
+                "amount": matched.groupby(["ward_code", "period"])["amount"].sum(),
+                "lottery": matched.groupby(["ward_code", "period"])["lottery"].sum(),
+                "grants": matched.groupby(["ward_code", "period"])["grants"].sum(),
+            }
+        )
+        .rename_axis(["area_code", "period"])
+        .reindex(wgrid)
+        .fillna(0.0)
+        .reset_index()
+    )
     w["district"] = w["area_code"].map(geo.district_of_ward)
-    w = w.merge(d[["area_code", "period", "match_share"]].rename(columns={"area_code": "district"}),
-                on=["district", "period"], how="left")
+    w = w.merge(
+        d[["area_code", "period", "match_share"]].rename(columns={"area_code": "district"}),
+        on=["district", "period"],
+        how="left",
+    )
     w["ok"] = w["match_share"].fillna(0.0) >= WARD_MATCH_MIN
     w["pop"] = w["area_code"].map(geo.pop)
-    w["note"] = [year_note[p] + "; grants placed in this ward only" if ok else
-                 f"missing: only {m:.0%} of the district's grants in calendar {p[:4]} could be "
-                 "placed in December 2023 wards (wards redrawn since)"
-                 for ok, m, p in zip(w["ok"], w["match_share"].fillna(0.0), w["period"])]
+    w["note"] = [
+        year_note[p] + "; grants placed in this ward only"
+        if ok
+        else f"missing: only {m:.0%} of the district's grants in calendar {p[:4]} could be "
+        "placed in December 2023 wards (wards redrawn since)"
+        for ok, m, p in zip(w["ok"], w["match_share"].fillna(0.0), w["period"])
+    ]
     for c in ("amount", "lottery", "grants"):
         w.loc[~w["ok"], c] = np.nan
     w["reached"] = np.where(w["ok"], (w["grants"] > 0).astype(float), np.nan)
@@ -124,13 +189,17 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
     out.append(as_values(reach_w, "wards_reached_share"))
     reach_d = rollup(reach_w, geo.district_of_ward, 100.0, geo.wards_in_district, "wards")
     reach_d = reach_d.merge(d[["area_code", "period", "match_share"]], on=["area_code", "period"], how="left")
-    reach_d["note"] = [f"{n}; {m:.0%} of grants placed in current wards" for n, m in
-                       zip(reach_d["note"], reach_d["match_share"])]
+    reach_d["note"] = [
+        f"{n}; {m:.0%} of grants placed in current wards" for n, m in zip(reach_d["note"], reach_d["match_share"])
+    ]
     # districts whose wards could not be used keep an explicit missing row
     miss = d.loc[d["match_share"] < WARD_MATCH_MIN, ["area_code", "period", "match_share"]].copy()
     miss["value"] = np.nan
-    miss["note"] = [f"missing: only {m:.0%} of grants in calendar {p[:4]} could be placed in December 2023 wards "
-                    "(wards redrawn since)" for m, p in zip(miss["match_share"], miss["period"])]
+    miss["note"] = [
+        f"missing: only {m:.0%} of grants in calendar {p[:4]} could be placed in December 2023 wards "
+        "(wards redrawn since)"
+        for m, p in zip(miss["match_share"], miss["period"])
+    ]
     reach_d = pd.concat([reach_d[reach_d["value"].notna()], miss], ignore_index=True)
     out.append(with_rollups(reach_d, geo, "wards_reached_share", 100.0))
     rep.facts["grant_periods"] = float(len(periods))

@@ -1,44 +1,91 @@
 """Local family: councils' and partners' own figures (``local_values``, the local/ templates) as
 local indicators, scored where loaded."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from powerbalance.codes import fy_of_year
 from powerbalance.indicators import LOCAL_AS_INDICATOR, LOCAL_RATES
 from powerbalance.registry import Indicator
 
-from powerbalance.codes import fy_of_year
-
-from .base import Geo, VALUE_COLUMNS, no_values
+from .base import VALUE_COLUMNS, Geo, no_values
 
 ORDER = 50
 
 INDICATORS = (
-    Indicator("formal_volunteering_rate", "Formal volunteering", "participation", "% of adults", 1, False,
-              "Adults who volunteered formally in the last 12 months: local figures only (volunteering template), "
-              "scored where loaded.", "local_data", "ward,district,county", local_scored=True),
-    Indicator("local_volunteers_per_1k", "Volunteers per 1,000 residents (local)", "participation",
-              "volunteers per 1,000 residents", 1, False,
-              "Volunteers recorded by the council or partner (volunteering template) per 1,000 residents.",
-              "local_data,context", "ward,district,county", local_scored=True),
-    Indicator("local_volunteer_hours_per_head", "Volunteer hours per resident (local)", "participation",
-              "hours per resident", 1, False,
-              "Volunteer hours recorded by the council or partner (volunteering template) per resident.",
-              "local_data,context", "ward,district,county", local_scored=True),
-    *[Indicator(f"local_{m}_per_10k", f"{title} per 10,000 residents (local)", "projects",
-                f"{unit} per 10,000 residents", 1, False,
-                f"{title} recorded by the council or partner (projects template) per 10,000 residents.",
-                "local_data,context", "ward,district,county", local_scored=True)
-      for m, title, unit in (("resident_led_projects", "Resident-led projects", "projects"),
-                             ("community_asset_transfers", "Community asset transfers", "transfers"),
-                             ("assets_of_community_value", "Assets of community value", "assets"),
-                             ("neighbourhood_plans", "Neighbourhood plans", "plans"),
-                             ("participatory_budgeting_rounds", "Participatory budgeting rounds", "rounds"))],
-    Indicator("local_council_vcs_grants_per_head", "Council grants to community groups per resident (local)",
-              "funding", "£ per resident", 1, False,
-              "Council grants to voluntary and community groups (council_grants template) per resident: money the "
-              "council puts in community hands.", "local_data,context", "ward,district,county", local_scored=True),
+    Indicator(
+        "formal_volunteering_rate",
+        "Formal volunteering",
+        "participation",
+        "% of adults",
+        1,
+        False,
+        "Adults who volunteered formally in the last 12 months: local figures only (volunteering template), "
+        "scored where loaded.",
+        "local_data",
+        "ward,district,county",
+        local_scored=True,
+    ),
+    Indicator(
+        "local_volunteers_per_1k",
+        "Volunteers per 1,000 residents (local)",
+        "participation",
+        "volunteers per 1,000 residents",
+        1,
+        False,
+        "Volunteers recorded by the council or partner (volunteering template) per 1,000 residents.",
+        "local_data,context",
+        "ward,district,county",
+        local_scored=True,
+    ),
+    Indicator(
+        "local_volunteer_hours_per_head",
+        "Volunteer hours per resident (local)",
+        "participation",
+        "hours per resident",
+        1,
+        False,
+        "Volunteer hours recorded by the council or partner (volunteering template) per resident.",
+        "local_data,context",
+        "ward,district,county",
+        local_scored=True,
+    ),
+    *[
+        Indicator(
+            f"local_{m}_per_10k",
+            f"{title} per 10,000 residents (local)",
+            "projects",
+            f"{unit} per 10,000 residents",
+            1,
+            False,
+            f"{title} recorded by the council or partner (projects template) per 10,000 residents.",
+            "local_data,context",
+            "ward,district,county",
+            local_scored=True,
+        )
+        for m, title, unit in (
+            ("resident_led_projects", "Resident-led projects", "projects"),
+            ("community_asset_transfers", "Community asset transfers", "transfers"),
+            ("assets_of_community_value", "Assets of community value", "assets"),
+            ("neighbourhood_plans", "Neighbourhood plans", "plans"),
+            ("participatory_budgeting_rounds", "Participatory budgeting rounds", "rounds"),
+        )
+    ],
+    Indicator(
+        "local_council_vcs_grants_per_head",
+        "Council grants to community groups per resident (local)",
+        "funding",
+        "£ per resident",
+        1,
+        False,
+        "Council grants to voluntary and community groups (council_grants template) per resident: money the "
+        "council puts in community hands.",
+        "local_data,context",
+        "ward,district,county",
+        local_scored=True,
+    ),
 )
 
 
@@ -61,20 +108,31 @@ def _local(con, geo: Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
     with financial year Y-(Y+1), as for grants.
     """
     try:
-        lv = con.execute("SELECT area_code, period, measure, value, template, file, source_note "
-                         "FROM local_values").df()
+        lv = con.execute("SELECT area_code, period, measure, value, template, file, source_note FROM local_values").df()
     except Exception:  # the local_values table is optional in older schemas
         return no_values(), []
     if lv.empty:
         return no_values(), []
     lv["fy"] = [p if "-" in str(p) else fy_of_year(int(p)) for p in lv["period"]]
     lv["indicator_id"] = [LOCAL_AS_INDICATOR.get(m, m) for m in lv["measure"]]
-    lv["note"] = [f"local figure from {f}" + (f" (calendar {p})" if "-" not in str(p) else "")
-                  + (f": {s}" if isinstance(s, str) and s else "")
-                  for f, p, s in zip(lv["file"], lv["period"], lv["source_note"])]
-    out = pd.DataFrame({"area_code": lv["area_code"], "indicator_id": lv["indicator_id"], "period": lv["fy"],
-                        "value": lv["value"].astype(float), "numerator": np.nan, "denominator": np.nan,
-                        "is_local": True, "note": lv["note"]})
+    lv["note"] = [
+        f"local figure from {f}"
+        + (f" (calendar {p})" if "-" not in str(p) else "")
+        + (f": {s}" if isinstance(s, str) and s else "")
+        for f, p, s in zip(lv["file"], lv["period"], lv["source_note"])
+    ]
+    out = pd.DataFrame(
+        {
+            "area_code": lv["area_code"],
+            "indicator_id": lv["indicator_id"],
+            "period": lv["fy"],
+            "value": lv["value"].astype(float),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "is_local": True,
+            "note": lv["note"],
+        }
+    )
     rates = []
     for measure, (ind_id, per) in LOCAL_RATES.items():
         sel = out[lv["measure"].to_numpy() == measure].copy()
@@ -94,8 +152,18 @@ def _local(con, geo: Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
         MEASURES = {}
     for m in sorted(set(lv["measure"]) - set(LOCAL_AS_INDICATOR)):
         tpl, meas = MEASURES.get(m, (None, None))
-        extra.append(Indicator(m, getattr(meas, "title", m), "context", getattr(meas, "unit", ""), 0, False,
-                               f"Local figures only ({tpl or 'local'} template): " + getattr(meas, "description", ""),
-                               "local_data", "ward,district,county"))
+        extra.append(
+            Indicator(
+                m,
+                getattr(meas, "title", m),
+                "context",
+                getattr(meas, "unit", ""),
+                0,
+                False,
+                f"Local figures only ({tpl or 'local'} template): " + getattr(meas, "description", ""),
+                "local_data",
+                "ward,district,county",
+            )
+        )
     rep.facts["local_values_used"] = float(len(out))
     return out[VALUE_COLUMNS], extra

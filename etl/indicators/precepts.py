@@ -1,5 +1,6 @@
 """Precepts family: parish precepts per resident, community money measured on its own rather than
 as a share of council spending (so a council's cuts cannot raise it). Scored in the community lens."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +14,20 @@ ORDER = 11
 NEEDS = ("finance",)
 
 INDICATORS = (
-    Indicator("parish_precepts_per_head", "Parish precepts per head", "funding", "£ per resident", 1, True,
-              "Parish precepts paid over by the billing authority, per resident: community money measured on its "
-              "own, not as a share of council spending (so a council's cuts cannot raise it). Counties, regions, "
-              "England: sums of their districts. Scored in the community lens.",
-              "revenue_outturn,context", "district,county,region,country", lens="community"),
+    Indicator(
+        "parish_precepts_per_head",
+        "Parish precepts per head",
+        "funding",
+        "£ per resident",
+        1,
+        True,
+        "Parish precepts paid over by the billing authority, per resident: community money measured on its "
+        "own, not as a share of council spending (so a council's cuts cannot raise it). Counties, regions, "
+        "England: sums of their districts. Scored in the community lens.",
+        "revenue_outturn,context",
+        "district,county,region,country",
+        lens="community",
+    ),
 )
 
 

@@ -1,6 +1,7 @@
 """Source registry. Every module in this package that defines ``SOURCES`` (a list of
 :class:`etl.core.Source` instances) is picked up automatically; build order follows ``depends``.
 Adding a new source therefore means adding one module here, nothing else."""
+
 from __future__ import annotations
 
 import importlib

@@ -19,6 +19,7 @@ Outputs: ``boundaries`` rows (WKB, WGS84) and one minimal GeoJSON FeatureCollect
 ``ctx.geo_dir`` (feature ``id`` = GSS code, properties ``code`` and ``name`` only), which the build
 publishes as static files so the browser fetches each once. See docs/boundaries.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,7 @@ from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows,
 # A topology arc reference follows the TopoJSON convention: i ≥ 0 is arc i as stored, ~i (i.e. -i-1)
 # is arc i reversed.
 Ring = list[int]
-PolygonRefs = list[Ring]          # shell first, then holes
+PolygonRefs = list[Ring]  # shell first, then holes
 ENGLAND_DISTRICT_PREFIXES = ("E06", "E07", "E08", "E09")
 
 
@@ -62,25 +63,42 @@ class LevelSpec:
     """How one level is read and simplified (see docs/boundaries.md for the measurements)."""
 
     level: str
-    file: str                      # path under the raw directory
+    file: str  # path under the raw directory
     code_prefixes: tuple[str, ...]
     vintage: str
-    tolerance: float | AdaptiveTolerance   # Douglas–Peucker tolerance (m) for the browser file
-    decimals: int = 4              # rounding of the browser file (4 dp ≈ 11 m N–S, 7 m E–W)
+    tolerance: float | AdaptiveTolerance  # Douglas–Peucker tolerance (m) for the browser file
+    decimals: int = 4  # rounding of the browser file (4 dp ≈ 11 m N–S, 7 m E–W)
     # The ward table geometry drives the postcode finder, so it keeps every published vertex
     # (None = same geometry as the browser file).
     table_decimals: int | None = None
 
 
 LEVELS = (
-    LevelSpec("ward", "geography/wards_dec2023_england_bsc.geojson", ("E05",), "WD Dec 2023 (BSC)",
-              AdaptiveTolerance(group_factor=0.03, area_factor=0.2, lo=30.0, hi=1000.0), table_decimals=5),
-    LevelSpec("district", "geography/Local_Authority_Districts_December_2024_Boundaries_UK_BUC.topojson",
-              ENGLAND_DISTRICT_PREFIXES, "LAD Dec 2024 (BUC)", 100.0),
-    LevelSpec("county", "geography/Counties_December_2024_Boundaries_EN_BSC.topojson", ("E10",),
-              "County Dec 2024 (BSC)", 200.0),
-    LevelSpec("region", "geography/Regions_December_2023_Boundaries_EN_BUC.topojson", ("E12",),
-              "Region Dec 2023 (BUC)", 0.0),
+    LevelSpec(
+        "ward",
+        "geography/wards_dec2023_england_bsc.geojson",
+        ("E05",),
+        "WD Dec 2023 (BSC)",
+        AdaptiveTolerance(group_factor=0.03, area_factor=0.2, lo=30.0, hi=1000.0),
+        table_decimals=5,
+    ),
+    LevelSpec(
+        "district",
+        "geography/Local_Authority_Districts_December_2024_Boundaries_UK_BUC.topojson",
+        ENGLAND_DISTRICT_PREFIXES,
+        "LAD Dec 2024 (BUC)",
+        100.0,
+    ),
+    LevelSpec(
+        "county",
+        "geography/Counties_December_2024_Boundaries_EN_BSC.topojson",
+        ("E10",),
+        "County Dec 2024 (BSC)",
+        200.0,
+    ),
+    LevelSpec(
+        "region", "geography/Regions_December_2023_Boundaries_EN_BUC.topojson", ("E12",), "Region Dec 2023 (BUC)", 0.0
+    ),
 )
 
 _TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
@@ -96,7 +114,7 @@ class Area:
     code: str
     name: str
     polygons: list[PolygonRefs]
-    row: int                      # feature index in the file (for error messages)
+    row: int  # feature index in the file (for error messages)
 
 
 @dataclass
@@ -135,8 +153,7 @@ def read_topojson(path: Path, report: LoadReport, prefixes: tuple[str, ...]) -> 
         props = g.get("properties") or {}
         code, name = str(props.get("AREACD", "")).strip(), str(props.get("AREANM", "")).strip()
         if not is_gss(code):
-            raise EtlInputError(f"feature has no valid GSS code in AREACD: {code!r}", file=path, row=i,
-                                column="AREACD")
+            raise EtlInputError(f"feature has no valid GSS code in AREACD: {code!r}", file=path, row=i, column="AREACD")
         if not code.startswith(prefixes):
             continue
         if g.get("type") == "Polygon":
@@ -144,15 +161,17 @@ def read_topojson(path: Path, report: LoadReport, prefixes: tuple[str, ...]) -> 
         elif g.get("type") == "MultiPolygon":
             polys = g["arcs"]
         else:
-            raise EtlInputError(f"{code}: expected Polygon or MultiPolygon, found {g.get('type')}", file=path,
-                                row=i, column="type")
+            raise EtlInputError(
+                f"{code}: expected Polygon or MultiPolygon, found {g.get('type')}", file=path, row=i, column="type"
+            )
         topo.areas.append(Area(code, name, [[list(r) for r in p] for p in polys], i))
     _check_lonlat(topo, path)
     return topo
 
 
-def read_geojson_as_topology(path: Path, report: LoadReport, code_col: str, name_col: str,
-                             parent_col: str) -> tuple[Topology, dict[str, str]]:
+def read_geojson_as_topology(
+    path: Path, report: LoadReport, code_col: str, name_col: str, parent_col: str
+) -> tuple[Topology, dict[str, str]]:
     """Read a polygon GeoJSON and rebuild its topology from exactly shared vertices.
 
     A vertex is a *junction* when the rings through it do not all pass the same pair of
@@ -166,15 +185,21 @@ def read_geojson_as_topology(path: Path, report: LoadReport, code_col: str, name
     store = ArcStore(coords)
     topo = Topology(store.arcs)
     for code, name, row, ring_numbers in features:
-        area_polys = [refs for refs in (polygon_arcs(numbers, ring_ids, ring_cuts, store, report, path, code, row)
-                                        for numbers in ring_numbers) if refs]
+        area_polys = [
+            refs
+            for refs in (
+                polygon_arcs(numbers, ring_ids, ring_cuts, store, report, path, code, row) for numbers in ring_numbers
+            )
+            if refs
+        ]
         topo.areas.append(Area(code, name, area_polys, row))
     _check_lonlat(topo, path)
     return topo, parents
 
 
-def read_polygon_features(path: Path, report: LoadReport, code_col: str, name_col: str, parent_col: str
-                          ) -> tuple[list[np.ndarray], list[tuple], dict[str, str]]:
+def read_polygon_features(
+    path: Path, report: LoadReport, code_col: str, name_col: str, parent_col: str
+) -> tuple[list[np.ndarray], list[tuple], dict[str, str]]:
     """Every ring's coordinates (closing point removed); per feature (code, name, row, [[ring
     numbers] per polygon]); each feature's published parent code."""
     doc = read_json(path, report)
@@ -210,16 +235,16 @@ def _polygons(geom: dict, code: str, path: Path, row: int) -> list:
         return [geom["coordinates"]]
     if geom.get("type") == "MultiPolygon":
         return geom["coordinates"]
-    raise EtlInputError(f"{code}: expected Polygon or MultiPolygon, found {geom.get('type')}", file=path,
-                        row=row, column="geometry")
+    raise EtlInputError(
+        f"{code}: expected Polygon or MultiPolygon, found {geom.get('type')}", file=path, row=row, column="geometry"
+    )
 
 
 def _ring_coordinates(ring, code: str, path: Path, row: int) -> np.ndarray:
     """A ring as an (n, 2) array without its closing point."""
     xy = np.asarray(ring, dtype=float)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise EtlInputError(f"{code}: ring is not a list of [lon, lat] pairs", file=path, row=row,
-                            column="geometry")
+        raise EtlInputError(f"{code}: ring is not a list of [lon, lat] pairs", file=path, row=row, column="geometry")
     return xy[:-1] if len(xy) > 1 and np.all(xy[0] == xy[-1]) else xy
 
 
@@ -284,8 +309,9 @@ class ArcStore:
         return ~idx if reversed_ else idx
 
 
-def polygon_arcs(numbers: list[int], ring_ids, ring_cuts, store: ArcStore, report: LoadReport, path: Path,
-                 code: str, row: int) -> list[Ring]:
+def polygon_arcs(
+    numbers: list[int], ring_ids, ring_cuts, store: ArcStore, report: LoadReport, path: Path, code: str, row: int
+) -> list[Ring]:
     """One polygon's rings as arc references; a degenerate ring is dropped with a warning (a
     degenerate outer ring drops the whole polygon)."""
     refs_of_poly: list[Ring] = []
@@ -293,8 +319,9 @@ def polygon_arcs(numbers: list[int], ring_ids, ring_cuts, store: ArcStore, repor
         ring, cuts = ring_ids[rn], ring_cuts[rn]
         if len(ring) < 3:
             what = "polygon (its outer ring" if k == 0 else "hole ("
-            report.warn(f"{code}: degenerate {what} has {len(ring)} distinct points) dropped", file=path,
-                        row=row, code=code)
+            report.warn(
+                f"{code}: degenerate {what} has {len(ring)} distinct points) dropped", file=path, row=row, code=code
+            )
             if k == 0:
                 break
             continue
@@ -305,10 +332,10 @@ def polygon_arcs(numbers: list[int], ring_ids, ring_cuts, store: ArcStore, repor
             rot = ring[k0:] + ring[:k0]
             refs_of_poly.append([store.ref(rot + [rot[0]])])
             continue
-        rot = ring[cuts[0]:] + ring[:cuts[0]]
+        rot = ring[cuts[0] :] + ring[: cuts[0]]
         rel = [c - cuts[0] for c in cuts] + [len(ring)]
         rot.append(rot[0])
-        refs_of_poly.append([store.ref(rot[a:b + 1]) for a, b in zip(rel[:-1], rel[1:])])
+        refs_of_poly.append([store.ref(rot[a : b + 1]) for a, b in zip(rel[:-1], rel[1:])])
     return refs_of_poly
 
 
@@ -327,8 +354,11 @@ def _check_lonlat(topo: Topology, path: Path) -> None:
     allpts = np.concatenate(topo.arcs)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     if lo[0] < -9 or hi[0] > 2.5 or lo[1] < 49 or hi[1] > 61:
-        raise EtlInputError(f"coordinates {lo.round(3).tolist()}–{hi.round(3).tolist()} are not WGS84 "
-                            "longitude/latitude over Great Britain", file=path)
+        raise EtlInputError(
+            f"coordinates {lo.round(3).tolist()}–{hi.round(3).tolist()} are not WGS84 "
+            "longitude/latitude over Great Britain",
+            file=path,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,7 +379,7 @@ def _dp_importances(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     closed = np.all(xy[starts] == xy[ends], axis=1) & (ends - starts >= 3)
     i, j = starts, ends
     cap = np.full(len(i), np.inf)
-    first = closed.copy()            # first split of a closed arc: chord is a point
+    first = closed.copy()  # first split of a closed arc: chord is a point
     while True:
         m = j - i >= 2
         i, j, cap, first = i[m], j[m], cap[m], first[m]
@@ -375,10 +405,10 @@ def _dp_importances(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         cap = np.concatenate([d, d])
         first = np.zeros(len(i), dtype=bool)
     for s, e in zip(starts[closed], ends[closed]):
-        inner = imp[s + 1:e]
+        inner = imp[s + 1 : e]
         finite = np.isfinite(inner)
         if finite.any():
-            inner[np.flatnonzero(finite)[np.argmax(inner[finite])]] = np.inf   # third point of the triangle
+            inner[np.flatnonzero(finite)[np.argmax(inner[finite])]] = np.inf  # third point of the triangle
     return imp
 
 
@@ -397,18 +427,18 @@ class Prepared:
     """
 
     topo: Topology
-    pts: np.ndarray               # (N, 2) lon/lat
-    arc_of: np.ndarray            # (N,) arc of each vertex
-    upid: np.ndarray              # (N,) distinct-location id
-    imp: np.ndarray               # (N,) Douglas–Peucker importance in metres (inf at arc ends)
-    ring_seq: np.ndarray          # vertex rows of all rings, concatenated
-    ring_of_seq: np.ndarray       # ring number of each ring_seq entry
-    ring_poly: np.ndarray         # polygon number of each ring (shell listed first)
-    poly_shell: np.ndarray        # ring number of each polygon's shell
-    poly_area: np.ndarray         # area number of each polygon
-    pair_area: np.ndarray         # (area, arc) incidence: area number ...
-    pair_arc: np.ndarray          # ... and arc number, one row per arc an area uses
-    area_m2: np.ndarray           # area of each unsimplified area, m² (British National Grid)
+    pts: np.ndarray  # (N, 2) lon/lat
+    arc_of: np.ndarray  # (N,) arc of each vertex
+    upid: np.ndarray  # (N,) distinct-location id
+    imp: np.ndarray  # (N,) Douglas–Peucker importance in metres (inf at arc ends)
+    ring_seq: np.ndarray  # vertex rows of all rings, concatenated
+    ring_of_seq: np.ndarray  # ring number of each ring_seq entry
+    ring_poly: np.ndarray  # polygon number of each ring (shell listed first)
+    poly_shell: np.ndarray  # ring number of each polygon's shell
+    poly_area: np.ndarray  # area number of each polygon
+    pair_area: np.ndarray  # (area, arc) incidence: area number ...
+    pair_arc: np.ndarray  # ... and arc number, one row per arc an area uses
+    area_m2: np.ndarray  # area of each unsimplified area, m² (British National Grid)
 
 
 def prepare(topo: Topology, path: Path) -> Prepared:
@@ -428,7 +458,7 @@ def prepare(topo: Topology, path: Path) -> Prepared:
             poly_shell.append(len(ring_poly))
             for ring in poly:
                 parts = []
-                for j, ref in enumerate(ring):
+                for ref in ring:
                     k = _arc_id(ref)
                     used.add(k)
                     idx = np.arange(offsets[k], offsets[k + 1])
@@ -449,9 +479,21 @@ def prepare(topo: Topology, path: Path) -> Prepared:
     ring_seq = np.concatenate(seqs)
     ring_of_seq = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
     _keep_triangles(imp, ring_seq, ring_of_seq, upid)
-    prep = Prepared(topo, pts, arc_of, upid, imp, ring_seq, ring_of_seq, np.asarray(ring_poly),
-                    np.asarray(poly_shell), np.asarray(poly_area), np.asarray(pair_area, dtype=np.int64),
-                    np.asarray(pair_arc, dtype=np.int64), np.zeros(len(topo.areas)))
+    prep = Prepared(
+        topo,
+        pts,
+        arc_of,
+        upid,
+        imp,
+        ring_seq,
+        ring_of_seq,
+        np.asarray(ring_poly),
+        np.asarray(poly_shell),
+        np.asarray(poly_area),
+        np.asarray(pair_area, dtype=np.int64),
+        np.asarray(pair_arc, dtype=np.int64),
+        np.zeros(len(topo.areas)),
+    )
     full = _assemble(prep, np.zeros(len(sizes)), None)[0]
     prep.area_m2 = shapely.area(shapely.transform(full, _to_bng))
     return prep
@@ -522,7 +564,7 @@ def _bad_areas(geoms: np.ndarray, subset: np.ndarray) -> tuple[np.ndarray, np.nd
     another polygon without comparing all pairs; the subset must include each area's neighbours."""
     sub = geoms[subset]
     invalid = ~shapely.is_valid(sub) | shapely.is_empty(sub)
-    ok = subset[~invalid]   # (missing entries in the array confuse the coverage check: leave them out)
+    ok = subset[~invalid]  # (missing entries in the array confuse the coverage check: leave them out)
     overlapping = ok[~shapely.is_empty(shapely.coverage_invalid_edges(geoms[ok]))]
     return subset[invalid], overlapping
 
@@ -539,11 +581,18 @@ def _overlap_partners(geoms: np.ndarray, tree: shapely.STRtree, areas: np.ndarra
 
 
 _WHERE = re.compile(r"\[(-?[0-9.eE+-]+) (-?[0-9.eE+-]+)\]")
-REFINE_RADIUS_DEG = 0.002     # ≈ 140–220 m: vertices this close to a rounding fault get finer rounding
+REFINE_RADIUS_DEG = 0.002  # ≈ 140–220 m: vertices this close to a rounding fault get finer rounding
 
 
-def _locations_to_refine(prep: Prepared, geoms: np.ndarray, invalid: np.ndarray, overlapping: np.ndarray,
-                         bad: np.ndarray, arcs: np.ndarray, dec_u: np.ndarray) -> np.ndarray:
+def _locations_to_refine(
+    prep: Prepared,
+    geoms: np.ndarray,
+    invalid: np.ndarray,
+    overlapping: np.ndarray,
+    bad: np.ndarray,
+    arcs: np.ndarray,
+    dec_u: np.ndarray,
+) -> np.ndarray:
     """Vertex locations to round one decimal finer once simplification is off but an area is still
     broken: those near where GEOS reports the fault (self-intersection point, overlapping edges),
     so one bad spot does not put a whole region on a finer grid. Falls back to every vertex of
@@ -560,7 +609,8 @@ def _locations_to_refine(prep: Prepared, geoms: np.ndarray, invalid: np.ndarray,
         faults.extend(map(tuple, shapely.get_coordinates(shapely.coverage_invalid_edges(geoms[group]))))
     if faults:
         near = shapely.STRtree(shapely.points(np.asarray(faults))).query(
-            shapely.points(prep.pts[on_bad_arcs]), predicate="dwithin", distance=REFINE_RADIUS_DEG)[0]
+            shapely.points(prep.pts[on_bad_arcs]), predicate="dwithin", distance=REFINE_RADIUS_DEG
+        )[0]
         locs = np.unique(prep.upid[on_bad_arcs[near]])
         if len(locs) and dec_u[locs].min() < 7:
             return locs
@@ -570,8 +620,8 @@ def _locations_to_refine(prep: Prepared, geoms: np.ndarray, invalid: np.ndarray,
 @dataclass
 class Simplified:
     geoms: np.ndarray
-    relaxed: int = 0              # areas whose arcs needed a smaller tolerance or finer rounding
-    repaired: list[str] = field(default_factory=list)   # codes fixed with make_valid
+    relaxed: int = 0  # areas whose arcs needed a smaller tolerance or finer rounding
+    repaired: list[str] = field(default_factory=list)  # codes fixed with make_valid
     rings_dropped: int = 0
     overlapping: list[str] = field(default_factory=list)
 
@@ -580,15 +630,13 @@ def adaptive_tolerances(prep: Prepared, groups: list[str], rule: AdaptiveToleran
     """Per-arc tolerances for :class:`AdaptiveTolerance` (``groups[i]`` = group of area i)."""
     _, group_of = np.unique(np.asarray(groups), return_inverse=True)
     group_m2 = np.bincount(group_of, weights=prep.area_m2)
-    per_area = np.minimum(rule.group_factor * np.sqrt(group_m2[group_of]),
-                          rule.area_factor * np.sqrt(prep.area_m2))
+    per_area = np.minimum(rule.group_factor * np.sqrt(group_m2[group_of]), rule.area_factor * np.sqrt(prep.area_m2))
     per_arc = np.full(len(prep.topo.arcs), np.inf)
     np.minimum.at(per_arc, prep.pair_arc, per_area[prep.pair_area])
     return np.clip(per_arc, rule.lo, rule.hi)
 
 
-def simplify(prep: Prepared, tolerance: float | np.ndarray, decimals: int | None,
-             max_rounds: int = 16) -> Simplified:
+def simplify(prep: Prepared, tolerance: float | np.ndarray, decimals: int | None, max_rounds: int = 16) -> Simplified:
     """Simplify each arc once, assemble, then for any area that is invalid or overlaps another,
     quarter the tolerance of its arcs (and of the area it overlaps), and once that is zero round
     its vertices one decimal finer (up to 7 dp), until everything is clean. Only the areas touched
@@ -636,8 +684,9 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     """Keep only the polygon parts of ``make_valid`` output (it can add stray lines or points)."""
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
-    polys = [p for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")
-             for p in shapely.get_parts(g)]
+    polys = [
+        p for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon") for p in shapely.get_parts(g)
+    ]
     return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
@@ -649,9 +698,11 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 def feature_collection(codes: list[str], names: list[str], geoms: np.ndarray) -> bytes:
     """Minimal GeoJSON for the browser: id = GSS code, properties code + name, no whitespace.
     (GEOS writes each coordinate as its shortest round-trip decimal, so 4 dp stay 4 dp.)"""
-    feats = [f'{{"type":"Feature","id":{json.dumps(code)},"properties":{{"code":{json.dumps(code)},'
-             f'"name":{json.dumps(name, ensure_ascii=False)}}},"geometry":{geom}}}'
-             for code, name, geom in zip(codes, names, shapely.to_geojson(np.asarray(geoms, dtype=object)))]
+    feats = [
+        f'{{"type":"Feature","id":{json.dumps(code)},"properties":{{"code":{json.dumps(code)},'
+        f'"name":{json.dumps(name, ensure_ascii=False)}}},"geometry":{geom}}}'
+        for code, name, geom in zip(codes, names, shapely.to_geojson(np.asarray(geoms, dtype=object)))
+    ]
     return ('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}").encode("utf-8")
 
 
@@ -669,8 +720,10 @@ class Boundaries(Source):
     title = "Ward, district, county and region boundaries"
     publisher = "Office for National Statistics (Open Geography Portal)"
     licence = "Open Government Licence v3.0"
-    attribution = ("Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
-                   "Contains OS data © Crown copyright and database right 2024.")
+    attribution = (
+        "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
+        "Contains OS data © Crown copyright and database right 2024."
+    )
     vintage = "Wards Dec 2023 (BSC), LAD Dec 2024 (BUC), counties Dec 2024 (BSC), regions Dec 2023 (BUC)"
     url = "https://geoportal.statistics.gov.uk/"
     files = tuple(spec.file for spec in LEVELS)
@@ -686,8 +739,9 @@ class Boundaries(Source):
             try:
                 rows.extend(self._load_level(ctx, rep, spec, known[spec.level]))
             except MALFORMED as exc:  # damaged geometry surfaces deep in numpy/shapely: say which file
-                raise EtlInputError(f"malformed boundary geometry ({type(exc).__name__}: {exc})",
-                                    file=ctx.raw_dir / spec.file) from None
+                raise EtlInputError(
+                    f"malformed boundary geometry ({type(exc).__name__}: {exc})", file=ctx.raw_dir / spec.file
+                ) from None
         rep.rows_loaded = insert_rows(ctx.con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
 
     @staticmethod
@@ -695,13 +749,15 @@ class Boundaries(Source):
         """level → code → (name, district code) from ``areas``."""
         known: dict[str, dict[str, tuple[str, str | None]]] = {spec.level: {} for spec in LEVELS}
         for code, name, level, district in ctx.con.execute(
-                "SELECT code, name, level, district_code FROM areas WHERE level IN (?, ?, ?, ?)",
-                [spec.level for spec in LEVELS]).fetchall():
+            "SELECT code, name, level, district_code FROM areas WHERE level IN (?, ?, ?, ?)",
+            [spec.level for spec in LEVELS],
+        ).fetchall():
             known[level][code] = (name, district)
         return known
 
-    def _read_level(self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec,
-                    at_level: dict[str, tuple[str, str | None]]) -> Topology:
+    def _read_level(
+        self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
+    ) -> Topology:
         """Read one layer, keep the areas known at this level and report codes missing either way."""
         path = ctx.raw_dir / spec.file
         if path.suffix == ".geojson":
@@ -716,18 +772,24 @@ class Boundaries(Source):
                 raise EtlInputError(f"{a.code} appears twice", file=path, row=a.row, column="code")
             seen.add(a.code)
             if a.code not in at_level:
-                rep.unmatched(a.code, f"boundary code is not a current {spec.level} in areas; left out",
-                              file=path.name, row=a.row)
+                rep.unmatched(
+                    a.code, f"boundary code is not a current {spec.level} in areas; left out", file=path.name, row=a.row
+                )
             elif parents.get(a.code) and parents[a.code] != at_level[a.code][1]:
-                rep.warn(f"{a.code}: the boundary file puts it in {parents[a.code]}, areas in "
-                         f"{at_level[a.code][1]}", file=path.name, row=a.row, code=a.code)
+                rep.warn(
+                    f"{a.code}: the boundary file puts it in {parents[a.code]}, areas in {at_level[a.code][1]}",
+                    file=path.name,
+                    row=a.row,
+                    code=a.code,
+                )
         for code in sorted(set(at_level) - seen):
             rep.unmatched(code, f"{spec.level} in areas has no boundary in {path.name}", file=path.name)
         topo.areas = [a for a in topo.areas if a.code in at_level]
         return topo
 
-    def _load_level(self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec,
-                    at_level: dict[str, tuple[str, str | None]]) -> list[tuple]:
+    def _load_level(
+        self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
+    ) -> list[tuple]:
         path = ctx.raw_dir / spec.file
         topo = self._read_level(ctx, rep, spec, at_level)
         if not topo.areas:
@@ -740,11 +802,11 @@ class Boundaries(Source):
         rep.facts[f"{spec.level}_source_invalid"] = len(src_invalid)
         rep.facts[f"{spec.level}_source_overlapping"] = len(src_overlap)
         for i in src_invalid:
-            rep.note(f"{codes[i]}: polygon invalid as published", file=path.name, row=topo.areas[i].row,
-                     code=codes[i])
+            rep.note(f"{codes[i]}: polygon invalid as published", file=path.name, row=topo.areas[i].row, code=codes[i])
         for i in src_overlap:
-            rep.note(f"{codes[i]}: overlaps a neighbour as published", file=path.name, row=topo.areas[i].row,
-                     code=codes[i])
+            rep.note(
+                f"{codes[i]}: overlaps a neighbour as published", file=path.name, row=topo.areas[i].row, code=codes[i]
+            )
 
         if isinstance(spec.tolerance, AdaptiveTolerance):
             groups = [at_level[c][1] or c for c in codes]
@@ -762,15 +824,17 @@ class Boundaries(Source):
         out = ctx.geo_dir / f"{spec.level}.geojson"
         out.write_bytes(feature_collection(codes, [at_level[c][0] for c in codes], web.geoms))
         tol_arr = np.broadcast_to(np.asarray(tolerance, dtype=float), (len(topo.arcs),))
-        rep.facts.update({
-            f"{spec.level}_features": len(codes),
-            f"{spec.level}_file_bytes": out.stat().st_size,
-            f"{spec.level}_file_coordinates": int(shapely.get_num_coordinates(web.geoms).sum()),
-            f"{spec.level}_source_coordinates": int(shapely.get_num_coordinates(published).sum()),
-            f"{spec.level}_tolerance_m_min": float(tol_arr.min()),
-            f"{spec.level}_tolerance_m_max": float(tol_arr.max()),
-            f"{spec.level}_decimals": spec.decimals,
-        })
+        rep.facts.update(
+            {
+                f"{spec.level}_features": len(codes),
+                f"{spec.level}_file_bytes": out.stat().st_size,
+                f"{spec.level}_file_coordinates": int(shapely.get_num_coordinates(web.geoms).sum()),
+                f"{spec.level}_source_coordinates": int(shapely.get_num_coordinates(published).sum()),
+                f"{spec.level}_tolerance_m_min": float(tol_arr.min()),
+                f"{spec.level}_tolerance_m_max": float(tol_arr.max()),
+                f"{spec.level}_decimals": spec.decimals,
+            }
+        )
         wkb = shapely.to_wkb(table_geoms)
         return [(c, spec.level, spec.vintage, bytes(w)) for c, w in zip(codes, wkb)]
 
@@ -781,16 +845,23 @@ class Boundaries(Source):
         rep.facts[f"{key}_overlapping"] = len(s.overlapping)
         rep.facts[f"{key}_rings_dropped"] = s.rings_dropped
         for code in s.repaired:
-            rep.warn(f"{code}: polygon still invalid without simplification; repaired with make_valid ({key})",
-                     file=path.name, code=code)
+            rep.warn(
+                f"{code}: polygon still invalid without simplification; repaired with make_valid ({key})",
+                file=path.name,
+                code=code,
+            )
         for code in s.overlapping:
-            rep.warn(f"{code}: overlaps a neighbour even without simplification, as published ({key})",
-                     file=path.name, code=code)
+            rep.warn(
+                f"{code}: overlaps a neighbour even without simplification, as published ({key})",
+                file=path.name,
+                code=code,
+            )
         for code in [c for c, g in zip(codes, s.geoms) if g.is_empty]:
             rep.warn(f"{code}: nothing left of the boundary after rounding ({key})", file=path.name, code=code)
         if s.rings_dropped:
-            rep.note(f"{s.rings_dropped} ring(s) smaller than the coordinate rounding grid dropped ({key})",
-                     file=path.name)
+            rep.note(
+                f"{s.rings_dropped} ring(s) smaller than the coordinate rounding grid dropped ({key})", file=path.name
+            )
 
 
 SOURCES = [Boundaries()]

@@ -20,6 +20,7 @@ One id per concept across levels (``docs/context.md`` has the full method):
 Wards are Dec 2023 wards: an LSOA counts only when its May 2024 ward code is still a Dec 2023 ward
 (same code = same boundary). Every code that does not match is reported.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,9 +28,9 @@ from pathlib import Path
 
 from powerbalance.codes import ENGLAND
 
+from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number, read_csv
 from ..indicators import context as context_family
 from ..indicators import write_definitions
-from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number, read_csv
 
 IMD_LTLA = "context/imd2025_england_ltla24.csv"
 IMD_LSOA = "context/imd2025_england_lsoa21.csv"
@@ -44,22 +45,25 @@ IMD_RANK = "imd_rank_of_average_score"
 IMD_SHARE = "imd_proportion_of_lso_as_in_most_deprived_10_percent_nationally"
 
 
-
 class Context(Source):
     id = "context"
     title = "Context: deprivation (IoD2025), Census 2021 population and households, rurality, ward population"
     publisher = "Ministry of Housing, Communities and Local Government; Office for National Statistics"
     licence = "Open Government Licence v3.0"
-    attribution = ("Contains MHCLG data (English Indices of Deprivation 2025) and ONS data (Census 2021, mid-2019 "
-                   "LSOA population estimates, 2021 Rural–Urban Classification, LSOA–ward lookup) licensed under "
-                   "the Open Government Licence v3.0.")
+    attribution = (
+        "Contains MHCLG data (English Indices of Deprivation 2025) and ONS data (Census 2021, mid-2019 "
+        "LSOA population estimates, 2021 Rural–Urban Classification, LSOA–ward lookup) licensed under "
+        "the Open Government Licence v3.0."
+    )
     vintage = "IoD 2025 (LAD 2024, LSOA 2021); Census 2021; mid-2019 LSOA population; RUC 2021; LSOA21→ward May 2024"
-    url = ("https://www.gov.uk/government/statistics/english-indices-of-deprivation-2025 ; "
-           "https://www.ons.gov.uk/census ; "
-           "https://www.ons.gov.uk/peoplepopulationandcommunity/populationandmigration/populationestimates/datasets/"
-           "lowersuperoutputareamidyearpopulationestimates ; "
-           "https://www.gov.uk/government/collections/rural-urban-classification ; "
-           "https://geoportal.statistics.gov.uk/")
+    url = (
+        "https://www.gov.uk/government/statistics/english-indices-of-deprivation-2025 ; "
+        "https://www.ons.gov.uk/census ; "
+        "https://www.ons.gov.uk/peoplepopulationandcommunity/populationandmigration/populationestimates/datasets/"
+        "lowersuperoutputareamidyearpopulationestimates ; "
+        "https://www.gov.uk/government/collections/rural-urban-classification ; "
+        "https://geoportal.statistics.gov.uk/"
+    )
     files = (IMD_LTLA, IMD_LSOA, CENSUS_POP, HOUSEHOLDS, RUC, LSOA_POP, LSOA_WARD)
     depends = ("geography",)
 
@@ -74,8 +78,9 @@ class Context(Source):
         pop, pop_from = forward_sum(raw / CENSUS_POP, "ltla21_code", "total_population", geo, rep)
         hh, hh_from = forward_sum(raw / HOUSEHOLDS, "ltla23_code", "households", geo, rep)
         for ind, by_district, came_from in (("population", pop, pop_from), ("households", hh, hh_from)):
-            values += [(c, ind, "2021", v, None, None, _census_note(c, came_from[c]))
-                       for c, v in sorted(by_district.items())]
+            values += [
+                (c, ind, "2021", v, None, None, _census_note(c, came_from[c])) for c, v in sorted(by_district.items())
+            ]
             values += _sum_above_districts(ind, by_district, geo, rep)
 
         imd, ranked = district_imd(raw / IMD_LTLA, geo, rep)
@@ -89,23 +94,33 @@ class Context(Source):
         lsoa_ward = read_lsoa_wards(raw / LSOA_WARD, geo, rep)
         values += ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo, rep)
 
-        insert_rows(ctx.con, "indicator_values", values,
-                    ["area_code", "indicator_id", "period", "value", "numerator", "denominator", "note"])
+        insert_rows(
+            ctx.con,
+            "indicator_values",
+            values,
+            ["area_code", "indicator_id", "period", "value", "numerator", "denominator", "note"],
+        )
         write_definitions(ctx.con, context_family.INDICATORS)
         rep.rows_loaded = len(values)
-        rep.facts.update({
-            "districts_with_population": len(pop), "districts_with_households": len(hh),
-            "districts_with_imd": len(imd), "districts_with_ruc": len(ruc),
-            "england_population_2021": sum(pop.values()),
-        })
+        rep.facts.update(
+            {
+                "districts_with_population": len(pop),
+                "districts_with_households": len(hh),
+                "districts_with_imd": len(imd),
+                "districts_with_ruc": len(ruc),
+                "england_population_2021": sum(pop.values()),
+            }
+        )
 
 
 class _Geography:
     """The current areas this loader needs, read once from the geography tables."""
 
     def __init__(self, con):
-        rows = con.execute("SELECT code, level, county_code, region_code, district_code FROM areas "
-                           "WHERE level IN ('district', 'county', 'region', 'ward')").fetchall()
+        rows = con.execute(
+            "SELECT code, level, county_code, region_code, district_code FROM areas "
+            "WHERE level IN ('district', 'county', 'region', 'ward')"
+        ).fetchall()
         self.districts = {r[0]: (r[2], r[3]) for r in rows if r[1] == "district"}
         self.counties = sorted(r[0] for r in rows if r[1] == "county")
         self.regions = sorted(r[0] for r in rows if r[1] == "region")
@@ -120,8 +135,9 @@ class _Geography:
 # ---- district tables ---------------------------------------------------------------------------
 
 
-def forward_sum(path: Path, code_col: str, value_col: str, geo: _Geography,
-                rep: LoadReport) -> tuple[dict[str, float], dict[str, list[str]]]:
+def forward_sum(
+    path: Path, code_col: str, value_col: str, geo: _Geography, rep: LoadReport
+) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Counts per district of an older vintage → current districts, summing predecessors.
     Returns the values and, per current district, the published codes that were summed.
 
@@ -137,14 +153,17 @@ def forward_sum(path: Path, code_col: str, value_col: str, geo: _Geography,
         if not code.startswith("E"):
             skipped += 1
             continue
-        value = parse_number(r[value_col], file=fname, row=line, column=value_col, report=rep,
-                             allow_negative=False)
+        value = parse_number(r[value_col], file=fname, row=line, column=value_col, report=rep, allow_negative=False)
         succ = geo.forward.get(code, [])
         if not succ:
             rep.unmatched(code, "district code not found in area_code_map", file=path, row=line, column=code_col)
         elif len(succ) > 1:
-            raise EtlInputError(f"district {code} was split into {succ}: its count cannot be divided", file=path,
-                                row=line, column=code_col)
+            raise EtlInputError(
+                f"district {code} was split into {succ}: its count cannot be divided",
+                file=path,
+                row=line,
+                column=code_col,
+            )
         else:
             parts[succ[0]].append((code, value))
     rep.note(f"{skipped} rows outside England skipped", file=path, column=code_col)
@@ -152,11 +171,18 @@ def forward_sum(path: Path, code_col: str, value_col: str, geo: _Geography,
     for new, contrib in parts.items():
         codes = [c for c, _ in contrib]
         if new in codes and len(codes) > 1:
-            raise EtlInputError(f"{new} appears both itself and through predecessors {sorted(set(codes) - {new})}",
-                                file=path, column=code_col)
+            raise EtlInputError(
+                f"{new} appears both itself and through predecessors {sorted(set(codes) - {new})}",
+                file=path,
+                column=code_col,
+            )
         if any(v is None for _, v in contrib):
-            rep.warn(f"district {new} left missing: no value for {[c for c, v in contrib if v is None]}",
-                     file=path, column=value_col, code=new)
+            rep.warn(
+                f"district {new} left missing: no value for {[c for c, v in contrib if v is None]}",
+                file=path,
+                column=value_col,
+                code=new,
+            )
             continue
         out[new] = sum(v for _, v in contrib)
     for code in sorted(set(geo.districts) - set(parts)):
@@ -170,8 +196,9 @@ def _census_note(code: str, published: list[str]) -> str:
     return f"Census 2021: sum of former districts {', '.join(published)}"
 
 
-def _sum_above_districts(indicator: str, by_district: dict[str, float], geo: _Geography,
-                         rep: LoadReport) -> list[tuple]:
+def _sum_above_districts(
+    indicator: str, by_district: dict[str, float], geo: _Geography, rep: LoadReport
+) -> list[tuple]:
     """Counties, regions and England as sums of their districts; missing if any district is."""
     members: dict[str, list[str]] = defaultdict(list)
     for d, (county, region) in geo.districts.items():
@@ -186,8 +213,17 @@ def _sum_above_districts(indicator: str, by_district: dict[str, float], geo: _Ge
         if not ds or lacking:
             rep.warn(f"{indicator} for {area} left missing: no value for districts {lacking}", code=area)
             continue
-        out.append((area, indicator, "2021", sum(by_district[d] for d in ds), None, None,
-                    f"Census 2021: sum of {len(ds)} districts"))
+        out.append(
+            (
+                area,
+                indicator,
+                "2021",
+                sum(by_district[d] for d in ds),
+                None,
+                None,
+                f"Census 2021: sum of {len(ds)} districts",
+            )
+        )
     return out
 
 
@@ -213,15 +249,15 @@ def district_imd(path: Path, geo: _Geography, rep: LoadReport) -> tuple[dict[str
         code = r["ltla24_code"].strip()
         if not _current_district(code, geo, rep, path, line, "ltla24_code"):
             continue
-        nums = [parse_number(r[c], file=fname, row=line, column=c, report=rep) for c in (IMD_SCORE, IMD_RANK,
-                                                                                           IMD_SHARE)]
+        nums = [
+            parse_number(r[c], file=fname, row=line, column=c, report=rep) for c in (IMD_SCORE, IMD_RANK, IMD_SHARE)
+        ]
         if None in nums:
             rep.warn("district IMD values incomplete: district left missing", file=path, row=line, code=code)
             continue
         score, rank, share = nums
         if rank != int(rank) or not 1 <= rank <= len(table) or not 0 <= share <= 1:
-            raise EtlInputError(f"implausible rank {rank} or proportion {share}", file=path, row=line,
-                                column=IMD_RANK)
+            raise EtlInputError(f"implausible rank {rank} or proportion {share}", file=path, row=line, column=IMD_RANK)
         out[code] = (score, int(rank), share)
     ranks = [v[1] for v in out.values()]
     if len(set(ranks)) != len(ranks):
@@ -237,12 +273,28 @@ def decile(rank: int, n: int) -> int:
 def _district_imd_values(imd: dict[str, tuple[float, int, float]], n: int) -> list[tuple]:
     out = []
     for code, (score, rank, share) in sorted(imd.items()):
-        out += [(code, "imd_score", "2025", score, None, None, "IoD2025 average score, as published"),
-                (code, "imd_rank", "2025", float(rank), None, None, f"rank of average score among {n} districts"),
-                (code, "imd_decile", "2025", float(decile(rank, n)), None, None,
-                 f"decile of the rank of average score among {n} districts"),
-                (code, "imd_most_deprived_10pct_share", "2025", share * 100, None, None,
-                 "IoD2025 proportion of LSOAs in the most deprived 10% nationally, as a percentage")]
+        out += [
+            (code, "imd_score", "2025", score, None, None, "IoD2025 average score, as published"),
+            (code, "imd_rank", "2025", float(rank), None, None, f"rank of average score among {n} districts"),
+            (
+                code,
+                "imd_decile",
+                "2025",
+                float(decile(rank, n)),
+                None,
+                None,
+                f"decile of the rank of average score among {n} districts",
+            ),
+            (
+                code,
+                "imd_most_deprived_10pct_share",
+                "2025",
+                share * 100,
+                None,
+                None,
+                "IoD2025 proportion of LSOAs in the most deprived 10% nationally, as a percentage",
+            ),
+        ]
     return out
 
 
@@ -257,8 +309,17 @@ def _county_imd(imd, pop, geo: _Geography, rep: LoadReport) -> list[tuple]:
             rep.warn(f"county imd_score left missing: no score or population for {lacking}", code=county)
             continue
         weight = sum(pop[d] for d in ds)
-        out.append((county, "imd_score", "2025", sum(imd[d][0] * pop[d] for d in ds) / weight, None, weight,
-                    f"Census 2021 population-weighted mean of the IoD2025 average scores of its {len(ds)} districts"))
+        out.append(
+            (
+                county,
+                "imd_score",
+                "2025",
+                sum(imd[d][0] * pop[d] for d in ds) / weight,
+                None,
+                weight,
+                f"Census 2021 population-weighted mean of the IoD2025 average scores of its {len(ds)} districts",
+            )
+        )
     return out
 
 
@@ -303,10 +364,12 @@ def read_lsoa_population(path: Path, rep: LoadReport) -> dict[str, float | None]
     for line, r in table:
         code = r["lsoa"].strip()
         if code.startswith("E01"):
-            out[code] = parse_number(r["pop"], file=fname, row=line, column="pop", report=rep,
-                                     allow_negative=False)
-    rep.note(f"{len(table) - len(out)} rows outside England (Wales, Scotland, Northern Ireland) skipped", file=path,
-             column="lsoa")
+            out[code] = parse_number(r["pop"], file=fname, row=line, column="pop", report=rep, allow_negative=False)
+    rep.note(
+        f"{len(table) - len(out)} rows outside England (Wales, Scotland, Northern Ireland) skipped",
+        file=path,
+        column="lsoa",
+    )
     return out
 
 
@@ -337,24 +400,32 @@ def read_lsoa_wards(path: Path, geo: _Geography, rep: LoadReport) -> dict[str, s
             continue
         if ward in geo.wards:
             if geo.wards[ward] != lad:
-                rep.warn(f"ward {ward} is in district {geo.wards[ward]} but the lookup says {lad}", file=path,
-                         row=line, column="ltla24_code", code=ward)
+                rep.warn(
+                    f"ward {ward} is in district {geo.wards[ward]} but the lookup says {lad}",
+                    file=path,
+                    row=line,
+                    column="ltla24_code",
+                    code=ward,
+                )
             out[lsoa] = ward
         else:
             out[lsoa] = None
             if ward not in reported:
                 reported.add(ward)
-                rep.unmatched(ward, "May 2024 ward code is not a December 2023 ward", file=path, row=line,
-                              column="ward24_code")
+                rep.unmatched(
+                    ward, "May 2024 ward code is not a December 2023 ward", file=path, row=line, column="ward24_code"
+                )
     ward24 = {r["ward24_code"].strip() for _, r in table if r["lsoa21_code"].startswith("E01")}
-    rep.facts.update({
-        "lsoa21_in_lookup": len(out),
-        "lsoa21_in_dec2023_ward": sum(1 for w in out.values() if w),
-        "lsoa21_ward_unmatched_share": round(sum(1 for w in out.values() if not w) / len(out), 4),
-        "ward24_codes": len(ward24),
-        "ward24_codes_not_dec2023": len(reported),
-        "ward24_codes_unmatched_share": round(len(reported) / len(ward24), 4),
-    })
+    rep.facts.update(
+        {
+            "lsoa21_in_lookup": len(out),
+            "lsoa21_in_dec2023_ward": sum(1 for w in out.values() if w),
+            "lsoa21_ward_unmatched_share": round(sum(1 for w in out.values() if not w) / len(out), 4),
+            "ward24_codes": len(ward24),
+            "ward24_codes_not_dec2023": len(reported),
+            "ward24_codes_unmatched_share": round(len(reported) / len(ward24), 4),
+        }
+    )
     return out
 
 
@@ -369,8 +440,9 @@ def ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo: _Geography, rep: LoadReport)
         if ward:
             lsoas_of[ward].append(lsoa)
         if lsoa not in lsoa_pop:
-            rep.unmatched(lsoa, "LSOA 2021 code has no mid-2019 estimate (new or changed in 2021)",
-                          file=LSOA_POP, column="lsoa")
+            rep.unmatched(
+                lsoa, "LSOA 2021 code has no mid-2019 estimate (new or changed in 2021)", file=LSOA_POP, column="lsoa"
+            )
 
     pops: dict[str, float] = {}
     scores: dict[str, float] = {}
@@ -382,8 +454,9 @@ def ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo: _Geography, rep: LoadReport)
         if not lsoas:
             why_missing[ward] = "no LSOA is placed in this ward by the May 2024 lookup (ward redrawn)"
         elif no_pop or no_score:
-            why_missing[ward] = (f"{len(no_pop)} of its {len(lsoas)} LSOAs lack a mid-2019 estimate"
-                                 + (f", {len(no_score)} lack an IoD2025 score" if no_score else ""))
+            why_missing[ward] = f"{len(no_pop)} of its {len(lsoas)} LSOAs lack a mid-2019 estimate" + (
+                f", {len(no_score)} lack an IoD2025 score" if no_score else ""
+            )
         else:
             pops[ward] = sum(lsoa_pop[x] for x in lsoas)
             scores[ward] = sum(lsoa_pop[x] * lsoa_imd[x] for x in lsoas) / pops[ward]
@@ -394,25 +467,52 @@ def ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo: _Geography, rep: LoadReport)
     for ward in sorted(geo.wards):
         if ward in why_missing:
             miss = f"missing: {why_missing[ward]}"
-            out += [(ward, ind, period, None, None, None, miss)
-                    for ind, period in (("population", "2019"), ("imd_score", "2025"), ("imd_decile", "2025"))]
+            out += [
+                (ward, ind, period, None, None, None, miss)
+                for ind, period in (("population", "2019"), ("imd_score", "2025"), ("imd_decile", "2025"))
+            ]
             continue
         n = len(lsoas_of[ward])
-        out += [(ward, "population", "2019", pops[ward], None, None,
-                 f"ONS mid-2019 estimate (not Census 2021): sum of the {n} LSOAs best-fitted to the ward"),
-                (ward, "imd_score", "2025", scores[ward], None, pops[ward],
-                 f"mid-2019 population-weighted mean of the IoD2025 scores of the {n} LSOAs best-fitted to the ward"),
-                (ward, "imd_decile", "2025", float(deciles[ward]), None, None,
-                 f"decile of the ward imd_score among {len(ranked)} English wards with one (1 = most deprived)")]
-    rep.facts.update({
-        "wards": len(geo.wards),
-        "wards_in_lookup": sum(1 for w in geo.wards if lsoas_of.get(w)),
-        "wards_with_population": len(pops),
-        "ward_population_coverage": round(len(pops) / len(geo.wards), 4),
-        "wards_with_imd_score": len(ranked),
-        "ward_population_2019_total": sum(pops.values()),
-        "lsoa21_without_2019_population": sum(1 for x in lsoa_ward if lsoa_pop.get(x) is None),
-    })
+        out += [
+            (
+                ward,
+                "population",
+                "2019",
+                pops[ward],
+                None,
+                None,
+                f"ONS mid-2019 estimate (not Census 2021): sum of the {n} LSOAs best-fitted to the ward",
+            ),
+            (
+                ward,
+                "imd_score",
+                "2025",
+                scores[ward],
+                None,
+                pops[ward],
+                f"mid-2019 population-weighted mean of the IoD2025 scores of the {n} LSOAs best-fitted to the ward",
+            ),
+            (
+                ward,
+                "imd_decile",
+                "2025",
+                float(deciles[ward]),
+                None,
+                None,
+                f"decile of the ward imd_score among {len(ranked)} English wards with one (1 = most deprived)",
+            ),
+        ]
+    rep.facts.update(
+        {
+            "wards": len(geo.wards),
+            "wards_in_lookup": sum(1 for w in geo.wards if lsoas_of.get(w)),
+            "wards_with_population": len(pops),
+            "ward_population_coverage": round(len(pops) / len(geo.wards), 4),
+            "wards_with_imd_score": len(ranked),
+            "ward_population_2019_total": sum(pops.values()),
+            "lsoa21_without_2019_population": sum(1 for x in lsoa_ward if lsoa_pop.get(x) is None),
+        }
+    )
     return out
 
 

@@ -8,6 +8,7 @@ Sources combined (all joined on GSS codes, never names):
 The result is ``areas`` (current areas only) and ``area_code_map`` (former district/county
 codes and MHCLG E-codes → current councils), which every other loader uses to map old codes.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from powerbalance.codes import ENGLAND, is_gss
 
 from ..core import BuildContext, EtlInputError, Source, Table, insert_rows, read_csv
-
 
 # mySociety local-authority-type → (our type, tier)
 DISTRICT_TYPES = {
@@ -33,8 +33,10 @@ class Geography(Source):
     title = "Local authorities, wards, regions and code changes"
     publisher = "Office for National Statistics; mySociety"
     licence = "Open Government Licence v3.0 (ONS); CC-BY-4.0 (mySociety)"
-    attribution = ("Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
-                   "Local authority register © mySociety, CC-BY-4.0.")
+    attribution = (
+        "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
+        "Local authority register © mySociety, CC-BY-4.0."
+    )
     vintage = "LAD 2024, wards December 2023, register 2025"
     url = "https://geoportal.statistics.gov.uk/ ; https://github.com/mysociety/uk_local_authority_names_and_codes"
     files = (
@@ -74,18 +76,35 @@ class Geography(Source):
         final = codes.rows()
         insert_rows(ctx.con, "area_code_map", final)
         self._load_lsoa_lookup(ctx, raw, rep)
-        rep.facts.update({"districts": len(district_rows), "counties": len(county_gss), "wards": len(ward_rows),
-                          "regions": len(region_name), "former_code_mappings": len(final)})
+        rep.facts.update(
+            {
+                "districts": len(district_rows),
+                "counties": len(county_gss),
+                "wards": len(ward_rows),
+                "regions": len(region_name),
+                "former_code_mappings": len(final),
+            }
+        )
 
     def _load_lsoa_lookup(self, ctx: BuildContext, raw, rep) -> None:
         """English LSOAs: 2021 codes → May 2024 ward and LAD 2024; 2011 codes → register council."""
-        l21 = read_csv(raw / "lookup_lsoa21_ward24_ltla24.csv", ["lsoa21_code", "ward24_code", "ltla24_code"], rep,
-                       unique=["lsoa21_code"])
+        l21 = read_csv(
+            raw / "lookup_lsoa21_ward24_ltla24.csv",
+            ["lsoa21_code", "ward24_code", "ltla24_code"],
+            rep,
+            unique=["lsoa21_code"],
+        )
         l11 = read_csv(raw / "lookup_lsoa_to_registry.csv", ["lsoa", "local-authority-code"], rep, unique=["lsoa"])
-        rows = [(r["lsoa21_code"], "2021", r["ward24_code"] or None, r["ltla24_code"] or None, None)
-                for _, r in l21 if r["lsoa21_code"].startswith("E01")]
-        rows += [(r["lsoa"], "2011", None, None, r["local-authority-code"] or None)
-                 for _, r in l11 if r["lsoa"].startswith("E01")]
+        rows = [
+            (r["lsoa21_code"], "2021", r["ward24_code"] or None, r["ltla24_code"] or None, None)
+            for _, r in l21
+            if r["lsoa21_code"].startswith("E01")
+        ]
+        rows += [
+            (r["lsoa"], "2011", None, None, r["local-authority-code"] or None)
+            for _, r in l11
+            if r["lsoa"].startswith("E01")
+        ]
         rep.rows_read += len(l21) + len(l11)
         insert_rows(ctx.con, "lsoa_lookup", rows)
 
@@ -112,18 +131,39 @@ class Tables:
 
 def read_tables(raw, rep) -> Tables:
     t = Tables(
-        reg=read_csv(raw / "uk_local_authorities_future.csv",
-                     ["local-authority-code", "nice-name", "gss-code", "end-date", "replaced-by", "nation",
-                      "local-authority-type", "county-la", "former-gss-codes", "ecode"],
-                     rep, unique=["local-authority-code"]),
-        regions=read_csv(raw / "lookup_ltla24_region24.csv",
-                         ["ltla24_code", "ltla24_name", "region24_code", "region24_name"], rep,
-                         unique=["ltla24_code"]),
-        cauth=read_csv(raw / "lookup_ltla23_cauth23.csv", ["ltla23_code", "cauth23_code", "cauth23_name"], rep,
-                       unique=["ltla23_code"]),
+        reg=read_csv(
+            raw / "uk_local_authorities_future.csv",
+            [
+                "local-authority-code",
+                "nice-name",
+                "gss-code",
+                "end-date",
+                "replaced-by",
+                "nation",
+                "local-authority-type",
+                "county-la",
+                "former-gss-codes",
+                "ecode",
+            ],
+            rep,
+            unique=["local-authority-code"],
+        ),
+        regions=read_csv(
+            raw / "lookup_ltla24_region24.csv",
+            ["ltla24_code", "ltla24_name", "region24_code", "region24_name"],
+            rep,
+            unique=["ltla24_code"],
+        ),
+        cauth=read_csv(
+            raw / "lookup_ltla23_cauth23.csv",
+            ["ltla23_code", "cauth23_code", "cauth23_name"],
+            rep,
+            unique=["ltla23_code"],
+        ),
         wards=read_csv(raw / "WD23_LAD23_UK_LU_DEC.csv", ["WD23CD", "WD23NM", "LAD23CD"], rep, unique=["WD23CD"]),
         chain=read_csv(raw / "lookup_ltla_ltla.csv", ["ltla16_code", "ltla24_code"], rep),
-        gss_reg=read_csv(raw / "lookup_gss_to_registry.csv", ["gss-code", "local-authority-code"], rep))
+        gss_reg=read_csv(raw / "lookup_gss_to_registry.csv", ["gss-code", "local-authority-code"], rep),
+    )
     rep.rows_read = sum(len(x) for x in (t.reg, t.regions, t.cauth, t.wards, t.chain, t.gss_reg))
     return t
 
@@ -151,11 +191,13 @@ def read_regions(regions: Table) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def country_and_regions(region_name: dict[str, str]) -> list[tuple]:
-    rows: list[tuple] = [(ENGLAND, "England", "country", "country", None, None, None, None, None, None, None,
-                          None, None, "2024")]
+    rows: list[tuple] = [
+        (ENGLAND, "England", "country", "country", None, None, None, None, None, None, None, None, None, "2024")
+    ]
     for code, name in sorted(region_name.items()):
-        rows.append((code, name, "region", "region", None, ENGLAND, None, None, code, None, None, None, None,
-                     "Region Dec 2023"))
+        rows.append(
+            (code, name, "region", "region", None, ENGLAND, None, None, code, None, None, None, None, "Region Dec 2023")
+        )
     return rows
 
 
@@ -164,8 +206,9 @@ def current_counties(reg: Register) -> dict[str, str]:
     return {rc: r["gss-code"] for rc, (line, r) in reg.current.items() if r["local-authority-type"] == "CTY"}
 
 
-def district_areas(reg: Register, t: Tables, region_of: dict[str, str], county_gss: dict[str, str],
-                   rep) -> tuple[list[tuple], dict[str, str]]:
+def district_areas(
+    reg: Register, t: Tables, region_of: dict[str, str], county_gss: dict[str, str], rep
+) -> tuple[list[tuple], dict[str, str]]:
     """areas rows of current districts (with county, region and combined authority), and each
     county's region. Districts missing from either the register or the region lookup are reported."""
     ca_of = {r["ltla23_code"]: r["cauth23_code"] for _, r in t.cauth}
@@ -179,43 +222,105 @@ def district_areas(reg: Register, t: Tables, region_of: dict[str, str], county_g
         code = r["gss-code"]
         typ, tier = DISTRICT_TYPES[lt]
         if code not in region_of:
-            rep.unmatched(code, "current council in the register but not in the LAD 2024 → region lookup",
-                          file=t.reg.path.name, row=line, column="gss-code")
+            rep.unmatched(
+                code,
+                "current council in the register but not in the LAD 2024 → region lookup",
+                file=t.reg.path.name,
+                row=line,
+                column="gss-code",
+            )
             continue
         county = None
         if tier == "lower":
             county = county_gss.get(r["county-la"])
             if county is None:
-                raise EtlInputError(f"shire district {code} names county {r['county-la']!r}, which is not a "
-                                    "current county", file=t.reg.path, row=line, column="county-la")
+                raise EtlInputError(
+                    f"shire district {code} names county {r['county-la']!r}, which is not a current county",
+                    file=t.reg.path,
+                    row=line,
+                    column="county-la",
+                )
             county_region.setdefault(county, region_of[code])
         parent = county or region_of[code]
-        district_rows.append((code, r["nice-name"], "district", typ, tier, parent, code, county,
-                              region_of[code], ca_of.get(code), rc, r["ecode"] or None, None, "LAD 2024"))
+        district_rows.append(
+            (
+                code,
+                r["nice-name"],
+                "district",
+                typ,
+                tier,
+                parent,
+                code,
+                county,
+                region_of[code],
+                ca_of.get(code),
+                rc,
+                r["ecode"] or None,
+                None,
+                "LAD 2024",
+            )
+        )
         seen_districts.add(code)
     for code in sorted(set(region_of) - seen_districts):
-        rep.unmatched(code, "district in the LAD 2024 → region lookup but not a current council in the register",
-                      file=t.regions.path.name, column="ltla24_code")
+        rep.unmatched(
+            code,
+            "district in the LAD 2024 → region lookup but not a current council in the register",
+            file=t.regions.path.name,
+            column="ltla24_code",
+        )
     return district_rows, county_region
 
 
-def county_areas(reg: Register, county_gss: dict[str, str], county_region: dict[str, str], file: str,
-                 rep) -> list[tuple]:
+def county_areas(
+    reg: Register, county_gss: dict[str, str], county_region: dict[str, str], file: str, rep
+) -> list[tuple]:
     rows = []
     for rc, gss in sorted(county_gss.items()):
         line, r = reg.current[rc]
         if gss not in county_region:
             rep.warn("county has no current shire districts", file=file, row=line, code=gss)
-        rows.append((gss, r["nice-name"], "county", "county", "upper", county_region.get(gss), None, gss,
-                     county_region.get(gss), None, rc, r["ecode"] or None, None, "County 2024"))
+        rows.append(
+            (
+                gss,
+                r["nice-name"],
+                "county",
+                "county",
+                "upper",
+                county_region.get(gss),
+                None,
+                gss,
+                county_region.get(gss),
+                None,
+                rc,
+                r["ecode"] or None,
+                None,
+                "County 2024",
+            )
+        )
     return rows
 
 
 def combined_authorities(reg: Register) -> list[tuple]:
-    return [(r["gss-code"], r["nice-name"], "combined_authority", "combined_authority", None, ENGLAND, None, None,
-             None, r["gss-code"], rc, r["ecode"] or None, None, "CA 2025")
-            for rc, (line, r) in sorted(reg.current.items())
-            if r["local-authority-type"] == "COMB" and r["gss-code"].startswith("E47")]
+    return [
+        (
+            r["gss-code"],
+            r["nice-name"],
+            "combined_authority",
+            "combined_authority",
+            None,
+            ENGLAND,
+            None,
+            None,
+            None,
+            r["gss-code"],
+            rc,
+            r["ecode"] or None,
+            None,
+            "CA 2025",
+        )
+        for rc, (line, r) in sorted(reg.current.items())
+        if r["local-authority-type"] == "COMB" and r["gss-code"].startswith("E47")
+    ]
 
 
 def ward_areas(wards: Table, district_rows: list[tuple], rep) -> list[tuple]:
@@ -229,11 +334,28 @@ def ward_areas(wards: Table, district_rows: list[tuple], rep) -> list[tuple]:
         lad = w["LAD23CD"].strip()
         d = district_info.get(lad)
         if d is None:
-            rep.unmatched(lad, "ward's district is not a current district", file=wards.path.name, row=line,
-                          column="LAD23CD")
+            rep.unmatched(
+                lad, "ward's district is not a current district", file=wards.path.name, row=line, column="LAD23CD"
+            )
             continue
-        rows.append((code, w["WD23NM"].strip(), "ward", "ward", None, lad, lad, d[7], d[8], d[9], None, None,
-                     None, "WD Dec 2023"))
+        rows.append(
+            (
+                code,
+                w["WD23NM"].strip(),
+                "ward",
+                "ward",
+                None,
+                lad,
+                lad,
+                d[7],
+                d[8],
+                d[9],
+                None,
+                None,
+                None,
+                "WD Dec 2023",
+            )
+        )
     return rows
 
 
@@ -272,8 +394,13 @@ class CodeMap:
             succ = self.successors(rc)
             if not succ:
                 if r["end-date"].strip():
-                    rep.unmatched(r["gss-code"], "former council with no current successor", file=file,
-                                  row=line, column="replaced-by")
+                    rep.unmatched(
+                        r["gss-code"],
+                        "former council with no current successor",
+                        file=file,
+                        row=line,
+                        column="replaced-by",
+                    )
                 continue
             relation = "same" if not r["end-date"].strip() else ("split" if len(succ) > 1 else "merged_into")
             for s in succ:
@@ -286,7 +413,7 @@ class CodeMap:
 
     def add_chain(self, chain: Table) -> None:
         """ONS LAD code chain 2016 → 2024: every older code → its LAD 2024 code."""
-        for line, r in chain:
+        for _line, r in chain:
             new = r["ltla24_code"].strip()
             for col in [c for c in chain.columns if c.endswith("_code") and c != "ltla24_code"]:
                 old = r[col].strip()
@@ -298,8 +425,13 @@ class CodeMap:
         for line, r in gss_reg:
             old = r["gss-code"].strip()
             if not old:
-                rep.note("register code with no GSS code skipped", file=gss_reg.path.name, row=line,
-                         column="gss-code", code=r["local-authority-code"])
+                rep.note(
+                    "register code with no GSS code skipped",
+                    file=gss_reg.path.name,
+                    row=line,
+                    column="gss-code",
+                    code=r["local-authority-code"],
+                )
                 continue
             if old.startswith("E") and (old, old) not in self.mapping:
                 for s in self.successors(r["local-authority-code"].strip()):
@@ -309,10 +441,10 @@ class CodeMap:
     def rows(self) -> list[tuple]:
         """The mapping, sorted; a former code that now maps to several councils says 'split'."""
         fanout = defaultdict(set)
-        for (old, new) in self.mapping:
+        for old, new in self.mapping:
             fanout[old].add(new)
         final = []
-        for key, rec in sorted(self.mapping.items()):
+        for _key, rec in sorted(self.mapping.items()):
             old, new, name, level, relation, sid = rec
             if len(fanout[old]) > 1 and relation != "split":
                 relation = "split"

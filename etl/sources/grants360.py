@@ -23,6 +23,7 @@ and placement are ``powerbalance.grants360`` (shared with the dashboard's upload
 problem goes to ``load_issues`` with sheet/row/column, good rows load, and a file that is not
 360Giving at all stops the build (:class:`EtlInputError`).
 """
+
 from __future__ import annotations
 
 import io
@@ -31,14 +32,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from powerbalance.grants360 import GRANT_COLUMNS, AreaLookup, GrantsFileError, place_grants, placement_summary, \
-    read_360giving
+from powerbalance.grants360 import (
+    GRANT_COLUMNS,
+    AreaLookup,
+    GrantsFileError,
+    place_grants,
+    placement_summary,
+    read_360giving,
+)
 
 from ..core import BuildContext, EtlInputError, Source, decode_text, insert_rows
 
 AGG_GLOB = "funding/360giving_grants_eng_LAD_ward_donor_year_*.csv"
-AGG_COLUMNS = ["Funding Org:Name", "Award Year", "Recipient District Geographic Code",
-               "Recipient Ward Geographic Code", "Recipient Region", "Amount Awarded", "Identifier"]
+AGG_COLUMNS = [
+    "Funding Org:Name",
+    "Award Year",
+    "Recipient District Geographic Code",
+    "Recipient Ward Geographic Code",
+    "Recipient Region",
+    "Amount Awarded",
+    "Identifier",
+]
 #: The ETL takes larger files than a dashboard upload; beyond this a file is refused as too big.
 RECORDS_MAX_ROWS = 500_000
 
@@ -66,8 +80,19 @@ class Grants360Aggregate(Source):
             frame = _read_aggregate(path, rep)
             frames.append(_map_aggregate(frame, wards, successors, rep, path))
         out = pd.concat(frames, ignore_index=True)
-        cols = ["funder", "award_year", "source_district_code", "source_ward_code", "region_name", "district_code",
-                "ward_code", "ward_match", "amount_gbp", "grants", "row"]
+        cols = [
+            "funder",
+            "award_year",
+            "source_district_code",
+            "source_ward_code",
+            "region_name",
+            "district_code",
+            "ward_code",
+            "ward_match",
+            "amount_gbp",
+            "grants",
+            "row",
+        ]
         rep.rows_loaded = insert_rows(ctx.con, "grants_agg", out[cols])
         rep.facts.update(_aggregate_facts(out))
 
@@ -90,17 +115,22 @@ def _read_aggregate(path: Path, rep) -> pd.DataFrame:
     text = decode_text(path, rep)
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except pd.errors.EmptyDataError:   # nothing but (perhaps) a byte-order mark or blank lines
+    except pd.errors.EmptyDataError:  # nothing but (perhaps) a byte-order mark or blank lines
         raise EtlInputError("file is empty: no header row", file=path, row=1) from None
     except pd.errors.ParserError as exc:
         raise EtlInputError(f"not readable as CSV: {exc}", file=path) from None
     missing = [c for c in AGG_COLUMNS if c not in df.columns]
     if missing:
-        raise EtlInputError(f"missing required column(s) {missing}; found {list(df.columns)[:10]}", file=path,
-                            row=1, column=missing[0])
+        raise EtlInputError(
+            f"missing required column(s) {missing}; found {list(df.columns)[:10]}", file=path, row=1, column=missing[0]
+        )
     if df.columns[0] != "Unnamed: 0":
-        rep.note(f"first column {df.columns[0]!r} is not the unnamed row index the file is known to have; "
-                 "ignored", file=path, row=1, column=df.columns[0])
+        rep.note(
+            f"first column {df.columns[0]!r} is not the unnamed row index the file is known to have; ignored",
+            file=path,
+            row=1,
+            column=df.columns[0],
+        )
     df = df[AGG_COLUMNS].fillna("")
     df["row"] = 2 + np.arange(len(df))
     if text.count("\n") > len(df) + 1:  # line breaks inside quoted fields shift the physical lines
@@ -115,27 +145,38 @@ def _read_aggregate(path: Path, rep) -> pd.DataFrame:
     amount = pd.to_numeric(df["Amount Awarded"], errors="coerce")
     grants = pd.to_numeric(df["Identifier"], errors="coerce")
     year = pd.to_numeric(df["Award Year"], errors="coerce")
-    for col, values, ok in (("Amount Awarded", amount, amount.notna()),
-                            ("Identifier", grants, grants.notna() & (grants >= 1) & (grants % 1 == 0)),
-                            ("Award Year", year, year.between(1990, 2100) & (year % 1 == 0))):
+    for col, _values, ok in (
+        ("Amount Awarded", amount, amount.notna()),
+        ("Identifier", grants, grants.notna() & (grants >= 1) & (grants % 1 == 0)),
+        ("Award Year", year, year.between(1990, 2100) & (year % 1 == 0)),
+    ):
         if not ok.all():
             i = int((~ok).to_numpy().nonzero()[0][0])
-            what = {"Identifier": "a whole number of grants (1 or more)", "Award Year": "a year",
-                    "Amount Awarded": "a number"}[col]
-            raise EtlInputError(f"expected {what}, found {df[col].iloc[i]!r}", file=path, row=int(df["row"].iloc[i]),
-                                column=col)
+            what = {
+                "Identifier": "a whole number of grants (1 or more)",
+                "Award Year": "a year",
+                "Amount Awarded": "a number",
+            }[col]
+            raise EtlInputError(
+                f"expected {what}, found {df[col].iloc[i]!r}", file=path, row=int(df["row"].iloc[i]), column=col
+            )
     df["amount_gbp"], df["grants"], df["award_year"] = amount, grants.astype("int64"), year.astype("int64")
     for i in (amount < 0).to_numpy().nonzero()[0]:
         rep.negative(file=path, row=int(df["row"].iloc[i]), column="Amount Awarded")
     zero = amount == 0
     if zero.any():
-        rep.note(f"{int(zero.sum())} rows ({int(grants[zero].sum())} grants) have Amount Awarded £0; kept as "
-                 f"published (first on row {int(df['row'][zero].iloc[0])})", file=path, column="Amount Awarded")
+        rep.note(
+            f"{int(zero.sum())} rows ({int(grants[zero].sum())} grants) have Amount Awarded £0; kept as "
+            f"published (first on row {int(df['row'][zero].iloc[0])})",
+            file=path,
+            column="Amount Awarded",
+        )
     return df
 
 
-def _map_aggregate(df: pd.DataFrame, wards: dict[str, str], successors: dict[str, list[str]], rep,
-                   path: Path) -> pd.DataFrame:
+def _map_aggregate(
+    df: pd.DataFrame, wards: dict[str, str], successors: dict[str, list[str]], rep, path: Path
+) -> pd.DataFrame:
     """Ward first, then the district code of its year; every code left unmatched is reported."""
     ward_src, dist_src = df["Recipient Ward Geographic Code"], df["Recipient District Geographic Code"]
     ward_district = ward_src.map(wards)
@@ -144,17 +185,29 @@ def _map_aggregate(df: pd.DataFrame, wards: dict[str, str], successors: dict[str
     both = ward_district.notna() & code_district.notna() & (ward_district != code_district)
     if both.any():
         first = df[both].iloc[0]
-        rep.warn(f"{int(both.sum())} rows have a ward whose current district differs from the one their district "
-                 f"code maps to; the ward's district is used (first: ward {first['Recipient Ward Geographic Code']}, "
-                 f"district {first['Recipient District Geographic Code']})", file=path, row=int(first["row"]),
-                 column="Recipient Ward Geographic Code")
-    out = pd.DataFrame({
-        "funder": df["Funding Org:Name"], "award_year": df["award_year"], "source_district_code": dist_src,
-        "source_ward_code": ward_src, "region_name": df["Recipient Region"].replace("", None),
-        "district_code": ward_district.fillna(code_district), "ward_code": ward_src.where(ward_district.notna()),
-        "ward_match": ward_district.notna().map({True: "exact", False: "unmatched"}),
-        "amount_gbp": df["amount_gbp"], "grants": df["grants"], "row": df["row"],
-    })
+        rep.warn(
+            f"{int(both.sum())} rows have a ward whose current district differs from the one their district "
+            f"code maps to; the ward's district is used (first: ward {first['Recipient Ward Geographic Code']}, "
+            f"district {first['Recipient District Geographic Code']})",
+            file=path,
+            row=int(first["row"]),
+            column="Recipient Ward Geographic Code",
+        )
+    out = pd.DataFrame(
+        {
+            "funder": df["Funding Org:Name"],
+            "award_year": df["award_year"],
+            "source_district_code": dist_src,
+            "source_ward_code": ward_src,
+            "region_name": df["Recipient Region"].replace("", None),
+            "district_code": ward_district.fillna(code_district),
+            "ward_code": ward_src.where(ward_district.notna()),
+            "ward_match": ward_district.notna().map({True: "exact", False: "unmatched"}),
+            "amount_gbp": df["amount_gbp"],
+            "grants": df["grants"],
+            "row": df["row"],
+        }
+    )
     out["england"] = dist_src.str.startswith("E")
     _report_unmatched(out, successors, rep, path)
     return out
@@ -162,47 +215,72 @@ def _map_aggregate(df: pd.DataFrame, wards: dict[str, str], successors: dict[str
 
 def _report_unmatched(out: pd.DataFrame, successors: dict[str, list[str]], rep, path: Path) -> None:
     """One line per distinct code: why, where first, and how much it carries."""
+
     def groups(mask, key):
         g = out[mask].groupby(key, sort=True)
-        return g.agg(first=("row", "min"), rows=("row", "size"), grants=("grants", "sum"),
-                     amount=("amount_gbp", "sum")).itertuples()
+        return g.agg(
+            first=("row", "min"), rows=("row", "size"), grants=("grants", "sum"), amount=("amount_gbp", "sum")
+        ).itertuples()
 
     def size(r):
         return f"{r.rows} rows, {r.grants} grants, £{r.amount:,.0f}; first on row {r.first}"
 
     for r in groups(~out["england"], "source_district_code"):
-        rep.unmatched(r.Index, f"outside England (Welsh or Scottish council): {size(r)}; kept with no current "
-                      "area", file=path, row=int(r.first), column="Recipient District Geographic Code")
+        rep.unmatched(
+            r.Index,
+            f"outside England (Welsh or Scottish council): {size(r)}; kept with no current area",
+            file=path,
+            row=int(r.first),
+            column="Recipient District Geographic Code",
+        )
     for r in groups(out["england"] & out["district_code"].isna(), "source_district_code"):
         succ = successors.get(r.Index, [])
         why = f"split between {', '.join(succ)}" if succ else "not a current or former district in area_code_map"
-        rep.unmatched(r.Index, f"district code {why} and the ward is not current: {size(r)}; district left empty",
-                      file=path, row=int(r.first), column="Recipient District Geographic Code")
+        rep.unmatched(
+            r.Index,
+            f"district code {why} and the ward is not current: {size(r)}; district left empty",
+            file=path,
+            row=int(r.first),
+            column="Recipient District Geographic Code",
+        )
     for r in groups(out["england"] & (out["ward_match"] == "unmatched"), "source_ward_code"):
-        rep.unmatched(r.Index, f"ward code is not a December 2023 ward (redrawn or recoded since): {size(r)}; "
-                      "placed at district level only", file=path, row=int(r.first),
-                      column="Recipient Ward Geographic Code")
+        rep.unmatched(
+            r.Index,
+            f"ward code is not a December 2023 ward (redrawn or recoded since): {size(r)}; "
+            "placed at district level only",
+            file=path,
+            row=int(r.first),
+            column="Recipient Ward Geographic Code",
+        )
 
 
 def _aggregate_facts(out: pd.DataFrame) -> dict[str, float]:
     """Totals and the unmatched shares (by grants and by £), for all rows and for England only."""
+
     def share(mask, frame):
-        return (round(float(frame.loc[mask, "grants"].sum() / frame["grants"].sum()), 4),
-                round(float(frame.loc[mask, "amount_gbp"].sum() / frame["amount_gbp"].sum()), 4))
+        return (
+            round(float(frame.loc[mask, "grants"].sum() / frame["grants"].sum()), 4),
+            round(float(frame.loc[mask, "amount_gbp"].sum() / frame["amount_gbp"].sum()), 4),
+        )
 
     eng = out[out["england"]]
     facts = {
-        "grants_total": int(out["grants"].sum()), "amount_total_gbp": round(float(out["amount_gbp"].sum()), 2),
-        "rows": len(out), "grants_outside_england": int(out.loc[~out["england"], "grants"].sum()),
+        "grants_total": int(out["grants"].sum()),
+        "amount_total_gbp": round(float(out["amount_gbp"].sum()), 2),
+        "rows": len(out),
+        "grants_outside_england": int(out.loc[~out["england"], "grants"].sum()),
         "amount_outside_england_gbp": round(float(out.loc[~out["england"], "amount_gbp"].sum()), 2),
-        "distinct_ward_codes_unmatched_england": int(eng.loc[eng["ward_match"] == "unmatched",
-                                                             "source_ward_code"].nunique()),
+        "distinct_ward_codes_unmatched_england": int(
+            eng.loc[eng["ward_match"] == "unmatched", "source_ward_code"].nunique()
+        ),
     }
     for name, frame in (("", out), ("_england", eng)):
-        facts[f"ward_unmatched_share_grants{name}"], facts[f"ward_unmatched_share_amount{name}"] = \
-            share(frame["ward_match"] == "unmatched", frame)
-        facts[f"district_unmatched_share_grants{name}"], facts[f"district_unmatched_share_amount{name}"] = \
-            share(frame["district_code"].isna(), frame)
+        facts[f"ward_unmatched_share_grants{name}"], facts[f"ward_unmatched_share_amount{name}"] = share(
+            frame["ward_match"] == "unmatched", frame
+        )
+        facts[f"district_unmatched_share_grants{name}"], facts[f"district_unmatched_share_amount{name}"] = share(
+            frame["district_code"].isna(), frame
+        )
     return facts
 
 
@@ -214,9 +292,10 @@ class Grants360Records(Source):
     attribution = ATTRIBUTION
     vintage = "as published in each file (COVID-19 grants sample: March–May 2020)"
     url = "https://www.threesixtygiving.org/data/data-standard/ ; https://grantnav.threesixtygiving.org/"
-    files = tuple(f"{folder}{ext}" for folder in ("funding/360giving_*", "360giving/*")
-                  for ext in (".json", ".csv", ".xlsx"))
-    depends = ("geography", "boundaries")   # postcodes' wards come from the ward boundaries
+    files = tuple(
+        f"{folder}{ext}" for folder in ("funding/360giving_*", "360giving/*") for ext in (".json", ".csv", ".xlsx")
+    )
+    depends = ("geography", "boundaries")  # postcodes' wards come from the ward boundaries
     optional = True
 
     def load(self, ctx: BuildContext) -> None:
@@ -247,26 +326,37 @@ class Grants360Records(Source):
             where = f" [{p.cell}]" if p.cell else ""
             grant = f" (grant {p.grant_id})" if p.grant_id else ""
             verdict = "row not loaded: " if p.severity == "error" else ""
-            rep.warn(f"{verdict}{p.check}: {p.message}{grant}{where}", file=path, sheet=p.sheet, row=p.row,
-                     column=p.column)
+            rep.warn(
+                f"{verdict}{p.check}: {p.message}{grant}{where}", file=path, sheet=p.sheet, row=p.row, column=p.column
+            )
         placed = place_grants(gf.grants, lookup)
         rep.rows_loaded += insert_rows(ctx.con, "grants", placed[GRANT_COLUMNS])
         for _, g in placed[placed["placed_by"].isna()].iterrows():
             codes, postcode = g["beneficiary_codes"], g["recipient_postcode"]
             code = codes.split(";")[0] if isinstance(codes, str) else postcode if isinstance(postcode, str) else None
-            rep.unmatched(code,
-                          f"grant {g['grant_id']} not placed: {g['place_note']}", file=path, sheet=g["sheet"],
-                          row=int(g["row"]))
+            rep.unmatched(
+                code,
+                f"grant {g['grant_id']} not placed: {g['place_note']}",
+                file=path,
+                sheet=g["sheet"],
+                row=int(g["row"]),
+            )
         summary = placement_summary(placed)
-        rep.note(f"{len(placed)} grants loaded ({len(gf.errors)} rows not loaded); placed by: " + ", ".join(
-            f"{r.rule} {r.grants}" for r in summary.itertuples()), file=path)
+        rep.note(
+            f"{len(placed)} grants loaded ({len(gf.errors)} rows not loaded); placed by: "
+            + ", ".join(f"{r.rule} {r.grants}" for r in summary.itertuples()),
+            file=path,
+        )
         return placed
 
 
 def _record_facts(placed: pd.DataFrame) -> dict[str, float]:
     """Counts and £ per placement rule; placed + unplaced always equals the grants loaded."""
-    facts: dict[str, float] = {"grants": len(placed), "amount_gbp": float(placed["amount_gbp"].sum()),
-                               "grants_without_gbp_amount": int(placed["amount_gbp"].isna().sum())}
+    facts: dict[str, float] = {
+        "grants": len(placed),
+        "amount_gbp": float(placed["amount_gbp"].sum()),
+        "grants_without_gbp_amount": int(placed["amount_gbp"].isna().sum()),
+    }
     for r in placement_summary(placed).itertuples():
         key = r.rule.replace(" ", "_")
         facts[f"grants_{key}"] = int(r.grants)

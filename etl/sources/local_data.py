@@ -10,6 +10,7 @@ rest of the file still loads. Retired area codes are reported with the current c
 ``python -m etl templates`` regenerates the templates from :data:`TEMPLATES` below, which is the
 single definition of every measure (tests check the committed files match).
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,16 @@ from pathlib import Path
 
 from powerbalance.codes import open_workbook
 
-from ..core import (BuildContext, EtlInputError, LoadReport, Source, decode_text, insert_rows,
-                    parse_number, read_excel_rows)
+from ..core import (
+    BuildContext,
+    EtlInputError,
+    LoadReport,
+    Source,
+    decode_text,
+    insert_rows,
+    parse_number,
+    read_excel_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -32,42 +41,86 @@ class Measure:
     title: str
     unit: str
     description: str
-    maximum: float | None = None     # e.g. 100 for percentages
+    maximum: float | None = None  # e.g. 100 for percentages
     integer: bool = False
 
 
 TEMPLATES: dict[str, list[Measure]] = {
     "volunteering": [
-        Measure("formal_volunteering_rate", "Formal volunteering rate", "%",
-                "Percentage of adults (16+) who volunteered formally (through a group, club or organisation) in "
-                "the last 12 months, e.g. the Community Life Survey local estimate.", maximum=100),
-        Measure("civic_participation_rate", "Civic participation rate", "%",
-                "Percentage of adults (16+) who took part in civic participation in the last 12 months "
-                "(local estimate; replaces the regional survey figure for this area).", maximum=100),
-        Measure("volunteers", "Volunteers", "people",
-                "Number of residents volunteering in council-supported or partner schemes in the period.",
-                integer=True),
-        Measure("volunteer_hours", "Volunteer hours", "hours",
-                "Hours given by volunteers in the period, as recorded by the council or partner."),
+        Measure(
+            "formal_volunteering_rate",
+            "Formal volunteering rate",
+            "%",
+            "Percentage of adults (16+) who volunteered formally (through a group, club or organisation) in "
+            "the last 12 months, e.g. the Community Life Survey local estimate.",
+            maximum=100,
+        ),
+        Measure(
+            "civic_participation_rate",
+            "Civic participation rate",
+            "%",
+            "Percentage of adults (16+) who took part in civic participation in the last 12 months "
+            "(local estimate; replaces the regional survey figure for this area).",
+            maximum=100,
+        ),
+        Measure(
+            "volunteers",
+            "Volunteers",
+            "people",
+            "Number of residents volunteering in council-supported or partner schemes in the period.",
+            integer=True,
+        ),
+        Measure(
+            "volunteer_hours",
+            "Volunteer hours",
+            "hours",
+            "Hours given by volunteers in the period, as recorded by the council or partner.",
+        ),
     ],
     "projects": [
-        Measure("resident_led_projects", "Resident-led projects", "projects",
-                "Projects designed and run by residents that were active in the period.", integer=True),
-        Measure("community_asset_transfers", "Community asset transfers", "transfers",
-                "Council land or buildings transferred to community ownership or management in the period.",
-                integer=True),
-        Measure("assets_of_community_value", "Assets of community value", "assets",
-                "Assets listed on the council's register of assets of community value at the end of the period.",
-                integer=True),
-        Measure("neighbourhood_plans", "Neighbourhood plans made", "plans",
-                "Neighbourhood development plans made (adopted) and in force at the end of the period.",
-                integer=True),
-        Measure("participatory_budgeting_rounds", "Participatory budgeting rounds", "rounds",
-                "Participatory budgeting rounds in which residents decided how money was spent.", integer=True),
+        Measure(
+            "resident_led_projects",
+            "Resident-led projects",
+            "projects",
+            "Projects designed and run by residents that were active in the period.",
+            integer=True,
+        ),
+        Measure(
+            "community_asset_transfers",
+            "Community asset transfers",
+            "transfers",
+            "Council land or buildings transferred to community ownership or management in the period.",
+            integer=True,
+        ),
+        Measure(
+            "assets_of_community_value",
+            "Assets of community value",
+            "assets",
+            "Assets listed on the council's register of assets of community value at the end of the period.",
+            integer=True,
+        ),
+        Measure(
+            "neighbourhood_plans",
+            "Neighbourhood plans made",
+            "plans",
+            "Neighbourhood development plans made (adopted) and in force at the end of the period.",
+            integer=True,
+        ),
+        Measure(
+            "participatory_budgeting_rounds",
+            "Participatory budgeting rounds",
+            "rounds",
+            "Participatory budgeting rounds in which residents decided how money was spent.",
+            integer=True,
+        ),
     ],
     "council_grants": [
-        Measure("council_vcs_grants_gbp", "Council grants to voluntary and community groups", "£",
-                "Pounds the council granted to voluntary, community and social enterprise groups in the period."),
+        Measure(
+            "council_vcs_grants_gbp",
+            "Council grants to voluntary and community groups",
+            "£",
+            "Pounds the council granted to voluntary, community and social enterprise groups in the period.",
+        ),
     ],
 }
 MEASURES = {m.id: (tpl, m) for tpl, ms in TEMPLATES.items() for m in ms}
@@ -87,27 +140,56 @@ def table_schema(template: str) -> dict:
         "$schema": "https://specs.frictionlessdata.io/schemas/table-schema.json",
         "title": f"Power Balance local data: {template.replace('_', ' ')}",
         "description": "One row per area, period and measure. Put filled-in files in the raw directory's local/ "
-                       f"folder with a name starting '{template}'. See docs/local-data.md.",
+        f"folder with a name starting '{template}'. See docs/local-data.md.",
         "fields": [
-            {"name": "area_code", "type": "string", "title": "Area code",
-             "description": "Current GSS code of a ward (E05), district (E06/E07/E08/E09) or county (E10).",
-             "constraints": {"required": True, "pattern": "^E(05|06|07|08|09|10)[0-9]{6}$"}},
-            {"name": "period", "type": "string", "title": "Period",
-             "description": "Financial year such as 2023-24, or calendar year such as 2023.",
-             "constraints": {"required": True, "pattern": "^[0-9]{4}(-[0-9]{2})?$"}},
-            {"name": "measure", "type": "string", "title": "Measure",
-             "description": "; ".join(f"{m.id}: {m.description} ({m.unit})" for m in measures),
-             "constraints": {"required": True, "enum": [m.id for m in measures]}},
-            {"name": "value", "type": "number", "title": "Value",
-             "description": "The figure, in the measure's unit. No thousands separators needed; never blank — leave "
-                            "the row out when there is no figure.",
-             "constraints": {"required": True, "minimum": 0}},
-            {"name": "source_note", "type": "string", "title": "Source note",
-             "description": "Optional: who collected the figure and how."},
+            {
+                "name": "area_code",
+                "type": "string",
+                "title": "Area code",
+                "description": "Current GSS code of a ward (E05), district (E06/E07/E08/E09) or county (E10).",
+                "constraints": {"required": True, "pattern": "^E(05|06|07|08|09|10)[0-9]{6}$"},
+            },
+            {
+                "name": "period",
+                "type": "string",
+                "title": "Period",
+                "description": "Financial year such as 2023-24, or calendar year such as 2023.",
+                "constraints": {"required": True, "pattern": "^[0-9]{4}(-[0-9]{2})?$"},
+            },
+            {
+                "name": "measure",
+                "type": "string",
+                "title": "Measure",
+                "description": "; ".join(f"{m.id}: {m.description} ({m.unit})" for m in measures),
+                "constraints": {"required": True, "enum": [m.id for m in measures]},
+            },
+            {
+                "name": "value",
+                "type": "number",
+                "title": "Value",
+                "description": "The figure, in the measure's unit. No thousands separators needed; never blank — leave "
+                "the row out when there is no figure.",
+                "constraints": {"required": True, "minimum": 0},
+            },
+            {
+                "name": "source_note",
+                "type": "string",
+                "title": "Source note",
+                "description": "Optional: who collected the figure and how.",
+            },
         ],
         "primaryKey": ["area_code", "period", "measure"],
-        "measures": [{"id": m.id, "title": m.title, "unit": m.unit, "description": m.description,
-                      "maximum": m.maximum, "integer": m.integer} for m in measures],
+        "measures": [
+            {
+                "id": m.id,
+                "title": m.title,
+                "unit": m.unit,
+                "description": m.description,
+                "maximum": m.maximum,
+                "integer": m.integer,
+            }
+            for m in measures
+        ],
     }
 
 
@@ -142,8 +224,9 @@ def _template_of(path: Path) -> str:
     for tpl in sorted(TEMPLATES, key=len, reverse=True):
         if stem.startswith(tpl):
             return tpl
-    raise EtlInputError(f"local file name must start with one of {sorted(TEMPLATES)} so its template is known",
-                        file=path)
+    raise EtlInputError(
+        f"local file name must start with one of {sorted(TEMPLATES)} so its template is known", file=path
+    )
 
 
 def _rows(path: Path, report: LoadReport) -> tuple[str | None, list[tuple[int, dict[str, object]]]]:
@@ -165,8 +248,13 @@ def _rows(path: Path, report: LoadReport) -> tuple[str | None, list[tuple[int, d
         raise EtlInputError("file has no header row", file=path, sheet=sheet, row=1)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise EtlInputError(f"missing required column(s) {missing}; expected {COLUMNS}", file=path, sheet=sheet,
-                            row=1, column=missing[0])
+        raise EtlInputError(
+            f"missing required column(s) {missing}; expected {COLUMNS}",
+            file=path,
+            sheet=sheet,
+            row=1,
+            column=missing[0],
+        )
     out = []
     for line, rec in body:
         if not any(str(v).strip() for v in rec if v is not None):
@@ -198,8 +286,9 @@ class LocalData(Source):
         found = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
         for p in found:
             if p.suffix.lower() not in READ_SUFFIXES:
-                ctx.report(self.id).warn(f"file ignored: only {', '.join(READ_SUFFIXES)} files are read from local/",
-                                         file=p.name)
+                ctx.report(self.id).warn(
+                    f"file ignored: only {', '.join(READ_SUFFIXES)} files are read from local/", file=p.name
+                )
         return [p for p in found if p.suffix.lower() in READ_SUFFIXES]
 
     def load(self, ctx: BuildContext) -> None:
@@ -208,12 +297,17 @@ class LocalData(Source):
         if not paths:
             rep.note("no local files found in local/ (optional)")
             return
-        places = {c: (lvl, d, cty) for c, lvl, d, cty in ctx.con.execute(
-            f"select code, level, district_code, county_code from areas where level in {AREA_LEVELS}").fetchall()}
+        places = {
+            c: (lvl, d, cty)
+            for c, lvl, d, cty in ctx.con.execute(
+                f"select code, level, district_code, county_code from areas where level in {AREA_LEVELS}"
+            ).fetchall()
+        }
         levels = {c: v[0] for c, v in places.items()}
         successors: dict[str, list[str]] = {}
         for old, new in ctx.con.execute(
-                "select old_code, new_code from area_code_map where relation <> 'same' order by 1, 2").fetchall():
+            "select old_code, new_code from area_code_map where relation <> 'same' order by 1, 2"
+        ).fetchall():
             successors.setdefault(old, []).append(new)
         out: list[tuple] = []
         earlier: dict[tuple, tuple] = {}  # (area, financial year, measure) → (file, sheet, row) in earlier files
@@ -231,9 +325,23 @@ class LocalData(Source):
             refuse_cross_file_duplicates(kept, earlier)
             warn_doubtful(kept, places, rep)
             out += kept
-        insert_rows(ctx.con, "local_values", out,
-                    ["file", "sheet", "row", "template", "area_code", "area_level", "period", "measure", "value",
-                     "source_note"])
+        insert_rows(
+            ctx.con,
+            "local_values",
+            out,
+            [
+                "file",
+                "sheet",
+                "row",
+                "template",
+                "area_code",
+                "area_level",
+                "period",
+                "measure",
+                "value",
+                "source_note",
+            ],
+        )
         rep.rows_loaded = len(out)
         rep.facts["local_files"] = len(paths)
         rep.facts["local_rows_skipped"] = rep.rows_read - len(out)
@@ -254,8 +362,9 @@ class LocalData(Source):
             return skip("area_code is blank", "area_code")
         if code not in levels:
             if code in successors:
-                return skip(f"retired area code; use {' or '.join(successors[code])} instead; row skipped",
-                            "area_code", code)
+                return skip(
+                    f"retired area code; use {' or '.join(successors[code])} instead; row skipped", "area_code", code
+                )
             return skip("unknown area code (not a current ward, district or county); row skipped", "area_code", code)
         period = str(r.get("period") or "").strip()
         if isinstance(r.get("period"), float) and float(r["period"]).is_integer():
@@ -280,8 +389,12 @@ class LocalData(Source):
             return skip(f"value {value:g} should be a whole number of {meta.unit}", "value")
         key = (code, financial_year(period), measure)
         if key in seen:
-            return skip(f"duplicate of row {seen[key]} (same area, period and measure"
-                        + (f"; calendar {period} counts as {key[1]}" if "-" not in period else "") + ")", "area_code")
+            return skip(
+                f"duplicate of row {seen[key]} (same area, period and measure"
+                + (f"; calendar {period} counts as {key[1]}" if "-" not in period else "")
+                + ")",
+                "area_code",
+            )
         seen[key] = line
         note = r.get("source_note")
         note = str(note).strip() if note not in (None, "") else None
@@ -323,9 +436,15 @@ def refuse_cross_file_duplicates(kept: list[tuple], earlier: dict[tuple, tuple])
         key = (code, financial_year(period), measure)
         if key in earlier:
             first = earlier[key]
-            raise EtlInputError(f"{code} {measure} for {key[1]} is given twice: here (period {period!r}) and in "
-                                f"{_where(first)} (period {first[6]!r}); keep one file's figure and remove the "
-                                "other", file=file, sheet=sheet, row=row, column="area_code")
+            raise EtlInputError(
+                f"{code} {measure} for {key[1]} is given twice: here (period {period!r}) and in "
+                f"{_where(first)} (period {first[6]!r}); keep one file's figure and remove the "
+                "other",
+                file=file,
+                sheet=sheet,
+                row=row,
+                column="area_code",
+            )
     for rec in kept:
         earlier.setdefault((rec[4], financial_year(rec[6]), rec[7]), rec)
 
@@ -346,17 +465,28 @@ def warn_doubtful(kept: list[tuple], places: dict[str, tuple], rep: LoadReport, 
         file, sheet, row, _tpl, code, level, period, measure, value = rec[:9]
         loc = dict(file=file, sheet=sheet, row=row)
         if period_start(period) > today:
-            rep.warn(f"period {period} has not started yet (today is {today:%d %B %Y}); check the year", column="period",
-                     **loc)
+            rep.warn(
+                f"period {period} has not started yet (today is {today:%d %B %Y}); check the year",
+                column="period",
+                **loc,
+            )
         meta = MEASURES[measure][1]
         if meta.maximum == 100 and 0 < value <= 1:
-            rep.warn(f"{measure} {value:g} looks like a fraction; percentages are given 0–100 "
-                     f"(e.g. {value * 100:g} for {value:.1%})", column="value", **loc)
+            rep.warn(
+                f"{measure} {value:g} looks like a fraction; percentages are given 0–100 "
+                f"(e.g. {value * 100:g} for {value:.1%})",
+                column="value",
+                **loc,
+            )
         if level == "ward" and councils:
             _, district, county = places[code]
             if district not in councils and county not in councils:
-                rep.warn(f"ward {code} is in district {district}, not in the council(s) this file covers "
-                         f"({', '.join(sorted(councils))}); check the code", column="area_code", **loc)
+                rep.warn(
+                    f"ward {code} is in district {district}, not in the council(s) this file covers "
+                    f"({', '.join(sorted(councils))}); check the code",
+                    column="area_code",
+                    **loc,
+                )
 
 
 SOURCES = [LocalData()]

@@ -23,6 +23,7 @@ lookup of the same shape loads by changing :data:`FILE` only. Its quirks decide 
   but hold the lookup's own vintage: December 2019 wards and districts.
 - Welsh communities (W04) in the same file are outside this England-only project and skipped.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,7 @@ def vintage_of(path: Path) -> str:
     header = [h.strip().strip('"') for h in lines[0].split(",")] if lines else []
     years = [m.group(1) for h in header if (m := VINTAGE_RE.match(h.strip()))]
     if len(years) != 1:
-        raise EtlInputError(f"expected one parish code column like 'PAR19CD'; header is {header[:8]}", file=path,
-                            row=1)
+        raise EtlInputError(f"expected one parish code column like 'PAR19CD'; header is {header[:8]}", file=path, row=1)
     return years[0]
 
 
@@ -53,8 +53,10 @@ class Parishes(Source):
     title = "Parish to Ward to Local Authority District lookup (December 2019), England"
     publisher = "Office for National Statistics"
     licence = "Open Government Licence v3.0"
-    attribution = ("Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
-                   "Contains OS data © Crown copyright and database right 2019.")
+    attribution = (
+        "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
+        "Contains OS data © Crown copyright and database right 2019."
+    )
     vintage = "December 2019 (PAR19, WD19, LAD19)"
     url = "https://geoportal.statistics.gov.uk/search?q=PAR19_WD19_LAD19"
     files = (FILE, NAMES_FILE)
@@ -73,8 +75,7 @@ class Parishes(Source):
         rep.facts["lookup_year"] = 2000 + int(yy)
 
         district_map = _district_map(ctx.con)
-        current_wards = dict(ctx.con.execute(
-            "SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
+        current_wards = dict(ctx.con.execute("SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
 
         parishes: dict[str, dict] = {}
         pairs: list[tuple[str, str, int]] = []  # (parish, 2018 ward, line)
@@ -85,18 +86,35 @@ class Parishes(Source):
                 welsh += 1
                 continue
             if not code.startswith("E04"):
-                raise EtlInputError(f"not an English parish (E04) or Welsh community (W04) code: {code!r}",
-                                    file=path, row=line, column=par)
+                raise EtlInputError(
+                    f"not an English parish (E04) or Welsh community (W04) code: {code!r}",
+                    file=path,
+                    row=line,
+                    column=par,
+                )
             if not ward18.startswith("E05"):
-                raise EtlInputError(f"parish {code} has a ward code that is not an English ward: {ward18!r}",
-                                    file=path, row=line, column=wd)
+                raise EtlInputError(
+                    f"parish {code} has a ward code that is not an English ward: {ward18!r}",
+                    file=path,
+                    row=line,
+                    column=wd,
+                )
             p = parishes.setdefault(code, {"name": r[nm].strip(), "lad18": lad18, "line": line})
             if p["lad18"] != lad18:
-                raise EtlInputError(f"parish {code} is listed under two districts ({p['lad18']} on line "
-                                    f"{p['line']}, {lad18} here)", file=path, row=line, column=lad)
+                raise EtlInputError(
+                    f"parish {code} is listed under two districts ({p['lad18']} on line {p['line']}, {lad18} here)",
+                    file=path,
+                    row=line,
+                    column=lad,
+                )
             if p["name"] != r[nm].strip():
-                rep.warn(f"parish {code} has two names: {p['name']!r} and {r[nm].strip()!r}; first kept",
-                         file=path, row=line, column=nm, code=code)
+                rep.warn(
+                    f"parish {code} has two names: {p['name']!r} and {r[nm].strip()!r}; first kept",
+                    file=path,
+                    row=line,
+                    column=nm,
+                    code=code,
+                )
             pairs.append((code, ward18, line))
         rep.note(f"{welsh} Welsh community rows (W04) skipped: England only", file=path, column=par)
         if names_path.exists():
@@ -114,28 +132,37 @@ class Parishes(Source):
         rows = []
         for code, p in sorted(parishes.items()):
             only = wards_of[code][0] if len(wards_of[code]) == 1 else None
-            rows.append((code, p["name"], only, p["lad18"], district_of.get(code),
-                         ward_status.get(only) if only else None))
-        insert_rows(ctx.con, "parishes", rows,
-                    ["parish_code", "parish_name", "ward18_code", "district18_code", "district_code", "ward_code"])
+            rows.append(
+                (code, p["name"], only, p["lad18"], district_of.get(code), ward_status.get(only) if only else None)
+            )
+        insert_rows(
+            ctx.con,
+            "parishes",
+            rows,
+            ["parish_code", "parish_name", "ward18_code", "district18_code", "district_code", "ward_code"],
+        )
         insert_rows(ctx.con, "parish_wards", ward_rows, ["parish_code", "ward18_code", "ward_code"])
         rep.rows_loaded = len(rows)
 
         distinct_wards = {w for _, w, _ in pairs}
         matched_wards = {w for w in distinct_wards if ward_status.get(w)}
-        rep.facts.update({
-            "parishes": len(rows),
-            "parish_ward_pairs": len(ward_rows),
-            "parishes_in_several_wards": sum(1 for v in wards_of.values() if len(v) > 1),
-            "parishes_with_current_district": sum(1 for r in rows if r[4]),
-            "ward18_codes": len(distinct_wards),
-            "ward18_codes_still_current": len(matched_wards),
-            "ward18_codes_unmatched_share": round(1 - len(matched_wards) / len(distinct_wards), 4),
-            "parish_ward_pairs_unmatched_share": round(sum(1 for r in ward_rows if r[2] is None) / len(ward_rows), 4),
-            "parishes_with_single_current_ward": sum(1 for r in rows if r[5]),
-            "parishes_touching_a_current_ward": len({r[0] for r in ward_rows if r[2]}),
-            "welsh_rows_skipped": welsh,
-        })
+        rep.facts.update(
+            {
+                "parishes": len(rows),
+                "parish_ward_pairs": len(ward_rows),
+                "parishes_in_several_wards": sum(1 for v in wards_of.values() if len(v) > 1),
+                "parishes_with_current_district": sum(1 for r in rows if r[4]),
+                "ward18_codes": len(distinct_wards),
+                "ward18_codes_still_current": len(matched_wards),
+                "ward18_codes_unmatched_share": round(1 - len(matched_wards) / len(distinct_wards), 4),
+                "parish_ward_pairs_unmatched_share": round(
+                    sum(1 for r in ward_rows if r[2] is None) / len(ward_rows), 4
+                ),
+                "parishes_with_single_current_ward": sum(1 for r in rows if r[5]),
+                "parishes_touching_a_current_ward": len({r[0] for r in ward_rows if r[2]}),
+                "welsh_rows_skipped": welsh,
+            }
+        )
 
     @staticmethod
     def _map_districts(parishes, district_map, rep, path, column) -> dict[str, str]:
@@ -149,12 +176,21 @@ class Parishes(Source):
             succ = district_map.get(lad18, [])
             line = min(parishes[c]["line"] for c in codes)
             if not succ:
-                rep.unmatched(lad18, "lookup district code has no current district in area_code_map", file=path,
-                              row=line, column=column)
+                rep.unmatched(
+                    lad18,
+                    "lookup district code has no current district in area_code_map",
+                    file=path,
+                    row=line,
+                    column=column,
+                )
                 continue
             if len(succ) > 1:
-                raise EtlInputError(f"district {lad18} was split into {succ}; parishes cannot be placed",
-                                    file=path, row=line, column=column)
+                raise EtlInputError(
+                    f"district {lad18} was split into {succ}; parishes cannot be placed",
+                    file=path,
+                    row=line,
+                    column=column,
+                )
             out.update(dict.fromkeys(codes, succ[0]))
         return out
 
@@ -167,12 +203,23 @@ class Parishes(Source):
             if ward18 not in status:
                 status[ward18] = ward18 if ward18 in current_wards else None
                 if status[ward18] is None:
-                    rep.unmatched(ward18, f"20{yy} ward code is not a December 2023 ward (redrawn or recoded): its "
-                                  "parishes cannot be placed in December 2023 wards", file=path, row=line,
-                                  column=f"WD{yy}CD")
+                    rep.unmatched(
+                        ward18,
+                        f"20{yy} ward code is not a December 2023 ward (redrawn or recoded): its "
+                        "parishes cannot be placed in December 2023 wards",
+                        file=path,
+                        row=line,
+                        column=f"WD{yy}CD",
+                    )
                 elif district_of.get(code) and current_wards[ward18] != district_of[code]:
-                    rep.warn(f"20{yy} ward {ward18} is now in district {current_wards[ward18]} but parish {code} "
-                             f"maps to {district_of[code]}", file=path, row=line, column=f"WD{yy}CD", code=ward18)
+                    rep.warn(
+                        f"20{yy} ward {ward18} is now in district {current_wards[ward18]} but parish {code} "
+                        f"maps to {district_of[code]}",
+                        file=path,
+                        row=line,
+                        column=f"WD{yy}CD",
+                        code=ward18,
+                    )
             rows.append((code, ward18, status[ward18]))
         return rows, status
 
@@ -188,14 +235,25 @@ def check_names(path: Path, yy: str, parishes: dict[str, dict], rep) -> None:
         if code.startswith("E04"):
             listed[code] = (r[nm].strip(), line)
     for code in sorted(set(listed) - set(parishes)):
-        rep.unmatched(code, f"parish {listed[code][0]!r} is in the names file but not in the ward lookup",
-                      file=path, row=listed[code][1], column=par)
+        rep.unmatched(
+            code,
+            f"parish {listed[code][0]!r} is in the names file but not in the ward lookup",
+            file=path,
+            row=listed[code][1],
+            column=par,
+        )
     for code in sorted(set(parishes) - set(listed)):
         rep.unmatched(code, "parish is in the ward lookup but not in the names file", file=path, column=par)
     for code in sorted(set(parishes) & set(listed)):
         if listed[code][0] != parishes[code]["name"]:
-            rep.warn(f"parish {code} is {parishes[code]['name']!r} in the lookup and {listed[code][0]!r} in the "
-                     "names file; the lookup's name is kept", file=path, row=listed[code][1], column=nm, code=code)
+            rep.warn(
+                f"parish {code} is {parishes[code]['name']!r} in the lookup and {listed[code][0]!r} in the "
+                "names file; the lookup's name is kept",
+                file=path,
+                row=listed[code][1],
+                column=nm,
+                code=code,
+            )
     rep.facts["names_file_parishes"] = len(listed)
 
 

@@ -16,6 +16,7 @@ intervals from 2019/20). Its layout differs from edition 1.0 (lower-case ``measu
 reader is chosen by the header. There was no survey in 2022/23: that row's value is blank and is
 loaded as a missing value, so the gap shows. The regional series (edition 1.0) stops at 2020/21.
 """
+
 from __future__ import annotations
 
 from powerbalance.codes import ENGLAND, is_gss
@@ -25,8 +26,18 @@ from ..core import BuildContext, EtlInputError, LoadReport, Source, Table, inser
 REGIONAL = "volunteering/DR41-civic-engagement--by-ITL1-region-and-year--original.csv"
 NATIONAL = "volunteering/DR41-4.0-civic-engagement--full-dataset.csv"
 #: Edition 4.0 (national) columns; the split columns say whether a row is a breakdown.
-REQUIRED_V4 = ["measure_code", "area_code", "area_name", "primary_split_type", "secondary_split_type", "time_period",
-               "value", "lci", "uci", "sample_size"]
+REQUIRED_V4 = [
+    "measure_code",
+    "area_code",
+    "area_name",
+    "primary_split_type",
+    "secondary_split_type",
+    "time_period",
+    "value",
+    "lci",
+    "uci",
+    "sample_size",
+]
 
 #: English ITL1 regions: region names (as ONS and this file spell them) → E12 region code.
 ITL1_TO_REGION = {
@@ -49,17 +60,33 @@ ITL1_TO_REGION = {
 }
 _BY_FOLDED = {k.casefold(): v for k, v in ITL1_TO_REGION.items()}
 
-REQUIRED = ["Ind_code", "Area_type", "Area_code", "Area_name", "Time_period", "Age", "Sex", "Category",
-            "Value", "Sample_size", "LCI", "UCI"]
+REQUIRED = [
+    "Ind_code",
+    "Area_type",
+    "Area_code",
+    "Area_name",
+    "Time_period",
+    "Age",
+    "Sex",
+    "Category",
+    "Value",
+    "Sample_size",
+    "LCI",
+    "UCI",
+]
 
 
 def region_code(name: str, *, file, row) -> str:
     """E12 code for a published region name; an unknown name is an error (never guessed)."""
     code = _BY_FOLDED.get(" ".join(name.split()).casefold())
     if code is None:
-        raise EtlInputError(f"unknown region name {name!r}: add it to ITL1_TO_REGION in "
-                            "etl/sources/participation.py if it is a genuine English region", file=file, row=row,
-                            column="Area_name")
+        raise EtlInputError(
+            f"unknown region name {name!r}: add it to ITL1_TO_REGION in "
+            "etl/sources/participation.py if it is a genuine English region",
+            file=file,
+            row=row,
+            column="Area_name",
+        )
     return code
 
 
@@ -73,8 +100,11 @@ def _number(value: str, rep: LoadReport, **loc) -> float | None:
 
 def _is_total(r: dict) -> bool:
     """Rows for all adults, both sexes, no breakdown category: the only rows the table holds."""
-    return (r["Age"].strip() == "Adults (16+)" and r["Sex"].strip() == "Total"
-            and r["Category"].strip().upper() in ("NA", ""))
+    return (
+        r["Age"].strip() == "Adults (16+)"
+        and r["Sex"].strip() == "Total"
+        and r["Category"].strip().upper() in ("NA", "")
+    )
 
 
 class Participation(Source):
@@ -82,8 +112,10 @@ class Participation(Source):
     title = "Civic participation in the last 12 months (Community Life Survey), England and regions"
     publisher = "Department for Culture, Media and Sport (Community Life Survey); Social Mobility Commission"
     licence = "Open Government Licence v3.0"
-    attribution = ("Source: DCMS Community Life Survey, via the Social Mobility Commission State of the Nation "
-                   "data, licensed under the Open Government Licence v3.0.")
+    attribution = (
+        "Source: DCMS Community Life Survey, via the Social Mobility Commission State of the Nation "
+        "data, licensed under the Open Government Licence v3.0."
+    )
     vintage = "2013/14 to 2024/25 (England, edition 4.0; no survey in 2022/23); 2014 to 2021 (regions)"
     url = "https://www.gov.uk/government/collections/community-life-survey--2"
     files = (REGIONAL, NATIONAL)
@@ -93,8 +125,9 @@ class Participation(Source):
         rep = ctx.report(self.id)
         for p in self.paths(ctx):
             ctx.register_file(self, p)
-        current = {c for (c,) in ctx.con.execute("SELECT code FROM areas WHERE level IN ('region', 'country')")
-                   .fetchall()}
+        current = {
+            c for (c,) in ctx.con.execute("SELECT code FROM areas WHERE level IN ('region', 'country')").fetchall()
+        }
         missing = sorted({ENGLAND, *ITL1_TO_REGION.values()} - current)
         if missing:
             raise EtlInputError(f"codes {missing} (England, ITL1_TO_REGION) are not current areas")
@@ -114,15 +147,21 @@ class Participation(Source):
             if (r[0], r[2]) in seen:
                 raise EtlInputError(f"two values for {r[1]} ({r[0]}) in {r[2]}", file=r[-1][0], row=r[-1][1])
             seen.add((r[0], r[2]))
-        insert_rows(ctx.con, "participation", [r[:-1] for r in rows],
-                    ["area_code", "area_name", "period", "value_pct", "lci", "uci", "sample_size"])
+        insert_rows(
+            ctx.con,
+            "participation",
+            [r[:-1] for r in rows],
+            ["area_code", "area_name", "period", "value_pct", "lci", "uci", "sample_size"],
+        )
         rep.rows_loaded = len(rows)
-        rep.facts.update({
-            "regions": len({r[0] for r in rows if r[0] != ENGLAND}),
-            "regional_rows": sum(1 for r in rows if r[0] != ENGLAND),
-            "england_rows": sum(1 for r in rows if r[0] == ENGLAND),
-            "rows_with_ci": sum(1 for r in rows if r[4] is not None),
-        })
+        rep.facts.update(
+            {
+                "regions": len({r[0] for r in rows if r[0] != ENGLAND}),
+                "regional_rows": sum(1 for r in rows if r[0] != ENGLAND),
+                "england_rows": sum(1 for r in rows if r[0] == ENGLAND),
+                "rows_with_ci": sum(1 for r in rows if r[4] is not None),
+            }
+        )
 
     @staticmethod
     def _rows(table: Table, national: bool, rep: LoadReport) -> list[tuple]:
@@ -131,11 +170,13 @@ class Participation(Source):
         path = table.path
         for line, r in table:
             if r["Ind_code"].strip() != "DR41":
-                raise EtlInputError(f"expected indicator DR41, found {r['Ind_code']!r}", file=path, row=line,
-                                    column="Ind_code")
+                raise EtlInputError(
+                    f"expected indicator DR41, found {r['Ind_code']!r}", file=path, row=line, column="Ind_code"
+                )
             if not _is_total(r):
-                rep.note("breakdown row (age/sex/category) skipped: only all-adult totals are loaded", file=path,
-                         row=line)
+                rep.note(
+                    "breakdown row (age/sex/category) skipped: only all-adult totals are loaded", file=path, row=line
+                )
                 continue
             code = Participation._area_code(r, national, path, line, rep)
             loc = {"file": path.name, "row": line}
@@ -144,9 +185,18 @@ class Participation(Source):
                 rep.note("no published value: kept as missing", column="Value", code=code, **loc)
             elif not 0 <= value <= 100:
                 raise EtlInputError(f"percentage out of range: {value}", file=path, row=line, column="Value")
-            out.append((code, r["Area_name"].strip(), r["Time_period"].strip(), value,
-                        _number(r["LCI"], rep, column="LCI", **loc), _number(r["UCI"], rep, column="UCI", **loc),
-                        _number(r["Sample_size"], rep, column="Sample_size", **loc), (path, line)))
+            out.append(
+                (
+                    code,
+                    r["Area_name"].strip(),
+                    r["Time_period"].strip(),
+                    value,
+                    _number(r["LCI"], rep, column="LCI", **loc),
+                    _number(r["UCI"], rep, column="UCI", **loc),
+                    _number(r["Sample_size"], rep, column="Sample_size", **loc),
+                    (path, line),
+                )
+            )
         return out
 
     @staticmethod
@@ -155,16 +205,28 @@ class Participation(Source):
         published = r["Area_code"].strip()
         if national:
             if published != ENGLAND:
-                raise EtlInputError(f"expected England ({ENGLAND}) in the national file, found {published!r}",
-                                    file=path, row=line, column="Area_code")
+                raise EtlInputError(
+                    f"expected England ({ENGLAND}) in the national file, found {published!r}",
+                    file=path,
+                    row=line,
+                    column="Area_code",
+                )
             return ENGLAND
         code = region_code(r["Area_name"], file=path, row=line)
         if is_gss(published) and published != code:
-            raise EtlInputError(f"region {r['Area_name']!r} is {code} but the row says {published}", file=path,
-                                row=line, column="Area_code")
+            raise EtlInputError(
+                f"region {r['Area_name']!r} is {code} but the row says {published}",
+                file=path,
+                row=line,
+                column="Area_code",
+            )
         if published and published.upper() != "NA" and not is_gss(published):
-            rep.warn(f"non-GSS area code {published!r} ignored; region matched by name", file=path.name, row=line,
-                     column="Area_code")
+            rep.warn(
+                f"non-GSS area code {published!r} ignored; region matched by name",
+                file=path.name,
+                row=line,
+                column="Area_code",
+            )
         return code
 
 
@@ -180,11 +242,16 @@ def england_rows_v4(table: Table, rep: LoadReport) -> list[tuple]:
     path = table.path
     for line, r in table:
         if r["measure_code"].strip().upper() != "DR41":
-            raise EtlInputError(f"expected measure dr41, found {r['measure_code']!r}", file=path, row=line,
-                                column="measure_code")
+            raise EtlInputError(
+                f"expected measure dr41, found {r['measure_code']!r}", file=path, row=line, column="measure_code"
+            )
         if r["area_code"].strip() != ENGLAND:
-            raise EtlInputError(f"expected England ({ENGLAND}) in the national file, found {r['area_code']!r}",
-                                file=path, row=line, column="area_code")
+            raise EtlInputError(
+                f"expected England ({ENGLAND}) in the national file, found {r['area_code']!r}",
+                file=path,
+                row=line,
+                column="area_code",
+            )
         if r["primary_split_type"].strip() != "time_period" or r["secondary_split_type"].strip():
             rep.note("breakdown row skipped: only all-adult totals are loaded", file=path, row=line)
             continue
@@ -192,13 +259,26 @@ def england_rows_v4(table: Table, rep: LoadReport) -> list[tuple]:
         period = r["time_period"].strip()
         value = _number(r["value"], rep, column="value", **loc)
         if value is None:
-            rep.note(f"no published value for {period} (no survey that year): kept as missing", column="value",
-                     code=ENGLAND, **loc)
+            rep.note(
+                f"no published value for {period} (no survey that year): kept as missing",
+                column="value",
+                code=ENGLAND,
+                **loc,
+            )
         elif not 0 <= value <= 100:
             raise EtlInputError(f"percentage out of range: {value}", file=path, row=line, column="value")
-        out.append((ENGLAND, r["area_name"].strip(), period, value, _number(r["lci"], rep, column="lci", **loc),
-                    _number(r["uci"], rep, column="uci", **loc),
-                    _number(r["sample_size"], rep, column="sample_size", **loc), (path, line)))
+        out.append(
+            (
+                ENGLAND,
+                r["area_name"].strip(),
+                period,
+                value,
+                _number(r["lci"], rep, column="lci", **loc),
+                _number(r["uci"], rep, column="uci", **loc),
+                _number(r["sample_size"], rep, column="sample_size", **loc),
+                (path, line),
+            )
+        )
     return out
 
 

@@ -18,6 +18,7 @@ Police, fire, national park, waste and other bodies (class ``O``) are not counci
 as skipped; an English council that cannot be mapped is reported as unmatched.
 See docs/finance.md for the rules and the service lines.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,7 @@ from typing import Any
 
 from powerbalance.codes import excel_col, open_workbook
 
-from ..core import (BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number,
-                    read_csv)
+from ..core import BuildContext, EtlInputError, LoadReport, Source, insert_rows, parse_number, read_csv
 
 #: Published unit → pounds.
 THOUSAND = 1000.0
@@ -78,8 +78,8 @@ REQUIRED_LABELS = {"ecode": r"e-? ?code", "name": r"local authority", "class": r
 @dataclass
 class Cell:
     line: str
-    label: str           # heading as published
-    column: str          # Excel letter, or the CSV header
+    label: str  # heading as published
+    column: str  # Excel letter, or the CSV header
     raw: Any
 
 
@@ -96,7 +96,7 @@ class Council:
     sheet: str | None
     row: int
     cells: list[Cell] = field(default_factory=list)
-    by_code: bool = False   # read from a code-keyed workbook (revenue_outturn_codes): a current year
+    by_code: bool = False  # read from a code-keyed workbook (revenue_outturn_codes): a current year
 
 
 def normalise_heading(text: Any) -> str:
@@ -136,11 +136,11 @@ def read_sheet(wb, name: str, nrows: int | None = None) -> list[list[Any]]:
 @dataclass
 class Layout:
     sheet: str
-    header_row: int            # 0-based index
+    header_row: int  # 0-based index
     period: str
     title: str
-    columns: dict[str, int]    # ecode/name/class/ons → index
-    lines: dict[str, int]      # line id → index
+    columns: dict[str, int]  # ecode/name/class/ons → index
+    lines: dict[str, int]  # line id → index
     unknown_service_headings: list[tuple[int, str]]
 
 
@@ -178,14 +178,15 @@ def _columns(header: list[Any]) -> tuple[dict[str, int], dict[str, int], list[tu
         if line is None:
             unknown.append((i, str(header[i]).strip()))
         elif line in lines:
-            problems.append(f"service line '{line}' appears twice (columns {excel_col(lines[line])} and "
-                            f"{excel_col(i)})")
+            problems.append(
+                f"service line '{line}' appears twice (columns {excel_col(lines[line])} and {excel_col(i)})"
+            )
         else:
             lines[line] = i
     for i in range(total + 1, len(heads)):
         line = _match(AFTER_LINES, heads[i])
         if line is not None and line not in lines:
-            lines[line] = i   # first occurrence after the total (2010-11 repeats headings further right)
+            lines[line] = i  # first occurrence after the total (2010-11 repeats headings further right)
     if "parish_precepts" not in lines:
         problems.append("no 'Parish precepts' column after the total")
     return ids, lines, unknown, problems
@@ -206,36 +207,55 @@ def find_layout(path: Path, wb) -> Layout:
             reasons.append(f"'{name}': no 'E-code' header row in the first {HEAD_SCAN_ROWS} rows")
             continue
         titles = [(i, str(v)) for i, r in enumerate(rows[:h]) for v in r if isinstance(v, str) and v.strip()]
-        title = next(((i, t) for i, t in titles if "net current expenditure" in t.lower()
-                      and "£ thousand" in t.lower()), None)
+        title = next(
+            ((i, t) for i, t in titles if "net current expenditure" in t.lower() and "£ thousand" in t.lower()), None
+        )
         ids, lines, unknown, problems = _columns(rows[h])
         score = (not problems, title is not None)
         if score > best[0]:
             best = (score, name)
         if title is None:
-            problems.insert(0, f"no 'Net current expenditure (£ thousand)' title above the header (titles found: "
-                               f"{[t for _, t in titles[:2]]})")
+            problems.insert(
+                0,
+                f"no 'Net current expenditure (£ thousand)' title above the header (titles found: "
+                f"{[t for _, t in titles[:2]]})",
+            )
         if problems:
             reasons.append(f"'{name}' (header row {h + 1}): " + "; ".join(problems))
             continue
         periods = set().union(*(periods_in(t) for _, t in titles))
         if len(periods) != 1:
-            raise EtlInputError(f"cannot tell the financial year from the title rows (found {sorted(periods)} "
-                                f"in {[t for _, t in titles[:3]]})", file=path, sheet=name, row=title[0] + 1)
+            raise EtlInputError(
+                f"cannot tell the financial year from the title rows (found {sorted(periods)} "
+                f"in {[t for _, t in titles[:3]]})",
+                file=path,
+                sheet=name,
+                row=title[0] + 1,
+            )
         found.append(Layout(name, h, periods.pop(), title[1], ids, lines, unknown))
     if not found:
-        raise EtlInputError("no sheet holds the Revenue Outturn 'Net current expenditure (£ thousand)' table "
-                            "with E-code, Local authority, Class, TOTAL SERVICE EXPENDITURE and Parish precepts "
-                            "columns: " + " | ".join(reasons or ["workbook has no sheets"]),
-                            file=path, sheet=best[1])
+        raise EtlInputError(
+            "no sheet holds the Revenue Outturn 'Net current expenditure (£ thousand)' table "
+            "with E-code, Local authority, Class, TOTAL SERVICE EXPENDITURE and Parish precepts "
+            "columns: " + " | ".join(reasons or ["workbook has no sheets"]),
+            file=path,
+            sheet=best[1],
+        )
     if len(found) > 1:
-        raise EtlInputError(f"several sheets look like the net current expenditure table: "
-                            f"{[f.sheet for f in found]}", file=path, sheet=found[1].sheet)
+        raise EtlInputError(
+            f"several sheets look like the net current expenditure table: {[f.sheet for f in found]}",
+            file=path,
+            sheet=found[1].sheet,
+        )
     layout = found[0]
     in_name = periods_in(path.name)
     if len(in_name) == 1 and layout.period not in in_name:
-        raise EtlInputError(f"sheet title says {layout.period} but the file name says {in_name.pop()}",
-                            file=path, sheet=layout.sheet, row=1)
+        raise EtlInputError(
+            f"sheet title says {layout.period} but the file name says {in_name.pop()}",
+            file=path,
+            sheet=layout.sheet,
+            row=1,
+        )
     return layout
 
 
@@ -244,14 +264,19 @@ def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[C
     wb = open_workbook(path, path, EtlInputError)
     from .revenue_outturn_codes import has_code_row, read_code_workbook
 
-    if has_code_row(path, wb):   # 2023-24 on: columns found by MHCLG data code
+    if has_code_row(path, wb):  # 2023-24 on: columns found by MHCLG data code
         return read_code_workbook(path, rel, report, wb)
     layout = find_layout(path, wb)
     rows = read_sheet(wb, layout.sheet)
     header = rows[layout.header_row]
     for i, label in layout.unknown_service_headings:
-        report.warn(f"heading {label!r} before TOTAL SERVICE EXPENDITURE is not a known service line; not loaded",
-                    file=path, sheet=layout.sheet, row=layout.header_row + 1, column=excel_col(i))
+        report.warn(
+            f"heading {label!r} before TOTAL SERVICE EXPENDITURE is not a known service line; not loaded",
+            file=path,
+            sheet=layout.sheet,
+            row=layout.header_row + 1,
+            column=excel_col(i),
+        )
     c = layout.columns
     ecol = c["ecode"]
     councils: list[Council] = []
@@ -264,31 +289,59 @@ def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[C
         code = _text(_at(row, ecol))
         if ended_at is not None:
             if code and ECODE_RE.match(code):
-                raise EtlInputError(f"council row {code!r} after the end of the council block (row {ended_at})",
-                                    file=path, sheet=layout.sheet, row=i + 1, column=f"{excel_col(ecol)} (E-code)")
+                raise EtlInputError(
+                    f"council row {code!r} after the end of the council block (row {ended_at})",
+                    file=path,
+                    sheet=layout.sheet,
+                    row=i + 1,
+                    column=f"{excel_col(ecol)} (E-code)",
+                )
             continue
         if not code:
             if in_block:
-                ended_at = i + 1     # ENGLAND / class totals and notes follow the councils
+                ended_at = i + 1  # ENGLAND / class totals and notes follow the councils
             else:
                 aggregates += 1
             continue
         if not ECODE_RE.match(code):
-            raise EtlInputError(f"not an MHCLG E-code: {code!r}", file=path, sheet=layout.sheet, row=i + 1,
-                                column=f"{excel_col(ecol)} (E-code)")
+            raise EtlInputError(
+                f"not an MHCLG E-code: {code!r}",
+                file=path,
+                sheet=layout.sheet,
+                row=i + 1,
+                column=f"{excel_col(ecol)} (E-code)",
+            )
         in_block = True
         if code in seen:
-            raise EtlInputError(f"E-code {code} appears twice (rows {seen[code]} and {i + 1})", file=path,
-                                sheet=layout.sheet, row=i + 1, column=f"{excel_col(ecol)} (E-code)")
+            raise EtlInputError(
+                f"E-code {code} appears twice (rows {seen[code]} and {i + 1})",
+                file=path,
+                sheet=layout.sheet,
+                row=i + 1,
+                column=f"{excel_col(ecol)} (E-code)",
+            )
         seen[code] = i + 1
-        council = Council(code, _text(_at(row, c.get("ons"))), _text(_at(row, c["name"])),
-                          _text(_at(row, c["class"])), layout.period, rel, layout.sheet, i + 1)
+        council = Council(
+            code,
+            _text(_at(row, c.get("ons"))),
+            _text(_at(row, c["name"])),
+            _text(_at(row, c["class"])),
+            layout.period,
+            rel,
+            layout.sheet,
+            i + 1,
+        )
         for line, j in layout.lines.items():
             council.cells.append(Cell(line, str(header[j]).strip(), excel_col(j), _at(row, j)))
         councils.append(council)
     if not councils:
-        raise EtlInputError("no council rows (E-codes) below the header row", file=path, sheet=layout.sheet,
-                            row=layout.header_row + 2, column=f"{excel_col(ecol)} (E-code)")
+        raise EtlInputError(
+            "no council rows (E-codes) below the header row",
+            file=path,
+            sheet=layout.sheet,
+            row=layout.header_row + 2,
+            column=f"{excel_col(ecol)} (E-code)",
+        )
     report.facts[f"aggregate_rows_skipped_{layout.period}"] = _rows_after(rows, ended_at) + aggregates
     return layout.period, councils
 
@@ -297,7 +350,7 @@ def _rows_after(rows, ended_at: int | None) -> int:
     """Non-empty rows from the first aggregate row on (ENGLAND, class totals, notes)."""
     if ended_at is None:
         return 0
-    return sum(1 for r in rows[ended_at - 1:] if any(_present(v) for v in r))
+    return sum(1 for r in rows[ended_at - 1 :] if any(_present(v) for v in r))
 
 
 def _at(row: list[Any], j: int | None) -> Any:
@@ -330,11 +383,15 @@ def read_extract_csv(path: Path, rel: str, report: LoadReport) -> list[Council]:
     equal the 2014-15 workbook's reserves at 31 March 2015). Values are £ thousand, as in RS.
     """
     table = read_csv(path, ["E-code", "Local authority", "Class", "year"], report, unique=["E-code", "year"])
-    line_cols = [(col, line) for col in table.columns
-                 if (line := _match(SERVICE_LINES + [TOTAL_LINE] + AFTER_LINES, normalise_heading(col)))]
+    line_cols = [
+        (col, line)
+        for col in table.columns
+        if (line := _match(SERVICE_LINES + [TOTAL_LINE] + AFTER_LINES, normalise_heading(col)))
+    ]
     if not line_cols:
-        raise EtlInputError("no service-line columns recognised (expected e.g. '190: Education services')",
-                            file=path, row=1)
+        raise EtlInputError(
+            "no service-line columns recognised (expected e.g. '190: Education services')", file=path, row=1
+        )
     ons_col = "ONS Code" if "ONS Code" in table.columns else None
     out: list[Council] = []
     for line_no, r in table:
@@ -345,8 +402,16 @@ def read_extract_csv(path: Path, rel: str, report: LoadReport) -> list[Council]:
         if not re.fullmatch(r"20\d\d", year):
             raise EtlInputError(f"year {year!r} is not a four-digit year", file=path, row=line_no, column="year")
         period = f"{int(year) - 1}-{year[2:]}"
-        council = Council(code, (r[ons_col].strip() or None) if ons_col else None, r["Local authority"].strip(),
-                          r["Class"].strip(), period, rel, None, line_no)
+        council = Council(
+            code,
+            (r[ons_col].strip() or None) if ons_col else None,
+            r["Local authority"].strip(),
+            r["Class"].strip(),
+            period,
+            rel,
+            None,
+            line_no,
+        )
         for col, line in line_cols:
             council.cells.append(Cell(line, col, col, r[col]))
         out.append(council)
@@ -372,7 +437,7 @@ class ValueReader:
     def _clean(v: Any) -> Any:
         if isinstance(v, str):
             v = v.strip()
-            if v == "\u2026":      # the 2017-18 workbook and the extract use a typographic ellipsis
+            if v == "\u2026":  # the 2017-18 workbook and the extract use a typographic ellipsis
                 v = "..."
         return v
 
@@ -381,8 +446,13 @@ class ValueReader:
         """Validate the cells of a row that is not loaded (skipped body, unmatched council): a
         malformed file is refused whichever row the damage is in."""
         for cell in council.cells:
-            parse_number(cls._clean(cell.raw), file=council.file, sheet=council.sheet, row=council.row,
-                         column=f"{cell.column} ({cell.label})")
+            parse_number(
+                cls._clean(cell.raw),
+                file=council.file,
+                sheet=council.sheet,
+                row=council.row,
+                column=f"{cell.column} ({cell.label})",
+            )
 
     def value(self, council: Council, cell: Cell) -> float | None:
         loc = dict(file=council.file, sheet=council.sheet, row=council.row, column=f"{cell.column} ({cell.label})")
@@ -391,8 +461,9 @@ class ValueReader:
             self.suppressed += 1
             self.report.suppressed(f"blank cell read as missing ({NOT_PUBLISHED})", **loc)
             return None
-        num = parse_number(v, file=council.file, sheet=council.sheet, row=council.row, column=loc["column"],
-                           report=None)
+        num = parse_number(
+            v, file=council.file, sheet=council.sheet, row=council.row, column=loc["column"], report=None
+        )
         key = (council.file, council.sheet, cell.column, cell.label)
         if num is None:
             self.suppressed += 1
@@ -406,11 +477,21 @@ class ValueReader:
 
     def flush(self) -> None:
         for (file, sheet, col, label), rows in sorted(self.negatives.items(), key=lambda kv: str(kv[0])):
-            self.report.negative(f"{len(rows)} negative value(s) kept as published (rows {_rows(rows)})",
-                                 file=file, sheet=sheet, row=rows[0], column=f"{col} ({label})")
+            self.report.negative(
+                f"{len(rows)} negative value(s) kept as published (rows {_rows(rows)})",
+                file=file,
+                sheet=sheet,
+                row=rows[0],
+                column=f"{col} ({label})",
+            )
         for (file, sheet, col, label), rows in sorted(self.text_numbers.items(), key=lambda kv: str(kv[0])):
-            self.report.warn(f"{len(rows)} number(s) stored as text parsed (rows {_rows(rows)})",
-                             file=file, sheet=sheet, row=rows[0], column=f"{col} ({label})")
+            self.report.warn(
+                f"{len(rows)} number(s) stored as text parsed (rows {_rows(rows)})",
+                file=file,
+                sheet=sheet,
+                row=rows[0],
+                column=f"{col} ({label})",
+            )
         self.report.facts["negative_values"] = sum(len(r) for r in self.negatives.values())
         self.report.facts["numbers_as_text"] = sum(len(r) for r in self.text_numbers.values())
         self.report.facts["missing_values"] = self.suppressed
@@ -433,21 +514,32 @@ class CouncilMap:
         self.ecode: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.gss: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for old, new, level, relation in con.execute(
-                "SELECT m.old_code, m.new_code, m.level, m.relation FROM area_code_map m "
-                "JOIN areas a ON a.code = m.new_code WHERE a.level IN ('district', 'county') "
-                "AND m.level IN ('council_ecode', 'district', 'county') ORDER BY 1, 2").fetchall():
+            "SELECT m.old_code, m.new_code, m.level, m.relation FROM area_code_map m "
+            "JOIN areas a ON a.code = m.new_code WHERE a.level IN ('district', 'county') "
+            "AND m.level IN ('council_ecode', 'district', 'county') ORDER BY 1, 2"
+        ).fetchall():
             (self.ecode if level == "council_ecode" else self.gss)[old].append((new, relation))
 
     def successors(self, council: Council, report: LoadReport) -> list[tuple[str, str]]:
         by_ecode = self.ecode.get(council.ecode, [])
         by_ons = self.gss.get(council.ons, []) if council.ons else []
         if by_ecode and by_ons and {n for n, _ in by_ecode} != {n for n, _ in by_ons}:
-            report.warn(f"E-code {council.ecode} maps to {sorted(n for n, _ in by_ecode)} but ONS code {council.ons} "
-                        f"to {sorted(n for n, _ in by_ons)}; the E-code mapping is used",
-                        file=council.file, sheet=council.sheet, row=council.row, code=council.ecode)
+            report.warn(
+                f"E-code {council.ecode} maps to {sorted(n for n, _ in by_ecode)} but ONS code {council.ons} "
+                f"to {sorted(n for n, _ in by_ons)}; the E-code mapping is used",
+                file=council.file,
+                sheet=council.sheet,
+                row=council.row,
+                code=council.ecode,
+            )
         if not by_ecode and by_ons:
-            report.note(f"E-code {council.ecode} not in the register; mapped by its ONS code {council.ons}",
-                        file=council.file, sheet=council.sheet, row=council.row, code=council.ecode)
+            report.note(
+                f"E-code {council.ecode} not in the register; mapped by its ONS code {council.ons}",
+                file=council.file,
+                sheet=council.sheet,
+                row=council.row,
+                code=council.ecode,
+            )
             return by_ons
         return by_ecode
 
@@ -456,8 +548,9 @@ def population_shares(ctx: BuildContext, source: Source, codes: set[str], report
     """Census 2021 usual residents of each current council in ``codes`` (LTLA 2021 mapped forward)."""
     path = ctx.raw_dir / POPULATION_FILE
     if not path.exists():
-        raise EtlInputError("Census 2021 population file needed to apportion split councils is missing",
-                            file=POPULATION_FILE)
+        raise EtlInputError(
+            "Census 2021 population file needed to apportion split councils is missing", file=POPULATION_FILE
+        )
     ctx.register_file(source, path)
     table = read_csv(path, ["ltla21_code", "total_population"], report, unique=["ltla21_code"])
     forward: dict[str, list[str]] = defaultdict(list)
@@ -467,8 +560,12 @@ def population_shares(ctx: BuildContext, source: Source, codes: set[str], report
     for line, r in table:
         targets = forward.get(r["ltla21_code"].strip(), [])
         if len(targets) == 1 and targets[0] in codes:
-            pop[targets[0]] += parse_number(r["total_population"], file=path, row=line, column="total_population",
-                                            allow_negative=False) or 0.0
+            pop[targets[0]] += (
+                parse_number(
+                    r["total_population"], file=path, row=line, column="total_population", allow_negative=False
+                )
+                or 0.0
+            )
     return dict(pop)
 
 
@@ -476,8 +573,11 @@ def population_shares(ctx: BuildContext, source: Source, codes: set[str], report
 # The source
 # --------------------------------------------------------------------------------------------
 
-WORKBOOK_GLOBS = ("funding/Revenue_Outturn_Summary*RS*.xls*", "funding/RS_*_data_by_LA.xls*",
-                  "funding/RS_*_data_by_LA.ods")
+WORKBOOK_GLOBS = (
+    "funding/Revenue_Outturn_Summary*RS*.xls*",
+    "funding/RS_*_data_by_LA.xls*",
+    "funding/RS_*_data_by_LA.ods",
+)
 EXTRACT_GLOB = "funding/mhclg_RS_revenue_outturn_*.csv"
 POPULATION_FILE = "context/age_gender21_ltla21_ew.csv"
 
@@ -487,9 +587,11 @@ class RevenueOutturn(Source):
     title = "Revenue Outturn Summary (RS): net current expenditure by service, per council"
     publisher = "Ministry of Housing, Communities and Local Government (MHCLG)"
     licence = "Open Government Licence v3.0"
-    attribution = ("Source: MHCLG Local authority revenue expenditure and financing, Revenue Outturn Summary (RS), "
-                   "licensed under the Open Government Licence v3.0. Census 2021 population (ONS, OGL v3.0) used "
-                   "to apportion split councils.")
+    attribution = (
+        "Source: MHCLG Local authority revenue expenditure and financing, Revenue Outturn Summary (RS), "
+        "licensed under the Open Government Licence v3.0. Census 2021 population (ONS, OGL v3.0) used "
+        "to apportion split councils."
+    )
     vintage = "2010-11 to 2017-18 and 2023-24 final outturn (2015-16 and 2016-17 upper-tier extract)"
     url = "https://www.gov.uk/government/collections/local-authority-revenue-expenditure-and-financing"
     files = WORKBOOK_GLOBS + (EXTRACT_GLOB, POPULATION_FILE)
@@ -500,8 +602,9 @@ class RevenueOutturn(Source):
         workbooks = sorted({p for g in WORKBOOK_GLOBS for p in ctx.raw_dir.glob(g)})
         extracts = sorted(ctx.raw_dir.glob(EXTRACT_GLOB))
         if not workbooks and not extracts:
-            raise EtlInputError(f"no Revenue Outturn files matching {list(WORKBOOK_GLOBS) + [EXTRACT_GLOB]}",
-                                file=str(ctx.raw_dir))
+            raise EtlInputError(
+                f"no Revenue Outturn files matching {list(WORKBOOK_GLOBS) + [EXTRACT_GLOB]}", file=str(ctx.raw_dir)
+            )
         councils = self._read_all(ctx, workbooks, extracts, rep)
         rep.rows_read = len(councils)
         rows = self._map(ctx, councils, rep)
@@ -516,8 +619,9 @@ class RevenueOutturn(Source):
             rel = _rel(path, ctx.raw_dir)
             period, rows = read_workbook(path, rel, rep)
             if period in period_file:
-                raise EtlInputError(f"{period} is also published by {period_file[period]}; keep one file per year",
-                                    file=path)
+                raise EtlInputError(
+                    f"{period} is also published by {period_file[period]}; keep one file per year", file=path
+                )
             period_file[period] = rel
             councils.extend(rows)
         for path in extracts:
@@ -526,15 +630,19 @@ class RevenueOutturn(Source):
             rows = read_extract_csv(path, rel, rep)
             covered = sorted({c.period for c in rows if c.period in period_file})
             for p in covered:
-                rep.note(f"{p} rows of the extract skipped: the full workbook {period_file[p]} covers that year",
-                         file=path)
+                rep.note(
+                    f"{p} rows of the extract skipped: the full workbook {period_file[p]} covers that year", file=path
+                )
             rows = [c for c in rows if c.period not in period_file]
             _check_extract_unit(path, rows, councils, rep)
             for p, n in Counter(c.period for c in rows).items():
                 rep.facts[f"extract_councils_{p}"] = n
-                rep.note(f"{p} comes from an upper-tier extract ({n} county/unitary/metropolitan/London councils, "
-                         f"{len({c.line for c in rows[0].cells})} service lines, no shire districts, no total or "
-                         "parish precepts)", file=path)
+                rep.note(
+                    f"{p} comes from an upper-tier extract ({n} county/unitary/metropolitan/London councils, "
+                    f"{len({c.line for c in rows[0].cells})} service lines, no shire districts, no total or "
+                    "parish precepts)",
+                    file=path,
+                )
             councils.extend(rows)
         return councils
 
@@ -554,11 +662,17 @@ class RevenueOutturn(Source):
                 values.check(council)
                 if council.by_code and council.klass in COUNCIL_CLASSES:
                     from .revenue_outturn_codes import unknown_council
+
                     raise unknown_council(council)
                 if council.klass in COUNCIL_CLASSES or not council.klass:
-                    rep.unmatched(council.ecode, f"council {council.name!r} (class {council.klass}) has no current "
-                                  "successor in area_code_map", file=council.file, sheet=council.sheet,
-                                  row=council.row, column="E-code")
+                    rep.unmatched(
+                        council.ecode,
+                        f"council {council.name!r} (class {council.klass}) has no current successor in area_code_map",
+                        file=council.file,
+                        sheet=council.sheet,
+                        row=council.row,
+                        column="E-code",
+                    )
                 else:
                     skipped[council.klass] += 1
                 continue
@@ -570,9 +684,23 @@ class RevenueOutturn(Source):
             for cell in council.cells:
                 v = nums[cell.line]
                 for code, mapping, share in targets:
-                    out.append((code, mapping, council.ecode, council.name, council.klass, council.period, cell.line,
-                                cell.label, None if v is None else round(v * THOUSAND * share, 2), council.file,
-                                council.sheet, council.row, cell.column))
+                    out.append(
+                        (
+                            code,
+                            mapping,
+                            council.ecode,
+                            council.name,
+                            council.klass,
+                            council.period,
+                            cell.line,
+                            cell.label,
+                            None if v is None else round(v * THOUSAND * share, 2),
+                            council.file,
+                            council.sheet,
+                            council.row,
+                            cell.column,
+                        )
+                    )
             loaded[council.period].add(council.ecode)
         values.flush()
         for klass, n in skipped.items():
@@ -589,23 +717,45 @@ class RevenueOutturn(Source):
             return [(code, "same" if relation in ("same", "recoded") else "predecessor", 1.0)]
         missing = [n for n, _ in succ if not pop.get(n)]
         if missing:
-            rep.unmatched(council.ecode, f"split council {council.name!r}: no Census 2021 population for successor(s) "
-                          f"{missing}, so it cannot be apportioned", file=council.file, sheet=council.sheet,
-                          row=council.row, column="E-code")
+            rep.unmatched(
+                council.ecode,
+                f"split council {council.name!r}: no Census 2021 population for successor(s) "
+                f"{missing}, so it cannot be apportioned",
+                file=council.file,
+                sheet=council.sheet,
+                row=council.row,
+                column="E-code",
+            )
             return None
         total = sum(pop[n] for n, _ in succ)
         shares = [(n, "predecessor_share", pop[n] / total) for n, _ in succ]
         if council.ecode not in shares_noted:
             shares_noted.add(council.ecode)
-            rep.note(f"{council.name} ({council.ecode}) was split; its values in every year are apportioned by "
-                     "Census 2021 population: " + ", ".join(f"{n} {s:.4f}" for n, _, s in shares), code=council.ecode)
+            rep.note(
+                f"{council.name} ({council.ecode}) was split; its values in every year are apportioned by "
+                "Census 2021 population: " + ", ".join(f"{n} {s:.4f}" for n, _, s in shares),
+                code=council.ecode,
+            )
             for n, _, s in shares:
                 rep.facts[f"split_share_{council.ecode}_{n}"] = round(s, 6)
         return shares
 
 
-FINANCE_COLUMNS = ["council_code", "mapping", "ecode", "source_name", "class", "period", "line", "line_label",
-                   "value_gbp", "file", "sheet", "row", "column_name"]
+FINANCE_COLUMNS = [
+    "council_code",
+    "mapping",
+    "ecode",
+    "source_name",
+    "class",
+    "period",
+    "line",
+    "line_label",
+    "value_gbp",
+    "file",
+    "sheet",
+    "row",
+    "column_name",
+]
 
 
 def _rel(path: Path, raw_dir: Path) -> str:
@@ -624,9 +774,14 @@ def _check_service_sum(council: Council, nums: dict[str, float | None], rep: Loa
         return
     diff = total - sum(parts)
     if abs(diff) > SUM_TOLERANCE:
-        rep.warn(f"service lines sum to {sum(parts):,.0f} but TOTAL SERVICE EXPENDITURE is {total:,.0f} "
-                 f"(£ thousand, difference {diff:,.0f})", file=council.file, sheet=council.sheet, row=council.row,
-                 code=council.ecode)
+        rep.warn(
+            f"service lines sum to {sum(parts):,.0f} but TOTAL SERVICE EXPENDITURE is {total:,.0f} "
+            f"(£ thousand, difference {diff:,.0f})",
+            file=council.file,
+            sheet=council.sheet,
+            row=council.row,
+            code=council.ecode,
+        )
 
 
 def _check_extract_unit(path: Path, extract: list[Council], workbooks: list[Council], rep: LoadReport) -> None:
@@ -649,8 +804,12 @@ def _check_extract_unit(path: Path, extract: list[Council], workbooks: list[Coun
     median = sorted(ratios)[len(ratios) // 2]
     rep.facts["extract_unit_check_median_ratio"] = round(median, 4)
     if not 0.5 <= median <= 2.0:
-        raise EtlInputError(f"education values are {median:.3g}× the {target} workbook's (£ thousand) for the same "
-                            "councils: the extract is not in £ thousand", file=path, column="190: Education services")
+        raise EtlInputError(
+            f"education values are {median:.3g}× the {target} workbook's (£ thousand) for the same "
+            "councils: the extract is not in £ thousand",
+            file=path,
+            column="190: Education services",
+        )
 
 
 def _raw_line(council: Council, line: str) -> float | None:
