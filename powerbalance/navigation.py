@@ -10,13 +10,19 @@ same pages, and adding a page is adding one file. No Streamlit here.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .config import ROOT
 
 PAGES_DIR = ROOT / "pages"
 REQUIRED = ("title", "icon", "url_path", "order")
+#: CPython 3.11's ``ast.parse`` is not safe to run in several threads at once (it can fail with
+#: "AST constructor recursion depth mismatch"), and Streamlit runs every session's script in its own
+#: thread: the pages are parsed once per process, under a lock.
+_PARSE = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,14 @@ def page_literal(path: Path) -> dict:
 
 
 def pages(folder: Path = PAGES_DIR) -> list[PageInfo]:
-    """Every page, in menu order; fails when two pages share an order or a URL path, or when not
-    exactly one page is the default."""
+    """Every page, in menu order (read once per process); fails when two pages share an order or a
+    URL path, or when not exactly one page is the default."""
+    with _PARSE:
+        return list(_pages(Path(folder)))
+
+
+@lru_cache(maxsize=8)
+def _pages(folder: Path) -> tuple[PageInfo, ...]:
     found = [PageInfo(file=f"pages/{p.name}", **page_literal(p)) for p in sorted(folder.glob("*_page.py"))]
     found.sort(key=lambda p: p.order)
     for attr in ("order", "url_path"):
@@ -53,4 +65,4 @@ def pages(folder: Path = PAGES_DIR) -> list[PageInfo]:
             raise ValueError(f"two pages share a {attr}: {sorted(seen)}")
     if sum(p.default for p in found) != 1:
         raise ValueError("exactly one page must say \"default\": True")
-    return found
+    return tuple(found)

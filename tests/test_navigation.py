@@ -50,10 +50,34 @@ def test_a_page_without_a_complete_literal_is_named(tmp_path, literal, message):
 
 
 def test_two_pages_at_one_place_or_no_default_are_refused(tmp_path):
-    _page(tmp_path, "a", 'PAGE = {"title": "A", "icon": "i", "url_path": "a", "order": 1, "default": True}')
-    _page(tmp_path, "b", 'PAGE = {"title": "B", "icon": "i", "url_path": "b", "order": 1}')
+    same, two = tmp_path / "same_order", tmp_path / "two_defaults"
+    for folder, order_b, default_b in ((same, 1, ""), (two, 2, ', "default": True')):
+        folder.mkdir()
+        _page(folder, "a", 'PAGE = {"title": "A", "icon": "i", "url_path": "a", "order": 1, "default": True}')
+        _page(folder, "b", f'PAGE = {{"title": "B", "icon": "i", "url_path": "b", "order": {order_b}{default_b}}}')
     with pytest.raises(ValueError, match="share a order"):
-        navigation.pages(tmp_path)
-    _page(tmp_path, "b", 'PAGE = {"title": "B", "icon": "i", "url_path": "b", "order": 2, "default": True}')
+        navigation.pages(same)
     with pytest.raises(ValueError, match="exactly one page"):
-        navigation.pages(tmp_path)
+        navigation.pages(two)
+
+
+def test_pages_are_read_once_per_process_even_from_many_threads():
+    """Streamlit runs each session's script in its own thread, and CPython 3.11's ast.parse is not
+    thread-safe: the menu is parsed once, under a lock, and every thread gets the same answer."""
+    import threading
+
+    navigation._pages.cache_clear()
+    results, errors = [], []
+
+    def read():
+        try:
+            results.append(tuple(navigation.pages()))
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(results)) == 1 and navigation._pages.cache_info().misses == 1
