@@ -837,6 +837,24 @@ def _index_periods(db) -> pd.DataFrame:
     )
 
 
+#: Columns of :func:`shift` (besides ``area_code``).
+SHIFT_COLUMNS = [
+    "name",
+    "group",
+    "ratio_from",
+    "ratio_to",
+    "ratio_shift",
+    "index_from",
+    "index_to",
+    "index_shift",
+    "rank_from",
+    "rank_to",
+    "rank_change",
+    "from_period",
+    "to_period",
+]
+
+
 def shift(
     level: str = "district",
     from_period: str | None = None,
@@ -877,23 +895,8 @@ def shift(
     out["index_shift"] = out["index_to"] - out["index_from"]
     out["rank_change"] = out["rank_from"] - out["rank_to"]
     out["from_period"], out["to_period"] = from_period, to_period
-    cols = [
-        "name",
-        "group",
-        "ratio_from",
-        "ratio_to",
-        "ratio_shift",
-        "index_from",
-        "index_to",
-        "index_shift",
-        "rank_from",
-        "rank_to",
-        "rank_change",
-        "from_period",
-        "to_period",
-    ]
     out.index.name = "area_code"
-    return out[cols].reset_index()
+    return out[SHIFT_COLUMNS].reset_index()
 
 
 def peer_features(db=None) -> tuple[pd.DataFrame, pd.DataFrame]:

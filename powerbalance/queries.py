@@ -421,22 +421,7 @@ def shifts(
         return pd.DataFrame(columns=SHIFT_COLUMNS)
 
 
-SHIFT_COLUMNS = [
-    "area_code",
-    "name",
-    "group",
-    "ratio_from",
-    "ratio_to",
-    "ratio_shift",
-    "index_from",
-    "index_to",
-    "index_shift",
-    "rank_from",
-    "rank_to",
-    "rank_change",
-    "from_period",
-    "to_period",
-]
+SHIFT_COLUMNS = ["area_code", *_index.SHIFT_COLUMNS]
 
 
 def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
