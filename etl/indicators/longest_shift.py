@@ -66,11 +66,10 @@ def measure_span(values: pd.DataFrame, indicator_id: str, districts: pd.Series) 
     return (years[0], years[-1]) if len(years) >= 2 else None
 
 
-def _district_shift(v: pd.DataFrame, p0: str, p1: str) -> pd.DataFrame:
-    """Later minus earlier value per district; missing (with both years' reasons) when either end is."""
-    val = v.pivot(index="area_code", columns="period", values="value").reindex(columns=[p0, p1])
-    why = v.pivot(index="area_code", columns="period", values="note").reindex(columns=[p0, p1])
-    s = pd.DataFrame(
+def _later_minus_earlier(val: pd.DataFrame, p0: str, p1: str) -> pd.DataFrame:
+    """area_code, value (later minus earlier), numerator (later) and denominator (earlier) from a
+    frame of values with one column per period."""
+    return pd.DataFrame(
         {
             "area_code": val.index,
             "value": (val[p1] - val[p0]).to_numpy(),
@@ -78,6 +77,13 @@ def _district_shift(v: pd.DataFrame, p0: str, p1: str) -> pd.DataFrame:
             "denominator": val[p0].to_numpy(),
         }
     )
+
+
+def _district_shift(v: pd.DataFrame, p0: str, p1: str) -> pd.DataFrame:
+    """Later minus earlier value per district; missing (with both years' reasons) when either end is."""
+    val = v.pivot(index="area_code", columns="period", values="value").reindex(columns=[p0, p1])
+    why = v.pivot(index="area_code", columns="period", values="note").reindex(columns=[p0, p1])
+    s = _later_minus_earlier(val, p0, p1)
     s["note"] = [
         f"{p1} minus {p0} (numerator = later value, denominator = earlier)"
         if pd.notna(x)
@@ -102,14 +108,7 @@ def _matched_rollup_shift(d: pd.DataFrame, p0: str, p1: str, geo: Geo, scale: fl
         r = rollup(d, parent_of, scale)
         val = r.pivot(index="area_code", columns="period", values="value").reindex(columns=[p0, p1])
         note = r[r["period"] == p1].set_index("area_code")["note"].reindex(val.index)
-        s = pd.DataFrame(
-            {
-                "area_code": val.index,
-                "value": (val[p1] - val[p0]).to_numpy(),
-                "numerator": val[p1].to_numpy(),
-                "denominator": val[p0].to_numpy(),
-            }
-        )
+        s = _later_minus_earlier(val, p0, p1)
         s["note"] = [
             f"{p1} minus {p0}, both over the same districts ({n} with both years)"
             for n in note.str.replace("sum of ", "", regex=False)
