@@ -82,6 +82,7 @@ def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
     """Schema + fixture tables (+ optional local_values rows) + derive(), as a build would do it."""
     from etl.core import BuildContext, insert_rows
     from etl.indicators import context, derive, write_definitions
+    from etl.sources.local_data import TABLE_COLUMNS
 
     con = duckdb.connect(str(path))
     con.execute((ROOT / "etl" / "schema.sql").read_text())
@@ -105,18 +106,7 @@ def build_fixture_db(path: Path, local_rows: list[tuple] | None = None) -> Path:
             con,
             "local_values",
             local_rows,
-            [
-                "file",
-                "sheet",
-                "row",
-                "template",
-                "area_code",
-                "area_level",
-                "period",
-                "measure",
-                "value",
-                "source_note",
-            ],
+            TABLE_COLUMNS,
         )
     ctx = BuildContext(con, FIX, "fixture")
     derive(ctx)

@@ -125,6 +125,19 @@ TEMPLATES: dict[str, list[Measure]] = {
 }
 MEASURES = {m.id: (tpl, m) for tpl, ms in TEMPLATES.items() for m in ms}
 COLUMNS = ["area_code", "period", "measure", "value", "source_note"]
+#: Columns of the ``local_values`` table, in the order the loader writes them.
+TABLE_COLUMNS = [
+    "file",
+    "sheet",
+    "row",
+    "template",
+    "area_code",
+    "area_level",
+    "period",
+    "measure",
+    "value",
+    "source_note",
+]
 REQUIRED = ["area_code", "period", "measure", "value"]
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 #: File types read from local/ (any letter case); every other file there is named as ignored.
@@ -329,18 +342,7 @@ class LocalData(Source):
             ctx.con,
             "local_values",
             out,
-            [
-                "file",
-                "sheet",
-                "row",
-                "template",
-                "area_code",
-                "area_level",
-                "period",
-                "measure",
-                "value",
-                "source_note",
-            ],
+            TABLE_COLUMNS,
         )
         rep.rows_loaded = len(out)
         rep.facts["local_files"] = len(paths)

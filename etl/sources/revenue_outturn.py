@@ -289,12 +289,12 @@ def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[C
         code = _text(_at(row, ecol))
         if ended_at is not None:
             if code and ECODE_RE.match(code):
-                raise EtlInputError(
+                raise ecode_error(
                     f"council row {code!r} after the end of the council block (row {ended_at})",
-                    file=path,
-                    sheet=layout.sheet,
-                    row=i + 1,
-                    column=f"{excel_col(ecol)} (E-code)",
+                    path,
+                    layout.sheet,
+                    i + 1,
+                    ecol,
                 )
             continue
         if not code:
@@ -304,23 +304,9 @@ def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[C
                 aggregates += 1
             continue
         if not ECODE_RE.match(code):
-            raise EtlInputError(
-                f"not an MHCLG E-code: {code!r}",
-                file=path,
-                sheet=layout.sheet,
-                row=i + 1,
-                column=f"{excel_col(ecol)} (E-code)",
-            )
+            raise ecode_error(f"not an MHCLG E-code: {code!r}", path, layout.sheet, i + 1, ecol)
         in_block = True
-        if code in seen:
-            raise EtlInputError(
-                f"E-code {code} appears twice (rows {seen[code]} and {i + 1})",
-                file=path,
-                sheet=layout.sheet,
-                row=i + 1,
-                column=f"{excel_col(ecol)} (E-code)",
-            )
-        seen[code] = i + 1
+        record_ecode(seen, code, i + 1, path, layout.sheet, ecol)
         council = Council(
             code,
             _text(_at(row, c.get("ons"))),
@@ -335,15 +321,23 @@ def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[C
             council.cells.append(Cell(line, str(header[j]).strip(), excel_col(j), _at(row, j)))
         councils.append(council)
     if not councils:
-        raise EtlInputError(
-            "no council rows (E-codes) below the header row",
-            file=path,
-            sheet=layout.sheet,
-            row=layout.header_row + 2,
-            column=f"{excel_col(ecol)} (E-code)",
+        raise ecode_error(
+            "no council rows (E-codes) below the header row", path, layout.sheet, layout.header_row + 2, ecol
         )
     report.facts[f"aggregate_rows_skipped_{layout.period}"] = _rows_after(rows, ended_at) + aggregates
     return layout.period, councils
+
+
+def ecode_error(message: str, path: Path, sheet: str, row: int, ecol: int) -> EtlInputError:
+    """A located error in a workbook's E-code column."""
+    return EtlInputError(message, file=path, sheet=sheet, row=row, column=f"{excel_col(ecol)} (E-code)")
+
+
+def record_ecode(seen: dict[str, int], code: str, row: int, path: Path, sheet: str, ecol: int) -> None:
+    """Remember the row of a council's E-code; one seen before stops the build naming both rows."""
+    if code in seen:
+        raise ecode_error(f"E-code {code} appears twice (rows {seen[code]} and {row})", path, sheet, row, ecol)
+    seen[code] = row
 
 
 def _rows_after(rows, ended_at: int | None) -> int:

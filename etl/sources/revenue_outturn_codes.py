@@ -33,9 +33,11 @@ from .revenue_outturn import (
     _at,
     _present,
     _text,
+    ecode_error,
     normalise_heading,
     periods_in,
     read_sheet,
+    record_ecode,
 )
 
 #: One column's data code, e.g. ``RS-totsx-net-exp``.
@@ -246,24 +248,12 @@ def _council_block(path: Path, rel: str, layout: CodeLayout, rows, labels) -> tu
         code = _text(_at(row, ecol))
         if not (code and ECODE_RE.match(code)):
             if not councils:
-                raise EtlInputError(
-                    f"expected a council E-code below the header, found {code!r}",
-                    file=path,
-                    sheet=layout.sheet,
-                    row=i + 1,
-                    column=f"{excel_col(ecol)} (E-code)",
+                raise ecode_error(
+                    f"expected a council E-code below the header, found {code!r}", path, layout.sheet, i + 1, ecol
                 )
             end = i
             break
-        if code in seen:
-            raise EtlInputError(
-                f"E-code {code} appears twice (rows {seen[code]} and {i + 1})",
-                file=path,
-                sheet=layout.sheet,
-                row=i + 1,
-                column=f"{excel_col(ecol)} (E-code)",
-            )
-        seen[code] = i + 1
+        record_ecode(seen, code, i + 1, path, layout.sheet, ecol)
         klass = _text(_at(row, c["class"]))
         council = Council(
             code,
@@ -279,12 +269,8 @@ def _council_block(path: Path, rel: str, layout: CodeLayout, rows, labels) -> tu
         council.cells = [Cell(line, labels[line], excel_col(j), _at(row, j)) for line, j in layout.lines.items()]
         councils.append(council)
     if not councils:
-        raise EtlInputError(
-            "no council rows (E-codes) below the header row",
-            file=path,
-            sheet=layout.sheet,
-            row=layout.header_row + 2,
-            column=f"{excel_col(ecol)} (E-code)",
+        raise ecode_error(
+            "no council rows (E-codes) below the header row", path, layout.sheet, layout.header_row + 2, ecol
         )
     _check_after_block(path, layout, rows, end)
     return councils, end
@@ -313,12 +299,12 @@ def _check_after_block(path: Path, layout: CodeLayout, rows, end: int) -> None:
             return  # the class-breakdown table: its rows are aggregates and other bodies
         code = _text(v)
         if code and ECODE_RE.match(code):
-            raise EtlInputError(
+            raise ecode_error(
                 f"council row {code!r} after the end of the council block (row {end + 1})",
-                file=path,
-                sheet=layout.sheet,
-                row=i + 1,
-                column=f"{excel_col(ecol)} (E-code)",
+                path,
+                layout.sheet,
+                i + 1,
+                ecol,
             )
 
 
