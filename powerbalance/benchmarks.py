@@ -74,6 +74,7 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     )
 
 
+@_db.per_build(maxsize=64)
 def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     """Interquartile range of each (indicator, period) across every area of ``level`` with a value."""
     if pairs.empty:
@@ -91,6 +92,7 @@ def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     )
 
 
+@_db.per_build(maxsize=4)
 def source_titles(db=None) -> dict:
     """source_id → title, for naming where an indicator comes from."""
     df = _db.query("SELECT source_id, any_value(title) AS title FROM sources GROUP BY source_id", db=db)

@@ -24,9 +24,14 @@ two SQL statements), so they cannot straddle a publish.
 from __future__ import annotations
 
 import contextvars
+import copy
+import dataclasses
+import functools
+import inspect
 import itertools
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -236,3 +241,90 @@ def query_many(
     """Several queries on ONE connection, so they all see the same build."""
     with connect(db) as con:
         return [con.execute(sql, params or []).df() for sql, params in statements]
+
+
+# =============================================================================================
+# Answers kept per build
+# =============================================================================================
+
+_MISS = object()
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for an argument: dicts, lists, sets and small frames by content."""
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_freeze(v) for v in value)
+    if isinstance(value, pd.DataFrame):
+        return ("frame", tuple(value.columns), tuple(map(tuple, value.astype(object).values.tolist())))
+    return value
+
+
+def fresh(value: Any) -> Any:
+    """A kept answer handed out so that the caller cannot change the kept one: frames and series
+    as shallow copies (pandas copies on write, so a changed copy never reaches the original),
+    dicts, lists, tuples and dataclasses rebuilt around fresh values (plotly figures are handed out
+    as they are: Streamlit copies a figure before drawing it and pages never change one)."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=False)
+    if isinstance(value, dict):
+        return {k: fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fresh(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(fresh(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = copy.copy(value)
+        for f in dataclasses.fields(value):
+            object.__setattr__(out, f.name, fresh(getattr(value, f.name)))
+        return out
+    return value
+
+
+class _PerBuild:
+    """See :func:`per_build`."""
+
+    def __init__(self, fn, maxsize: int):
+        self.fn, self.maxsize = fn, maxsize
+        self.signature = inspect.signature(fn)
+        self._lock = threading.Lock()
+        self._kept: OrderedDict = OrderedDict()
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        path = str(_path(bound.arguments.get("db")))
+        with snapshot(path) as key:
+            k = (key, _freeze(tuple((n, v) for n, v in bound.arguments.items() if n != "db")))
+            with self._lock:
+                answer = self._kept.get(k, _MISS)
+                if answer is not _MISS:
+                    self._kept.move_to_end(k)
+            if answer is _MISS:
+                answer = self.fn(*bound.args, **bound.kwargs)
+                with self._lock:
+                    self._kept[k] = answer
+                    while len(self._kept) > self.maxsize:
+                        self._kept.popitem(last=False)
+            return fresh(answer)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+def per_build(maxsize: int = 128):
+    """Decorator for a read-only query function ``fn(..., db=None)``: its answer is kept per build
+    and arguments (the build pinned by :func:`snapshot` for the call, so an answer is never filed
+    under a build it was not read from) and handed out with :func:`fresh`. For answers that every
+    council's page shares (a level's index, a level's spread of values): the second council asks
+    a dictionary, not the database."""
+
+    def wrap(fn):
+        return _PerBuild(fn, maxsize)
+
+    return wrap

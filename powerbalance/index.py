@@ -826,7 +826,8 @@ def default_shift_periods(db=None) -> tuple[str, str]:
     return df["period"].iloc[0], df["period"].iloc[-1]
 
 
-def _index_periods(db) -> pd.DataFrame:
+@_db.per_build(maxsize=8)
+def _index_periods(db=None) -> pd.DataFrame:
     return _db.query(
         """
         SELECT v.period FROM indicator_values v JOIN areas a ON a.code = v.area_code

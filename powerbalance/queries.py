@@ -37,6 +37,7 @@ DOMAINS = tuple(_index.DOMAINS)
 # =============================================================================================
 
 
+@_db.per_build(maxsize=4)
 def build_info(db=None) -> dict:
     """The one build_info row (build id, time, duration, code version, boundary URL path)."""
     df = _db.query("SELECT build_id, built_at, raw_dir, code_version, seconds, geo_path FROM build_info", db=db)
@@ -79,9 +80,11 @@ def area_bounds(codes: list[str] | tuple[str, ...], db=None) -> tuple[float, flo
 # =============================================================================================
 
 
-def area(code: str, db=None) -> dict | None:
-    """One current area with the names of its district, county and region (None if unknown)."""
-    df = _db.query(
+@_db.per_build(maxsize=4)
+def _area_rows(db=None) -> pd.DataFrame:
+    """Every current area with the names of its district, county and region, indexed by code
+    (read once per build: a council's first look is then a lookup)."""
+    return _db.query(
         """
         SELECT a.code, a.name, a.level, a.type, a.tier, a.parent_code, a.district_code, a.county_code,
                a.region_code, d.name AS district_name, c.name AS county_name, r.name AS region_name,
@@ -89,14 +92,18 @@ def area(code: str, db=None) -> dict | None:
         FROM areas a
         LEFT JOIN areas d ON d.code = a.district_code
         LEFT JOIN areas c ON c.code = a.county_code
-        LEFT JOIN areas r ON r.code = a.region_code
-        WHERE a.code = ?""",
-        [code],
+        LEFT JOIN areas r ON r.code = a.region_code""",
         db=db,
-    )
-    if df.empty:
+    ).set_index("code", drop=False)
+
+
+@_db.per_build(maxsize=4096)
+def area(code: str, db=None) -> dict | None:
+    """One current area with the names of its district, county and region (None if unknown)."""
+    rows = _area_rows(db)
+    if not isinstance(code, str) or code not in rows.index:
         return None
-    return {k: (None if (not isinstance(v, str) and pd.isna(v)) else v) for k, v in df.iloc[0].to_dict().items()}
+    return {k: (None if (not isinstance(v, str) and pd.isna(v)) else v) for k, v in rows.loc[code].to_dict().items()}
 
 
 def area_label(info: dict) -> str:
@@ -259,6 +266,7 @@ def indicator_info(indicator_id: str, db=None) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
+@_db.per_build(maxsize=2048)
 def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=None) -> pd.DataFrame:
     """Values of one indicator for several areas over every period that has any value."""
     codes = list(codes)
@@ -362,6 +370,7 @@ def index_periods(db=None) -> list[str]:
     return _index.periods(db=db)
 
 
+@_db.per_build(maxsize=256)
 def index_table(
     level: str = "district",
     period: str | None = None,
@@ -403,6 +412,7 @@ def index_by_tier(period: str, weights: dict | None, lens: str = "place", db=Non
     return both[["area_code", "name", "type", "tier", "tier_label", "index", "rank", "n_in_group", "reason"]]
 
 
+@_db.per_build(maxsize=128)
 def shifts(
     level: str = "district",
     lens: str = "place",
@@ -553,6 +563,7 @@ def area_rank_move(sens: pd.DataFrame, code: str | None) -> str | None:
     return f"{r['name']}: {rank_move_text(r['rank_default'], r['rank'])} among {group}, default weights → yours"
 
 
+@_db.per_build(maxsize=16)
 def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
     """Every area placed by its two movements, each measure over its longest span (powerbalance.quadrants)."""
     return _quadrants.place_areas(level, db=db)
@@ -893,6 +904,7 @@ def source_files(db=None) -> pd.DataFrame:
     return _db.query("SELECT source_id, file, sha256, bytes, loaded_at FROM sources ORDER BY source_id, file", db=db)
 
 
+@_db.per_build(maxsize=4)
 def attributions(db=None) -> list[str]:
     """Distinct attribution statements to print with any view of the data."""
     df = _db.query("SELECT DISTINCT attribution FROM sources WHERE attribution IS NOT NULL ORDER BY 1", db=db)

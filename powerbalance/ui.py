@@ -2,8 +2,8 @@
 powerbalance (which must not need Streamlit).
 
 - **Cached queries**: :func:`q` calls a function of :mod:`powerbalance.queries` through
-  ``st.cache_data`` keyed on ``db.build_key()``, so a new build is picked up on the next rerun
-  and two builds are never mixed.
+  ``st.cache_resource`` keyed on ``db.build_key()`` (handed out as fresh copies, ``db.fresh``), so
+  a new build is picked up on the next rerun and two builds are never mixed.
 - **URL state**: the ``url_*`` widgets read their initial value from ``st.query_params`` and
   write it back, so a link reproduces the view (area, level, indicator, year, weights …).
 - **Charts and tables**: :func:`chart` shows a figure with its alt text (caption + help) and
@@ -107,11 +107,17 @@ def start_page() -> None:
 QUERY_MODULES = {m.__name__: m for m in (queries, funders)}
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _cached(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _kept(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
     """Cache entry for ``<module>.<name>(*args, **kwargs)`` on the build identified by ``key``
-    (st.cache_data hashes the arguments by content, weights dicts included)."""
+    (Streamlit hashes the arguments by content, weights dicts included). Kept as the object itself,
+    not pickled and unpickled on every read as ``st.cache_data`` does (that was a tenth of a page's
+    CPU): :func:`_cached` hands out a fresh copy (``db.fresh``) so no page can change it."""
     return getattr(QUERY_MODULES[module], name)(*args, **kwargs)
+
+
+def _cached(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
+    return db.fresh(_kept(module, name, key, args, kwargs))
 
 
 def _query(fn: Callable) -> tuple[str, str]:
@@ -136,12 +142,16 @@ def q(fn: Callable, *args, **kwargs) -> Any:
 _PURE = {"queries": queries, "charts": charts}
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _cached_then(
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _kept_then(
     query: tuple[str, str], key: str, args: tuple, module: str, fn: str, fn_args: tuple, fn_kwargs: dict
 ) -> Any:
     """Cache entry for <module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
     return getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs)
+
+
+def _cached_then(*args) -> Any:
+    return db.fresh(_kept_then(*args))
 
 
 def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:

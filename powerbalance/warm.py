@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from powerbalance import index
+from powerbalance import benchmarks, index, queries
 
 
 def default_combinations(db=None) -> list[tuple[str, str, str]]:
@@ -55,6 +55,31 @@ def default_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
         out.append(
             (f"shift {level} {lens}", lambda lv=level, ln=lens: index.shift(lv, lens=ln, weights=weights, db=db))
         )
+    return out + page_requests(db)
+
+
+def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
+    """(label, call) for the whole-level answers of :mod:`powerbalance.queries` that every council's
+    My area and Compare pages share (kept per build, ``db.per_build``): with these warm, a council's
+    first look reads only its own rows."""
+    weights = index.normalise_weights(dict(index.DEFAULT_WEIGHTS))
+    out: list[tuple[str, Callable[[], object]]] = [
+        ("areas", lambda: queries.area(_any_council(db), db=db)),
+        ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
+    ]
+    for level, lens, period in default_combinations(db):
+        out.append(
+            (
+                f"index table {level} {lens} {period}",
+                lambda lv=level, ln=lens, p=period: queries.index_table(lv, p, weights, ln, None, db),
+            )
+        )
+    for level, lens in dict.fromkeys((lv, ln) for lv, ln, _ in default_combinations(db)):
+        out.append(
+            (f"shifts {level} {lens}", lambda lv=level, ln=lens: queries.shifts(lv, ln, weights, None, None, db))
+        )
+    for level in ("district", "county"):
+        out.append((f"quadrants {level}", lambda lv=level: queries.quadrant_areas(lv, db)))
     return out
 
 

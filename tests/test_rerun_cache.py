@@ -37,6 +37,7 @@ def calls(monkeypatch):
 
         monkeypatch.setattr(module, name, counted)
     st.cache_data.clear()
+    st.cache_resource.clear()
     return counts
 
 
