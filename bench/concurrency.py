@@ -117,6 +117,10 @@ class Visit:
         return self.status == "FINISHED_SUCCESSFULLY" and not self.exceptions and not self.problems
 
 
+#: Streamlit's global.maxCachedMessageAge: how many runs a browser keeps an unused big element
+MESSAGE_MAX_AGE = 2
+
+
 class Session:
     """One Streamlit session over a raw websocket (what a browser tab holds open)."""
 
@@ -127,6 +131,11 @@ class Session:
         self.ws = None
         self.worker: str | None = None  # X-PB-Worker of the websocket, behind nginx
         self.fetched: dict[str, tuple[int, int]] = {}  # url -> (status, bytes)
+        # big elements already received, by hash: a browser keeps them and tells the server, which
+        # then sends a reference instead of the element again (Streamlit's ForwardMsg cache)
+        self.kept: dict[str, bytes] = {}
+        self.used: dict[str, int] = {}  # hash -> the run it was last used in (kept for MAX_AGE runs)
+        self.runs = 0
 
     async def __aenter__(self) -> Session:
         await self.connect()
@@ -157,14 +166,14 @@ class Session:
         msg = BackMsg()
         msg.rerun_script.query_string = query
         msg.rerun_script.page_name = page
+        msg.rerun_script.cached_message_hashes.extend(self.kept)
         v = Visit(self.number, page, query, time.time())
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    fwd = ForwardMsg()
-                    fwd.ParseFromString(await self.ws.recv())
+                    fwd = self._received(await self.ws.recv())
                     kind = fwd.WhichOneof("type")
                     if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                         self._element(fwd.delta.new_element, v)
@@ -184,6 +193,35 @@ class Session:
         v.seconds = time.perf_counter() - t0
         await self._fetch_boundaries(v)
         return v
+
+    def _received(self, data: bytes):
+        """The message as the browser has it: a reference is replaced by the element it names, and a
+        cacheable element is kept under its hash, as the browser's message cache does."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        fwd = ForwardMsg()
+        fwd.ParseFromString(data)
+        if fwd.WhichOneof("type") == "ref_hash":
+            ref = fwd.ref_hash
+            if ref not in self.kept:
+                raise RuntimeError(f"the server referred to an element this session never received ({ref})")
+            metadata = fwd.metadata
+            fwd = ForwardMsg()
+            fwd.ParseFromString(self.kept[ref])
+            fwd.metadata.CopyFrom(metadata)
+            self.used[ref] = self.runs
+        elif fwd.metadata.cacheable and fwd.hash:
+            self.kept[fwd.hash], self.used[fwd.hash] = data, self.runs
+        elif fwd.WhichOneof("type") == "script_finished":
+            self._age()
+        return fwd
+
+    def _age(self) -> None:
+        """After each finished run, forget what went unused for more than MAX_AGE runs (the
+        browser's ``global.maxCachedMessageAge``, 2 by default)."""
+        self.runs += 1
+        for h in [h for h, run in self.used.items() if self.runs - run > MESSAGE_MAX_AGE]:
+            del self.kept[h], self.used[h]
 
     @staticmethod
     def _element(el, v: Visit) -> None:

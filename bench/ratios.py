@@ -77,7 +77,8 @@ async def _reruns(
     reruns: int,
     start: asyncio.Event,
 ) -> list[load.Visit]:
-    """One session: the first visit (round 0), then ``reruns`` more runs of the same page."""
+    """One session: the first visit (round 0), then ``reruns`` more runs of the same page, each with
+    the address the page left in the browser's bar (as a browser's rerun sends it)."""
     async with load.Session(url, number) as s:
         await start.wait()
         visits = []
@@ -85,6 +86,7 @@ async def _reruns(
             v = await s.visit(page, query)
             v.round = r
             visits.append(v)
+            query = v.url_query or query
         return visits
 
 

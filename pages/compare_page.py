@@ -100,7 +100,8 @@ with left:
     st.subheader("Domains side by side")
     long = queries.domain_long(shown)
     if long["score"].notna().any():
-        fig, alt = charts.grouped_bars(
+        fig, alt = ui.figure(
+            charts.grouped_bars,
             long,
             category="domain",
             series="series",
@@ -117,8 +118,15 @@ with right:
     st.subheader("Index over time")
     trend, trend_note = ui.q(queries.compare_trend, tuple(chosen), base, weights, lens)
     if trend["index"].notna().any():
-        fig, alt = charts.line_chart(
-            trend, x="period", y="index", series="name", measure="Index (0–100)", x_order=periods, y_range=(0, 100)
+        fig, alt = ui.figure(
+            charts.line_chart,
+            trend,
+            x="period",
+            y="index",
+            series="name",
+            measure="Index (0–100)",
+            x_order=periods,
+            y_range=(0, 100),
         )
         ui.chart(
             fig,
@@ -153,7 +161,7 @@ ui.coverage(n, m, "councils have an index value")
 st.subheader("Enabling or retreating?")
 base_level = ui.q(queries.area, base)["level"]
 placed = ui.q(queries.quadrant_areas, base_level)
-fig, alt = charts.quadrant_chart(placed, highlight=chosen, group_labels=quadrants.GROUP_LABELS, height=440)
+fig, alt = ui.figure(charts.quadrant_chart, placed, highlight=chosen, group_labels=quadrants.GROUP_LABELS, height=440)
 ui.chart(
     fig,
     alt,

@@ -347,8 +347,16 @@ table_config = {
     "note": st.column_config.TextColumn("note (head offices; none recorded)"),
 }
 if url is not None:
-    fig, alt = charts.choropleth_map(
-        values, url, measure=label_m, unit=unit_m, area_label=plural, digits=digits_m, bounds=bounds, height=560
+    fig, alt = ui.figure(
+        charts.choropleth_map,
+        values,
+        url,
+        measure=label_m,
+        unit=unit_m,
+        area_label=plural,
+        digits=digits_m,
+        bounds=bounds,
+        height=560,
     )
     ui.chart(
         fig,

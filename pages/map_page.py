@@ -73,8 +73,15 @@ plural = labels.LEVEL_PLURAL[level]
 n = int(values["value"].notna().sum())
 url = ui.geo_url(level)
 if url is not None:
-    fig, alt = charts.choropleth_map(
-        values, url, measure=info["name"], unit=unit, area_label=plural, digits=digits, height=600
+    fig, alt = ui.figure(
+        charts.choropleth_map,
+        values,
+        url,
+        measure=info["name"],
+        unit=unit,
+        area_label=plural,
+        digits=digits,
+        height=600,
     )
     event = ui.chart(
         fig,

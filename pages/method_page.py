@@ -73,8 +73,15 @@ moved = queries.area_rank_move(sens, mine)
 if moved:
     st.markdown(f":material/location_on: **{moved}**")
 if sens["index"].notna().any():
-    fig, alt = charts.weights_scatter(
-        sens, x="index_default", y="index", group="group", name="name", group_labels=labels.GROUP_LABELS, highlight=mine
+    fig, alt = ui.figure(
+        charts.weights_scatter,
+        sens,
+        x="index_default",
+        y="index",
+        group="group",
+        name="name",
+        group_labels=labels.GROUP_LABELS,
+        highlight=mine,
     )
     shown = queries.own_area_first(
         sens[["area_code", "name", "group", "index_default", "rank_default", "index", "rank", "rank_move", "reason"]],
@@ -119,7 +126,7 @@ st.subheader("How certain is each rank?")
 bands = ui.q(queries.rank_bands, level, period, weights, lens)
 for group, sub in bands.groupby("group", sort=True):
     label = labels.GROUP_LABELS.get(group, group)
-    fig, alt = charts.rank_band_chart(sub, subject=label, height=380, title=f"Ranks among {label}")
+    fig, alt = ui.figure(charts.rank_band_chart, sub, subject=label, height=380, title=f"Ranks among {label}")
     ui.chart(
         fig,
         alt,

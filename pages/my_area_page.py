@@ -173,8 +173,8 @@ if profile.quadrant:
     st.subheader("Enabling or retreating?")
     st.markdown(f"**{profile.council_name}: {profile.quadrant}.**")
     placed = ui.q(queries.quadrant_areas, profile.council_level)
-    fig, alt = charts.quadrant_chart(
-        placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS, height=420
+    fig, alt = ui.figure(
+        charts.quadrant_chart, placed, highlight=[profile.council_code], group_labels=quadrants.GROUP_LABELS, height=420
     )
     ui.chart(
         fig,
@@ -198,8 +198,16 @@ if profile.latest is not None and len(profile.latest):
             years = queries.every_financial_year(trend["period"])
             label = profile.latest.loc[profile.latest["indicator_id"] == measure, ["measure", "unit"]]
             name, unit = label.iloc[0].tolist() if len(label) else (measure, "")
-            fig, alt = charts.line_chart(
-                trend, x="period", y="value", series="name", measure=name, unit=unit, digits=2, x_order=years
+            fig, alt = ui.figure(
+                charts.line_chart,
+                trend,
+                x="period",
+                y="value",
+                series="name",
+                measure=name,
+                unit=unit,
+                digits=2,
+                x_order=years,
             )
             with col:
                 ui.chart(
@@ -215,7 +223,8 @@ part = ui.q(queries.participation_series, info.get("region_code"))
 if len(part):
     st.subheader("Civic participation: England and region")
     years = sorted(part["period"].dropna().unique())
-    fig, alt = charts.line_chart_with_intervals(
+    fig, alt = ui.figure(
+        charts.line_chart_with_intervals,
         part,
         x="period",
         y="value",
@@ -241,7 +250,8 @@ left, right = st.columns(2)
 with left:
     st.subheader("Domains")
     if profile.domains is not None and profile.domains["score"].notna().any():
-        fig, alt = charts.bar_chart(
+        fig, alt = ui.figure(
+            charts.bar_chart,
             profile.domains,
             label="domain",
             value="score",
@@ -255,7 +265,8 @@ with left:
 with right:
     st.subheader("Over time")
     if profile.trend is not None and profile.trend["index"].notna().any():
-        fig, alt = charts.line_chart(
+        fig, alt = ui.figure(
+            charts.line_chart,
             profile.trend,
             x="period",
             y="index",
@@ -279,7 +290,9 @@ with right:
 if profile.bands is not None:
     st.subheader("Rank and its uncertainty")
     bands = profile.bands
-    fig, alt = charts.rank_band_chart(bands, highlight=[profile.council_code], subject=profile.group_label, height=360)
+    fig, alt = ui.figure(
+        charts.rank_band_chart, bands, highlight=[profile.council_code], subject=profile.group_label, height=360
+    )
     ui.chart(
         fig,
         alt,
@@ -340,7 +353,8 @@ if profile.wards is not None and len(profile.wards):
         url = ui.geo_url("ward")
         if url is not None:
             bounds = ui.q(queries.area_bounds, tuple(wards["code"]))
-            fig, alt = charts.choropleth_map(
+            fig, alt = ui.figure(
+                charts.choropleth_map,
                 wards.rename(columns={metric: "value"}),
                 url,
                 measure=metric,

@@ -74,7 +74,7 @@ st.subheader(f"Provider → Enabler index, {period}")
 url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]
 if url is not None:
-    fig, alt = charts.choropleth_map(values, url, measure="Index (0–100)", area_label=plural, height=540)
+    fig, alt = ui.figure(charts.choropleth_map, values, url, measure="Index (0–100)", area_label=plural, height=540)
     event = ui.chart(
         fig,
         alt,
@@ -140,7 +140,8 @@ with right:
             if towards_enabling.empty:
                 ui.no_data("no district moved towards enabling.")
             else:
-                fig, alt = charts.bar_chart(
+                fig, alt = ui.figure(
+                    charts.bar_chart,
                     towards_enabling,
                     label="name",
                     value="ratio_shift",
@@ -155,7 +156,8 @@ with right:
             if towards_providing.empty:
                 ui.no_data("no district moved towards providing.")
             else:
-                fig, alt = charts.bar_chart(
+                fig, alt = ui.figure(
+                    charts.bar_chart,
                     towards_providing,
                     label="name",
                     value="ratio_fall",
@@ -175,7 +177,7 @@ st.markdown(
     "unitary is placed by the change in its councils' spending per resident and in community money "
     "(parish precepts and community grants) per resident."
 )
-fig, alt = charts.quadrant_chart(placed, group_labels=quadrants.GROUP_LABELS)
+fig, alt = ui.figure(charts.quadrant_chart, placed, group_labels=quadrants.GROUP_LABELS)
 ui.chart(
     fig,
     alt,

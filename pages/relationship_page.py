@@ -134,7 +134,8 @@ with results_tab:
         with left:
             st.subheader("Perception gap: council minus community")
             if view.has_gap:
-                fig, alt = charts.bar_chart(
+                fig, alt = ui.figure(
+                    charts.bar_chart,
                     view.gap.iloc[::-1],
                     label="question",
                     value="gap",

@@ -32,6 +32,8 @@ def warm_up() -> None:
     if os.environ.get("POWERBALANCE_WARM", "1") != "0":
         from powerbalance import db, warm
 
+        warm.import_page_modules()
+
         try:
             db.build_key()
         except Exception as exc:  # noqa: BLE001 - no or a broken database: the pages say so to users

@@ -28,6 +28,7 @@ from .index import normalise_weights
 _SEEN = "_pb_url_seen::"
 _RUN = "_pb_run"  # runs of this session (start_page), to see a widget re-mounted
 _SHOWN = "_pb_shown_in_run::"
+_SHARED = "_pb_shared_in_run"  # the run whose share line is drawn (one a page)
 LAST_AREA = "_pb_last_area"
 #: Page files as registered by dashboard.py (one place to change if the folder is renamed).
 MY_AREA = "pages/my_area_page.py"
@@ -165,6 +166,24 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
         return _cached_then(
             _query(query[0]), key, tuple(query[1:]), fn.__module__.rsplit(".", 1)[-1], fn.__name__, fn_args, fn_kwargs
         )
+
+
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _kept_figure(key: str, name: str, args: tuple, kwargs: dict) -> Any:
+    """Cache entry for ``charts.<name>(*args, **kwargs)`` on build ``key`` (arguments hashed by content)."""
+    return getattr(charts, name)(*args, **kwargs)
+
+
+def figure(builder: Callable, *args, **kwargs) -> Any:
+    """``builder(*args, **kwargs)`` for a figure builder of :mod:`powerbalance.charts` (a ``(fig, alt)``
+    pair), kept per build and arguments: a rerun or another visitor with the same view is handed the
+    figure already made (plotly's validation of every trace was most of a page's CPU). The figure
+    is shared, so nothing may change it after: Streamlit copies it to draw it."""
+    name = getattr(builder, "__name__", None)
+    if getattr(charts, name or "", None) is not builder:
+        raise ValueError(f"{name} is not a figure builder of powerbalance.charts")
+    with db.snapshot() as key:
+        return _kept_figure(key, name, args, kwargs)
 
 
 # =============================================================================================
@@ -593,14 +612,17 @@ def chart(
 
 
 def share_line(name: str) -> None:
-    """The chart's share line: a link to this view and an ``<iframe>`` to embed it (the page with
-    ``?embed=true`` and the view's parameters: no sidebar). Nothing inside an embedded page."""
-    if st.context.is_embedded or not st.context.url:
+    """The view's share line, under the page's first chart: a link to this view and an ``<iframe>``
+    to embed it (the page with ``?embed=true`` and the view's parameters: no sidebar). Once a page,
+    not under every chart: the link is the same for every chart of a view, and each repeat was
+    three more elements sent on every run. Nothing inside an embedded page."""
+    if st.context.is_embedded or not st.context.url or st.session_state.get(_SHARED) == st.session_state.get(_RUN):
         return
+    st.session_state[_SHARED] = st.session_state.get(_RUN)
     params = {k: st.query_params.get(k) for k in st.query_params}
     link = share.view_url(st.context.url, params)
     embed = share.view_url(st.context.url, params, embed=True)
-    with st.expander("Share or embed this chart", icon=":material/share:"):
+    with st.expander("Share or embed this view", icon=":material/share:"):
         st.markdown(f"[Link to this view]({link}) · [the view alone, for embedding]({embed})")
         st.code(share.iframe_snippet(embed, f"Power Balance: {name}"), language="html", wrap_lines=True)
 

@@ -16,6 +16,22 @@ from collections.abc import Callable
 from powerbalance import benchmarks, index, queries
 
 
+def import_page_modules() -> list[str]:
+    """Import every module of this package (the pages' helpers among them, Streamlit too), so the
+    first visitor's page does not pay for the imports. Returns their names."""
+    import importlib
+    import pkgutil
+
+    import powerbalance
+
+    names = [f"powerbalance.{m.name}" for m in pkgutil.iter_modules(powerbalance.__path__)]
+    skip = {"powerbalance.serve", "powerbalance.cluster", "powerbalance.__main__"}
+    for name in names:
+        if name not in skip:
+            importlib.import_module(name)
+    return names
+
+
 def default_combinations(db=None) -> list[tuple[str, str, str]]:
     """(level, lens, period) of every index the pages can show (regions have no council lens)."""
     return [

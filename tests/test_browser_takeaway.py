@@ -30,7 +30,7 @@ def requests_seen():
 def _share_links(page) -> tuple[str, str, str]:
     """(link, embed link, iframe snippet) from the first chart's share line."""
     page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
-    share = page.locator('[data-testid="stExpander"]').filter(has_text="Share or embed this chart").first
+    share = page.locator('[data-testid="stExpander"]').filter(has_text="Share or embed this view").first
     share.locator("summary").click()
     links = share.locator("a")
     links.first.wait_for(state="visible", timeout=30_000)
@@ -61,7 +61,7 @@ def test_embed_link_renders_the_chart_without_sidebar(browser, server, requests_
         assert not page.locator('[data-testid="stSidebarNav"]').count()
         # the embedded view keeps its parameters and offers no share line of its own
         assert page.get_by_role("radio", name="Counties").is_checked()
-        assert not page.get_by_text("Share or embed this chart").count()
+        assert not page.get_by_text("Share or embed this view").count()
         assert not w.exceptions and not errors
     finally:
         ctx.close()
