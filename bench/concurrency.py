@@ -136,6 +136,7 @@ class Session:
         self.kept: dict[str, bytes] = {}
         self.used: dict[str, int] = {}  # hash -> the run it was last used in (kept for MAX_AGE runs)
         self.runs = 0
+        self.references = 0  # elements the server named instead of sending again
 
     async def __aenter__(self) -> Session:
         await self.connect()
@@ -210,6 +211,7 @@ class Session:
             fwd.ParseFromString(self.kept[ref])
             fwd.metadata.CopyFrom(metadata)
             self.used[ref] = self.runs
+            self.references += 1
         elif fwd.metadata.cacheable and fwd.hash:
             self.kept[fwd.hash], self.used[fwd.hash] = data, self.runs
         elif fwd.WhichOneof("type") == "script_finished":

@@ -292,6 +292,7 @@ class _PerBuild:
         self.signature = inspect.signature(fn)
         self._lock = threading.Lock()
         self._kept: OrderedDict = OrderedDict()
+        self.hits = self.misses = 0  # for tests and the benchmark
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args, **kwargs):
@@ -304,9 +305,11 @@ class _PerBuild:
                 answer = self._kept.get(k, _MISS)
                 if answer is not _MISS:
                     self._kept.move_to_end(k)
+                    self.hits += 1
             if answer is _MISS:
                 answer = self.fn(*bound.args, **bound.kwargs)
                 with self._lock:
+                    self.misses += 1
                     self._kept[k] = answer
                     while len(self._kept) > self.maxsize:
                         self._kept.popitem(last=False)
@@ -315,6 +318,7 @@ class _PerBuild:
     def cache_clear(self) -> None:
         with self._lock:
             self._kept.clear()
+            self.hits = self.misses = 0
 
 
 def per_build(maxsize: int = 128):

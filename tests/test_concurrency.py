@@ -52,6 +52,26 @@ def test_25_sessions_at_once_every_page_right_data(served, real_db):
     assert "Traceback" not in served.output()
 
 
+def test_a_session_keeps_big_elements_as_a_browser_does(served, real_db):
+    """On a rerun the server names the big elements the session already holds (Streamlit's message
+    cache, which browsers use), and the session still sees the whole page: same headings, metrics
+    and maps as on its first run."""
+    import asyncio
+
+    council = load.Truth.read(real_db, 1).councils[0]
+
+    async def twice():
+        async with load.Session(served.url, 0) as s:
+            first = await s.visit("my-area", f"area={council}")
+            again = await s.visit("my-area", first.url_query)
+            return s, first, again
+
+    s, first, again = asyncio.run(twice())
+    assert first.ok and again.ok, (first.exceptions, again.exceptions)
+    assert s.references > 0 and s.kept
+    assert (again.headings, again.metrics, again.geo_urls) == (first.headings, first.metrics, first.geo_urls)
+
+
 def test_the_data_check_catches_another_sessions_data(real_db):
     """The checker itself: a My area showing another council, or a Data page showing another
     build, is reported."""

@@ -36,7 +36,8 @@ def test_warm_up_computes_every_default_answer(real_db):
     # level-lens pairs (regions have no council lens) x periods x (index with the default weights
     # as a dict and as None, bands) + a shift per pair + neighbours
     pairs = [(lv, ln) for lv in index.LEVELS for ln in index.LENSES if (lv, ln) != ("region", "council")]
-    assert len(timings) == len(pairs) * len(periods) * 3 + len(pairs) + 1
+    # and the answers of powerbalance.queries every council's page shares (warm.page_requests)
+    assert len(timings) == len(pairs) * len(periods) * 3 + len(pairs) + 1 + len(warm.page_requests(real_db))
     before = _misses()
     warm.warm_caches(real_db, log=lambda *a: None)
     assert _misses() == before  # the second time every answer is a lookup
@@ -63,3 +64,26 @@ def test_default_pages_after_warm_up_compute_nothing_whole_level(app, real_db, p
     at.run()
     assert not at.exception
     assert _misses() == before, f"{page} {params} computed {_misses()} (after warm-up: {before})"
+
+
+SHARED = ("index_table", "shifts", "quadrant_areas", "build_info", "attributions", "_area_rows")
+
+
+def test_a_new_councils_first_look_reads_only_its_own_rows(app, real_db):
+    """After the warm-up, My area for councils nobody has opened computes none of the answers every
+    council shares (a level's index table, shifts, quadrants, the areas lookup) again."""
+    from powerbalance import queries
+
+    warm.warm_caches(real_db, log=lambda *a: None)
+    codes = queries.councils(real_db)["code"].tolist()[-3:]
+    before = {name: getattr(queries, name).misses for name in SHARED}
+    for code in codes:
+        at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
+        at.run()
+        at.switch_page("pages/my_area_page.py")
+        at.query_params["area"] = code
+        at.run()
+        assert not at.exception
+        name = queries.area(code, real_db)["name"]
+        assert any(name in (h.value or "") for h in [*at.title, *at.header, *at.subheader, *at.markdown])
+    assert {name: getattr(queries, name).misses for name in SHARED} == before

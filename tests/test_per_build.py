@@ -1,0 +1,97 @@
+"""Answers kept per build (``db.per_build``): a kept answer is never changed by a caller, never
+served for another build, found again for arguments of the same content, and computed once when
+many threads ask at once."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from powerbalance import db
+
+
+def _publish(path: Path, value: int) -> None:
+    """A one-table database at ``path``, replaced atomically as the ETL publishes a build."""
+    tmp = path.with_suffix(".new")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    con.execute("CREATE TABLE t AS SELECT ? AS x, 'a' AS k", [value])
+    con.close()
+    os.replace(tmp, path)
+
+
+@db.per_build(maxsize=8)
+def _values(weights: dict | None = None, codes: list | None = None, db=None) -> pd.DataFrame:
+    return _query("SELECT x, k FROM t", db)
+
+
+def _query(sql: str, path) -> pd.DataFrame:
+    return db.query(sql, db=path)
+
+
+@pytest.fixture()
+def path(tmp_path):
+    p = tmp_path / "pb.duckdb"
+    _publish(p, 1)
+    _values.cache_clear()
+    yield p
+    db.forget(p)
+
+
+def test_a_changed_answer_never_reaches_the_kept_one(path):
+    first = _values(db=path)
+    first["y"] = 0
+    first.loc[0, "x"] = 99
+    again = _values(db=path)
+    assert list(again.columns) == ["x", "k"] and again.loc[0, "x"] == 1
+    assert (_values.hits, _values.misses) == (1, 1)
+
+
+def test_a_new_build_is_read_not_the_kept_answer(path):
+    assert _values(db=path).loc[0, "x"] == 1
+    _publish(path, 2)
+    assert _values(db=path).loc[0, "x"] == 2
+    assert _values.misses == 2
+
+
+def test_arguments_are_matched_by_content(path):
+    _values({"funding": 0.5, "projects": 0.5}, ["E1", "E2"], db=path)
+    _values(weights={"projects": 0.5, "funding": 0.5}, codes=("E1", "E2"), db=path)
+    _values({"funding": 0.4, "projects": 0.6}, ["E1", "E2"], db=path)
+    assert (_values.hits, _values.misses) == (1, 2)
+
+
+def test_many_threads_get_the_same_answer(path):
+    answers, errors = [], []
+
+    def ask():
+        try:
+            answers.append(_values(db=path).loc[0, "x"])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and answers == [1] * 16
+    assert _values.hits + _values.misses == 16 and _values.misses <= 16
+
+
+def test_fresh_copies_containers_and_dataclasses():
+    from powerbalance.queries import AreaProfile
+
+    frame = pd.DataFrame({"a": [1]})
+    kept = AreaProfile("E1", "x", "district", "NMD", {}, None, None, None, "2017-18", "place", {}, trend=frame)
+    out = db.fresh({"p": kept, "l": [frame], "t": (frame,)})
+    out["p"].trend["b"] = 2
+    out["p"].name = "changed"
+    out["l"][0]["c"] = 3
+    out["t"][0].loc[0, "a"] = 5
+    assert kept.name == "x" and list(frame.columns) == ["a"] and frame.loc[0, "a"] == 1
