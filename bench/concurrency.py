@@ -111,6 +111,7 @@ class Visit:
     geo_urls: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # failed data checks
     round: int = 0  # 0 = the session's first pass over the pages
+    messages: int = 0  # messages the server sent for this run (elements, blocks, page info …)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +176,7 @@ class Session:
             async with asyncio.timeout(timeout):
                 while True:
                     fwd = self._received(await self.ws.recv())
+                    v.messages += 1
                     kind = fwd.WhichOneof("type")
                     if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                         self._element(fwd.delta.new_element, v)

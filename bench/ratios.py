@@ -41,6 +41,8 @@ from . import concurrency as load
 
 #: warm reruns per page for the single-user figures (CPU time is counted in 10 ms ticks)
 SINGLE_RERUNS = 20
+#: the floors' reruns are this many times more (they are cheap, and CPU is counted in 10 ms ticks)
+FLOOR_RERUNS_FACTOR = 5
 BARE_PAGE = 'import streamlit as st\n\nst.title("Bare page")\nst.write("One line of text.")\n'
 
 #: figure -> (target ratio, "max" = must be at most / "min" = at least, what it compares)
@@ -57,13 +59,23 @@ TARGETS = {
 # ============================================================================================= apps
 
 
-def bare_app(folder: Path) -> Path:
+def bare_app(folder: Path, name: str = "bare", page: str = BARE_PAGE) -> Path:
     """The floor app: a title and one line, with the project's Streamlit configuration."""
-    app = Path(folder) / "bare"
+    app = Path(folder) / name
     app.mkdir(parents=True)
     shutil.copytree(ROOT / ".streamlit", app / ".streamlit")
-    (app / "dashboard.py").write_text(BARE_PAGE)
+    (app / "dashboard.py").write_text(page)
     return app
+
+
+def elements_page(n: int) -> str:
+    """A page of ``n`` plain text elements and nothing else: what Streamlit itself costs to run and
+    send a page of that many elements (an informative figure beside the targets, not one of them)."""
+    return (
+        'import streamlit as st\n\nst.title("Elements")\n'
+        f"for i in range({max(n, 1)}):\n"
+        '    st.markdown(f"Line {i}: one plain element of a page with as many elements as the worst page.")\n'
+    )
 
 
 # ============================================================================================= sessions
@@ -130,6 +142,7 @@ def single_user(server, page: str, query: str, reruns: int) -> dict:
     return {
         "p50_s": load.percentile(_secs(visits, False) + _secs(visits, True), 0.5),
         "cpu_per_run_s": cpu / reruns,
+        "messages_per_run": load.percentile([float(v.messages) for v in visits if v.round > 0] or [0.0], 0.5),
         "failed": _failed(visits),
     }
 
@@ -149,13 +162,15 @@ def serving_figures(
     out: dict = {"failures": []}
     with StreamlitServer(bare, db) as server:
         first_bare, _ = sessions_run(server.url, sessions, "", [""], 0)  # a fresh process's first runs
-        out["bare"] = single_user(server, "", "", single_reruns)
+        # five times the reruns: the bare page uses about one 10 ms CPU tick in 20 runs
+        out["bare"] = single_user(server, "", "", single_reruns * FLOOR_RERUNS_FACTOR)
         bare_load, _ = sessions_run(server.url, sessions, "", [""], reruns)
     with StreamlitServer(app, db) as server:
         my_area = [f"area={c}" for c in truth.councils[:sessions]]
         first, _ = sessions_run(server.url, sessions, "my-area", my_area, 0)  # 25 councils, first look
         out["pages"] = {page: single_user(server, page, query, single_reruns) for page, query in page_views(truth)}
         proj_load, _ = sessions_run(server.url, sessions, "overview", [""], reruns)
+    out.update(element_floor(bare.parent, db, out, single_reruns))
     for visits in (first_bare, bare_load, first, proj_load):
         out["failures"] += _failed(visits)
     for r in [out["bare"], *out["pages"].values()]:
@@ -173,6 +188,21 @@ def serving_figures(
     out["load_rerun_p95_ratio"] = out["load_rerun_p95_s"] / out["bare_load_rerun_p95_s"]
     out["first_look_p95_ratio"] = out["first_look_p95_s"] / out["bare_first_p95_s"]
     return out
+
+
+def element_floor(folder: Path, db: Path, out: dict, single_reruns: int) -> dict:
+    """The worst page (by CPU) beside a page of as many plain elements (:func:`elements_page`),
+    measured the same way: how much of the gap to the bare page is Streamlit's cost per element."""
+    worst = max(out["pages"], key=lambda p: out["pages"][p]["cpu_per_run_s"])
+    n = int(out["pages"][worst]["messages_per_run"] - out["bare"]["messages_per_run"]) + 1
+    app = bare_app(folder, "elements", elements_page(n))
+    with StreamlitServer(app, db) as server:
+        floor = single_user(server, "", "", single_reruns * FLOOR_RERUNS_FACTOR)
+    out["failures"] = out.get("failures", []) + floor.pop("failed")
+    return {
+        "elements_floor": {"page": worst, "elements": n, **floor},
+        "rerun_cpu_vs_elements": out["pages"][worst]["cpu_per_run_s"] / floor["cpu_per_run_s"],
+    }
 
 
 def nginx_figures(app: Path, db: Path, sessions: int, reruns: int, workers: int = 2) -> dict:
@@ -289,6 +319,13 @@ def report(r: dict) -> str:
             "    "
             + ", ".join(f"{p} {v['p50_s'] * 1e3:.0f}/{v['cpu_per_run_s'] * 1e3:.0f}" for p, v in r["pages"].items())
         )
+        if "elements_floor" in r:
+            f = r["elements_floor"]
+            lines.append(
+                f"  Streamlit's own share: a page of {f['elements']} plain elements (as many as {f['page']} sends) "
+                f"takes {f['cpu_per_run_s'] * 1e3:.0f} ms CPU a rerun; {f['page']} is "
+                f"{r['rerun_cpu_vs_elements']:.1f}x that (informative, not a target)"
+            )
         lines.append(
             f"  under load: Overview rerun p95 {r['load_rerun_p95_s']:.2f} s vs bare "
             f"{r['bare_load_rerun_p95_s']:.2f} s; My area first look p95 {r['first_look_p95_s']:.2f} s vs "

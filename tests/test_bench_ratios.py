@@ -43,6 +43,10 @@ def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
         measured.pop("nginx_throughput_ratio")
     assert all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in measured.values()), measured
     assert set(r["pages"]) == {url for _, url in ratios.load.navigation()}  # every page's rerun measured
+    # the informative floor: a page of as many plain elements as the worst page sends
+    assert r["elements_floor"]["page"] in r["pages"] and r["elements_floor"]["elements"] > 10
+    assert math.isfinite(r["rerun_cpu_vs_elements"]) and r["rerun_cpu_vs_elements"] > 0
+    assert "plain elements" in ratios.report(r)
     assert set(r["targets_missed"]) <= set(ratios.TARGETS)
     text = ratios.report(r)
     assert all(what in text for _, _, what in ratios.TARGETS.values())
