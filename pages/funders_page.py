@@ -254,6 +254,16 @@ if report.grants == 0:
     ui.no_data("these funders have no grants in the chosen years and programmes.")
     st.stop()
 
+
+def from_report(fn, *args, **kwargs):
+    """``fn(report, …)``: for the published data, kept with the report (a rerun makes no figure or
+    table again); for an upload, made from it (an upload is this session's own)."""
+    if upload is not None:
+        return fn(report, *args, **kwargs)
+    query = (funders.spread_from_db, dataset, tuple(chosen), years, tuple(programmes), level, effort, weights, scope)
+    return ui.q_then(query, fn, *args, **kwargs)
+
+
 plural = "districts" if level == "district" else "wards"
 rd, rw = report.reach_district, report.reach_ward
 subject = ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
@@ -315,7 +325,7 @@ st.markdown("".join(f"- {n}.\n" for n in notes))
 # --- map and table ---------------------------------------------------------------------------------
 label_m, unit_m, digits_m = funders.MEASURES[measure]
 st.subheader(f"Where the money lands: {label_m.lower()} by {plural[:-1]}")
-values = funders.map_values(report, measure)
+values = from_report(funders.map_values, measure)
 bounds = None
 if level == "ward":
     districts = ui.q(queries.areas, "district")
@@ -328,12 +338,12 @@ if level == "ward":
         format_func=lambda c: "All of England" if c == "england" else dnames.get(c, c),
     )
     if zoom != "england":
-        values = funders.map_values(report, measure, district=zoom)
+        values = from_report(funders.map_values, measure, district=zoom)
         bounds = ui.q(queries.area_bounds, tuple(values["code"]))
 if bounds is None and scope == "reached":
     bounds = ui.q(queries.area_bounds, tuple(values["code"]))
 url = ui.geo_url(level)
-table = funders.area_table(report)
+table = from_report(funders.area_table)
 table_config = {
     "amount_gbp": st.column_config.NumberColumn("£ awarded", format="localized"),
     "population": st.column_config.NumberColumn("population", format="localized"),
@@ -399,7 +409,7 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Concentration")
-    fig, alt = funders.lorenz_chart(report, plural)
+    fig, alt = from_report(funders.lorenz_chart, plural)
     ui.chart(
         fig,
         alt,
@@ -411,7 +421,7 @@ with left:
 with right:
     st.subheader("Alignment with need")
     if report.need["share_of_amount"].notna().any():
-        fig, alt = funders.need_chart(report, plural)
+        fig, alt = from_report(funders.need_chart, plural)
         ui.chart(
             fig,
             alt,
@@ -432,7 +442,7 @@ with right:
 # --- cold spots ----------------------------------------------------------------------------------
 st.subheader("Cold spots: high need, little or no funding")
 ca = report.cold_attrs
-cold = funders.cold_table(report)
+cold = from_report(funders.cold_table)
 st.caption(
     f"{plural.capitalize()} in the two most deprived deciles whose money per resident from this selection is at "
     f"or below the lower quartile of all {plural} judged ({charts.fmt(ca.get('threshold'), 2, '£')} per resident), "
@@ -451,7 +461,7 @@ else:
 # --- beside council effort -----------------------------------------------------------------------------
 if level == "district" and effort:
     st.subheader(f"Funding beside council effort, {effort}")
-    fig, alt = funders.effort_scatter(report)
+    fig, alt = from_report(funders.effort_scatter)
     scatter_data = table[["code", "name", "amount_per_head", "enabler_ratio", "council_index", "imd_decile"]]
     ui.chart(
         fig,

@@ -62,16 +62,16 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     period, value (missing values are left out, never zero)."""
     if not codes or pairs.empty:
         return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
-    ph = ", ".join("?" for _ in codes)
-    placeholders = " OR ".join("(indicator_id = ? AND period = ?)" for _ in range(len(pairs)))
-    params = [*codes] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
-    return _db.query(
+    codes = list(dict.fromkeys(codes))
+    vals = _db.query(
         f"""
         SELECT area_code, indicator_id, period, value FROM indicator_values
-        WHERE value IS NOT NULL AND area_code IN ({ph}) AND ({placeholders})""",
-        params,
+        WHERE value IS NOT NULL AND area_code IN ({", ".join("?" for _ in codes)})""",
+        codes,
         db=db,
     )
+    wanted = pairs[["indicator_id", "period"]].drop_duplicates()
+    return vals.merge(wanted, on=["indicator_id", "period"], how="inner")
 
 
 @_db.per_build(maxsize=64)

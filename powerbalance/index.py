@@ -982,29 +982,60 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
     """Every indicator value for one area, with its metadata, note and coverage.
 
     ``coverage`` says how many areas of the same level have a value for that indicator and
-    period ("based on N of M"), so a reader sees how complete each comparison is.
+    period ("based on N of M"), so a reader sees how complete each comparison is. The counts are
+    the level's (:func:`level_coverage`, kept per build); only the area's own rows are read here.
     """
     df = _db.query(
         """
-        WITH me AS (SELECT level FROM areas WHERE code = ?),
-        cov AS (
-            SELECT v.indicator_id, v.period, count(v.value) AS n_with_value
-            FROM indicator_values v JOIN areas a ON a.code = v.area_code
-            WHERE a.level = (SELECT level FROM me) GROUP BY ALL),
-        n_level AS (SELECT count(*) AS n FROM areas WHERE level = (SELECT level FROM me))
         SELECT v.indicator_id, i.name, i.domain, i.unit, i.polarity, i.scored, v.period, v.value,
-               v.numerator, v.denominator, v.is_local, v.note,
-               'based on ' || cov.n_with_value || ' of ' || n_level.n || ' ' || (SELECT level FROM me)
-                   || 's with a value' AS coverage,
-               i.source_ids
+               v.numerator, v.denominator, v.is_local, v.note, a.level, i.source_ids
         FROM indicator_values v
+        JOIN areas a ON a.code = v.area_code
         LEFT JOIN indicators i USING (indicator_id)
-        LEFT JOIN cov ON cov.indicator_id = v.indicator_id AND cov.period = v.period
-        CROSS JOIN n_level
         WHERE v.area_code = ?
         ORDER BY CASE i.domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
                  WHEN 'participation' THEN 3 ELSE 4 END, v.indicator_id, v.period""",
-        [area_code, area_code],
+        [area_code],
         db=db,
     )
-    return df
+    if df.empty:
+        return df.drop(columns="level").assign(coverage=pd.Series(dtype=object))[_INDICATOR_TABLE_COLUMNS]
+    level = df["level"].iloc[0]
+    cov = level_coverage(level, db)
+    df = df.drop(columns="level").merge(cov, on=["indicator_id", "period"], how="left", sort=False)
+    return df[_INDICATOR_TABLE_COLUMNS]
+
+
+_INDICATOR_TABLE_COLUMNS = [
+    "indicator_id",
+    "name",
+    "domain",
+    "unit",
+    "polarity",
+    "scored",
+    "period",
+    "value",
+    "numerator",
+    "denominator",
+    "is_local",
+    "note",
+    "coverage",
+    "source_ids",
+]
+
+
+@_db.per_build(maxsize=16)
+def level_coverage(level: str, db=None) -> pd.DataFrame:
+    """'based on N of M <level>s with a value' for every (indicator_id, period) of a level."""
+    return _db.query(
+        """
+        WITH n_level AS (SELECT count(*) AS n FROM areas WHERE level = ?)
+        SELECT v.indicator_id, v.period,
+               'based on ' || count(v.value) || ' of ' || any_value(n_level.n) || ' ' || ? || 's with a value'
+                   AS coverage
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+        CROSS JOIN n_level
+        GROUP BY v.indicator_id, v.period""",
+        [level, level, level],
+        db=db,
+    )

@@ -140,7 +140,7 @@ def q(fn: Callable, *args, **kwargs) -> Any:
         return _cached(module, name, key, args, kwargs)
 
 
-_PURE = {"queries": queries, "charts": charts}
+_PURE = {"queries": queries, "charts": charts, "funders": funders}
 
 
 @st.cache_resource(show_spinner=False, max_entries=512)
@@ -159,7 +159,7 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
     """``fn(<the cached answer of ui.q(*query)>, *fn_args, **fn_kwargs)``, itself cached for the
     build: a figure, summary or count made from a query's answer (``ui.q_then((queries.index_by_tier,
     period, weights, lens), charts.distribution_by_group, group=…)``). ``fn`` is a pure function of
-    :mod:`powerbalance.queries` or :mod:`powerbalance.charts`; the key is the query's name and
+    :mod:`powerbalance.queries`, :mod:`powerbalance.charts` or :mod:`powerbalance.funders`; the key is the query's name and
     arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames."""
     build_key()
     with db.snapshot() as key:
