@@ -63,10 +63,11 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     if not codes or pairs.empty:
         return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
     codes = list(dict.fromkeys(codes))
+    ph = ", ".join("?" for _ in codes)
     vals = _db.query(
         f"""
         SELECT area_code, indicator_id, period, value FROM indicator_values
-        WHERE value IS NOT NULL AND area_code IN ({", ".join("?" for _ in codes)})""",
+        WHERE value IS NOT NULL AND area_code IN ({ph})""",
         codes,
         db=db,
     )
