@@ -1180,7 +1180,7 @@ class AreaLookup:
             from powerbalance.places import postcode_to_area
 
             def postcode_fn(postcodes: list[str]) -> pd.DataFrame:
-                return postcode_to_area(postcodes, con=con)
+                return postcode_to_area(postcodes, con=con, keep_directory=False)
 
         areas = con.execute(
             "SELECT code, level, district_code, registry_code FROM areas WHERE level IN ('district', 'ward')"
