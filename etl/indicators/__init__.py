@@ -114,7 +114,7 @@ def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _check_defined(values: pd.DataFrame, registered: Iterable[Indicator], extra: Iterable[Indicator]) -> None:
-    undefined = sorted(set(values["indicator_id"]) - {i.id for i in (*registered, *extra)})
+    undefined = sorted(set(values["indicator_id"].unique()) - {i.id for i in (*registered, *extra)})
     if undefined:
         raise RuntimeError(f"values derived for indicators with no definition: {undefined}")
 

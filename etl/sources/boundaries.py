@@ -439,6 +439,7 @@ class Prepared:
     pair_area: np.ndarray  # (area, arc) incidence: area number ...
     pair_arc: np.ndarray  # ... and arc number, one row per arc an area uses
     area_m2: np.ndarray  # area of each unsimplified area, m² (British National Grid)
+    published: np.ndarray | None = None  # each area assembled as published (no simplification or rounding)
 
 
 def prepare(topo: Topology, path: Path) -> Prepared:
@@ -494,8 +495,8 @@ def prepare(topo: Topology, path: Path) -> Prepared:
         np.asarray(pair_arc, dtype=np.int64),
         np.zeros(len(topo.areas)),
     )
-    full = _assemble(prep, np.zeros(len(sizes)), None)[0]
-    prep.area_m2 = shapely.area(shapely.transform(full, _to_bng))
+    prep.published = _assemble(prep, np.zeros(len(sizes)), None)[0]
+    prep.area_m2 = shapely.area(shapely.transform(prep.published, _to_bng))
     return prep
 
 
@@ -797,7 +798,7 @@ class Boundaries(Source):
         prep = prepare(topo, path)
         codes = [a.code for a in topo.areas]
 
-        published = _assemble(prep, np.zeros(len(topo.arcs)), None)[0]
+        published = prep.published
         src_invalid, src_overlap = _bad_areas(published, np.arange(len(codes)))
         rep.facts[f"{spec.level}_source_invalid"] = len(src_invalid)
         rep.facts[f"{spec.level}_source_overlapping"] = len(src_overlap)
