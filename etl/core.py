@@ -295,17 +295,19 @@ def read_csv(
         )
     rows, lines = [], []
     seen: dict[tuple, int] = {}
+    width = len(header)
+    position = {h: i for i, h in enumerate(header)}  # the last of a repeated name, as dict(zip()) keeps
+    key_at = [position[k] for k in unique or ()]
     for rec in reader:
         line = reader.line_num
         if not "".join(rec).strip():  # a blank row (faster than testing each field)
             continue
         if max_rows is not None and len(rows) >= max_rows:
             raise EtlInputError(f"more than {max_rows} data rows", file=path, row=line)
-        if len(rec) != len(header):
+        if len(rec) != width:
             raise EtlInputError(f"row has {len(rec)} fields but the header has {len(header)}", file=path, row=line)
-        row = dict(zip(header, rec))
-        if unique:
-            key = tuple(row[k].strip() for k in unique)
+        if key_at:
+            key = tuple([rec[i].strip() for i in key_at])
             if key in seen:
                 raise EtlInputError(
                     f"duplicate key {dict(zip(unique, key))} (first seen on line {seen[key]})",
@@ -314,7 +316,7 @@ def read_csv(
                     column=unique[0],
                 )
             seen[key] = line
-        rows.append(row)
+        rows.append(dict(zip(header, rec)))
         lines.append(line)
     if not rows:
         raise EtlInputError("file has a header but no data rows", file=path, row=2)
