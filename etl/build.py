@@ -98,10 +98,11 @@ def _prune_geo(static_geo: Path, keep: str) -> None:
 
 
 def _record_reports(con, reports: dict[str, LoadReport]) -> None:
+    """Every source's report, issues and facts, each table in one insert (in source order)."""
+    summary, issues, facts = [], [], []
     for sid, r in reports.items():
-        con.execute(
-            "INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        summary.append(
+            (
                 sid,
                 r.rows_read,
                 r.rows_loaded,
@@ -110,10 +111,13 @@ def _record_reports(con, reports: dict[str, LoadReport]) -> None:
                 r.count("negative"),
                 r.count("warning"),
                 round(r.seconds, 3),
-            ],
+            )
         )
-        insert_rows(con, "load_issues", [i.as_row(sid) for i in r.issues])
-        insert_rows(con, "load_facts", [(sid, k, float(v)) for k, v in r.facts.items()])
+        issues += [i.as_row(sid) for i in r.issues]
+        facts += [(sid, k, float(v)) for k, v in r.facts.items()]
+    con.executemany("INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)", summary)
+    insert_rows(con, "load_issues", issues)
+    insert_rows(con, "load_facts", facts)
 
 
 def order_sources(sources: list[Source]) -> list[Source]:
