@@ -827,20 +827,13 @@ def default_shift_periods(db=None) -> tuple[str, str]:
 
 
 def _index_periods(db) -> pd.DataFrame:
-    with _per_build(db) as (key, path):
-        return _index_periods_of(key, path).copy()
-
-
-@lru_cache(maxsize=8)
-def _index_periods_of(key: str, path: str) -> pd.DataFrame:
-    """The index's years of one build (asked for by every index computation: read once per build)."""
     return _db.query(
         """
         SELECT v.period FROM indicator_values v JOIN areas a ON a.code = v.area_code
         WHERE a.level = 'district' AND a.tier = 'lower' AND v.value IS NOT NULL
           AND v.indicator_id IN ('council_spend_per_head', 'grants_amount_per_head')
         GROUP BY v.period HAVING count(DISTINCT v.indicator_id) = 2 ORDER BY v.period""",
-        db=path,
+        db=db,
     )
 
 
