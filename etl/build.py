@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
+import gc
 import os
 import secrets
 import shutil
@@ -97,10 +98,11 @@ def _prune_geo(static_geo: Path, keep: str) -> None:
 
 
 def _record_reports(con, reports: dict[str, LoadReport]) -> None:
+    """Every source's report, issues and facts, each table in one insert (in source order)."""
+    summary, issues, facts = [], [], []
     for sid, r in reports.items():
-        con.execute(
-            "INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        summary.append(
+            (
                 sid,
                 r.rows_read,
                 r.rows_loaded,
@@ -109,10 +111,13 @@ def _record_reports(con, reports: dict[str, LoadReport]) -> None:
                 r.count("negative"),
                 r.count("warning"),
                 round(r.seconds, 3),
-            ],
+            )
         )
-        insert_rows(con, "load_issues", [i.as_row(sid) for i in r.issues])
-        insert_rows(con, "load_facts", [(sid, k, float(v)) for k, v in r.facts.items()])
+        issues += [i.as_row(sid) for i in r.issues]
+        facts += [(sid, k, float(v)) for k, v in r.facts.items()]
+    con.executemany("INSERT INTO load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)", summary)
+    insert_rows(con, "load_issues", issues)
+    insert_rows(con, "load_facts", facts)
 
 
 def order_sources(sources: list[Source]) -> list[Source]:
@@ -160,7 +165,7 @@ def build(
     db_path.parent.mkdir(parents=True, exist_ok=True)
     static_geo.mkdir(parents=True, exist_ok=True)
 
-    with _build_lock(db_path):
+    with _build_lock(db_path), _gc_paused():
         clean_stale(db_path, static_geo)
         build_id = new_build_id()
         tmp_db = db_path.parent / f".{db_path.name}.building-{os.getpid()}-{build_id}"
@@ -196,6 +201,20 @@ def build(
         total = time.perf_counter() - t_start
         log(f"  {'TOTAL':<22} {total:6.2f}s  → {db_path} (build {build_id})")
         return BuildResult(build_id, db_path, final_geo, total, ctx.reports, timings)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection during the build: its objects (parsed JSON, rows, geometries)
+    live until the build ends, and the collector re-scanning them again and again cost about 6 %
+    of the build. Re-enabled (if it was on) when the build ends or fails."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -295,17 +295,19 @@ def read_csv(
         )
     rows, lines = [], []
     seen: dict[tuple, int] = {}
+    width = len(header)
+    position = {h: i for i, h in enumerate(header)}  # the last of a repeated name, as dict(zip()) keeps
+    key_at = [position[k] for k in unique or ()]
     for rec in reader:
         line = reader.line_num
-        if not any(v.strip() for v in rec):
+        if not "".join(rec).strip():  # a blank row (faster than testing each field)
             continue
         if max_rows is not None and len(rows) >= max_rows:
             raise EtlInputError(f"more than {max_rows} data rows", file=path, row=line)
-        if len(rec) != len(header):
+        if len(rec) != width:
             raise EtlInputError(f"row has {len(rec)} fields but the header has {len(header)}", file=path, row=line)
-        row = dict(zip(header, rec))
-        if unique:
-            key = tuple(row[k].strip() for k in unique)
+        if key_at:
+            key = tuple([rec[i].strip() for i in key_at])
             if key in seen:
                 raise EtlInputError(
                     f"duplicate key {dict(zip(unique, key))} (first seen on line {seen[key]})",
@@ -314,7 +316,7 @@ def read_csv(
                     column=unique[0],
                 )
             seen[key] = line
-        rows.append(row)
+        rows.append(dict(zip(header, rec)))
         lines.append(line)
     if not rows:
         raise EtlInputError("file has a header but no data rows", file=path, row=2)
@@ -391,19 +393,38 @@ def read_json(path: Path, report: LoadReport | None = None) -> Any:
         raise EtlInputError(f"invalid JSON: {exc.msg}", file=path, row=exc.lineno, column=exc.colno) from None
 
 
+def _arrow_rows(rows: list[Sequence[Any]], columns: list[str]):
+    """Tuples as an Arrow table, one column at a time (NaN read as missing, as DuckDB reads a
+    pandas frame's NaN); None when a column mixes kinds Arrow cannot hold in one type."""
+    import pyarrow as pa
+
+    if set(map(len, rows)) != {len(columns)}:
+        return None  # pandas says what is wrong
+    try:
+        return pa.table([pa.array(col, from_pandas=True) for col in zip(*rows)], names=columns)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
 def insert_rows(con, table: str, rows: Sequence[Sequence[Any]] | Any, columns: Sequence[str] | None = None) -> int:
-    """Bulk insert (tuples or a DataFrame) via a pandas frame: executemany is far too slow in DuckDB."""
+    """Bulk insert (tuples or a DataFrame) via an Arrow table or a pandas frame: executemany is far
+    too slow in DuckDB, and tuples go to Arrow directly (pandas' own text conversion is slower)."""
     import pandas as pd
 
     if isinstance(rows, pd.DataFrame):
-        frame = rows
+        frame, names = rows, list(rows.columns)
     else:
         if columns is None:
             columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-        frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
-    if frame.empty:
+        rows, names = list(rows), list(columns)
+        if not rows:
+            return 0
+        frame = _arrow_rows(rows, names)
+        if frame is None:
+            frame = pd.DataFrame.from_records(rows, columns=names)
+    if not len(frame):
         return 0
-    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    cols = ", ".join(f'"{c}"' for c in names)
     con.register("_insert_frame", frame)
     try:
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _insert_frame")

@@ -71,16 +71,20 @@ def _licence(con) -> str:
     return "; ".join(r[0] for r in rows) + ". Attribution as listed in the 'sources' table."
 
 
-def _write_table(con, folder: Path, name: str, select: str) -> None:
-    """One table as CSV (UTF-8, header) and Parquet, straight from the database."""
+def _write_table(con, folder: Path, name: str, select: str) -> int:
+    """One table as CSV (UTF-8, header) and Parquet, straight from the database; returns its rows
+    (as COPY counts them: the two files must agree)."""
+    counts = []
     for ext, options in (("csv", "FORMAT csv, HEADER"), ("parquet", "FORMAT parquet")):
         path = (folder / f"{name}.{ext}").as_posix().replace("'", "''")
-        con.execute(f"COPY ({select}) TO '{path}' ({options})")
+        counts.append(con.execute(f"COPY ({select}) TO '{path}' ({options})").fetchone()[0])
+    if counts[0] != counts[1]:
+        raise RuntimeError(f"export {name}: {counts[0]} rows written as CSV but {counts[1]} as Parquet")
+    return counts[0]
 
 
-def _describe(con, name: str, title: str, select: str, units: dict, build_id: str, licence: str) -> dict:
+def _describe(con, name: str, title: str, select: str, units: dict, build_id: str, licence: str, rows: int) -> dict:
     cols = con.execute(f"DESCRIBE ({select})").fetchall()
-    rows = con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
     return {
         "name": name,
         "title": title,
@@ -146,8 +150,8 @@ def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
         licence = _licence(con)
         entries = []
         for name, (title, select, units) in [*TABLES.items(), (INDEX_TABLE[0], INDEX_TABLE[1:])]:
-            _write_table(con, folder, name, select)
-            entries.append(_describe(con, name, title, select, units, build_id, licence))
+            rows = _write_table(con, folder, name, select)
+            entries.append(_describe(con, name, title, select, units, build_id, licence, rows))
     finally:
         con.close()
     catalogue = {"build_id": build_id, "licence": licence, "tables": entries}

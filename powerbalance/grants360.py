@@ -1165,8 +1165,17 @@ class AreaLookup:
             wards=dict(zip(wards["code"], wards["district_code"])),
             districts=set(dists["code"]),
             district_map={k: sorted(set(v)) for k, v in dmap.items()},
-            lsoa21={c: (w, d) for c, w, d in zip(lsoa21["lsoa21_code"], lsoa21["ward24_code"], lsoa21["ltla24_code"])},
-            lsoa11={c: by_registry[r] for c, r in zip(l11["lsoa"], l11["local-authority-code"]) if r in by_registry},
+            lsoa21=dict(
+                zip(
+                    lsoa21["lsoa21_code"].tolist(),
+                    zip(lsoa21["ward24_code"].tolist(), lsoa21["ltla24_code"].tolist()),
+                )
+            ),
+            lsoa11={
+                c: by_registry[r]
+                for c, r in zip(l11["lsoa"].tolist(), l11["local-authority-code"].tolist())
+                if r in by_registry
+            },
             postcode_fn=postcode_fn,
         )
 
@@ -1180,7 +1189,7 @@ class AreaLookup:
             from powerbalance.places import postcode_to_area
 
             def postcode_fn(postcodes: list[str]) -> pd.DataFrame:
-                return postcode_to_area(postcodes, con=con)
+                return postcode_to_area(postcodes, con=con, keep_directory=False)
 
         areas = con.execute(
             "SELECT code, level, district_code, registry_code FROM areas WHERE level IN ('district', 'ward')"

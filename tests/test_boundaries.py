@@ -447,3 +447,26 @@ def test_simplified_layers_have_no_overlaps_or_gaps(geo_build, level):
     assert sum(len(p.interiors) for p in shapely.get_parts(union)) == 0
     # and the simplified layer still covers what the published one covers (within 1 %)
     assert union.area == pytest.approx(1.3e11, rel=0.05)  # England ≈ 130,000 km²
+
+
+def test_a_ring_whose_arcs_do_not_meet_is_an_error_naming_the_area(tmp_path):
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
+    broken = next(a for a in topo.areas if len(a.polygons[0][0]) > 1)
+    ring = broken.polygons[0][0]
+    ring[1] = ~ring[1]  # the second arc traced backwards: it starts where the first did not end
+    with pytest.raises(EtlInputError, match=f"{broken.code}: ring arcs do not join up") as err:
+        b.prepare(topo, tmp_path / "w.geojson")
+    assert err.value.row == broken.row
+
+
+def test_a_ring_that_does_not_close_is_an_error_naming_the_area(tmp_path):
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
+    broken = next(a for a in topo.areas if len(a.polygons[0][0]) > 1)
+    del broken.polygons[0][0][-1]  # the last arc, which led back to the start, left out
+    with pytest.raises(EtlInputError, match=f"{broken.code}: ring is not closed") as err:
+        b.prepare(topo, tmp_path / "w.geojson")
+    assert err.value.row == broken.row

@@ -207,3 +207,31 @@ def test_cli_reports_error_and_exit_code(tmp_path):
     )
     assert out.returncode == 2
     assert "raw data directory not found" in out.stderr and "previous database" in out.stderr
+
+
+def test_garbage_collection_is_back_on_after_a_build_even_a_failed_one(tiny_raw, tmp_path):
+    """The build pauses cyclic garbage collection (its objects live until it ends) and must give
+    it back whatever happens."""
+    import gc
+
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    assert gc.isenabled()
+    build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="injected"):
+        build(
+            tiny_raw,
+            db,
+            static_dir=static,
+            sources=[TinySource()],
+            derive=False,
+            log=lambda *a: None,
+            _fail_after="tiny",
+        )
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

@@ -106,3 +106,26 @@ def test_undecodable_bytes(tmp_path):
     # 0x81 is undefined in cp1252 and invalid UTF-8 on its own
     with pytest.raises(EtlInputError, match="not UTF-8"):
         decode_text(write(tmp_path, "x.csv", b"a\n\x81\n"))
+
+
+def test_inserted_tuples_read_back_as_the_pandas_route_gave_them():
+    """insert_rows sends tuples through Arrow (faster than pandas' text conversion): NaN and None
+    are both missing, ints and floats mix into a number column, bytes stay bytes; a column Arrow
+    cannot hold in one type (text and numbers) still goes in through pandas."""
+    import duckdb
+
+    from etl.core import insert_rows
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a VARCHAR, b DOUBLE, c BIGINT, d BLOB, e BOOLEAN)")
+    rows = [("x", 1, 7, b"\x00\x01", True), (None, float("nan"), None, None, None), ("z", 2.5, 3, b"", False)]
+    assert insert_rows(con, "t", rows) == 3
+    assert con.execute("SELECT * FROM t").fetchall() == [
+        ("x", 1.0, 7, b"\x00\x01", True),
+        (None, None, None, None, None),
+        ("z", 2.5, 3, b"", False),
+    ]
+    con.execute("CREATE TABLE u (a VARCHAR, b DOUBLE)")
+    assert insert_rows(con, "u", [("1", 1.0), (2, 2.0)]) == 2  # text and a number: the pandas route
+    assert con.execute("SELECT * FROM u ORDER BY a").fetchall() == [("1", 1.0), ("2", 2.0)]
+    assert insert_rows(con, "u", []) == 0

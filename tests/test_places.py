@@ -431,3 +431,34 @@ def test_find_places_real_parish(geo_db):
         "Hebden Royd (parish) — Calder ward, Calderdale",
         "Hebden Royd (parish) — Luddendenfoot ward, Calderdale",
     ]
+
+
+def test_bulk_scan_of_a_letter_finds_what_the_kept_table_finds():
+    """The ETL's one-off lookup (``keep_directory=False``) scans each letter instead of building and
+    keeping its table; for real postcodes, absent ones, a repeat and odd spacing it must give
+    exactly what the kept table gives."""
+    table = places._read_postcode_letter("Y")
+    listed = table.index[:: max(1, len(table) // 400)].tolist()
+    keys = [*listed, listed[0], "YO999ZZ", "Y"]
+    found = places._scan_postcode_letter("Y", keys)
+    expected = table[~table.index.duplicated()].reindex(keys)
+    assert found.index.tolist() == keys
+    assert np.array_equal(found["east"].to_numpy(float), expected["east"].to_numpy(float), equal_nan=True)
+    assert np.array_equal(found["north"].to_numpy(float), expected["north"].to_numpy(float), equal_nan=True)
+    as_text = [x if isinstance(x, str) else "" for x in expected["laua"].astype(object)]
+    assert [x if isinstance(x, str) else "" for x in found["laua"]] == as_text
+    assert found["east"].notna().sum() > len(listed) * 0.9  # found, not compared empty with empty
+    assert found.loc[["YO999ZZ", "Y"], "east"].isna().all()
+
+
+def test_bulk_lookup_keeps_no_letter_and_agrees_with_the_kept_one(monkeypatch):
+    monkeypatch.setattr(places, "_PC_BY_LETTER", {})
+    keys = ["YO101AA", "YO1 7HH".replace(" ", ""), "ZE10AA", "ZZ99ZZ"]
+    bulk = places._lookup(keys, keep=False)
+    assert places._PC_BY_LETTER == {}  # nothing kept in memory by the one-off lookup
+    kept = places._lookup(keys, keep=True)
+    assert set(places._PC_BY_LETTER) == {"Y", "Z"}
+    east, north, laua = bulk
+    assert np.array_equal(east, kept[0], equal_nan=True) and np.array_equal(north, kept[1], equal_nan=True)
+    assert laua.tolist() == kept[2].tolist()
+    assert laua[-1] == "" and np.isnan(east[-1])  # not in the directory

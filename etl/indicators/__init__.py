@@ -103,10 +103,9 @@ def derive(ctx) -> None:
 def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """All families' values in one frame, text columns Arrow-backed; fails on a repeated row."""
     values = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=VALUE_COLUMNS)], ignore_index=True)
-    note = values["note"].astype(object)
-    values["note"] = note.where(note.notna() & (note != ""), None)
     # Arrow-backed text columns: DuckDB scans them without touching Python objects (3× faster)
     values = values.astype({"area_code": "str", "indicator_id": "str", "period": "str", "note": "str"})
+    values["note"] = values["note"].where(values["note"] != "")  # an empty note is no note (missing)
     dupes = values.duplicated(["area_code", "indicator_id", "period"])
     if dupes.any():
         raise RuntimeError(f"derive produced duplicate indicator rows: {values[dupes].head().to_dict('records')}")
@@ -114,7 +113,7 @@ def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _check_defined(values: pd.DataFrame, registered: Iterable[Indicator], extra: Iterable[Indicator]) -> None:
-    undefined = sorted(set(values["indicator_id"]) - {i.id for i in (*registered, *extra)})
+    undefined = sorted(set(values["indicator_id"].unique()) - {i.id for i in (*registered, *extra)})
     if undefined:
         raise RuntimeError(f"values derived for indicators with no definition: {undefined}")
 

@@ -439,6 +439,7 @@ class Prepared:
     pair_area: np.ndarray  # (area, arc) incidence: area number ...
     pair_arc: np.ndarray  # ... and arc number, one row per arc an area uses
     area_m2: np.ndarray  # area of each unsimplified area, m² (British National Grid)
+    published: np.ndarray | None = None  # each area assembled as published (no simplification or rounding)
 
 
 def prepare(topo: Topology, path: Path) -> Prepared:
@@ -449,35 +450,10 @@ def prepare(topo: Topology, path: Path) -> Prepared:
     upid = _unique_points(pts)[1]
     imp = _dp_importances(_to_bng(pts), offsets)
 
-    seqs, ring_poly, poly_shell, poly_area, pair_area, pair_arc = [], [], [], [], [], []
-    for ai, area in enumerate(topo.areas):
-        used = set()
-        for poly in area.polygons:
-            pi = len(poly_area)
-            poly_area.append(ai)
-            poly_shell.append(len(ring_poly))
-            for ring in poly:
-                parts = []
-                for ref in ring:
-                    k = _arc_id(ref)
-                    used.add(k)
-                    idx = np.arange(offsets[k], offsets[k + 1])
-                    if ref < 0:
-                        idx = idx[::-1]
-                    if parts:
-                        if upid[parts[-1][-1]] != upid[idx[0]]:
-                            raise EtlInputError(f"{area.code}: ring arcs do not join up", file=path, row=area.row)
-                        idx = idx[1:]
-                    parts.append(idx)
-                seq = np.concatenate(parts)
-                if upid[seq[0]] != upid[seq[-1]]:
-                    raise EtlInputError(f"{area.code}: ring is not closed", file=path, row=area.row)
-                seqs.append(seq)
-                ring_poly.append(pi)
-        pair_area.extend([ai] * len(used))
-        pair_arc.extend(sorted(used))
-    ring_seq = np.concatenate(seqs)
-    ring_of_seq = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
+    rings = _ring_layout(topo)
+    ring_seq, ring_of_seq = _ring_vertices(topo, rings, offsets, upid, path)
+    pair_area, pair_arc = _area_arcs(rings, len(sizes))
+    ring_poly, poly_shell, poly_area = rings.ring_poly, rings.poly_shell, rings.poly_area
     _keep_triangles(imp, ring_seq, ring_of_seq, upid)
     prep = Prepared(
         topo,
@@ -494,9 +470,93 @@ def prepare(topo: Topology, path: Path) -> Prepared:
         np.asarray(pair_arc, dtype=np.int64),
         np.zeros(len(topo.areas)),
     )
-    full = _assemble(prep, np.zeros(len(sizes)), None)[0]
-    prep.area_m2 = shapely.area(shapely.transform(full, _to_bng))
+    prep.published = _assemble(prep, np.zeros(len(sizes)), None)[0]
+    prep.area_m2 = shapely.area(shapely.transform(prep.published, _to_bng))
     return prep
+
+
+@dataclass
+class _Rings:
+    """Every ring of a topology as flat arrays: the arc references of all rings in order, the ring
+    of each reference, and each ring's polygon, area and each polygon's shell and area."""
+
+    refs: np.ndarray
+    ring_of_ref: np.ndarray
+    ring_poly: list[int]
+    ring_area: list[int]
+    poly_shell: list[int]
+    poly_area: list[int]
+
+
+def _ring_layout(topo: Topology) -> _Rings:
+    refs: list[int] = []
+    ring_of_ref: list[int] = []
+    ring_poly: list[int] = []
+    ring_area: list[int] = []
+    poly_shell: list[int] = []
+    poly_area: list[int] = []
+    for ai, area in enumerate(topo.areas):
+        for poly in area.polygons:
+            pi = len(poly_area)
+            poly_area.append(ai)
+            poly_shell.append(len(ring_poly))
+            for ring in poly:
+                if not len(ring):
+                    raise ValueError(f"{area.code}: a ring without arcs")
+                ring_of_ref.extend([len(ring_poly)] * len(ring))
+                refs.extend(ring)
+                ring_poly.append(pi)
+                ring_area.append(ai)
+    return _Rings(
+        np.asarray(refs, dtype=np.int64),
+        np.asarray(ring_of_ref, dtype=np.int64),
+        ring_poly,
+        ring_area,
+        poly_shell,
+        poly_area,
+    )
+
+
+def _ring_vertices(topo: Topology, rings: _Rings, offsets: np.ndarray, upid: np.ndarray, path: Path):
+    """The vertex rows tracing every ring (arcs reversed where referenced so; each arc after the
+    first without its first vertex, which repeats the previous arc's last) and the ring of each.
+    Fails, naming the area, at the first ring whose arcs do not join up or that is not closed."""
+    refs, rr = rings.refs, rings.ring_of_ref
+    rev = refs < 0
+    arc = np.where(rev, ~refs, refs)
+    start, stop = offsets[arc], offsets[arc + 1]
+    head = np.where(rev, stop - 1, start)  # first vertex of each reference as traced
+    tail = np.where(rev, start, stop - 1)  # ... and its last
+    later = np.concatenate([[False], rr[1:] == rr[:-1]])  # not the ring's first arc
+    if np.any(stop <= start) or np.any(later & (stop - start < 2)):
+        raise IndexError("an arc without vertices, or a later arc of a ring with only one")
+    bad_join = np.zeros(len(refs), dtype=bool)
+    bad_join[1:] = later[1:] & (upid[tail[:-1]] != upid[head[1:]])
+    count = stop - start - later
+    which = np.repeat(np.arange(len(refs)), count)
+    step = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count) + later[which]
+    seq = np.where(rev[which], stop[which] - 1 - step, start[which] + step)
+    ring_of_seq = rr[which]
+    n_rings = len(rings.ring_poly)
+    ring_len = np.bincount(ring_of_seq, minlength=n_rings)
+    ring_start = np.cumsum(ring_len) - ring_len
+    open_ring = upid[seq[ring_start]] != upid[seq[ring_start + ring_len - 1]]
+    joins_bad = np.zeros(n_rings, dtype=bool)
+    joins_bad[rr[bad_join]] = True
+    broken = np.flatnonzero(joins_bad | open_ring)
+    if len(broken):
+        r = broken[0]
+        area = topo.areas[rings.ring_area[r]]
+        what = "ring arcs do not join up" if joins_bad[r] else "ring is not closed"
+        raise EtlInputError(f"{area.code}: {what}", file=path, row=area.row)
+    return seq, ring_of_seq
+
+
+def _area_arcs(rings: _Rings, n_arcs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(area, arc) incidence, one row per arc an area uses, by area then arc."""
+    arc = np.where(rings.refs < 0, ~rings.refs, rings.refs)
+    pairs = np.unique(np.asarray(rings.ring_area, dtype=np.int64)[rings.ring_of_ref] * n_arcs + arc)
+    return pairs // n_arcs, pairs % n_arcs
 
 
 def _keep_triangles(imp: np.ndarray, ring_seq: np.ndarray, ring_of_seq: np.ndarray, upid: np.ndarray) -> None:
@@ -797,7 +857,7 @@ class Boundaries(Source):
         prep = prepare(topo, path)
         codes = [a.code for a in topo.areas]
 
-        published = _assemble(prep, np.zeros(len(topo.arcs)), None)[0]
+        published = prep.published
         src_invalid, src_overlap = _bad_areas(published, np.arange(len(codes)))
         rep.facts[f"{spec.level}_source_invalid"] = len(src_invalid)
         rep.facts[f"{spec.level}_source_overlapping"] = len(src_overlap)

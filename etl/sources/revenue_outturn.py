@@ -259,9 +259,24 @@ def find_layout(path: Path, wb) -> Layout:
     return layout
 
 
+class SheetsOnce:
+    """A calamine workbook whose sheets are each parsed once: calamine parses the whole sheet on
+    every ``get_sheet_by_name``, and a workbook's sheets are looked at up to three times (code
+    row?, layout?, then the rows)."""
+
+    def __init__(self, wb):
+        self._wb, self._sheets = wb, {}
+        self.sheet_names = wb.sheet_names
+
+    def get_sheet_by_name(self, name: str):
+        if name not in self._sheets:
+            self._sheets[name] = self._wb.get_sheet_by_name(name)
+        return self._sheets[name]
+
+
 def read_workbook(path: Path, rel: str, report: LoadReport) -> tuple[str, list[Council]]:
     """Parse one RS workbook into council rows (values still as published)."""
-    wb = open_workbook(path, path, EtlInputError)
+    wb = SheetsOnce(open_workbook(path, path, EtlInputError))
     from .revenue_outturn_codes import has_code_row, read_code_workbook
 
     if has_code_row(path, wb):  # 2023-24 on: columns found by MHCLG data code
