@@ -31,3 +31,12 @@ def responses_path() -> Path:
     """The relationship self-assessment's own store (SQLite, writable): $POWERBALANCE_RESPONSES,
     else data/responses.sqlite. Never the analytic DuckDB file."""
     return Path(os.environ.get("POWERBALANCE_RESPONSES", ROOT / "data" / "responses.sqlite"))
+
+
+def page_slots() -> int:
+    """Page runs one server process runs at once (``POWERBALANCE_PAGE_SLOTS``, default 2): the rest
+    wait their turn (powerbalance.slots)."""
+    try:
+        return max(1, int(os.environ.get("POWERBALANCE_PAGE_SLOTS", "2")))
+    except ValueError:
+        return 2

@@ -293,6 +293,7 @@ class _PerBuild:
         self._lock = threading.Lock()
         self._kept: OrderedDict = OrderedDict()
         self.hits = self.misses = 0  # for tests and the benchmark
+        self._computing: dict = {}  # key -> lock held by the thread computing that answer
 
     def __call__(self, *args, **kwargs):
         bound = self.signature.bind(*args, **kwargs)
@@ -300,19 +301,35 @@ class _PerBuild:
         path = str(_path(bound.arguments.get("db")))
         with snapshot(path) as key:
             k = (key, _freeze(tuple((n, v) for n, v in bound.arguments.items() if n != "db")))
-            with self._lock:
-                answer = self._kept.get(k, _MISS)
-                if answer is not _MISS:
-                    self._kept.move_to_end(k)
-                    self.hits += 1
+            answer = self._lookup(k)
             if answer is _MISS:
-                answer = self.fn(*bound.args, **bound.kwargs)
+                # one thread computes; the others asking the same at the same moment wait for it
+                # (25 councillors opening their pages at once would otherwise compute it 25 times)
                 with self._lock:
-                    self.misses += 1
-                    self._kept[k] = answer
-                    while len(self._kept) > self.maxsize:
-                        self._kept.popitem(last=False)
+                    computing = self._computing.setdefault(k, threading.Lock())
+                with computing:
+                    answer = self._lookup(k)
+                    if answer is _MISS:
+                        answer = self.fn(*bound.args, **bound.kwargs)
+                        self._keep(k, answer)
+                with self._lock:
+                    self._computing.pop(k, None)
             return fresh(answer)
+
+    def _lookup(self, k) -> Any:
+        with self._lock:
+            answer = self._kept.get(k, _MISS)
+            if answer is not _MISS:
+                self._kept.move_to_end(k)
+                self.hits += 1
+            return answer
+
+    def _keep(self, k, answer) -> None:
+        with self._lock:
+            self.misses += 1
+            self._kept[k] = answer
+            while len(self._kept) > self.maxsize:
+                self._kept.popitem(last=False)
 
     def cache_clear(self) -> None:
         with self._lock:

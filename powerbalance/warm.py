@@ -96,7 +96,15 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
         )
     for level in ("district", "county"):
         out.append((f"quadrants {level}", lambda lv=level: queries.quadrant_areas(lv, db)))
+        # one council's page of each tier: the level's coverage counts and spreads it shares
+        out.append((f"a {level}'s profile", lambda lv=level: _any_profile(lv, db)))
     return out
+
+
+def _any_profile(level: str, db) -> object:
+    code = queries.areas(level, db)["code"].iloc[0]
+    weights = dict(index.DEFAULT_WEIGHTS)
+    return queries.area_profile(code, index.periods(db)[-1], weights, index.DEFAULT_LENS, db)
 
 
 def _any_council(db) -> str:
