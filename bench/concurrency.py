@@ -112,6 +112,7 @@ class Visit:
     problems: list[str] = field(default_factory=list)  # failed data checks
     round: int = 0  # 0 = the session's first pass over the pages
     messages: int = 0  # messages the server sent for this run (elements, blocks, page info …)
+    worker: str | None = None  # the worker that served it, behind nginx (X-PB-Worker)
 
     @property
     def ok(self) -> bool:
@@ -169,7 +170,7 @@ class Session:
         msg.rerun_script.query_string = query
         msg.rerun_script.page_name = page
         msg.rerun_script.cached_message_hashes.extend(self.kept)
-        v = Visit(self.number, page, query, time.time())
+        v = Visit(self.number, page, query, time.time(), worker=self.worker)
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         try:

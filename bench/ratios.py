@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from . import ROOT, StreamlitServer
@@ -217,6 +218,8 @@ def nginx_figures(app: Path, db: Path, sessions: int, reruns: int, workers: int 
             c0 = time.process_time()
             visits, wall = sessions_run(cluster.url, sessions, "overview", [""], reruns)
         out[f"throughput_{n}_workers"] = len(visits) / wall
+        # sessions per worker (first visits): an uneven spread caps what the extra worker can add
+        out[f"sessions_per_worker_{n}"] = sorted(Counter(v.worker for v in visits if v.round == 0).values())
         out[f"client_cores_busy_{n}_workers"] = (time.process_time() - c0) / wall  # the load generator's own CPU
         out["failures"] += _failed(visits)
     out["nginx_throughput_ratio"] = out[f"throughput_{workers}_workers"] / out["throughput_1_workers"]
@@ -334,7 +337,8 @@ def report(r: dict) -> str:
     if "throughput_1_workers" in r:
         lines.append(
             f"  through nginx: {r['throughput_1_workers']:.1f} page runs/s with 1 worker, "
-            f"{r['throughput_2_workers']:.1f} with 2 (the load generator itself kept "
+            f"{r['throughput_2_workers']:.1f} with 2, sessions per worker {r.get('sessions_per_worker_2')} "
+            f"(the load generator itself kept "
             f"{r['client_cores_busy_1_workers']:.2f} / {r['client_cores_busy_2_workers']:.2f} cores busy)"
         )
     elif "nginx_skipped" in r:
