@@ -21,6 +21,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,29 @@ def test_each_browser_stays_on_one_worker(served):
         assert len(seen) == 1 and None not in seen, seen
         assert [v for v in visits if not v.ok] == []
     assert {w for seen, _ in results for w in seen} == set(served.worker_pids())  # both workers serve
+
+
+@needs_nginx
+def test_new_browsers_spread_evenly_and_their_cookie_names_the_worker(served):
+    """Browsers without a worker cookie go to the worker with the fewest open sessions (not a hash
+    of a random cookie, which can split 25 sessions 10/15), and the first response names that
+    worker in the cookie."""
+    cookie = _first_cookie(served.url)
+    assert cookie in {f"{cluster.COOKIE}=w0", f"{cluster.COOKIE}=w1"}
+
+    async def open_ten() -> list[str]:
+        sessions = []
+        for i in range(10):
+            s = load.Session(served.url, 300 + i, cookie=f"{cluster.COOKIE}=unknown-{i}")
+            await s.connect()
+            sessions.append(s)
+        workers = [s.worker for s in sessions]
+        for s in sessions:
+            await s.ws.close()
+        return workers
+
+    counts = Counter(asyncio.run(open_ten()))
+    assert len(counts) == 2 and max(counts.values()) - min(counts.values()) <= 1, counts
 
 
 async def _on_worker(url: str, worker: str, prefix: str = "probe", timeout: float = 60.0) -> load.Session:
