@@ -116,21 +116,24 @@ def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: li
     pairs = rows[["indicator_id", "period"]].drop_duplicates()
     peers = [c for c in peer_codes if c]
     vals = _values_at([ENGLAND] + ([region_code] if region_code else []) + peers, pairs, db)
-    key = ["indicator_id", "period"]
-
-    def of(codes: list[str], name: str, how: str = "first") -> pd.DataFrame:
-        sub = vals[vals["area_code"].isin(codes)]
-        return sub.groupby(key)["value"].agg(how).rename(name).reset_index()
-
-    rows = rows.merge(of([ENGLAND], "england"), on=key, how="left")
-    rows = rows.merge(of([region_code], "region"), on=key, how="left")
-    rows = rows.merge(of(peers, "neighbours_median", "median"), on=key, how="left")
-    rows = rows.merge(of(peers, "neighbours_with_value", "count"), on=key, how="left")
+    rows = rows.merge(_beside(vals, region_code, peers), on=["indicator_id", "period"], how="left")
     rows["neighbours_with_value"] = rows["neighbours_with_value"].fillna(0).astype(int)
     rows["direction"] = rows["polarity"].map(direction_words)
     titles = source_titles(db)
     rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
     return rows[BENCHMARK_COLUMNS + ["polarity"]].reset_index(drop=True)
+
+
+def _beside(vals: pd.DataFrame, region_code: str | None, peers: list[str]) -> pd.DataFrame:
+    """One row per (indicator_id, period) of ``vals`` with England's and the region's value and the
+    neighbours' median and count (one grouping, not one merge per column)."""
+    key = ["indicator_id", "period"]
+    by = vals.assign(_side=vals["area_code"].map({ENGLAND: "england", region_code: "region"}))
+    firsts = by.dropna(subset="_side").groupby([*key, "_side"])["value"].first().unstack("_side")
+    firsts = firsts.reindex(columns=["england", "region"])
+    near = vals[vals["area_code"].isin(peers)].groupby(key)["value"].agg(["median", "count"])
+    near.columns = ["neighbours_median", "neighbours_with_value"]
+    return firsts.join(near, how="outer").reset_index()
 
 
 def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUNT) -> pd.DataFrame:

@@ -73,9 +73,7 @@ def site_config(worker_ports: list[int], listen: str, worker_header: bool = Fals
         for i, (wid, p) in enumerate(zip(ids, worker_ports))
     )
     by_cookie = "\n".join(f"    {wid} powerbalance_{wid};" for wid in ids)
-    by_address = "\n".join(
-        f"    ~(^|,\\s*)127\\.0\\.0\\.1:{p}$ {wid};" for wid, p in zip(ids, worker_ports)
-    )
+    by_address = "\n".join(f"    ~(^|,\\s*)127\\.0\\.0\\.1:{p}$ {wid};" for wid, p in zip(ids, worker_ports))
     diag = "        add_header X-PB-Worker $upstream_addr always;\n" if worker_header else ""
     return f"""\
 # Power Balance behind nginx: websocket upgrade, cookie-sticky sessions, new browsers to the least

@@ -356,7 +356,8 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
         ["_o", "indicator_id"], kind="stable"
     )
     vals["column"] = vals["name"] + " (" + vals["unit"] + ", " + vals["period"] + ")"
-    wide = vals.pivot_table(index="code", columns="column", values="value", aggfunc="first", sort=False, dropna=False)
+    vals = vals.drop_duplicates(["code", "column"])
+    wide = vals.pivot(index="code", columns="column", values="value").reindex(columns=vals["column"].unique())
     return wards.join(wide, on="code")
 
 
@@ -1023,12 +1024,10 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
     ph = ", ".join("?" for _ in codes)
+    latest = _latest_periods(db)
     return _db.query(
         f"""
-        WITH latest AS (
-            SELECT indicator_id, max(period) AS period FROM indicator_values
-            WHERE list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL AND period NOT LIKE '% to %'
-            GROUP BY ALL),
+        WITH latest AS (SELECT unnest(?::VARCHAR[]) AS indicator_id, unnest(?::VARCHAR[]) AS period),
         shift_of AS (SELECT unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS shift_id),
         has AS (SELECT DISTINCT area_code, indicator_id FROM indicator_values
                 WHERE area_code IN ({ph}) AND list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL)
@@ -1043,7 +1042,8 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
         LEFT JOIN indicator_values s ON s.area_code = a.code AND s.indicator_id = sh.shift_id
         ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
         [
-            list(LATEST_MEASURES),
+            list(latest["indicator_id"]),
+            list(latest["period"]),
             list(LONGEST_SHIFT_OF),
             list(LONGEST_SHIFT_OF.values()),
             *codes,
@@ -1051,6 +1051,20 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
             codes,
             list(LATEST_MEASURES),
         ],
+        db=db,
+    )
+
+
+@_db.per_build(maxsize=4)
+def _latest_periods(db=None) -> pd.DataFrame:
+    """The latest financial year with any value of each of :data:`LATEST_MEASURES` (kept per build:
+    the same for every area)."""
+    return _db.query(
+        """
+        SELECT indicator_id, max(period) AS period FROM indicator_values
+        WHERE list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL AND period NOT LIKE '% to %'
+        GROUP BY ALL""",
+        [list(LATEST_MEASURES)],
         db=db,
     )
 

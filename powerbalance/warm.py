@@ -82,6 +82,7 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
     out: list[tuple[str, Callable[[], object]]] = [
         ("areas", lambda: queries.area(_any_council(db), db=db)),
         ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
+        ("latest years", lambda: queries.latest_and_longest([_any_council(db)], db)),
     ]
     for level, lens, period in default_combinations(db):
         out.append(
