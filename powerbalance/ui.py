@@ -13,6 +13,8 @@ powerbalance (which must not need Streamlit).
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -169,9 +171,17 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
 
 
 @st.cache_resource(show_spinner=False, max_entries=512)
-def _kept_figure(key: str, name: str, args: tuple, kwargs: dict) -> Any:
-    """Cache entry for ``charts.<name>(*args, **kwargs)`` on build ``key`` (arguments hashed by content)."""
-    return getattr(charts, name)(*args, **kwargs)
+def _kept_figure(key: str, name: str, fingerprint: str, _args: tuple, _kwargs: dict) -> Any:
+    """Cache entry for ``charts.<name>(*args, **kwargs)`` on build ``key``; the arguments are found
+    by their :func:`_fingerprint` (Streamlit does not hash the ``_``-named ones itself)."""
+    return getattr(charts, name)(*_args, **_kwargs)
+
+
+def _fingerprint(value: Any) -> str:
+    """A digest of the arguments' pickle: the same for the same frames and values (a different pickle
+    of equal content only costs a new entry, never a wrong figure), and about a tenth of the time
+    Streamlit's own hashing takes for a frame of a few hundred rows (0.07 ms against 1 ms)."""
+    return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=20).hexdigest()
 
 
 def figure(builder: Callable, *args, **kwargs) -> Any:
@@ -183,7 +193,7 @@ def figure(builder: Callable, *args, **kwargs) -> Any:
     if getattr(charts, name or "", None) is not builder:
         raise ValueError(f"{name} is not a figure builder of powerbalance.charts")
     with db.snapshot() as key:
-        return _kept_figure(key, name, args, kwargs)
+        return _kept_figure(key, name, _fingerprint((args, kwargs)), args, kwargs)
 
 
 # =============================================================================================

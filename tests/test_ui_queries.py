@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,33 @@ def test_pages_call_queries_by_function_and_keep_no_cache_of_their_own(page):
             assert not isinstance(first, ast.Constant), f"{page.name}:{node.lineno} names a query by string"
         if isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache_resource"):
             pytest.fail(f"{page.name}:{node.lineno} keeps a cache of its own; use ui.q")
+
+
+def test_figures_are_kept_by_content_and_never_handed_out_for_other_data(real_db, monkeypatch):
+    """ui.figure: the same frame again (a fresh copy, as a rerun gets) is a look-up; a frame whose
+    values differ is drawn anew; only charts' own builders are accepted."""
+    import pandas as pd
+    import streamlit as st
+
+    from powerbalance import charts
+
+    monkeypatch.setenv("POWERBALANCE_DB", str(real_db))
+    st.cache_resource.clear()
+    drawn = []
+    original = charts.bar_chart
+
+    @functools.wraps(original)
+    def counted(df, **kw):
+        drawn.append(len(df))
+        return original(df, **kw)
+
+    monkeypatch.setattr(charts, "bar_chart", counted)
+    frame = pd.DataFrame({"domain": ["funding", "projects"], "score": [40.0, 60.0]})
+    kw = dict(label="domain", value="score", measure="Domain score", sort=False, subject="domains")
+    first = ui.figure(charts.bar_chart, frame, **kw)
+    again = ui.figure(charts.bar_chart, frame.copy(), **kw)
+    other = ui.figure(charts.bar_chart, frame.assign(score=[41.0, 59.0]), **kw)
+    assert first is again and drawn == [2, 2]
+    assert other[0].data[0].x != first[0].data[0].x or other[0].data[0].y != first[0].data[0].y
+    with pytest.raises(ValueError, match="not a figure builder"):
+        ui.figure(len, frame)
