@@ -152,6 +152,11 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {word} {'has' if n == 1 else 'have'}"
 
 
+def _not_drawn(n: int, lacking: str, noun: str, plural: str | None = None) -> str:
+    """'3 districts have no index and are not drawn.' — the alt text's count of what a chart leaves out."""
+    return f"{_count(n, noun, plural)} {lacking} and {'is' if n == 1 else 'are'} not drawn."
+
+
 # =============================================================================================
 # Map
 # =============================================================================================
@@ -407,7 +412,7 @@ def bar_chart(
     alt += "." if len(parts) <= 12 else f"; and {len(parts) - 12} more."
     gone = n_all - len(d)
     if gone:
-        alt += f" {_count(gone, _singular(subject), subject)} no data and {'is' if gone == 1 else 'are'} not drawn."
+        alt += " " + _not_drawn(gone, "no data", _singular(subject), subject)
     return fig, alt
 
 
@@ -684,7 +689,7 @@ def rank_band_chart(
     )
     if n_all > len(d):
         gone = n_all - len(d)
-        alt += f"{_count(gone, _singular(subject), subject)} no index and {'is' if gone == 1 else 'are'} not drawn. "
+        alt += _not_drawn(gone, "no index", _singular(subject), subject) + " "
     for _, r in h.iterrows():
         alt += f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. "
     return fig, alt.strip()
@@ -770,7 +775,7 @@ def weights_scatter(
             f"({far[x]:.1f} → {far[y]:.1f})."
         )
     if n_all > len(d):
-        alt += f" {_count(n_all - len(d), 'area')} no index and {'is' if n_all - len(d) == 1 else 'are'} not drawn."
+        alt += " " + _not_drawn(n_all - len(d), "no index", "area")
     return fig, alt
 
 
@@ -909,7 +914,7 @@ def quadrant_chart(
         )
     gone = len(placed) - len(d)
     if gone:
-        alt += f" {_count(gone, 'area')} not enough data (a year missing) and {'is' if gone == 1 else 'are'} not drawn."
+        alt += " " + _not_drawn(gone, "not enough data (a year missing)", "area")
     return fig, alt
 
 
