@@ -978,6 +978,9 @@ def neighbour_table(k: int = _stored.NEIGHBOURS_K, db=None) -> pd.DataFrame:
         return _neighbours_cached(key, path, k)[2].copy()
 
 
+_KEY = ["indicator_id", "period"]  # one row of an indicator table per indicator and year
+
+
 def indicator_table(area_code: str, db=None) -> pd.DataFrame:
     """Every indicator value for one area, with its metadata, note and coverage.
 
@@ -998,30 +1001,10 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
         [area_code],
         db=db,
     )
-    if df.empty:
-        return df.drop(columns="level").assign(coverage=pd.Series(dtype=object))[_INDICATOR_TABLE_COLUMNS]
-    level = df["level"].iloc[0]
-    cov = level_coverage(level, db)
-    df = df.drop(columns="level").merge(cov, on=["indicator_id", "period"], how="left", sort=False)
-    return df[_INDICATOR_TABLE_COLUMNS]
-
-
-_INDICATOR_TABLE_COLUMNS = [
-    "indicator_id",
-    "name",
-    "domain",
-    "unit",
-    "polarity",
-    "scored",
-    "period",
-    "value",
-    "numerator",
-    "denominator",
-    "is_local",
-    "note",
-    "coverage",
-    "source_ids",
-]
+    cov = level_coverage(df["level"].iloc[0], db) if len(df) else pd.DataFrame(columns=_KEY + ["coverage"])
+    df = df.drop(columns="level").merge(cov, on=_KEY, how="left", sort=False)
+    df.insert(df.columns.get_loc("source_ids"), "coverage", df.pop("coverage"))  # the columns' order as before
+    return df
 
 
 @_db.per_build(maxsize=16)
