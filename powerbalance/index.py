@@ -856,6 +856,7 @@ SHIFT_COLUMNS = [
 ]
 
 
+@_db.per_build(maxsize=128)
 def shift(
     level: str = "district",
     from_period: str | None = None,

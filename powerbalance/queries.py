@@ -413,7 +413,6 @@ def index_by_tier(period: str, weights: dict | None, lens: str = "place", db=Non
     return both[["area_code", "name", "type", "tier", "tier_label", "index", "rank", "n_in_group", "reason"]]
 
 
-@_db.per_build(maxsize=128)
 def shifts(
     level: str = "district",
     lens: str = "place",

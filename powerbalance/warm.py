@@ -82,7 +82,6 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
     out: list[tuple[str, Callable[[], object]]] = [
         ("areas", lambda: queries.area(_any_council(db), db=db)),
         ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
-        ("latest years", lambda: queries.latest_and_longest([_any_council(db)], db)),
     ]
     for level, lens, period in default_combinations(db):
         out.append(
@@ -90,10 +89,6 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
                 f"index table {level} {lens} {period}",
                 lambda lv=level, ln=lens, p=period: queries.index_table(lv, p, weights, ln, None, db),
             )
-        )
-    for level, lens in dict.fromkeys((lv, ln) for lv, ln, _ in default_combinations(db)):
-        out.append(
-            (f"shifts {level} {lens}", lambda lv=level, ln=lens: queries.shifts(lv, ln, weights, None, None, db))
         )
     for level in ("district", "county"):
         out.append((f"quadrants {level}", lambda lv=level: queries.quadrant_areas(lv, db)))
