@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -76,6 +76,54 @@ def proc_status_mb(pid: int, field: str) -> float | None:
     return None
 
 
+def server_env(db_path: Path) -> dict:
+    """The environment a served dashboard runs with: this database, and the repository importable."""
+    return dict(
+        os.environ,
+        POWERBALANCE_DB=str(db_path),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+
+
+def start_session(cmd: list[str], cwd: Path, env: dict, log) -> subprocess.Popen:
+    """``cmd`` in a process session of its own (so :func:`stop_session` stops it and its children),
+    its output into ``log``."""
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(server, ready: Callable[[], bool], pause: float, what: str) -> None:
+    """Wait until ``ready()``; a process that exits first, or a ``server.timeout`` that passes, stops
+    ``server`` and raises with its output."""
+    deadline = time.time() + server.timeout
+    while time.time() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{server.output()}")
+        if ready():
+            return
+        time.sleep(pause)
+    server.__exit__(None, None, None)
+    raise RuntimeError(f"{what} did not start within {server.timeout}s:\n{server.output()}")
+
+
+def stop_session(proc: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM to the session ``proc`` leads (what we started and nothing else), SIGKILL after ``grace`` s."""
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 class StreamlitServer:
     """``streamlit run <app>/dashboard.py`` (through ``powerbalance.serve``, as ``make run`` starts it)
     on 127.0.0.1:<free port>, stopped on exit."""
@@ -88,45 +136,13 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> StreamlitServer:
-        env = dict(
-            os.environ,
-            POWERBALANCE_DB=str(self.db_path),
-            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        )
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "powerbalance.serve",
-                str(self.app_dir / "dashboard.py"),
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=self.app_dir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.time() + self.timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"streamlit did not start within {self.timeout}s:\n{self.output()}")
+        cmd = [sys.executable, "-m", "powerbalance.serve", str(self.app_dir / "dashboard.py")]
+        cmd += ["--server.port", str(self.port), "--server.address", "127.0.0.1"]
+        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        self.proc = start_session(cmd, self.app_dir, server_env(self.db_path), self.log)
+        wait_ready(self, lambda: _health_ok(self.url), 0.3, "streamlit")
+        return self
 
     def output(self) -> str:
         self.log.seek(0)
@@ -137,10 +153,4 @@ class StreamlitServer:
         return proc_status_mb(self.proc.pid, "VmHWM")
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the session we started: streamlit and nothing else
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_session(self.proc, grace=10)

@@ -9,15 +9,12 @@ two, in the same run, and reports the throughput ratio; tests/test_nginx.py driv
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from . import ROOT, free_port
+from .app import free_port, server_env, start_session, stop_session, wait_ready
 
 
 def nginx_available() -> bool:
@@ -42,45 +39,14 @@ class ClusterServer:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> ClusterServer:
-        worker_port = free_port()
-        env = dict(
-            os.environ,
-            POWERBALANCE_DB=str(self.db_path),
-            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        )
         self.log = open(self.run_dir / "cluster.log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "powerbalance.cluster",
-                "--workers",
-                str(self.workers),
-                "--port",
-                str(self.port),
-                "--worker-port",
-                str(worker_port),
-                "--run-dir",
-                str(self.run_dir),
-                "--worker-header",
-                "--script",
-                str(self.app_dir / "dashboard.py"),
-            ],
-            cwd=self.app_dir,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.time() + self.timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the cluster exited early:\n{self.output()}")
-            if self.state().get("nginx") and _healthy(self.url):  # nginx up and a worker behind it
-                return self
-            time.sleep(0.5)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"the cluster did not start within {self.timeout}s:\n{self.output()}")
+        cmd = [sys.executable, "-m", "powerbalance.cluster", "--workers", str(self.workers)]
+        cmd += ["--port", str(self.port), "--worker-port", str(free_port()), "--run-dir", str(self.run_dir)]
+        cmd += ["--worker-header", "--script", str(self.app_dir / "dashboard.py")]
+        self.proc = start_session(cmd, self.app_dir, server_env(self.db_path), self.log)
+        # nginx up and a worker behind it
+        wait_ready(self, lambda: bool(self.state().get("nginx")) and _healthy(self.url), 0.5, "the cluster")
+        return self
 
     def state(self) -> dict:
         """workers.json of the run: nginx's pid, and each worker's port, pid and restarts."""
@@ -98,13 +64,7 @@ class ClusterServer:
         return "\n".join(parts)[-20000:]
 
     def __exit__(self, *exc) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the supervisor stops its workers and nginx
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_session(self.proc, grace=30)  # the supervisor stops its workers and nginx
         self.log.close()
 
 
