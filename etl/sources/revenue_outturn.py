@@ -98,6 +98,10 @@ class Council:
     cells: list[Cell] = field(default_factory=list)
     by_code: bool = False  # read from a code-keyed workbook (revenue_outturn_codes): a current year
 
+    def where(self, **more) -> dict:
+        """File, sheet and row of this council's line (and ``more``: column, code): where a message points."""
+        return dict(file=self.file, sheet=self.sheet, row=self.row, **more)
+
 
 def normalise_heading(text: Any) -> str:
     """Lower case, straight quotes, single spaces, no leading RS line number ("190: ")."""
@@ -457,22 +461,18 @@ class ValueReader:
         for cell in council.cells:
             parse_number(
                 cls._clean(cell.raw),
-                file=council.file,
-                sheet=council.sheet,
-                row=council.row,
+                **council.where(),
                 column=f"{cell.column} ({cell.label})",
             )
 
     def value(self, council: Council, cell: Cell) -> float | None:
-        loc = dict(file=council.file, sheet=council.sheet, row=council.row, column=f"{cell.column} ({cell.label})")
+        loc = council.where(column=f"{cell.column} ({cell.label})")
         v = self._clean(cell.raw)
         if v is None or v == "":
             self.suppressed += 1
             self.report.suppressed(f"blank cell read as missing ({NOT_PUBLISHED})", **loc)
             return None
-        num = parse_number(
-            v, file=council.file, sheet=council.sheet, row=council.row, column=loc["column"], report=None
-        )
+        num = parse_number(v, **loc, report=None)
         key = (council.file, council.sheet, cell.column, cell.label)
         if num is None:
             self.suppressed += 1
@@ -536,17 +536,13 @@ class CouncilMap:
             report.warn(
                 f"E-code {council.ecode} maps to {sorted(n for n, _ in by_ecode)} but ONS code {council.ons} "
                 f"to {sorted(n for n, _ in by_ons)}; the E-code mapping is used",
-                file=council.file,
-                sheet=council.sheet,
-                row=council.row,
+                **council.where(),
                 code=council.ecode,
             )
         if not by_ecode and by_ons:
             report.note(
                 f"E-code {council.ecode} not in the register; mapped by its ONS code {council.ons}",
-                file=council.file,
-                sheet=council.sheet,
-                row=council.row,
+                **council.where(),
                 code=council.ecode,
             )
             return by_ons
@@ -677,9 +673,7 @@ class RevenueOutturn(Source):
                     rep.unmatched(
                         council.ecode,
                         f"council {council.name!r} (class {council.klass}) has no current successor in area_code_map",
-                        file=council.file,
-                        sheet=council.sheet,
-                        row=council.row,
+                        **council.where(),
                         column="E-code",
                     )
                 else:
@@ -730,9 +724,7 @@ class RevenueOutturn(Source):
                 council.ecode,
                 f"split council {council.name!r}: no Census 2021 population for successor(s) "
                 f"{missing}, so it cannot be apportioned",
-                file=council.file,
-                sheet=council.sheet,
-                row=council.row,
+                **council.where(),
                 column="E-code",
             )
             return None
@@ -786,9 +778,7 @@ def _check_service_sum(council: Council, nums: dict[str, float | None], rep: Loa
         rep.warn(
             f"service lines sum to {sum(parts):,.0f} but TOTAL SERVICE EXPENDITURE is {total:,.0f} "
             f"(£ thousand, difference {diff:,.0f})",
-            file=council.file,
-            sheet=council.sheet,
-            row=council.row,
+            **council.where(),
             code=council.ecode,
         )
 

@@ -315,8 +315,6 @@ def unknown_council(council: Council) -> EtlInputError:
     return EtlInputError(
         f"unknown council code: E-code {council.ecode} / ONS code {council.ons} ({council.name!r}, "
         f"class {council.klass}) is not a current council in the register",
-        file=council.file,
-        sheet=council.sheet,
-        row=council.row,
+        **council.where(),
         column="E-code / ONS Code",
     )
