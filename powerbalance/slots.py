@@ -49,8 +49,3 @@ _SLOTS = PageSlots(config.page_slots())
 def page_slot():
     """Hold one of this process's page slots for the block (see :class:`PageSlots`)."""
     return _SLOTS.hold()
-
-
-def slots() -> int:
-    """How many page runs may run at once in this process."""
-    return _SLOTS.n
