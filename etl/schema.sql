@@ -208,8 +208,9 @@ CREATE TABLE indicator_values (
     numerator    DOUBLE,
     denominator  DOUBLE,
     is_local     BOOLEAN NOT NULL DEFAULT false,
-    note         VARCHAR,
-    PRIMARY KEY (area_code, indicator_id, period)
+    note         VARCHAR
+    -- one row per (area_code, indicator_id, period): checked by the build (etl/indicators
+    -- check_one_row_each), not by a key index, which cost a quarter of a second to build
 );
 
 -- Councils' and partners' own figures, loaded from the raw directory's local/ folder (docs/local-data.md).
