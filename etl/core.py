@@ -12,9 +12,14 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Sequence
+import select
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -117,6 +122,12 @@ class LoadReport:
     def count(self, kind: str) -> int:
         return sum(1 for i in self.issues if i.kind == kind)
 
+    def merge(self, other: LoadReport) -> None:
+        """Take in what work done elsewhere (a background step) read, found and noted."""
+        self.rows_read += other.rows_read
+        self.issues.extend(other.issues)
+        self.facts.update(other.facts)
+
 
 # --------------------------------------------------------------------------------------------
 # Source contract
@@ -153,6 +164,14 @@ class Source:
     def load(self, ctx: BuildContext) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    #: a source whose :meth:`start` begins work in the background: the build starts it as soon as
+    #: its ``depends`` are loaded and loads it as late as its dependants allow
+    background: ClassVar[bool] = False
+
+    def start(self, ctx: BuildContext) -> None:
+        """Begin, with :meth:`BuildContext.begin`, work that needs only the raw files and what the
+        ``depends`` loaded; :meth:`load` collects it. Only for sources with ``background``."""
+
     # helpers -------------------------------------------------------------------------------
     def paths(self, ctx: BuildContext) -> list[Path]:
         out: list[Path] = []
@@ -172,6 +191,27 @@ class BuildContext:
         self.raw_dir = Path(raw_dir)
         self.build_id = build_id
         self.reports: dict[str, LoadReport] = {}
+        self._work: dict[str, Future] = {}
+
+    def begin(self, source_id: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in the build's helper process (a second core: a thread would share one
+        with the build through Python's lock); :meth:`collect` returns its result. ``fn`` is a
+        module-level function; it, its arguments and its result are pickled, and it must not touch
+        the database."""
+        self._work[source_id] = _helper().submit(fn, *args)
+
+    def begun(self, source_id: str) -> bool:
+        return source_id in self._work
+
+    def collect(self, source_id: str) -> Any:
+        """The result of the work begun for ``source_id`` (waiting for it); its error if it failed."""
+        return self._work.pop(source_id).result()
+
+    def end_background(self) -> None:
+        """Wait for work begun and not collected (a failed build must not leave it writing files)."""
+        for work in self._work.values():
+            work.cancel() or wait([work])
+        self._work.clear()
 
     def report(self, source_id: str) -> LoadReport:
         return self.reports.setdefault(source_id, LoadReport(source_id))
@@ -200,6 +240,53 @@ class BuildContext:
             ],
         )
         return digest
+
+
+_HELPER: ProcessPoolExecutor | None = None
+
+
+def _helper() -> ProcessPoolExecutor:
+    """One helper process for every build in this process, started on first use from a clean
+    ``forkserver`` (not a fork of the build, whose database threads must not be copied)."""
+    global _HELPER
+    if _HELPER is None or getattr(_HELPER, "_broken", False):
+        _HELPER = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_end_with_build,
+            initargs=(os.getpid(),),
+        )
+    return _HELPER
+
+
+def _end_with_build(build_pid: int) -> None:
+    """In the helper: end it as soon as the build's process ends, so a killed build leaves no
+    helper writing into its abandoned files (the helper's parent is the forkserver, which the
+    helper itself keeps alive, so the parent's death cannot be the signal)."""
+    threading.Thread(target=_exit_when_ended, args=(build_pid,), daemon=True, name="pb-watch-build").start()
+
+
+def _exit_when_ended(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)  # readable once the process has ended, reaped or not (Linux)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(0.25)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _is_under(path: Path, root: Path) -> bool:

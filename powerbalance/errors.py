@@ -29,6 +29,10 @@ class LocatedError(Exception):
         self.column = column
         super().__init__(self.__str__())
 
+    def __reduce__(self):
+        """Pickled whole (a build step in another process raises it in the build's own)."""
+        return (self.__class__, (self.message, self.file, self.sheet, self.row, self.column))
+
     def location(self) -> str:
         """'file f.xlsx, sheet 'Data', row 12, column 'F'' — only the parts that are known."""
         parts = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -235,3 +236,113 @@ def test_garbage_collection_is_back_on_after_a_build_even_a_failed_one(tiny_raw,
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+# --- work begun in the background (a Source with ``background``; boundaries is one) ----------
+
+
+def helper_pid(marker: str | None = None, seconds: float = 0.0) -> int:
+    """Runs in the build's helper process: its pid (written to ``marker`` first), after a wait."""
+    import os
+    import time
+
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def helper_fails(path: str) -> None:
+    raise EtlInputError("bad geometry", file=path, row=7, column="geom")
+
+
+class Background(TinySource):
+    """Loads `tiny`, with work begun in the helper as soon as `tiny` is loaded."""
+
+    id = "background"
+    depends = ("tiny",)
+    background = True
+    work: tuple = (helper_pid,)
+    files = ()
+
+    def start(self, ctx):
+        ctx.begin(self.id, *self.work)
+
+    def load(self, ctx):
+        pid = ctx.collect(self.id)
+        ctx.report(self.id).facts["helper_pid"] = pid
+
+
+class After(TinySource):
+    id = "after"
+    depends = ()
+    files = ()
+
+    def load(self, ctx):
+        ctx.report(self.id).facts["background_begun"] = float(ctx.begun("background"))
+
+
+def test_background_source_is_begun_early_loaded_late_and_runs_in_another_process(tiny_raw, tmp_path):
+    from etl.build import order_sources
+
+    sources = [Background(), TinySource(), After()]
+    assert [s.id for s in order_sources(sources)] == ["tiny", "after", "background"]
+    res = build(tiny_raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "s", sources=sources, derive=False, log=print)
+    assert res.reports["after"].facts["background_begun"] == 1.0  # begun before `after` loaded
+    assert res.reports["background"].facts["helper_pid"] not in (0, os.getpid())
+
+
+def test_error_in_background_work_keeps_its_location_and_publishes_nothing(tiny_raw, tmp_path):
+    failing = Background()
+    failing.work = (helper_fails, "boundaries.geojson")
+    db = tmp_path / "pb.duckdb"
+    with pytest.raises(EtlInputError) as err:
+        build(tiny_raw, db, static_dir=tmp_path / "s", sources=[TinySource(), failing], derive=False, log=print)
+    assert (err.value.file, err.value.row, err.value.column) == ("boundaries.geojson", 7, "geom")
+    assert "boundaries.geojson, row 7, column 'geom': bad geometry" in str(err.value)
+    assert not db.exists() and leftovers(db, tmp_path / "s") == []
+
+
+KILLED_WITH_HELPER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from etl.build import build
+    from tests.test_build import Background, TinySource, helper_pid
+
+    class SlowHelper(Background):
+        work = (helper_pid, {marker!r}, 60)
+
+    build(Path({raw!r}), Path({db!r}), static_dir=Path({static!r}), sources=[TinySource(), SlowHelper()], derive=False)
+""")
+
+
+def test_killed_build_takes_its_helper_with_it(tiny_raw, tmp_path):
+    import time
+
+    marker = tmp_path / "helper.pid"
+    script = KILLED_WITH_HELPER.format(
+        root=str(ROOT),
+        raw=str(tiny_raw),
+        db=str(tmp_path / "pb.duckdb"),
+        static=str(tmp_path / "s"),
+        marker=str(marker),
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, "the helper never started"
+        time.sleep(0.05)
+    helper = int(marker.read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    while Path(f"/proc/{helper}").exists() and "zombie" not in _state(helper):
+        assert time.monotonic() < deadline + 10, "the helper outlived the killed build"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"

@@ -129,3 +129,15 @@ def test_inserted_tuples_read_back_as_the_pandas_route_gave_them():
     assert insert_rows(con, "u", [("1", 1.0), (2, 2.0)]) == 2  # text and a number: the pandas route
     assert con.execute("SELECT * FROM u ORDER BY a").fetchall() == [("1", 1.0), ("2", 2.0)]
     assert insert_rows(con, "u", []) == 0
+
+
+def test_located_error_survives_pickling_with_its_location():
+    """A build step run in the helper process raises its error in the build's process whole."""
+    import pickle
+
+    from etl.core import EtlInputError
+
+    err = pickle.loads(pickle.dumps(EtlInputError("bad value", file="x.csv", sheet="Data", row=3, column="B")))
+    assert type(err) is EtlInputError
+    assert (err.message, err.file, err.sheet, err.row, err.column) == ("bad value", "x.csv", "Data", 3, "B")
+    assert str(err) == "file x.csv, sheet 'Data', row 3, column 'B': bad value"

@@ -788,20 +788,22 @@ class Boundaries(Source):
     url = "https://geoportal.statistics.gov.uk/"
     files = tuple(spec.file for spec in LEVELS)
     depends = ("geography",)
+    background = True
+
+    def start(self, ctx: BuildContext) -> None:
+        """Begin the geometry work (reading, validating and simplifying every layer, writing the
+        map files) in the background as soon as ``areas`` is loaded; :meth:`load` collects it. The
+        work needs only the raw files and the known codes, so later sources load meanwhile."""
+        ctx.begin(self.id, compute_levels, ctx.raw_dir, ctx.geo_dir, self._known_areas(ctx))
 
     def load(self, ctx: BuildContext) -> None:
         rep = ctx.report(self.id)
         for p in self.paths(ctx):
             ctx.register_file(self, p)
-        known = self._known_areas(ctx)
-        rows = []
-        for spec in LEVELS:
-            try:
-                rows.extend(self._load_level(ctx, rep, spec, known[spec.level]))
-            except MALFORMED as exc:  # damaged geometry surfaces deep in numpy/shapely: say which file
-                raise EtlInputError(
-                    f"malformed boundary geometry ({type(exc).__name__}: {exc})", file=ctx.raw_dir / spec.file
-                ) from None
+        if not ctx.begun(self.id):
+            self.start(ctx)
+        rows, done = ctx.collect(self.id)
+        rep.merge(done)
         rep.rows_loaded = insert_rows(ctx.con, "boundaries", rows, ["code", "level", "vintage", "geom_wkb"])
 
     @staticmethod
@@ -815,113 +817,128 @@ class Boundaries(Source):
             known[level][code] = (name, district)
         return known
 
-    def _read_level(
-        self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
-    ) -> Topology:
-        """Read one layer, keep the areas known at this level and report codes missing either way."""
-        path = ctx.raw_dir / spec.file
-        if path.suffix == ".geojson":
-            topo, parents = read_geojson_as_topology(path, rep, "WD23CD", "WD23NM", "LAD23CD")
-            topo.areas = [a for a in topo.areas if a.code.startswith(spec.code_prefixes)]
-        else:
-            topo, parents = read_topojson(path, rep, spec.code_prefixes), {}
-        rep.rows_read += len(topo.areas)
-        seen: set[str] = set()
-        for a in topo.areas:
-            if a.code in seen:
-                raise EtlInputError(f"{a.code} appears twice", file=path, row=a.row, column="code")
-            seen.add(a.code)
-            if a.code not in at_level:
-                rep.unmatched(
-                    a.code, f"boundary code is not a current {spec.level} in areas; left out", file=path.name, row=a.row
-                )
-            elif parents.get(a.code) and parents[a.code] != at_level[a.code][1]:
-                rep.warn(
-                    f"{a.code}: the boundary file puts it in {parents[a.code]}, areas in {at_level[a.code][1]}",
-                    file=path.name,
-                    row=a.row,
-                    code=a.code,
-                )
-        for code in sorted(set(at_level) - seen):
-            rep.unmatched(code, f"{spec.level} in areas has no boundary in {path.name}", file=path.name)
-        topo.areas = [a for a in topo.areas if a.code in at_level]
-        return topo
 
-    def _load_level(
-        self, ctx: BuildContext, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
-    ) -> list[tuple]:
-        path = ctx.raw_dir / spec.file
-        topo = self._read_level(ctx, rep, spec, at_level)
-        if not topo.areas:
-            raise EtlInputError(f"no {spec.level} boundaries match current areas", file=path)
-        prep = prepare(topo, path)
-        codes = [a.code for a in topo.areas]
+def compute_levels(
+    raw_dir: Path, geo_dir: Path, known: dict[str, dict[str, tuple[str, str | None]]]
+) -> tuple[list[tuple], LoadReport]:
+    """Every layer's ``boundaries`` rows, with the map files written to ``geo_dir`` and what was
+    found reported; needs only the raw files and the codes known at each level (no database)."""
+    rep = LoadReport(Boundaries.id)
+    rows: list[tuple] = []
+    for spec in LEVELS:
+        try:
+            rows.extend(_load_level(raw_dir, geo_dir, rep, spec, known[spec.level]))
+        except MALFORMED as exc:  # damaged geometry surfaces deep in numpy/shapely: say which file
+            raise EtlInputError(
+                f"malformed boundary geometry ({type(exc).__name__}: {exc})", file=raw_dir / spec.file
+            ) from None
+    return rows, rep
 
-        published = prep.published
-        src_invalid, src_overlap = _bad_areas(published, np.arange(len(codes)))
-        rep.facts[f"{spec.level}_source_invalid"] = len(src_invalid)
-        rep.facts[f"{spec.level}_source_overlapping"] = len(src_overlap)
-        for i in src_invalid:
-            rep.note(f"{codes[i]}: polygon invalid as published", file=path.name, row=topo.areas[i].row, code=codes[i])
-        for i in src_overlap:
-            rep.note(
-                f"{codes[i]}: overlaps a neighbour as published", file=path.name, row=topo.areas[i].row, code=codes[i]
+
+def _read_level(
+    raw_dir: Path, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
+) -> Topology:
+    """Read one layer, keep the areas known at this level and report codes missing either way."""
+    path = raw_dir / spec.file
+    if path.suffix == ".geojson":
+        topo, parents = read_geojson_as_topology(path, rep, "WD23CD", "WD23NM", "LAD23CD")
+        topo.areas = [a for a in topo.areas if a.code.startswith(spec.code_prefixes)]
+    else:
+        topo, parents = read_topojson(path, rep, spec.code_prefixes), {}
+    rep.rows_read += len(topo.areas)
+    seen: set[str] = set()
+    for a in topo.areas:
+        if a.code in seen:
+            raise EtlInputError(f"{a.code} appears twice", file=path, row=a.row, column="code")
+        seen.add(a.code)
+        if a.code not in at_level:
+            rep.unmatched(
+                a.code, f"boundary code is not a current {spec.level} in areas; left out", file=path.name, row=a.row
             )
+        elif parents.get(a.code) and parents[a.code] != at_level[a.code][1]:
+            rep.warn(
+                f"{a.code}: the boundary file puts it in {parents[a.code]}, areas in {at_level[a.code][1]}",
+                file=path.name,
+                row=a.row,
+                code=a.code,
+            )
+    for code in sorted(set(at_level) - seen):
+        rep.unmatched(code, f"{spec.level} in areas has no boundary in {path.name}", file=path.name)
+    topo.areas = [a for a in topo.areas if a.code in at_level]
+    return topo
 
-        if isinstance(spec.tolerance, AdaptiveTolerance):
-            groups = [at_level[c][1] or c for c in codes]
-            tolerance = adaptive_tolerances(prep, groups, spec.tolerance)
-        else:
-            tolerance = spec.tolerance
-        web = simplify(prep, tolerance, spec.decimals)
-        self._report_simplification(rep, spec.level, path, codes, web)
-        table_geoms = web.geoms
-        if spec.table_decimals is not None:
-            table = simplify(prep, 0.0, spec.table_decimals)
-            self._report_simplification(rep, f"{spec.level}_table", path, codes, table)
-            table_geoms = table.geoms
 
-        out = ctx.geo_dir / f"{spec.level}.geojson"
-        out.write_bytes(feature_collection(codes, [at_level[c][0] for c in codes], web.geoms))
-        tol_arr = np.broadcast_to(np.asarray(tolerance, dtype=float), (len(topo.arcs),))
-        rep.facts.update(
-            {
-                f"{spec.level}_features": len(codes),
-                f"{spec.level}_file_bytes": out.stat().st_size,
-                f"{spec.level}_file_coordinates": int(shapely.get_num_coordinates(web.geoms).sum()),
-                f"{spec.level}_source_coordinates": int(shapely.get_num_coordinates(published).sum()),
-                f"{spec.level}_tolerance_m_min": float(tol_arr.min()),
-                f"{spec.level}_tolerance_m_max": float(tol_arr.max()),
-                f"{spec.level}_decimals": spec.decimals,
-            }
+def _load_level(
+    raw_dir: Path, geo_dir: Path, rep: LoadReport, spec: LevelSpec, at_level: dict[str, tuple[str, str | None]]
+) -> list[tuple]:
+    path = raw_dir / spec.file
+    topo = _read_level(raw_dir, rep, spec, at_level)
+    if not topo.areas:
+        raise EtlInputError(f"no {spec.level} boundaries match current areas", file=path)
+    prep = prepare(topo, path)
+    codes = [a.code for a in topo.areas]
+
+    published = prep.published
+    src_invalid, src_overlap = _bad_areas(published, np.arange(len(codes)))
+    rep.facts[f"{spec.level}_source_invalid"] = len(src_invalid)
+    rep.facts[f"{spec.level}_source_overlapping"] = len(src_overlap)
+    for i in src_invalid:
+        rep.note(f"{codes[i]}: polygon invalid as published", file=path.name, row=topo.areas[i].row, code=codes[i])
+    for i in src_overlap:
+        rep.note(f"{codes[i]}: overlaps a neighbour as published", file=path.name, row=topo.areas[i].row, code=codes[i])
+
+    if isinstance(spec.tolerance, AdaptiveTolerance):
+        groups = [at_level[c][1] or c for c in codes]
+        tolerance = adaptive_tolerances(prep, groups, spec.tolerance)
+    else:
+        tolerance = spec.tolerance
+    web = simplify(prep, tolerance, spec.decimals)
+    _report_simplification(rep, spec.level, path, codes, web)
+    table_geoms = web.geoms
+    if spec.table_decimals is not None:
+        table = simplify(prep, 0.0, spec.table_decimals)
+        _report_simplification(rep, f"{spec.level}_table", path, codes, table)
+        table_geoms = table.geoms
+
+    out = geo_dir / f"{spec.level}.geojson"
+    out.write_bytes(feature_collection(codes, [at_level[c][0] for c in codes], web.geoms))
+    tol_arr = np.broadcast_to(np.asarray(tolerance, dtype=float), (len(topo.arcs),))
+    rep.facts.update(
+        {
+            f"{spec.level}_features": len(codes),
+            f"{spec.level}_file_bytes": out.stat().st_size,
+            f"{spec.level}_file_coordinates": int(shapely.get_num_coordinates(web.geoms).sum()),
+            f"{spec.level}_source_coordinates": int(shapely.get_num_coordinates(published).sum()),
+            f"{spec.level}_tolerance_m_min": float(tol_arr.min()),
+            f"{spec.level}_tolerance_m_max": float(tol_arr.max()),
+            f"{spec.level}_decimals": spec.decimals,
+        }
+    )
+    wkb = shapely.to_wkb(table_geoms)
+    return [(c, spec.level, spec.vintage, bytes(w)) for c, w in zip(codes, wkb)]
+
+
+def _report_simplification(rep: LoadReport, key: str, path: Path, codes: list[str], s: Simplified) -> None:
+    rep.facts[f"{key}_invalid_repaired"] = len(s.repaired)
+    rep.facts[f"{key}_relaxed_areas"] = s.relaxed
+    rep.facts[f"{key}_overlapping"] = len(s.overlapping)
+    rep.facts[f"{key}_rings_dropped"] = s.rings_dropped
+    for code in s.repaired:
+        rep.warn(
+            f"{code}: polygon still invalid without simplification; repaired with make_valid ({key})",
+            file=path.name,
+            code=code,
         )
-        wkb = shapely.to_wkb(table_geoms)
-        return [(c, spec.level, spec.vintage, bytes(w)) for c, w in zip(codes, wkb)]
-
-    @staticmethod
-    def _report_simplification(rep: LoadReport, key: str, path: Path, codes: list[str], s: Simplified) -> None:
-        rep.facts[f"{key}_invalid_repaired"] = len(s.repaired)
-        rep.facts[f"{key}_relaxed_areas"] = s.relaxed
-        rep.facts[f"{key}_overlapping"] = len(s.overlapping)
-        rep.facts[f"{key}_rings_dropped"] = s.rings_dropped
-        for code in s.repaired:
-            rep.warn(
-                f"{code}: polygon still invalid without simplification; repaired with make_valid ({key})",
-                file=path.name,
-                code=code,
-            )
-        for code in s.overlapping:
-            rep.warn(
-                f"{code}: overlaps a neighbour even without simplification, as published ({key})",
-                file=path.name,
-                code=code,
-            )
-        for code in [c for c, g in zip(codes, s.geoms) if g.is_empty]:
-            rep.warn(f"{code}: nothing left of the boundary after rounding ({key})", file=path.name, code=code)
-        if s.rings_dropped:
-            rep.note(
-                f"{s.rings_dropped} ring(s) smaller than the coordinate rounding grid dropped ({key})", file=path.name
-            )
+    for code in s.overlapping:
+        rep.warn(
+            f"{code}: overlaps a neighbour even without simplification, as published ({key})",
+            file=path.name,
+            code=code,
+        )
+    for code in [c for c, g in zip(codes, s.geoms) if g.is_empty]:
+        rep.warn(f"{code}: nothing left of the boundary after rounding ({key})", file=path.name, code=code)
+    if s.rings_dropped:
+        rep.note(f"{s.rings_dropped} ring(s) smaller than the coordinate rounding grid dropped ({key})", file=path.name)
 
 
 SOURCES = [Boundaries()]
