@@ -131,15 +131,18 @@ def bench_page(app: Path, db: Path, url_path: str, query: str, kind: str, has_ma
 
 def _clear_caches() -> None:
     """Empty every data cache of this process, so the next render computes everything again:
-    Streamlit's st.cache_data and the per-build caches (functools) of powerbalance.index."""
+    Streamlit's st.cache_data, the pages' kept answers, figures and tables (``ui.forget_all``) and
+    the per-build caches of powerbalance.index, queries and benchmarks."""
     import streamlit as st
 
-    from powerbalance import index
+    from powerbalance import benchmarks, index, queries, ui
 
     st.cache_data.clear()
-    for obj in vars(index).values():
-        if callable(getattr(obj, "cache_clear", None)):
-            obj.cache_clear()
+    ui.forget_all()
+    for module in (index, queries, benchmarks):
+        for obj in vars(module).values():
+            if callable(getattr(obj, "cache_clear", None)):
+                obj.cache_clear()
 
 
 def script_times(app: Path, url_path: str, query: str) -> tuple[float, float]:

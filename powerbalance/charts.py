@@ -14,12 +14,14 @@ instead of the boundaries being re-sent on every rerun.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # --- Government Analysis Function palette (afcharts) -----------------------------------------
 DARK_BLUE = "#12436D"
@@ -54,7 +56,31 @@ MAP_STYLE: dict = {
 ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
 ENGLAND_ZOOM = 4.9  # all of England in a phone-width map; a desktop map is height-limited anyway
 
+
 #: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
+class FrozenFigure(go.Figure):
+    """A finished figure whose plain dict (what ``st.plotly_chart`` serialises: arrays already as
+    plotly's base64 specs) is made once. Drawing a plain figure deep-copies and re-encodes every
+    trace on every run, about a tenth of a page's CPU; a kept figure is drawn again and again
+    unchanged, so it hands out the dict it made. Nothing may change it after (:func:`frozen`)."""
+
+    def __init__(self, fig: go.Figure):
+        super().__init__(fig)
+        self._plain = json.loads(pio.to_json(fig, validate=False))
+
+    def to_dict(self) -> dict:
+        return self._plain
+
+
+def frozen(value):
+    """``value`` with every figure in it (a figure, or a builder's ``(fig, alt)``) made a :class:`FrozenFigure`."""
+    if isinstance(value, go.Figure) and not isinstance(value, FrozenFigure):
+        return FrozenFigure(value)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
 PLOTLY_CONFIG: dict = {
     "displaylogo": False,
     "scrollZoom": False,

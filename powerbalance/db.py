@@ -32,7 +32,7 @@ import itertools
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,14 +250,14 @@ def query_many(
 _MISS = object()
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     """A hashable stand-in for an argument: dicts, lists, sets and small frames by content."""
     if isinstance(value, dict):
-        return ("dict", tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
+        return ("dict", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     if isinstance(value, (set, frozenset)):
-        return frozenset(_freeze(v) for v in value)
+        return frozenset(freeze(v) for v in value)
     if isinstance(value, pd.DataFrame):
         return ("frame", tuple(value.columns), tuple(map(tuple, value.astype(object).values.tolist())))
     return value
@@ -284,37 +284,32 @@ def fresh(value: Any) -> Any:
     return value
 
 
-class _PerBuild:
-    """See :func:`per_build`."""
+class Kept:
+    """Answers kept by key, the least recently used dropped beyond ``maxsize``. When several
+    threads ask for the same missing answer at once, one computes it and the others wait for it
+    (25 councillors opening their pages at once would otherwise compute it 25 times). Answers are
+    handed out with :func:`fresh` unless ``fresh=False`` (shared objects nobody changes: figures)."""
 
-    def __init__(self, fn, maxsize: int):
-        self.fn, self.maxsize = fn, maxsize
-        self.signature = inspect.signature(fn)
+    def __init__(self, maxsize: int, fresh: bool = True):
+        self.maxsize, self.fresh = maxsize, fresh
         self._lock = threading.Lock()
         self._kept: OrderedDict = OrderedDict()
         self.hits = self.misses = 0  # for tests and the benchmark
         self._computing: dict = {}  # key -> lock held by the thread computing that answer
 
-    def __call__(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        path = str(_path(bound.arguments.get("db")))
-        with snapshot(path) as key:
-            k = (key, _freeze(tuple((n, v) for n, v in bound.arguments.items() if n != "db")))
-            answer = self._lookup(k)
-            if answer is _MISS:
-                # one thread computes; the others asking the same at the same moment wait for it
-                # (25 councillors opening their pages at once would otherwise compute it 25 times)
-                with self._lock:
-                    computing = self._computing.setdefault(k, threading.Lock())
-                with computing:
-                    answer = self._lookup(k)
-                    if answer is _MISS:
-                        answer = self.fn(*bound.args, **bound.kwargs)
-                        self._keep(k, answer)
-                with self._lock:
-                    self._computing.pop(k, None)
-            return fresh(answer)
+    def get(self, k: Any, compute: Callable[[], Any]) -> Any:
+        answer = self._lookup(k)
+        if answer is _MISS:
+            with self._lock:
+                computing = self._computing.setdefault(k, threading.Lock())
+            with computing:
+                answer = self._lookup(k)
+                if answer is _MISS:
+                    answer = compute()
+                    self._keep(k, answer)
+            with self._lock:
+                self._computing.pop(k, None)
+        return fresh(answer) if self.fresh else answer
 
     def _lookup(self, k) -> Any:
         with self._lock:
@@ -335,6 +330,23 @@ class _PerBuild:
         with self._lock:
             self._kept.clear()
             self.hits = self.misses = 0
+
+
+class _PerBuild(Kept):
+    """See :func:`per_build`."""
+
+    def __init__(self, fn, maxsize: int):
+        super().__init__(maxsize)
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+
+    def __call__(self, *args, **kwargs):
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        path = str(_path(bound.arguments.get("db")))
+        with snapshot(path) as key:
+            k = (key, freeze(tuple((n, v) for n, v in bound.arguments.items() if n != "db")))
+            return self.get(k, lambda: self.fn(*bound.args, **bound.kwargs))
 
 
 def per_build(maxsize: int = 128):

@@ -2,7 +2,8 @@
 powerbalance (which must not need Streamlit).
 
 - **Cached queries**: :func:`q` calls a function of :mod:`powerbalance.queries` through
-  ``st.cache_resource`` keyed on ``db.build_key()`` (handed out as fresh copies, ``db.fresh``), so
+  a store of this process (``db.Kept``) keyed on ``db.build_key()`` and the arguments (handed out as
+  fresh copies, ``db.fresh``), so
   a new build is picked up on the next rerun and two builds are never mixed.
 - **URL state**: the ``url_*`` widgets read their initial value from ``st.query_params`` and
   write it back, so a link reproduces the view (area, level, indicator, year, weights …).
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -110,17 +112,28 @@ def start_page() -> None:
 QUERY_MODULES = {m.__name__: m for m in (queries, funders)}
 
 
-@st.cache_resource(show_spinner=False, max_entries=512)
-def _kept(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
-    """Cache entry for ``<module>.<name>(*args, **kwargs)`` on the build identified by ``key``
-    (Streamlit hashes the arguments by content, weights dicts included). Kept as the object itself,
-    not pickled and unpickled on every read as ``st.cache_data`` does (that was a tenth of a page's
-    CPU): :func:`_cached` hands out a fresh copy (``db.fresh``) so no page can change it."""
-    return getattr(QUERY_MODULES[module], name)(*args, **kwargs)
+#: Query answers, figures' inputs and figures kept for every session of this process, by build and
+#: arguments (a dictionary look-up: Streamlit's own caches hashed every argument through
+#: ``inspect`` on each call, a sixth of a warm page's CPU).
+_ANSWERS = db.Kept(maxsize=512)
+_FIGURES = db.Kept(maxsize=512, fresh=False)
+
+
+def forget_all() -> None:
+    """Empty the kept answers and figures (tests; the benchmark's cold runs)."""
+    _ANSWERS.cache_clear()
+    _FIGURES.cache_clear()
+    _ARROW.cache_clear()
 
 
 def _cached(module: str, name: str, key: str, args: tuple, kwargs: dict) -> Any:
-    return db.fresh(_kept(module, name, key, args, kwargs))
+    """``<module>.<name>(*args, **kwargs)`` on the build identified by ``key``, kept as the object
+    itself (not pickled and unpickled on every read, as ``st.cache_data`` does) and handed out as a
+    fresh copy (``db.fresh``), so no page can change it."""
+    return _ANSWERS.get(
+        (key, module, name, db.freeze(args), db.freeze(kwargs)),
+        lambda: getattr(QUERY_MODULES[module], name)(*args, **kwargs),
+    )
 
 
 def _query(fn: Callable) -> tuple[str, str]:
@@ -145,16 +158,14 @@ def q(fn: Callable, *args, **kwargs) -> Any:
 _PURE = {"queries": queries, "charts": charts, "funders": funders}
 
 
-@st.cache_resource(show_spinner=False, max_entries=512)
-def _kept_then(
+def _cached_then(
     query: tuple[str, str], key: str, args: tuple, module: str, fn: str, fn_args: tuple, fn_kwargs: dict
 ) -> Any:
-    """Cache entry for <module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``."""
-    return getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs)
-
-
-def _cached_then(*args) -> Any:
-    return db.fresh(_kept_then(*args))
+    """<module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``, kept as :func:`_cached`."""
+    return _ANSWERS.get(
+        (key, query, db.freeze(args), module, fn, db.freeze(fn_args), db.freeze(fn_kwargs)),
+        lambda: getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs),
+    )
 
 
 def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
@@ -170,13 +181,6 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
         )
 
 
-@st.cache_resource(show_spinner=False, max_entries=512)
-def _kept_figure(key: str, name: str, fingerprint: str, _args: tuple, _kwargs: dict) -> Any:
-    """Cache entry for ``charts.<name>(*args, **kwargs)`` on build ``key``; the arguments are found
-    by their :func:`_fingerprint` (Streamlit does not hash the ``_``-named ones itself)."""
-    return getattr(charts, name)(*_args, **_kwargs)
-
-
 def _fingerprint(value: Any) -> str:
     """A digest of the arguments' pickle: the same for the same frames and values (a different pickle
     of equal content only costs a new entry, never a wrong figure), and about a tenth of the time
@@ -188,12 +192,13 @@ def figure(builder: Callable, *args, **kwargs) -> Any:
     """``builder(*args, **kwargs)`` for a figure builder of :mod:`powerbalance.charts` (a ``(fig, alt)``
     pair), kept per build and arguments: a rerun or another visitor with the same view is handed the
     figure already made (plotly's validation of every trace was most of a page's CPU). The figure
-    is shared, so nothing may change it after: Streamlit copies it to draw it."""
+    is shared and frozen (``charts.frozen``: its dict for drawing is made once), so nothing may
+    change it after."""
     name = getattr(builder, "__name__", None)
     if getattr(charts, name or "", None) is not builder:
         raise ValueError(f"{name} is not a figure builder of powerbalance.charts")
     with db.snapshot() as key:
-        return _kept_figure(key, name, _fingerprint((args, kwargs)), args, kwargs)
+        return _FIGURES.get((key, name, _fingerprint((args, kwargs))), lambda: charts.frozen(builder(*args, **kwargs)))
 
 
 # =============================================================================================
@@ -583,11 +588,29 @@ def table(
     """A data table with its downloads. Missing values show as empty cells labelled by the
     column config, never 0."""
     st.dataframe(
-        df, hide_index=True, column_config=column_config, height=height, key=f"{key}_df", placeholder="no data"
+        _arrow(df), hide_index=True, column_config=column_config, height=height, key=f"{key}_df", placeholder="no data"
     )
     if caption:
         st.caption(caption)
     downloads(df, name, key)
+
+
+#: Tables as Arrow, by content: ``st.dataframe`` converts a pandas frame to Arrow on every run
+#: (about a sixth of a page's CPU); the same table again is a look-up.
+_ARROW = db.Kept(maxsize=512, fresh=False)
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    """``df`` as an Arrow table (its index dropped: tables never show it), made once per content;
+    the frame itself when Arrow cannot take it as it is (Streamlit then converts it its own way)."""
+    return _ARROW.get(_fingerprint(df), lambda: _to_arrow(df))
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError):  # mixed types in a column, repeated names
+        return df
 
 
 def chart(

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bench import served_app
-from powerbalance import charts, queries
+from powerbalance import charts, queries, ui
 
 # (the map's coverage count is still made on each run: a count of one column, no sorting or grouping)
 DERIVED = [(queries, "overview_headline"), (queries, "biggest_shifts"), (charts, "distribution_by_group")]
@@ -37,7 +37,7 @@ def calls(monkeypatch):
 
         monkeypatch.setattr(module, name, counted)
     st.cache_data.clear()
-    st.cache_resource.clear()
+    ui.forget_all()
     return counts
 
 

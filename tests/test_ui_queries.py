@@ -42,12 +42,11 @@ def test_figures_are_kept_by_content_and_never_handed_out_for_other_data(real_db
     """ui.figure: the same frame again (a fresh copy, as a rerun gets) is a look-up; a frame whose
     values differ is drawn anew; only charts' own builders are accepted."""
     import pandas as pd
-    import streamlit as st
 
     from powerbalance import charts
 
     monkeypatch.setenv("POWERBALANCE_DB", str(real_db))
-    st.cache_resource.clear()
+    ui.forget_all()
     drawn = []
     original = charts.bar_chart
 
@@ -66,3 +65,36 @@ def test_figures_are_kept_by_content_and_never_handed_out_for_other_data(real_db
     assert other[0].data[0].x != first[0].data[0].x or other[0].data[0].y != first[0].data[0].y
     with pytest.raises(ValueError, match="not a figure builder"):
         ui.figure(len, frame)
+
+
+def test_a_kept_figure_draws_exactly_as_the_figure_it_was_made_from():
+    """charts.frozen: the dict Streamlit serialises is made once and is the figure's own."""
+    import pandas as pd
+    import plotly.io as pio
+
+    from powerbalance import charts
+
+    frame = pd.DataFrame({"domain": ["funding", "projects", "parishes"], "score": [40.25, float("nan"), 61.0]})
+    fig, alt = charts.bar_chart(
+        frame, label="domain", value="score", measure="Domain score", sort=True, subject="domains"
+    )
+    kept, kept_alt = charts.frozen((fig, alt))
+    assert isinstance(kept, charts.FrozenFigure) and kept_alt == alt
+    assert pio.to_json(kept.to_dict(), validate=False) == pio.to_json(fig, validate=False)
+    assert kept.to_dict() is kept.to_dict()  # made once
+    assert charts.frozen(kept) is kept
+
+
+def test_tables_go_to_streamlit_as_arrow_made_once_per_content():
+    import pandas as pd
+    import pyarrow as pa
+
+    ui.forget_all()
+    frame = pd.DataFrame({"area": ["Adur", "Arun"], "score": [41.5, None]}, index=[7, 9])
+    first = ui._arrow(frame)
+    assert isinstance(first, pa.Table) and first.column_names == ["area", "score"]  # no index column
+    assert first.to_pandas().equals(frame.reset_index(drop=True))
+    assert ui._arrow(frame.copy()) is first  # a rerun's fresh copy: a look-up
+    assert ui._arrow(frame.assign(score=[41.5, 40.0])) is not first
+    mixed = pd.DataFrame({"value": [1, "two"]})  # Arrow cannot take it: Streamlit converts it itself
+    assert ui._arrow(mixed) is mixed
