@@ -1103,6 +1103,17 @@ def latest_lines(df: pd.DataFrame) -> list[str]:
     return [latest_sentence(r) for _, r in df.iterrows()]
 
 
+def profile_latest_lines(profile: AreaProfile) -> list[str]:
+    """The profile's latest-year sentences (for ``ui.q_then``: made once per council and view)."""
+    return latest_lines(profile.latest)
+
+
+def profile_indicator_table(profile: AreaProfile) -> pd.DataFrame:
+    """The profile's indicators as people read them, beside England, the region and the neighbours
+    (:func:`benchmarks.display_table`; for ``ui.q_then``: made once per council and view)."""
+    return _benchmarks.display_table(profile.indicators, profile.benchmarks)
+
+
 #: Said wherever the index is shown beside figures for later years.
 INDEX_YEARS_NOTE = (
     "The index and the enabler ratio stop at 2017-18: they need community grants, and the grants data "
