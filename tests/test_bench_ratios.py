@@ -36,11 +36,15 @@ def test_report_prints_every_target_and_flags_a_missed_one():
 @pytest.mark.slow
 def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     _, static, _ = built
-    r = ratios.measure(real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2)
+    r = ratios.measure(real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2, nginx_rounds=2)
     assert r["failures"] == []
     measured = {k: r.get(k) for k in ratios.TARGETS}
     if "nginx_skipped" in r:
         measured.pop("nginx_throughput_ratio")
+    else:  # one worker and two, measured alternately: the figure is the ratio of the medians
+        runs1, runs2 = r["throughput_1_workers_runs"], r["throughput_2_workers_runs"]
+        assert len(runs1) == len(runs2) == 2
+        assert r["nginx_throughput_ratio"] == pytest.approx((sum(runs2) / 2) / (sum(runs1) / 2), rel=0.01)
     assert all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in measured.values()), measured
     assert set(r["pages"]) == {url for _, url in ratios.load.navigation()}  # every page's rerun measured
     # the informative floor: a page of as many plain elements as the worst page sends
