@@ -64,18 +64,21 @@ class FrozenFigure(go.Figure):
     trace on every run, about a tenth of a page's CPU; a kept figure is drawn again and again
     unchanged, so it hands out the dict it made. Nothing may change it after (:func:`frozen`)."""
 
-    def __init__(self, fig: go.Figure):
-        super().__init__(fig)
-        self._plain = json.loads(pio.to_json(fig, validate=False))
+    _plain: dict
 
     def to_dict(self) -> dict:
         return self._plain
 
 
 def frozen(value):
-    """``value`` with every figure in it (a figure, or a builder's ``(fig, alt)``) made a :class:`FrozenFigure`."""
+    """``value`` with every figure in it (a figure, or a builder's ``(fig, alt)``) frozen in place
+    (:class:`FrozenFigure`; its class is switched, not the figure copied: a copy would validate
+    every trace again, which costs more than building the figure)."""
     if isinstance(value, go.Figure) and not isinstance(value, FrozenFigure):
-        return FrozenFigure(value)
+        plain = json.loads(pio.to_json(value, validate=False))
+        value.__class__ = FrozenFigure
+        value._plain = plain
+        return value
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return tuple(frozen(v) for v in value)
     return value
