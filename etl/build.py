@@ -193,9 +193,10 @@ def build(
                 ctx, order_sources(sources if sources is not None else all_sources()), timings, log, _fail_after
             )
             if derive:
-                _derive_indicators(ctx, timings, log)
                 from . import precompute
 
+                precompute.ready_helper()
+                _derive_indicators(ctx, timings, log)
                 con = ctx.con = precompute.store_default_answers(con, tmp_db, log, timings)  # default answers, stored
             _record_reports(con, ctx.reports)
             _record_build(con, ctx, raw_dir, time.perf_counter() - t_start)

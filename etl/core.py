@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import io
 import json
 import multiprocessing
@@ -198,7 +199,7 @@ class BuildContext:
         with the build through Python's lock); :meth:`collect` returns its result. ``fn`` is a
         module-level function; it, its arguments and its result are pickled, and it must not touch
         the database."""
-        self._work[source_id] = _helper().submit(fn, *args)
+        self._work[source_id] = in_helper(fn, *args)
 
     def begun(self, source_id: str) -> bool:
         return source_id in self._work
@@ -243,6 +244,16 @@ class BuildContext:
 
 
 _HELPER: ProcessPoolExecutor | None = None
+
+
+def in_helper(fn: Callable[..., Any], *args: Any) -> Future:
+    """``fn(*args)`` in the build's helper process (see :meth:`BuildContext.begin`)."""
+    return _helper().submit(fn, *args)
+
+
+def preload(module: str) -> None:
+    """Import ``module`` (in the helper, while it is idle, before work that needs it arrives)."""
+    importlib.import_module(module)
 
 
 def _helper() -> ProcessPoolExecutor:

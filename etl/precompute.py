@@ -25,20 +25,54 @@ from powerbalance import index
 from powerbalance.stored import DEFAULT_BANDS, NEIGHBOURS_K
 from powerbalance.warm import default_combinations
 
+from .core import in_helper, preload
 
-def default_answers(path: Path) -> dict[str, pd.DataFrame]:
-    """Table name -> rows, computed by powerbalance.index from the database at ``path``."""
+
+def default_answers(
+    path: Path, combinations: list[tuple[str, str, str]] | None = None, neighbours: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Table name -> rows, computed by powerbalance.index from the database at ``path``: for every
+    (level, lens, period) of ``combinations`` (default: all) and, with ``neighbours``, the
+    statistical neighbours."""
     out: dict[str, list[pd.DataFrame]] = {"index_default": [], "rank_bands_default": []}
     draws, seed = DEFAULT_BANDS
-    for level, lens, period in default_combinations(path):
+    for level, lens, period in default_combinations(path) if combinations is None else combinations:
         key = {"level": level, "period": period, "lens": lens}
         out["index_default"].append(_keyed(index.compute_index(level, period, None, lens, db=path), key))
         out["rank_bands_default"].append(
             _keyed(index.rank_uncertainty(level, period, None, lens, n=draws, seed=seed, db=path), key)
         )
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in out.items() if frames}
-    tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
+    if neighbours:
+        tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
     return tables
+
+
+def ready_helper() -> None:
+    """Have the helper process import what its half of the answers needs while the build derives
+    the indicators (an import there would otherwise come out of the time it saves)."""
+    in_helper(preload, __name__)
+
+
+def _answers_in_helper(path: Path, combinations: list[tuple[str, str, str]]) -> dict[str, pd.DataFrame]:
+    """:func:`default_answers` for the build's helper process, letting the file go after."""
+    try:
+        return default_answers(path, combinations, neighbours=False)
+    finally:
+        _db.forget(path)
+
+
+def shared_default_answers(path: Path) -> dict[str, pd.DataFrame]:
+    """:func:`default_answers`, half the combinations computed in the build's helper process
+    meanwhile (each is independent, with its own seed, so the split changes no value)."""
+    combinations = default_combinations(path)
+    theirs = in_helper(_answers_in_helper, path, combinations[1::2])
+    mine = default_answers(path, combinations[::2])
+    parts = theirs.result()
+    return {
+        name: pd.concat([frame, parts[name]], ignore_index=True) if name in parts else frame
+        for name, frame in mine.items()
+    }
 
 
 def _keyed(df: pd.DataFrame, key: dict) -> pd.DataFrame:
@@ -54,7 +88,7 @@ def store_default_answers(
     con.execute("CHECKPOINT")
     con.close()
     try:
-        tables = default_answers(path)
+        tables = shared_default_answers(path)
     finally:
         _db.forget(path)  # no read-only handle on the file while it is written again
     con = duckdb.connect(str(path))
