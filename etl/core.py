@@ -251,6 +251,19 @@ def in_helper(fn: Callable[..., Any], *args: Any) -> Future:
     return _helper().submit(fn, *args)
 
 
+def helper_cpu_seconds() -> float:
+    """CPU seconds the helper process has used so far (0 when none runs; Linux ``/proc``), so a
+    build's CPU can be counted whole."""
+    total = 0.0
+    for proc in (getattr(_HELPER, "_processes", None) or {}).values():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def preload(module: str) -> None:
     """Import ``module`` (in the helper, while it is idle, before work that needs it arrives)."""
     importlib.import_module(module)

@@ -346,3 +346,21 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
     except (OSError, IndexError):
         return "zombie"
+
+
+def helper_spins(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_the_helpers_cpu_is_counted():
+    """bench.ratios counts a build's CPU whole: its own and its helper process's."""
+    from etl.core import helper_cpu_seconds, in_helper
+
+    in_helper(helper_spins, 0.0).result()  # the helper is up
+    before = helper_cpu_seconds()
+    in_helper(helper_spins, 0.3).result()
+    assert helper_cpu_seconds() - before >= 0.25
