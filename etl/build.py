@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows
+from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows, pid_alive
 from .exports import write_exports
 from .sources.local_data import report_index_use
 
@@ -60,16 +60,6 @@ def _git_version() -> str | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale(db_path: Path, static_geo: Path) -> list[Path]:
     """Remove leftovers of builds whose process is gone (killed builds)."""
     removed = []
@@ -80,7 +70,7 @@ def clean_stale(db_path: Path, static_geo: Path) -> list[Path]:
             pid = int(p.name.split("building-")[1].split("-")[0].split(".")[0])
         except (IndexError, ValueError):
             pid = -1
-        if pid != os.getpid() and (pid < 0 or not _pid_alive(pid)):
+        if pid != os.getpid() and (pid < 0 or not pid_alive(pid)):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p)
     return removed

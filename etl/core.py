@@ -298,12 +298,13 @@ def _exit_when_ended(pid: int) -> None:
     if fd is not None:
         select.select([fd], [], [])
     else:
-        while _alive(pid):
+        while pid_alive(pid):
             time.sleep(0.25)
     os._exit(1)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a zombie counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
