@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -192,7 +193,7 @@ class BuildContext:
         self.raw_dir = Path(raw_dir)
         self.build_id = build_id
         self.reports: dict[str, LoadReport] = {}
-        self._work: dict[str, Future] = {}
+        self._work: dict[str, HelperWork] = {}
 
     def begin(self, source_id: str, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in the build's helper process (a second core: a thread would share one
@@ -211,7 +212,7 @@ class BuildContext:
     def end_background(self) -> None:
         """Wait for work begun and not collected (a failed build must not leave it writing files)."""
         for work in self._work.values():
-            work.cancel() or wait([work])
+            work.settle()
         self._work.clear()
 
     def report(self, source_id: str) -> LoadReport:
@@ -246,9 +247,35 @@ class BuildContext:
 _HELPER: ProcessPoolExecutor | None = None
 
 
-def in_helper(fn: Callable[..., Any], *args: Any) -> Future:
+class HelperWork:
+    """``fn(*args)`` begun in the build's helper process. If the helper cannot start or dies before
+    answering (killed, out of memory), :meth:`result` does the work here instead: the build is
+    slower, never wrong or lost."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple):
+        self.fn, self.args = fn, args
+        try:
+            self.future: Future | None = _helper().submit(fn, *args)
+        except (OSError, RuntimeError, BrokenProcessPool):  # no helper here: the work is done at result()
+            self.future = None
+
+    def result(self) -> Any:
+        if self.future is not None:
+            try:
+                return self.future.result()
+            except BrokenProcessPool:
+                self.future = None
+        return self.fn(*self.args)
+
+    def settle(self) -> None:
+        """Cancel the work if it has not started, else wait for it to end."""
+        if self.future is not None and not self.future.cancel():
+            wait([self.future])
+
+
+def in_helper(fn: Callable[..., Any], *args: Any) -> HelperWork:
     """``fn(*args)`` in the build's helper process (see :meth:`BuildContext.begin`)."""
-    return _helper().submit(fn, *args)
+    return HelperWork(fn, args)
 
 
 def helper_cpu_seconds() -> float:

@@ -364,3 +364,21 @@ def test_the_helpers_cpu_is_counted():
     before = helper_cpu_seconds()
     in_helper(helper_spins, 0.3).result()
     assert helper_cpu_seconds() - before >= 0.25
+
+
+def test_work_is_done_in_the_build_when_the_helper_dies(tmp_path):
+    """A helper killed mid-work (out of memory, say) costs time, not the build: the work is done
+    in the build's own process, and the next work gets a new helper."""
+    import time
+
+    from etl.core import in_helper
+
+    marker = tmp_path / "helper.pid"
+    work = in_helper(helper_pid, str(marker), 1.0)
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline, "the helper never started"
+        time.sleep(0.02)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    assert work.result() == os.getpid()
+    assert in_helper(helper_pid).result() not in (0, os.getpid())
