@@ -603,7 +603,11 @@ _ARROW = db.Kept(maxsize=512, fresh=False)
 def _arrow(df: pd.DataFrame) -> pa.Table | pd.DataFrame:
     """``df`` as an Arrow table (its index dropped: tables never show it), made once per content;
     the frame itself when Arrow cannot take it as it is (Streamlit then converts it its own way)."""
-    return _ARROW.get(_fingerprint(df), lambda: _to_arrow(df))
+    try:
+        key = _fingerprint(df)
+    except (pickle.PicklingError, TypeError, AttributeError):  # a cell holding something unpicklable
+        return df
+    return _ARROW.get(key, lambda: _to_arrow(df))
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table | pd.DataFrame:

@@ -99,3 +99,5 @@ def test_tables_go_to_streamlit_as_arrow_made_once_per_content():
     assert ui._arrow(frame.assign(score=[41.5, 40.0])) is not first
     mixed = pd.DataFrame({"value": [1, "two"]})  # Arrow cannot take it: Streamlit converts it itself
     assert ui._arrow(mixed) is mixed
+    odd = pd.DataFrame({"value": [lambda: 1]})  # nothing to key it by: handed over as it is
+    assert ui._arrow(odd) is odd
