@@ -57,7 +57,6 @@ ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
 ENGLAND_ZOOM = 4.9  # all of England in a phone-width map; a desktop map is height-limited anyway
 
 
-#: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
 class FrozenFigure(go.Figure):
     """A finished figure whose plain dict (what ``st.plotly_chart`` serialises: arrays already as
     plotly's base64 specs) is made once. Drawing a plain figure deep-copies and re-encodes every
@@ -84,6 +83,7 @@ def frozen(value):
     return value
 
 
+#: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
 PLOTLY_CONFIG: dict = {
     "displaylogo": False,
     "scrollZoom": False,

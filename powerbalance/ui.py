@@ -1,10 +1,9 @@
 """Shared Streamlit helpers for the pages — imported only by pages/, never by the rest of
 powerbalance (which must not need Streamlit).
 
-- **Cached queries**: :func:`q` calls a function of :mod:`powerbalance.queries` through
-  a store of this process (``db.Kept``) keyed on ``db.build_key()`` and the arguments (handed out as
-  fresh copies, ``db.fresh``), so
-  a new build is picked up on the next rerun and two builds are never mixed.
+- **Cached queries**: :func:`q` calls a function of :mod:`powerbalance.queries` through a store
+  of this process (``db.Kept``) keyed on ``db.build_key()`` and the arguments, and hands out fresh
+  copies (``db.fresh``), so a new build is picked up on the next rerun and two builds are never mixed.
 - **URL state**: the ``url_*`` widgets read their initial value from ``st.query_params`` and
   write it back, so a link reproduces the view (area, level, indicator, year, weights …).
 - **Charts and tables**: :func:`chart` shows a figure with its alt text (caption + help) and
@@ -112,15 +111,15 @@ def start_page() -> None:
 QUERY_MODULES = {m.__name__: m for m in (queries, funders)}
 
 
-#: Query answers, figures' inputs and figures kept for every session of this process, by build and
-#: arguments (a dictionary look-up: Streamlit's own caches hashed every argument through
-#: ``inspect`` on each call, a sixth of a warm page's CPU).
+#: Query answers (and what ``q_then`` makes from them) and figures kept for every session of this
+#: process, by build and arguments (a dictionary look-up: Streamlit's own caches hashed every
+#: argument through ``inspect`` on each call, a sixth of a warm page's CPU); tables are in ``_ARROW``.
 _ANSWERS = db.Kept(maxsize=512)
 _FIGURES = db.Kept(maxsize=512, fresh=False)
 
 
 def forget_all() -> None:
-    """Empty the kept answers and figures (tests; the benchmark's cold runs)."""
+    """Empty the kept answers, figures and Arrow tables (tests; the benchmark's cold runs)."""
     _ANSWERS.cache_clear()
     _FIGURES.cache_clear()
     _ARROW.cache_clear()
