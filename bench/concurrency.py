@@ -36,6 +36,8 @@ from pathlib import Path
 
 import duckdb
 
+from etl.core import process_cpu_seconds
+
 from .app import proc_status_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,12 +339,8 @@ class MemorySampler:
         return proc_status_mb(self.pid, "VmRSS")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (from /proc/<pid>/stat)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
+        """User + system CPU time of the process so far (NaN when unreadable)."""
+        return process_cpu_seconds(self.pid)
 
     def _run(self) -> None:
         while not self._stop.is_set():

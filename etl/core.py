@@ -278,17 +278,21 @@ def in_helper(fn: Callable[..., Any], *args: Any) -> HelperWork:
     return HelperWork(fn, args)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc/<pid>/stat``); NaN when
+    it cannot be read (gone, or not Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def helper_cpu_seconds() -> float:
-    """CPU seconds the helper process has used so far (0 when none runs; Linux ``/proc``), so a
-    build's CPU can be counted whole."""
-    total = 0.0
-    for proc in (getattr(_HELPER, "_processes", None) or {}).values():
-        try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    """CPU seconds the helper process has used so far (0 when none runs), so a build's CPU can be
+    counted whole."""
+    seconds = [process_cpu_seconds(p.pid) for p in (getattr(_HELPER, "_processes", None) or {}).values()]
+    return sum(s for s in seconds if s == s)  # a helper that has just gone counts nothing
 
 
 def preload(module: str) -> None:
