@@ -25,7 +25,17 @@ from pathlib import Path
 
 import duckdb
 
-from .core import BuildContext, EtlInputError, LoadReport, Source, fsync_path, insert_rows, pid_alive
+from .core import (
+    BuildContext,
+    EtlInputError,
+    LoadReport,
+    Source,
+    fsync_path,
+    in_helper,
+    insert_rows,
+    pid_alive,
+    preload,
+)
 from .exports import write_exports
 from .sources.local_data import report_index_use
 
@@ -240,12 +250,21 @@ def _load_sources(
     source is started as soon as its dependencies are loaded, and loaded (its work collected) at its
     turn; the time logged for it is the wait plus its loading."""
     try:
+        _ready_helper_for(sources)
         _start_ready(ctx, sources, loaded=set())
         for i, src in enumerate(sources):
             _load_one(ctx, src, timings, log, _fail_after)
             _start_ready(ctx, sources[i + 1 :], loaded={s.id for s in sources[: i + 1]})
     finally:
         ctx.end_background()
+
+
+def _ready_helper_for(sources: list[Source]) -> None:
+    """Start the helper process now and have it import the background sources' modules while the
+    first sources load, so their work begins the moment their dependencies are in (starting the
+    helper and importing shapely and friends there had taken half a second of that work's time)."""
+    for module in dict.fromkeys(type(s).__module__ for s in sources if s.background):
+        in_helper(preload, module)
 
 
 def _start_ready(ctx: BuildContext, waiting: list[Source], loaded: set[str]) -> None:

@@ -292,6 +292,29 @@ def test_background_source_is_begun_early_loaded_late_and_runs_in_another_proces
     assert res.reports["background"].facts["helper_pid"] not in (0, os.getpid())
 
 
+class TinyNotingHelper(TinySource):
+    """`tiny`, noting how many helper processes were running when it loaded (the first source)."""
+
+    def load(self, ctx):
+        from etl import core
+
+        super().load(ctx)
+        ctx.report(self.id).facts["helpers_running"] = float(len(getattr(core._HELPER, "_processes", None) or {}))
+
+
+def test_helper_is_started_before_the_first_source_loads(tiny_raw, tmp_path):
+    """The helper starts (and imports the background sources' modules) while the first sources
+    load, not when the background work is begun."""
+    from etl import core
+
+    if core._HELPER is not None:  # one helper serves every build of a process: start from none
+        core._HELPER.shutdown()
+        core._HELPER = None
+    sources = [Background(), TinyNotingHelper(), After()]
+    res = build(tiny_raw, tmp_path / "pb.duckdb", static_dir=tmp_path / "s", sources=sources, derive=False, log=print)
+    assert res.reports["tiny"].facts["helpers_running"] >= 1
+
+
 def test_error_in_background_work_keeps_its_location_and_publishes_nothing(tiny_raw, tmp_path):
     failing = Background()
     failing.work = (helper_fails, "boundaries.geojson")
