@@ -98,3 +98,19 @@ def test_fresh_copies_containers_and_dataclasses():
     out["l"][0]["c"] = 3
     out["t"][0].loc[0, "a"] = 5
     assert kept.name == "x" and list(frame.columns) == ["a"] and frame.loc[0, "a"] == 1
+
+
+def test_every_process_that_imports_the_package_holds_text_as_python_strings():
+    """The server, the ETL (and its helper) and the tests compute alike: importing ``powerbalance``
+    or ``etl`` in a fresh interpreter sets pandas' string storage, and a query's text columns come
+    back as ``str`` held in Python, not Arrow (measured faster on the small frames pages use)."""
+    import subprocess
+    import sys
+
+    for package in ("powerbalance", "etl"):
+        code = (
+            f"import {package}, pandas as pd; s = pd.Series(['a', None]); "
+            "print(pd.get_option('mode.string_storage'), s.dtype, type(s.array).__name__)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        assert out == ["python", "str", "StringArray"], (package, out)
