@@ -86,6 +86,33 @@ def test_a_kept_figure_draws_exactly_as_the_figure_it_was_made_from():
     assert charts.frozen(kept) is kept
 
 
+def test_a_frozen_figure_with_arrays_and_frames_encodes_as_plotly_does():
+    """charts.frozen makes the dict without plotly's deep copies: arrays still become plotly's
+    base64 specs, uids are dropped, frames kept, and the figure's own data are left unchanged."""
+    import json
+
+    import numpy as np
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from powerbalance import charts
+
+    trace = {
+        "type": "scatter",
+        "uid": "u1",
+        "y": np.array([1.5, 2.0, np.nan]),
+        "customdata": np.arange(6).reshape(3, 2),
+    }
+    fig = go.Figure(
+        {"data": [trace], "layout": {"title": {"text": "t"}}, "frames": [{"data": [{"y": [3, 4]}]}]}, _validate=False
+    )
+    expected = json.loads(pio.to_json(fig, validate=False))
+    assert "bdata" in json.dumps(expected)  # the arrays are encoded as base64 specs
+    kept = charts.frozen(fig)
+    assert kept.to_dict() == expected
+    assert isinstance(kept._data[0]["y"], np.ndarray)  # the figure's own data unchanged
+
+
 def test_tables_go_to_streamlit_as_arrow_made_once_per_content():
     import pandas as pd
     import pyarrow as pa
