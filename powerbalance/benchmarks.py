@@ -23,6 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import db as _db
+from . import values as _values
 from .codes import ENGLAND
 
 #: "What stands out" needs at least this many neighbours with a value of the indicator that year.
@@ -62,15 +63,8 @@ def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
     period, value (missing values are left out, never zero)."""
     if not codes or pairs.empty:
         return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
-    codes = list(dict.fromkeys(codes))
-    ph = ", ".join("?" for _ in codes)
-    vals = _db.query(
-        f"""
-        SELECT area_code, indicator_id, period, value FROM indicator_values
-        WHERE value IS NOT NULL AND area_code IN ({ph})""",
-        codes,
-        db=db,
-    )
+    vals = _values.of_areas(codes, db)[["area_code", "indicator_id", "period", "value"]]
+    vals = vals[vals["value"].notna()]
     wanted = pairs[["indicator_id", "period"]].drop_duplicates()
     return vals.merge(wanted, on=["indicator_id", "period"], how="inner")
 

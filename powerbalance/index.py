@@ -36,6 +36,7 @@ from . import db as _db
 from . import indicators as _ind
 from . import registry as _registry
 from . import stored as _stored
+from . import values as _values
 
 DOMAINS: tuple[str, ...] = ("funding", "projects", "participation")
 
@@ -980,6 +981,11 @@ def neighbour_table(k: int = _stored.NEIGHBOURS_K, db=None) -> pd.DataFrame:
 
 
 _KEY = ["indicator_id", "period"]  # one row of an indicator table per indicator and year
+_DOMAIN_RANK = {"headline": 0, "funding": 1, "projects": 2, "participation": 3}  # then the rest
+_INDICATOR_TABLE_COLUMNS = [
+    "indicator_id", "name", "domain", "unit", "polarity", "scored", "period", "value",
+    "numerator", "denominator", "is_local", "note", "source_ids",
+]  # fmt: skip
 
 
 def indicator_table(area_code: str, db=None) -> pd.DataFrame:
@@ -989,21 +995,13 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
     period ("based on N of M"), so a reader sees how complete each comparison is. The counts are
     the level's (:func:`level_coverage`, kept per build); only the area's own rows are read here.
     """
-    df = _db.query(
-        """
-        SELECT v.indicator_id, i.name, i.domain, i.unit, i.polarity, i.scored, v.period, v.value,
-               v.numerator, v.denominator, v.is_local, v.note, a.level, i.source_ids
-        FROM indicator_values v
-        JOIN areas a ON a.code = v.area_code
-        LEFT JOIN indicators i USING (indicator_id)
-        WHERE v.area_code = ?
-        ORDER BY CASE i.domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
-                 WHEN 'participation' THEN 3 ELSE 4 END, v.indicator_id, v.period""",
-        [area_code],
-        db=db,
-    )
-    cov = level_coverage(df["level"].iloc[0], db) if len(df) else pd.DataFrame(columns=_KEY + ["coverage"])
-    df = df.drop(columns="level").merge(cov, on=_KEY, how="left", sort=False)
+    level = _values.level_of(area_code, db)
+    rows = _values.of_areas([area_code] if level else [], db).drop(columns="area_code")
+    df = rows.merge(_values.indicator_meta(db), on="indicator_id", how="left", sort=False)
+    df = df.assign(_o=df["domain"].map(_DOMAIN_RANK).fillna(4)).sort_values(["_o", "indicator_id", "period"])
+    df = df[_INDICATOR_TABLE_COLUMNS].reset_index(drop=True)
+    cov = level_coverage(level, db) if len(df) else pd.DataFrame(columns=_KEY + ["coverage"])
+    df = df.merge(cov, on=_KEY, how="left", sort=False)
     df.insert(df.columns.get_loc("source_ids"), "coverage", df.pop("coverage"))  # the columns' order as before
     return df
 

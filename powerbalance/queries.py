@@ -24,6 +24,7 @@ from . import index as _index
 from . import lenses as _lenses
 from . import quadrants as _quadrants
 from . import registry as _registry
+from . import values as _values
 from .codes import ENGLAND
 from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 
@@ -269,19 +270,20 @@ def indicator_info(indicator_id: str, db=None) -> dict | None:
 @_db.per_build(maxsize=2048)
 def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=None) -> pd.DataFrame:
     """Values of one indicator for several areas over every period that has any value."""
-    codes = list(codes)
-    if not codes:
+    if not len(codes):
         return pd.DataFrame(columns=["code", "name", "period", "value"])
-    ph = ", ".join("?" for _ in codes)
-    return _db.query(
-        f"""
-        SELECT a.code, a.name, v.period, v.value
-        FROM indicator_values v JOIN areas a ON a.code = v.area_code
-        WHERE v.indicator_id = ? AND v.area_code IN ({ph})
-        ORDER BY v.period, a.name""",
-        [indicator_id, *codes],
-        db=db,
+    rows = _values.of_areas(codes, db)
+    names = _area_rows(db)["name"]
+    rows = rows[(rows["indicator_id"] == indicator_id) & rows["area_code"].isin(names.index)]
+    out = pd.DataFrame(
+        {
+            "code": rows["area_code"].to_numpy(),
+            "name": names.reindex(rows["area_code"]).to_numpy(),
+            "period": rows["period"].to_numpy(),
+            "value": rows["value"].to_numpy(),
+        }
     )
+    return out.sort_values(["period", "name"], kind="stable").reset_index(drop=True)
 
 
 def _period_rank(periods: pd.Series, wanted: str | None) -> pd.Series:
@@ -334,16 +336,12 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     """Wards of a district, one column per ward-level indicator — for ``period`` where the
     district's wards have values that year, otherwise the latest year they have — headed with
     its unit and year. Enabling measures first, context last. Missing stays missing."""
-    wards = _db.query(
-        "SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name", [district_code], db=db
+    wards = _wards_of(district_code, db)
+    vals = _values.of_areas(wards["code"], db).merge(
+        _values.indicator_meta(db)[["indicator_id", "name", "domain", "unit"]], on="indicator_id"
     )
-    vals = _db.query(
-        """
-        SELECT v.area_code AS code, v.indicator_id, i.name, i.domain, i.unit, v.period, v.value
-        FROM indicator_values v JOIN areas w ON w.code = v.area_code AND w.level = 'ward' AND w.district_code = ?
-        JOIN indicators i ON i.indicator_id = v.indicator_id""",
-        [district_code],
-        db=db,
+    vals = vals[["area_code", "indicator_id", "name", "domain", "unit", "period", "value"]].rename(
+        columns={"area_code": "code"}
     )
     with_value = vals[vals["value"].notna()]
     if with_value.empty:
@@ -359,6 +357,13 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     vals = vals.drop_duplicates(["code", "column"])
     wide = vals.pivot(index="code", columns="column", values="value").reindex(columns=vals["column"].unique())
     return wards.join(wide, on="code")
+
+
+def _wards_of(district_code: str, db=None) -> pd.DataFrame:
+    """Code and name of a district's wards, by name."""
+    rows = _area_rows(db)
+    wards = rows[(rows["level"] == "ward") & (rows["district_code"] == district_code)]
+    return wards[["code", "name"]].sort_values("name", kind="stable").reset_index(drop=True)
 
 
 # =============================================================================================
@@ -1022,35 +1027,40 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     codes = list(codes)
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
-    ph = ", ".join("?" for _ in codes)
-    latest = _latest_periods(db)
-    return _db.query(
-        f"""
-        WITH latest AS (SELECT unnest(?::VARCHAR[]) AS indicator_id, unnest(?::VARCHAR[]) AS period),
-        shift_of AS (SELECT unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS shift_id),
-        has AS (SELECT DISTINCT area_code, indicator_id FROM indicator_values
-                WHERE area_code IN ({ph}) AND list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL)
-        SELECT a.code, a.name, l.indicator_id, i.name AS measure, i.unit, l.period, v.value, v.note,
-               s.period AS shift_period, s.value AS shift_value, s.denominator AS shift_from,
-               s.numerator AS shift_to, s.note AS shift_note
-        FROM has h JOIN areas a ON a.code = h.area_code JOIN latest l ON l.indicator_id = h.indicator_id
-        JOIN indicators i ON i.indicator_id = l.indicator_id
-        LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = l.indicator_id
-             AND v.period = l.period
-        LEFT JOIN shift_of sh ON sh.measure = l.indicator_id
-        LEFT JOIN indicator_values s ON s.area_code = a.code AND s.indicator_id = sh.shift_id
-        ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
-        [
-            list(latest["indicator_id"]),
-            list(latest["period"]),
-            list(LONGEST_SHIFT_OF),
-            list(LONGEST_SHIFT_OF.values()),
-            *codes,
-            list(LATEST_MEASURES),
-            codes,
-            list(LATEST_MEASURES),
-        ],
-        db=db,
+    names = _area_rows(db)["name"]
+    rows = _values.of_areas([c for c in codes if c in names.index], db)
+    has = rows.loc[rows["indicator_id"].isin(LATEST_MEASURES) & rows["value"].notna(), ["area_code", "indicator_id"]]
+    meta = _values.indicator_meta(db)[["indicator_id", "name", "unit"]].rename(columns={"name": "measure"})
+    out = (
+        has.drop_duplicates()
+        .merge(_latest_periods(db), on="indicator_id")
+        .merge(meta, on="indicator_id")
+        .merge(rows[["area_code", "indicator_id", "period", "value", "note"]], how="left")
+        .merge(_longest_shift_rows(rows), how="left")
+    )
+    out = out.assign(
+        code=out["area_code"],
+        name=names.reindex(out["area_code"]).to_numpy(),
+        _a=out["area_code"].map({c: i for i, c in enumerate(dict.fromkeys(codes))}),
+        _m=out["indicator_id"].map({m: i for i, m in enumerate(LATEST_MEASURES)}),
+    )
+    return out.sort_values(["_a", "_m"], kind="stable")[LATEST_COLUMNS].reset_index(drop=True)
+
+
+def _longest_shift_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each measure's longest-shift rows of ``rows`` (indicator_values), keyed by the measure."""
+    shift_of = {s: m for m, s in LONGEST_SHIFT_OF.items()}
+    shifts = rows[rows["indicator_id"].isin(shift_of)]
+    return pd.DataFrame(
+        {
+            "area_code": shifts["area_code"].to_numpy(),
+            "indicator_id": shifts["indicator_id"].map(shift_of).to_numpy(),
+            "shift_period": shifts["period"].to_numpy(),
+            "shift_value": shifts["value"].to_numpy(),
+            "shift_from": shifts["denominator"].to_numpy(),
+            "shift_to": shifts["numerator"].to_numpy(),
+            "shift_note": shifts["note"].to_numpy(),
+        }
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from powerbalance import benchmarks, index, queries
+from powerbalance import benchmarks, index, queries, values
 
 
 def import_page_modules() -> list[str]:
@@ -82,6 +82,8 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
     out: list[tuple[str, Callable[[], object]]] = [
         ("areas", lambda: queries.area(_any_council(db), db=db)),
         ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
+        # every indicator value, read once and sliced by area (powerbalance.values)
+        ("indicator values", lambda: (values.of_areas([], db), values.indicator_meta(db), values.level_of("", db))),
     ]
     for level, lens, period in default_combinations(db):
         out.append(

@@ -1,0 +1,136 @@
+"""powerbalance.values: every indicator value read once per build and sliced by area, and the
+functions that read their rows from it instead of scanning ``indicator_values`` for each area.
+Each is checked against the SQL it replaced, on the real database, for every council."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from powerbalance import benchmarks, index, queries, values
+
+
+@pytest.fixture(scope="module")
+def con(real_db):
+    c = duckdb.connect(str(real_db), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def councils(con) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute("SELECT code FROM areas WHERE level IN ('district', 'county') ORDER BY code").fetchall()
+    ]
+
+
+def test_an_areas_rows_are_the_tables_rows_in_indicator_and_year_order(con, real_db):
+    ward = con.execute("SELECT code FROM areas WHERE level = 'ward' ORDER BY code LIMIT 1").fetchone()[0]
+    for code in ("E07000223", "E92000001", ward):
+        sql = con.execute(
+            "SELECT * FROM indicator_values WHERE area_code = ? ORDER BY indicator_id, period", [code]
+        ).df()
+        mine = values.of_areas([code], db=real_db)
+        assert len(mine) > 0
+        pd.testing.assert_frame_equal(mine, sql[list(values.COLUMNS)], check_dtype=False)
+
+
+def test_areas_come_in_the_order_asked_once_each_and_unknown_codes_have_none(real_db):
+    both = values.of_areas(["E92000001", "E07000223", "E92000001", "E99999999"], db=real_db)
+    assert list(dict.fromkeys(both["area_code"])) == ["E92000001", "E07000223"]
+    assert values.of_areas(["E99999999"], db=real_db).empty
+    assert list(values.of_areas([], db=real_db).columns) == list(values.COLUMNS)
+    assert values.level_of("E07000223", db=real_db) == "district" and values.level_of("nope", db=real_db) is None
+
+
+def test_indicator_table_is_the_sql_it_replaced(con, real_db, councils):
+    for code in councils[::7] + ["E92000001"]:
+        sql = con.execute(
+            """
+            SELECT v.indicator_id, i.name, i.domain, i.unit, i.polarity, i.scored, v.period, v.value,
+                   v.numerator, v.denominator, v.is_local, v.note, i.source_ids
+            FROM indicator_values v JOIN areas a ON a.code = v.area_code
+            LEFT JOIN indicators i USING (indicator_id)
+            WHERE v.area_code = ?
+            ORDER BY CASE i.domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
+                     WHEN 'participation' THEN 3 ELSE 4 END, v.indicator_id, v.period""",
+            [code],
+        ).df()
+        mine = index.indicator_table(code, db=real_db)
+        pd.testing.assert_frame_equal(mine.drop(columns="coverage"), sql, check_dtype=False)
+        assert mine["coverage"].str.startswith("based on ").all()
+
+
+def test_latest_and_longest_is_the_sql_it_replaced(con, real_db, councils):
+    latest = queries._latest_periods(real_db)
+    shift_of = queries.LONGEST_SHIFT_OF
+    for start in range(0, len(councils), 40):
+        codes = councils[start : start + 40] + ["E92000001"]
+        ph = ", ".join("?" for _ in codes)
+        sql = con.execute(
+            f"""
+            WITH latest AS (SELECT unnest(?::VARCHAR[]) AS indicator_id, unnest(?::VARCHAR[]) AS period),
+            shift_of AS (SELECT unnest(?::VARCHAR[]) AS measure, unnest(?::VARCHAR[]) AS shift_id),
+            has AS (SELECT DISTINCT area_code, indicator_id FROM indicator_values
+                    WHERE area_code IN ({ph}) AND list_contains(?::VARCHAR[], indicator_id) AND value IS NOT NULL)
+            SELECT a.code, a.name, l.indicator_id, i.name AS measure, i.unit, l.period, v.value, v.note,
+                   s.period AS shift_period, s.value AS shift_value, s.denominator AS shift_from,
+                   s.numerator AS shift_to, s.note AS shift_note
+            FROM has h JOIN areas a ON a.code = h.area_code JOIN latest l ON l.indicator_id = h.indicator_id
+            JOIN indicators i ON i.indicator_id = l.indicator_id
+            LEFT JOIN indicator_values v ON v.area_code = a.code AND v.indicator_id = l.indicator_id
+                 AND v.period = l.period
+            LEFT JOIN shift_of sh ON sh.measure = l.indicator_id
+            LEFT JOIN indicator_values s ON s.area_code = a.code AND s.indicator_id = sh.shift_id
+            ORDER BY list_position(?::VARCHAR[], a.code), list_position(?::VARCHAR[], l.indicator_id)""",
+            [
+                list(latest["indicator_id"]),
+                list(latest["period"]),
+                list(shift_of),
+                list(shift_of.values()),
+                *codes,
+                list(queries.LATEST_MEASURES),
+                codes,
+                list(queries.LATEST_MEASURES),
+            ],
+        ).df()
+        mine = queries.latest_and_longest(codes, db=real_db)
+        assert len(mine) == len(sql) > 0
+        pd.testing.assert_frame_equal(_missing_as_none(mine), _missing_as_none(sql), check_dtype=False)
+
+
+def _missing_as_none(df: pd.DataFrame) -> pd.DataFrame:
+    """Missing is missing: NaN and None alike (the SQL gave None in a text column with no value)."""
+    return df.astype(object).where(df.notna(), None)
+
+
+def test_trends_wards_and_benchmark_values_are_the_sql_they_replaced(con, real_db, councils):
+    codes = councils[:30] + ["E92000001"]
+    ph = ", ".join("?" for _ in codes)
+    trend = con.execute(
+        f"""SELECT a.code, a.name, v.period, v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
+            WHERE v.indicator_id = 'parish_precept_share' AND v.area_code IN ({ph}) ORDER BY v.period, a.name""",
+        codes,
+    ).df()
+    mine = queries.indicator_trend(tuple(codes), "parish_precept_share", db=real_db)
+    pd.testing.assert_frame_equal(mine, trend, check_dtype=False)
+
+    pairs = index.indicator_table("E07000223", db=real_db)[["indicator_id", "period"]]
+    at = benchmarks._values_at(codes, pairs, db=real_db).sort_values(["area_code", "indicator_id", "period"])
+    sql = con.execute(
+        f"SELECT area_code, indicator_id, period, value FROM indicator_values WHERE value IS NOT NULL "
+        f"AND area_code IN ({ph}) ORDER BY ALL",
+        codes,
+    ).df()
+    sql = sql.merge(pairs.drop_duplicates(), on=["indicator_id", "period"])
+    pd.testing.assert_frame_equal(at.reset_index(drop=True), sql, check_dtype=False)
+
+    for district in [c for c in councils if c.startswith(("E07", "E08"))][:12]:
+        wards = queries.ward_table(district, None, db=real_db)
+        names = con.execute(
+            "SELECT code, name FROM areas WHERE level = 'ward' AND district_code = ? ORDER BY name", [district]
+        ).df()
+        assert wards[["code", "name"]].equals(names)
+        assert wards.shape[1] > 2  # a column per ward-level indicator
