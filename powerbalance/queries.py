@@ -475,10 +475,12 @@ def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> 
     return title, detail
 
 
+@_db.per_build(maxsize=64)
 def rank_bands(
     level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None, n: int = 500, db=None
 ) -> pd.DataFrame:
-    """Monte Carlo rank bands (index.rank_uncertainty) with area names."""
+    """Monte Carlo rank bands (index.rank_uncertainty) with area names (a whole level's, kept per
+    build: every council's profile of the level reads the same table)."""
     band = _index.rank_uncertainty(level=level, period=period, weights=weights, lens=lens, n=n, group=group, db=db)
     names = _db.query("SELECT code AS area_code, name FROM areas WHERE level = ?", [level], db=db)
     return band.merge(names, on="area_code", how="left")

@@ -92,6 +92,12 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
                 lambda lv=level, ln=lens, p=period: queries.index_table(lv, p, weights, ln, None, db),
             )
         )
+        out.append(
+            (
+                f"rank bands table {level} {lens} {period}",
+                lambda lv=level, ln=lens, p=period: queries.rank_bands(lv, p, weights, ln, None, 500, db),
+            )
+        )
     for level in ("district", "county"):
         out.append((f"quadrants {level}", lambda lv=level: queries.quadrant_areas(lv, db)))
         # one council's page of each tier: the level's coverage counts and spreads it shares
