@@ -24,20 +24,21 @@ _ALL_VALUES = "SELECT area_code, indicator_id, period, value, numerator, denomin
 
 
 class _Values:
-    """The columns (text as object arrays sharing one ``str`` per distinct value) and each area's
-    rows' positions, in (indicator_id, period) order. Not a dataclass: ``per_build`` hands kept
-    dataclasses out rebuilt, and this is read, never changed."""
+    """The columns (text as object arrays sharing one ``str`` per distinct value), each area's
+    rows' positions in (indicator_id, period) order, and every current area's level. Not a
+    dataclass or a dict: ``per_build`` hands those out rebuilt, and this is read, never changed."""
 
-    __slots__ = ("columns", "rows_of")
+    __slots__ = ("columns", "rows_of", "level_of")
 
-    def __init__(self, columns: dict[str, np.ndarray], rows_of: dict[str, np.ndarray]):
-        self.columns, self.rows_of = columns, rows_of
+    def __init__(self, columns: dict[str, np.ndarray], rows_of: dict[str, np.ndarray], level_of: dict[str, str]):
+        self.columns, self.rows_of, self.level_of = columns, rows_of, level_of
 
 
 @_db.per_build(maxsize=2)
 def _values(db=None) -> _Values:
     with _db.connect(db) as con:  # no ORDER BY: DuckDB's sort kept ~70 MB more of the process's memory
         table = con.sql(_ALL_VALUES).to_arrow_table()
+        level_of = dict(con.execute("SELECT code, level FROM areas").fetchall())
     columns, ranks = {}, {}
     for name in COLUMNS:
         if name in _TEXT:
@@ -52,7 +53,7 @@ def _values(db=None) -> _Values:
     area = columns["area_code"]
     starts = np.flatnonzero(np.r_[True, area[1:] != area[:-1]]) if len(area) else np.array([], dtype=int)
     ends = np.r_[starts[1:], len(area)]
-    return _Values(columns, {area[s]: np.arange(s, e) for s, e in zip(starts, ends)})
+    return _Values(columns, {area[s]: np.arange(s, e) for s, e in zip(starts, ends)}, level_of)
 
 
 def _encoded(column) -> tuple[np.ndarray, np.ndarray]:
@@ -91,12 +92,6 @@ def indicator_meta(db=None) -> pd.DataFrame:
     )
 
 
-@_db.per_build(maxsize=2)
-def _levels(db=None) -> dict[str, str]:
-    df = _db.query("SELECT code, level FROM areas", db=db)
-    return dict(zip(df["code"], df["level"]))
-
-
 def level_of(code: str, db=None) -> str | None:
     """The level of a current area (None when the code is not one)."""
-    return _levels(db).get(code)
+    return _values(db).level_of.get(code)
