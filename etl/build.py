@@ -248,11 +248,14 @@ def _load_sources(
 ) -> None:
     """Run every source's ``load`` in dependency order, timing and logging each. A ``background``
     source is started as soon as its dependencies are loaded, and loaded (its work collected) at its
-    turn; the time logged for it is the wait plus its loading."""
+    turn; the time logged for it is the wait plus its loading. Before the build first waits for
+    background work, the sources still to load do their raw-file work (``prepare``) meanwhile."""
     try:
         _ready_helper_for(sources)
         _start_ready(ctx, sources, loaded=set())
         for i, src in enumerate(sources):
+            if src.background and ctx.begun(src.id):  # about to wait for it: prepare what needs no database
+                _prepare_all(ctx, sources[i:], log)
             _load_one(ctx, src, timings, log, _fail_after)
             _start_ready(ctx, sources[i + 1 :], loaded={s.id for s in sources[: i + 1]})
     finally:
@@ -265,6 +268,16 @@ def _ready_helper_for(sources: list[Source]) -> None:
     helper and importing shapely and friends there had taken half a second of that work's time)."""
     for module in dict.fromkeys(type(s).__module__ for s in sources if s.background):
         in_helper(preload, module)
+
+
+def _prepare_all(ctx: BuildContext, sources: list[Source], log) -> None:
+    """The raw-file work of every source that has some (:meth:`Source.prepare`), done while the
+    helper finishes the background work the build is about to wait for."""
+    for src in sources:
+        if type(src).prepare is not Source.prepare:
+            t0 = time.perf_counter()
+            ctx.prepare(src)
+            log(f"  {src.id + ' (prepared)':<22} {time.perf_counter() - t0:6.2f}s  while background work finishes")
 
 
 def _start_ready(ctx: BuildContext, waiting: list[Source], loaded: set[str]) -> None:

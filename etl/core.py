@@ -174,6 +174,13 @@ class Source:
         """Begin, with :meth:`BuildContext.begin`, work that needs only the raw files and what the
         ``depends`` loaded; :meth:`load` collects it. Only for sources with ``background``."""
 
+    def prepare(self, ctx: BuildContext) -> Any:
+        """Work on the raw files alone (reading, parsing, looking things up outside the database),
+        which the build may do early: while it waits for background work, before this source's
+        turn. :meth:`load` takes the result with :meth:`BuildContext.prepared`, which calls this
+        then if the build has not. Must not touch the database; returns what :meth:`load` needs."""
+        return None
+
     # helpers -------------------------------------------------------------------------------
     def paths(self, ctx: BuildContext) -> list[Path]:
         out: list[Path] = []
@@ -194,6 +201,7 @@ class BuildContext:
         self.build_id = build_id
         self.reports: dict[str, LoadReport] = {}
         self._work: dict[str, HelperWork] = {}
+        self._prepared: dict[str, Any] = {}
 
     def begin(self, source_id: str, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in the build's helper process (a second core: a thread would share one
@@ -214,6 +222,16 @@ class BuildContext:
         for work in self._work.values():
             work.settle()
         self._work.clear()
+
+    def prepare(self, source: Source) -> None:
+        """Do ``source``'s :meth:`Source.prepare` now and keep the result for its :meth:`load`."""
+        if source.id not in self._prepared:
+            self._prepared[source.id] = source.prepare(self)
+
+    def prepared(self, source: Source) -> Any:
+        """What ``source``'s :meth:`Source.prepare` returned, done now if the build has not yet."""
+        self.prepare(source)
+        return self._prepared.pop(source.id)
 
     def report(self, source_id: str) -> LoadReport:
         return self.reports.setdefault(source_id, LoadReport(source_id))

@@ -253,8 +253,22 @@ def ward_index(db_path: str | Path | None = None) -> WardIndex:
 # --------------------------------------------------------------------------------------------
 
 
+def directory_rows(postcodes: list[str], keep: bool = False) -> pd.DataFrame:
+    """The ONS Postcode Directory's east, north (metres) and laua for each valid postcode given,
+    indexed by the postcode without spaces (absent from the directory: NaN and ""). Needs no
+    database, so a build can look its postcodes up early and hand the rows to
+    :func:`postcode_to_area` (``directory=``)."""
+    keys = list(dict.fromkeys(n.replace(" ", "") for n in map(normalise_postcode, postcodes) if n is not None))
+    east, north, laua = _lookup(keys, keep=keep)
+    return pd.DataFrame({"east": east, "north": north, "laua": laua}, index=pd.Index(keys, dtype=object))
+
+
 def postcode_to_area(
-    postcodes: list[str], db_path: str | Path | None = None, con=None, keep_directory: bool = True
+    postcodes: list[str],
+    db_path: str | Path | None = None,
+    con=None,
+    keep_directory: bool = True,
+    directory: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per input postcode, in input order: postcode (normalised, e.g. 'SW1A 1AA'; the input
     as given when invalid), district_code (current district), ward_code (Dec 2023 ward), lat, lon
@@ -270,7 +284,8 @@ def postcode_to_area(
     ``con`` (an open DuckDB connection holding ``areas``, ``area_code_map`` and ``boundaries``) is
     for ETL loaders working on a database still being built; otherwise the database at ``db_path``
     (default: the live one) is read. ``keep_directory=False``: a one-off bulk lookup that does not
-    keep the directory's letters in memory (faster when they are not held already).
+    keep the directory's letters in memory (faster when they are not held already). ``directory``:
+    the postcodes' rows as :func:`directory_rows` gave them (a postcode missing from it is looked up).
     """
     index = WardIndex.from_connection(con) if con is not None else ward_index(db_path)
     raw = list(postcodes)
@@ -291,7 +306,14 @@ def postcode_to_area(
     valid = np.array([i for i, n in enumerate(norm) if n is not None], dtype=int)
     if not len(valid):
         return out
-    east, north, laua = _lookup([norm[i].replace(" ", "") for i in valid], keep=keep_directory)
+    keys = [norm[i].replace(" ", "") for i in valid]
+    if directory is not None and set(keys) <= set(directory.index):
+        found = directory.loc[keys]
+        east, north, laua = (
+            found[c].to_numpy(dtype=dt) for c, dt in (("east", float), ("north", float), ("laua", object))
+        )
+    else:
+        east, north, laua = _lookup(keys, keep=keep_directory)
     country = np.array([x[:1] for x in laua], dtype=object)  # "" when not in the directory
     located = np.isfinite(east) & np.isfinite(north)
 

@@ -315,6 +315,44 @@ def test_helper_is_started_before_the_first_source_loads(tiny_raw, tmp_path):
     assert res.reports["tiny"].facts["helpers_running"] >= 1
 
 
+class Prepared(TinySource):
+    """Notes when its raw-file work ran: while the helper's work was still running or at its turn."""
+
+    id = "prepared"
+    depends = ("background",)
+    files = ()
+
+    def prepare(self, ctx):
+        import time
+
+        return {"helper_busy": float(ctx.begun("background")), "at": time.perf_counter()}
+
+    def load(self, ctx):
+        import time
+
+        facts = ctx.report(self.id).facts
+        facts.update(ctx.prepared(self))
+        facts["waited"] = time.perf_counter() - facts["at"]
+
+
+def test_raw_file_work_is_prepared_while_the_build_waits_for_background_work(tiny_raw, tmp_path):
+    slow = Background()
+    slow.work = (helper_pid, None, 0.5)
+    res = build(
+        tiny_raw, tmp_path / "a.duckdb", static_dir=tmp_path / "s", sources=[TinySource(), slow, Prepared()],
+        derive=False, log=print,
+    )  # fmt: skip
+    facts = res.reports["prepared"].facts
+    assert facts["helper_busy"] == 1.0  # prepared before the background work was collected
+    assert facts["waited"] >= 0.4  # ... so well before its own turn
+    alone = build(
+        tiny_raw, tmp_path / "b.duckdb", static_dir=tmp_path / "s2", sources=[TinySource(), Prepared()],
+        derive=False, log=print,
+    )  # fmt: skip
+    assert alone.reports["prepared"].facts["helper_busy"] == 0.0  # nothing to wait for: prepared at its turn
+    assert alone.reports["prepared"].facts["waited"] < 0.4
+
+
 def test_error_in_background_work_keeps_its_location_and_publishes_nothing(tiny_raw, tmp_path):
     failing = Background()
     failing.work = (helper_fails, "boundaries.geojson")

@@ -159,6 +159,21 @@ def test_postcode_cases(small_db, fake_postcodes):
     assert out["status"].iloc[len(FAKE) + 1] == "invalid" and out["postcode"].iloc[len(FAKE) + 1] is None
 
 
+def test_directory_rows_looked_up_early_give_the_same_answer(small_db, fake_postcodes):
+    """A build looks its postcodes up in the directory before the database is ready
+    (``directory_rows``) and hands the rows over: the answer is the one a direct look-up gives,
+    and a postcode the rows lack is looked up as usual."""
+    codes = [pc for pc, *_ in FAKE] + ["not a postcode", None, "XX9 9ZZ"]
+    rows = places.directory_rows(codes, keep=True)  # keep: through the (faked) held letters
+    assert list(rows.columns) == ["east", "north", "laua"] and "XX11AA" in rows.index
+    direct = places.postcode_to_area(codes, db_path=small_db)
+    with duckdb.connect(str(small_db), read_only=True) as con:
+        early = places.postcode_to_area(codes, con=con, directory=rows)
+        partial = places.postcode_to_area(codes, con=con, directory=rows.drop(index="XX11AA"))
+    pd.testing.assert_frame_equal(early, direct)
+    pd.testing.assert_frame_equal(partial, direct)
+
+
 def test_lat_lon_come_from_the_grid_reference(small_db, fake_postcodes):
     out = places.postcode_to_area(["xx11aa", "XX1 1AH", "XX1 1AJ"], db_path=small_db).set_index("postcode")
     assert out.loc["XX1 1AA", "lat"] == pytest.approx(52.505, abs=1e-6)

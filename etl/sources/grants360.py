@@ -35,11 +35,13 @@ import pandas as pd
 from powerbalance.grants360 import (
     GRANT_COLUMNS,
     AreaLookup,
+    GrantsFile,
     GrantsFileError,
     place_grants,
     placement_summary,
     read_360giving,
 )
+from powerbalance.places import directory_rows, postcode_to_area
 
 from ..core import BuildContext, EtlInputError, Source, decode_text, insert_rows
 
@@ -298,29 +300,42 @@ class Grants360Records(Source):
     depends = ("geography", "boundaries")  # postcodes' wards come from the ward boundaries
     optional = True
 
+    def prepare(self, ctx: BuildContext) -> list[tuple[Path, GrantsFile, pd.DataFrame]]:
+        """Each record-level file read, and its recipients' postcodes looked up in the ONS Postcode
+        Directory (most of this source's time; needs no database, so the build does it early)."""
+        aggregates = set(ctx.raw_dir.glob(AGG_GLOB))
+        out = []
+        for path in (p for p in self.paths(ctx) if p not in aggregates):
+            gf = self._read(ctx, path)
+            out.append((path, gf, directory_rows(gf.grants["recipient_postcode"].dropna().tolist())))
+        return out
+
     def load(self, ctx: BuildContext) -> None:
         rep = ctx.report(self.id)
-        aggregates = set(ctx.raw_dir.glob(AGG_GLOB))
-        paths = [p for p in self.paths(ctx) if p not in aggregates]
-        if not paths:
+        files = ctx.prepared(self)
+        if not files:
             rep.note("no record-level 360Giving files found (funding/360giving_*, 360giving/)")
             return
-        lookup = AreaLookup.from_db(ctx.con)
         totals: dict[str, float] = {}
-        for path in paths:
+        for path, gf, directory in files:
             ctx.register_file(self, path)
-            placed = self._load_file(ctx, path, lookup, rep)
+            lookup = AreaLookup.from_db(
+                ctx.con, postcode_fn=lambda pcs, d=directory: postcode_to_area(pcs, con=ctx.con, directory=d)
+            )
+            placed = self._load_file(ctx, path, gf, lookup, rep)
             for key, value in _record_facts(placed).items():
                 totals[key] = totals.get(key, 0) + value
         rep.facts.update(totals)
-        rep.facts["files"] = len(paths)
+        rep.facts["files"] = len(files)
 
-    def _load_file(self, ctx: BuildContext, path: Path, lookup: AreaLookup, rep) -> pd.DataFrame:
-        rel = str(path.relative_to(ctx.raw_dir))
+    @staticmethod
+    def _read(ctx: BuildContext, path: Path) -> GrantsFile:
         try:
-            gf = read_360giving(path, filename=rel, max_rows=RECORDS_MAX_ROWS)
+            return read_360giving(path, filename=str(path.relative_to(ctx.raw_dir)), max_rows=RECORDS_MAX_ROWS)
         except GrantsFileError as exc:
             raise EtlInputError(exc.message, file=path, sheet=exc.sheet, row=exc.row, column=exc.column) from None
+
+    def _load_file(self, ctx: BuildContext, path: Path, gf: GrantsFile, lookup: AreaLookup, rep) -> pd.DataFrame:
         rep.rows_read += gf.rows_read
         for p in gf.problems:
             where = f" [{p.cell}]" if p.cell else ""
