@@ -36,8 +36,13 @@ def test_report_prints_every_target_and_flags_a_missed_one():
 @pytest.mark.slow
 def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     _, static, _ = built
-    r = ratios.measure(real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2, nginx_rounds=2)
+    r = ratios.measure(real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2, nginx_rounds=2, load_rounds=2)
     assert r["failures"] == []
+    # first looks and loads: runs alternating with the bare page's, the figure the ratio of medians
+    for figure, floor in (("first_look_p95", "bare_first_p95"), ("load_rerun_p95", "bare_load_rerun_p95")):
+        assert len(r[f"{figure}_runs"]) == len(r[f"{floor}_runs"]) == 2
+        assert r[f"{figure}_ratio"] == pytest.approx(r[f"{figure}_s"] / r[f"{floor}_s"])
+        assert r[f"{figure}_s"] == pytest.approx(sum(r[f"{figure}_runs"]) / 2, abs=0.01)
     measured = {k: r.get(k) for k in ratios.TARGETS}
     if "nginx_skipped" in r:
         measured.pop("nginx_throughput_ratio")
