@@ -1031,6 +1031,8 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
         return pd.DataFrame(columns=LATEST_COLUMNS)
     names = _area_rows(db)["name"]
     rows = _values.of_areas([c for c in codes if c in names.index], db)
+    # each measure an area has any value of, at the measure's latest year, with the area's value that
+    # year (missing if it has none) and the measure's longest shift; areas as given, measures in order
     has = rows.loc[rows["indicator_id"].isin(LATEST_MEASURES) & rows["value"].notna(), ["area_code", "indicator_id"]]
     meta = _values.indicator_meta(db)[["indicator_id", "name", "unit"]].rename(columns={"name": "measure"})
     out = (
