@@ -20,6 +20,7 @@ Nothing is shown when no indicator qualifies. Nothing is imputed: a missing valu
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import db as _db
@@ -56,17 +57,6 @@ def direction_words(polarity) -> str:
         return DIRECTION_WORDS[int(polarity)]
     except (TypeError, ValueError, KeyError):
         return DIRECTION_WORDS[0]
-
-
-def _values_at(codes: list[str], pairs: pd.DataFrame, db=None) -> pd.DataFrame:
-    """Values of ``codes`` for each (indicator_id, period) in ``pairs``: area_code, indicator_id,
-    period, value (missing values are left out, never zero)."""
-    if not codes or pairs.empty:
-        return pd.DataFrame(columns=["area_code", "indicator_id", "period", "value"])
-    vals = _values.of_areas(codes, db)[["area_code", "indicator_id", "period", "value"]]
-    vals = vals[vals["value"].notna()]
-    wanted = pairs[["indicator_id", "period"]].drop_duplicates()
-    return vals.merge(wanted, on=["indicator_id", "period"], how="inner")
 
 
 @_db.per_build(maxsize=64)
@@ -107,27 +97,32 @@ def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: li
     if indicators is None or indicators.empty:
         return pd.DataFrame(columns=BENCHMARK_COLUMNS)
     rows = indicators[indicators["indicator_id"] != "ruc"].copy()
-    pairs = rows[["indicator_id", "period"]].drop_duplicates()
-    peers = [c for c in peer_codes if c]
-    vals = _values_at([ENGLAND] + ([region_code] if region_code else []) + peers, pairs, db)
-    rows = rows.merge(_beside(vals, region_code, peers), on=["indicator_id", "period"], how="left")
-    rows["neighbours_with_value"] = rows["neighbours_with_value"].fillna(0).astype(int)
+    rows = rows.assign(**_beside(rows, region_code, [c for c in peer_codes if c], db))
     rows["direction"] = rows["polarity"].map(direction_words)
     titles = source_titles(db)
     rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
     return rows[BENCHMARK_COLUMNS + ["polarity"]].reset_index(drop=True)
 
 
-def _beside(vals: pd.DataFrame, region_code: str | None, peers: list[str]) -> pd.DataFrame:
-    """One row per (indicator_id, period) of ``vals`` with England's and the region's value and the
-    neighbours' median and count (one grouping, not one merge per column)."""
-    key = ["indicator_id", "period"]
-    by = vals.assign(_side=vals["area_code"].map({ENGLAND: "england", region_code: "region"}))
-    firsts = by.dropna(subset="_side").groupby([*key, "_side"])["value"].first().unstack("_side")
-    firsts = firsts.reindex(columns=["england", "region"])
-    near = vals[vals["area_code"].isin(peers)].groupby(key)["value"].agg(["median", "count"])
-    near.columns = ["neighbours_median", "neighbours_with_value"]
-    return firsts.join(near, how="outer").reset_index()
+def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=None) -> dict[str, list]:
+    """For each row (indicator_id, period): England's value, the region's, and the neighbours'
+    median and how many neighbours have a value (missing values are left out, never zero). The
+    values are looked up by key, not merged and grouped: the frames are a few dozen rows."""
+    vals = _values.of_areas([ENGLAND, *([region_code] if region_code else []), *peers], db)
+    at = {
+        (a, i, p): v
+        for a, i, p, v in zip(vals["area_code"], vals["indicator_id"], vals["period"], vals["value"])
+        if v == v  # not NaN
+    }
+    peers = list(dict.fromkeys(peers))
+    out: dict[str, list] = {"england": [], "region": [], "neighbours_median": [], "neighbours_with_value": []}
+    for i, p in zip(rows["indicator_id"], rows["period"]):
+        near = [at[(c, i, p)] for c in peers if (c, i, p) in at]
+        out["england"].append(at.get((ENGLAND, i, p), np.nan))
+        out["region"].append(at.get((region_code, i, p), np.nan))
+        out["neighbours_median"].append(float(np.median(near)) if near else np.nan)
+        out["neighbours_with_value"].append(len(near))
+    return out
 
 
 def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUNT) -> pd.DataFrame:
