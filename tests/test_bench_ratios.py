@@ -52,6 +52,7 @@ def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
         assert r["nginx_throughput_ratio"] == pytest.approx((sum(runs2) / 2) / (sum(runs1) / 2), rel=0.01)
     assert all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in measured.values()), measured
     assert set(r["pages"]) == {url for _, url in ratios.load.navigation()}  # every page's rerun measured
+    assert all(len(p["cpu_per_run_runs"]) == 2 for p in r["pages"].values())  # one per round, median kept
     # the informative floor: a page of as many plain elements as the worst page sends
     assert r["elements_floor"]["page"] in r["pages"] and r["elements_floor"]["elements"] > 10
     assert math.isfinite(r["rerun_cpu_vs_elements"]) and r["rerun_cpu_vs_elements"] > 0
