@@ -7,7 +7,7 @@ and the tests alike, so all compute the same way): text columns (pandas 3's ``st
 as Python strings rather than in Arrow. The frames here are small — one council's rows, a level's
 few hundred councils — and on small frames pandas converted Arrow strings back to Python objects
 for every index, merge and look-up: a council's profile took 78 ms of CPU with Arrow strings and
-66 ms without, and the ETL build 7.9 s of CPU against 7.4 s (docs/operations.md). Values, missing
+66 ms without; the ETL build's CPU is unchanged within noise (docs/operations.md). Values, missing
 values (NaN) and dtypes (``str``) are the same either way.
 """
 

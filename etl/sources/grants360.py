@@ -300,28 +300,27 @@ class Grants360Records(Source):
     depends = ("geography", "boundaries")  # postcodes' wards come from the ward boundaries
     optional = True
 
-    def prepare(self, ctx: BuildContext) -> list[tuple[Path, GrantsFile, pd.DataFrame]]:
-        """Each record-level file read, and its recipients' postcodes looked up in the ONS Postcode
-        Directory (most of this source's time; needs no database, so the build does it early)."""
+    def prepare(self, ctx: BuildContext) -> tuple[list[tuple[Path, GrantsFile]], pd.DataFrame]:
+        """Every record-level file read, and all their recipients' postcodes looked up in the ONS
+        Postcode Directory at once (most of this source's time; needs no database, so the build
+        does it early)."""
         aggregates = set(ctx.raw_dir.glob(AGG_GLOB))
-        out = []
-        for path in (p for p in self.paths(ctx) if p not in aggregates):
-            gf = self._read(ctx, path)
-            out.append((path, gf, directory_rows(gf.grants["recipient_postcode"].dropna().tolist())))
-        return out
+        files = [(p, self._read(ctx, p)) for p in self.paths(ctx) if p not in aggregates]
+        postcodes = [pc for _, gf in files for pc in gf.grants["recipient_postcode"].dropna()]
+        return files, directory_rows(postcodes)
 
     def load(self, ctx: BuildContext) -> None:
         rep = ctx.report(self.id)
-        files = ctx.prepared(self)
+        files, directory = ctx.prepared(self)
         if not files:
             rep.note("no record-level 360Giving files found (funding/360giving_*, 360giving/)")
             return
+        lookup = AreaLookup.from_db(
+            ctx.con, postcode_fn=lambda pcs: postcode_to_area(pcs, con=ctx.con, directory=directory)
+        )
         totals: dict[str, float] = {}
-        for path, gf, directory in files:
+        for path, gf in files:
             ctx.register_file(self, path)
-            lookup = AreaLookup.from_db(
-                ctx.con, postcode_fn=lambda pcs, d=directory: postcode_to_area(pcs, con=ctx.con, directory=d)
-            )
             placed = self._load_file(ctx, path, gf, lookup, rep)
             for key, value in _record_facts(placed).items():
                 totals[key] = totals.get(key, 0) + value
