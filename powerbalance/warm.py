@@ -83,7 +83,7 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
         ("areas", lambda: queries.area(_any_council(db), db=db)),
         ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
         # every indicator value, read once and sliced by area (powerbalance.values)
-        ("indicator values", lambda: (values.of_areas([], db), values.indicator_meta(db), values.level_of("", db))),
+        ("indicator values", lambda: (values.of_areas([], db), values.indicator_meta(db))),  # levels kept with them
     ]
     for level, lens, period in default_combinations(db):
         out.append(
