@@ -84,6 +84,7 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
         ("build info", lambda: (queries.build_info(db), queries.attributions(db), benchmarks.source_titles(db))),
         # every indicator value, read once and sliced by area (powerbalance.values)
         ("indicator values", lambda: (values.of_areas([], db), values.indicator_meta(db))),  # levels kept with them
+        ("map views", lambda: queries.area_bounds([], db)),  # every boundary's box, read once
     ]
     for level, lens, period in default_combinations(db):
         out.append(

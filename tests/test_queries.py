@@ -358,6 +358,21 @@ def test_area_bounds_inside_england(db):
     assert queries.area_bounds(["E99999999"], db) is None
 
 
+def test_area_bounds_are_the_shapes_own_bounds(db):
+    """The kept boxes give what parsing the shapes gives: a district's wards (one unknown code
+    among them changes nothing), and a county with its districts."""
+    import shapely
+
+    district = sql(db, "SELECT code FROM areas WHERE level = 'district' ORDER BY code LIMIT 1 OFFSET 7")["code"].iloc[0]
+    wards = sql(db, "SELECT code FROM areas WHERE level = 'ward' AND district_code = ?", [district])["code"].tolist()
+    county = sql(db, "SELECT code FROM boundaries WHERE level = 'county' ORDER BY code LIMIT 1")["code"].iloc[0]
+    for codes in (wards, [*wards, "E05999999"], [county, district], [district]):
+        shapes = sql(db, "SELECT geom_wkb FROM boundaries WHERE list_contains(?::VARCHAR[], code)", [codes])
+        b = shapely.bounds(shapely.from_wkb([bytes(g) for g in shapes["geom_wkb"]]))
+        want = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+        assert queries.area_bounds(tuple(codes), db) == pytest.approx(want, abs=0)
+
+
 def test_sources_and_load_report(db):
     src = queries.sources(db)
     assert len(src) == sql(db, "SELECT count(DISTINCT source_id) AS n FROM sources")["n"].iloc[0]
