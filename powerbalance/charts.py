@@ -148,6 +148,15 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
     return go.Figure({"data": data, "layout": base}, _validate=False)
 
 
+def _first_value_at_x(series: pd.Series, xs: pd.Series, ys: pd.Series) -> dict:
+    """Series name → {x: y} with the first row of each (series, x), series in order of appearance
+    (a dictionary pass: a filter, de-duplication and re-index per series cost more than the chart)."""
+    out: dict = {}
+    for name, x, y in zip(series.tolist(), xs.tolist(), ys.tolist()):
+        out.setdefault(name, {}).setdefault(x, y)
+    return out
+
+
 def _list(values) -> list:
     """Numbers as a JSON-ready list, missing → None (drawn as a gap, never as zero)."""
     return [None if pd.isna(v) else float(v) for v in values]
@@ -550,20 +559,18 @@ def line_chart(
 ) -> tuple[go.Figure, str]:
     """Lines with markers over periods, one per ``series``; series differ by colour, marker
     symbol and a name label at their last point. Missing periods break the line (no bridging)."""
-    d = df[[x, y, series]].copy()
-    d[y] = pd.to_numeric(d[y], errors="coerce")
-    xs = list(x_order) if x_order else sorted(pd.unique(d[x]).tolist())
-    names = list(pd.unique(d[series]))
+    xs = list(x_order) if x_order else sorted(pd.unique(df[x]).tolist())
+    at_x = _first_value_at_x(df[series], df[x], pd.to_numeric(df[y], errors="coerce"))
     alt_parts = []
     data = []
-    for i, name in enumerate(names):
-        s_ = d[d[series] == name].drop_duplicates(x).set_index(x).reindex(xs)[y]
+    for i, (name, points) in enumerate(at_x.items()):
+        ys = [points.get(v) for v in xs]
         colour = CATEGORICAL[i % len(CATEGORICAL)]
         data.append(
             {
                 "type": "scatter",
                 "x": xs,
-                "y": _list(s_),
+                "y": _list(ys),
                 "name": str(name),
                 "mode": "lines+markers",
                 "connectgaps": False,
@@ -572,11 +579,11 @@ def line_chart(
                 "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.{digits}f}}<extra></extra>",
             }
         )
-        known = s_.dropna()
-        if len(known):
+        known = [(v, y_) for v, y_ in zip(xs, ys) if y_ is not None and not pd.isna(y_)]
+        if known:
             alt_parts.append(
-                f"{name} from {fmt(known.iloc[0], digits, unit)} in {known.index[0]} to "
-                f"{fmt(known.iloc[-1], digits, unit)} in {known.index[-1]}"
+                f"{name} from {fmt(known[0][1], digits, unit)} in {known[0][0]} to "
+                f"{fmt(known[-1][1], digits, unit)} in {known[-1][0]}"
                 + (f" ({len(xs) - len(known)} periods without data)" if len(known) < len(xs) else "")
             )
         else:

@@ -286,20 +286,20 @@ def indicator_info(indicator_id: str, db=None) -> dict | None:
 @_db.per_build(maxsize=2048)
 def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=None) -> pd.DataFrame:
     """Values of one indicator for several areas over every period that has any value."""
-    if not len(codes):
-        return pd.DataFrame(columns=["code", "name", "period", "value"])
-    rows = _values.of_areas(codes, db)
-    names = _area_rows(db)["name"]
-    rows = rows[(rows["indicator_id"] == indicator_id) & rows["area_code"].isin(names.index)]
-    out = pd.DataFrame(
+    rows = _values.of_areas(codes, db, indicator_id)
+    known = _area_rows(db)["name"]
+    found = [c for c in dict.fromkeys(rows["area_code"]) if c in known.index]
+    names = dict(zip(found, known.reindex(found)))
+    picked = [(p, names[c], c, v) for c, p, v in zip(rows["area_code"], rows["period"], rows["value"]) if c in names]
+    picked.sort(key=lambda r: (r[0], r[1]))  # by period, then name; stable (an area's rows keep their order)
+    return pd.DataFrame(
         {
-            "code": rows["area_code"].to_numpy(),
-            "name": names.reindex(rows["area_code"]).to_numpy(),
-            "period": rows["period"].to_numpy(),
-            "value": rows["value"].to_numpy(),
+            "code": pd.Series([r[2] for r in picked], dtype="str"),
+            "name": pd.Series([r[1] for r in picked], dtype="str"),
+            "period": pd.Series([r[0] for r in picked], dtype="str"),
+            "value": np.array([r[3] for r in picked], dtype=float),
         }
     )
-    return out.sort_values(["period", "name"], kind="stable").reset_index(drop=True)
 
 
 def _period_rank(periods: pd.Series, wanted: str | None) -> pd.Series:

@@ -72,12 +72,15 @@ def _sort_rank(words: np.ndarray) -> np.ndarray:
     return rank
 
 
-def of_areas(codes: Iterable[str], db=None) -> pd.DataFrame:
+def of_areas(codes: Iterable[str], db=None, indicator_id: str | None = None) -> pd.DataFrame:
     """The ``indicator_values`` rows of these areas (columns :data:`COLUMNS`), area by area in the
-    order given, each area's rows by indicator and period; an unknown code has none."""
+    order given, each area's rows by indicator and period; an unknown code has none. With
+    ``indicator_id``, only that indicator's rows (picked before any frame is made)."""
     kept = _values(db)
     found = [kept.rows_of[c] for c in dict.fromkeys(codes) if c in kept.rows_of]
     at = np.concatenate(found) if found else np.array([], dtype=int)
+    if indicator_id is not None:
+        at = at[kept.columns["indicator_id"][at] == indicator_id]
     frame = pd.DataFrame({name: kept.columns[name][at] for name in COLUMNS})
     frame["is_local"] = frame["is_local"].astype(bool)
     return frame
