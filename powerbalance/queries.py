@@ -813,11 +813,14 @@ class AreaProfile:
         return bool(self.shift) and not pd.isna(self.shift.get("ratio_shift"))
 
 
+@_db.per_build(maxsize=512)
 def area_profile(
     code: str, period: str | None = None, weights: dict | None = None, lens: str = "place", db=None
 ) -> AreaProfile:
     """Collect the profile of one area. Wards take the index of their district (the index is
-    not computed for wards: they have no spending data) and show their own indicators."""
+    not computed for wards: they have no spending data) and show their own indicators. Kept per
+    build (every council's, with the pages' default settings, is made by the server's warm-up:
+    :func:`powerbalance.warm.page_requests`)."""
     a = area(code, db)
     if a is None:
         raise KeyError(f"unknown area {code}")

@@ -87,3 +87,24 @@ def test_a_new_councils_first_look_reads_only_its_own_rows(app, real_db):
         name = queries.area(code, real_db)["name"]
         assert any(name in (h.value or "") for h in [*at.title, *at.header, *at.subheader, *at.markdown])
     assert {name: getattr(queries, name).kept.misses for name in SHARED} | {"shift": index.shift.kept.misses} == before
+
+
+def test_every_councils_first_look_finds_its_profile_made(app, real_db):
+    """The warm-up makes every council's profile as My area first shows it (latest year, default
+    weights and lens): a council nobody has opened is then shown without making it again, while a
+    view the warm-up did not make (another year) is made on the first visit."""
+    from powerbalance import queries
+
+    timings = warm.warm_caches(real_db, log=lambda *a: None)
+    codes = queries.councils(real_db)["code"].tolist()
+    assert {f"profile {code}" for code in codes} <= set(timings)
+    kept = queries.area_profile.kept
+    for code, year in ((codes[-1], None), (codes[-2], None), (codes[-2], index.periods(real_db)[0])):
+        before = kept.misses
+        at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
+        at.run()
+        at.switch_page("pages/my_area_page.py")
+        at.query_params.update({"area": code} | ({"year": year} if year else {}))
+        at.run()
+        assert not at.exception
+        assert kept.misses == before + (1 if year else 0), (code, year)
