@@ -9,7 +9,8 @@ right page, but under a "page not found" dialog. This launcher records the right
 pages folder) before the server starts, so the first visitor gets what every later one gets.
 
 Before the server listens, it warms this process's caches (:mod:`powerbalance.warm`: the
-index, rank bands, shifts and neighbours every visitor needs with default settings) and then
+index, rank bands, shifts and neighbours every visitor needs with default settings, and every
+council's profile as My area first shows it) and then
 freezes the objects that live as long as the process (``gc.freeze``), so the garbage collector
 no longer walks the ~300 MB of tables, modules and caches on every collection. A worker behind
 nginx (``powerbalance.cluster``) therefore takes its first visitor warm. ``POWERBALANCE_WARM=0``

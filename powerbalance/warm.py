@@ -4,8 +4,9 @@
 What every visitor needs with default settings — the index, its Monte Carlo rank bands and the
 shift between the first and last year, for every level, year and lens, with the default weights
 (as the pages pass them), and every council's statistical neighbours — is computed here once per
-process and build, so the first visitors after a start get warm answers instead of paying for
-them while 25 others wait. Nothing here imports Streamlit.
+process and build, and so is every council's profile as My area first shows it, so the first
+visitors after a start get warm answers instead of paying for them while 25 others wait. Nothing
+here imports Streamlit.
 """
 
 from __future__ import annotations
