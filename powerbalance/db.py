@@ -284,6 +284,17 @@ def fresh(value: Any) -> Any:
     return value
 
 
+class AsIs:
+    """An answer that :func:`fresh` hands out as it is, not rebuilt: a look-up table kept per
+    build that nobody changes (rebuilding a dictionary of a few hundred entries on every call
+    cost more than the look-up it serves)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
 class Kept:
     """Answers kept by key, the least recently used dropped beyond ``maxsize``. When several
     threads ask for the same missing answer at once, one computes it and the others wait for it

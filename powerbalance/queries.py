@@ -353,33 +353,60 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     district's wards have values that year, otherwise the latest year they have — headed with
     its unit and year. Enabling measures first, context last. Missing stays missing."""
     wards = _wards_of(district_code, db)
-    vals = _values.of_areas(wards["code"], db).merge(
-        _values.indicator_meta(db)[["indicator_id", "name", "domain", "unit"]], on="indicator_id"
+    meta = _indicator_heads(db).value
+    rows = _values.of_areas(wards["code"], db)
+    rows = [r for r in zip(rows["area_code"], rows["indicator_id"], rows["period"], rows["value"]) if r[1] in meta]
+    chosen = _ward_years(rows, period)
+    columns: dict[str, dict[str, float]] = {}
+    for ind in sorted(chosen, key=lambda i: (_DOMAIN_ORDER.get(meta[i][1], 5), i)):
+        name, _, unit = meta[ind]
+        got = columns.setdefault(f"{name} ({unit}, {chosen[ind]})", {})
+        for code, _, p, v in rows:
+            if _ == ind and p == chosen[ind]:
+                got.setdefault(code, v)  # a ward's first value under this heading
+    return wards.assign(
+        **{col: np.array([got.get(c, np.nan) for c in wards["code"]], dtype=float) for col, got in columns.items()}
     )
-    vals = vals[["area_code", "indicator_id", "name", "domain", "unit", "period", "value"]].rename(
-        columns={"area_code": "code"}
+
+
+def _ward_years(rows: list[tuple], period: str | None) -> dict[str, str]:
+    """indicator → the year a ward table shows: ``period`` if any ward has a value that year,
+    else the latest year one has."""
+    chosen: dict[str, str] = {}
+    for _, ind, p, v in rows:
+        if v != v or (ind in chosen and chosen[ind] == period):
+            continue  # no value, or the indicator already has the wanted year
+        if p == period or p > chosen.get(ind, ""):
+            chosen[ind] = p
+    return chosen
+
+
+@_db.per_build(maxsize=2)
+def _indicator_heads(db=None) -> _db.AsIs:
+    """indicator_id → (name, domain, unit)."""
+    meta = _values.indicator_meta(db)
+    return _db.AsIs(
+        {i: (n, d, u) for i, n, d, u in zip(meta["indicator_id"], meta["name"], meta["domain"], meta["unit"])}
     )
-    with_value = vals[vals["value"].notna()]
-    if with_value.empty:
-        return wards
-    years = with_value[["indicator_id", "period"]].drop_duplicates()
-    years = years.assign(_k=_period_rank(years["period"], period)).sort_values("_k")
-    chosen = years.groupby("indicator_id").tail(1)[["indicator_id", "period"]]
-    vals = vals.merge(chosen, on=["indicator_id", "period"])
-    vals = vals.assign(_o=vals["domain"].map(_DOMAIN_ORDER).fillna(5)).sort_values(
-        ["_o", "indicator_id"], kind="stable"
-    )
-    vals["column"] = vals["name"] + " (" + vals["unit"] + ", " + vals["period"] + ")"
-    vals = vals.drop_duplicates(["code", "column"])
-    wide = vals.pivot(index="code", columns="column", values="value").reindex(columns=vals["column"].unique())
-    return wards.join(wide, on="code")
 
 
 def _wards_of(district_code: str, db=None) -> pd.DataFrame:
     """Code and name of a district's wards, by name."""
+    codes, names = _wards_by_district(db).value.get(district_code, ((), ()))
+    return pd.DataFrame({"code": pd.Series(codes, dtype="str"), "name": pd.Series(names, dtype="str")})
+
+
+@_db.per_build(maxsize=2)
+def _wards_by_district(db=None) -> _db.AsIs:
+    """district code → its wards' (codes, names), by name (stable: the areas' order among equals)."""
     rows = _area_rows(db)
-    wards = rows[(rows["level"] == "ward") & (rows["district_code"] == district_code)]
-    return wards[["code", "name"]].sort_values("name", kind="stable").reset_index(drop=True)
+    wards = rows[rows["level"] == "ward"][["code", "name", "district_code"]].sort_values("name", kind="stable")
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for code, name, district in zip(wards["code"], wards["name"], wards["district_code"]):
+        got = out.setdefault(district, ([], []))
+        got[0].append(code)
+        got[1].append(name)
+    return _db.AsIs({d: (tuple(c), tuple(n)) for d, (c, n) in out.items()})
 
 
 # =============================================================================================
