@@ -996,14 +996,27 @@ def indicator_table(area_code: str, db=None) -> pd.DataFrame:
     the level's (:func:`level_coverage`, kept per build); only the area's own rows are read here.
     """
     level = _values.level_of(area_code, db)
-    rows = _values.of_areas([area_code] if level else [], db).drop(columns="area_code")
-    df = rows.merge(_values.indicator_meta(db), on="indicator_id", how="left", sort=False)
-    df = df.assign(_o=df["domain"].map(_DOMAIN_RANK).fillna(4)).sort_values(["_o", "indicator_id", "period"])
-    df = df[_INDICATOR_TABLE_COLUMNS].reset_index(drop=True)
-    cov = level_coverage(level, db) if len(df) else pd.DataFrame(columns=_KEY + ["coverage"])
-    df = df.merge(cov, on=_KEY, how="left", sort=False)
-    df.insert(df.columns.get_loc("source_ids"), "coverage", df.pop("coverage"))  # the columns' order as before
-    return df
+    rows = _values.of_areas([area_code] if level else [], db)
+    meta = _values.indicator_meta(db).set_index("indicator_id").reindex(rows["indicator_id"])
+    keys = zip(meta["domain"].tolist(), rows["indicator_id"].tolist(), rows["period"].tolist())
+    keys = [(_DOMAIN_RANK.get(d, 4), i, p) for d, i, p in keys]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    cov = _coverage_of(level, db).value if len(rows) else {}
+    out = {}
+    for col in _INDICATOR_TABLE_COLUMNS:
+        if col == "source_ids":  # the coverage goes just before the sources, as the columns always were
+            key = zip(rows["indicator_id"].to_numpy()[order], rows["period"].to_numpy()[order])
+            out["coverage"] = pd.Series([cov.get(k, np.nan) for k in key], dtype="str" if len(rows) else object)
+        column = meta[col] if col in meta.columns else rows[col]
+        out[col] = pd.Series(column.to_numpy()[order], dtype=column.dtype)
+    return pd.DataFrame(out)
+
+
+@_db.per_build(maxsize=16)
+def _coverage_of(level: str, db=None) -> _db.AsIs:
+    """(indicator_id, period) → its coverage text for ``level`` (:func:`level_coverage`)."""
+    cov = level_coverage(level, db)
+    return _db.AsIs(dict(zip(zip(cov["indicator_id"], cov["period"]), cov["coverage"])))
 
 
 @_db.per_build(maxsize=16)

@@ -774,23 +774,23 @@ def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: 
     rows = []
     for period in index_periods(db):
         for level in levels:
-            t = index_table(level, period, weights, lens, None, db)
-            t = t[t["area_code"].isin(codes)]
-            for _, r in t.iterrows():
-                rows.append(
-                    {
-                        "code": r["area_code"],
-                        "name": r["name"],
-                        "period": period,
-                        "index": r["index"],
-                        "rank": r["rank"],
-                        "n_in_group": r["n_in_group"],
-                    }
-                )
+            by_code = _index_rows(level, period, weights, lens, db).value
+            rows.extend(row for _, row in sorted(by_code[c] for c in set(codes) if c in by_code))  # the table's order
     out = pd.DataFrame(rows, columns=["code", "name", "period", "index", "rank", "n_in_group"])
     ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
-    ratio = indicator_trend(codes, ratio_id, db)[["code", "period", "value"]].rename(columns={"value": "enabler_ratio"})
-    return out.merge(ratio, on=["code", "period"], how="left")
+    ratio = indicator_trend(codes, ratio_id, db)
+    ratio = dict(zip(zip(ratio["code"], ratio["period"]), ratio["value"]))
+    return out.assign(
+        enabler_ratio=np.array([ratio.get(k, np.nan) for k in zip(out["code"], out["period"])], dtype=float)
+    )
+
+
+@_db.per_build(maxsize=64)
+def _index_rows(level: str, period: str, weights: dict | None, lens: str, db=None) -> _db.AsIs:
+    """area code → (its place in :func:`index_table`, (code, name, period, index, rank, n_in_group))."""
+    t = index_table(level, period, weights, lens, None, db)
+    columns = zip(t["area_code"], t["name"], t["index"], t["rank"], t["n_in_group"])
+    return _db.AsIs({c: (i, (c, n, period, x, r, g)) for i, (c, n, x, r, g) in enumerate(columns)})
 
 
 # =============================================================================================

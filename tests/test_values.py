@@ -179,3 +179,32 @@ def test_ward_tables_hold_each_indicators_year_as_sql_chooses_it(con, real_db, c
             by_ward = dict(zip(got["code"], got["value"]))
             want = [by_ward.get(code, np.nan) for code in mine["code"]]
             np.testing.assert_array_equal(mine[heading].to_numpy(), np.array(want, dtype=float))
+
+
+@pytest.mark.parametrize("lens", ["place", "council"])
+def test_index_trends_are_each_years_table_rows_with_the_ratio_beside(con, real_db, councils, lens):
+    """A council's index trend is its row of every year's index table, in the table's order, with
+    the year's enabler ratio from ``indicator_values`` (missing where there is none)."""
+    weights = dict(index.DEFAULT_WEIGHTS)
+    ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
+    groups = [councils[i : i + 5] for i in range(0, len(councils), 37)]
+    for codes in groups + [[c] for c in councils[::23]]:
+        mine = queries.index_trend(codes, weights, lens, db=real_db)
+        want = []
+        for period in index.periods(real_db):
+            for level in ("county", "district"):
+                t = queries.index_table(level, period, weights, lens, None, real_db)
+                want.append(t[t["area_code"].isin(codes)].assign(period=period))
+        want = pd.concat(want)
+        assert mine["code"].tolist() == want["area_code"].tolist()
+        np.testing.assert_array_equal(mine["index"].to_numpy(float), want["index"].to_numpy(float))
+        np.testing.assert_array_equal(mine["rank"].to_numpy(float), want["rank"].to_numpy(float))
+        sql = dict(
+            con.execute(
+                "SELECT area_code || period, value FROM indicator_values WHERE indicator_id = ? "
+                "AND list_contains(?::VARCHAR[], area_code)",
+                [ratio_id, codes],
+            ).fetchall()
+        )
+        ratio = [sql.get(c + p, np.nan) for c, p in zip(mine["code"], mine["period"])]
+        np.testing.assert_array_equal(mine["enabler_ratio"].to_numpy(float), np.array(ratio, dtype=float))
