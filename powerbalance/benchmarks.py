@@ -143,22 +143,34 @@ def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUN
     ]
     if bench is None or bench.empty or spread is None or spread.empty:
         return pd.DataFrame(columns=cols)
-    df = bench.merge(spread, on=["indicator_id", "period"], how="inner")
-    df = df[
-        (df["polarity"] != 0)
-        & (df["neighbours_with_value"] >= MIN_NEIGHBOURS)
-        & df["value"].notna()
-        & df["neighbours_median"].notna()
-        & (df["iqr"] > 0)
-    ].copy()
-    if df.empty:
+    iqr = dict(zip(zip(spread["indicator_id"], spread["period"]), spread["iqr"]))
+    gaps = _gaps(bench, iqr)
+    if gaps is None:
         return pd.DataFrame(columns=cols)
-    df["gap_iqr"] = (df["value"] - df["neighbours_median"]) / df["iqr"]
-    df = df[df["gap_iqr"].abs() >= MIN_GAP_IQR]
-    df = df.reindex(df["gap_iqr"].abs().sort_values(ascending=False).index).head(n)
+    top = sorted((g for g in gaps if abs(g[1]) >= MIN_GAP_IQR), key=lambda g: -abs(g[1]))[:n]
+    df = bench.iloc[[at for at, _ in top]].assign(gap_iqr=np.array([gap for _, gap in top], dtype=float))
     df["leaning"] = ["more enabling" if g * p > 0 else "more providing" for g, p in zip(df["gap_iqr"], df["polarity"])]
     df["sentence"] = [_sentence(r) for r in df.itertuples(index=False)]
     return df[cols].reset_index(drop=True)
+
+
+def _gaps(bench: pd.DataFrame, iqr: dict) -> list[tuple[int, float]] | None:
+    """(row of ``bench``, gap in interquartile ranges) of every indicator the rule compares (scored
+    direction, enough neighbours with a value, a value, a median and a spread); None when none is."""
+    rows = zip(
+        bench["indicator_id"],
+        bench["period"],
+        bench["polarity"],
+        bench["neighbours_with_value"],
+        bench["value"],
+        bench["neighbours_median"],
+    )
+    gaps = []
+    for at, (ind, period, polarity, n_with, value, median) in enumerate(rows):
+        spread = iqr.get((ind, period), np.nan)
+        if polarity != 0 and n_with >= MIN_NEIGHBOURS and value == value and median == median and spread > 0:
+            gaps.append((at, (value - median) / spread))
+    return gaps or None
 
 
 def _sentence(r) -> str:
