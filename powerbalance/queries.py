@@ -1076,42 +1076,32 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
     names = _area_rows(db)["name"]
-    rows = _values.of_areas([c for c in codes if c in names.index], db)
-    # each measure an area has any value of, at the measure's latest year, with the area's value that
-    # year (missing if it has none) and the measure's longest shift; areas as given, measures in order
-    has = rows.loc[rows["indicator_id"].isin(LATEST_MEASURES) & rows["value"].notna(), ["area_code", "indicator_id"]]
-    meta = _values.indicator_meta(db)[["indicator_id", "name", "unit"]].rename(columns={"name": "measure"})
-    out = (
-        has.drop_duplicates()
-        .merge(_latest_periods(db), on="indicator_id")
-        .merge(meta, on="indicator_id")
-        .merge(rows[["area_code", "indicator_id", "period", "value", "note"]], how="left")
-        .merge(_longest_shift_rows(rows), how="left")
-    )
-    out = out.assign(
-        code=out["area_code"],
-        name=names.reindex(out["area_code"]).to_numpy(),
-        _a=out["area_code"].map({c: i for i, c in enumerate(dict.fromkeys(codes))}),
-        _m=out["indicator_id"].map({m: i for i, m in enumerate(LATEST_MEASURES)}),
-    )
-    return out.sort_values(["_a", "_m"], kind="stable")[LATEST_COLUMNS].reset_index(drop=True)
+    found = [c for c in dict.fromkeys(codes) if c in names.index]
+    lp = _latest_periods(db)
+    latest = dict(zip(lp["indicator_id"], lp["period"]))
+    heads = _indicator_heads(db).value
+    out = []
+    for code, name in zip(found, names.reindex(found)):
+        rows = _values.of_areas([code], db)
+        rows = list(zip(rows["indicator_id"], rows["period"], rows["value"], rows["note"], *_shift_columns(rows)))
+        for measure in LATEST_MEASURES:
+            if measure not in latest or measure not in heads or not any(r[0] == measure and r[2] == r[2] for r in rows):
+                continue
+            now = next((r for r in rows if r[0] == measure and r[1] == latest[measure]), None)
+            first = [code, name, measure, heads[measure][0], heads[measure][2], latest[measure]]
+            first += [now[2], now[3]] if now else [np.nan, np.nan]
+            shifts = [r[4:] for r in rows if r[0] == LONGEST_SHIFT_OF.get(measure)] or [(np.nan,) * 5]
+            out.extend(first + list(shift) for shift in shifts)
+    return pd.DataFrame(out, columns=LATEST_COLUMNS).astype(_LATEST_TYPES)
 
 
-def _longest_shift_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each measure's longest-shift rows of ``rows`` (indicator_values), keyed by the measure."""
-    shift_of = {s: m for m, s in LONGEST_SHIFT_OF.items()}
-    shifts = rows[rows["indicator_id"].isin(shift_of)]
-    return pd.DataFrame(
-        {
-            "area_code": shifts["area_code"].to_numpy(),
-            "indicator_id": shifts["indicator_id"].map(shift_of).to_numpy(),
-            "shift_period": shifts["period"].to_numpy(),
-            "shift_value": shifts["value"].to_numpy(),
-            "shift_from": shifts["denominator"].to_numpy(),
-            "shift_to": shifts["numerator"].to_numpy(),
-            "shift_note": shifts["note"].to_numpy(),
-        }
-    )
+#: The columns of :func:`latest_and_longest` that hold numbers (the others hold text).
+_LATEST_TYPES = {c: float if c in ("value", "shift_value", "shift_from", "shift_to") else "str" for c in LATEST_COLUMNS}
+
+
+def _shift_columns(rows: pd.DataFrame) -> tuple:
+    """A longest shift's period, value, from, to and note in ``indicator_values`` terms."""
+    return rows["period"], rows["value"], rows["denominator"], rows["numerator"], rows["note"]
 
 
 @_db.per_build(maxsize=4)
