@@ -302,31 +302,37 @@ def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=No
     )
 
 
-def _period_rank(periods: pd.Series, wanted: str | None) -> pd.Series:
-    """Sort key choosing one period per indicator: the wanted year when it has a value,
-    otherwise the latest year that has one."""
-    return periods.map(lambda p: (1, p) if p == wanted else (0, p))
-
-
 def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataFrame:
     """One value of every indicator for one area — for ``period`` where that year has a value,
     otherwise its latest year with one — with coverage ("based on N of M"), a formatted value
-    and a mark on locally supplied data (from index.indicator_table)."""
+    and a mark on locally supplied data (from index.indicator_table). Local figures of other years
+    follow their indicator's row, marked as not in this year's index (issue 17)."""
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    # an indicator with no value in any year keeps one row ("no data") whose note says why
-    df = df.assign(_k=[(pd.notna(v), *k) for v, k in zip(df["value"], _period_rank(df["period"], period))])
-    picked = df.sort_values("_k").groupby("indicator_id", sort=False).tail(1)
-    df = pd.concat([picked, _local_other_years(df[df["value"].notna()], picked, period)])
+    ids, values, periods = df["indicator_id"].tolist(), df["value"].tolist(), df["period"].tolist()
+    best: dict[str, tuple] = {}  # an indicator with no value in any year keeps one row ("no data")
+    for at, (ind, v, p) in enumerate(zip(ids, values, periods)):
+        key = (v == v, p == period, p)
+        if ind not in best or key > best[ind][0]:
+            best[ind] = (key, at)
+    picked = {at for _, at in best.values()}
+    local = df["is_local"].fillna(False).astype(bool).tolist()
+    others = [at for at in range(len(df)) if local[at] and values[at] == values[at] and at not in picked]
+    domains = df["domain"].tolist()
+    order = sorted(picked | set(others), key=lambda at: (_DOMAIN_ORDER.get(domains[at], 5), ids[at], at in others, at))
+    out = df.iloc[order].reset_index(drop=True)
+    notes = [_other_year_note(periods[at], out_note, period) if at in others else out_note
+             for at, out_note in zip(order, out["note"])]  # fmt: skip
     from .charts import fmt_value
 
-    df["value_text"] = [
-        fmt_value(v, u) + (" (local data)" if loc else "")
-        for v, u, loc in zip(df["value"], df["unit"].fillna(""), df["is_local"].fillna(False))
-    ]
-    df["_o"] = df["domain"].map(_DOMAIN_ORDER).fillna(5)
-    return df.sort_values(["_o", "indicator_id"]).drop(columns=["_o", "_k"]).reset_index(drop=True)
+    return out.assign(
+        note=pd.Series(notes, dtype=object),
+        value_text=[
+            fmt_value(v, u) + (" (local data)" if loc else "")
+            for v, u, loc in zip(out["value"], out["unit"].fillna(""), out["is_local"].fillna(False))
+        ],
+    )
 
 
 def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
@@ -335,17 +341,12 @@ def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
     return max(columns, key=lambda c: int(table[c].notna().sum()), default=None)
 
 
-def _local_other_years(df: pd.DataFrame, picked: pd.DataFrame, period: str | None) -> pd.DataFrame:
-    """Local figures of years other than the one shown for their indicator: listed too, for their
-    own year, and marked as not in this year's index (issue 17: a council's own 2023-24 figures)."""
-    local = df["is_local"].fillna(False).astype(bool) & ~df.index.isin(picked.index)
-    out = df[local].assign(_k=0)
-    out["note"] = [
-        f"local figure for {p}, shown for its own year; not in the {period or 'chosen'} index"
-        + (f" ({n})" if isinstance(n, str) and n else "")
-        for p, n in zip(out["period"], out["note"])
-    ]
-    return out
+def _other_year_note(year: str, note, period: str | None) -> str:
+    """The note of a local figure listed for its own year, not the one shown (issue 17: a
+    council's own 2023-24 figures)."""
+    return f"local figure for {year}, shown for its own year; not in the {period or 'chosen'} index" + (
+        f" ({note})" if isinstance(note, str) and note else ""
+    )
 
 
 def ward_table(district_code: str, period: str | None = None, db=None) -> pd.DataFrame:

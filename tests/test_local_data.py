@@ -321,6 +321,8 @@ def test_local_file_changes_the_affected_areas_index_and_nothing_else(raw_dir, b
     own = mine[(mine["indicator_id"] == "civic_participation") & (mine["period"] == "2023-24")]
     assert len(own) == 1 and own.iloc[0]["value_text"] == "38.5 % of adults (local data)"
     assert "not in the 2017-18 index" in own.iloc[0]["note"]
+    rows = mine.index[mine["indicator_id"] == "civic_participation"].tolist()
+    assert rows == list(range(rows[0], rows[0] + len(rows))) and rows[-1] == own.index[0]  # after its indicator's row
 
 
 # ---- issue 17 item 7: loading mistakes -----------------------------------------------------------------
