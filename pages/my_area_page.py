@@ -190,7 +190,7 @@ if profile.quadrant:
 # --- the latest year and the longest shift (spending, precepts, participation run past the index) ------
 if profile.latest is not None and len(profile.latest):
     st.subheader(f"Latest year: {profile.council_name or profile.name}")
-    st.markdown("\n".join(f"- {line}" for line in ui.q_then(view, queries.profile_latest_lines)))
+    st.markdown("\n".join(f"- {line}" for line in profile.latest_lines))
     st.caption(queries.INDEX_YEARS_NOTE)
     ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
     for col, measure in zip(st.columns(2), queries.LONGEST_SHIFT_OF):
@@ -326,7 +326,7 @@ with right:
     st.subheader("Indicators")
     if profile.indicators is not None and len(profile.indicators):
         ui.table(
-            ui.q_then(view, queries.profile_indicator_table),
+            profile.indicator_display,
             f"{profile.name} indicators",
             "ma_ind",
             caption="Each value beside England, the region and the statistical neighbours' median "

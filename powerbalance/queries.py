@@ -831,6 +831,8 @@ class AreaProfile:
     attributions: list = field(default_factory=list)
     benchmarks: pd.DataFrame | None = None  # each indicator beside England, region, neighbours (same year)
     stand_out: pd.DataFrame | None = None  # "what stands out" against the neighbours (benchmarks.stand_out)
+    latest_lines: list = field(default_factory=list)  # the latest year in sentences (latest_lines)
+    indicator_display: pd.DataFrame | None = None  # indicators beside their benchmarks, as people read them
 
     @property
     def has_index(self) -> bool:
@@ -917,7 +919,17 @@ def area_profile(
     _add_benchmarks(p, a, db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
+    _add_reading(p)
     return p
+
+
+def _add_reading(p: AreaProfile) -> None:
+    """The latest-year sentences and the indicator table as people read them (beside England, the
+    region and the neighbours), made with the profile so a kept profile needs no more work."""
+    if p.latest is not None and len(p.latest):
+        p.latest_lines = latest_lines(p.latest)
+    if p.indicators is not None and len(p.indicators):
+        p.indicator_display = _benchmarks.display_table(p.indicators, p.benchmarks)
 
 
 def _add_benchmarks(p: AreaProfile, a: dict, db=None) -> None:
@@ -1152,17 +1164,6 @@ def latest_sentence(row) -> str:
 def latest_lines(df: pd.DataFrame) -> list[str]:
     """:func:`latest_sentence` for every row (pages show them as a list)."""
     return [latest_sentence(r) for _, r in df.iterrows()]
-
-
-def profile_latest_lines(profile: AreaProfile) -> list[str]:
-    """The profile's latest-year sentences (for ``ui.q_then``: made once per council and view)."""
-    return latest_lines(profile.latest)
-
-
-def profile_indicator_table(profile: AreaProfile) -> pd.DataFrame:
-    """The profile's indicators as people read them, beside England, the region and the neighbours
-    (:func:`benchmarks.display_table`; for ``ui.q_then``: made once per council and view)."""
-    return _benchmarks.display_table(profile.indicators, profile.benchmarks)
 
 
 #: Said wherever the index is shown beside figures for later years.
