@@ -469,7 +469,7 @@ def bar_chart(
     )
     if len(d) == 0:
         return fig, f"Bar chart of {measure}: no {subject} have a value."
-    parts = [f"{r[label]} {fmt(r[value], digits, unit)}" for _, r in d.iloc[::-1].iterrows()]
+    parts = [f"{name} {fmt(v, digits, unit)}" for name, v in zip(d[label].iloc[::-1], d[value].iloc[::-1])]
     alt = f"Bar chart of {measure} for {len(d)} {subject}, largest first: " + "; ".join(parts[:12])
     alt += "." if len(parts) <= 12 else f"; and {len(parts) - 12} more."
     gone = n_all - len(d)
@@ -671,60 +671,60 @@ def rank_band_chart(
     with a vertical 5th–95th percentile band. Columns: ``area_code``, ``name``, ``rank``,
     ``median_rank``, ``p5``, ``p95``, ``robust``. Highlighted areas are orange, larger, and
     labelled by name (so they are found without colour). Areas without a rank are counted."""
-    d = df.copy()
-    n_all = len(d)
-    d = d.dropna(subset=["median_rank"]).sort_values(["median_rank", "rank"]).reset_index(drop=True)
-    d["pos"] = np.arange(1, len(d) + 1)
+    n_all = len(df)
+    d = _by_median_rank(df)
+    pos = np.arange(1, len(d["median_rank"]) + 1)
     hi = set(highlight)
     data = []
-    robust = d["robust"].fillna(False).astype(bool)
+    robust = d["robust"]
     for mask, label, color, symbol in (
         (robust, "robust rank (narrow band)", DARK_BLUE, "circle"),
         (~robust, "uncertain rank (wide band)", TURQUOISE, "diamond"),
     ):
-        s_ = d[mask]
-        if not len(s_):
+        if not mask.any():
             continue
+        median, p5, p95 = d["median_rank"][mask], d["p5"][mask], d["p95"][mask]
         data.append(
             {
                 "type": "scatter",
-                "x": s_["pos"].tolist(),
-                "y": _list(s_["median_rank"]),
+                "x": pos[mask].tolist(),
+                "y": _list(median),
                 "mode": "markers",
                 "name": label,
                 "marker": {"color": color, "size": 5, "symbol": symbol},
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
-                    "array": _list(s_["p95"] - s_["median_rank"]),
-                    "arrayminus": _list(s_["median_rank"] - s_["p5"]),
+                    "array": _list(p95 - median),
+                    "arrayminus": _list(median - p5),
                     "color": color,
                     "thickness": 1,
                     "width": 0,
                 },
-                "text": s_["name"].tolist(),
-                "customdata": [[a, b] for a, b in zip(_list(s_["p5"]), _list(s_["p95"]))],
+                "text": d["name"][mask].tolist(),
+                "customdata": [[a, b] for a, b in zip(_list(p5), _list(p95))],
                 "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
                 "<extra></extra>",
             }
         )
-    h = d[d["area_code"].isin(hi)]
-    if len(h):
+    h = np.array([c in hi for c in d["area_code"]], dtype=bool)
+    if h.any():
+        median, p5, p95 = d["median_rank"][h], d["p5"][h], d["p95"][h]
         data.append(
             {
                 "type": "scatter",
-                "x": h["pos"].tolist(),
-                "y": _list(h["median_rank"]),
+                "x": pos[h].tolist(),
+                "y": _list(median),
                 "mode": "markers+text",
                 "name": "selected",
-                "text": h["name"].tolist(),
+                "text": d["name"][h].tolist(),
                 "textposition": "top center",
                 "marker": {"color": ORANGE, "size": 13, "symbol": "star", "line": {"color": TEXT, "width": 1}},
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
-                    "array": _list(h["p95"] - h["median_rank"]),
-                    "arrayminus": _list(h["median_rank"] - h["p5"]),
+                    "array": _list(p95 - median),
+                    "arrayminus": _list(median - p5),
                     "color": ORANGE,
                     "thickness": 3,
                     "width": 6,
@@ -741,18 +741,30 @@ def rank_band_chart(
         height=height,
         title=title,
     )
-    n_rob = int(robust.sum())
+    n_rob, n_drawn = int(robust.sum()), len(pos)
     alt = (
-        f"Rank uncertainty for {len(d)} {subject}: each point is an area's median rank over the simulations, "
-        f"with a bar from its 5th to 95th percentile rank. {n_rob} of {len(d)} ranks are robust "
+        f"Rank uncertainty for {n_drawn} {subject}: each point is an area's median rank over the simulations, "
+        f"with a bar from its 5th to 95th percentile rank. {n_rob} of {n_drawn} ranks are robust "
         f"(narrow band). "
     )
-    if n_all > len(d):
-        gone = n_all - len(d)
-        alt += _not_drawn(gone, "no index", _singular(subject), subject) + " "
-    for _, r in h.iterrows():
-        alt += f"{r['name']}: median rank {r['median_rank']:.0f}, 90% range {r['p5']:.0f} to {r['p95']:.0f}. "
+    if n_all > n_drawn:
+        alt += _not_drawn(n_all - n_drawn, "no index", _singular(subject), subject) + " "
+    for at in np.flatnonzero(h):
+        alt += f"{d['name'][at]}: median rank {d['median_rank'][at]:.0f}, 90% range {d['p5'][at]:.0f} to {d['p95'][at]:.0f}. "
     return fig, alt.strip()
+
+
+def _by_median_rank(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The rank bands' columns as arrays, rows with a median rank ordered by it (then by rank);
+    ``robust`` as True/False (unknown is not robust)."""
+    has = df["median_rank"].notna().to_numpy()
+    cols = {c: df[c].to_numpy()[has] for c in ("area_code", "name", "rank", "median_rank", "p5", "p95", "robust")}
+    order = np.lexsort((cols["rank"].astype(float), cols["median_rank"].astype(float)))
+    out = {c: v[order] for c, v in cols.items()}
+    for c in ("median_rank", "p5", "p95"):
+        out[c] = out[c].astype(float)
+    out["robust"] = np.array([False if pd.isna(v) else bool(v) for v in out["robust"]], dtype=bool)
+    return out
 
 
 def weights_scatter(
@@ -881,19 +893,22 @@ def quadrant_chart(
 
     labels = group_labels or {}
     d = placed[placed["quadrant"] != NOT_ENOUGH]
+    d.attrs = {}  # read above; pandas would deep-copy them into every frame and series made from d
     hl = set(highlight)
     hover = "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
     data = []
-    for i, (g, sub) in enumerate(d.groupby("group", sort=True)):
+    col = {c: d[c].to_numpy() for c in ("group", "d_spend", "d_community", "name", "area_code")}
+    for i, g in enumerate(sorted({g for g in col["group"] if not pd.isna(g)})):
+        m = col["group"] == g
         data.append(
             {
                 "type": "scatter",
-                "x": _list(sub["d_spend"]),
-                "y": _list(sub["d_community"]),
+                "x": _list(col["d_spend"][m]),
+                "y": _list(col["d_community"][m]),
                 "mode": "markers",
                 "name": labels.get(g, str(g)),
-                "text": sub["name"].tolist(),
-                "customdata": sub["area_code"].tolist(),
+                "text": col["name"][m].tolist(),
+                "customdata": col["area_code"][m].tolist(),
                 "marker": {
                     "color": CATEGORICAL[i % 6],
                     "symbol": SYMBOLS[i % 6],
@@ -903,7 +918,7 @@ def quadrant_chart(
                 "hovertemplate": hover,
             }
         )
-    mine = d[d["area_code"].isin(hl)]
+    mine = d[[c in hl for c in col["area_code"]]] if hl else d.iloc[:0]
     if not mine.empty:
         data.append(
             {
@@ -958,14 +973,16 @@ def quadrant_chart(
     )
     if int(n.get(NO_CHANGE, 0)):
         alt += f" {int(n.get(NO_CHANGE, 0))} on an axis (no change)."
-    for r in mine.itertuples():
-        alt += f" {r.name}: {r.quadrant}."
+    for name, quadrant in zip(mine["name"], mine["quadrant"]):
+        alt += f" {name}: {quadrant}."
     outside = d[
         ~d["d_spend"].between(*(xr or (-np.inf, np.inf))) | ~d["d_community"].between(*(yr or (-np.inf, np.inf)))
     ]
     if len(outside):
+        top = outside.head(5)
         named = ", ".join(
-            f"{r.name} ({money(r.d_spend)}, {money(r.d_community)})" for r in outside.head(5).itertuples()
+            f"{name} ({money(s_)}, {money(c_)})"
+            for name, s_, c_ in zip(top["name"], top["d_spend"], top["d_community"])
         )
         alt += (
             f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"

@@ -579,9 +579,10 @@ def local_unscored_note(code: str | None, level: str | None, period: str, lens: 
         return None
     by_id = _registry.by_id(db)
     parts = [
-        f"{by_id[r.indicator_id].name if r.indicator_id in by_id else r.indicator_id} ({r.n_with_value} of "
-        f"{r.n_in_group} areas of its group have it; {r.n_needed} needed)"
-        for r in thin.itertuples()
+        f"{by_id[ind].name if ind in by_id else ind} ({n_with} of {n_group} areas of its group have it; {needed} needed)"
+        for ind, n_with, n_group, needed in zip(
+            thin["indicator_id"], thin["n_with_value"], thin["n_in_group"], thin["n_needed"]
+        )
     ]
     return (
         "Shown beside the index, not scored in "
