@@ -107,9 +107,9 @@ def page_requests(db=None) -> list[tuple[str, Callable[[], object]]]:
 
 def council_profiles(db=None) -> list[tuple[str, Callable[[], object]]]:
     """(label, call) for every council's profile as My area first shows it (latest year, default
-    weights and lens): 35 ms of a council's first look each, about 11 s for all 317 at start-up
-    and 40 MB kept, so 25 councillors opening 25 councils at once do not compute them while the
-    others wait."""
+    weights and lens): the largest part of a council's first look, about 7 s for all 317 at
+    start-up and about 70 MB kept, so 25 councillors opening 25 councils at once do not compute
+    them while the others wait."""
     periods = index.periods(db)
     if not periods:
         return []
