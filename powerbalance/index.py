@@ -745,8 +745,10 @@ def local_figures_scored(
         areas, values, spec, _notes = _inputs(level, period, lens, path)
     if area_code not in values.index:
         return local_scoring(values.iloc[:0], spec.optional, pd.Series(dtype=object))
-    groups = _group_of(areas, level, lens, group)
     mine = [c for c in spec.optional if pd.notna(values.at[area_code, c])]
+    if not mine:  # no local figure of its own (most councils): nothing to count in its group
+        return local_scoring(values.iloc[:0], [], pd.Series(dtype=object)).drop(columns="group")
+    groups = _group_of(areas, level, lens, group)
     table = local_scoring(values, mine, groups)
     return table[table["group"] == groups[area_code]].drop(columns="group").reset_index(drop=True)
 

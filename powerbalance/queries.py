@@ -287,9 +287,7 @@ def indicator_info(indicator_id: str, db=None) -> dict | None:
 def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=None) -> pd.DataFrame:
     """Values of one indicator for several areas over every period that has any value."""
     rows = _values.of_areas(codes, db, indicator_id)
-    known = _area_rows(db)["name"]
-    found = [c for c in dict.fromkeys(rows["area_code"]) if c in known.index]
-    names = dict(zip(found, known.reindex(found)))
+    names = _area_names(db).value
     picked = [(p, names[c], c, v) for c, p, v in zip(rows["area_code"], rows["period"], rows["value"]) if c in names]
     picked.sort(key=lambda r: (r[0], r[1]))  # by period, then name; stable (an area's rows keep their order)
     return pd.DataFrame(
@@ -389,6 +387,13 @@ def _indicator_heads(db=None) -> _db.AsIs:
     return _db.AsIs(
         {i: (n, d, u) for i, n, d, u in zip(meta["indicator_id"], meta["name"], meta["domain"], meta["unit"])}
     )
+
+
+@_db.per_build(maxsize=2)
+def _area_names(db=None) -> _db.AsIs:
+    """Every current area's name by code."""
+    rows = _area_rows(db)
+    return _db.AsIs(dict(zip(rows.index, rows["name"])))
 
 
 def _wards_of(district_code: str, db=None) -> pd.DataFrame:
@@ -1089,13 +1094,13 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     codes = list(codes)
     if not codes:
         return pd.DataFrame(columns=LATEST_COLUMNS)
-    names = _area_rows(db)["name"]
-    found = [c for c in dict.fromkeys(codes) if c in names.index]
+    names = _area_names(db).value
+    found = [c for c in dict.fromkeys(codes) if c in names]
     lp = _latest_periods(db)
     latest = dict(zip(lp["indicator_id"], lp["period"]))
     heads = _indicator_heads(db).value
     out = []
-    for code, name in zip(found, names.reindex(found)):
+    for code, name in zip(found, [names[c] for c in found]):
         rows = _values.of_areas([code], db)
         rows = list(zip(rows["indicator_id"], rows["period"], rows["value"], rows["note"], *_shift_columns(rows)))
         for measure in LATEST_MEASURES:
