@@ -60,10 +60,13 @@ shift_all = ui.q(queries.shifts, "district", lens, weights)
 title, finding = ui.q_then((queries.shifts, "district", lens, weights), queries.overview_headline, "councils")
 placed = ui.q(queries.quadrant_areas, "district")
 with header:
-    ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrants.headline(placed)}\n\n" + INTRO)
-    latest = ui.q(queries.latest_and_longest, (codes.ENGLAND,))
-    if len(latest):  # the measures that run past the index years, each naming its years
-        st.markdown("**England, latest year:**\n" + "\n".join(f"- {x}" for x in queries.latest_lines(latest)))
+    quadrant_counts = ui.q_then((queries.quadrant_areas, "district"), quadrants.headline)
+    ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrant_counts}\n\n" + INTRO)
+    england = (queries.latest_and_longest, (codes.ENGLAND,))
+    if len(ui.q(*england)):  # the measures that run past the index years, each naming its years
+        st.markdown(
+            "**England, latest year:**\n" + "\n".join(f"- {x}" for x in ui.q_then(england, queries.latest_lines))
+        )
         st.caption(queries.INDEX_YEARS_NOTE)
 
 # --- the index map ---------------------------------------------------------------------------------
