@@ -308,20 +308,12 @@ def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataF
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    ids, values, periods = df["indicator_id"].tolist(), df["value"].tolist(), df["period"].tolist()
-    best: dict[str, tuple] = {}  # an indicator with no value in any year keeps one row ("no data")
-    for at, (ind, v, p) in enumerate(zip(ids, values, periods)):
-        key = (v == v, p == period, p)
-        if ind not in best or key > best[ind][0]:
-            best[ind] = (key, at)
-    picked = {at for _, at in best.values()}
-    local = df["is_local"].fillna(False).astype(bool).tolist()
-    others = [at for at in range(len(df)) if local[at] and values[at] == values[at] and at not in picked]
-    domains = df["domain"].tolist()
-    order = sorted(picked | set(others), key=lambda at: (_DOMAIN_ORDER.get(domains[at], 5), ids[at], at in others, at))
+    order, others = _shown_rows(df, period)
     out = df.iloc[order].reset_index(drop=True)
-    notes = [_other_year_note(periods[at], out_note, period) if at in others else out_note
-             for at, out_note in zip(order, out["note"])]  # fmt: skip
+    periods = df["period"].tolist()
+    notes = [
+        _other_year_note(periods[at], note, period) if at in others else note for at, note in zip(order, out["note"])
+    ]
     from .charts import fmt_value
 
     return out.assign(
@@ -337,6 +329,24 @@ def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
     """The column with the most values (the first of equals): a ward map opens on it, not on a
     mostly empty one."""
     return max(columns, key=lambda c: int(table[c].notna().sum()), default=None)
+
+
+def _shown_rows(df: pd.DataFrame, period: str | None) -> tuple[list[int], set[int]]:
+    """The rows of an indicator table that My area lists, in order: each indicator's value in
+    ``period`` (else its latest year with a value; one with none keeps a "no data" row), followed
+    by its local figures of other years (also returned on their own)."""
+    ids, values, periods = df["indicator_id"].tolist(), df["value"].tolist(), df["period"].tolist()
+    best: dict[str, tuple] = {}
+    for at, (ind, v, p) in enumerate(zip(ids, values, periods)):
+        key = (v == v, p == period, p)
+        if ind not in best or key > best[ind][0]:
+            best[ind] = (key, at)
+    picked = {at for _, at in best.values()}
+    local = df["is_local"].fillna(False).astype(bool).tolist()
+    others = {at for at in range(len(df)) if local[at] and values[at] == values[at] and at not in picked}
+    domains = df["domain"].tolist()
+    order = sorted(picked | others, key=lambda at: (_DOMAIN_ORDER.get(domains[at], 5), ids[at], at in others, at))
+    return order, others
 
 
 def _other_year_note(year: str, note, period: str | None) -> str:
@@ -356,13 +366,16 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     rows = _values.of_areas(wards["code"], db)
     rows = [r for r in zip(rows["area_code"], rows["indicator_id"], rows["period"], rows["value"]) if r[1] in meta]
     chosen = _ward_years(rows, period)
+    at_year: dict[str, dict[str, float]] = {}  # indicator -> ward -> its value in the chosen year
+    for code, ind, p, v in rows:
+        if chosen.get(ind) == p:
+            at_year.setdefault(ind, {}).setdefault(code, v)
     columns: dict[str, dict[str, float]] = {}
     for ind in sorted(chosen, key=lambda i: (_DOMAIN_ORDER.get(meta[i][1], 5), i)):
-        name, _, unit = meta[ind]
+        name, _domain, unit = meta[ind]
         got = columns.setdefault(f"{name} ({unit}, {chosen[ind]})", {})
-        for code, _, p, v in rows:
-            if _ == ind and p == chosen[ind]:
-                got.setdefault(code, v)  # a ward's first value under this heading
+        for code, v in at_year[ind].items():
+            got.setdefault(code, v)  # a ward's first value under this heading
     return wards.assign(
         **{col: np.array([got.get(c, np.nan) for c in wards["code"]], dtype=float) for col, got in columns.items()}
     )
@@ -1100,18 +1113,26 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
     latest = dict(zip(lp["indicator_id"], lp["period"]))
     heads = _indicator_heads(db).value
     out = []
-    for code, name in zip(found, [names[c] for c in found]):
-        rows = _values.of_areas([code], db)
-        rows = list(zip(rows["indicator_id"], rows["period"], rows["value"], rows["note"], *_shift_columns(rows)))
-        for measure in LATEST_MEASURES:
-            if measure not in latest or measure not in heads or not any(r[0] == measure and r[2] == r[2] for r in rows):
-                continue
-            now = next((r for r in rows if r[0] == measure and r[1] == latest[measure]), None)
-            first = [code, name, measure, heads[measure][0], heads[measure][2], latest[measure]]
-            first += [now[2], now[3]] if now else [np.nan, np.nan]
-            shifts = [r[4:] for r in rows if r[0] == LONGEST_SHIFT_OF.get(measure)] or [(np.nan,) * 5]
-            out.extend(first + list(shift) for shift in shifts)
+    for code in found:
+        out.extend(_measure_rows(code, names[code], _values.of_areas([code], db), latest, heads))
     return pd.DataFrame(out, columns=LATEST_COLUMNS).astype(_LATEST_TYPES)
+
+
+def _measure_rows(code: str, name: str, values: pd.DataFrame, latest: dict, heads: dict) -> list[list]:
+    """One area's rows of :func:`latest_and_longest`: each measure it has any value of, at the
+    measure's latest year, once per longest-shift row (or once, with none)."""
+    rows = list(zip(values["indicator_id"], values["period"], values["value"], values["note"], *_shift_columns(values)))
+    out = []
+    for measure in LATEST_MEASURES:
+        has_value = any(ind == measure and v == v for ind, _p, v, *_ in rows)
+        if measure not in latest or measure not in heads or not has_value:
+            continue
+        year = latest[measure]
+        now = next(((v, note) for ind, p, v, note, *_ in rows if ind == measure and p == year), (np.nan, np.nan))
+        head = [code, name, measure, heads[measure][0], heads[measure][2], year, *now]
+        shifts = [shift for ind, _p, _v, _n, *shift in rows if ind == LONGEST_SHIFT_OF.get(measure)] or [[np.nan] * 5]
+        out.extend(head + list(shift) for shift in shifts)
+    return out
 
 
 #: The columns of :func:`latest_and_longest` that hold numbers (the others hold text).
