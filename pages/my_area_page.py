@@ -92,8 +92,7 @@ lens = ui.url_radio(
     help=ui.LENS_HELP,
 )
 
-view = (queries.area_profile, code, period, weights, lens)
-profile = ui.q(*view)
+profile = ui.q(queries.area_profile, code, period, weights, lens)
 head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
 head.header(profile.name)
 where = ", ".join(

@@ -579,7 +579,7 @@ def line_chart(
                 "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.{digits}f}}<extra></extra>",
             }
         )
-        known = [(v, y_) for v, y_ in zip(xs, ys) if y_ is not None and not pd.isna(y_)]
+        known = [(v, y_) for v, y_ in zip(xs, ys) if not pd.isna(y_)]
         if known:
             alt_parts.append(
                 f"{name} from {fmt(known[0][1], digits, unit)} in {known[0][0]} to "

@@ -63,33 +63,24 @@ def geo_location(info: dict, level: str, static_root: str | Path) -> tuple[str, 
 
 def area_bounds(codes: list[str] | tuple[str, ...], db=None) -> tuple[float, float, float, float] | None:
     """Lon/lat box (minx, miny, maxx, maxy) around the boundaries of ``codes``; None if none has one."""
-    kept = _boundary_boxes(db)
-    at = [kept.row_of[c] for c in dict.fromkeys(codes) if c in kept.row_of]
+    row_of, boxes = _boundary_boxes(db).value
+    at = [row_of[c] for c in dict.fromkeys(codes) if c in row_of]
     if not at:
         return None
-    b = kept.boxes[at]
+    b = boxes[at]
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
 
-class _Boxes:
-    """Each boundary's row in ``boxes`` (minx, miny, maxx, maxy). A plain class, read and never
-    changed: ``per_build`` hands it out as it is, not rebuilt."""
-
-    __slots__ = ("row_of", "boxes")
-
-    def __init__(self, row_of: dict[str, int], boxes: np.ndarray):
-        self.row_of, self.boxes = row_of, boxes
-
-
 @_db.per_build(maxsize=2)
-def _boundary_boxes(db=None) -> _Boxes:
-    """Every boundary's lon/lat box, read once per build (7,000 shapes, 3 MB, in a few hundredths
-    of a second): a map's view is then a lookup, not a parse of each of its wards' shapes."""
+def _boundary_boxes(db=None) -> _db.AsIs:
+    """Every boundary's row (code → row) and lon/lat box (minx, miny, maxx, maxy), read once per
+    build (7,000 shapes, 3 MB, in a few hundredths of a second): a map's view is then a lookup,
+    not a parse of each of its wards' shapes."""
     import shapely
 
     df = _db.query("SELECT code, geom_wkb FROM boundaries ORDER BY code", db=db)
     boxes = shapely.bounds(shapely.from_wkb([bytes(b) for b in df["geom_wkb"]])) if len(df) else np.empty((0, 4))
-    return _Boxes({code: i for i, code in enumerate(df["code"])}, np.asarray(boxes, dtype=float))
+    return _db.AsIs(({code: i for i, code in enumerate(df["code"])}, np.asarray(boxes, dtype=float)))
 
 
 # =============================================================================================
@@ -338,7 +329,7 @@ def _shown_rows(df: pd.DataFrame, period: str | None) -> tuple[list[int], set[in
     ids, values, periods = df["indicator_id"].tolist(), df["value"].tolist(), df["period"].tolist()
     best: dict[str, tuple] = {}
     for at, (ind, v, p) in enumerate(zip(ids, values, periods)):
-        key = (v == v, p == period, p)
+        key = (v == v, *_year_rank(p, period))
         if ind not in best or key > best[ind][0]:
             best[ind] = (key, at)
     picked = {at for _, at in best.values()}
@@ -386,11 +377,15 @@ def _ward_years(rows: list[tuple], period: str | None) -> dict[str, str]:
     else the latest year one has."""
     chosen: dict[str, str] = {}
     for _, ind, p, v in rows:
-        if v != v or (ind in chosen and chosen[ind] == period):
-            continue  # no value, or the indicator already has the wanted year
-        if p == period or p > chosen.get(ind, ""):
+        if v == v and (ind not in chosen or _year_rank(p, period) > _year_rank(chosen[ind], period)):
             chosen[ind] = p
     return chosen
+
+
+def _year_rank(year: str, wanted: str | None) -> tuple[bool, str]:
+    """Which year of an indicator a table shows, as a sort key: the wanted year above any other,
+    then the latest."""
+    return year == wanted, year
 
 
 @_db.per_build(maxsize=2)
@@ -869,7 +864,7 @@ def area_profile(
     """Collect the profile of one area. Wards take the index of their district (the index is
     not computed for wards: they have no spending data) and show their own indicators. Kept per
     build (every council's, with the pages' default settings, is made by the server's warm-up:
-    :func:`powerbalance.warm.page_requests`)."""
+    :func:`powerbalance.warm.council_profiles`)."""
     a = area(code, db)
     if a is None:
         raise KeyError(f"unknown area {code}")
@@ -1121,27 +1116,24 @@ def latest_and_longest(codes: list[str] | tuple[str, ...], db=None) -> pd.DataFr
 def _measure_rows(code: str, name: str, values: pd.DataFrame, latest: dict, heads: dict) -> list[list]:
     """One area's rows of :func:`latest_and_longest`: each measure it has any value of, at the
     measure's latest year, once per longest-shift row (or once, with none)."""
-    rows = list(zip(values["indicator_id"], values["period"], values["value"], values["note"], *_shift_columns(values)))
+    columns = ("indicator_id", "period", "value", "denominator", "numerator", "note")
+    rows = list(zip(*(values[c] for c in columns)))
     out = []
     for measure in LATEST_MEASURES:
         has_value = any(ind == measure and v == v for ind, _p, v, *_ in rows)
         if measure not in latest or measure not in heads or not has_value:
             continue
         year = latest[measure]
-        now = next(((v, note) for ind, p, v, note, *_ in rows if ind == measure and p == year), (np.nan, np.nan))
+        now = next(((v, note) for ind, p, v, _d, _n, note in rows if ind == measure and p == year), (np.nan, np.nan))
         head = [code, name, measure, heads[measure][0], heads[measure][2], year, *now]
-        shifts = [shift for ind, _p, _v, _n, *shift in rows if ind == LONGEST_SHIFT_OF.get(measure)] or [[np.nan] * 5]
+        # a longest shift: its span, value, from (the denominator), to (the numerator) and note
+        shifts = [shift for ind, *shift in rows if ind == LONGEST_SHIFT_OF.get(measure)] or [[np.nan] * 5]
         out.extend(head + list(shift) for shift in shifts)
     return out
 
 
 #: The columns of :func:`latest_and_longest` that hold numbers (the others hold text).
 _LATEST_TYPES = {c: float if c in ("value", "shift_value", "shift_from", "shift_to") else "str" for c in LATEST_COLUMNS}
-
-
-def _shift_columns(rows: pd.DataFrame) -> tuple:
-    """A longest shift's period, value, from, to and note in ``indicator_values`` terms."""
-    return rows["period"], rows["value"], rows["denominator"], rows["numerator"], rows["note"]
 
 
 @_db.per_build(maxsize=4)
