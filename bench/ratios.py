@@ -97,10 +97,12 @@ async def _reruns(
     query: str,
     reruns: int,
     start: asyncio.Event,
+    connected: asyncio.Semaphore,
 ) -> list[load.Visit]:
     """One session: the first visit (round 0), then ``reruns`` more runs of the same page, each with
     the address the page left in the browser's bar (as a browser's rerun sends it)."""
     async with load.Session(url, number) as s:
+        connected.release()
         await start.wait()
         visits = []
         for r in range(reruns + 1):
@@ -111,20 +113,32 @@ async def _reruns(
         return visits
 
 
-async def _many(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> list[load.Visit]:
-    start = asyncio.Event()
+async def _many(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> tuple[list[load.Visit], float]:
+    """Every session connects, then all start together; the seconds returned run from that start
+    to the last session's end (connecting is not serving: a fixed wait for it had counted as
+    serving time in the throughput figures)."""
+    start, connected = asyncio.Event(), asyncio.Semaphore(0)
     tasks = [
-        asyncio.create_task(_reruns(url, i, page, queries[i % len(queries)], reruns, start)) for i in range(sessions)
+        asyncio.create_task(_reruns(url, i, page, queries[i % len(queries)], reruns, start, connected))
+        for i in range(sessions)
     ]
-    await asyncio.sleep(0.5)  # everyone connected; then all start together
+    everyone = asyncio.ensure_future(_acquire(connected, sessions))
+    await asyncio.wait([everyone, *tasks], return_when=asyncio.FIRST_COMPLETED)  # a failed session ends the wait
+    everyone.cancel()
     start.set()
-    return [v for t in await asyncio.gather(*tasks) for v in t]
+    t0 = time.perf_counter()
+    visits = [v for t in await asyncio.gather(*tasks) for v in t]
+    return visits, time.perf_counter() - t0
+
+
+async def _acquire(semaphore: asyncio.Semaphore, times: int) -> None:
+    for _ in range(times):
+        await semaphore.acquire()
 
 
 def sessions_run(url: str, sessions: int, page: str, queries: list[str], reruns: int) -> tuple[list[load.Visit], float]:
-    t0 = time.perf_counter()
-    visits = asyncio.run(_many(url, sessions, page, queries, reruns))
-    return visits, time.perf_counter() - t0
+    """The sessions' visits, and the seconds from their common start to the last one's end."""
+    return asyncio.run(_many(url, sessions, page, queries, reruns))
 
 
 def _secs(visits: list[load.Visit], first: bool) -> list[float]:
@@ -142,7 +156,7 @@ def _failed(visits: list[load.Visit]) -> list[str]:
 def single_user(server, page: str, query: str, reruns: int) -> dict:
     """One session's warm reruns of one page: p50 seconds and server CPU per run."""
     sampler = load.MemorySampler(server.proc.pid)
-    asyncio.run(_many(server.url, 1, page, [query], 1))  # caches warm (first look + one rerun)
+    sessions_run(server.url, 1, page, [query], 1)  # caches warm (first look + one rerun)
     with sampler:
         visits, _ = sessions_run(server.url, 1, page, [query], reruns - 1)
     # the kernel counts CPU in clock ticks: a page too cheap to use one tick in these runs is

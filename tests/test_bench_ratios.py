@@ -82,3 +82,15 @@ def test_only_etl_measures_the_etl_figure_alone(monkeypatch, capsys, tmp_path):
     figures.update(etl_build_s=3.5, etl_build_ratio=3.5)
     assert ratios.main(["--only", "etl", "--raw", str(tmp_path)]) == 1
     assert "3.50x (target <= 3.0x)  MISSED" in capsys.readouterr().out
+
+
+def test_sessions_that_cannot_connect_fail_the_run_at_once():
+    """The sessions start together once every one has connected; one that cannot connect ends the
+    wait with its error (the run neither hangs nor reports a figure)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    with pytest.raises(OSError):
+        ratios.sessions_run(f"http://127.0.0.1:{port}", 3, "overview", [""], 1)
