@@ -350,7 +350,7 @@ if profile.wards is not None and len(profile.wards):
             key="ma_ward_metric",
             default=queries.best_covered(wards, value_cols),
         )
-        url = ui.geo_url("ward")
+        url = ui.geo_url("ward", profile.ward_district)
         if url is not None:
             bounds = ui.q(queries.area_bounds, tuple(wards["code"]))
             fig, alt = ui.figure(

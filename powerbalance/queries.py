@@ -26,7 +26,7 @@ from . import lenses as _lenses
 from . import quadrants as _quadrants
 from . import registry as _registry
 from . import values as _values
-from .codes import ENGLAND
+from .codes import ENGLAND, is_gss
 from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 
 LEVELS = ("ward", "district", "county", "region")
@@ -50,14 +50,19 @@ def build_info(db=None) -> dict:
     return row
 
 
-def geo_location(info: dict, level: str, static_root: str | Path) -> tuple[str, Path]:
-    """URL (for Plotly) and file path of a level's boundary file for a build. ``static_root``
-    is the folder Streamlit serves at /app/static (``static/`` beside the main script). A
-    database built with ``--static`` elsewhere points at files this server does not serve; the
-    caller checks the path and says so instead of drawing an empty map."""
+def geo_location(info: dict, level: str, static_root: str | Path, district: str | None = None) -> tuple[str, Path]:
+    """URL (for Plotly) and file path of a level's boundary file for a build; with ``district``,
+    of that district's own ward file (``ward/<code>.geojson``, written by the build beside the
+    whole level's file). ``static_root`` is the folder Streamlit serves at /app/static
+    (``static/`` beside the main script). A database built with ``--static`` elsewhere points at
+    files this server does not serve; the caller checks the path and says so instead of drawing
+    an empty map."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
-    url = f"{info['geo_path'].rstrip('/')}/{level}.geojson"
+    if district is not None and (level != "ward" or not is_gss(district)):
+        raise ValueError(f"no {level} file of district {district!r}")
+    name = f"ward/{district}" if district else level
+    url = f"{info['geo_path'].rstrip('/')}/{name}.geojson"
     return url, Path(static_root) / url.removeprefix("/app/static/")
 
 
@@ -839,6 +844,7 @@ class AreaProfile:
     peers: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
     wards: pd.DataFrame | None = None
+    ward_district: str | None = None  # the district whose wards ``wards`` lists
     latest: pd.DataFrame | None = None  # measures at their latest year, with the longest shift (issue 12)
     build_id: str = ""
     built_at: str = ""
@@ -933,6 +939,7 @@ def area_profile(
     _add_benchmarks(p, a, db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
+        p.ward_district = a["district_code"]
     _add_reading(p)
     return p
 

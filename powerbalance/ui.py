@@ -684,10 +684,15 @@ def served_static_root() -> Path:
     return main.parent / "static"
 
 
-def geo_url(level: str) -> str | None:
+def geo_url(level: str, district: str | None = None) -> str | None:
     """URL of this build's boundary file, or None (with a visible explanation) when the file is
-    not where this server serves static files."""
+    not where this server serves static files. With ``district``: that district's own ward file,
+    so a council's ward map fetches its wards only (a build older than those files: every ward)."""
     info = q(queries.build_info)
+    if district is not None:
+        url, path = queries.geo_location(info, level, served_static_root(), district)
+        if path.is_file():
+            return url
     url, path = queries.geo_location(info, level, served_static_root())
     if not path.is_file():
         st.warning(

@@ -434,6 +434,37 @@ def test_static_files(geo_build, con, level, budget):
     assert con.execute("SELECT geo_path FROM build_info").fetchone()[0].endswith(f"/geo/{geo_build.build_id}")
 
 
+def test_each_district_has_its_own_ward_file(geo_build, con):
+    """``ward/<district>.geojson``: exactly the district's wards in ``areas`` that the whole ward
+    file has, as the same features in the same order, so a council's ward map fetches its own."""
+    whole = json.loads((geo_build.geo_dir / "ward.geojson").read_text(encoding="utf-8"))["features"]
+    district_of = dict(con.execute("SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
+    expected: dict[str, list[dict]] = {}
+    for f in whole:
+        expected.setdefault(district_of[f["id"]], []).append(f)
+    files = sorted((geo_build.geo_dir / "ward").glob("*.geojson"))
+    assert {p.stem for p in files} == set(expected)
+    districts = {c for (c,) in con.execute("SELECT code FROM areas WHERE level = 'district'").fetchall()}
+    assert set(expected) <= districts
+    for path in files:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        assert doc["type"] == "FeatureCollection" and doc["features"] == expected[path.stem]
+    facts = dict(con.execute("SELECT fact, value FROM load_facts WHERE source_id = 'boundaries'").fetchall())
+    assert facts["ward_district_files"] == len(files)
+    adur = (geo_build.geo_dir / "ward" / "E07000223.geojson").stat().st_size
+    assert adur < (geo_build.geo_dir / "ward.geojson").stat().st_size / 100  # a council fetches its own
+
+
+def test_ward_files_are_written_for_codes_only(tmp_path):
+    feats = ['{"id":"a"}', '{"id":"b"}', '{"id":"c"}', '{"id":"d"}']
+    n = b.write_wards_by_district(tmp_path, feats, ["E07000223", None, "../../etc", "E07000223"])
+    assert n == 1 and [p.name for p in (tmp_path / "ward").iterdir()] == ["E07000223.geojson"]
+    assert json.loads((tmp_path / "ward" / "E07000223.geojson").read_text()) == {
+        "type": "FeatureCollection",
+        "features": [{"id": "a"}, {"id": "d"}],
+    }
+
+
 @pytest.mark.parametrize("level", ["ward", "district", "region"])
 def test_simplified_layers_have_no_overlaps_or_gaps(geo_build, level):
     """In EPSG:27700: the union's area equals the sum of the areas (no overlap) and the union has

@@ -105,7 +105,7 @@ def test_ward_map_and_brief_download(browser, server, requests_seen):
     ctx, page, w, errors = open_page(browser, server, requests_seen, "/my-area?area=E07000223")
     try:
         wait_map(page)
-        assert geo_requests(w) and all(u.endswith("/ward.geojson") for u in geo_requests(w))
+        assert geo_requests(w) and all(u.endswith("/ward/E07000223.geojson") for u in geo_requests(w))  # Adur's own
         with page.expect_download() as dl:
             page.locator('[data-testid="stDownloadButton"]').filter(has_text="Download the brief (HTML)").click()
         html = dl.value.path().read_text(encoding="utf-8")

@@ -245,6 +245,15 @@ def test_build_info_and_geo_location(db, built):
     assert path.is_file()
     first = json.loads(path.read_text())["features"][0]
     assert first["id"].startswith("E05")
+    # a district's own ward file: the wards its profile lists
+    profile = queries.area_profile("E07000223", db=db)
+    url, path = queries.geo_location(info, "ward", static, profile.ward_district)
+    assert url == f"/app/static/geo/{result.build_id}/ward/E07000223.geojson"
+    ids = [f["id"] for f in json.loads(path.read_text())["features"]]
+    assert sorted(ids) == sorted(profile.wards["code"])
+    for level, district in (("district", "E07000223"), ("ward", "../x"), ("ward", "E07000223/../../y")):
+        with pytest.raises(ValueError):
+            queries.geo_location(info, level, static, district)
 
 
 def test_map_values_has_every_area_and_no_zero_filling(db):

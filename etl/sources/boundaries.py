@@ -758,12 +758,38 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 def feature_collection(codes: list[str], names: list[str], geoms: np.ndarray) -> bytes:
     """Minimal GeoJSON for the browser: id = GSS code, properties code + name, no whitespace.
     (GEOS writes each coordinate as its shortest round-trip decimal, so 4 dp stay 4 dp.)"""
-    feats = [
+    return _collection(_features(codes, names, geoms))
+
+
+def _features(codes: list[str], names: list[str], geoms: np.ndarray) -> list[str]:
+    return [
         f'{{"type":"Feature","id":{json.dumps(code)},"properties":{{"code":{json.dumps(code)},'
         f'"name":{json.dumps(name, ensure_ascii=False)}}},"geometry":{geom}}}'
         for code, name, geom in zip(codes, names, shapely.to_geojson(np.asarray(geoms, dtype=object)))
     ]
-    return ('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}").encode("utf-8")
+
+
+def _collection(features: list[str]) -> bytes:
+    return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode("utf-8")
+
+
+#: folder (beside ward.geojson) of one ward file per district: a council's ward map fetches its own
+#: wards, not the 2.4 MB of every ward in England
+WARDS_BY_DISTRICT = "ward"
+
+
+def write_wards_by_district(geo_dir: Path, features: list[str], districts: list[str | None]) -> int:
+    """``ward/<district code>.geojson`` for every district with wards: the features of the whole
+    ward file, in its order, grouped by each ward's district in ``areas``. Returns the files written."""
+    by_district: dict[str, list[str]] = {}
+    for feature, district in zip(features, districts):
+        if district and is_gss(district):  # a code, never a path
+            by_district.setdefault(district, []).append(feature)
+    folder = geo_dir / WARDS_BY_DISTRICT
+    folder.mkdir(exist_ok=True)
+    for district, feats in by_district.items():
+        (folder / f"{district}.geojson").write_bytes(_collection(feats))
+    return len(by_district)
 
 
 # --------------------------------------------------------------------------------------------
@@ -901,7 +927,10 @@ def _load_level(
         table_geoms = table.geoms
 
     out = geo_dir / f"{spec.level}.geojson"
-    out.write_bytes(feature_collection(codes, [at_level[c][0] for c in codes], web.geoms))
+    features = _features(codes, [at_level[c][0] for c in codes], web.geoms)
+    out.write_bytes(_collection(features))
+    if spec.level == "ward":
+        rep.facts["ward_district_files"] = write_wards_by_district(geo_dir, features, [at_level[c][1] for c in codes])
     tol_arr = np.broadcast_to(np.asarray(tolerance, dtype=float), (len(topo.arcs),))
     rep.facts.update(
         {
