@@ -17,6 +17,10 @@ HOST:PORT in front of them, with a configuration generated into a run folder (ne
   answered, so the browser stays there rather than moving back (and losing its session again)
   when the failed worker returns.
 
+nginx also serves the app's static files (``/app/static/``: each build's boundary maps and open-data
+exports) itself, from the folder the workers would serve them from, so no worker spends Python time
+streaming a file.
+
 Then it supervises: a worker that dies (crash, OOM killer, SIGKILL) is started again within a
 second, and so is nginx. SIGTERM or Ctrl-C stops everything it started. Every worker gets the same
 ``server.cookieSecret`` (generated per run unless ``STREAMLIT_SERVER_COOKIE_SECRET`` is set), so an
@@ -56,10 +60,18 @@ def _worker_id(i: int) -> str:
     return f"w{i}"
 
 
-def site_config(worker_ports: list[int], listen: str, worker_header: bool = False) -> str:
+#: the static folder of the deployed checkout (deploy/README.md: /srv/power-balance)
+DEPLOYED_STATIC = "/srv/power-balance/static"
+
+
+def site_config(
+    worker_ports: list[int], listen: str, worker_header: bool = False, static_root: str | Path = DEPLOYED_STATIC
+) -> str:
     """The ``http``-level part of the nginx configuration: affinity maps, the upstreams of workers
-    and the server that proxies to them. ``worker_header`` adds ``X-PB-Worker`` (the worker's
-    address) to every response — for tests and diagnosis, off in the deployed site."""
+    and the server that proxies to them, and serves the app's static files (boundary maps, open-data
+    exports) itself from ``static_root``, the folder the workers serve at /app/static.
+    ``worker_header`` adds ``X-PB-Worker`` (the worker's address) to every proxied response — for
+    tests and diagnosis, off in the deployed site."""
 
     def server(port: int, backup: bool = False) -> str:
         return f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=3s{' backup' if backup else ''};"
@@ -108,6 +120,7 @@ upstream powerbalance_any {{
 server {{
     listen {listen};
     client_max_body_size 20m;   # = server.maxUploadSize in .streamlit/config.toml
+{_static_location(static_root)}
     location / {{
         proxy_pass http://$pb_upstream;
         proxy_http_version 1.1;
@@ -127,11 +140,42 @@ server {{
 """
 
 
-def nginx_config(run_dir: Path, worker_ports: list[int], listen: str, worker_header: bool = False) -> str:
-    """A complete nginx.conf for a foreground nginx whose every file lives in ``run_dir``."""
+def _static_location(static_root: str | Path) -> str:
+    """The app's static files (``server.enableStaticServing``: each build's boundary maps and
+    open-data exports under geo/<build id>/) served by nginx from the folder the workers would
+    serve them from, with the headers Streamlit gives them: no worker spends Python time streaming
+    a file. Hidden files (a build still being written) are not served."""
+    root = str(static_root).rstrip("/")
+    return f"""\
+    # The app's static files (each build's boundary maps and exports), from the workers' folder:
+    # nginx streams and compresses them, so no worker spends Python time on a file.
+    location /app/static/ {{
+        alias {root}/;
+        types {{
+            application/geo+json geojson;
+            application/json     json;
+            text/csv             csv;
+        }}
+        default_type application/octet-stream;
+        add_header Access-Control-Allow-Origin "*" always;
+        add_header X-Content-Type-Options nosniff always;
+        gzip on;
+        gzip_types application/geo+json application/json text/csv;
+        gzip_min_length 1024;
+        location ~ /\\. {{
+            return 404;
+        }}
+    }}"""
+
+
+def nginx_config(
+    run_dir: Path, worker_ports: list[int], listen: str, worker_header: bool = False, static_root: str | Path = ""
+) -> str:
+    """A complete nginx.conf for a foreground nginx whose every file lives in ``run_dir`` (the
+    static files excepted: ``static_root``, the workers' static folder)."""
     tmp = run_dir / "nginx-tmp"
     return f"""\
-worker_processes 1;
+{_worker_user(static_root)}worker_processes 1;
 daemon off;
 pid {run_dir / 'nginx.pid'};
 error_log {run_dir / 'nginx-error.log'} warn;
@@ -144,8 +188,19 @@ http {{
     uwsgi_temp_path {tmp / 'uwsgi'};
     scgi_temp_path {tmp / 'scgi'};
     include /etc/nginx/mime.types;
-{site_config(worker_ports, listen, worker_header)}}}
+{site_config(worker_ports, listen, worker_header, static_root or DEPLOYED_STATIC)}}}
 """
+
+
+def _worker_user(static_root: str | Path) -> str:
+    """nginx started as root runs its workers as ``nobody``, who may not read the app's folder (a
+    checkout under /root, a private temporary folder): then they run as the folder's owner, as the
+    Streamlit workers do. Started as anyone else, nginx's workers are that user already."""
+    if os.geteuid() != 0 or not static_root or not Path(static_root).exists():
+        return ""
+    import pwd
+
+    return f"user {pwd.getpwuid(Path(static_root).stat().st_uid).pw_name};\n"
 
 
 def nginx_binary() -> str | None:
@@ -180,6 +235,7 @@ class Cluster:
         self.workers = [Worker(p) for p in self.worker_ports]
         self.nginx: subprocess.Popen | None = None
         self.secret = os.environ.get("STREAMLIT_SERVER_COOKIE_SECRET") or secrets.token_hex(32)
+        self.static_root = Path(self.script).resolve().parent / "static"  # what Streamlit serves at /app/static
         self._stopping = False
 
     # ---- workers
@@ -241,7 +297,11 @@ class Cluster:
             raise SystemExit("nginx is not installed: `make nginx` (Debian's package) or apt-get install nginx")
         (self.run_dir / "nginx-tmp").mkdir(exist_ok=True)
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(nginx_config(self.run_dir, self.worker_ports, f"{self.host}:{self.port}", self.worker_header))
+        conf.write_text(
+            nginx_config(
+                self.run_dir, self.worker_ports, f"{self.host}:{self.port}", self.worker_header, self.static_root
+            )
+        )
         check = subprocess.run(
             [binary, "-t", "-q", "-p", str(self.run_dir), "-e", "stderr", "-c", str(conf)],
             capture_output=True,
@@ -337,6 +397,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--script", default=str(ROOT / "dashboard.py"))
     ap.add_argument(
+        "--static",
+        default=DEPLOYED_STATIC,
+        help=f"with --print-site: the static folder nginx serves at /app/static (default {DEPLOYED_STATIC})",
+    )
+    ap.add_argument(
         "--worker-header",
         action="store_true",
         help="add X-PB-Worker (the worker's address) to every response (tests, diagnosis)",
@@ -355,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     first = args.worker_port or args.port + 1
     ports = list(range(first, first + args.workers))
     if args.print_site:
-        sys.stdout.write(site_config(ports, f"{args.host}:{args.port}"))
+        sys.stdout.write(site_config(ports, f"{args.host}:{args.port}", static_root=args.static))
         return 0
     extra = [a for a in args.streamlit_args if a != "--"]
     cluster = Cluster(

@@ -15,15 +15,18 @@ The generated and deployed nginx configurations are checked by nginx itself (``n
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from bench import build_of
@@ -120,6 +123,38 @@ def _http_worker(url: str, cookie: str) -> str:
 
 async def _visits(s: load.Session, pages: list[tuple[str, str]]) -> list[load.Visit]:
     return [await s.visit(p, q) for p, q in pages]
+
+
+def _get(url: str, **headers) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), b""
+
+
+@needs_nginx
+def test_static_files_are_served_by_nginx_itself(served):
+    """A build's boundary maps and exports come from nginx, not a worker (no worker address on the
+    response): the file's bytes, compressed when the browser accepts it, and nothing hidden."""
+    con = duckdb.connect(str(served.live), read_only=True)
+    geo_path = con.execute("SELECT geo_path FROM build_info").fetchone()[0]
+    con.close()
+    folder = served.app / "static" / geo_path.removeprefix("/app/static/")
+    for name in ("district.geojson", "ward/E07000223.geojson"):
+        status, headers, body = _get(served.url + f"{geo_path}/{name}")
+        assert status == 200 and "X-PB-Worker" not in headers
+        assert headers["Content-Type"] == "application/geo+json" and headers["X-Content-Type-Options"] == "nosniff"
+        assert body == (folder / name).read_bytes()
+        status, headers, body = _get(served.url + f"{geo_path}/{name}", **{"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip" and gzip.decompress(body) == (folder / name).read_bytes()
+    hidden = served.app / "static" / "geo" / ".building-test"
+    hidden.mkdir(exist_ok=True)
+    (hidden / "ward.geojson").write_text("{}")
+    assert _get(served.url + "/app/static/geo/.building-test/ward.geojson")[0] == 404
+    assert _get(served.url + f"{geo_path}/no-such.geojson")[0] == 404
+    # the page itself still comes from a worker
+    assert "X-PB-Worker" in _get(served.url + "/_stcore/health")[1]
 
 
 @needs_nginx
