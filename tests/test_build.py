@@ -443,3 +443,49 @@ def test_work_is_done_in_the_build_when_the_helper_dies(tmp_path):
     os.kill(int(marker.read_text()), signal.SIGKILL)
     assert work.result() == os.getpid()
     assert in_helper(helper_pid).result() not in (0, os.getpid())
+
+
+def test_exports_written_beside_the_default_answers_match_the_database(tiny_raw, tmp_path, monkeypatch):
+    """The helper writes the open exports of the finished tables while the build computes the
+    default answers; the files are those of the published database."""
+    import pandas as pd
+
+    from etl import build as build_module
+    from etl import precompute
+    from etl.exports import EXPORT_DIR, TABLES
+
+    monkeypatch.setattr(build_module, "_derive_indicators", lambda *a: None)  # tiny has nothing to derive from
+    monkeypatch.setattr(precompute, "answers_of_file", lambda path: {})
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    res = build(tiny_raw, db, static_dir=static, sources=[TinySource()], log=lambda *a: None)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for name, (_, select, _) in TABLES.items():
+            written = pd.read_parquet(res.geo_dir / EXPORT_DIR / f"{name}.parquet")
+            assert len(written) == con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0], name
+    finally:
+        con.close()
+    assert leftovers(db, static) == []
+
+
+def test_failure_while_the_helper_writes_exports_publishes_nothing_and_leaves_no_files(tiny_raw, tmp_path, monkeypatch):
+    """A build failing while its helper writes the open exports waits for the helper before it
+    removes its files: the live database is untouched and nothing is written after."""
+    import time
+
+    from etl import build as build_module
+    from etl import precompute
+
+    def fail(path):
+        raise RuntimeError("injected failure computing the default answers")
+
+    db, static = tmp_path / "pb.duckdb", tmp_path / "static"
+    build(tiny_raw, db, static_dir=static, sources=[TinySource()], derive=False, log=lambda *a: None)
+    before = sha(db)
+    monkeypatch.setattr(build_module, "_derive_indicators", lambda *a: None)
+    monkeypatch.setattr(precompute, "answers_of_file", fail)
+    with pytest.raises(RuntimeError, match="injected failure computing"):
+        build(tiny_raw, db, static_dir=static, sources=[TinySource()], log=lambda *a: None)
+    time.sleep(0.3)  # any export still being written would appear now
+    assert sha(db) == before and leftovers(db, static) == []
+    assert len(list((static / "geo").iterdir())) == 1  # the first build's folder only

@@ -448,22 +448,69 @@ def test_find_places_real_parish(geo_db):
     ]
 
 
+def _same_as_table(found, table: pd.DataFrame, keys: list[str]) -> None:
+    """``found`` (east, north, laua) is what the kept table gives for ``keys``."""
+    expected = table[~table.index.duplicated()].reindex(keys)
+    east, north, laua = found
+    assert np.array_equal(east, expected["east"].to_numpy(float), equal_nan=True)
+    assert np.array_equal(north, expected["north"].to_numpy(float), equal_nan=True)
+    assert laua.tolist() == [x if isinstance(x, str) else "" for x in expected["laua"].astype(object)]
+
+
 def test_bulk_scan_of_a_letter_finds_what_the_kept_table_finds():
     """The ETL's one-off lookup (``keep_directory=False``) scans each letter instead of building and
     keeping its table; for real postcodes, absent ones, a repeat and odd spacing it must give
-    exactly what the kept table gives."""
+    exactly what the kept table gives, read in place and unpacked alike."""
     table = places._read_postcode_letter("Y")
     listed = table.index[:: max(1, len(table) // 400)].tolist()
-    keys = [*listed, listed[0], "YO999ZZ", "Y"]
+    keys = [*listed, listed[0], "YO999ZZ", "Y", "YO1 7HH", "yo17hh"]
+    data = places._postcode_bytes("Y")
+    assert places._Layout.of(data) is not None  # the package's layout: read in place
     found = places._scan_postcode_letter("Y", keys)
-    expected = table[~table.index.duplicated()].reindex(keys)
-    assert found.index.tolist() == keys
-    assert np.array_equal(found["east"].to_numpy(float), expected["east"].to_numpy(float), equal_nan=True)
-    assert np.array_equal(found["north"].to_numpy(float), expected["north"].to_numpy(float), equal_nan=True)
-    as_text = [x if isinstance(x, str) else "" for x in expected["laua"].astype(object)]
-    assert [x if isinstance(x, str) else "" for x in found["laua"]] == as_text
-    assert found["east"].notna().sum() > len(listed) * 0.9  # found, not compared empty with empty
-    assert found.loc[["YO999ZZ", "Y"], "east"].isna().all()
+    _same_as_table(found, table, keys)
+    _same_as_table(places._scan_unpacked(places._unpack_columns(data), keys), table, keys)
+    assert np.isfinite(found[0]).sum() > len(listed) * 0.9  # found, not compared empty with empty
+    assert np.isnan(found[0][-4:]).all()
+
+
+def _directory_file(folder: Path, letter: str, data: dict) -> None:
+    import brotli
+    import msgpack
+
+    payload = {"columns": list(data), "data": data}
+    (folder / f"postcodes_{letter}.msgpack.br").write_bytes(brotli.compress(msgpack.packb(payload)))
+
+
+L1, L2, L3 = "E06000001", "E06000002", "E06000003"
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    "pcd,laua,east,in_place",
+    [
+        # the package's layout, with a district missing (NaN) and a postcode listed twice
+        (["XA1 1AA", "XA1 1AB", "XA1 1AB", "XA121AA"], [L1, NAN, L2, L3], None, True),
+        # other layouts, unpacked and searched whole: out of order; a postcode without its padding;
+        # spaces where the ONS form has none; a district missing as nil; a whole-number grid reference
+        (["XA121AA", "XA1 1AB", "XA1 1AA", "XA1 1AB"], [L3, L2, L1, L1], None, True),
+        (["XA1 1AA", "XA11AB", "XA121AA"], [L1, L2, L3], None, False),
+        (["XA1 1AA", "XA 11AB", "XA121AA"], [L1, L2, L3], None, False),
+        (["XA1 1AA", "XA1 1AB", "XA121AA"], [L1, None, L3], None, False),
+        (["XA1 1AA", "XA1 1AB", "XA121AA"], [L1, L2, L3], [400000, 400001.0, 400002.0], False),
+    ],
+)
+def test_bulk_scan_reads_any_directory_file_as_the_table_does(tmp_path, monkeypatch, pcd, laua, east, in_place):
+    """A directory file laid out as the package lays it out is read in place (in any order: it is
+    sorted first when it is not); any other layout is unpacked and searched. Either way the answer
+    is the kept table's, taking the first listing of a postcode listed twice."""
+    east = east or [400000.0 + i for i in range(len(pcd))]
+    _directory_file(tmp_path, "X", {"pcd": pcd, "laua": laua, "oseast1m": east, "osnrth1m": [300000.0] * len(pcd)})
+    monkeypatch.setenv("QLACREF_DATA_DIR", str(tmp_path))
+    keys = ["XA11AB", "XA121AA", "XA11AA", "XA99ZZ", "XA1 1AA", "XA11AC"]
+    assert (places._Layout.of(places._postcode_bytes("X")) is not None) == in_place
+    found = places._scan_postcode_letter("X", keys)
+    _same_as_table(found, places._read_postcode_letter("X"), keys)
+    assert np.isfinite(found[0][:3]).all()
 
 
 def test_bulk_lookup_keeps_no_letter_and_agrees_with_the_kept_one(monkeypatch):
