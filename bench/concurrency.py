@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -53,6 +54,20 @@ def navigation() -> list[tuple[str, str]]:
     from powerbalance.navigation import pages
 
     return [(p.file, p.url_path) for p in pages()]
+
+
+@functools.cache
+def _default_url_path() -> str:
+    from powerbalance.navigation import pages
+
+    return next(p.url_path for p in pages() if p.default)
+
+
+def browser_page_name(url_path: str) -> str:
+    """The page name a browser's rerun sends for a page: "" for the default page (the app's root
+    address; its own path, e.g. "overview", is not a page to Streamlit, which would answer "page
+    not found" and run the default page anyway)."""
+    return "" if url_path == _default_url_path() else url_path
 
 
 def mirror_app(folder: Path) -> Path:
@@ -170,7 +185,7 @@ class Session:
 
         msg = BackMsg()
         msg.rerun_script.query_string = query
-        msg.rerun_script.page_name = page
+        msg.rerun_script.page_name = browser_page_name(page)
         msg.rerun_script.cached_message_hashes.extend(self.kept)
         v = Visit(self.number, page, query, time.time(), worker=self.worker)
         t0 = time.perf_counter()
@@ -185,6 +200,8 @@ class Session:
                         self._element(fwd.delta.new_element, v)
                     elif kind == "page_info_changed":
                         v.url_query = fwd.page_info_changed.query_string
+                    elif kind == "page_not_found":
+                        v.problems.append(f"page not found: {page!r} (the default page ran instead)")
                     elif (
                         kind == "session_event"
                         and fwd.session_event.WhichOneof("type") == "script_compilation_exception"

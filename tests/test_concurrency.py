@@ -72,6 +72,21 @@ def test_a_session_keeps_big_elements_as_a_browser_does(served, real_db):
     assert (again.headings, again.metrics, again.geo_urls) == (first.headings, first.metrics, first.geo_urls)
 
 
+def test_a_session_opens_the_default_page_as_a_browser_does(served):
+    """The Overview is the app's root address: a session asks for it as a browser does (page name
+    ""), and a page Streamlit does not know is a problem of the visit, not a quiet fall-back."""
+    import asyncio
+
+    async def visits():
+        async with load.Session(served.url, 0) as s:
+            return await s.visit("overview"), await s.visit("no-such-page")
+
+    overview, missing = asyncio.run(visits())
+    assert load.browser_page_name("overview") == "" and load.browser_page_name("my-area") == "my-area"
+    assert overview.ok and overview.headings, overview.problems
+    assert not missing.ok and any("page not found" in p for p in missing.problems)
+
+
 def test_the_data_check_catches_another_sessions_data(real_db):
     """The checker itself: a My area showing another council, or a Data page showing another
     build, is reported."""
