@@ -56,11 +56,11 @@ lens = ui.url_radio(
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 
-shift_all = ui.q(queries.shifts, "district", lens, weights)
-title, finding = ui.q_then((queries.shifts, "district", lens, weights), queries.overview_headline, "councils")
-placed = ui.q(queries.quadrant_areas, "district")
+shifts = (queries.shifts, "district", lens, weights)
+title, finding = ui.q_then(shifts, queries.overview_headline, "councils")
+placed_q = (queries.quadrant_areas, "district")
 with header:
-    quadrant_counts = ui.q_then((queries.quadrant_areas, "district"), quadrants.headline)
+    quadrant_counts = ui.q_then(placed_q, quadrants.headline)
     ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrant_counts}\n\n" + INTRO)
     england = (queries.latest_and_longest, (codes.ENGLAND,))
     if len(ui.q(*england)):  # the measures that run past the index years, each naming its years
@@ -71,13 +71,14 @@ with header:
 
 # --- the index map ---------------------------------------------------------------------------------
 lens_map = "place" if level == "region" and lens == "council" else lens
-values = ui.q(queries.index_map_values, level, period, weights, lens_map)
-n, m = queries.index_coverage(values.rename(columns={"value": "index"}))
+map_q = (queries.index_map_values, level, period, weights, lens_map)
+values = ui.q(*map_q)
+n, m = ui.q_then(map_q, queries.value_coverage)
 st.subheader(f"Provider → Enabler index, {period}")
 url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]
 if url is not None:
-    fig, alt = ui.figure(charts.choropleth_map, values, url, measure="Index (0–100)", area_label=plural, height=540)
+    fig, alt = ui.q_then(map_q, charts.choropleth_map, url, measure="Index (0–100)", area_label=plural, height=540)
     event = ui.chart(
         fig,
         alt,
@@ -125,14 +126,11 @@ with left:
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
     st.subheader("Biggest shifts")
-    towards_enabling, towards_providing = ui.q_then(
-        (queries.shifts, "district", lens, weights), queries.biggest_shifts, 10
-    )
-    have = shift_all.dropna(subset=["ratio_shift"])
-    if have.empty:
+    towards_enabling, towards_providing = ui.q_then(shifts, queries.biggest_shifts, 10)
+    n_both, n_shift, f, t = ui.q_then(shifts, queries.shift_span)
+    if not n_both:
         ui.no_data("no district has the enabler ratio in both years.")
     else:
-        f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
         spend = "all councils' spending on the place" if lens != "council" else "the council's own spending"
         st.caption(
             f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
@@ -171,7 +169,7 @@ with right:
                     subject="districts",
                 )
                 ui.chart(fig, alt, key="ov_shift_down", data=towards_providing, name=f"Shift towards providing {f}-{t}")
-        ui.coverage(len(have), len(shift_all), "districts have the enabler ratio in both years")
+        ui.coverage(n_both, n_shift, "districts have the enabler ratio in both years")
 
 # --- enabling or retreating: the shift as two movements ---------------------------------------------
 st.subheader("Enabling or retreating?")
@@ -180,7 +178,8 @@ st.markdown(
     "unitary is placed by the change in its councils' spending per resident and in community money "
     "(parish precepts and community grants) per resident."
 )
-fig, alt = ui.figure(charts.quadrant_chart, placed, group_labels=quadrants.GROUP_LABELS)
+placed = ui.q(*placed_q)
+fig, alt = ui.q_then(placed_q, charts.quadrant_chart, group_labels=quadrants.GROUP_LABELS)
 ui.chart(
     fig,
     alt,
@@ -190,6 +189,4 @@ ui.chart(
     help="Each measure over the longest span it has; pounds are nominal. An area missing a year is "
     "'not enough data' and is not drawn.",
 )
-ui.coverage(
-    int((placed["quadrant"].isin(quadrants.QUADRANTS.values())).sum()), len(placed), "districts have both movements"
-)
+ui.coverage(*ui.q_then(placed_q, quadrants.coverage), "districts have both movements")

@@ -138,6 +138,11 @@ def counts(placed: pd.DataFrame) -> dict[str, int]:
     return {q: int(vc.get(q, 0)) for q in (*QUADRANTS.values(), NO_CHANGE, NOT_ENOUGH)}
 
 
+def coverage(placed: pd.DataFrame) -> tuple[int, int]:
+    """(areas placed in a quadrant, areas)."""
+    return int(placed["quadrant"].isin(QUADRANTS.values()).sum()), len(placed)
+
+
 def span_label(placed: pd.DataFrame) -> str:
     """The periods of both axes and the currency, for every chart and sentence."""
     s, c = placed.attrs.get("spend_span"), placed.attrs.get("community_span")

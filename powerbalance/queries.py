@@ -460,6 +460,11 @@ def index_coverage(df: pd.DataFrame) -> tuple[int, int]:
     return int(df["index"].notna().sum()), len(df)
 
 
+def value_coverage(df: pd.DataFrame) -> tuple[int, int]:
+    """(areas with a value, areas) of a map's values (:func:`index_map_values`)."""
+    return int(df["value"].notna().sum()), len(df)
+
+
 def index_map_values(
     level: str, period: str, weights: dict | None, lens: str = "place", group: str | None = None, db=None
 ) -> pd.DataFrame:
@@ -511,6 +516,15 @@ def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.Data
     down = have.sort_values("ratio_shift", ascending=True).head(n)
     down = down[down["ratio_shift"] < 0].assign(ratio_fall=lambda d: -d["ratio_shift"])  # drawn as a positive fall
     return up[up["ratio_shift"] > 0].reset_index(drop=True), down.reset_index(drop=True)
+
+
+def shift_span(shift_df: pd.DataFrame) -> tuple[int, int, str | None, str | None]:
+    """(areas with the enabler ratio in both years, areas, first year, last year) of a shift
+    table; the years are None when no area has both."""
+    have = shift_df.dropna(subset=["ratio_shift"])
+    if have.empty:
+        return 0, len(shift_df), None, None
+    return len(have), len(shift_df), have["from_period"].iloc[0], have["to_period"].iloc[0]
 
 
 def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> tuple[str, str]:

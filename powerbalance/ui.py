@@ -163,7 +163,8 @@ def _cached_then(
     """<module>.<fn>(<query>(*args), *fn_args, **fn_kwargs) on build ``key``, kept as :func:`_cached`."""
     return _ANSWERS.get(
         (key, query, db.freeze(args), module, fn, db.freeze(fn_args), db.freeze(fn_kwargs)),
-        lambda: getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs),
+        # a figure in the answer is frozen: encoded once, not deep-copied by plotly on every run
+        lambda: charts.frozen(getattr(_PURE[module], fn)(_cached(*query, key, args, {}), *fn_args, **fn_kwargs)),
     )
 
 
@@ -173,7 +174,8 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
     period, weights, lens), charts.distribution_by_group, group=…)``). ``fn`` is a pure function of
     :mod:`powerbalance.queries`, :mod:`powerbalance.charts`, :mod:`powerbalance.funders` or
     :mod:`powerbalance.quadrants`; the key is the query's name and
-    arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames."""
+    arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames. A
+    figure made this way is frozen (``charts.frozen``), as :func:`figure` freezes its figures."""
     build_key()
     with db.snapshot() as key:
         return _cached_then(

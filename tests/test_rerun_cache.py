@@ -1,11 +1,13 @@
 """A warm rerun does no pandas work for what a page derives from its queries: the Overview's
-headline, tier distribution, tier coverage count and biggest shifts are cached per build and query
-(ui.q_then), so a rerun of the same view calls none of them again, and another view does."""
+headline, map, tier distribution, quadrants, coverage counts and biggest shifts are cached per build
+and query (ui.q_then), so a rerun of the same view calls none of them again, and another view does;
+and every figure it draws is frozen (encoded once, not deep-copied by plotly on every run)."""
 
 from __future__ import annotations
 
 import functools
 
+import plotly.graph_objects as go
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -13,11 +15,15 @@ from streamlit.testing.v1 import AppTest
 from bench import served_app
 from powerbalance import charts, quadrants, queries, ui
 
-# (the map's coverage count is still made on each run: a count of one column, no sorting or grouping)
 DERIVED = [
     (queries, "overview_headline"),
     (queries, "biggest_shifts"),
+    (queries, "shift_span"),  # the shift's years and how many areas have both
+    (queries, "value_coverage"),  # the map's "based on N of M"
+    (charts, "choropleth_map"),
     (charts, "distribution_by_group"),
+    (charts, "quadrant_chart"),
+    (quadrants, "coverage"),
     (quadrants, "headline"),  # the quadrant counts in the page's intro
     (queries, "latest_lines"),  # England's latest year in sentences
 ]
@@ -54,10 +60,15 @@ def test_overview_rerun_derives_nothing_again(app, real_db, calls):
     at.run()
     assert not at.exception
     first = dict(calls)
-    assert {"overview_headline", "biggest_shifts", "distribution_by_group", "headline", "latest_lines"} <= set(first)
-    at.run()  # the same view again
+    assert {name for _, name in DERIVED} <= set(first)
+    encoded = []  # plotly's own to_dict: a deep copy of every trace, for a figure that is not frozen
+    original = go.Figure.to_dict
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(go.Figure, "to_dict", lambda self: encoded.append(type(self).__name__) or original(self))
+        at.run()  # the same view again
     assert not at.exception
     assert calls == first
+    assert encoded == []
     at.query_params["lens"] = "council"  # another view: derived again, once
     at.run()
     assert not at.exception
