@@ -58,7 +58,26 @@ ENGLAND_CENTRE = {"lat": 52.75, "lon": -1.6}
 ENGLAND_ZOOM = 4.9  # all of England in a phone-width map; a desktop map is height-limited anyway
 
 
-class FrozenFigure(go.Figure):
+class PlainFigure(go.Figure):
+    """A figure held as the plain trace and layout dicts it was made from (:func:`_figure`).
+    plotly's own state for it — every trace turned into validated objects, then deep-copied, about
+    a twentieth of a council's first look — is made only when something reads or changes the
+    figure through plotly's API (a test, a builder adding to it); :func:`frozen` makes the dict
+    for drawing from the dicts themselves."""
+
+    def __init__(self, spec: dict):
+        object.__setattr__(self, "_spec", spec)  # not plotly's __init__: nothing validated or copied
+
+    def __getattr__(self, name: str):
+        """Any attribute plotly's figure would have: make plotly's state from the dicts, once."""
+        spec = self.__dict__.pop("_spec", None)
+        if spec is None:
+            raise AttributeError(name)
+        go.Figure.__init__(self, spec, _validate=False)
+        return getattr(self, name)
+
+
+class FrozenFigure(PlainFigure):
     """A finished figure whose plain dict (what ``st.plotly_chart`` serialises: arrays already as
     plotly's base64 specs) is made once. Drawing a plain figure deep-copies and re-encodes every
     trace on every run, about a tenth of a page's CPU; a kept figure is drawn again and again
@@ -75,9 +94,10 @@ def frozen(value):
     (:class:`FrozenFigure`; its class is switched, not the figure copied: a copy would validate
     every trace again, which costs more than building the figure)."""
     if isinstance(value, go.Figure) and not isinstance(value, FrozenFigure):
-        plain = _plain(value)
+        spec = value.__dict__.get("_spec")  # a PlainFigure plotly has not been asked about
+        plain = _plain_dict(spec["data"], spec["layout"], []) if spec is not None else _plain(value)
         value.__class__ = FrozenFigure
-        value._plain = plain
+        object.__setattr__(value, "_plain", plain)
         return value
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return tuple(frozen(v) for v in value)
@@ -89,9 +109,14 @@ def _plain(fig: go.Figure) -> dict:
     that ``fig.to_dict()`` takes on the way (that copy, twice over with the figure's own, was a
     tenth of a first look's CPU). Only the containers are copied, since plotly's base64 encoding
     of arrays replaces values in them; numbers and text are shared until encoded."""
-    res = {"data": _containers(fig._data), "layout": _containers(fig._layout)}
-    if fig._frame_objs:
-        res["frames"] = _containers([frame._props for frame in fig._frame_objs])
+    return _plain_dict(fig._data, fig._layout, [frame._props for frame in fig._frame_objs])
+
+
+def _plain_dict(data: list[dict], layout: dict, frames: list[dict]) -> dict:
+    """:func:`_plain` of a figure's trace, layout and frame dicts."""
+    res = {"data": _containers(data), "layout": _containers(layout)}
+    if frames:
+        res["frames"] = _containers(frames)
     convert_to_base64(res)
     for trace in res["data"]:
         trace.pop("uid", None)
@@ -122,9 +147,10 @@ _AXIS = {"showgrid": True, "gridcolor": GRID, "zeroline": False, "linecolor": DA
 def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
     """A figure from plain trace and layout dicts, on one minimal template.
 
-    Figures are assembled as dicts and wrapped without Plotly's per-attribute validation: that
-    validation (and ``update_layout`` path parsing) took most of a page's render time. The
-    specs are validated in the tests instead (tests/test_queries.py builds every chart with
+    Figures are assembled as dicts and held as they are (:class:`PlainFigure`), without Plotly's
+    per-attribute validation: that validation (and ``update_layout`` path parsing) took most of a
+    page's render time, and making plotly's objects even unvalidated a twentieth of a first look.
+    The specs are validated in the tests instead (tests/test_queries.py builds every chart with
     full validation).
     """
     base = {
@@ -145,7 +171,7 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
         base["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}}
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return go.Figure({"data": data, "layout": base}, _validate=False)
+    return PlainFigure({"data": data, "layout": base})
 
 
 def _first_value_at_x(series: pd.Series, xs: pd.Series, ys: pd.Series) -> dict:
@@ -346,6 +372,7 @@ def choropleth_map(
             "map": {"style": MAP_STYLE, "center": centre, "zoom": zoom},
             "clickmode": "event+select",
             "dragmode": "pan",
+            "margin": {"b": 90},  # the colour scale sits under the map
             "legend": {
                 "orientation": "h",
                 "y": 0.0,
@@ -359,7 +386,6 @@ def choropleth_map(
         title=title,
         legend=bool(len(missing)) or highlight is not None,
     )
-    fig.layout.margin.b = 90  # the colour scale sits under the map
     alt = map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
     if cap is not None:
         alt += (

@@ -86,6 +86,28 @@ def test_a_kept_figure_draws_exactly_as_the_figure_it_was_made_from():
     assert charts.frozen(kept) is kept
 
 
+def test_a_builders_figure_becomes_plotly_objects_only_when_asked():
+    """charts.PlainFigure: a builder's figure keeps its plain dicts; frozen, its dict for drawing is
+    made from them (the same dict plotly's own figure gives), and plotly's API still works on it,
+    made on first use."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from powerbalance import charts
+
+    frame = pd.DataFrame({"domain": ["funding", "projects"], "score": [40.25, float("nan")]})
+    fig, _ = charts.bar_chart(frame, label="domain", value="score", measure="Domain score", subject="domains")
+    assert isinstance(fig, charts.PlainFigure) and "_data" not in vars(fig)  # nothing validated or copied
+    expected = charts._plain(go.Figure(vars(fig)["_spec"], _validate=False))
+    kept = charts.frozen(fig)
+    assert kept.to_dict() == expected and "_data" not in vars(kept)
+    assert kept.data[0].type == "bar" and kept.layout.height == vars(fig)["_plain"]["layout"]["height"]
+    assert kept.to_dict() is kept.to_dict()
+    other, _ = charts.bar_chart(frame, label="domain", value="score", measure="Domain score", subject="domains")
+    other.layout.height = 123  # changed through plotly's API: plotly's state, then frozen from it
+    assert charts.frozen(other).to_dict()["layout"]["height"] == 123
+
+
 def test_a_frozen_figure_with_arrays_and_frames_encodes_as_plotly_does():
     """charts.frozen makes the dict without plotly's deep copies: arrays still become plotly's
     base64 specs, uids are dropped, frames kept, and the figure's own data are left unchanged."""
