@@ -66,6 +66,18 @@ def geo_location(info: dict, level: str, static_root: str | Path, district: str 
     return url, Path(static_root) / url.removeprefix("/app/static/")
 
 
+def served_geo_location(
+    info: dict, level: str, static_root: str | Path, district: str | None = None
+) -> tuple[str, Path]:
+    """:func:`geo_location` of a district's own ward file when the build has written it, else of
+    the whole level's file (a build older than the per-district files)."""
+    if district is not None:
+        url, path = geo_location(info, level, static_root, district)
+        if path.is_file():
+            return url, path
+    return geo_location(info, level, static_root)
+
+
 def area_bounds(codes: list[str] | tuple[str, ...], db=None) -> tuple[float, float, float, float] | None:
     """Lon/lat box (minx, miny, maxx, maxy) around the boundaries of ``codes``; None if none has one."""
     row_of, boxes = _boundary_boxes(db).value

@@ -691,11 +691,7 @@ def geo_url(level: str, district: str | None = None) -> str | None:
     not where this server serves static files. With ``district``: that district's own ward file,
     so a council's ward map fetches its wards only (a build older than those files: every ward)."""
     info = q(queries.build_info)
-    if district is not None:
-        url, path = queries.geo_location(info, level, served_static_root(), district)
-        if path.is_file():
-            return url
-    url, path = queries.geo_location(info, level, served_static_root())
+    url, path = queries.served_geo_location(info, level, served_static_root(), district)
     if not path.is_file():
         st.warning(
             f"The map cannot be drawn: this build's {level} boundaries are not in the folder this server "

@@ -254,6 +254,17 @@ def test_build_info_and_geo_location(db, built):
     for level, district in (("district", "E07000223"), ("ward", "../x"), ("ward", "E07000223/../../y")):
         with pytest.raises(ValueError):
             queries.geo_location(info, level, static, district)
+    assert queries.served_geo_location(info, "ward", static, "E07000223") == (url, path)
+    assert queries.served_geo_location(info, "ward", static) == queries.geo_location(info, "ward", static)
+
+
+def test_a_build_without_district_ward_files_maps_every_ward(tmp_path):
+    """A database built before the per-district ward files: My area's map falls back to every ward."""
+    info = {"build_id": "old", "geo_path": "/app/static/geo/old"}
+    (tmp_path / "geo" / "old").mkdir(parents=True)
+    (tmp_path / "geo" / "old" / "ward.geojson").write_text("{}")
+    url, path = queries.served_geo_location(info, "ward", tmp_path, "E07000223")
+    assert url == "/app/static/geo/old/ward.geojson" and path.is_file()
 
 
 def test_map_values_has_every_area_and_no_zero_filling(db):

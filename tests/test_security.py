@@ -196,6 +196,7 @@ NO_DATABASE = {
     "escape_markdown",
     "area_label",
     "geo_location",
+    "served_geo_location",
     "weights_to_param",
     "to_xlsx_bytes",
     "overview_headline",
