@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -69,12 +70,19 @@ class PlainFigure(go.Figure):
         object.__setattr__(self, "_spec", spec)  # not plotly's __init__: nothing validated or copied
 
     def __getattr__(self, name: str):
-        """Any attribute plotly's figure would have: make plotly's state from the dicts, once."""
-        spec = self.__dict__.pop("_spec", None)
-        if spec is None:
+        """Any attribute plotly's figure would have: make plotly's state from the dicts, once (one
+        thread at a time: a kept figure is shared by every session)."""
+        with _MAKING_PLOTLY_STATE:
+            spec = self.__dict__.pop("_spec", None)
+            if spec is not None:
+                go.Figure.__init__(self, spec, _validate=False)
+        if spec is None and "_data" not in self.__dict__:  # plotly's state not made (or being made)
             raise AttributeError(name)
-        go.Figure.__init__(self, spec, _validate=False)
-        return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+
+#: re-entrant: making plotly's state looks up attributes of the figure being made
+_MAKING_PLOTLY_STATE = threading.RLock()
 
 
 class FrozenFigure(PlainFigure):

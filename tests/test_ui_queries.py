@@ -106,6 +106,9 @@ def test_a_builders_figure_becomes_plotly_objects_only_when_asked():
     other, _ = charts.bar_chart(frame, label="domain", value="score", measure="Domain score", subject="domains")
     other.layout.height = 123  # changed through plotly's API: plotly's state, then frozen from it
     assert charts.frozen(other).to_dict()["layout"]["height"] == 123
+    for made in (kept, charts.bar_chart(frame, label="domain", value="score", measure="m", subject="s")[0]):
+        with pytest.raises(AttributeError):
+            made.no_such_attribute  # noqa: B018 (what plotly's figure has not: an error, not a loop)
 
 
 def test_a_frozen_figure_with_arrays_and_frames_encodes_as_plotly_does():
