@@ -73,7 +73,7 @@ with header:
 lens_map = "place" if level == "region" and lens == "council" else lens
 map_q = (queries.index_map_values, level, period, weights, lens_map)
 values = ui.q(*map_q)
-n, m = ui.q_then(map_q, queries.value_coverage)
+n, m = ui.q_then(map_q, queries.index_coverage, "value")
 st.subheader(f"Provider → Enabler index, {period}")
 url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]

@@ -467,14 +467,10 @@ def index_table(
     return df.merge(geo, on="area_code", how="left")
 
 
-def index_coverage(df: pd.DataFrame) -> tuple[int, int]:
-    """(areas with an index, areas) of an index table."""
-    return int(df["index"].notna().sum()), len(df)
-
-
-def value_coverage(df: pd.DataFrame) -> tuple[int, int]:
-    """(areas with a value, areas) of a map's values (:func:`index_map_values`)."""
-    return int(df["value"].notna().sum()), len(df)
+def index_coverage(df: pd.DataFrame, column: str = "index") -> tuple[int, int]:
+    """(areas with an index, areas) of an index table; of a map's values (:func:`index_map_values`)
+    with ``column="value"``."""
+    return int(df[column].notna().sum()), len(df)
 
 
 def index_map_values(

@@ -19,7 +19,7 @@ DERIVED = [
     (queries, "overview_headline"),
     (queries, "biggest_shifts"),
     (queries, "shift_span"),  # the shift's years and how many areas have both
-    (queries, "value_coverage"),  # the map's "based on N of M"
+    (queries, "index_coverage"),  # the map's and the tiers' "based on N of M"
     (charts, "choropleth_map"),
     (charts, "distribution_by_group"),
     (charts, "quadrant_chart"),

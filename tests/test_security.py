@@ -204,6 +204,7 @@ NO_DATABASE = {
     "compare_series",
     "rank_moves_summary",
     "best_covered",
+    "index_coverage",
     "own_area_first",
     "area_rank_move",
 }
