@@ -24,23 +24,19 @@ from powerbalance.stored import DEFAULT_BANDS, NEIGHBOURS_K
 from powerbalance.warm import default_combinations
 
 
-def default_answers(
-    path: Path, combinations: list[tuple[str, str, str]] | None = None, neighbours: bool = True
-) -> dict[str, pd.DataFrame]:
+def default_answers(path: Path) -> dict[str, pd.DataFrame]:
     """Table name -> rows, computed by powerbalance.index from the database at ``path``: for every
-    (level, lens, period) of ``combinations`` (default: all) and, with ``neighbours``, the
-    statistical neighbours."""
+    (level, lens, period) the index is computed for, and the statistical neighbours."""
     out: dict[str, list[pd.DataFrame]] = {"index_default": [], "rank_bands_default": []}
     draws, seed = DEFAULT_BANDS
-    for level, lens, period in default_combinations(path) if combinations is None else combinations:
+    for level, lens, period in default_combinations(path):
         key = {"level": level, "period": period, "lens": lens}
         out["index_default"].append(_keyed(index.compute_index(level, period, None, lens, db=path), key))
         out["rank_bands_default"].append(
             _keyed(index.rank_uncertainty(level, period, None, lens, n=draws, seed=seed, db=path), key)
         )
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in out.items() if frames}
-    if neighbours:
-        tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
+    tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
     return tables
 
 
