@@ -717,52 +717,27 @@ def rank_band_chart(
     ):
         if not mask.any():
             continue
-        median, p5, p95 = d["median_rank"][mask], d["p5"][mask], d["p95"][mask]
+        p5, p95 = _list(d["p5"][mask]), _list(d["p95"][mask])
         data.append(
             {
-                "type": "scatter",
-                "x": pos[mask].tolist(),
-                "y": _list(median),
+                **_band_points(d, pos, mask, color, thickness=1, width=0),
                 "mode": "markers",
                 "name": label,
                 "marker": {"color": color, "size": 5, "symbol": symbol},
-                "error_y": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": _list(p95 - median),
-                    "arrayminus": _list(median - p5),
-                    "color": color,
-                    "thickness": 1,
-                    "width": 0,
-                },
-                "text": d["name"][mask].tolist(),
-                "customdata": [[a, b] for a, b in zip(_list(p5), _list(p95))],
+                "customdata": [[a, b] for a, b in zip(p5, p95)],
                 "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
                 "<extra></extra>",
             }
         )
     h = np.array([c in hi for c in d["area_code"]], dtype=bool)
     if h.any():
-        median, p5, p95 = d["median_rank"][h], d["p5"][h], d["p95"][h]
         data.append(
             {
-                "type": "scatter",
-                "x": pos[h].tolist(),
-                "y": _list(median),
+                **_band_points(d, pos, h, ORANGE, thickness=3, width=6),
                 "mode": "markers+text",
                 "name": "selected",
-                "text": d["name"][h].tolist(),
                 "textposition": "top center",
                 "marker": {"color": ORANGE, "size": 13, "symbol": "star", "line": {"color": TEXT, "width": 1}},
-                "error_y": {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": _list(p95 - median),
-                    "arrayminus": _list(median - p5),
-                    "color": ORANGE,
-                    "thickness": 3,
-                    "width": 6,
-                },
                 "hoverinfo": "skip",
             }
         )
@@ -786,6 +761,27 @@ def rank_band_chart(
     for at in np.flatnonzero(h):
         alt += f"{d['name'][at]}: median rank {d['median_rank'][at]:.0f}, 90% range {d['p5'][at]:.0f} to {d['p95'][at]:.0f}. "
     return fig, alt.strip()
+
+
+def _band_points(d: dict, pos: np.ndarray, mask: np.ndarray, color: str, thickness: int, width: int) -> dict:
+    """The rank-band trace of the areas of ``mask``: each at its place and median rank, named,
+    with a bar from its 5th to its 95th percentile rank."""
+    median = d["median_rank"][mask]
+    return {
+        "type": "scatter",
+        "x": pos[mask].tolist(),
+        "y": _list(median),
+        "text": d["name"][mask].tolist(),
+        "error_y": {
+            "type": "data",
+            "symmetric": False,
+            "array": _list(d["p95"][mask] - median),
+            "arrayminus": _list(median - d["p5"][mask]),
+            "color": color,
+            "thickness": thickness,
+            "width": width,
+        },
+    }
 
 
 def _by_median_rank(df: pd.DataFrame) -> dict[str, np.ndarray]:
