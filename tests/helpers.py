@@ -48,6 +48,19 @@ def open_app_page(app, page: str, params: dict | None = None, timeout: float = T
     return at
 
 
+def open_data_tables(at) -> int:
+    """Open every chart's data-table expander, as a visitor clicking each would, and rerun: the
+    tables and their downloads are made only when opened (``ui.chart``). Returns how many opened."""
+    from powerbalance.ui import TABLE_BOX
+
+    keys = [k for k in at.session_state.keys() if isinstance(k, str) and k.endswith(TABLE_BOX)]
+    for k in keys:
+        at.session_state[k] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return len(keys)
+
+
 def figures(at) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from powerbalance import index, queries, ui
-from tests.helpers import figures, sql
+from tests.helpers import figures, open_data_tables, sql
 from tests.helpers import open_app_page as open_page
 
 
@@ -58,9 +58,13 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
         for lv in ("district", "county")
     )
     assert sum(len(b["x"]) for b in boxes) == n_tier
-    # every chart has its alt text caption and a data table with downloads
-    assert len(at.get("plotly_chart")) >= 3
-    assert len(at.download_button) >= 2 * len(at.get("plotly_chart"))
+    # every chart has its alt text caption and a data table with downloads, made when opened
+    n_charts = len(at.get("plotly_chart"))
+    assert n_charts >= 3
+    assert len(at.expander) >= n_charts and not at.dataframe and not at.download_button
+    assert open_data_tables(at) == n_charts
+    assert len(at.dataframe) >= n_charts
+    assert len(at.download_button) >= 2 * n_charts
 
 
 def quadrant_figures(at) -> list[dict]:

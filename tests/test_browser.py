@@ -23,6 +23,7 @@ import pytest
 
 from bench.app import StreamlitServer, served_app
 from bench.browser import Watcher, chromium_path, click_map
+from powerbalance.index import DOMAINS
 from tests.helpers import assert_clean, open_page, wait_map
 
 pytestmark = [
@@ -111,6 +112,26 @@ def test_ward_map_and_brief_download(browser, server, requests_seen):
         html = dl.value.path().read_text(encoding="utf-8")
         assert html.startswith("<!DOCTYPE html>") and "Power Balance brief: Adur" in html
         assert "<script" not in html.lower() and "http" not in html.split("<footer>")[0]
+        assert_clean(w, errors)
+    finally:
+        ctx.close()
+
+
+def test_chart_data_table_is_made_when_opened(browser, server, requests_seen):
+    """A chart's data table and its downloads are sent only once its expander is opened (one quick
+    rerun), and then hold the chart's values: here Adur's three domain scores."""
+    ctx, page, w, errors = open_page(browser, server, requests_seen, "/my-area?area=E07000223")
+    try:
+        box = page.locator('[data-testid="stExpander"]').filter(has_text="Data table: Adur domains").first
+        assert box.locator('[data-testid="stDataFrame"]').count() == 0  # closed: nothing made
+        m = w.mark()
+        box.locator("summary").first.click(timeout=90_000)
+        w.wait_idle(page, m, timeout=120)
+        box.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=90_000)
+        with page.expect_download(timeout=90_000) as dl:
+            box.locator('[data-testid="stDownloadButton"]').filter(has_text="CSV").first.click(timeout=90_000)
+        rows = list(csv.DictReader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
+        assert len(rows) == len(DOMAINS) and {"domain", "score"} <= set(rows[0])
         assert_clean(w, errors)
     finally:
         ctx.close()

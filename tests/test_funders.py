@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.app import served_app
 from powerbalance import funders, spread
-from tests.helpers import figures, open_app_page, sql
+from tests.helpers import figures, open_app_page, open_data_tables, sql
 
 TIMEOUT = 240
 FIX = Path(__file__).parent / "fixtures"
@@ -170,6 +170,9 @@ def test_funder_and_years_match_sql(app, real_db):
     assert metric(at, "Concentration (Gini)") == f"{gini_pairs(exp['amount']):.2f}"
     assert "across 296 districts" in text(at)
     assert f"{int(tot['w']):,} of {int(tot['eng']):,} grants placed in current wards" in text(at)
+    # the charts' data tables, made once opened
+    n_charts = len(at.get("plotly_chart"))
+    assert open_data_tables(at) == n_charts
     # Lorenz data: the least funded half's share, from the SQL values
     curve = frame_with(at, "share_of_areas", "share_of_amount")
     x = np.sort(exp["amount"].to_numpy())
@@ -484,6 +487,7 @@ def test_head_offices_flagged_and_empty_districts_say_none_recorded(app, real_db
         "AND district_code = 'E09000001'",
     )["amount"].iloc[0]
     assert round(city / 1e6, 1) == 250.5 and warn.index("City of London") < warn.index("Camden")
+    open_data_tables(at)
     table = frame_with(at, "code", "note", "amount_gbp").set_index("code")
     assert table.loc["E09000001", "note"].startswith("money recorded at registered offices?")
     none_there = sql(

@@ -37,6 +37,7 @@ import pandas as pd
 import pytest
 
 from powerbalance import queries
+from tests.helpers import open_data_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / ".streamlit" / "config.toml"
@@ -354,6 +355,8 @@ def _run_page(app, page: str, params: dict):
     at.query_params.clear()
     at.query_params.update(params)
     at.run()
+    if not at.exception:
+        open_data_tables(at)  # the charts' tables too, made only once opened
     return at
 
 

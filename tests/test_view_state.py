@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from powerbalance import index, queries, urlstate
-from tests.helpers import figures
+from tests.helpers import figures, open_data_tables
 from tests.helpers import open_app_page as open_page
 
 CUSTOM = "funding:0.3,projects:0.7,participation:0"
@@ -92,6 +92,7 @@ def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db,
     sens = queries.weight_sensitivity("district", period, W, index.DEFAULT_LENS, db=real_db).set_index("area_code")
     a, b = int(sens.loc["E07000223", "rank_default"]), int(sens.loc["E07000223", "rank"])
     assert f"Adur: rank {a} → {b}" in markdown(at)
+    open_data_tables(at)
     table = [d.value for d in at.dataframe if "rank_move" in d.value.columns][0]
     assert table.iloc[0]["area_code"] == "E07000223" and table.iloc[0]["name"] == "Adur (your council)"
     assert "shire_district" not in set(table["group"]) and "shire districts" in set(table["group"])
