@@ -118,21 +118,10 @@ with right:
     st.subheader("Index over time")
     trend, trend_note = ui.q(queries.compare_trend, tuple(chosen), base, weights, lens)
     if trend["index"].notna().any():
-        fig, alt = ui.figure(
-            charts.line_chart,
+        ui.index_trend_chart(
             trend,
-            x="period",
-            y="index",
-            series="name",
-            measure="Index (0–100)",
-            x_order=periods,
-            y_range=(0, 100),
-        )
-        ui.chart(
-            fig,
-            alt,
+            periods,
             key="cmp_trend",
-            data=trend,
             name="Index over time",
             help="The index is relative to each year's group; the enabler ratio in the table is absolute.",
         )

@@ -265,21 +265,10 @@ with left:
 with right:
     st.subheader("Over time")
     if profile.trend is not None and profile.trend["index"].notna().any():
-        fig, alt = ui.figure(
-            charts.line_chart,
+        ui.index_trend_chart(
             profile.trend,
-            x="period",
-            y="index",
-            series="name",
-            measure="Index (0–100)",
-            x_order=periods,
-            y_range=(0, 100),
-        )
-        ui.chart(
-            fig,
-            alt,
+            periods,
             key="ma_trend",
-            data=profile.trend,
             name=f"{profile.council_name} index over time",
             help="The index is relative to each year's group; the enabler ratio column in the table is "
             "the absolute measure.",

@@ -659,6 +659,21 @@ def chart(
     return event
 
 
+def index_trend_chart(trend: pd.DataFrame, periods: Sequence[str], *, key: str, name: str, help: str) -> None:
+    """The index of one or more councils over the years (0–100, a line per council), with its table."""
+    fig, alt = figure(
+        charts.line_chart,
+        trend,
+        x="period",
+        y="index",
+        series="name",
+        measure="Index (0–100)",
+        x_order=periods,
+        y_range=(0, 100),
+    )
+    chart(fig, alt, key=key, data=trend, name=name, help=help)
+
+
 def share_line(name: str) -> None:
     """The view's share line, under the page's first chart: a link to this view and an ``<iframe>``
     to embed it (the page with ``?embed=true`` and the view's parameters: no sidebar). Once a page,
