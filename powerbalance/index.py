@@ -704,6 +704,13 @@ def _index_cached(
         kept = _stored.default_answer("index_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
+    return _fresh_index(path, level, period, weights, lens, group, method)
+
+
+def _fresh_index(
+    path: str, level: str, period: str, weights: tuple | None, lens: str, group: str | None, method: str
+) -> pd.DataFrame:
+    """:func:`compute_index`'s answer computed from the indicator values (never a stored one)."""
     weights = dict(weights) if weights is not None else None
     areas, values, spec, notes = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
@@ -805,14 +812,39 @@ def _bands_cached(
         kept = _stored.default_answer("rank_bands_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
+    # the ranks with the chosen weights are compute_index's (cached for this build), not computed again
+    base = _index_cached(key, path, level, period, weights, lens, group, DEFAULT_METHOD)
+    return _fresh_bands(path, level, period, weights, lens, n, seed, group, base)
+
+
+def _fresh_bands(
+    path: str,
+    level: str,
+    period: str,
+    weights: tuple | None,
+    lens: str,
+    n: int,
+    seed: int,
+    group: str | None,
+    base: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`rank_uncertainty`'s answer computed from the indicator values (never a stored one),
+    beside the ranks of ``base``, the index with the same arguments."""
     areas, values, spec, _ = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
     mc = monte_carlo_ranks(values, spec, dict(weights) if weights is not None else None, groups, n=n, seed=seed)
-    # the ranks with the chosen weights are compute_index's (cached for this build), not computed again
-    base = _index_cached(key, path, level, period, weights, lens, group, DEFAULT_METHOD)
     out = pd.DataFrame({"group": groups, "rank": base.set_index("area_code")["rank"]}).join(mc)
     out.index.name = "area_code"
     return out.reset_index()
+
+
+def default_answers(level: str, period: str, lens: str, n: int, seed: int, db) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The index and the rank bands (``n`` draws, ``seed``) of a level, period and lens with default
+    settings, computed from the indicator values even when the build at ``db`` stored them: what
+    a build stores (etl/precompute.py)."""
+    with _per_build(db) as (_key, path):
+        idx = _fresh_index(path, level, period, None, lens, None, DEFAULT_METHOD)
+        return idx, _fresh_bands(path, level, period, None, lens, n, seed, None, idx)
 
 
 def periods(db=None) -> list[str]:
