@@ -603,6 +603,31 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
     raise ValueError(f"unknown group {group!r}; choose 'tier', 'type' or 'all'")
 
 
+@lru_cache(maxsize=8)
+def _level_rows(key: str, db: str, level: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Areas of a level and the values, in every period, of the indicators any lens may score
+    (read once per build and level: the index of each period and lens takes its rows from them)."""
+    defs = _registry.definitions(db)
+    ids = [i.id for i in defs if i.scored or i.local_scored]
+    areas, vals = _db.query_many(
+        [
+            (
+                "SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas "
+                "WHERE level = ? ORDER BY code",
+                [level],
+            ),
+            (
+                """SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
+                FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+                WHERE list_contains(?::VARCHAR[], v.indicator_id)""",
+                [level, ids],
+            ),
+        ],
+        db=db,
+    )
+    return areas, vals
+
+
 @lru_cache(maxsize=64)
 def _load(
     key: str, db: str, level: str, period: str, lens: str
@@ -611,24 +636,8 @@ def _load(
     defs = _registry.definitions(db)
     ids = [i.id for i in defs if (i.scored or i.local_scored) and lens_scores(i, lens)]
     static = [i.id for i in defs if i.static and i.id in ids]
-    ph = ", ".join("?" for _ in ids)
-    ph_static = ", ".join("?" for _ in static) or "NULL"
-    areas, vals = _db.query_many(
-        [
-            (
-                "SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas WHERE level = ? "
-                "ORDER BY code",
-                [level],
-            ),
-            (
-                f"""SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
-             FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-             WHERE v.indicator_id IN ({ph}) AND (v.period = ? OR v.indicator_id IN ({ph_static}))""",
-                [level, *ids, period, *static],
-            ),
-        ],
-        db=db,
-    )
+    areas, vals = _level_rows(key, db, level)
+    vals = vals[vals["indicator_id"].isin(ids) & ((vals["period"] == period) | vals["indicator_id"].isin(static))]
     areas = areas.set_index("area_code")
     # why a provider-side value is missing (e.g. a predecessor council published nothing)
     spend = vals[vals["indicator_id"].isin(list(LENS_REQUIRED.values())) & vals["value"].isna()]

@@ -13,7 +13,7 @@ import pytest
 
 from powerbalance import index, stored, warm
 
-CACHES = ("_load", "_index_cached", "_bands_cached", "_neighbours_cached")
+CACHES = ("_level_rows", "_load", "_index_cached", "_bands_cached", "_neighbours_cached")
 
 
 def _clear() -> None:
@@ -118,3 +118,18 @@ def test_the_build_computes_its_answers_without_reading_stored_ones(real_db, mon
         for frame, want in zip(got, expected):
             pd.testing.assert_frame_equal(frame, want, check_exact=True)
     _clear()
+
+
+def test_a_level_is_read_once_for_every_period_and_lens(real_db, monkeypatch):
+    """The index of each period and lens takes its rows from one read of the level's values."""
+    from powerbalance import db as _db
+
+    reads = []
+    real_query_many = _db.query_many
+    monkeypatch.setattr(_db, "query_many", lambda *a, **k: reads.append(a) or real_query_many(*a, **k))
+    _clear()
+    for period in index.periods(real_db):
+        for lens in ("place", "council", "community"):
+            assert len(index.default_answers("county", period, lens, 20, 0, db=real_db)[0]) > 0
+    _clear()
+    assert len(reads) == 1
