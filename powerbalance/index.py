@@ -255,14 +255,14 @@ def normalise_frame(
     """:func:`normalise` applied separately inside each comparison group (like with like)."""
     cols = list(values.columns)
     pol = [int(polarity[c]) for c in cols]
-    out = pd.DataFrame(np.nan, index=values.index, columns=cols)
     if groups is None:
         groups = pd.Series("all", index=values.index)
     arr = values.to_numpy(dtype=float)
+    out = np.full(arr.shape, np.nan)
     for g in pd.unique(groups):
         mask = (groups == g).to_numpy()
-        out.iloc[mask, :] = normalise(arr[mask], pol, method)
-    return out
+        out[mask] = normalise(arr[mask], pol, method)
+    return pd.DataFrame(out, index=values.index, columns=cols)
 
 
 def domain_scores(scores: pd.DataFrame, domain_of: Mapping[str, str]) -> pd.DataFrame:
@@ -461,16 +461,19 @@ def monte_carlo_ranks(
     wdraw = rng.dirichlet(alpha, size=n) if len(used) > 1 else np.ones((n, 1))
     sims = np.einsum("nak,nk->na", stack[method_draw], wdraw)  # (draws, areas with index)
 
-    out = pd.DataFrame(index=values.index, columns=["median_rank", "p5", "p95", "band", "n_in_group"], dtype=float)
+    stats = np.full((len(values), 4), np.nan)  # median rank, p5, p95, areas of the group with an index
     g_ok = groups[ok].to_numpy()
-    idx_ok = values.index[ok]
+    at_ok = np.flatnonzero(ok)
     for g in pd.unique(g_ok):
         cols = np.flatnonzero(g_ok == g)
         ranks = _min_ranks_desc(sims[:, cols])
         p5, med, p95 = np.percentile(ranks, [5, 50, 95], axis=0)
-        out.loc[idx_ok[cols], ["median_rank", "p5", "p95"]] = np.column_stack([med, p5, p95])
-        out.loc[idx_ok[cols], "n_in_group"] = cols.size
-    out["band"] = out["p95"] - out["p5"]
+        stats[at_ok[cols]] = np.column_stack([med, p5, p95, np.full(cols.size, float(cols.size))])
+    median_rank, p5, p95, n_in_group = stats.T
+    out = pd.DataFrame(
+        {"median_rank": median_rank, "p5": p5, "p95": p95, "band": p95 - p5, "n_in_group": n_in_group},
+        index=values.index,
+    )
     robust = pd.array(out["band"] <= ROBUST_BAND * out["n_in_group"], dtype="boolean")
     robust[out["band"].isna().to_numpy()] = pd.NA
     out["robust"] = robust
