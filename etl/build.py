@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
-import gc
 import os
 import secrets
 import shutil
@@ -31,6 +30,7 @@ from .core import (
     LoadReport,
     Source,
     fsync_path,
+    gc_paused,
     in_helper,
     insert_rows,
     pid_alive,
@@ -175,7 +175,7 @@ def build(
     db_path.parent.mkdir(parents=True, exist_ok=True)
     static_geo.mkdir(parents=True, exist_ok=True)
 
-    with _build_lock(db_path), _gc_paused():
+    with _build_lock(db_path), gc_paused():
         clean_stale(db_path, static_geo)
         build_id = new_build_id()
         tmp_db = db_path.parent / f".{db_path.name}.building-{os.getpid()}-{build_id}"
@@ -216,20 +216,6 @@ def build(
         total = time.perf_counter() - t_start
         log(f"  {'TOTAL':<22} {total:6.2f}s  → {db_path} (build {build_id})")
         return BuildResult(build_id, db_path, final_geo, total, ctx.reports, timings)
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """No cyclic garbage collection during the build: its objects (parsed JSON, rows, geometries)
-    live until the build ends, and the collector re-scanning them again and again cost about 6 %
-    of the build. Re-enabled (if it was on) when the build ends or fails."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager

@@ -142,7 +142,9 @@ def write_tables(db_path: Path, geo_dir: Path) -> dict[str, int]:
     closed database ``db_path``; returns each table's rows."""
     folder = Path(geo_dir) / EXPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(db_path), read_only=True)
+    # one DuckDB thread: the build computes the default answers on the other core meanwhile, and a
+    # second COPY thread only takes turns with it (the files are the same byte for byte)
+    con = duckdb.connect(str(db_path), read_only=True, config={"threads": 1})
     try:
         return {name: _write_table(con, folder, name, select) for name, (_, select, _) in TABLES.items()}
     finally:

@@ -31,10 +31,9 @@ def default_answers(path: Path) -> dict[str, pd.DataFrame]:
     draws, seed = DEFAULT_BANDS
     for level, lens, period in default_combinations(path):
         key = {"level": level, "period": period, "lens": lens}
-        out["index_default"].append(_keyed(index.compute_index(level, period, None, lens, db=path), key))
-        out["rank_bands_default"].append(
-            _keyed(index.rank_uncertainty(level, period, None, lens, n=draws, seed=seed, db=path), key)
-        )
+        idx, bands = index.default_answers(level, period, lens, draws, seed, db=path)
+        out["index_default"].append(_keyed(idx, key))
+        out["rank_bands_default"].append(_keyed(bands, key))
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in out.items() if frames}
     tables["neighbours"] = _keyed(index.neighbour_table(NEIGHBOURS_K, db=path), {})
     return tables

@@ -255,14 +255,14 @@ def normalise_frame(
     """:func:`normalise` applied separately inside each comparison group (like with like)."""
     cols = list(values.columns)
     pol = [int(polarity[c]) for c in cols]
-    out = pd.DataFrame(np.nan, index=values.index, columns=cols)
     if groups is None:
         groups = pd.Series("all", index=values.index)
     arr = values.to_numpy(dtype=float)
+    out = np.full(arr.shape, np.nan)
     for g in pd.unique(groups):
         mask = (groups == g).to_numpy()
-        out.iloc[mask, :] = normalise(arr[mask], pol, method)
-    return out
+        out[mask] = normalise(arr[mask], pol, method)
+    return pd.DataFrame(out, index=values.index, columns=cols)
 
 
 def domain_scores(scores: pd.DataFrame, domain_of: Mapping[str, str]) -> pd.DataFrame:
@@ -461,16 +461,19 @@ def monte_carlo_ranks(
     wdraw = rng.dirichlet(alpha, size=n) if len(used) > 1 else np.ones((n, 1))
     sims = np.einsum("nak,nk->na", stack[method_draw], wdraw)  # (draws, areas with index)
 
-    out = pd.DataFrame(index=values.index, columns=["median_rank", "p5", "p95", "band", "n_in_group"], dtype=float)
+    stats = np.full((len(values), 4), np.nan)  # median rank, p5, p95, areas of the group with an index
     g_ok = groups[ok].to_numpy()
-    idx_ok = values.index[ok]
+    at_ok = np.flatnonzero(ok)
     for g in pd.unique(g_ok):
         cols = np.flatnonzero(g_ok == g)
         ranks = _min_ranks_desc(sims[:, cols])
         p5, med, p95 = np.percentile(ranks, [5, 50, 95], axis=0)
-        out.loc[idx_ok[cols], ["median_rank", "p5", "p95"]] = np.column_stack([med, p5, p95])
-        out.loc[idx_ok[cols], "n_in_group"] = cols.size
-    out["band"] = out["p95"] - out["p5"]
+        stats[at_ok[cols]] = np.column_stack([med, p5, p95, np.full(cols.size, float(cols.size))])
+    median_rank, p5, p95, n_in_group = stats.T
+    out = pd.DataFrame(
+        {"median_rank": median_rank, "p5": p5, "p95": p95, "band": p95 - p5, "n_in_group": n_in_group},
+        index=values.index,
+    )
     robust = pd.array(out["band"] <= ROBUST_BAND * out["n_in_group"], dtype="boolean")
     robust[out["band"].isna().to_numpy()] = pd.NA
     out["robust"] = robust
@@ -603,6 +606,31 @@ def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> 
     raise ValueError(f"unknown group {group!r}; choose 'tier', 'type' or 'all'")
 
 
+@lru_cache(maxsize=8)
+def _level_rows(key: str, db: str, level: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Areas of a level and the values, in every period, of the indicators any lens may score
+    (read once per build and level: the index of each period and lens takes its rows from them)."""
+    defs = _registry.definitions(db)
+    ids = [i.id for i in defs if i.scored or i.local_scored]
+    areas, vals = _db.query_many(
+        [
+            (
+                "SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas "
+                "WHERE level = ? ORDER BY code",
+                [level],
+            ),
+            (
+                """SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
+                FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+                WHERE list_contains(?::VARCHAR[], v.indicator_id)""",
+                [level, ids],
+            ),
+        ],
+        db=db,
+    )
+    return areas, vals
+
+
 @lru_cache(maxsize=64)
 def _load(
     key: str, db: str, level: str, period: str, lens: str
@@ -611,24 +639,8 @@ def _load(
     defs = _registry.definitions(db)
     ids = [i.id for i in defs if (i.scored or i.local_scored) and lens_scores(i, lens)]
     static = [i.id for i in defs if i.static and i.id in ids]
-    ph = ", ".join("?" for _ in ids)
-    ph_static = ", ".join("?" for _ in static) or "NULL"
-    areas, vals = _db.query_many(
-        [
-            (
-                "SELECT code AS area_code, name, type, tier, county_code, region_code FROM areas WHERE level = ? "
-                "ORDER BY code",
-                [level],
-            ),
-            (
-                f"""SELECT v.area_code, v.indicator_id, v.period, v.value, v.is_local, v.note
-             FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-             WHERE v.indicator_id IN ({ph}) AND (v.period = ? OR v.indicator_id IN ({ph_static}))""",
-                [level, *ids, period, *static],
-            ),
-        ],
-        db=db,
-    )
+    areas, vals = _level_rows(key, db, level)
+    vals = vals[vals["indicator_id"].isin(ids) & ((vals["period"] == period) | vals["indicator_id"].isin(static))]
     areas = areas.set_index("area_code")
     # why a provider-side value is missing (e.g. a predecessor council published nothing)
     spend = vals[vals["indicator_id"].isin(list(LENS_REQUIRED.values())) & vals["value"].isna()]
@@ -704,6 +716,13 @@ def _index_cached(
         kept = _stored.default_answer("index_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
+    return _fresh_index(path, level, period, weights, lens, group, method)
+
+
+def _fresh_index(
+    path: str, level: str, period: str, weights: tuple | None, lens: str, group: str | None, method: str
+) -> pd.DataFrame:
+    """:func:`compute_index`'s answer computed from the indicator values (never a stored one)."""
     weights = dict(weights) if weights is not None else None
     areas, values, spec, notes = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
@@ -805,14 +824,39 @@ def _bands_cached(
         kept = _stored.default_answer("rank_bands_default", path, level, period, lens)  # stored by the build
         if kept is not None:
             return kept
+    # the ranks with the chosen weights are compute_index's (cached for this build), not computed again
+    base = _index_cached(key, path, level, period, weights, lens, group, DEFAULT_METHOD)
+    return _fresh_bands(path, level, period, weights, lens, n, seed, group, base)
+
+
+def _fresh_bands(
+    path: str,
+    level: str,
+    period: str,
+    weights: tuple | None,
+    lens: str,
+    n: int,
+    seed: int,
+    group: str | None,
+    base: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`rank_uncertainty`'s answer computed from the indicator values (never a stored one),
+    beside the ranks of ``base``, the index with the same arguments."""
     areas, values, spec, _ = _inputs(level, period, lens, path)
     groups = _group_of(areas, level, lens, group)
     mc = monte_carlo_ranks(values, spec, dict(weights) if weights is not None else None, groups, n=n, seed=seed)
-    # the ranks with the chosen weights are compute_index's (cached for this build), not computed again
-    base = _index_cached(key, path, level, period, weights, lens, group, DEFAULT_METHOD)
     out = pd.DataFrame({"group": groups, "rank": base.set_index("area_code")["rank"]}).join(mc)
     out.index.name = "area_code"
     return out.reset_index()
+
+
+def default_answers(level: str, period: str, lens: str, n: int, seed: int, db) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The index and the rank bands (``n`` draws, ``seed``) of a level, period and lens with default
+    settings, computed from the indicator values even when the build at ``db`` stored them: what
+    a build stores (etl/precompute.py)."""
+    with _per_build(db) as (_key, path):
+        idx = _fresh_index(path, level, period, None, lens, None, DEFAULT_METHOD)
+        return idx, _fresh_bands(path, level, period, None, lens, n, seed, None, idx)
 
 
 def periods(db=None) -> list[str]:

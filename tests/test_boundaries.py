@@ -249,6 +249,39 @@ def test_rounding_collapse_is_relaxed_not_dropped(tmp_path):
     assert_clean_coverage(out.geoms)
 
 
+@pytest.mark.parametrize("change", ["tolerance", "rounding"])
+def test_reassembling_the_areas_a_change_touches_equals_assembling_all(tmp_path, change):
+    """simplify re-assembles only the areas whose vertices a round changed: their geometries and
+    dropped rings are exactly what assembling every area gives, and the others stay as they were."""
+    w = 0.00004  # a ward 3 m wide, dropped on the 4-decimal grid until its vertices are rounded finer
+    thin = [[X0, Y0 + S / 2], [X0 + w, Y0 + S / 2], [X0 + w, Y0 + S], [X0, Y0 + S], [X0, Y0 + S / 2]]
+    feats = [*grid_2x2(), ("E05000009", "E06000001", [[[x + 2 * S, y] for x, y in thin]])]
+    topo, _ = b.read_geojson_as_topology(
+        write_geojson(tmp_path / "w.geojson", feats), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"
+    )
+    prep = b.prepare(topo, tmp_path / "w.geojson")
+    tol = np.full(len(topo.arcs), 400.0)
+    dec_u = np.full(int(prep.upid.max()) + 1, 4)
+    geoms, dropped = b._assemble(prep, tol, dec_u)
+    assert dropped.sum() == 1
+    before = shapely.to_wkb(geoms)
+    if change == "tolerance":
+        tol[: len(tol) // 2] = 0.0
+        changed = np.isin(prep.arc_of, np.arange(len(tol) // 2))
+    else:
+        dec_u[prep.upid[prep.ring_seq[prep.ring_of_seq == len(prep.ring_poly) - 1]]] = 6
+        changed = np.isin(prep.upid, np.flatnonzero(dec_u == 6))
+    areas = b._areas_of_vertices(prep, changed)
+    assert 0 < len(areas) < len(geoms)
+    b._reassemble(prep, tol, dec_u, geoms, dropped, areas)
+    full, full_dropped = b._assemble(prep, tol, dec_u)
+    assert shapely.to_wkb(geoms).tolist() == shapely.to_wkb(full).tolist()
+    assert dropped.tolist() == full_dropped.tolist()
+    untouched = np.setdiff1d(np.arange(len(geoms)), areas)
+    assert shapely.to_wkb(geoms[untouched]).tolist() == before[untouched].tolist()
+    assert (change == "rounding") == (dropped.sum() == 0)
+
+
 def test_adaptive_tolerance_follows_district_and_ward_size(tmp_path):
     topo, _ = b.read_geojson_as_topology(
         write_geojson(tmp_path / "w.geojson", grid_2x2()), LoadReport("t"), "WD23CD", "WD23NM", "LAD23CD"

@@ -427,6 +427,19 @@ def test_the_helpers_cpu_is_counted():
     assert helper_cpu_seconds() - before >= 0.25
 
 
+def test_helper_work_runs_with_the_collector_paused():
+    """As the build pauses cyclic garbage collection in its own process, work begun in the helper runs
+    without it; the collector is on again between pieces of work."""
+    import gc
+
+    from etl.core import _without_gc, in_helper
+
+    assert in_helper(gc.isenabled).result() is False
+    assert gc.isenabled()
+    assert _without_gc(gc.isenabled) is False
+    assert gc.isenabled()
+
+
 def test_work_is_done_in_the_build_when_the_helper_dies(tmp_path):
     """A helper killed mid-work (out of memory, say) costs time, not the build: the work is done
     in the build's own process, and the next work gets a new helper."""

@@ -104,6 +104,32 @@ def test_boundary_area_of_a_known_square():
     assert km2[1] == pytest.approx(9.0, rel=1e-3)
 
 
+def test_land_areas_worked_out_in_the_helper_equal_those_worked_out_here(real_db, tmp_path):
+    """density.start begins the areas in the build's helper process; derive then collects exactly
+    what it would have computed itself."""
+    con = duckdb.connect(str(real_db), read_only=True)
+    try:
+        ctx = BuildContext(con, tmp_path, "test")
+        run = families.Run(con, base.Geo(con), ctx.report("indicators"), ctx=ctx)
+        density.start(run)
+        assert ctx.begun(density.AREAS_WORK)
+        from_helper = density.derive(run)
+        assert not ctx.begun(density.AREAS_WORK)  # collected
+        here = density.derive(families.Run(con, base.Geo(con), ctx.report("indicators")))
+    finally:
+        con.close()
+    assert len(here) == 2 * con_count(real_db, "SELECT count(*) FROM boundaries")
+    pd.testing.assert_frame_equal(from_helper, here, check_exact=True)
+
+
+def con_count(db: Path, sql: str) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
 def test_registry_is_consistent():
     ids = [i.id for i in families.definitions()]
     assert len(ids) == len(set(ids))

@@ -13,7 +13,7 @@ import pytest
 
 from powerbalance import index, stored, warm
 
-CACHES = ("_load", "_index_cached", "_bands_cached", "_neighbours_cached")
+CACHES = ("_level_rows", "_load", "_index_cached", "_bands_cached", "_neighbours_cached")
 
 
 def _clear() -> None:
@@ -96,3 +96,40 @@ def test_a_database_without_stored_answers_is_computed(real_db, tmp_path):
     assert new.equals(index.compute_index("district", period, db=real_db))
     assert len(index.peers("E07000223", db=old)) == stored.NEIGHBOURS_K
     _clear()
+
+
+def test_the_build_computes_its_answers_without_reading_stored_ones(real_db, monkeypatch):
+    """What the build stores (index.default_answers) is computed from the indicator values, never read
+    back from answers a database already holds, and equals what the server computes without them."""
+    period = index.periods(real_db)[-1]
+    for level, lens in (("district", "community"), ("region", "place")):
+        expected = (
+            _computed(monkeypatch, lambda lv=level, ln=lens: index.compute_index(lv, period, None, ln, db=real_db)),
+            _computed(
+                monkeypatch,
+                lambda lv=level, ln=lens: index.rank_uncertainty(
+                    lv, period, None, ln, *stored.DEFAULT_BANDS, db=real_db
+                ),
+            ),
+        )
+        with monkeypatch.context() as m:
+            m.setattr(stored, "default_answer", lambda *a, **k: pytest.fail("read a stored answer"))
+            got = index.default_answers(level, period, lens, *stored.DEFAULT_BANDS, db=real_db)
+        for frame, want in zip(got, expected):
+            pd.testing.assert_frame_equal(frame, want, check_exact=True)
+    _clear()
+
+
+def test_a_level_is_read_once_for_every_period_and_lens(real_db, monkeypatch):
+    """The index of each period and lens takes its rows from one read of the level's values."""
+    from powerbalance import db as _db
+
+    reads = []
+    real_query_many = _db.query_many
+    monkeypatch.setattr(_db, "query_many", lambda *a, **k: reads.append(a) or real_query_many(*a, **k))
+    _clear()
+    for period in index.periods(real_db):
+        for lens in ("place", "council", "community"):
+            assert len(index.default_answers("county", period, lens, 20, 0, db=real_db)[0]) > 0
+    _clear()
+    assert len(reads) == 1

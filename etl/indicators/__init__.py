@@ -3,7 +3,8 @@
 Every module in this package that defines ``INDICATORS`` (a tuple of
 :class:`powerbalance.registry.Indicator`) and ``derive(run)`` is one family, found automatically
 as ``etl/sources`` are. ``ORDER`` says when it runs; ``NEEDS`` names the families whose results
-(``run.shared``) it uses, which must run before it. Adding an indicator therefore means adding
+(``run.shared``) it uses, which must run before it. A family may also define ``start(run)``, called
+before any family derives, to begin work in the build's helper process that its ``derive`` collects. Adding an indicator therefore means adding
 one module here (definitions + derivation) and its test; ``python -m etl docs`` then regenerates
 the indicator table in docs/methodology.md.
 
@@ -25,20 +26,22 @@ import pandas as pd
 
 from powerbalance.registry import LEVEL_ORDER, Indicator
 
-from ..core import LoadReport, insert_rows
+from ..core import BuildContext, LoadReport, insert_rows
 from .base import VALUE_COLUMNS, Geo
 
 
 @dataclass
 class Run:
     """What a family's ``derive`` gets: the new database, the areas, the report, results shared
-    between families, and definitions of indicators found only in the data (local measures)."""
+    between families, definitions of indicators found only in the data (local measures), and the
+    build's context (for work begun in its helper process; None outside a build)."""
 
     con: object
     geo: Geo
     rep: LoadReport
     shared: dict = field(default_factory=dict)
     extra: list[Indicator] = field(default_factory=list)
+    ctx: BuildContext | None = None
 
 
 def families() -> list[ModuleType]:
@@ -82,8 +85,11 @@ def derive(ctx) -> None:
     """Run every family and write ``indicator_values`` and the definitions to ``indicators``."""
     con = ctx.con
     rep = ctx.report("indicators")
-    run = Run(con, Geo(con), rep)
+    run = Run(con, Geo(con), rep, ctx=ctx)
     found = families()
+    for module in found:  # helper work first, so that it runs while the families derive
+        if hasattr(module, "start"):
+            module.start(run)
     values = _combine([m.derive(run) for m in found])
     derived = derived_definitions(found)
     _check_defined(values, definitions(found), run.extra)

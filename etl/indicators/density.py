@@ -38,18 +38,41 @@ INDICATORS = (
 )
 
 
+#: the helper's work for this family: the land area of every boundary
+AREAS_WORK = "density: boundary areas"
+
+
+def start(run) -> None:
+    """Begin the land areas (the family's costly part: reprojecting every boundary) in the build's
+    helper process, so they are worked out while the families before this one derive."""
+    if run.ctx is not None:
+        run.ctx.begin(AREAS_WORK, areas_by_code, *_boundaries(run.con))
+
+
 def derive(run) -> pd.DataFrame:
-    return _areas_and_density(run.con, run.geo, run.rep)
+    return _areas_and_density(run.con, run.geo, run.rep, run.ctx)
 
 
-def _areas_and_density(con, geo: Geo, rep) -> pd.DataFrame:
-    """Land area (km², British National Grid) of every boundary, and population density."""
-    b = con.execute("SELECT code, level, geom_wkb FROM boundaries").df()
-    if b.empty:
+def _boundaries(con) -> tuple[list[str], list[bytes]]:
+    codes, wkbs = con.execute(
+        "SELECT list(code ORDER BY code), list(geom_wkb ORDER BY code) FROM boundaries"
+    ).fetchone()
+    return codes or [], wkbs or []
+
+
+def areas_by_code(codes: list[str], wkbs: list) -> pd.Series:
+    """Land area in km² (:func:`boundary_areas_km2`) by boundary code."""
+    return pd.Series(boundary_areas_km2(wkbs), index=codes, dtype=float)
+
+
+def _areas_and_density(con, geo: Geo, rep, ctx=None) -> pd.DataFrame:
+    """Land area (km², British National Grid) of every boundary, and population density; the areas
+    are the helper's when :func:`start` began them there."""
+    km2 = ctx.collect(AREAS_WORK) if ctx is not None and ctx.begun(AREAS_WORK) else areas_by_code(*_boundaries(con))
+    if km2.empty:
         rep.note("no boundaries: area and density not derived")
         return no_values()
-    km2 = boundary_areas_km2(b["geom_wkb"].tolist())
-    a = pd.DataFrame({"area_code": b["code"], "period": "2024", "value": km2})
+    a = pd.DataFrame({"area_code": km2.index, "period": "2024", "value": km2.to_numpy()})
     a["note"] = "area of the published generalised boundary on EPSG:27700"
     dens = a.copy()
     dens["pop"] = dens["area_code"].map(geo.pop)

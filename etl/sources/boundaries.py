@@ -578,30 +578,33 @@ def _keep_triangles(imp: np.ndarray, ring_seq: np.ndarray, ring_of_seq: np.ndarr
     imp[ring_seq[cand[last]]] = np.inf
 
 
-def _assemble(prep: Prepared, tol: np.ndarray, dec_u: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """All areas as (Multi)Polygons for per-arc tolerances and per-location rounding (None = none).
-    Rings that collapse below a triangle are dropped (a dropped shell takes its holes with it)."""
-    tol_pt = tol[prep.arc_of]
-    keep = (prep.imp > tol_pt) | (tol_pt <= 0)
-    if dec_u is None:
-        coords = prep.pts
-    else:
-        coords = np.empty_like(prep.pts)
-        dec_pt = dec_u[prep.upid]
-        for d in np.unique(dec_pt):
-            m = dec_pt == d
-            coords[m] = np.round(prep.pts[m], int(d))
-    sel = keep[prep.ring_seq]
-    c = coords[prep.ring_seq[sel]]
-    rid = prep.ring_of_seq[sel]
+def _assemble(
+    prep: Prepared, tol: np.ndarray, dec_u: np.ndarray | None, areas: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Areas as (Multi)Polygons for per-arc tolerances and per-location rounding (None = none),
+    and the rings each area lost: every area, or only ``areas`` (the others' entries are left
+    None and 0). Rings that collapse below a triangle are dropped (a dropped shell takes its holes
+    with it). An area's geometry depends on its own rings only, so assembling a few areas gives
+    exactly what assembling all of them gives for those."""
+    n_areas = len(prep.topo.areas)
+    wanted = np.ones(n_areas, dtype=bool)
+    if areas is not None:
+        wanted[:] = False
+        wanted[areas] = True
+    ring_area = prep.poly_area[prep.ring_poly]
+    sel = wanted[ring_area[prep.ring_of_seq]]
+    seq, rid = prep.ring_seq[sel], prep.ring_of_seq[sel]
+    tol_pt = tol[prep.arc_of[seq]]
+    keep = (prep.imp[seq] > tol_pt) | (tol_pt <= 0)
+    seq, rid = seq[keep], rid[keep]
+    c = _rounded(prep, seq, dec_u)
     dup = np.zeros(len(c), dtype=bool)
     dup[1:] = np.all(c[1:] == c[:-1], axis=1) & (rid[1:] == rid[:-1])
     c, rid = c[~dup], rid[~dup]
-    n_rings = len(prep.ring_poly)
-    ring_ok = np.bincount(rid, minlength=n_rings) >= 4
+    ring_ok = np.bincount(rid, minlength=len(prep.ring_poly)) >= 4
     poly_ok = ring_ok[prep.poly_shell]
     ring_keep = ring_ok & poly_ok[prep.ring_poly]
-    dropped = int(n_rings - ring_keep.sum())
+    dropped = np.bincount(ring_area[wanted[ring_area] & ~ring_keep], minlength=n_areas)
 
     m = ring_keep[rid]
     c, rid = c[m], rid[m]
@@ -613,9 +616,22 @@ def _assemble(prep: Prepared, tol: np.ndarray, dec_u: np.ndarray | None) -> tupl
     multi = shapely.multipolygons(polys, indices=poly_to_area)
     single = shapely.get_num_geometries(multi) == 1
     multi[single] = shapely.get_geometry(multi[single], 0)
-    geoms = np.full(len(prep.topo.areas), shapely.Polygon(), dtype=object)
+    geoms = np.full(n_areas, None, dtype=object)
+    geoms[wanted] = shapely.Polygon()
     geoms[kept_areas] = multi
     return geoms, dropped
+
+
+def _rounded(prep: Prepared, seq: np.ndarray, dec_u: np.ndarray | None) -> np.ndarray:
+    """The vertices ``seq`` (rows of ``prep.pts``), each rounded to its location's decimals."""
+    if dec_u is None:
+        return prep.pts[seq]
+    c = prep.pts[seq]
+    dec_pt = dec_u[prep.upid[seq]]
+    for d in np.unique(dec_pt):
+        m = dec_pt == d
+        c[m] = np.round(c[m], int(d))
+    return c
 
 
 def _bad_areas(geoms: np.ndarray, subset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -716,17 +732,19 @@ def simplify(prep: Prepared, tolerance: float | np.ndarray, decimals: int | None
         arcs = np.unique(prep.pair_arc[np.isin(prep.pair_area, bad)])
         if np.any(tol[arcs] > 0):
             tol[arcs] = np.where(tol[arcs] > 20, tol[arcs] / 4, 0.0)
+            changed = np.isin(prep.arc_of, arcs)
         elif dec_u is not None and dec_u[prep.upid[np.isin(prep.arc_of, arcs)]].min() < 7:
             locs = _locations_to_refine(prep, geoms, invalid, overlapping, bad, arcs, dec_u)
             dec_u[locs] = np.minimum(dec_u[locs] + 1, 7)
+            changed = np.isin(prep.upid, locs)
         else:
             break
         relaxed.update(bad.tolist())
-        geoms, dropped = _assemble(prep, tol, dec_u)
+        _reassemble(prep, tol, dec_u, geoms, dropped, _areas_of_vertices(prep, changed))
         touched = np.unique(prep.pair_area[np.isin(prep.pair_arc, arcs)])
         near = shapely.STRtree(geoms).query(geoms[touched], predicate="intersects")[1]
         invalid, overlapping = _bad_areas(geoms, np.union1d(touched, near))
-    out = Simplified(geoms, relaxed=len(relaxed), rings_dropped=dropped)
+    out = Simplified(geoms, relaxed=len(relaxed), rings_dropped=int(dropped.sum()))
     # a final check of everything, unless nothing changed since the first full check
     if relaxed:
         invalid, overlapping = _bad_areas(geoms, np.arange(n_areas))
@@ -738,6 +756,21 @@ def simplify(prep: Prepared, tolerance: float | np.ndarray, decimals: int | None
     out.overlapping = [prep.topo.areas[i].code for i in overlapping]
     out.geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     return out
+
+
+def _areas_of_vertices(prep: Prepared, vertices: np.ndarray) -> np.ndarray:
+    """The areas whose rings trace any of ``vertices`` (a mask over ``prep.pts``)."""
+    rings = np.unique(prep.ring_of_seq[vertices[prep.ring_seq]])
+    return np.unique(prep.poly_area[prep.ring_poly[rings]])
+
+
+def _reassemble(
+    prep: Prepared, tol: np.ndarray, dec_u: np.ndarray | None, geoms: np.ndarray, dropped: np.ndarray, areas
+) -> None:
+    """Assemble ``areas`` again (their vertices' tolerance or rounding changed) into ``geoms`` and
+    ``dropped``; every other area stays as it was."""
+    new, lost = _assemble(prep, tol, dec_u, areas)
+    geoms[areas], dropped[areas] = new[areas], lost[areas]
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
