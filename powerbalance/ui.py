@@ -654,7 +654,7 @@ def chart(
     box = st.expander(f"Data table: {name}", expanded=table_open, key=f"{key}{TABLE_BOX}", on_change="rerun")
     if box.open:  # made only when opened: a closed table is one element, not five, with no Arrow or files
         with box:
-            table(data, name, f"{key}_t", column_config=column_config, height=320)
+            table(data, name, f"{key}_t", column_config=column_config, height=320 if len(data) > 8 else "auto")
     share_line(name)
     return event
 
