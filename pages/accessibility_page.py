@@ -20,7 +20,7 @@ st.markdown(
     "rules; the project's tests fail on any violation it finds (`tests/test_accessibility.py`).\n"
     "- Text and captions meet the WCAG AA contrast ratio of 4.5:1 (the Government Analysis Function palette).\n"
     "- Every chart has a text description under it and its **data table** (with CSV and Excel downloads) right "
-    "below it, holding every value drawn.\n"
+    "below it, holding every value drawn: open “Data table” with a click or the keyboard (Enter or Space).\n"
     "- Every choice on a page is kept in the page's address, so a view can be bookmarked and shared, and the page "
     "can be reached again without repeating the steps.\n"
     "- The one-page brief on **My area** is a tagged PDF (PDF/UA-1) with its language and title set, or HTML."
