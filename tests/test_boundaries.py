@@ -298,7 +298,9 @@ def test_adaptive_tolerance_follows_district_and_ward_size(tmp_path):
 
 def test_feature_collection_is_minimal_geojson():
     geoms = np.array([shapely.Polygon([(0, 0), (1, 0), (1, 1)]), shapely.Polygon([(2, 2), (3, 2), (3, 3)])])
-    text = b.feature_collection(["E05000001", "E05000002"], ['St Mary\'s "Old" Town', "Ynys Môn"], geoms)
+    text = b.feature_collection(
+        b.geojson_features(["E05000001", "E05000002"], ['St Mary\'s "Old" Town', "Ynys Môn"], geoms)
+    )
     doc = json.loads(text)
     assert doc["type"] == "FeatureCollection"
     assert [f["id"] for f in doc["features"]] == ["E05000001", "E05000002"]

@@ -788,13 +788,9 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
 # --------------------------------------------------------------------------------------------
 
 
-def feature_collection(codes: list[str], names: list[str], geoms: np.ndarray) -> bytes:
-    """Minimal GeoJSON for the browser: id = GSS code, properties code + name, no whitespace.
-    (GEOS writes each coordinate as its shortest round-trip decimal, so 4 dp stay 4 dp.)"""
-    return _collection(_features(codes, names, geoms))
-
-
-def _features(codes: list[str], names: list[str], geoms: np.ndarray) -> list[str]:
+def geojson_features(codes: list[str], names: list[str], geoms: np.ndarray) -> list[str]:
+    """Minimal GeoJSON features for the browser: id = GSS code, properties code + name, no
+    whitespace. (GEOS writes each coordinate as its shortest round-trip decimal, so 4 dp stay 4 dp.)"""
     return [
         f'{{"type":"Feature","id":{json.dumps(code)},"properties":{{"code":{json.dumps(code)},'
         f'"name":{json.dumps(name, ensure_ascii=False)}}},"geometry":{geom}}}'
@@ -802,7 +798,8 @@ def _features(codes: list[str], names: list[str], geoms: np.ndarray) -> list[str
     ]
 
 
-def _collection(features: list[str]) -> bytes:
+def feature_collection(features: list[str]) -> bytes:
+    """A FeatureCollection of :func:`geojson_features`, as UTF-8 bytes."""
     return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode("utf-8")
 
 
@@ -821,7 +818,7 @@ def write_wards_by_district(geo_dir: Path, features: list[str], districts: list[
     folder = geo_dir / WARDS_BY_DISTRICT
     folder.mkdir(exist_ok=True)
     for district, feats in by_district.items():
-        (folder / f"{district}.geojson").write_bytes(_collection(feats))
+        (folder / f"{district}.geojson").write_bytes(feature_collection(feats))
     return len(by_district)
 
 
@@ -960,8 +957,8 @@ def _load_level(
         table_geoms = table.geoms
 
     out = geo_dir / f"{spec.level}.geojson"
-    features = _features(codes, [at_level[c][0] for c in codes], web.geoms)
-    out.write_bytes(_collection(features))
+    features = geojson_features(codes, [at_level[c][0] for c in codes], web.geoms)
+    out.write_bytes(feature_collection(features))
     if spec.level == "ward":
         rep.facts["ward_district_files"] = write_wards_by_district(geo_dir, features, [at_level[c][1] for c in codes])
     tol_arr = np.broadcast_to(np.asarray(tolerance, dtype=float), (len(topo.arcs),))
