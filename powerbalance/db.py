@@ -269,6 +269,7 @@ def fresh(value: Any) -> Any:
     dicts, lists, tuples and dataclasses rebuilt around fresh values (plotly figures are handed out
     as they are: Streamlit copies a figure before drawing it and pages never change one)."""
     if isinstance(value, (pd.DataFrame, pd.Series)):
+        drop_dead_views(value)
         return value.copy(deep=False)
     if isinstance(value, dict):
         return {k: fresh(v) for k, v in value.items()}
@@ -282,6 +283,19 @@ def fresh(value: Any) -> Any:
             object.__setattr__(out, f.name, fresh(getattr(value, f.name)))
         return out
     return value
+
+
+def drop_dead_views(frame: pd.DataFrame | pd.Series) -> None:
+    """Forget the views of ``frame`` that no longer exist. For copy-on-write, pandas keeps a weak
+    reference to every copy or view sharing a frame's values (one list per block and per axis), and
+    drops the dead ones only once 500 have gathered in that list. A kept answer is handed out on
+    every page run, so each of its lists filled towards 500 dead references: a worker grew by about
+    20 MB every 300 visits to My area, with no sign of levelling off after 2,100. Clearing them as
+    the answer is handed out keeps each list as short as the views still alive."""
+    tracked = [block.refs for block in frame._mgr.blocks] + [axis._references for axis in frame.axes]
+    for refs in tracked:
+        if refs is not None:
+            refs.has_reference()  # pandas' own check, which first prunes the dead references
 
 
 class AsIs:

@@ -100,6 +100,31 @@ def test_fresh_copies_containers_and_dataclasses():
     assert kept.name == "x" and list(frame.columns) == ["a"] and frame.loc[0, "a"] == 1
 
 
+def _references_held(frame: pd.DataFrame) -> int:
+    """Weak references pandas holds for the views of ``frame``'s values and axes (copy-on-write)."""
+    lists = [b.refs.referenced_blocks for b in frame._mgr.blocks]
+    lists += [a._references.referenced_blocks for a in frame.axes if a._references is not None]
+    return sum(map(len, lists))
+
+
+def test_a_kept_frame_handed_out_many_times_holds_no_dead_views():
+    """Every page run takes a copy of a kept answer and views of it, which die with the run. pandas
+    drops its references to dead views only once 500 have gathered per block, so a worker serving
+    thousands of visits grew by tens of MB; handed out through ``db.fresh`` they are dropped."""
+    kept = db.Kept(maxsize=4)
+    frame = pd.DataFrame({"code": pd.array(["E1", "E2", "E3"], dtype="string"), "x": [1.0, 2.0, 3.0]})
+    held = []
+    for _ in range(2000):  # as a page run does with an answer: select, filter, re-index
+        out = kept.get("k", lambda: frame)
+        views = [out[["x"]], out[out["x"] > 1], out.set_index("code")]
+        del out, views
+        held.append(_references_held(frame))
+    assert max(held) < 50  # one run's views at most (about 25 here); pandas alone keeps up to 500 a list
+    alive = kept.get("k", lambda: frame)
+    alive.loc[0, "x"] = 9.0  # a live copy is still tracked: writing to it never reaches the kept frame
+    assert frame.loc[0, "x"] == 1.0
+
+
 def test_every_process_that_imports_the_package_holds_text_as_python_strings():
     """The server, the ETL (and its helper) and the tests compute alike: importing ``powerbalance``
     or ``etl`` in a fresh interpreter sets pandas' string storage, and a query's text columns come
