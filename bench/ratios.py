@@ -22,6 +22,8 @@ Figures (target in brackets):
    (page runs per second) of 2 workers over 1 worker (≥ 1.7× on a 2-core machine);
 4. the ETL build over the raw read (≤ 3×).
 
+Beside them, informative: a worker's memory over many visits (:func:`memory_figures`).
+
 Page time = rerun request sent → the server's "script finished" (loopback websocket). CPU = the
 server process's user + system time during the runs, divided by the runs.
 """
@@ -42,7 +44,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from . import ROOT, StreamlitServer
+from . import ROOT, StreamlitServer, proc_status_mb
 from . import concurrency as load
 
 #: warm reruns per page for the single-user figures (CPU time is counted in 10 ms ticks)
@@ -272,6 +274,32 @@ def element_floor(folder: Path, db: Path, out: dict, single_reruns: int) -> dict
     }
 
 
+#: councils whose My area one round of the memory figure opens (25 at a time), twice over
+MEMORY_VISITS = 300
+
+
+def memory_figures(app: Path, db: Path, sessions: int, visits: int = MEMORY_VISITS) -> dict:
+    """A worker's resident memory over many visits: at rest after its warm-up, after a first look at
+    My area for ``visits`` councils (its caches fill), and after the same visits again, which should
+    add next to nothing. A worker that grows with its visitors is, sooner or later, killed for its
+    memory: pandas' references to dead views of kept answers grew one by about 20 MB every 300
+    visits until ``db.fresh`` pruned them. Informative, not one of the issue's targets."""
+    councils = load.Truth.read(db, visits).councils
+    out: dict = {"failures": []}
+    with StreamlitServer(app, db) as server:
+        rss = [proc_status_mb(server.proc.pid, "VmRSS")]
+        for _ in range(2):
+            for i in range(0, len(councils), sessions):
+                batch = [f"area={c}" for c in councils[i : i + sessions]]
+                done, _ = sessions_run(server.url, len(batch), "my-area", batch, 1)
+                out["failures"] += _failed(done)
+            rss.append(proc_status_mb(server.proc.pid, "VmRSS"))
+    out["memory_visits"] = len(councils)
+    out["memory_rss_mb"] = [round(v, 1) for v in rss]
+    out["memory_second_round_growth_mb"] = rss[2] - rss[1]
+    return out
+
+
 #: rounds of the nginx comparison: one worker and two alternate, and the medians are compared, so a
 #: burst of other work on the machine during one run does not decide the figure
 NGINX_ROUNDS = 3
@@ -386,6 +414,7 @@ def measure(
     single_reruns: int = SINGLE_RERUNS,
     nginx_rounds: int = NGINX_ROUNDS,
     load_rounds: int = LOAD_ROUNDS,
+    memory_visits: int = MEMORY_VISITS,
 ) -> dict:
     truth = load.Truth.read(db, sessions)
     res: dict = {"sessions": sessions, "reruns": reruns, "cores": os.cpu_count(), "failures": []}
@@ -396,6 +425,7 @@ def measure(
         for part in (
             serving_figures(app, bare, db, truth, sessions, reruns, single_reruns, rounds=load_rounds),
             nginx_figures(app, db, sessions, reruns, rounds=nginx_rounds),
+            memory_figures(app, db, sessions, memory_visits),
         ):
             res["failures"] += part.pop("failures", [])
             res.update(part)
@@ -458,10 +488,28 @@ def report(r: dict) -> str:
         )
     elif "nginx_skipped" in r:
         lines.append(f"  through nginx: skipped ({r['nginx_skipped']})")
+    if "memory_rss_mb" in r:
+        lines.append(report_memory(r))
     lines.append(etl_line(r))
     for f in r["failures"][:20]:
         lines.append(f"  FAILED {f}")
     return "\n".join(lines)
+
+
+def report_memory(r: dict) -> str:
+    rest, first, second = r["memory_rss_mb"]
+    return (
+        f"  a worker's memory: {rest:.0f} MB at rest, {first:.0f} MB after a first look at My area for "
+        f"{r['memory_visits']} councils, {second:.0f} MB after the same visits again "
+        f"({r['memory_second_round_growth_mb']:+.0f} MB; informative)"
+    )
+
+
+def memory_only(db: Path, static: Path | None, sessions: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
+        app = load.mirror_app(Path(tmp))
+        load.install_build(db, static, app)
+        return memory_figures(app, db, sessions)
 
 
 def etl_line(r: dict) -> str:
@@ -492,7 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reruns", type=int, default=5)
     ap.add_argument("--single-reruns", type=int, default=SINGLE_RERUNS, help="warm reruns per page, one user")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--only", choices=["etl"], help="measure one figure only: etl = the ETL build over the raw read")
+    ap.add_argument(
+        "--only",
+        choices=["etl", "memory"],
+        help="measure one figure only: etl = the ETL build over the raw read; memory = a worker's memory over visits",
+    )
     args = ap.parse_args(argv)
     if args.only == "etl":
         r, text = etl_only(args.raw)
@@ -501,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.db.exists():
         print(f"no database at {args.db}: run `make db` first", file=sys.stderr)
         return 2
+    if args.only == "memory":
+        r = memory_only(args.db, args.static, args.sessions)
+        print(json.dumps(r, indent=2) if args.json else report_memory(r))
+        return 1 if r["failures"] else 0
     r = measure(args.db, args.static, args.raw, args.sessions, args.reruns, args.single_reruns)
     print(json.dumps(r, indent=2) if args.json else report(r))
     return 1 if r["targets_missed"] or r["failures"] else 0

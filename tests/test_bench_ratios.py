@@ -36,7 +36,9 @@ def test_report_prints_every_target_and_flags_a_missed_one():
 @pytest.mark.slow
 def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     _, static, _ = built
-    r = ratios.measure(real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2, nginx_rounds=2, load_rounds=2)
+    r = ratios.measure(
+        real_db, static, raw_dir, sessions=3, reruns=1, single_reruns=2, nginx_rounds=2, load_rounds=2, memory_visits=6
+    )
     assert r["failures"] == []
     # first looks and loads: runs alternating with the bare page's, the figure the ratio of medians
     for figure, floor in (("first_look_p95", "bare_first_p95"), ("load_rerun_p95", "bare_load_rerun_p95")):
@@ -57,6 +59,10 @@ def test_bench_measures_every_figure_on_the_real_build(real_db, built, raw_dir):
     assert r["elements_floor"]["page"] in r["pages"] and r["elements_floor"]["elements"] > 10
     assert math.isfinite(r["rerun_cpu_vs_elements"]) and r["rerun_cpu_vs_elements"] > 0
     assert "plain elements" in ratios.report(r)
+    # the informative memory figure: a worker at rest, after 6 councils' first looks, after them again
+    assert r["memory_visits"] == 6 and len(r["memory_rss_mb"]) == 3 and all(v > 100 for v in r["memory_rss_mb"])
+    assert r["memory_second_round_growth_mb"] == pytest.approx(r["memory_rss_mb"][2] - r["memory_rss_mb"][1], abs=0.1)
+    assert "after the same visits again" in ratios.report(r)
     assert set(r["targets_missed"]) <= set(ratios.TARGETS)
     text = ratios.report(r)
     assert all(what in text for _, _, what in ratios.TARGETS.values())
