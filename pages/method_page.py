@@ -66,8 +66,9 @@ with ocol:
     )
 
 st.caption(queries.INDEX_YEARS_NOTE)
-sens = ui.q(queries.weight_sensitivity, level, period, weights, lens)
-st.markdown(f"**{queries.rank_moves_summary(sens)}**")
+sens_query = (queries.weight_sensitivity, level, period, weights, lens)
+sens = ui.q(*sens_query)
+st.markdown(f"**{ui.q_then(sens_query, queries.rank_moves_summary)}**")
 mine = ui.council_of(ui.last_area(), sens["area_code"].tolist())  # the user's own council, highlighted
 moved = queries.area_rank_move(sens, mine)
 if moved:
@@ -111,8 +112,9 @@ st.markdown(
     "spending side beside it."
 )
 spend_lens = "place" if lens == "community" else lens
-moves = ui.q(queries.lens_rank_moves, level, period, weights, spend_lens, "community")
-st.markdown(f"**{lenses.moves_summary(moves, spend_lens, 'community')}**")
+moves_query = (queries.lens_rank_moves, level, period, weights, spend_lens, "community")
+moves = ui.q(*moves_query)
+st.markdown(f"**{ui.q_then(moves_query, lenses.moves_summary, spend_lens, 'community')}**")
 ui.table(
     moves.reindex(moves["move"].abs().sort_values(ascending=False).index),
     f"Ranks in the {spend_lens} and community lenses {level} {period}",

@@ -24,7 +24,7 @@ import pyarrow as pa
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from . import charts, config, db, funders, labels, quadrants, queries, share, urlstate
+from . import charts, config, db, funders, labels, lenses, quadrants, queries, share, urlstate
 from .downloads import to_csv_bytes, to_xlsx_bytes
 from .index import normalise_weights
 
@@ -154,7 +154,7 @@ def q(fn: Callable, *args, **kwargs) -> Any:
         return _cached(module, name, key, args, kwargs)
 
 
-_PURE = {"queries": queries, "charts": charts, "funders": funders, "quadrants": quadrants}
+_PURE = {"queries": queries, "charts": charts, "funders": funders, "quadrants": quadrants, "lenses": lenses}
 
 
 def _cached_then(
@@ -172,8 +172,8 @@ def q_then(query: tuple, fn: Callable, *fn_args, **fn_kwargs) -> Any:
     """``fn(<the cached answer of ui.q(*query)>, *fn_args, **fn_kwargs)``, itself cached for the
     build: a figure, summary or count made from a query's answer (``ui.q_then((queries.index_by_tier,
     period, weights, lens), charts.distribution_by_group, group=…)``). ``fn`` is a pure function of
-    :mod:`powerbalance.queries`, :mod:`powerbalance.charts`, :mod:`powerbalance.funders` or
-    :mod:`powerbalance.quadrants`; the key is the query's name and
+    :mod:`powerbalance.queries`, :mod:`powerbalance.charts`, :mod:`powerbalance.funders`,
+    :mod:`powerbalance.quadrants` or :mod:`powerbalance.lenses`; the key is the query's name and
     arguments and the build, so a rerun is one lookup — no pandas work and no hashing of frames. A
     figure made this way is frozen (``charts.frozen``), as :func:`figure` freezes its figures."""
     build_key()

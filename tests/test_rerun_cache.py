@@ -74,3 +74,36 @@ def test_overview_rerun_derives_nothing_again(app, real_db, calls):
     assert not at.exception
     assert calls["distribution_by_group"] == first["distribution_by_group"] + 1
     assert calls["biggest_shifts"] == first["biggest_shifts"] + 1
+
+
+def test_method_rerun_summarises_nothing_again(app, real_db, monkeypatch):
+    """The Method page's two summaries in words (how far the chosen weights move ranks, and how
+    ranks move between the lenses) are made once per build and view, not on every rerun."""
+    from powerbalance import lenses
+
+    counts: dict[str, int] = {}
+    for module, name in ((queries, "rank_moves_summary"), (lenses, "moves_summary")):
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def counted(*a, _name=name, _original=original, **k):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(*a, **k)
+
+        monkeypatch.setattr(module, name, counted)
+    ui.forget_all()
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/method_page.py")
+    at.run()
+    assert not at.exception
+    first = dict(counts)
+    assert first == {"rank_moves_summary": 1, "moves_summary": 1}
+    summary = [m.value for m in at.markdown if m.value.startswith("**Between the ")]
+    at.run()  # the same view again
+    assert not at.exception and counts == first
+    assert [m.value for m in at.markdown if m.value.startswith("**Between the ")] == summary
+    at.query_params["level"] = "county"  # another view: summarised again, once each
+    at.run()
+    assert not at.exception
+    assert counts == {"rank_moves_summary": 2, "moves_summary": 2}
