@@ -282,7 +282,7 @@ def memory_figures(app: Path, db: Path, sessions: int, visits: int = MEMORY_VISI
     """A worker's resident memory over many visits: at rest after its warm-up, after a first look at
     My area for ``visits`` councils (its caches fill), and after the same visits again, which should
     add next to nothing. A worker that grows with its visitors is, sooner or later, killed for its
-    memory: pandas' references to dead views of kept answers grew one by about 20 MB every 300
+    memory: pandas' references to dead views of kept answers grew a worker by about 20 MB every 300
     visits until ``db.fresh`` pruned them. Informative, not one of the issue's targets."""
     councils = load.Truth.read(db, visits).councils
     out: dict = {"failures": []}

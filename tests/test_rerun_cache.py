@@ -36,10 +36,10 @@ def app(real_db, built):
         yield folder
 
 
-@pytest.fixture()
-def calls(monkeypatch):
+def _count_calls(monkeypatch, functions: list[tuple]) -> dict[str, int]:
+    """Calls of each (module, name) from now on, by name, counted in the returned dict."""
     counts: dict[str, int] = {}
-    for module, name in DERIVED:
+    for module, name in functions:
         original = getattr(module, name)
 
         @functools.wraps(original)
@@ -48,17 +48,29 @@ def calls(monkeypatch):
             return _original(*a, **k)
 
         monkeypatch.setattr(module, name, counted)
+    return counts
+
+
+@pytest.fixture()
+def calls(monkeypatch):
+    counts = _count_calls(monkeypatch, DERIVED)
     st.cache_data.clear()
     ui.forget_all()
     return counts
 
 
-def test_overview_rerun_derives_nothing_again(app, real_db, calls):
+def _open(app, page_file: str) -> AppTest:
+    """A session that has opened ``page_file`` once, as a visitor arriving from the home page."""
     at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
     at.run()
-    at.switch_page("pages/overview_page.py")
+    at.switch_page(page_file)
     at.run()
     assert not at.exception
+    return at
+
+
+def test_overview_rerun_derives_nothing_again(app, real_db, calls):
+    at = _open(app, "pages/overview_page.py")
     first = dict(calls)
     assert {name for _, name in DERIVED} <= set(first)
     encoded = []  # plotly's own to_dict: a deep copy of every trace, for a figure that is not frozen
@@ -81,22 +93,9 @@ def test_method_rerun_summarises_nothing_again(app, real_db, monkeypatch):
     ranks move between the lenses) are made once per build and view, not on every rerun."""
     from powerbalance import lenses
 
-    counts: dict[str, int] = {}
-    for module, name in ((queries, "rank_moves_summary"), (lenses, "moves_summary")):
-        original = getattr(module, name)
-
-        @functools.wraps(original)
-        def counted(*a, _name=name, _original=original, **k):
-            counts[_name] = counts.get(_name, 0) + 1
-            return _original(*a, **k)
-
-        monkeypatch.setattr(module, name, counted)
+    counts = _count_calls(monkeypatch, [(queries, "rank_moves_summary"), (lenses, "moves_summary")])
     ui.forget_all()
-    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
-    at.run()
-    at.switch_page("pages/method_page.py")
-    at.run()
-    assert not at.exception
+    at = _open(app, "pages/method_page.py")
     first = dict(counts)
     assert first == {"rank_moves_summary": 1, "moves_summary": 1}
     summary = [m.value for m in at.markdown if m.value.startswith("**Between the ")]
