@@ -70,6 +70,16 @@ TARGETS = {
 # ============================================================================================= apps
 
 
+@contextlib.contextmanager
+def mirrored_app(db: Path, static: Path | None):
+    """A runnable copy of the app serving this build, in a temporary folder of its own
+    (:func:`bench.concurrency.mirror_app`), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
+        app = load.mirror_app(Path(tmp))
+        load.install_build(db, static, app)
+        yield app
+
+
 def bare_app(folder: Path, name: str = "bare", page: str = BARE_PAGE) -> Path:
     """The floor app: a title and one line, with the project's Streamlit configuration."""
     app = Path(folder) / name
@@ -418,10 +428,8 @@ def measure(
 ) -> dict:
     truth = load.Truth.read(db, sessions)
     res: dict = {"sessions": sessions, "reruns": reruns, "cores": os.cpu_count(), "failures": []}
-    with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
-        app = load.mirror_app(Path(tmp))
-        load.install_build(db, static, app)
-        bare = bare_app(Path(tmp))
+    with mirrored_app(db, static) as app:
+        bare = bare_app(app.parent)
         for part in (
             serving_figures(app, bare, db, truth, sessions, reruns, single_reruns, rounds=load_rounds),
             nginx_figures(app, db, sessions, reruns, rounds=nginx_rounds),
@@ -506,9 +514,7 @@ def report_memory(r: dict) -> str:
 
 
 def memory_only(db: Path, static: Path | None, sessions: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="pb-ratios-") as tmp:
-        app = load.mirror_app(Path(tmp))
-        load.install_build(db, static, app)
+    with mirrored_app(db, static) as app:
         return memory_figures(app, db, sessions)
 
 
