@@ -808,11 +808,11 @@ def domain_long(df: pd.DataFrame, label: str = "name") -> pd.DataFrame:
 
 
 def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: str = "place", db=None) -> pd.DataFrame:
-    """Index and rank of councils in every financial year the index covers, with the enabler
+    """Index and rank of councils (and regions) in every financial year the index covers, with the enabler
     ratio (absolute) beside them: the index is relative to each year's group, the ratio is not."""
     codes = list(codes)
     infos = {c: area(c, db) for c in codes}
-    levels = sorted({i["level"] for i in infos.values() if i and i["level"] in ("district", "county")})
+    levels = sorted({i["level"] for i in infos.values() if i and i["level"] in INDEX_LEVELS})
     rows = []
     for period in index_periods(db):
         for level in levels:
