@@ -127,15 +127,7 @@ if profile.has_index:
         border=True,
         help=f"0 = most providing, 100 = most enabling, within {profile.group_label}.",
     )
-    band = profile.band or {}
-    band_text = (
-        (
-            f"90% range {charts.fmt(band.get('p5'), 0)}–{charts.fmt(band.get('p95'), 0)}"
-            + (" · robust" if band.get("robust") is True else " · uncertain" if band.get("robust") is False else "")
-        )
-        if band
-        else "no uncertainty estimate"
-    )
+    band_text = " · ".join(x for x in charts.rank_band_words(profile.band) if x)
     m2.metric(
         f"Rank among {profile.group_label}",
         f"{charts.fmt(ix['rank'], 0)} of {charts.fmt(ix['n_in_group'], 0)}",

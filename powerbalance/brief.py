@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from . import relationship
-from .charts import fmt, rank_move_text
+from .charts import fmt, rank_band_words, rank_move_text
 
 TYPE_LABELS = {
     "shire_district": "shire district council",
@@ -145,15 +145,8 @@ def render(profile) -> str:
         )
     ix = p.index or {}
     if ix and not pd.isna(ix.get("index")):
-        band = p.band or {}
-        band_text = (
-            (
-                f"90% range {_num(band.get('p5'), 0)}–{_num(band.get('p95'), 0)}"
-                + (" (robust)" if band.get("robust") is True else " (uncertain)" if band.get("robust") is False else "")
-            )
-            if band
-            else "no uncertainty estimate"
-        )
+        span, reading = rank_band_words(p.band)
+        band_text = span + (f" ({reading})" if reading else "")
         parts.append(
             '<div class="key">'
             f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "

@@ -242,6 +242,33 @@ def rank_move_text(rank_from, rank_to) -> str:
     return f"rank {a} → {b} ({move})"
 
 
+#: What the rank band says of a rank with the chosen weights that lies outside it (issue: a rank
+#: outside its own band was called robust). docs/methodology.md uses the same words.
+RANK_OUTSIDE_BAND = "the rank with these weights lies outside the range most alternatives give"
+
+
+def rank_outside_band(rank, p5, p95) -> bool | None:
+    """Whether a rank lies outside its 5th–95th percentile band as shown (ends rounded to whole
+    places); None when any of them is missing."""
+    if any(v is None or pd.isna(v) for v in (rank, p5, p95)):
+        return None
+    r = round(float(rank))
+    return r < round(float(p5)) or r > round(float(p95))
+
+
+def rank_band_words(band: dict | None) -> tuple[str, str]:
+    """('90% range 117–132', what it says of the rank): 'robust' (a narrow band holding the rank),
+    'uncertain' (a wide band), :data:`RANK_OUTSIDE_BAND` (the rank with the chosen weights lies
+    outside the band, however narrow) or '' (not known). ('no uncertainty estimate', '') without a band."""
+    if not band:
+        return "no uncertainty estimate", ""
+    span = f"90% range {fmt(band.get('p5'), 0)}–{fmt(band.get('p95'), 0)}"
+    if rank_outside_band(band.get("rank"), band.get("p5"), band.get("p95")):
+        return span, RANK_OUTSIDE_BAND
+    robust = band.get("robust")
+    return span, "robust" if robust is True else "uncertain" if robust is False else ""
+
+
 def _count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 district has', '3 districts have' — for alt text read aloud."""
     word = noun if n == 1 else (plural or noun + "s")
@@ -759,7 +786,10 @@ def rank_band_chart(
     if n_all > n_drawn:
         alt += _not_drawn(n_all - n_drawn, "no index", _singular(subject), subject) + " "
     for at in np.flatnonzero(h):
-        alt += f"{d['name'][at]}: median rank {d['median_rank'][at]:.0f}, 90% range {d['p5'][at]:.0f} to {d['p95'][at]:.0f}. "
+        alt += f"{d['name'][at]}: median rank {d['median_rank'][at]:.0f}, 90% range {d['p5'][at]:.0f} to {d['p95'][at]:.0f}"
+        if rank_outside_band(d["rank"][at], d["p5"][at], d["p95"][at]):
+            alt += f"; rank {float(d['rank'][at]):.0f} with these weights: {RANK_OUTSIDE_BAND}"
+        alt += ". "
     return fig, alt.strip()
 
 

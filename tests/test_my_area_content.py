@@ -5,7 +5,7 @@ powerbalance.index / SQL on the real build, not against the page."""
 
 from __future__ import annotations
 
-from powerbalance import index, queries
+from powerbalance import brief, charts, index, queries
 from tests.helpers import open_app_page as open_page
 
 SOUTH_EAST, WEST_SUSSEX, WORTHING = "E12000008", "E10000032", "E07000229"
@@ -32,3 +32,35 @@ def test_region_over_time_shows_the_regions_index_each_year(app, real_db):
     assert got == expected
     latest = expected[-1]
     assert at.metric[1].value == f"{latest[2]} of 9"
+
+
+def _outside(band: dict) -> bool:
+    return bool(band["rank"] < round(band["p5"]) or band["rank"] > round(band["p95"]))
+
+
+def test_a_rank_outside_its_band_is_never_called_robust(real_db):
+    """The point rank uses the chosen weights and min–max; the band comes from draws over weights
+    and normalisations, so the rank can fall outside a narrow band: then it is not "robust"."""
+    lens = index.DEFAULT_LENS
+    outside_yet_narrow = 0
+    for period in queries.index_periods(real_db):
+        bands = queries.rank_bands("district", period, None, lens, None, 500, real_db).dropna(subset=["p5", "rank"])
+        for row in bands.to_dict("records"):
+            span, reading = charts.rank_band_words(row)
+            if _outside(row):
+                outside_yet_narrow += bool(row["robust"])
+                assert reading == charts.RANK_OUTSIDE_BAND, row
+            else:
+                assert reading == ("robust" if row["robust"] else "uncertain"), row
+    assert outside_yet_narrow  # the case found on the live app (Worthing, 2014-15) exists in the data
+
+
+def test_worthing_headline_and_brief_say_the_rank_lies_outside_its_band(app, real_db):
+    period, lens = "2014-15", index.DEFAULT_LENS
+    profile = queries.area_profile(WORTHING, period, None, lens, db=real_db)
+    assert _outside(profile.band) and profile.band["robust"]  # narrow band, rank outside it
+    at = open_page(app, "pages/my_area_page.py", {"area": WORTHING, "year": period})
+    band_caption = [c.value for c in at.caption if c.value.startswith("90% range")]
+    assert band_caption and charts.RANK_OUTSIDE_BAND in band_caption[0] and "robust" not in band_caption[0]
+    html = brief.render(profile)
+    assert charts.RANK_OUTSIDE_BAND in html and "(robust)" not in html
