@@ -1,6 +1,6 @@
 """My area — find a place by name, ward or postcode and see its index, domains, shift over
-time, rank with its uncertainty band, statistical neighbours, the wards inside it, and a
-printable one-page brief."""
+time, rank with its uncertainty band, statistical neighbours, the wards inside it (a county: its
+districts), and a printable one-page brief."""
 
 import streamlit as st
 
@@ -301,7 +301,7 @@ with left:
             query_params=ui.view_params(group="neighbours"),
         )
     else:
-        ui.no_data("no statistical neighbours (a feature such as population or deprivation is missing).")
+        ui.no_data(queries.peers_missing_reason(profile.level))
 with right:
     st.subheader("Indicators")
     if profile.indicators is not None and len(profile.indicators):
@@ -364,6 +364,34 @@ if profile.wards is not None and len(profile.wards):
     else:
         ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
         ui.no_data("no ward-level indicator has values in this district.")
+
+# --- a county's districts: which parts differ --------------------------------------------------------
+if profile.districts is not None and len(profile.districts):
+    parts = profile.districts
+    st.subheader(f"Districts in {profile.name}: which parts differ")
+    st.caption(
+        f"Each district's own index in {period} ({lens} lens, the same weights as above), "
+        "ranked among all shire districts in England, not within the county; the enabler ratio is "
+        "the absolute measure."
+    )
+    fig, alt = ui.figure(
+        charts.bar_chart,
+        parts,
+        label="name",
+        value="index",
+        measure=f"District index (0–100), {period}",
+        subject="districts",
+    )
+    ui.chart(
+        fig,
+        alt,
+        key="ma_districts",
+        data=parts,
+        name=f"Districts in {profile.name} {period}",
+        table_open=True,
+        column_config=queries.county_district_columns(period, lens),
+    )
+    ui.coverage(int(parts["index"].notna().sum()), len(parts), f"districts have an index in {period}")
 
 # --- the printable brief --------------------------------------------------------------------------
 st.subheader("One-page brief")

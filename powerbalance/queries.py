@@ -827,6 +827,58 @@ def index_trend(codes: list[str] | tuple[str, ...], weights: dict | None, lens: 
     )
 
 
+#: Columns of :func:`county_districts` before the domain scores (which follow, one per weighted domain).
+COUNTY_DISTRICT_COLUMNS = ["code", "name", "index", "rank", "n_in_group"]
+
+
+def county_districts(code: str, period: str, weights: dict | None, lens: str = "place", db=None) -> pd.DataFrame:
+    """The districts of a county (``code``) with their own index, rank among shire districts and score in each
+    weighted domain for ``period`` and ``lens`` (the county page's "which parts differ"), with the
+    enabler ratio of the same year and lens beside them and the reason where a district has no
+    index; most enabling first, districts without an index last. Missing stays missing."""
+    w = _index.normalise_weights(weights)
+    t = index_table("district", period, w, lens, None, db)
+    t = t[t["county_code"] == code].sort_values(["rank", "name"], na_position="last", kind="stable")
+    scores = [f"score_{d}" for d in DOMAINS if w[d] > 0]
+    ratio_id = "enabler_ratio_council" if lens == "council" else "enabler_ratio"
+    ratio = indicator_trend(tuple(t["area_code"]), ratio_id, db)
+    ratio = dict(zip(ratio["code"][ratio["period"] == period], ratio["value"][ratio["period"] == period]))
+    out = t.rename(columns={"area_code": "code"})[[*COUNTY_DISTRICT_COLUMNS, *scores, "reason"]]
+    out = out.assign(enabler_ratio=np.array([ratio.get(c, np.nan) for c in out["code"]], dtype=float))
+    out["reason"] = [r if isinstance(r, str) and r else None for r in out["reason"]]
+    return out[[*COUNTY_DISTRICT_COLUMNS, *scores, "enabler_ratio", "reason"]].reset_index(drop=True)
+
+
+def county_district_columns(period: str, lens: str) -> dict:
+    """Column labels of :func:`county_districts` for people (a plain dict for st.dataframe)."""
+    ratio = "enabler ratio (council's own spending)" if lens == "council" else "enabler ratio"
+    labels = {
+        "code": "code",
+        "name": "district",
+        "index": f"index (0–100), {period}",
+        "rank": "rank among shire districts",
+        "n_in_group": "of",
+        "enabler_ratio": f"{ratio}, £ per £100, {period}",
+        "reason": "why no index",
+    }
+    labels.update({f"score_{d}": f"{DOMAIN_LABELS[d].lower()} score" for d in DOMAINS})
+    return labels
+
+
+#: Why a region's page lists no statistical neighbours (it is not a missing feature).
+REGION_NO_PEERS = (
+    "regions have no statistical neighbours by design: neighbours are found among councils of the same "
+    "tier (shire districts, single-tier councils, counties). The nine regions are ranked against each other above."
+)
+
+
+def peers_missing_reason(level: str | None) -> str:
+    """Why a profile shows no statistical neighbours."""
+    if level == "region":
+        return REGION_NO_PEERS
+    return "no statistical neighbours (a feature such as population or deprivation is missing)."
+
+
 @_db.per_build(maxsize=64)
 def _index_rows(level: str, period: str, weights: dict | None, lens: str, db=None) -> _db.AsIs:
     """area code → (its place in :func:`index_table`, (code, name, period, index, rank, n_in_group))."""
@@ -866,6 +918,7 @@ class AreaProfile:
     peers: pd.DataFrame | None = None
     indicators: pd.DataFrame | None = None
     wards: pd.DataFrame | None = None
+    districts: pd.DataFrame | None = None  # a county's districts with their own index (county_districts)
     ward_district: str | None = None  # the district whose wards ``wards`` lists
     latest: pd.DataFrame | None = None  # measures at their latest year, with the longest shift (issue 12)
     build_id: str = ""
@@ -959,6 +1012,8 @@ def area_profile(
     p.indicators = latest_indicators(code, period, db)
     p.latest = latest_and_longest([council or code], db)
     _add_benchmarks(p, a, db)
+    if a["level"] == "county":
+        p.districts = county_districts(code, period, w, lens, db)
     if a["level"] in ("district", "ward"):
         p.wards = ward_table(a["district_code"], period, db)
         p.ward_district = a["district_code"]

@@ -5,8 +5,11 @@ powerbalance.index / SQL on the real build, not against the page."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from powerbalance import brief, charts, index, queries
 from tests.helpers import open_app_page as open_page
+from tests.helpers import sql
 
 SOUTH_EAST, WEST_SUSSEX, WORTHING = "E12000008", "E10000032", "E07000229"
 
@@ -32,6 +35,43 @@ def test_region_over_time_shows_the_regions_index_each_year(app, real_db):
     assert got == expected
     latest = expected[-1]
     assert at.metric[1].value == f"{latest[2]} of 9"
+
+
+def test_region_says_it_has_no_neighbours_by_design(app):
+    at = open_page(app, "pages/my_area_page.py", {"area": SOUTH_EAST})
+    text = _infos(at)
+    assert "regions have no statistical neighbours by design" in text
+    assert "a feature such as population or deprivation is missing" not in text
+
+
+def test_county_lists_its_districts_with_their_own_index(app, real_db):
+    """A county's page lists the districts inside it with their index, rank among shire districts
+    and enabler ratio for the same year and lens, so a county councillor sees which parts differ."""
+    period = queries.index_periods(real_db)[0]  # not the default year: the section follows the chosen one
+    lens = "place"
+    at = open_page(app, "pages/my_area_page.py", {"area": WEST_SUSSEX, "year": period, "lens": lens})
+    heads = [h.value for h in at.subheader]
+    assert any(h.startswith("Districts in West Sussex") for h in heads), heads
+    tables = [d.value for d in at.dataframe if "rank" in d.value.columns and "enabler_ratio" in d.value.columns]
+    assert tables
+    shown = tables[0].set_index("code")
+    districts = sql(real_db, "SELECT code FROM areas WHERE level = 'district' AND county_code = ?", [WEST_SUSSEX])
+    assert set(shown.index) == set(districts["code"]) and len(shown) == len(districts)
+    ix = index.compute_index("district", period, lens=lens, db=real_db).set_index("area_code")
+    for code in shown.index:
+        assert shown.loc[code, "index"] == ix.loc[code, "index"] or (
+            pd.isna(shown.loc[code, "index"]) and pd.isna(ix.loc[code, "index"])
+        )
+        assert shown.loc[code, "n_in_group"] == ix.loc[code, "n_in_group"]
+    ratio = sql(
+        real_db,
+        "SELECT area_code, value FROM indicator_values WHERE indicator_id = 'enabler_ratio' AND period = ? "
+        "AND list_contains(?::VARCHAR[], area_code)",
+        [period, list(shown.index)],
+    ).set_index("area_code")["value"]
+    assert shown["enabler_ratio"].dropna().round(9).to_dict() == ratio.dropna().round(9).to_dict()
+    assert shown["rank"].dropna().is_monotonic_increasing  # most enabling first
+    assert f"districts have an index in {period}" in "\n".join(c.value for c in at.caption)
 
 
 def _outside(band: dict) -> bool:
