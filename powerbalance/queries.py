@@ -324,13 +324,46 @@ def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataF
     ]
     from .charts import fmt_value
 
+    why = _no_population_reason(df)
     return out.assign(
         note=pd.Series(notes, dtype=object),
         value_text=[
-            fmt_value(v, u) + (" (local data)" if loc else "")
-            for v, u, loc in zip(out["value"], out["unit"].fillna(""), out["is_local"].fillna(False))
+            (f"no data: {why}" if why and _lacks_population(v, n, d, u) else fmt_value(v, u))
+            + (" (local data)" if loc else "")
+            for v, n, d, u, loc in zip(
+                out["value"],
+                out["numerator"],
+                out["denominator"],
+                out["unit"].fillna(""),
+                out["is_local"].fillna(False),
+            )
         ],
     )
+
+
+def _lacks_population(value, numerator, denominator, unit: str) -> bool:
+    """A figure about residents missing only for want of a population: a per-resident figure whose
+    count is there (grants reached the ward) but not the population it is divided by, or residents
+    per km² with the area there but not the residents."""
+    if not pd.isna(value) or "resident" not in unit:
+        return False
+    if unit.startswith("residents per"):
+        return pd.isna(numerator) and not pd.isna(denominator)
+    return not pd.isna(numerator) and pd.isna(denominator)
+
+
+def _no_population_reason(table: pd.DataFrame) -> str | None:
+    """Why an area has no population estimate, from the note on its population row (the build
+    writes e.g. 'missing: 2 of its 6 LSOAs lack a mid-2019 estimate'); 'no population estimate'
+    when the row gives no reason; None when the area has a population."""
+    rows = table[table["indicator_id"] == "population"]
+    if rows["value"].notna().any():
+        return None
+    notes = [n for n in rows["note"] if isinstance(n, str) and n.strip()]
+    if not notes:
+        return "no population estimate"
+    note = notes[-1].strip()
+    return "no population estimate (" + (note[len("missing:") :].strip() if note.startswith("missing:") else note) + ")"
 
 
 def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:

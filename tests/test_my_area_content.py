@@ -104,3 +104,24 @@ def test_worthing_headline_and_brief_say_the_rank_lies_outside_its_band(app, rea
     assert band_caption and charts.RANK_OUTSIDE_BAND in band_caption[0] and "robust" not in band_caption[0]
     html = brief.render(profile)
     assert charts.RANK_OUTSIDE_BAND in html and "(robust)" not in html
+
+
+def test_ward_per_head_figures_say_why_they_are_missing(real_db):
+    """A ward reached by grants whose population estimate is missing shows the reason from its
+    population row's note beside the missing per-head figure (never an invented population)."""
+    found = sql(
+        real_db,
+        "SELECT g.area_code, g.period, p.note FROM indicator_values g "
+        "JOIN areas a ON a.code = g.area_code AND a.level = 'ward' "
+        "JOIN indicator_values p ON p.area_code = g.area_code AND p.indicator_id = 'population' "
+        "WHERE g.indicator_id = 'grants_amount_per_head' AND g.value IS NULL AND g.numerator > 0 "
+        "AND p.value IS NULL AND p.note LIKE 'missing:%' ORDER BY g.area_code, g.period LIMIT 1",
+    )
+    assert len(found)
+    code, period, note = found.iloc[0]
+    shown = queries.area_profile(code, period, None, index.DEFAULT_LENS, db=real_db).indicator_display
+    row = shown[shown["indicator"] == "Community grant funding per head"].iloc[0]
+    assert row["value"].startswith("no data: no population estimate")
+    assert note.removeprefix("missing:").strip() in row["value"]
+    reached = shown[shown["indicator"] == "Wards reached by at least one grant"]["value"].iloc[0]
+    assert reached != "no data"
