@@ -38,8 +38,8 @@ MY_AREA = "pages/my_area_page.py"
 COMPARE = "pages/compare_page.py"
 #: View state that follows the user: kept in the session, mirrored to the URL on every page run
 #: (Streamlit's sidebar navigation drops the query string), read from the URL first when a page is
-#: opened by a link.
-CARRIED = ("area", "weights", "group", "year", "lens")
+#: opened by a link. ``areas`` holds the councils picked by hand on Compare (its "Councils I pick").
+CARRIED = ("area", "weights", "group", "year", "lens", "areas")
 _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
 _PUBLISHED_AREA = "_pb_published_area"
@@ -99,7 +99,7 @@ HEADLINE = "headline"
 def start_page() -> None:
     """First call of every page: stop with an explanation when there is no database, add the
     accessibility stylesheet, and put the view the user carries (area, weights, group, year,
-    lens) back into the URL when a navigation dropped it."""
+    lens, councils picked) back into the URL when a navigation dropped it."""
     build_key()
     st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1  # for _remounted
     st.html(_CSS)
@@ -268,7 +268,7 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.session_state[_SEEN + key] = text
     if param == "area":  # the place itself is remembered by remember_area only
         st.session_state[_PUBLISHED_AREA] = text
-    elif param in CARRIED and text == st.session_state.get(_FALLBACK + param):
+    elif param in CARRIED and text is not None and text == st.session_state.get(_FALLBACK + param):
         pass  # a page's own fallback (e.g. for a year it lacks) is not kept: the user's choice stays
     elif param in CARRIED:
         if default is not None and text == dump(default):

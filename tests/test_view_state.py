@@ -110,3 +110,21 @@ def test_a_page_that_lacks_the_carried_year_does_not_lose_it(app, real_db):
     assert not at.exception and at.query_params["year"] != first
     sidebar_to(at, "pages/compare_page.py")
     assert at.query_params["year"] == first and at.selectbox(key="cmp_year").value == first
+
+
+def test_councils_picked_by_hand_follow_sidebar_navigation(app):
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "pick"})
+    picked = ["E07000229", "E07000224"]  # Worthing and Arun
+    at.multiselect(key="cmp_areas").set_value(picked).run()
+    assert at.query_params["areas"] == ",".join(picked)
+    sidebar_to(at, "pages/my_area_page.py")
+    assert at.query_params["areas"] == ",".join(picked)
+    sidebar_to(at, "pages/compare_page.py")
+    assert at.query_params["group"] == "pick" and at.query_params["areas"] == ",".join(picked)
+    assert at.multiselect(key="cmp_areas").value == picked
+    table = [d.value for d in at.dataframe if "area_code" in d.value.columns and "rank" in d.value.columns][0]
+    assert sorted(table["area_code"]) == sorted(["E07000223", *picked])
+    at.multiselect(key="cmp_areas").set_value([]).run()  # emptied: nothing comes back
+    sidebar_to(at, "pages/my_area_page.py")
+    sidebar_to(at, "pages/compare_page.py")
+    assert "areas" not in at.query_params and at.multiselect(key="cmp_areas").value == []
