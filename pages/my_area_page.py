@@ -23,19 +23,20 @@ ui.page_header(
 )
 
 
-def _choose(code: str, parishes: dict | None = None) -> None:
-    """Search result chosen: make it the area (callback, runs before the rerun); a parish found
-    by name is remembered so the page can say which parish it opened."""
+def _choose(code: str, found_as: dict | None = None) -> None:
+    """Search result chosen: make it the area (callback, runs before the rerun); a parish or a former
+    council found by name is remembered (code, label, match) so the page can say what it opened."""
     if code:
         st.session_state["ma_area"] = code
-        st.session_state["ma_parish"] = (code, parishes[code]) if parishes and code in parishes else None
+        st.session_state["ma_found"] = (code, *found_as[code]) if found_as and code in found_as else None
 
 
 search = st.text_input(
     "Search by place name, ward or postcode",
     key="ma_search",
     placeholder="e.g. Adur, Hebden Royd, or SW1A 1AA",
-    help="Matches councils, wards and postcodes in England.",
+    help="Matches councils (former councils too, as the council they are now part of), wards, parishes and "
+    "postcodes in England.",
 )
 if search.strip():
     found = ui.q(queries.find_places, search, 10)
@@ -44,7 +45,9 @@ if search.strip():
     else:
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))
-        parishes = {c: lab for c, lab, m in zip(found["code"], found["label"], found["match"]) if m == "parish"}
+        found_as = {
+            c: (lab, m) for c, lab, m in zip(found["code"], found["label"], found["match"]) if m in ("parish", "former")
+        }
         st.selectbox(
             "Matches",
             opts,
@@ -52,7 +55,7 @@ if search.strip():
             format_func=lambda c: flabels.get(c, c),
             key="ma_pick",
             placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
-            on_change=lambda: _choose(st.session_state.get("ma_pick"), parishes),
+            on_change=lambda: _choose(st.session_state.get("ma_pick"), found_as),
         )
 
 # Wards and regions are not in the council list: the one in the URL or just chosen is added to it.
@@ -107,9 +110,11 @@ where = ", ".join(
 head.caption(
     f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else "")
 )
-found_parish = st.session_state.get("ma_parish")
-if found_parish and found_parish[0] == profile.code:
-    st.info(f"Parish found: {found_parish[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
+chosen = st.session_state.get("ma_found")  # (code, label, match) of the search result chosen
+if chosen and chosen[0] == profile.code and chosen[2] == "parish":
+    st.info(f"Parish found: {chosen[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
+elif chosen and chosen[0] == profile.code:
+    st.info(f"{chosen[1]}, which is shown.", icon=":material/history:")
 if profile.council_code and profile.council_code != profile.code:
     head.info(
         f"Wards have no spending data, so the index shown is that of **{profile.council_name}**. "

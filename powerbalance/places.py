@@ -570,30 +570,113 @@ def _name_rank(names: pd.Series, text: str) -> np.ndarray:
     return np.where(low == t, 0, np.where(low.str.startswith(t), 1, 2))
 
 
-def _with_parishes(areas: pd.DataFrame, parishes: pd.DataFrame, text: str, limit: int) -> pd.DataFrame:
-    """Areas and parishes in one list: exact names first (areas before parishes), then names
-    starting with the text, then containing it; one row per area code (the area's own label wins)."""
-    if parishes.empty:
+def _with_others(
+    areas: pd.DataFrame, parishes: pd.DataFrame, former: pd.DataFrame, text: str, limit: int
+) -> pd.DataFrame:
+    """Areas, parishes and former councils in one list: exact names first (areas, then parishes,
+    then former councils), then names starting with the text, then containing it; one row per area
+    code (the area's own label wins)."""
+    if parishes.empty and former.empty:
         return areas
-    names = parishes["label"].str.split(" \\(parish\\)").str[0]
-    both = pd.concat(
-        [areas.assign(_r=_name_rank(areas["name"], text), _k=0), parishes.assign(_r=_name_rank(names, text), _k=1)],
-        ignore_index=True,
-    )
+    parts = [areas.assign(_r=_name_rank(areas["name"], text), _k=0)]
+    if not parishes.empty:
+        names = parishes["label"].str.split(" \\(parish\\)").str[0]
+        parts.append(parishes.assign(_r=_name_rank(names, text), _k=1))
+    if not former.empty:
+        parts.append(former.assign(_r=_name_rank(former["_name"], text), _k=2))
+    both = pd.concat(parts, ignore_index=True)
     both = both.sort_values(["_r", "_k"], kind="stable").drop_duplicates("code")
     return both.head(limit)[PLACE_COLUMNS].reset_index(drop=True)
+
+
+# A former council or county (``area_code_map``: merged into a larger council, split, or given a new
+# code) whose own code is no longer an area, with the current area it maps to. Former names are
+# those ``area_code_map`` holds (``old_name``, NULL for a few recoded districts): never made up.
+_FORMER_SQL = """
+    SELECT m.old_code, m.old_name, m.relation, a.code, a.name, a.level, a.district_code, d.name AS district_name
+    FROM area_code_map m JOIN areas a ON a.code = m.new_code
+    LEFT JOIN areas d ON d.code = a.district_code AND d.level = 'district'
+    WHERE m.relation <> 'same' AND m.level IN ('district', 'county')
+      AND NOT EXISTS (SELECT 1 FROM areas c WHERE c.code = m.old_code)
+"""
+
+
+def _former_name(old_code: str, old_name: str | None) -> str:
+    return f"{old_name} ({old_code})" if isinstance(old_name, str) and old_name else old_code
+
+
+def _former_label(old: str, relation: str, name: str, code: str) -> str:
+    """'Allerdale (E07000026) is now part of Cumberland (E06000063)', from area_code_map's relation."""
+    if relation == "split":
+        return f"{old} was split; part of it is now {name} ({code})"
+    if relation == "recoded":
+        return f"{old} is now {name} ({code}): the same area under a new code"
+    return f"{old} is now part of {name} ({code})"
+
+
+def _formers(found: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :data:`_FORMER_SQL` as :data:`PLACE_COLUMNS`, plus ``former`` ('Allerdale (E07000026)')."""
+    found = found.copy()
+    found["former"] = [_former_name(o, n) for o, n in zip(found["old_code"], found["old_name"])]
+    found["label"] = [
+        _former_label(o, r, name, c)
+        for o, r, name, c in zip(found["former"], found["relation"], found["name"], found["code"])
+    ]
+    found["match"] = "former"
+    found["postcode_status"] = None
+    return found[[*PLACE_COLUMNS, "former"]].reset_index(drop=True)
+
+
+def former_areas(code: str, db_path: str | Path | None = None) -> pd.DataFrame:
+    """The current area(s) a former district or county code maps to (columns :data:`PLACE_COLUMNS`
+    and ``former``, the former area's name and code; ``match`` = 'former', the label saying why: 'Aylesbury Vale (E07000004) is now part of
+    Buckinghamshire (E06000060)'); several rows when it was split; none for a current or unknown code."""
+    path = Path(db_path) if db_path is not None else config.db_path()
+    text = code.strip().upper() if isinstance(code, str) else ""
+    if not GSS_RE.match(text):
+        return pd.DataFrame(columns=[*PLACE_COLUMNS, "former"])
+    return _formers(db.query(_FORMER_SQL + " AND m.old_code = ? ORDER BY a.code", [text], db=path))
+
+
+def successor_notice(former: pd.DataFrame) -> str:
+    """What to tell a user whose link named a former code (rows of :func:`former_areas`, the first
+    being the area opened)."""
+    if len(former) == 1:
+        return f"{former['label'].iloc[0]}, which is shown instead."
+    head = former["former"].iloc[0]
+    parts = " and ".join(f"{n} ({c})" for n, c in zip(former["name"], former["code"]))
+    return f"{head} was split between {parts}; {former['name'].iloc[0]} is shown."
+
+
+def find_former(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFrame:
+    """Former councils and counties whose name (as ``area_code_map`` holds it) matches, each with the
+    current council it is now part of (``match`` = 'former'). A recoded district kept its name, so it
+    is found as the current area and not listed here."""
+    found = db.query(
+        _FORMER_SQL
+        + """ AND m.relation <> 'recoded' AND lower(m.old_name) LIKE lower(?) ESCAPE '\\'
+        ORDER BY CASE WHEN lower(m.old_name) = lower(?) THEN 0
+                      WHEN lower(m.old_name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
+                 m.old_name, a.code
+        LIMIT ?""",
+        [_like_pattern(text), text, _like_pattern(text)[1:], limit],
+        db=db_path,
+    )
+    return _formers(found).assign(_name=found["old_name"].to_numpy())
 
 
 def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
     """Areas for the search box, best first (columns :data:`PLACE_COLUMNS`).
 
-    - a GSS code (e.g. E09000033) → that area (``match`` = 'code');
+    - a GSS code (e.g. E09000033) → that area (``match`` = 'code'); a former council's or county's
+      code → the council(s) it is now part of (``match`` = 'former', see :func:`former_areas`);
     - a postcode → its ward (when found), district, county (two-tier areas) and region
       (``match`` = 'postcode'; ``postcode_status`` as in :func:`postcode_to_area`, and no rows
       when the postcode cannot be placed);
     - anything else → case-insensitive name match (``match`` = 'name'): exact names first, then
       names starting with the text, then containing it; wards are labelled with their district;
-      parish and town councils match too (``match`` = 'parish', see :func:`find_parishes`).
+      parish and town councils match too (``match`` = 'parish', see :func:`find_parishes`), and so do
+      former councils by the name ``area_code_map`` holds (``match`` = 'former', :func:`find_former`).
     """
     text = _WS.sub(" ", query or "").strip()
     if len(text) < 2:
@@ -602,7 +685,7 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
     limit = max(1, int(limit))
     if GSS_RE.match(text.upper()):
         found = db.query(_AREA_SQL + " WHERE a.code = ?", [text.upper()], db=path)
-        return _labelled(found, "code")
+        return _labelled(found, "code") if len(found) else former_areas(text, path)[PLACE_COLUMNS]
     postcode = normalise_postcode(text)
     if postcode is not None:
         placed = postcode_to_area([postcode], db_path=path).iloc[0]
@@ -637,4 +720,5 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
         [_like_pattern(text), text, _like_pattern(text)[1:], limit],
         db=path,
     )
-    return _with_parishes(_labelled(found, "name"), find_parishes(text, path, limit), text, limit)
+    named = _labelled(found, "name")
+    return _with_others(named, find_parishes(text, path, limit), find_former(text, path, limit), text, limit)

@@ -384,3 +384,15 @@ def test_my_area_finds_a_parish_and_says_which(app):
     assert at.header[0].value == "Calder" and at.query_params["area"] == "E05001372"
     assert any("Calderdale" in i.value for i in at.info)
     assert any("Parish found: Hebden Royd (parish) — Calder ward, Calderdale" in i.value for i in at.info)
+
+
+def test_my_area_search_offers_the_successor_of_an_abolished_council(app):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    at.text_input(key="ma_search").set_value("Allerdale").run()
+    assert not any("nothing in England matches" in i.value for i in at.info)
+    pick = at.selectbox(key="ma_pick")
+    assert pick.options == ["Allerdale (E07000026) is now part of Cumberland (E06000063)"]
+    pick.set_value("E06000063").run()
+    assert not at.exception
+    assert at.header[0].value == "Cumberland" and at.query_params["area"] == "E06000063"
+    assert any(i.value.startswith("Allerdale (E07000026) is now part of Cumberland") for i in at.info)

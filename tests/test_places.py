@@ -302,6 +302,40 @@ def test_find_places_by_code_and_postcode(small_db, fake_postcodes):
     assert none.empty and list(none.columns) == places.PLACE_COLUMNS
 
 
+def test_find_places_offers_the_successor_of_a_former_council(small_db):
+    """A council abolished into a larger one (area_code_map) is found by its former code and by the
+    name the table holds, as the council it is now part of, saying why; a split one offers each
+    successor; a code or name the table does not hold finds nothing."""
+    con = duckdb.connect(str(small_db))
+    con.execute(
+        "INSERT INTO area_code_map VALUES ('E07000777', ?, 'Oldvale', 'district', 'merged_into', 'test'), "
+        "('E10000555', ?, 'Greatshire', 'county', 'split', 'test'), "
+        "('E10000555', ?, 'Greatshire', 'county', 'split', 'test')",
+        [D1, D1, D2],
+    )
+    con.close()
+    by_code = places.find_places("e07000777", db_path=small_db)
+    assert by_code[["code", "match"]].values.tolist() == [[D1, "former"]]
+    assert by_code["label"].tolist() == ["Oldvale (E07000777) is now part of Alphaton (E07000001)"]
+    by_name = places.find_places("oldval", db_path=small_db)
+    assert by_name[["code", "label"]].values.tolist() == [
+        [D1, "Oldvale (E07000777) is now part of Alphaton (E07000001)"]
+    ]
+    split = places.find_places("Greatshire", db_path=small_db)
+    assert split["code"].tolist() == [D2, D1] and set(split["match"]) == {"former"}  # by code
+    assert split["label"].iloc[1] == "Greatshire (E10000555) was split; part of it is now Alphaton (E07000001)"
+    assert places.successor_notice(places.former_areas("E10000555", small_db)) == (
+        "Greatshire (E10000555) was split between Betaborough (E06000002) and Alphaton (E07000001); "
+        "Betaborough is shown."
+    )
+    # a former code with no name held: its code stands for it
+    assert places.former_areas("E07000999", small_db)["label"].tolist() == [
+        "E07000999 is now part of Alphaton (E07000001)"
+    ]
+    assert places.former_areas(D1, small_db).empty and places.former_areas("XYZ123", small_db).empty
+    assert places.find_places("E07000123", db_path=small_db).empty
+
+
 def test_find_places_finds_parishes_by_name(small_db):
     con = duckdb.connect(str(small_db))
     con.execute(
@@ -432,6 +466,24 @@ def test_find_places_real(geo_db):
     assert pc["level"].tolist() == ["ward", "district", "region"]
     assert pc["code"].tolist()[1:] == ["E09000033", "E12000007"]
     assert places.find_places("E08000025", db_path=geo_db)["name"].tolist() == ["Birmingham"]
+
+
+def test_find_places_real_former_councils(geo_db):
+    """Councils abolished in 2020 and 2023 (the reviewer's searches) lead to their successors, as the
+    build's area_code_map records them."""
+    expected = {
+        "Allerdale": "Allerdale (E07000026) is now part of Cumberland (E06000063)",
+        "Ryedale": "Ryedale (E07000167) is now part of North Yorkshire (E06000065)",
+        "Somerset West and Taunton": "Somerset West and Taunton (E07000246) is now part of Somerset (E06000066)",
+        "Aylesbury Vale": "Aylesbury Vale (E07000004) is now part of Buckinghamshire (E06000060)",
+        "E07000004": "Aylesbury Vale (E07000004) is now part of Buckinghamshire (E06000060)",
+    }
+    for text, label in expected.items():
+        out = places.find_places(text, db_path=geo_db)
+        assert out["label"].iloc[0] == label and out["match"].iloc[0] == "former", text
+        assert out["code"].iloc[0] == label[-10:-1]
+    # a current council still comes first under its own name
+    assert places.find_places("Somerset", db_path=geo_db).iloc[0][["code", "match"]].tolist() == ["E06000066", "name"]
 
 
 def test_find_places_real_parish(geo_db):
