@@ -32,7 +32,7 @@ GROUPS = {
     "pick": "Councils I pick",
 }
 c1, c2 = st.columns([3, 4])
-start = ui.council_of(ui.last_area(), codes) or codes[0]  # a ward's council; the ward stays remembered
+start = ui.council_standing_in(ui.last_area(), codes, codes[0])  # a ward's council; the ward stays remembered
 base = ui.url_selectbox(
     "Council",
     codes,

@@ -169,6 +169,18 @@ def councils(db=None) -> pd.DataFrame:
     return df
 
 
+def former_area(code: str, db=None) -> dict | None:
+    """For a former council's or county's code (``area_code_map``): the current council it opens as
+    (the first by code when it was split) and a notice saying why — 'Aylesbury Vale (E07000004) is
+    now part of Buckinghamshire (E06000060), which is shown instead.' None for any other code."""
+    from . import places
+
+    former = places.former_areas(code, db_path=db)
+    if former.empty:
+        return None
+    return {"code": former["code"].iloc[0], "notice": places.successor_notice(former)}
+
+
 def find_places(query: str, limit: int = 10, db=None) -> pd.DataFrame:
     """Places matching a name, ward name or postcode (the boundaries helper's finder), with a
     label that disambiguates same-named wards by their district."""

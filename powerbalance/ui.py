@@ -44,6 +44,12 @@ _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
 _PUBLISHED_AREA = "_pb_published_area"
 _FALLBACK = "_pb_fallback::"
+_AREA_NOTICE = "_pb_area_notice"  # what became of an area code in a link, said by page_header
+#: Said when a link's area code is neither a current area nor a former one ``area_code_map`` knows.
+UNKNOWN_AREA = (
+    "The area code in this address was not recognised: it is not the code of any current or former area "
+    "in England, so it was ignored and this page opens as it would without it."
+)
 LENS_LABELS = {
     "community": "Community (spending shown, not scored)",
     "place": "Place (all councils' spend in the area)",
@@ -429,6 +435,8 @@ def carry_view() -> None:
     address bar always reproduces what is shown. The place comes from :func:`remember_area`."""
     for param in CARRIED:
         raw = st.query_params.get(param)
+        if raw and param == "area":
+            raw = _current_area(raw)
         if raw:
             if param == "area":
                 if raw != st.session_state.get(_PUBLISHED_AREA):  # a link, not a page's own fallback
@@ -439,6 +447,21 @@ def carry_view() -> None:
         kept = last_area() if param == "area" else st.session_state.get(_VIEW + param)
         if kept:
             st.query_params[param] = kept
+
+
+def _current_area(raw: str) -> str | None:
+    """The current area a link's ``area`` names, put in the URL in its place: the code itself when it
+    is one; the council a former code now belongs to (``area_code_map``), or None for a code nobody
+    knows, either with a notice for :func:`page_header` to show."""
+    if q(queries.area, raw) is not None:
+        return raw
+    former = q(queries.former_area, raw)
+    st.session_state[_AREA_NOTICE] = former["notice"] if former else UNKNOWN_AREA
+    if former:
+        st.query_params["area"] = former["code"]
+        return former["code"]
+    del st.query_params["area"]
+    return None
 
 
 def view_params(**changes) -> dict:
@@ -457,6 +480,28 @@ def council_of(code: str | None, councils: Sequence[str]) -> str | None:
     info = q(queries.area, code)
     district = info.get("district_code") if info else None
     return district if district in councils else None
+
+
+def council_standing_in(code: str | None, councils: Sequence[str], default: str) -> str:
+    """The council a council-only page opens on for the place ``code`` (:func:`council_of`), saying
+    so when it is not the place itself: a ward is shown through its council; a place that is no
+    council and in none (a region, a combined authority, England) leaves ``default``, and the
+    notice says why. The remembered place is left as it is."""
+    council = council_of(code, councils)
+    if code is None or council == code:
+        return council or default
+    info = q(queries.area, code)
+    place = queries.area_label(info) if info else code
+    if council is not None:
+        st.caption(f"{place} is compared through its council, {queries.area_label(q(queries.area, council))}.")
+        return council
+    st.info(
+        f"{place} is not a council, and this page compares councils only, so it opens on "
+        f"{queries.area_label(q(queries.area, default))}: choose a council below. {place} stays your place "
+        "on the other pages.",
+        icon=":material/info:",
+    )
+    return default
 
 
 def _reset_weights(keys: Sequence[str]) -> None:
@@ -497,6 +542,9 @@ def page_header(title: str, intro: str | None = None) -> None:
     st.title(title)
     if intro:
         st.markdown(intro)
+    notice = st.session_state.pop(_AREA_NOTICE, None)  # set by carry_view earlier in this run
+    if notice:
+        st.info(notice, icon=":material/history:")  # names from area_code_map and areas, never URL text
     applied = st.session_state.pop(_WEIGHTS_APPLY, None)  # set by carried_weights earlier in this run
     if applied is not None:
         weights_notice(*applied)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from powerbalance import index, queries, urlstate
+from powerbalance import index, queries, ui, urlstate
 from tests.helpers import figures, open_data_tables
 from tests.helpers import open_app_page as open_page
 
@@ -128,3 +128,42 @@ def test_councils_picked_by_hand_follow_sidebar_navigation(app):
     sidebar_to(at, "pages/my_area_page.py")
     sidebar_to(at, "pages/compare_page.py")
     assert "areas" not in at.query_params and at.multiselect(key="cmp_areas").value == []
+
+
+def test_a_former_council_code_opens_its_successor_and_says_so(app):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000004"})  # Aylesbury Vale, abolished
+    assert at.query_params["area"] == "E06000060" and at.header[0].value == "Buckinghamshire"
+    notices = [i.value for i in at.info]
+    assert "Aylesbury Vale (E07000004) is now part of Buckinghamshire (E06000060), which is shown instead." in notices
+    sidebar_to(at, "pages/compare_page.py")  # the successor is what is carried on
+    assert at.query_params["area"] == "E06000060" and at.selectbox(key="cmp_area").value == "E06000060"
+
+
+def test_an_unknown_area_code_is_said_to_be_unknown_not_shown_as_adur(app):
+    at = open_page(app, "pages/my_area_page.py", {"area": "XYZ123"})
+    assert ui.UNKNOWN_AREA in [i.value for i in at.info]
+    assert "area" not in at.query_params and not at.metric  # no profile: the search prompt
+    assert any("Search above" in i.value for i in at.info)
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000224"})  # Arun seen, then a bad link
+    at.query_params["area"] = "XYZ123"
+    at.run()
+    assert ui.UNKNOWN_AREA in [i.value for i in at.info]
+    assert at.query_params["area"] == "E07000224" and at.header[0].value == "Arun"
+
+
+def test_a_region_on_compare_says_why_it_opens_on_a_council(app):
+    region = "E12000008"  # South East: no council stands in for a region
+    at = open_page(app, "pages/my_area_page.py", {"area": region})
+    sidebar_to(at, "pages/compare_page.py")
+    first = queries.councils()["code"].iloc[0]
+    assert at.selectbox(key="cmp_area").value == first
+    (notice,) = [i.value for i in at.info if "not a council" in i.value]
+    assert notice.startswith("South East (Region) is not a council") and queries.area(first)["name"] in notice
+    sidebar_to(at, "pages/my_area_page.py")  # the region stays the user's place
+    assert at.query_params["area"] == region and at.header[0].value == "South East"
+
+
+def test_a_ward_on_compare_says_its_council_stands_in(app):
+    at = open_page(app, "pages/compare_page.py", {"area": "E05007562"})  # Buckingham, a ward of Adur
+    assert at.selectbox(key="cmp_area").value == "E07000223"
+    assert any(c.value.startswith("Buckingham (Ward, Adur) is compared through its council") for c in at.caption)
