@@ -27,6 +27,7 @@ import difflib
 import io
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -652,14 +653,37 @@ def _text(value: Any) -> str | None:
     return str(value).strip()
 
 
-def _parse_amount(value: Any) -> float | None:
-    """A number, or a string holding one (thousands commas allowed). None when not a number."""
+def _parse_amount(value: Any) -> tuple[float | None, str | None]:
+    """(number, currency symbol written with it): a number, or a string holding one (thousands
+    commas allowed; one currency sign before or after it, e.g. '£9,500', '-£50', '9500 €').
+    The number is None when the text is not a number."""
     if isinstance(value, bool):
-        return None
+        return None, None
     if isinstance(value, (int, float)):
-        return None if value != value else float(value)
-    s = (_text(value) or "").replace(",", "")
-    return float(s) if _NUMBER.match(s) else None
+        return (None if value != value else float(value)), None
+    symbol, s = _currency_symbol((_text(value) or "").replace(",", ""))
+    return (float(s) if _NUMBER.match(s) else None), symbol
+
+
+def _currency_symbol(text: str) -> tuple[str | None, str]:
+    """('£', '-50') from '-£50': the currency sign (Unicode category Sc) written before or after a
+    number, and the number's text without it."""
+    sign, rest = (text[0], text[1:].lstrip()) if text[:1] in "+-" else ("", text)
+    if rest and unicodedata.category(rest[0]) == "Sc":
+        return rest[0], sign + rest[1:].strip()
+    if rest and unicodedata.category(rest[-1]) == "Sc":
+        return rest[-1], sign + rest[:-1].strip()
+    return None, text
+
+
+#: The ISO 4217 codes a currency sign written in Amount Awarded may stand for: '£' is read as
+#: pounds; any other sign only when the row's Currency is one it stands for (never as pounds).
+SYMBOL_CURRENCIES = {
+    "£": {"GBP"},
+    "€": {"EUR"},
+    "$": {"USD", "CAD", "AUD", "NZD", "HKD", "SGD"},
+    "¥": {"JPY", "CNY"},
+}
 
 
 _DMY_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
@@ -911,10 +935,11 @@ def _whitespace_problem(value: Any) -> str | None:
 
 
 def _check_amount(row: _Row) -> float | None:
+    """The amount awarded, in the row's Currency; a currency sign in the cell must agree with it."""
     if _blank(row.get("Amount Awarded")):
         row.add("error", "required", "Amount Awarded is required", "Amount Awarded")
         return None
-    amount = _parse_amount(row.get("Amount Awarded"))
+    amount, symbol = _parse_amount(row.get("Amount Awarded"))
     if amount is None:
         row.add(
             "error",
@@ -922,6 +947,17 @@ def _check_amount(row: _Row) -> float | None:
             f"Amount Awarded {row.get('Amount Awarded')!r} is not a number",
             "Amount Awarded",
         )
+    elif symbol is not None and not _symbol_fits(symbol, _currency_code(row)):
+        currency = _currency_code(row)
+        row.add(
+            "error",
+            "amount_currency_mismatch",
+            f"Amount Awarded {row.get('Amount Awarded')!r} is written with '{symbol}' but Currency is "
+            f"{currency}: it is not read as {'pounds' if currency == 'GBP' else currency}; write the amount "
+            "without the sign, or set Currency to the amount's currency — row not loaded",
+            "Amount Awarded",
+        )
+        return None
     elif amount < 0:
         row.add(
             "error",
@@ -938,6 +974,23 @@ def _check_amount(row: _Row) -> float | None:
             "Amount Awarded",
         )
     return amount
+
+
+def _currency_code(row: _Row) -> str | None:
+    """The row's Currency as a three-letter code, or None (missing or malformed: reported by
+    :func:`_check_currency`)."""
+    code = (_text(row.get("Currency")) or "").upper()
+    return code if re.fullmatch(r"[A-Z]{3}", code) else None
+
+
+def _symbol_fits(symbol: str, currency: str | None) -> bool:
+    """Whether a currency sign written with an amount agrees with the row's Currency: '£' with
+    GBP, '$' with a dollar… A sign this module does not know fits any currency but GBP (that
+    amount is left out of £ totals anyway); no valid Currency: that row is refused for it."""
+    if currency is None:
+        return True
+    known = SYMBOL_CURRENCIES.get(symbol)
+    return currency in known if known is not None else currency != "GBP"
 
 
 def _check_currency(row: _Row) -> str | None:

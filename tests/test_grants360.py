@@ -284,6 +284,55 @@ def test_good_rows_of_a_bad_file_still_load(bad):
     assert list(frame.columns[:6]) == ["severity", "check", "message", "sheet", "row", "column"]
 
 
+def amounts_csv(cells: list[tuple[str, str]]) -> bytes:
+    """A CSV of one grant per (Currency, Amount Awarded) pair; grant n is on line n + 1."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(
+        ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date"]
+        + ["Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier", "Funding Org:Name"]
+    )
+    for n, (currency, amount) in enumerate(cells, start=1):
+        w.writerow(
+            [f"360G-x-{n}", "t", "d", currency, amount, "2020-01-01", "GB-CHC-1136547", "R", "GB-CHC-299963", "F"]
+        )
+    return out.getvalue().encode()
+
+
+def test_amounts_written_in_pounds_are_read_and_other_currency_signs_are_not():
+    """Funders' spreadsheets write '£9,500': a pound sign (before or after, with or without a
+    minus or a space) is read as pounds; '$' or '€' with Currency GBP is a located error, never
+    pounds; with the Currency it stands for, the amount loads in that currency (not in £ totals)."""
+    cells = [
+        ("GBP", "£9,500"),
+        ("GBP", "£ 3,000.50"),
+        ("GBP", "-£50"),
+        ("GBP", "$9,500"),
+        ("GBP", "€1,200"),
+        ("USD", "$200"),
+        ("EUR", "75 €"),
+        ("EUR", "£12"),
+        ("GBP", "9,500"),
+    ]
+    gf = read_360giving(amounts_csv(cells), filename="pounds.csv", today=TODAY)
+    loaded = gf.grants.set_index("row")
+    assert sorted(loaded.index) == [2, 3, 7, 8, 10]
+    assert loaded.loc[2, "amount_gbp"] == 9500 and loaded.loc[3, "amount_gbp"] == 3000.5
+    assert loaded.loc[10, "amount_gbp"] == 9500
+    assert loaded.loc[[7, 8], "amount_gbp"].isna().all()  # dollars and euros: not pounds
+    assert list(loaded.loc[[7, 8], "currency"]) == ["USD", "EUR"]
+    errors = {(p.row, p.check, p.column, p.cell) for p in gf.problems if p.severity == "error"}
+    assert errors == {
+        (4, "negative_amount", "Amount Awarded", "E4"),
+        (5, "amount_currency_mismatch", "Amount Awarded", "E5"),
+        (6, "amount_currency_mismatch", "Amount Awarded", "E6"),
+        (9, "amount_currency_mismatch", "Amount Awarded", "E9"),
+    }
+    dollar = next(p for p in gf.problems if p.row == 5)
+    assert "'$9,500'" in dollar.message and "not read as pounds" in dollar.message
+    assert not any(p.check == "amount_not_number" for p in gf.problems)
+
+
 def test_wrong_encoding_is_read_with_a_located_warning():
     gf = read_360giving(FIX / "cp1252.csv", today=TODAY)
     enc = [p for p in gf.problems if p.check == "encoding"]
