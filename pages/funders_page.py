@@ -93,9 +93,10 @@ if dataset == "upload":
                 "read; the others are named with why.",
             )
     if upload.problems is not None and len(upload.problems):
-        groups = upload.groups if upload.groups is not None and not upload.error else upload.problems
+        groups = upload.groups if upload.groups is not None else upload.problems  # a whole-file error: one line
+        kinds = f"{len(groups):,} kind{'s' if len(groups) != 1 else ''}"
         with st.expander(
-            f"Problems found in the file ({len(upload.problems):,}, {len(groups):,} kinds)", expanded=bool(upload.error)
+            f"Problems found in the file ({len(upload.problems):,}, {kinds})", expanded=bool(upload.error)
         ):
             ui.table(
                 groups,

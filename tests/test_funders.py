@@ -377,6 +377,35 @@ def test_a_second_file_replaces_the_first(app):
     assert metric(at, "Grants") == str(len(walcot) - 1)
 
 
+def test_problem_count_of_a_file_that_fails_counts_kinds(app):
+    """Every row with the same single problem: the heading counts the problems and one kind, and
+    the table has one grouped line (it said '(N, N kinds)' and listed N lines)."""
+    head = [
+        "Identifier",
+        "Title",
+        "Description",
+        "Currency",
+        "Amount Awarded",
+        "Award Date",
+        "Recipient Org:Identifier",
+        "Recipient Org:Name",
+        "Funding Org:Identifier",
+        "Funding Org:Name",
+    ]
+    n = 28
+    lines = [",".join(head)] + [
+        f"360G-x-{i},t,d,GBP,ten pounds,2020-01-01,GB-CHC-1136547,R,GB-CHC-299963,F" for i in range(n)
+    ]
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("same.csv", "\n".join(lines).encode(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no grant in the file could be loaded" in e.value for e in at.error)
+    labels = [e.label for e in at.expander if e.label.startswith("Problems found")]
+    assert labels == [f"Problems found in the file ({n}, 1 kind)"]
+    groups = frame_with(at, "severity", "check", "rows", "count")
+    assert groups[["check", "column", "count"]].values.tolist() == [["amount_not_number", "Amount Awarded", n]]
+
+
 def test_upload_that_is_not_360giving_is_explained(app):
     at = open_page(app, {"data": "upload"})
     at.file_uploader(key="fu_file").upload("members.csv", b"name,email\nA,a@example.org\n", "text/csv").run()
