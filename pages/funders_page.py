@@ -2,6 +2,9 @@
 alignment with need, cold spots) beside the same areas' council effort. Funders can upload their
 own 360Giving file: it is analysed for their browser session only, never stored or shared."""
 
+import dataclasses
+import hashlib
+
 import streamlit as st
 
 from powerbalance import charts, funders, queries, ui
@@ -10,8 +13,70 @@ from powerbalance.labels import escape_markdown as md
 
 PAGE = {"title": "Funders", "icon": ":material/volunteer_activism:", "url_path": "funders", "order": 50}
 
+#: The page's own URL parameters, and the widgets of an upload (never in the URL: links are shared).
+VIEW_PARAMS = ("data", "funder", "programme", "years", "level", "scope", "measure", "effort", "zoom")
+UPLOAD_CHOICES = ("fu_up_funders", "fu_up_years", "fu_up_programmes")
+
+
+def restore_view() -> None:
+    """Sidebar navigation drops the query string: opened without any of its own parameters, the
+    page shows the view left earlier in this browser session (the upload with it)."""
+    kept = st.session_state.get("fu_view")
+    if kept and not any(p in st.query_params for p in VIEW_PARAMS):
+        st.query_params.update(kept)
+
+
+def remember_view() -> None:
+    st.session_state["fu_view"] = {p: st.query_params[p] for p in VIEW_PARAMS if p in st.query_params}
+
+
+def forget_upload() -> None:
+    """Nothing of the file stays in the session: the user removed it or asked to forget it."""
+    for key in ("fu_upload", "fu_up_kept", *UPLOAD_CHOICES):
+        st.session_state.pop(key, None)
+
+
+def on_file_change() -> None:
+    if st.session_state.get("fu_file") is None:  # the user removed the file (not a redrawn, empty box)
+        forget_upload()
+
+
+def held_upload(file, max_bytes: int):
+    """This session's upload, read once per content (keyed by its sha256): Streamlit empties a
+    file box that a run did not draw (another page, another data source), so the parsed file is
+    held here, for this browser session only, until the user removes it or uploads another."""
+    held = st.session_state.get("fu_upload")
+    if file is None or (held is not None and held["file_id"] == file.file_id):
+        return held
+    data = file.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    if held is not None and held["digest"] == digest:
+        result = dataclasses.replace(held["result"], filename=file.name)
+    else:
+        with st.spinner("Reading, checking and placing your grants…"):
+            result = funders.analyse_upload(data, file.name, max_bytes)
+        for key in ("fu_up_kept", *UPLOAD_CHOICES):  # another file: its choices start afresh
+            st.session_state.pop(key, None)
+    held = {"digest": digest, "file_id": file.file_id, "result": result}
+    st.session_state["fu_upload"] = held
+    return held
+
+
+def upload_choice(key: str, options: list, default: list) -> None:
+    """Before the widget ``key`` is drawn: the choice left on this upload (Streamlit forgets a
+    widget's value once a run does not draw it), else ``default``; options gone are dropped."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get("fu_up_kept", {}).get(key, default)
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
+
+
+def keep_upload_choices() -> None:
+    st.session_state["fu_up_kept"] = {k: st.session_state[k] for k in UPLOAD_CHOICES if k in st.session_state}
+
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
+restore_view()
 
 
 ui.page_header(
@@ -31,6 +96,7 @@ if st.session_state.get("fu_last_data") not in (None, dataset):
         if param in st.query_params:
             del st.query_params[param]
 st.session_state["fu_last_data"] = dataset
+remember_view()
 
 
 def _funder_label(table):
@@ -56,21 +122,23 @@ if dataset == "upload":
         "template rows not counted)",
         type=["csv", "json", "xlsx", "xls", "ods"],
         key="fu_file",
+        on_change=on_file_change,
         help="Checked with the same rules as 360Giving's data quality tool. "
         "The file stays in this browser session and is gone when you close it.",
     )
-    if file is None:
-        st.session_state.pop("fu_upload", None)
+    held = held_upload(file, max_mb * 1024 * 1024)
+    if held is None:
         st.info(
             "Upload a file in the 360Giving Data Standard to see where your grants land.", icon=":material/upload_file:"
         )
         st.stop()
-    held = st.session_state.get("fu_upload")
-    if held is None or held[0] != file.file_id:
-        with st.spinner("Reading, checking and placing your grants…"):
-            held = (file.file_id, funders.analyse_upload(file.getvalue(), file.name, max_mb * 1024 * 1024))
-        st.session_state["fu_upload"] = held
-    upload = held[1]
+    upload = held["result"]
+    if file is None:
+        st.caption(
+            f"Showing {md(upload.filename)}, uploaded earlier in this browser session: upload another file to "
+            "replace it."
+        )
+        st.button("Forget this file", key="fu_forget", on_click=forget_upload, icon=":material/delete:")
     if upload.error:
         st.error(f"This file cannot be analysed: {md(upload.error)}", icon=":material/error:")
     else:
@@ -145,10 +213,10 @@ default_funder = funder_table.loc[funder_table["excluded"].isna(), "funder"].hea
 years_text = [str(y) for y in year_options]
 c1, c2 = st.columns([3, 2])
 if upload is not None:  # nothing of an uploaded file goes into the URL (links are shared)
-    chosen = c1.multiselect(
-        "Funders", names, default=names, key="fu_up_funders", format_func=label, wrap=True, select_all=False
-    )
-    chosen_years = c2.multiselect("Award years", years_text, default=years_text, key="fu_up_years", wrap=True)
+    upload_choice("fu_up_funders", names, names)
+    chosen = c1.multiselect("Funders", names, key="fu_up_funders", format_func=label, wrap=True, select_all=False)
+    upload_choice("fu_up_years", years_text, years_text)
+    chosen_years = c2.multiselect("Award years", years_text, key="fu_up_years", wrap=True)
     prog_table = funders.upload_programmes(upload.placed, chosen)
 else:
     chosen = ui.url_multiselect(
@@ -175,6 +243,7 @@ if dataset == "published":
     )
     programmes = []
 elif upload is not None:
+    upload_choice("fu_up_programmes", prog_table["programme"].tolist(), [])
     programmes = st.multiselect(
         "Programmes",
         prog_table["programme"].tolist(),
@@ -222,6 +291,9 @@ effort = ui.url_selectbox(
     help="Financial year of the enabler ratio and index shown beside the grants "
     "(grants awarded in calendar year Y belong to financial year Y-(Y+1)).",
 )
+if upload is not None:
+    keep_upload_choices()
+remember_view()
 
 if not chosen or not chosen_years:
     ui.no_data("choose at least one funder and one award year.")
@@ -338,6 +410,7 @@ if level == "ward":
         key="fu_zoom",
         format_func=lambda c: "All of England" if c == "england" else dnames.get(c, c),
     )
+    remember_view()
     if zoom != "england":
         values = from_report(funders.map_values, measure, district=zoom)
         bounds = ui.q(queries.area_bounds, tuple(values["code"]))

@@ -377,6 +377,51 @@ def test_a_second_file_replaces_the_first(app):
     assert metric(at, "Grants") == str(len(walcot) - 1)
 
 
+def by_sidebar(at, page: str) -> None:
+    """Open ``page`` in the same session as the sidebar does: the query string dropped."""
+    at.switch_page(page)
+    at.query_params.clear()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_an_upload_and_its_choices_stay_for_the_browser_session(app):
+    """Issue: the upload was thrown away when the page was left (sidebar) or another data source
+    shown, since Streamlit empties a file box that a run does not draw. It is held for the session:
+    back on the page (empty query string) the same file, funders, years and level are shown."""
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("upload.csv", UPLOAD.read_bytes(), "text/csv").run()
+    one = "Walcot Foundation"
+    at.multiselect(key="fu_up_funders").set_value([one]).run()
+    at.radio(key="fu_level").set_value("ward").run()
+    assert not at.exception, [e.value for e in at.exception]
+    walcot = sum(r["Funding Org:Name"] == one and float(r["Amount Awarded"]) >= 0 for r in fixture_rows())
+    assert metric(at, "Grants") == str(walcot)
+
+    def same_view():
+        assert not any("Upload a file" in i.value for i in at.info)
+        assert at.query_params["data"] == "upload" and at.query_params["level"] == "ward"
+        assert at.multiselect(key="fu_up_funders").value == [one]
+        assert metric(at, "Grants") == str(walcot)
+        assert any("uploaded earlier in this browser session" in c.value for c in at.caption)
+
+    by_sidebar(at, "pages/my_area_page.py")
+    by_sidebar(at, "pages/funders_page.py")
+    same_view()
+    at.radio(key="fu_data").set_value("covid").run()  # another data source, then back
+    assert "Walcot" not in at.query_params.get("funder", "")
+    at.radio(key="fu_data").set_value("upload").run()
+    same_view()
+    at.radio(key="fu_scope").set_value("reached").run()  # a rerun sends the empty file box: still held
+    assert metric(at, "Grants") == str(walcot)
+    # nothing of the file in the URL; removing it forgets it
+    url = "&".join(f"{k}={v}" for k, v in at.query_params.items())
+    assert "Walcot" not in url and "upload.csv" not in url
+    at.button(key="fu_forget").click().run()
+    assert "fu_upload" not in at.session_state and "fu_up_kept" not in at.session_state
+    assert any("Upload a file" in i.value for i in at.info) and not at.metric
+
+
 def test_problem_count_of_a_file_that_fails_counts_kinds(app):
     """Every row with the same single problem: the heading counts the problems and one kind, and
     the table has one grouped line (it said '(N, N kinds)' and listed N lines)."""
