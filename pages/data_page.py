@@ -11,6 +11,8 @@ PAGE = {"title": "Data", "icon": ":material/database:", "url_path": "data", "ord
 ISSUES_SHOWN = 1000  # rows of one kind drawn in the page (the downloads have all of them)
 
 ui.start_page()
+weights = ui.carried_weights(DEFAULT_WEIGHTS)  # the index downloads follow the view the user carries
+lens = ui.carried_lens()
 ui.page_header(
     "Data",
     "Every figure in this dashboard comes from the public files listed here, loaded by the "
@@ -98,9 +100,11 @@ else:
     )
 
 st.subheader("Download every table")
+weights_text = labels.weights_words(weights, DEFAULT_WEIGHTS)
 st.caption(
-    "CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the default weights; "
-    "pages with other weights offer their own downloads beside each table."
+    f"CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the {lens} lens and "
+    f"{weights_text}, as on the other pages (choose them on Overview, My area or Compare); each title and "
+    "file name says which."
 )
 periods = ui.q(queries.index_periods)
 tables = [
@@ -111,7 +115,13 @@ tables = [
 ]
 if periods:
     for level in ("district", "county", "region"):
-        tables.append((f"Index {level} {periods[-1]}", "index_table", (level, periods[-1], DEFAULT_WEIGHTS, "place")))
+        tables.append(
+            (
+                f"Index {level} {periods[-1]}, {lens} lens, {weights_text}",
+                "index_download",
+                (level, periods[-1], weights, lens),
+            )
+        )
 for title, fn, args in tables:
     with st.container(border=True):
         st.markdown(f"**{title}**")

@@ -35,6 +35,17 @@ TIER_LABELS = {
 }
 
 
+def weights_words(weights: dict, defaults: dict) -> str:
+    """'default weights', or 'weights funding 30 / projects 70 / participation 0' (percent of their
+    sum, in the order of ``defaults``) for any other weights: for titles and file names."""
+    total = sum(float(weights.get(d, 0.0)) for d in defaults)
+    shares = {d: 100 * float(weights.get(d, 0.0)) / total if total > 0 else 0.0 for d in defaults}
+    base = {d: 100 * float(v) / sum(float(x) for x in defaults.values()) for d, v in defaults.items()}
+    if all(abs(shares[d] - base[d]) < 0.5 for d in defaults):
+        return "default weights"
+    return "weights " + " / ".join(f"{DOMAIN_LABELS.get(d, d).lower()} {shares[d]:.0f}" for d in defaults)
+
+
 def escape_markdown(text: str) -> str:
     """Data text shown through st.markdown: Markdown/HTML control characters are escaped so a
     value is always printed as text (st.markdown never renders HTML unless asked; this also

@@ -512,6 +512,26 @@ def index_table(
     return df.merge(geo, on="area_code", how="left")
 
 
+#: Columns of an index table that count (ranks, group sizes): whole numbers, missing stays missing.
+INDEX_COUNT_COLUMNS = ("rank", "n_in_group", "n_indicators")
+
+
+def index_download(
+    level: str = "district",
+    period: str | None = None,
+    weights: dict | None = None,
+    lens: str = _index.DEFAULT_LENS,
+    db=None,
+) -> pd.DataFrame:
+    """:func:`index_table` as a file to download: ranks and counts as whole numbers (an area
+    without an index keeps an empty rank), scores at full precision."""
+    df = index_table(level, period, weights, lens, None, db)
+    for col in INDEX_COUNT_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].round().astype("Int64")
+    return df
+
+
 def index_coverage(df: pd.DataFrame, column: str = "index") -> tuple[int, int]:
     """(areas with an index, areas) of an index table; of a map's values (:func:`index_map_values`)
     with ``column="value"``."""

@@ -26,7 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, funders, labels, lenses, quadrants, queries, share, urlstate
 from .downloads import to_csv_bytes, to_xlsx_bytes
-from .index import normalise_weights
+from .index import DEFAULT_LENS, LENSES, normalise_weights
 
 _SEEN = "_pb_url_seen::"
 _RUN = "_pb_run"  # runs of this session (start_page), to see a widget re-mounted
@@ -417,6 +417,14 @@ def carried_weights(defaults: dict, param: str = "weights") -> dict:
     publish(param, None if text == urlstate.weights_to_param(defaults) else text)
     st.session_state[_WEIGHTS_APPLY] = (weights, dict(defaults))  # page_header says so when custom
     return weights
+
+
+def carried_lens() -> str:
+    """The lens of the view the user carries (the URL, put back from the session by
+    :func:`carry_view`), for a page that uses it without showing the lens choice; the default lens
+    (``index.DEFAULT_LENS``) when none is chosen or the URL's is unknown."""
+    raw = st.query_params.get("lens")
+    return raw if raw in LENSES else DEFAULT_LENS
 
 
 def remember_area(code: str | None) -> None:

@@ -312,6 +312,30 @@ def test_data_sources_report_downloads(app, real_db):
     assert labels.count("CSV") == labels.count("XLSX") >= 8
 
 
+def test_data_index_downloads_follow_the_chosen_lens(app, real_db, period):
+    """Review: the index downloads used the place lens while every other page opens on the default
+    lens; they now follow the lens and weights carried in the URL and say which in their title."""
+    at = open_page(app, "pages/data_page.py")
+    titles = [m.value for m in at.markdown if m.value.startswith("**Index ")]
+    assert f"**Index district {period}, {index.DEFAULT_LENS} lens, default weights**" in titles
+    at = open_page(app, "pages/data_page.py", {"lens": "place", "weights": "funding:0,projects:1"})
+    titles = [m.value for m in at.markdown if m.value.startswith("**Index ")]
+    custom = f"**Index district {period}, place lens, weights funding 0 / projects 100 / participation 0**"
+    assert custom in titles
+    helps = [b.help for b in at.download_button]
+    assert any(custom.strip("*") in h for h in helps)
+
+
+def test_index_download_has_whole_ranks_of_the_lens(real_db, period):
+    got = queries.index_download("district", period, None, index.DEFAULT_LENS, db=real_db).set_index("area_code")
+    expected = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")
+    assert str(got["rank"].dtype) == "Int64" and str(got["n_in_group"].dtype) == "Int64"
+    ranked = expected["rank"].dropna()
+    assert got["rank"].dropna().sort_index().tolist() == ranked.astype(int).sort_index().tolist()
+    assert got.loc[expected["rank"].isna(), "rank"].isna().all()
+    assert got["index"].dropna().sort_index().tolist() == expected["index"].dropna().sort_index().tolist()
+
+
 def test_method_shows_how_ranks_move_between_lenses(app, real_db, period):
     """Issue 18: the Method page lines up the place and community ranks and says why they move."""
     from powerbalance import lenses
