@@ -12,6 +12,7 @@ value ("based on N of M"), they never fill zeros.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1308,12 +1309,42 @@ def _measure_text(value: float, unit: str, change: bool = False) -> str:
     return f"{sign}{abs(value) if change else value:,.1f} {unit}"
 
 
+#: A rolled-up value's note (etl.indicators.base.with_rollups): "sum of 283 of 296 districts".
+_SUM_OF = re.compile(r"sum of (\d+) of (\d+) (\w+)")
+#: A longest shift's note over a matched set (etl.indicators.longest_shift): "… both over the same
+#: districts (283 of 296 districts with both years)".
+_SAME_SET = re.compile(r"both over the same (\w+) \((\d+) of (\d+) \w+ with both years\)")
+
+
+def note_coverage(note) -> tuple[int, int, str] | None:
+    """(N, M, what) of a rolled-up value's note ("sum of N of M districts"); None for a value
+    that is not a sum of parts."""
+    m = _SUM_OF.search(str(note)) if isinstance(note, str) else None
+    return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
+
+
+def coverage_words(note) -> str:
+    """', based on 283 of 296 districts' when a rolled-up value lacks some of its parts (read from
+    its note, never assumed); '' when it has them all or is not a sum."""
+    cov = note_coverage(note)
+    return f", based on {cov[0]:,} of {cov[1]:,} {cov[2]}" if cov and cov[0] < cov[1] else ""
+
+
+def _shift_set_words(note) -> str:
+    """' over the same 283 districts' when a longest shift compares only the parts with both years
+    (its earlier value is then over those parts, not the year's published whole)."""
+    m = _SAME_SET.search(str(note)) if isinstance(note, str) else None
+    return f" over the same {int(m.group(2)):,} {m.group(1)}" if m and int(m.group(2)) < int(m.group(3)) else ""
+
+
 def latest_sentence(row) -> str:
-    """One measure in words, naming its years, e.g. 'Parish precepts as a share of council
-    spending: 0.71% in 2023-24 (0.43% in 2010-11: +0.29 percentage points)'."""
+    """One measure in words, naming its years and, for a sum over councils missing some, its
+    coverage, e.g. 'Council service spending per head (place): £1,783 per resident in 2023-24,
+    based on 283 of 296 districts (£1,511 per resident in 2010-11 over the same 283 districts: +£272
+    per resident, cash terms)'."""
     unit = str(row["unit"])
     if pd.notna(row["value"]):
-        now = f"{_measure_text(row['value'], unit)} in {row['period']}"
+        now = f"{_measure_text(row['value'], unit)} in {row['period']}{coverage_words(row.get('note'))}"
     else:
         why = " (not published by MHCLG)" if "not published by MHCLG" in str(row.get("note")) else ""
         now = f"no value for {row['period']}{why}"
@@ -1321,7 +1352,7 @@ def latest_sentence(row) -> str:
     if pd.notna(row.get("shift_value")):
         start = str(row["shift_period"]).split(" to ")[0]
         then = (
-            f" ({_measure_text(row['shift_from'], unit)} in {start}: "
+            f" ({_measure_text(row['shift_from'], unit)} in {start}{_shift_set_words(row.get('shift_note'))}: "
             f"{_measure_text(row['shift_value'], unit, change=True)}"
             + (", cash terms" if unit.startswith("£") else "")
             + ")"

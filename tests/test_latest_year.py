@@ -133,6 +133,37 @@ def test_latest_and_longest_name_their_years(real_db):
     assert "Council service spending per head (place): no value for 2023-24 (not published by MHCLG)" in words
 
 
+def _districts_with(db, indicator, period, region=None):
+    """(districts with a value of ``indicator`` in ``period``, districts) in England or a region."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            """SELECT count(v.value), count(*) FROM areas a LEFT JOIN indicator_values v
+               ON v.area_code = a.code AND v.indicator_id = ? AND v.period = ?
+               WHERE a.level = 'district' AND (? IS NULL OR a.region_code = ?)""",
+            [indicator, period, region, region],
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def test_england_and_region_latest_lines_say_their_coverage(real_db):
+    """Review: England's 2023-24 spending is a sum over the districts that published, and the change
+    since 2010-11 is over those same districts; the sentences said neither."""
+    for code, region in ((ENGLAND, None), ("E12000008", "E12000008")):
+        n, m = _districts_with(real_db, "place_spend_per_head", "2023-24", region)
+        n0, _ = _districts_with(real_db, "place_spend_per_head", "2010-11", region)
+        assert n < m and n0 == m  # the gap the sentences must state
+        lines = queries.latest_lines(queries.latest_and_longest([code], db=real_db))
+        spend = next(w for w in lines if w.startswith("Council service spending per head (place)"))
+        assert f"in 2023-24, based on {n} of {m} districts (" in spend
+        assert f"in 2010-11 over the same {n} districts: +£" in spend
+        precepts = next(w for w in lines if w.startswith("Parish precepts per head"))
+        assert precepts.endswith(f"in 2023-24, based on {n} of {m} districts")
+    adur = queries.latest_lines(queries.latest_and_longest([ADUR], db=real_db))
+    assert not any("based on" in w or "over the same" in w for w in adur)  # one council: nothing to say
+
+
 def test_participation_series_england_to_2024_25_beside_the_region(real_db):
     df = queries.participation_series("E12000003", db=real_db)
     eng = df[df["area_code"] == ENGLAND].set_index("period")
