@@ -798,21 +798,29 @@ def compare_table(
     return out
 
 
+def median_label(n_others: int) -> str:
+    """The legend of a median drawn for the rest of a comparison, the same on every chart: the
+    councils it summarises, and that each median is over those of them with a value."""
+    return f"Median of the {n_others} other councils (those with a value)"
+
+
 def compare_series(table: pd.DataFrame, base: str, max_series: int = 8) -> tuple[pd.DataFrame, str | None]:
     """Rows to draw side by side from a compare table. Up to ``max_series`` councils are drawn
     one by one; a larger group is drawn as the chosen council beside the group's median (of the
     councils with a value), so a chart of 164 shire districts stays readable. Returns the rows
-    and a note saying what was summarised (None when nothing was)."""
+    and a note saying what was summarised and how many have each value (None when nothing was)."""
     if len(table) <= max_series:
         return table.reset_index(drop=True), None
     mine = table[table["area_code"] == base]
     rest = table[table["area_code"] != base]
     cols = ["index", "rank", *[f"score_{d}" for d in DOMAINS]]
     med = {c: rest[c].median() for c in cols}
-    n_val = int(rest["index"].notna().sum())
-    label = f"Median of {n_val} other councils"
-    med_row = pd.DataFrame([{"area_code": "median", "name": label, **med}])
-    note = f"{len(rest)} other councils are summarised by their median ({n_val} of them have an index)."
+    med_row = pd.DataFrame([{"area_code": "median", "name": median_label(len(rest)), **med}])
+    counts = ", ".join(f"{DOMAIN_LABELS[d].lower()} score {int(rest[f'score_{d}'].notna().sum())}" for d in DOMAINS)
+    note = (
+        f"The {len(rest)} other councils are summarised by their median, over those with a value: "
+        f"{int(rest['index'].notna().sum())} have an index; {counts}."
+    )
     return pd.concat([mine, med_row], ignore_index=True), note
 
 
@@ -835,9 +843,9 @@ def compare_trend(
     mine = trend[trend["code"] == base]
     rest = trend[trend["code"] != base]
     med = rest.groupby("period").agg(index=("index", "median"), n=("index", "count")).reset_index()
-    med["code"], med["name"] = "median", f"Median of {len(codes) - 1} other councils"
+    med["code"], med["name"] = "median", median_label(len(codes) - 1)
     note = (
-        "Median per year of the other councils with an index: "
+        f"Median per year of the {len(codes) - 1} other councils, over those with an index that year: "
         + ", ".join(f"{p} ({int(n)})" for p, n in zip(med["period"], med["n"]))
         + "."
     )

@@ -233,6 +233,20 @@ def test_compare_opens_on_statistical_neighbours(app, real_db, period):
     assert at.query_params["group"] == "pick"
 
 
+def test_compare_median_legends_agree_and_say_what_they_summarise(app, real_db):
+    """Review: with one council of eleven lacking an index, the domains legend said 'Median of 9
+    other councils' and the trend legend 'Median of 10 other councils'."""
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "weights": "funding:0,projects:1"})
+    others = len(index.peers("E07000223", db=real_db))
+    medians = [t["name"] for f in figures(at) for t in f["data"] if str(t.get("name", "")).startswith("Median")]
+    assert len(medians) >= 2  # the domains chart and the trend
+    assert set(medians) == {f"Median of the {others} other councils (those with a value)"}
+    table = [df.value for df in at.dataframe if "group_label" in df.value.columns][0]
+    with_index = int(table.loc[table["area_code"] != "E07000223", "index"].notna().sum())
+    assert f"The {others} other councils are summarised by their median" in captions(at)
+    assert f"{with_index} have an index" in captions(at)
+
+
 def test_compare_tier_is_summarised(app):
     at = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "tier"})
     names = [t["name"] for t in figures(at)[0]["data"]]
