@@ -491,8 +491,9 @@ def bar_chart(
     sort: bool = True,
     subject: str = "areas",
 ) -> tuple[go.Figure, str]:
-    """Horizontal bars with the value written on each bar (largest at the top). Rows with a
-    missing value are left out and counted in the alt text."""
+    """Horizontal bars with the value written on each bar (largest at the top, or with
+    ``sort=False`` in the data's order from the bottom up, the alt text then reading them top to
+    bottom). Rows with a missing value are left out and counted in the alt text."""
     d = df[[label, value]].copy()
     d[value] = pd.to_numeric(d[value], errors="coerce")
     n_all = len(d)
@@ -531,7 +532,8 @@ def bar_chart(
     if len(d) == 0:
         return fig, f"Bar chart of {measure}: no {subject} have a value."
     parts = [f"{name} {fmt(v, digits, unit)}" for name, v in zip(d[label].iloc[::-1], d[value].iloc[::-1])]
-    alt = f"Bar chart of {measure} for {len(d)} {subject}, largest first: " + "; ".join(parts[:12])
+    order = "largest first" if sort else "top to bottom"  # unsorted bars keep the data's order
+    alt = f"Bar chart of {measure} for {len(d)} {subject}, {order}: " + "; ".join(parts[:12])
     alt += "." if len(parts) <= 12 else f"; and {len(parts) - 12} more."
     gone = n_all - len(d)
     if gone:

@@ -102,6 +102,16 @@ def test_bar_chart_leaves_out_and_counts_missing():
     assert "1 district has no data" in alt
 
 
+def test_bar_chart_alt_text_says_the_order_it_reads():
+    """Review: My area's domains (unsorted) read 'largest first: Projects 35.3; Funding 36.8'."""
+    df = pd.DataFrame({"domain": ["Funding", "Projects"], "score": [36.8, 35.3]})
+    fig, alt = charts.bar_chart(df, label="domain", value="score", measure="Score", sort=False, subject="domains")
+    assert list(fig.data[0].y) == ["Funding", "Projects"]  # drawn bottom up: Projects on top
+    assert "largest first" not in alt and "top to bottom: Projects 35.3; Funding 36.8." in alt
+    _, sorted_alt = charts.bar_chart(df.iloc[::-1], label="domain", value="score", measure="Score", subject="domains")
+    assert "largest first: Funding 36.8; Projects 35.3." in sorted_alt
+
+
 def test_line_chart_breaks_at_missing_periods():
     df = pd.DataFrame(
         {
