@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -180,6 +181,21 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return PlainFigure({"data": data, "layout": base})
+
+
+#: Width of a character of the axis font, in pixels (14 px Source Sans/Arial averages under 7.5).
+_CHAR_PX = 7.5
+#: Pixels of a chart's height not along its plot (title and legend above, ticks and margin below).
+_NOT_PLOT_PX = 100
+
+
+def vertical_title(measure: str, unit: str, height: int) -> str:
+    """A y axis title 'measure (unit)' that fits along the plot: wrapped at spaces onto lines no
+    longer than the plot is tall (plotly clips a long one at both ends: 'ouncil service spending
+    per head (place) (£ per resi'); ``automargin`` makes room for the extra lines."""
+    text = measure + (f" ({unit})" if unit else "")
+    fit = max(12, int((height - _NOT_PLOT_PX) / _CHAR_PX))
+    return "<br>".join(textwrap.wrap(text, fit, break_long_words=False, break_on_hyphens=False)) or text
 
 
 def _first_value_at_x(series: pd.Series, xs: pd.Series, ys: pd.Series) -> dict:
@@ -590,7 +606,7 @@ def grouped_bars(
         data,
         {
             "barmode": "group",
-            "yaxis": {"title": {"text": measure + (f" ({unit})" if unit else "")}, "rangemode": "tozero"},
+            "yaxis": {"title": {"text": vertical_title(measure, unit, height)}, "rangemode": "tozero"},
             "xaxis": {"showgrid": False},
         },
         height=height,
@@ -652,7 +668,7 @@ def line_chart(
         else:
             alt_parts.append(f"{name}: no data")
     # a bounded scale (the 0–100 index) is drawn whole, so a small change does not look like a big one
-    yaxis = {"title": {"text": measure + (f" ({unit})" if unit else "")}}
+    yaxis = {"title": {"text": vertical_title(measure, unit, height)}}
     if y_range is not None:
         yaxis["range"] = list(y_range)
     fig = _figure(

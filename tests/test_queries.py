@@ -112,6 +112,21 @@ def test_bar_chart_alt_text_says_the_order_it_reads():
     assert "largest first: Funding 36.8; Projects 35.3." in sorted_alt
 
 
+def test_long_y_axis_titles_are_wrapped_to_fit_the_plot():
+    """Review: My area's trends clipped 'Council service spending per head (place) (£ per resident)'
+    to 'ouncil service spending per head (place) (£ per resi'."""
+    df = pd.DataFrame({"period": ["2010-11", "2023-24"], "v": [1317.0, 1868.0], "s": ["Adur", "Adur"]})
+    measure, unit = "Council service spending per head (place)", "£ per resident"
+    fig, _ = charts.line_chart(df, x="period", y="v", series="s", measure=measure, unit=unit, height=360)
+    text = fig.layout.yaxis.title.text
+    lines = text.split("<br>")
+    plot_px = 360 - 100  # the chart's height less its title, legend and ticks
+    assert len(lines) > 1 and all(len(line) * 7.5 <= plot_px for line in lines)
+    assert " ".join(lines) == f"{measure} ({unit})"  # nothing cut
+    short, _ = charts.line_chart(df, x="period", y="v", series="s", measure="Index", unit="0–100")
+    assert short.layout.yaxis.title.text == "Index (0–100)"
+
+
 def test_line_chart_breaks_at_missing_periods():
     df = pd.DataFrame(
         {
