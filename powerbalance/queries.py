@@ -509,8 +509,31 @@ def index_table(
     region codes, so pages can filter to a comparison group without SQL."""
     period = period or index_periods(db)[-1]
     df = _index.compute_index(level=level, period=period, weights=weights, lens=lens, group=group, db=db)
+    df["reason"] = readable_reasons(df["reason"], db)
     geo = _db.query("SELECT code AS area_code, county_code, region_code FROM areas WHERE level = ?", [level], db=db)
     return df.merge(geo, on="area_code", how="left")
+
+
+def indicator_words(db=None) -> dict[str, str]:
+    """Indicator id → its name as words inside a sentence ('parish precepts per head': the first
+    letter lowered unless the name starts with an acronym)."""
+    out = {}
+    for ind in _registry.definitions(db):
+        name = str(ind.name)
+        out[ind.id] = name[0].lower() + name[1:] if len(name) > 1 and not name[1].isupper() else name
+    return out
+
+
+def readable_reasons(reasons: pd.Series, db=None) -> pd.Series:
+    """Why-no-index reasons with each indicator id written as the indicator's name ('missing:
+    parish_precepts_per_head, wards_reached_share' → 'missing: parish precepts per head, wards
+    reached …'); each distinct reason is rewritten once."""
+    words = indicator_words(db)
+    if not words:
+        return reasons
+    ids = re.compile(r"\b(" + "|".join(re.escape(i) for i in sorted(words, key=len, reverse=True)) + r")\b")
+    distinct = {r: ids.sub(lambda m: words[m.group(1)], r) for r in reasons.dropna().unique() if r}
+    return reasons.map(lambda r: distinct.get(r, r))
 
 
 #: Columns of an index table that count (ranks, group sizes): whole numbers, missing stays missing.

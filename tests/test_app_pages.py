@@ -145,6 +145,20 @@ def test_my_area_district(app, real_db, period):
     assert peer_tables and peer_tables[0]["peer_code"].tolist() == peers["peer_code"].tolist()
 
 
+def test_my_area_no_index_message_names_the_indicators(app, real_db, period):
+    """Review: Cumberland's no-index message listed internal ids ('missing: parish_precepts_per_head,
+    wards_reached_share, parished_wards_share'); it names the indicators."""
+    names = dict(zip(*sql(real_db, "SELECT indicator_id, name FROM indicators").to_dict("list").values()))
+    raw = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code")
+    missing = raw.loc["E06000063", "reason"]
+    used = [i for i in names if f"{i}," in missing or f"{i})" in missing or f"no {i};" in missing]
+    assert used  # the computed reason speaks in ids; the page must not
+    at = open_page(app, "pages/my_area_page.py", {"area": "E06000063", "year": period})
+    message = next(i.value for i in at.info if "has no index in" in i.value)
+    assert not any(i in message for i in used), message
+    assert all(names[i].lower() in message.lower() for i in used)
+
+
 def test_my_area_ward_shows_district_index_and_ward_map(app, real_db):
     w = sql(
         real_db,
