@@ -164,7 +164,11 @@ ui.chart(
 # --- the latest year and the longest shift (spending and precepts run past the index years) ---------
 st.subheader("Latest year and longest shift")
 latest = ui.q(queries.latest_and_longest, tuple(chosen))
-ui.table(latest, "Compare latest year", "cmp_latest", caption=queries.INDEX_YEARS_NOTE)
+if len(latest):
+    shown, full = ui.q_then((queries.latest_and_longest, tuple(chosen)), queries.latest_tables)
+    ui.table(shown, "Compare latest year", "cmp_latest", caption=queries.INDEX_YEARS_NOTE, download=full)
+else:
+    ui.no_data("none of these councils has spending or parish precept figures.")
 ui.coverage(
     int(latest.groupby("code")["value"].apply(lambda v: v.notna().any()).sum()) if len(latest) else 0,
     len(chosen),

@@ -188,7 +188,8 @@ if profile.latest is not None and len(profile.latest):
     st.subheader(f"Latest year: {profile.council_name or profile.name}")
     st.markdown("\n".join(f"- {line}" for line in profile.latest_lines))
     st.caption(queries.INDEX_YEARS_NOTE)
-    ui.table(profile.latest, f"{profile.name} latest year", "ma_latest")
+    shown, full = profile.latest_display
+    ui.table(shown, f"{profile.name} latest year", "ma_latest", download=full)
     for col, measure in zip(st.columns(2), queries.LONGEST_SHIFT_OF):
         trend = ui.q(queries.longest_trend, profile.council_code or profile.code, measure)
         if len(trend):
@@ -292,12 +293,13 @@ if profile.bands is not None:
 left, right = st.columns(2)
 with left:
     st.subheader("Statistical neighbours")
-    if profile.peers is not None and len(profile.peers):
+    if profile.peer_display is not None:
         ui.table(
-            profile.peers[queries.PEER_COLUMNS],
+            profile.peer_display[0],
             f"{profile.council_name} statistical neighbours",
             "ma_peers",
             caption="Nearest councils of the same tier by population, deprivation, rurality and density.",
+            download=profile.peer_display[1],
         )
         st.page_link(
             ui.COMPARE,

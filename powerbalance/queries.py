@@ -771,6 +771,30 @@ def peers_of(code: str, period: str, weights: dict | None, lens: str = "place", 
 
 #: Columns of the neighbours table shown to people (the download has them too).
 PEER_COLUMNS = ["name", "type", "index", "rank", "distance", "peer_code"]
+#: Their headings, and the decimals each number is shown with on screen (downloads keep every digit).
+PEER_HEADINGS = {
+    "name": "council",
+    "type": "type",
+    "index": "index (0–100)",
+    "rank": "rank",
+    "distance": "distance (0 = identical)",
+    "peer_code": "code",
+}
+PEER_DIGITS = {"index": 1, "distance": 2}
+
+
+def peer_tables(peers: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The neighbours table as people read it (readable headings and types, scores rounded, ranks
+    whole) and as downloaded (the same headings, every digit kept); None without neighbours."""
+    if peers is None or not len(peers):
+        return None
+    full = peers[PEER_COLUMNS].copy()
+    full["type"] = full["type"].map(TYPE_LABELS).fillna(full["type"])
+    full["rank"] = pd.to_numeric(full["rank"], errors="coerce").round().astype("Int64")
+    shown = full.copy()
+    for col, digits in PEER_DIGITS.items():
+        shown[col] = pd.to_numeric(shown[col], errors="coerce").round(digits)
+    return shown.rename(columns=PEER_HEADINGS), full.rename(columns=PEER_HEADINGS)
 
 
 def comparison_group(code: str, kind: str, db=None) -> list[str]:
@@ -1025,6 +1049,8 @@ class AreaProfile:
     stand_out: pd.DataFrame | None = None  # "what stands out" against the neighbours (benchmarks.stand_out)
     latest_lines: list = field(default_factory=list)  # the latest year in sentences (latest_lines)
     indicator_display: pd.DataFrame | None = None  # indicators beside their benchmarks, as people read them
+    latest_display: tuple | None = None  # (shown, download) of the latest year (latest_tables)
+    peer_display: tuple | None = None  # (shown, download) of the neighbours (peer_tables)
 
     @property
     def has_index(self) -> bool:
@@ -1123,6 +1149,8 @@ def _add_reading(p: AreaProfile) -> None:
     region and the neighbours), made with the profile so a kept profile needs no more work."""
     if p.latest is not None and len(p.latest):
         p.latest_lines = latest_lines(p.latest)
+        p.latest_display = latest_tables(p.latest)
+    p.peer_display = peer_tables(p.peers)
     if p.indicators is not None and len(p.indicators):
         p.indicator_display = _benchmarks.display_table(p.indicators, p.benchmarks)
 
@@ -1311,6 +1339,61 @@ def _measure_rows(code: str, name: str, values: pd.DataFrame, latest: dict, head
         shifts = [shift for ind, *shift in rows if ind == LONGEST_SHIFT_OF.get(measure)] or [[np.nan] * 5]
         out.extend(head + list(shift) for shift in shifts)
     return out
+
+
+#: Headings of the latest-year table on screen (values written with their unit, rounded as the
+#: sentences round them).
+LATEST_SHOWN = {
+    "name": "area",
+    "measure": "measure",
+    "period": "year",
+    "value_text": "value",
+    "coverage": "coverage",
+    "shift_period": "longest shift",
+    "shift_from_text": "at the start",
+    "shift_text": "change",
+    "note": "how it is made up",
+    "shift_note": "how the change is made up",
+}
+#: Headings of the latest-year table as downloaded: readable too, numbers with every digit and their
+#: unit beside them.
+LATEST_DOWNLOAD = {
+    "code": "code",
+    "name": "area",
+    "indicator_id": "indicator id",
+    "measure": "measure",
+    "unit": "unit",
+    "period": "year",
+    "value": "value",
+    "coverage": "coverage",
+    "shift_period": "longest shift",
+    "shift_from": "at the start",
+    "shift_value": "change",
+    "note": "how it is made up",
+    "shift_note": "how the change is made up",
+}
+
+
+def latest_tables(latest: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """:func:`latest_and_longest` as people read it (each value written with its unit, as in
+    :func:`latest_sentence`, and its coverage) and as downloaded (readable headings, every digit);
+    None when there is nothing to show."""
+    if latest is None or not len(latest):
+        return None
+    df = latest.copy()
+    units = df["unit"].fillna("").astype(str).tolist()
+
+    def text(col: str, change: bool = False) -> list[str]:
+        return [_measure_text(v, u, change) if pd.notna(v) else "" for v, u in zip(df[col], units)]
+
+    df["value_text"] = [t or "no data" for t in text("value")]
+    df["shift_from_text"] = text("shift_from")
+    df["shift_text"] = text("shift_value", change=True)
+    df["coverage"] = [coverage_words(n).removeprefix(", ") for n in df["note"]]
+    return (
+        df[list(LATEST_SHOWN)].rename(columns=LATEST_SHOWN),
+        df[list(LATEST_DOWNLOAD)].rename(columns=LATEST_DOWNLOAD),
+    )
 
 
 #: The columns of :func:`latest_and_longest` that hold numbers (the others hold text).

@@ -642,15 +642,17 @@ def table(
     column_config: dict | None = None,
     height: int | str = "auto",
     caption: str | None = None,
+    download: pd.DataFrame | None = None,
 ) -> None:
     """A data table with its downloads. Missing values show as empty cells labelled by the
-    column config, never 0."""
+    column config, never 0. ``download`` is the table's file when it differs from what is shown
+    (every digit of values shown rounded or written with their unit)."""
     st.dataframe(
         _arrow(df), hide_index=True, column_config=column_config, height=height, key=f"{key}_df", placeholder="no data"
     )
     if caption:
         st.caption(caption)
-    downloads(df, name, key)
+    downloads(df if download is None else download, name, key)
 
 
 #: Tables as Arrow, by content: ``st.dataframe`` converts a pandas frame to Arrow on every run

@@ -141,8 +141,8 @@ def test_my_area_district(app, real_db, period):
     labels = [b.label for b in at.download_button]
     assert "Download the brief (HTML)" in labels and "Download the brief (PDF)" in labels
     peers = index.peers("E07000223", k=10, db=real_db)
-    peer_tables = [d.value for d in at.dataframe if "peer_code" in d.value.columns]
-    assert peer_tables and peer_tables[0]["peer_code"].tolist() == peers["peer_code"].tolist()
+    peer_tables = [d.value for d in at.dataframe if "distance (0 = identical)" in d.value.columns]
+    assert peer_tables and peer_tables[0]["code"].tolist() == peers["peer_code"].tolist()
 
 
 def test_my_area_no_index_message_names_the_indicators(app, real_db, period):
@@ -157,6 +157,33 @@ def test_my_area_no_index_message_names_the_indicators(app, real_db, period):
     message = next(i.value for i in at.info if "has no index in" in i.value)
     assert not any(i in message for i in used), message
     assert all(names[i].lower() in message.lower() for i in used)
+
+
+def test_my_area_and_compare_tables_read_as_words_and_rounded_numbers(app, real_db, period):
+    """Review: 'Latest year' and 'Statistical neighbours' showed internal column names and values
+    such as indicator_id, shire_district, 1868.0394 and 3.7255."""
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223", "year": period})
+    tables = [d.value for d in at.dataframe]
+    latest = next(t for t in tables if "longest shift" in t.columns)
+    peers = next(t for t in tables if "distance (0 = identical)" in t.columns)
+    for t in (latest, peers):
+        assert not [c for c in t.columns if "_" in c], t.columns  # no internal names
+    place = sql(
+        real_db,
+        "SELECT value FROM indicator_values WHERE area_code = 'E07000223' AND indicator_id = 'place_spend_per_head' "
+        "AND period = '2023-24'",
+    )["value"].iloc[0]
+    row = latest.set_index("measure").loc["Council service spending per head (place)"]
+    assert row["value"] == f"£{place:,.0f} per resident" and row["year"] == "2023-24"
+    expected = index.peers("E07000223", db=real_db).set_index("peer_code")
+    got = peers.set_index("code")
+    assert set(got["type"]) == {"Shire district"}
+    assert (got["distance (0 = identical)"] - expected.loc[got.index, "distance"].round(2)).abs().max() < 1e-9
+    assert (got["index (0–100)"].dropna() * 10).sub((got["index (0–100)"].dropna() * 10).round()).abs().max() < 1e-6
+    assert str(got["rank"].dtype) == "Int64"
+    cmp = open_page(app, "pages/compare_page.py", {"area": "E07000223", "year": period})
+    shown = next(d.value for d in cmp.dataframe if "longest shift" in d.value.columns)
+    assert not [c for c in shown.columns if "_" in c] and "£" in shown["value"].iloc[0]
 
 
 def test_my_area_ward_shows_district_index_and_ward_map(app, real_db):
@@ -419,8 +446,8 @@ def test_pages_open_on_the_latest_year_each_measure_has(app, real_db):
     mp = open_page(app, "pages/map_page.py", {"level": "district", "indicator": "place_spend_per_head"})
     assert mp.selectbox(key="map_year").value == "2023-24"
     cmp = open_page(app, "pages/compare_page.py", {"area": "E07000223", "group": "county"})
-    latest = [d.value for d in cmp.dataframe if "shift_period" in d.value.columns]
-    assert latest and set(latest[0]["period"]) == {"2023-24"}
+    latest = [d.value for d in cmp.dataframe if "longest shift" in d.value.columns]
+    assert latest and set(latest[0]["year"]) == {"2023-24"}
 
 
 def test_my_area_finds_a_parish_and_says_which(app):
