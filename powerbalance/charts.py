@@ -185,15 +185,16 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
 
 #: Width of a character of the axis font, in pixels (14 px Source Sans/Arial averages under 7.5).
 _CHAR_PX = 7.5
-#: Pixels of a chart's height not along its plot (title and legend above, ticks and margin below).
-_NOT_PLOT_PX = 100
+#: Pixels of a chart's height not along its plot (title and legend above; ticks, turned upright
+#: on a narrow chart, and margin below).
+_NOT_PLOT_PX = 150
 
 
 def vertical_title(measure: str, unit: str, height: int) -> str:
     """A y axis title 'measure (unit)' that fits along the plot: wrapped at spaces onto lines no
     longer than the plot is tall (plotly clips a long one at both ends: 'ouncil service spending
     per head (place) (£ per resi'); ``automargin`` makes room for the extra lines."""
-    text = measure + (f" ({unit})" if unit else "")
+    text = measure + (" (" + unit.replace(" ", "\u00a0") + ")" if unit else "")  # the unit kept on one line
     fit = max(12, int((height - _NOT_PLOT_PX) / _CHAR_PX))
     return "<br>".join(textwrap.wrap(text, fit, break_long_words=False, break_on_hyphens=False)) or text
 

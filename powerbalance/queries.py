@@ -1390,9 +1390,12 @@ def latest_tables(latest: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFra
     df["shift_from_text"] = text("shift_from")
     df["shift_text"] = text("shift_value", change=True)
     df["coverage"] = [coverage_words(n).removeprefix(", ") for n in df["note"]]
+    for col in ("shift_period", "shift_note", "note"):  # a measure without a longest shift: blank, not missing
+        df[col] = df[col].fillna("")
+    drop = ["coverage"] if not any(df["coverage"]) else []  # one council: no sum to be short of parts
     return (
-        df[list(LATEST_SHOWN)].rename(columns=LATEST_SHOWN),
-        df[list(LATEST_DOWNLOAD)].rename(columns=LATEST_DOWNLOAD),
+        df[[c for c in LATEST_SHOWN if c not in drop]].rename(columns=LATEST_SHOWN),
+        df[[c for c in LATEST_DOWNLOAD if c not in drop]].rename(columns=LATEST_DOWNLOAD),
     )
 
 
