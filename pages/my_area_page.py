@@ -216,6 +216,9 @@ if profile.latest is not None and len(profile.latest):
                     name=f"{name} {years[0]} to {years[-1]}",
                     help="Years without published figures are gaps, never filled in. Cash terms.",
                 )
+                partial = ui.q(queries.trend_coverage, profile.council_code or profile.code, measure)
+                if partial:
+                    st.caption(partial)
 info = ui.q(queries.area, code) or {}
 part = ui.q(queries.participation_series, info.get("region_code"))
 if len(part):

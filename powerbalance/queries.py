@@ -1518,6 +1518,23 @@ def every_financial_year(periods) -> list[str]:
     return [fy_of_year(y) for y in range(min(starts), max(starts) + 1)] if starts else []
 
 
+def trend_coverage(code: str, indicator_id: str, db=None) -> str:
+    """For :func:`longest_trend`'s areas, the years whose value is a sum over fewer councils than
+    the area has, from the values' notes: 'England: 2023-24 based on 283 of 296 districts.' ('' when
+    every year is whole)."""
+    codes = [code] if code == ENGLAND else [code, ENGLAND]
+    rows = _values.of_areas(codes, db, indicator_id)
+    names = _area_names(db).value
+    short: dict[str, list[str]] = {}
+    for c, p, note in sorted(
+        zip(rows["area_code"], rows["period"], rows["note"]), key=lambda r: (codes.index(r[0]), r[1])
+    ):
+        cov = note_coverage(note)
+        if cov and cov[0] < cov[1] and " to " not in str(p):
+            short.setdefault(names.get(c, c), []).append(f"{p} based on {cov[0]:,} of {cov[1]:,} {cov[2]}")
+    return " ".join(f"{name}: {'; '.join(years)}." for name, years in short.items())
+
+
 def longest_trend(code: str, indicator_id: str, db=None) -> pd.DataFrame:
     """One measure's yearly values for an area and England (every year it has), for the longest
     trend chart; missing years are absent rows, drawn as gaps over :func:`every_financial_year`."""

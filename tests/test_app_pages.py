@@ -450,6 +450,22 @@ def test_pages_open_on_the_latest_year_each_measure_has(app, real_db):
     assert latest and set(latest[0]["year"]) == {"2023-24"}
 
 
+def test_my_area_trends_say_which_years_england_lacks_councils(app, real_db):
+    """Review: England's 2023-24 point on My area's trends is a sum over the districts that published
+    (not all 296); the page said so nowhere."""
+    counts = sql(
+        real_db,
+        """SELECT v.period, count(v.value) AS n, (SELECT count(*) FROM areas WHERE level = 'district') AS m
+           FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = 'district'
+           WHERE v.indicator_id = 'place_spend_per_head' AND v.period NOT LIKE '% to %' GROUP BY v.period""",
+    )
+    short = counts[counts["n"] < counts["m"]].sort_values("period")
+    assert "2023-24" in set(short["period"])
+    words = "; ".join(f"{p} based on {n} of {m} districts" for p, n, m in zip(short["period"], short["n"], short["m"]))
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    assert f"England: {words}." in captions(at)
+
+
 def test_my_area_finds_a_parish_and_says_which(app):
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     at.text_input(key="ma_search").set_value("Hebden Royd").run()
