@@ -115,11 +115,12 @@ tables = [
 ]
 if periods:
     for level in ("district", "county", "region"):
+        lens_here = queries.lens_for_level(level, lens)  # regions are not councils
         tables.append(
             (
-                f"Index {level} {periods[-1]}, {lens} lens, {weights_text}",
+                f"Index {level} {periods[-1]}, {lens_here} lens, {weights_text}",
                 "index_download",
-                (level, periods[-1], weights, lens),
+                (level, periods[-1], weights, lens_here),
             )
         )
 for title, fn, args in tables:

@@ -536,6 +536,12 @@ def readable_reasons(reasons: pd.Series, db=None) -> pd.Series:
     return reasons.map(lambda r: distinct.get(r, r))
 
 
+def lens_for_level(level: str, lens: str) -> str:
+    """The lens an index of ``level`` is computed with: the place lens for regions when the council
+    lens is chosen (regions are not councils), else ``lens``."""
+    return "place" if level == "region" and lens == "council" else lens
+
+
 #: Columns of an index table that count (ranks, group sizes): whole numbers, missing stays missing.
 INDEX_COUNT_COLUMNS = ("rank", "n_in_group", "n_indicators")
 

@@ -379,6 +379,10 @@ def test_data_index_downloads_follow_the_chosen_lens(app, real_db, period):
     assert custom in titles
     helps = [b.help for b in at.download_button]
     assert any(custom.strip("*") in h for h in helps)
+    at = open_page(app, "pages/data_page.py", {"lens": "council"})  # regions are not councils
+    titles = [m.value for m in at.markdown if m.value.startswith("**Index ")]
+    assert f"**Index district {period}, council lens, default weights**" in titles
+    assert f"**Index region {period}, place lens, default weights**" in titles
 
 
 def test_index_download_has_whole_ranks_of_the_lens(real_db, period):
