@@ -13,6 +13,19 @@ import pandas as pd
 TIMEOUT = 180
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).parent / "fixtures" / "index"
+#: The columns of a small 360Giving grants file, as the upload tests write one.
+GRANT_COLUMNS = [
+    "Identifier",
+    "Title",
+    "Description",
+    "Currency",
+    "Amount Awarded",
+    "Award Date",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+]
 
 
 def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 768)):

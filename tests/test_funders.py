@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.app import served_app
 from powerbalance import funders, spread
-from tests.helpers import figures, open_app_page, open_data_tables, sql
+from tests.helpers import GRANT_COLUMNS, figures, open_app_page, open_data_tables, sql
 
 TIMEOUT = 240
 FIX = Path(__file__).parent / "fixtures"
@@ -425,18 +425,7 @@ def test_an_upload_and_its_choices_stay_for_the_browser_session(app):
 def test_problem_count_of_a_file_that_fails_counts_kinds(app):
     """Every row with the same single problem: the heading counts the problems and one kind, and
     the table has one grouped line (it said '(N, N kinds)' and listed N lines)."""
-    head = [
-        "Identifier",
-        "Title",
-        "Description",
-        "Currency",
-        "Amount Awarded",
-        "Award Date",
-        "Recipient Org:Identifier",
-        "Recipient Org:Name",
-        "Funding Org:Identifier",
-        "Funding Org:Name",
-    ]
+    head = GRANT_COLUMNS
     n = 28
     lines = [",".join(head)] + [
         f"360G-x-{i},t,d,GBP,ten pounds,2020-01-01,GB-CHC-1136547,R,GB-CHC-299963,F" for i in range(n)
@@ -581,19 +570,7 @@ def two_sheet_workbook() -> bytes:
     openpyxl = pytest.importorskip("openpyxl")
     import io
 
-    header = [
-        "Identifier",
-        "Title",
-        "Description",
-        "Currency",
-        "Amount Awarded",
-        "Award Date",
-        "Recipient Org:Identifier",
-        "Recipient Org:Name",
-        "Beneficiary Location:Geographic Code",
-        "Funding Org:Identifier",
-        "Funding Org:Name",
-    ]
+    header = [*GRANT_COLUMNS[:8], "Beneficiary Location:Geographic Code", *GRANT_COLUMNS[8:]]
     wb = openpyxl.Workbook()
     wb.active.title = "Notes"
     wb.active.append(["Our grants, one sheet a year"])

@@ -24,6 +24,7 @@ from powerbalance.grants360 import (
     placement_summary,
     read_360giving,
 )
+from tests.helpers import GRANT_COLUMNS
 
 FIX = Path(__file__).parent / "fixtures" / "grants"
 TODAY = dt.date(2026, 11, 23)
@@ -600,19 +601,7 @@ def test_records_loader_refuses_a_file_that_is_not_360giving(raw_dir, tmp_path):
 # Every file is made here by hand (csv text, openpyxl), so the expected figures are the file's own.
 # --------------------------------------------------------------------------------------------
 
-UK_HEADER = [
-    "Identifier",
-    "Title",
-    "Description",
-    "Currency",
-    "Amount Awarded",
-    "Award Date",
-    "Planned Dates:Start Date",
-    "Recipient Org:Identifier",
-    "Recipient Org:Name",
-    "Funding Org:Identifier",
-    "Funding Org:Name",
-]
+UK_HEADER = [*GRANT_COLUMNS[:6], "Planned Dates:Start Date", *GRANT_COLUMNS[6:]]
 UK_ROWS = [
     [
         "360G-uk-1",
@@ -738,19 +727,7 @@ def test_a_column_with_both_orders_is_an_error_per_value_with_the_reason():
 
 
 def year_sheet(year: int, ids: list[str], amount: int = 100) -> list[list]:
-    header = [
-        "Identifier",
-        "Title",
-        "Description",
-        "Currency",
-        "Amount Awarded",
-        "Award Date",
-        "Recipient Org:Identifier",
-        "Recipient Org:Name",
-        "Funding Org:Identifier",
-        "Funding Org:Name",
-    ]
-    return [header] + [
+    return [GRANT_COLUMNS] + [
         [i, "t", "d", "GBP", amount, f"{year}-05-01", "GB-CHC-1136547", "Org", "GB-CHC-299963", "Test Trust"]
         for i in ids
     ]
