@@ -443,8 +443,8 @@ def carry_view() -> None:
     address bar always reproduces what is shown. The place comes from :func:`remember_area`."""
     for param in CARRIED:
         raw = st.query_params.get(param)
-        if raw and param == "area":
-            raw = _current_area(raw)
+        if raw and param == "area" and raw != st.session_state.get(_PUBLISHED_AREA):
+            raw = _current_area(raw)  # a code from outside (a link): the one a page published is current
         if raw:
             if param == "area":
                 if raw != st.session_state.get(_PUBLISHED_AREA):  # a link, not a page's own fallback

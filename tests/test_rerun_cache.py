@@ -106,3 +106,21 @@ def test_method_rerun_summarises_nothing_again(app, real_db, monkeypatch):
     at.run()
     assert not at.exception
     assert counts == {"rank_moves_summary": 2, "moves_summary": 2}
+
+
+def test_a_rerun_checks_no_area_code_it_published_itself(app, real_db, monkeypatch):
+    """A link's area code is checked against current and former areas once; the code a page put
+    in the address itself is current, so a rerun does not look it up again (a query a run)."""
+    counts = _count_calls(monkeypatch, [(ui, "_current_area")])
+    at = AppTest.from_file(str(app / "dashboard.py"), default_timeout=300)
+    at.switch_page("pages/my_area_page.py")
+    at.query_params["area"] = "E07000229"  # arrives by a link
+    at.run()
+    assert not at.exception and counts == {"_current_area": 1}
+    at.run()  # the same view again
+    at.run()
+    assert not at.exception and counts == {"_current_area": 1}
+    at.query_params["area"] = "E07000004"  # another link, to a former council: checked, and replaced
+    at.run()
+    assert not at.exception and counts == {"_current_area": 2}
+    assert at.query_params["area"] == "E06000060"
