@@ -157,8 +157,8 @@ ui.chart(
     key="cmp_quadrants",
     data=placed[placed["area_code"].isin(chosen)],
     name="Enabling or retreating: these councils",
-    help="Every council of this level is drawn; the ones compared are highlighted. Each measure over the "
-    "longest span it has; pounds are nominal.",
+    help="Every council of this level is drawn; the ones compared are highlighted. Measured with "
+    f"{quadrants.SPAN_RULE}; pounds are nominal.",
 )
 
 # --- the latest year and the longest shift (spending and precepts run past the index years) ---------

@@ -180,7 +180,7 @@ if profile.quadrant:
         data=placed,
         name=f"Enabling or retreating {profile.council_level}",
         help="Council spending per resident against community money (parish precepts and community grants) "
-        "per resident, each over the longest span it has; pounds are nominal.",
+        f"per resident, {quadrants.SPAN_RULE}; pounds are nominal.",
     )
 
 # --- the latest year and the longest shift (spending, precepts, participation run past the index) ------

@@ -176,7 +176,7 @@ st.subheader("Enabling or retreating?")
 st.markdown(
     "Councils stepping back is an *enabling shift* only when community money rises too. Each district or "
     "unitary is placed by the change in its councils' spending per resident and in community money "
-    "(parish precepts and community grants) per resident."
+    f"(parish precepts and community grants) per resident, {quadrants.SPAN_RULE}."
 )
 placed = ui.q(*placed_q)
 fig, alt = ui.q_then(placed_q, charts.quadrant_chart, group_labels=quadrants.GROUP_LABELS)
@@ -186,7 +186,7 @@ ui.chart(
     key="ov_quadrants",
     data=placed,
     name="Enabling or retreating districts",
-    help="Each measure over the longest span it has; pounds are nominal. An area missing a year is "
+    help=f"Measured with {quadrants.SPAN_RULE}; pounds are nominal. An area missing a year is "
     "'not enough data' and is not drawn.",
 )
 ui.coverage(*ui.q_then(placed_q, quadrants.coverage), "districts have both movements")

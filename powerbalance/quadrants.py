@@ -11,9 +11,12 @@ resident (one Census 2021 population for every year, so a change is a change in 
 
 The quadrant is named from the two signs (:data:`QUADRANTS`). An area missing either measure in
 either year is "not enough data" and is never placed; a change of exactly zero is "no change"
-on that axis, and is not placed either. Each measure uses its own longest span by default (the
-earliest and latest financial year in which it exists), read from the data, so new years are
-picked up without a code change. Pounds are nominal: no deflator is available as real data.
+on that axis, and is not placed either. By default both movements are measured over the **same
+span** (:data:`SPAN_RULE`): the earliest and latest financial year in which both measures exist,
+leaving out a partial grants year (:mod:`powerbalance.years`). The span is read from the data, so
+new years are picked up without a code change, and a year of one measure alone (spending six years
+past the last community money) never sets it. Pounds are nominal: no deflator is available as real
+data.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pandas as pd
 from . import config
 from . import db as _db
 from . import labels as _labels
+from . import years as _years
 
 SPEND = "place_spend_per_head"
 PRECEPTS = "parish_precepts_per_head"
@@ -52,6 +56,11 @@ GROUP_LABELS = {
     g: _labels.GROUP_LABELS[g][:1].upper() + _labels.GROUP_LABELS[g][1:]
     for g in ("shire_district", "single_tier", "county", "region")
 }
+#: How the default span is chosen, in the words the pages use.
+SPAN_RULE = (
+    "both movements over the same years: the earliest and latest financial year in which council "
+    "spending and community money both exist (a partial grants year is left out)"
+)
 CURRENCY_NOTE = "nominal pounds (no inflation adjustment: no price deflator is available as real data)"
 
 
@@ -84,9 +93,11 @@ def measure_values(level: str = "district", db=None) -> pd.DataFrame:
     return out.reset_index()
 
 
-def longest_span(values: pd.DataFrame, measure: str) -> tuple[str, str] | None:
-    """Earliest and latest financial year in which any area has the measure (None when fewer than two)."""
-    years = sorted(values.loc[values[measure].notna(), "period"].unique())
+def matching_span(values: pd.DataFrame, thin=()) -> tuple[str, str] | None:
+    """Earliest and latest financial year in which some area has both measures, leaving out the
+    ``thin`` years (None when fewer than two): the default span of both movements."""
+    both = values["spend"].notna() & values["community"].notna() & ~values["period"].isin(list(thin))
+    years = sorted(values.loc[both, "period"].unique())
     return (years[0], years[-1]) if len(years) >= 2 else None
 
 
@@ -99,8 +110,8 @@ def place_areas(
     """Every area of a level placed by its two movements.
 
     Columns: area_code, name, group, spend_from, spend_to, d_spend, community_from, community_to,
-    d_community, quadrant. Spans default to each measure's longest span; ``.attrs`` holds the
-    spans used (``spend_span``, ``community_span``) and the level."""
+    d_community, quadrant. Each span defaults to :func:`matching_span` (the same years for both);
+    ``.attrs`` holds the spans used (``spend_span``, ``community_span``) and the level."""
     path = str(Path(db) if db is not None else config.db_path())
     with _db.snapshot(path) as key:  # cached once per build, as the index is
         return _placed_cached(key, path, level, spend_span, community_span).copy()
@@ -111,8 +122,8 @@ def _placed_cached(
     key: str, db: str, level: str, spend_span: tuple[str, str] | None, community_span: tuple[str, str] | None
 ) -> pd.DataFrame:
     values = measure_values(level, db)
-    spend_span = spend_span or longest_span(values, "spend")
-    community_span = community_span or longest_span(values, "community")
+    same = matching_span(values, _years.thin_grant_years(db).value)
+    spend_span, community_span = spend_span or same, community_span or same
     areas = _db.query(
         "SELECT code AS area_code, name, tier FROM areas WHERE level = ? ORDER BY code", [level], db=db
     ).set_index("area_code")

@@ -752,7 +752,7 @@ def area_rank_move(sens: pd.DataFrame, code: str | None) -> str | None:
 
 @_db.per_build(maxsize=16)
 def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
-    """Every area placed by its two movements, each measure over its longest span (powerbalance.quadrants)."""
+    """Every area placed by its two movements, both over the same span (powerbalance.quadrants.SPAN_RULE)."""
     return _quadrants.place_areas(level, db=db)
 
 

@@ -91,6 +91,9 @@ def test_overview_enabling_or_retreating(app, real_db):
     assert sorted(drawn) == sorted(placed.loc[placed["quadrant"] != quadrants.NOT_ENOUGH, "area_code"])
     assert "E06000063" not in drawn  # Cumberland: not enough data, never placed
     s0, s1 = placed.attrs["spend_span"]
+    # both movements over the same years, and the page says so
+    assert placed.attrs["community_span"] == (s0, s1) and quadrants.SPAN_RULE in text
+    assert f"both measures {s0} → {s1}" in finding
     xtitle = fig["layout"]["xaxis"]["title"]["text"]
     assert f"{s0} → {s1}" in xtitle and "nominal" in xtitle
 

@@ -68,30 +68,36 @@ def test_community_money_is_precepts_plus_grants_per_head(real_db, placed_1318):
     assert row["d_spend"] == pytest.approx(v[("place_spend_per_head", SPAN[1])] - v[("place_spend_per_head", SPAN[0])])
 
 
-def test_default_spans_are_each_measures_longest(real_db):
+def test_default_span_is_the_same_for_both_movements_and_ends_with_community_money(real_db):
+    """Both movements over the same years, read from the data: spending alone runs on to a later year
+    (2023-24), which must not stretch its span past the last year with community money, nor drop the
+    councils that have no return in that later year."""
     placed = q.place_areas("district", db=real_db)
     years = q.measure_values("district", db=real_db)
-    for measure, key in (("spend", "spend_span"), ("community", "community_span")):
-        have = sorted(years.loc[years[measure].notna(), "period"].unique())
-        assert placed.attrs[key] == (have[0], have[-1])
-    # grants start in 2013-14, so community money cannot start earlier; spending starts in 2010-11
-    assert placed.attrs["community_span"][0] == "2013-14"
-    assert placed.attrs["spend_span"][0] == "2010-11"
+    both = years[years["spend"].notna() & years["community"].notna()]
+    assert years.loc[years["spend"].notna(), "period"].max() > both["period"].max()  # spending runs on
+    span = (both["period"].min(), both["period"].max())
+    assert placed.attrs["spend_span"] == placed.attrs["community_span"] == span
+    # the default counts are those of the issue's span: nobody lost to a spending-only year
+    explicit = q.place_areas("district", spend_span=span, community_span=span, db=real_db)
+    assert q.counts(placed) == q.counts(explicit)
+    assert q.coverage(placed)[0] == len(placed) - 1  # all but Cumberland (Copeland's missing 2017-18)
     label = q.span_label(placed)
-    assert "nominal pounds" in label and placed.attrs["spend_span"][1] in label
+    assert f"both measures {span[0]} → {span[1]}" in label and "nominal pounds" in label
 
 
-def test_longest_span_reads_the_data():
+def test_matching_span_reads_the_data_and_leaves_out_thin_years():
     v = pd.DataFrame(
         {
-            "area_code": ["a", "a", "a"],
-            "period": ["2010-11", "2013-14", "2023-24"],
-            "spend": [1.0, 2.0, 3.0],
-            "community": [float("nan"), 1.0, float("nan")],
+            "area_code": ["a"] * 5,
+            "period": ["2010-11", "2013-14", "2017-18", "2018-19", "2023-24"],
+            "spend": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "community": [float("nan"), 1.0, 2.0, 3.0, float("nan")],
         }
     )
-    assert q.longest_span(v, "spend") == ("2010-11", "2023-24")
-    assert q.longest_span(v, "community") is None  # one year only: no change to measure
+    assert q.matching_span(v) == ("2013-14", "2018-19")
+    assert q.matching_span(v, thin={"2018-19": "partial year"}) == ("2013-14", "2017-18")
+    assert q.matching_span(v, thin={"2017-18": "x", "2018-19": "y"}) is None  # one year only: no change
 
 
 def test_headline_states_counts_coverage_and_span(placed_1318):
