@@ -77,7 +77,8 @@ ui.table(
     "Indicator coverage",
     "da_cov",
     height=320,
-    caption="For each indicator, level and period: how many areas have a value, and how many do not.",
+    caption="For each indicator, level and period: how many areas have a value, and how many do not. "
+    "A note marks a partial year of the source: every area can have a value made from far fewer records.",
 )
 
 st.subheader("Local data")

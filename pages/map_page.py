@@ -38,15 +38,17 @@ indicator = ui.url_selectbox(
     container=c2,
 )
 chosen = choices[choices["indicator_id"] == indicator].iloc[0]
-years = chosen["periods"]
+years, thin = chosen["periods"], chosen["thin"]
 year = ui.url_selectbox(
     "Year",
     years,
     param="year",
     key="map_year",
     default=chosen["default_period"],
+    format_func=lambda y: f"{y} (partial year)" if y in thin else y,
     container=c3,
-    help="Opens on the latest year that covers at least half as many areas as the best-covered year.",
+    help="Opens on the latest year that covers at least half as many areas as the best-covered year, "
+    "leaving out a partial year (still selectable, and flagged).",
 )
 
 if indicator == queries.INDEX_ID:
@@ -67,6 +69,10 @@ else:
     unit, digits = info.get("unit") or "", 2
 
 st.subheader(f"{info['name']}, {year}")
+if year in thin:
+    st.warning(
+        f"{year}: {thin[year]}. Compare it with other years with care; the map opens on {chosen['default_period']}."
+    )
 if info.get("description"):
     st.caption(info["description"])
 plural = labels.LEVEL_PLURAL[level]

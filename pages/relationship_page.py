@@ -169,6 +169,9 @@ with results_tab:
                 "earliest year with one. What people say sits beside these figures; neither is added into "
                 "the other."
             )
+            for f in figures.to_dict("records"):
+                if f["left_out"]:
+                    st.caption(f"{f['figure']}: not shown as latest — {f['left_out']}.")
             ui.downloads(figures, f"{view.round['area_name']} figures", "rel_figures")
         if not view.summary.empty:
             st.subheader("Each side's ratings")

@@ -27,6 +27,7 @@ from . import lenses as _lenses
 from . import quadrants as _quadrants
 from . import registry as _registry
 from . import values as _values
+from . import years as _years
 from .codes import ENGLAND, is_gss
 from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 
@@ -246,7 +247,9 @@ _DOMAIN_ORDER = {"headline": 0, "funding": 1, "projects": 2, "participation": 3,
 
 def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
     """What the Map page can draw at a level: the index (for levels it is computed at) and
-    every indicator with values there, each with its periods (oldest first) and a label."""
+    every indicator with values there, each with its periods (oldest first), a label, the year it
+    opens on and its partial years (``thin``: year → note, powerbalance.years), shown but never
+    opened on."""
     avail = indicator_periods(level, db)
     rows = []
     if level in INDEX_LEVELS:
@@ -259,26 +262,30 @@ def map_indicator_choices(level: str, db=None) -> pd.DataFrame:
                     "domain": "index",
                     "periods": per,
                     "default_period": per[-1],
+                    "thin": {},
                     "_o": -1,
                 }
             )
     for ind, g in avail.groupby("indicator_id", sort=False):
         first = g.iloc[0]
         # default year: the latest one covering at least half as many areas as the best-covered
-        # year — 2023-24 spending (283 of 296 districts) opens, a thin latest year would not
-        best = g[g["n_with_value"] * 2 >= g["n_with_value"].max()]["period"].max()
+        # year — 2023-24 spending (283 of 296 districts) opens, a sparsely covered latest year would
+        # not — and not a partial year of its source (2018 grants)
+        thin = _years.thin_periods(ind, db)
+        covered = g.loc[g["n_with_value"] * 2 >= g["n_with_value"].max(), "period"]
         rows.append(
             {
                 "indicator_id": ind,
                 "label": f"{first['name']} ({first['unit']})",
                 "domain": first["domain"],
                 "periods": sorted(g["period"].tolist()),
-                "default_period": best,
+                "default_period": _years.latest_full(covered, thin),
+                "thin": {p: note for p, note in thin.items() if p in set(g["period"])},
                 "_o": _DOMAIN_ORDER.get(first["domain"], 5),
             }
         )
     if not rows:
-        return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods", "default_period"])
+        return pd.DataFrame(columns=["indicator_id", "label", "domain", "periods", "default_period", "thin"])
     return pd.DataFrame(rows).sort_values(["_o", "label"]).drop(columns="_o").reset_index(drop=True)
 
 
@@ -323,17 +330,23 @@ def indicator_trend(codes: list[str] | tuple[str, ...], indicator_id: str, db=No
 
 def latest_indicators(code: str, period: str | None = None, db=None) -> pd.DataFrame:
     """One value of every indicator for one area — for ``period`` where that year has a value,
-    otherwise its latest year with one — with coverage ("based on N of M"), a formatted value
+    otherwise its latest year with one, a partial year (powerbalance.years) only when it has no other
+    — with coverage ("based on N of M"), a formatted value
     and a mark on locally supplied data (from index.indicator_table). Local figures of other years
     follow their indicator's row, marked as not in this year's index (issue 17)."""
     df = _index.indicator_table(code, db=db)
     if df.empty:
         return df.assign(value_text=pd.Series(dtype=str))
-    order, others = _shown_rows(df, period)
+    thin = _thin_of(df["indicator_id"], db)
+    order, others = _shown_rows(df, period, thin)
     out = df.iloc[order].reset_index(drop=True)
     periods = df["period"].tolist()
     notes = [
         _other_year_note(periods[at], note, period) if at in others else note for at, note in zip(order, out["note"])
+    ]
+    notes = [  # a partial year shown (the area has no other) says so
+        f"{note}; {thin[ind][p]}" if p in thin.get(ind, {}) else note
+        for note, ind, p in zip(notes, out["indicator_id"], out["period"])
     ]
     from .charts import fmt_value
 
@@ -385,14 +398,16 @@ def best_covered(table: pd.DataFrame, columns: list[str]) -> str | None:
     return max(columns, key=lambda c: int(table[c].notna().sum()), default=None)
 
 
-def _shown_rows(df: pd.DataFrame, period: str | None) -> tuple[list[int], set[int]]:
+def _shown_rows(df: pd.DataFrame, period: str | None, thin: dict | None = None) -> tuple[list[int], set[int]]:
     """The rows of an indicator table that My area lists, in order: each indicator's value in
-    ``period`` (else its latest year with a value; one with none keeps a "no data" row), followed
-    by its local figures of other years (also returned on their own)."""
+    ``period`` (else its latest year with a value that is not one of its ``thin`` years, indicator →
+    years; one with none keeps a "no data" row), followed by its local figures of other years (also
+    returned on their own)."""
     ids, values, periods = df["indicator_id"].tolist(), df["value"].tolist(), df["period"].tolist()
+    thin = thin or {}
     best: dict[str, tuple] = {}
     for at, (ind, v, p) in enumerate(zip(ids, values, periods)):
-        key = (v == v, *_year_rank(p, period))
+        key = (v == v, *_year_rank(p, period, thin.get(ind, ())))
         if ind not in best or key > best[ind][0]:
             best[ind] = (key, at)
     picked = {at for _, at in best.values()}
@@ -419,7 +434,7 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     meta = _indicator_heads(db).value
     rows = _values.of_areas(wards["code"], db)
     rows = [r for r in zip(rows["area_code"], rows["indicator_id"], rows["period"], rows["value"]) if r[1] in meta]
-    chosen = _ward_years(rows, period)
+    chosen = _ward_years(rows, period, _thin_of({r[1] for r in rows}, db))
     at_year: dict[str, dict[str, float]] = {}  # indicator -> ward -> its value in the chosen year
     for code, ind, p, v in rows:
         if chosen.get(ind) == p:
@@ -435,20 +450,28 @@ def ward_table(district_code: str, period: str | None = None, db=None) -> pd.Dat
     )
 
 
-def _ward_years(rows: list[tuple], period: str | None) -> dict[str, str]:
+def _ward_years(rows: list[tuple], period: str | None, thin: dict | None = None) -> dict[str, str]:
     """indicator → the year a ward table shows: ``period`` if any ward has a value that year,
-    else the latest year one has."""
+    else the latest year one has that is not one of the indicator's ``thin`` years (else a thin one)."""
+    thin = thin or {}
     chosen: dict[str, str] = {}
     for _, ind, p, v in rows:
-        if v == v and (ind not in chosen or _year_rank(p, period) > _year_rank(chosen[ind], period)):
+        t = thin.get(ind, ())
+        if v == v and (ind not in chosen or _year_rank(p, period, t) > _year_rank(chosen[ind], period, t)):
             chosen[ind] = p
     return chosen
 
 
-def _year_rank(year: str, wanted: str | None) -> tuple[bool, str]:
+def _year_rank(year: str, wanted: str | None, thin=()) -> tuple[bool, bool, str]:
     """Which year of an indicator a table shows, as a sort key: the wanted year above any other,
-    then the latest."""
-    return year == wanted, year
+    then a full year above a ``thin`` (partial) one, then the latest."""
+    return year == wanted, year not in thin, year
+
+
+def _thin_of(indicator_ids, db=None) -> dict[str, dict[str, str]]:
+    """indicator → its partial years (powerbalance.years), for those that have any."""
+    thin = {ind: _years.thin_periods(ind, db) for ind in set(indicator_ids)}
+    return {ind: t for ind, t in thin.items() if t}
 
 
 @_db.per_build(maxsize=2)
@@ -1254,8 +1277,9 @@ def local_index_use(db=None) -> pd.DataFrame:
 
 def indicator_coverage(db=None) -> pd.DataFrame:
     """Per indicator, level and period: how many areas have a value of how many ("what is
-    missing")."""
-    return _db.query(
+    missing"), and a ``note`` on a partial year of its source (powerbalance.years: every area may
+    have a 2018 grants value, from far fewer grants than other years)."""
+    cov = _db.query(
         """
         WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level)
         SELECT v.indicator_id, i.name, a.level, v.period, count(v.value) AS with_value, n.n_areas,
@@ -1266,6 +1290,9 @@ def indicator_coverage(db=None) -> pd.DataFrame:
         ORDER BY v.indicator_id, a.level, v.period""",
         db=db,
     )
+    thin = {ind: _years.thin_periods(ind, db) for ind in cov["indicator_id"].unique()}
+    cov["note"] = [thin[ind].get(p, "") for ind, p in zip(cov["indicator_id"], cov["period"])]
+    return cov
 
 
 def indicator_values_all(db=None) -> pd.DataFrame:

@@ -245,14 +245,21 @@ def network(path=None) -> pd.DataFrame:
 
 def area_figures(code: str, db=None) -> pd.DataFrame:
     """The area's enabler ratio, parish precept share and community grant funding per head: first
-    and latest year with a value, and the change between them (read-only, from the DuckDB)."""
+    and latest year with a value, and the change between them (read-only, from the DuckDB). A
+    partial year of the figure's source (powerbalance.years: 2018 grants) is never its latest; the
+    ``left_out`` column says which year was passed over and why."""
     from . import queries
+    from . import years as _years
     from .charts import fmt
 
     rows = []
     for ind, label in AREA_FIGURES.items():
         t = queries.indicator_trend([code], ind, db=db)
         t = t[t["value"].notna()].sort_values("period")
+        thin = _years.thin_periods(ind, db)
+        latest = _years.latest_full(t["period"], thin)
+        skipped = [p for p in t["period"] if p in thin and p > (latest or "")]
+        t = t[t["period"] <= latest] if latest else t
         unit = (queries.indicator_info(ind, db=db) or {}).get("unit") or ""
         first, last = (t.iloc[0], t.iloc[-1]) if len(t) else (None, None)
         shift = float(last["value"] - first["value"]) if len(t) > 1 else None
@@ -265,11 +272,14 @@ def area_figures(code: str, db=None) -> pd.DataFrame:
                 "earliest_year": first["period"] if len(t) > 1 else None,
                 "shift": f"{shift:+.2f}" if shift is not None else "no data",
                 "years_with_data": len(t),
+                "left_out": "; ".join(f"{p} ({thin[p]})" for p in skipped),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["figure", "unit", "latest", "latest_year", "earliest_year", "shift", "years_with_data"]
-    )
+    return pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+
+
+#: Columns of :func:`area_figures`.
+FIGURE_COLUMNS = ["figure", "unit", "latest", "latest_year", "earliest_year", "shift", "years_with_data", "left_out"]
 
 
 def brief_html(area_code: str, esc, path=None) -> str:

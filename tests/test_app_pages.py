@@ -498,3 +498,27 @@ def test_my_area_search_offers_the_successor_of_an_abolished_council(app):
     assert not at.exception
     assert at.header[0].value == "Cumberland" and at.query_params["area"] == "E06000063"
     assert any(i.value.startswith("Allerdale (E07000026) is now part of Cumberland") for i in at.info)
+
+
+def test_map_opens_grants_on_the_last_full_year_and_flags_the_partial_one(app, real_db):
+    """Review: /map?indicator=grants_amount_per_head opened on 2018-19, the thin grants year, with no
+    warning. It opens on the latest year that is not partial; the partial year stays selectable, flagged."""
+    from powerbalance import years
+
+    thin = years.thin_grant_years(real_db).value
+    periods = sql(
+        real_db,
+        """SELECT DISTINCT v.period FROM indicator_values v JOIN areas a ON a.code = v.area_code
+           WHERE a.level = 'district' AND v.indicator_id = 'grants_amount_per_head' AND v.value IS NOT NULL""",
+    )["period"]
+    assert thin and max(periods) in thin  # the latest grants year is the partial one
+    at = open_page(app, "pages/map_page.py", {"level": "district", "indicator": "grants_amount_per_head"})
+    assert at.selectbox(key="map_year").value == max(p for p in periods if p not in thin)
+    assert not at.warning
+    year = max(thin)
+    assert (
+        year in at.selectbox(key="map_year").options[-1] and "partial year" in at.selectbox(key="map_year").options[-1]
+    )
+    at = open_page(app, "pages/map_page.py", {"level": "district", "indicator": "grants_amount_per_head", "year": year})
+    assert at.selectbox(key="map_year").value == year  # still selectable
+    assert any(thin[year] in w.value for w in at.warning)
