@@ -134,9 +134,10 @@ with results_tab:
         with left:
             st.subheader("Perception gap: council minus community")
             if view.has_gap:
+                gap = view.gap.dropna(subset=["gap"])
                 fig, alt = ui.figure(
                     charts.bar_chart,
-                    view.gap.iloc[::-1],
+                    gap.iloc[::-1],
                     label="question",
                     value="gap",
                     sort=False,
@@ -147,12 +148,17 @@ with results_tab:
                     fig,
                     alt,
                     key="rel_gap",
-                    data=view.gap,
+                    data=gap,
                     name=f"Perception gap {view.round['area_name']}",
                     help="Above zero: the council rates this part of the relationship higher than the community does.",
                 )
+                if rel.gap_withheld_message(view):
+                    st.caption(rel.gap_withheld_message(view))
             else:
-                ui.no_data("the gap needs both sides over the response threshold.")
+                ui.no_data(
+                    f"the gap needs both sides over the response threshold and, for a statement, at least "
+                    f"{view.need} people on each side rating it."
+                )
         with right:
             st.subheader("What the figures show")
             figures = rel.area_figures(code)
@@ -180,12 +186,12 @@ with results_tab:
                 f"Ratings by side {view.round['area_name']}",
                 "rel_sides",
                 column_config={
+                    "counted": "ratings counted",
                     "mean": st.column_config.NumberColumn("mean", format="%.2f"),
                     "sd": st.column_config.NumberColumn("spread (sd)", format="%.2f"),
-                    "dont_know": "don't know",
                 },
-                caption="Mean and spread (standard deviation) of the 1–5 ratings; “rated” excludes "
-                "“don't know”. Evidence text is never shown here.",
+                caption="Mean and spread (standard deviation) of the 1–5 ratings counted (“don't know” is not a "
+                "rating). " + rel.steps_note(view.need) + " Evidence text is never shown here.",
             )
 
 with network_tab:

@@ -6,8 +6,11 @@ Collaboration*, for the District Councils' Network, 2015). Each is rated 1–5 o
 Wording and sources: docs/relationship.md.
 
 Privacy: a side (council or community) is shown only once it has at least the round's
-``min_responses`` responses (default 5, never below 3); evidence text is never part of anything
-here (only the organiser's export has it). All the arithmetic the Relationship page shows lives
+``min_responses`` responses (default 5, never below 3), and a statement's figures only once that
+many people on the side rated it. Figures move in steps of that threshold (the earliest N, 2N, …
+ratings received), so the change after one new response never shows that person's scores. No
+lowest or highest score is shown: each is one person's answer. Evidence text is never part of
+anything here (only the organiser's export has it). All the arithmetic the Relationship page shows lives
 here; writes go through :mod:`powerbalance.responses`.
 """
 
@@ -121,19 +124,36 @@ class RoundView:
     gap: pd.DataFrame = field(default_factory=pd.DataFrame)  # per item, council minus community
 
     @property
+    def need(self) -> int:
+        return threshold(self.round)
+
+    @property
     def has_gap(self) -> bool:
-        return all(self.shown.values()) and not self.gap.empty
+        return all(self.shown.values()) and not self.gap.empty and bool(self.gap["gap"].notna().any())
 
 
-def side_summary(scores: pd.DataFrame, sides: list[str]) -> pd.DataFrame:
-    """Per side and question: responses, how many rated it, "don't know", mean, standard deviation,
-    lowest and highest score (only for ``sides``)."""
+def threshold(round_row: dict) -> int:
+    """How many responses a side, and how many ratings a statement, need before anything is shown."""
+    return max(responses.MIN_RESPONSES_FLOOR, int(round_row["min_responses"]))
+
+
+def counted(ratings: pd.Series, need: int) -> pd.Series:
+    """The ratings the figures use: the earliest whole multiple of ``need`` received (none below
+    ``need``). One more response changes the figures only when it completes a new step of ``need``
+    ratings, so comparing the page before and after it never isolates one person's scores."""
+    return ratings.iloc[: len(ratings) // need * need]
+
+
+def side_summary(scores: pd.DataFrame, sides: list[str], need: int) -> pd.DataFrame:
+    """Per side and question: responses, ratings counted (:func:`counted`), mean and standard
+    deviation of those (only for ``sides``). A question fewer than ``need`` people rated has no
+    figures, and a note says so. No lowest or highest score: each is one person's answer."""
     rows = []
     for side in sides:
-        s = scores[scores["side"] == side]
+        s = scores[scores["side"] == side].sort_values("response_id")
         n_resp = s["response_id"].nunique()
         for item in ITEMS:
-            v = s.loc[s["item"] == item, "score"].dropna().astype(float)
+            v = counted(s.loc[s["item"] == item, "score"].dropna().astype(float), need)
             rows.append(
                 {
                     "side": side,
@@ -141,23 +161,20 @@ def side_summary(scores: pd.DataFrame, sides: list[str]) -> pd.DataFrame:
                     "question": LABELS[item],
                     "family": FAMILY[item],
                     "responses": n_resp,
-                    "rated": len(v),
-                    "dont_know": n_resp - len(v),
+                    "counted": len(v),
                     "mean": v.mean() if len(v) else None,
                     "sd": v.std(ddof=1) if len(v) > 1 else None,
-                    "min": v.min() if len(v) else None,
-                    "max": v.max() if len(v) else None,
+                    "note": None if len(v) else f"fewer than {need} rated this",
                 }
             )
     return pd.DataFrame(
-        rows,
-        columns=["side", "item", "question", "family", "responses", "rated", "dont_know", "mean", "sd", "min", "max"],
+        rows, columns=["side", "item", "question", "family", "responses", "counted", "mean", "sd", "note"]
     )
 
 
 def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
     """Council mean minus community mean per question (positive: the council rates the
-    relationship higher than the community does). Missing when either side has no rating."""
+    relationship higher than the community does). Missing when either side has no figures for it."""
     wide = summary.pivot(index="item", columns="side", values="mean").reindex(ITEMS)
     council = pd.to_numeric(wide.get("council"), errors="coerce")
     community = pd.to_numeric(wide.get("community"), errors="coerce")
@@ -175,16 +192,36 @@ def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
 
 def round_view(round_row: dict, path=None) -> RoundView:
     """What the page may show of one round (a row of :func:`responses.rounds`)."""
-    need = max(responses.MIN_RESPONSES_FLOOR, int(round_row["min_responses"]))
+    need = threshold(round_row)
     counts = {s: int(round_row[f"{s}_responses"]) for s in responses.SIDES}
     shown = {s: counts[s] >= need for s in responses.SIDES}
     view = RoundView(round=dict(round_row), counts=counts, shown=shown)
     sides = [s for s in responses.SIDES if shown[s]]
     if sides:
-        view.summary = side_summary(responses.round_scores(int(round_row["round_id"]), path), sides)
+        view.summary = side_summary(responses.round_scores(int(round_row["round_id"]), path), sides, need)
         if len(sides) == 2:
             view.gap = perception_gap(view.summary)
     return view
+
+
+def gap_withheld_message(view: RoundView) -> str | None:
+    """Which statements have no gap because fewer than the threshold rated them on a side."""
+    if not all(view.shown.values()) or view.gap.empty:
+        return None
+    missing = view.gap.loc[view.gap["gap"].isna(), "question"].tolist()
+    if not missing:
+        return None
+    return f"No gap for {', '.join(missing)}: fewer than {view.need} people on a side rated it."
+
+
+def steps_note(need: int) -> str:
+    """How the figures follow the responses (the page's promise about differencing)."""
+    return (
+        f"Figures move in steps of {need}: each statement's mean and spread use the first {need}, {2 * need}, "
+        f"{3 * need} … ratings received (“counted”), so one new response never changes them on its own and its "
+        "scores cannot be worked out by comparing the page before and after. A statement fewer than "
+        f"{need} people rated shows nothing. No lowest or highest score is shown: each is one person's answer."
+    )
 
 
 def latest_round(area_code: str, path=None) -> RoundView | None:
@@ -195,7 +232,7 @@ def latest_round(area_code: str, path=None) -> RoundView | None:
 
 def withheld_message(view: RoundView) -> str | None:
     """Why a side is not shown (None when both are)."""
-    need = max(responses.MIN_RESPONSES_FLOOR, int(view.round["min_responses"]))
+    need = view.need
     hidden = [f"{SIDE_LABELS[s].lower()} ({view.counts[s]} so far)" for s in responses.SIDES if not view.shown[s]]
     if not hidden:
         return None

@@ -184,22 +184,70 @@ def test_threshold_cannot_go_below_three(store):
     assert responses.rounds(path=store).empty
 
 
+def view_of(store) -> rel.RoundView:
+    return rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
+
+
 def test_means_spread_and_perception_gap(store):
     rid, codes = new_round(store, min_responses=3, council=5, community=5)
     for c, s in zip(codes["council"], [1, 2, 3, 4, 5]):
         send(store, c, {**ALL_FOURS, "p1_inclusive": s})
     for c, s in zip(codes["community"], [5, 5, None, 5, 2]):
         send(store, c, {**ALL_FOURS, "p1_inclusive": s})
-    view = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
+    view = view_of(store)
     s = view.summary.set_index(["side", "item"])
-    assert s.loc[("council", "p1_inclusive"), "mean"] == 3.0
-    assert s.loc[("council", "p1_inclusive"), "sd"] == pytest.approx(1.5811388, abs=1e-6)
-    assert s.loc[("community", "p1_inclusive"), ["responses", "rated", "dont_know"]].tolist() == [5, 4, 1]
-    assert s.loc[("community", "p1_inclusive"), "mean"] == 4.25
+    # in steps of 3: the first three ratings received count until a sixth arrives
+    assert s.loc[("council", "p1_inclusive"), ["responses", "counted", "mean"]].tolist() == [5, 3, 2.0]
+    assert s.loc[("council", "p1_inclusive"), "sd"] == pytest.approx(1.0)
+    assert s.loc[("community", "p1_inclusive"), ["responses", "counted", "mean"]].tolist() == [5, 3, 5.0]
     g = view.gap.set_index("item")
-    assert g.loc["p1_inclusive", "gap"] == pytest.approx(3.0 - 4.25)
+    assert g.loc["p1_inclusive", "gap"] == pytest.approx(2.0 - 5.0)
     assert g.loc["t_trust", "gap"] == 0.0
     assert list(view.gap["item"]) == list(rel.ITEMS)
+
+
+def test_a_statement_fewer_than_the_threshold_rated_shows_no_figures(store):
+    """The reviewer's case: 3 council responses, one "don't know" to Empathy: the two raters'
+    scores must not appear, as a mean, a range or a gap."""
+    rid, codes = new_round(store, min_responses=3, council=3, community=3)
+    for c, s in zip(codes["council"], [3, 4, None]):
+        send(store, c, {**ALL_FOURS, "p4_empathy": s})
+    for c in codes["community"]:
+        send(store, c, {**ALL_FOURS, "p4_empathy": 2})
+    view = view_of(store)
+    assert view.has_gap
+    s = view.summary.set_index(["side", "item"])
+    empathy = s.loc[("council", "p4_empathy")]
+    assert empathy["counted"] == 0 and pd.isna(empathy["mean"]) and pd.isna(empathy["sd"])
+    assert empathy["note"] == "fewer than 3 rated this"
+    assert not {"min", "max"} & set(view.summary.columns)  # each would be one person's score
+    assert s.loc[("community", "p4_empathy"), "mean"] == 2.0 and pd.isna(s.loc[("community", "p4_empathy"), "note"])
+    g = view.gap.set_index("item")
+    assert pd.isna(g.loc["p4_empathy", "gap"]) and g["gap"].notna().sum() == 9
+    assert "Empathy and compromise" in rel.gap_withheld_message(view)
+    net = rel.network(store)  # unpublished: the network never sees it
+    assert net.empty
+
+
+def test_one_new_response_never_moves_the_figures(store):
+    """Counts are public, so a figure that changed after one response would give that response
+    away (differencing): figures change only when a whole new step of the threshold is in."""
+    rid, codes = new_round(store, min_responses=3, council=6, community=3)
+    for c in codes["community"]:
+        send(store, c)
+    for c in codes["council"][:3]:
+        send(store, c)
+    before = view_of(store)
+    for n, c in enumerate(codes["council"][3:5], 4):
+        send(store, c, {**ALL_FOURS, "t_trust": 1, "p1_inclusive": None})
+        after = view_of(store)
+        assert after.counts["council"] == n
+        pd.testing.assert_frame_equal(after.summary.drop(columns="responses"), before.summary.drop(columns="responses"))
+        pd.testing.assert_frame_equal(after.gap, before.gap)
+    send(store, codes["council"][5], {**ALL_FOURS, "t_trust": 1})
+    s = view_of(store).summary.set_index(["side", "item"])
+    assert s.loc[("council", "t_trust"), ["counted", "mean"]].tolist() == [6, 2.5]  # (4+4+4+1+1+1) / 6
+    assert s.loc[("council", "p1_inclusive"), ["counted", "mean"]].tolist() == [3, 4.0]  # 4 ratings: one step
 
 
 def test_network_lists_only_published_rounds(store):
@@ -488,8 +536,8 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
             at = relationship_session(app)
             enter_code(at, code)
             assert "Responding for the **" + side in at.info[0].value
-            for r in at.radio:
-                r.set_value(str(s))
+            for item in rel.ITEMS:
+                at.radio(key=f"rel_q_{item}").set_value(str(s))
             at.radio(key="rel_q_t_risk").set_value(rel.DONT_KNOW)
             at.text_area(key="rel_evidence").input("<script>SECRET-EVIDENCE</script>")
             at.button(key="FormSubmitter:rel_form-Send my response").click()
