@@ -17,7 +17,9 @@ ui.page_header(
     "figures show. Taking part needs an invitation code from the round's organiser; no name or e-mail "
     "is asked for.",
 )
-respond_tab, results_tab, network_tab, about_tab = st.tabs(["Respond", "Results", "Network", "The questions"])
+VIEWS = {"respond": "Respond", "results": "Results", "network": "Network", "questions": "The questions"}
+# A radio in the address, not st.tabs: a link then opens on the view it was copied from.
+chosen = ui.url_radio("View", list(VIEWS), param="view", key="rel_view", format_func=VIEWS.get)
 OPTIONS = ["1", "2", "3", "4", "5", rel.DONT_KNOW]
 
 
@@ -44,7 +46,7 @@ def _question(item: str, label: str, wording: str, how: str) -> None:
     )
 
 
-with respond_tab:
+if chosen == "respond":
     if st.session_state.pop("rel_thanks", None):
         st.success("Thank you: your response is stored. The code cannot be used again.", icon=":material/check:")
     invite = st.session_state.get("rel_invite")
@@ -99,7 +101,7 @@ with respond_tab:
                 st.session_state["rel_thanks"] = True
                 st.rerun()
 
-with results_tab:
+elif chosen == "results":
     all_rounds = responses.rounds()
     if all_rounds.empty:
         ui.no_data(
@@ -117,10 +119,12 @@ with results_tab:
             format_func=lambda c: names.get(c, c),
         )
         mine = all_rounds[all_rounds["area_code"] == code]
-        rid = st.selectbox(
+        rid = ui.url_selectbox(
             "Round",
             mine["round_id"].tolist(),
+            param="round",
             key="rel_round",
+            parse=int,
             format_func=lambda r: rel.round_label(mine[mine["round_id"] == r].iloc[0].to_dict()),
         )
         view = rel.round_view(mine[mine["round_id"] == rid].iloc[0].to_dict())
@@ -194,7 +198,7 @@ with results_tab:
                 "rating). " + rel.steps_note(view.need) + " Evidence text is never shown here.",
             )
 
-with network_tab:
+elif chosen == "network":
     st.markdown(
         "Areas whose organisers chose to publish their round, for district networks comparing practice. "
         "Results appear once both sides are over the response threshold."
@@ -210,5 +214,5 @@ with network_tab:
             column_config={"mean_gap": st.column_config.NumberColumn("mean gap", format="%+.2f")},
         )
 
-with about_tab:
+else:
     st.markdown(rel.questions_markdown())

@@ -553,7 +553,7 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     assert at.session_state["rel_failures"] == 5 and "not recognised" in at.error[0].value
     assert slept == [0.01, 0.02]  # the 4th and 5th wrong codes waited, longer each time
 
-    at = relationship_session(app, {"area": "E07000223"})
+    at = relationship_session(app, {"area": "E07000223", "view": "results"})
     assert [m.value for m in at.metric][:2] == ["3", "3"]
     gap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
@@ -561,12 +561,49 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
     assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]  # don't know on both sides
     assert "SECRET-EVIDENCE" not in page_text(at)
-    assert "Adur" in page_text(at) and at.selectbox(key="rel_round").value == rid
+    assert at.selectbox(key="rel_round").value == rid
+    at = relationship_session(app, {"view": "network"})
+    assert "Adur" in page_text(at) and "SECRET-EVIDENCE" not in page_text(at)
     network = next(d.value for d in at.dataframe if "largest_gap" in d.value.columns)
     assert network[["area_code", "council_responses", "community_responses"]].values.tolist() == [["E07000223", 3, 3]]
     assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before  # the DuckDB is only read
 
 
 def test_page_without_any_round_says_how_to_open_one(app):
-    at = relationship_session(app)
+    at = relationship_session(app, {"view": "results"})
     assert any("new-round" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_a_link_keeps_the_view_and_the_round_but_never_a_code(app, store):
+    """Choose Adur's older round on Results, copy the address, open it afresh: the same view and
+    round, its counts and its ratings (with a statement too few rated shown as such)."""
+    old, codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=30), 3, 3, min_responses=3, path=store
+    )
+    for c, s in zip(codes["council"], [3, 4, None]):
+        responses.submit(c, {**ALL_FOURS, "p4_empathy": s}, "", rel.ITEMS, path=store)
+    for c in codes["community"]:
+        responses.submit(c, ALL_FOURS, "", rel.ITEMS, path=store)
+    newer, newer_codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=60), 3, 3, min_responses=3, path=store
+    )
+    at = relationship_session(app, {"area": "E07000223"})
+    at.radio(key="rel_view").set_value("results").run()
+    assert at.selectbox(key="rel_round").value == newer
+    at.selectbox(key="rel_round").set_value(old).run()
+    link = {k: at.query_params[k] for k in ("view", "area", "round")}
+    assert link == {"view": "results", "area": "E07000223", "round": str(old)}
+
+    fresh = relationship_session(app, link)
+    assert fresh.radio(key="rel_view").value == "results" and fresh.selectbox(key="rel_round").value == old
+    assert [m.value for m in fresh.metric][:2] == ["3", "3"]
+    ratings = next(d.value for d in fresh.dataframe if "counted" in d.value.columns).set_index(["side", "question"])
+    assert ratings.loc[("council", "Empathy and compromise"), "note"] == "fewer than 3 rated this"
+    assert pd.isna(ratings.loc[("council", "Empathy and compromise"), "mean"])
+    assert not {"min", "max"} & set(ratings.columns)
+
+    at = relationship_session(app)
+    enter_code(at, newer_codes["council"][0])
+    assert "Responding for the **council" in at.info[0].value
+    assert newer_codes["council"][0] not in str(dict(at.query_params))

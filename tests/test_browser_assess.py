@@ -89,8 +89,7 @@ def test_full_flow_in_the_browser(browser, rel_server, store):
     page.get_by_text("This code is not recognised").wait_for(timeout=30_000)
     ctx.close()
 
-    ctx, page, w, errors = open_page(browser, rel_server, seen, "/relationship?area=E07000223")
-    page.get_by_role("tab", name="Results").click()
+    ctx, page, w, errors = open_page(browser, rel_server, seen, "/relationship?area=E07000223&view=results")
     page.get_by_text("Perception gap: council minus community").wait_for(timeout=30_000)
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=60_000)
     alt = page.get_by_text("Bar chart of Council mean minus community mean").first.inner_text()
