@@ -58,7 +58,7 @@ def respond(browser, server, seen, code: str, score: str) -> None:
     ctx, page, w, errors = open_page(browser, server, seen, "/relationship")
     try:
         enter_code(page, w, code)
-        radios = page.locator('[data-testid="stRadio"]')
+        radios = page.locator('[data-testid="stForm"] [data-testid="stRadio"]')  # not the page's view choice
         radios.nth(9).wait_for(state="visible", timeout=60_000)  # the form opened by the code
         assert radios.count() == 10
         for i in range(10):
