@@ -193,6 +193,7 @@ elif chosen == "results":
                     "counted": "ratings counted",
                     "mean": st.column_config.NumberColumn("mean", format="%.2f"),
                     "sd": st.column_config.NumberColumn("spread (sd)", format="%.2f"),
+                    "note": st.column_config.TextColumn("note", width="medium"),
                 },
                 caption="Mean and spread (standard deviation) of the 1–5 ratings counted (“don't know” is not a "
                 "rating). " + rel.steps_note(view.need) + " Evidence text is never shown here.",

@@ -164,7 +164,7 @@ def side_summary(scores: pd.DataFrame, sides: list[str], need: int) -> pd.DataFr
                     "counted": len(v),
                     "mean": v.mean() if len(v) else None,
                     "sd": v.std(ddof=1) if len(v) > 1 else None,
-                    "note": None if len(v) else f"fewer than {need} rated this",
+                    "note": "" if len(v) else f"fewer than {need} rated this",
                 }
             )
     return pd.DataFrame(
