@@ -190,3 +190,6 @@ ui.chart(
     "'not enough data' and is not drawn.",
 )
 ui.coverage(*ui.q_then(placed_q, quadrants.coverage), "districts have both movements")
+longest = ui.q_then((queries.quadrant_areas_longest, "district"), quadrants.longest_span_note)
+if longest:
+    st.caption(longest)

@@ -779,6 +779,12 @@ def quadrant_areas(level: str = "district", db=None) -> pd.DataFrame:
     return _quadrants.place_areas(level, db=db)
 
 
+def quadrant_areas_longest(level: str = "district", db=None) -> pd.DataFrame:
+    """:func:`quadrant_areas` over each measure's own longest span (quadrants.longest_spans)."""
+    spend, community = _quadrants.longest_spans(level, db)
+    return _quadrants.place_areas(level, spend, community, db=db)
+
+
 def lens_rank_moves(
     level: str, period: str, weights: dict | None, lens_from: str, lens_to: str, db=None
 ) -> pd.DataFrame:

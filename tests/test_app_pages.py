@@ -96,6 +96,8 @@ def test_overview_enabling_or_retreating(app, real_db):
     assert f"both measures {s0} → {s1}" in finding
     xtitle = fig["layout"]["xaxis"]["title"]["text"]
     assert f"{s0} → {s1}" in xtitle and "nominal" in xtitle
+    longest = quadrants.place_areas("district", *quadrants.longest_spans("district", real_db), db=real_db)
+    assert quadrants.longest_span_note(longest) in [c.value for c in at.caption]  # issue 18's first reading
 
 
 def test_my_area_and_compare_highlight_the_area(app, real_db):

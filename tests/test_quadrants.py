@@ -149,3 +149,25 @@ def test_chart_view_keeps_extremes_out_but_names_them(real_db):
     assert "City of London (" in alt and "outside the view" in alt
     inside = placed["d_spend"].between(lo, hi) & placed["d_community"].between(*fig.layout.yaxis.range)
     assert inside.sum() >= 0.95 * (placed["quadrant"] != q.NOT_ENOUGH).sum()
+
+
+def test_each_measures_longest_span_is_stated_beside_the_default(real_db):
+    """Issue 18 first asked for each measure's longest span; the default now measures both over the
+    same years, and the Overview states the longest-span counts beside it, with their spans."""
+    from powerbalance import years
+
+    thin = set(years.thin_grant_years(real_db).value)
+    values = q.measure_values("district", real_db)
+    for measure, span in zip(("spend", "community"), q.longest_spans("district", real_db)):
+        have = sorted(set(values.loc[values[measure].notna(), "period"]) - thin)
+        assert span == (have[0], have[-1])
+    spend, community = q.longest_spans("district", real_db)
+    placed = q.place_areas("district", spend, community, db=real_db)
+    note = q.longest_span_note(placed)
+    n = q.counts(placed)
+    assert spend != community and note  # spending runs to a later year than community money here
+    assert f"council spending {spend[0]} → {spend[1]}, community money {community[0]} → {community[1]}" in note
+    assert ", ".join(f"{n[x]} {x}" for x in q.QUADRANTS.values()) in note
+    assert f"rises over its longer span in {int((placed['d_spend'] > 0).sum())} of them" in note
+    same = q.place_areas("district", db=real_db)
+    assert q.longest_span_note(same) == ""  # the default: one span, nothing to add
