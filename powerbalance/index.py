@@ -280,6 +280,17 @@ def domain_scores(scores: pd.DataFrame, domain_of: Mapping[str, str]) -> pd.Data
     return pd.DataFrame(out, index=scores.index)
 
 
+def measured_weights(weights: Mapping[str, float] | None, spec: IndexSpec) -> dict[str, float]:
+    """``weights`` normalised, with the weight of every domain the lens scores no indicator of (at this
+    level and period) set to zero and the rest rescaled: a domain nobody has a figure for (participation,
+    until local figures are loaded) cannot empty the index. :func:`unmeasured_domains` names them for the
+    pages. When no weighted domain is measured at all the weights are kept, and every area says why."""
+    w = normalise_weights(weights)
+    measured = set(spec.domain.values())
+    kept = {d: (v if d in measured else 0.0) for d, v in w.items()}
+    return normalise_weights(kept) if sum(kept.values()) > 0 else w
+
+
 def aggregate(domains: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
     """Weighted mean of domain scores; NaN when any positively weighted domain is missing."""
     w = normalise_weights(weights)
@@ -405,7 +416,7 @@ def composite(
     group with an index), ``n_indicators`` (scored indicators with a value) and ``reason``.
     Areas without an index are left out of normalisation too, so they cannot move the others.
     """
-    w = normalise_weights(weights)
+    w = measured_weights(weights, spec)
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
     values = thin_local_removed(values[spec.ids], spec.optional, groups)
     reason = availability(values, spec.domain, w, spec.required, optional=spec.optional)
@@ -443,7 +454,7 @@ def monte_carlo_ranks(
     """
     if n < 1:
         raise ValueError("n must be at least 1")
-    w = normalise_weights(weights)
+    w = measured_weights(weights, spec)
     groups = pd.Series("all", index=values.index) if groups is None else groups.reindex(values.index)
     values = thin_local_removed(values[spec.ids], spec.optional, groups)
     ok = (availability(values, spec.domain, w, spec.required, optional=spec.optional) == "").to_numpy()
@@ -671,6 +682,31 @@ def _inputs(level: str, period: str, lens: str, db) -> tuple[pd.DataFrame, pd.Da
     areas, table, local, notes = _load(_db.build_key(path), path, level, period, lens)
     spec = spec_for(lens, local, _registry.definitions(path))
     return areas, table[spec.ids], spec, notes
+
+
+def unmeasured_domains(weights: Mapping[str, float] | None, db=None) -> tuple[str, ...]:
+    """The domains given weight in ``weights`` that no area has a scored figure for in this build
+    (participation: civic participation is published for England and regions only, so it counts only
+    through local figures). :func:`measured_weights` ignores their weight; pages say so."""
+    w = normalise_weights(weights)
+    measured = _measured_domains(db=db)
+    return tuple(d for d in DOMAINS if w[d] > 0 and d not in measured)
+
+
+@_db.per_build(maxsize=4)
+def _measured_domains(db=None) -> tuple[str, ...]:
+    """Domains with an indicator the index scores everywhere, or a local figure it scores."""
+    defs = _registry.definitions(db)
+    local = [i.id for i in defs if i.local_scored and not i.scored]
+    have = set(
+        _db.query(
+            "SELECT DISTINCT indicator_id FROM indicator_values WHERE is_local AND value IS NOT NULL "
+            "AND list_contains(?::VARCHAR[], indicator_id)",
+            [local],
+            db=db,
+        )["indicator_id"]
+    )
+    return tuple(sorted({i.domain for i in defs if i.scored or i.id in have}))
 
 
 def _weights_key(weights: Mapping[str, float] | None) -> tuple | None:

@@ -54,3 +54,20 @@ def escape_markdown(text: str) -> str:
     for ch in str(text):
         out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch)
     return "".join(out)
+
+
+def unmeasured_weights_note(domains) -> str | None:
+    """Why the weight of a domain no area has a figure for is not used (``index.unmeasured_domains``)."""
+    if not domains:
+        return None
+    names = " and ".join(DOMAIN_LABELS.get(d, d).lower() for d in domains)
+    why = (
+        " (civic participation is published for England and its regions only, so it counts only through "
+        "local figures, and none are loaded)"
+        if "participation" in domains
+        else ""
+    )
+    return (
+        f"No area has a {names} figure in this data{why}: the {names} weight is not used, and the index "
+        "weighs the other domains as you set them."
+    )

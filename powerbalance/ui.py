@@ -26,7 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, funders, labels, lenses, quadrants, queries, share, urlstate
 from .downloads import to_csv_bytes, to_xlsx_bytes
-from .index import DEFAULT_LENS, LENSES, normalise_weights
+from .index import DEFAULT_LENS, LENSES, normalise_weights, unmeasured_domains
 
 _SEEN = "_pb_url_seen::"
 _RUN = "_pb_run"  # runs of this session (start_page), to see a widget re-mounted
@@ -539,6 +539,9 @@ def weights_notice(weights: dict, defaults: dict, container=None) -> None:
         on_click=_reset_weights,
         args=([f"weights_{d}" for d in defaults],),
     )
+    note = labels.unmeasured_weights_note(unmeasured_domains(weights))
+    if note:
+        (container or st).info(note, icon=":material/info:")
 
 
 # =============================================================================================

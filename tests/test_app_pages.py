@@ -353,6 +353,26 @@ def test_method_weights_recompute_live(app, real_db, period):
     assert len(catalogue) == sql(real_db, "SELECT count(*) AS n FROM indicators")["n"].iloc[0]
 
 
+def test_a_weight_on_a_domain_nobody_measures_is_ignored_and_said(app, real_db, period):
+    """Review: any participation weight emptied every index ("No data", Overview map all grey), the
+    reason only in a CSV column. No area has a participation figure without local data, so its weight
+    is not used and every page that uses weights says so."""
+    w = {"funding": 0.5, "projects": 0.5, "participation": 0.5}
+    assert index.unmeasured_domains(w, db=real_db) == ("participation",)
+    mine = index.compute_index("district", period, w, lens=index.DEFAULT_LENS, db=real_db)
+    default = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db)
+    assert mine["index"].notna().sum() == default["index"].notna().sum() > 0
+    assert mine.set_index("area_code")["index"].dropna().to_dict() == pytest.approx(
+        default.set_index("area_code")["index"].dropna().to_dict()
+    )
+    for page in ("pages/method_page.py", "pages/overview_page.py", "pages/data_page.py"):
+        at = open_page(app, page, {"weights": "funding:0.5,projects:0.5,participation:0.5"})
+        notes = [i.value for i in at.info]
+        assert any("participation weight is not used" in n for n in notes), (page, notes)
+        assert not any("no area has an index" in n for n in notes), page
+        assert at.query_params["weights"] == "funding:0.5,projects:0.5,participation:0.5"  # its meaning is kept
+
+
 # --------------------------------------------------------------------------------------------- Data
 
 

@@ -33,6 +33,24 @@ def table():
     return df[["a", "b", "c", "d"]].astype(float), df["group"]
 
 
+def test_weight_of_a_domain_the_spec_scores_nothing_of_is_not_used(table):
+    """SPEC has no participation indicator: a participation weight is ignored (funding and projects keep
+    the proportions chosen) instead of leaving every area with "no participation indicator"."""
+    values, groups = table
+    assert ix.measured_weights({"funding": 0.3, "projects": 0.1, "participation": 0.6}, SPEC) == pytest.approx(
+        {"funding": 0.75, "projects": 0.25, "participation": 0.0}
+    )
+    with_part = ix.composite(values, SPEC, {"funding": 0.5, "projects": 0.5, "participation": 0.5}, groups)
+    without = ix.composite(values, SPEC, W, groups)
+    assert with_part["index"].notna().any()
+    pd.testing.assert_series_equal(with_part["index"], without["index"])
+    assert not with_part["reason"].str.contains("participation").any()
+    bands = ix.monte_carlo_ranks(values, SPEC, {"funding": 0.5, "projects": 0.5, "participation": 0.5}, groups, n=50)
+    pd.testing.assert_frame_equal(bands, ix.monte_carlo_ranks(values, SPEC, W, groups, n=50))
+    only = ix.composite(values, SPEC, {"participation": 1.0}, groups)  # nothing measured: said, not invented
+    assert only["index"].isna().all() and only["reason"].str.contains("no participation indicator").all()
+
+
 # ---------------------------------------------------------------------------------------------
 # Normalisation
 # ---------------------------------------------------------------------------------------------
