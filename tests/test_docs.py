@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+
+import pandas as pd
 
 from etl import docs
 from etl.indicators import definitions
@@ -31,3 +34,72 @@ def test_a_changed_definition_makes_the_document_stale(tmp_path):
     doc.write_text(doc.read_text(encoding="utf-8").replace(f"| {first.name} |", "| old name |"), encoding="utf-8")
     assert not docs.update_methodology(doc, check=True)
     assert docs.update_methodology(doc) is False and docs.update_methodology(doc, check=True)
+
+
+# The Method page shows docs/methodology.md under its live figures: a figure the document quotes must be
+# the build's, or the page contradicts itself on the same settings.
+
+LIVE_ON_THE_METHOD_PAGE = re.compile(
+    r"median of \d+ places|\d+ of \d+ areas move|\d+ of \d+ (?:shire districts|single-tier councils) (?:and|are)"
+    r"|median band is \d+"
+)
+
+
+def test_methodology_quotes_no_figure_the_method_page_computes_live():
+    """Review: the document said "median of 8 places… 73 of 295" and "44 of 164 shire districts" while the
+    live text above it said 7, 63 and 56 for the same settings. Those figures are the page's, not the
+    document's: it refers to them."""
+    text = docs.METHODOLOGY.read_text(encoding="utf-8")
+    assert LIVE_ON_THE_METHOD_PAGE.findall(text) == []
+
+
+def _coverage_rows(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    block = text.split("## Coverage on the real data", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in block.splitlines() if line.startswith("|")
+    ]
+    return rows[0][1:], {r[0]: r[1:] for r in rows[2:]}
+
+
+def _first_numbers(cell: str) -> list[int]:
+    return [int(x) for x in re.findall(r"\d+", cell.split("(")[0])]
+
+
+def test_methodology_coverage_table_is_the_builds(real_db):
+    """Review: the table said 172 districts have parished_wards_share (the 2018 parish list) where the
+    build has 216. Every figure of the table is recounted here from the build."""
+    from powerbalance import index
+    from tests.helpers import sql
+
+    text = docs.METHODOLOGY.read_text(encoding="utf-8")
+    periods, rows = _coverage_rows(text)
+    assert periods and set(periods) <= set(index.periods(real_db))
+
+    def has_value(ind: str) -> dict[str, int]:
+        got = sql(
+            real_db,
+            "SELECT period, count(*) AS n FROM indicator_values v JOIN areas a ON a.code = v.area_code "
+            "AND a.level = 'district' WHERE indicator_id = ? AND value IS NOT NULL GROUP BY period",
+            [ind],
+        )
+        return dict(zip(got["period"], got["n"]))
+
+    def with_index(level: str, period: str) -> int:
+        lenses = [x for x in index.LENSES if not (level == "region" and x == "council")]
+        got = [index.compute_index(level, period, lens=x, db=real_db)["index"].notna() for x in lenses]
+        return int(pd.concat(got, axis=1).any(axis=1).sum())
+
+    reached, parished = has_value("wards_reached_share"), has_value("parished_wards_share")
+    n_districts = len(index.compute_index("district", periods[0], db=real_db))
+    for i, period in enumerate(periods):
+        assert _first_numbers(rows["districts with an index (either lens)"][i]) == [
+            with_index("district", period),
+            n_districts,
+        ]
+        assert _first_numbers(rows["counties / regions with an index"][i]) == [
+            with_index("county", period),
+            with_index("region", period),
+        ]
+        assert _first_numbers(rows["districts with `wards_reached_share`"][i]) == [reached[period]]
+        assert _first_numbers(rows["districts with `parished_wards_share`"][i]) == list(parished.values())
+    assert f"{next(iter(parished.values()))} of {n_districts} districts have a value" in text
