@@ -48,9 +48,9 @@ st.markdown(
 )
 
 st.subheader("Reporting a problem or asking for another format")
+st.markdown(ui.contact_line())
 st.markdown(
-    "If you find a problem not listed here, or need the information in another format, contact the organisation "
-    "that publishes this dashboard. If you are not happy with how they respond, contact the "
+    "If you are not happy with how they respond, contact the "
     "[Equality Advisory and Support Service (EASS)](https://www.equalityadvisoryservice.com/)."
 )
 

@@ -104,7 +104,7 @@ st.subheader("Download every table")
 weights_text = labels.weights_words(weights, DEFAULT_WEIGHTS)
 st.caption(
     f"CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the {lens} lens and "
-    f"{weights_text}, as on the other pages (choose them on Overview, My area or Compare); each title and "
+    f"{weights_text}, as on the other pages (choose them on Method & weights); each title and "
     "file name says which."
 )
 periods = ui.q(queries.index_periods)

@@ -34,7 +34,7 @@ else:
         "are shown beside it and never added into it.",
     )
 
-st.caption(benchmarks.STAND_OUT_RULE)
+st.caption(benchmarks.STAND_OUT_RULE_ELSEWHERE)
 
 if not periods:
     ui.no_data("no financial year has spending data, so the index cannot be computed.")

@@ -219,11 +219,17 @@ def display_table(indicators: pd.DataFrame, bench: pd.DataFrame) -> pd.DataFrame
     return df.reindex(columns=list(DISPLAY_COLUMNS)).rename(columns=DISPLAY_COLUMNS)
 
 
-#: The rule, in plain words, shown under "What stands out" and on the Method page.
-STAND_OUT_RULE = (
-    f"What stands out: of the indicators where higher means more enabling or more providing, the "
-    f"{STAND_OUT_COUNT} on which this council's value is furthest from its statistical neighbours' "
-    f"median in the same year, measured in interquartile ranges of that indicator across every area "
-    f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
-    f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies."
-)
+def _stand_out_rule(lead: str, whose: str) -> str:
+    return (
+        f"{lead}: of the indicators where higher means more enabling or more providing, the "
+        f"{STAND_OUT_COUNT} on which {whose} value is furthest from its statistical neighbours' "
+        f"median in the same year, measured in interquartile ranges of that indicator across every area "
+        f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
+        f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies."
+    )
+
+
+#: The rule, in plain words, shown under "What stands out" on My area (a council is chosen there).
+STAND_OUT_RULE = _stand_out_rule("What stands out", "this council's")
+#: The same rule as the Method page states it (no council is chosen there).
+STAND_OUT_RULE_ELSEWHERE = _stand_out_rule("What stands out (on My area and in its brief)", "the chosen council's")

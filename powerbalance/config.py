@@ -33,6 +33,12 @@ def responses_path() -> Path:
     return Path(os.environ.get("POWERBALANCE_RESPONSES", ROOT / "data" / "responses.sqlite"))
 
 
+def contact() -> str | None:
+    """How the publisher of this copy of the dashboard is contacted (an address, a web page; Markdown),
+    shown on the Accessibility page: $POWERBALANCE_CONTACT, set when deploying it; None when unset."""
+    return os.environ.get("POWERBALANCE_CONTACT", "").strip() or None
+
+
 def page_slots() -> int:
     """Page runs one server process runs at once (``POWERBALANCE_PAGE_SLOTS``, default 2): the rest
     wait their turn (powerbalance.slots)."""

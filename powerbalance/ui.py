@@ -566,6 +566,20 @@ def coverage(n: int, m: int, what: str) -> None:
     st.caption(f"Based on {n:,} of {m:,} {what}." + (f" {m - n:,} have no data." if m > n else ""))
 
 
+def contact_line() -> str:
+    """How to report a problem or ask for another format: the publisher's contact when the deployment
+    gives one (``config.contact``), else that none is given yet, never an invented address."""
+    who = config.contact()
+    lead = "If you find a problem not listed here, or need the information in another format, "
+    if who:
+        return lead + f"contact the organisation that publishes this dashboard: {who}."
+    return (
+        lead + "contact the organisation that publishes this dashboard. This copy does not give its contact "
+        "details yet: Power Balance is open-source software, and whoever deploys it adds them with the "
+        "`POWERBALANCE_CONTACT` setting (docs/operations.md)."
+    )
+
+
 def no_data(message: str) -> None:
     """A visible 'no data' statement (never an empty chart that looks like zero)."""
     st.info(f"No data: {message}", icon=":material/block:")

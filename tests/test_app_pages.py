@@ -373,6 +373,32 @@ def test_a_weight_on_a_domain_nobody_measures_is_ignored_and_said(app, real_db, 
         assert at.query_params["weights"] == "funding:0.5,projects:0.5,participation:0.5"  # its meaning is kept
 
 
+def test_text_names_where_things_are(app, real_db, monkeypatch):
+    """Review: the Data page sent users to Overview, My area or Compare for weights (the sliders are on
+    Method & weights only); the Method page showed My area's "this council's" stand-out rule with no
+    council chosen; the Accessibility page said "contact the organisation" with no contact."""
+    from powerbalance import benchmarks, navigation
+
+    with_sliders = []
+    for page in navigation.pages():
+        at = open_page(app, page.file)
+        if any(str(x.key).startswith("weights_") for x in at.slider):
+            with_sliders.append(page.title)
+    assert with_sliders == ["Method & weights"]
+    assert "(choose them on Method & weights)" in captions(open_page(app, "pages/data_page.py"))
+
+    method = open_page(app, "pages/method_page.py")
+    assert benchmarks.STAND_OUT_RULE not in captions(method) and "this council" not in captions(method)
+    assert benchmarks.STAND_OUT_RULE_ELSEWHERE in captions(method)
+
+    monkeypatch.delenv("POWERBALANCE_CONTACT", raising=False)
+    text = _markdown(open_page(app, "pages/accessibility_page.py"))
+    assert "does not give its contact details yet" in text and "POWERBALANCE_CONTACT" in text
+    monkeypatch.setenv("POWERBALANCE_CONTACT", "[access@council.example](mailto:access@council.example)")
+    text = _markdown(open_page(app, "pages/accessibility_page.py"))
+    assert "publishes this dashboard: [access@council.example](mailto:access@council.example)." in text
+
+
 # --------------------------------------------------------------------------------------------- Data
 
 
