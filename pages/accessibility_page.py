@@ -22,7 +22,7 @@ st.markdown(
     "- Every chart has a text description under it and its **data table** (with CSV and Excel downloads) right "
     "below it, holding every value drawn: open “Data table” with a click or the keyboard (Enter or Space).\n"
     "- Every choice on a page is kept in the page's address, so a view can be bookmarked and shared, and the page "
-    "can be reached again without repeating the steps.\n"
+    "can be reached again without repeating the steps; a page you come back to by the menu shows the choices you left on it.\n"
     "- The one-page brief on **My area** is a tagged PDF (PDF/UA-1) with its language and title set, or HTML."
 )
 

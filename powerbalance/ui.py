@@ -44,6 +44,7 @@ _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
 _PUBLISHED_AREA = "_pb_published_area"
 _FALLBACK = "_pb_fallback::"
+_OWN_VIEW = "_pb_own_view::"  # + page: the page's own parameters (level, issues, …) it last showed
 _AREA_NOTICE = "_pb_area_notice"  # what became of an area code in a link, said by page_header
 #: Said when a link's area code is neither a current area nor a former one ``area_code_map`` knows.
 UNKNOWN_AREA = (
@@ -111,6 +112,7 @@ def start_page() -> None:
     st.html(_CSS)
     st.session_state.pop(_WEIGHTS_APPLY, None)
     carry_view()
+    restore_page_view()
 
 
 #: Modules whose functions pages call through :func:`q`: read-only answers from the published build.
@@ -272,6 +274,8 @@ def publish(param: str, value, key: str | None = None, dump: Callable[[Any], str
         st.query_params[param] = text
     if key is not None:
         st.session_state[_SEEN + key] = text
+    if param not in CARRIED:
+        remember_page_view()
     if param == "area":  # the place itself is remembered by remember_area only
         st.session_state[_PUBLISHED_AREA] = text
     elif param in CARRIED and text is not None and text == st.session_state.get(_FALLBACK + param):
@@ -455,6 +459,27 @@ def carry_view() -> None:
         kept = last_area() if param == "area" else st.session_state.get(_VIEW + param)
         if kept:
             st.query_params[param] = kept
+
+
+def _page() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
+
+
+def remember_page_view() -> None:
+    """Keep, for this browser session, the page's own parameters now in the URL (its level, the Data
+    page's issue filter, …: every parameter that is not carried from page to page). :func:`publish`
+    calls it; a page that changes ``st.query_params`` itself calls it after."""
+    st.session_state[_OWN_VIEW + _page()] = {p: st.query_params[p] for p in st.query_params if p not in CARRIED}
+
+
+def restore_page_view() -> None:
+    """Sidebar navigation drops the query string: a page opened with none of its own parameters (only
+    the carried view, which :func:`carry_view` put back) shows its own choices left earlier in this
+    session. A link that names any of them opens on exactly what it names."""
+    kept = st.session_state.get(_OWN_VIEW + _page())
+    if kept and all(p in CARRIED for p in st.query_params):
+        st.query_params.update(kept)
 
 
 def _current_area(raw: str) -> str | None:

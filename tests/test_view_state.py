@@ -167,3 +167,34 @@ def test_a_ward_on_compare_says_its_council_stands_in(app):
     at = open_page(app, "pages/compare_page.py", {"area": "E05007562"})  # Buckingham, a ward of Adur
     assert at.selectbox(key="cmp_area").value == "E07000223"
     assert any(c.value.startswith("Buckingham (Ward, Adur) is compared through its council") for c in at.caption)
+
+
+def test_a_pages_own_choices_survive_sidebar_navigation(app, real_db):
+    """Review: Counties chosen on Overview, Map or Method (or an issue kind on Data) was gone after
+    leaving the page by the sidebar and coming back (level=district, issues=unmatched). A page's own
+    choices are kept for the session (ui.restore_page_view); a link naming one still wins."""
+    at = open_page(app, "pages/overview_page.py")
+    at.radio(key="ov_level").set_value("county").run()
+    at = sidebar_to(at, "pages/map_page.py")
+    assert at.query_params["level"] == "district"  # Map's own level, not Overview's
+    at.radio(key="map_level").set_value("county").run()
+    at = sidebar_to(at, "pages/method_page.py")
+    at.radio(key="me_level").set_value("county").run()
+    at = sidebar_to(at, "pages/data_page.py")
+    kinds = sorted(set(queries.load_issues(db=real_db)["kind"]))
+    other = [k for k in kinds if k != at.radio(key="da_kind").value][0]
+    at.radio(key="da_kind").set_value(other).run()
+    for page, key in (
+        ("pages/overview_page.py", "ov_level"),
+        ("pages/map_page.py", "map_level"),
+        ("pages/method_page.py", "me_level"),
+    ):
+        at = sidebar_to(at, page)
+        assert at.query_params["level"] == "county" and at.radio(key=key).value == "county", page
+    at = sidebar_to(at, "pages/data_page.py")
+    assert at.query_params["issues"] == other and at.radio(key="da_kind").value == other
+    at.switch_page("pages/overview_page.py")  # a link that names the level opens on it
+    at.query_params.clear()
+    at.query_params["level"] = "region"
+    at.run()
+    assert at.radio(key="ov_level").value == "region"
