@@ -919,15 +919,24 @@ def weights_scatter(
         f"Scatter plot of {len(d)} areas: index with the default weights across, with your weights up; the "
         f"dashed line is no change. "
     )
-    if len(d):
-        far = d.loc[diff.idxmax()]
-        alt += (
-            f"{int((diff > 0.05).sum())} areas move off the line; the largest change is {far[name]} "
-            f"({far[x]:.1f} → {far[y]:.1f})."
-        )
+    alt += _largest_change(d, diff, x=x, y=y, name=name)
     if n_all > len(d):
         alt += " " + _not_drawn(n_all - len(d), "no index", "area")
     return fig, alt
+
+
+def _largest_change(d: pd.DataFrame, diff: pd.Series, *, x: str, y: str, name: str) -> str:
+    """How far the areas move off the no-change line; that no score changed (to one decimal) when none did."""
+    if not len(d):
+        return ""
+    moved = int((diff > 0.05).sum())
+    if moved == 0:
+        return "No area's index changes (to one decimal): every area is on the line."
+    far = d.loc[diff.idxmax()]
+    return (
+        f"{counted(moved, 'area')} {'moves' if moved == 1 else 'move'} off the line; the largest change is {far[name]} "
+        f"({far[x]:.1f} → {far[y]:.1f})."
+    )
 
 
 def _view_range(values: pd.Series, pad: float = 0.15) -> list[float] | None:

@@ -77,8 +77,14 @@ NONE_RECORDED = "none recorded in this file"
 
 
 def percent(share: float) -> str:
-    """A share (0–1) as a whole percentage for people; 'no data' when there is none."""
-    return charts.fmt(None if share != share else 100 * share, 0, "%")
+    """A share (0–1) as a whole percentage for people, to one decimal below 1% so a small share never
+    reads as 0% ('0.3%'; '<0.1%' below that); 'no data' when there is none."""
+    if share != share:
+        return charts.fmt(None, 0, "%")
+    pct = 100 * share
+    if 0 < pct < 0.05:
+        return "<0.1%"
+    return charts.fmt(pct, 1 if 0 < pct < 1 or 99 < pct < 100 else 0, "%")
 
 
 def excluded_note(funder: str | None) -> str | None:

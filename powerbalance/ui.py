@@ -586,9 +586,18 @@ def page_header(title: str, intro: str | None = None) -> None:
         weights_notice(*applied)
 
 
+def coverage_text(n: int, m: int, what: str) -> str:
+    """'13 of 13 wards have a value.' when ``what`` says what the counted ones have (a noun and its
+    verb); 'Based on 12 of 300 districts.' for a bare plural noun; then how many have no data, the
+    verb agreeing with the number ('1 has no data', '3 have no data')."""
+    head = f"{n:,} of {m:,} {what}." if " " in what.strip() else f"Based on {n:,} of {m:,} {what}."
+    missing = m - n
+    return head + (f" {missing:,} {'has' if missing == 1 else 'have'} no data." if missing > 0 else "")
+
+
 def coverage(n: int, m: int, what: str) -> None:
-    """'Based on N of M what' under a chart or table."""
-    st.caption(f"Based on {n:,} of {m:,} {what}." + (f" {m - n:,} have no data." if m > n else ""))
+    """How many of the areas a chart or table is based on (coverage_text) under it."""
+    st.caption(coverage_text(n, m, what))
 
 
 def contact_line() -> str:

@@ -49,7 +49,7 @@ def test_overview_map_tiers_and_shifts(app, real_db, period):
     assert z[code] == pytest.approx(expected[code], abs=1e-5)
     geo_path = sql(real_db, "SELECT geo_path FROM build_info")["geo_path"].iloc[0]
     assert figs[0]["data"][0]["geojson"] == f"{geo_path}/district.geojson"
-    assert f"Based on {expected.notna().sum():,} of 296 districts" in captions(at)
+    assert f"{expected.notna().sum():,} of 296 districts have an index value" in captions(at)
     # distribution by tier: one box per tier, every council with an index drawn
     boxes = [d for d in figs[1]["data"] if d["type"] == "box"]
     assert len(boxes) == 3
@@ -318,7 +318,7 @@ def test_map_wards(app, real_db):
     shaded, missing = map_codes(fig)
     assert len(shaded) == ind["n"] and len(shaded) + len(missing) == 6862
     assert fig["data"][0]["geojson"].endswith("/ward.geojson")
-    assert f"Based on {ind['n']:,} of 6,862 wards" in captions(at)
+    assert f"{ind['n']:,} of 6,862 wards have a value" in captions(at)
 
 
 def test_map_bad_params_fall_back_and_url_round_trip(app, real_db):
