@@ -65,6 +65,7 @@ lens = ui.url_radio(
     format_func=ui.LENS_LABELS.get,
     help=ui.LENS_HELP,
 )
+ui.unavailable_year_notice("cmp_year")  # a link or carried view asked for a year without an index
 
 if kind == "pick":
     others = ui.url_multiselect(

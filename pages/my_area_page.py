@@ -94,6 +94,7 @@ lens = ui.url_radio(
     format_func=ui.LENS_LABELS.get,
     help=ui.LENS_HELP,
 )
+ui.unavailable_year_notice("ma_year")  # a link or carried view asked for a year without an index
 
 profile = ui.q(queries.area_profile, code, period, weights, lens)
 head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone

@@ -53,6 +53,7 @@ lens = ui.url_radio(
     format_func=ui.LENS_LABELS.get,
     help=ui.LENS_HELP,
 )
+ui.unavailable_year_notice("ov_year")  # a link or carried view asked for a year without an index
 if level == "region" and lens == "council":
     st.info("Regions are not councils: the map shows the place lens.")
 

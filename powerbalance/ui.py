@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ _PUBLISHED_AREA = "_pb_published_area"
 _FALLBACK = "_pb_fallback::"
 _OWN_VIEW = "_pb_own_view::"  # + page: the page's own parameters (level, issues, …) it last showed
 _AREA_NOTICE = "_pb_area_notice"  # what became of an area code in a link, said by page_header
+_UNAVAILABLE = "_pb_unavailable::"  # (asked, shown, first, last) of a widget whose URL value it lacks
 #: Said when a link's area code is neither a current area nor a former one ``area_code_map`` knows.
 UNKNOWN_AREA = (
     "The area code in this address was not recognised: it is not the code of any current or former area "
@@ -235,8 +237,11 @@ def _load_from_url(key: str, param: str, default, options: Sequence | None, pars
             value = parsed
     if options is not None and not _in(value, options):
         value = options[0] if len(options) else None
+    st.session_state.pop(_UNAVAILABLE + key, None)
     if param in CARRIED and raw not in (None, "") and value != parse_or_none(parse, raw):
         st.session_state[_FALLBACK + param] = str(value)  # this page cannot show the carried value
+        if options:
+            st.session_state[_UNAVAILABLE + key] = (raw, value, options[0], options[-1])
     st.session_state[key] = value
 
 
@@ -584,6 +589,26 @@ def page_header(title: str, intro: str | None = None) -> None:
     applied = st.session_state.pop(_WEIGHTS_APPLY, None)  # set by carried_weights earlier in this run
     if applied is not None:
         weights_notice(*applied)
+
+
+_FINANCIAL_YEAR = re.compile(r"\d{4}-\d{2}")
+
+
+def unavailable_year_text(asked: str, shown: str, first: str, last: str, what: str = "index") -> str:
+    """Why a page opened on another year than the one its address (or the view carried from another
+    page) asked for. The year asked for is named only when it looks like a financial year: text from
+    the URL is never echoed otherwise."""
+    years = f"{first} to {last}" if first != last else first
+    if _FINANCIAL_YEAR.fullmatch(asked or ""):
+        return f"There is no {what} for {asked} (the {what} covers {years}), so {shown} is shown."
+    return f"The year in this address was not recognised (the {what} covers {years}), so {shown} is shown."
+
+
+def unavailable_year_notice(key: str, what: str = "index") -> None:
+    """A notice, once, when the year selector ``key`` could not show the year its URL asked for."""
+    fell = st.session_state.pop(_UNAVAILABLE + key, None)
+    if fell:
+        st.info(unavailable_year_text(*fell, what=what), icon=":material/event_busy:")
 
 
 def coverage_text(n: int, m: int, what: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from powerbalance import charts, funders, ui
+from powerbalance import charts, funders, queries, ui
+from tests.helpers import open_app_page as open_page
 
 
 def test_coverage_reads_as_a_sentence_with_its_verb_agreeing():
@@ -33,3 +34,18 @@ def test_weights_scatter_says_nothing_moved_when_no_score_changed():
     moved = same.assign(b=[80.0, 40.0])
     _, alt = charts.weights_scatter(moved, x="a", y="b", group="g", name="name")
     assert "1 area moves off the line; the largest change is Derbyshire Dales (74.5 → 80.0)." in alt
+
+
+def test_a_link_to_a_year_without_an_index_says_which_year_is_shown(app, real_db):
+    periods = queries.index_periods()
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000229", "year": "2023-24"})
+    assert at.selectbox(key="ma_year").value == periods[-1] != "2023-24"
+    notices = [i.value for i in at.info if "There is no index for 2023-24" in i.value]
+    assert notices == [
+        f"There is no index for 2023-24 (the index covers {periods[0]} to {periods[-1]}), so {periods[-1]} is shown."
+    ]
+    at.run()  # the same view again: said once, not on every rerun
+    assert not any("There is no index for" in i.value for i in at.info)
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000229", "year": "<b>x</b>"})
+    assert any(i.value.startswith("The year in this address was not recognised") for i in at.info)
+    assert not any("<b>" in i.value for i in at.info)  # URL text is never echoed
