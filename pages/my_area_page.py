@@ -207,6 +207,7 @@ if profile.latest is not None and len(profile.latest):
                 unit=unit,
                 digits=2,
                 x_order=years,
+                code="code",
             )
             with col:
                 ui.chart(
@@ -236,6 +237,7 @@ if len(part):
         measure="Civic participation",
         unit="% of adults",
         x_order=years,
+        code="area_code",
     )
     ui.chart(
         fig,
@@ -274,6 +276,7 @@ with right:
             name=f"{profile.council_name} index over time",
             help="The index is relative to each year's group; the enabler ratio column in the table is "
             "the absolute measure.",
+            by_role=True,
         )
     else:
         ui.no_data("no index in any year for this area.")

@@ -36,6 +36,9 @@ LIGHT_PURPLE = "#A285D1"
 CATEGORICAL: tuple[str, ...] = (DARK_BLUE, TURQUOISE, DARK_PINK, ORANGE, DARK_GREY, LIGHT_PURPLE)
 #: Marker symbols paired with the categorical colours, so series differ by shape too.
 SYMBOLS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up", "x", "star")
+#: The palette position England and a region always take on a line chart drawn with area codes
+#: (:func:`series_styles`), so each keeps its colour and marker on every chart of a page.
+ENGLAND_STYLE, REGION_STYLE = 0, 1
 
 #: Sequential blues for choropleths (afcharts sequential: light → dark blue).
 SEQUENTIAL_BLUES: list[list] = [[0.0, "#C6DBEF"], [0.35, "#6BACE6"], [0.7, "#2073BC"], [1.0, DARK_BLUE]]
@@ -623,6 +626,27 @@ def grouped_bars(
     return fig, alt
 
 
+def series_styles(names: Sequence, codes: dict | None = None) -> list[int]:
+    """The palette position (colour and marker) of each series. Without ``codes`` (series name → area
+    code) by order; with them by role: England always the first (navy circle), a region the second
+    (teal square), and the other areas (the council) the rest in order, so a council, its region and
+    England look the same on every chart whatever order the rows come in."""
+    if codes is None:
+        return [i % len(CATEGORICAL) for i in range(len(names))]
+    free = [i for i in range(len(CATEGORICAL)) if i not in (ENGLAND_STYLE, REGION_STYLE)]
+    out, n_other = [], 0
+    for name in names:
+        code = str(codes.get(name, ""))
+        if code == "E92000001":
+            out.append(ENGLAND_STYLE)
+        elif code.startswith("E12"):
+            out.append(REGION_STYLE)
+        else:
+            out.append(free[n_other % len(free)])
+            n_other += 1
+    return out
+
+
 def line_chart(
     df: pd.DataFrame,
     *,
@@ -636,14 +660,17 @@ def line_chart(
     title: str | None = None,
     x_order: Sequence[str] | None = None,
     y_range: tuple[float, float] | None = None,
+    code: str | None = None,
 ) -> tuple[go.Figure, str]:
     """Lines with markers over periods, one per ``series``; series differ by colour, marker
-    symbol and a name label at their last point. Missing periods break the line (no bridging)."""
+    symbol and a name label at their last point. Missing periods break the line (no bridging).
+    With ``code`` (the column of area codes) each series is styled by its role (:func:`series_styles`)."""
     xs = list(x_order) if x_order else sorted(pd.unique(df[x]).tolist())
     at_x = _first_value_at_x(df[series], df[x], pd.to_numeric(df[y], errors="coerce"))
+    codes = dict(zip(df[series], df[code])) if code else None
     alt_parts = []
     data = []
-    for i, (name, points) in enumerate(at_x.items()):
+    for i, (name, points) in zip(series_styles(list(at_x), codes), at_x.items()):
         ys = [points.get(v) for v in xs]
         colour = CATEGORICAL[i % len(CATEGORICAL)]
         data.append(
@@ -1096,11 +1123,21 @@ def line_chart_with_intervals(
     digits: int = 1,
     height: int = 360,
     x_order: Sequence[str] | None = None,
+    code: str | None = None,
 ) -> tuple[go.Figure, str]:
     """:func:`line_chart` with each point's published confidence interval as an error bar (none
     where no interval is published). Missing periods still break the line."""
     fig, alt = line_chart(
-        df, x=x, y=y, series=series, measure=measure, unit=unit, digits=digits, height=height, x_order=x_order
+        df,
+        x=x,
+        y=y,
+        series=series,
+        measure=measure,
+        unit=unit,
+        digits=digits,
+        height=height,
+        x_order=x_order,
+        code=code,
     )
     xs = list(x_order) if x_order else sorted(pd.unique(df[x]).tolist())
     for trace in fig.data:

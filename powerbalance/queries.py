@@ -1557,6 +1557,13 @@ def every_financial_year(periods) -> list[str]:
     return [fy_of_year(y) for y in range(min(starts), max(starts) + 1)] if starts else []
 
 
+def years_without(years, have) -> str:
+    """The years of ``years`` missing from ``have``, in words ('2015-16 and 2016-17'; '' when none)."""
+    have = set(have)
+    missing = [y for y in years if y not in have]
+    return " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+
+
 def trend_coverage(code: str, indicator_id: str, db=None) -> str:
     """For :func:`longest_trend`'s areas, the years whose value is a sum over fewer councils than
     the area has, from the values' notes: 'England: 2023-24 based on 283 of 296 districts.' ('' when

@@ -793,8 +793,14 @@ def chart(
     return event
 
 
-def index_trend_chart(trend: pd.DataFrame, periods: Sequence[str], *, key: str, name: str, help: str) -> None:
-    """The index of one or more councils over the years (0–100, a line per council), with its table."""
+def index_trend_chart(
+    trend: pd.DataFrame, periods: Sequence[str], *, key: str, name: str, help: str, by_role: bool = False
+) -> None:
+    """The index of one or more councils over the years (0–100, a line per council), with its table. The
+    axis has every financial year of the index's span, so a year without an index is a gap in the line
+    (never bridged) and said under the chart. ``by_role``: the council, its region and England keep
+    the colours and markers they have on the page's other charts (charts.series_styles)."""
+    years = queries.every_financial_year(periods)
     fig, alt = figure(
         charts.line_chart,
         trend,
@@ -802,10 +808,14 @@ def index_trend_chart(trend: pd.DataFrame, periods: Sequence[str], *, key: str, 
         y="index",
         series="name",
         measure="Index (0–100)",
-        x_order=periods,
+        x_order=years,
         y_range=(0, 100),
+        code="code" if by_role else None,
     )
     chart(fig, alt, key=key, data=trend, name=name, help=help)
+    gaps = queries.years_without(years, periods)
+    if gaps:
+        st.caption(f"No index for {gaps}: the gap in the line, not bridged.")
 
 
 def share_line(name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from powerbalance import charts, funders, queries, ui
+from tests.helpers import figures
 from tests.helpers import open_app_page as open_page
 
 
@@ -49,3 +50,29 @@ def test_a_link_to_a_year_without_an_index_says_which_year_is_shown(app, real_db
     at = open_page(app, "pages/compare_page.py", {"area": "E07000229", "year": "<b>x</b>"})
     assert any(i.value.startswith("The year in this address was not recognised") for i in at.info)
     assert not any("<b>" in i.value for i in at.info)  # URL text is never echoed
+
+
+def _line_traces(at) -> list[tuple[dict, dict]]:
+    """(figure, trace) of every line on the page."""
+    return [(f, t) for f in figures(at) for t in f["data"] if t.get("mode") == "lines+markers"]
+
+
+def test_my_area_lines_keep_each_areas_colour_and_marker_and_the_index_trend_shows_missing_years(app, real_db):
+    worthing = queries.area("E07000229")
+    region = queries.area(worthing["region_code"])["name"]
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000229"})
+    styles: dict[str, set] = {}
+    for _, t in _line_traces(at):
+        styles.setdefault(t["name"], set()).add((t["line"]["color"], t["marker"]["symbol"]))
+    assert {"England", region, worthing["name"]} <= set(styles)  # spending, precepts, participation, index
+    assert all(len(s) == 1 for s in styles.values()), styles  # one look per area on every chart
+    assert len({next(iter(styles[n])) for n in ("England", region, worthing["name"])}) == 3
+    # the index over time: every financial year of its span on the axis, the ones without an index as gaps
+    periods = queries.index_periods()
+    (fig, trend), *_ = [(f, t) for f, t in _line_traces(at) if f["layout"]["yaxis"].get("range") == [0, 100]]
+    axis = fig["layout"]["xaxis"]["categoryarray"]
+    assert axis == queries.every_financial_year(periods) and trend["x"] == axis
+    missing = [p for p in axis if p not in periods]
+    assert missing  # the real index has years without one (2015-16, 2016-17)
+    assert all(y is None for x, y in zip(trend["x"], trend["y"]) if x in missing) and trend["connectgaps"] is False
+    assert any(c.value.startswith(f"No index for {missing[0]}") for c in at.caption)
