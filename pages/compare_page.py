@@ -144,7 +144,7 @@ cols = [
     "n_indicators",
     "reason",
 ]
-ui.table(table[cols], f"Compare {period}", "cmp_table", column_config=ui.index_columns())
+ui.table(queries.in_words(table[cols]), f"Compare {period}", "cmp_table", column_config=ui.index_columns())
 n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")
 

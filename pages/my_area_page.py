@@ -336,6 +336,7 @@ with right:
 if profile.wards is not None and len(profile.wards):
     st.subheader(f"Wards in {profile.council_name}")
     wards = profile.wards
+    ward_shown, ward_full = queries.ward_tables(wards)
     value_cols = [c for c in wards.columns if c not in ("code", "name")]
     if value_cols:
         metric = ui.url_selectbox(
@@ -362,21 +363,22 @@ if profile.wards is not None and len(profile.wards):
                 fig,
                 alt,
                 key="ma_ward_map",
-                data=wards,
+                data=ward_shown,
                 name=f"Wards in {profile.council_name}",
                 select=True,
                 help="Click a ward to open it.",
                 table_open=True,
                 column_config=ui.ward_columns(),
+                download=ward_full,
             )
             clicked = ui.selected_location(event)
             if clicked and clicked != profile.code:
                 st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
         else:
-            ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
+            ui.table(ward_shown, f"Wards in {profile.council_name}", "ma_wards", download=ward_full)
         ui.coverage(int(wards[metric].notna().sum()), len(wards), "wards have a value")
     else:
-        ui.table(wards, f"Wards in {profile.council_name}", "ma_wards")
+        ui.table(ward_shown, f"Wards in {profile.council_name}", "ma_wards", download=ward_full)
         ui.no_data("no ward-level indicator has values in this district.")
 
 # --- a county's districts: which parts differ --------------------------------------------------------
@@ -396,14 +398,15 @@ if profile.districts is not None and len(profile.districts):
         measure=f"District index (0–100), {period}",
         subject="districts",
     )
+    shown, full = queries.county_district_tables(parts, period, lens)
     ui.chart(
         fig,
         alt,
         key="ma_districts",
-        data=parts,
+        data=shown,
         name=f"Districts in {profile.name} {period}",
         table_open=True,
-        column_config=queries.county_district_columns(period, lens),
+        download=full,
     )
     ui.coverage(int(parts["index"].notna().sum()), len(parts), f"districts have an index in {period}")
 

@@ -76,6 +76,7 @@ map_q = (queries.index_map_values, level, period, weights, lens_map)
 values = ui.q(*map_q)
 n, m = ui.q_then(map_q, queries.index_coverage, "value")
 st.subheader(f"Provider → Enabler index, {period}")
+map_shown, map_full = ui.q_then(map_q, queries.index_map_tables, period)
 url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]
 if url is not None:
@@ -84,7 +85,8 @@ if url is not None:
         fig,
         alt,
         key="ov_map",
-        data=values,
+        data=map_shown,
+        download=map_full,
         name=f"Index {level} {period}",
         select=True,
         help="Darker blue = more enabling within its group. Grey = no index (the table says why). "
@@ -94,7 +96,7 @@ if url is not None:
     if clicked:
         st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked, year=period, lens=lens_map))
 else:
-    ui.table(values, f"Index {level} {period}", "ov_map_table")
+    ui.table(map_shown, f"Index {level} {period}", "ov_map_table", download=map_full)
 ui.coverage(n, m, plural + " have an index value")
 if level == "county":
     st.caption(queries.COUNTY_NOTE)

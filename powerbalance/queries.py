@@ -1021,6 +1021,60 @@ def county_district_columns(period: str, lens: str) -> dict:
     return labels
 
 
+def in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table with the codes of council types and comparison groups in words ('Shire
+    district', 'shire districts'); any code without words stays as it is."""
+    out = df.copy()
+    if "type" in out.columns:
+        out["type"] = out["type"].map(TYPE_LABELS).fillna(out["type"])
+    if "group" in out.columns:
+        out["group"] = out["group"].map(GROUP_LABELS).fillna(out["group"])
+    return out
+
+
+def display_tables(
+    df: pd.DataFrame, headings: dict, digits: dict[str, int], whole: tuple[str, ...] = ("rank", "n_in_group")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A table as people read it (:func:`in_words`, ranks whole, each column of ``digits`` rounded to
+    its decimals, headings from ``headings``) and as downloaded (the same words and headings, every
+    digit kept). Missing stays missing."""
+    full = in_words(df)
+    for col in whole:
+        if col in full.columns:
+            full[col] = pd.to_numeric(full[col], errors="coerce").round().astype("Int64")
+    shown = full.copy()
+    for col, n in digits.items():
+        if col in shown.columns:
+            shown[col] = pd.to_numeric(shown[col], errors="coerce").round(n)
+    return shown.rename(columns=headings), full.rename(columns=headings)
+
+
+#: Decimals of the index tables on screen: index and domain scores to one (the downloads keep every digit).
+INDEX_DIGITS = {"index": 1, "value": 1, **{f"score_{d}": 1 for d in DOMAINS}, "enabler_ratio": 2}
+
+
+def county_district_tables(parts: pd.DataFrame, period: str, lens: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A county's districts (:func:`county_districts`) shown and downloaded (:func:`display_tables`)."""
+    return display_tables(parts, county_district_columns(period, lens), INDEX_DIGITS)
+
+
+def index_map_tables(values: pd.DataFrame, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The index map's table (:func:`index_map_values`) shown and downloaded (:func:`display_tables`)."""
+    headings = {**index_column_config(), "value": f"index (0–100), {period}", "group": "ranked among"}
+    return display_tables(values, headings, INDEX_DIGITS)
+
+
+#: Decimals of ward indicator values on screen (their units differ: shares, £ per resident, rates).
+WARD_DIGITS = 2
+
+
+def ward_tables(wards: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The wards of a district (one column per indicator, headed by its name) shown, values to
+    WARD_DIGITS decimals, and downloaded with every digit (:func:`display_tables`)."""
+    values = {c: WARD_DIGITS for c in wards.columns if c not in ("code", "name")}
+    return display_tables(wards, {}, values, whole=())
+
+
 #: Why a region's page lists no statistical neighbours (it is not a missing feature).
 REGION_NO_PEERS = (
     "regions have no statistical neighbours by design: neighbours are found among councils of the same "

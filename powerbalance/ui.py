@@ -768,9 +768,11 @@ def chart(
     help: str | None = None,
     column_config: dict | None = None,
     table_open: bool = False,
+    download: pd.DataFrame | None = None,
 ):
     """A figure, its alt text as a caption (with ``help``), and its data table with downloads in
-    an expander right under it. The expander is lazy (``on_change="rerun"``): its table and
+    an expander right under it (``download``: the file when it differs from the table shown, see
+    :func:`table`). The expander is lazy (``on_change="rerun"``): its table and
     download buttons are made when someone opens it (one quick rerun), not on every run for
     every chart — on My area, 8 charts' tables were a quarter of the page's elements. With
     ``select`` the chart returns click selections."""
@@ -788,7 +790,14 @@ def chart(
     box = st.expander(f"Data table: {name}", expanded=table_open, key=f"{key}{TABLE_BOX}", on_change="rerun")
     if box.open:  # made only when opened: a closed table is one element, not five, with no Arrow or files
         with box:
-            table(data, name, f"{key}_t", column_config=column_config, height=320 if len(data) > 8 else "auto")
+            table(
+                data,
+                name,
+                f"{key}_t",
+                column_config=column_config,
+                height=320 if len(data) > 8 else "auto",
+                download=download,
+            )
     share_line(name)
     return event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from powerbalance import charts, funders, queries, ui
-from tests.helpers import figures
+from tests.helpers import figures, open_data_tables
 from tests.helpers import open_app_page as open_page
 
 
@@ -76,3 +76,40 @@ def test_my_area_lines_keep_each_areas_colour_and_marker_and_the_index_trend_sho
     assert missing  # the real index has years without one (2015-16, 2016-17)
     assert all(y is None for x, y in zip(trend["x"], trend["y"]) if x in missing) and trend["connectgaps"] is False
     assert any(c.value.startswith(f"No index for {missing[0]}") for c in at.caption)
+
+
+def _decimals_at_most(values: pd.Series, n: int) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(((v * 10**n).round() - v * 10**n).abs().max() < 1e-6) if len(v) else True
+
+
+def test_overview_and_compare_tables_read_as_words_with_values_rounded(app, real_db):
+    periods = queries.index_periods()
+    at = open_page(app, "pages/overview_page.py", {"year": periods[-1]})
+    open_data_tables(at)
+    heading = f"index (0–100), {periods[-1]}"
+    (table,) = [d.value for d in at.dataframe if heading in d.value.columns]
+    assert {"n_in_group", "group", "value"}.isdisjoint(table.columns)
+    assert {"of", "ranked among", "type"} <= set(table.columns) and str(table["rank"].dtype) == "Int64"
+    assert "shire_district" not in set(table["type"]) | set(table["ranked among"])
+    assert "Shire district" in set(table["type"]) and "shire districts" in set(table["ranked among"])
+    assert table[heading].notna().sum() > 200 and _decimals_at_most(table[heading], 1)
+    assert not _decimals_at_most(queries.index_map_values("district", periods[-1], None)["value"], 1)  # it was
+    at = open_page(app, "pages/compare_page.py", {"area": "E07000229"})
+    (table,) = [d.value for d in at.dataframe if "group_label" in d.value.columns]
+    assert set(table["type"]) == {"Shire district"}
+
+
+def test_my_area_county_districts_and_wards_are_rounded_with_readable_headings(app, real_db):
+    at = open_page(app, "pages/my_area_page.py", {"area": "E10000032"})  # West Sussex
+    period = at.selectbox(key="ma_year").value
+    head = queries.county_district_columns(period, "community")
+    (parts,) = [d.value for d in at.dataframe if head["rank"] in d.value.columns]
+    assert "n_in_group" not in parts.columns and parts[head["index"]].notna().any()
+    assert _decimals_at_most(parts[head["index"]], 1) and _decimals_at_most(parts[head["enabler_ratio"]], 2)
+    assert str(parts[head["rank"]].dtype) == "Int64"
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000229"})  # Worthing
+    open_data_tables(at)
+    (wards,) = [d.value for d in at.dataframe if "name" in d.value.columns and len(d.value) == 13]
+    values = [c for c in wards.columns if c not in ("code", "name")]
+    assert values and all(_decimals_at_most(wards[c], 2) for c in values)
