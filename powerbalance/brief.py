@@ -66,6 +66,9 @@ WARD_ROWS = 8  # 8, not 10, since the brief names the area's quadrant (enabling 
 INDICATOR_ROWS = 5  # 5, not 7, since the brief also says what stands out and the latest year
 #: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
 STAND_OUT_ROOM = 6
+#: At most this many districts in a county's brief (a county has no ward table; 8 rows still fit on
+#: the page with "what stands out" for every county, year and lens: 6 keeps a margin).
+DISTRICT_ROWS = 6
 
 
 def _short_coverage(text) -> str:
@@ -88,7 +91,7 @@ def _num(value, digits: int = 1, unit: str = "") -> str:
 
 def _table(df: pd.DataFrame, columns: Iterable[tuple[str, str, str]], max_rows: int | None = None) -> str:
     """Rows of ``df`` as an HTML table. ``columns`` = (column, heading, kind) with kind 'text',
-    'num', 'num0' or 'bar' (a 0–100 score drawn as a bar *and* written as a number)."""
+    'num', 'num0', 'num2' (decimals) or 'bar' (a 0–100 score drawn as a bar *and* written as a number)."""
     cols = list(columns)
     head = "".join(f'<th class="{"num" if k != "text" else ""}">{e(h)}</th>' for _, h, k in cols)
     body = []
@@ -99,8 +102,8 @@ def _table(df: pd.DataFrame, columns: Iterable[tuple[str, str, str]], max_rows: 
             v = r.get(c)
             if kind == "text":
                 cells.append(f"<td>{e(v)}</td>")
-            elif kind == "num0":
-                cells.append(f'<td class="num">{_num(v, 0)}</td>')
+            elif kind in ("num0", "num2"):
+                cells.append(f'<td class="num">{_num(v, int(kind[-1]))}</td>')
             elif kind == "bar":
                 width = 0.0 if pd.isna(v) else max(0.0, min(100.0, float(v))) * 0.3
                 bar = f'<span class="bar" style="width:{width:.1f}mm"></span> ' if not pd.isna(v) else ""
@@ -229,6 +232,7 @@ def render(profile) -> str:
                 - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out) else 0),
             )
         )
+    parts.append(_districts_section(p))
     parts.append(
         "<footer>"
         + relationship.brief_html(p.code, e)
@@ -241,6 +245,33 @@ def render(profile) -> str:
         f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
         + "".join(parts)
         + "</body></html>"
+    )
+
+
+def _districts_section(p) -> str:
+    """A county's districts with their own index, rank among all shire districts and enabler ratio (the
+    My area page's "which parts differ"), most enabling first; at most DISTRICT_ROWS of them, so the
+    brief stays one page ('' for any other area)."""
+    districts = getattr(p, "districts", None)
+    if districts is None or not len(districts):
+        return ""
+    n_group = districts["n_in_group"].dropna()
+    among = f"all {_num(n_group.max(), 0)} shire districts" if len(n_group) else "all shire districts"
+    with_index = int(districts["index"].notna().sum())
+    return (
+        f"<h2>Districts in {e(p.name)} ({len(districts)}): which parts differ</h2>"
+        f'<p class="meta">Each district\'s own index in {e(p.period)}, ranked among {among} in England, not '
+        f"within the county; {with_index} of {len(districts)} have an index.</p>"
+        + _table(
+            districts,
+            [
+                ("name", "District", "text"),
+                ("index", "Index", "bar"),
+                ("rank", "Rank", "num0"),
+                ("enabler_ratio", "Enabler ratio", "num2"),
+            ],
+            max_rows=DISTRICT_ROWS,
+        )
     )
 
 

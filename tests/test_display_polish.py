@@ -1,10 +1,14 @@
-"""Display polish: coverage sentences, small percentages, the weights scatter's summary."""
+"""Display polish: coverage sentences, small percentages, the weights scatter's summary, a link's year, line
+styles by role, the index trend's gaps, rounded tables and the county brief's districts."""
 
 from __future__ import annotations
 
-import pandas as pd
+import io
 
-from powerbalance import charts, funders, queries, ui
+import pandas as pd
+import pytest
+
+from powerbalance import brief, charts, funders, queries, ui
 from tests.helpers import figures, open_data_tables
 from tests.helpers import open_app_page as open_page
 
@@ -113,3 +117,21 @@ def test_my_area_county_districts_and_wards_are_rounded_with_readable_headings(a
     (wards,) = [d.value for d in at.dataframe if "name" in d.value.columns and len(d.value) == 13]
     values = [c for c in wards.columns if c not in ("code", "name")]
     assert values and all(_decimals_at_most(wards[c], 2) for c in values)
+
+
+@pytest.mark.slow
+def test_county_brief_lists_its_districts_on_one_page(real_db):
+    pypdf = pytest.importorskip("pypdf")
+    pytest.importorskip("weasyprint")
+    period = queries.index_periods(real_db)[-1]
+    for code in ("E10000032", "E10000016"):  # West Sussex (7 districts), Kent (12: more than the brief has room for)
+        profile = queries.area_profile(code, period, db=real_db)
+        parts = profile.districts
+        html = brief.render(profile)
+        assert f"Districts in {profile.name} ({len(parts)}): which parts differ" in html
+        shown = parts.head(brief.DISTRICT_ROWS)
+        for name, value in zip(shown["name"], shown["index"]):
+            assert f"<td>{name}</td>" in html and charts.fmt(value, 1) in html
+        assert (len(parts) > brief.DISTRICT_ROWS) == (f"Showing {brief.DISTRICT_ROWS} of {len(parts)} rows" in html)
+        assert len(pypdf.PdfReader(io.BytesIO(brief.brief_pdf(profile))).pages) == 1, code
+    assert "which parts differ" not in brief.render(queries.area_profile("E07000229", period, db=real_db))
