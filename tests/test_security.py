@@ -208,6 +208,9 @@ NO_DATABASE = {
     "index_coverage",
     "own_area_first",
     "area_rank_move",
+    "display_tables",  # tables shown and downloaded, made from frames already read
+    "county_district_tables",
+    "index_map_tables",
 }
 
 
