@@ -335,10 +335,17 @@ def url_radio(
     container=None,
     horizontal: bool = True,
 ):
-    """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL."""
+    """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL. A group
+    absent from the previous run (a page that stopped before it: no file uploaded yet) is mounted
+    anew by the browser at its first option unless the run sends its value, and Streamlit sends it
+    only when session state was written in this run — so it is written here; else the buttons could
+    show the first option while the page uses the value kept for the key (and in the URL)."""
     options = list(options)
     default = default if default is not None else options[0]
+    remounted = _remounted(key)
     _load_from_url(key, param, default, options, str)
+    if remounted:
+        st.session_state[key] = st.session_state[key]
     value = (container or st).radio(label, options, key=key, format_func=format_func, help=help, horizontal=horizontal)
     publish(param, value, key, default=default)
     return value

@@ -10,7 +10,8 @@
   see make_fixture.py) through AppTest's file uploader — figures checked against the ETL's own
   placement of the same grants in the ``grants`` table; the problems table located and
   downloadable; nothing of the file in the URL; a second session sees nothing; the database
-  file's sha256 unchanged; size and row limits refused with a message.
+  file's sha256 unchanged; size and row limits refused with a message; after a file is replaced
+  the view's buttons show what the page and the URL show.
 """
 
 from __future__ import annotations
@@ -623,3 +624,66 @@ def test_a_two_sheet_workbook_with_template_rows_and_uk_dates_on_the_page(app):
     # district codes only: the page says the file has no ward locations, not "0 of 6,594 wards"
     assert metric(at, "Wards reached") == "no ward locations"
     assert metric(at, "Grants") == "3"
+
+
+#: The Funders page's radio groups: (URL parameter, value → label shown on the button).
+VIEW_BUTTONS = {
+    "fu_level": ("level", funders.LEVELS),
+    "fu_scope": ("scope", funders.SCOPES),
+    "fu_measure": ("measure", {m: v[0] for m, v in funders.MEASURES.items()}),
+}
+
+
+def shown_on_mount(radio) -> str:
+    """The option a browser shows for a radio group it mounts anew (the run before did not draw it):
+    the value the server sends with the group, else the group's default option."""
+    return radio.proto.raw_value if radio.proto.set_value else radio.options[radio.proto.default]
+
+
+def replace_file_as_a_browser_does(at, name: str, data: bytes, mime: str) -> None:
+    """A browser replacing the file in the box sends two runs: the box emptied (the page forgets the
+    upload and stops before its buttons), then the new file — sent before the first run has finished,
+    so with the values of the buttons the browser still shows. The first run's end then drops those
+    buttons in the browser: the second run's buttons are mounted anew."""
+    held = list(at._tree.get_widget_states().widgets)
+    at.file_uploader(key="fu_file").clear().run()
+    at.file_uploader(key="fu_file").upload(name, data, mime)
+    states = at._tree.get_widget_states()
+    sent = {w.id for w in states.widgets}
+    states.widgets.extend(w for w in held if w.id not in sent)
+    at._run(states)
+
+
+@pytest.mark.parametrize("path", ["upload over it", "forget after leaving", "remove with x"])
+def test_view_buttons_show_the_view_after_the_file_is_replaced(app, path):
+    """Issue: after a file was replaced (uploaded over, forgotten after a visit to another page, or
+    removed and uploaded again: runs that stop before the buttons) the Level, Compare across and Map
+    shows buttons showed their first options while the page and the URL kept the wards,
+    reached-districts, per-resident view."""
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload(
+        "years.xlsx", two_sheet_workbook(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ).run()
+    for key, value in (("fu_level", "ward"), ("fu_scope", "reached"), ("fu_measure", "per_head")):
+        at.radio(key=key).set_value(value).run()
+    if path == "upload over it":
+        replace_file_as_a_browser_does(at, "upload.csv", UPLOAD.read_bytes(), "text/csv")
+    else:
+        if path == "forget after leaving":
+            by_sidebar(at, "pages/overview_page.py")
+            by_sidebar(at, "pages/funders_page.py")
+            at.button(key="fu_forget").click().run()
+        else:
+            at.file_uploader(key="fu_file").clear().run()
+        assert not [r for r in at.radio if r.key in VIEW_BUTTONS]  # a run without the buttons
+        assert any("Upload a file" in i.value for i in at.info)
+        at.file_uploader(key="fu_file").upload("upload.csv", UPLOAD.read_bytes(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    new_file = rf"upload\.csv: {len(fixture_rows())} rows read"
+    assert any(s.value.startswith(new_file) for s in at.success)  # the new file is shown
+    wanted = {"level": "ward", "scope": "reached", "measure": "per_head"}  # view settings outlive a file
+    assert {p: at.query_params[p] for p in wanted} == wanted
+    assert "Where the money lands: amount per resident by ward" in [s.value for s in at.subheader]
+    for key, (param, labels) in VIEW_BUTTONS.items():
+        radio = at.radio(key=key)
+        assert shown_on_mount(radio) == labels[at.query_params[param]] == labels[radio.value], key
