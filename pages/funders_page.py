@@ -146,7 +146,7 @@ if dataset == "upload":
         templates = int(upload.sheets["template_rows"].sum()) if upload.sheets is not None else 0
         st.success(
             f"{md(upload.filename)}: {upload.rows_read:,} rows read, {len(upload.placed):,} grants loaded"
-            + (f", {n_err:,} rows not loaded (errors below)" if n_err else "")
+            + (f", {charts.counted(n_err, 'row')} not loaded (errors below)" if n_err else "")
             + (f"; {templates:,} empty template rows counted, not read" if templates else "")
             + ".",
             icon=":material/check:",

@@ -307,7 +307,7 @@ def test_upload_path(app, real_db):
 
     rows = fixture_rows()
     good = [r for r in rows if float(r["Amount Awarded"]) >= 0]
-    assert any(f"{len(rows)} rows read, {len(good)} grants loaded, 1 rows not loaded" in s.value for s in at.success)
+    assert any(f"{len(rows)} rows read, {len(good)} grants loaded, 1 row not loaded" in s.value for s in at.success)
     # the problems, grouped by kind and column (rows located), downloadable grouped and one per line
     problems = frame_with(at, "severity", "check", "rows", "column", "count")
     bad = problems[problems["severity"] == "error"].iloc[0]
