@@ -13,21 +13,8 @@ from powerbalance.labels import escape_markdown as md
 
 PAGE = {"title": "Funders", "icon": ":material/volunteer_activism:", "url_path": "funders", "order": 50}
 
-#: The page's own URL parameters, and the widgets of an upload (never in the URL: links are shared).
-VIEW_PARAMS = ("data", "funder", "programme", "years", "level", "scope", "measure", "effort", "zoom")
+#: The widgets of an upload (never in the URL: links are shared).
 UPLOAD_CHOICES = ("fu_up_funders", "fu_up_years", "fu_up_programmes")
-
-
-def restore_view() -> None:
-    """Sidebar navigation drops the query string: opened without any of its own parameters, the
-    page shows the view left earlier in this browser session (the upload with it)."""
-    kept = st.session_state.get("fu_view")
-    if kept and not any(p in st.query_params for p in VIEW_PARAMS):
-        st.query_params.update(kept)
-
-
-def remember_view() -> None:
-    st.session_state["fu_view"] = {p: st.query_params[p] for p in VIEW_PARAMS if p in st.query_params}
 
 
 def forget_upload() -> None:
@@ -76,7 +63,6 @@ def keep_upload_choices() -> None:
 
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
-restore_view()
 
 
 ui.page_header(
@@ -96,7 +82,7 @@ if st.session_state.get("fu_last_data") not in (None, dataset):
         if param in st.query_params:
             del st.query_params[param]
 st.session_state["fu_last_data"] = dataset
-remember_view()
+ui.remember_page_view()  # the choices just dropped are not put back by the sidebar
 
 
 def _funder_label(table):
@@ -293,7 +279,6 @@ effort = ui.url_selectbox(
 )
 if upload is not None:
     keep_upload_choices()
-remember_view()
 
 if not chosen or not chosen_years:
     ui.no_data("choose at least one funder and one award year.")
@@ -410,7 +395,6 @@ if level == "ward":
         key="fu_zoom",
         format_func=lambda c: "All of England" if c == "england" else dnames.get(c, c),
     )
-    remember_view()
     if zoom != "england":
         values = from_report(funders.map_values, measure, district=zoom)
         bounds = ui.q(queries.area_bounds, tuple(values["code"]))
