@@ -988,6 +988,13 @@ _QUADRANT_CORNERS = {
 }
 
 
+def _two_lines(meaning: str) -> str:
+    """'council spending down, community money up' as two short lines, so the four corner labels of
+    a quadrant chart do not run into each other on a phone."""
+    first, _, second = meaning.partition(", ")
+    return f"{first},<br>{second}" if second else first
+
+
 def quadrant_chart(
     placed: pd.DataFrame,
     *,
@@ -1058,8 +1065,8 @@ def quadrant_chart(
             "xanchor": xa,
             "yanchor": ya,
             "showarrow": False,
-            "text": f"<b>{q}</b><br>{QUADRANT_MEANING[q]}",
-            "font": {"size": 12, "color": DARK_GREY},
+            "text": f"<b>{q}</b><br>" + _two_lines(QUADRANT_MEANING[q]),
+            "font": {"size": 11, "color": DARK_GREY},
             "align": xa,
         }
         for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()
@@ -1072,9 +1079,9 @@ def quadrant_chart(
             "xaxis": {
                 **zero,
                 "range": xr,
-                "title": {"text": f"Council spending a head on the place: change {s_span} (£, nominal)"},
+                "title": {"text": f"Council spending a head on the place<br>change {s_span} (£, nominal)"},
             },
-            "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head: change {c_span} (£)"}},
+            "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head<br>change {c_span} (£)"}},
             "annotations": notes,
         },
         height=height,

@@ -127,6 +127,27 @@ def test_chart_draws_every_placed_area_and_names_spans(real_db):
     assert {a.text.split("<br>")[0] for a in fig.layout.annotations} == {f"<b>{n}</b>" for n in q.QUADRANTS.values()}
 
 
+def test_chart_text_fits_a_phone(real_db):
+    """On a 390 px phone the plot is about 330 px wide: every line of the axis titles stays short
+    enough to be read whole (it was cut at both ends), and each corner label is two short lines, so
+    the four do not print over each other. The spans and the quadrants' meaning are all still said."""
+    from powerbalance import charts
+
+    placed = q.place_areas("district", db=real_db)
+    fig, _ = charts.quadrant_chart(placed)
+    s0, s1 = placed.attrs["spend_span"]
+    titles = [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text]
+    assert all(f"{s0} → {s1}" in t for t in titles)
+    assert max(len(line) for t in titles for line in t.split("<br>")) <= 45
+    for a in fig.layout.annotations:
+        name, *meaning = a.text.split("<br>")
+        assert len(meaning) == 2 and max(map(len, meaning)) <= 25
+        assert (
+            ", ".join(m.rstrip(",") for m in meaning)
+            == q.QUADRANT_MEANING[name.removeprefix("<b>").removesuffix("</b>")]
+        )
+
+
 def test_brief_names_the_areas_quadrant(real_db):
     from powerbalance import brief, queries
 
