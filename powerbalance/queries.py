@@ -823,13 +823,7 @@ def peer_tables(peers: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]
     whole) and as downloaded (the same headings, every digit kept); None without neighbours."""
     if peers is None or not len(peers):
         return None
-    full = peers[PEER_COLUMNS].copy()
-    full["type"] = full["type"].map(TYPE_LABELS).fillna(full["type"])
-    full["rank"] = pd.to_numeric(full["rank"], errors="coerce").round().astype("Int64")
-    shown = full.copy()
-    for col, digits in PEER_DIGITS.items():
-        shown[col] = pd.to_numeric(shown[col], errors="coerce").round(digits)
-    return shown.rename(columns=PEER_HEADINGS), full.rename(columns=PEER_HEADINGS)
+    return display_tables(peers[PEER_COLUMNS], PEER_HEADINGS, PEER_DIGITS, whole=("rank",))
 
 
 def comparison_group(code: str, kind: str, db=None) -> list[str]:
