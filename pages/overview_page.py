@@ -54,7 +54,8 @@ lens = ui.url_radio(
     help=ui.LENS_HELP,
 )
 ui.unavailable_year_notice("ov_year")  # a link or carried view asked for a year without an index
-if level == "region" and lens == "council":
+lens_map = queries.lens_for_level(level, lens)
+if lens_map != lens:
     st.info("Regions are not councils: the map shows the place lens.")
 
 shifts = (queries.shifts, "district", lens, weights)
@@ -71,7 +72,6 @@ with header:
         st.caption(queries.INDEX_YEARS_NOTE)
 
 # --- the index map ---------------------------------------------------------------------------------
-lens_map = "place" if level == "region" and lens == "council" else lens
 map_q = (queries.index_map_values, level, period, weights, lens_map)
 values = ui.q(*map_q)
 n, m = ui.q_then(map_q, queries.index_coverage, "value")

@@ -1190,7 +1190,7 @@ def area_profile(
     )
     if council_area is not None and council_area["level"] in INDEX_LEVELS:
         lvl = council_area["level"]
-        lens_here = "place" if lvl == "region" and lens == "council" else lens
+        lens_here = lens_for_level(lvl, lens)
         t = index_table(lvl, period, w, lens_here, None, db)
         row = t[t["area_code"] == council]
         if len(row):
