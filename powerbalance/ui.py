@@ -261,6 +261,15 @@ def _remounted(key: str) -> bool:
     return last != run - 1
 
 
+def _resend_if_remounted(key: str, remounted: bool) -> None:
+    """A widget absent from the previous run (a page that stopped before it: no file uploaded yet) is
+    mounted anew by the browser at its first option unless the run sends its value, and Streamlit
+    sends it only when session state was written in this run — so it is written here; else the
+    widget could show its first option while the page uses the value kept for the key (and in the URL)."""
+    if remounted and key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+
 def _in(value, options) -> bool:
     if isinstance(value, (list, tuple)):
         return all(v in options for v in value)
@@ -306,19 +315,13 @@ def url_selectbox(
     parse=str,
     dump=str,
 ):
-    """A selectbox whose value lives in the URL parameter ``param``. A box absent from the previous
-    run (e.g. until a file is uploaded) is re-mounted by the browser at its ``index``, so it then
-    gets its value as its index, not through session state — else it could show the first option
-    while the page uses another."""
+    """A selectbox whose value lives in the URL parameter ``param`` (kept on a remount: :func:`_resend_if_remounted`)."""
     options = list(options)
     default = default if default is not None else (options[0] if options else None)
     remounted = _remounted(key)
     _load_from_url(key, param, default, options, parse)
-    extra = {}
-    if remounted and key in st.session_state:
-        current = st.session_state.pop(key)
-        extra["index"] = options.index(current) if current in options else 0
-    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help, **extra)
+    _resend_if_remounted(key, remounted)
+    value = (container or st).selectbox(label, options, key=key, format_func=format_func, help=help)
     publish(param, value, key, dump, default)
     return value
 
@@ -335,17 +338,13 @@ def url_radio(
     container=None,
     horizontal: bool = True,
 ):
-    """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL. A group
-    absent from the previous run (a page that stopped before it: no file uploaded yet) is mounted
-    anew by the browser at its first option unless the run sends its value, and Streamlit sends it
-    only when session state was written in this run — so it is written here; else the buttons could
-    show the first option while the page uses the value kept for the key (and in the URL)."""
+    """A radio group (all options visible: better than a dropdown for 2–5 choices) in the URL (kept on
+    a remount: :func:`_resend_if_remounted`)."""
     options = list(options)
     default = default if default is not None else options[0]
     remounted = _remounted(key)
     _load_from_url(key, param, default, options, str)
-    if remounted:
-        st.session_state[key] = st.session_state[key]
+    _resend_if_remounted(key, remounted)
     value = (container or st).radio(label, options, key=key, format_func=format_func, help=help, horizontal=horizontal)
     publish(param, value, key, default=default)
     return value
