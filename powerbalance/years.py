@@ -12,16 +12,12 @@ from __future__ import annotations
 import pandas as pd
 
 from . import db as _db
+from .codes import fy_of_year
 
 #: The source whose award years are checked (an indicator made from it shares its thin years).
 GRANTS_SOURCE = "grants_360_aggregate"
 #: An award year with fewer grants than this share of the median award year is thin.
 THIN_SHARE = 0.5
-
-
-def financial_year(calendar_year: int) -> str:
-    """2018 → '2018-19': the financial year a calendar year of grants is shown against."""
-    return f"{calendar_year}-{(calendar_year + 1) % 100:02d}"
 
 
 @_db.per_build(maxsize=4)
@@ -42,7 +38,7 @@ def thin_years(grants_per_year: dict[int, int]) -> dict[str, str]:
     thin = {y: int(n) for y, n in grants_per_year.items() if n < THIN_SHARE * median}
     full = [int(n) for y, n in grants_per_year.items() if y not in thin]
     return {
-        financial_year(int(y)): f"partial year: {n:,} grants, against {min(full):,}–{max(full):,} in each other year"
+        fy_of_year(int(y)): f"partial year: {n:,} grants, against {min(full):,}–{max(full):,} in each other year"
         for y, n in thin.items()
     }
 

@@ -1,6 +1,7 @@
 """Which years a figure opens on: a partial ("thin") grants year is read from the data, shown, never chosen."""
 
 from powerbalance import years
+from powerbalance.codes import fy_of_year
 
 
 def test_the_thin_grants_year_is_read_from_the_award_years(real_db):
@@ -12,7 +13,7 @@ def test_the_thin_grants_year_is_read_from_the_award_years(real_db):
     thin = years.thin_grant_years(real_db).value
     median = sorted(per_year.values())[len(per_year) // 2] if len(per_year) % 2 else None
     median = median or sum(sorted(per_year.values())[len(per_year) // 2 - 1 : len(per_year) // 2 + 1]) / 2
-    assert set(thin) == {years.financial_year(y) for y, n in per_year.items() if n < median / 2}
+    assert set(thin) == {fy_of_year(y) for y, n in per_year.items() if n < median / 2}
     assert thin == {"2018-19": "partial year: 5,902 grants, against 12,864–20,119 in each other year"}
     assert years.thin_periods("grants_amount_per_head", real_db) == thin
     assert years.thin_periods("place_spend_per_head", real_db) == {}  # not made from grants
