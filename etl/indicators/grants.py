@@ -118,49 +118,51 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
         rep.note("no grants rows: grant indicators not derived")
         return no_values(), pd.DataFrame()
     periods = sorted(g["period"].unique())
-    # every district × year: a district with no recorded grant that year has 0 (the file covers England)
-    grid = pd.MultiIndex.from_product([geo.districts["code"], periods], names=["area_code", "period"])
-    matched = g[g["ward_code"].notna()]
-    d = (
-        pd.DataFrame(
-            {
-                "amount": g.groupby(["district_code", "period"])["amount"].sum(),
-                "lottery": g.groupby(["district_code", "period"])["lottery"].sum(),
-                "grants": g.groupby(["district_code", "period"])["grants"].sum(),
-                "matched": matched.groupby(["district_code", "period"])["grants"].sum(),
-            }
-        )
-        .rename_axis(["area_code", "period"])
-        .reindex(grid)
-        .fillna(0.0)
-        .reset_index()
-    )
-    d["pop"] = d["area_code"].map(geo.pop)
     year_note = {p: f"grants awarded in calendar {p[:4]}" for p in periods}
-    d["note"] = d["period"].map(year_note)
+    matched = g[g["ward_code"].notna()]
+    d = _district_totals(g, matched, geo, periods, year_note)
+    w = _ward_totals(matched, d, geo, periods, year_note)
     out = [
         with_rollups(rate(d, "amount", "pop", 1.0), geo, "grants_amount_per_head", 1.0),
         with_rollups(rate(d, "lottery", "pop", 1.0), geo, "lottery_amount_per_head", 1.0),
         with_rollups(rate(d, "grants", "pop", 10_000.0), geo, "grants_per_10k", 10_000.0),
         with_rollups(rate(d, "matched", "grants", 100.0), geo, "grants_ward_matched_share", 100.0),
+        as_values(rate(w, "amount", "pop", 1.0), "grants_amount_per_head"),
+        as_values(rate(w, "lottery", "pop", 1.0), "lottery_amount_per_head"),
+        as_values(rate(w, "grants", "pop", 10_000.0), "grants_per_10k"),
     ]
-    d["match_share"] = np.where(d["grants"] > 0, d["matched"] / d["grants"].where(d["grants"] > 0, 1), 1.0)
+    reach_w = rate(w, "reached", "one", 100.0)
+    out.append(as_values(reach_w, "wards_reached_share"))
+    out.append(with_rollups(_district_reach(reach_w, d, geo), geo, "wards_reached_share", 100.0))
+    rep.facts["grant_periods"] = float(len(periods))
+    return pd.concat(out, ignore_index=True), d[["area_code", "period", "amount", "grants"]]
 
-    # ---- wards ----------------------------------------------------------------------------
-    wgrid = pd.MultiIndex.from_product([geo.wards["code"], periods], names=["area_code", "period"])
-    w = (
-        pd.DataFrame(
-            {
-                "amount": matched.groupby(["ward_code", "period"])["amount"].sum(),
-                "lottery": matched.groupby(["ward_code", "period"])["lottery"].sum(),
-                "grants": matched.groupby(["ward_code", "period"])["grants"].sum(),
-            }
-        )
-        .rename_axis(["area_code", "period"])
-        .reindex(wgrid)
-        .fillna(0.0)
-        .reset_index()
-    )
+
+def _summed(frame: pd.DataFrame, by: list[str], grid: pd.MultiIndex, columns: dict[str, str]) -> pd.DataFrame:
+    """``frame``'s sums by ``by`` (output column -> summed column) on every (area, period) of ``grid``;
+    an area with no grant in a period has 0 (the file covers England)."""
+    sums = {name: frame.groupby(by)[col].sum() for name, col in columns.items()}
+    return pd.DataFrame(sums).rename_axis(["area_code", "period"]).reindex(grid).fillna(0.0).reset_index()
+
+
+def _district_totals(g, matched, geo: Geo, periods, year_note) -> pd.DataFrame:
+    """Every district × year: amount, lottery amount, grants and grants placed in a current ward;
+    with its population, note and the share of its grants placed in wards (1 when it had none)."""
+    grid = pd.MultiIndex.from_product([geo.districts["code"], periods], names=["area_code", "period"])
+    by = ["district_code", "period"]
+    d = _summed(g, by, grid, {"amount": "amount", "lottery": "lottery", "grants": "grants"})
+    d["matched"] = _summed(matched, by, grid, {"matched": "grants"})["matched"]
+    d["pop"] = d["area_code"].map(geo.pop)
+    d["note"] = d["period"].map(year_note)
+    d["match_share"] = np.where(d["grants"] > 0, d["matched"] / d["grants"].where(d["grants"] > 0, 1), 1.0)
+    return d
+
+
+def _ward_totals(matched, d: pd.DataFrame, geo: Geo, periods, year_note) -> pd.DataFrame:
+    """Every current ward × year: grants placed in it; missing (with the reason) where its district's
+    grants could mostly not be placed in December 2023 wards."""
+    grid = pd.MultiIndex.from_product([geo.wards["code"], periods], names=["area_code", "period"])
+    w = _summed(matched, ["ward_code", "period"], grid, {"amount": "amount", "lottery": "lottery", "grants": "grants"})
     w["district"] = w["area_code"].map(geo.district_of_ward)
     w = w.merge(
         d[["area_code", "period", "match_share"]].rename(columns={"area_code": "district"}),
@@ -180,19 +182,17 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
         w.loc[~w["ok"], c] = np.nan
     w["reached"] = np.where(w["ok"], (w["grants"] > 0).astype(float), np.nan)
     w["one"] = np.where(w["ok"], 1.0, np.nan)
-    out += [
-        as_values(rate(w, "amount", "pop", 1.0), "grants_amount_per_head"),
-        as_values(rate(w, "lottery", "pop", 1.0), "lottery_amount_per_head"),
-        as_values(rate(w, "grants", "pop", 10_000.0), "grants_per_10k"),
-    ]
-    reach_w = rate(w, "reached", "one", 100.0)
-    out.append(as_values(reach_w, "wards_reached_share"))
+    return w
+
+
+def _district_reach(reach_w: pd.DataFrame, d: pd.DataFrame, geo: Geo) -> pd.DataFrame:
+    """Share of a district's wards reached, from its wards; a district whose wards could not be
+    used keeps an explicit missing row saying why."""
     reach_d = rollup(reach_w, geo.district_of_ward, 100.0, geo.wards_in_district, "wards")
     reach_d = reach_d.merge(d[["area_code", "period", "match_share"]], on=["area_code", "period"], how="left")
     reach_d["note"] = [
         f"{n}; {m:.0%} of grants placed in current wards" for n, m in zip(reach_d["note"], reach_d["match_share"])
     ]
-    # districts whose wards could not be used keep an explicit missing row
     miss = d.loc[d["match_share"] < WARD_MATCH_MIN, ["area_code", "period", "match_share"]].copy()
     miss["value"] = np.nan
     miss["note"] = [
@@ -200,7 +200,4 @@ def _grant_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, pd.DataFrame]:
         "(wards redrawn since)"
         for m, p in zip(miss["match_share"], miss["period"])
     ]
-    reach_d = pd.concat([reach_d[reach_d["value"].notna()], miss], ignore_index=True)
-    out.append(with_rollups(reach_d, geo, "wards_reached_share", 100.0))
-    rep.facts["grant_periods"] = float(len(periods))
-    return pd.concat(out, ignore_index=True), d[["area_code", "period", "amount", "grants"]]
+    return pd.concat([reach_d[reach_d["value"].notna()], miss], ignore_index=True)

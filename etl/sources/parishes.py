@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import BuildContext, EtlInputError, Source, decode_text, insert_rows, read_csv
@@ -69,72 +70,25 @@ class Parishes(Source):
             raise EtlInputError(f"required raw file {FILE} not found in {ctx.raw_dir}", file=FILE)
         ctx.register_file(self, path)
         yy = vintage_of(path)
-        par, nm, wd, lad = f"PAR{yy}CD", f"PAR{yy}NM", f"WD{yy}CD", f"LAD{yy}CD"
-        table = read_csv(path, [par, nm, wd, lad], rep, unique=[par, wd])
+        cols = Columns(yy)
+        table = read_csv(path, [cols.par, cols.nm, cols.wd, cols.lad], rep, unique=[cols.par, cols.wd])
         rep.rows_read = len(table)
         rep.facts["lookup_year"] = 2000 + int(yy)
-
-        district_map = _district_map(ctx.con)
-        current_wards = dict(ctx.con.execute("SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
-
-        parishes: dict[str, dict] = {}
-        pairs: list[tuple[str, str, int]] = []  # (parish, 2018 ward, line)
-        welsh = 0
-        for line, r in table:
-            code, ward18, lad18 = r[par].strip(), r[wd].strip(), r[lad].strip()
-            if code.startswith("W04"):
-                welsh += 1
-                continue
-            if not code.startswith("E04"):
-                raise EtlInputError(
-                    f"not an English parish (E04) or Welsh community (W04) code: {code!r}",
-                    file=path,
-                    row=line,
-                    column=par,
-                )
-            if not ward18.startswith("E05"):
-                raise EtlInputError(
-                    f"parish {code} has a ward code that is not an English ward: {ward18!r}",
-                    file=path,
-                    row=line,
-                    column=wd,
-                )
-            p = parishes.setdefault(code, {"name": r[nm].strip(), "lad18": lad18, "line": line})
-            if p["lad18"] != lad18:
-                raise EtlInputError(
-                    f"parish {code} is listed under two districts ({p['lad18']} on line {p['line']}, {lad18} here)",
-                    file=path,
-                    row=line,
-                    column=lad,
-                )
-            if p["name"] != r[nm].strip():
-                rep.warn(
-                    f"parish {code} has two names: {p['name']!r} and {r[nm].strip()!r}; first kept",
-                    file=path,
-                    row=line,
-                    column=nm,
-                    code=code,
-                )
-            pairs.append((code, ward18, line))
-        rep.note(f"{welsh} Welsh community rows (W04) skipped: England only", file=path, column=par)
+        parishes, pairs, welsh = _read_lookup(table, cols, rep)
+        rep.note(f"{welsh} Welsh community rows (W04) skipped: England only", file=path, column=cols.par)
         if names_path.exists():
             ctx.register_file(self, names_path)
             check_names(names_path, yy, parishes, rep)
         else:
             rep.warn(f"{NAMES_FILE} not found: parish names and codes not cross-checked", file=NAMES_FILE)
 
-        district_of = self._map_districts(parishes, district_map, rep, path, lad)
+        district_of = self._map_districts(parishes, _district_map(ctx.con), rep, path, cols.lad)
+        current_wards = dict(ctx.con.execute("SELECT code, district_code FROM areas WHERE level = 'ward'").fetchall())
         ward_rows, ward_status = self._map_wards(pairs, current_wards, district_of, rep, path, yy)
-
         wards_of: dict[str, list[str]] = defaultdict(list)
         for code, ward18, _ in pairs:
             wards_of[code].append(ward18)
-        rows = []
-        for code, p in sorted(parishes.items()):
-            only = wards_of[code][0] if len(wards_of[code]) == 1 else None
-            rows.append(
-                (code, p["name"], only, p["lad18"], district_of.get(code), ward_status.get(only) if only else None)
-            )
+        rows = _parish_rows(parishes, wards_of, district_of, ward_status)
         insert_rows(
             ctx.con,
             "parishes",
@@ -143,26 +97,7 @@ class Parishes(Source):
         )
         insert_rows(ctx.con, "parish_wards", ward_rows, ["parish_code", "ward18_code", "ward_code"])
         rep.rows_loaded = len(rows)
-
-        distinct_wards = {w for _, w, _ in pairs}
-        matched_wards = {w for w in distinct_wards if ward_status.get(w)}
-        rep.facts.update(
-            {
-                "parishes": len(rows),
-                "parish_ward_pairs": len(ward_rows),
-                "parishes_in_several_wards": sum(1 for v in wards_of.values() if len(v) > 1),
-                "parishes_with_current_district": sum(1 for r in rows if r[4]),
-                "ward18_codes": len(distinct_wards),
-                "ward18_codes_still_current": len(matched_wards),
-                "ward18_codes_unmatched_share": round(1 - len(matched_wards) / len(distinct_wards), 4),
-                "parish_ward_pairs_unmatched_share": round(
-                    sum(1 for r in ward_rows if r[2] is None) / len(ward_rows), 4
-                ),
-                "parishes_with_single_current_ward": sum(1 for r in rows if r[5]),
-                "parishes_touching_a_current_ward": len({r[0] for r in ward_rows if r[2]}),
-                "welsh_rows_skipped": welsh,
-            }
-        )
+        rep.facts.update(_facts(rows, ward_rows, pairs, wards_of, ward_status, welsh))
 
     @staticmethod
     def _map_districts(parishes, district_map, rep, path, column) -> dict[str, str]:
@@ -255,6 +190,104 @@ def check_names(path: Path, yy: str, parishes: dict[str, dict], rep) -> None:
                 code=code,
             )
     rep.facts["names_file_parishes"] = len(listed)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The lookup's column names for its vintage (``yy`` = '19' → PAR19CD, PAR19NM, WD19CD, LAD19CD)."""
+
+    yy: str
+
+    @property
+    def par(self) -> str:
+        return f"PAR{self.yy}CD"
+
+    @property
+    def nm(self) -> str:
+        return f"PAR{self.yy}NM"
+
+    @property
+    def wd(self) -> str:
+        return f"WD{self.yy}CD"
+
+    @property
+    def lad(self) -> str:
+        return f"LAD{self.yy}CD"
+
+
+def _read_lookup(table, cols: Columns, rep) -> tuple[dict[str, dict], list[tuple[str, str, int]], int]:
+    """Each English parish once (name, lookup district, first line) and every (parish, lookup ward,
+    line) pair; Welsh communities are counted and skipped. A code of the wrong kind, or a parish
+    under two districts, is an error naming its line."""
+    parishes: dict[str, dict] = {}
+    pairs: list[tuple[str, str, int]] = []
+    welsh = 0
+    for line, r in table:
+        code, ward18, lad18 = r[cols.par].strip(), r[cols.wd].strip(), r[cols.lad].strip()
+        if code.startswith("W04"):
+            welsh += 1
+            continue
+        _check_codes(code, ward18, table.path, line, cols)
+        name = r[cols.nm].strip()
+        p = parishes.setdefault(code, {"name": name, "lad18": lad18, "line": line})
+        if p["lad18"] != lad18:
+            raise EtlInputError(
+                f"parish {code} is listed under two districts ({p['lad18']} on line {p['line']}, {lad18} here)",
+                file=table.path,
+                row=line,
+                column=cols.lad,
+            )
+        if p["name"] != name:
+            rep.warn(
+                f"parish {code} has two names: {p['name']!r} and {name!r}; first kept",
+                file=table.path,
+                row=line,
+                column=cols.nm,
+                code=code,
+            )
+        pairs.append((code, ward18, line))
+    return parishes, pairs, welsh
+
+
+def _check_codes(code: str, ward18: str, path: Path, line: int, cols: Columns) -> None:
+    if not code.startswith("E04"):
+        raise EtlInputError(
+            f"not an English parish (E04) or Welsh community (W04) code: {code!r}", file=path, row=line, column=cols.par
+        )
+    if not ward18.startswith("E05"):
+        raise EtlInputError(
+            f"parish {code} has a ward code that is not an English ward: {ward18!r}",
+            file=path,
+            row=line,
+            column=cols.wd,
+        )
+
+
+def _parish_rows(parishes, wards_of, district_of, ward_status) -> list[tuple]:
+    """One row per parish; its lookup ward and current ward only when it lies in exactly one ward."""
+    rows = []
+    for code, p in sorted(parishes.items()):
+        only = wards_of[code][0] if len(wards_of[code]) == 1 else None
+        rows.append((code, p["name"], only, p["lad18"], district_of.get(code), ward_status.get(only) if only else None))
+    return rows
+
+
+def _facts(rows, ward_rows, pairs, wards_of, ward_status, welsh: int) -> dict:
+    distinct_wards = {w for _, w, _ in pairs}
+    matched_wards = {w for w in distinct_wards if ward_status.get(w)}
+    return {
+        "parishes": len(rows),
+        "parish_ward_pairs": len(ward_rows),
+        "parishes_in_several_wards": sum(1 for v in wards_of.values() if len(v) > 1),
+        "parishes_with_current_district": sum(1 for r in rows if r[4]),
+        "ward18_codes": len(distinct_wards),
+        "ward18_codes_still_current": len(matched_wards),
+        "ward18_codes_unmatched_share": round(1 - len(matched_wards) / len(distinct_wards), 4),
+        "parish_ward_pairs_unmatched_share": round(sum(1 for r in ward_rows if r[2] is None) / len(ward_rows), 4),
+        "parishes_with_single_current_ward": sum(1 for r in rows if r[5]),
+        "parishes_touching_a_current_ward": len({r[0] for r in ward_rows if r[2]}),
+        "welsh_rows_skipped": welsh,
+    }
 
 
 def _district_map(con) -> dict[str, list[str]]:
