@@ -130,26 +130,8 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         on=["code", "period"],
         how="left",
     )
-    county_why = fin.set_index(["council_code", "period"])["why"]
     place["pop"] = place["code"].map(geo.pop)
-    notes = []
-    for r in place.itertuples():
-        if pd.notna(r.share):
-            cw = county_why.get((geo.county_of.get(r.code), r.period), "")
-            base = (
-                (
-                    f"own £{r.own:,.0f} + county £{r.county_own:,.0f} × {r.share:.4f} (district share of the "
-                    "county's Census 2021 population)"
-                )
-                if pd.notna(r.own) and pd.notna(r.county_own)
-                else ""
-            )
-            notes.append(
-                "; ".join(x for x in (base, r.why if isinstance(r.why, str) else "", f"county {cw}" if cw else "") if x)
-            )
-        else:
-            notes.append(r.why if isinstance(r.why, str) else "")
-    place["note"] = notes
+    place["note"] = _place_notes(place, fin.set_index(["council_code", "period"])["why"], geo.county_of)
     out = []
 
     ps = rate(place.rename(columns={"code": "area_code"}), "place", "pop", 1.0)
@@ -159,11 +141,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
     cs = rate(place.rename(columns={"code": "area_code"}), "own", "pop", 1.0)
     cs["note"] = [w if isinstance(w, str) else "" for w in cs["why"]]
     out.append(as_values(cs, "council_spend_per_head"))
-    county_pop = geo.pop.reindex(geo.county_of.index).groupby(geo.county_of).sum(min_count=1)
-    cf = fin[fin["council_code"].isin(geo.counties["code"])].copy()
-    cf["pop"] = cf["council_code"].map(county_pop)
-    cf = rate(cf.rename(columns={"council_code": "area_code"}), "own", "pop", 1.0)
-    cf["note"] = cf["why"]
+    cf = _county_own_spending(fin, geo)
     out.append(as_values(cf, "council_spend_per_head"))
 
     pp = rate(place.rename(columns={"code": "area_code"}), "precept", "place", 100.0)
@@ -178,3 +156,33 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         place.loc[place["period"] == place["period"].max(), "place"].notna().sum()
     )
     return pd.concat(out, ignore_index=True), (districts_fin, county_own)
+
+
+def _place_notes(place: pd.DataFrame, county_why: pd.Series, county_of: pd.Series) -> list[str]:
+    """How each district's place spending was made (its own + its share of the county's), with why
+    any part is missing, the district's own and its county's."""
+    notes = []
+    for r in place.itertuples():
+        why = r.why if isinstance(r.why, str) else ""
+        if pd.isna(r.share):
+            notes.append(why)
+            continue
+        cw = county_why.get((county_of.get(r.code), r.period), "")
+        base = (
+            f"own £{r.own:,.0f} + county £{r.county_own:,.0f} × {r.share:.4f} (district share of the "
+            "county's Census 2021 population)"
+            if pd.notna(r.own) and pd.notna(r.county_own)
+            else ""
+        )
+        notes.append("; ".join(x for x in (base, why, f"county {cw}" if cw else "") if x))
+    return notes
+
+
+def _county_own_spending(fin: pd.DataFrame, geo: Geo) -> pd.DataFrame:
+    """Counties' own spending per head of their districts' population (council lens)."""
+    county_pop = geo.pop.reindex(geo.county_of.index).groupby(geo.county_of).sum(min_count=1)
+    cf = fin[fin["council_code"].isin(geo.counties["code"])].copy()
+    cf["pop"] = cf["council_code"].map(county_pop)
+    cf = rate(cf.rename(columns={"council_code": "area_code"}), "own", "pop", 1.0)
+    cf["note"] = cf["why"]
+    return cf

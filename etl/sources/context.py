@@ -433,75 +433,16 @@ def ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo: _Geography, rep: LoadReport)
     """Ward population (mid-2019) and IMD score/decile (IoD2025, population-weighted) for every
     Dec 2023 ward. A ward gets values only when every LSOA placed in it has a mid-2019 estimate
     (and a score): a partial sum would understate it. Otherwise the row is NULL with a note."""
-    for lsoa in sorted(set(lsoa_imd) - set(lsoa_ward)):
-        rep.unmatched(lsoa, "IoD2025 LSOA not in the LSOA → ward lookup", file=IMD_LSOA, column="lsoa21_code")
-    lsoas_of: dict[str, list[str]] = defaultdict(list)
-    for lsoa, ward in lsoa_ward.items():
-        if ward:
-            lsoas_of[ward].append(lsoa)
-        if lsoa not in lsoa_pop:
-            rep.unmatched(
-                lsoa, "LSOA 2021 code has no mid-2019 estimate (new or changed in 2021)", file=LSOA_POP, column="lsoa"
-            )
-
-    pops: dict[str, float] = {}
-    scores: dict[str, float] = {}
-    why_missing: dict[str, str] = {}
-    for ward in sorted(geo.wards):
-        lsoas = lsoas_of.get(ward, [])
-        no_pop = [x for x in lsoas if lsoa_pop.get(x) is None]
-        no_score = [x for x in lsoas if lsoa_imd.get(x) is None]
-        if not lsoas:
-            why_missing[ward] = "no LSOA is placed in this ward by the May 2024 lookup (ward redrawn)"
-        elif no_pop or no_score:
-            why_missing[ward] = f"{len(no_pop)} of its {len(lsoas)} LSOAs lack a mid-2019 estimate" + (
-                f", {len(no_score)} lack an IoD2025 score" if no_score else ""
-            )
-        else:
-            pops[ward] = sum(lsoa_pop[x] for x in lsoas)
-            scores[ward] = sum(lsoa_pop[x] * lsoa_imd[x] for x in lsoas) / pops[ward]
-
+    lsoas_of = _lsoas_of_wards(lsoa_ward, lsoa_pop, lsoa_imd, rep)
+    pops, scores, why_missing = _ward_sums(geo.wards, lsoas_of, lsoa_pop, lsoa_imd)
     ranked = sorted(scores, key=lambda w: (-scores[w], w))
     deciles = {w: decile(i + 1, len(ranked)) for i, w in enumerate(ranked)}
     out = []
     for ward in sorted(geo.wards):
         if ward in why_missing:
-            miss = f"missing: {why_missing[ward]}"
-            out += [
-                (ward, ind, period, None, None, None, miss)
-                for ind, period in (("population", "2019"), ("imd_score", "2025"), ("imd_decile", "2025"))
-            ]
-            continue
-        n = len(lsoas_of[ward])
-        out += [
-            (
-                ward,
-                "population",
-                "2019",
-                pops[ward],
-                None,
-                None,
-                f"ONS mid-2019 estimate (not Census 2021): sum of the {n} LSOAs best-fitted to the ward",
-            ),
-            (
-                ward,
-                "imd_score",
-                "2025",
-                scores[ward],
-                None,
-                pops[ward],
-                f"mid-2019 population-weighted mean of the IoD2025 scores of the {n} LSOAs best-fitted to the ward",
-            ),
-            (
-                ward,
-                "imd_decile",
-                "2025",
-                float(deciles[ward]),
-                None,
-                None,
-                f"decile of the ward imd_score among {len(ranked)} English wards with one (1 = most deprived)",
-            ),
-        ]
+            out += _missing_ward_rows(ward, why_missing[ward])
+        else:
+            out += _ward_rows(ward, len(lsoas_of[ward]), pops[ward], scores[ward], deciles[ward], len(ranked))
     rep.facts.update(
         {
             "wards": len(geo.wards),
@@ -514,6 +455,79 @@ def ward_values(lsoa_ward, lsoa_pop, lsoa_imd, geo: _Geography, rep: LoadReport)
         }
     )
     return out
+
+
+def _lsoas_of_wards(lsoa_ward, lsoa_pop, lsoa_imd, rep: LoadReport) -> dict[str, list[str]]:
+    """Ward -> the LSOAs the lookup places in it; reports every LSOA missing from the lookup or
+    from the mid-2019 estimates."""
+    for lsoa in sorted(set(lsoa_imd) - set(lsoa_ward)):
+        rep.unmatched(lsoa, "IoD2025 LSOA not in the LSOA → ward lookup", file=IMD_LSOA, column="lsoa21_code")
+    lsoas_of: dict[str, list[str]] = defaultdict(list)
+    for lsoa, ward in lsoa_ward.items():
+        if ward:
+            lsoas_of[ward].append(lsoa)
+        if lsoa not in lsoa_pop:
+            rep.unmatched(
+                lsoa, "LSOA 2021 code has no mid-2019 estimate (new or changed in 2021)", file=LSOA_POP, column="lsoa"
+            )
+    return lsoas_of
+
+
+def _ward_sums(wards, lsoas_of, lsoa_pop, lsoa_imd) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Each ward's population and population-weighted IMD score when every one of its LSOAs has
+    both; otherwise why it has none."""
+    pops: dict[str, float] = {}
+    scores: dict[str, float] = {}
+    why_missing: dict[str, str] = {}
+    for ward in sorted(wards):
+        lsoas = lsoas_of.get(ward, [])
+        no_pop = [x for x in lsoas if lsoa_pop.get(x) is None]
+        no_score = [x for x in lsoas if lsoa_imd.get(x) is None]
+        if not lsoas:
+            why_missing[ward] = "no LSOA is placed in this ward by the May 2024 lookup (ward redrawn)"
+        elif no_pop or no_score:
+            why_missing[ward] = f"{len(no_pop)} of its {len(lsoas)} LSOAs lack a mid-2019 estimate" + (
+                f", {len(no_score)} lack an IoD2025 score" if no_score else ""
+            )
+        else:
+            pops[ward] = sum(lsoa_pop[x] for x in lsoas)
+            scores[ward] = sum(lsoa_pop[x] * lsoa_imd[x] for x in lsoas) / pops[ward]
+    return pops, scores, why_missing
+
+
+def _missing_ward_rows(ward: str, why: str) -> list[tuple]:
+    miss = f"missing: {why}"
+    return [
+        (ward, ind, period, None, None, None, miss)
+        for ind, period in (("population", "2019"), ("imd_score", "2025"), ("imd_decile", "2025"))
+    ]
+
+
+def _ward_rows(ward: str, n: int, pop: float, score: float, dec: int, ranked: int) -> list[tuple]:
+    """A ward's population, IMD score and decile rows, each with its note (``n`` LSOAs; ``ranked``
+    wards with a score)."""
+    best_fitted = f"the {n} LSOAs best-fitted to the ward"
+    return [
+        (ward, "population", "2019", pop, None, None, f"ONS mid-2019 estimate (not Census 2021): sum of {best_fitted}"),
+        (
+            ward,
+            "imd_score",
+            "2025",
+            score,
+            None,
+            pop,
+            f"mid-2019 population-weighted mean of the IoD2025 scores of {best_fitted}",
+        ),
+        (
+            ward,
+            "imd_decile",
+            "2025",
+            float(dec),
+            None,
+            None,
+            f"decile of the ward imd_score among {ranked} English wards with one (1 = most deprived)",
+        ),
+    ]
 
 
 SOURCES = [Context()]
