@@ -128,123 +128,132 @@ def _quadrant_line(text: str | None) -> str:
 def render(profile) -> str:
     """The brief for an :class:`powerbalance.queries.AreaProfile` as one HTML document (str)."""
     p = profile
-    kind = TYPE_LABELS.get(p.type, p.type)
-    place = ", ".join(
-        x
-        for x in (p.parent_names.get("district"), p.parent_names.get("county"), p.parent_names.get("region"))
-        if x and x != p.name
-    )
-    weights = ", ".join(f"{d} {w:.0%}" for d, w in p.weights.items())
     parts = [
-        f"<h1>Power Balance brief: {e(p.name)}</h1>",
-        f'<p class="meta">{e(kind)} · {e(p.code)}{" · " + e(place) if place else ""} · financial year '
-        f"{e(p.period)} · {e(p.lens)} lens · domain weights {e(weights)}</p>",
+        _heading(p),
+        _ward_uses_council_note(p),
+        _index_section(p),
+        _latest_section(p),
+        _stand_out_html(getattr(p, "stand_out", None)),
+        _columns_section(p),
+        _indicators_section(p),
+        _wards_section(p),
+        _districts_section(p),
+        _footer(p),
     ]
-
-    if p.council_code and p.council_code != p.code:
-        parts.append(
-            f"<p>Wards have no spending data, so the index below is that of the council area "
-            f"<b>{e(p.council_name)}</b> ({e(p.council_code)}); the ward's own figures follow.</p>"
-        )
-    ix = p.index or {}
-    if ix and not pd.isna(ix.get("index")):
-        span, reading = rank_band_words(p.band)
-        band_text = span + (f" ({reading})" if reading else "")
-        parts.append(
-            '<div class="key">'
-            f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
-            f"100 = most enabling, within {e(p.group_label)}</div>"
-            f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
-            + (
-                f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
-                f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
-                f"£ in community hands per £100 of council spending "
-                f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>"
-                if p.shift
-                else ""
-            )
-            + "</div>"
-            + _quadrant_line(p.quadrant)
-        )
-    else:
-        reason = ix.get("reason") if ix else "not an area the index covers"
-        parts.append(f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>")
-
-    parts.append(_latest_section(p))
-
-    parts.append(_stand_out_html(getattr(p, "stand_out", None)))
-    left, right = [], []
-    if p.domains is not None and len(p.domains):
-        left.append(
-            "<h2>Domain scores (0–100)</h2>"
-            + _table(
-                p.domains, [("domain", "Domain", "text"), ("score", "Score", "bar"), ("weight_pct", "Weight %", "num0")]
-            )
-        )
-    if p.trend is not None and len(p.trend):
-        left.append(
-            "<h2>Over time</h2>"
-            + _table(
-                p.trend,
-                [
-                    ("period", "Year", "text"),
-                    ("index", "Index", "num"),
-                    ("rank", "Rank", "num0"),
-                    ("enabler_ratio", "Enabler ratio", "num"),
-                ],
-            )
-        )
-    if p.peers is not None and len(p.peers):
-        right.append(
-            "<h2>Statistical neighbours</h2>"
-            + _table(
-                p.peers, [("name", "Council", "text"), ("index", "Index", "num"), ("rank", "Rank", "num0")], max_rows=6
-            )
-        )
-    parts.append(f'<div class="cols"><section>{"".join(left)}</section><section>{"".join(right)}</section></div>')
-    if p.indicators is not None and len(p.indicators):
-        ind = p.indicators.assign(cover=[_short_coverage(c) for c in p.indicators["coverage"]])
-        parts.append(
-            f"<h2>Indicators ({e(p.period)} where available)</h2>"
-            + _table(
-                ind,
-                [
-                    ("name", "Indicator", "text"),
-                    ("period", "Year", "text"),
-                    ("value_text", "Value", "text"),
-                    ("cover", "Areas with data", "text"),
-                ],
-                max_rows=INDICATOR_ROWS,
-            )
-        )
-    if p.wards is not None and len(p.wards):
-        values = [c for c in p.wards.columns if c not in ("code", "name")][:WARD_COLUMNS]
-        wards = p.wards
-        if "code" in wards and p.code in set(wards["code"]):  # a ward's brief: its own row first, marked
-            mine = wards["code"] == p.code
-            wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
-        parts.append(
-            f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>"
-            + _table(
-                wards,
-                [("name", "Ward", "text")] + [(c, c, "num") for c in values],
-                max_rows=WARD_ROWS
-                - (STAND_OUT_ROOM if getattr(p, "stand_out", None) is not None and len(p.stand_out) else 0),
-            )
-        )
-    parts.append(_districts_section(p))
-    parts.append(
-        "<footer>"
-        + relationship.brief_html(p.code, e)
-        + f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
-        "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
-        f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>"
-    )
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Power Balance brief: {e(p.name)}</title><style>{_CSS}</style></head><body>"
         + "".join(parts)
         + "</body></html>"
+    )
+
+
+def _heading(p) -> str:
+    """Title and one line naming the area's kind, code, the places it lies in, year, lens and weights."""
+    kind = TYPE_LABELS.get(p.type, p.type)
+    parents = (p.parent_names.get("district"), p.parent_names.get("county"), p.parent_names.get("region"))
+    place = ", ".join(x for x in parents if x and x != p.name)
+    weights = ", ".join(f"{d} {w:.0%}" for d, w in p.weights.items())
+    return (
+        f"<h1>Power Balance brief: {e(p.name)}</h1>"
+        f'<p class="meta">{e(kind)} · {e(p.code)}{" · " + e(place) if place else ""} · financial year '
+        f"{e(p.period)} · {e(p.lens)} lens · domain weights {e(weights)}</p>"
+    )
+
+
+def _ward_uses_council_note(p) -> str:
+    if not (p.council_code and p.council_code != p.code):
+        return ""
+    return (
+        f"<p>Wards have no spending data, so the index below is that of the council area "
+        f"<b>{e(p.council_name)}</b> ({e(p.council_code)}); the ward's own figures follow.</p>"
+    )
+
+
+def _index_section(p) -> str:
+    """The index, its rank with its range, the enabler ratio's move and the quadrant; or why there is
+    no index."""
+    ix = p.index or {}
+    if not ix or pd.isna(ix.get("index")):
+        reason = ix.get("reason") if ix else "not an area the index covers"
+        return f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>"
+    span, reading = rank_band_words(p.band)
+    band_text = span + (f" ({reading})" if reading else "")
+    ratio = (
+        f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
+        f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
+        f"£ in community hands per £100 of council spending "
+        f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>"
+        if p.shift
+        else ""
+    )
+    return (
+        '<div class="key">'
+        f"<div>Provider → Enabler index<b>{_num(ix.get('index'), 1)}</b>0 = most providing, "
+        f"100 = most enabling, within {e(p.group_label)}</div>"
+        f"<div>Rank<b>{_num(ix.get('rank'), 0)} of {_num(ix.get('n_in_group'), 0)}</b>{band_text}</div>"
+        + ratio
+        + "</div>"
+        + _quadrant_line(p.quadrant)
+    )
+
+
+def _columns_section(p) -> str:
+    """Domain scores and the index over time on the left; statistical neighbours on the right."""
+    left, right = [], []
+    if p.domains is not None and len(p.domains):
+        columns = [("domain", "Domain", "text"), ("score", "Score", "bar"), ("weight_pct", "Weight %", "num0")]
+        left.append("<h2>Domain scores (0–100)</h2>" + _table(p.domains, columns))
+    if p.trend is not None and len(p.trend):
+        columns = [
+            ("period", "Year", "text"),
+            ("index", "Index", "num"),
+            ("rank", "Rank", "num0"),
+            ("enabler_ratio", "Enabler ratio", "num"),
+        ]
+        left.append("<h2>Over time</h2>" + _table(p.trend, columns))
+    if p.peers is not None and len(p.peers):
+        columns = [("name", "Council", "text"), ("index", "Index", "num"), ("rank", "Rank", "num0")]
+        right.append("<h2>Statistical neighbours</h2>" + _table(p.peers, columns, max_rows=6))
+    return f'<div class="cols"><section>{"".join(left)}</section><section>{"".join(right)}</section></div>'
+
+
+def _indicators_section(p) -> str:
+    if p.indicators is None or not len(p.indicators):
+        return ""
+    ind = p.indicators.assign(cover=[_short_coverage(c) for c in p.indicators["coverage"]])
+    columns = [
+        ("name", "Indicator", "text"),
+        ("period", "Year", "text"),
+        ("value_text", "Value", "text"),
+        ("cover", "Areas with data", "text"),
+    ]
+    return f"<h2>Indicators ({e(p.period)} where available)</h2>" + _table(ind, columns, max_rows=INDICATOR_ROWS)
+
+
+def _wards_section(p) -> str:
+    """The council's wards (a ward's brief puts its own row first, marked), leaving room for the
+    "what stands out" list when there is one."""
+    if p.wards is None or not len(p.wards):
+        return ""
+    values = [c for c in p.wards.columns if c not in ("code", "name")][:WARD_COLUMNS]
+    wards = p.wards
+    if "code" in wards and p.code in set(wards["code"]):
+        mine = wards["code"] == p.code
+        wards = pd.concat([wards[mine].assign(name=wards.loc[mine, "name"] + " (this ward)"), wards[~mine]])
+    stand_out = getattr(p, "stand_out", None)
+    rows = WARD_ROWS - (STAND_OUT_ROOM if stand_out is not None and len(stand_out) else 0)
+    columns = [("name", "Ward", "text")] + [(c, c, "num") for c in values]
+    return f"<h2>Wards in {e(p.council_name or p.name)} ({len(p.wards)})</h2>" + _table(wards, columns, max_rows=rows)
+
+
+def _footer(p) -> str:
+    return (
+        "<footer>"
+        + relationship.brief_html(p.code, e)
+        + f"<p>Built {e(p.built_at)} (build {e(p.build_id)}). Missing values are shown as “no data”, never "
+        "as zero. Context (deprivation, population) is shown beside the index, never added into it.</p>"
+        f"<p>Sources: {e('; '.join(p.attributions))}</p></footer>"
     )
 
 

@@ -348,99 +348,31 @@ def choropleth_map(
     """
     df = values[["code", "name", "value"]].copy()
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
-    have = df[df["value"].notna()]
-    missing = df[df["value"].isna()]
-    line = {"width": 0.4, "color": "#FFFFFF"}
-    data = []
-    hover_value = f"%{{z:,.{digits}f}}" + (f" {unit}" if unit else "")
+    have, missing = df[df["value"].notna()], df[df["value"].isna()]
     cap = colour_cap(have["value"])
+    data = []
     if len(have):
-        scale_title = measure + (f" ({unit})" if unit else "")
-        if cap is not None:
-            scale_title += f"<br>values above {fmt(cap, digits)} drawn darkest"
-        data.append(
-            {
-                "type": "choroplethmap",
-                "geojson": geo_url,
-                "featureidkey": "id",
-                "name": measure,
-                "showlegend": False,
-                "locations": have["code"].tolist(),
-                "z": [round(float(v), 6) for v in have["value"]],
-                "text": have["name"].tolist(),
-                "colorscale": SEQUENTIAL_BLUES,
-                "marker": {"line": line},
-                **({"zmin": float(have["value"].min()), "zmax": cap} if cap is not None else {}),
-                # horizontal, under the map: a vertical bar would cover the east coast on a phone
-                "colorbar": {
-                    "title": {"text": scale_title, "side": "top"},
-                    "orientation": "h",
-                    "thickness": 10,
-                    "len": 0.9,
-                    "x": 0.5,
-                    "xanchor": "center",
-                    "y": -0.02,
-                    "yanchor": "top",
-                },
-                "hovertemplate": "<b>%{text}</b><br>" + hover_value + "<extra></extra>",
-            }
-        )
+        data.append(_value_trace(have, geo_url, measure, unit, digits, cap))
     if len(missing):
-        data.append(
-            {
-                "type": "choroplethmap",
-                "geojson": geo_url,
-                "featureidkey": "id",
-                "name": f"No data ({len(missing):,})",
-                "showlegend": True,
-                "locations": missing["code"].tolist(),
-                "z": [0] * len(missing),
-                "text": missing["name"].tolist(),
-                "colorscale": [[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
-                "showscale": False,
-                "marker": {"line": line},
-                "hovertemplate": "<b>%{text}</b><br>No data<extra></extra>",
-            }
-        )
+        data.append(_no_data_trace(missing, geo_url))
     if highlight is not None and highlight in set(df["code"]):
-        row = df[df["code"] == highlight].iloc[0]
-        data.append(
-            {
-                "type": "choroplethmap",
-                "geojson": geo_url,
-                "featureidkey": "id",
-                "name": f"Selected: {row['name']}",
-                "showlegend": True,
-                "locations": [highlight],
-                "z": [0],
-                "text": [row["name"]],
-                "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-                "showscale": False,
-                "marker": {"line": {"width": 3, "color": ORANGE}},
-                "hoverinfo": "skip",
-            }
-        )
+        data.append(_highlight_trace(highlight, df.loc[df["code"] == highlight, "name"].iloc[0], geo_url))
     centre, zoom = zoom_for_bounds(bounds) if bounds is not None else (dict(ENGLAND_CENTRE), ENGLAND_ZOOM)
-    fig = _figure(
-        data,
-        {
-            "map": {"style": MAP_STYLE, "center": centre, "zoom": zoom},
-            "clickmode": "event+select",
-            "dragmode": "pan",
-            "margin": {"b": 90},  # the colour scale sits under the map
-            "legend": {
-                "orientation": "h",
-                "y": 0.0,
-                "yanchor": "bottom",
-                "x": 0.0,
-                "xanchor": "left",
-                "bgcolor": "rgba(255,255,255,0.85)",
-            },
+    layout = {
+        "map": {"style": MAP_STYLE, "center": centre, "zoom": zoom},
+        "clickmode": "event+select",
+        "dragmode": "pan",
+        "margin": {"b": 90},  # the colour scale sits under the map
+        "legend": {
+            "orientation": "h",
+            "y": 0.0,
+            "yanchor": "bottom",
+            "x": 0.0,
+            "xanchor": "left",
+            "bgcolor": "rgba(255,255,255,0.85)",
         },
-        height=height,
-        title=title,
-        legend=bool(len(missing)) or highlight is not None,
-    )
+    }
+    fig = _figure(data, layout, height=height, title=title, legend=bool(len(missing)) or highlight is not None)
     alt = map_alt_text(df, measure=measure, unit=unit, area_label=area_label, digits=digits)
     if cap is not None:
         alt += (
@@ -448,6 +380,83 @@ def choropleth_map(
             f"values do not wash out the rest; higher values share the darkest blue."
         )
     return fig, alt
+
+
+_MAP_LINE = {"width": 0.4, "color": "#FFFFFF"}
+
+
+def _map_trace(geo_url: str, name: str, areas: pd.DataFrame, z: list, **rest) -> dict:
+    """One choropleth layer over the boundary file at ``geo_url`` for the ``code``/``name`` rows of ``areas``."""
+    return {
+        "type": "choroplethmap",
+        "geojson": geo_url,
+        "featureidkey": "id",
+        "name": name,
+        "locations": areas["code"].tolist(),
+        "z": z,
+        "text": areas["name"].tolist(),
+        **rest,
+    }
+
+
+def _value_trace(have: pd.DataFrame, geo_url: str, measure: str, unit: str, digits: int, cap: float | None) -> dict:
+    """The areas with a value, in sequential blues, with a horizontal colour scale under the map
+    (a vertical bar would cover the east coast on a phone)."""
+    scale_title = measure + (f" ({unit})" if unit else "")
+    if cap is not None:
+        scale_title += f"<br>values above {fmt(cap, digits)} drawn darkest"
+    hover_value = f"%{{z:,.{digits}f}}" + (f" {unit}" if unit else "")
+    return _map_trace(
+        geo_url,
+        measure,
+        have,
+        [round(float(v), 6) for v in have["value"]],
+        showlegend=False,
+        colorscale=SEQUENTIAL_BLUES,
+        marker={"line": _MAP_LINE},
+        **({"zmin": float(have["value"].min()), "zmax": cap} if cap is not None else {}),
+        colorbar={
+            "title": {"text": scale_title, "side": "top"},
+            "orientation": "h",
+            "thickness": 10,
+            "len": 0.9,
+            "x": 0.5,
+            "xanchor": "center",
+            "y": -0.02,
+            "yanchor": "top",
+        },
+        hovertemplate="<b>%{text}</b><br>" + hover_value + "<extra></extra>",
+    )
+
+
+def _no_data_trace(missing: pd.DataFrame, geo_url: str) -> dict:
+    """Areas without a value: light grey, named "No data (N)" in the legend, never shaded as zero."""
+    return _map_trace(
+        geo_url,
+        f"No data ({len(missing):,})",
+        missing,
+        [0] * len(missing),
+        showlegend=True,
+        colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
+        showscale=False,
+        marker={"line": _MAP_LINE},
+        hovertemplate="<b>%{text}</b><br>No data<extra></extra>",
+    )
+
+
+def _highlight_trace(code: str, name: str, geo_url: str) -> dict:
+    """An orange outline round the chosen area."""
+    return _map_trace(
+        geo_url,
+        f"Selected: {name}",
+        pd.DataFrame({"code": [code], "name": [name]}),
+        [0],
+        showlegend=True,
+        colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+        showscale=False,
+        marker={"line": {"width": 3, "color": ORANGE}},
+        hoverinfo="skip",
+    )
 
 
 def colour_cap(values: pd.Series) -> float | None:
@@ -1008,18 +1017,45 @@ def quadrant_chart(
     four named quadrants. ``highlight`` codes are drawn large and labelled. Areas with "not
     enough data" are not drawn and are counted in the alt text. Each axis names its span (from
     ``placed.attrs``, see :func:`powerbalance.quadrants.place_areas`) and says the pounds are nominal."""
-    from .quadrants import NO_CHANGE, NOT_ENOUGH, QUADRANT_MEANING, QUADRANTS, money, span_label
+    from .quadrants import NOT_ENOUGH, span_label
 
-    span = span_label(placed)
     s_span, c_span = (" → ".join(placed.attrs.get(k) or ("?", "?")) for k in ("spend_span", "community_span"))
-
-    labels = group_labels or {}
     d = placed[placed["quadrant"] != NOT_ENOUGH]
     d.attrs = {}  # read above; pandas would deep-copy them into every frame and series made from d
     hl = set(highlight)
-    hover = "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
-    data = []
+    data = _quadrant_group_traces(d, group_labels or {}, faded=bool(hl))
+    mine = d[d["area_code"].isin(hl)] if hl else d.iloc[:0]
+    if not mine.empty:
+        data.append(_quadrant_highlight_trace(mine))
+    zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
+    xr, yr = _view_range(d["d_spend"]), _view_range(d["d_community"])
+    layout = {
+        "xaxis": {
+            **zero,
+            "range": xr,
+            "title": {"text": f"Council spending a head on the place<br>change {s_span} (£, nominal)"},
+        },
+        "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head<br>change {c_span} (£)"}},
+        "annotations": _quadrant_corner_notes(),
+    }
+    fig = _figure(data, layout, height=height, title=title)
+    alt = _quadrant_alt(d, mine, span_label(placed), xr, yr)
+    gone = len(placed) - len(d)
+    if gone:
+        alt += " " + _not_drawn(gone, "not enough data (a year missing)", "area")
+    return fig, alt
+
+
+_QUADRANT_HOVER = (
+    "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
+)
+
+
+def _quadrant_group_traces(d: pd.DataFrame, labels: dict, faded: bool) -> list[dict]:
+    """One trace per comparison group, each with its own colour and marker shape (faded when some
+    areas are highlighted)."""
     col = {c: d[c].to_numpy() for c in ("group", "d_spend", "d_community", "name", "area_code")}
+    data = []
     for i, g in enumerate(sorted({g for g in col["group"] if not pd.isna(g)})):
         m = col["group"] == g
         data.append(
@@ -1035,28 +1071,35 @@ def quadrant_chart(
                     "color": CATEGORICAL[i % 6],
                     "symbol": SYMBOLS[i % 6],
                     "size": 7,
-                    "opacity": 0.45 if hl else 0.8,
+                    "opacity": 0.45 if faded else 0.8,
                 },
-                "hovertemplate": hover,
+                "hovertemplate": _QUADRANT_HOVER,
             }
         )
-    mine = d[[c in hl for c in col["area_code"]]] if hl else d.iloc[:0]
-    if not mine.empty:
-        data.append(
-            {
-                "type": "scatter",
-                "x": _list(mine["d_spend"]),
-                "y": _list(mine["d_community"]),
-                "mode": "markers+text",
-                "name": "highlighted",
-                "text": mine["name"].tolist(),
-                "customdata": mine["area_code"].tolist(),
-                "textposition": "top center",
-                "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
-                "hovertemplate": hover,
-            }
-        )
-    notes = [
+    return data
+
+
+def _quadrant_highlight_trace(mine: pd.DataFrame) -> dict:
+    """The highlighted areas: large orange stars, labelled."""
+    return {
+        "type": "scatter",
+        "x": _list(mine["d_spend"]),
+        "y": _list(mine["d_community"]),
+        "mode": "markers+text",
+        "name": "highlighted",
+        "text": mine["name"].tolist(),
+        "customdata": mine["area_code"].tolist(),
+        "textposition": "top center",
+        "marker": {"color": ORANGE, "symbol": "star", "size": 14, "line": {"color": TEXT, "width": 1}},
+        "hovertemplate": _QUADRANT_HOVER,
+    }
+
+
+def _quadrant_corner_notes() -> list[dict]:
+    """Each quadrant's name and meaning in its corner, on two short lines (they fit a phone)."""
+    from .quadrants import QUADRANT_MEANING
+
+    return [
         {
             "x": x,
             "y": y,
@@ -1071,22 +1114,13 @@ def quadrant_chart(
         }
         for q, (x, y, xa, ya) in _QUADRANT_CORNERS.items()
     ]
-    zero = {"zeroline": True, "zerolinecolor": DARK_GREY, "zerolinewidth": 2}
-    xr, yr = _view_range(d["d_spend"]), _view_range(d["d_community"])
-    fig = _figure(
-        data,
-        {
-            "xaxis": {
-                **zero,
-                "range": xr,
-                "title": {"text": f"Council spending a head on the place<br>change {s_span} (£, nominal)"},
-            },
-            "yaxis": {**zero, "range": yr, "title": {"text": f"Community money a head<br>change {c_span} (£)"}},
-            "annotations": notes,
-        },
-        height=height,
-        title=title,
-    )
+
+
+def _quadrant_alt(d: pd.DataFrame, mine: pd.DataFrame, span: str, xr, yr) -> str:
+    """The chart in words: areas in each quadrant, on an axis, the highlighted ones, and those
+    outside the view."""
+    from .quadrants import NO_CHANGE, QUADRANT_MEANING, QUADRANTS, money
+
     n = d["quadrant"].value_counts()
     parts = "; ".join(f"{int(n.get(q, 0))} {q} ({QUADRANT_MEANING[q]})" for q in QUADRANTS.values())
     alt = (
@@ -1111,10 +1145,7 @@ def quadrant_chart(
             + (" …" if len(outside) > 5 else "")
             + "."
         )
-    gone = len(placed) - len(d)
-    if gone:
-        alt += " " + _not_drawn(gone, "not enough data (a year missing)", "area")
-    return fig, alt
+    return alt
 
 
 def line_chart_with_intervals(
