@@ -928,9 +928,29 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
     are named on the chart and in the alt text (their values are in the data table)."""
     d = report.by_area.dropna(subset=["enabler_ratio", "amount_per_head"])
     cold = set(report.cold["code"]) if len(report.cold) else set()
-    fig = go.Figure()
     rest, hot = d[~d["code"].isin(cold)], d[d["code"].isin(cold)]
-    hover = "%{text}<br>enabler ratio %{x:.2f}<br>£%{y:,.2f} per resident<extra></extra>"
+    fig = go.Figure()
+    _add_effort_points(fig, rest, hot)
+    y_range, off = _effort_y_range(d)
+    _layout(
+        fig,
+        400,
+        "Council enabler ratio (£ in community hands per £100 of council spending)",
+        "This selection: £ per resident",
+        y_range=y_range,
+    )
+    if len(off):
+        _name_off_scale(fig, off)
+    if d.empty:
+        return fig, "Scatter of council effort against funding: no district has both values."
+    return fig, _effort_alt(d, hot, off, len(report.by_area))
+
+
+_EFFORT_HOVER = "%{text}<br>enabler ratio %{x:.2f}<br>£%{y:,.2f} per resident<extra></extra>"
+
+
+def _add_effort_points(fig: go.Figure, rest: pd.DataFrame, hot: pd.DataFrame) -> None:
+    """Districts as blue dots; cold spots as larger orange stars (found without colour)."""
     fig.add_trace(
         go.Scatter(
             x=rest["enabler_ratio"].tolist(),
@@ -938,7 +958,7 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
             mode="markers",
             name="District",
             text=rest["name"].tolist(),
-            hovertemplate=hover,
+            hovertemplate=_EFFORT_HOVER,
             marker=dict(color=charts.DARK_BLUE, size=7, opacity=0.7, symbol="circle"),
         )
     )
@@ -950,63 +970,57 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
                 mode="markers",
                 name="Cold spot (high need, little funding)",
                 text=hot["name"].tolist(),
-                hovertemplate=hover.replace("%{text}", "%{text} (cold spot)"),
+                hovertemplate=_EFFORT_HOVER.replace("%{text}", "%{text} (cold spot)"),
                 marker=dict(color=charts.ORANGE, size=12, symbol="star", line=dict(color=charts.TEXT, width=1)),
             )
         )
-    off = pd.DataFrame(columns=d.columns)
-    y_range = None
+
+
+def _effort_y_range(d: pd.DataFrame) -> tuple[list[float] | None, pd.DataFrame]:
+    """A y axis stopping above the 98th percentile when a few areas lie far beyond it (with 20 or
+    more districts), and those areas, highest first; else no range and no area off the scale."""
     if len(d) >= 20:
         top = float(d["amount_per_head"].quantile(0.98))
         if top > 0 and d["amount_per_head"].max() > 3 * top:
             y_range = [0, 1.15 * top]
-            off = d[d["amount_per_head"] > y_range[1]].sort_values("amount_per_head", ascending=False)
-    _layout(
-        fig,
-        400,
-        "Council enabler ratio (£ in community hands per £100 of council spending)",
-        "This selection: £ per resident",
-        y_range=y_range,
+            return y_range, d[d["amount_per_head"] > y_range[1]].sort_values("amount_per_head", ascending=False)
+    return None, pd.DataFrame(columns=d.columns)
+
+
+def _name_off_scale(fig: go.Figure, off: pd.DataFrame) -> None:
+    names = ", ".join(f"{r['name']} £{r['amount_per_head']:,.0f}" for _, r in off.head(4).iterrows())
+    fig.add_annotation(
+        text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""),
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=1,
+        xanchor="right",
+        yanchor="top",
+        showarrow=False,
+        font=dict(size=12, color=charts.TEXT),
+        bgcolor="rgba(255,255,255,0.85)",
     )
-    if len(off):
-        names = ", ".join(f"{r['name']} £{r['amount_per_head']:,.0f}" for _, r in off.head(4).iterrows())
-        fig.add_annotation(
-            text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""),
-            xref="paper",
-            yref="paper",
-            x=1,
-            y=1,
-            xanchor="right",
-            yanchor="top",
-            showarrow=False,
-            font=dict(size=12, color=charts.TEXT),
-            bgcolor="rgba(255,255,255,0.85)",
-        )
-    n_all = len(report.by_area)
-    if d.empty:
-        return fig, "Scatter of council effort against funding: no district has both values."
+
+
+def _effort_alt(d: pd.DataFrame, hot: pd.DataFrame, off: pd.DataFrame, n_all: int) -> str:
+    """The scatter in words: how many drawn, the rank correlation, the cold spots, the areas off the
+    scale and how many are not drawn."""
     rho = d["enabler_ratio"].rank().corr(d["amount_per_head"].rank())
     alt = (
         f"Scatter of {len(d):,} districts: council enabler ratio (x) against this selection's money per resident "
         f"(y). Rank correlation {charts.fmt(rho, 2)}. "
     )
     if len(hot):
-        alt += (
-            (
-                f"{len(hot)} cold spot{'s are' if len(hot) > 1 else ' is'} marked as orange stars: "
-                + ", ".join(hot["name"].head(8))
-            )
-            + ("…" if len(hot) > 8 else "")
-            + ". "
-        )
+        listed = ", ".join(hot["name"].head(8)) + ("…" if len(hot) > 8 else "")
+        alt += f"{len(hot)} cold spot{'s are' if len(hot) > 1 else ' is'} marked as orange stars: {listed}. "
     if len(off):
-        alt += (
-            f"{len(off)} beyond the top of the y axis: "
-            + ", ".join(
-                f"{r['name']} ({charts.fmt(r['amount_per_head'], 0, '£')} per resident)" for _, r in off.iterrows()
-            )
-            + ". "
+        beyond = ", ".join(
+            f"{r['name']} ({charts.fmt(r['amount_per_head'], 0, '£')} per resident)" for _, r in off.iterrows()
         )
+        alt += f"{len(off)} beyond the top of the y axis: {beyond}. "
     if n_all > len(d):
-        alt += f"{n_all - len(d):,} districts lack one of the two values and are not drawn."
-    return fig, alt.strip()
+        k = n_all - len(d)
+        alt += f"{charts.counted(k, 'district')} {'lacks' if k == 1 else 'lack'} one of the two values and "
+        alt += f"{'is' if k == 1 else 'are'} not drawn."
+    return alt.strip()

@@ -687,3 +687,23 @@ def test_view_buttons_show_the_view_after_the_file_is_replaced(app, path):
     for key, (param, labels) in VIEW_BUTTONS.items():
         radio = at.radio(key=key)
         assert shown_on_mount(radio) == labels[at.query_params[param]] == labels[radio.value], key
+
+
+def test_effort_scatter_counts_the_districts_it_leaves_out_in_words(real_db):
+    """'1 district lacks …', never '1 districts lack …' (seen for every funder, 2017-18)."""
+    import duckdb
+
+    with duckdb.connect(str(real_db), read_only=True) as con:
+        chosen = [r[0] for r in con.execute("SELECT DISTINCT funder FROM grants_agg").fetchall()]
+        years = [r[0] for r in con.execute("SELECT DISTINCT award_year FROM grants_agg ORDER BY 1").fetchall()]
+    seen = set()
+    for period in ("2013-14", "2017-18"):
+        report = funders.spread_from_db("published", chosen, years, [], "district", period, db=real_db)
+        left_out = len(report.by_area) - len(report.by_area.dropna(subset=["enabler_ratio", "amount_per_head"]))
+        _, alt = funders.effort_scatter(report)
+        if left_out == 1:
+            assert alt.endswith("1 district lacks one of the two values and is not drawn."), alt
+        elif left_out > 1:
+            assert alt.endswith(f"{left_out:,} districts lack one of the two values and are not drawn."), alt
+        seen.add(left_out == 1)
+    assert True in seen  # the real data has a year with exactly one district left out
