@@ -1157,15 +1157,7 @@ def area_profile(
         raise KeyError(f"unknown area {code}")
     period = period or index_periods(db)[-1]
     w = _index.normalise_weights(weights)
-    council = (
-        a["district_code"]
-        if a["level"] == "ward"
-        else code
-        if a["level"] in ("district", "county")
-        else code
-        if a["level"] == "region"
-        else None
-    )
+    council = a["district_code"] if a["level"] == "ward" else code if a["level"] in _OWN_INDEX_LEVELS else None
     council_area = area(council, db) if council else None
     info = build_info(db)
     p = AreaProfile(
@@ -1189,32 +1181,7 @@ def area_profile(
         attributions=attributions(db),
     )
     if council_area is not None and council_area["level"] in INDEX_LEVELS:
-        lvl = council_area["level"]
-        lens_here = lens_for_level(lvl, lens)
-        t = index_table(lvl, period, w, lens_here, None, db)
-        row = t[t["area_code"] == council]
-        if len(row):
-            r = row.iloc[0].to_dict()
-            p.index = r
-            p.group_label = GROUP_LABELS.get(r["group"], str(r["group"]))
-            p.domains = pd.DataFrame(
-                {
-                    "domain": [DOMAIN_LABELS[d] for d in DOMAINS],
-                    "score": [r.get(f"score_{d}") for d in DOMAINS],
-                    "weight_pct": [100.0 * w[d] for d in DOMAINS],
-                }
-            )
-        band = rank_bands(lvl, period, w, lens_here, None, 500, db)
-        b = band[band["area_code"] == council]
-        p.band = b.iloc[0].to_dict() if len(b) and not pd.isna(b.iloc[0]["median_rank"]) else None
-        if p.band is not None:
-            p.bands = band[band["group"] == p.band["group"]].reset_index(drop=True)
-        s = shifts(lvl, lens_here, w, None, None, db)
-        srow = s[s["area_code"] == council]
-        p.shift = srow.iloc[0].to_dict() if len(srow) else None
-        p.quadrant = _quadrants.area_quadrant(quadrant_areas(lvl, db), council)
-        p.trend = index_trend([council], w, lens_here, db)
-        p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
+        _add_index(p, council, council_area["level"], period, w, lens, db)
     p.indicators = latest_indicators(code, period, db)
     p.latest = latest_and_longest([council or code], db)
     _add_benchmarks(p, a, db)
@@ -1225,6 +1192,40 @@ def area_profile(
         p.ward_district = a["district_code"]
     _add_reading(p)
     return p
+
+
+#: Levels whose profile shows their own index (a ward shows its district's; a parish none).
+_OWN_INDEX_LEVELS = ("district", "county", "region")
+
+
+def _add_index(p: AreaProfile, council: str, lvl: str, period: str, w: dict, lens: str, db) -> None:
+    """The council's index row and domain scores, rank band, shift, quadrant, trend and (districts
+    and counties) statistical neighbours, in the lens its level uses."""
+    lens_here = lens_for_level(lvl, lens)
+    t = index_table(lvl, period, w, lens_here, None, db)
+    row = t[t["area_code"] == council]
+    if len(row):
+        r = row.iloc[0].to_dict()
+        p.index = r
+        p.group_label = GROUP_LABELS.get(r["group"], str(r["group"]))
+        p.domains = pd.DataFrame(
+            {
+                "domain": [DOMAIN_LABELS[d] for d in DOMAINS],
+                "score": [r.get(f"score_{d}") for d in DOMAINS],
+                "weight_pct": [100.0 * w[d] for d in DOMAINS],
+            }
+        )
+    band = rank_bands(lvl, period, w, lens_here, None, 500, db)
+    b = band[band["area_code"] == council]
+    p.band = b.iloc[0].to_dict() if len(b) and not pd.isna(b.iloc[0]["median_rank"]) else None
+    if p.band is not None:
+        p.bands = band[band["group"] == p.band["group"]].reset_index(drop=True)
+    s = shifts(lvl, lens_here, w, None, None, db)
+    srow = s[s["area_code"] == council]
+    p.shift = srow.iloc[0].to_dict() if len(srow) else None
+    p.quadrant = _quadrants.area_quadrant(quadrant_areas(lvl, db), council)
+    p.trend = index_trend([council], w, lens_here, db)
+    p.peers = peers_of(council, period, w, lens_here, 10, db) if lvl in ("district", "county") else None
 
 
 def _add_reading(p: AreaProfile) -> None:
