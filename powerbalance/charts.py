@@ -901,31 +901,8 @@ def weights_scatter(
     d = df[[x, y, group, name]].copy()
     n_all = len(d)
     d = d.dropna(subset=[x, y])
-    labels = group_labels or {}
-    data = [
-        {
-            "type": "scatter",
-            "x": [0, 100],
-            "y": [0, 100],
-            "mode": "lines",
-            "name": "no change",
-            "line": {"color": DARK_GREY, "width": 1, "dash": "dash"},
-            "hoverinfo": "skip",
-        }
-    ]
-    for i, (g, sub) in enumerate(d.groupby(group, sort=True)):
-        data.append(
-            {
-                "type": "scatter",
-                "x": _list(sub[x]),
-                "y": _list(sub[y]),
-                "mode": "markers",
-                "name": labels.get(g, str(g)),
-                "text": sub[name].tolist(),
-                "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7, "opacity": 0.8},
-                "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>",
-            }
-        )
+    hover = "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>"
+    data = [_NO_CHANGE_LINE] + _group_traces(d, group, x, y, name, group_labels or {}, hover)
     mine = df[(df[code] == highlight) & df[x].notna() & df[y].notna()] if highlight and code in df else df.iloc[:0]
     if len(mine):  # the user's council: a large ringed marker, named beside it
         data.append(
@@ -938,7 +915,7 @@ def weights_scatter(
                 "text": mine[name].tolist(),
                 "textposition": "top center",
                 "marker": {"color": "rgba(0,0,0,0)", "size": 16, "line": {"color": DARK_GREY, "width": 3}},
-                "hovertemplate": "%{text}<br>default weights %{x:.1f} → your weights %{y:.1f}<extra></extra>",
+                "hovertemplate": hover,
             }
         )
     fig = _figure(
@@ -959,6 +936,51 @@ def weights_scatter(
     if n_all > len(d):
         alt += " " + _not_drawn(n_all - len(d), "no index", "area")
     return fig, alt
+
+
+_NO_CHANGE_LINE = {
+    "type": "scatter",
+    "x": [0, 100],
+    "y": [0, 100],
+    "mode": "lines",
+    "name": "no change",
+    "line": {"color": DARK_GREY, "width": 1, "dash": "dash"},
+    "hoverinfo": "skip",
+}
+
+
+def _group_traces(
+    d: pd.DataFrame,
+    group: str,
+    x: str,
+    y: str,
+    name: str,
+    labels: dict,
+    hover: str,
+    *,
+    opacity: float = 0.8,
+    customdata: str | None = None,
+) -> list[dict]:
+    """One scatter trace per comparison group (sorted; areas without a group are left out), each
+    with its own colour *and* marker shape, so groups are told apart without colour."""
+    col = {c: d[c].to_numpy() for c in dict.fromkeys((group, x, y, name, customdata or name))}
+    data = []
+    for i, g in enumerate(sorted({g for g in col[group] if not pd.isna(g)})):
+        m = col[group] == g
+        trace = {
+            "type": "scatter",
+            "x": _list(col[x][m]),
+            "y": _list(col[y][m]),
+            "mode": "markers",
+            "name": labels.get(g, str(g)),
+            "text": col[name][m].tolist(),
+            "marker": {"color": CATEGORICAL[i % 6], "symbol": SYMBOLS[i % 6], "size": 7, "opacity": opacity},
+            "hovertemplate": hover,
+        }
+        if customdata:
+            trace["customdata"] = col[customdata][m].tolist()
+        data.append(trace)
+    return data
 
 
 def _largest_change(d: pd.DataFrame, diff: pd.Series, *, x: str, y: str, name: str) -> str:
@@ -1023,7 +1045,17 @@ def quadrant_chart(
     d = placed[placed["quadrant"] != NOT_ENOUGH]
     d.attrs = {}  # read above; pandas would deep-copy them into every frame and series made from d
     hl = set(highlight)
-    data = _quadrant_group_traces(d, group_labels or {}, faded=bool(hl))
+    data = _group_traces(
+        d,
+        "group",
+        "d_spend",
+        "d_community",
+        "name",
+        group_labels or {},
+        _QUADRANT_HOVER,
+        opacity=0.45 if hl else 0.8,
+        customdata="area_code",
+    )
     mine = d[d["area_code"].isin(hl)] if hl else d.iloc[:0]
     if not mine.empty:
         data.append(_quadrant_highlight_trace(mine))
@@ -1049,34 +1081,6 @@ def quadrant_chart(
 _QUADRANT_HOVER = (
     "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
 )
-
-
-def _quadrant_group_traces(d: pd.DataFrame, labels: dict, faded: bool) -> list[dict]:
-    """One trace per comparison group, each with its own colour and marker shape (faded when some
-    areas are highlighted)."""
-    col = {c: d[c].to_numpy() for c in ("group", "d_spend", "d_community", "name", "area_code")}
-    data = []
-    for i, g in enumerate(sorted({g for g in col["group"] if not pd.isna(g)})):
-        m = col["group"] == g
-        data.append(
-            {
-                "type": "scatter",
-                "x": _list(col["d_spend"][m]),
-                "y": _list(col["d_community"][m]),
-                "mode": "markers",
-                "name": labels.get(g, str(g)),
-                "text": col["name"][m].tolist(),
-                "customdata": col["area_code"][m].tolist(),
-                "marker": {
-                    "color": CATEGORICAL[i % 6],
-                    "symbol": SYMBOLS[i % 6],
-                    "size": 7,
-                    "opacity": 0.45 if faded else 0.8,
-                },
-                "hovertemplate": _QUADRANT_HOVER,
-            }
-        )
-    return data
 
 
 def _quadrant_highlight_trace(mine: pd.DataFrame) -> dict:
