@@ -113,29 +113,41 @@ def _local(con, geo: Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
         return no_values(), []
     if lv.empty:
         return no_values(), []
-    lv["fy"] = [p if "-" in str(p) else fy_of_year(int(p)) for p in lv["period"]]
-    lv["indicator_id"] = [LOCAL_AS_INDICATOR.get(m, m) for m in lv["measure"]]
-    lv["note"] = [
+    out = _as_given(lv)
+    out = pd.concat([out, *_local_rates(out, lv["measure"].to_numpy(), geo)], ignore_index=True)
+    rep.facts["local_values_used"] = float(len(out))
+    return out[VALUE_COLUMNS], _local_only_indicators(set(lv["measure"]))
+
+
+def _as_given(lv: pd.DataFrame) -> pd.DataFrame:
+    """Each local figure as a local indicator value, in its financial year (calendar year Y →
+    Y-(Y+1)), noting its file, calendar year and the council's own note."""
+    notes = [
         f"local figure from {f}"
         + (f" (calendar {p})" if "-" not in str(p) else "")
         + (f": {s}" if isinstance(s, str) and s else "")
         for f, p, s in zip(lv["file"], lv["period"], lv["source_note"])
     ]
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "area_code": lv["area_code"],
-            "indicator_id": lv["indicator_id"],
-            "period": lv["fy"],
+            "indicator_id": [LOCAL_AS_INDICATOR.get(m, m) for m in lv["measure"]],
+            "period": [p if "-" in str(p) else fy_of_year(int(p)) for p in lv["period"]],
             "value": lv["value"].astype(float),
             "numerator": np.nan,
             "denominator": np.nan,
             "is_local": True,
-            "note": lv["note"],
+            "note": notes,
         }
     )
+
+
+def _local_rates(out: pd.DataFrame, measures, geo: Geo) -> list[pd.DataFrame]:
+    """Counts and money as rates per resident (:data:`LOCAL_RATES`); missing, with the reason,
+    where the area has no population."""
     rates = []
     for measure, (ind_id, per) in LOCAL_RATES.items():
-        sel = out[lv["measure"].to_numpy() == measure].copy()
+        sel = out[measures == measure].copy()
         if sel.empty:
             continue
         sel["indicator_id"] = ind_id
@@ -144,13 +156,17 @@ def _local(con, geo: Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
         sel["value"] = sel["numerator"] / sel["denominator"] * per
         sel.loc[sel["denominator"].isna(), "note"] = "missing: no population for this area; " + sel["note"]
         rates.append(sel)
-    out = pd.concat([out, *rates], ignore_index=True)
-    extra = []
+    return rates
+
+
+def _local_only_indicators(measures: set[str]) -> list[Indicator]:
+    """An unscored context indicator for every measure that is not an indicator of its own."""
     try:
         from etl.sources.local_data import MEASURES
     except ImportError:  # pragma: no cover - the package is always importable in a build
         MEASURES = {}
-    for m in sorted(set(lv["measure"]) - set(LOCAL_AS_INDICATOR)):
+    extra = []
+    for m in sorted(measures - set(LOCAL_AS_INDICATOR)):
         tpl, meas = MEASURES.get(m, (None, None))
         extra.append(
             Indicator(
@@ -165,5 +181,4 @@ def _local(con, geo: Geo, rep) -> tuple[pd.DataFrame, list[Indicator]]:
                 "ward,district,county",
             )
         )
-    rep.facts["local_values_used"] = float(len(out))
-    return out[VALUE_COLUMNS], extra
+    return extra
