@@ -10,7 +10,8 @@ For every indicator value shown on My area (one year per indicator, chosen by
   context only), and the source it comes from.
 
 :func:`stand_out` states the rule of "what stands out" (also on the Method page and in
-docs/methodology.md): among indicators that point one way (not context), with at least
+docs/methodology.md): among indicators that point one way (not context), on the area's own value
+(never a regional survey estimate, :func:`powerbalance.values.comparable_mask`), with at least
 :data:`MIN_NEIGHBOURS` neighbours holding a value in the same year, the gap between the area's
 value and its neighbours' median is divided by the indicator's interquartile range across every
 area of the same level in that year (so £ per head and % of wards compare on one scale), and
@@ -101,7 +102,8 @@ def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: li
     rows["direction"] = rows["polarity"].map(direction_words)
     titles = source_titles(db)
     rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
-    return rows[BENCHMARK_COLUMNS + ["polarity"]].reset_index(drop=True)
+    rows["comparable"] = _values.comparable_mask(rows["domain"], rows["is_local"])
+    return rows[BENCHMARK_COLUMNS + ["polarity", "comparable"]].reset_index(drop=True)
 
 
 def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=None) -> dict[str, list]:
@@ -109,12 +111,16 @@ def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=No
     median and how many neighbours have a value (missing values are left out, never zero). The
     values are looked up by key, not merged and grouped: the frames are a few dozen rows."""
     vals = _values.of_areas([ENGLAND, *([region_code] if region_code else []), *peers], db)
+    domain = dict(zip(*(_values.indicator_meta(db)[c] for c in ("indicator_id", "domain"))))
+    peers = list(dict.fromkeys(peers))
+    # a neighbour's regional survey estimate is its region's figure, not its own: never in the median
+    own = _values.comparable_mask(vals["indicator_id"].map(domain), vals["is_local"]) | ~vals["area_code"].isin(peers)
+    vals = vals[own]
     at = {
         (a, i, p): v
         for a, i, p, v in zip(vals["area_code"], vals["indicator_id"], vals["period"], vals["value"])
         if v == v  # not NaN
     }
-    peers = list(dict.fromkeys(peers))
     out: dict[str, list] = {"england": [], "region": [], "neighbours_median": [], "neighbours_with_value": []}
     for i, p in zip(rows["indicator_id"], rows["period"]):
         near = [at[(c, i, p)] for c in peers if (c, i, p) in at]
@@ -155,8 +161,9 @@ def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUN
 
 
 def _gaps(bench: pd.DataFrame, iqr: dict) -> list[tuple[int, float]] | None:
-    """(row of ``bench``, gap in interquartile ranges) of every indicator the rule compares (scored
-    direction, enough neighbours with a value, a value, a median and a spread); None when none is."""
+    """(row of ``bench``, gap in interquartile ranges) of every indicator the rule compares (the
+    area's own value, not a regional survey estimate; scored direction; enough neighbours with a
+    value, a value, a median and a spread); None when none is."""
     rows = zip(
         bench["indicator_id"],
         bench["period"],
@@ -164,11 +171,13 @@ def _gaps(bench: pd.DataFrame, iqr: dict) -> list[tuple[int, float]] | None:
         bench["neighbours_with_value"],
         bench["value"],
         bench["neighbours_median"],
+        bench["comparable"],
     )
     gaps = []
-    for at, (ind, period, polarity, n_with, value, median) in enumerate(rows):
+    for at, (ind, period, polarity, n_with, value, median, own) in enumerate(rows):
         spread = iqr.get((ind, period), np.nan)
-        if polarity != 0 and n_with >= MIN_NEIGHBOURS and value == value and median == median and spread > 0:
+        enough = n_with >= MIN_NEIGHBOURS and value == value and median == median and spread > 0
+        if own and polarity != 0 and enough:
             gaps.append((at, (value - median) / spread))
     return gaps or None
 

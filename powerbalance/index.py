@@ -656,11 +656,11 @@ def _load(
     # why a provider-side value is missing (e.g. a predecessor council published nothing)
     spend = vals[vals["indicator_id"].isin(list(LENS_REQUIRED.values())) & vals["value"].isna()]
     notes = spend.set_index(["area_code", "indicator_id"])["note"] if "note" in spend else pd.Series(dtype=object)
-    part = [i.id for i in defs if i.domain == "participation"]
+    domain_of = {i.id: i.domain for i in defs}
     is_local = vals["is_local"].fillna(False).astype(bool)
     local = frozenset(vals.loc[is_local & vals["value"].notna(), "indicator_id"])
     # regional estimates are never scored: keep participation values only when they are local
-    vals = vals[~vals["indicator_id"].isin(part) | is_local]
+    vals = vals[_values.comparable_mask(vals["indicator_id"].map(domain_of), is_local)]
     # a static indicator (one snapshot) uses its latest snapshot for every period
     vals = vals.sort_values("period").drop_duplicates(["area_code", "indicator_id"], keep="last")
     table = vals.pivot(index="area_code", columns="indicator_id", values="value")

@@ -19,6 +19,23 @@ import pyarrow as pa
 from . import db as _db
 
 COLUMNS = ("area_code", "indicator_id", "period", "value", "numerator", "denominator", "is_local", "note")
+
+#: Participation figures come from a national survey published for England and regions; every
+#: district and county is given its region's figure, marked "regional estimate". Only a council's
+#: own (local) participation figure is its own: the others are never scored (powerbalance.index)
+#: and never compared with neighbours ("what stands out", powerbalance.benchmarks).
+SURVEY_DOMAIN = "participation"
+
+
+def comparable_mask(domains, is_local) -> np.ndarray:
+    """True where a value may be scored or compared between areas: every value except a
+    participation (survey) value not supplied locally. ``domains`` and ``is_local`` run along the
+    same rows."""
+    domains = np.asarray(domains, dtype=object)
+    local = pd.Series(is_local, dtype=object).fillna(False).astype(bool).to_numpy()
+    return (domains != SURVEY_DOMAIN) | local
+
+
 _TEXT = ("area_code", "indicator_id", "period", "note")
 _ALL_VALUES = "SELECT area_code, indicator_id, period, value, numerator, denominator, is_local, note FROM indicator_values"  # COLUMNS, in order
 

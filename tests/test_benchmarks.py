@@ -12,9 +12,10 @@ from powerbalance import benchmarks, queries
 from tests.helpers import sql
 
 
-def _bench(rows):
+def _bench(rows, comparable=None):
     cols = ["indicator_id", "name", "period", "value", "unit", "neighbours_median", "neighbours_with_value", "polarity"]
-    return pd.DataFrame(rows, columns=cols)
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.assign(comparable=[True] * len(frame) if comparable is None else comparable)
 
 
 SPREAD = pd.DataFrame(
@@ -65,16 +66,24 @@ def test_adur_benchmarks_equal_the_database_for_the_same_year(real_db):
     peers = p.peers["peer_code"].tolist()
     assert len(peers) >= benchmarks.MIN_NEIGHBOURS
     vals = sql(real_db, "SELECT area_code, indicator_id, period, value FROM indicator_values WHERE value IS NOT NULL")
+    # neighbours' own figures: a participation figure not supplied locally is its region's survey estimate
+    own = sql(
+        real_db,
+        """SELECT v.area_code, v.indicator_id, v.period, v.value FROM indicator_values v
+           JOIN indicators i USING (indicator_id)
+           WHERE v.value IS NOT NULL AND (i.domain <> 'participation' OR v.is_local)""",
+    )
     checked = 0
     for r in b.itertuples(index=False):
         same = vals[(vals["indicator_id"] == r.indicator_id) & (vals["period"] == r.period)].set_index("area_code")
         eng = same["value"].get("E92000001", np.nan)
         reg = same["value"].get("E12000008", np.nan)  # Adur is in the South East
-        med = same["value"].reindex(peers).median()
+        near = own[(own["indicator_id"] == r.indicator_id) & (own["period"] == r.period)].set_index("area_code")
+        med = near["value"].reindex(peers).median()
         assert r.england == pytest.approx(eng, nan_ok=True), r.indicator_id
         assert r.region == pytest.approx(reg, nan_ok=True), r.indicator_id
         assert r.neighbours_median == pytest.approx(med, nan_ok=True), r.indicator_id
-        assert r.neighbours_with_value == same["value"].reindex(peers).notna().sum()
+        assert r.neighbours_with_value == near["value"].reindex(peers).notna().sum()
         checked += not np.isnan(eng)
     assert checked >= 5
     assert set(b["direction"]) <= set(benchmarks.DIRECTION_WORDS.values())
@@ -96,3 +105,33 @@ def test_ward_and_region_have_no_stand_out(real_db):
         assert p.stand_out.empty, code
         assert p.benchmarks["england"].notna().any(), code
         assert p.benchmarks["neighbours_median"].isna().all(), code
+
+
+def test_a_value_that_is_not_the_areas_own_never_stands_out():
+    rows = [
+        ["a", "A", "2017-18", 30.0, "%", 10.0, 8, 1],  # +2.0 ranges, but a regional estimate
+        ["b", "B", "2017-18", 5.0, "%", 4.0, 8, 1],  # +1.0, the council's own
+    ]
+    out = benchmarks.stand_out(_bench(rows, comparable=[False, True]), SPREAD)
+    assert out["indicator_id"].tolist() == ["b"]
+
+
+@pytest.mark.slow
+def test_regional_survey_estimates_are_not_compared_with_neighbours(real_db):
+    """Civic participation is given to every council as its region's survey figure (issue: Hartlepool
+    was called 'more providing' because its region answered the survey differently). It never stands
+    out for a council without a local figure, and neighbours' regional figures never make a median."""
+    local = sql(real_db, "SELECT DISTINCT area_code FROM indicator_values WHERE is_local")["area_code"].tolist()
+    councils = sql(real_db, "SELECT code FROM areas WHERE level IN ('district', 'county') ORDER BY code")["code"]
+    checked = 0
+    for period in ("2013-14", "2017-18"):
+        for code in councils[::9]:
+            if code in local:
+                continue
+            p = queries.area_profile(code, period, db=real_db)
+            assert "civic_participation" not in set(p.stand_out["indicator_id"]), (code, period)
+            civic = p.benchmarks[p.benchmarks["indicator_id"] == "civic_participation"]
+            if len(civic) and p.peers is not None and not set(p.peers["peer_code"]) & set(local):
+                assert civic["neighbours_median"].isna().all() and (civic["neighbours_with_value"] == 0).all(), code
+                checked += 1
+    assert checked > 20  # councils whose civic participation row was checked
