@@ -103,3 +103,34 @@ def test_methodology_coverage_table_is_the_builds(real_db):
         assert _first_numbers(rows["districts with `wards_reached_share`"][i]) == [reached[period]]
         assert _first_numbers(rows["districts with `parished_wards_share`"][i]) == list(parished.values())
     assert f"{next(iter(parished.values()))} of {n_districts} districts have a value" in text
+
+
+def test_the_docs_name_the_builds_latest_finance_year(real_db):
+    """CONTRIBUTING, "Add a year": the pages read a new year from the data, but the methodology's
+    Periods table and the README's summary are prose. A new Revenue Outturn year fails here until
+    they name it (a reviewer found them silently stale after adding one)."""
+    import duckdb
+
+    from powerbalance import config
+
+    with duckdb.connect(str(real_db), read_only=True) as con:
+        periods = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT period FROM indicator_values WHERE indicator_id = 'place_spend_per_head' "
+                "AND value IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
+    latest = periods[-1]
+    methodology = (config.ROOT / "docs" / "methodology.md").read_text(encoding="utf-8")
+    finance_row = next(line for line in methodology.splitlines() if line.startswith("| Council finance"))
+    for period in periods:
+        assert period in finance_row or _within_a_named_run(period, finance_row), period
+    readme = (config.ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"longest shift 2010-11 → {latest}" in readme
+    assert f"and {latest} (" in readme  # "The finance series runs … and <latest> (… gaps …)"
+
+
+def _within_a_named_run(period: str, text: str) -> bool:
+    """'2012-13' lies in a run written 'financial years 2010-11 … 2014-15'."""
+    return any(a <= period <= b for a, b in re.findall(r"(\d{4}-\d\d) … (\d{4}-\d\d)", text))
