@@ -77,8 +77,9 @@ ui.table(
     "Indicator coverage",
     "da_cov",
     height=320,
-    caption="For each indicator, level and period: how many areas have a value, and how many do not. "
-    "A note marks a partial year of the source: every area can have a value made from far fewer records.",
+    caption="For each indicator, level and period: how many areas have a value of their own, and how many do "
+    "not. A note marks a partial year of the source (every area can have a value made from far fewer records) "
+    "and the councils given their region's survey figure (shown, never counted as their own).",
 )
 
 st.subheader("Local data")

@@ -1331,23 +1331,39 @@ def local_index_use(db=None) -> pd.DataFrame:
 
 
 def indicator_coverage(db=None) -> pd.DataFrame:
-    """Per indicator, level and period: how many areas have a value of how many ("what is
-    missing"), and a ``note`` on a partial year of its source (powerbalance.years: every area may
-    have a 2018 grants value, from far fewer grants than other years)."""
+    """Per indicator, level and period: how many areas have a value of their own of how many ("what
+    is missing"; a council's regional survey estimate is its region's figure, not its own:
+    :func:`powerbalance.values.comparable_mask`), and a ``note`` on a partial year of its source
+    (powerbalance.years: every area may have a 2018 grants value, from far fewer grants than other
+    years) or on the regional estimates left out."""
     cov = _db.query(
         """
-        WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level)
-        SELECT v.indicator_id, i.name, a.level, v.period, count(v.value) AS with_value, n.n_areas,
-               n.n_areas - count(v.value) AS without_value
-        FROM indicator_values v JOIN areas a ON a.code = v.area_code JOIN n ON n.level = a.level
+        WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level),
+        v AS (SELECT v.indicator_id, v.area_code, v.period, v.value,
+                     i.domain = ? AND NOT coalesce(v.is_local, false) AND a.level NOT IN ('region', 'country')
+                       AS regional_estimate
+              FROM indicator_values v JOIN areas a ON a.code = v.area_code JOIN indicators i USING (indicator_id))
+        SELECT v.indicator_id, i.name, a.level, v.period,
+               count(v.value) FILTER (WHERE NOT v.regional_estimate) AS with_value, n.n_areas,
+               n.n_areas - count(v.value) FILTER (WHERE NOT v.regional_estimate) AS without_value,
+               count(v.value) FILTER (WHERE v.regional_estimate) AS regional_estimates
+        FROM v JOIN areas a ON a.code = v.area_code JOIN n ON n.level = a.level
         LEFT JOIN indicators i USING (indicator_id)
         GROUP BY v.indicator_id, i.name, a.level, v.period, n.n_areas
         ORDER BY v.indicator_id, a.level, v.period""",
+        [_values.SURVEY_DOMAIN],
         db=db,
     )
     thin = {ind: _years.thin_periods(ind, db) for ind in cov["indicator_id"].unique()}
-    cov["note"] = [thin[ind].get(p, "") for ind, p in zip(cov["indicator_id"], cov["period"])]
-    return cov
+    cov["note"] = [
+        "; ".join(x for x in (thin[ind].get(p, ""), _regional_note(int(r))) if x)
+        for ind, p, r in zip(cov["indicator_id"], cov["period"], cov["regional_estimates"])
+    ]
+    return cov.drop(columns="regional_estimates")
+
+
+def _regional_note(n: int) -> str:
+    return f"{n:,} regional survey estimates (each its region's figure) not counted as the area's own" if n else ""
 
 
 def indicator_values_all(db=None) -> pd.DataFrame:

@@ -427,6 +427,28 @@ def test_sources_and_load_report(db):
     assert ((cov["with_value"] + cov["without_value"]) == cov["n_areas"]).all()
 
 
+def test_coverage_never_counts_a_regional_survey_estimate_as_a_councils_own(db):
+    """Every council is given its region's civic participation figure; the coverage table had
+    counted those copies ('county 21 of 21 with a value'). Recounted here from the values."""
+    cov = queries.indicator_coverage(db).set_index(["indicator_id", "level", "period"])
+    own = sql(
+        db,
+        """SELECT a.level, v.period, count(v.value) AS n, count(v.value) FILTER (WHERE NOT v.is_local) AS copies
+           FROM indicator_values v JOIN areas a ON a.code = v.area_code
+           WHERE v.indicator_id = 'civic_participation' GROUP BY ALL""",
+    )
+    checked = 0
+    for r in own.itertuples():
+        row = cov.loc[("civic_participation", r.level, r.period)]
+        if r.level in ("district", "county"):
+            assert row["with_value"] == r.n - r.copies, (r.level, r.period)
+            assert (f"{r.copies:,} regional survey estimates" in row["note"]) == (r.copies > 0)
+            checked += r.copies > 0
+        else:  # England's and the regions' own survey figures
+            assert row["with_value"] == r.n and "regional" not in row["note"]
+    assert checked >= 10
+
+
 def test_a_ward_brief_leads_its_ward_table_with_that_ward(db, period):
     """The ward table of a ward's brief is its council's wards (the first WARD_ROWS of them): the ward
     the brief is about comes first, marked, whatever its place in the alphabet."""
