@@ -513,10 +513,6 @@ def _place_english(index: WardIndex, laua: np.ndarray, lon: np.ndarray, lat: np.
 # --------------------------------------------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 _AREA_SQL = """
     SELECT a.code, a.name, a.level, a.district_code, d.name AS district_name
     FROM areas a LEFT JOIN areas d ON d.code = a.district_code AND d.level = 'district'
@@ -536,25 +532,22 @@ def _labelled(frame: pd.DataFrame, match: str, postcode_status: str | None = Non
     return frame[PLACE_COLUMNS].reset_index(drop=True)
 
 
+# Every parish and town council with the December 2023 ward(s) it opens, or its district when none
+# of its wards is current (``ward_unknown``).
 _PARISH_SQL = """
     SELECT p.parish_code, p.parish_name, coalesce(w.code, d.code) AS code, coalesce(w.name, d.name) AS name,
            CASE WHEN w.code IS NULL THEN 'district' ELSE 'ward' END AS level, d.code AS district_code,
            d.name AS district_name, w.code IS NULL AS ward_unknown
     FROM parishes p JOIN areas d ON d.code = p.district_code AND d.level = 'district'
     LEFT JOIN parish_wards pw ON pw.parish_code = p.parish_code AND pw.ward_code IS NOT NULL
-    LEFT JOIN areas w ON w.code = pw.ward_code AND w.level = 'ward'
-    WHERE lower(p.parish_name) LIKE lower(?) ESCAPE '\\'
-    ORDER BY CASE WHEN lower(p.parish_name) = lower(?) THEN 0
-                  WHEN lower(p.parish_name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
-             p.parish_name, d.name, name
-    LIMIT ?"""
+    LEFT JOIN areas w ON w.code = pw.ward_code AND w.level = 'ward'"""
 
 
-def find_parishes(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFrame:
-    """Parish and town councils whose name matches: each parish opens its December 2023 ward(s)
-    and says which parish it is; a parish whose wards have been redrawn since the parish list
-    (December 2019) opens its district instead, and says so (``match`` = 'parish')."""
-    found = db.query(_PARISH_SQL, [_like_pattern(text), text, _like_pattern(text)[1:], limit], db=db_path)
+def _parishes(found: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :data:`_PARISH_SQL` as :data:`PLACE_COLUMNS` (``match`` = 'parish'): each parish opens
+    its December 2023 ward(s) and says which parish it is; a parish whose wards have been redrawn
+    since the parish list (December 2019) opens its district instead, and says so."""
+    found = found.copy()
     found["label"] = [
         f"{p} (parish) — "
         + (f"in {d}; its ward is not known (wards redrawn since 2019)" if unknown else f"{n} ward, {d}")
@@ -563,30 +556,6 @@ def find_parishes(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFra
     found["match"] = "parish"
     found["postcode_status"] = None
     return found[PLACE_COLUMNS].reset_index(drop=True)
-
-
-def _name_rank(names: pd.Series, text: str) -> np.ndarray:
-    low, t = names.str.lower(), text.lower()
-    return np.where(low == t, 0, np.where(low.str.startswith(t), 1, 2))
-
-
-def _with_others(
-    areas: pd.DataFrame, parishes: pd.DataFrame, former: pd.DataFrame, text: str, limit: int
-) -> pd.DataFrame:
-    """Areas, parishes and former councils in one list: exact names first (areas, then parishes,
-    then former councils), then names starting with the text, then containing it; one row per area
-    code (the area's own label wins)."""
-    if parishes.empty and former.empty:
-        return areas
-    parts = [areas.assign(_r=_name_rank(areas["name"], text), _k=0)]
-    if not parishes.empty:
-        names = parishes["label"].str.split(" \\(parish\\)").str[0]
-        parts.append(parishes.assign(_r=_name_rank(names, text), _k=1))
-    if not former.empty:
-        parts.append(former.assign(_r=_name_rank(former["_name"], text), _k=2))
-    both = pd.concat(parts, ignore_index=True)
-    both = both.sort_values(["_r", "_k"], kind="stable").drop_duplicates("code")
-    return both.head(limit)[PLACE_COLUMNS].reset_index(drop=True)
 
 
 # A former council or county (``area_code_map``: merged into a larger council, split, or given a new
@@ -648,21 +617,105 @@ def successor_notice(former: pd.DataFrame) -> str:
     return f"{head} was split between {parts}; {former['name'].iloc[0]} is shown."
 
 
-def find_former(text: str, db_path: str | Path, limit: int = 10) -> pd.DataFrame:
-    """Former councils and counties whose name (as ``area_code_map`` holds it) matches, each with the
-    current council it is now part of (``match`` = 'former'). A recoded district kept its name, so it
-    is found as the current area and not listed here."""
-    found = db.query(
-        _FORMER_SQL
-        + """ AND m.relation <> 'recoded' AND lower(m.old_name) LIKE lower(?) ESCAPE '\\'
-        ORDER BY CASE WHEN lower(m.old_name) = lower(?) THEN 0
-                      WHEN lower(m.old_name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
-                 m.old_name, a.code
-        LIMIT ?""",
-        [_like_pattern(text), text, _like_pattern(text)[1:], limit],
-        db=db_path,
+# --------------------------------------------------------------------------------------------
+# Search by name: one matching key for the text typed and the names stored
+# --------------------------------------------------------------------------------------------
+
+_DROPPED = re.compile("[.'\u2018\u2019\u02bc]")  # full stops and apostrophes (straight, curly, modifier)
+_SPACED = re.compile(r"[^\w\s]|_")  # hyphens and any other punctuation
+_SAINT = re.compile(r"\b(?:saint|st)\b")
+# equally good area matches: larger areas first
+_SEARCH_LEVEL = {"region": 0, "county": 1, "district": 2, "ward": 3}
+
+
+def _name_key(text: str) -> str:
+    """The form in which names are matched, made alike from the text typed and the names stored:
+    case-folded; full stops and apostrophes dropped; '&' as 'and'; hyphens and other punctuation as
+    spaces; the word 'saint' as 'st'; spaces collapsed. 'St. Helens', 'Saint Helens' and 'st helens'
+    all give 'st helens'; "King's Lynn" gives 'kings lynn'; 'Newcastle-under-Lyme' gives
+    'newcastle under lyme'."""
+    text = _DROPPED.sub("", text.casefold()).replace("&", " and ")
+    return _WS.sub(" ", _SAINT.sub("st", _SPACED.sub(" ", text))).strip()
+
+
+def _rank(name: str, key: str) -> int:
+    return 0 if name == key else 1 if name.startswith(key) else 2
+
+
+@dataclass(frozen=True)
+class _NameIndex:
+    """Every place the search box finds by name in one build: ``rows`` (tuples of
+    :data:`PLACE_COLUMNS`) in the order equally good matches are listed — areas (larger first),
+    then parishes, then former councils, each by name; ``keys`` the :func:`_name_key` of the name
+    each row is found by (the area's, the parish's or the former council's); ``squeezed`` the same
+    without spaces."""
+
+    rows: list[tuple]
+    keys: list[str]
+    squeezed: list[str]
+
+    def ranked(self, key: str) -> list[int]:
+        """Rows matching ``key``, best first: the whole name, then its start, then within it; then the
+        same once spaces are ignored ('hebdenroyd' finds Hebden Royd); equals in the rows' order."""
+        tight = key.replace(" ", "")
+        hits = [i for i, s in enumerate(self.squeezed) if tight in s]  # a match with spaces is one without
+        keys, squeezed = self.keys, self.squeezed
+        rank = {i: _rank(keys[i], key) if key in keys[i] else 3 + _rank(squeezed[i], tight) for i in hits}
+        return sorted(hits, key=rank.__getitem__)
+
+
+def _name_rows(con) -> pd.DataFrame:
+    """Areas, parishes and former councils as :data:`PLACE_COLUMNS` plus ``found_by`` (the name each is
+    found by), in :class:`_NameIndex` order. A recoded district kept its name, so it is found as the
+    current area and not as a former one; a former code with no name held is found by code only."""
+    areas = con.execute(_AREA_SQL).df()
+    areas = areas.assign(_lv=areas["level"].map(_SEARCH_LEVEL).fillna(4)).sort_values(
+        ["_lv", "name", "district_name"], kind="stable"
     )
-    return _formers(found).assign(_name=found["old_name"].to_numpy())
+    parishes = con.execute(_PARISH_SQL).df().sort_values(["parish_name", "district_name", "name"], kind="stable")
+    former = (
+        con.execute(_FORMER_SQL + " AND m.relation <> 'recoded' AND m.old_name IS NOT NULL")
+        .df()
+        .sort_values(["old_name", "code"], kind="stable")
+    )
+    parts = [
+        _labelled(areas, "name").assign(found_by=areas["name"].to_numpy()),
+        _parishes(parishes).assign(found_by=parishes["parish_name"].to_numpy()),
+        _formers(former)[PLACE_COLUMNS].assign(found_by=former["old_name"].to_numpy()),
+    ]
+    return pd.concat([p for p in parts if len(p)], ignore_index=True)
+
+
+@db.per_build(maxsize=2)
+def _name_index(db=None) -> db.AsIs:
+    """The build's :class:`_NameIndex`, made once per build (``db``: the database's path)."""
+    return _read_name_index(db)
+
+
+def _read_name_index(path) -> db.AsIs:
+    with db.connect(path) as con:
+        rows = _name_rows(con)
+    keys = [_name_key(n) for n in rows["found_by"]]
+    values = rows[PLACE_COLUMNS].astype(object)
+    columns = [[None if pd.isna(v) else v for v in values[c].tolist()] for c in PLACE_COLUMNS]
+    return db.AsIs(_NameIndex(list(zip(*columns)), keys, [k.replace(" ", "") for k in keys]))
+
+
+def _find_by_name(text: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
+    """Areas, parish and town councils and former councils whose name matches ``text`` once both are
+    in :func:`_name_key` form, best first (:meth:`_NameIndex.ranked`), one row per area code (an
+    area's own name before a parish or former council that opens it); none when that form of the
+    text is shorter than two characters (punctuation alone). The names are read once per build."""
+    key = _name_key(text or "")
+    if len(key) < 2:
+        return pd.DataFrame(columns=PLACE_COLUMNS)
+    index = _name_index(db=db_path).value
+    chosen: dict[str, tuple] = {}
+    for i in index.ranked(key):
+        chosen.setdefault(index.rows[i][0], index.rows[i])
+        if len(chosen) == limit:
+            break
+    return pd.DataFrame(list(chosen.values()), columns=PLACE_COLUMNS)
 
 
 def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
@@ -673,10 +726,12 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
     - a postcode → its ward (when found), district, county (two-tier areas) and region
       (``match`` = 'postcode'; ``postcode_status`` as in :func:`postcode_to_area`, and no rows
       when the postcode cannot be placed);
-    - anything else → case-insensitive name match (``match`` = 'name'): exact names first, then
-      names starting with the text, then containing it; wards are labelled with their district;
-      parish and town councils match too (``match`` = 'parish', see :func:`find_parishes`), and so do
-      former councils by the name ``area_code_map`` holds (``match`` = 'former', :func:`find_former`).
+    - anything else → name match (``match`` = 'name'), the text and the names compared in one form
+      (:func:`_name_key`: case, full stops, apostrophes, hyphens, '&'/'and' and 'St'/'Saint' do not
+      matter): exact names first, then names starting with the text, then containing it; wards are
+      labelled with their district; parish and town councils match too (``match`` = 'parish', see
+      :func:`_parishes`), and so do former councils by the name ``area_code_map`` holds
+      (``match`` = 'former'); see :func:`_find_by_name`.
     """
     text = _WS.sub(" ", query or "").strip()
     if len(text) < 2:
@@ -707,18 +762,4 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
             )
         found = found.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER), ascending=False)
         return _labelled(found, "postcode", placed["status"])
-    found = db.query(
-        _AREA_SQL
-        + """
-        WHERE lower(a.name) LIKE lower(?) ESCAPE '\\'
-        ORDER BY CASE WHEN lower(a.name) = lower(?) THEN 0
-                      WHEN lower(a.name) LIKE lower(?) ESCAPE '\\' THEN 1 ELSE 2 END,
-                 CASE a.level WHEN 'region' THEN 0 WHEN 'county' THEN 1 WHEN 'district' THEN 2
-                              WHEN 'ward' THEN 3 ELSE 4 END,
-                 a.name, d.name
-        LIMIT ?""",
-        [_like_pattern(text), text, _like_pattern(text)[1:], limit],
-        db=path,
-    )
-    named = _labelled(found, "name")
-    return _with_others(named, find_parishes(text, path, limit), find_former(text, path, limit), text, limit)
+    return _find_by_name(text, path, limit)

@@ -7,6 +7,7 @@ Real-data tests use the ONS Postcode Directory package and a geography + boundar
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -366,6 +367,106 @@ def test_find_places_finds_parishes_by_name(small_db):
     ]
 
 
+def _add_places(db: Path, areas=(), parishes=(), former=()) -> None:
+    """Areas (code, name, level, district), parishes (code, name, district, ward) and former councils
+    (code, name, now part of) added to the small database."""
+    con = duckdb.connect(str(db))
+    for code, name, level, district in areas:
+        con.execute(
+            "INSERT INTO areas (code, name, level, type, parent_code, district_code, region_code, vintage) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'test')",
+            [code, name, level, level, district or REGION, district or code, REGION],
+        )
+    for code, name, district, ward in parishes:
+        con.execute("INSERT INTO parishes VALUES (?, ?, NULL, ?, ?, NULL)", [code, name, district, district])
+        con.execute("INSERT INTO parish_wards VALUES (?, ?, ?)", [code, ward, ward])
+    for code, name, new in former:
+        con.execute("INSERT INTO area_code_map VALUES (?, ?, ?, 'district', 'merged_into', 'test')", [code, new, name])
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "typed,stored",
+    [
+        ("St Helens", "St. Helens"),
+        ("saint helens", "St. Helens"),
+        ("ST. HELENS", "St Helens"),
+        ("King's Lynn and West Norfolk", "Kings Lynn and West Norfolk"),
+        ("King\u2019s Lynn", "King's Lynn"),
+        ("newcastle under lyme", "Newcastle-under-Lyme"),
+        ("Stoke on  Trent", "Stoke-on-Trent"),
+        ("brighton & hove", "Brighton and Hove"),
+        ("Brading and Saint Helens", "Brading & St Helens"),
+        ("abbey barking", "Abbey (Barking)"),
+    ],
+)
+def test_typed_and_stored_names_have_one_matching_key(typed, stored):
+    assert places._name_key(typed) == places._name_key(stored)
+
+
+@pytest.mark.parametrize("typed,stored", [("st helens", "Stoke Helens"), ("saint", "Saintbury"), ("kings", "Kingston")])
+def test_matching_key_keeps_words_that_differ(typed, stored):
+    """'St' and 'Saint' are one form only as whole words, and a prefix stays a prefix."""
+    assert places._name_key(typed) != places._name_key(stored)
+
+
+def test_find_places_ignores_st_saint_and_punctuation(small_db):
+    """The reviewer's searches on fixture names: a council is found whichever way 'St'/'St.'/'Saint',
+    apostrophes, hyphens and '&'/'and' are typed, first among equally good matches; the stored names
+    are shown as they are; a parish and a former council are found the same way."""
+    sth, kl, ncl, bh = "E08000013", "E07000146", "E07000195", "E06000043"
+    _add_places(
+        small_db,
+        areas=[
+            (sth, "St. Helens", "district", None),
+            (kl, "Kings Lynn and West Norfolk", "district", None),
+            (ncl, "Newcastle-under-Lyme", "district", None),
+            (bh, "Brighton and Hove", "district", None),
+            ("E05000993", "St Helens", "ward", D2),
+            ("E05000994", "Brading & St Helens", "ward", D2),
+        ],
+        parishes=[("E04000009", "Weston-super-Mare", D1, W3), ("E04000010", "St Helens", D1, W1)],
+        former=[("E07000555", "St. Edmundsbury", D1)],
+    )
+    for text in ("St Helens", "st helens", "Saint Helens", "St. Helens", "saint-helens"):
+        out = places.find_places(text, db_path=small_db)
+        assert out["label"].tolist() == [
+            "St. Helens",  # the council first, under its stored name
+            "St Helens, Betaborough",
+            "St Helens (parish) — Central ward, Alphaton",
+            "Brading & St Helens, Betaborough",
+        ], text
+    for text, code in [
+        ("King's Lynn", kl),
+        ("King\u2019s lynn", kl),
+        ("newcastle under lyme", ncl),
+        ("Newcastle-Under-Lyme", ncl),
+        ("brighton & hove", bh),
+        ("BRIGHTON AND HOVE", bh),
+    ]:
+        assert places.find_places(text, db_path=small_db)["code"].tolist() == [code], text
+    weston = places.find_places("weston super mare", db_path=small_db)
+    assert weston[["code", "match"]].values.tolist() == [[W3, "parish"]]
+    former = places.find_places("Saint Edmundsbury", db_path=small_db)
+    assert former[["code", "match"]].values.tolist() == [[D1, "former"]]
+    assert places.find_places("westonsupermare", db_path=small_db)["code"].tolist() == [W3]  # spaces left out
+
+
+def test_find_places_sees_a_new_build(small_db):
+    """Names are read once per build: a new build published at the same path is searched afresh."""
+    assert places.find_places("Weston", db_path=small_db).empty
+    nxt = small_db.with_name("next.duckdb")
+    shutil.copyfile(small_db, nxt)
+    _add_places(nxt, parishes=[("E04000009", "Weston-super-Mare", D1, W3)])
+    os.replace(nxt, small_db)
+    assert places.find_places("Weston", db_path=small_db)["code"].tolist() == [W3]
+
+
+@pytest.mark.parametrize("text", ["..", "'-'", "& ", "x."])
+def test_find_places_punctuation_alone_finds_nothing(small_db, text):
+    assert places.find_places(text, db_path=small_db).empty
+
+
 @pytest.mark.parametrize("text", ["'; DROP TABLE areas; --", "%", "%%", "_%_", "Central' OR '1'='1", "x"])
 def test_find_places_user_text_is_never_sql(small_db, text):
     assert places.find_places(text, db_path=small_db).empty
@@ -498,6 +599,33 @@ def test_find_places_real_parish(geo_db):
         "Hebden Royd (parish) — Calder ward, Calderdale",
         "Hebden Royd (parish) — Luddendenfoot ward, Calderdale",
     ]
+
+
+def test_find_places_real_councils_however_punctuated(geo_db):
+    """The reviewer's searches on the real build: the council (or town) typed the ordinary way comes
+    first, whatever 'St'/'St.'/'Saint', apostrophes, hyphens or '&' ONS's stored name has (ONS codes:
+    St. Helens E08000013, St Albans E07000240, King's Lynn and West Norfolk E07000146, Newcastle-under-
+    Lyme E07000195, Stratford-on-Avon E07000221, Brighton and Hove E06000043, Stoke-on-Trent E06000021)."""
+    expected = {
+        "St Helens": "E08000013",
+        "st helens": "E08000013",
+        "Saint Helens": "E08000013",
+        "St. Albans": "E07000240",
+        "saint albans": "E07000240",
+        "King's Lynn": "E07000146",
+        "newcastle under lyme": "E07000195",
+        "stratford on avon": "E07000221",
+        "brighton & hove": "E06000043",
+        "Stoke on Trent": "E06000021",
+    }
+    for text, code in expected.items():
+        first = places.find_places(text, db_path=geo_db).iloc[0]
+        assert first[["code", "level", "match"]].tolist() == [code, "district", "name"], text
+    # Weston-super-Mare is a town council (parish) in North Somerset (E06000024)
+    weston = places.find_places("weston super mare", db_path=geo_db).iloc[0]
+    assert weston["match"] == "parish" and weston["district_code"] == "E06000024"
+    assert weston["label"].startswith("Weston-super-Mare (parish)")
+    assert set(places.find_places("hebdenroyd", db_path=geo_db)["code"]) == {"E05001372", "E05001377"}
 
 
 def _same_as_table(found, table: pd.DataFrame, keys: list[str]) -> None:
