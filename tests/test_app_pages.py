@@ -536,6 +536,23 @@ def test_my_area_finds_a_parish_and_says_which(app):
     assert any("Parish found: Hebden Royd (parish) — Calder ward, Calderdale" in i.value for i in at.info)
 
 
+def test_my_area_search_finds_the_council_however_st_and_punctuation_are_typed(app):
+    """Review: 'Saint Helens' and "King's Lynn" found nothing and 'St Helens' offered wards but not
+    the council (ONS: St. Helens E08000013, Kings Lynn and West Norfolk E07000146)."""
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    for text, code, label in [
+        ("Saint Helens", "E08000013", "St. Helens"),
+        ("St Helens", "E08000013", "St. Helens"),
+        ("King's Lynn", "E07000146", "Kings Lynn and West Norfolk"),
+    ]:
+        at.text_input(key="ma_search").set_value(text).run()
+        assert not any("nothing in England matches" in i.value for i in at.info), text
+        pick = at.selectbox(key="ma_pick")
+        assert pick.options[0] == label, text  # the council first, as ONS names it
+        pick.set_value(code).run()
+        assert not at.exception and at.query_params["area"] == code, text
+
+
 def test_my_area_search_offers_the_successor_of_an_abolished_council(app):
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
     at.text_input(key="ma_search").set_value("Allerdale").run()
