@@ -367,11 +367,15 @@ m4.caption(f"across {report.areas_judged:,} {plural}")
 notes = [
     f"**{report.ward_coverage_text()}** (December 2023 wards: a grant given for a whole district, or placed in a "
     "ward redrawn since, has no current ward)",
-    f"{rd['grants_unplaced']:,} grants ({charts.fmt(rd['amount_unplaced'], 0, '£')}) are not placed in any "
-    "English district (outside England, or no usable location)",
+    f"{charts.counted(rd['grants_unplaced'], 'grant')} ({charts.fmt(rd['amount_unplaced'], 0, '£')}) "
+    f"{'is' if rd['grants_unplaced'] == 1 else 'are'} not placed in any English district (outside England, or no "
+    "usable location)",
 ]
 if report.grants_without_gbp:
-    notes.append(f"{report.grants_without_gbp:,} grants are not in pounds: counted, but not in £ figures")
+    k = report.grants_without_gbp
+    notes.append(
+        f"{charts.counted(k, 'grant')} {'is' if k == 1 else 'are'} not in pounds: counted, but not in £ figures"
+    )
 if report.districts_wards_not_judged:
     k = report.districts_wards_not_judged
     notes.append(
@@ -442,8 +446,8 @@ else:
 ui.coverage(report.areas_judged, len(report.by_area), plural)
 if report.head_offices is not None and len(report.head_offices):
     st.warning(
-        f"Money recorded at registered offices? {len(report.head_offices)} district"
-        f"{'s' if len(report.head_offices) > 1 else ''} get far more per resident by recipient address than "
+        f"Money recorded at registered offices? {charts.counted(len(report.head_offices), 'district')} "
+        f"{'gets' if len(report.head_offices) == 1 else 'get'} far more per resident by recipient address than "
         "the districts reached typically do (at least "
         f"{funders.HEAD_OFFICE_RATIO:.0f}× the median, and at least {funders.HEAD_OFFICE_SHARE:.0%} of the "
         "money): "
@@ -493,7 +497,8 @@ with right:
     na = report.need_attrs
     if na.get("areas_without_decile"):
         st.caption(
-            f"{na['areas_without_decile']:,} {plural} have no deprivation decile "
+            f"{charts.counted(na['areas_without_decile'], plural[:-1])} "
+            f"{'has' if na['areas_without_decile'] == 1 else 'have'} no deprivation decile "
             f"({charts.fmt(na['amount_without_decile'], 0, '£')} placed there) and are left out."
         )
 
@@ -506,7 +511,7 @@ st.caption(
     f"or below the lower quartile of all {plural} judged ({charts.fmt(ca.get('threshold'), 2, '£')} per resident), "
     "ranked with unfunded areas first, then the most deprived. "
     + (
-        f"{ca['areas_not_judged']:,} {plural} without a decile or population cannot be judged."
+        f"{charts.counted(ca['areas_not_judged'], plural[:-1])} without a decile or population cannot be judged. "
         if ca.get("areas_not_judged")
         else ""
     )

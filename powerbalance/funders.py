@@ -949,6 +949,14 @@ def effort_scatter(report: SpreadReport) -> tuple[go.Figure, str]:
 _EFFORT_HOVER = "%{text}<br>enabler ratio %{x:.2f}<br>£%{y:,.2f} per resident<extra></extra>"
 
 
+def per_resident(value: float) -> str:
+    """£ per resident as the scatter's hover writes it (two decimals), so a district that got money
+    never reads '£0': below a penny it reads 'under £0.01'."""
+    if value == value and 0 < value < 0.005:
+        return "under £0.01"
+    return charts.fmt(value, 2, "£")
+
+
 def _add_effort_points(fig: go.Figure, rest: pd.DataFrame, hot: pd.DataFrame) -> None:
     """Districts as blue dots; cold spots as larger orange stars (found without colour)."""
     fig.add_trace(
@@ -988,7 +996,7 @@ def _effort_y_range(d: pd.DataFrame) -> tuple[list[float] | None, pd.DataFrame]:
 
 
 def _name_off_scale(fig: go.Figure, off: pd.DataFrame) -> None:
-    names = ", ".join(f"{r['name']} £{r['amount_per_head']:,.0f}" for _, r in off.head(4).iterrows())
+    names = ", ".join(f"{n} {per_resident(v)}" for n, v in zip(off["name"].head(4), off["amount_per_head"].head(4)))
     fig.add_annotation(
         text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""),
         xref="paper",
@@ -1015,9 +1023,7 @@ def _effort_alt(d: pd.DataFrame, hot: pd.DataFrame, off: pd.DataFrame, n_all: in
         listed = ", ".join(hot["name"].head(8)) + ("…" if len(hot) > 8 else "")
         alt += f"{len(hot)} cold spot{'s are' if len(hot) > 1 else ' is'} marked as orange stars: {listed}. "
     if len(off):
-        beyond = ", ".join(
-            f"{r['name']} ({charts.fmt(r['amount_per_head'], 0, '£')} per resident)" for _, r in off.iterrows()
-        )
+        beyond = ", ".join(f"{n} ({per_resident(v)} per resident)" for n, v in zip(off["name"], off["amount_per_head"]))
         alt += f"{len(off)} beyond the top of the y axis: {beyond}. "
     if n_all > len(d):
         k = n_all - len(d)

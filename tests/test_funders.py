@@ -707,3 +707,25 @@ def test_effort_scatter_counts_the_districts_it_leaves_out_in_words(real_db):
             assert alt.endswith(f"{left_out:,} districts lack one of the two values and are not drawn."), alt
         seen.add(left_out == 1)
     assert True in seen  # the real data has a year with exactly one district left out
+
+
+# =============================================================================================
+# Review findings: grants not in pounds (I), periods in the downloaded tables (H), small sums (M)
+# =============================================================================================
+
+
+def test_effort_scatter_writes_small_sums_per_resident_in_pence(real_db):
+    """Review M: districts off the top of the y axis were named '£0' (whole pounds) though they got money
+    and the axis ran to £0.17: they read to the penny, as the hover does (Walcot Foundation, 2017)."""
+    report = funders.spread_from_db("published", ["Walcot Foundation"], [2017], [], "district", "2017-18", db=real_db)
+    fig, alt = funders.effort_scatter(report)
+    top = fig.layout.yaxis.range[1]
+    drawn = report.by_area.dropna(subset=["enabler_ratio", "amount_per_head"])
+    off = drawn[drawn["amount_per_head"] > top].sort_values("amount_per_head", ascending=False)
+    assert len(off) > 4 and (off["amount_per_head"] < 0.5).any()  # the case seen: money under 50p per resident
+    note = fig.layout.annotations[0].text
+    for name, value in zip(off["name"], off["amount_per_head"]):
+        assert f"{name} (£{value:,.2f} per resident)" in alt
+    for name, value in zip(off["name"].head(4), off["amount_per_head"].head(4)):
+        assert f"{name} £{value:,.2f}" in note
+    assert note.endswith("…")
