@@ -376,6 +376,8 @@ if report.grants_without_gbp:
     notes.append(
         f"{charts.counted(k, 'grant')} {'is' if k == 1 else 'are'} not in pounds: counted, but not in £ figures"
     )
+if report.without_gbp_text(plural):
+    notes.append(report.without_gbp_text(plural))
 if report.districts_wards_not_judged:
     k = report.districts_wards_not_judged
     notes.append(
@@ -416,7 +418,7 @@ table_config = {
     "council_index": st.column_config.NumberColumn(f"council index {effort}", format="%.1f"),
     "council_rank": st.column_config.NumberColumn("council rank", format="%d"),
     "council_n_in_group": st.column_config.NumberColumn("of", format="%d"),
-    "note": st.column_config.TextColumn("note (head offices; none recorded)"),
+    "note": st.column_config.TextColumn("note (head offices; none recorded; not in pounds)"),
 }
 if url is not None:
     fig, alt = ui.figure(
@@ -437,9 +439,10 @@ if url is not None:
         data=table,
         name=f"Grants by {plural[:-1]} {selection}",
         column_config=table_config,
-        help="Darker blue = more. Grey = no data: a ward that cannot be judged, or no population for a per-head "
-        "figure. A district or ward with nothing from these funders reads “none recorded in this file”: "
-        "the file lists no grant there, which is not proof that nothing was given.",
+        help="Darker blue = more. Grey = no data: a ward that cannot be judged, an area whose grants are all not "
+        "in pounds (£ unknown), or no population for a per-head figure. A district or ward with nothing from "
+        "these funders reads “none recorded in this file”: the file lists no grant there, which is not proof that "
+        "nothing was given.",
     )
 else:
     ui.table(table, f"Grants by {plural[:-1]} {selection}", "fu_table", column_config=table_config)
@@ -515,6 +518,7 @@ st.caption(
         if ca.get("areas_not_judged")
         else ""
     )
+    + (f"{report.without_gbp_text(plural)}." if report.without_gbp_text(plural) else "")
 )
 if cold.empty:
     ui.no_data(f"no high-need {plural[:-1]} is among the least funded for this selection.")

@@ -248,6 +248,7 @@ def upload_cells(
     )
     out["grants"] = out["grants"].astype("int64")
     out["grants_without_gbp"] = out["grants_without_gbp"].astype("int64")
+    out["amount_gbp"] = out["amount_gbp"].mask(out["grants_without_gbp"] >= out["grants"])  # no £: unknown
     for c in ("district_code", "ward_code"):
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out[CELL_COLUMNS]
@@ -346,14 +347,20 @@ def council_effort(period: str, weights: dict | None = None, db=None) -> pd.Data
 
 
 def money_by_area(cells: pd.DataFrame, areas: pd.DataFrame, area_col: str) -> pd.DataFrame:
-    """:func:`spread.amount_by_area` for cells: every area of ``areas`` with the grants and £
-    placed in it (0 where the selection gave nothing — a real zero). Cells not placed in an
-    area of ``areas`` are left out here and counted by :func:`cell_reach`."""
+    """:func:`spread.amount_by_area` for cells: every area of ``areas`` with the grants, the £ and
+    the grants not in pounds placed in it. £0 where the selection gave nothing (a real zero); NaN
+    where every grant there is not in pounds (the £ amount is unknown, never £0). Cells not
+    placed in an area of ``areas`` are left out here and counted by :func:`cell_reach`."""
     placed = cells[cells[area_col].notna()]
-    totals = placed.groupby(area_col).agg(grants=("grants", "sum"), amount_gbp=("amount_gbp", "sum"))
+    totals = placed.groupby(area_col).agg(
+        grants=("grants", "sum"), amount_gbp=("amount_gbp", "sum"), grants_without_gbp=("grants_without_gbp", "sum")
+    )
+    totals["amount_gbp"] = totals["amount_gbp"].mask(totals["grants_without_gbp"] >= totals["grants"])
     out = areas.merge(totals, how="left", left_on="code", right_index=True)
+    nothing = out["grants"].isna()
     out["grants"] = out["grants"].fillna(0).astype("int64")
-    out["amount_gbp"] = out["amount_gbp"].fillna(0.0).astype(float)
+    out["grants_without_gbp"] = out["grants_without_gbp"].fillna(0).astype("int64")
+    out["amount_gbp"] = out["amount_gbp"].astype(float).mask(nothing, 0.0)
     return out
 
 
@@ -405,7 +412,7 @@ class SpreadReport:
     wards_total: int
     wards_judged: int
     districts_wards_not_judged: int
-    by_area: pd.DataFrame  # every area of the level; NaN money = not judged (wards)
+    by_area: pd.DataFrame  # every area of the level; NaN money = not judged (wards) or £ unknown
     gini: float
     lorenz: pd.DataFrame
     need: pd.DataFrame
@@ -414,10 +421,23 @@ class SpreadReport:
     cold_attrs: dict
     judgement: pd.DataFrame
     head_offices: pd.DataFrame | None = None  # districts flagged (head_office_flags)
+    #: areas (otherwise judged) whose grants are all not in pounds: £ unknown, left out of every measure
+    areas_without_gbp: int = 0
 
     @property
     def areas_judged(self) -> int:
         return int(self.by_area["amount_gbp"].notna().sum())
+
+    def without_gbp_text(self, areas: str) -> str | None:
+        """What happens to the areas whose grants are all not in pounds (None when there is none)."""
+        k = self.areas_without_gbp
+        if not k:
+            return None
+        noun = charts.counted(k, areas.rstrip("s"), areas)
+        return (
+            f"{noun} whose grants are all not in pounds {'has' if k == 1 else 'have'} no £ figure: shown as no "
+            "data, never £0, and not judged (left out of the concentration, need alignment and cold spots)"
+        )
 
     def ward_coverage_text(self) -> str:
         """The statement required beside every ward figure."""
@@ -446,7 +466,10 @@ def spread_report(
     ``context``: :func:`area_context` of ``level``; ``effort``: :func:`council_effort` (joined on
     each area's district, so a ward shows its district council's effort); ``geo``:
     :func:`geography` (every district and ward, for reach and the ward judgement); ``scope``
-    (:data:`SCOPES`): the areas compared — district reach is always over all of England."""
+    (:data:`SCOPES`): the areas compared — district reach is always over all of England.
+    An area whose grants are all not in pounds has an unknown £ amount: it is left out of the
+    Gini, Lorenz curve, need alignment and cold spots like a ward that cannot be judged, and
+    counted in ``areas_without_gbp``."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
     if scope not in SCOPES:
@@ -462,8 +485,11 @@ def spread_report(
     judged_wards = wards.loc[wards["district_code"].map(judged_district).fillna(False).astype(bool), "code"]
 
     by_area = money_by_area(cells, context, "district_code" if level == "district" else "ward_code")
+    without_gbp = by_area["amount_gbp"].isna()  # every grant there is not in pounds
     if level == "ward":
-        by_area.loc[~by_area["code"].isin(set(judged_wards)), ["grants", "amount_gbp"]] = np.nan
+        not_judged = ~by_area["code"].isin(set(judged_wards))
+        by_area.loc[not_judged, ["grants", "amount_gbp", "grants_without_gbp"]] = np.nan
+        without_gbp &= ~not_judged
     by_area["amount_per_head"] = by_area["amount_gbp"] / by_area["population"].where(by_area["population"] > 0)
     if effort is not None:
         by_area = by_area.merge(effort, on="district_code", how="left")
@@ -504,6 +530,7 @@ def spread_report(
         cold_attrs=dict(cold.attrs),
         judgement=judgement,
         head_offices=offices,
+        areas_without_gbp=int(without_gbp.sum()),
     )
 
 
@@ -546,12 +573,30 @@ def head_office_note(row) -> str:
 
 def area_notes(by_area: pd.DataFrame, offices: pd.DataFrame, level: str) -> pd.Series:
     """Per area: the head-office flag (a ward shows its district's), 'none recorded in this file'
-    where the selection has no grant there, else empty."""
+    where the selection has no grant there, and what grants not in pounds do to its £ figures
+    (:func:`not_in_pounds_note`); else empty."""
     flags = {r.code: head_office_note(r) for r in offices.itertuples()}
     key = by_area["code"] if level == "district" else by_area["district_code"]
     note = key.map(flags)
     empty = by_area["grants"].eq(0) & note.isna()
-    return note.where(~empty, NONE_RECORDED).astype(object).where(lambda x: x.notna(), None)
+    note = note.where(~empty, NONE_RECORDED)
+    money = [not_in_pounds_note(n, k) for n, k in zip(by_area["grants"], by_area["grants_without_gbp"])]
+    both = ["; ".join(t for t in (a, b) if isinstance(t, str)) or None for a, b in zip(note, money, strict=True)]
+    return pd.Series(both, index=by_area.index, dtype=object)
+
+
+def not_in_pounds_note(grants, without_gbp) -> str | None:
+    """What an area's grants not in pounds do to its £ figures: all of them → the £ amount is
+    unknown (no data, not judged); some → the £ figures count only the others. None otherwise."""
+    if not without_gbp or without_gbp != without_gbp:
+        return None
+    k = int(without_gbp)
+    if k >= grants:
+        return (
+            f"{'its only grant is' if k == 1 else f'all {k:,} grants are'} not in pounds: £ amount unknown, not judged"
+        )
+    rest = int(grants) - k
+    return f"{charts.counted(k, 'grant')} not in pounds: £ figures count only the other {charts.counted(rest, 'grant')}"
 
 
 def spread_from_db(
@@ -633,7 +678,11 @@ def area_table(report: SpreadReport) -> pd.DataFrame:
     df = report.by_area[[c for c in cols if c in report.by_area.columns]]
     if report.level == "district":
         df = df.drop(columns="district_name")
-    return df.sort_values(["amount_gbp", "code"], ascending=[False, True], na_position="last", ignore_index=True)
+    reached = df["grants"].gt(0).rename("_reached")  # areas with grants first, those of unknown £ last among them
+    order = pd.concat([df, reached], axis=1).sort_values(
+        ["_reached", "amount_gbp", "code"], ascending=[False, False, True], na_position="last"
+    )
+    return df.loc[order.index].reset_index(drop=True)
 
 
 def cold_table(report: SpreadReport) -> pd.DataFrame:

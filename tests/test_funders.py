@@ -714,6 +714,85 @@ def test_effort_scatter_counts_the_districts_it_leaves_out_in_words(real_db):
 # =============================================================================================
 
 
+HARTLEPOOL = "E06000001"  # decile 1; the fixture has no grant there
+
+
+def upload_with_one_euro_grant() -> bytes:
+    """The upload fixture plus one grant in euros, placed by its beneficiary code in Hartlepool."""
+    rows = fixture_rows()
+    extra = dict(rows[0])
+    extra.update(
+        {
+            "Identifier": "360G-fixture-euro",
+            "Currency": "EUR",
+            "Amount Awarded": "5000",
+            "Recipient Org:Postal Code": "",
+            "Beneficiary Location:Geographic Code": HARTLEPOOL,
+            "Beneficiary Location:Geographic Code Type": "UA",
+        }
+    )
+    lines = [",".join(rows[0].keys())] + [
+        ",".join(f'"{v}"' if "," in v else v for v in r.values()) for r in [*rows, extra]
+    ]
+    return "\n".join(lines).encode()
+
+
+def test_a_district_whose_grants_are_all_not_in_pounds_is_unknown_never_a_cold_spot(app, real_db):
+    """Review I: Hartlepool's only grant is in euros. Its £ is unknown — blank, left out of the Gini, the
+    Lorenz curve, need alignment and cold spots, counted as not judged — never £0 and 'unfunded'."""
+    at = open_page(app, {"data": "upload", "level": "district"})
+    at.file_uploader(key="fu_file").upload("euro.csv", upload_with_one_euro_grant(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    open_data_tables(at)
+    table = frame_with(at, "code", "note", "amount_gbp", "grants").set_index("code")
+    assert table.loc[HARTLEPOOL, "grants"] == 1
+    assert np.isnan(table.loc[HARTLEPOOL, "amount_gbp"]) and np.isnan(table.loc[HARTLEPOOL, "amount_per_head"])
+    assert "not in pounds" in table.loc[HARTLEPOOL, "note"]
+    z, missing = the_map(at)
+    assert HARTLEPOOL in missing and HARTLEPOOL not in z  # drawn as no data
+    cold = frame_with(at, "rank", "code", "imd_decile")
+    assert HARTLEPOOL not in set(cold["code"])
+    # the measures run over the districts with a known £ amount only (the fixture's grants: all in £)
+    known = table[table.index != HARTLEPOOL]["amount_gbp"]
+    assert metric(at, "Concentration (Gini)") == f"{gini_pairs(known):.2f}"
+    assert "across 295 districts" in text(at) and "Based on 295 of 296 districts" in text(at)
+    curve = frame_with(at, "share_of_areas", "share_of_amount")
+    assert len(curve) == 295 + 1
+    need = frame_with(at, "decile", "share_of_amount", "share_of_population")
+    with_decile = table[table.index != HARTLEPOOL]["imd_decile"].notna().sum()
+    assert need["areas"].sum() == with_decile
+    # said on the page, in the notes and beside the cold spots
+    assert "1 grant is not in pounds: counted, but not in £ figures" in text(at)
+    said = "1 district whose grants are all not in pounds has no £ figure"
+    assert text(at).count(said) == 2
+
+
+def test_an_area_with_some_grants_not_in_pounds_keeps_its_pounds_and_says_so():
+    """Review I, mixed: a district's £ counts its grants in pounds and its note says how many are not;
+    a district with only grants not in pounds has no £ (an upload's cells and the COVID-19 table's alike)."""
+    cells = pd.DataFrame(
+        {
+            "district_code": ["D1", "D1", "D2", "D3"],
+            "ward_code": None,
+            "grants": [2, 1, 3, 1],
+            "amount_gbp": [500.0, np.nan, np.nan, 20.0],
+            "grants_without_gbp": [0, 1, 3, 0],
+        }
+    )
+    areas = pd.DataFrame({"code": ["D1", "D2", "D3", "D4"]})
+    money = funders.money_by_area(cells, areas, "district_code").set_index("code")
+    assert money.loc["D1", "amount_gbp"] == 500 and money.loc["D1", "grants"] == 3
+    assert np.isnan(money.loc["D2", "amount_gbp"]) and money.loc["D2", "grants"] == 3
+    assert money.loc["D4", "amount_gbp"] == 0 and money.loc["D4", "grants"] == 0  # nothing there: a real zero
+    notes = funders.area_notes(money.reset_index(), pd.DataFrame(columns=["code"]), "district")
+    assert notes.tolist() == [
+        "1 grant not in pounds: £ figures count only the other 2 grants",
+        "all 3 grants are not in pounds: £ amount unknown, not judged",
+        None,
+        funders.NONE_RECORDED,
+    ]
+
+
 def test_effort_scatter_writes_small_sums_per_resident_in_pence(real_db):
     """Review M: districts off the top of the y axis were named '£0' (whole pounds) though they got money
     and the axis ran to £0.17: they read to the penny, as the hover does (Walcot Foundation, 2017)."""
