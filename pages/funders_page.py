@@ -409,14 +409,18 @@ if bounds is None and scope == "reached":
 url = ui.geo_url(level)
 table = from_report(funders.area_table)
 table_config = {
+    "award_years": st.column_config.TextColumn("award years"),
     "amount_gbp": st.column_config.NumberColumn("£ awarded", format="localized"),
     "population": st.column_config.NumberColumn("population", format="localized"),
+    "population_year": st.column_config.TextColumn("population year"),
+    "imd_edition": st.column_config.TextColumn("deprivation edition"),
+    "effort_period": st.column_config.TextColumn("council effort year"),
     "grants": st.column_config.NumberColumn("grants", format="localized"),
     "amount_per_head": st.column_config.NumberColumn("£ per resident", format="£%.2f"),
     "imd_decile": st.column_config.NumberColumn("deprivation decile (1 = most deprived)", format="%d"),
     "enabler_ratio": st.column_config.NumberColumn(f"council enabler ratio {effort}", format="%.2f"),
     "council_index": st.column_config.NumberColumn(f"council index {effort}", format="%.1f"),
-    "council_rank": st.column_config.NumberColumn("council rank", format="%d"),
+    "council_rank": st.column_config.NumberColumn(f"council rank {effort}", format="%d"),
     "council_n_in_group": st.column_config.NumberColumn("of", format="%d"),
     "note": st.column_config.TextColumn("note (head offices; none recorded; not in pounds)"),
 }
@@ -529,7 +533,20 @@ else:
 if level == "district" and effort:
     st.subheader(f"Funding beside council effort, {effort}")
     fig, alt = from_report(funders.effort_scatter)
-    scatter_data = table[["code", "name", "amount_per_head", "enabler_ratio", "council_index", "imd_decile"]]
+    scatter_data = table[
+        [
+            "code",
+            "name",
+            "award_years",
+            "amount_per_head",
+            "population_year",
+            "effort_period",
+            "enabler_ratio",
+            "council_index",
+            "imd_decile",
+            "imd_edition",
+        ]
+    ]
     ui.chart(
         fig,
         alt,

@@ -273,8 +273,9 @@ def _empty_cells() -> pd.DataFrame:
 
 
 def area_context(level: str, db=None) -> pd.DataFrame:
-    """Every current area of a level with its district, deprivation decile (IoD 2025, 1 = most
-    deprived), IMD score and population (latest period of each; NULL stays NULL)."""
+    """Every current area of a level with its district, deprivation decile (1 = most deprived) and
+    its IoD edition ('IoD 2025'), IMD score, and population with its year (latest period of each;
+    NULL stays NULL)."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; choose from {list(LEVELS)}")
     return _db.query(
@@ -285,8 +286,8 @@ def area_context(level: str, db=None) -> pd.DataFrame:
             WHERE v.indicator_id IN (?, ?, ?)
             QUALIFY row_number() OVER (PARTITION BY v.area_code, v.indicator_id ORDER BY v.period DESC) = 1)
         SELECT a.code, a.name, a.district_code, d.name AS district_name,
-               dec.value AS imd_decile, sc.value AS imd_score, pop.value AS population,
-               pop.period AS population_year
+               dec.value AS imd_decile, 'IoD ' || dec.period AS imd_edition, sc.value AS imd_score,
+               pop.value AS population, pop.period AS population_year
         FROM areas a
         LEFT JOIN areas d ON d.code = a.district_code
         LEFT JOIN latest dec ON dec.area_code = a.code AND dec.indicator_id = ?
@@ -317,7 +318,8 @@ def default_effort_period(years: Sequence[int], periods: Sequence[str]) -> str |
 def council_effort(period: str, weights: dict | None = None, db=None) -> pd.DataFrame:
     """District councils' effort in one financial year (place lens): district_code,
     enabler_ratio (community £ per £100 of council spending), council_index (0–100),
-    council_rank (1 = most enabling), council_n_in_group, council_group. NaN where missing."""
+    council_rank (1 = most enabling), council_n_in_group, council_group, and effort_period (the
+    financial year of these figures, named in every table beside them). NaN where missing."""
     ix = _index.compute_index("district", period, weights, "place", None, db)
     ratio = _db.query(
         """SELECT v.area_code, v.value AS enabler_ratio FROM indicator_values v
@@ -336,8 +338,17 @@ def council_effort(period: str, weights: dict | None = None, db=None) -> pd.Data
             "group": "council_group",
         }
     )
+    out["effort_period"] = period
     return out[
-        ["district_code", "enabler_ratio", "council_index", "council_rank", "council_n_in_group", "council_group"]
+        [
+            "district_code",
+            "effort_period",
+            "enabler_ratio",
+            "council_index",
+            "council_rank",
+            "council_n_in_group",
+            "council_group",
+        ]
     ]
 
 
@@ -460,13 +471,15 @@ def spread_report(
     level: str,
     geo: pd.DataFrame,
     scope: str = "england",
+    award_years: Sequence[int] = (),
 ) -> SpreadReport:
     """Reach, Gini, Lorenz, need alignment and cold spots for one selection.
 
     ``context``: :func:`area_context` of ``level``; ``effort``: :func:`council_effort` (joined on
     each area's district, so a ward shows its district council's effort); ``geo``:
     :func:`geography` (every district and ward, for reach and the ward judgement); ``scope``
-    (:data:`SCOPES`): the areas compared — district reach is always over all of England.
+    (:data:`SCOPES`): the areas compared — district reach is always over all of England;
+    ``award_years``: the selection's award years, named beside its money in the tables.
     An area whose grants are all not in pounds has an unknown £ amount: it is left out of the
     Gini, Lorenz curve, need alignment and cold spots like a ward that cannot be judged, and
     counted in ``areas_without_gbp``."""
@@ -491,6 +504,7 @@ def spread_report(
         by_area.loc[not_judged, ["grants", "amount_gbp", "grants_without_gbp"]] = np.nan
         without_gbp &= ~not_judged
     by_area["amount_per_head"] = by_area["amount_gbp"] / by_area["population"].where(by_area["population"] > 0)
+    by_area.insert(by_area.columns.get_loc("grants"), "award_years", years_text(award_years))
     if effort is not None:
         by_area = by_area.merge(effort, on="district_code", how="left")
     judged = by_area[by_area["amount_gbp"].notna()]
@@ -506,6 +520,7 @@ def spread_report(
     )
     need["share_of_population"] = need_pop["share_of_weight"].to_numpy()
     need["ratio_to_population"] = need_pop["ratio"].to_numpy()
+    need = _with_periods(need, judged)
     cold = spread.cold_spots(judged, IMD_DECILE, population_col="population")
     offices = head_office_flags(cells, context if level == "district" else _district_context(context, geo))
     by_area["note"] = area_notes(by_area, offices, level)
@@ -523,7 +538,7 @@ def spread_report(
         districts_wards_not_judged=int((~judgement["wards_judged"]).sum()),
         by_area=by_area,
         gini=spread.gini(judged["amount_gbp"]),
-        lorenz=spread.lorenz(judged["amount_gbp"]),
+        lorenz=spread.lorenz(judged["amount_gbp"]).assign(award_years=years_text(award_years)),
         need=need,
         need_attrs=dict(need.attrs),
         cold=cold,
@@ -532,6 +547,30 @@ def spread_report(
         head_offices=offices,
         areas_without_gbp=int(without_gbp.sum()),
     )
+
+
+def years_text(years: Sequence[int]) -> str | None:
+    """Award years as the tables name them: '2014, 2015' (None when none was given)."""
+    return ", ".join(str(int(y)) for y in sorted(set(years))) or None
+
+
+def _periods_of(values: pd.Series) -> str | None:
+    """The period(s) of a column's figures as one text: '2021', or '2019, 2021' when they differ."""
+    found = sorted({str(v) for v in values.dropna()})
+    return ", ".join(found) or None
+
+
+def _with_periods(need: pd.DataFrame, judged: pd.DataFrame) -> pd.DataFrame:
+    """The need table with the period of each of its figures: award years of the money, the
+    population's year and the deprivation (IoD) edition of the areas judged."""
+    out = need.assign(
+        imd_edition=_periods_of(judged["imd_edition"]) if "imd_edition" in judged else None,
+        population_year=_periods_of(judged["population_year"]) if "population_year" in judged else None,
+    )
+    if "award_years" in judged:
+        out.insert(out.columns.get_loc("areas") + 1, "award_years", _periods_of(judged["award_years"]))
+    out.attrs = dict(need.attrs)
+    return out
 
 
 def _district_context(context: pd.DataFrame, geo: pd.DataFrame) -> pd.DataFrame:
@@ -624,6 +663,7 @@ def spread_from_db(
         level,
         geography(db),
         scope,
+        years,
     )
 
 
@@ -640,7 +680,8 @@ def spread_from_upload(
 ) -> SpreadReport:
     """The Programme spread view for an uploaded file (context, effort and geography come from
     the database — cached by the page —; the grants never go there)."""
-    return spread_report(upload_cells(placed, funders, years, programmes), context, effort, level, geo, scope)
+    cells = upload_cells(placed, funders, years, programmes)
+    return spread_report(cells, context, effort, level, geo, scope, years)
 
 
 def map_values(report: SpreadReport, measure: str, district: str | None = None) -> pd.DataFrame:
@@ -659,16 +700,22 @@ def map_values(report: SpreadReport, measure: str, district: str | None = None) 
 
 
 def area_table(report: SpreadReport) -> pd.DataFrame:
-    """The by-area table shown beside the map: money, need and council effort side by side."""
+    """The by-area table shown beside the map: money, need and council effort side by side, each
+    with its period in a column of its own (award years, population year, IoD edition, effort
+    year), so a downloaded file names them as the screen does."""
     cols = [
         "code",
         "name",
         "district_name",
+        "award_years",
         "grants",
         "amount_gbp",
         "population",
+        "population_year",
         "amount_per_head",
         "imd_decile",
+        "imd_edition",
+        "effort_period",
         "enabler_ratio",
         "council_index",
         "council_rank",
@@ -686,17 +733,22 @@ def area_table(report: SpreadReport) -> pd.DataFrame:
 
 
 def cold_table(report: SpreadReport) -> pd.DataFrame:
-    """Cold spots, ranked (rank 1 = coldest), with the council effort beside them."""
+    """Cold spots, ranked (rank 1 = coldest), with the council effort beside them (and each
+    figure's period in a column, as in :func:`area_table`)."""
     cols = [
         "rank",
         "code",
         "name",
         "district_name",
         "imd_decile",
+        "imd_edition",
         "population",
+        "population_year",
+        "award_years",
         "grants",
         "amount_gbp",
         "amount_per_head",
+        "effort_period",
         "enabler_ratio",
         "council_index",
         "council_rank",

@@ -713,7 +713,6 @@ def test_effort_scatter_counts_the_districts_it_leaves_out_in_words(real_db):
 # Review findings: grants not in pounds (I), periods in the downloaded tables (H), small sums (M)
 # =============================================================================================
 
-
 HARTLEPOOL = "E06000001"  # decile 1; the fixture has no grant there
 
 
@@ -791,6 +790,46 @@ def test_an_area_with_some_grants_not_in_pounds_keeps_its_pounds_and_says_so():
         None,
         funders.NONE_RECORDED,
     ]
+
+
+def test_every_downloaded_table_names_the_period_of_its_figures(app, real_db):
+    """Review H: the area and cold-spot tables (shown = downloaded) carried the council's 2017-18 figures
+    with no year in a file named for the award years. Each figure with a period has it in a column: award
+    years, population year, IoD edition, council effort year — the values the database holds."""
+    at = open_page(app, {"data": "published", "funder": "Sport England", "years": "2014,2015", "effort": "2013-14"})
+    open_data_tables(at)
+    periods = sql(
+        real_db,
+        """SELECT indicator_id, min(period) AS p FROM indicator_values v JOIN areas a ON a.code = v.area_code
+           WHERE a.level = 'district' AND indicator_id IN ('population', 'imd_decile') GROUP BY 1""",
+    ).set_index("indicator_id")["p"]
+    needs = {
+        "grants": "award_years",
+        "amount_gbp": "award_years",
+        "amount_per_head": "award_years",
+        "population": "population_year",
+        "imd_decile": "imd_edition",
+        "enabler_ratio": "effort_period",
+        "council_index": "effort_period",
+        "council_rank": "effort_period",
+        "share_of_amount": "award_years",
+        "share_of_population": "population_year",
+    }
+    expected = {
+        "award_years": "2014, 2015",
+        "population_year": periods["population"],
+        "imd_edition": f"IoD {periods['imd_decile']}",
+        "effort_period": "2013-14",
+    }
+    tables = [d.value for d in at.dataframe if {"code"} <= set(d.value.columns) or "decile" in d.value.columns]
+    assert len(tables) >= 4  # the area table, the cold spots, the scatter's data, need alignment
+    for df in tables:
+        for col, period in needs.items():
+            if col in df.columns:
+                assert period in df.columns, (col, list(df.columns))
+                assert set(df[period].dropna()) == {expected[period]}, (period, set(df[period]))
+    lorenz = frame_with(at, "share_of_areas", "share_of_amount")
+    assert set(lorenz["award_years"]) == {"2014, 2015"}
 
 
 def test_effort_scatter_writes_small_sums_per_resident_in_pence(real_db):
