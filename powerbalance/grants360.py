@@ -686,15 +686,21 @@ SYMBOL_CURRENCIES = {
 }
 
 
-_DMY_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
+#: d/m/yyyy (or m/d/yyyy) text, optionally followed by a time of day as Excel and grant systems
+#: write a date-time cell ("01/04/2023 09:30", "4/1/2023 9:30:00 AM"); the time is dropped, as
+#: for an ISO date-time. Groups 1, 3, 4: the parts; group "time": the time, if any.
+_DMY_DATE = re.compile(
+    r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})"
+    r"(?P<time>(?:T| +)\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?(?: ?[AaPp]\.?[Mm]\.?)?)?$"
+)
 DATE_COLUMNS = ["Award Date", "Planned Dates:Start Date", "Planned Dates:End Date"]
 _ORDER_TEXT = {"dmy": "day/month/year (the UK way)", "mdy": "month/day/year (the US way)"}
 
 
 def _parse_date(value: Any, order: str | None = "dmy") -> tuple[dt.date | None, str | None]:
-    """ISO date or date-time, a spreadsheet date cell, or d/m/yyyy text read in ``order``
-    ('dmy' or 'mdy', as found for the whole column by :func:`date_order`) → (date, None); else
-    (None, reason)."""
+    """ISO date or date-time, a spreadsheet date cell, or d/m/yyyy text (a time of day after it
+    is dropped, as for an ISO date-time) read in ``order`` ('dmy' or 'mdy', as found for the whole
+    column by :func:`date_order`) → (date, None); else (None, reason)."""
     if isinstance(value, dt.datetime):
         return value.date(), None
     if isinstance(value, dt.date):
@@ -742,6 +748,7 @@ class _DateStyle:
     first: _Record | None  # first record with a d/m/yyyy text date
     count: int
     ambiguous: bool  # no day (or month) above 12 anywhere in the column
+    timed: int = 0  # how many of them have a time of day after the date (dropped)
 
 
 def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateStyle]:
@@ -756,7 +763,8 @@ def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateSt
     for key, found in texts.items():
         order, why = date_order(v for _, v in found)
         ambiguous = not any(int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12 for _, v in found)
-        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous)
+        timed = sum(1 for _, v in found if _DMY_DATE.match(v).group("time"))
+        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous, timed)
     return styles
 
 
@@ -766,10 +774,12 @@ def _date_style_problem(sheet: str | None, col: str, style: _DateStyle) -> Probl
     example = rec.values.get(col).strip()
     how = _ORDER_TEXT[style.order]
     note = " (no day above 12, so read the UK way)" if style.ambiguous and style.order == "dmy" else ""
+    if style.timed:
+        note += f"; the time of day after the date ({_rows(style.timed)}) is dropped"
     return Problem(
         "warning",
         "date_format",
-        f"{col} is written {how}, e.g. {example!r}, in {style.count:,} rows, "
+        f"{col} is written {how}, e.g. {example!r}, in {_rows(style.count)}, "
         f"not YYYY-MM-DD as the 360Giving standard asks; read as {how}{note}",
         sheet,
         rec.row,
@@ -777,6 +787,10 @@ def _date_style_problem(sheet: str | None, col: str, style: _DateStyle) -> Probl
         _text(rec.values.get("Identifier")),
         rec.where.get(col),
     )
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
 
 
 def _charity_number_ok(num: str) -> bool:

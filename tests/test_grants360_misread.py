@@ -1,0 +1,79 @@
+"""360Giving uploads that were misread: UK date-times, messages on refused rows, row numbers in the
+problems download, near-miss hints, files whose content is not what their name says, and a single
+beneficiaryLocation object in JSON. Every file is made here by hand (csv text, openpyxl, json), so
+the expected figures are the file's own.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from powerbalance.grants360 import read_360giving
+from tests.helpers import GRANT_COLUMNS
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def grant(n: int, award_date: str = "2023-04-01", **cells: str) -> list[str]:
+    """One grant row under GRANT_COLUMNS; ``cells`` overrides columns by title (spaces for ':')."""
+    row = dict(
+        zip(
+            GRANT_COLUMNS,
+            [f"360G-m-{n}", "t", "d", "GBP", str(100 * n), award_date, "GB-CHC-1136547", "Org", "GB-CHC-299963", "F"],
+        )
+    )
+    row.update({k.replace("_", " "): v for k, v in cells.items()})
+    return [row[c] for c in GRANT_COLUMNS]
+
+
+def csv_bytes(rows: list[list[str]], header: list[str] = GRANT_COLUMNS) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    return buf.getvalue().encode()
+
+
+def workbook(sheets: dict[str, list[list]]) -> bytes:
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# G: d/m/y dates followed by a time of day
+# --------------------------------------------------------------------------------------------
+
+DATE_TIMES = ["01/04/2023 09:30", "24/07/2014 00:00", "3/8/2014 9:30:00 AM", "02/01/2023 13:45:10"]
+THE_DATES = [dt.date(2023, 4, 1), dt.date(2014, 7, 24), dt.date(2014, 8, 3), dt.date(2023, 1, 2)]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx_text"])
+def test_uk_dates_with_a_time_of_day_are_read_as_the_date(kind):
+    rows = [grant(n, d) for n, d in enumerate(DATE_TIMES, start=1)]
+    if kind == "csv":
+        gf = read_360giving(csv_bytes(rows), "times.csv", today=TODAY)
+    else:
+        gf = read_360giving(workbook({"Grants": [GRANT_COLUMNS, *rows]}), "times.xlsx", today=TODAY)
+    assert not gf.errors
+    assert list(gf.grants["award_date"]) == THE_DATES
+    [fmt] = [p for p in gf.problems if p.check == "date_format"]
+    assert (fmt.column, fmt.row, fmt.cell) == ("Award Date", 2, "F2")
+    assert "day/month/year" in fmt.message and "'01/04/2023 09:30'" in fmt.message
+    assert "in 4 rows" in fmt.message and "time of day after the date (4 rows) is dropped" in fmt.message
+
+
+def test_a_uk_date_time_that_does_not_exist_or_is_not_a_time_is_still_refused():
+    rows = [grant(1, "31/02/2023 10:00"), grant(2, "01/04/2023 soon"), grant(3, "01/04/2023")]
+    gf = read_360giving(csv_bytes(rows), "bad_times.csv", today=TODAY)
+    assert [(p.row, p.check) for p in gf.errors] == [(2, "impossible_date"), (3, "malformed_date")]
+    assert list(gf.grants["grant_id"]) == ["360G-m-3"]
