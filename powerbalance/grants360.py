@@ -196,7 +196,8 @@ class GrantsFile:
     def problems_frame(self) -> pd.DataFrame:
         """Problems as a table for display (one line per problem, located)."""
         cols = ["severity", "check", "message", "sheet", "row", "column", "cell", "grant_id"]
-        return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.problems], columns=cols)
+        frame = pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.problems], columns=cols)
+        return frame.astype({"row": "Int64"})  # whole numbers even when a file-level problem has none
 
     def problem_groups(self) -> pd.DataFrame:
         """Problems grouped: one line per severity, check, sheet and column (:func:`group_problems`)."""
@@ -230,7 +231,7 @@ def group_problems(problems: pd.DataFrame) -> pd.DataFrame:
 
 def row_ranges(rows: Iterable[Any], limit: int = 12) -> str:
     """Row numbers as ranges: [2, 3, 4, 5, 9] → '2–5, 9'; more than ``limit`` ranges end '… (+N more)'."""
-    nums = sorted({int(r) for r in rows if r is not None and r == r})
+    nums = sorted({int(r) for r in rows if r is not None and not pd.isna(r)})
     spans: list[list[int]] = []
     for n in nums:
         if spans and n == spans[-1][1] + 1:
@@ -1063,17 +1064,19 @@ def _check_planned_dates(row: _Row) -> None:
 
 
 def _check_required_fields(row: _Row) -> str | None:
-    """Fields the standard requires but the money does not need (warnings); the recipient id."""
+    """Fields the standard requires but the money does not need (warnings); the recipient id.
+    The message states the row's fate: the checks that refuse a row (identifier, amount,
+    currency, award date) run before this one, and none after it does."""
+    fate = "row not loaded for its errors" if row.bad else "row still loaded"
     for col in SCHEMA_REQUIRED_COLUMNS:
         if _blank(row.get(col)):
-            row.add("warning", "required", f"{col} is required by the 360Giving standard (row still loaded)", col)
+            row.add("warning", "required", f"{col} is required by the 360Giving standard ({fate})", col)
     recipient_id = _text(row.get("Recipient Org:Identifier"))
     if recipient_id is None and _blank(row.get("Recipient Ind:Identifier")):
         row.add(
             "warning",
             "required",
-            "Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the "
-            "360Giving standard (row still loaded)",
+            f"Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the 360Giving standard ({fate})",
             "Recipient Org:Identifier",
         )
     if row.get("_extra_recipients"):

@@ -77,3 +77,35 @@ def test_a_uk_date_time_that_does_not_exist_or_is_not_a_time_is_still_refused():
     gf = read_360giving(csv_bytes(rows), "bad_times.csv", today=TODAY)
     assert [(p.row, p.check) for p in gf.errors] == [(2, "impossible_date"), (3, "malformed_date")]
     assert list(gf.grants["grant_id"]) == ["360G-m-3"]
+
+
+# --------------------------------------------------------------------------------------------
+# J: messages on refused rows; whole row numbers in the problems table
+# --------------------------------------------------------------------------------------------
+
+
+def test_required_field_warnings_state_the_rows_real_fate():
+    total = ["Total", "", "", "", "300", "", "", "", "", ""]  # a Total row: only Identifier and Amount
+    no_title = grant(2, Title="")
+    gf = read_360giving(csv_bytes([grant(1), no_title, total]), "total.csv", today=TODAY)
+    assert list(gf.grants["row"]) == [2, 3]  # the Total row (line 4) is not loaded
+    on_total = [p for p in gf.problems if p.row == 4]
+    assert {p.column for p in on_total if p.severity == "error"} == {"Currency", "Award Date"}
+    required = [p for p in on_total if p.severity == "warning" and p.check == "required"]
+    assert len(required) == 5
+    assert all("row not loaded" in p.message and "still loaded" not in p.message for p in required)
+    [title] = [p for p in gf.problems if p.row == 3]
+    assert title.column == "Title" and "(row still loaded)" in title.message
+
+
+def test_problem_rows_are_whole_numbers_when_a_sheet_is_skipped():
+    data = workbook({"Notes": [["Our grants"]], "Grants": [GRANT_COLUMNS, grant(1), grant(2, Amount_Awarded="abc")]})
+    gf = read_360giving(data, "notes.xlsx", today=TODAY)
+    frame = gf.problems_frame()
+    assert str(frame["row"].dtype) == "Int64"
+    assert frame["row"].isna().sum() == 1  # the sheet_skipped warning has no row
+    lines = frame.to_csv(index=False).splitlines()
+    [bad] = [line for line in lines if "amount_not_number" in line]
+    assert ",Grants,3,Amount Awarded,E3," in bad
+    groups = gf.problem_groups()
+    assert groups.loc[groups["check"] == "amount_not_number", "rows"].tolist() == ["3"]
