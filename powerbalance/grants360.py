@@ -458,22 +458,51 @@ def missing_columns(titles: Iterable[str]) -> list[str]:
 
 def near_misses(headers: Iterable[Any], wanted: Iterable[str]) -> list[str]:
     """Headings that look like a wanted column but are not its standard title, as
-    'heading → Title' (e.g. 'Award date:Start date → Award Date', 'Amount → Amount Awarded')."""
+    'heading → Title' (e.g. 'Award date:Start date → Award Date', 'Amount → Amount Awarded',
+    'Date Awarded → Award Date', 'Grant ID → Identifier'), in heading order. Each heading and each
+    wanted title is offered at most once, best matches first (:func:`_near_miss_score`)."""
+    wanted = list(wanted)
+    raws = [" ".join(str(h or "").split()) for h in headers]
+    raws = [r for r in raws if r and canonical_title(r) not in _TITLE_BY_KEY.values()]
+    scores = {(i, j): _near_miss_score(r, w) for i, r in enumerate(raws) for j, w in enumerate(wanted)}
+    chosen: dict[int, int] = {}
+    for i, j in sorted((k for k, v in scores.items() if v), key=lambda k: -scores[k]):
+        if i not in chosen and j not in chosen.values():
+            chosen[i] = j
+    return [f"{raws[i]} → {wanted[j]}" for i, j in sorted(chosen.items())]
+
+
+def _near_miss_score(heading: str, title: str) -> float:
+    """How much a heading looks like a standard title: 1 for the same letters or the same words
+    in another order or tense ('Date Awarded', 'Grant ID' for Identifier), 0.9 when one holds the
+    other ('Amount' → 'Amount Awarded'), else the letters' similarity if at least 0.75; 0: no."""
 
     def key(text: str) -> str:
         return re.sub(r"[^a-z0-9]", "", text.casefold())
 
-    out = []
-    for h in headers:
-        raw = " ".join(str(h or "").split())
-        if not raw or canonical_title(raw) in _TITLE_BY_KEY.values():
-            continue
-        for w in wanted:
-            a, b = key(raw), key(w)
-            if a and (b in a or a in b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.75):
-                out.append(f"{raw} → {w}")
-                break
-    return out
+    def words(text: str) -> set[str]:
+        out = set()
+        for w in re.findall(r"[a-z0-9]+", text.casefold()):
+            w = _WORD_SYNONYMS.get(w, w)
+            for end in ("ed", "s"):
+                if w.endswith(end) and len(w) > len(end) + 3 and not w.endswith("ss"):
+                    w = w[: -len(end)]
+            out.add(w)
+        return out - {"grant"}  # every column of a grants file is the grant's
+
+    a, b = key(heading), key(title)
+    if not a:
+        return 0.0
+    if a == b or (words(heading) and words(heading) == words(title)):
+        return 1.0
+    if b in a or a in b:
+        return 0.9
+    ratio = difflib.SequenceMatcher(None, a, b).ratio()
+    return ratio if ratio >= 0.75 else 0.0
+
+
+#: Words funders use for a standard title's word (near misses only).
+_WORD_SYNONYMS = {"id": "identifier"}
 
 
 def missing_columns_message(headers: list[Any]) -> str:

@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from powerbalance.grants360 import read_360giving
+from powerbalance.grants360 import GrantsFileError, near_misses, read_360giving
 from tests.helpers import GRANT_COLUMNS
 
 TODAY = dt.date(2026, 11, 23)
@@ -109,3 +109,26 @@ def test_problem_rows_are_whole_numbers_when_a_sheet_is_skipped():
     assert ",Grants,3,Amount Awarded,E3," in bad
     groups = gf.problem_groups()
     assert groups.loc[groups["check"] == "amount_not_number", "rows"].tolist() == ["3"]
+
+
+# --------------------------------------------------------------------------------------------
+# K: near misses
+# --------------------------------------------------------------------------------------------
+
+
+def test_near_misses_offer_each_title_its_best_heading_once():
+    wanted = ["Identifier", "Amount Awarded", "Award Date"]
+    found = near_misses(["Grant ID", "Title", "Amount Awarded (£)", "Date Awarded", "Currency"], wanted)
+    assert found == ["Grant ID → Identifier", "Amount Awarded (£) → Amount Awarded", "Date Awarded → Award Date"]
+    # two headings look like one title: only the better one is offered
+    assert near_misses(["Amount", "Amount Awarded (£)"], ["Amount Awarded"]) == ["Amount Awarded (£) → Amount Awarded"]
+
+
+def test_a_file_with_its_own_headings_is_told_the_right_renames():
+    header = ["Grant ID", "Title", "Description", "Currency", "Amount Awarded (£)", "Date Awarded", *GRANT_COLUMNS[6:]]
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(csv_bytes([grant(1)], header), "own.csv")
+    assert (
+        "(near misses: Grant ID → Identifier; Amount Awarded (£) → Amount Awarded; Date Awarded → Award Date)"
+        in exc.value.message
+    )
