@@ -284,7 +284,7 @@ def read_360giving(
     fmt = _detect_format(data, filename)
     problems: list[Problem] = []
     if fmt == "json":
-        records = _json_records(_decode(data, filename, problems), filename, max_rows)
+        records = _json_records(_decode(data, filename, problems), filename, max_rows, problems)
         sheets = [SheetSummary("grants", rows_read=len(records))]
     elif fmt == "csv":
         records, sheets = _csv_records(_decode(data, filename, problems), filename, max_rows, problems)
@@ -359,7 +359,7 @@ def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, 
         )
 
 
-def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
+def _json_records(text: str, filename: str, max_rows: int, problems: list[Problem] | None = None) -> list[_Record]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -400,9 +400,7 @@ def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
                         ind[sub],
                         f"{base}/recipientIndividual/{sub}",
                     )
-        for n, loc in enumerate(grant.get("beneficiaryLocation") or []):
-            if not isinstance(loc, dict):
-                continue
+        for n, loc in enumerate(_beneficiary_locations(grant, i, problems)):
             infix = "" if n == 0 else f"{n}:"
             for sub, title in _LOCATION_PROPS.items():
                 if sub in loc:
@@ -410,6 +408,35 @@ def _json_records(text: str, filename: str, max_rows: int) -> list[_Record]:
                     values[key], where[key] = loc[sub], f"{base}/beneficiaryLocation/{n}/{sub}"
         out.append(_Record(i + 1, values, where, "grants"))
     return out
+
+
+def _beneficiary_locations(grant: dict, i: int, problems: list[Problem] | None) -> list[dict]:
+    """A grant's beneficiaryLocation list. A single object where the standard has a list is read
+    as a list of one (as for the other lists); anything else that is not a location object is
+    reported as a located warning (the ``i``-th grant, 0-based), never dropped silently."""
+    locs = grant.get("beneficiaryLocation")
+    if locs is None:
+        return []
+    if isinstance(locs, dict):
+        return [locs]
+    items = locs if isinstance(locs, list) else [locs]
+    for n, loc in enumerate(items):
+        if not isinstance(loc, dict) and problems is not None:
+            path = f"grants/{i}/beneficiaryLocation" + (f"/{n}" if isinstance(locs, list) else "")
+            problems.append(
+                Problem(
+                    "warning",
+                    "malformed_location",
+                    f"beneficiaryLocation {loc!r} is not a location object (geoCode, geoCodeType, name); "
+                    "not used to place the grant",
+                    "grants",
+                    i + 1,
+                    "Beneficiary Location:Geographic Code",
+                    _text(grant.get("id")),
+                    path,
+                )
+            )
+    return [loc if isinstance(loc, dict) else {} for loc in items]
 
 
 def canonical_title(header: Any) -> str:

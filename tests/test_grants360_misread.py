@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 
@@ -132,3 +133,36 @@ def test_a_file_with_its_own_headings_is_told_the_right_renames():
         "(near misses: Grant ID → Identifier; Amount Awarded (£) → Amount Awarded; Date Awarded → Award Date)"
         in exc.value.message
     )
+
+
+# --------------------------------------------------------------------------------------------
+# N: JSON beneficiaryLocation as a single object
+# --------------------------------------------------------------------------------------------
+
+
+def json_grant(n: int, location) -> dict:
+    return {
+        "id": f"360G-j-{n}",
+        "title": "t",
+        "description": "d",
+        "currency": "GBP",
+        "amountAwarded": 100 * n,
+        "awardDate": "2023-04-01",
+        "recipientOrganization": [{"id": "GB-CHC-1136547", "name": "Org"}],
+        "fundingOrganization": [{"id": "GB-CHC-299963", "name": "F"}],
+        "beneficiaryLocation": location,
+    }
+
+
+def test_a_single_beneficiary_location_object_is_read_and_other_shapes_are_reported():
+    leeds = {"geoCode": "E08000035", "geoCodeType": "LAD", "name": "Leeds"}
+    grants = [json_grant(1, leeds), json_grant(2, [leeds]), json_grant(3, "Leeds"), json_grant(4, ["E08000035"])]
+    gf = read_360giving(json.dumps({"grants": grants}).encode(), "locations.json", today=TODAY)
+    codes = gf.grants.set_index("grant_id")["beneficiary_codes"]
+    assert codes.notna().to_dict() == {"360G-j-1": True, "360G-j-2": True, "360G-j-3": False, "360G-j-4": False}
+    assert set(codes.dropna()) == {"E08000035"}
+    found = [(p.severity, p.row, p.grant_id, p.cell) for p in gf.problems if p.check == "malformed_location"]
+    assert found == [
+        ("warning", 3, "360G-j-3", "grants/2/beneficiaryLocation"),
+        ("warning", 4, "360G-j-4", "grants/3/beneficiaryLocation/0"),
+    ]
