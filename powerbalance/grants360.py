@@ -281,8 +281,8 @@ def read_360giving(
         filename = filename or "upload"
     if not data.strip():
         raise GrantsFileError("file is empty", filename)
-    fmt = _detect_format(data, filename)
     problems: list[Problem] = []
+    fmt = _detect_format(data, filename, problems)
     if fmt == "json":
         records = _json_records(_decode(data, filename, problems), filename, max_rows, problems)
         sheets = [SheetSummary("grants", rows_read=len(records))]
@@ -298,20 +298,76 @@ def read_360giving(
     return GrantsFile(filename, fmt, first, len(records), frame, problems, sheets)
 
 
-def _detect_format(data: bytes, filename: str) -> str:
-    """Spreadsheet by its signature (a workbook saved as '.csv' happens); else by extension; else sniffed."""
-    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return "spreadsheet"
+def _detect_format(data: bytes, filename: str, problems: list[Problem]) -> str:
+    """The format to read: a workbook by its signature (a workbook saved as '.csv' happens), else
+    by extension, else sniffed. Content that contradicts its name is read as what it is, with a
+    ``file_format`` warning saying so (text under a spreadsheet name is read as CSV, as a
+    workbook under a '.csv' name is read as a workbook); content that is neither a workbook nor
+    text we can read (an HTML or XML page saved as '.xls', a PDF, other bytes) is refused with
+    what it is and what to do."""
     ext = Path(filename).suffix.lower()
-    if ext == ".json":
-        return "json"
-    if ext == ".csv":
-        return "csv"
-    if ext in SPREADSHEET_EXTS:
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        if ext and ext not in SPREADSHEET_EXTS:
+            fix = "give it its workbook extension (.xlsx, .xls or .ods)"
+            problems.append(_misnamed(filename, "a spreadsheet workbook", "a spreadsheet", fix))
         return "spreadsheet"
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
-        return "json"
-    return "csv"
+    looks_json = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    if ext in SPREADSHEET_EXTS:
+        _refuse_unreadable(data, filename, ext)
+        fmt = "json" if looks_json else "csv"
+        fix = f"rename it to .{fmt}" + (", or open it in Excel and Save As .xlsx" if fmt == "csv" else "")
+        problems.append(_misnamed(filename, f"a text ({fmt.upper()}) file", fmt.upper(), fix))
+        return fmt
+    if ext in (".json", ".csv"):
+        return ext[1:]
+    return "json" if looks_json else "csv"
+
+
+def _misnamed(filename: str, what: str, read_as: str, fix: str) -> Problem:
+    """The warning for a file whose content is not what its name says, and how to avoid it."""
+    return Problem(
+        "warning",
+        "file_format",
+        f"file {filename} is {what}, though its name ends {Path(filename).suffix}; read as {read_as} — "
+        f"{fix} to avoid this warning",
+    )
+
+
+def _refuse_unreadable(data: bytes, filename: str, ext: str) -> None:
+    """Raise for content under a spreadsheet name that is neither a workbook nor text: say what
+    it is and what to do. Text (UTF-8, Windows-1252 or UTF-16 with its mark) passes."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    advice = "open it in Excel (or the program that made it), Save As Excel Workbook (.xlsx) or CSV, and upload that"
+    if head.startswith(b"<") and any(tag in head for tag in (b"<html", b"<table", b"<!doctype html")):
+        what = f"an HTML web page (a table saved with a {ext} name, as some grant systems export), not a workbook"
+    elif head.startswith(b"<"):
+        xml_sheet = b"urn:schemas-microsoft-com:office:spreadsheet" in head
+        what = ("an XML Spreadsheet 2003 file" if xml_sheet else "an XML file") + ", not a workbook"
+    elif head.startswith(b"%pdf"):
+        what, advice = "a PDF document", "upload the spreadsheet or CSV file the PDF was made from"
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" not in data[:4096]:
+        return
+    else:
+        what = "neither an .xlsx, .xls or .ods workbook nor text"
+    raise GrantsFileError(f"cannot open as a spreadsheet: the file is {what}; {advice}", filename)
+
+
+def _open_workbook(data: bytes, filename: str):
+    """The calamine workbook of a file with a workbook's signature; one that will not open is
+    refused saying what it is and what to do, not with calamine's words alone."""
+    try:
+        return open_workbook(data, filename, GrantsFileError)
+    except GrantsFileError:
+        if data[:1] == b"\xd0":
+            kind, e_g = "an old-style Excel (.xls)", "a password-protected workbook or another Office document"
+        else:
+            kind, e_g = "a ZIP (.xlsx or .ods)", "a .zip of other files"
+        raise GrantsFileError(
+            f"cannot open as a spreadsheet: the file starts like {kind} file but is damaged or is not a "
+            f"workbook (e.g. {e_g}); open it in Excel (or the program that made it), save it again as "
+            ".xlsx or CSV, and upload that",
+            filename,
+        ) from None
 
 
 def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
@@ -653,7 +709,7 @@ def _spreadsheet_records(
     """Every sheet whose heading row (within its first 20 rows) has the essential columns; each
     other sheet is named with why it was skipped. No sheet with them: one error naming, per
     sheet, the columns it lacks and its near misses."""
-    wb = open_workbook(data, filename, GrantsFileError)
+    wb = _open_workbook(data, filename)
     records: list[_Record] = []
     sheets: list[SheetSummary] = []
     for name in wb.sheet_names:

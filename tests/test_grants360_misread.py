@@ -136,6 +136,53 @@ def test_a_file_with_its_own_headings_is_told_the_right_renames():
 
 
 # --------------------------------------------------------------------------------------------
+# L: content that is not what its name says
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_csv_named_xlsx_is_read_as_csv_with_a_warning_saying_so():
+    data = csv_bytes([grant(1), grant(2)])
+    gf = read_360giving(data, "grants.xlsx", today=TODAY)
+    same = read_360giving(data, "grants.csv", today=TODAY)
+    assert gf.format == "csv" and list(gf.grants["grant_id"]) == list(same.grants["grant_id"])
+    assert gf.grants["amount_gbp"].sum() == 300
+    [w] = [p for p in gf.problems if p.check == "file_format"]
+    assert w.severity == "warning"
+    assert "grants.xlsx is a text (CSV) file" in w.message and "rename it to .csv" in w.message
+    assert not [p for p in same.problems if p.check == "file_format"]
+
+
+def test_a_workbook_named_csv_is_read_as_a_workbook_with_a_warning_saying_so():
+    gf = read_360giving(workbook({"Grants": [GRANT_COLUMNS, grant(1)]}), "grants.csv", today=TODAY)
+    assert gf.format == "spreadsheet" and len(gf.grants) == 1
+    [w] = [p for p in gf.problems if p.check == "file_format"]
+    assert "grants.csv is a spreadsheet workbook" in w.message
+
+
+@pytest.mark.parametrize(
+    "data,name,what",
+    [
+        (b"<html><body><table><tr><th>Identifier</th></tr></table></body></html>", "export.xls", "an HTML web page"),
+        (
+            b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "export.xls",
+            "an XML Spreadsheet 2003 file",
+        ),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "grants.xlsx", "a PDF document"),
+        (b"\x00\x01\x02\x03binary\x00junk", "grants.ods", "neither an .xlsx, .xls or .ods workbook nor text"),
+        (b"PK\x03\x04 not really a zip", "grants.xlsx", "starts like a ZIP (.xlsx or .ods) file but is damaged"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "grants.xls", "starts like an old-style Excel (.xls) file"),
+    ],
+)
+def test_a_file_that_is_not_a_workbook_is_refused_saying_what_it_is_and_what_to_do(data, name, what):
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(data, name)
+    assert exc.value.file == name
+    assert what in exc.value.message and "Cannot detect" not in exc.value.message
+    assert exc.value.message.endswith(("and upload that", "upload the spreadsheet or CSV file the PDF was made from"))
+
+
+# --------------------------------------------------------------------------------------------
 # N: JSON beneficiaryLocation as a single object
 # --------------------------------------------------------------------------------------------
 
