@@ -128,6 +128,8 @@ _BENEFICIARY_CODE = re.compile(r"^Beneficiary Location(?::(\d+))?:Geographic Cod
 _INDEX_SEGMENT = re.compile(r":0(?=:)")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+#: The only place a comma may stand in an amount: between thousands ('1,500', '12,000.50').
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _ORG_ID = re.compile(r"^[A-Za-z]{2}-[A-Za-z0-9]+-\S+$")
 _COMPANY_NO = re.compile(r"^\w{8}$")
 SPREADSHEET_EXTS = {".xlsx", ".xls", ".ods"}
@@ -769,12 +771,17 @@ def _text(value: Any) -> str | None:
 def _parse_amount(value: Any) -> tuple[float | None, str | None]:
     """(number, currency symbol written with it): a number, or a string holding one (thousands
     commas allowed; one currency sign before or after it, e.g. '£9,500', '-£50', '9500 €').
-    The number is None when the text is not a number."""
+    The number is None when the text is not a number — also when a comma is not a thousands
+    separator ('1.500,00', '2,50', '1,5000'): such an amount is never guessed."""
     if isinstance(value, bool):
         return None, None
     if isinstance(value, (int, float)):
         return (None if value != value else float(value)), None
-    symbol, s = _currency_symbol((_text(value) or "").replace(",", ""))
+    symbol, s = _currency_symbol(_text(value) or "")
+    if "," in s:
+        if not _THOUSANDS.match(s):
+            return None, symbol
+        s = s.replace(",", "")
     return (float(s) if _NUMBER.match(s) else None), symbol
 
 
@@ -1071,7 +1078,12 @@ def _check_amount(row: _Row) -> float | None:
         row.add(
             "error",
             "amount_not_number",
-            f"Amount Awarded {row.get('Amount Awarded')!r} is not a number",
+            f"Amount Awarded {row.get('Amount Awarded')!r} is not a number"
+            + (
+                " (a comma may only separate thousands, as in 1,500.00; no amount is guessed)"
+                if "," in str(row.get("Amount Awarded"))
+                else ""
+            ),
             "Amount Awarded",
         )
     elif symbol is not None and not _symbol_fits(symbol, _currency_code(row)):

@@ -334,6 +334,20 @@ def test_amounts_written_in_pounds_are_read_and_other_currency_signs_are_not():
     assert not any(p.check == "amount_not_number" for p in gf.problems)
 
 
+def test_a_comma_that_is_not_a_thousands_separator_is_an_error_never_another_amount():
+    """'1.500,00' (a continental Excel's £1,500) was read as £1.50 and '10,00' as £1,000. A comma
+    may only separate thousands; anything else is a located amount_not_number error, the row not
+    loaded, so no amount is invented."""
+    bad = ["1.500,00", "10,00", "2,50", "1,5000", "£1,000,00", ",500", "1,00,000"]
+    good = ["1,500.00", "£12,345", "999", "1,000,000.5"]
+    gf = read_360giving(amounts_csv([("GBP", a) for a in bad + good]), filename="commas.csv", today=TODAY)
+    errors = [(p.row, p.check, p.cell) for p in gf.problems if p.severity == "error"]
+    assert errors == [(n, "amount_not_number", f"E{n}") for n in range(2, 2 + len(bad))]
+    assert all("comma may only separate thousands" in p.message for p in gf.errors)
+    loaded = gf.grants.set_index("row")["amount_gbp"]
+    assert loaded.to_dict() == {2 + len(bad) + i: float(a.strip("£").replace(",", "")) for i, a in enumerate(good)}
+
+
 def test_wrong_encoding_is_read_with_a_located_warning():
     gf = read_360giving(FIX / "cp1252.csv", today=TODAY)
     enc = [p for p in gf.problems if p.check == "encoding"]
