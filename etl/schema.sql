@@ -151,7 +151,7 @@ CREATE TABLE grants (
     ward_code          VARCHAR,          -- Dec 2023 ward
     district_code      VARCHAR,          -- current district
     placed_by          VARCHAR,          -- beneficiary_lsoa | beneficiary_ward | beneficiary_district |
-                                         -- recipient_postcode | NULL (not placed)
+                                         -- recipient_postcode | recipient_location | NULL (not placed)
     "row"              BIGINT
 );
 

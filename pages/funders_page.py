@@ -176,8 +176,9 @@ if dataset == "upload":
             upload.placement,
             f"Placement of {upload.filename}",
             "fu_placement",
-            caption="Beneficiary location codes first, then the recipient's postcode; grants that cannot be "
-            "placed are counted, never dropped.",
+            caption="Beneficiary location codes first (beneficiary_…), then the recipient's address: its postcode "
+            "(recipient_postcode), else the recipient organisation's own location codes (recipient_location). "
+            "Grants that cannot be placed are counted, never dropped; the download names the location used.",
         )
         st.download_button(
             "Each grant: where it was placed and which location was used (CSV)",
@@ -352,7 +353,8 @@ m3.metric(
     "95% of the selection's grants are placed in current wards, or that got no grant at all.",
 )
 m3.caption(
-    "this file places no grant in a current ward (no ward or LSOA codes, and no postcode found in a ward)"
+    "this file places no grant in a current ward: none of its location codes or postcodes gives a December 2023 "
+    "ward (each grant's reason is under How your grants were placed)"
     if no_wards
     else f"of the {rw['areas_total']:,} wards that can be judged "
     f"({funders.percent(rw['share_reached'])}); {report.wards_total:,} wards compared"

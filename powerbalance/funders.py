@@ -73,6 +73,8 @@ CELL_COLUMNS = ["district_code", "ward_code", "grants", "amount_gbp", "grants_wi
 #: reached, and at least HEAD_OFFICE_SHARE of all the selection's placed money (docs/funders.md).
 HEAD_OFFICE_RATIO = 20.0
 HEAD_OFFICE_SHARE = 0.02
+#: Placement rules that place a grant at the recipient's address (its postcode or its own location codes).
+BY_RECIPIENT_ADDRESS = ("recipient_postcode", "recipient_location")
 NONE_RECORDED = "none recorded in this file"
 
 
@@ -203,7 +205,8 @@ def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequen
         """
         SELECT district_code, ward_code, count(*) AS grants, sum(amount_gbp) AS amount_gbp,
                count(*) - count(amount_gbp) AS grants_without_gbp,
-               coalesce(sum(amount_gbp) FILTER (WHERE placed_by = 'recipient_postcode'), 0) AS amount_by_address
+               coalesce(sum(amount_gbp) FILTER (WHERE placed_by IN ('recipient_postcode', 'recipient_location')), 0)
+                   AS amount_by_address
         FROM grants
         WHERE list_contains(?::VARCHAR[], coalesce(funder_name, funder_id))
           AND list_contains(?::INTEGER[], year(award_date))
@@ -226,7 +229,7 @@ def upload_cells(
     if sel.empty:
         return _empty_cells()
     keys = sel[["district_code", "ward_code"]].astype(object)
-    by_address = sel["amount_gbp"].where(sel["placed_by"] == "recipient_postcode", 0.0).fillna(0.0)
+    by_address = sel["amount_gbp"].where(sel["placed_by"].isin(BY_RECIPIENT_ADDRESS), 0.0).fillna(0.0)
     g = pd.DataFrame(
         {
             "district_code": keys["district_code"],
@@ -834,10 +837,17 @@ def analyse_upload(
 
 def placed_grants_table(placed: pd.DataFrame) -> pd.DataFrame:
     """Per grant: where it was placed and from which location — the beneficiary location codes
-    when they placed it, else the recipient's postcode — or why it was not placed."""
-    by_benef = placed["placed_by"].fillna("").str.startswith("beneficiary")
+    when they placed it, else the recipient's postcode or the recipient organisation's location
+    codes — or why it was not placed."""
+    rule = placed["placed_by"].fillna("")
     used = placed["beneficiary_codes"].where(
-        by_benef, placed["recipient_postcode"].where(placed["placed_by"] == "recipient_postcode")
+        rule.str.startswith("beneficiary"),
+        placed["recipient_postcode"].where(
+            rule == "recipient_postcode",
+            placed.get("recipient_location_codes", pd.Series(None, index=placed.index, dtype=object)).where(
+                rule == "recipient_location"
+            ),
+        ),
     )
     out = placed.assign(location_used=used, placed_by=placed["placed_by"].fillna("not placed"))
     cols = [

@@ -82,6 +82,10 @@ KNOWN_TITLES = [
     "Recipient Org:Charity Number",
     "Recipient Org:Company Number",
     "Recipient Org:Postal Code",
+    "Recipient Org:Location:Name",
+    "Recipient Org:Location:Country Code",
+    "Recipient Org:Location:Geographic Code",
+    "Recipient Org:Location:Geographic Code Type",
     "Recipient Ind:Identifier",
     "Recipient Ind:Name",
     "Beneficiary Location:Name",
@@ -124,7 +128,17 @@ _LOCATION_PROPS = {
     "countryCode": "Country Code",
 }
 
-_BENEFICIARY_CODE = re.compile(r"^Beneficiary Location(?::(\d+))?:Geographic Code$")
+#: The two location lists of the standard that hold area codes, as column-title prefixes.
+BENEFICIARY, RECIPIENT = "Beneficiary Location", "Recipient Org:Location"
+_LOCATION_CODE = re.compile(r"^(Beneficiary Location|Recipient Org:Location)(?::(\d+))?:Geographic Code$")
+_INDEXED_LOCATION = re.compile(r"^(beneficiary location|recipient org:location):(\d+):(.+)$", re.IGNORECASE)
+#: A heading that names a place (GrantNav's 'Best Available Recipient Ward Geographic Code
+#: (additional data)', 'Postcode', 'Local Authority' …): warned about once when it is not read.
+_LOCATION_LIKE = re.compile(
+    r"geo ?code|geographic|location|post ?code|postal|\bward|\blsoa|\bmsoa|district|local authority|"
+    r"\blad\b|\bgss\b|\bregion|\bcounty|constituency|latitude|longitude",
+    re.IGNORECASE,
+)
 _INDEX_SEGMENT = re.compile(r":0(?=:)")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -450,6 +464,8 @@ def _json_records(text: str, filename: str, max_rows: int, problems: list[Proble
             for sub, title in props.items():
                 if sub in items[0]:
                     values[f"{prefix}:{title}"], where[f"{prefix}:{title}"] = items[0][sub], f"{base}/{prop}/0/{sub}"
+            if prop == "recipientOrganization":
+                _json_locations(items[0].get("location"), RECIPIENT, f"{base}/{prop}/0/location", values, where)
         ind = grant.get("recipientIndividual")
         if isinstance(ind, dict):
             for sub, title in (("id", "Identifier"), ("name", "Name")):
@@ -458,12 +474,8 @@ def _json_records(text: str, filename: str, max_rows: int, problems: list[Proble
                         ind[sub],
                         f"{base}/recipientIndividual/{sub}",
                     )
-        for n, loc in enumerate(_beneficiary_locations(grant, i, problems)):
-            infix = "" if n == 0 else f"{n}:"
-            for sub, title in _LOCATION_PROPS.items():
-                if sub in loc:
-                    key = f"Beneficiary Location:{infix}{title}"
-                    values[key], where[key] = loc[sub], f"{base}/beneficiaryLocation/{n}/{sub}"
+        beneficiary = _beneficiary_locations(grant, i, problems)
+        _json_locations(beneficiary, BENEFICIARY, f"{base}/beneficiaryLocation", values, where)
         out.append(_Record(i + 1, values, where, "grants"))
     return out
 
@@ -497,6 +509,21 @@ def _beneficiary_locations(grant: dict, i: int, problems: list[Problem] | None) 
     return [loc if isinstance(loc, dict) else {} for loc in items]
 
 
+def _json_locations(locations: Any, prefix: str, path: str, values: dict, where: dict) -> None:
+    """A JSON location list (beneficiaryLocation, or recipientOrganization[0].location) flattened
+    to ``{prefix}:Geographic Code``, ``{prefix}:1:Geographic Code`` … with each value's JSON path."""
+    if isinstance(locations, dict):  # tolerated: a single object where the standard has a list
+        locations = [locations]
+    for n, loc in enumerate(locations if isinstance(locations, list) else []):
+        if not isinstance(loc, dict):
+            continue
+        infix = "" if n == 0 else f"{n}:"
+        for sub, title in _LOCATION_PROPS.items():
+            if sub in loc:
+                key = f"{prefix}:{infix}{title}"
+                values[key], where[key] = loc[sub], f"{path}/{n}/{sub}"
+
+
 def canonical_title(header: Any) -> str:
     """A column heading as the standard spells it: whitespace tidied, case folded to the known
     title, the first list item's ``:0`` index dropped (``Recipient Org:0:Identifier``)."""
@@ -506,11 +533,12 @@ def canonical_title(header: Any) -> str:
     known = _TITLE_BY_KEY.get(h.casefold())
     if known:
         return known
-    m = re.match(r"^beneficiary location:(\d+):(.+)$", h, re.IGNORECASE)
+    m = _INDEXED_LOCATION.match(h)
     if m:
-        sub = _TITLE_BY_KEY.get(f"beneficiary location:{m.group(2)}".casefold())
+        sub = _TITLE_BY_KEY.get(f"{m.group(1)}:{m.group(3)}".casefold())
         if sub:
-            return f"Beneficiary Location:{m.group(1)}:{sub.split(':', 1)[1]}"
+            prefix, name = sub.rsplit(":", 1)
+            return f"{prefix}:{m.group(2)}:{name}"
     return h
 
 
@@ -618,6 +646,37 @@ def _template_problem(sheet: str | None, rows: list[int], first_at: dict[str, in
     )
 
 
+def _is_read(title: str) -> bool:
+    """Whether a canonical heading is one of the columns this module reads."""
+    if title in _TITLE_BY_KEY.values():
+        return True
+    m = re.match(r"^(Beneficiary Location|Recipient Org:Location):\d+:(.+)$", title)
+    return bool(m) and f"{m.group(1)}:{m.group(2)}" in _TITLE_BY_KEY.values()
+
+
+def _unused_location_columns(titles: list[str], sheet: str | None, header_row: int, first_col: int) -> list[Problem]:
+    """One warning per heading that names a place but is not a column this module reads (e.g.
+    GrantNav's 'Best Available Recipient Ward Geographic Code (additional data)'), so a location
+    column is never ignored without a word."""
+    out = []
+    for i, t in enumerate(titles):
+        if t and not _is_read(t) and _LOCATION_LIKE.search(t):
+            out.append(
+                Problem(
+                    "warning",
+                    "column_not_used",
+                    f"column '{t}' looks like a location but is not read: grants are placed only by the "
+                    "360Giving columns Beneficiary Location:Geographic Code, Recipient Org:Postal Code and "
+                    "Recipient Org:Location:Geographic Code",
+                    sheet,
+                    header_row,
+                    t,
+                    cell=f"{excel_col(first_col + i)}{header_row}",
+                )
+            )
+    return out
+
+
 def _table_records(
     header: list[Any],
     rows: Iterable[tuple[int, list[Any]]],
@@ -626,15 +685,18 @@ def _table_records(
     header_row: int,
     max_rows: int,
     problems: list[Problem],
+    first_col: int = 0,
 ) -> tuple[list[_Record], SheetSummary]:
-    """Records from a heading row and located data rows (CSV lines or spreadsheet rows), and what
-    the sheet gave. Rows without grant content are counted once as template rows."""
+    """Records from a heading row and located data rows (CSV records or spreadsheet rows), and what
+    the sheet gave. Rows without grant content are counted once as template rows. ``first_col`` is
+    the sheet column of the rows' first cell (0 = A), so every cell named is the one the funder opens."""
     titles = [canonical_title(h) for h in header]
     missing = missing_columns(titles)
     if missing:
         raise GrantsFileError(
             f"not a 360Giving grants file: {missing_columns_message(header)}", filename, sheet, header_row, missing[0]
         )
+    problems += _unused_location_columns(titles, sheet, header_row, first_col)
     first_at: dict[str, int] = {}
     for i, t in enumerate(titles):
         if not t:
@@ -644,11 +706,11 @@ def _table_records(
                 Problem(
                     "warning",
                     "duplicate_column",
-                    f"column '{t}' appears twice; the first (column {excel_col(first_at[t])}) is used",
+                    f"column '{t}' appears twice; the first (column {excel_col(first_col + first_at[t])}) is used",
                     sheet,
                     header_row,
                     t,
-                    cell=f"{excel_col(i)}{header_row}",
+                    cell=f"{excel_col(first_col + i)}{header_row}",
                 )
             )
         else:
@@ -677,7 +739,7 @@ def _table_records(
                 )
             )
         values = {t: cells[i] if i < len(cells) else None for t, i in first_at.items()}
-        where = {t: f"{excel_col(i)}{rownum}" for t, i in first_at.items()}
+        where = {t: f"{excel_col(first_col + i)}{rownum}" for t, i in first_at.items()}
         out.append(_Record(rownum, values, where, sheet))
     if template_rows:
         problems.append(_template_problem(sheet, template_rows, first_at, filled))
@@ -931,16 +993,22 @@ def _org_id_problem(org_id: str) -> str | None:
     return None
 
 
-def beneficiary_codes(values: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
-    """(column, code, code type) for every beneficiary location of one flattened grant, in order."""
+def location_codes(values: dict[str, Any], prefix: str = BENEFICIARY) -> list[tuple[str, str | None, str | None]]:
+    """(column, code, code type) for every location of one flattened grant in one of the standard's
+    location lists (``BENEFICIARY`` or ``RECIPIENT``, the recipient organisation's), in order."""
     found = []
     for key, value in values.items():
-        m = _BENEFICIARY_CODE.match(key)
-        if m:
-            idx = m.group(1)
-            type_key = "Beneficiary Location:" + (f"{idx}:" if idx else "") + "Geographic Code Type"
+        m = _LOCATION_CODE.match(key)
+        if m and m.group(1) == prefix:
+            idx = m.group(2)
+            type_key = f"{prefix}:" + (f"{idx}:" if idx else "") + "Geographic Code Type"
             found.append((int(idx or 0), key, _text(value), _text(values.get(type_key))))
     return [(k, c, t) for _, k, c, t in sorted(found)]
+
+
+def beneficiary_codes(values: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """(column, code, code type) for every beneficiary location of one flattened grant, in order."""
+    return location_codes(values, BENEFICIARY)
 
 
 class _Row:
@@ -998,10 +1066,13 @@ def _validate(records: list[_Record], filename: str, problems: list[Problem], to
         recipient_id = _check_required_fields(row)
         _check_org_numbers(row)
         postcode = _check_postcode(row)
-        codes = _check_beneficiary_codes(row)
+        codes = _check_location_codes(row, BENEFICIARY)
+        recipient_codes = _check_location_codes(row, RECIPIENT)
         if not row.bad:
-            good.append(_grant_row(row, filename, amount, currency, award_date, recipient_id, postcode, codes))
-    frame = pd.DataFrame(good, columns=GRANT_COLUMNS + ["sheet"])
+            good.append(
+                _grant_row(row, filename, amount, currency, award_date, recipient_id, postcode, codes, recipient_codes)
+            )
+    frame = pd.DataFrame(good, columns=GRANT_COLUMNS + ["sheet", "recipient_location_codes"])
     frame["amount_gbp"] = frame["amount_gbp"].astype("float64")
     frame["row"] = frame["row"].astype("int64")
     return frame
@@ -1250,10 +1321,11 @@ def _check_postcode(row: _Row) -> str | None:
     return postcode
 
 
-def _check_beneficiary_codes(row: _Row) -> list[str]:
-    """The GSS codes of the grant's beneficiary locations (swapped code/type pairs repaired)."""
+def _check_location_codes(row: _Row, prefix: str) -> list[str]:
+    """The GSS codes of the grant's beneficiary locations, or of its recipient organisation's
+    locations (``prefix``), swapped code/type pairs repaired."""
     codes = []
-    for col, code, code_type in beneficiary_codes(row.rec.values):
+    for col, code, code_type in location_codes(row.rec.values, prefix):
         if code is None:
             continue
         if GSS_RE.match(code.upper()):
@@ -1285,9 +1357,18 @@ def _check_beneficiary_codes(row: _Row) -> list[str]:
 
 
 def _grant_row(
-    row: _Row, filename: str, amount, currency, award_date, recipient_id, postcode, codes: list[str]
+    row: _Row,
+    filename: str,
+    amount,
+    currency,
+    award_date,
+    recipient_id,
+    postcode,
+    codes: list[str],
+    recipient_codes: list[str],
 ) -> dict[str, Any]:
-    """A good row shaped like the ``grants`` table (placement columns empty), with its sheet."""
+    """A good row shaped like the ``grants`` table (placement columns empty), with its sheet and
+    the recipient organisation's location codes (not a column of the table)."""
     get = row.get
     return {
         "dataset": filename,
@@ -1309,6 +1390,7 @@ def _grant_row(
         "placed_by": None,
         "row": row.rec.row,
         "sheet": row.rec.sheet,
+        "recipient_location_codes": ";".join(dict.fromkeys(recipient_codes)) or None,
     }
 
 
@@ -1469,35 +1551,44 @@ def _compact(postcode: str | None) -> str | None:
     return postcode.replace(" ", "").upper() if isinstance(postcode, str) else None
 
 
+def _place_by_codes(codes: Any, lookup: AreaLookup) -> tuple[_Place | None, list[str]]:
+    """';'-separated GSS codes → one place when they all resolve to one current district (ward
+    and LSOA kept only when common to all), with its caveat notes; else (None, why not)."""
+    reasons: list[str] = []
+    places: list[_Place] = []
+    for code in codes.split(";") if isinstance(codes, str) and codes else []:
+        place, why = lookup.resolve(code)
+        (places.append(place) if place else reasons.append(why))
+    if places and len({p.district for p in places}) == 1:
+        wards, lsoas = {p.ward for p in places}, {p.lsoa for p in places}
+        note = "; ".join(p.note for p in places if p.note) or None
+        ward, lsoa = (wards.pop() if len(wards) == 1 else None), (lsoas.pop() if len(lsoas) == 1 else None)
+        return _Place(places[0].district, ward, lsoa, places[0].kind, note), reasons
+    if places:
+        reasons.append(f"beneficiary locations fall in {len({p.district for p in places})} districts")
+    return None, reasons
+
+
 def place_grants(df: pd.DataFrame, lookup: AreaLookup) -> pd.DataFrame:
     """Assign lsoa_code / ward_code / district_code / placed_by (+ place_note) to each grant.
 
     Rule order: (1) the beneficiary-location codes, when they resolve to one current district
     (LSOA → ward → district, ward → district, district of any vintage → current); (2) else the
-    recipient's postcode through the ONS Postcode Directory; (3) else not placed —
-    ``placed_by`` NULL and ``place_note`` says why. Nothing is guessed from names.
+    recipient's address: its postcode through the ONS Postcode Directory, or, when that does not
+    place it, the recipient organisation's location codes (``Recipient Org:Location:Geographic
+    Code``, resolved as in (1)); (3) else not placed — ``placed_by`` NULL and ``place_note`` says
+    why. Nothing is guessed from names.
     """
     out = df.copy()
     n = len(out)
     lsoa, ward, district, by, note = ([None] * n for _ in range(5))
     pending: list[int] = []
     for i, codes in enumerate(out["beneficiary_codes"].tolist()):
-        reasons: list[str] = []
-        places: list[_Place] = []
-        for code in codes.split(";") if isinstance(codes, str) and codes else []:
-            place, why = lookup.resolve(code)
-            (places.append(place) if place else reasons.append(why))
-        if places and len({p.district for p in places}) == 1:
-            district[i] = places[0].district
-            wards = {p.ward for p in places}
-            ward[i] = wards.pop() if len(wards) == 1 else None
-            lsoas = {p.lsoa for p in places}
-            lsoa[i] = lsoas.pop() if len(lsoas) == 1 else None
-            by[i] = f"beneficiary_{places[0].kind}"
-            note[i] = "; ".join(p.note for p in places if p.note) or None
+        place, reasons = _place_by_codes(codes, lookup)
+        if place is not None:
+            district[i], ward[i], lsoa[i], note[i] = place.district, place.ward, place.lsoa, place.note
+            by[i] = f"beneficiary_{place.kind}"
             continue
-        if places:
-            reasons.append(f"beneficiary locations fall in {len({p.district for p in places})} districts")
         note[i] = "; ".join(reasons) or "no beneficiary location code"
         pending.append(i)
 
@@ -1508,22 +1599,27 @@ def place_grants(df: pd.DataFrame, lookup: AreaLookup) -> pd.DataFrame:
         res = lookup.postcodes(wanted)
         for pc, d, w, s in zip(res["postcode"], res["district_code"], res["ward_code"], res["status"]):
             found[_compact(pc)] = (d, w, s)
+    unplaced: list[int] = []
     for i in pending:
         pc = normalise_postcode(postcodes[i])
         if pc is None:
             why = "no recipient postcode" if _blank(postcodes[i]) else f"postcode {postcodes[i]!r} is malformed"
             note[i] = f"{note[i]}; {why}"
+            unplaced.append(i)
             continue
         d, w, status = found.get(_compact(pc), (None, None, "not returned"))
         if _blank(d):
             note[i] = f"{note[i]}; postcode {pc} not placed ({status})"
+            unplaced.append(i)
             continue
         if d[0] != "E":
             note[i] = f"{note[i]}; postcode {pc} is outside England ({d})"
+            unplaced.append(i)
             continue
         current, why = (d, None) if d in lookup.districts else lookup.current_district(d)
         if current is None:
             note[i] = f"{note[i]}; postcode {pc}: {why}"
+            unplaced.append(i)
             continue
         district[i], by[i] = current, "recipient_postcode"
         caveats = [] if note[i] == "no beneficiary location code" else [note[i]]
@@ -1534,6 +1630,18 @@ def place_grants(df: pd.DataFrame, lookup: AreaLookup) -> pd.DataFrame:
         else:
             caveats.append(f"postcode {pc}: ward {w} is not a Dec 2023 ward of {current}: district only")
         note[i] = "; ".join(caveats) or None
+
+    recipient_codes = out["recipient_location_codes"].tolist() if "recipient_location_codes" in out else [None] * n
+    for i in unplaced:
+        if _blank(recipient_codes[i]):
+            continue
+        place, reasons = _place_by_codes(recipient_codes[i], lookup)
+        if place is None:
+            why = "; ".join(r.replace("beneficiary locations", "recipient locations") for r in reasons)
+            note[i] = f"{note[i]}; recipient location: {why}"
+            continue
+        district[i], ward[i], lsoa[i], by[i] = place.district, place.ward, place.lsoa, "recipient_location"
+        note[i] = "; ".join(x for x in (note[i], place.note) if x)
     out["lsoa_code"], out["ward_code"], out["district_code"] = lsoa, ward, district
     out["placed_by"], out["place_note"] = by, note
     return out
@@ -1544,7 +1652,14 @@ def placement_summary(placed: pd.DataFrame) -> pd.DataFrame:
     rule = placed["placed_by"].fillna("not placed")
     g = placed.assign(rule=rule).groupby("rule", sort=False)
     summary = pd.DataFrame({"grants": g.size(), "amount_gbp": g["amount_gbp"].sum(min_count=1)})
-    order = ["beneficiary_lsoa", "beneficiary_ward", "beneficiary_district", "recipient_postcode", "not placed"]
+    order = [
+        "beneficiary_lsoa",
+        "beneficiary_ward",
+        "beneficiary_district",
+        "recipient_postcode",
+        "recipient_location",
+        "not placed",
+    ]
     summary = summary.reindex([r for r in order if r in summary.index])
     summary["share_of_grants"] = summary["grants"] / max(len(placed), 1)
     return summary.reset_index()

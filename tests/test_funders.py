@@ -847,3 +847,48 @@ def test_effort_scatter_writes_small_sums_per_resident_in_pence(real_db):
     for name, value in zip(off["name"].head(4), off["amount_per_head"].head(4)):
         assert f"{name} £{value:,.2f}" in note
     assert note.endswith("…")
+
+
+def test_a_grantnav_file_with_recipient_ward_codes_and_no_postcodes_is_placed(app, real_db):
+    """A GrantNav export gives the recipient's ward (Recipient Org:Location:0:Geographic Code) and
+    often no postcode. Its grants are placed by that code — the placement table says so — and the
+    page never says the file has no ward codes; GrantNav's own extra location column is named once
+    as not read."""
+    wards = sql(
+        real_db,
+        "SELECT code, district_code FROM areas WHERE level = 'ward' AND code LIKE 'E05%' ORDER BY code LIMIT 6",
+    )
+    header = [
+        "Identifier",
+        "Title",
+        "Description",
+        "Currency",
+        "Amount Awarded",
+        "Award Date",
+        "Recipient Org:Identifier",
+        "Recipient Org:Name",
+        "Recipient Org:Postal Code",
+        "Recipient Org:Location:0:Geographic Code Type",
+        "Recipient Org:Location:0:Geographic Code",
+        "Funding Org:Identifier",
+        "Funding Org:Name",
+        "Best Available Recipient Ward Geographic Code (additional data)",
+    ]
+    lines = [",".join(header)] + [
+        f"360G-gn-{n},t,d,GBP,{1000 * n},2023-01-01,GB-CHC-11{n:05d},R,,WD,{code},GB-CHC-299963,F,{code}"
+        for n, code in enumerate(wards["code"], start=1)
+    ]
+    at = open_page(app, {"data": "upload"})
+    at.file_uploader(key="fu_file").upload("grantnav.csv", "\n".join(lines).encode(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("6 rows read, 6 grants loaded." in s.value for s in at.success)
+    placement = frame_with(at, "rule", "grants", "share_of_grants")
+    assert placement[["rule", "grants"]].values.tolist() == [["recipient_location", 6]]
+    assert metric(at, "Wards reached") != "no ward locations"
+    assert "6 of 6 grants placed in current wards" in text(at)
+    assert metric(at, "Districts reached") == str(wards["district_code"].nunique())
+    groups = frame_with(at, "severity", "check", "rows", "count")
+    unused = groups[groups["check"] == "column_not_used"]
+    assert unused[["column", "count"]].values.tolist() == [
+        ["Best Available Recipient Ward Geographic Code (additional data)", 1]
+    ]

@@ -174,6 +174,99 @@ def test_json_flattening_and_multi_location_rules(lookup):
     )
 
 
+GRANTNAV_HEADER = [
+    "Identifier",
+    "Title",
+    "Description",
+    "Currency",
+    "Amount Awarded",
+    "Award Date",
+    "Recipient Org:Identifier",
+    "Recipient Org:Name",
+    "Recipient Org:Postal Code",
+    "Recipient Org:Location:0:Geographic Code Type",
+    "Recipient Org:Location:0:Geographic Code",
+    "Beneficiary Location:0:Geographic Code",
+    "Funding Org:Identifier",
+    "Funding Org:Name",
+    "Best Available Recipient Ward Geographic Code (additional data)",
+]
+
+
+def grantnav_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
+    """A file in GrantNav's own column titles: per grant (recipient postcode, recipient location
+    code, beneficiary code, GrantNav's 'best available' ward)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(GRANTNAV_HEADER)
+    for n, (postcode, recipient_code, beneficiary, best) in enumerate(rows, start=1):
+        w.writerow(
+            [f"360G-gn-{n}", "t", "d", "GBP", 100 * n, "2023-01-01", f"GB-CHC-11{n:05d}", "R", postcode]
+            + ["WD", recipient_code, beneficiary, "GB-CHC-299963", "F", best]
+        )
+    return out.getvalue().encode()
+
+
+def test_recipient_location_codes_place_grants_after_beneficiary_and_postcode(lookup):
+    """GrantNav writes the recipient's own location (Recipient Org:Location:0:Geographic Code) and
+    often no postcode. It places a grant when the beneficiary codes and the postcode do not, and the
+    rule says so; GrantNav's extra location column is not read and is named once, not per row.
+    Expected places from lookup/*.csv by hand."""
+    rows = [
+        ("", "E05009861", "", "E05009861"),  # ward of Middlesbrough, no postcode
+        ("", "E06000041", "", ""),  # district code alone
+        ("TS1 3BA", "E05009861", "", ""),  # the postcode places it (its own ward), not the location code
+        ("", "E05009861", "E09000007", ""),  # beneficiary first (Camden)
+        ("", "E05099999", "", ""),  # not a Dec 2023 ward: not placed, and the note says why
+        ("", "", "", "E05009861"),  # only GrantNav's extra column: not placed
+    ]
+    gf = read_360giving(grantnav_csv(rows), filename="grantnav.csv", today=TODAY)
+    assert len(gf.grants) == len(rows) and gf.errors == []
+    unused = [p for p in gf.problems if p.check == "column_not_used"]
+    assert [(p.column, p.row, p.cell) for p in unused] == [
+        ("Best Available Recipient Ward Geographic Code (additional data)", 1, "O1")
+    ]
+    placed = place_grants(gf.grants, lookup).set_index("grant_id")
+    got = {
+        gid: (none(r["placed_by"]), none(r["district_code"]), none(r["ward_code"]))
+        for gid, r in placed.to_dict("index").items()
+    }
+    assert got == {
+        "360G-gn-1": ("recipient_location", "E06000002", "E05009861"),
+        "360G-gn-2": ("recipient_location", "E06000041", None),
+        "360G-gn-3": ("recipient_postcode", "E06000002", "E05009857"),
+        "360G-gn-4": ("beneficiary_district", "E09000007", None),
+        "360G-gn-5": (None, None, None),
+        "360G-gn-6": (None, None, None),
+    }
+    assert "E05099999 is not a Dec 2023 ward" in placed.loc["360G-gn-5", "place_note"]
+    summary = placement_summary(placed).set_index("rule")["grants"]
+    assert summary["recipient_location"] == 2 and summary.sum() == len(rows)
+    from powerbalance.funders import placed_grants_table
+
+    used = placed_grants_table(placed.reset_index()).set_index("grant_id")["location_used"]
+    assert [used["360G-gn-1"], used["360G-gn-3"], used["360G-gn-4"]] == ["E05009861", "TS1 3BA", "E09000007"]
+
+
+def test_json_recipient_organisation_location_is_read(lookup):
+    grant = {
+        "id": "360G-j-1",
+        "title": "t",
+        "description": "d",
+        "currency": "GBP",
+        "amountAwarded": 500,
+        "awardDate": "2023-01-01",
+        "recipientOrganization": [
+            {"id": "GB-CHC-1136547", "name": "R", "location": [{"geoCode": "E05009861", "geoCodeType": "WD"}]}
+        ],
+        "fundingOrganization": [{"id": "GB-CHC-299963", "name": "F"}],
+    }
+    gf = read_360giving(json.dumps({"grants": [grant]}).encode(), filename="g.json", today=TODAY)
+    assert gf.grants.loc[0, "recipient_location_codes"] == "E05009861"
+    placed = place_grants(gf.grants, lookup).iloc[0]
+    assert (placed["placed_by"], placed["ward_code"]) == ("recipient_location", "E05009861")
+
+
 def test_spreadsheet_first_sheet_with_the_columns_and_excel_rows(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     with open(FIX / "good.csv", newline="", encoding="utf-8") as fh:
