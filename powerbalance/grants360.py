@@ -778,13 +778,16 @@ def _spreadsheet_records(
     sheets: list[SheetSummary] = []
     for name in wb.sheet_names:
         sheet, rows = sheet_rows(wb, name, filename, GrantsFileError)
-        first_row = (sheet.start or (0, 0))[0] + 1  # to_python starts at the first used row
+        first_row, first_col = sheet.start or (0, 0)  # to_python starts at the first used row and column
+        first_row += 1
         k, why = _heading_row(rows)
         if why:
             sheets.append(SheetSummary(name, skipped=why))
             continue
         located = [(first_row + j, list(r)) for j, r in enumerate(rows) if j > k]
-        got, summary = _table_records(list(rows[k]), located, filename, name, first_row + k, max_rows, problems)
+        got, summary = _table_records(
+            list(rows[k]), located, filename, name, first_row + k, max_rows, problems, first_col
+        )
         records += got
         sheets.append(summary)
     if all(x.skipped for x in sheets):

@@ -296,6 +296,29 @@ def test_spreadsheet_first_sheet_with_the_columns_and_excel_rows(tmp_path):
     assert [(p.sheet, p.row, p.cell) for p in swapped] == [("Grants", 13, "J13")]
 
 
+def test_a_table_that_does_not_start_in_column_a_names_the_cells_the_funder_opens(tmp_path):
+    """Headings in B3 onwards (a margin column and a title row): every cell named is the sheet's
+    own, e.g. F8 for the Amount Awarded of the 5th grant — not E8, one column to the left."""
+    openpyxl = pytest.importorskip("openpyxl")
+    header = ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date"]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Grants"
+    ws["B1"] = "Our grants"
+    for j, h in enumerate(header + ["Identifier"]):  # a second Identifier heading in H3
+        ws.cell(row=3, column=2 + j, value=h)
+    for n in range(1, 7):
+        amount = "abc" if n == 5 else 100 * n
+        for j, v in enumerate([f"360G-x-{n}", "t", "d", "GBP", amount, "2023-01-01"]):
+            ws.cell(row=3 + n, column=2 + j, value=v)
+    path = tmp_path / "offset.xlsx"
+    wb.save(path)
+    gf = read_360giving(path, today=TODAY)
+    assert [(p.check, p.row, p.column, p.cell) for p in gf.errors] == [("amount_not_number", 8, "Amount Awarded", "F8")]
+    dup = next(p for p in gf.problems if p.check == "duplicate_column")
+    assert dup.cell == "H3" and "(column B)" in dup.message
+
+
 def test_upload_bytes_detected_by_content():
     data = (FIX / "good.json").read_bytes()
     gf = read_360giving(data, filename="upload", today=TODAY)
