@@ -157,8 +157,9 @@ if dataset == "upload":
                 f"Problems in {upload.filename}",
                 "fu_problems",
                 caption="One line per kind of problem and column, with how many rows and which. Errors: the "
-                "row is not loaded. Warnings: loaded, worth checking. Row = line in a CSV, row in a "
-                "spreadsheet, n-th grant in JSON.",
+                "row is not loaded. Warnings: loaded, worth checking. Row = the row you see when the file is "
+                "opened in a spreadsheet (heading = row 1; in a CSV one row per grant, even when a cell holds "
+                "line breaks), n-th grant in JSON.",
             )
             st.download_button(
                 "Every problem, one line each (CSV)",

@@ -21,6 +21,7 @@ the problem is shown. See docs/funders.md for the full rule list and the reasons
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import difflib
@@ -749,15 +750,12 @@ def _table_records(
 def _csv_records(
     text: str, filename: str, max_rows: int, problems: list[Problem]
 ) -> tuple[list[_Record], list[SheetSummary]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    located: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for rec in reader:
-            located.append((start, rec))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise GrantsFileError(f"not readable as CSV: {exc}", filename, row=reader.line_num) from None
+    """Records of a CSV, numbered as a spreadsheet shows the file when it opens it: the heading is
+    row 1 and each record is one row, also when a cell holds line breaks (a Description typed with
+    Alt+Enter); a blank line is an empty row."""
+    rows, starts = _csv_rows(text, filename)
+    _encoding_rows(problems, starts)
+    located = [(j + 1, rec) for j, rec in enumerate(rows)]
     while located and all(_blank(c) for c in located[0][1]):
         located.pop(0)
     if not located:
@@ -765,6 +763,34 @@ def _csv_records(
     header_row, header = located[0]
     records, summary = _table_records(header, located[1:], filename, None, header_row, max_rows, problems)
     return records, [summary]
+
+
+def _csv_rows(text: str, filename: str) -> tuple[list[list[str]], list[int]]:
+    """Every record of a CSV and the physical line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    start = 1
+    try:
+        for rec in reader:
+            rows.append(rec)
+            starts.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise GrantsFileError(
+            f"not readable as CSV: {exc} (row {len(rows) + 1}, line {reader.line_num} of the file)",
+            filename,
+            row=len(rows) + 1,
+        ) from None
+    return rows, starts
+
+
+def _encoding_rows(problems: list[Problem], starts: list[int]) -> None:
+    """The encoding warning found its first bad byte on a physical line: name the CSV row instead."""
+    for p in problems:
+        if p.check == "encoding" and p.row is not None and starts:
+            line, p.row = p.row, max(bisect.bisect_right(starts, p.row), 1)
+            p.message = p.message.replace(f"on line {line}", f"in row {p.row}")
 
 
 def _spreadsheet_records(

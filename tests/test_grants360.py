@@ -464,6 +464,28 @@ def test_a_comma_that_is_not_a_thousands_separator_is_an_error_never_another_amo
     assert loaded.to_dict() == {2 + len(bad) + i: float(a.strip("£").replace(",", "")) for i, a in enumerate(good)}
 
 
+def test_csv_rows_are_numbered_as_a_spreadsheet_shows_them_whatever_line_breaks_cells_hold():
+    """A Description typed with Alt+Enter spans several lines of the file but is one row when the
+    CSV is opened in Excel, LibreOffice or Numbers: rows count records (heading = row 1), so the bad
+    amount of the 7th grant is named in row 8, cell E8 — as the funder sees it — not on line 12."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date"])
+    for n in range(1, 10):
+        description = {2: "Line one\nLine two\nLine three", 4: "Para 1\n\nPara 2"}.get(n, "d")
+        amount = "abc" if n == 7 else "100"
+        w.writerow([f"360G-x-{n}", "t", description, "GBP", amount, "2023-01-01"])
+    data = out.getvalue().encode("utf-8")
+    assert data.count(b"\n") > 10  # 10 records on 15 lines
+    gf = read_360giving(data, filename="multiline.csv", today=TODAY)
+    assert [(p.check, p.row, p.cell) for p in gf.errors] == [("amount_not_number", 8, "E8")]
+    assert list(gf.grants["row"]) == [2, 3, 4, 5, 6, 7, 9, 10]
+    # a Windows-1252 byte is located the same way: in the row, not on the line
+    gf = read_360giving(data.replace(b"360G-x-9", b"360G-x-\xe9"), filename="cp.csv", today=TODAY)
+    enc = [p for p in gf.problems if p.check == "encoding"]
+    assert [(p.row, "in row 10" in p.message) for p in enc] == [(10, True)]
+
+
 def test_wrong_encoding_is_read_with_a_located_warning():
     gf = read_360giving(FIX / "cp1252.csv", today=TODAY)
     enc = [p for p in gf.problems if p.check == "encoding"]
