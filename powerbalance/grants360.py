@@ -26,6 +26,7 @@ import csv
 import datetime as dt
 import difflib
 import io
+import itertools
 import json
 import re
 import unicodedata
@@ -605,7 +606,7 @@ def _near_miss_score(heading: str, title: str) -> float:
         return out - {"grant"}  # every column of a grants file is the grant's
 
     a, b = key(heading), key(title)
-    if not a:
+    if len(a) < 2:  # a one-letter cell ('a') is no near miss of any title
         return 0.0
     if a == b or (words(heading) and words(heading) == words(title)):
         return 1.0
@@ -747,32 +748,88 @@ def _table_records(
     return out, SheetSummary(sheet, len(out), len(template_rows))
 
 
+#: Column separators a CSV may use: Excel writes ';' where the decimal point is a comma, and its
+#: "Unicode text" (UTF-16) is tab-separated.
+CSV_SEPARATORS = {",": "commas", ";": "semicolons (';')", "\t": "tabs"}
+
+
 def _csv_records(
     text: str, filename: str, max_rows: int, problems: list[Problem]
 ) -> tuple[list[_Record], list[SheetSummary]]:
     """Records of a CSV, numbered as a spreadsheet shows the file when it opens it: the heading is
     row 1 and each record is one row, also when a cell holds line breaks (a Description typed with
-    Alt+Enter); a blank line is an empty row."""
-    rows, starts = _csv_rows(text, filename)
+    Alt+Enter); a blank line is an empty row. The heading row is found as in a spreadsheet (within
+    the first 20 rows, so a title line above it is fine), and the column separator is the one of
+    ',', ';' or tab that gives it."""
+    sep = _csv_separator(text, filename)
+    rows, starts = _csv_rows(text, filename, sep)
     _encoding_rows(problems, starts)
-    located = [(j + 1, rec) for j, rec in enumerate(rows)]
-    while located and all(_blank(c) for c in located[0][1]):
-        located.pop(0)
-    if not located:
-        raise GrantsFileError("file has no heading row", filename)
-    header_row, header = located[0]
-    records, summary = _table_records(header, located[1:], filename, None, header_row, max_rows, problems)
+    k, why = _heading_row(rows)
+    if why:
+        raise _csv_heading_error(rows, k, text, filename)
+    if sep != ",":
+        problems.append(
+            Problem(
+                "warning",
+                "csv_separator",
+                f"the columns are separated by {CSV_SEPARATORS[sep]}, not commas; read that way. "
+                "An amount written with a decimal comma (1500,50) is not read as a number: "
+                "save the file as 'CSV (comma delimited)' or upload the spreadsheet itself",
+                row=k + 1,
+            )
+        )
+    located = [(j + 1, rec) for j, rec in enumerate(rows) if j > k]
+    records, summary = _table_records(rows[k], located, filename, None, k + 1, max_rows, problems)
     return records, [summary]
 
 
-def _csv_rows(text: str, filename: str) -> tuple[list[list[str]], list[int]]:
-    """Every record of a CSV and the physical line each starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_separator(text: str, filename: str) -> str:
+    """',' — or ';' or tab when only that separator gives a heading row with the essential columns
+    in the first 20 rows."""
+    for sep in CSV_SEPARATORS:
+        try:
+            head, _ = _csv_rows(text, filename, sep, limit=20)
+        except GrantsFileError:
+            continue
+        if _heading_row(head)[1] is None:
+            return sep
+    return ","
+
+
+def _csv_heading_error(rows: list[list[str]], k: int, text: str, filename: str) -> GrantsFileError:
+    """No heading row with the essential columns in the first 20 rows: what the likeliest heading
+    row lacks (the first non-blank row when none is near), and the separator when it is not ','."""
+    filled = [j for j, r in enumerate(rows[:20]) if not all(_blank(c) for c in r)]
+    if not filled:
+        return GrantsFileError("file has no heading row", filename)
+    j = k if k >= 0 else filled[0]
+    missing = missing_columns(canonical_title(h) for h in rows[j])
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: first_line.count(sep) for sep in CSV_SEPARATORS}
+    sep = max(counts, key=counts.get)
+    hint = (
+        f"; its columns seem to be separated by {CSV_SEPARATORS[sep]}, not commas: save it as "
+        "'CSV (comma delimited)' or upload the spreadsheet itself"
+        if sep != "," and counts[sep] > counts[","]
+        else ""
+    )
+    return GrantsFileError(
+        f"not a 360Giving grants file: no heading row in the first 20 rows has the columns "
+        f"{', '.join(ESSENTIAL_COLUMNS)}; row {j + 1} {missing_columns_message(rows[j])}{hint}",
+        filename,
+        row=j + 1,
+        column=missing[0] if missing else None,
+    )
+
+
+def _csv_rows(text: str, filename: str, sep: str = ",", limit: int | None = None) -> tuple[list[list[str]], list[int]]:
+    """The records of a CSV (the first ``limit``) and the physical line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     rows: list[list[str]] = []
     starts: list[int] = []
     start = 1
     try:
-        for rec in reader:
+        for rec in itertools.islice(reader, limit):
             rows.append(rec)
             starts.append(start)
             start = reader.line_num + 1
@@ -831,7 +888,8 @@ def _spreadsheet_records(
 
 
 def _heading_row(rows: list[list[Any]]) -> tuple[int, str | None]:
-    """(index of the heading row, None), or (-1, why this sheet has no usable heading row)."""
+    """(index of the heading row, None), or (index of the row likeliest to be meant as the heading
+    row, or -1 when none is, why this sheet has no usable heading row)."""
     best, best_known = None, 0
     for k, cells in enumerate(rows[:20]):
         titles = [canonical_title(c) for c in cells]
@@ -839,10 +897,10 @@ def _heading_row(rows: list[list[Any]]) -> tuple[int, str | None]:
             return k, None
         known = sum(t in ESSENTIAL_COLUMNS for t in titles) + len(near_misses(cells, ESSENTIAL_COLUMNS))
         if known > best_known:
-            best, best_known = cells, known
+            best, best_k, best_known = cells, k, known
     if best is None:
         return -1, "has no heading row with 360Giving columns in its first 20 rows"
-    return -1, missing_columns_message(list(best))
+    return best_k, missing_columns_message(list(best))
 
 
 # --------------------------------------------------------------------------------------------

@@ -486,6 +486,45 @@ def test_csv_rows_are_numbered_as_a_spreadsheet_shows_them_whatever_line_breaks_
     assert [(p.row, "in row 10" in p.message) for p in enc] == [(10, True)]
 
 
+def test_a_csv_with_title_lines_above_its_headings_is_read_like_the_spreadsheet():
+    """Excel's 'Save as CSV' of a template keeps its title lines: the heading row is looked for in
+    the first 20 rows, as in a spreadsheet, and rows keep the numbers the funder sees."""
+    plain = (FIX / "good.csv").read_bytes()
+    titled = b"Test Trust grants 2020 - 360Giving format,,,,\r\nDo not change the headings,,\r\n\r\n" + plain
+    gf, ref = read_360giving(titled, "titled.csv", today=TODAY), read_360giving(plain, "good.csv", today=TODAY)
+    assert gf.rows_read == ref.rows_read and len(gf.grants) == len(ref.grants) > 0
+    assert list(gf.grants["row"]) == [r + 3 for r in ref.grants["row"]]
+    cols = ["grant_id", "amount_gbp", "award_date", "recipient_postcode", "beneficiary_codes"]
+    pd.testing.assert_frame_equal(gf.grants[cols], ref.grants[cols])
+    assert [(p.check, p.row, p.cell) for p in gf.problems] == [
+        (p.check, p.row + 3, f"{p.cell[0]}{int(p.cell[1:]) + 3}") for p in ref.problems
+    ]
+
+
+@pytest.mark.parametrize("sep,encoding", [(";", "utf-8"), ("\t", "utf-8"), ("\t", "utf-16")])
+def test_semicolon_and_tab_separated_files_are_read_and_say_so(sep, encoding):
+    """Excel writes ';' where the decimal point is a comma, and its 'Unicode text' is UTF-16 with
+    tabs: the separator that gives the heading row is used, and a warning names it."""
+    with open(FIX / "good.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    out = io.StringIO()
+    csv.writer(out, delimiter=sep).writerows(rows)
+    gf = read_360giving(out.getvalue().encode(encoding), "grants.csv", today=TODAY)
+    ref = read_360giving(FIX / "good.csv", today=TODAY)
+    cols = ["grant_id", "amount_gbp", "award_date", "recipient_postcode", "beneficiary_codes", "row"]
+    pd.testing.assert_frame_equal(gf.grants[cols], ref.grants[cols])
+    said = [p for p in gf.problems if p.check == "csv_separator"]
+    assert len(said) == 1 and {";": "semicolons", "\t": "tabs"}[sep] in said[0].message
+
+
+def test_a_semicolon_file_without_the_columns_is_told_about_its_separator():
+    data = b"Grant ID;Title;Amount Awarded;Award Date;Currency\n1;t;100;2023-01-01;GBP\n"
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(data, "x.csv")
+    assert "separated by semicolons" in exc.value.message and "CSV (comma delimited)" in exc.value.message
+    assert (exc.value.row, exc.value.column) == (1, "Identifier")
+
+
 def test_wrong_encoding_is_read_with_a_located_warning():
     gf = read_360giving(FIX / "cp1252.csv", today=TODAY)
     enc = [p for p in gf.problems if p.check == "encoding"]
