@@ -1239,7 +1239,7 @@ def _check_amount(row: _Row) -> float | None:
             f"Amount Awarded {row.get('Amount Awarded')!r} is not a number"
             + (
                 " (a comma may only separate thousands, as in 1,500.00; no amount is guessed)"
-                if "," in str(row.get("Amount Awarded"))
+                if _parse_amount(str(row.get("Amount Awarded")).replace(",", ""))[0] is not None
                 else ""
             ),
             "Amount Awarded",

@@ -460,6 +460,8 @@ def test_a_comma_that_is_not_a_thousands_separator_is_an_error_never_another_amo
     errors = [(p.row, p.check, p.cell) for p in gf.problems if p.severity == "error"]
     assert errors == [(n, "amount_not_number", f"E{n}") for n in range(2, 2 + len(bad))]
     assert all("comma may only separate thousands" in p.message for p in gf.errors)
+    other = read_360giving(amounts_csv([("GBP", "9,500.00 GBP")]), filename="x.csv", today=TODAY).errors
+    assert [p.check for p in other] == ["amount_not_number"] and "comma" not in other[0].message
     loaded = gf.grants.set_index("row")["amount_gbp"]
     assert loaded.to_dict() == {2 + len(bad) + i: float(a.strip("£").replace(",", "")) for i, a in enumerate(good)}
 
