@@ -305,7 +305,7 @@ def read_360giving(
         records = _json_records(_decode(data, filename, problems), filename, max_rows, problems)
         sheets = [SheetSummary("grants", rows_read=len(records))]
     elif fmt == "csv":
-        records, sheets = _csv_records(_decode(data, filename, problems), filename, max_rows, problems)
+        records, sheets = _csv_records(_decode(data, filename, problems, csv_rows=True), filename, max_rows, problems)
     else:
         records, sheets = _spreadsheet_records(data, filename, max_rows, problems)
     frame = _validate(records, filename, problems, today or dt.date.today())
@@ -388,21 +388,26 @@ def _open_workbook(data: bytes, filename: str):
         ) from None
 
 
-def _decode(data: bytes, filename: str, problems: list[Problem]) -> str:
+def _decode(data: bytes, filename: str, problems: list[Problem], csv_rows: bool = False) -> str:
     """UTF-8 (BOM stripped). A Windows-1252 file is read with a located warning, because
     360Giving files must be UTF-8 and characters such as '£' or 'é' may be wrong. UTF-16 (Excel's
-    "Unicode text") is recognised by its byte-order mark and read with a warning too."""
+    "Unicode text") is recognised by its byte-order mark and read with a warning too. An
+    undecodable CSV is refused naming the row a spreadsheet shows (``csv_rows``) and the line."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         problems.append(Problem("warning", "encoding", "file is UTF-16, not UTF-8; read as UTF-16"))
         return data.decode("utf-16")
     try:
         text, not_utf8 = decode_bytes(data)
     except NotText as exc:
+        row = exc.line
+        if csv_rows:  # quotes and line ends are ASCII: Latin-1 splits the records as any encoding would
+            _, starts = _csv_rows(data.decode("latin-1"), filename)
+            row = max(bisect.bisect_right(starts, exc.line), 1)
+        where = f"row {row}, line {exc.line} of the file" if csv_rows else f"line {exc.line}"
         raise GrantsFileError(
-            f"not UTF-8 text (byte 0x{exc.byte:02x} on line {exc.line}) and not "
-            "Windows-1252 either; save the file as UTF-8",
+            f"not UTF-8 text (byte 0x{exc.byte:02x} in {where}) and not Windows-1252 either; save the file as UTF-8",
             filename,
-            row=exc.line,
+            row=row,
         ) from None
     if not_utf8:
         line, byte = not_utf8

@@ -543,6 +543,10 @@ def test_utf16_is_read_with_a_warning():
 def test_undecodable_file_is_refused():
     with pytest.raises(GrantsFileError, match="not UTF-8"):
         read_360giving(b"Identifier,Amount Awarded\n\x81\x8d,1\n", filename="x.csv")
+    # located in the row a spreadsheet shows: the cell with a line break above is one row
+    with pytest.raises(GrantsFileError) as exc:
+        read_360giving(b'Identifier,Description\n1,"a\nb\nc"\n\x81\x8d,1\n', filename="x.csv")
+    assert exc.value.row == 3 and "row 3, line 5 of the file" in exc.value.message
 
 
 def test_too_many_rows_is_refused_with_the_row():
