@@ -401,8 +401,7 @@ def _decode(data: bytes, filename: str, problems: list[Problem], csv_rows: bool 
     except NotText as exc:
         row = exc.line
         if csv_rows:  # quotes and line ends are ASCII: Latin-1 splits the records as any encoding would
-            _, starts = _csv_rows(data.decode("latin-1"), filename)
-            row = max(bisect.bisect_right(starts, exc.line), 1)
+            row = _row_of_line(data.decode("latin-1"), filename, exc.line)
         where = f"row {row}, line {exc.line} of the file" if csv_rows else f"line {exc.line}"
         raise GrantsFileError(
             f"not UTF-8 text (byte 0x{exc.byte:02x} in {where}) and not Windows-1252 either; save the file as UTF-8",
@@ -845,6 +844,16 @@ def _csv_rows(text: str, filename: str, sep: str = ",", limit: int | None = None
             row=len(rows) + 1,
         ) from None
     return rows, starts
+
+
+def _row_of_line(text: str, filename: str, line: int) -> int:
+    """The CSV row (as a spreadsheet numbers them) that holds a physical line; the line itself when
+    the text cannot be split into records."""
+    try:
+        _, starts = _csv_rows(text, filename)
+    except GrantsFileError:
+        return line
+    return max(bisect.bisect_right(starts, line), 1)
 
 
 def _encoding_rows(problems: list[Problem], starts: list[int]) -> None:
