@@ -498,7 +498,8 @@ def map_alt_text(df: pd.DataFrame, *, measure: str, unit: str, area_label: str, 
     if m > n:
         verb = "is" if m - n == 1 else "are"
         text += f"{_count(m - n, _singular(area_label), area_label)} no data and {verb} drawn in light grey; "
-    return text + _coverage(n, m, area_label) + "."
+        return text + _coverage(n, m, area_label) + "."
+    return text + f"Every one of the {m:,} {area_label} has a value."
 
 
 # =============================================================================================

@@ -135,3 +135,14 @@ def test_county_brief_lists_its_districts_on_one_page(real_db):
         assert (len(parts) > brief.DISTRICT_ROWS) == (f"Showing {brief.DISTRICT_ROWS} of {len(parts)} rows" in html)
         assert len(pypdf.PdfReader(io.BytesIO(brief.brief_pdf(profile))).pages) == 1, code
     assert "which parts differ" not in brief.render(queries.area_profile("E07000229", period, db=real_db))
+
+
+def test_map_alt_text_is_whole_sentences_with_and_without_missing_areas():
+    """The Map's description ended '… median £1.47 per resident. based on 296 of 296 districts.' when no
+    area lacked a value (a sentence starting in lower case, saying nothing)."""
+    full = pd.DataFrame({"code": ["A", "B", "C"], "name": ["Ay", "Bee", "Cee"], "value": [1.0, 2.0, 3.0]})
+    alt = charts.map_alt_text(full, measure="M", unit="", area_label="districts")
+    assert alt.endswith("median 2.0. Every one of the 3 districts has a value.") and ". based" not in alt
+    gap = full.assign(value=[1.0, None, 3.0])
+    alt = charts.map_alt_text(gap, measure="M", unit="", area_label="districts")
+    assert alt.endswith("1 district has no data and is drawn in light grey; based on 2 of 3 districts.")
