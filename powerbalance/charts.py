@@ -793,23 +793,26 @@ def rank_band_chart(
     pos = np.arange(1, len(d["median_rank"]) + 1)
     hi = set(highlight)
     data = []
-    robust = d["robust"]
+    outside = d["outside"]
+    robust = d["robust"] & ~outside  # the card's three readings (rank_band_words), not the column as given
+    uncertain = ~d["robust"] & ~outside
     for mask, label, color, symbol in (
         (robust, "robust rank (narrow band)", DARK_BLUE, "circle"),
-        (~robust, "uncertain rank (wide band)", TURQUOISE, "diamond"),
+        (uncertain, "uncertain rank (wide band)", TURQUOISE, "diamond"),
+        (outside, "rank with these weights outside its band", DARK_PINK, "x"),
     ):
         if not mask.any():
             continue
-        p5, p95 = _list(d["p5"][mask]), _list(d["p95"][mask])
+        p5, p95, rank = _list(d["p5"][mask]), _list(d["p95"][mask]), _list(d["rank"][mask].astype(float))
         data.append(
             {
                 **_band_points(d, pos, mask, color, thickness=1, width=0),
                 "mode": "markers",
                 "name": label,
-                "marker": {"color": color, "size": 5, "symbol": symbol},
-                "customdata": [[a, b] for a, b in zip(p5, p95)],
+                "marker": {"color": color, "size": 6 if symbol == "x" else 5, "symbol": symbol},
+                "customdata": [[a, b, r] for a, b, r in zip(p5, p95, rank)],
                 "hovertemplate": "%{text}<br>median rank %{y:.0f} (90% range %{customdata[0]:.0f}–%{customdata[1]:.0f})"
-                "<extra></extra>",
+                "<br>rank with these weights %{customdata[2]:.0f}<extra></extra>",
             }
         )
     h = np.array([c in hi for c in d["area_code"]], dtype=bool)
@@ -833,11 +836,12 @@ def rank_band_chart(
         height=height,
         title=title,
     )
-    n_rob, n_drawn = int(robust.sum()), len(pos)
+    n_rob, n_out, n_drawn = int(robust.sum()), int(outside.sum()), len(pos)
     alt = (
         f"Rank uncertainty for {n_drawn} {subject}: each point is an area's median rank over the simulations, "
         f"with a bar from its 5th to 95th percentile rank. {n_rob} of {n_drawn} ranks are robust "
-        f"(narrow band). "
+        f"(narrow band), {int(uncertain.sum())} uncertain (wide band)"
+        + (f", and for {n_out} {RANK_OUTSIDE_BAND}. " if n_out else ". ")
     )
     if n_all > n_drawn:
         alt += _not_drawn(n_all - n_drawn, "no index", _singular(subject), subject) + " "
@@ -872,7 +876,8 @@ def _band_points(d: dict, pos: np.ndarray, mask: np.ndarray, color: str, thickne
 
 def _by_median_rank(df: pd.DataFrame) -> dict[str, np.ndarray]:
     """The rank bands' columns as arrays, rows with a median rank ordered by it (then by rank);
-    ``robust`` as True/False (unknown is not robust)."""
+    ``robust`` as True/False (unknown is not robust) and ``outside`` (:func:`rank_outside_band`,
+    unknown is not outside)."""
     has = df["median_rank"].notna().to_numpy()
     cols = {c: df[c].to_numpy()[has] for c in ("area_code", "name", "rank", "median_rank", "p5", "p95", "robust")}
     order = np.lexsort((cols["rank"].astype(float), cols["median_rank"].astype(float)))
@@ -880,6 +885,9 @@ def _by_median_rank(df: pd.DataFrame) -> dict[str, np.ndarray]:
     for c in ("median_rank", "p5", "p95"):
         out[c] = out[c].astype(float)
     out["robust"] = np.array([False if pd.isna(v) else bool(v) for v in out["robust"]], dtype=bool)
+    out["outside"] = np.array(
+        [bool(rank_outside_band(r, a, b)) for r, a, b in zip(out["rank"], out["p5"], out["p95"])], dtype=bool
+    )
     return out
 
 

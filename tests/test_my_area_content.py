@@ -107,6 +107,29 @@ def test_worthing_headline_and_brief_say_the_rank_lies_outside_its_band(app, rea
     assert charts.RANK_OUTSIDE_BAND in html and "(robust)" not in html
 
 
+def test_rank_band_chart_draws_and_counts_the_cards_three_readings(real_db):
+    """Review: the chart beside the card counted and drew Worthing (2014-15, rank 135 outside its
+    narrow band 117–132) as a "robust rank" while the card said the rank lies outside its band.
+    Every drawn point sits in the group its card reading names, and the alt text counts them so."""
+    period, lens = "2014-15", index.DEFAULT_LENS
+    bands = queries.rank_bands("district", period, None, lens, None, 500, real_db)
+    sub = bands[bands["group"] == bands.set_index("area_code").at[WORTHING, "group"]]
+    fig, alt = charts.rank_band_chart(sub, highlight=[WORTHING], subject="shire districts")
+    traces = {t["name"]: t for t in fig.to_dict()["data"]}
+    want = {"robust": [], "uncertain": [], charts.RANK_OUTSIDE_BAND: []}
+    drawn = sub.dropna(subset=["median_rank"])
+    for row, name in zip(drawn.to_dict("records"), drawn["name"]):
+        want[charts.rank_band_words(row)[1]].append(name)
+    assert WORTHING in sub["area_code"].tolist() and "Worthing" in want[charts.RANK_OUTSIDE_BAND]
+    assert sorted(traces["robust rank (narrow band)"]["text"]) == sorted(want["robust"])
+    assert sorted(traces["uncertain rank (wide band)"]["text"]) == sorted(want["uncertain"])
+    assert sorted(traces["rank with these weights outside its band"]["text"]) == sorted(want[charts.RANK_OUTSIDE_BAND])
+    n = len(drawn)
+    assert f"{len(want['robust'])} of {n} ranks are robust (narrow band)" in alt
+    assert f"{len(want['uncertain'])} uncertain (wide band)" in alt
+    assert f"for {len(want[charts.RANK_OUTSIDE_BAND])} {charts.RANK_OUTSIDE_BAND}" in alt
+
+
 def test_ward_per_head_figures_say_why_they_are_missing(real_db):
     """A ward reached by grants whose population estimate is missing shows the reason from its
     population row's note beside the missing per-head figure (never an invented population)."""
