@@ -693,6 +693,14 @@ def unmeasured_domains(weights: Mapping[str, float] | None, db=None) -> tuple[st
     return tuple(d for d in DOMAINS if w[d] > 0 and d not in measured)
 
 
+def nothing_measured(weights: Mapping[str, float] | None, db=None) -> bool:
+    """Whether every domain given weight in ``weights`` is one no area has a figure for
+    (:func:`unmeasured_domains`): there is then nothing to weigh, and :func:`compute_index` leaves
+    every area without an index, saying why. Pages use the default weights instead and say so."""
+    w = normalise_weights(weights)
+    return set(unmeasured_domains(weights, db=db)) == {d for d in DOMAINS if w[d] > 0}
+
+
 @_db.per_build(maxsize=4)
 def _measured_domains(db=None) -> tuple[str, ...]:
     """Domains with an indicator the index scores everywhere, or a local figure it scores."""

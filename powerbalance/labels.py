@@ -60,14 +60,47 @@ def unmeasured_weights_note(domains) -> str | None:
     """Why the weight of a domain no area has a figure for is not used (``index.unmeasured_domains``)."""
     if not domains:
         return None
-    names = " and ".join(DOMAIN_LABELS.get(d, d).lower() for d in domains)
-    why = (
+    names = _domain_names(domains)
+    return (
+        f"No area has a {names} figure in this data{_unmeasured_why(domains)}: the {names} weight is not used, "
+        "and the index weighs the other domains as you set them."
+    )
+
+
+def nothing_measured_note(domains, defaults: dict) -> str:
+    """Why weights given only to domains no area has a figure for (``index.nothing_measured``) are
+    replaced by the default ones."""
+    names = _domain_names(domains)
+    return (
+        f"Only {names} {'has' if len(domains) == 1 else 'have'} weight, and no area has a {names} figure in this data{_unmeasured_why(domains)}: "
+        f"there is nothing to weigh, so {default_weights_text(defaults)} are used instead."
+    )
+
+
+def link_weights_note(all_zero: bool, defaults: dict) -> str:
+    """Why the weights in a link were not used (``urlstate.weights_fault``), and which are shown."""
+    why = "every weight in it is 0" if all_zero else "they could not be read"
+    return (
+        f"The weights in this address could not be used ({why}), so they were ignored and "
+        f"{default_weights_text(defaults)} are shown."
+    )
+
+
+def default_weights_text(defaults: dict) -> str:
+    """'the default weights (funding 50 / projects 50 / participation 0)', in percent of their sum."""
+    total = sum(float(v) for v in defaults.values())
+    shares = " / ".join(f"{DOMAIN_LABELS.get(d, d).lower()} {100 * float(v) / total:.0f}" for d, v in defaults.items())
+    return f"the default weights ({shares})"
+
+
+def _domain_names(domains) -> str:
+    return " and ".join(DOMAIN_LABELS.get(d, d).lower() for d in domains)
+
+
+def _unmeasured_why(domains) -> str:
+    if "participation" not in domains:
+        return ""
+    return (
         " (civic participation is published for England and its regions only, so it counts only through "
         "local figures, and none are loaded)"
-        if "participation" in domains
-        else ""
-    )
-    return (
-        f"No area has a {names} figure in this data{why}: the {names} weight is not used, and the index "
-        "weighs the other domains as you set them."
     )

@@ -27,7 +27,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from . import charts, config, db, funders, labels, lenses, quadrants, queries, share, urlstate
 from .downloads import to_csv_bytes, to_xlsx_bytes
-from .index import DEFAULT_LENS, LENSES, normalise_weights, unmeasured_domains
+from .index import DEFAULT_LENS, LENSES, normalise_weights, nothing_measured, unmeasured_domains
 
 _SEEN = "_pb_url_seen::"
 _RUN = "_pb_run"  # runs of this session (start_page), to see a widget re-mounted
@@ -43,6 +43,7 @@ COMPARE = "pages/compare_page.py"
 CARRIED = ("area", "weights", "group", "year", "lens", "areas")
 _VIEW = "_pb_view::"
 _WEIGHTS_APPLY = "_pb_weights_apply"
+_WEIGHTS_NOTICE = "_pb_weights_notice"  # why a link's weights were not used, said by page_header
 _PUBLISHED_AREA = "_pb_published_area"
 _FALLBACK = "_pb_fallback::"
 _OWN_VIEW = "_pb_own_view::"  # + page: the page's own parameters (level, issues, …) it last showed
@@ -113,6 +114,7 @@ def start_page() -> None:
     st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1  # for _remounted
     st.html(_CSS)
     st.session_state.pop(_WEIGHTS_APPLY, None)
+    st.session_state.pop(_WEIGHTS_NOTICE, None)
     carry_view()
     restore_page_view()
 
@@ -398,6 +400,9 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     parsed = urlstate.weights_from_param(raw) if raw else None
     keys = {d: f"{key}_{d}" for d in defaults}
     if raw != seen or any(k not in st.session_state for k in keys.values()):
+        fault = urlstate.weights_fault(raw) if raw != seen else None
+        if fault:  # a link's weights that cannot be used: said, like an unknown area code
+            box.info(labels.link_weights_note(fault == urlstate.ALL_ZERO, defaults), icon=":material/tune:")
         src = parsed or defaults
         for d, k in keys.items():
             st.session_state[k] = int(round(100 * float(src.get(d, 0.0))))
@@ -417,6 +422,9 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     if sum(values.values()) <= 0:
         box.warning("At least one weight must be above zero; using the default weights.")
         values = dict(defaults)
+    elif nothing_measured(values):
+        box.warning(labels.nothing_measured_note(unmeasured_domains(values), defaults))
+        values = dict(defaults)
     text = urlstate.weights_to_param(values)
     default_text = urlstate.weights_to_param(defaults)
     publish(param, None if text == default_text else text, key, str)
@@ -427,11 +435,28 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
 def carried_weights(defaults: dict, param: str = "weights") -> dict:
     """Weights for a page that uses them without showing sliders: read from the URL, and kept
     there when they are not the defaults, so a link from this page carries them on."""
-    weights = urlstate.weights_from_param(st.query_params.get(param)) or dict(defaults)
+    weights, notice = usable_weights(st.query_params.get(param), defaults)
+    if notice:
+        st.session_state[_WEIGHTS_NOTICE] = notice  # page_header says it
     text = urlstate.weights_to_param(weights)
     publish(param, None if text == urlstate.weights_to_param(defaults) else text)
     st.session_state[_WEIGHTS_APPLY] = (weights, dict(defaults))  # page_header says so when custom
     return weights
+
+
+def usable_weights(raw: str | None, defaults: dict) -> tuple[dict, str | None]:
+    """The weights URL text ``raw`` asks for, or ``defaults`` with a notice saying why when they
+    cannot be used: unreadable, all zero, or given only to domains no area has a figure for (an
+    index of nothing). No notice when there is no text."""
+    fault = urlstate.weights_fault(raw)
+    if fault:
+        return dict(defaults), labels.link_weights_note(fault == urlstate.ALL_ZERO, defaults)
+    weights = urlstate.weights_from_param(raw)
+    if weights is None:
+        return dict(defaults), None
+    if nothing_measured(weights):
+        return dict(defaults), labels.nothing_measured_note(unmeasured_domains(weights), defaults)
+    return weights, None
 
 
 def carried_lens() -> str:
@@ -592,6 +617,9 @@ def page_header(title: str, intro: str | None = None) -> None:
     notice = st.session_state.pop(_AREA_NOTICE, None)  # set by carry_view earlier in this run
     if notice:
         st.info(notice, icon=":material/history:")  # names from area_code_map and areas, never URL text
+    weights_fell = st.session_state.pop(_WEIGHTS_NOTICE, None)  # set by carried_weights earlier in this run
+    if weights_fell:
+        st.info(weights_fell, icon=":material/tune:")
     applied = st.session_state.pop(_WEIGHTS_APPLY, None)  # set by carried_weights earlier in this run
     if applied is not None:
         weights_notice(*applied)

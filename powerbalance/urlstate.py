@@ -6,6 +6,9 @@ import math
 
 from .index import DOMAINS, normalise_weights
 
+#: Why URL weights text cannot be used (:func:`weights_fault`).
+ALL_ZERO, UNREADABLE = "all_zero", "unreadable"
+
 
 def weights_to_param(weights: dict) -> str:
     """Domain weights → URL text 'funding:0.5,projects:0.5,participation:0'."""
@@ -13,23 +16,35 @@ def weights_to_param(weights: dict) -> str:
 
 
 def weights_from_param(text: str | None) -> dict | None:
-    """URL text → domain weights; None (defaults) when absent or invalid."""
+    """URL text → domain weights; None (defaults) when absent or invalid (:func:`weights_fault` says why)."""
+    return _parse(text)[0]
+
+
+def weights_fault(text: str | None) -> str | None:
+    """Why URL weights text cannot be used: :data:`ALL_ZERO` (every weight 0) or :data:`UNREADABLE`
+    (not 'domain:number,…' with known domains and finite non-negative numbers); None when it can,
+    or when there is none."""
+    return _parse(text)[1]
+
+
+def _parse(text: str | None) -> tuple[dict | None, str | None]:
     if not text:
-        return None
+        return None, None
     out = {}
     try:
         for part in text.split(","):
             k, v = part.split(":")
-            if k.strip() not in DOMAINS:
-                return None
             x = float(v)
-            if not math.isfinite(x) or x < 0:
-                return None
+            if k.strip() not in DOMAINS or not math.isfinite(x) or x < 0:
+                return None, UNREADABLE
             out[k.strip()] = x
+    except ValueError:
+        return None, UNREADABLE
+    try:
         normalise_weights(out)
     except ValueError:
-        return None
-    return {d: out.get(d, 0.0) for d in DOMAINS}
+        return None, ALL_ZERO
+    return {d: out.get(d, 0.0) for d in DOMAINS}, None
 
 
 def _short(x: float) -> str:

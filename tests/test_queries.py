@@ -39,6 +39,10 @@ def test_weights_round_trip_and_rejects_bad_text():
         "",
     ):
         assert urlstate.weights_from_param(bad) is None, bad
+        assert urlstate.weights_fault(bad) == (
+            None if not bad else urlstate.ALL_ZERO if bad == "funding:0,projects:0" else urlstate.UNREADABLE
+        ), bad
+    assert urlstate.weights_fault(text) is None
 
 
 def test_downloads_keep_missing_empty_not_zero():

@@ -151,6 +151,50 @@ def test_an_unknown_area_code_is_said_to_be_unknown_not_shown_as_adur(app):
     assert at.query_params["area"] == "E07000224" and at.header[0].value == "Arun"
 
 
+ADUR = "E07000223"
+
+
+def _default_rank(real_db, period) -> str:
+    row = index.compute_index("district", period, lens=index.DEFAULT_LENS, db=real_db).set_index("area_code").loc[ADUR]
+    return f"{int(row['rank'])} of {int(row['n_in_group'])}"
+
+
+def test_a_link_whose_weights_cannot_be_used_says_so_and_which_are_shown(app, real_db, period):
+    """Review: an all-zero weights link was silently replaced by the default weights (no notice, the
+    parameter dropped), where an unknown area code is said to be unknown. It is said, with the weights
+    shown instead; so is weights text that cannot be read."""
+    for text, why in (("funding:0,projects:0,participation:0", "every weight in it is 0"), ("funding:abc", "read")):
+        at = open_page(app, "pages/my_area_page.py", {"area": ADUR, "year": period, "weights": text})
+        (notice,) = [i.value for i in at.info if "weights in this address" in i.value]
+        assert why in notice and "the default weights (funding 50 / projects 50 / participation 0)" in notice
+        assert at.metric[1].value == _default_rank(real_db, period) and "Custom weights" not in markdown(at)
+        assert "weights" not in at.query_params  # the address reproduces what is shown
+    at = open_page(app, "pages/method_page.py", {"weights": "funding:0,projects:0,participation:0"})
+    assert any("every weight in it is 0" in i.value for i in at.info)
+    assert at.slider(key="weights_funding").value == 50 and at.slider(key="weights_projects").value == 50
+
+
+def test_weights_only_on_a_domain_nobody_measures_fall_back_to_the_defaults_and_say_so(app, real_db, period):
+    """Review: with funding and projects at 0 and participation (no area has a figure) above 0, the
+    notice said "the participation weight is not used" while every index beside it was empty. There is
+    nothing to weigh: the default weights are used, and the notice says so."""
+    only = urlstate.weights_from_param("funding:0,projects:0,participation:1")
+    assert index.nothing_measured(only, db=real_db) and not index.nothing_measured(W, db=real_db)
+    at = open_page(
+        app, "pages/my_area_page.py", {"area": ADUR, "year": period, "weights": urlstate.weights_to_param(only)}
+    )
+    notes = [i.value for i in at.info]
+    assert any("nothing to weigh" in n and "the default weights" in n for n in notes), notes
+    assert not any("participation weight is not used" in n for n in notes)
+    assert at.metric[1].value == _default_rank(real_db, period)  # an index, the default one: not "no data"
+    at = open_page(app, "pages/method_page.py", {"year": period})
+    for d, v in (("funding", 0), ("projects", 0), ("participation", 40)):
+        at.slider(key=f"weights_{d}").set_value(v).run()
+    warned = [w.value for w in at.warning if "nothing to weigh" in w.value]
+    assert warned and not any("participation weight is not used" in i.value for i in at.info)
+    assert "weights" not in at.query_params and "Custom weights" not in markdown(at)
+
+
 def test_a_region_on_compare_says_why_it_opens_on_a_council(app):
     region = "E12000008"  # South East: no council stands in for a region
     at = open_page(app, "pages/my_area_page.py", {"area": region})
