@@ -34,27 +34,31 @@ def _choose(code: str, found_as: dict | None = None) -> None:
 search = st.text_input(
     "Search by place name, ward or postcode",
     key="ma_search",
-    placeholder="e.g. Adur, Hebden Royd, or SW1A 1AA",
+    placeholder="e.g. Adur, Hebden Royd, Central Worthing, or SW1A 1AA",
     help="Matches councils (former councils too, as the council they are now part of), wards, parishes and "
-    "postcodes in England.",
+    "postcodes in England. Many wards share a name: add the council's name to find one (“Central, Worthing”).",
 )
 if search.strip():
-    found = ui.q(queries.find_places, search, 10)
-    if found.empty:
-        ui.no_data(f"nothing in England matches “{search}”.")
-    else:
+    result = ui.q(queries.search_places, search, 10)
+    found = result.found
+    if result.message and found.empty:
+        st.warning(result.message, icon=":material/search_off:")
+    elif result.message:
+        st.info(result.message, icon=":material/search:")
+    if not found.empty:
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))
         found_as = {
             c: (lab, m) for c, lab, m in zip(found["code"], found["label"], found["match"]) if m in ("parish", "former")
         }
+        shown = f"{len(opts)} of {result.total} matches" if result.total > len(opts) else f"{len(opts)} matches"
         st.selectbox(
             "Matches",
             opts,
             index=None,
             format_func=lambda c: flabels.get(c, c),
             key="ma_pick",
-            placeholder=f"{len(opts)} match{'es' if len(opts) != 1 else ''} — choose one",
+            placeholder=("1 match" if len(opts) == 1 and result.total == 1 else shown) + " — choose one",
             on_change=lambda: _choose(st.session_state.get("ma_pick"), found_as),
         )
 

@@ -642,26 +642,89 @@ def _rank(name: str, key: str) -> int:
     return 0 if name == key else 1 if name.startswith(key) else 2
 
 
+# Words that are part of how people write a council's name but not of ONS's names ('Kent County
+# Council', 'Royal Borough of Greenwich', 'Lancing Parish Council'), in :func:`_name_key` form,
+# longest first so 'metropolitan borough council' goes before 'council'.
+_TITLES = sorted(
+    [
+        "royal borough of",
+        "london borough of",
+        "metropolitan borough of",
+        "borough of",
+        "city of",
+        "council of the",
+        "metropolitan borough council",
+        "metropolitan district council",
+        "county borough council",
+        "county council",
+        "district council",
+        "borough council",
+        "city council",
+        "town council",
+        "parish council",
+        "community council",
+        "parish meeting",
+        "council",
+    ],
+    key=len,
+    reverse=True,
+)
+_TITLE_RE = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in _TITLES) + r")\b")
+
+
+def _untitled(key: str) -> str:
+    """A :func:`_name_key` without the council titles of :data:`_TITLES` ('kent county council' →
+    'kent', 'royal borough of greenwich' → 'greenwich'). Only the text typed is stripped, and only
+    after its whole form found nothing better, so stored names holding a title ('City of London',
+    'Kingston upon Hull, City of', 'Dorset Council') still match as written."""
+    return _WS.sub(" ", _TITLE_RE.sub(" ", key)).strip()
+
+
+def _words_in(words: list[str], name_words: list[str]) -> bool:
+    return all(any(n.startswith(w) for n in name_words) for w in words)
+
+
 @dataclass(frozen=True)
 class _NameIndex:
     """Every place the search box finds by name in one build: ``rows`` (tuples of
     :data:`PLACE_COLUMNS`) in the order equally good matches are listed — areas (larger first),
     then parishes, then former councils, each by name; ``keys`` the :func:`_name_key` of the name
     each row is found by (the area's, the parish's or the former council's); ``squeezed`` the same
-    without spaces."""
+    without spaces; ``within`` the :func:`_name_key` of the district a ward or parish lies in ('' for
+    any other row), so 'Central Worthing' or 'Central, Worthing' finds Worthing's Central ward."""
 
     rows: list[tuple]
     keys: list[str]
     squeezed: list[str]
+    within: list[str] = field(default_factory=list)
 
-    def ranked(self, key: str) -> list[int]:
-        """Rows matching ``key``, best first: the whole name, then its start, then within it; then the
-        same once spaces are ignored ('hebdenroyd' finds Hebden Royd); equals in the rows' order."""
+    def ranked(self, key: str) -> list[tuple[int, int]]:
+        """Rows matching ``key`` with their rank (0 = the whole name), best first: the whole name (or the name followed by its district's),
+        then its start, then within it; then the same once spaces are ignored ('hebdenroyd' finds
+        Hebden Royd); then names holding every word typed, some of them in the name of the district
+        the place lies in ('Worthing Central'); equals in the rows' order."""
         tight = key.replace(" ", "")
         hits = [i for i, s in enumerate(self.squeezed) if tight in s]  # a match with spaces is one without
         keys, squeezed = self.keys, self.squeezed
         rank = {i: _rank(keys[i], key) if key in keys[i] else 3 + _rank(squeezed[i], tight) for i in hits}
-        return sorted(hits, key=rank.__getitem__)
+        for i in self._in_district(key):
+            rank[i] = min(rank.get(i, 6), 0 if f"{keys[i]} {self.within[i]}" == key else 6)
+        return sorted(rank.items(), key=lambda x: (x[1], x[0]))
+
+    def _in_district(self, key: str) -> list[int]:
+        """Rows whose name and district's name together hold every word of ``key`` (each word the
+        start of one of theirs), with at least one word not from the district's name alone (typing
+        'Worthing' finds the council, not each of its wards)."""
+        words = key.split()
+        if len(words) < 2:
+            return []
+        out = []
+        for i, within in enumerate(self.within):
+            if within and all(w in self.keys[i] or w in within for w in words):
+                name_words, district_words = self.keys[i].split(), within.split()
+                if _words_in(words, name_words + district_words) and not _words_in(words, district_words):
+                    out.append(i)
+        return out
 
 
 def _name_rows(con) -> pd.DataFrame:
@@ -696,26 +759,223 @@ def _read_name_index(path) -> db.AsIs:
     with db.connect(path) as con:
         rows = _name_rows(con)
     keys = [_name_key(n) for n in rows["found_by"]]
+    placed_in = rows["level"].eq("ward") | rows["match"].eq("parish")
+    within = [_name_key(d) if p and isinstance(d, str) else "" for p, d in zip(placed_in, rows["district_name"])]
     values = rows[PLACE_COLUMNS].astype(object)
     columns = [[None if pd.isna(v) else v for v in values[c].tolist()] for c in PLACE_COLUMNS]
-    return db.AsIs(_NameIndex(list(zip(*columns)), keys, [k.replace(" ", "") for k in keys]))
+    return db.AsIs(_NameIndex(list(zip(*columns)), keys, [k.replace(" ", "") for k in keys], within))
 
 
-def _find_by_name(text: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
-    """Areas, parish and town councils and former councils whose name matches ``text`` once both are
-    in :func:`_name_key` form, best first (:meth:`_NameIndex.ranked`), one row per area code (an
-    area's own name before a parish or former council that opens it); none when that form of the
-    text is shorter than two characters (punctuation alone). The names are read once per build."""
+def _by_name(text: str, db_path: str | Path | None = None) -> list[tuple[tuple, int]]:
+    """Rows of the build's :class:`_NameIndex` whose name matches ``text`` once both are in
+    :func:`_name_key` form, best first (:meth:`_NameIndex.ranked`) with their rank, one per area code
+    (an area's own name before a parish or former council that opens it); then those matching the
+    text without its council titles (:func:`_untitled`: 'Kent County Council' finds Kent); none when
+    that form of the text is shorter than two characters (punctuation alone)."""
     key = _name_key(text or "")
     if len(key) < 2:
-        return pd.DataFrame(columns=PLACE_COLUMNS)
+        return []
     index = _name_index(db=db_path).value
-    chosen: dict[str, tuple] = {}
-    for i in index.ranked(key):
-        chosen.setdefault(index.rows[i][0], index.rows[i])
-        if len(chosen) == limit:
-            break
-    return pd.DataFrame(list(chosen.values()), columns=PLACE_COLUMNS)
+    ranked = index.ranked(key)
+    bare = _untitled(key)
+    if bare != key and len(bare) >= 2:  # a council's title typed: councils first
+        council = {i for i, row in enumerate(index.rows) if row[2] in ("county", "district") and row[6] != "parish"}
+        ranked += sorted(index.ranked(bare), key=lambda x: (x[0] not in council, x[1]))
+    chosen: dict[str, tuple[tuple, int]] = {}
+    for i, rank in ranked:
+        chosen.setdefault(index.rows[i][0], (index.rows[i], rank))
+    return list(chosen.values())
+
+
+def _find_by_name(text: str, db_path: str | Path | None = None, limit: int = 10) -> tuple[pd.DataFrame, int, str]:
+    """The first ``limit`` places :func:`_by_name` finds, but every place whose whole name is the text
+    (13 wards are called Central: all are listed); how many places match in all; and the label of
+    the first ward left out ('' when none is), an example of adding the council's name."""
+    matches = _by_name(text, db_path)
+    exact = sum(1 for _, rank in matches if rank == 0)
+    shown = [row for row, _ in matches[: max(limit, exact)]]
+    left_out = [row for row, _ in matches[len(shown) :] if row[2] == "ward" and row[4]]
+    example = f"{left_out[0][1]}, {left_out[0][4]}" if left_out else ""
+    return pd.DataFrame(shown, columns=PLACE_COLUMNS), len(matches), example
+
+
+@dataclass(frozen=True)
+class PlaceSearch:
+    """What the search box found for a text: ``found`` (rows of :data:`PLACE_COLUMNS`, best first),
+    ``total`` (places matching in all: more than ``len(found)`` when the list was cut), ``outcome``
+    and ``message`` (what to tell the user; '' when the list speaks for itself). Outcomes: 'found';
+    'cut' (more places match than are listed); 'postcode_district' (only the first half of a
+    postcode: the councils it lies in are listed); 'close' (no name matches: close names are
+    listed); 'outside_england', 'not_found', 'invalid' and 'ward_mismatch' (a postcode, as
+    :func:`postcode_to_area`); 'nothing'."""
+
+    found: pd.DataFrame
+    total: int
+    outcome: str
+    message: str = ""
+
+
+_OUTWARD = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)$")  # the first half of a postcode: 'BN11', 'SW1A'
+#: the first letter of a district code outside England in the postcode directory
+_COUNTRY_OF = {
+    "W": "Wales",
+    "S": "Scotland",
+    "N": "Northern Ireland",
+    "L": "the Channel Islands",
+    "M": "the Isle of Man",
+}
+
+
+def _postcode_country(postcode: str) -> str | None:
+    """Where a postcode outside England is, from its directory district code ('Wales'); None if unknown."""
+    _, _, laua = _lookup([postcode.replace(" ", "")])
+    return _COUNTRY_OF.get(laua[0][:1]) if laua[0] else None
+
+
+def _postcode_search(postcode: str, path: Path) -> PlaceSearch:
+    """A full postcode's ward, district, county and region, or why it has none."""
+    placed = postcode_to_area([postcode], db_path=path).iloc[0]
+    status = placed["status"]
+    if placed["district_code"] is None:
+        empty = _labelled(
+            pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]), "postcode", status
+        )
+        if status == "outside_england":
+            where = _postcode_country(postcode)
+            text = f"{postcode} is in {where}" if where else f"{postcode} is outside England"
+            return PlaceSearch(empty, 0, status, f"{text}: Power Balance covers English councils only.")
+        return PlaceSearch(
+            empty,
+            0,
+            "not_found",
+            f"{postcode} is not in the ONS Postcode Directory (mistyped, or no longer in use): check it, "
+            "or type the council's or the town's name.",
+        )
+    with db.snapshot(path):
+        parents = db.query(
+            "SELECT county_code, region_code FROM areas WHERE code = ?", [placed["district_code"]], db=path
+        )
+        codes = [placed["ward_code"], placed["district_code"]] + (parents.iloc[0].tolist() if len(parents) else [])
+        found = db.query(
+            _AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code)",
+            [[c for c in codes if isinstance(c, str)]],
+            db=path,
+        )
+    found = found.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER), ascending=False)
+    found = _labelled(found, "postcode", status)
+    message = (
+        f"{postcode} lies near the edge of its council's wards, so its ward is not known: its council is listed."
+        if status == "ward_mismatch"
+        else ""
+    )
+    return PlaceSearch(found, len(found), "found" if status == "ok" else status, message)
+
+
+def _outward_search(outward: str, path: Path) -> PlaceSearch:
+    """The first half of a postcode ('BN11'): the English councils its postcodes lie in, and a request
+    for the whole postcode (the ward needs it)."""
+    table = _postcode_table({outward[0]})
+    keys = table.index.to_series()
+    laua = table.loc[(keys.str.len() - 3 == len(outward)).to_numpy() & keys.str.startswith(outward).to_numpy(), "laua"]
+    laua = {str(x) for x in laua.dropna()}
+    if not laua:
+        return PlaceSearch(
+            _labelled(pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]), "postcode"),
+            0,
+            "not_found",
+            f"{outward} is not the first half of any postcode in the ONS Postcode Directory: check it, or type "
+            "the council's or the town's name.",
+        )
+    index = ward_index(path)
+    codes = sorted({c for code in laua for c in index.current(code)})
+    found = db.query(_AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code) ORDER BY a.name", [codes], db=path)
+    found = _labelled(found, "postcode_district")
+    if found.empty:
+        where = sorted({_COUNTRY_OF.get(x[:1], "outside England") for x in laua})
+        return PlaceSearch(
+            found,
+            0,
+            "outside_england",
+            f"{outward} is in {' and '.join(where)}: Power Balance covers English councils only.",
+        )
+    councils = "the council" if len(found) == 1 else f"the {len(found)} councils"
+    return PlaceSearch(
+        found,
+        len(found),
+        "postcode_district",
+        f"{outward} is only the first half of a postcode: type the whole postcode (e.g. {outward} and three more "
+        f"characters) to find your ward, or choose {councils} with postcodes in {outward}.",
+    )
+
+
+#: at most this many close names offered for a name that matches nothing
+CLOSE_NAMES = 5
+
+
+def _close_names(text: str, path: Path) -> pd.DataFrame:
+    """Councils, counties and regions whose name is close to ``text`` ('manchestr' → Manchester), by
+    difflib's ratio on :func:`_name_key` forms (at most :data:`CLOSE_NAMES`)."""
+    import difflib
+
+    key = _untitled(_name_key(text)) or _name_key(text)
+    index = _name_index(db=path).value
+    councils = {}
+    for row, k in zip(index.rows, index.keys):
+        if row[6] == "name" and row[2] in ("region", "county", "district"):
+            councils.setdefault(k, row)
+    close = difflib.get_close_matches(key, list(councils), n=CLOSE_NAMES, cutoff=0.75)
+    return pd.DataFrame([councils[k][:6] + ("close", None) for k in close], columns=PLACE_COLUMNS)
+
+
+def search(query: str, db_path: str | Path | None = None, limit: int = 10) -> PlaceSearch:
+    """The search box: :func:`find_places`' rows (at most ``limit``, but every place whose whole name
+    is the text), how many places match in all, and what to tell the user when the list alone would
+    mislead — the list was cut (add the council's name: 'Central, Worthing'), a postcode is outside
+    England or not in the directory, only the first half of a postcode was typed (its councils are
+    listed), or a name matches nothing (close council names are listed when there are any)."""
+    text = _WS.sub(" ", query or "").strip()
+    empty = pd.DataFrame(columns=PLACE_COLUMNS)
+    if len(text) < 2:
+        return PlaceSearch(empty, 0, "nothing", "Type at least two letters of a name, or a postcode.")
+    path = Path(db_path) if db_path is not None else config.db_path()
+    limit = max(1, int(limit))
+    if GSS_RE.match(text.upper()):
+        found = db.query(_AREA_SQL + " WHERE a.code = ?", [text.upper()], db=path)
+        found = _labelled(found, "code") if len(found) else former_areas(text, path)[PLACE_COLUMNS]
+        if found.empty:
+            return PlaceSearch(found, 0, "nothing", f"{text.upper()} is not the code of any area in England held here.")
+        return PlaceSearch(found, len(found), "found")
+    postcode = normalise_postcode(text)
+    if postcode is not None:
+        return _postcode_search(postcode, path)
+    outward = _OUTWARD.match(text.upper().replace(" ", ""))
+    if outward:
+        return _outward_search(outward.group(1), path)
+    found, total, example = _find_by_name(text, path, limit)
+    if len(found) < total:
+        return PlaceSearch(found, total, "cut", _cut_message(len(found), total, text, example))
+    if len(found):
+        return PlaceSearch(found, total, "found")
+    close = _close_names(text, path)
+    if len(close):
+        names = " or ".join(f"“{n}”" for n in close["name"])
+        return PlaceSearch(close, len(close), "close", f"Nothing in England is called “{text}”. Did you mean {names}?")
+    return PlaceSearch(
+        found,
+        0,
+        "nothing",
+        f"Nothing in England is called “{text}”: check the spelling, or type a postcode.",
+    )
+
+
+def _cut_message(shown: int, total: int, text: str, example: str) -> str:
+    """'Showing 14 of 221 places matching “Park”: add more of the name, or the council's name (e.g.
+    “Park, Wyre”), to find the others.'"""
+    eg = f" (e.g. “{example}”)" if example else ""
+    return (
+        f"Showing {shown} of {total} places matching “{text}”: add more of the name, or the council's "
+        f"name{eg}, to find the others."
+    )
 
 
 def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) -> pd.DataFrame:
@@ -731,35 +991,14 @@ def find_places(query: str, db_path: str | Path | None = None, limit: int = 10) 
       matter): exact names first, then names starting with the text, then containing it; wards are
       labelled with their district; parish and town councils match too (``match`` = 'parish', see
       :func:`_parishes`), and so do former councils by the name ``area_code_map`` holds
-      (``match`` = 'former'); see :func:`_find_by_name`.
+      (``match`` = 'former'); a ward or parish is found by its name followed by its council's too
+      ('Central Worthing', 'Central, Worthing'), and council titles typed ('Kent County Council',
+      'Royal Borough of Greenwich') are ignored when the whole text matches nothing; at most ``limit``
+      rows, but every place whose whole name is the text; see :func:`_find_by_name`;
+    - the first half of a postcode ('BN11') → the councils its postcodes lie in
+      (``match`` = 'postcode_district');
+    - a name matching nothing → council names close to it (``match`` = 'close').
+
+    :func:`search` gives the same rows with how many places match and what to tell the user.
     """
-    text = _WS.sub(" ", query or "").strip()
-    if len(text) < 2:
-        return pd.DataFrame(columns=PLACE_COLUMNS)
-    path = Path(db_path) if db_path is not None else config.db_path()
-    limit = max(1, int(limit))
-    if GSS_RE.match(text.upper()):
-        found = db.query(_AREA_SQL + " WHERE a.code = ?", [text.upper()], db=path)
-        return _labelled(found, "code") if len(found) else former_areas(text, path)[PLACE_COLUMNS]
-    postcode = normalise_postcode(text)
-    if postcode is not None:
-        placed = postcode_to_area([postcode], db_path=path).iloc[0]
-        if placed["district_code"] is None:
-            return _labelled(
-                pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]),
-                "postcode",
-                placed["status"],
-            )
-        with db.snapshot(path):
-            parents = db.query(
-                "SELECT county_code, region_code FROM areas WHERE code = ?", [placed["district_code"]], db=path
-            )
-            codes = [placed["ward_code"], placed["district_code"]] + (parents.iloc[0].tolist() if len(parents) else [])
-            found = db.query(
-                _AREA_SQL + " WHERE list_contains(?::VARCHAR[], a.code)",
-                [[c for c in codes if isinstance(c, str)]],
-                db=path,
-            )
-        found = found.sort_values("level", key=lambda s: s.map(_LEVEL_ORDER), ascending=False)
-        return _labelled(found, "postcode", placed["status"])
-    return _find_by_name(text, path, limit)
+    return search(query, db_path, limit).found

@@ -183,6 +183,16 @@ def former_area(code: str, db=None) -> dict | None:
     return {"code": former["code"].iloc[0], "notice": places.successor_notice(former)}
 
 
+def search_places(query: str, limit: int = 10, db=None):
+    """The My area search box's answer (:class:`powerbalance.places.PlaceSearch`): the places found
+    (at most ``limit``, but every place whose whole name is the text), how many match in all, and
+    what to tell the user when the list alone would mislead (cut, a postcode outside England or not
+    in the directory, half a postcode, close names for a name matching nothing)."""
+    from . import places
+
+    return places.search(query, db_path=db, limit=limit)
+
+
 def find_places(query: str, limit: int = 10, db=None) -> pd.DataFrame:
     """Places matching a name, ward name or postcode (the boundaries helper's finder), with a
     label that disambiguates same-named wards by their district."""

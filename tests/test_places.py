@@ -367,6 +367,111 @@ def test_find_places_finds_parishes_by_name(small_db):
     ]
 
 
+def test_find_places_by_ward_and_council_name(small_db):
+    """Review: 13 wards are called Central and only 10 were offered, and 'Central, Worthing' (the
+    label the list shows) found nothing. A ward is found by its name followed by its council's, in
+    any order and with or without the comma; the council's name alone finds the council, not each
+    of its wards."""
+    for text in ("Central, Betaborough", "central betaborough", "Betaborough Central", "Central Beta"):
+        assert places.find_places(text, db_path=small_db)["code"].tolist()[0] == W2, text
+    assert places.find_places("Central, Alphaton", db_path=small_db)["code"].tolist() == [W1, W5]  # then Old Central
+    assert places.find_places("Old Central Alphaton", db_path=small_db)["code"].tolist() == [W5]
+    assert places.find_places("Alphaton", db_path=small_db)["code"].tolist() == [D1]
+    assert places.find_places("North End, Betaborough", db_path=small_db).empty  # North End is in Alphaton
+
+
+def test_search_lists_every_same_named_place_and_says_when_the_list_is_cut(small_db):
+    """However small the limit, every place whose whole name is the text is listed; when more places
+    match than are listed, the answer says how many and how to reach the others."""
+    out = places.search("central", db_path=small_db, limit=1)
+    assert out.found["code"].tolist() == [W1, W2]  # both wards called Central, whatever the limit
+    assert (out.total, out.outcome) == (4, "cut")
+    assert out.message == (
+        "Showing 2 of 4 places matching “central”: add more of the name, or the council's name "
+        "(e.g. “Central Park, Betaborough”), to find the others."
+    )
+    assert places.find_places("central", db_path=small_db, limit=1)["code"].tolist() == [W1, W2]
+    whole = places.search("central", db_path=small_db)
+    assert (len(whole.found), whole.total, whole.outcome, whole.message) == (4, 4, "found", "")
+
+
+@pytest.mark.parametrize(
+    "typed,code",
+    [
+        ("Alphaton District Council", D1),
+        ("alphaton borough council", D1),
+        ("Testshire County Council", COUNTY),
+        ("Royal Borough of Betaborough", D2),
+        ("London Borough of Betaborough", D2),
+        ("Betaborough Metropolitan Borough Council", D2),
+        ("City of Alphaton", D1),
+        ("Alphaton City Council", D1),
+        ("Central, Betaborough Council", W2),
+    ],
+)
+def test_find_places_ignores_council_titles(small_db, typed, code):
+    assert places.find_places(typed, db_path=small_db)["code"].iloc[0] == code
+
+
+def test_council_titles_are_matched_as_written_first(small_db):
+    """A stored name holding a title ('City of London', 'Kingston upon Hull, City of', 'Dorset
+    Council') is found by its whole name first, and a parish by 'X Town/Parish Council'."""
+    _add_places(
+        small_db,
+        areas=[
+            ("E09000001", "City of London", "district", None),
+            ("E09000033", "London", "district", None),
+            ("E06000010", "Kingston upon Hull, City of", "district", None),
+            ("E06000059", "Dorset Council", "district", None),
+            ("E06000058", "Dorset", "district", None),
+        ],
+        parishes=[("E04000176", "Hebden Royd", D1, W3)],
+    )
+    assert places.find_places("City of London", db_path=small_db)["code"].iloc[0] == "E09000001"
+    assert places.find_places("London", db_path=small_db)["code"].iloc[0] == "E09000033"
+    assert places.find_places("Kingston upon Hull, City of", db_path=small_db)["code"].iloc[0] == "E06000010"
+    assert places.find_places("Hull City Council", db_path=small_db)["code"].iloc[0] == "E06000010"
+    assert places.find_places("Dorset Council", db_path=small_db)["code"].iloc[0] == "E06000059"
+    for text in ("Hebden Royd Town Council", "Hebden Royd Parish Council"):
+        assert places.find_places(text, db_path=small_db)[["code", "match"]].values.tolist() == [[W3, "parish"]]
+    assert places._untitled(places._name_key("Council of the Isles of Scilly")) == "isles of scilly"
+    # a title alone is not stripped to nothing: it finds only the names holding it
+    assert places.find_places("Council", db_path=small_db)["code"].tolist() == ["E06000059"]
+
+
+def test_search_says_why_a_postcode_finds_nothing(small_db, fake_postcodes):
+    scot = places.search("XX1 1AH", db_path=small_db)
+    assert scot.found.empty and scot.outcome == "outside_england"
+    assert scot.message == "XX1 1AH is in Scotland: Power Balance covers English councils only."
+    channel = places.search("xx1 1aj", db_path=small_db)
+    assert channel.message == "XX1 1AJ is in the Channel Islands: Power Balance covers English councils only."
+    unknown = places.search("XX1 1ZZ", db_path=small_db)
+    assert unknown.outcome == "not_found" and unknown.message.startswith("XX1 1ZZ is not in the ONS Postcode Directory")
+    edge = places.search("XX1 1AB", db_path=small_db)
+    assert edge.outcome == "ward_mismatch" and edge.found["code"].tolist() == [D1, COUNTY, REGION]
+    found = places.search("XX1 1AA", db_path=small_db)
+    assert (found.outcome, found.message, found.total) == ("found", "", 4)
+
+
+def test_search_offers_the_councils_of_half_a_postcode(small_db, fake_postcodes):
+    """'XX1' is a postcode district: the councils its postcodes lie in are offered (the former
+    districts' postcodes through their successors), and the whole postcode is asked for."""
+    out = places.search("xx1", db_path=small_db)
+    assert out.outcome == "postcode_district" and set(out.found["match"]) == {"postcode_district"}
+    assert set(out.found["code"]) == {D1, D2}
+    assert out.message.startswith("XX1 is only the first half of a postcode: type the whole postcode")
+    none = places.search("XX9", db_path=small_db)
+    assert none.found.empty and none.outcome == "not_found"
+
+
+def test_search_offers_close_names_for_a_name_matching_nothing(small_db):
+    out = places.search("alphatn", db_path=small_db)
+    assert out.outcome == "close" and out.found[["code", "match"]].values.tolist() == [[D1, "close"]]
+    assert out.message == "Nothing in England is called “alphatn”. Did you mean “Alphaton”?"
+    none = places.search("zzzz no such place", db_path=small_db)
+    assert none.found.empty and none.outcome == "nothing" and none.message.startswith("Nothing in England is called")
+
+
 def _add_places(db: Path, areas=(), parishes=(), former=()) -> None:
     """Areas (code, name, level, district), parishes (code, name, district, ward) and former councils
     (code, name, now part of) added to the small database."""
@@ -626,6 +731,71 @@ def test_find_places_real_councils_however_punctuated(geo_db):
     assert weston["match"] == "parish" and weston["district_code"] == "E06000024"
     assert weston["label"].startswith("Weston-super-Mare (parish)")
     assert set(places.find_places("hebdenroyd", db_path=geo_db)["code"]) == {"E05001372", "E05001377"}
+
+
+def test_find_places_real_every_same_named_ward(geo_db):
+    """Review: of the 13 wards called Central only the first 10 were offered, and Central in Worthing,
+    Abbey in Swale could not be reached by any text. Every ward of a shared name is listed, and each
+    is found by its name with its council's."""
+    con = duckdb.connect(str(geo_db), read_only=True)
+    wards = con.execute(
+        "SELECT a.name, a.code, d.name FROM areas a JOIN areas d ON d.code = a.district_code AND d.level = 'district' "
+        "WHERE a.level = 'ward' AND a.name IN ('Central', 'Abbey', 'Park')"
+    ).fetchall()
+    con.close()
+    for name in ("Central", "Abbey", "Park"):
+        mine = {code for n, code, _ in wards if n == name}
+        assert len(mine) > 10
+        out = places.search(name, db_path=geo_db, limit=10)
+        assert mine <= set(out.found["code"]) and out.total > len(out.found), name
+        assert out.message.startswith(f"Showing {len(out.found)} of {out.total} places matching “{name}”")
+    for name, code, district in wards:
+        for text in (f"{name}, {district}", f"{name} {district}"):
+            assert places.find_places(text, db_path=geo_db)["code"].iloc[0] == code, text
+
+
+def test_find_places_real_councils_typed_with_their_titles(geo_db):
+    """Review: 'Kent County Council', 'Adur District Council', 'Leeds City Council', 'Hebden Royd Town
+    Council', 'Lancing Parish Council', 'Royal Borough of Greenwich' found nothing. ONS codes: Kent
+    E10000016, Adur E07000223, Leeds E08000035, Greenwich E09000011, City of London E09000001,
+    Kingston upon Hull E06000010, Dorset E06000059, Wigan E08000010, Camden E09000007."""
+    expected = {
+        "Kent County Council": "E10000016",
+        "Adur District Council": "E07000223",
+        "Leeds City Council": "E08000035",
+        "Royal Borough of Greenwich": "E09000011",
+        "City of London": "E09000001",
+        "City of London Corporation": None,  # not a title: nothing made up
+        "Hull City Council": "E06000010",
+        "Kingston upon Hull City Council": "E06000010",
+        "Dorset Council": "E06000059",
+        "Wigan Metropolitan Borough Council": "E08000010",
+        "London Borough of Camden": "E09000007",
+    }
+    for text, code in expected.items():
+        out = places.find_places(text, db_path=geo_db)
+        if code is None:
+            assert "E09000001" not in set(out["code"]) or out["code"].iloc[0] != "E09000001", text
+            continue
+        assert out[["code", "match"]].iloc[0].tolist() == [code, "name"], text
+    hebden = places.find_places("Hebden Royd Town Council", db_path=geo_db)
+    assert set(hebden["code"]) == {"E05001372", "E05001377"} and set(hebden["match"]) == {"parish"}
+    lancing = places.find_places("Lancing Parish Council", db_path=geo_db)
+    assert set(lancing["match"]) == {"parish"} and set(lancing["district_code"]) == {"E07000223"}
+
+
+def test_search_real_postcodes_halves_and_misspellings(geo_db):
+    """Review: 'CF10 1EP', 'EH1 1YZ', 'SW1A' and 'manchestr' all said 'nothing in England matches'."""
+    wales, scotland = places.search("CF10 1EP", db_path=geo_db), places.search("EH1 1YZ", db_path=geo_db)
+    assert wales.message == "CF10 1EP is in Wales: Power Balance covers English councils only."
+    assert scotland.message == "EH1 1YZ is in Scotland: Power Balance covers English councils only."
+    half = places.search("SW1A", db_path=geo_db)
+    assert half.outcome == "postcode_district" and "E09000033" in set(half.found["code"])  # Westminster
+    assert "E07000229" in set(places.search("BN11", db_path=geo_db).found["code"])  # Worthing
+    gone = places.search("SW1A 1ZZ", db_path=geo_db)
+    assert gone.outcome == "not_found" and gone.found.empty
+    close = places.search("manchestr", db_path=geo_db)
+    assert close.outcome == "close" and close.found["code"].iloc[0] == "E08000003"  # Manchester
 
 
 def _same_as_table(found, table: pd.DataFrame, keys: list[str]) -> None:

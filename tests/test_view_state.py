@@ -79,7 +79,7 @@ def test_my_area_prompts_before_any_search(app):
     assert any("Search above" in i.value for i in at.info)
     assert not at.metric and "area" not in at.query_params
     at.text_input(key="ma_search").set_value("zzzz no such place").run()
-    assert not at.metric and any("nothing in England matches" in i.value for i in at.info)
+    assert not at.metric and any("Nothing in England is called" in w.value for w in at.warning)
 
 
 def test_method_page_finds_the_users_council_and_says_how_it_moved(app, real_db, period):
