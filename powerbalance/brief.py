@@ -66,6 +66,9 @@ WARD_ROWS = 8  # 8, not 10, since the brief names the area's quadrant (enabling 
 INDICATOR_ROWS = 5  # 5, not 7, since the brief also says what stands out and the latest year
 #: Rows given up by the ward table when "what stands out" is printed (so the brief stays one page).
 STAND_OUT_ROOM = 6
+#: At most this many reasons for missing indicators are printed, one line each (more are counted),
+#: plus one for each row the indicator table leaves free.
+MISSING_REASONS = 2
 #: At most this many districts in a county's brief (a county has no ward table; 8 rows still fit on
 #: the page with "what stands out" for every county, year and lens: 6 keeps a margin).
 DISTRICT_ROWS = 6
@@ -219,16 +222,52 @@ def _columns_section(p) -> str:
 
 
 def _indicators_section(p) -> str:
+    """The area's own figures: the indicators with a value (catalogue order, at most
+    :data:`INDICATOR_ROWS`), then the ones without, named in one line per reason the build gives
+    (a ward of a district whose wards were redrawn has no grants or parish figures, and says why), so
+    a missing figure is never printed without its reason nor takes the room of a figure the area has."""
     if p.indicators is None or not len(p.indicators):
         return ""
     ind = p.indicators.assign(cover=[_short_coverage(c) for c in p.indicators["coverage"]])
+    has = ind["value"].notna()
     columns = [
         ("name", "Indicator", "text"),
         ("period", "Year", "text"),
         ("value_text", "Value", "text"),
         ("cover", "Areas with data", "text"),
     ]
-    return f"<h2>Indicators ({e(p.period)} where available)</h2>" + _table(ind, columns, max_rows=INDICATOR_ROWS)
+    table = _table(ind[has], columns, max_rows=INDICATOR_ROWS) if has.any() else ""
+    room = MISSING_REASONS + max(0, INDICATOR_ROWS - int(has.sum()))  # rows the table leaves free
+    return f"<h2>Indicators ({e(p.period)} where available)</h2>" + table + _missing_indicators(ind[~has], room)
+
+
+def _missing_reason(note) -> str:
+    """A missing value's note without its 'missing: ' prefix; 'no reason recorded' when there is none."""
+    text = str(note).strip() if isinstance(note, str) else ""
+    return re.sub(r"^missing:\s*", "", text) or "no reason recorded"
+
+
+def _missing_indicators(missing: pd.DataFrame, reasons_max: int = MISSING_REASONS) -> str:
+    """'No data for Wards that are parished, Parishes per 10,000 residents (2019): the district's 2019
+    wards were redrawn, so this ward's parishes are not known.' — one line per reason, at most
+    ``reasons_max`` of them (the rest counted)."""
+    if not len(missing):
+        return ""
+    by_reason: dict[str, list[str]] = {}
+    for name, period, note in zip(missing["name"], missing["period"], missing["note"]):
+        by_reason.setdefault(_missing_reason(note), []).append(f"{name} ({period})")
+    reasons = list(by_reason.items())
+    lines = "".join(
+        f'<p class="meta"><span class="nodata">No data</span> for {e(", ".join(names))}: {e(reason)}.</p>'
+        for reason, names in reasons[:reasons_max]
+    )
+    rest = sum(len(names) for _, names in reasons[reasons_max:])
+    if rest:
+        lines += (
+            f'<p class="meta"><span class="nodata">No data</span> for {rest} more indicator{"s" if rest > 1 else ""}'
+            ", for other reasons: the dashboard's indicator table gives each.</p>"
+        )
+    return lines
 
 
 def _wards_section(p) -> str:

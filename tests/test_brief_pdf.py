@@ -87,3 +87,63 @@ def test_pdf_brief_prints_html_in_names_as_text():
     assert len(reader.pages) == 1
     assert "<b>Adur</b> & <script>alert('x')</script>" in flat
     assert "55.0" in flat and "3 of 164" in flat
+
+
+def _indicator_rows(rows):
+    """An indicator table as queries.latest_indicators gives it: (name, period, value, value_text, note)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["name", "period", "value", "value_text", "note"])
+    return frame.assign(coverage="based on 10 of 20 wards with a value")
+
+
+def test_brief_prints_the_figures_an_area_has_and_says_why_the_others_are_missing():
+    """Review: a ward's brief spent its five indicator rows on 'no data' and cut the ward's real
+    figures. The rows with a value are printed (up to INDICATOR_ROWS, catalogue order); those without
+    are named with their reason, one line per reason, never as blank rows."""
+    redrawn = "missing: the district's 2019 wards were redrawn, so this ward's parishes are not known"
+    grants = "missing: only 0% of the district's grants in calendar 2017 could be placed in December 2023 wards"
+    rows = [
+        ("Community grant funding per head", "2017-18", None, "no data", grants),
+        ("Lottery grant funding per head", "2017-18", None, "no data", grants),
+        ("Wards that are parished", "2019", None, "no data", redrawn),
+        ("Land area", "2024", 3.2, "3.2 km²", "area of the boundary"),
+        ("Population", "2019", 12535.0, "12,535 people", "ONS mid-2019 estimate"),
+    ]
+    html = brief.render(brief_profile(code="E05013806", name="St James's", indicators=_indicator_rows(rows)))
+    section = html[html.index("<h2>Indicators") : html.index("</body>")]
+    table = section[: section.index("</table>")]
+    assert "3.2 km²" in table and "12,535 people" in table
+    assert "grant funding" not in table and "no data" not in table
+    assert (
+        "No data</span> for Community grant funding per head (2017-18), Lottery grant funding per head (2017-18): "
+        "only 0% of the district&#x27;s grants in calendar 2017 could be placed in December 2023 wards." in section
+    )
+    assert (
+        "No data</span> for Wards that are parished (2019): the district&#x27;s 2019 wards were redrawn, so this "
+        "ward&#x27;s parishes are not known." in section
+    )
+    # a full table leaves room for MISSING_REASONS reasons; the others are counted, not dropped silently
+    full = [(f"Figure {i}", "2019", float(i), f"{i}.0", "") for i in range(brief.INDICATOR_ROWS + 2)]
+    many = [(f"Gap {i}", "2019", None, "no data", f"missing: reason {i}") for i in range(brief.MISSING_REASONS + 2)]
+    html = brief.render(brief_profile(indicators=_indicator_rows(full + many)))
+    assert html.count("No data</span> for Gap") == brief.MISSING_REASONS
+    assert "No data</span> for 2 more indicators, for other reasons" in html
+    assert f"Showing {brief.INDICATOR_ROWS} of {brief.INDICATOR_ROWS + 2} rows" in html
+
+
+@pytest.mark.slow
+def test_pdf_brief_of_a_redrawn_ward_shows_its_figures_and_reasons_on_one_page(real_db):
+    """Review: St James's (E05013806, Westminster, whose 2019 wards were redrawn) printed five 'no
+    data' rows without their reasons and cut its land area, deprivation and population."""
+    period = queries.index_periods(real_db)[-1]
+    profile = queries.area_profile("E05013806", period, db=real_db)
+    ind = profile.indicators
+    assert ind["value"].isna().any() and ind["value"].notna().any()
+    reader, text = _read(brief.brief_pdf(profile))
+    flat = " ".join(text.split())
+    assert len(reader.pages) == 1
+    for value in ind.loc[ind["value"].notna(), "value_text"].head(brief.INDICATOR_ROWS):
+        assert value in flat, value
+    for note in set(ind.loc[ind["value"].isna(), "note"]):
+        assert " ".join(brief._missing_reason(note).split()) in flat, note
