@@ -59,7 +59,7 @@ body { max-width: 190mm; }
 """
 
 
-#: A brief is one A4 page: the first indicators of the ward table, and at most this many wards
+#: A brief is one A4 page: the first indicators with a value, and at most this many wards
 #: (the dashboard and its downloads have every ward and every indicator).
 WARD_COLUMNS = 4
 WARD_ROWS = 8  # 8, not 10, since the brief names the area's quadrant (enabling or retreating)

@@ -274,6 +274,7 @@ def test_every_user_text_function_is_covered():
     assert {
         "area",
         "find_places",
+        "search_places",
         "area_profile",
         "comparison_group",
         "ward_table",
