@@ -211,13 +211,20 @@ def test_brief_escapes_every_data_value():
         attributions=[evil],
         index={"index": 55.0, "rank": 3.0, "n_in_group": 164, "group": "shire_district"},
         indicators=pd.DataFrame(
-            {"name": [evil], "period": ["2017-18"], "value_text": [evil], "coverage": ["based on 1 of 2"]}
+            {
+                "name": [evil, evil],
+                "period": ["2017-18", "2017-18"],
+                "value": [1.0, np.nan],
+                "value_text": [evil, "no data"],
+                "note": ["", f"missing: {evil}"],  # a missing value's reason is printed too
+                "coverage": ["based on 1 of 2", "based on 1 of 2"],
+            }
         ),
         wards=pd.DataFrame({"code": ["E05"], "name": [evil], "x (£)": [np.nan]}),
     )
     out = brief.render(p)
     assert "<script>" not in out
-    assert out.count("&lt;script&gt;") >= 5
+    assert out.count("&lt;script&gt;") >= 7
     assert "no data" in out  # the missing ward value
 
 
