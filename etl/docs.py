@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from powerbalance.index import LENSES, scoring_lenses
 from powerbalance.registry import Indicator
 
 from .indicators import definitions
@@ -37,9 +38,18 @@ def _ordered_levels(levels: str) -> list[str]:
 
 
 def _scored(ind: Indicator) -> str:
+    """Which lenses score it: 'yes (every lens)', 'yes (place and council lenses)', 'yes (place lens)'."""
     if ind.scored:
-        return "yes" if ind.lens == "both" else f"yes ({ind.lens} lens)"
+        return f"yes ({lens_words(scoring_lenses(ind))})"
     return "only local figures" if ind.local_scored else "no"
+
+
+def lens_words(lenses: tuple[str, ...]) -> str:
+    if len(lenses) == len(LENSES):
+        return "every lens"
+    if len(lenses) == 1:
+        return f"{lenses[0]} lens"
+    return f"{', '.join(lenses[:-1])} and {lenses[-1]} lenses"
 
 
 def with_current_table(text: str) -> str:

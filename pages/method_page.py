@@ -29,9 +29,13 @@ else:
                 "polarity", help="+1: higher = more enabling; −1: higher = more providing; 0: context only"
             ),
             "scored": st.column_config.CheckboxColumn("in the index"),
+            "scored_in": st.column_config.TextColumn(
+                "scored in lenses", help="The index lenses that score it: place, council, community"
+            ),
         },
-        caption="Scored indicators make up the index. Context indicators (deprivation, population, rurality) "
-        "are shown beside it and never added into it.",
+        caption="Scored indicators make up the index of the lenses named (the community lens leaves out the "
+        "parish precept share, which divides by council spending). Context indicators (deprivation, population, "
+        "rurality) are shown beside it and never added into it.",
     )
 
 st.caption(benchmarks.STAND_OUT_RULE_ELSEWHERE)

@@ -596,6 +596,12 @@ def lens_scores(ind: _registry.Indicator, lens: str) -> bool:
     return ind.lens in ("both", lens)
 
 
+def scoring_lenses(ind: _registry.Indicator) -> tuple[str, ...]:
+    """The lenses (of :data:`LENSES`, in order) whose index scores ``ind``; none when it is not scored.
+    parish_precept_share: place and council (the community lens leaves out :data:`SPENDING_BASED`)."""
+    return tuple(x for x in LENSES if lens_scores(ind, x)) if ind.scored else ()
+
+
 def _group_of(areas: pd.DataFrame, level: str, lens: str, group: str | None) -> pd.Series:
     """Comparison groups. Default: like with like (shire districts vs shire districts, single
     tier vs single tier). ``type`` splits single tier into unitary / metropolitan / London;

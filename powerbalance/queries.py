@@ -216,14 +216,19 @@ def find_places(query: str, limit: int = 10, db=None) -> pd.DataFrame:
 
 
 def indicator_catalogue(db=None) -> pd.DataFrame:
-    """Every indicator with its definition, unit, polarity, domain, sources and levels."""
-    return _db.query(
+    """Every indicator with its definition, unit, polarity, domain, sources and levels, and ``scored_in``:
+    the index lenses that score it ("place, council" for parish_precept_share, which the community lens
+    leaves out; empty when no lens does), so the index can be recomputed from the downloads."""
+    df = _db.query(
         """
         SELECT indicator_id, name, domain, unit, polarity, scored, description, source_ids, levels, is_local
         FROM indicators ORDER BY CASE domain WHEN 'headline' THEN 0 WHEN 'funding' THEN 1 WHEN 'projects' THEN 2
                  WHEN 'participation' THEN 3 ELSE 4 END, indicator_id""",
         db=db,
     )
+    lenses = {i.id: ", ".join(_index.scoring_lenses(i)) for i in _registry.definitions(db)}
+    df.insert(df.columns.get_loc("scored") + 1, "scored_in", df["indicator_id"].map(lenses).fillna(""))
+    return df
 
 
 def indicator_periods(level: str, db=None) -> pd.DataFrame:

@@ -134,3 +134,21 @@ def test_the_docs_name_the_builds_latest_finance_year(real_db):
 def _within_a_named_run(period: str, text: str) -> bool:
     """'2012-13' lies in a run written 'financial years 2010-11 … 2014-15'."""
     return any(a <= period <= b for a, b in re.findall(r"(\d{4}-\d\d) … (\d{4}-\d\d)", text))
+
+
+def test_the_scored_column_names_exactly_the_lenses_whose_index_scores_each_indicator():
+    """Review: parish_precept_share read plain "yes" although the default community lens leaves it out, so
+    the index could not be recomputed from the published definitions. Each row names the lenses (or "every
+    lens") whose index spec (powerbalance.index.spec_for, what the index really scores) holds it."""
+    from powerbalance.index import LENSES, spec_for
+
+    defs = definitions()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[6].strip()
+        for line in docs.indicator_table().splitlines()[2:]
+    }
+    for lens in LENSES:
+        scored = set(spec_for(lens, defs=defs).domain)
+        named = {i for i, words in rows.items() if words.startswith("yes") and (lens in words or "every lens" in words)}
+        assert named == scored, lens
+    assert rows["parish_precept_share"] == "yes (place and council lenses)"

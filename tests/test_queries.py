@@ -521,3 +521,19 @@ def test_ward_map_opens_on_the_best_covered_indicator(db, period):
     best = queries.best_covered(leeds, cols)
     assert not best.startswith("Wards that are parished")
     assert leeds[best].notna().sum() == max(leeds[c].notna().sum() for c in cols)
+
+
+def test_indicator_definitions_download_says_which_lenses_score_each_indicator(db):
+    """Review: the "Indicator definitions" download said parish_precept_share scored=True with no lens, yet
+    the default community lens leaves it out, so the index could not be recomputed from the downloads. Its
+    ``scored_in`` names exactly the lenses whose index spec (what compute_index scores) holds it."""
+    from powerbalance import registry
+
+    cat = queries.indicator_catalogue(db).set_index("indicator_id")
+    for lens in index.LENSES:
+        spec = index.spec_for(lens, defs=registry.definitions(db))
+        named = {i for i, words in cat["scored_in"].items() if lens in words.split(", ")}
+        assert named == set(spec.domain), lens
+    assert cat.loc["parish_precept_share", "scored_in"] == "place, council"
+    assert cat.loc["parish_precepts_per_head", "scored_in"] == "community"
+    assert cat.loc["lottery_amount_per_head", "scored_in"] == ""
