@@ -3,7 +3,7 @@ level, for a chosen year. Click an area to open it in My area."""
 
 import streamlit as st
 
-from powerbalance import charts, labels, queries, ui
+from powerbalance import charts, downloads, labels, queries, ui
 from powerbalance.index import DEFAULT_WEIGHTS
 
 PAGE = {"title": "Map", "icon": ":material/map:", "url_path": "map", "order": 40}
@@ -63,10 +63,16 @@ if indicator == queries.INDEX_ID:
     values = ui.q(queries.index_map_values, level, year, weights, lens)
     info = {"name": "Provider → Enabler index", "unit": "0–100", "description": queries.INDEX_DESCRIPTION}
     unit, digits = "", 1
+    measure = f"Provider → Enabler index ({lens} lens, {labels.weights_words(weights, DEFAULT_WEIGHTS)})"
 else:
     values = ui.q(queries.map_values, level, indicator, year)
     info = ui.q(queries.indicator_info, indicator) or {"name": indicator, "unit": "", "description": ""}
     unit, digits = info.get("unit") or "", 2
+    measure = info["name"]
+# the file keeps what the screen says around the table: the measure, its unit and year, a partial year
+download = downloads.labelled(
+    values, indicator=measure, unit=info.get("unit") or "", period=year, period_note=thin.get(year, "")
+)
 
 st.subheader(f"{info['name']}, {year}")
 if year in thin:
@@ -97,12 +103,13 @@ if url is not None:
         name=f"{info['name']} {level} {year}",
         select=True,
         help="Click an area to open it in My area. Darker blue = higher value.",
+        download=download,
     )
     clicked = ui.selected_location(event)
     if clicked:
         st.switch_page(ui.MY_AREA, query_params=ui.view_params(area=clicked))
 else:
-    ui.table(values, f"{info['name']} {level} {year}", "map_table")
+    ui.table(values, f"{info['name']} {level} {year}", "map_table", download=download)
 ui.coverage(n, len(values), f"{plural} have a value")
 if level == "county":
     st.caption(queries.COUNTY_NOTE)

@@ -627,3 +627,38 @@ def test_map_opens_grants_on_the_last_full_year_and_flags_the_partial_one(app, r
     at = open_page(app, "pages/map_page.py", {"level": "district", "indicator": "grants_amount_per_head", "year": year})
     assert at.selectbox(key="map_year").value == year  # still selectable
     assert any(thin[year] in w.value for w in at.warning)
+
+
+def test_map_table_download_keeps_the_unit_the_year_and_the_partial_year_warning(app, real_db, monkeypatch):
+    """Review: the Map's table CSV was code,name,district,value,is_local,note — no unit (the screen says
+    "£ per resident") and, for 2018-19 grants, nothing of the partial-year warning shown above the map. The
+    file now names the indicator, its unit (from the indicators table), the year, and the partial year."""
+    from powerbalance import years
+
+    files = {}
+    real_downloads = ui.downloads
+    monkeypatch.setattr(ui, "downloads", lambda df, name, key: (files.update({key: df}), real_downloads(df, name, key)))
+    thin = years.thin_grant_years(real_db).value
+    year = max(thin)
+    ind = sql(real_db, "SELECT name, unit FROM indicators WHERE indicator_id = 'grants_amount_per_head'").iloc[0]
+    at = open_page(app, "pages/map_page.py", {"level": "region", "indicator": "grants_amount_per_head", "year": year})
+    open_data_tables(at)
+    got = files["map_map_t"]
+    assert list(got.columns[:5]) == ["code", "name", "indicator", "unit", "period"]
+    assert set(got["unit"]) == {ind["unit"]} and set(got["period"]) == {year} and set(got["indicator"]) == {ind["name"]}
+    assert set(got["period_note"]) == {thin[year]}
+    want = sql(
+        real_db,
+        "SELECT area_code, value FROM indicator_values WHERE indicator_id = 'grants_amount_per_head' AND period = ?",
+        [year],
+    ).set_index("area_code")["value"]
+    assert got.set_index("code")["value"].to_dict() == pytest.approx(want.reindex(got["code"]).to_dict())
+    # a full year says so by an empty note, and the unit follows the indicator
+    files.clear()
+    at = open_page(
+        app, "pages/map_page.py", {"level": "county", "indicator": "place_spend_per_head", "year": "2023-24"}
+    )
+    open_data_tables(at)
+    got = files["map_map_t"]
+    unit = sql(real_db, "SELECT unit FROM indicators WHERE indicator_id = 'place_spend_per_head'")["unit"].iloc[0]
+    assert set(got["unit"]) == {unit} and set(got["period"]) == {"2023-24"} and set(got["period_note"]) == {""}
