@@ -77,9 +77,11 @@ ui.table(
     "Indicator coverage",
     "da_cov",
     height=320,
-    caption="For each indicator, level and period: how many areas have a value of their own, and how many do "
-    "not. A note marks a partial year of the source (every area can have a value made from far fewer records) "
-    "and the councils given their region's survey figure (shown, never counted as their own).",
+    caption="For each indicator, level and period: how many areas have a value of their own, how many of those "
+    "are partial (a county, region or England figure made from only some of its districts, or a district's from "
+    "some of its wards: each value's note says how many), and how many areas have none. A note marks the partial "
+    "values, a partial year of the source (every area can have a value made from far fewer records) and the "
+    "councils given their region's survey figure (shown, never counted as their own).",
 )
 
 st.subheader("Local data")

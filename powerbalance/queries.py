@@ -1348,9 +1348,11 @@ def local_index_use(db=None) -> pd.DataFrame:
 def indicator_coverage(db=None) -> pd.DataFrame:
     """Per indicator, level and period: how many areas have a value of their own of how many ("what
     is missing"; a council's regional survey estimate is its region's figure, not its own:
-    :func:`powerbalance.values.comparable_mask`), and a ``note`` on a partial year of its source
-    (powerbalance.years: every area may have a 2018 grants value, from far fewer grants than other
-    years) or on the regional estimates left out."""
+    :func:`powerbalance.values.comparable_mask`); how many of those values are ``partial`` (a county,
+    region or England sum — or a district's sum of wards — over only some of its parts, from each
+    value's note); and a ``note`` on a partial year of its source (powerbalance.years: every area may
+    have a 2018 grants value, from far fewer grants than other years), on the partial values or on the
+    regional estimates left out."""
     cov = _db.query(
         """
         WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level),
@@ -1370,11 +1372,48 @@ def indicator_coverage(db=None) -> pd.DataFrame:
         db=db,
     )
     thin = {ind: _years.thin_periods(ind, db) for ind in cov["indicator_id"].unique()}
+    partial = _partial_values(db)
+    keys = list(zip(cov["indicator_id"], cov["level"], cov["period"]))
+    cov.insert(cov.columns.get_loc("with_value") + 1, "partial", [partial.get(k, (0, ""))[0] for k in keys])
     cov["note"] = [
-        "; ".join(x for x in (thin[ind].get(p, ""), _regional_note(int(r))) if x)
-        for ind, p, r in zip(cov["indicator_id"], cov["period"], cov["regional_estimates"])
+        "; ".join(x for x in (thin[k[0]].get(k[2], ""), _partial_note(partial.get(k), n), _regional_note(int(r))) if x)
+        for k, n, r in zip(keys, cov["with_value"], cov["regional_estimates"])
     ]
     return cov.drop(columns="regional_estimates")
+
+
+def _partial_values(db=None) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """(indicator, level, period) → (how many of its values are made from only some of their parts, what
+    the parts are), read from each value's note (:func:`note_parts`): Essex's 2023-24 place spending is
+    "sum of 9 of 12 districts"."""
+    notes = _db.query(
+        """
+        SELECT v.indicator_id, a.level, v.period, v.note, count(*) AS n
+        FROM indicator_values v JOIN areas a ON a.code = v.area_code
+        WHERE v.value IS NOT NULL AND v.note LIKE '% of %'
+        GROUP BY ALL""",
+        db=db,
+    )
+    out: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for ind, level, period, note, n in zip(
+        notes["indicator_id"], notes["level"], notes["period"], notes["note"], notes["n"]
+    ):
+        parts = note_parts(note)
+        if parts and parts[0] < parts[1]:
+            had = out.get((ind, level, period), (0, parts[2]))
+            out[(ind, level, period)] = (had[0] + int(n), had[1])
+    return out
+
+
+def _partial_note(partial: tuple[int, str] | None, with_value: int) -> str:
+    if not partial:
+        return ""
+    if with_value == 1:
+        return f"the value is partial: made from only some of its {partial[1]} (its note says how many)"
+    return (
+        f"{partial[0]:,} of the {with_value:,} values are partial: each made from only some of its {partial[1]} "
+        "(its note says how many)"
+    )
 
 
 def _regional_note(n: int) -> str:
@@ -1557,6 +1596,17 @@ def note_coverage(note) -> tuple[int, int, str] | None:
     that is not a sum of parts."""
     m = _SUM_OF.search(str(note)) if isinstance(note, str) else None
     return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
+
+
+def note_parts(note) -> tuple[int, int, str] | None:
+    """(N, M, what) of a value made from N of its M parts: a roll-up ("sum of N of M districts") or a
+    longest shift over a matched set ("both over the same districts (N of M districts with both years)");
+    None for any other value."""
+    cov = note_coverage(note)
+    if cov is not None:
+        return cov
+    m = _SAME_SET.search(note) if isinstance(note, str) else None
+    return (int(m.group(2)), int(m.group(3)), m.group(1)) if m else None
 
 
 def coverage_words(note) -> str:

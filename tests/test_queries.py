@@ -537,3 +537,35 @@ def test_indicator_definitions_download_says_which_lenses_score_each_indicator(d
     assert cat.loc["parish_precept_share", "scored_in"] == "place, council"
     assert cat.loc["parish_precepts_per_head", "scored_in"] == "community"
     assert cat.loc["lottery_amount_per_head", "scored_in"] == ""
+
+
+def test_coverage_counts_sums_over_only_some_districts_as_partial(db):
+    """Review: "What is missing" said place_spend_per_head county 2023-24 "21 of 21, 0 missing" with an empty
+    note although Essex is a "sum of 9 of 12 districts" (13 councils unpublished), and England "sum of 283 of
+    296". Recounted here from the values' notes with SQL: every sum over fewer parts than it has is partial."""
+    cov = queries.indicator_coverage(db).set_index(["indicator_id", "level", "period"])
+    parts = sql(
+        db,
+        r"""SELECT v.indicator_id, a.level, v.period,
+                   count(*) FILTER (WHERE regexp_extract(v.note, 'sum of (\d+) of', 1)::INT
+                                        < regexp_extract(v.note, 'sum of \d+ of (\d+)', 1)::INT) AS partial
+            FROM indicator_values v JOIN areas a ON a.code = v.area_code
+            WHERE v.value IS NOT NULL AND regexp_matches(v.note, 'sum of \d+ of \d+ ')
+            GROUP BY ALL""",
+    )
+    assert (parts["partial"] > 0).sum() >= 20
+    for r in parts.itertuples():
+        row = cov.loc[(r.indicator_id, r.level, r.period)]
+        assert row["partial"] == r.partial, (r.indicator_id, r.level, r.period)
+        assert ("partial: " in row["note"]) == (row["partial"] > 0), (r.indicator_id, r.level, r.period)
+    spend = cov.loc[("place_spend_per_head", "county", "2023-24")]
+    essex = sql(
+        db,
+        "SELECT note FROM indicator_values WHERE area_code = 'E10000012' AND indicator_id = 'place_spend_per_head' "
+        "AND period = '2023-24'",
+    )["note"].iloc[0]
+    n, m, _ = queries.note_coverage(essex)
+    assert n < m and spend["partial"] >= 1 and spend["partial"] <= spend["with_value"]
+    assert f"{spend['partial']:,} of the {spend['with_value']:,} values are partial" in spend["note"]
+    england = cov.loc[("place_spend_per_head", "country", "2023-24")]
+    assert england["partial"] == 1 and "the value is partial" in england["note"]
