@@ -112,3 +112,48 @@ def test_every_current_council_has_an_ecode_mapping(con):
         )
         == 0
     )
+
+
+def test_combined_authorities_are_the_ons_may_2025_set_with_their_members(con, raw_dir):
+    """Review: the areas mixed the register's authorities (North of Tyne, abolished in May 2024, offered as
+    current; E47000016 named "Yorkshire and The Humber MCA") with 2023 memberships, all labelled "CA 2025";
+    four authorities had no member and three were missing. Now: exactly the 15 codes and names of ONS's
+    CAUTH May 2025 file, each with members, checked against two code-keyed files that do not feed them."""
+    import csv
+    import json
+
+    topo = json.loads((raw_dir / "geography" / "CAUTH_MAY_2025_EN_BUC.topojson").read_text(encoding="utf-8"))
+    ons = {
+        g["properties"]["AREACD"]: g["properties"]["AREANM"] for g in next(iter(topo["objects"].values()))["geometries"]
+    }
+    got = dict(con.execute("select code, name from areas where level = 'combined_authority'").fetchall())
+    assert got == ons and len(got) == 15
+    assert {
+        v for (v,) in con.execute("select distinct vintage from areas where level = 'combined_authority'").fetchall()
+    } == {"CA May 2025"}
+    members = dict(
+        con.execute("select code, ca_code from areas where level = 'district' and ca_code is not null").fetchall()
+    )
+    assert set(members.values()) == set(ons)  # every authority has members, and no member names another
+    # the ONS 2023 lookup, for the authorities that kept their code and area since
+    with open(raw_dir / "geography" / "lookup_ltla23_cauth23.csv", encoding="utf-8") as f:
+        in_2023 = {r["ltla23_code"]: r["cauth23_code"] for r in csv.DictReader(f)}
+    kept = {c for c in in_2023.values() if c in ons}
+    assert len(kept) == 8
+    assert {d for d, c in in_2023.items() if c in kept} == {d for d, c in members.items() if c in kept}
+    assert all(members[d] == c for d, c in in_2023.items() if c in kept)
+    # the North East's two 2023 authorities are one since May 2024 (E47000014)
+    assert {members.get(d) for d, c in in_2023.items() if c in ("E47000010", "E47000011")} == {"E47000014"}
+    # mySociety's register names each council's authority by its three-letter code: the newer ones agree
+    with open(raw_dir / "geography" / "uk_local_authorities_future.csv", encoding="utf-8") as f:
+        reg = [r for r in csv.DictReader(f) if r["current-authority"] == "True"]
+    gss_of = {r["local-authority-code"]: r["gss-code"] for r in reg}
+    newer = {"E47000012", "E47000013", "E47000016", "E47000017"}
+    checked = [
+        (r["gss-code"], gss_of[r["combined-authority"]]) for r in reg if gss_of.get(r["combined-authority"]) in newer
+    ]
+    district_codes = {d for (d,) in con.execute("select code from areas where level = 'district'").fetchall()}
+    checked = [(d, c) for d, c in checked if d in district_codes]  # counties are not district rows
+    assert len(checked) >= 6 and all(members.get(d) == c for d, c in checked)
+    assert members["E06000010"] == "E47000016"  # Kingston upon Hull: Hull and East Yorkshire
+    assert "E06000026" not in members and members["E06000027"] == "E47000015"  # Plymouth out, Torbay in

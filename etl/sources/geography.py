@@ -2,8 +2,12 @@
 
 Sources combined (all joined on GSS codes, never names):
 - mySociety's register of UK councils (types, county over each district, E-codes, successors),
-- ONS lookups: LAD 2024 → region, LAD 2023 → combined authority, ward (Dec 2023) → LAD 2023,
-  LAD code chain 2016 → 2024, former GSS code → register code.
+- ONS lookups: LAD 2024 → region, ward (Dec 2023) → LAD 2023, LAD code chain 2016 → 2024, former
+  GSS code → register code,
+- ONS combined authorities of May 2025 (``CAUTH_MAY_2025``: the 15 codes and names). No ONS lookup of
+  that vintage is in the raw files (the LAD 2023 → CA 2023 one predates the North East merger and the
+  five authorities created since), so a district's combined authority is the one whose May 2025
+  boundary holds its LAD December 2024 boundary — an overlay of two ONS files, never a match of names.
 
 The result is ``areas`` (current areas only) and ``area_code_map`` (former district/county
 codes and MHCLG E-codes → current councils), which every other loader uses to map old codes.
@@ -13,10 +17,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
 
 from powerbalance.codes import ENGLAND, is_gss
 
 from ..core import BuildContext, EtlInputError, Source, Table, insert_rows, read_csv
+from .boundaries import ENGLAND_DISTRICT_PREFIXES, read_topojson
 
 # mySociety local-authority-type → (our type, tier)
 DISTRICT_TYPES = {
@@ -26,6 +35,16 @@ DISTRICT_TYPES = {
     "LBO": ("london_borough", "single"),
     "CC": ("city_of_london", "single"),
 }
+
+#: Combined authorities (codes, names, boundaries) and the district boundaries their members are found with.
+CA_FILE = "CAUTH_MAY_2025_EN_BUC.topojson"
+LAD_FILE = "Local_Authority_Districts_December_2024_Boundaries_UK_BUC.topojson"
+CA_VINTAGE = "CA May 2025"
+#: A district is in the combined authority that covers at least this share of its area. On the real files
+#: every district is over 95 % inside one authority or under 0.1 % inside any (generalised edges).
+CA_MEMBER_SHARE = 0.5
+#: A district with a share of an authority between these is reported: the two files disagree on its edge.
+CA_UNCLEAR = (0.05, 0.95)
 
 
 class Geography(Source):
@@ -37,12 +56,13 @@ class Geography(Source):
         "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
         "Local authority register © mySociety, CC-BY-4.0."
     )
-    vintage = "LAD 2024, wards December 2023, register 2025"
+    vintage = "LAD 2024, wards December 2023, combined authorities May 2025, register 2025"
     url = "https://geoportal.statistics.gov.uk/ ; https://github.com/mysociety/uk_local_authority_names_and_codes"
     files = (
         "geography/uk_local_authorities_future.csv",
         "geography/lookup_ltla24_region24.csv",
-        "geography/lookup_ltla23_cauth23.csv",
+        f"geography/{CA_FILE}",
+        f"geography/{LAD_FILE}",
         "geography/WD23_LAD23_UK_LU_DEC.csv",
         "geography/lookup_ltla_ltla.csv",
         "geography/lookup_gss_to_registry.csv",
@@ -59,11 +79,13 @@ class Geography(Source):
         reg = Register(t.reg)
         region_of, region_name = read_regions(t.regions)
         county_gss = current_counties(reg)
-        district_rows, county_region = district_areas(reg, t, region_of, county_gss, rep)
+        cas = read_shapes(raw / CA_FILE, rep, ("E47",))
+        ca_of = ca_membership(read_shapes(raw / LAD_FILE, rep, ENGLAND_DISTRICT_PREFIXES), cas, rep)
+        district_rows, county_region = district_areas(reg, t, region_of, county_gss, ca_of, rep)
         rows = country_and_regions(region_name)
         rows += county_areas(reg, county_gss, county_region, t.reg.path.name, rep)
         rows += district_rows
-        rows += combined_authorities(reg)
+        rows += combined_authorities(cas, reg)
         ward_rows = ward_areas(t.wards, district_rows, rep)
         rows += ward_rows
         insert_rows(ctx.con, "areas", rows)
@@ -82,6 +104,8 @@ class Geography(Source):
                 "counties": len(county_gss),
                 "wards": len(ward_rows),
                 "regions": len(region_name),
+                "combined_authorities": len(cas),
+                "districts_in_a_combined_authority": sum(1 for d in district_rows if d[9]),
                 "former_code_mappings": len(final),
             }
         )
@@ -123,7 +147,6 @@ class Tables:
 
     reg: Table
     regions: Table
-    cauth: Table
     wards: Table
     chain: Table
     gss_reg: Table
@@ -154,17 +177,11 @@ def read_tables(raw, rep) -> Tables:
             rep,
             unique=["ltla24_code"],
         ),
-        cauth=read_csv(
-            raw / "lookup_ltla23_cauth23.csv",
-            ["ltla23_code", "cauth23_code", "cauth23_name"],
-            rep,
-            unique=["ltla23_code"],
-        ),
         wards=read_csv(raw / "WD23_LAD23_UK_LU_DEC.csv", ["WD23CD", "WD23NM", "LAD23CD"], rep, unique=["WD23CD"]),
         chain=read_csv(raw / "lookup_ltla_ltla.csv", ["ltla16_code", "ltla24_code"], rep),
         gss_reg=read_csv(raw / "lookup_gss_to_registry.csv", ["gss-code", "local-authority-code"], rep),
     )
-    rep.rows_read = sum(len(x) for x in (t.reg, t.regions, t.cauth, t.wards, t.chain, t.gss_reg))
+    rep.rows_read = sum(len(x) for x in (t.reg, t.regions, t.wards, t.chain, t.gss_reg))
     return t
 
 
@@ -207,11 +224,10 @@ def current_counties(reg: Register) -> dict[str, str]:
 
 
 def district_areas(
-    reg: Register, t: Tables, region_of: dict[str, str], county_gss: dict[str, str], rep
+    reg: Register, t: Tables, region_of: dict[str, str], county_gss: dict[str, str], ca_of: dict[str, str], rep
 ) -> tuple[list[tuple], dict[str, str]]:
-    """areas rows of current districts (with county, region and combined authority), and each
+    """areas rows of current districts (with county, region and combined authority: ``ca_of``), and each
     county's region. Districts missing from either the register or the region lookup are reported."""
-    ca_of = {r["ltla23_code"]: r["cauth23_code"] for _, r in t.cauth}
     county_region: dict[str, str] = {}
     district_rows = []
     seen_districts = set()
@@ -300,27 +316,96 @@ def county_areas(
     return rows
 
 
-def combined_authorities(reg: Register) -> list[tuple]:
-    return [
-        (
-            r["gss-code"],
-            r["nice-name"],
-            "combined_authority",
-            "combined_authority",
-            None,
-            ENGLAND,
-            None,
-            None,
-            None,
-            r["gss-code"],
-            rc,
-            r["ecode"] or None,
-            None,
-            "CA 2025",
+def combined_authorities(cas: dict[str, tuple[str, shapely.Geometry]], reg: Register) -> list[tuple]:
+    """areas rows of the combined authorities of :data:`CA_FILE`, named as ONS names them, with the
+    register's code and E-code where the register has the authority (joined on the GSS code)."""
+    in_register = {
+        r["gss-code"]: (rc, r) for rc, (line, r) in reg.current.items() if r["local-authority-type"] == "COMB"
+    }
+    rows = []
+    for code, (name, _) in sorted(cas.items()):
+        rc, r = in_register.get(code, (None, {}))
+        rows.append(
+            (
+                code,
+                name,
+                "combined_authority",
+                "combined_authority",
+                None,
+                ENGLAND,
+                None,
+                None,
+                None,
+                code,
+                rc,
+                r.get("ecode") or None,
+                None,
+                CA_VINTAGE,
+            )
         )
-        for rc, (line, r) in sorted(reg.current.items())
-        if r["local-authority-type"] == "COMB" and r["gss-code"].startswith("E47")
-    ]
+    return rows
+
+
+def read_shapes(path: Path, rep, prefixes: tuple[str, ...]) -> dict[str, tuple[str, shapely.Geometry]]:
+    """Code → (name, polygon as published) of an ONS TopoJSON layer's areas whose codes start with
+    ``prefixes``. A ring the generalisation collapsed (under four points) is left out."""
+    try:
+        topo = read_topojson(path, rep, prefixes)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise EtlInputError(f"not a TopoJSON layer of areas with AREACD and AREANM ({e})", file=path) from None
+    shapes = {}
+    for area in topo.areas:
+        if area.code in shapes:
+            raise EtlInputError(f"{area.code} appears twice", file=path, row=area.row, column="AREACD")
+        try:
+            shapes[area.code] = (area.name, _shape(topo.arcs, area.polygons))
+        except (ValueError, TypeError, IndexError, shapely.errors.GEOSException) as e:
+            raise EtlInputError(
+                f"{area.code}: its outline cannot be built from the file's arcs ({e})", file=path, row=area.row
+            ) from None
+    return shapes
+
+
+def _shape(arcs: list[np.ndarray], polygons: list[list[list[int]]]) -> shapely.Geometry:
+    parts = []
+    for rings in polygons:
+        coords = [_ring(arcs, refs) for refs in rings]
+        if coords and len(coords[0]) >= 4:
+            parts.append(shapely.Polygon(coords[0], [c for c in coords[1:] if len(c) >= 4]))
+    return shapely.make_valid(shapely.MultiPolygon(parts))
+
+
+def _ring(arcs: list[np.ndarray], refs: list[int]) -> np.ndarray:
+    """One ring's points from its arc references (~i: arc i reversed); each arc starts where the last ended."""
+    parts = [arcs[r] if r >= 0 else arcs[~r][::-1] for r in refs]
+    return np.concatenate([parts[0], *(p[1:] for p in parts[1:])]) if parts else np.empty((0, 2))
+
+
+def ca_membership(
+    districts: dict[str, tuple[str, shapely.Geometry]], cas: dict[str, tuple[str, shapely.Geometry]], rep
+) -> dict[str, str]:
+    """District code → the combined authority covering at least :data:`CA_MEMBER_SHARE` of its area.
+    A district partly in an authority (:data:`CA_UNCLEAR`) is reported."""
+    member = {}
+    for code, (name, shape) in sorted(districts.items()):
+        area = shapely.area(shape)
+        for ca, (ca_name, ca_shape) in sorted(cas.items()):
+            try:
+                share = float(shapely.area(shapely.intersection(shape, ca_shape))) / area if area > 0 else 0.0
+            except shapely.errors.GEOSException as e:
+                raise EtlInputError(
+                    f"district {code} and combined authority {ca} cannot be overlaid ({e})", file=CA_FILE
+                ) from None
+            if share >= CA_MEMBER_SHARE:
+                member[code] = ca
+            if CA_UNCLEAR[0] < share < CA_UNCLEAR[1]:
+                rep.warn(
+                    f"district {name} lies {share:.0%} in combined authority {ca} {ca_name}: "
+                    f"{'counted' if share >= CA_MEMBER_SHARE else 'not counted'} as a member",
+                    file=CA_FILE,
+                    code=code,
+                )
+    return member
 
 
 def ward_areas(wards: Table, district_rows: list[tuple], rep) -> list[tuple]:
