@@ -13,10 +13,16 @@ For every indicator value shown on My area (one year per indicator, chosen by
 docs/methodology.md): among indicators that point one way (not context), on the area's own value
 (never a regional survey estimate, :func:`powerbalance.values.comparable_mask`), with at least
 :data:`MIN_NEIGHBOURS` neighbours holding a value in the same year, the gap between the area's
-value and its neighbours' median is divided by the indicator's interquartile range across every
-area of the same level in that year (so £ per head and % of wards compare on one scale), and
-the :data:`STAND_OUT_COUNT` largest gaps of at least :data:`MIN_GAP_IQR` ranges are shown.
-Nothing is shown when no indicator qualifies. Nothing is imputed: a missing value stays missing.
+value and its neighbours' median is divided by the indicator's interquartile range across the
+areas of the same level and tier in that year (the group the neighbours come from; so £ per head
+and % of wards compare on one scale), and the :data:`STAND_OUT_COUNT` largest gaps of at least
+:data:`MIN_GAP_IQR` ranges are shown. It speaks of the council, so spending is the council's own
+(:func:`judged`): a council of a two-tier area (shire district or county) is never called out on a
+measure of spending on the place, which holds the other tier's spending, and in the community
+lens, which treats council spending as context, no measure made from council spending is called
+out. A value summed over only some of its parts says so ("based on 6 of 12 districts"), as the
+neighbours' values that are. Nothing is shown when no indicator qualifies. Nothing is imputed: a
+missing value stays missing.
 """
 
 from __future__ import annotations
@@ -37,6 +43,25 @@ MIN_GAP_IQR = 0.25
 
 DIRECTION_WORDS = {1: "higher = more enabling", -1: "higher = more providing", 0: "context only"}
 
+#: Measures made from the councils' spending on the place: a shire district's own spending plus its
+#: population share of its county's, a county's own plus its districts' (docs/methodology.md, "Two-tier
+#: places"). For a council of a two-tier area they are not the council's own, so never called out as
+#: its value; for a single-tier council they equal its own spending.
+PLACE_SPENDING = frozenset(
+    {
+        "place_spend_per_head",
+        "parish_precept_share",
+        "enabler_ratio",
+        "enabler_shift",
+        "place_spend_shift",
+        "parish_precept_share_shift",
+    }
+)
+#: Measures made from the council's own spending (compared only within a tier group).
+OWN_SPENDING = frozenset({"council_spend_per_head", "enabler_ratio_council"})
+#: Tiers of two-tier areas (``areas.tier``): shire districts and counties.
+TWO_TIER = ("lower", "upper")
+
 BENCHMARK_COLUMNS = [
     "indicator_id",
     "name",
@@ -47,8 +72,10 @@ BENCHMARK_COLUMNS = [
     "region",
     "neighbours_median",
     "neighbours_with_value",
+    "neighbours_partial",
     "direction",
     "source",
+    "partial",
 ]
 
 
@@ -61,17 +88,21 @@ def direction_words(polarity) -> str:
 
 
 @_db.per_build(maxsize=64)
-def level_spread(level: str, pairs: pd.DataFrame, db=None) -> pd.DataFrame:
-    """Interquartile range of each (indicator, period) across every area of ``level`` with a value."""
+def level_spread(level: str, pairs: pd.DataFrame, tier: str | None = None, db=None) -> pd.DataFrame:
+    """Interquartile range of each (indicator, period) across every area of ``level`` and ``tier``
+    (``areas.tier``: the group a council's neighbours come from; None for a level without tiers)
+    with a value. Within the tier, because a council's own spending is not comparable across tiers
+    (a shire district spends a tenth of what a unitary does)."""
     if pairs.empty:
         return pd.DataFrame(columns=["indicator_id", "period", "iqr"])
     placeholders = " OR ".join("(v.indicator_id = ? AND v.period = ?)" for _ in range(len(pairs)))
-    params = [level] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
+    params = [level, tier] + [x for pair in pairs[["indicator_id", "period"]].itertuples(index=False) for x in pair]
     return _db.query(
         f"""
         SELECT v.indicator_id, v.period,
                quantile_cont(v.value, 0.75) - quantile_cont(v.value, 0.25) AS iqr
-        FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
+        FROM indicator_values v
+        JOIN areas a ON a.code = v.area_code AND a.level = ? AND a.tier IS NOT DISTINCT FROM ?
         WHERE v.value IS NOT NULL AND ({placeholders}) GROUP BY ALL""",
         params,
         db=db,
@@ -103,7 +134,18 @@ def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: li
     titles = source_titles(db)
     rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
     rows["comparable"] = _values.comparable_mask(rows["domain"], rows["is_local"])
+    rows["partial"] = [partial_words(n) for n in rows.get("note", pd.Series([None] * len(rows)))]
     return rows[BENCHMARK_COLUMNS + ["polarity", "comparable"]].reset_index(drop=True)
+
+
+def partial_words(note) -> str:
+    """'based on 6 of 12 districts' when a value is summed over only some of its parts (read from its
+    note: a roll-up's "sum of N of M", a longest shift's "same districts (N of M … with both years)");
+    '' when it has them all or is not a sum."""
+    from .queries import note_coverage
+
+    cov = note_coverage(note)
+    return f"based on {cov[0]:,} of {cov[1]:,} {cov[2]}" if cov and cov[0] < cov[1] else ""
 
 
 def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=None) -> dict[str, list]:
@@ -116,24 +158,51 @@ def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=No
     # a neighbour's regional survey estimate is its region's figure, not its own: never in the median
     own = _values.comparable_mask(vals["indicator_id"].map(domain), vals["is_local"]) | ~vals["area_code"].isin(peers)
     vals = vals[own]
-    at = {
-        (a, i, p): v
-        for a, i, p, v in zip(vals["area_code"], vals["indicator_id"], vals["period"], vals["value"])
-        if v == v  # not NaN
-    }
-    out: dict[str, list] = {"england": [], "region": [], "neighbours_median": [], "neighbours_with_value": []}
+    at, partial = {}, set()
+    for a, i, p, v, note in zip(vals["area_code"], vals["indicator_id"], vals["period"], vals["value"], vals["note"]):
+        if v == v:  # not NaN
+            at[(a, i, p)] = v
+            if a in peers and isinstance(note, str) and partial_words(note):
+                partial.add((a, i, p))
+    out: dict[str, list] = {k: [] for k in ("england", "region", "neighbours_median", "neighbours_with_value")}
+    out["neighbours_partial"] = []
     for i, p in zip(rows["indicator_id"], rows["period"]):
         near = [at[(c, i, p)] for c in peers if (c, i, p) in at]
         out["england"].append(at.get((ENGLAND, i, p), np.nan))
         out["region"].append(at.get((region_code, i, p), np.nan))
         out["neighbours_median"].append(float(np.median(near)) if near else np.nan)
         out["neighbours_with_value"].append(len(near))
+        out["neighbours_partial"].append(sum((c, i, p) in partial for c in peers))
     return out
 
 
-def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUNT) -> pd.DataFrame:
+def judged(indicator_ids, tier: str | None, lens: str | None) -> list[bool]:
+    """Whether "what stands out" may call each indicator the council's value. In the community lens,
+    which treats council spending as context, no measure made from council spending is; otherwise
+    a council of a two-tier area (``tier`` lower or upper) is judged on its own spending, never on
+    spending on the place (which holds the other tier's), and a single-tier council on its place
+    measures (equal to its own spending, so each is said once). Unknown tier and lens: every one."""
+    if lens == "community":
+        out = PLACE_SPENDING | OWN_SPENDING
+    elif tier in TWO_TIER:
+        out = PLACE_SPENDING
+    elif tier is None and lens is None:
+        out = frozenset()
+    else:
+        out = OWN_SPENDING
+    return [i not in out for i in indicator_ids]
+
+
+def stand_out(
+    bench: pd.DataFrame,
+    spread: pd.DataFrame,
+    n: int = STAND_OUT_COUNT,
+    tier: str | None = None,
+    lens: str | None = None,
+) -> pd.DataFrame:
     """The (at most) ``n`` indicators on which the area differs most from its neighbours' median,
-    by the rule in the module docstring. Columns: name, period, value, unit, neighbours_median,
+    by the rule in the module docstring, among those :func:`judged` for the council's ``tier`` and
+    the ``lens`` shown. Columns: name, period, value, unit, neighbours_median,
     neighbours_with_value, gap_iqr, leaning ('more enabling' / 'more providing'), sentence."""
     cols = [
         "indicator_id",
@@ -150,6 +219,7 @@ def stand_out(bench: pd.DataFrame, spread: pd.DataFrame, n: int = STAND_OUT_COUN
     if bench is None or bench.empty or spread is None or spread.empty:
         return pd.DataFrame(columns=cols)
     iqr = dict(zip(zip(spread["indicator_id"], spread["period"]), spread["iqr"]))
+    bench = bench[judged(bench["indicator_id"], tier, lens)].reset_index(drop=True)
     gaps = _gaps(bench, iqr)
     if gaps is None:
         return pd.DataFrame(columns=cols)
@@ -183,16 +253,21 @@ def _gaps(bench: pd.DataFrame, iqr: dict) -> list[tuple[int, float]] | None:
 
 
 def _sentence(r) -> str:
-    """'Grants per head (2017-18): £12.3 against a neighbours' median of £4.1 (8 neighbours) —
-    higher, so more enabling.'"""
+    """'Grants per head (2017-18): £12.3 against a neighbours' median of £4.1 (8 neighbours with a
+    value) — higher, so more enabling.', a value summed over only some of its parts saying so
+    ('65.9 % of wards (based on 6 of 12 districts)'), and the neighbours' values that are counted."""
     from .charts import fmt
 
     unit = r.unit or ""
     side = "higher" if r.gap_iqr > 0 else "lower"
+    own = getattr(r, "partial", "") or ""
+    partial = int(getattr(r, "neighbours_partial", 0) or 0)
+    near = f"{r.neighbours_with_value} neighbours with a value" + (
+        f", {partial} of them also based on only part of their area" if partial else ""
+    )
     return (
-        f"{r.name} ({r.period}): {fmt(r.value, 1, unit)} against a neighbours' median of "
-        f"{fmt(r.neighbours_median, 1, unit)} ({r.neighbours_with_value} neighbours with a value) — "
-        f"{side}, so {r.leaning}."
+        f"{r.name} ({r.period}): {fmt(r.value, 1, unit)}{f' ({own})' if own else ''} against a neighbours' "
+        f"median of {fmt(r.neighbours_median, 1, unit)} ({near}) — {side}, so {r.leaning}."
     )
 
 
@@ -232,9 +307,14 @@ def _stand_out_rule(lead: str, whose: str) -> str:
     return (
         f"{lead}: of the indicators where higher means more enabling or more providing, the "
         f"{STAND_OUT_COUNT} on which {whose} value is furthest from its statistical neighbours' "
-        f"median in the same year, measured in interquartile ranges of that indicator across every area "
-        f"of the same level; an indicator needs at least {MIN_NEIGHBOURS} neighbours with a value and a "
-        f"gap of at least {MIN_GAP_IQR} of a range. Nothing is shown when none qualifies."
+        f"median in the same year, measured in interquartile ranges of that indicator across the councils "
+        f"of its tier (shire districts, single-tier councils or counties); an indicator needs at least "
+        f"{MIN_NEIGHBOURS} neighbours with a value and a gap of at least {MIN_GAP_IQR} of a range. "
+        f"Spending is the council's own: a shire district or county is never called out on spending on "
+        f"the place, which includes the other tier's (a district's share of its county's social care, "
+        f"education and highways), and in the community lens, where council spending is context, no "
+        f"spending figure is called out. A value summed over only some districts says so. Nothing is "
+        f"shown when none qualifies."
     )
 
 

@@ -1259,8 +1259,8 @@ def _add_benchmarks(p: AreaProfile, a: dict, db=None) -> None:
     a ward's neighbours would be its council's)."""
     peers = p.peers["peer_code"].tolist() if p.peers is not None and p.code == p.council_code else []
     p.benchmarks = _benchmarks.benchmarks(p.indicators, a.get("region_code"), peers, db)
-    spread = _benchmarks.level_spread(a["level"], p.benchmarks[["indicator_id", "period"]], db)
-    p.stand_out = _benchmarks.stand_out(p.benchmarks, spread)
+    spread = _benchmarks.level_spread(a["level"], p.benchmarks[["indicator_id", "period"]], a.get("tier"), db)
+    p.stand_out = _benchmarks.stand_out(p.benchmarks, spread, tier=a.get("tier"), lens=p.lens)
 
 
 # =============================================================================================
@@ -1592,10 +1592,16 @@ _SAME_SET = re.compile(r"both over the same (\w+) \((\d+) of (\d+) \w+ with both
 
 
 def note_coverage(note) -> tuple[int, int, str] | None:
-    """(N, M, what) of a rolled-up value's note ("sum of N of M districts"); None for a value
-    that is not a sum of parts."""
-    m = _SUM_OF.search(str(note)) if isinstance(note, str) else None
-    return (int(m.group(1)), int(m.group(2)), m.group(3)) if m else None
+    """(N, M, what) of a rolled-up value's note ("sum of N of M districts") or of a longest shift's
+    over a matched set ("both over the same districts (N of M districts with both years)"); None for
+    a value that is not a sum of parts."""
+    if not isinstance(note, str):
+        return None
+    if m := _SUM_OF.search(note):
+        return int(m.group(1)), int(m.group(2)), m.group(3)
+    if m := _SAME_SET.search(note):
+        return int(m.group(2)), int(m.group(3)), m.group(1)
+    return None
 
 
 def note_parts(note) -> tuple[int, int, str] | None:

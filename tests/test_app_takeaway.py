@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from powerbalance import benchmarks, labels, queries
+from powerbalance import benchmarks, index, labels, queries
 from tests.helpers import open_app_page as open_page
 
 pytestmark = pytest.mark.slow
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_my_area_shows_benchmarks_and_what_stands_out(app, real_db, period):  # noqa: F811
     at = open_page(app, "pages/my_area_page.py", {"area": "E07000223", "year": period})
-    profile = queries.area_profile("E07000223", period, db=real_db)
+    profile = queries.area_profile("E07000223", period, lens=index.DEFAULT_LENS, db=real_db)
     table = [d.value for d in at.dataframe if "neighbours' median" in d.value.columns]
     assert table, "no indicator table with benchmarks"
     shown = table[0]

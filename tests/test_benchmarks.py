@@ -135,3 +135,96 @@ def test_regional_survey_estimates_are_not_compared_with_neighbours(real_db):
                 assert civic["neighbours_median"].isna().all() and (civic["neighbours_with_value"] == 0).all(), code
                 checked += 1
     assert checked > 20  # councils whose civic participation row was checked
+
+
+def test_judged_takes_a_councils_own_spending_by_tier_and_lens():
+    """Hand-made: what "what stands out" may call the council's value, for each tier and lens."""
+    ids = ["place_spend_per_head", "enabler_shift", "council_spend_per_head", "grants_per_10k"]
+    keep = lambda tier, lens: [i for i, ok in zip(ids, benchmarks.judged(ids, tier, lens)) if ok]  # noqa: E731
+    for lens in ("place", "council"):
+        # a shire district's or county's place spending holds the other tier's: its own is compared
+        assert keep("lower", lens) == keep("upper", lens) == ["council_spend_per_head", "grants_per_10k"]
+        # a single-tier council's place spending is its own: said once, as the place measure
+        assert keep("single", lens) == ["place_spend_per_head", "enabler_shift", "grants_per_10k"]
+    # the community lens treats council spending as context, for every tier
+    for tier in ("lower", "upper", "single"):
+        assert keep(tier, "community") == ["grants_per_10k"]
+
+
+def test_stand_out_leaves_out_what_is_not_judged_and_states_partial_values():
+    rows = [
+        ["place_spend_per_head", "Place", "2017-18", 30.0, "£", 10.0, 8, -1],  # −2.0 ranges: the largest gap
+        ["council_spend_per_head", "Own", "2017-18", 5.0, "£", 4.0, 8, -1],  # −1.0
+    ]
+    b = _bench(rows).assign(partial=["", "based on 6 of 12 districts"], neighbours_partial=[0, 3])
+    spread = pd.DataFrame(
+        {"indicator_id": ["place_spend_per_head", "council_spend_per_head"], "period": "2017-18", "iqr": [10.0, 1.0]}
+    )
+    out = benchmarks.stand_out(b, spread, tier="lower", lens="council")
+    assert out["indicator_id"].tolist() == ["council_spend_per_head"]
+    assert "£5.0 (based on 6 of 12 districts) against" in out["sentence"][0]
+    assert "(8 neighbours with a value, 3 of them also based on only part of their area)" in out["sentence"][0]
+    assert benchmarks.stand_out(b, spread, tier="lower", lens="community").empty
+
+
+@pytest.mark.slow
+def test_a_two_tier_council_is_never_called_out_on_its_places_spending(real_db):
+    """Issue: Cambridge was called 'more enabling' on place spending that is mostly Cambridgeshire
+    County Council's, and West Sussex 'more providing' on a place change that holds its districts'
+    spending. Every 4th shire district and every county, in every lens: no place-spending measure
+    stands out; in the community lens no spending measure at all; the table still shows them."""
+    period = queries.index_periods(real_db)[-1]
+    two_tier = sql(
+        real_db, "SELECT code FROM areas WHERE tier IN ('lower', 'upper') AND level IN ('district', 'county')"
+    )
+    codes = sorted(set(two_tier["code"][::4]) | {"E07000008", "E10000032"})
+    place = {"place_spend_per_head", "parish_precept_share", "enabler_ratio", "enabler_shift"}
+    place |= {"place_spend_shift", "parish_precept_share_shift"}  # made from spending on the place
+    own = {"council_spend_per_head", "enabler_ratio_council"}
+    own_shown = 0
+    for code in codes:
+        for lens in ("place", "council", "community"):
+            p = queries.area_profile(code, period, lens=lens, db=real_db)
+            out = set(p.stand_out["indicator_id"])
+            assert not out & place, (code, lens, out)
+            if lens == "community":
+                assert not out & own, (code, lens, out)
+            own_shown += "council_spend_per_head" in out
+            assert "place_spend_per_head" in set(p.benchmarks["indicator_id"]), code
+    assert own_shown > 0  # the council's own spending is still compared in the spending lenses
+
+
+@pytest.mark.slow
+def test_the_spread_is_taken_within_the_councils_tier(real_db):
+    """A shire district's own spending (about £110 a head) is measured against the spread of shire
+    districts, not of every district (unitaries spend ten times as much)."""
+    pairs = pd.DataFrame({"indicator_id": ["council_spend_per_head"], "period": ["2017-18"]})
+    got = benchmarks.level_spread("district", pairs, "lower", real_db)["iqr"].iloc[0]
+    vals = sql(
+        real_db,
+        """SELECT v.value FROM indicator_values v JOIN areas a ON a.code = v.area_code
+           WHERE a.level = 'district' AND a.tier = 'lower' AND v.indicator_id = 'council_spend_per_head'
+             AND v.period = '2017-18' AND v.value IS NOT NULL""",
+    )["value"]
+    assert got == pytest.approx(vals.quantile(0.75) - vals.quantile(0.25))
+
+
+@pytest.mark.slow
+def test_a_value_summed_over_some_districts_says_so_in_what_stands_out(real_db):
+    """Issue: Kent's 'wards reached' (6 of 12 districts) was compared as if complete. Every county in
+    every index year: a stand-out value whose note says 'sum of N of M' (N < M) carries 'based on N of M'."""
+    import re
+
+    counties = sql(real_db, "SELECT code FROM areas WHERE level = 'county'")["code"]
+    notes = sql(real_db, "SELECT area_code, indicator_id, period, note FROM indicator_values")
+    notes = notes.set_index(["area_code", "indicator_id", "period"])["note"]
+    checked = 0
+    for period in queries.index_periods(real_db):
+        for code in counties:
+            p = queries.area_profile(code, period, lens="community", db=real_db)
+            for ind, per, sentence in zip(p.stand_out["indicator_id"], p.stand_out["period"], p.stand_out["sentence"]):
+                m = re.search(r"sum of (\d+) of (\d+) districts", str(notes.get((code, ind, per), "")))
+                if m and int(m.group(1)) < int(m.group(2)):
+                    assert f"(based on {m.group(1)} of {m.group(2)} districts)" in sentence, sentence
+                    checked += 1
+    assert checked > 0
