@@ -8,6 +8,8 @@ from powerbalance.index import DEFAULT_WEIGHTS
 
 PAGE = {"title": "Compare", "icon": ":material/compare_arrows:", "url_path": "compare", "order": 30}
 
+LIKE_WITH_LIKE = "Compare like with like: a council is ranked only against councils of its own tier."
+
 ui.start_page()
 weights = ui.carried_weights(DEFAULT_WEIGHTS)
 periods = ui.q(queries.index_periods)
@@ -15,12 +17,10 @@ councils = ui.q(queries.councils)
 council_labels = dict(zip(councils["code"], councils["label"]))
 codes = councils["code"].tolist()
 
-ui.page_header(
-    "Compare",
-    "Compare like with like: a council is ranked only against councils of its own tier, so "
-    "a shire district is never rated on social care it does not run.",
-)
+header = st.container()  # what the ranking promises depends on the lens chosen below
 if not periods:
+    with header:
+        ui.page_header("Compare", LIKE_WITH_LIKE)
     ui.no_data("no financial year has spending data, so there is no index to compare.")
     st.stop()
 
@@ -65,6 +65,8 @@ lens = ui.url_radio(
     format_func=ui.LENS_LABELS.get,
     help=ui.LENS_HELP,
 )
+with header:
+    ui.page_header("Compare", f"{LIKE_WITH_LIKE} {ui.LENS_PROMISE[lens]}")
 ui.unavailable_year_notice("cmp_year")  # a link or carried view asked for a year without an index
 
 if kind == "pick":

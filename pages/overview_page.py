@@ -12,8 +12,8 @@ INTRO = (
     "How far has each English area shifted from the council as **provider** of services to the council as "
     "**enabler** of community action? The index runs from 0 (most providing) to 100 (most enabling) *within* a "
     "comparison group — shire districts are compared with shire districts, single-tier councils with "
-    "single-tier councils — so no council is rated on services it does not run. Deprivation and population "
-    "are context, shown beside the index, never added into it."
+    "single-tier councils. {lens_promise} Deprivation and population are context, shown beside the index, never "
+    "added into it."
 )
 
 ui.start_page()
@@ -63,7 +63,11 @@ title, finding = ui.q_then(shifts, queries.overview_headline, "councils")
 placed_q = (queries.quadrant_areas, "district")
 with header:
     quadrant_counts = ui.q_then(placed_q, quadrants.headline)
-    ui.page_header(title, f"**{finding}** Enabling or retreating? {quadrant_counts}\n\n" + INTRO)
+    ui.page_header(
+        title,
+        f"**{finding}** Enabling or retreating? {quadrant_counts}\n\n"
+        + INTRO.format(lens_promise=ui.LENS_PROMISE[lens]),
+    )
     england = (queries.latest_and_longest, (codes.ENGLAND,))
     if len(ui.q(*england)):  # the measures that run past the index years, each naming its years
         st.markdown(

@@ -66,6 +66,24 @@ LENS_HELP = (
     "cannot raise a rank. Place: spending by every council serving the area, scored as providing. "
     "Council: the council's own budget, compared only with councils of the same tier."
 )
+#: What each lens scores, as Compare and the Overview promise it beside their like-with-like groups
+#: (docs/methodology.md, "Comparing like with like"): only the council lens rates a council on its
+#: own services alone; the place lens rates a shire district's place, county services included.
+LENS_PROMISE = {
+    "community": (
+        "The community lens scores community money, projects and parishes; council spending is shown, "
+        "not scored, so no council is rated on spending at all."
+    ),
+    "place": (
+        "The place lens scores spending on the place by every council serving it: a shire district's "
+        "figure includes its share of its county's spending (social care, education, highways), so it "
+        "rates the place, not the district council alone."
+    ),
+    "council": (
+        "The council lens scores each council's own spending, so a shire district is never rated on "
+        "social care it does not run."
+    ),
+}
 
 
 # =============================================================================================

@@ -662,3 +662,15 @@ def test_map_table_download_keeps_the_unit_the_year_and_the_partial_year_warning
     got = files["map_map_t"]
     unit = sql(real_db, "SELECT unit FROM indicators WHERE indicator_id = 'place_spend_per_head'")["unit"].iloc[0]
     assert set(got["unit"]) == {unit} and set(got["period"]) == {"2023-24"} and set(got["period_note"]) == {""}
+
+
+@pytest.mark.parametrize("page", ["pages/compare_page.py", "pages/overview_page.py"])
+def test_the_like_with_like_promise_is_the_lens_shown(app, page):
+    """Issue: Compare and the Overview promised in every lens that a shire district is never rated on
+    social care it does not run, while the place lens scores its share of its county's spending. Each
+    lens's page says what that lens scores, and only the council lens makes the promise."""
+    for lens in index.LENSES:
+        at = open_page(app, page, {"lens": lens, "area": "E07000223"})
+        text = "\n".join(m.value for m in at.markdown)
+        assert ("does not run" in text) == (lens == "council"), (page, lens)
+        assert ui.LENS_PROMISE[lens] in text, (page, lens)
