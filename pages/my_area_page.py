@@ -184,7 +184,8 @@ if profile.quadrant:
         key="ma_quadrants",
         data=placed,
         name=f"Enabling or retreating {profile.council_level}",
-        help="Council spending per resident against community money (parish precepts and community grants) "
+        help="Councils' spending on the place per resident (for a shire district, its own and its share of its "
+        "county's) against community money (parish precepts and community grants) "
         f"per resident, {quadrants.SPAN_RULE}; pounds are nominal.",
     )
 

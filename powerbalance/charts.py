@@ -1088,7 +1088,8 @@ def quadrant_chart(
 
 
 _QUADRANT_HOVER = (
-    "%{text}<br>council spending per head %{x:+,.0f} £<br>community money per head %{y:+,.2f} £<extra></extra>"
+    "%{text}<br>councils' spending per head on the place %{x:+,.0f} £<br>community money per head %{y:+,.2f} £"
+    "<extra></extra>"
 )
 
 

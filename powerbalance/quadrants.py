@@ -33,6 +33,8 @@ from . import labels as _labels
 from . import years as _years
 
 SPEND = "place_spend_per_head"
+#: The council's own spending, said beside a two-tier council's place spending (never a quadrant's axis).
+OWN = "council_spend_per_head"
 PRECEPTS = "parish_precepts_per_head"
 GRANTS = "grants_amount_per_head"
 
@@ -75,21 +77,24 @@ def quadrant_of(d_spend: float, d_community: float) -> str:
 
 
 def measure_values(level: str = "district", db=None) -> pd.DataFrame:
-    """Per area and financial year: ``spend`` and ``community`` money per head (NaN when missing).
+    """Per area and financial year: ``spend`` (on the place) and ``community`` money per head, and the
+    council's ``own`` spending per head (NaN when missing; regions have none).
 
     Community money exists only in a year with both precepts and grants for the area."""
     df = _db.query(
         """
         SELECT v.area_code, v.period, v.indicator_id, v.value
         FROM indicator_values v JOIN areas a ON a.code = v.area_code AND a.level = ?
-        WHERE v.indicator_id IN (?, ?, ?)""",
-        [level, SPEND, PRECEPTS, GRANTS],
+        WHERE v.indicator_id IN (?, ?, ?, ?)""",
+        [level, SPEND, PRECEPTS, GRANTS, OWN],
         db=db,
     )
     wide = df.pivot_table(
         index=["area_code", "period"], columns="indicator_id", values="value", aggfunc="first", dropna=False
-    ).reindex(columns=[SPEND, PRECEPTS, GRANTS])
-    out = pd.DataFrame({"spend": wide[SPEND], "community": wide[PRECEPTS] + wide[GRANTS]}, index=wide.index)
+    ).reindex(columns=[SPEND, PRECEPTS, GRANTS, OWN])
+    out = pd.DataFrame(
+        {"spend": wide[SPEND], "community": wide[PRECEPTS] + wide[GRANTS], "own": wide[OWN]}, index=wide.index
+    )
     return out.reset_index()
 
 
@@ -139,7 +144,8 @@ def place_areas(
     """Every area of a level placed by its two movements.
 
     Columns: area_code, name, group, spend_from, spend_to, d_spend, community_from, community_to,
-    d_community, quadrant. Each span defaults to :func:`matching_span` (the same years for both);
+    d_community, quadrant, own_from, own_to, d_own (the council's own spending over the spending
+    span: for a shire district or county not the x axis, which is spending on the place). Each span defaults to :func:`matching_span` (the same years for both);
     ``.attrs`` holds the spans used (``spend_span``, ``community_span``) and the level."""
     path = str(Path(db) if db is not None else config.db_path())
     with _db.snapshot(path) as key:  # cached once per build, as the index is
@@ -167,6 +173,12 @@ def _placed_cached(
         out[f"{name}_to"] = wide[span[1]] if span else np.nan
         out[f"d_{name}"] = out[f"{name}_to"] - out[f"{name}_from"]
     out["quadrant"] = [quadrant_of(x, y) for x, y in zip(out["d_spend"], out["d_community"])]
+    own = values.pivot(index="area_code", columns="period", values="own").reindex(
+        index=out.index, columns=list(spend_span or ())
+    )
+    out["own_from"] = own[spend_span[0]] if spend_span else np.nan
+    out["own_to"] = own[spend_span[1]] if spend_span else np.nan
+    out["d_own"] = out["own_to"] - out["own_from"]
     out = out.reset_index()
     out.attrs.update(level=level, spend_span=spend_span, community_span=community_span)
     return out
@@ -210,9 +222,31 @@ def area_quadrant(placed: pd.DataFrame, code: str) -> str:
         return f"{NOT_ENOUGH} — council spending or community money is missing in a year ({span_label(placed)})"
     s, c = (" → ".join(placed.attrs[k]) for k in ("spend_span", "community_span"))
     return (
-        f"{r['quadrant']} — council spending {money(r['d_spend'], 0)} a head ({s}), community money "
+        f"{r['quadrant']} — {PLACE_SPENDING_WORDS.get(r['group'], 'council spending on the place')} "
+        f"{money(r['d_spend'], 0)} a head ({s}{_own_words(r)}), community money "
         f"{money(r['d_community'], 2)} a head ({c}); nominal pounds"
     )
+
+
+#: What the x axis is, for an area of each group: for a council of a two-tier area, spending on its
+#: place by both tiers (docs/methodology.md, "Two-tier places"), not the council's own.
+PLACE_SPENDING_WORDS = {
+    "shire_district": "councils' spending on the place (the district's own + its share of the county's)",
+    "county": "councils' spending on the place (the county's own + its districts')",
+    "single_tier": "council spending on the place",
+    "region": "councils' spending on the place",
+}
+#: Whose own spending is said beside the place's, by group.
+OWN_SPENDING_WORDS = {"shire_district": "the district's", "county": "the county's"}
+
+
+def _own_words(r) -> str:
+    """'; the district's own spending alone −£12' for a council of a two-tier area with its own
+    spending in both years ('' otherwise: a single-tier council's own spending is its place's)."""
+    whose = OWN_SPENDING_WORDS.get(r["group"])
+    if not whose or pd.isna(r.get("d_own")):
+        return ""
+    return f"; {whose} own spending alone {money(r['d_own'], 0)}"
 
 
 def money(x: float, digits: int = 0) -> str:

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from powerbalance import quadrants as q
+from tests.helpers import sql
 
 SPAN = ("2013-14", "2017-18")
 
@@ -192,3 +193,20 @@ def test_each_measures_longest_span_is_stated_beside_the_default(real_db):
     assert f"rises over its longer span in {int((placed['d_spend'] > 0).sum())} of them" in note
     same = q.place_areas("district", db=real_db)
     assert q.longest_span_note(same) == ""  # the default: one span, nothing to add
+
+
+def test_a_shire_districts_sentence_names_its_places_spending_and_its_own(real_db, placed_1318):
+    """Issue: Adur cut its own spending but was called 'co-investment — council spending +£29 a head':
+    the +£29 is spending on the place, 93% of it West Sussex County Council's. The sentence names the
+    place's spending and gives the district's own over the same years, read from the database."""
+    own = sql(
+        real_db,
+        """SELECT period, value FROM indicator_values
+           WHERE area_code = 'E07000223' AND indicator_id = 'council_spend_per_head'""",
+    ).set_index("period")["value"]
+    text = q.area_quadrant(placed_1318, "E07000223")
+    assert "councils' spending on the place (the district's own + its share of the county's)" in text
+    assert f"the district's own spending alone {q.money(own[SPAN[1]] - own[SPAN[0]], 0)}" in text
+    assert "— council spending" not in text
+    # a single-tier council's place spending is its own: no second figure
+    assert "own spending alone" not in q.area_quadrant(placed_1318, "E06000001")
