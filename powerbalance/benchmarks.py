@@ -203,7 +203,8 @@ def stand_out(
     """The (at most) ``n`` indicators on which the area differs most from its neighbours' median,
     by the rule in the module docstring, among those :func:`judged` for the council's ``tier`` and
     the ``lens`` shown. Columns: name, period, value, unit, neighbours_median,
-    neighbours_with_value, gap_iqr, leaning ('more enabling' / 'more providing'), sentence."""
+    neighbours_with_value, gap_iqr, leaning ('more enabling' / 'more providing'), partial ('based on
+    6 of 12 districts' for a value summed over only some of its parts, else ''), sentence."""
     cols = [
         "indicator_id",
         "name",
@@ -214,6 +215,7 @@ def stand_out(
         "neighbours_with_value",
         "gap_iqr",
         "leaning",
+        "partial",
         "sentence",
     ]
     if bench is None or bench.empty or spread is None or spread.empty:
@@ -227,7 +229,7 @@ def stand_out(
     df = bench.iloc[[at for at, _ in top]].assign(gap_iqr=np.array([gap for _, gap in top], dtype=float))
     df["leaning"] = ["more enabling" if g * p > 0 else "more providing" for g, p in zip(df["gap_iqr"], df["polarity"])]
     df["sentence"] = [_sentence(r) for r in df.itertuples(index=False)]
-    return df[cols].reset_index(drop=True)
+    return df.reindex(columns=cols).reset_index(drop=True)
 
 
 def _gaps(bench: pd.DataFrame, iqr: dict) -> list[tuple[int, float]] | None:

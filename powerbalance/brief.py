@@ -359,7 +359,8 @@ def _stand_out_html(stand_out) -> str:
     if stand_out is None or not len(stand_out):
         return ""
     items = "".join(
-        f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>, neighbours' median "
+        f"<li>{e(r.name)} ({e(r.period)}): <b>{_num(r.value, 1, r.unit)}</b>"
+        f"{f' ({e(r.partial)})' if isinstance(r.partial, str) and r.partial else ''}, neighbours' median "
         f"{_num(r.neighbours_median, 1, r.unit)} — {e(r.leaning)}</li>"
         for r in stand_out.itertuples(index=False)
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from powerbalance import benchmarks, queries
+from powerbalance import benchmarks, brief, queries
 from tests.helpers import sql
 
 
@@ -225,6 +225,8 @@ def test_a_value_summed_over_some_districts_says_so_in_what_stands_out(real_db):
             for ind, per, sentence in zip(p.stand_out["indicator_id"], p.stand_out["period"], p.stand_out["sentence"]):
                 m = re.search(r"sum of (\d+) of (\d+) districts", str(notes.get((code, ind, per), "")))
                 if m and int(m.group(1)) < int(m.group(2)):
-                    assert f"(based on {m.group(1)} of {m.group(2)} districts)" in sentence, sentence
+                    words = f"(based on {m.group(1)} of {m.group(2)} districts)"
+                    assert words in sentence, sentence
+                    assert words in brief.render(p), (code, period)  # the brief's short line too
                     checked += 1
     assert checked > 0
