@@ -1654,17 +1654,20 @@ def _compact(postcode: str | None) -> str | None:
 
 def _place_by_codes(codes: Any, lookup: AreaLookup) -> tuple[_Place | None, list[str]]:
     """';'-separated GSS codes → one place when they all resolve to one current district (ward
-    and LSOA kept only when common to all), with its caveat notes; else (None, why not)."""
+    and LSOA kept only when common to all the finer codes: a district code given beside a ward or
+    LSOA inside it, as publishers list several levels of one place, sets no ward and so does not
+    contradict one), with its caveat notes; else (None, why not)."""
     reasons: list[str] = []
     places: list[_Place] = []
     for code in codes.split(";") if isinstance(codes, str) and codes else []:
         place, why = lookup.resolve(code)
         (places.append(place) if place else reasons.append(why))
     if places and len({p.district for p in places}) == 1:
-        wards, lsoas = {p.ward for p in places}, {p.lsoa for p in places}
+        finer = [p for p in places if p.kind != "district"] or places
+        wards, lsoas = {p.ward for p in finer}, {p.lsoa for p in finer}
         note = "; ".join(p.note for p in places if p.note) or None
         ward, lsoa = (wards.pop() if len(wards) == 1 else None), (lsoas.pop() if len(lsoas) == 1 else None)
-        return _Place(places[0].district, ward, lsoa, places[0].kind, note), reasons
+        return _Place(places[0].district, ward, lsoa, finer[0].kind, note), reasons
     if places:
         reasons.append(f"beneficiary locations fall in {len({p.district for p in places})} districts")
     return None, reasons

@@ -1044,3 +1044,37 @@ def test_row_ranges():
 
     assert row_ranges([2, 3, 4, 5, 9, 12, 11]) == "2–5, 9, 11–12"
     assert row_ranges(range(0, 40, 2), limit=3) == "0, 2, 4 … (+17 more)"
+
+
+def two_level_csv(pairs: list[tuple[str, str]]) -> bytes:
+    """Grants whose two beneficiary locations are a finer code and a district code (any order)."""
+    head = (
+        "Identifier,Title,Description,Currency,Amount Awarded,Award Date,Funding Org:Identifier,Funding Org:Name,"
+        "Recipient Org:Identifier,Recipient Org:Name,Beneficiary Location:0:Geographic Code,"
+        "Beneficiary Location:1:Geographic Code\n"
+    )
+    rows = [
+        f"360G-n-{i},t,d,GBP,10,2020-01-01,GB-CHC-299963,F,GB-CHC-1136547,R,{a},{b}\n" for i, (a, b) in enumerate(pairs)
+    ]
+    return (head + "".join(rows)).encode()
+
+
+def test_a_ward_or_lsoa_given_with_its_own_district_keeps_the_ward(lookup):
+    # lookup/areas.csv: ward E05009861 is in E06000002; lsoa21.csv: LSOA E01012049 → ward E05009861, E06000002
+    pairs = [
+        ("E05009861", "E06000002"),  # ward + its district
+        ("E06000002", "E05009861"),  # the district listed first
+        ("E01012049", "E06000002"),  # LSOA + its district
+        ("E05009861", "E06000033"),  # ward + another district: two places, not placed
+    ]
+    placed = place_grants(read_360giving(two_level_csv(pairs), filename="two.csv", today=TODAY).grants, lookup)
+    got = [
+        tuple(none(r[c]) for c in ("lsoa_code", "ward_code", "district_code", "placed_by"))
+        for r in placed.to_dict("records")
+    ]
+    assert got == [
+        (None, "E05009861", "E06000002", "beneficiary_ward"),
+        (None, "E05009861", "E06000002", "beneficiary_ward"),
+        ("E01012049", "E05009861", "E06000002", "beneficiary_lsoa"),
+        (None, None, None, None),
+    ]
