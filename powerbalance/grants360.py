@@ -660,26 +660,71 @@ def _is_read(title: str) -> bool:
     return bool(m) and f"{m.group(1)}:{m.group(2)}" in _TITLE_BY_KEY.values()
 
 
-def _unused_location_columns(titles: list[str], sheet: str | None, header_row: int, first_col: int) -> list[Problem]:
-    """One warning per heading that names a place but is not a column this module reads (e.g.
-    GrantNav's 'Best Available Recipient Ward Geographic Code (additional data)'), so a location
-    column is never ignored without a word."""
+#: The standard's JSON property names (and 'postcode'), which funders use as column headings:
+#: the field of a column title each stands for (near misses of headings only).
+_FIELD_SYNONYMS = {
+    "postcode": "Postal Code",
+    "postalcode": "Postal Code",
+    "geocode": "Geographic Code",
+    "geocodetype": "Geographic Code Type",
+    "countrycode": "Country Code",
+    "charitynumber": "Charity Number",
+    "companynumber": "Company Number",
+    "amountawarded": "Amount Awarded",
+    "awarddate": "Award Date",
+}
+
+
+def heading_near_miss(heading: str, present: Iterable[str] = ()) -> str | None:
+    """The standard title a heading that is not one seems meant to be, within the same list
+    ('Recipient Org:Postcode' → 'Recipient Org:Postal Code', 'Beneficiary Location:1:GeoCode' →
+    'Beneficiary Location:1:Geographic Code'), or None. Titles in ``present`` are not offered."""
+    h = canonical_title(heading)
+    m = re.match(r"^(.*?)(?::(\d+))?:([^:]*)$", h) if ":" in h else None
+    prefix, index, name = (m.group(1), m.group(2), m.group(3)) if m else ("", None, h)
+    titles = [t for t in KNOWN_TITLES if (t.rsplit(":", 1)[0] if ":" in t else "").casefold() == prefix.casefold()]
+    fields = {t.rsplit(":", 1)[-1]: t for t in titles}
+    wanted = _FIELD_SYNONYMS.get(re.sub(r"[^a-z0-9]", "", name.casefold()))
+    if wanted in fields:
+        best = fields[wanted]
+    else:
+        scored = [(_near_miss_score(name, f), t) for f, t in fields.items()]
+        score, best = max(scored, default=(0.0, None))
+        if not score:
+            return None
+    if index is not None:
+        best = f"{prefix}:{index}:{best.rsplit(':', 1)[-1]}"
+    return None if best in set(present) or best.casefold() == h.casefold() else best
+
+
+def _unused_columns(
+    titles: list[str], counts: Counter, sheet: str | None, header_row: int, first_col: int
+) -> list[Problem]:
+    """One warning per heading that is not a column this module reads but seems meant to be one
+    (a near miss of a standard title: 'Recipient Org:Postcode') or names a place (GrantNav's 'Best
+    Available Recipient Ward Geographic Code (additional data)'), with how many values it holds
+    (``counts``: column index → filled grant rows), so a column is never ignored without a word."""
     out = []
     for i, t in enumerate(titles):
-        if t and not _is_read(t) and _LOCATION_LIKE.search(t):
-            out.append(
-                Problem(
-                    "warning",
-                    "column_not_used",
-                    f"column '{t}' looks like a location but is not read: grants are placed only by the "
-                    "360Giving columns Beneficiary Location:Geographic Code, Recipient Org:Postal Code and "
-                    "Recipient Org:Location:Geographic Code",
-                    sheet,
-                    header_row,
-                    t,
-                    cell=f"{excel_col(first_col + i)}{header_row}",
-                )
+        if not t or _is_read(t):
+            continue
+        meant = heading_near_miss(t, titles)
+        if meant is None and not _LOCATION_LIKE.search(t):
+            continue
+        held = f"its {counts[i]:,} value{'' if counts[i] == 1 else 's'} were not used"
+        if meant:
+            message = (
+                f"heading '{t}' is not a 360Giving column title — did you mean {meant}? {held.capitalize()}; "
+                f"rename the heading to {meant} to use them"
             )
+        else:
+            message = (
+                f"column '{t}' looks like a location but is not read ({held}): grants are placed only by "
+                "the 360Giving columns Beneficiary Location:Geographic Code, Recipient Org:Postal Code and "
+                "Recipient Org:Location:Geographic Code"
+            )
+        cell = f"{excel_col(first_col + i)}{header_row}"
+        out.append(Problem("warning", "column_not_used", message, sheet, header_row, t, cell=cell))
     return out
 
 
@@ -702,7 +747,6 @@ def _table_records(
         raise GrantsFileError(
             f"not a 360Giving grants file: {missing_columns_message(header)}", filename, sheet, header_row, missing[0]
         )
-    problems += _unused_location_columns(titles, sheet, header_row, first_col)
     first_at: dict[str, int] = {}
     for i, t in enumerate(titles):
         if not t:
@@ -725,6 +769,8 @@ def _table_records(
     content = _content_columns(first_at)
     template_rows: list[int] = []
     filled: set[int] = set()
+    unread = [i for i, t in enumerate(titles) if t and not _is_read(t)]
+    counts: Counter = Counter()
     for rownum, cells in rows:
         if all(_blank(c) for c in cells):
             continue
@@ -744,9 +790,11 @@ def _table_records(
                     rownum,
                 )
             )
+        counts.update(i for i in unread if i < len(cells) and not _blank(cells[i]))
         values = {t: cells[i] if i < len(cells) else None for t, i in first_at.items()}
         where = {t: f"{excel_col(first_col + i)}{rownum}" for t, i in first_at.items()}
         out.append(_Record(rownum, values, where, sheet))
+    problems += _unused_columns(titles, counts, sheet, header_row, first_col)
     if template_rows:
         problems.append(_template_problem(sheet, template_rows, first_at, filled))
     return out, SheetSummary(sheet, len(out), len(template_rows))

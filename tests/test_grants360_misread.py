@@ -213,3 +213,28 @@ def test_a_single_beneficiary_location_object_is_read_and_other_shapes_are_repor
         ("warning", 3, "360G-j-3", "grants/2/beneficiaryLocation"),
         ("warning", 4, "360G-j-4", "grants/3/beneficiaryLocation/0"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# headings that are near misses of a standard title
+# --------------------------------------------------------------------------------------------
+
+
+def test_near_miss_headings_of_any_column_are_named_with_the_title_meant_and_their_values():
+    header = ["Recipient Org:Postcode" if c == "Recipient Org:Identifier" else c for c in GRANT_COLUMNS] + [
+        "Beneficiary Location:1:GeoCode",
+        "Notes",
+    ]
+    rows = [grant(n) + ["E05009861" if n < 3 else "", "x"] for n in range(1, 6)]
+    for n, r in enumerate(rows):
+        r[header.index("Recipient Org:Postcode")] = "TS1 3BA" if n < 4 else ""
+    gf = read_360giving(csv_bytes(rows, header), filename="near.csv", today=TODAY)
+    unused = {p.column: p for p in gf.problems if p.check == "column_not_used"}
+    assert set(unused) == {"Recipient Org:Postcode", "Beneficiary Location:1:GeoCode"}  # 'Notes' is no near miss
+    post, geo = unused["Recipient Org:Postcode"], unused["Beneficiary Location:1:GeoCode"]
+    col = header.index("Recipient Org:Postcode")
+    assert (post.row, post.cell) == (1, f"{chr(65 + col)}1")
+    assert "did you mean Recipient Org:Postal Code?" in post.message and "4 values were not used" in post.message
+    assert "did you mean Beneficiary Location:1:Geographic Code?" in geo.message
+    assert "2 values were not used" in geo.message
+    assert len(gf.grants) == 5 and gf.grants["recipient_postcode"].isna().all()  # never read as a guess
