@@ -269,6 +269,8 @@ class _Record:
     values: dict[str, Any]
     where: dict[str, str]
     sheet: str | None = None
+    #: (check, message, column) of an error found while reading (a CSV cell that swallowed rows)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -832,7 +834,37 @@ def _csv_records(
         )
     located = [(j + 1, rec) for j, rec in enumerate(rows) if j > k]
     records, summary = _table_records(rows[k], located, filename, None, k + 1, max_rows, problems)
+    titles = [canonical_title(h) for h in rows[k]]
+    for rec in records:
+        rec.refused += _swallowed_lines(rows[rec.row - 1], starts[rec.row - 1], titles, sep)
     return records, [summary]
+
+
+def _swallowed_lines(cells: list[str], line: int, titles: list[str], sep: str) -> list[tuple[str, str, str]]:
+    """A cell whose quote opened on one line and closed only lines later, holding what look like
+    whole rows (a line with half a row's separators or more, or one starting '360G-'): a stray
+    quote ('"Great project', 'TV 42" screen'), which made the reader take the following grants as
+    text of this cell. Found as (check, message, column) for the record starting on ``line``."""
+    out = []
+    need = max(2, (len(titles) - 1) // 2)
+    for i, cell in enumerate(cells):
+        first = line + sum(c.count("\n") for c in cells[:i])
+        inner = cell.split("\n")[1:]
+        if not any(x.count(sep) >= need or x.lstrip('"').upper().startswith("360G-") for x in inner):
+            continue
+        last = first + len(inner)
+        title = titles[i] if i < len(titles) else f"column {excel_col(i)}"
+        out.append(
+            (
+                "csv_quote",
+                f"a quote opened in {title} on line {first} of the file is closed only on line {last}: "
+                f"lines {first}–{last} ({len(inner) + 1} lines, which look like rows of grants) were read as "
+                f"one cell, so this row and the grants written on lines {first + 1}–{last} are not loaded; "
+                'remove the stray quote (a quote inside a cell is written "") and upload again',
+                title,
+            )
+        )
+    return out
 
 
 def _csv_separator(text: str, filename: str) -> str:
@@ -1166,6 +1198,8 @@ class _Row:
     def __init__(self, rec: _Record, problems: list[Problem], styles: dict):
         self.rec, self.problems, self.styles, self.bad = rec, problems, styles, False
         self.gid = _text(rec.values.get("Identifier"))
+        for check, message, column in rec.refused:
+            self.add("error", check, message, column)
 
     def get(self, column: str) -> Any:
         return self.rec.values.get(column)

@@ -1078,3 +1078,25 @@ def test_a_ward_or_lsoa_given_with_its_own_district_keeps_the_ward(lookup):
         ("E01012049", "E05009861", "E06000002", "beneficiary_lsoa"),
         (None, None, None, None),
     ]
+
+
+def test_a_stray_quote_that_swallows_rows_is_an_error_naming_its_cell_and_lines():
+    lines = [",".join(GRANT_COLUMNS)] + [
+        f"360G-q-{n},Grant {n},d,GBP,{100 * n},2023-04-01,GB-CHC-1136547,Org,GB-CHC-299963,F" for n in range(1, 9)
+    ]
+    lines[3] = lines[3].replace("Grant 3", '"Great project')  # the quote opens on line 4 …
+    lines[6] = lines[6].replace("Grant 6", 'TV 42" screen')  # … and closes on line 7
+    lines.append('360G-q-9,"two\nlines, one, cell",d,GBP,900,2023-04-01,GB-CHC-1136547,Org,GB-CHC-299963,F')
+    gf = read_360giving("\n".join(lines).encode(), filename="quote.csv", today=TODAY)
+    errors = [(p.check, p.row, p.cell, p.grant_id) for p in gf.errors]
+    assert errors == [("csv_quote", 4, "B4", "360G-q-3")]
+    assert "line 4" in gf.errors[0].message and "lines 5–7" in gf.errors[0].message
+    loaded = set(gf.grants["grant_id"])
+    assert loaded == {
+        "360G-q-1",
+        "360G-q-2",
+        "360G-q-7",
+        "360G-q-8",
+        "360G-q-9",
+    }  # no grant loaded with another's cells
+    assert 600 not in set(gf.grants["amount_gbp"])  # line 7's amount is not given to grant 3
