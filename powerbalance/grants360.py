@@ -1197,6 +1197,7 @@ class _Row:
 
     def __init__(self, rec: _Record, problems: list[Problem], styles: dict):
         self.rec, self.problems, self.styles, self.bad = rec, problems, styles, False
+        self.fated: list[tuple[Problem, Callable[[bool], str]]] = []
         self.gid = _text(rec.values.get("Identifier"))
         for check, message, column in rec.refused:
             self.add("error", check, message, column)
@@ -1204,20 +1205,29 @@ class _Row:
     def get(self, column: str) -> Any:
         return self.rec.values.get(column)
 
-    def add(self, severity: str, check: str, message: str, column: str | None = None) -> None:
+    def add(self, severity: str, check: str, message: str | Callable[[bool], str], column: str | None = None) -> None:
+        """Report a problem on this row. A ``message`` that depends on the row's fate is a function
+        of whether the row is loaded, called by :meth:`settle` once every check has run, so a
+        warning never says 'loaded' on a row a later check refuses."""
         self.bad = self.bad or severity == "error"
-        self.problems.append(
-            Problem(
-                severity,
-                check,
-                message,
-                self.rec.sheet,
-                self.rec.row,
-                column,
-                self.gid,
-                self.rec.where.get(column) if column else None,
-            )
+        problem = Problem(
+            severity,
+            check,
+            message if isinstance(message, str) else "",
+            self.rec.sheet,
+            self.rec.row,
+            column,
+            self.gid,
+            self.rec.where.get(column) if column else None,
         )
+        if not isinstance(message, str):
+            self.fated.append((problem, message))
+        self.problems.append(problem)
+
+    def settle(self) -> None:
+        """Write the messages that state the row's fate, now that every check has run."""
+        for problem, message in self.fated:
+            problem.message = message(not self.bad)
 
     def date(self, column: str) -> tuple[dt.date | None, str | None]:
         style = self.styles.get((self.rec.sheet, column))
@@ -1251,6 +1261,7 @@ def _validate(records: list[_Record], filename: str, problems: list[Problem], to
         postcode = _check_postcode(row)
         codes = _check_location_codes(row, BENEFICIARY)
         recipient_codes = _check_location_codes(row, RECIPIENT)
+        row.settle()
         if not row.bad:
             good.append(
                 _grant_row(row, filename, amount, currency, award_date, recipient_id, postcode, codes, recipient_codes)
@@ -1363,7 +1374,15 @@ def _check_amount(row: _Row) -> float | None:
         row.add(
             "warning",
             "zero_amount",
-            "Amount Awarded is £0; loaded, but check whether it belongs in the data",
+            lambda loaded: (
+                "Amount Awarded is £0; "
+                + (
+                    "loaded, but check whether it belongs in the data"
+                    if loaded
+                    else "check whether it belongs in the data"
+                )
+                + _fate(loaded)
+            ),
             "Amount Awarded",
         )
     return amount
@@ -1396,7 +1415,11 @@ def _check_currency(row: _Row) -> str | None:
         row.add(
             "warning",
             "not_gbp",
-            f"amount is in {currency}, not converted: it is loaded without a £ amount and left out of £ totals",
+            lambda loaded: (
+                f"amount is in {currency}, not converted: "
+                + ("it is loaded without a £ amount and left out of £ totals" if loaded else "it has no £ amount")
+                + _fate(loaded)
+            ),
             "Currency",
         )
     return currency
@@ -1441,20 +1464,30 @@ def _check_planned_dates(row: _Row) -> None:
         )
 
 
+def _fate(loaded: bool) -> str:
+    """The end of a warning's message on a row that is refused for an error of its own."""
+    return "" if loaded else " (row not loaded for its errors)"
+
+
 def _check_required_fields(row: _Row) -> str | None:
     """Fields the standard requires but the money does not need (warnings); the recipient id.
-    The message states the row's fate: the checks that refuse a row (identifier, amount,
-    currency, award date) run before this one, and none after it does."""
-    fate = "row not loaded for its errors" if row.bad else "row still loaded"
+    The message states the row's fate, settled once every check has run."""
+
+    def required(col: str) -> Callable[[bool], str]:
+        return lambda loaded: (
+            f"{col} is required by the 360Giving standard "
+            + ("(row still loaded)" if loaded else "(row not loaded for its errors)")
+        )
+
     for col in SCHEMA_REQUIRED_COLUMNS:
         if _blank(row.get(col)):
-            row.add("warning", "required", f"{col} is required by the 360Giving standard ({fate})", col)
+            row.add("warning", "required", required(col), col)
     recipient_id = _text(row.get("Recipient Org:Identifier"))
     if recipient_id is None and _blank(row.get("Recipient Ind:Identifier")):
         row.add(
             "warning",
             "required",
-            f"Recipient Org:Identifier (or Recipient Ind:Identifier) is required by the 360Giving standard ({fate})",
+            required("Recipient Org:Identifier (or Recipient Ind:Identifier)"),
             "Recipient Org:Identifier",
         )
     if row.get("_extra_recipients"):

@@ -238,3 +238,20 @@ def test_near_miss_headings_of_any_column_are_named_with_the_title_meant_and_the
     assert "did you mean Beneficiary Location:1:Geographic Code?" in geo.message
     assert "2 values were not used" in geo.message
     assert len(gf.grants) == 5 and gf.grants["recipient_postcode"].isna().all()  # never read as a guess
+
+
+def test_zero_amount_and_not_gbp_warnings_agree_with_the_rows_fate():
+    rows = [
+        grant(1, Amount_Awarded="0"),  # loaded
+        grant(2, Amount_Awarded="0", Award_Date=""),  # refused for its missing Award Date
+        grant(3, Currency="EUR"),  # loaded
+        grant(4, Currency="EUR", Award_Date="31/02/2023"),  # refused: a date that does not exist
+    ]
+    gf = read_360giving(csv_bytes(rows), "fate.csv", today=TODAY)
+    assert list(gf.grants["row"]) == [2, 4]
+    by_row = {p.row: p for p in gf.problems if p.check in ("zero_amount", "not_gbp")}
+    assert "loaded, but check" in by_row[2].message and "not loaded" not in by_row[2].message
+    assert "it is loaded without a £ amount" in by_row[4].message
+    for refused in (3, 5):
+        assert "row not loaded for its errors" in by_row[refused].message
+        assert "loaded," not in by_row[refused].message and "is loaded" not in by_row[refused].message
