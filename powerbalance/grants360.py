@@ -1085,21 +1085,42 @@ def _parse_date(value: Any, order: str | None = "dmy") -> tuple[dt.date | None, 
 
 def date_order(values: Iterable[Any]) -> tuple[str | None, str | None]:
     """How a column writes its d/m/yyyy dates: ('dmy', None) — also when no day is above 12 (read
-    the UK way) —, ('mdy', None) when a month/day date shows itself (07/24/2014) and none
-    contradicts it, or (None, why) when the column holds both orders and cannot be read one way."""
-    day_first = month_first = None
+    the UK way) —, ('mdy', None) when month/day dates show themselves (07/24/2014) and none or
+    only a slip contradicts them, or (None, why) when the column holds both orders and cannot be
+    read one way. A slip: dates of the other order are at most one in ten of those that show their
+    order (59 unmistakable '13/01/2023' … and one '04/13/2023'); each such date is then an error of
+    its own row (:func:`wrong_order`), and the rest of the column is read."""
+    shown: dict[str, list[str]] = {"dmy": [], "mdy": []}
     for v in values:
         m = _DMY_DATE.match(v) if isinstance(v, str) else None
-        if m and int(m.group(1)) > 12 and day_first is None:
-            day_first = v
-        if m and int(m.group(3)) > 12 and month_first is None:
-            month_first = v
-    if day_first and month_first:
+        if m and int(m.group(1)) > 12:
+            shown["dmy"].append(v)
+        if m and int(m.group(3)) > 12:
+            shown["mdy"].append(v)
+    dmy, mdy = len(shown["dmy"]), len(shown["mdy"])
+    if dmy and mdy and max(dmy, mdy) < 9 * min(dmy, mdy):
         return None, (
-            f"the column holds both day/month ({day_first!r}) and month/day ({month_first!r}) dates, "
-            "so it cannot be read one way"
+            f"the column holds both day/month ({shown['dmy'][0]!r}, {_rows(dmy)}) and month/day "
+            f"({shown['mdy'][0]!r}, {_rows(mdy)}) dates, so it cannot be read one way"
         )
-    return ("mdy" if month_first else "dmy"), None
+    return ("mdy" if mdy > dmy else "dmy"), None
+
+
+def wrong_order(text: str, order: str, example: str, count: int) -> str | None:
+    """Why a d/m/yyyy date cannot be read in its column's ``order`` because it shows the other
+    order ('04/13/2023' in a day/month column: there is no month 13), or None."""
+    m = _DMY_DATE.match(text)
+    if not m:
+        return None
+    month = int(m.group(3) if order == "dmy" else m.group(1))
+    if month <= 12:
+        return None
+    other = "month/day" if order == "dmy" else "day/month"
+    return (
+        f"{text!r} has no month {month}: the column is written {_ORDER_TEXT[order]}, e.g. {example!r} "
+        f"({_rows(count)} can only be read that way) — is this date {other}? Write it as the column's "
+        "others are, or as YYYY-MM-DD"
+    )
 
 
 @dataclass
@@ -1112,6 +1133,7 @@ class _DateStyle:
     count: int
     ambiguous: bool  # no day (or month) above 12 anywhere in the column
     timed: int = 0  # how many of them have a time of day after the date (dropped)
+    shown: tuple[str, int] | None = None  # a date that shows the column's order, and how many do
 
 
 def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateStyle]:
@@ -1127,7 +1149,9 @@ def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateSt
         order, why = date_order(v for _, v in found)
         ambiguous = not any(int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12 for _, v in found)
         timed = sum(1 for _, v in found if _DMY_DATE.match(v).group("time"))
-        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous, timed)
+        shows = [v for _, v in found if int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12]
+        shown = (shows[0], len(shows)) if shows and order else None
+        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous, timed, shown)
     return styles
 
 
@@ -1238,6 +1262,10 @@ class _Row:
             and _DMY_DATE.match(self.get(column).strip())
         ):
             return None, f"{self.get(column).strip()!r} cannot be read: {style.why}"
+        if style is not None and style.shown and isinstance(self.get(column), str):
+            why = wrong_order(self.get(column).strip(), style.order, *style.shown)
+            if why:
+                return None, why
         return _parse_date(self.get(column), style.order if style else "dmy")
 
 

@@ -1100,3 +1100,14 @@ def test_a_stray_quote_that_swallows_rows_is_an_error_naming_its_cell_and_lines(
         "360G-q-9",
     }  # no grant loaded with another's cells
     assert 600 not in set(gf.grants["amount_gbp"])  # line 7's amount is not given to grant 3
+
+
+def test_one_month_day_slip_in_a_day_month_column_is_the_only_date_refused():
+    days = [13, 14, 15, 16, 17, 18, 19, 20, 21, 22]
+    rows = [[f"360G-uk-{d}", *UK_ROWS[0][1:5], f"{d}/01/2023", "", *UK_ROWS[0][7:]] for d in days]
+    rows[6][5] = "04/13/2023"  # the slip, on the 7th grant: row 8
+    gf = read_360giving(uk_csv(rows).encode(), "slip.csv", today=TODAY)
+    assert [(p.row, p.cell, p.check) for p in gf.errors] == [(8, "F8", "malformed_date")]
+    assert "no month 13" in gf.errors[0].message and "day/month" in gf.errors[0].message
+    assert len(gf.grants) == 9
+    assert sorted(gf.grants["award_date"]) == [dt.date(2023, 1, d) for d in days if d != 19]
