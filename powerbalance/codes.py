@@ -2,7 +2,8 @@
 
 - :data:`ENGLAND` and the GSS area-code pattern (:func:`is_gss`);
 - UK postcodes in form (:func:`normalise_postcode`);
-- spreadsheet column letters (:func:`excel_col`) and opening a workbook or reading one of its
+- spreadsheet column letters (:func:`excel_col`), an .xlsx workbook's Excel error cells
+  (:func:`excel_error_cells`), and opening a workbook or reading one of its
   sheets with a located error (:func:`open_workbook`, :func:`sheet_rows`);
 - text files that are UTF-8 or Windows-1252 (:func:`decode_bytes`, :class:`NotText`).
 
@@ -81,6 +82,56 @@ def sheet_rows(
         return sheet, sheet.to_python(**to_python)
     except Exception as exc:
         raise error(f"cannot read this sheet, the file is damaged: {exc}", file, sheet=name) from None
+
+
+def excel_error_cells(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
+    """Per sheet name, the cells of an .xlsx workbook that hold an Excel error (``#N/A``, ``#REF!``,
+    ``#VALUE!`` …: a formula that failed), as {(row, column) 0-based: the error}. calamine reads
+    such a cell as empty, so a failed look-up would pass for a blank cell. Other workbooks (.xls,
+    .ods) and anything unreadable give {}; a sheet is only parsed when its XML holds an error cell."""
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree
+
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if "xl/workbook.xml" not in names:
+                return {}
+            rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = {r.get("Id"): r.get("Target", "") for r in rels}
+            for sheet in ElementTree.fromstring(z.read("xl/workbook.xml")).iter():
+                if not sheet.tag.endswith("}sheet"):
+                    continue
+                rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+                path = target.get(rid, "")
+                path = path.lstrip("/") if path.startswith("/") else posixpath.normpath(posixpath.join("xl", path))
+                if path not in names:
+                    continue
+                xml = z.read(path)
+                if b't="e"' not in xml:
+                    continue
+                found = {}
+                for cell in ElementTree.fromstring(xml).iter():
+                    if cell.tag.endswith("}c") and cell.get("t") == "e" and cell.get("r"):
+                        value = next((v.text for v in cell if v.tag.endswith("}v")), None)
+                        found[_cell_index(cell.get("r"))] = value or "#ERROR"
+                out[sheet.get("name")] = found
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError):
+        return {}
+    return out
+
+
+def _cell_index(ref: str) -> tuple[int, int]:
+    """'I3' → (2, 8): a cell reference as 0-based row and column."""
+    m = re.fullmatch(r"\$?([A-Z]+)\$?(\d+)", ref.upper())
+    if not m:
+        raise ValueError(ref)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
 
 
 class NotText(ValueError):

@@ -38,7 +38,16 @@ from typing import Any
 
 import pandas as pd
 
-from .codes import GSS_RE, NotText, decode_bytes, excel_col, normalise_postcode, open_workbook, sheet_rows
+from .codes import (
+    GSS_RE,
+    NotText,
+    decode_bytes,
+    excel_col,
+    excel_error_cells,
+    normalise_postcode,
+    open_workbook,
+    sheet_rows,
+)
 from .errors import LocatedError
 
 #: Columns of the ``grants`` table (etl/schema.sql), in order.
@@ -259,6 +268,11 @@ def row_ranges(rows: Iterable[Any], limit: int = 12) -> str:
     text = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in spans[:limit]]
     more = f" … (+{len(spans) - limit:,} more)" if len(spans) > limit else ""
     return ", ".join(text) + more
+
+
+class ExcelErrorCell(str):
+    """A spreadsheet cell holding an Excel error ('#N/A', '#REF!'): a formula that failed. Kept as
+    what it is (calamine alone reads it as empty) so the row's checks report it where it is."""
 
 
 @dataclass
@@ -951,11 +965,13 @@ def _spreadsheet_records(
     other sheet is named with why it was skipped. No sheet with them: one error naming, per
     sheet, the columns it lacks and its near misses."""
     wb = _open_workbook(data, filename)
+    errors = excel_error_cells(data)
     records: list[_Record] = []
     sheets: list[SheetSummary] = []
     for name in wb.sheet_names:
         sheet, rows = sheet_rows(wb, name, filename, GrantsFileError)
         first_row, first_col = sheet.start or (0, 0)  # to_python starts at the first used row and column
+        _mark_error_cells(rows, errors.get(name, {}), first_row, first_col)
         first_row += 1
         k, why = _heading_row(rows)
         if why:
@@ -979,6 +995,17 @@ def _spreadsheet_records(
         if x.skipped:
             problems.append(Problem("warning", "sheet_skipped", f"sheet '{x.name}' not read: it {x.skipped}", x.name))
     return records, sheets
+
+
+def _mark_error_cells(
+    rows: list[list[Any]], errors: dict[tuple[int, int], str], first_row: int, first_col: int
+) -> None:
+    """Put each Excel error cell (``codes.excel_error_cells``: sheet row and column, 0-based) back
+    into the rows calamine read as empty, as an :class:`ExcelErrorCell`."""
+    for (r, c), text in errors.items():
+        i, j = r - first_row, c - first_col
+        if 0 <= i < len(rows) and 0 <= j < len(rows[i]):
+            rows[i][j] = ExcelErrorCell(text)
 
 
 def _heading_row(rows: list[list[Any]]) -> tuple[int, str | None]:
@@ -1222,7 +1249,20 @@ class _Row:
     def __init__(self, rec: _Record, problems: list[Problem], styles: dict):
         self.rec, self.problems, self.styles, self.bad = rec, problems, styles, False
         self.fated: list[tuple[Problem, Callable[[bool], str]]] = []
+        self.excel_errors = {c: v for c, v in rec.values.items() if isinstance(v, ExcelErrorCell)}
+        for col in self.excel_errors:
+            rec.values[col] = None
         self.gid = _text(rec.values.get("Identifier"))
+        for col, text in self.excel_errors.items():
+            essential = col in ESSENTIAL_COLUMNS
+            self.add(
+                "error" if essential else "warning",
+                "excel_error",
+                f"cell {rec.where.get(col)} holds the Excel error {text} — the formula behind it failed; "
+                + ("row not loaded" if essential else f"{col} not used (not read as a value)")
+                + ": fix the formula or type the value",
+                col,
+            )
         for check, message, column in rec.refused:
             self.add("error", check, message, column)
 
@@ -1233,6 +1273,8 @@ class _Row:
         """Report a problem on this row. A ``message`` that depends on the row's fate is a function
         of whether the row is loaded, called by :meth:`settle` once every check has run, so a
         warning never says 'loaded' on a row a later check refuses."""
+        if check == "required" and column in self.excel_errors:
+            return  # the cell is not blank: its Excel error is reported instead
         self.bad = self.bad or severity == "error"
         problem = Problem(
             severity,

@@ -255,3 +255,31 @@ def test_zero_amount_and_not_gbp_warnings_agree_with_the_rows_fate():
     for refused in (3, 5):
         assert "row not loaded for its errors" in by_row[refused].message
         assert "loaded," not in by_row[refused].message and "is loaded" not in by_row[refused].message
+
+
+# --------------------------------------------------------------------------------------------
+# Excel error cells
+# --------------------------------------------------------------------------------------------
+
+
+def test_excel_error_cells_are_located_problems_never_blanks():
+    header = [*GRANT_COLUMNS, "Recipient Org:Postal Code", "Beneficiary Location:Geographic Code"]
+    rows = [grant(n) + ["TS1 3BA", ""] for n in range(1, 6)]
+    rows[1][10] = "#N/A"  # a failed postcode look-up: I… of row 3
+    rows[2][4] = "#REF!"  # the amount: E4
+    rows[3][11] = "#VALUE!"
+    data = workbook({"Grants": [header, *rows]})
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb["Grants"]["E4"].data_type == "e"  # the file holds Excel error cells, not text
+    gf = read_360giving(data, "errors.xlsx", today=TODAY)
+    got = [(p.severity, p.check, p.row, p.cell) for p in gf.problems if p.row and p.row > 1]
+    assert got == [
+        ("warning", "excel_error", 3, "K3"),
+        ("error", "excel_error", 4, "E4"),
+        ("warning", "excel_error", 5, "L5"),
+    ]
+    assert "#REF!" in gf.errors[0].message and "#N/A" in gf.problems[0].message
+    assert not [p for p in gf.problems if p.check == "required"]  # an error cell is not 'required'/blank
+    assert list(gf.grants["row"]) == [2, 3, 5, 6]
