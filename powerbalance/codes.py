@@ -5,15 +5,19 @@
 - spreadsheet column letters (:func:`excel_col`), an .xlsx workbook's Excel error cells
   (:func:`excel_error_cells`), and opening a workbook or reading one of its
   sheets with a located error (:func:`open_workbook`, :func:`sheet_rows`);
-- text files that are UTF-8 or Windows-1252 (:func:`decode_bytes`, :class:`NotText`).
+- text files that are UTF-8 or Windows-1252, or UTF-8 with stray Windows-1252 bytes
+  (:func:`decode_text_bytes`, :func:`decode_bytes`, :class:`NotText`).
 
 Pure: no Streamlit, no database, no ``etl`` import (``etl`` imports this module).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,18 +146,83 @@ class NotText(ValueError):
         self.line, self.byte = line, byte
 
 
-def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
-    """UTF-8 (BOM stripped), else Windows-1252. Returns the text and, when it was not UTF-8, the
-    (line, byte) of the first non-UTF-8 byte so the caller can warn; raises :class:`NotText` when
-    the bytes are not Windows-1252 either. Shared by the ETL and the funders' upload."""
+@dataclass
+class Decoded:
+    """A text file's text and how it was read: ``first_bad`` is the (line, byte) of its first
+    byte that is not UTF-8 (None: all UTF-8), ``bad`` how many such bytes, and ``utf8`` whether
+    the rest holds UTF-8 characters beyond ASCII (a UTF-8 file with a stray Windows-1252 byte
+    pasted in) rather than being Windows-1252 throughout."""
+
+    text: str
+    first_bad: tuple[int, int] | None = None
+    bad: int = 0
+    utf8: bool = False
+    first_char: str = ""  # the first non-UTF-8 byte read as Windows-1252
+
+
+_STRAY = threading.local()  # the bytes one decode_text_bytes call read as Windows-1252
+#: A UTF-8 character beyond ASCII: a lead byte and its continuation bytes.
+_UTF8_CHAR = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _cp1252_byte(exc: UnicodeDecodeError) -> tuple[str, int]:
+    """Codec error handler: the first byte that is not UTF-8 read as Windows-1252 (raises the
+    Windows-1252 codec's own error for a byte it does not define)."""
+    at = exc.start
+    char = exc.object[at : at + 1].decode("cp1252")
+    _STRAY.found.append(at)
+    return char, at + 1
+
+
+codecs.register_error("powerbalance.cp1252_byte", _cp1252_byte)
+
+
+def decode_text_bytes(data: bytes) -> Decoded:
+    """UTF-8 (BOM stripped), each byte that is not UTF-8 read as Windows-1252: a Windows-1252 file
+    is so read whole, and a UTF-8 file with one stray byte (an apostrophe pasted from Word) keeps
+    its '£' and 'é' rather than turning into 'Â£'. Raises :class:`NotText` at the first byte that
+    is neither."""
     try:
-        return data.decode("utf-8-sig"), None
+        text = data.decode("utf-8")
+        first, bad, char = None, 0, ""
     except UnicodeDecodeError as exc:
-        where = (data[: exc.start].count(b"\n") + 1, data[exc.start])
+        if _UTF8_CHAR.search(data) is None:  # no UTF-8 character at all: Windows-1252 throughout
+            return _cp1252(data, exc.start)
+        _STRAY.found = []
         try:
-            return data.decode("cp1252"), where
+            text = data.decode("utf-8", errors="powerbalance.cp1252_byte")
         except UnicodeDecodeError:
-            raise NotText(*where) from None
+            at = _STRAY.found[-1] + 1 if _STRAY.found else 0
+            at = next(i for i in range(at, len(data)) if data[i] >= 0x80 and data[i : i + 1] in _CP1252_UNDEFINED)
+            raise NotText(data[:at].count(b"\n") + 1, data[at]) from None
+        at, bad = _STRAY.found[0], len(_STRAY.found)
+        first, char = (data[:at].count(b"\n") + 1, data[at]), data[at : at + 1].decode("cp1252")
+    utf8 = bad > 0 and _UTF8_CHAR.search(data) is not None
+    return Decoded(text[1:] if text.startswith("\ufeff") else text, first, bad, utf8, char)
+
+
+def _cp1252(data: bytes, first: int) -> Decoded:
+    """A file with no UTF-8 character read as Windows-1252; ``first``: its first non-UTF-8 byte."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise NotText(data[: exc.start].count(b"\n") + 1, data[exc.start]) from None
+    where = (data[:first].count(b"\n") + 1, data[first])
+    bad = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
+    return Decoded(text, where, bad, False, data[first : first + 1].decode("cp1252"))
+
+
+#: The bytes Windows-1252 leaves undefined.
+_CP1252_UNDEFINED = {b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"}
+
+
+def decode_bytes(data: bytes) -> tuple[str, tuple[int, int] | None]:
+    """UTF-8 (BOM stripped), else Windows-1252 (:func:`decode_text_bytes`). Returns the text and,
+    when it was not all UTF-8, the (line, byte) of the first non-UTF-8 byte so the caller can warn;
+    raises :class:`NotText` when the bytes are not Windows-1252 either. Shared by the ETL and the
+    funders' upload."""
+    decoded = decode_text_bytes(data)
+    return decoded.text, decoded.first_bad
 
 
 # ---- periods ------------------------------------------------------------------------------

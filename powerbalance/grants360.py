@@ -41,7 +41,7 @@ import pandas as pd
 from .codes import (
     GSS_RE,
     NotText,
-    decode_bytes,
+    decode_text_bytes,
     excel_col,
     excel_error_cells,
     normalise_postcode,
@@ -413,7 +413,7 @@ def _decode(data: bytes, filename: str, problems: list[Problem], csv_rows: bool 
         problems.append(Problem("warning", "encoding", "file is UTF-16, not UTF-8; read as UTF-16"))
         return data.decode("utf-16")
     try:
-        text, not_utf8 = decode_bytes(data)
+        decoded = decode_text_bytes(data)
     except NotText as exc:
         row = exc.line
         if csv_rows:  # quotes and line ends are ASCII: Latin-1 splits the records as any encoding would
@@ -424,8 +424,20 @@ def _decode(data: bytes, filename: str, problems: list[Problem], csv_rows: bool 
             filename,
             row=row,
         ) from None
-    if not_utf8:
-        line, byte = not_utf8
+    if decoded.first_bad and decoded.utf8:
+        line, byte = decoded.first_bad
+        problems.append(
+            Problem(
+                "warning",
+                "encoding",
+                f"file is UTF-8 but {decoded.bad:,} byte{'' if decoded.bad == 1 else 's'} in it "
+                f"{'is' if decoded.bad == 1 else 'are'} not (first 0x{byte:02x} on line {line}, read as "
+                f"Windows-1252: {decoded.first_char!r}); the rest is read as UTF-8 — check that character",
+                row=line,
+            )
+        )
+    elif decoded.first_bad:
+        line, byte = decoded.first_bad
         problems.append(
             Problem(
                 "warning",
@@ -435,7 +447,7 @@ def _decode(data: bytes, filename: str, problems: list[Problem], csv_rows: bool 
                 row=line,
             )
         )
-    return text
+    return decoded.text
 
 
 def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, row: int | None = None) -> None:

@@ -1111,3 +1111,20 @@ def test_one_month_day_slip_in_a_day_month_column_is_the_only_date_refused():
     assert "no month 13" in gf.errors[0].message and "day/month" in gf.errors[0].message
     assert len(gf.grants) == 9
     assert sorted(gf.grants["award_date"]) == [dt.date(2023, 1, d) for d in days if d != 19]
+
+
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", b""])
+def test_a_utf8_file_with_one_stray_windows_1252_byte_keeps_its_utf8(bom):
+    lines = [",".join(GRANT_COLUMNS)] + [
+        f"360G-u-{n},Grant {n},the group's café,GBP,\"£{n},500.00\",2023-04-01,GB-CHC-1136547,Org,GB-CHC-299963,F"
+        for n in range(1, 7)
+    ]
+    data = bom + "\n".join(lines).encode("utf-8")
+    data = data.replace(b"the group's caf\xc3\xa9,GBP,\"\xc2\xa35", b"the group\x92s caf\xc3\xa9,GBP,\"\xc2\xa35")
+    assert data.count(b"\x92") == 1  # one Windows-1252 apostrophe, in grant 5's Description (row 6)
+    gf = read_360giving(data, "mostly.csv", today=TODAY)
+    assert gf.errors == [] and len(gf.grants) == 6
+    assert list(gf.grants["amount_gbp"]) == [n * 1000 + 500 for n in range(1, 7)]
+    assert gf.grants.loc[4, "title"] == "Grant 5"
+    [enc] = [p for p in gf.problems if p.check == "encoding"]
+    assert enc.row == 6 and "0x92" in enc.message and "’" in enc.message
