@@ -35,7 +35,15 @@ import plotly.graph_objects as go
 from . import charts, config, downloads, places, spread
 from . import db as _db
 from . import index as _index
-from .grants360 import AreaLookup, GrantsFileError, group_problems, place_grants, placement_summary, read_360giving
+from .grants360 import (
+    AreaLookup,
+    GrantsFileError,
+    TooManyRows,
+    group_problems,
+    place_grants,
+    placement_summary,
+    read_360giving,
+)
 from .indicators import EXCLUDED_FUNDERS, IMD_SCORE, POPULATION, WARD_MATCH_MIN
 
 #: Where the grants come from (URL value → label).
@@ -789,6 +797,14 @@ class UploadResult:
 PROBLEM_COLUMNS = ["severity", "check", "message", "sheet", "row", "column", "cell", "grant_id"]
 
 
+#: What this page can offer a file over the row limit: the page holds one file at a time (another
+#: replaces it) and the limit is a server setting, but the limit is per sheet.
+UPLOAD_ROW_LIMIT_ADVICE = (
+    "this page reads one file at a time, so two halves cannot be analysed together — put the grants on "
+    "two or more sheets of one workbook (.xlsx), each under the limit with the same heading row, and upload that"
+)
+
+
 def analyse_upload(
     data: bytes, filename: str, max_bytes: int, max_rows: int = MAX_UPLOAD_ROWS, db=None, today=None
 ) -> UploadResult:
@@ -803,6 +819,11 @@ def analyse_upload(
         return UploadResult(filename, size, error=msg, problems=_file_problem(msg))
     try:
         gf = read_360giving(data, filename, max_rows=max_rows, today=today)
+    except TooManyRows as exc:
+        exc = exc.advised(UPLOAD_ROW_LIMIT_ADVICE)
+        return UploadResult(
+            filename, size, error=str(exc), problems=_file_problem(exc.message, exc.sheet, exc.row, exc.column)
+        )
     except GrantsFileError as exc:
         return UploadResult(
             filename, size, error=str(exc), problems=_file_problem(exc.message, exc.sheet, exc.row, exc.column)

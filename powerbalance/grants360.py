@@ -174,6 +174,19 @@ class GrantsFileError(LocatedError, ValueError):
         return self.file
 
 
+class TooManyRows(GrantsFileError):
+    """A sheet with more grant rows than the limit. Its message ends with :data:`ROW_LIMIT_ADVICE`
+    (a build's advice); :meth:`advised` gives the same error with other advice (an upload's)."""
+
+    def advised(self, advice: str) -> TooManyRows:
+        core = self.message.removesuffix(ROW_LIMIT_ADVICE)
+        return TooManyRows(core + advice, self.file, self.sheet, self.row, self.column)
+
+
+#: What a build's row-limit error advises (the ETL's limit is a setting of the build).
+ROW_LIMIT_ADVICE = "split the file or raise the limit"
+
+
 @dataclass
 class Problem:
     """One finding about one cell (or the file). ``error`` rows are not loaded; ``warning`` rows are."""
@@ -455,10 +468,9 @@ def _check_size(n: int, max_rows: int, filename: str, sheet: str | None = None, 
     the heading row not counted (nor blank or empty template rows)."""
     if n > max_rows:
         where = f"sheet '{sheet}' has" if sheet else "the file has"
-        raise GrantsFileError(
+        raise TooManyRows(
             f"{where} more than {max_rows:,} grants (rows of grants per sheet; the heading row, "
-            "blank rows and empty template rows are not counted); split the file or raise "
-            "the limit",
+            f"blank rows and empty template rows are not counted); {ROW_LIMIT_ADVICE}",
             filename,
             sheet,
             row,

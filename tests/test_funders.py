@@ -892,3 +892,17 @@ def test_a_grantnav_file_with_recipient_ward_codes_and_no_postcodes_is_placed(ap
     assert unused[["column", "count"]].values.tolist() == [
         ["Best Available Recipient Ward Geographic Code (additional data)", 1]
     ]
+
+
+def test_an_upload_over_the_row_limit_is_told_what_works_on_this_page():
+    """The page holds one file at a time and the limit is a server setting: the advice is the
+    one a funder can follow here (several sheets of one workbook; the limit is per sheet)."""
+    rows = [
+        [f"360G-r-{n}", "t", "d", "GBP", "100", "2023-04-01", "GB-CHC-1136547", "O", "GB-CHC-299963", "F"]
+        for n in range(7)
+    ]
+    data = "\n".join(",".join(r) for r in [GRANT_COLUMNS, *rows]).encode()
+    res = funders.analyse_upload(data, "big.csv", max_bytes=10**7, max_rows=5)
+    assert "more than 5 grants" in res.error and res.problems.iloc[0]["row"] == 7
+    assert "raise the limit" not in res.error and "split the file" not in res.error
+    assert "sheets of one workbook" in res.error and "one file at a time" in res.error
