@@ -125,6 +125,11 @@ if dataset == "upload":
             "replace it."
         )
         st.button("Forget this file", key="fu_forget", on_click=forget_upload, icon=":material/delete:")
+    else:  # Streamlit draws a "+" beside the file: it chooses a replacement, not a second file
+        st.caption(
+            "One file at a time: another file (the + beside it, or one dropped here) replaces this one. "
+            "To analyse two files together, put their grants on two sheets of one workbook."
+        )
     if upload.error:
         st.error(f"This file cannot be analysed: {md(upload.error)}", icon=":material/error:")
     else:

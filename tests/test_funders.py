@@ -906,3 +906,13 @@ def test_an_upload_over_the_row_limit_is_told_what_works_on_this_page():
     assert "more than 5 grants" in res.error and res.problems.iloc[0]["row"] == 7
     assert "raise the limit" not in res.error and "split the file" not in res.error
     assert "sheets of one workbook" in res.error and "one file at a time" in res.error
+
+
+def test_a_shown_upload_says_another_file_replaces_it(app):
+    """Streamlit draws a '+' beside an uploaded file, which reads as 'add a file'; the box holds
+    one file, so whenever a file is shown the page says another replaces it."""
+    at = open_page(app, {"data": "upload"})
+    assert not any("replaces this one" in c.value for c in at.caption)  # nothing to replace yet
+    at.file_uploader(key="fu_file").upload("upload.csv", UPLOAD.read_bytes(), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("One file at a time" in c.value and "replaces this one" in c.value for c in at.caption)
