@@ -95,6 +95,7 @@ def excel_error_cells(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
     .ods) and anything unreadable give {}; a sheet is only parsed when its XML holds an error cell."""
     import posixpath
     import zipfile
+    import zlib
     from xml.etree import ElementTree
 
     out: dict[str, dict[tuple[int, int], str]] = {}
@@ -122,7 +123,9 @@ def excel_error_cells(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
                         value = next((v.text for v in cell if v.tag.endswith("}v")), None)
                         found[_cell_index(cell.get("r"))] = value or "#ERROR"
                 out[sheet.get("name")] = found
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError):
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, zlib.error, EOFError, OSError):
+        return {}  # a damaged part (bad compressed data, truncated entry): calamine's own reading says what is wrong
+    except (RuntimeError, NotImplementedError):  # an encrypted entry or an unknown compression method
         return {}
     return out
 
