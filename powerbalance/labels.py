@@ -35,6 +35,20 @@ TIER_LABELS = {
 }
 
 
+#: The words a finance value's note starts with (after its year) when the year comes before the council
+#: existed and the value is the sum of the councils it replaced (etl/indicators/finance.py writes them;
+#: queries.reorganisation_note reads them).
+BEFORE_IT_EXISTED = "is before this council existed"
+
+
+def enabler_ratio_words(lens: str) -> tuple[str, str]:
+    """(name, unit) of the enabler ratio a lens shows, as the indicator table names it: in the
+    council lens it is the council's-own-spending ratio, a different measure from the place's."""
+    if lens == "council":
+        return "Enabler ratio (council's own spending)", "£ in community hands per £100 of the council's own spending"
+    return "Enabler ratio", "£ in community hands per £100 of council spending"
+
+
 def weights_words(weights: dict, defaults: dict) -> str:
     """'default weights', or 'weights funding 30 / projects 70 / participation 0' (percent of their
     sum, in the order of ``defaults``) for any other weights: for titles and file names."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tests.helpers import indicator_digest
 
-VALUES_SHA256 = "27ee117a0f55f73718d21cba235fe8a49b098f7c77c9c0f3aea96ce6d9c27ecb"
+VALUES_SHA256 = "b907bfa8a463169c17211aea640d98230657f29f7e9685f6ab25316ba05b3e6d"
 DEFINITIONS_SHA256 = "22c0d36e8bf6eee36bfa2c606f359d095c481a7442b72e8d9ab540587ade877b"
 
 

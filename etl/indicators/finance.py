@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from powerbalance.labels import BEFORE_IT_EXISTED
 from powerbalance.registry import Indicator
 
 from .base import Geo, apportion_county, as_values, no_values, rate, with_rollups
@@ -124,6 +125,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         rep.note("no finance rows: spending indicators not derived")
         return no_values(), pd.DataFrame()
     fin["why"] = fin.apply(_missing_note, axis=1)
+    made_of = _successor_notes(con)
     place = apportion_county(fin[["council_code", "period", "own"]], geo.districts, geo.pop)
     place = place.merge(
         fin[["council_code", "period", "precept", "why"]].rename(columns={"council_code": "code"}),
@@ -131,6 +133,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         how="left",
     )
     place["pop"] = place["code"].map(geo.pop)
+    place["made_of"] = [made_of.get(k, "") for k in zip(place["code"], place["period"])]
     place["note"] = _place_notes(place, fin.set_index(["council_code", "period"])["why"], geo.county_of)
     out = []
 
@@ -139,7 +142,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
 
     # council lens: own spending of districts and counties
     cs = rate(place.rename(columns={"code": "area_code"}), "own", "pop", 1.0)
-    cs["note"] = [w if isinstance(w, str) else "" for w in cs["why"]]
+    cs["note"] = [_joined(w, m) for w, m in zip(cs["why"], cs["made_of"])]
     out.append(as_values(cs, "council_spend_per_head"))
     cf = _county_own_spending(fin, geo)
     out.append(as_values(cf, "council_spend_per_head"))
@@ -148,7 +151,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
     out.append(with_rollups(pp, geo, "parish_precept_share", 100.0))
 
     districts_fin = place.rename(columns={"code": "area_code"})[
-        ["area_code", "period", "own", "place", "precept", "pop", "note"]
+        ["area_code", "period", "own", "place", "precept", "pop", "note", "made_of"]
     ]
     county_own = cf[["area_code", "period", "numerator"]].rename(columns={"numerator": "own"})
     rep.facts["finance_periods"] = float(fin["period"].nunique())
@@ -163,7 +166,7 @@ def _place_notes(place: pd.DataFrame, county_why: pd.Series, county_of: pd.Serie
     any part is missing, the district's own and its county's."""
     notes = []
     for r in place.itertuples():
-        why = r.why if isinstance(r.why, str) else ""
+        why = _joined(r.why, r.made_of)
         if pd.isna(r.share):
             notes.append(why)
             continue
@@ -176,6 +179,99 @@ def _place_notes(place: pd.DataFrame, county_why: pd.Series, county_of: pd.Serie
         )
         notes.append("; ".join(x for x in (base, why, f"county {cw}" if cw else "") if x))
     return notes
+
+
+def _joined(*parts) -> str:
+    """The non-empty text parts of a note, joined with '; '."""
+    return "; ".join(p for p in parts if isinstance(p, str) and p)
+
+
+def _successor_notes(con) -> dict[tuple[str, str], str]:
+    """{(council_code, period): note} for each council whose figure for a year is made from the councils
+    it replaced (a year before it existed): names them, marks a population-apportioned county share as
+    an estimate, and says where a former shire district's county went wholly to another successor
+    (Christchurch's Dorset County services are in Dorset Council's figure, not BCP's)."""
+    fin = _predecessor_rows(con)
+    notes = {
+        (code, period): [_predecessor_sum_note(period, g)]
+        for (code, period), g in fin.groupby(["council_code", "period"])
+        if not (g["mapping"] == "same").any()
+    }
+    names = dict(con.execute("SELECT code, name FROM areas WHERE level IN ('district', 'county')").fetchall())
+    for key, note in _county_left_behind_notes(fin, names):
+        notes.setdefault(key, []).append(note)
+    return {k: "; ".join(v) for k, v in notes.items()}
+
+
+def _predecessor_rows(con) -> pd.DataFrame:
+    """Every published council's total service row with the current council it counts in, its register
+    name (a county's as '… County Council', the same in every year) and, for a split county, the share
+    its successor got (its value over the county's published value)."""
+    fin = con.execute(
+        """SELECT f.council_code, f.period, f.ecode, f.class, f.mapping, f.value_gbp,
+                  any_value(f.source_name) AS source_name, any_value(m.old_name) AS register_name
+           FROM finance f LEFT JOIN area_code_map m ON m.old_code = f.ecode AND m.level = 'council_ecode'
+           WHERE f.line = ? AND f.council_code IS NOT NULL GROUP BY ALL""",
+        [TSE_LINE],
+    ).df()
+    split = fin[fin["mapping"] == "predecessor_share"]
+    fin["share"] = fin["value_gbp"] / split.groupby(["ecode", "period"])["value_gbp"].transform("sum")
+    named = fin["register_name"].notna()
+    county = named & (fin["class"] == "SC")
+    fin.loc[named, "source_name"] = fin.loc[named, "register_name"]
+    fin.loc[county, "source_name"] = fin.loc[county, "source_name"].str.removesuffix(" County") + " County Council"
+    return fin
+
+
+def _predecessor_sum_note(period: str, g: pd.DataFrame) -> str:
+    """'2013-14 is before this council existed: the sum of the councils it replaced, A, B and C plus
+    45.78% of D County Council (an estimate: …)' for one successor's rows of one year."""
+    whole = sorted(g.loc[g["mapping"] == "predecessor", "source_name"])
+    parts = [", ".join(whole[:-1]) + " and " + whole[-1]] if len(whole) > 1 else whole
+    split = g[g["mapping"] == "predecessor_share"]
+    parts += [
+        f"{share:.2%} of {name} (an estimate: the county's figure split between its successors by Census 2021 "
+        "population)"
+        for name, share in zip(split["source_name"], split["share"])
+    ]
+    return f"{period} {BEFORE_IT_EXISTED}: the sum of the councils it replaced, " + " plus ".join(parts)
+
+
+def _county_left_behind_notes(fin: pd.DataFrame, names: dict) -> list[tuple[tuple[str, str], str]]:
+    """Notes for a former shire district that went to another successor than its county did whole (MHCLG
+    E-codes share their first three characters within a county: E1221 Dorset CC, E1232 Christchurch):
+    the district's successor lacks the county's spending on its residents, the county's successor has
+    too much. No population figure for a former district exists in the raw data to split the county."""
+    counties = fin[(fin["class"] == "SC") & (fin["mapping"] == "predecessor")]
+    county_at = {
+        (p, e[:3]): (c, n)
+        for p, e, c, n in zip(counties["period"], counties["ecode"], counties["council_code"], counties["source_name"])
+    }
+    districts = fin[(fin["class"] == "SD") & (fin["mapping"] == "predecessor")]  # abolished districts
+    out = []
+    for period, code, district, ecode in zip(
+        districts["period"], districts["council_code"], districts["source_name"], districts["ecode"]
+    ):
+        c_code, c_name = county_at.get((period, ecode[:3]), (code, ""))
+        if c_code == code:
+            continue
+        out.append(
+            (
+                (code, period),
+                f"without {c_name}'s spending on {district}'s residents: that county is counted wholly in "
+                f"{names.get(c_code, c_code)} ({c_code}), and the data hold no population for {district}'s area "
+                "to split it by, so the figure is too low",
+            )
+        )
+        out.append(
+            (
+                (c_code, period),
+                f"includes all of {c_name}'s spending, though {district} (now part of {names.get(code, code)}, "
+                f"{code}) was in that county: the data hold no population for {district}'s area to split it by, "
+                "so the figure is too high",
+            )
+        )
+    return out
 
 
 def _county_own_spending(fin: pd.DataFrame, geo: Geo) -> pd.DataFrame:

@@ -66,10 +66,13 @@ def _headline(geo: Geo, fin, grants: pd.DataFrame, rep) -> pd.DataFrame:
     m = dfin.merge(grants, on=["area_code", "period"], how="inner")  # years with both finance and grants
     m["community"] = m["precept"] + m["amount"]
     m["note"] = [
-        f"precepts £{p:,.0f} + grants £{a:,.0f} (calendar {per[:4]})"
-        if pd.notna(p)
-        else "missing: no complete parish precept figure"
-        for p, a, per in zip(m["precept"], m["amount"], m["period"])
+        (
+            f"precepts £{p:,.0f} + grants £{a:,.0f} (calendar {per[:4]})"
+            if pd.notna(p)
+            else "missing: no complete parish precept figure"
+        )
+        + (f"; spending: {made}" if isinstance(made, str) and made else "")
+        for p, a, per, made in zip(m["precept"], m["amount"], m["period"], m["made_of"])
     ]
     place = rate(m, "community", "place", 100.0)
     out = [with_rollups(place, geo, "enabler_ratio", 100.0)]
