@@ -115,6 +115,12 @@ where = ", ".join(
 head.caption(
     f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else "")
 )
+if profile.reorganised:  # a council formed since 2019: its earlier years are its predecessors' sums
+    head.info(
+        f"**{labels.escape_markdown(profile.council_name or profile.name)}:** "
+        f"{labels.escape_markdown(profile.reorganised)}",
+        icon=":material/merge:",
+    )
 chosen = st.session_state.get("ma_found")  # (code, label, match) of the search result chosen
 if chosen and chosen[0] == profile.code and chosen[2] == "parish":
     st.info(f"Parish found: {chosen[1]} (ONS parishes, December 2019).", icon=":material/home_work:")
@@ -153,14 +159,17 @@ else:
     )
 sh = profile.shift or {}
 if profile.has_shift:
+    ratio_name, ratio_unit = labels.enabler_ratio_words(profile.lens)
     m3.metric(
-        f"Enabler ratio {sh['from_period']} → {sh['to_period']}",
+        f"{ratio_name} {sh['from_period']} → {sh['to_period']}",
         charts.fmt(sh["ratio_to"], 2),
         delta=f"{sh['ratio_shift']:+.2f} ({queries.shift_direction(sh['ratio_shift'])})",
         delta_color="off",
         border=True,
-        help="Community funding per £100 of council spending: an absolute measure of the shift.",
+        help=f"{ratio_unit}: an absolute measure of the shift."
+        + (f" Compare it only with other {profile.group_label}." if profile.lens == "council" else ""),
     )
+    m3.caption(ratio_unit)
 else:
     m3.metric("Shift over time", "no data", border=True, help="The enabler ratio is not available in both years.")
 

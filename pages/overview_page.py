@@ -59,7 +59,7 @@ if lens_map != lens:
     st.info("Regions are not councils: the map shows the place lens.")
 
 shifts = (queries.shifts, "district", lens, weights)
-title, finding = ui.q_then(shifts, queries.overview_headline, "councils")
+title, finding = ui.q_then(shifts, queries.overview_headline, "councils", by_tier=lens == "council")
 placed_q = (queries.quadrant_areas, "district")
 with header:
     quadrant_counts = ui.q_then(placed_q, quadrants.headline)
@@ -133,20 +133,37 @@ with left:
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
     st.subheader("Biggest shifts")
-    towards_enabling, towards_providing = ui.q_then(shifts, queries.biggest_shifts, 10)
-    n_both, n_shift, f, t = ui.q_then(shifts, queries.shift_span)
+    shift_group = None  # the place lens compares every place; the council lens one tier at a time
+    if lens == "council":
+        shift_group = ui.url_radio(
+            "Compare within",
+            queries.SHIFT_TIER_GROUPS,
+            param="shift_group",
+            key="ov_shift_group",
+            format_func=lambda g: labels.GROUP_LABELS[g].capitalize(),
+            help=queries.COUNCIL_LENS_TIER_RULE,
+        )
+    towards_enabling, towards_providing = ui.q_then(shifts, queries.biggest_shifts, 10, shift_group)
+    n_both, n_shift, f, t = ui.q_then(shifts, queries.shift_span, shift_group)
+    among = labels.GROUP_LABELS[shift_group] if shift_group else "districts"
+    in_group = f" {among}" if shift_group else ""  # the downloads name the tier they list
     if not n_both:
-        ui.no_data("no district has the enabler ratio in both years.")
+        ui.no_data(f"none of the {among} has the enabler ratio in both years.")
     else:
         spend = "all councils' spending on the place" if lens != "council" else "the council's own spending"
         st.caption(
             f"Change in the enabler ratio — pounds in community hands (parish precepts and community grants) "
             f"per £100 of {spend} — from {f} to {t}."
+            + (
+                f" {labels.GROUP_LABELS[shift_group].capitalize()} only. {queries.COUNCIL_LENS_TIER_RULE}"
+                if shift_group
+                else ""
+            )
         )
         tab_e, tab_p = st.tabs(["Towards enabling", "Towards providing"])
         with tab_e:
             if towards_enabling.empty:
-                ui.no_data("no district moved towards enabling.")
+                ui.no_data(f"none of the {among} moved towards enabling.")
             else:
                 fig, alt = ui.figure(
                     charts.bar_chart,
@@ -157,12 +174,14 @@ with right:
                     unit="£ per £100",
                     digits=2,
                     color=charts.TURQUOISE,
-                    subject="districts",
+                    subject=among,
                 )
-                ui.chart(fig, alt, key="ov_shift_up", data=towards_enabling, name=f"Shift towards enabling {f}-{t}")
+                ui.chart(
+                    fig, alt, key="ov_shift_up", data=towards_enabling, name=f"Shift towards enabling {f}-{t}{in_group}"
+                )
         with tab_p:
             if towards_providing.empty:
-                ui.no_data("no district moved towards providing.")
+                ui.no_data(f"none of the {among} moved towards providing.")
             else:
                 fig, alt = ui.figure(
                     charts.bar_chart,
@@ -173,10 +192,16 @@ with right:
                     digits=2,
                     measure="Shift towards providing (fall in enabler ratio)",
                     color=charts.DARK_PINK,
-                    subject="districts",
+                    subject=among,
                 )
-                ui.chart(fig, alt, key="ov_shift_down", data=towards_providing, name=f"Shift towards providing {f}-{t}")
-        ui.coverage(n_both, n_shift, "districts have the enabler ratio in both years")
+                ui.chart(
+                    fig,
+                    alt,
+                    key="ov_shift_down",
+                    data=towards_providing,
+                    name=f"Shift towards providing {f}-{t}{in_group}",
+                )
+        ui.coverage(n_both, n_shift, f"{among} have the enabler ratio in both years")
 
 # --- enabling or retreating: the shift as two movements ---------------------------------------------
 st.subheader("Enabling or retreating?")

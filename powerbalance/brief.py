@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import relationship
 from .charts import fmt, rank_band_words, rank_move_text
+from .labels import enabler_ratio_words
 
 TYPE_LABELS = {
     "shire_district": "shire district council",
@@ -134,6 +135,7 @@ def render(profile) -> str:
     parts = [
         _heading(p),
         _ward_uses_council_note(p),
+        _reorganised_note(p),
         _index_section(p),
         _latest_section(p),
         _stand_out_html(getattr(p, "stand_out", None)),
@@ -164,6 +166,12 @@ def _heading(p) -> str:
     )
 
 
+def _reorganised_note(p) -> str:
+    """For a council formed since 2019: its years before it existed are the sums of its predecessors."""
+    text = getattr(p, "reorganised", "")
+    return f'<p class="meta"><b>{e(p.council_name or p.name)}:</b> {e(text)}</p>' if text else ""
+
+
 def _ward_uses_council_note(p) -> str:
     if not (p.council_code and p.council_code != p.code):
         return ""
@@ -182,10 +190,11 @@ def _index_section(p) -> str:
         return f"<p><b>No index value</b> for {e(p.council_name or p.name)} in {e(p.period)}: {e(reason)}.</p>"
     span, reading = rank_band_words(p.band)
     band_text = span + (f" ({reading})" if reading else "")
+    ratio_name, ratio_unit = enabler_ratio_words(p.lens)
     ratio = (
-        f"<div>Enabler ratio {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
+        f"<div>{e(ratio_name)} {e(p.shift.get('from_period'))} → {e(p.shift.get('to_period'))}"
         f"<b>{_num(p.shift.get('ratio_from'), 2)} → {_num(p.shift.get('ratio_to'), 2)}</b>"
-        f"£ in community hands per £100 of council spending "
+        f"{e(ratio_unit)} "
         f"({_ratio_direction(p.shift)}); index {_rank_move(p.shift)}</div>"
         if p.shift
         else ""
@@ -212,7 +221,7 @@ def _columns_section(p) -> str:
             ("period", "Year", "text"),
             ("index", "Index", "num"),
             ("rank", "Rank", "num0"),
-            ("enabler_ratio", "Enabler ratio", "num"),
+            ("enabler_ratio", enabler_ratio_words(p.lens)[0], "num"),
         ]
         left.append("<h2>Over time</h2>" + _table(p.trend, columns))
     if p.peers is not None and len(p.peers):

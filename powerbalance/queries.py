@@ -29,7 +29,7 @@ from . import registry as _registry
 from . import values as _values
 from . import years as _years
 from .codes import ENGLAND, is_gss
-from .labels import DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
+from .labels import BEFORE_IT_EXISTED, DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
 
 LEVELS = ("ward", "district", "county", "region")
 INDEX_LEVELS = tuple(_index.LEVELS)
@@ -647,42 +647,61 @@ def shifts(
 SHIFT_COLUMNS = ["area_code", *_index.SHIFT_COLUMNS]
 
 
-def biggest_shifts(df: pd.DataFrame, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+#: The tier groups the council lens compares within (index._group_of), in the order pages show them.
+SHIFT_TIER_GROUPS = ("shire_district", "single_tier")
+
+#: Why the council lens splits the shift by tier (docs/methodology.md, "Headline: the enabler ratio").
+COUNCIL_LENS_TIER_RULE = (
+    "In the council lens the ratio divides by the council's own spending, so it is compared only within a "
+    "tier group: a shire district spends little itself (the county runs social care, education and "
+    "highways), so its ratio is naturally far higher than a single-tier council's."
+)
+
+
+def shifts_in_group(df: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
+    """The rows of a shift table in one comparison group (``group`` column, e.g. 'shire_district');
+    every row when ``group`` is None (the place lens compares every place: its ratio divides by all
+    councils' spending on the place, which is comparable across tiers)."""
+    return df if group is None else df[df["group"] == group]
+
+
+def biggest_shifts(df: pd.DataFrame, n: int = 10, group: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The n areas that moved furthest towards enabling and towards providing, by the change
     in enabler ratio (an absolute measure, unlike the within-year index); the second table has
     ``ratio_fall`` (the fall, positive) for its bars. Areas without both years are left out
-    (the page counts them)."""
-    have = df.dropna(subset=["ratio_shift"])
+    (the page counts them). ``group`` keeps one comparison group (the council lens: one tier)."""
+    have = shifts_in_group(df, group).dropna(subset=["ratio_shift"])
     up = have.sort_values("ratio_shift", ascending=False).head(n)
     down = have.sort_values("ratio_shift", ascending=True).head(n)
     down = down[down["ratio_shift"] < 0].assign(ratio_fall=lambda d: -d["ratio_shift"])  # drawn as a positive fall
     return up[up["ratio_shift"] > 0].reset_index(drop=True), down.reset_index(drop=True)
 
 
-def shift_span(shift_df: pd.DataFrame) -> tuple[int, int, str | None, str | None]:
+def shift_span(shift_df: pd.DataFrame, group: str | None = None) -> tuple[int, int, str | None, str | None]:
     """(areas with the enabler ratio in both years, areas, first year, last year) of a shift
-    table; the years are None when no area has both."""
+    table (of one comparison group when ``group`` is given); the years are None when no area has both."""
+    shift_df = shifts_in_group(shift_df, group)
     have = shift_df.dropna(subset=["ratio_shift"])
     if have.empty:
         return 0, len(shift_df), None, None
     return len(have), len(shift_df), have["from_period"].iloc[0], have["to_period"].iloc[0]
 
 
-def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> tuple[str, str]:
+def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils", by_tier: bool = False) -> tuple[str, str]:
     """The Overview's active title — the finding in words — and the figures behind it, from the
     shift table (areas with the enabler ratio in both years; the median says which way the
-    typical one moved)."""
+    typical one moved). ``by_tier`` (the council lens) counts and takes the median within each tier
+    group: the council's-own-spending ratio is not comparable across tiers."""
     have = shift_df.dropna(subset=["ratio_shift"])
     if have.empty:
         return (
             "Not enough data to measure a shift between years",
             "No area has the enabler ratio in two financial years.",
         )
-    n_up = int((have["ratio_shift"] > 0).sum())
-    n = len(have)
     f, t = have["from_period"].iloc[0], have["to_period"].iloc[0]
-    median = float(have["ratio_shift"].median())
-    money = ("+" if median >= 0 else "−") + f"£{abs(median):.2f}"
+    if by_tier:
+        return _headline_by_tier(have, f, t)
+    n_up, n, money = _shift_summary(have)
     lead = "Most" if n_up * 2 > n else "Fewer than half of"
     title = f"{lead} {group_label} shifted towards enabling between {f} and {t}"
     detail = (
@@ -690,6 +709,31 @@ def overview_headline(shift_df: pd.DataFrame, group_label: str = "councils") -> 
         f"{money} in community hands per £100 of council spending."
     )
     return title, detail
+
+
+def _shift_summary(have: pd.DataFrame) -> tuple[int, int, str]:
+    """(areas that moved towards enabling, areas, the median change as signed pounds)."""
+    median = float(have["ratio_shift"].median())
+    return int((have["ratio_shift"] > 0).sum()), len(have), ("+" if median >= 0 else "−") + f"£{abs(median):.2f}"
+
+
+def _headline_by_tier(have: pd.DataFrame, f: str, t: str) -> tuple[str, str]:
+    """The council lens's title and figures: one clause per tier group, never a count or median
+    across tiers."""
+    leads, details = [], []
+    for g in SHIFT_TIER_GROUPS:
+        part = have[have["group"] == g]
+        if part.empty:
+            continue
+        n_up, n, money = _shift_summary(part)
+        leads.append(f"{'most' if n_up * 2 > n else 'fewer than half of'} {GROUP_LABELS[g]}")
+        details.append(
+            f"{GROUP_LABELS[g]}: {n_up} of {n} with data in both years moved towards enabling, median change "
+            f"{money} per £100 of the council's own spending"
+        )
+    title = f"{' and '.join(leads)} shifted towards enabling between {f} and {t}"
+    detail = "; ".join(details) + ". Each tier is counted on its own: the two are not comparable in this lens."
+    return title[:1].upper() + title[1:], detail[:1].upper() + detail[1:]
 
 
 @_db.per_build(maxsize=64)
@@ -1149,6 +1193,7 @@ class AreaProfile:
     indicator_display: pd.DataFrame | None = None  # indicators beside their benchmarks, as people read them
     latest_display: tuple | None = None  # (shown, download) of the latest year (latest_tables)
     peer_display: tuple | None = None  # (shown, download) of the neighbours (peer_tables)
+    reorganised: str = ""  # its figures for years before the council existed (reorganisation_note)
 
     @property
     def has_index(self) -> bool:
@@ -1199,6 +1244,7 @@ def area_profile(
         _add_index(p, council, council_area["level"], period, w, lens, db)
     p.indicators = latest_indicators(code, period, db)
     p.latest = latest_and_longest([council or code], db)
+    p.reorganised = reorganisation_note(council or code, db)
     _add_benchmarks(p, a, db)
     if a["level"] == "county":
         p.districts = county_districts(code, period, w, lens, db)
@@ -1207,6 +1253,20 @@ def area_profile(
         p.ward_district = a["district_code"]
     _add_reading(p)
     return p
+
+
+def reorganisation_note(code: str, db=None) -> str:
+    """For a council formed since 2019: which of its spending years come before it existed and what
+    they are (the sum of the councils it replaced, any county share an estimate), in one sentence
+    from the values' notes; '' for any other area."""
+    rows = _values.of_areas([code], db, indicator_id="council_spend_per_head")
+    marker = f" {BEFORE_IT_EXISTED}: "
+    marked = sorted((p, n) for p, n in zip(rows["period"], rows["note"]) if isinstance(n, str) and marker in n)
+    if not marked:
+        return ""
+    years = marked[0][0] if len(marked) == 1 else f"{marked[0][0]} to {marked[-1][0]}"
+    what = marked[-1][1].split(marker, 1)[1]
+    return f"Its figures for {years}, years before this council existed, are {what}."
 
 
 #: Levels whose profile shows their own index (a ward shows its district's; a parish none).

@@ -674,3 +674,43 @@ def test_the_like_with_like_promise_is_the_lens_shown(app, page):
         text = "\n".join(m.value for m in at.markdown)
         assert ("does not run" in text) == (lens == "council"), (page, lens)
         assert ui.LENS_PROMISE[lens] in text, (page, lens)
+
+
+def test_overview_council_lens_compares_shifts_within_a_tier(app, real_db):
+    """Review (network 2): in the council lens "Biggest shifts" listed only shire districts ranked with
+    single-tier councils and the headline pooled both tiers; now one tier at a time, said so."""
+    shifts = queries.shifts("district", "council", None, db=real_db)
+    tiers = sql(real_db, "SELECT code, tier FROM areas WHERE level = 'district'").set_index("code")["tier"]
+    names = dict(sql(real_db, "SELECT code, name FROM areas WHERE level = 'district'").values)
+    for group, tier in (("shire_district", "lower"), ("single_tier", "single")):
+        params = {"lens": "council"} | ({} if group == "shire_district" else {"shift_group": group})
+        at = open_page(app, "pages/overview_page.py", params)
+        assert at.radio(key="ov_shift_group").value == group  # shire districts by default
+        mine = shifts[shifts["area_code"].map(tiers) == tier].dropna(subset=["ratio_shift"])
+        top = mine.sort_values("ratio_shift", ascending=False).head(10)
+        bars = [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "bar"]
+        drawn = {str(y) for f in bars[:1] for t in f["data"] for y in t["y"]}
+        assert {names[c] for c in top["area_code"]} <= drawn
+        other = shifts[shifts["area_code"].map(tiers) != tier]["area_code"]
+        assert not drawn & {names[c] for c in other}
+        text = captions(at)
+        assert "compared only within a tier group" in text and "have the enabler ratio in both years" in text
+        title, detail = queries.overview_headline(shifts, "councils", by_tier=True)
+        assert at.title[0].value == title and "single-tier councils:" in detail
+        assert any(detail in m.value for m in at.markdown)
+    place = open_page(app, "pages/overview_page.py", {"lens": "place"})
+    assert not [r for r in place.radio if r.key == "ov_shift_group"]  # the place lens compares every place
+
+
+def test_my_area_council_lens_card_names_the_council_ratio(app, real_db):
+    """Review (network 6): in the council lens the enabler ratio card showed the council's-own-spending
+    ratio under the plain name and help of the place ratio; it now names the measure it shows."""
+    adur = "E07000223"
+    shift = queries.shifts("district", "council", None, db=real_db).set_index("area_code").loc[adur]
+    at = open_page(app, "pages/my_area_page.py", {"area": adur, "lens": "council"})
+    card = at.metric[2]
+    assert card.label.startswith("Enabler ratio (council's own spending)")
+    assert card.value == f"{shift['ratio_to']:.2f}"
+    assert "per £100 of the council's own spending" in captions(at)
+    place = open_page(app, "pages/my_area_page.py", {"area": adur, "lens": "place"})
+    assert place.metric[2].label.startswith("Enabler ratio ") and "own spending" not in place.metric[2].label

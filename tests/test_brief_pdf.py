@@ -42,6 +42,7 @@ def test_pdf_brief_is_one_a4_page_with_name_and_headline_figures(real_db):
         "E08000025",
         "E09000033",
         "E06000047",
+        "E06000059",  # Dorset: a council formed in 2019, with the longest note on its earlier years
         "E10000016",
         "E12000007",
         _ward_of(real_db, "E08000025"),

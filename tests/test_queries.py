@@ -356,6 +356,102 @@ def test_biggest_shifts_are_extremes_with_the_right_sign(db):
     assert f"£{abs(median):.2f} in community hands" in detail
 
 
+def test_council_lens_shifts_and_headline_stay_within_a_tier(db):
+    """Review (network 2): in the council lens the ratio divides by the council's own spending, which
+    is not comparable across tiers, so the biggest shifts and the headline's counts and medians are
+    per tier group (they ranked and pooled shire districts with single-tier councils)."""
+    s = queries.shifts("district", "council", None, db=db)
+    tiers = sql(db, "SELECT code AS area_code, tier FROM areas WHERE level = 'district'").set_index("area_code")["tier"]
+    title, detail = queries.overview_headline(s, "councils", by_tier=True)
+    for group, tier in (("shire_district", "lower"), ("single_tier", "single")):
+        mine = s[s["area_code"].map(tiers) == tier].dropna(subset=["ratio_shift"])
+        up, down = queries.biggest_shifts(s, 10, group)
+        assert len(up) and len(down) and set(up["area_code"].map(tiers)) == set(down["area_code"].map(tiers)) == {tier}
+        assert up["ratio_shift"].iloc[0] == mine["ratio_shift"].max()
+        assert down["ratio_shift"].iloc[0] == mine["ratio_shift"].min()
+        n_up, median = int((mine["ratio_shift"] > 0).sum()), mine["ratio_shift"].median()
+        sign = "+" if median >= 0 else "−"
+        assert f"{labels.GROUP_LABELS[group]}: {n_up} of {len(mine)} with data in both years" in detail.lower()
+        assert f"median change {sign}£{abs(median):.2f} per £100 of the council's own spending" in detail
+        assert queries.shift_span(s, group)[:2] == (len(mine), int((s["area_code"].map(tiers) == tier).sum()))
+    assert "shire districts and" in title and "single-tier councils shifted towards enabling" in title
+    # the place lens divides by all spending on the place, comparable across tiers: one list
+    place = queries.shifts("district", "place", None, db=db)
+    assert queries.biggest_shifts(place, 10)[0]["ratio_shift"].iloc[0] == place["ratio_shift"].max()
+
+
+NORTH_NORTHANTS, DORSET, BCP = "E06000061", "E06000059", "E06000058"
+
+
+def test_successor_council_years_before_it_existed_name_its_predecessors(db):
+    """Review (network 5, audit 2): North Northamptonshire's 2013-14 figures are its four districts plus
+    a population share of Northamptonshire County (an estimate); the value's note, My area's profile and
+    the brief say so (they said nothing). Checked against the build's finance table and code map."""
+    fin = sql(
+        db,
+        "SELECT ecode, mapping, value_gbp FROM finance WHERE council_code = ? AND period = '2013-14' "
+        "AND line = 'total_service'",
+        [NORTH_NORTHANTS],
+    )
+    names = dict(sql(db, "SELECT old_code, old_name FROM area_code_map WHERE level = 'council_ecode'").values)
+    (county,) = fin.loc[fin["mapping"] == "predecessor_share", "ecode"]
+    whole = sorted(names[c] for c in fin.loc[fin["mapping"] == "predecessor", "ecode"])
+    published = sql(
+        db,
+        "SELECT sum(value_gbp) AS v FROM finance WHERE ecode = ? AND period = '2013-14' AND line = 'total_service'",
+        [county],
+    )["v"].iloc[0]
+    share = fin.loc[fin["ecode"] == county, "value_gbp"].iloc[0] / published
+    notes = sql(
+        db,
+        "SELECT indicator_id, period, note FROM indicator_values WHERE area_code = ? AND indicator_id IN "
+        "('place_spend_per_head', 'council_spend_per_head', 'parish_precept_share', 'enabler_ratio_council')",
+        [NORTH_NORTHANTS],
+    )
+    said = (
+        "2013-14 is before this council existed: the sum of the councils it replaced, "
+        + ", ".join(whole[:-1])
+        + f" and {whole[-1]} plus {share:.2%} of {names[county]} County Council (an estimate"
+    )
+    early = notes[notes["period"] == "2013-14"]
+    assert len(early) == 4 and all(said in n for n in early["note"])
+    assert notes.loc[notes["period"] == "2023-24", "note"].isna().all()  # it published 2023-24 itself
+    first, last = sql(
+        db,
+        "SELECT min(period), max(period) FROM finance WHERE council_code = ? AND mapping <> 'same'",
+        [NORTH_NORTHANTS],
+    ).iloc[0]
+    p = queries.area_profile(NORTH_NORTHANTS, "2013-14", None, "council", db=db)
+    assert p.reorganised.startswith(f"Its figures for {first} to {last}, years before this council existed, are ")
+    assert said.split(": ", 1)[1] in p.reorganised
+    page = brief.render(p)
+    assert "Corby" in page and "an estimate" in page
+    assert (
+        "before this council existed" not in queries.area_profile("E07000223", None, None, "place", db=db).reorganised
+    )
+
+
+def test_dorset_county_credited_wholly_to_dorset_is_said_on_both_successors(db):
+    """Review (audit 1): the register maps Dorset County Council wholly to Dorset Council although
+    Christchurch went to BCP; the raw data hold no population for Christchurch to split it by, so both
+    councils' years before 2019 say which way their figure is wrong."""
+    mapped = sql(
+        db,
+        "SELECT DISTINCT f.council_code, f.ecode, f.class FROM finance f WHERE f.period = '2017-18' "
+        "AND f.ecode IN (SELECT old_code FROM area_code_map WHERE old_name IN ('Dorset County', 'Christchurch'))",
+    )
+    assert set(zip(mapped["council_code"], mapped["class"])) == {(DORSET, "SC"), (BCP, "SD")}
+    for code, word in ((DORSET, "too high"), (BCP, "too low")):
+        notes = sql(
+            db,
+            "SELECT period, note FROM indicator_values WHERE area_code = ? AND indicator_id = 'place_spend_per_head'",
+            [code],
+        ).set_index("period")["note"]
+        assert "Christchurch" in notes["2017-18"] and "Dorset County Council" in notes["2017-18"]
+        assert word in notes["2017-18"] and word in notes["2010-11"]
+        assert pd.isna(notes["2023-24"])
+
+
 def test_comparison_groups(db):
     district = sql(
         db,

@@ -201,6 +201,9 @@ NO_DATABASE = {
     "weights_to_param",
     "to_xlsx_bytes",
     "overview_headline",
+    "biggest_shifts",  # the council lens's tier group picks rows of a shift table already read
+    "shift_span",
+    "shifts_in_group",
     "domain_long",
     "compare_series",
     "rank_moves_summary",
