@@ -195,6 +195,12 @@ def test_successor_figures_before_it_existed_name_the_councils_it_replaced(fixtu
         assert note(df, "E06000002", ind, "2013-14") == said, ind
     for ind in ("enabler_ratio", "enabler_ratio_council"):
         assert note(df, "E06000002", ind, "2013-14").endswith("; spending: " + said), ind
+    # parish precepts are paid over by the billing councils (a county pays none over)
+    assert note(df, "E06000002", "parish_precepts_per_head", "2013-14") == (
+        "2013-14 is before this council existed: the parish precepts paid over by the councils it replaced, "
+        "Old Council A"
+    )
+    assert "before this council existed" not in note(df, "E06000001", "parish_precepts_per_head", "2013-14")
     # 2017-18 is missing: why, and what it would have been made of
     assert note(df, "E06000002", "council_spend_per_head", "2017-18").startswith("missing: 1 of the 2 councils")
     assert "2017-18 is before this council existed" in note(df, "E06000002", "council_spend_per_head", "2017-18")

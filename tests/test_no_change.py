@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tests.helpers import indicator_digest
 
-VALUES_SHA256 = "b907bfa8a463169c17211aea640d98230657f29f7e9685f6ab25316ba05b3e6d"
+VALUES_SHA256 = "960f2d96a4437c7cc0b80080545d29943440dddf39d1ff78a8882d761718e350"
 DEFINITIONS_SHA256 = "22c0d36e8bf6eee36bfa2c606f359d095c481a7442b72e8d9ab540587ade877b"
 
 

@@ -125,7 +125,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
         rep.note("no finance rows: spending indicators not derived")
         return no_values(), pd.DataFrame()
     fin["why"] = fin.apply(_missing_note, axis=1)
-    made_of = _successor_notes(con)
+    made_of, precepts_of = _successor_notes(con)
     place = apportion_county(fin[["council_code", "period", "own"]], geo.districts, geo.pop)
     place = place.merge(
         fin[["council_code", "period", "precept", "why"]].rename(columns={"council_code": "code"}),
@@ -134,6 +134,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
     )
     place["pop"] = place["code"].map(geo.pop)
     place["made_of"] = [made_of.get(k, "") for k in zip(place["code"], place["period"])]
+    place["precepts_of"] = [precepts_of.get(k, "") for k in zip(place["code"], place["period"])]
     place["note"] = _place_notes(place, fin.set_index(["council_code", "period"])["why"], geo.county_of)
     out = []
 
@@ -151,7 +152,7 @@ def _finance_indicators(con, geo: Geo, rep) -> tuple[pd.DataFrame, tuple | pd.Da
     out.append(with_rollups(pp, geo, "parish_precept_share", 100.0))
 
     districts_fin = place.rename(columns={"code": "area_code"})[
-        ["area_code", "period", "own", "place", "precept", "pop", "note", "made_of"]
+        ["area_code", "period", "own", "place", "precept", "pop", "note", "made_of", "precepts_of"]
     ]
     county_own = cf[["area_code", "period", "numerator"]].rename(columns={"numerator": "own"})
     rep.facts["finance_periods"] = float(fin["period"].nunique())
@@ -186,21 +187,34 @@ def _joined(*parts) -> str:
     return "; ".join(p for p in parts if isinstance(p, str) and p)
 
 
-def _successor_notes(con) -> dict[tuple[str, str], str]:
-    """{(council_code, period): note} for each council whose figure for a year is made from the councils
-    it replaced (a year before it existed): names them, marks a population-apportioned county share as
-    an estimate, and says where a former shire district's county went wholly to another successor
-    (Christchurch's Dorset County services are in Dorset Council's figure, not BCP's)."""
+def _successor_notes(con) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """({(council_code, period): note on its spending}, {…: note on its parish precepts}) for each council
+    whose figure for a year is made from the councils it replaced (a year before it existed). The
+    spending note names them, marks a population-apportioned county share as an estimate, and says where
+    a former shire district's county went wholly to another successor (Christchurch's Dorset County
+    services are in Dorset Council's figure, not BCP's); the precept note names the billing councils
+    (districts and unitaries: counties pay over no parish precepts)."""
     fin = _predecessor_rows(con)
-    notes = {
-        (code, period): [_predecessor_sum_note(period, g)]
-        for (code, period), g in fin.groupby(["council_code", "period"])
-        if not (g["mapping"] == "same").any()
-    }
+    spending, precepts = {}, {}
+    for (code, period), g in fin.groupby(["council_code", "period"]):
+        if (g["mapping"] == "same").any():
+            continue
+        spending[(code, period)] = [_predecessor_sum_note(period, g)]
+        billing = sorted(g.loc[g["class"] != "SC", "source_name"])
+        if billing:
+            precepts[(code, period)] = (
+                f"{period} {BEFORE_IT_EXISTED}: the parish precepts paid over by the councils it replaced, "
+                + _and_list(billing)
+            )
     names = dict(con.execute("SELECT code, name FROM areas WHERE level IN ('district', 'county')").fetchall())
     for key, note in _county_left_behind_notes(fin, names):
-        notes.setdefault(key, []).append(note)
-    return {k: "; ".join(v) for k, v in notes.items()}
+        spending.setdefault(key, []).append(note)
+    return {k: "; ".join(v) for k, v in spending.items()}, precepts
+
+
+def _and_list(names: list[str]) -> str:
+    """'A, B and C'."""
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _predecessor_rows(con) -> pd.DataFrame:
@@ -227,7 +241,7 @@ def _predecessor_sum_note(period: str, g: pd.DataFrame) -> str:
     """'2013-14 is before this council existed: the sum of the councils it replaced, A, B and C plus
     45.78% of D County Council (an estimate: …)' for one successor's rows of one year."""
     whole = sorted(g.loc[g["mapping"] == "predecessor", "source_name"])
-    parts = [", ".join(whole[:-1]) + " and " + whole[-1]] if len(whole) > 1 else whole
+    parts = [_and_list(whole)] if whole else []
     split = g[g["mapping"] == "predecessor_share"]
     parts += [
         f"{share:.2%} of {name} (an estimate: the county's figure split between its successors by Census 2021 "

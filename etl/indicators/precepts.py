@@ -37,5 +37,6 @@ def derive(run) -> pd.DataFrame:
     if not isinstance(fin, tuple):
         return no_values()
     pp = rate(fin[0], "precept", "pop", 1.0)
-    pp["note"] = np.where(pp["precept"].isna(), "missing: no complete parish precept figure", None)
+    missing = np.where(pp["precept"].isna(), "missing: no complete parish precept figure", "")
+    pp["note"] = ["; ".join(x for x in (m, p) if x) or None for m, p in zip(missing, pp["precepts_of"])]
     return with_rollups(pp, run.geo, "parish_precepts_per_head", 1.0)
