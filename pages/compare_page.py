@@ -97,6 +97,10 @@ if mixed:
         icon=":material/warning:",
     )
 
+reorganised = ui.q(queries.reorganisation_notes, tuple(chosen))
+if reorganised:  # councils formed since 2019: their index years are their predecessors' sums
+    st.caption("\n".join(f"- {labels.escape_markdown(x)}" for x in reorganised))
+
 shown, note = queries.compare_series(table, base, max_series=8)
 left, right = st.columns(2)
 with left:

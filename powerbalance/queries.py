@@ -1269,6 +1269,16 @@ def reorganisation_note(code: str, db=None) -> str:
     return f"Its figures for {years}, years before this council existed, are {what}."
 
 
+def reorganisation_notes(codes: list[str] | tuple[str, ...], db=None) -> list[str]:
+    """'Name: <reorganisation_note>' for each of these councils formed since 2019 (Compare)."""
+    out = []
+    for code in codes:
+        note = reorganisation_note(code, db)
+        if note:
+            out.append(f"{(area(code, db) or {}).get('name', code)}: {note}")
+    return out
+
+
 #: Levels whose profile shows their own index (a ward shows its district's; a parish none).
 _OWN_INDEX_LEVELS = ("district", "county", "region")
 

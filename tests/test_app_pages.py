@@ -714,3 +714,15 @@ def test_my_area_council_lens_card_names_the_council_ratio(app, real_db):
     assert "per £100 of the council's own spending" in captions(at)
     place = open_page(app, "pages/my_area_page.py", {"area": adur, "lens": "place"})
     assert place.metric[2].label.startswith("Enabler ratio ") and "own spending" not in place.metric[2].label
+
+
+def test_compare_says_which_councils_figures_come_from_before_they_existed(app, real_db):
+    """Review (network 5): Compare showed a council formed since 2019 beside others with no word that its
+    index years are the sums of the councils it replaced; it now names them (from the values' notes)."""
+    north_northants, adur = "E06000061", "E07000223"
+    at = open_page(app, "pages/compare_page.py", {"area": adur, "group": "pick", "areas": north_northants})
+    text = captions(at)
+    said = queries.reorganisation_note(north_northants, db=real_db)
+    assert said and "Corby" in said and "an estimate" in said
+    assert "North Northamptonshire: Its figures for" in text.replace("\\", "") and "Corby" in text
+    assert not queries.reorganisation_note(adur, db=real_db)  # Adur published its own figures
