@@ -377,7 +377,7 @@ notes = [
     "ward redrawn since, has no current ward)",
     f"{charts.counted(rd['grants_unplaced'], 'grant')} ({charts.fmt(rd['amount_unplaced'], 0, '£')}) "
     f"{'is' if rd['grants_unplaced'] == 1 else 'are'} not placed in any English district (outside England, or no "
-    "usable location)",
+    "code or postcode that places it: the placement download gives each grant's reason)",
 ]
 if report.grants_without_gbp:
     k = report.grants_without_gbp

@@ -25,6 +25,7 @@ import bisect
 import csv
 import datetime as dt
 import difflib
+import functools
 import io
 import itertools
 import json
@@ -1802,6 +1803,30 @@ class AreaLookup:
         )
         return cls.from_frames(areas, code_map, lsoa21, lsoa11, postcode_fn)
 
+    @functools.cached_property
+    def ward24_districts(self) -> dict[str, set[str]]:
+        """May 2024 ward → its LAD 2024 district(s), from the LSOA lookup's pairs."""
+        out: dict[str, set[str]] = {}
+        for ward24, lad24 in self.lsoa21.values():
+            if ward24 and lad24:
+                out.setdefault(ward24, set()).add(lad24)
+        return out
+
+    def _newer_ward(self, code: str) -> tuple[_Place | None, str | None]:
+        """A ward code that is not a December 2023 ward: a May 2024 ward (ONS's newer wards, as
+        360Giving publishers geocode today) places its grant in its district only, joined on codes
+        through the LSOA → ward 2024 → LAD 2024 lookup; any other is the reason it places none."""
+        lads = self.ward24_districts.get(code, set())
+        if len(lads) != 1:
+            return None, f"ward {code} is neither a Dec 2023 nor a May 2024 ward"
+        lad24 = next(iter(lads))
+        district, why = (lad24, None) if lad24 in self.districts else self.current_district(lad24)
+        if district is None:
+            return None, why
+        return _Place(
+            district, None, None, "ward", f"ward {code} is a May 2024 ward, not a Dec 2023 one: district only"
+        ), None
+
     def current_district(self, code: str) -> tuple[str | None, str | None]:
         """(current district, None) or (None, why not) for a district code of any vintage."""
         succ = self.district_map.get(code, [])
@@ -1843,7 +1868,7 @@ class AreaLookup:
         if head == "E05":
             if code in self.wards:
                 return _Place(self.wards[code], code, None, "ward"), None
-            return None, f"ward {code} is not a Dec 2023 ward"
+            return self._newer_ward(code)
         if head in ("E06", "E07", "E08", "E09"):
             district, why = self.current_district(code)
             return (_Place(district, None, None, "district"), None) if district else (None, why)

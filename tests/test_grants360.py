@@ -239,7 +239,7 @@ def test_recipient_location_codes_place_grants_after_beneficiary_and_postcode(lo
         "360G-gn-5": (None, None, None),
         "360G-gn-6": (None, None, None),
     }
-    assert "E05099999 is not a Dec 2023 ward" in placed.loc["360G-gn-5", "place_note"]
+    assert "E05099999 is neither a Dec 2023 nor a May 2024 ward" in placed.loc["360G-gn-5", "place_note"]
     summary = placement_summary(placed).set_index("rule")["grants"]
     assert summary["recipient_location"] == 2 and summary.sum() == len(rows)
     from powerbalance.funders import placed_grants_table
@@ -1128,3 +1128,27 @@ def test_a_utf8_file_with_one_stray_windows_1252_byte_keeps_its_utf8(bom):
     assert gf.grants.loc[4, "title"] == "Grant 5"
     [enc] = [p for p in gf.problems if p.check == "encoding"]
     assert enc.row == 6 and "0x92" in enc.message and "’" in enc.message
+
+
+def test_a_may_2024_ward_code_places_its_grant_in_its_district(real_db):
+    """Audit: a grant geocoded with a current (May 2024) ward code that is not a December 2023 ward was
+    'not placed in any English district'. Its district is known from the LSOA → ward 2024 → LAD 2024
+    lookup (joined on codes): placed district only, saying why; a code in neither vintage places none."""
+    import duckdb
+
+    with duckdb.connect(str(real_db), read_only=True) as con:
+        look = AreaLookup.from_db(con)
+        newer = con.execute(
+            """SELECT ward24_code, min(district_code) AS lad24 FROM lsoa_lookup
+               WHERE vintage = '2021' AND ward24_code NOT IN (SELECT code FROM areas WHERE level = 'ward')
+               GROUP BY ward24_code HAVING count(DISTINCT district_code) = 1 ORDER BY ward24_code"""
+        ).df()
+        districts = {r[0] for r in con.execute("SELECT code FROM areas WHERE level = 'district'").fetchall()}
+    assert len(newer) > 300  # the reviewer counted 346 such wards in 24 districts
+    for ward, lad in zip(newer["ward24_code"], newer["lad24"]):
+        place, why = look.resolve(ward)
+        assert why is None and place.ward is None and place.kind == "ward", ward
+        assert place.district == (lad if lad in districts else look.current_district(lad)[0]), ward
+        assert "May 2024 ward" in place.note and "district only" in place.note
+    place, why = look.resolve("E05999999")
+    assert place is None and "neither a Dec 2023 nor a May 2024 ward" in why
