@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 
 #: Seconds an AppTest run may take (the first run of a page loads the whole build).
 TIMEOUT = 180
@@ -26,6 +28,30 @@ GRANT_COLUMNS = [
     "Funding Org:Identifier",
     "Funding Org:Name",
 ]
+#: A 360Giving file's columns as GrantNav writes them, with a recipient location and a beneficiary code.
+GRANTNAV_HEADER = [
+    *GRANT_COLUMNS[:8],  # identifier … recipient name
+    "Recipient Org:Postal Code",
+    "Recipient Org:Location:0:Geographic Code Type",
+    "Recipient Org:Location:0:Geographic Code",
+    "Beneficiary Location:0:Geographic Code",
+    *GRANT_COLUMNS[8:],  # the funder
+    "Best Available Recipient Ward Geographic Code (additional data)",
+]
+
+
+def workbook(sheets: dict[str, list[list]]) -> bytes:
+    """An .xlsx file of these sheets (name -> rows, the first row the headings)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def open_page(browser, server, requests_seen: list, path: str, viewport=(1366, 768)):

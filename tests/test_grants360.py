@@ -24,7 +24,7 @@ from powerbalance.grants360 import (
     placement_summary,
     read_360giving,
 )
-from tests.helpers import GRANT_COLUMNS
+from tests.helpers import GRANT_COLUMNS, GRANTNAV_HEADER, workbook
 
 FIX = Path(__file__).parent / "fixtures" / "grants"
 TODAY = dt.date(2026, 11, 23)
@@ -172,25 +172,6 @@ def test_json_flattening_and_multi_location_rules(lookup):
         "Individual Recipient",
         "E06000033",
     )
-
-
-GRANTNAV_HEADER = [
-    "Identifier",
-    "Title",
-    "Description",
-    "Currency",
-    "Amount Awarded",
-    "Award Date",
-    "Recipient Org:Identifier",
-    "Recipient Org:Name",
-    "Recipient Org:Postal Code",
-    "Recipient Org:Location:0:Geographic Code Type",
-    "Recipient Org:Location:0:Geographic Code",
-    "Beneficiary Location:0:Geographic Code",
-    "Funding Org:Identifier",
-    "Funding Org:Name",
-    "Best Available Recipient Ward Geographic Code (additional data)",
-]
 
 
 def grantnav_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
@@ -832,19 +813,6 @@ UK_ROWS = [
 def uk_csv(rows=UK_ROWS, header=UK_HEADER) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([header, *rows])
-    return buf.getvalue()
-
-
-def workbook(sheets: dict[str, list[list]]) -> bytes:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
     return buf.getvalue()
 
 

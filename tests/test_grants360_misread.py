@@ -14,7 +14,7 @@ import json
 import pytest
 
 from powerbalance.grants360 import GrantsFileError, near_misses, read_360giving
-from tests.helpers import GRANT_COLUMNS
+from tests.helpers import GRANT_COLUMNS, workbook
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -35,19 +35,6 @@ def csv_bytes(rows: list[list[str]], header: list[str] = GRANT_COLUMNS) -> bytes
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([header, *rows])
     return buf.getvalue().encode()
-
-
-def workbook(sheets: dict[str, list[list]]) -> bytes:
-    openpyxl = pytest.importorskip("openpyxl")
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------
