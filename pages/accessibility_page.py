@@ -14,7 +14,7 @@ ui.page_header(
     "This statement covers the Power Balance dashboard. We want as many people as possible to be able to use it.",
 )
 
-st.subheader("How accessible this dashboard is")
+st.header("How accessible this dashboard is")
 st.markdown(
     "- Every page is checked automatically in a real browser with **axe-core** against the **WCAG 2.2 A and AA** "
     "rules; the project's tests fail on any violation it finds (`tests/test_accessibility.py`).\n"
@@ -26,7 +26,7 @@ st.markdown(
     "- The one-page brief on **My area** is a tagged PDF (PDF/UA-1) with its language and title set, or HTML."
 )
 
-st.subheader("What is not yet accessible, and the alternatives")
+st.header("What is not yet accessible, and the alternatives")
 st.markdown(
     "| Not yet accessible | Why | Alternative |\n"
     "|---|---|---|\n"
@@ -41,20 +41,20 @@ st.markdown(
     "same table as CSV (plain text). |"
 )
 
-st.subheader("Compliance status")
+st.header("Compliance status")
 st.markdown(
     "This dashboard is **partially compliant** with the Web Content Accessibility Guidelines version 2.2 AA "
     "standard, because of the map interaction listed above."
 )
 
-st.subheader("Reporting a problem or asking for another format")
+st.header("Reporting a problem or asking for another format")
 st.markdown(ui.contact_line())
 st.markdown(
     "If you are not happy with how they respond, contact the "
     "[Equality Advisory and Support Service (EASS)](https://www.equalityadvisoryservice.com/)."
 )
 
-st.subheader("How this statement was prepared")
+st.header("How this statement was prepared")
 st.markdown(
     "The automated checks run on every page with each change to the code (the dashboard's browser tests, "
     "axe-core with the WCAG 2.2 A and AA rule tags). Automated tests find only some problems; the limitations "

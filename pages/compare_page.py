@@ -104,7 +104,7 @@ if reorganised:  # councils formed since 2019: their index years are their prede
 shown, note = queries.compare_series(table, base, max_series=8)
 left, right = st.columns(2)
 with left:
-    st.subheader("Domains side by side")
+    st.header("Domains side by side")
     long = queries.domain_long(shown)
     if long["score"].notna().any():
         fig, alt = ui.figure(
@@ -122,7 +122,7 @@ with left:
     if note:
         st.caption(note)
 with right:
-    st.subheader("Index over time")
+    st.header("Index over time")
     trend, trend_note = ui.q(queries.compare_trend, tuple(chosen), base, weights, lens)
     if trend["index"].notna().any():
         ui.index_trend_chart(
@@ -137,7 +137,7 @@ with right:
     else:
         ui.no_data("no index in any year for these councils.")
 
-st.subheader("Table")
+st.header("Table")
 cols = [
     "area_code",
     "name",
@@ -154,7 +154,7 @@ ui.table(queries.in_words(table[cols]), f"Compare {period}", "cmp_table", column
 n, m = queries.index_coverage(table)
 ui.coverage(n, m, "councils have an index value")
 
-st.subheader("Enabling or retreating?")
+st.header("Enabling or retreating?")
 base_level = ui.q(queries.area, base)["level"]
 placed = ui.q(queries.quadrant_areas, base_level)
 fig, alt = ui.figure(charts.quadrant_chart, placed, highlight=chosen, group_labels=quadrants.GROUP_LABELS, height=440)
@@ -169,7 +169,7 @@ ui.chart(
 )
 
 # --- the latest year and the longest shift (spending and precepts run past the index years) ---------
-st.subheader("Latest year and longest shift")
+st.header("Latest year and longest shift")
 latest = ui.q(queries.latest_and_longest, tuple(chosen))
 if len(latest):
     shown, full = ui.q_then((queries.latest_and_longest, tuple(chosen)), queries.latest_tables)

@@ -25,7 +25,7 @@ c1.metric("Built (UTC)", info["built_at"][:16], border=True, help=f"Finished {in
 c2.metric("Build took", f"{info['seconds']:.1f} s", border=True)
 c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get('code_version') or 'unknown'}")
 
-st.subheader("Sources, licences and attributions")
+st.header("Sources, licences and attributions")
 src = ui.q(queries.sources)
 ui.table(
     src[["source_id", "title", "publisher", "licence", "attribution", "vintage", "url", "files"]],
@@ -39,7 +39,7 @@ for a in ui.q(queries.attributions):
 with st.expander("Every raw file read, with its checksum"):
     ui.table(ui.q(queries.source_files), "Source files", "da_files")
 
-st.subheader("Load report")
+st.header("Load report")
 st.caption(
     "Rows read and loaded per source; codes that matched no current area; suppressed cells read as missing; "
     "negative values kept as published."
@@ -70,7 +70,7 @@ if kinds:
 else:
     st.success("The ETL reported no issues.")
 
-st.subheader("What is missing")
+st.header("What is missing")
 cov = ui.q(queries.indicator_coverage)
 ui.table(
     cov,
@@ -84,7 +84,7 @@ ui.table(
     "councils given their region's survey figure (shown, never counted as their own).",
 )
 
-st.subheader("Local data")
+st.header("Local data")
 local = ui.q(queries.local_data)
 if local.empty:
     st.info(
@@ -103,7 +103,7 @@ else:
         "group have it) and which are shown only.",
     )
 
-st.subheader("Download every table")
+st.header("Download every table")
 weights_text = labels.weights_words(weights, DEFAULT_WEIGHTS)
 st.caption(
     f"CSV (UTF-8) or Excel. Missing values are empty cells, never zero. Index tables use the {lens} lens and "
@@ -137,7 +137,7 @@ for title, fn, args in tables:
             f"da_dl_{fn}_{'_'.join(str(a) for a in args[:2])}",
         )
 
-st.subheader("Open data files of this build")
+st.header("Open data files of this build")
 files = exports.export_files(info, ui.served_static_root())
 if files.empty:
     st.info("This build's open files are not served here (rebuild with the default `--static` folder).")

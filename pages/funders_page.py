@@ -336,7 +336,7 @@ span = f"{min(years)}–{max(years)}" if len(years) > 1 else f"{years[0]}"
 selection = f"{subject} {span}"  # names every download after the selection
 
 # --- headline figures --------------------------------------------------------------------------------
-st.subheader(
+st.header(
     f"{md(subject)}, {span}"
     + (f" — {len(programmes)} programme{'s' if len(programmes) > 1 else ''}" if programmes else "")
 )
@@ -396,7 +396,7 @@ st.markdown("".join(f"- {n}.\n" for n in notes))
 
 # --- map and table ---------------------------------------------------------------------------------
 label_m, unit_m, digits_m = funders.MEASURES[measure]
-st.subheader(f"Where the money lands: {label_m.lower()} by {plural[:-1]}")
+st.header(f"Where the money lands: {label_m.lower()} by {plural[:-1]}")
 values = from_report(funders.map_values, measure)
 bounds = None
 if level == "ward":
@@ -485,7 +485,7 @@ st.caption(
 # --- concentration and need ----------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
-    st.subheader("Concentration")
+    st.header("Concentration")
     fig, alt = from_report(funders.lorenz_chart, plural)
     ui.chart(
         fig,
@@ -496,7 +496,7 @@ with left:
         help="The further the curve sags below the diagonal, the more the money is concentrated in few areas.",
     )
 with right:
-    st.subheader("Alignment with need")
+    st.header("Alignment with need")
     if report.need["share_of_amount"].notna().any():
         fig, alt = from_report(funders.need_chart, plural)
         ui.chart(
@@ -518,7 +518,7 @@ with right:
         )
 
 # --- cold spots ----------------------------------------------------------------------------------
-st.subheader("Cold spots: high need, little or no funding")
+st.header("Cold spots: high need, little or no funding")
 ca = report.cold_attrs
 cold = from_report(funders.cold_table)
 st.caption(
@@ -539,7 +539,7 @@ else:
 
 # --- beside council effort -----------------------------------------------------------------------------
 if level == "district" and effort:
-    st.subheader(f"Funding beside council effort, {effort}")
+    st.header(f"Funding beside council effort, {effort}")
     fig, alt = from_report(funders.effort_scatter)
     scatter_data = table[
         [

@@ -74,7 +74,7 @@ download = downloads.labelled(
     values, indicator=measure, unit=info.get("unit") or "", period=year, period_note=thin.get(year, "")
 )
 
-st.subheader(f"{info['name']}, {year}")
+st.header(f"{info['name']}, {year}")
 if year in thin:
     st.warning(
         f"{year}: {thin[year]}. Compare it with other years with care; the map opens on {chosen['default_period']}."

@@ -15,7 +15,7 @@ ui.page_header(
 )
 periods = ui.q(queries.index_periods)
 
-st.subheader("Indicators")
+st.header("Indicators")
 catalogue = ui.q(queries.indicator_catalogue)
 if catalogue.empty:
     ui.no_data("the database has no indicators.")
@@ -44,7 +44,7 @@ if not periods:
     ui.no_data("no financial year has spending data, so the index cannot be computed.")
     st.stop()
 
-st.subheader("Weights")
+st.header("Weights")
 st.markdown(
     "Move the sliders: the index and ranks below are recomputed with your weights. The link in your "
     "browser's address bar keeps them, so you can share this view."
@@ -107,7 +107,7 @@ else:
 n, m = queries.index_coverage(sens)
 ui.coverage(n, m, f"{labels.LEVEL_PLURAL[level]} have an index value")
 
-st.subheader("Which lens? How ranks move when council spending is not scored")
+st.header("Which lens? How ranks move when council spending is not scored")
 st.markdown(
     "The place and council lenses score council spending per resident as *providing* (and parish precepts "
     "as a share of it), so a council that cuts services rises even if nothing reaches its communities. The "
@@ -128,7 +128,7 @@ ui.table(
     f"in {period} (nominal £), shown as context.",
 )
 
-st.subheader("How certain is each rank?")
+st.header("How certain is each rank?")
 bands = ui.q(queries.rank_bands, level, period, weights, lens)
 for group, sub in bands.groupby("group", sort=True):
     label = labels.GROUP_LABELS.get(group, group)
@@ -143,9 +143,9 @@ for group, sub in bands.groupby("group", sort=True):
         "normalisation method (min–max, z-score, percentile) at random.",
     )
 
-st.subheader("Methodology")
 doc = queries.methodology_markdown()
 if doc is None:
+    st.header("Methodology")
     ui.no_data("docs/methodology.md has not been written yet.")
 else:
-    st.markdown(doc)
+    st.markdown(ui.headings_from(doc, top=2))  # its title is the section's h2, its sections h3 and h4

@@ -79,7 +79,7 @@ with header:
 map_q = (queries.index_map_values, level, period, weights, lens_map)
 values = ui.q(*map_q)
 n, m = ui.q_then(map_q, queries.index_coverage, "value")
-st.subheader(f"Provider → Enabler index, {period}")
+st.header(f"Provider → Enabler index, {period}")
 map_shown, map_full = ui.q_then(map_q, queries.index_map_tables, period)
 url = ui.geo_url(level)
 plural = labels.LEVEL_PLURAL[level]
@@ -108,7 +108,7 @@ if level == "county":
 # --- distribution by tier ----------------------------------------------------------------------------
 left, right = st.columns(2)
 with left:
-    st.subheader("Distribution by tier")
+    st.header("Distribution by tier")
     tiers = ui.q(queries.index_by_tier, period, weights, lens)
     fig, alt = ui.q_then(
         (queries.index_by_tier, period, weights, lens),
@@ -132,7 +132,7 @@ with left:
 
 # --- biggest shifts --------------------------------------------------------------------------------
 with right:
-    st.subheader("Biggest shifts")
+    st.header("Biggest shifts")
     shift_group = None  # the place lens compares every place; the council lens one tier at a time
     if lens == "council":
         shift_group = ui.url_radio(
@@ -204,7 +204,7 @@ with right:
         ui.coverage(n_both, n_shift, f"{among} have the enabler ratio in both years")
 
 # --- enabling or retreating: the shift as two movements ---------------------------------------------
-st.subheader("Enabling or retreating?")
+st.header("Enabling or retreating?")
 st.markdown(
     "Councils stepping back is an *enabling shift* only when community money rises too. Each district or "
     "unitary is placed by the change in its councils' spending per resident and in community money "

@@ -69,10 +69,10 @@ if chosen == "respond":
             icon=":material/forum:",
         )
         with st.form("rel_form"):
-            st.subheader("Five operating principles (NLGN, 2018)")
+            st.header("Five operating principles (NLGN, 2018)")
             for q in rel.PRINCIPLES:
                 _question(*q)
-            st.subheader("Five themes of effective collaboration (INLOGOV, 2015)")
+            st.header("Five themes of effective collaboration (INLOGOV, 2015)")
             for q in rel.THEMES:
                 _question(*q)
             evidence = st.text_area(
@@ -136,7 +136,7 @@ elif chosen == "results":
             st.info(rel.withheld_message(view), icon=":material/lock:")
         left, right = st.columns([3, 2])
         with left:
-            st.subheader("Perception gap: council minus community")
+            st.header("Perception gap: council minus community")
             if view.has_gap:
                 gap = view.gap.dropna(subset=["gap"])
                 fig, alt = ui.figure(
@@ -164,7 +164,7 @@ elif chosen == "results":
                     f"{view.need} people on each side rating it."
                 )
         with right:
-            st.subheader("What the figures show")
+            st.header("What the figures show")
             figures = rel.area_figures(code)
             for f in figures.to_dict("records"):
                 st.metric(
@@ -184,7 +184,7 @@ elif chosen == "results":
                     st.caption(f"{f['figure']}: not shown as latest — {f['left_out']}.")
             ui.downloads(figures, f"{view.round['area_name']} figures", "rel_figures")
         if not view.summary.empty:
-            st.subheader("Each side's ratings")
+            st.header("Each side's ratings")
             ui.table(
                 view.summary.drop(columns=["item"]),
                 f"Ratings by side {view.round['area_name']}",
@@ -216,4 +216,4 @@ elif chosen == "network":
         )
 
 else:
-    st.markdown(rel.questions_markdown())
+    st.markdown(ui.headings_from(rel.questions_markdown(), top=2))  # h2 under the page's h1

@@ -643,6 +643,34 @@ def page_header(title: str, intro: str | None = None) -> None:
         weights_notice(*applied)
 
 
+_ATX_HEADING = re.compile(r"^(#{1,6})(?=\s)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _outside_code(doc: str):
+    """(line, is it outside a fenced code block) for each line of Markdown ``doc``."""
+    in_code = False
+    for line in doc.splitlines():
+        fence = bool(_FENCE.match(line))
+        in_code ^= fence
+        yield line, not (in_code or fence)
+
+
+def headings_from(doc: str, top: int) -> str:
+    """Markdown ``doc`` with its headings moved so its highest level becomes ``top`` (``#`` → ``##``
+    for ``top`` 2), the others keeping their steps below it: a document shown inside a page section
+    then makes one h1 per page and skips no level. Lines in fenced code blocks are left as they are."""
+    levels = [len(m.group(1)) for line, text in _outside_code(doc) if text and (m := _ATX_HEADING.match(line))]
+    if not levels:
+        return doc
+    shift = top - min(levels)
+    moved = (
+        _ATX_HEADING.sub(lambda m: "#" * max(1, min(6, len(m.group(1)) + shift)), line) if text else line
+        for line, text in _outside_code(doc)
+    )
+    return "\n".join(moved)
+
+
 _FINANCIAL_YEAR = re.compile(r"\d{4}-\d{2}")
 
 
@@ -705,24 +733,24 @@ def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str
     rows = "" if callable(df) else f" ({len(df):,} rows)"
     row = st.container(horizontal=True, gap="small")
     row.download_button(
-        "CSV",
+        f"Download {name} as CSV{rows}",
         data=lambda: to_csv_bytes(get()),
         file_name=f"{safe}.csv",
         mime="text/csv",
         key=f"{key}_csv",
         on_click="ignore",
         icon=":material/download:",
-        help=f"Download “{name}” as CSV{rows}",
+        help=f"File: {safe}.csv (plain text, opens in any spreadsheet)",
     )
     row.download_button(
-        "XLSX",
+        f"Download {name} as Excel (XLSX){rows}",
         data=lambda: to_xlsx_bytes(get(), safe),
         file_name=f"{safe}.xlsx",
         key=f"{key}_xlsx",
         on_click="ignore",
         icon=":material/download:",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        help=f"Download “{name}” as an Excel workbook{rows}",
+        help=f"File: {safe}.xlsx (Excel workbook)",
     )
 
 
@@ -774,9 +802,16 @@ def table(
 ) -> None:
     """A data table with its downloads. Missing values show as empty cells labelled by the
     column config, never 0. ``download`` is the table's file when it differs from what is shown
-    (every digit of values shown rounded or written with their unit)."""
+    (every digit of values shown rounded or written with their unit). ``name`` is also the grid's
+    accessible name (Streamlit's ``alt``: a named region a screen reader announces)."""
     st.dataframe(
-        _arrow(df), hide_index=True, column_config=column_config, height=height, key=f"{key}_df", placeholder="no data"
+        _arrow(df),
+        hide_index=True,
+        column_config=column_config,
+        height=height,
+        key=f"{key}_df",
+        placeholder="no data",
+        alt=name,
     )
     if caption:
         st.caption(caption)
@@ -805,6 +840,38 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table | pd.DataFrame:
         return df
 
 
+#: The longest name a chart's figure is given (Streamlit's ``alt``); a longer description is shortened by
+#: :func:`short_alt` and read in full in the caption under the chart.
+ALT_LIMIT = 300
+#: Ends a shortened figure name: where the rest of its description is.
+ALT_FOLLOWS = "Described in full in the text under the chart."
+_SENTENCE_END = re.compile(r"\.(?=\s)")
+
+
+def short_alt(alt: str, limit: int = ALT_LIMIT) -> str:
+    """The figure's name: its whole description when that fits in ``limit`` characters; otherwise
+    its whole sentences that fit, or (when even the first does not) the part before the first colon,
+    the chart's kind and subject, followed by where the full description is. Never a cut mid-word
+    or mid-number: a screen reader reads this name when it reaches the figure."""
+    alt = alt.strip()
+    if len(alt) <= limit:
+        return alt
+    room = limit - len(ALT_FOLLOWS) - 1
+    ends = [m.end() for m in _SENTENCE_END.finditer(alt) if m.end() <= room]
+    if ends:
+        return f"{alt[: ends[-1]]} {ALT_FOLLOWS}"
+    head = alt.split(":", 1)[0].strip()
+    if len(head) + 2 > room:  # no colon early enough: the chart's kind alone, never a cut word
+        head = "Chart"
+    return f"{head}. {ALT_FOLLOWS}"
+
+
+def chart_description(alt: str, help: str | None = None) -> str:
+    """The text under a chart: its full description, then how to read it (written out, not in a
+    tooltip: a caption's help button can only be named "Help", the same for every chart)."""
+    return alt if not help else f"{alt}\n\n**How to read this chart:** {help}"
+
+
 #: The key suffix of a chart's data-table expander (``<chart key>_tx``): its open state is a widget value.
 TABLE_BOX = "_tx"
 
@@ -828,17 +895,13 @@ def chart(
     download buttons are made when someone opens it (one quick rerun), not on every run for
     every chart — on My area, 8 charts' tables were a quarter of the page's elements. With
     ``select`` the chart returns click selections."""
-    kwargs = dict(key=key, theme=None, config=charts.PLOTLY_CONFIG, alt=alt[:300], width="stretch")
+    kwargs = dict(key=key, theme=None, config=charts.PLOTLY_CONFIG, alt=short_alt(alt), width="stretch")
     if select:
         event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", **kwargs)
     else:
         st.plotly_chart(fig, **kwargs)
         event = None
-    st.caption(
-        alt,
-        help=help
-        or "This text describes the chart for screen readers and print; the data table below holds every value drawn.",
-    )
+    st.caption(chart_description(alt, help))
     box = st.expander(f"Data table: {name}", expanded=table_open, key=f"{key}{TABLE_BOX}", on_change="rerun")
     if box.open:  # made only when opened: a closed table is one element, not five, with no Arrow or files
         with box:

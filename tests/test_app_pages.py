@@ -8,6 +8,8 @@ browser tests click a real map. Here the selection → area step is tested on th
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from powerbalance import index, queries, ui
@@ -415,7 +417,10 @@ def test_data_sources_report_downloads(app, real_db):
     built = sql(real_db, "SELECT built_at FROM build_info")["built_at"].iloc[0]
     assert metrics["Built (UTC)"] == str(built)[:16]
     labels = [b.label for b in at.download_button]
-    assert labels.count("CSV") == labels.count("XLSX") >= 8
+    rows = r"( \([\d,]+ rows\))?"  # each button names its table and file type
+    csv = [label for label in labels if re.fullmatch(rf"Download .+ as CSV{rows}", label)]
+    xlsx = [label for label in labels if re.fullmatch(rf"Download .+ as Excel \(XLSX\){rows}", label)]
+    assert len(csv) == len(xlsx) >= 8 and len(set(labels)) == len(labels)
 
 
 def test_data_index_downloads_follow_the_chosen_lens(app, real_db, period):
@@ -428,8 +433,8 @@ def test_data_index_downloads_follow_the_chosen_lens(app, real_db, period):
     titles = [m.value for m in at.markdown if m.value.startswith("**Index ")]
     custom = f"**Index district {period}, place lens, weights funding 0 / projects 100 / participation 0**"
     assert custom in titles
-    helps = [b.help for b in at.download_button]
-    assert any(custom.strip("*") in h for h in helps)
+    names = [b.label for b in at.download_button]  # each download button is named by its table
+    assert f"Download {custom.strip('*')} as CSV" in names
     at = open_page(app, "pages/data_page.py", {"lens": "council"})  # regions are not councils
     titles = [m.value for m in at.markdown if m.value.startswith("**Index ")]
     assert f"**Index district {period}, council lens, default weights**" in titles

@@ -683,7 +683,7 @@ def test_view_buttons_show_the_view_after_the_file_is_replaced(app, path):
     assert any(s.value.startswith(new_file) for s in at.success)  # the new file is shown
     wanted = {"level": "ward", "scope": "reached", "measure": "per_head"}  # view settings outlive a file
     assert {p: at.query_params[p] for p in wanted} == wanted
-    assert "Where the money lands: amount per resident by ward" in [s.value for s in at.subheader]
+    assert "Where the money lands: amount per resident by ward" in [s.value for s in at.header]
     for key, (param, labels) in VIEW_BUTTONS.items():
         radio = at.radio(key=key)
         assert shown_on_mount(radio) == labels[at.query_params[param]] == labels[radio.value], key
