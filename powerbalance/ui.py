@@ -743,7 +743,7 @@ def downloads(df: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str
         help=f"File: {safe}.csv (plain text, opens in any spreadsheet)",
     )
     row.download_button(
-        f"Download {name} as Excel (XLSX){rows}",
+        f"Download {name} as Excel{rows}",
         data=lambda: to_xlsx_bytes(get(), safe),
         file_name=f"{safe}.xlsx",
         key=f"{key}_xlsx",
