@@ -19,8 +19,20 @@ axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 #: axe-core rule tags for WCAG 2.2 levels A and AA (2.2 includes the 2.0 and 2.1 criteria).
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
-PAGES = ["", "my-area?area=E07000223", "compare", "map", "funders", "method", "data", "accessibility"]
+PAGES = [
+    "",
+    "my-area?area=E07000223",
+    "compare",
+    "map",
+    "funders",
+    "method",
+    "data",
+    "relationship?view=questions",
+    "accessibility",
+]
 DRAWN = '.js-plotly-plot, [data-testid="stDataFrame"]'
+#: Pages with neither a chart nor a table to wait for.
+TEXT_ONLY = {"accessibility", "relationship?view=questions"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +67,7 @@ def wait_settled(page, w, quiet_ms: int = 1500) -> None:
 def test_page_has_no_wcag_22_aa_violation(browser, server, requests_seen, path):
     ctx, page, w, _ = open_page(browser, server, requests_seen, f"/{path}")
     try:
-        if path != "accessibility":
+        if path not in TEXT_ONLY:
             page.locator(DRAWN).first.wait_for(state="visible", timeout=60_000)
         wait_settled(page, w)
         count, report = axe_violations(page)
@@ -71,5 +83,28 @@ def test_accessibility_statement_lists_what_is_not_accessible(browser, server, r
         assert "Accessibility statement" in text
         assert "map" in text.lower() and "data table" in text.lower()  # what is not accessible, and the alternative
         assert "WCAG 2.2" in text
+    finally:
+        ctx.close()
+
+
+def test_overview_names_its_figures_buttons_and_headings_for_a_screen_reader(browser, server, requests_seen):
+    """Review findings 1, 6, 7 and 12: figures named by whole descriptions (never cut mid-number),
+    one h1 and no skipped level, no run of buttons named only "Help" or "CSV"."""
+    ctx, page, w, _ = open_page(browser, server, requests_seen, "/")
+    try:
+        page.locator(DRAWN).first.wait_for(state="visible", timeout=60_000)
+        wait_settled(page, w)
+        main = page.locator('[data-testid="stMain"]')
+        figures = [f.get_attribute("aria-label") for f in main.get_by_role("figure").all()]
+        assert len(figures) >= 3 and all(figures)
+        captions = main.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+        for name in figures:
+            assert len(name) <= 300
+            whole = any(c.strip().startswith(name) for c in captions)
+            assert whole or name.endswith("Described in full in the text under the chart."), name
+        levels = [int(h.evaluate("e => e.tagName")[1]) for h in main.locator("h1, h2, h3, h4, h5, h6").all()]
+        assert levels.count(1) == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+        buttons = [b.get_attribute("aria-label") or b.inner_text().strip() for b in main.get_by_role("button").all()]
+        assert "Help" not in buttons and "CSV" not in buttons
     finally:
         ctx.close()
