@@ -851,8 +851,10 @@ _SENTENCE_END = re.compile(r"\.(?=\s)")
 def short_alt(alt: str, limit: int = ALT_LIMIT) -> str:
     """The figure's name: its whole description when that fits in ``limit`` characters; otherwise
     its whole sentences that fit, or (when even the first does not) the part before the first colon,
-    the chart's kind and subject, followed by where the full description is. Never a cut mid-word
-    or mid-number: a screen reader reads this name when it reaches the figure."""
+    the chart's kind and subject, with what follows the colon up to the first semicolon when that
+    holds no figure (a scatter's axes, not one item of a list), followed by where the full
+    description is. Never a cut mid-word or mid-number: a screen reader reads this name when it
+    reaches the figure."""
     alt = alt.strip()
     if len(alt) <= limit:
         return alt
@@ -860,9 +862,12 @@ def short_alt(alt: str, limit: int = ALT_LIMIT) -> str:
     ends = [m.end() for m in _SENTENCE_END.finditer(alt) if m.end() <= room]
     if ends:
         return f"{alt[: ends[-1]]} {ALT_FOLLOWS}"
-    head = alt.split(":", 1)[0].strip()
+    head, _, rest = (part.strip() for part in alt.partition(":"))
     if len(head) + 2 > room:  # no colon early enough: the chart's kind alone, never a cut word
-        head = "Chart"
+        return f"Chart. {ALT_FOLLOWS}"
+    clause = rest.split(";", 1)[0].strip().rstrip(".")
+    if clause and not any(ch.isdigit() for ch in clause) and len(head) + len(clause) + 4 <= room:
+        head = f"{head}: {clause}"
     return f"{head}. {ALT_FOLLOWS}"
 
 

@@ -112,6 +112,8 @@ def test_short_alt_keeps_whole_sentences_or_the_charts_subject():
     )
     assert ui.short_alt(one) == f"Bar chart of Rise for 40 districts, largest first. {ui.ALT_FOLLOWS}"
     assert ui.short_alt("Bar chart: 1.") == "Bar chart: 1."
+    axes = "Scatter plot of 9 areas: spending across, precepts up; " + "A 1.5 and 2.5; " * 30
+    assert ui.short_alt(axes) == f"Scatter plot of 9 areas: spending across, precepts up. {ui.ALT_FOLLOWS}"
 
 
 def test_chart_descriptions_have_no_help_button_named_only_help(app):
