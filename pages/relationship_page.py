@@ -145,7 +145,7 @@ elif chosen == "results":
                     label="question",
                     value="gap",
                     sort=False,
-                    measure="Council mean minus community mean (1–5 scale)",
+                    measure="Council level minus community level (1–5 scale)",
                     subject="questions",
                 )
                 ui.chart(
@@ -191,12 +191,13 @@ elif chosen == "results":
                 "rel_sides",
                 column_config={
                     "counted": "ratings counted",
-                    "mean": st.column_config.NumberColumn("mean", format="%.2f"),
-                    "sd": st.column_config.NumberColumn("spread (sd)", format="%.2f"),
+                    "bands": st.column_config.TextColumn("band of each group's mean", width="medium"),
+                    "level": st.column_config.NumberColumn("level (1–5)", format="%.2f"),
                     "note": st.column_config.TextColumn("note", width="medium"),
                 },
-                caption="Mean and spread (standard deviation) of the 1–5 ratings counted (“don't know” is not a "
-                "rating). " + rel.steps_note(view.need) + " Evidence text is never shown here.",
+                caption="Bands of the 1–5 ratings counted (“don't know” is not a rating). "
+                + rel.steps_note(view.need)
+                + " Evidence text is never shown here.",
             )
 
 elif chosen == "network":

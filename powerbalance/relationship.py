@@ -7,9 +7,11 @@ Wording and sources: docs/relationship.md.
 
 Privacy: a side (council or community) is shown only once it has at least the round's
 ``min_responses`` responses (default 5, never below 3), and a statement's figures only once that
-many people on the side rated it. Figures move in steps of that threshold (the earliest N, 2N, …
-ratings received), so the change after one new response never shows that person's scores. No
-lowest or highest score is shown: each is one person's answer. Evidence text is never part of
+many people on the side rated it. Ratings are taken in whole groups of that threshold N (the
+earliest N, the next N, …), and each group's mean is shown only as a band (:data:`BANDS`): no exact
+mean, no spread, no lowest or highest score, each of which with so few ratings would give away
+individual answers. A band never identifies anyone's rating, nor the lowest or highest (proof by
+enumeration in tests/test_assess.py); groups never overlap, so no two figures can be subtracted. Evidence text is never part of
 anything here (only the organiser's export has it). All the arithmetic the Relationship page shows lives
 here; writes go through :mod:`powerbalance.responses`.
 """
@@ -144,16 +146,51 @@ def counted(ratings: pd.Series, need: int) -> pd.Series:
     return ratings.iloc[: len(ratings) // need * need]
 
 
+#: The bands a group's mean is shown in (label, mid-point), lowest first. See :func:`band_of`.
+BANDS = (("1–2", 1.5), ("2–3", 2.5), ("3", 3.0), ("3–4", 3.5), ("4–5", 4.5))
+
+
+def band_of(ratings) -> int:
+    """Which of :data:`BANDS` the mean of one group of integer ratings falls in: 1–2 (mean 2 or
+    below), 2–3 (above 2, below 3), 3 (exactly 3), 3–4 (above 3, below 4), 4–5 (4 or above).
+    Computed on the integer sum, so no rounding decides a band. Every band holds groups with
+    different lowest and different highest ratings (``tests/test_assess.py`` enumerates every group
+    of 3 to 8 ratings), so a band never tells anyone's rating, nor the lowest or highest one."""
+    total, n = int(sum(ratings)), len(ratings)
+    if total <= 2 * n:
+        return 0
+    if total < 3 * n:
+        return 1
+    if total == 3 * n:
+        return 2
+    return 3 if total < 4 * n else 4
+
+
+def step_bands(ratings: pd.Series, need: int) -> list[int]:
+    """The band of each whole group of ``need`` ratings, in the order received (the first
+    ``need``, the next ``need`` …). Groups never overlap, so no two figures can be subtracted to
+    single out a newer group's ratings; an unfinished group shows nothing."""
+    v = counted(ratings, need).astype(int).tolist()
+    return [band_of(v[i : i + need]) for i in range(0, len(v), need)]
+
+
+def level(bands: list[int]) -> float | None:
+    """A statement's level on the 1–5 scale: the mean of its groups' band mid-points (None without a group)."""
+    return sum(BANDS[b][1] for b in bands) / len(bands) if bands else None
+
+
 def side_summary(scores: pd.DataFrame, sides: list[str], need: int) -> pd.DataFrame:
-    """Per side and question: responses, ratings counted (:func:`counted`), mean and standard
-    deviation of those (only for ``sides``). A question fewer than ``need`` people rated has no
-    figures, and a note says so. No lowest or highest score: each is one person's answer."""
+    """Per side and question: responses, ratings counted (:func:`counted`), the band of each group
+    of ``need`` ratings (:func:`step_bands`) and the level those give (:func:`level`), only for
+    ``sides``. Never a mean, spread, lowest or highest rating of the ratings themselves: with so
+    few ratings each would give away who said what. A question fewer than ``need`` people rated
+    has no figures, and a note says so."""
     rows = []
     for side in sides:
         s = scores[scores["side"] == side].sort_values("response_id")
         n_resp = s["response_id"].nunique()
         for item in ITEMS:
-            v = counted(s.loc[s["item"] == item, "score"].dropna().astype(float), need)
+            bands = step_bands(s.loc[s["item"] == item, "score"].dropna(), need)
             rows.append(
                 {
                     "side": side,
@@ -161,21 +198,23 @@ def side_summary(scores: pd.DataFrame, sides: list[str], need: int) -> pd.DataFr
                     "question": LABELS[item],
                     "family": FAMILY[item],
                     "responses": n_resp,
-                    "counted": len(v),
-                    "mean": v.mean() if len(v) else None,
-                    "sd": v.std(ddof=1) if len(v) > 1 else None,
-                    "note": "" if len(v) else f"fewer than {need} rated this",
+                    "counted": len(bands) * need,
+                    "bands": ", ".join(BANDS[b][0] for b in bands) or None,
+                    "level": level(bands),
+                    "note": "" if bands else f"fewer than {need} rated this",
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["side", "item", "question", "family", "responses", "counted", "mean", "sd", "note"]
-    )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+#: Columns of :func:`side_summary`.
+SUMMARY_COLUMNS = ["side", "item", "question", "family", "responses", "counted", "bands", "level", "note"]
 
 
 def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
-    """Council mean minus community mean per question (positive: the council rates the
-    relationship higher than the community does). Missing when either side has no figures for it."""
-    wide = summary.pivot(index="item", columns="side", values="mean").reindex(ITEMS)
+    """Council level minus community level per question (:func:`level`; positive: the council rates
+    the relationship higher than the community does). Missing when either side has no figures for it."""
+    wide = summary.pivot(index="item", columns="side", values="level").reindex(ITEMS)
     council = pd.to_numeric(wide.get("council"), errors="coerce")
     community = pd.to_numeric(wide.get("community"), errors="coerce")
     return pd.DataFrame(
@@ -183,8 +222,8 @@ def perception_gap(summary: pd.DataFrame) -> pd.DataFrame:
             "item": ITEMS,
             "question": [LABELS[i] for i in ITEMS],
             "family": [FAMILY[i] for i in ITEMS],
-            "council_mean": council.to_numpy(),
-            "community_mean": community.to_numpy(),
+            "council_level": council.to_numpy(),
+            "community_level": community.to_numpy(),
             "gap": (council - community).to_numpy(),
         }
     )
@@ -215,12 +254,13 @@ def gap_withheld_message(view: RoundView) -> str | None:
 
 
 def steps_note(need: int) -> str:
-    """How the figures follow the responses (the page's promise about differencing)."""
+    """How the figures follow the responses (the page's promise about privacy)."""
     return (
-        f"Figures move in steps of {need}: each statement's mean and spread use the first {need}, {2 * need}, "
-        f"{3 * need} … ratings received (“counted”), so one new response never changes them on its own and its "
-        "scores cannot be worked out by comparing the page before and after. A statement fewer than "
-        f"{need} people rated shows nothing. No lowest or highest score is shown: each is one person's answer."
+        f"Ratings are taken in groups of {need}, in the order received: the first {need}, the next {need} … "
+        "(“counted”); an unfinished group waits. Each group's mean is shown only as a band (1–2, 2–3, 3, 3–4, "
+        "4–5), never as a number, and with no spread, lowest or highest score: with so few ratings any of "
+        "those would give away who said what. The level is the average of the groups' band mid-points "
+        f"(1.5, 2.5, 3, 3.5, 4.5). A statement fewer than {need} people rated shows nothing."
     )
 
 

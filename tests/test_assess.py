@@ -188,7 +188,7 @@ def view_of(store) -> rel.RoundView:
     return rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store)
 
 
-def test_means_spread_and_perception_gap(store):
+def test_bands_levels_and_perception_gap(store):
     rid, codes = new_round(store, min_responses=3, council=5, community=5)
     for c, s in zip(codes["council"], [1, 2, 3, 4, 5]):
         send(store, c, {**ALL_FOURS, "p1_inclusive": s})
@@ -196,14 +196,64 @@ def test_means_spread_and_perception_gap(store):
         send(store, c, {**ALL_FOURS, "p1_inclusive": s})
     view = view_of(store)
     s = view.summary.set_index(["side", "item"])
-    # in steps of 3: the first three ratings received count until a sixth arrives
-    assert s.loc[("council", "p1_inclusive"), ["responses", "counted", "mean"]].tolist() == [5, 3, 2.0]
-    assert s.loc[("council", "p1_inclusive"), "sd"] == pytest.approx(1.0)
-    assert s.loc[("community", "p1_inclusive"), ["responses", "counted", "mean"]].tolist() == [5, 3, 5.0]
+    # in groups of 3: the first three ratings received count until a sixth arrives; mean 2 → band 1–2
+    assert s.loc[("council", "p1_inclusive"), ["responses", "counted", "bands", "level"]].tolist() == [5, 3, "1–2", 1.5]
+    assert s.loc[("community", "p1_inclusive"), ["responses", "counted", "bands", "level"]].tolist() == [
+        5,
+        3,
+        "4–5",
+        4.5,
+    ]
+    assert not {"mean", "sd", "min", "max"} & set(view.summary.columns)
     g = view.gap.set_index("item")
-    assert g.loc["p1_inclusive", "gap"] == pytest.approx(2.0 - 5.0)
+    assert g.loc["p1_inclusive", "gap"] == pytest.approx(1.5 - 4.5)
     assert g.loc["t_trust", "gap"] == 0.0
     assert list(view.gap["item"]) == list(rel.ITEMS)
+
+
+def _classes(shown, groups):
+    """What a reader who sees ``shown(group)`` can tell: the groups of ratings behind each figure."""
+    out = {}
+    for g in groups:
+        out.setdefault(shown(g), []).append(g)
+    return out
+
+
+def _giveaways(classes):
+    """Figures that pin down the exact ratings, the lowest rating or the highest one."""
+    return [
+        (figure, members[:3])
+        for figure, members in classes.items()
+        if len(members) < 2 or len({min(m) for m in members}) < 2 or len({max(m) for m in members}) < 2
+    ]
+
+
+@pytest.mark.parametrize("need", [3, 4, 5, 6, 7, 8])
+def test_no_band_ever_identifies_a_rating_or_the_lowest_or_highest(need):
+    """The privacy rule, proved by enumeration: for every multiset of ``need`` ratings 1–5, what the
+    page shows of it (through side_summary itself: bands, level, counted) is shared by groups with
+    different exact ratings, a different lowest and a different highest rating. The old mean and sd
+    failed this (the reviewer: 33 of 35 groups of three identified)."""
+    from itertools import combinations_with_replacement as multisets
+
+    def shown(group):
+        scores = pd.DataFrame(
+            {"side": "council", "response_id": range(len(group)), "item": "t_trust", "score": list(group)}
+        )
+        row = rel.side_summary(scores, ["council"], need).set_index("item").loc["t_trust"]
+        return tuple(row.drop(["responses"]).tolist())
+
+    groups = list(multisets(range(1, 6), need))
+    assert _giveaways(_classes(shown, groups)) == []
+    # two groups in turn (the page before and after the second): neither group is given away either
+    if need <= 4:
+        pairs = [(a, b) for a in groups for b in groups]
+        seen = {p: (shown(p[0]), shown(p[0] + p[1])) for p in pairs}
+        for part in (0, 1):
+            by_figure = {}
+            for p in pairs:
+                by_figure.setdefault(seen[p], []).append(p[part])
+            assert _giveaways(by_figure) == [], part
 
 
 def test_a_statement_fewer_than_the_threshold_rated_shows_no_figures(store):
@@ -218,10 +268,10 @@ def test_a_statement_fewer_than_the_threshold_rated_shows_no_figures(store):
     assert view.has_gap
     s = view.summary.set_index(["side", "item"])
     empathy = s.loc[("council", "p4_empathy")]
-    assert empathy["counted"] == 0 and pd.isna(empathy["mean"]) and pd.isna(empathy["sd"])
+    assert empathy["counted"] == 0 and pd.isna(empathy["bands"]) and pd.isna(empathy["level"])
     assert empathy["note"] == "fewer than 3 rated this"
     assert not {"min", "max"} & set(view.summary.columns)  # each would be one person's score
-    assert s.loc[("community", "p4_empathy"), "mean"] == 2.0 and s.loc[("community", "p4_empathy"), "note"] == ""
+    assert s.loc[("community", "p4_empathy"), "level"] == 1.5 and s.loc[("community", "p4_empathy"), "note"] == ""
     g = view.gap.set_index("item")
     assert pd.isna(g.loc["p4_empathy", "gap"]) and g["gap"].notna().sum() == 9
     assert "Empathy and compromise" in rel.gap_withheld_message(view)
@@ -246,8 +296,8 @@ def test_one_new_response_never_moves_the_figures(store):
         pd.testing.assert_frame_equal(after.gap, before.gap)
     send(store, codes["council"][5], {**ALL_FOURS, "t_trust": 1})
     s = view_of(store).summary.set_index(["side", "item"])
-    assert s.loc[("council", "t_trust"), ["counted", "mean"]].tolist() == [6, 2.5]  # (4+4+4+1+1+1) / 6
-    assert s.loc[("council", "p1_inclusive"), ["counted", "mean"]].tolist() == [3, 4.0]  # 4 ratings: one step
+    assert s.loc[("council", "t_trust"), ["counted", "bands", "level"]].tolist() == [6, "4–5, 1–2", 3.0]
+    assert s.loc[("council", "p1_inclusive"), ["counted", "bands"]].tolist() == [3, "4–5"]  # 4 ratings: one group
 
 
 def test_network_lists_only_published_rounds(store):
@@ -559,7 +609,7 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     expected = rel.round_view(responses.rounds(path=store).iloc[0].to_dict(), store).gap.dropna(subset=["gap"])
     assert gap["y"] == expected["question"].tolist()[::-1]  # first statement drawn at the top
     assert gap["x"] == pytest.approx(expected["gap"].tolist()[::-1])
-    assert gap["x"][-1] == pytest.approx(14 / 3 - 5 / 3) and "Risk" not in gap["y"]  # don't know on both sides
+    assert gap["x"][-1] == pytest.approx(4.5 - 1.5) and "Risk" not in gap["y"]  # bands 4–5 and 1–2; no Risk: don't know
     assert "SECRET-EVIDENCE" not in page_text(at)
     assert at.selectbox(key="rel_round").value == rid
     at = relationship_session(app, {"view": "network"})
@@ -600,8 +650,8 @@ def test_a_link_keeps_the_view_and_the_round_but_never_a_code(app, store):
     assert [m.value for m in fresh.metric][:2] == ["3", "3"]
     ratings = next(d.value for d in fresh.dataframe if "counted" in d.value.columns).set_index(["side", "question"])
     assert ratings.loc[("council", "Empathy and compromise"), "note"] == "fewer than 3 rated this"
-    assert pd.isna(ratings.loc[("council", "Empathy and compromise"), "mean"])
-    assert not {"min", "max"} & set(ratings.columns)
+    assert pd.isna(ratings.loc[("council", "Empathy and compromise"), "level"])
+    assert not {"min", "max", "mean", "sd"} & set(ratings.columns)
 
     at = relationship_session(app)
     enter_code(at, newer_codes["council"][0])
