@@ -289,6 +289,14 @@ def _check_round(closes_on: date, opened: date, council: int, community: int, mi
             f"the minimum number of responses before a side is shown cannot be below "
             f"{MIN_RESPONSES_FLOOR} (asked for {min_responses})"
         )
+    short = [f"{n} {side} code{'' if n == 1 else 's'}" for side, n in (("council", council), ("community", community))]
+    short = [text for text, n in zip(short, (council, community)) if n < int(min_responses)]
+    if short:
+        raise Rejected(
+            f"{' and '.join(short)} but {int(min_responses)} responses are needed on a side before anything is "
+            "shown, so its results could never appear, and codes cannot be added to a round later: issue at "
+            f"least {int(min_responses)} codes per side (or a lower --min-responses, not below {MIN_RESPONSES_FLOOR})"
+        )
 
 
 def set_published(

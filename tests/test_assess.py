@@ -300,6 +300,18 @@ def test_one_new_response_never_moves_the_figures(store):
     assert s.loc[("council", "p1_inclusive"), ["counted", "bands"]].tolist() == [3, "4–5"]  # 4 ratings: one group
 
 
+@pytest.mark.parametrize("council, community", [(4, 4), (0, 0), (5, 2)])
+def test_a_round_with_fewer_codes_than_its_threshold_is_refused(store, council, community):
+    """Codes cannot be added to a round later, so a side with fewer codes than the responses it needs
+    could never show anything: the round is refused, and nothing is stored."""
+    with pytest.raises(responses.Rejected, match="5 responses are needed on a side") as refused:
+        new_round(store, council=council, community=community)
+    assert (f"{council} council code" in str(refused.value)) == (council < 5)
+    assert (f"{community} community code" in str(refused.value)) == (community < 5)
+    assert not store.exists() or count(store, "rounds") == 0
+    assert new_round(store, council=3, community=3, min_responses=3)[0] == 1
+
+
 def test_network_lists_only_published_rounds(store):
     new_round(store)
     rid2, codes = new_round(store, min_responses=3, council=3, community=3)
