@@ -24,7 +24,11 @@ OPTIONS = ["1", "2", "3", "4", "5", rel.DONT_KNOW]
 
 
 def _check_code() -> None:
-    """'Check code' clicked: wait longer after each failure in this session, then open the form."""
+    """'Check code' clicked: wait longer after each failure in this session, then open the form.
+    An empty box is asked for a code; it is not a wrong guess, so it neither waits nor counts."""
+    if not (st.session_state.get("rel_code") or "").strip():
+        st.session_state["rel_error"] = rel.EMPTY_CODE_MESSAGE
+        return
     rel.pause_after_failures(st.session_state.get("rel_failures", 0))
     try:
         st.session_state["rel_invite"] = responses.check_code(st.session_state.get("rel_code", ""))
@@ -37,10 +41,11 @@ def _check_code() -> None:
 
 def _question(item: str, label: str, wording: str, how: str) -> None:
     st.radio(
-        f"**{label}** — {wording}",
+        rel.question_label(label, wording),
         OPTIONS,
         index=None,
         horizontal=True,
+        format_func=rel.option_label,
         key=f"rel_q_{item}",
         help=rel.WORDING_NOTES[how],
     )
@@ -75,12 +80,14 @@ if chosen == "respond":
             st.header("Five themes of effective collaboration (INLOGOV, 2015)")
             for q in rel.THEMES:
                 _question(*q)
+            # No max_chars: the browser would drop an over-long paste without a word; the limit is
+            # checked on sending, with a message saying how long the text is.
             evidence = st.text_area(
-                "Evidence (optional)",
-                max_chars=responses.EVIDENCE_MAX,
+                f"Evidence (optional, at most {responses.EVIDENCE_MAX:,} characters)",
                 key="rel_evidence",
                 help="An example behind your ratings. Only the organiser sees it; it is never "
-                "shown on this page. Please leave out names.",
+                "shown on this page. Please leave out names. Longer text is not cut: you are asked to "
+                "shorten it.",
             )
             sent = st.form_submit_button("Send my response", type="primary")
         if sent:

@@ -407,6 +407,22 @@ def scores_from_answers(answers: dict) -> dict:
     return {i: None if a == DONT_KNOW else int(a) for i, a in answers.items()}
 
 
+EMPTY_CODE_MESSAGE = "Paste the invitation code you were given into the box, then choose “Check code”."
+#: What the ends of the 1–5 scale mean, said on the options themselves (for screen readers too).
+SCALE_ENDS = {"1": "1 (not at all)", "5": "5 (completely)"}
+
+
+def option_label(option: str) -> str:
+    """A rating option as shown and announced: the ends of the scale say what they mean."""
+    return SCALE_ENDS.get(option, option)
+
+
+def question_label(label: str, wording: str) -> str:
+    """A statement as its rating group's name: plain text, since the label is also the accessible
+    name (and its help button's) and a screen reader would read Markdown's asterisks aloud."""
+    return f"{label} — {wording}"
+
+
 def round_label(round_row: dict) -> str:
     return f"Round {round_row['round_id']}: opened {round_row['opened_on']}, closes {round_row['closes_on']}" + (
         " · published" if round_row.get("published") else ""

@@ -331,7 +331,10 @@ def validate_answers(scores: dict, evidence: str, items: tuple[str, ...]) -> tup
         clean[item] = value
     text = (evidence or "").strip()
     if len(text) > EVIDENCE_MAX:
-        raise Rejected(f"the evidence is {len(text):,} characters long; the limit is {EVIDENCE_MAX:,}")
+        raise Rejected(
+            f"The evidence is {len(text):,} characters long; the limit is {EVIDENCE_MAX:,}. Please shorten it "
+            "and send again (nothing was stored)."
+        )
     return clean, text
 
 

@@ -631,6 +631,38 @@ def test_page_full_flow_respond_then_results(app, store, real_db, monkeypatch):
     assert hashlib.sha256(real_db.read_bytes()).hexdigest() == duckdb_before  # the DuckDB is only read
 
 
+@pytest.mark.slow
+def test_respond_form_names_plainly_takes_long_evidence_and_asks_for_an_empty_code(app, store):
+    """Rating groups are named in plain text (a screen reader reads Markdown's asterisks aloud), the
+    ends of the scale say what they mean, an over-long paste is kept and refused with its length
+    (a browser max_chars would drop it silently), and an empty code is asked for, not counted."""
+    _, codes = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=30), 3, 3, min_responses=3, path=store
+    )
+    at = relationship_session(app)
+    for _ in range(4):
+        at.button(key="rel_check").click()
+        at.run()
+    assert at.error[0].value == rel.EMPTY_CODE_MESSAGE and "rel_failures" not in at.session_state
+    enter_code(at, codes["council"][0])
+    radios = [at.radio(key=f"rel_q_{item}") for item in rel.ITEMS]
+    assert [r.label for r in radios] == [f"{rel.LABELS[i]} — {w}" for i, _, w, _h in rel.PRINCIPLES + rel.THEMES]
+    assert not any("*" in r.label for r in radios)
+    assert [radios[0].options[0], radios[0].options[4], radios[0].options[5]] == [
+        "1 (not at all)",
+        "5 (completely)",
+        rel.DONT_KNOW,
+    ]
+    assert at.text_area(key="rel_evidence").proto.max_chars == 0
+    for r in radios:
+        r.set_value("4")
+    at.text_area(key="rel_evidence").input("x" * 1250)
+    at.button(key="FormSubmitter:rel_form-Send my response").click()
+    at.run()
+    assert "1,250 characters long; the limit is 1,000" in at.error[0].value
+    assert at.text_area(key="rel_evidence").value == "x" * 1250 and count(store, "responses") == 0
+
+
 def test_page_without_any_round_says_how_to_open_one(app):
     at = relationship_session(app, {"view": "results"})
     assert any("new-round" in i.value for i in at.info)
