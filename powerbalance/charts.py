@@ -544,14 +544,12 @@ def bar_chart(
         "hovertemplate": "%{y}: %{text}<extra></extra>",
         "name": measure,
     }
+    xaxis = {"title": {"text": measure + (f" ({unit})" if unit else "")}, "zeroline": True, "zerolinecolor": DARK_GREY}
+    xaxis.update(_room_left_of_negative_bars(d[value]))
     fig = _figure(
         [bar],
         {
-            "xaxis": {
-                "title": {"text": measure + (f" ({unit})" if unit else "")},
-                "zeroline": True,
-                "zerolinecolor": DARK_GREY,
-            },
+            "xaxis": xaxis,
             "yaxis": {"showgrid": False, "type": "category"},
             "margin": {"r": 90},
         },  # room for the value written after the longest bar
@@ -569,6 +567,17 @@ def bar_chart(
     if gone:
         alt += " " + _not_drawn(gone, "no data", _singular(subject), subject)
     return fig, alt
+
+
+def _room_left_of_negative_bars(values: pd.Series) -> dict:
+    """An x range with room left of the most negative bar for its value (written outside the bar,
+    it would otherwise land on the category labels, its minus sign lost); nothing when no bar is
+    negative, so such charts keep plotly's own range (positive values are written into the right margin)."""
+    lo, hi = float(values.min()) if len(values) else 0.0, float(values.max()) if len(values) else 0.0
+    if not lo < 0:
+        return {}
+    span = max(hi, 0.0) - lo
+    return {"range": [lo - 0.35 * span, max(hi, 0.0) + 0.05 * span], "autorange": False}
 
 
 def grouped_bars(

@@ -106,6 +106,19 @@ def test_bar_chart_leaves_out_and_counts_missing():
     assert "1 district has no data" in alt
 
 
+def test_bar_chart_leaves_room_for_a_negative_bars_value():
+    """A negative bar's value is written left of the bar: the x range must leave room for it inside
+    the plot, or it lands on the category labels (the perception gap's "Shared endeavou-0.7").
+    A chart with no negative bar keeps plotly's own range."""
+    df = pd.DataFrame({"q": ["Shared endeavour", "Risk", "Trust"], "gap": [-0.67, -0.33, 1.5]})
+    fig, _ = charts.bar_chart(df, label="q", value="gap", measure="Gap", sort=False)
+    left, right = fig.to_dict()["layout"]["xaxis"]["range"]
+    assert left < -0.67 - 0.25 * (1.5 + 0.67) and right >= 1.5
+    assert fig.to_dict()["data"][0]["textposition"] == "outside"
+    positive, _ = charts.bar_chart(df.assign(gap=df["gap"].abs()), label="q", value="gap", measure="Gap")
+    assert "range" not in positive.to_dict()["layout"]["xaxis"]
+
+
 def test_bar_chart_alt_text_says_the_order_it_reads():
     """Review: My area's domains (unsorted) read 'largest first: Projects 35.3; Funding 36.8'."""
     df = pd.DataFrame({"domain": ["Funding", "Projects"], "score": [36.8, 35.3]})
