@@ -220,7 +220,15 @@ elif chosen == "network":
             net,
             "Published relationship rounds",
             "rel_network",
-            column_config={"mean_gap": st.column_config.NumberColumn("mean gap", format="%+.2f")},
+            column_config={
+                "mean_gap": st.column_config.NumberColumn("mean gap", format="%+.2f"),
+                "mean_gap_over": "mean gap over",
+                "largest_gap": st.column_config.TextColumn("largest gap", width="medium"),
+            },
+            caption="Gap: council level minus community level (1–5). The mean is over the statements with a "
+            "gap (“mean gap over”): one fewer than the threshold rated on a side has none, so means over "
+            "different numbers of statements are not like with like. Statements tied for the largest gap are "
+            "all named.",
         )
 
 else:

@@ -264,12 +264,6 @@ def steps_note(need: int) -> str:
     )
 
 
-def latest_round(area_code: str, path=None) -> RoundView | None:
-    """The newest round of an area, or None."""
-    r = responses.rounds(area_code, path=path)
-    return round_view(r.iloc[0].to_dict(), path) if len(r) else None
-
-
 def withheld_message(view: RoundView) -> str | None:
     """Why a side is not shown (None when both are)."""
     need = view.need
@@ -282,14 +276,36 @@ def withheld_message(view: RoundView) -> str | None:
     )
 
 
+def gap_headline(view: RoundView) -> dict | None:
+    """The mean gap, over how many of the ten statements, and the largest gap, every statement tied
+    for it named (gaps compared at two decimals, so float noise never breaks a tie); None without a gap."""
+    g = view.gap.dropna(subset=["gap"]) if view.has_gap else pd.DataFrame()
+    if g.empty:
+        return None
+    size = g["gap"].round(2).abs()
+    top = g[size == size.max()]
+    return {
+        "mean": float(g["gap"].mean()),
+        "covered": len(g),
+        "total": len(ITEMS),
+        "largest": list(zip(top["question"], top["gap"])),
+    }
+
+
+def largest_text(largest: list[tuple[str, float]], quote=lambda q: q) -> str:
+    """'Leadership (+2.0)', or every statement tied for the largest gap: 'tie: A (+2.0); B (+2.0)'."""
+    text = "; ".join(f"{quote(q)} ({g:+.1f})" for q, g in largest)
+    return f"tie: {text}" if len(largest) > 1 else text
+
+
 def network(path=None) -> pd.DataFrame:
     """Published rounds, for networks comparing practice: responses per side and, where both
-    sides are over the threshold, the mean gap over the ten questions and the largest gap."""
+    sides are over the threshold, the mean gap, how many of the ten statements it covers (a
+    statement too few rated on a side has no gap) and the largest gap (all tied statements named)."""
     rows = []
     for r in responses.rounds(published_only=True, path=path).to_dict("records"):
         v = round_view(r, path)
-        gap = v.gap.dropna(subset=["gap"]) if v.has_gap else pd.DataFrame()
-        top = gap.loc[gap["gap"].abs().idxmax()] if len(gap) else None
+        head = gap_headline(v)
         rows.append(
             {
                 "area_code": r["area_code"],
@@ -298,23 +314,26 @@ def network(path=None) -> pd.DataFrame:
                 "closes_on": r["closes_on"],
                 "council_responses": v.counts["council"],
                 "community_responses": v.counts["community"],
-                "mean_gap": gap["gap"].mean() if len(gap) else None,
-                "largest_gap": f"{top['question']} ({top['gap']:+.1f})" if top is not None else None,
+                "mean_gap": head["mean"] if head else None,
+                "mean_gap_over": f"{head['covered']} of {head['total']} statements" if head else None,
+                "largest_gap": largest_text(head["largest"]) if head else None,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "area_code",
-            "area",
-            "round",
-            "closes_on",
-            "council_responses",
-            "community_responses",
-            "mean_gap",
-            "largest_gap",
-        ],
-    )
+    return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+
+
+#: Columns of :func:`network`.
+NETWORK_COLUMNS = [
+    "area_code",
+    "area",
+    "round",
+    "closes_on",
+    "council_responses",
+    "community_responses",
+    "mean_gap",
+    "mean_gap_over",
+    "largest_gap",
+]
 
 
 # ---- the area's own figures beside what people say ----------------------------------------------------
@@ -359,27 +378,42 @@ def area_figures(code: str, db=None) -> pd.DataFrame:
 FIGURE_COLUMNS = ["figure", "unit", "latest", "latest_year", "earliest_year", "shift", "years_with_data", "left_out"]
 
 
-def brief_html(area_code: str, esc, path=None) -> str:
-    """One line for the printable brief's footer (empty when the area has no round); ``esc`` is
-    the brief's HTML escaper. Only sides over the threshold contribute numbers."""
-    try:
-        view = latest_round(area_code, path)
-    except Exception:  # the brief never fails because the responses store is unreadable
-        return ""
-    if view is None:
-        return ""
-    head = (
-        f"<p><b>Relationship self-assessment</b> (round closing {esc(view.round['closes_on'])}): "
+def brief_rounds(area_code: str, path=None) -> list[RoundView]:
+    """The rounds the brief reports: the newest round with a gap to show and, when a newer round
+    has none yet, that one too (newest first); else just the newest round. An empty round opened
+    later never hides results."""
+    r = responses.rounds(area_code, path=path)
+    views = [round_view(row, path) for row in r.to_dict("records")]
+    with_gap = next((v for v in views if v.has_gap), None)
+    if with_gap is None:
+        return views[:1]
+    return [views[0], with_gap] if views[0] is not with_gap else [with_gap]
+
+
+def _brief_round_text(view: RoundView, esc) -> str:
+    text = (
+        f"round {view.round['round_id']} (closing {esc(view.round['closes_on'])}): "
         f"{view.counts['council']} council, {view.counts['community']} community responses"
     )
-    g = view.gap.dropna(subset=["gap"]) if view.has_gap else pd.DataFrame()
-    if g.empty:
-        return head + "; too few on a side to show results yet.</p>"
-    top = g.loc[g["gap"].abs().idxmax()]
-    return head + (
-        f"; gap (council minus community, 1–5) mean {g['gap'].mean():+.1f}, largest "
-        f"“{esc(top['question'])}” {top['gap']:+.1f}.</p>"
+    head = gap_headline(view)
+    if head is None:
+        return text + "; too few on a side to show results yet"
+    return text + (
+        f"; gap (council minus community, 1–5) mean {head['mean']:+.1f} over {head['covered']} of "
+        f"{head['total']} statements, largest {largest_text(head['largest'], lambda q: f'“{esc(q)}”')}"
     )
+
+
+def brief_html(area_code: str, esc, path=None) -> str:
+    """One line for the printable brief's footer (empty when the area has no round); ``esc`` is
+    the brief's HTML escaper. Only sides over the threshold contribute numbers; each round is named."""
+    try:
+        views = brief_rounds(area_code, path)
+    except Exception:  # the brief never fails because the responses store is unreadable
+        return ""
+    if not views:
+        return ""
+    return "<p><b>Relationship self-assessment</b>, " + "; ".join(_brief_round_text(v, esc) for v in views) + ".</p>"
 
 
 # ---- the page's text helpers -----------------------------------------------------------------------

@@ -325,8 +325,32 @@ def test_network_lists_only_published_rounds(store):
         send(store, c, {**ALL_FOURS, "t_risk": 2})
     net = rel.network(store)
     assert net.loc[0, "mean_gap"] == pytest.approx(0.3) and net.loc[0, "largest_gap"] == "Risk (+3.0)"
+    assert net.loc[0, "mean_gap_over"] == "10 of 10 statements"
     assess.main(["--store", str(store), "publish-round", "--round", str(rid2), "--withdraw"])
     assert rel.network(store).empty
+
+
+def test_network_and_brief_state_coverage_name_ties_and_keep_results_over_an_empty_newer_round(store):
+    """The reviewer's Adur round: a mean gap over the statements with a gap must say over how many
+    (not like with like otherwise), three statements tied for the largest gap are all named (float
+    noise once picked one), and the brief keeps a round's results when an empty round is opened after."""
+    rid, codes = new_round(store, min_responses=3, council=3, community=3, publish=True)
+    tied = {"p2_roles": (5, 2), "t_leadership": (5, 2), "t_selflessness": (5, 2)}  # bands 4–5 vs 1–2
+    for n, c in enumerate(codes["council"]):
+        send(store, c, {**ALL_FOURS, **{i: s for i, (s, _) in tied.items()}, "t_risk": None if n else 4})
+    for c in codes["community"]:
+        send(store, c, {**ALL_FOURS, **{i: s for i, (_, s) in tied.items()}})
+    net = rel.network(store).iloc[0]
+    assert net["mean_gap_over"] == "9 of 10 statements"  # Risk: only two council ratings
+    assert net["mean_gap"] == pytest.approx(3 * 3.0 / 9)
+    assert net["largest_gap"] == ("tie: Roles, priorities, flexibility (+3.0); Leadership (+3.0); Selflessness (+3.0)")
+    line = rel.brief_html("E07000223", str, store)
+    assert "round 1 (closing 2027-01-31): 3 council, 3 community responses" in line
+    assert "over 9 of 10 statements" in line and "“Leadership” (+3.0)" in line
+    responses.create_round("E07000223", "Adur", date(2026, 12, 1), 3, 3, min_responses=3, today=TODAY, path=store)
+    line = rel.brief_html("E07000223", str, store)
+    assert "round 2 (closing 2026-12-01): 0 council, 0 community responses; too few" in line
+    assert "round 1 (closing 2027-01-31): 3 council, 3 community responses; gap" in line
 
 
 def test_reading_never_creates_the_store(store):
@@ -544,7 +568,8 @@ def test_brief_has_a_relationship_line_only_past_the_threshold(real_db, store, m
         responses.submit(c, {**ALL_FOURS, "p4_empathy": 2}, "", rel.ITEMS, path=store)
     html = brief.render(profile)
     assert "3 council, 3 community responses" in html
-    assert "largest “Empathy and compromise” +3.0" in html and "<script>x" not in html
+    assert "largest “Empathy and compromise” (+3.0)" in html and "<script>x" not in html
+    assert "round 1 (closing" in html and "over 10 of 10 statements" in html
 
 
 @pytest.fixture
