@@ -159,8 +159,8 @@ elif chosen == "results":
                     fig,
                     alt,
                     key="rel_gap",
-                    data=gap,
-                    name=f"Perception gap {view.round['area_name']}",
+                    data=rel.gap_table(view),
+                    name=f"Perception gap {view.round['area_name']} round {rid}",
                     help="Above zero: the council rates this part of the relationship higher than the community does.",
                 )
                 if rel.gap_withheld_message(view):
@@ -193,8 +193,8 @@ elif chosen == "results":
         if not view.summary.empty:
             st.header("Each side's ratings")
             ui.table(
-                view.summary.drop(columns=["item"]),
-                f"Ratings by side {view.round['area_name']}",
+                rel.with_round(view, view.summary.drop(columns=["item"])),
+                f"Ratings by side {view.round['area_name']} round {rid}",
                 "rel_sides",
                 column_config={
                     "counted": "ratings counted",

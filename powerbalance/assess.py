@@ -107,12 +107,33 @@ def neutralise(value):
     return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
+ROUND_COLUMNS = ["round", "area_code", "area", "opened_on", "closes_on"]
+
+
 def export_table(round_id: int, path=None) -> pd.DataFrame:
+    """The round's responses, each row naming its round, area and dates, the statements in the
+    questionnaire's order (five principles, then Leadership, Selflessness, Trust, Momentum, Risk)."""
     df = responses.round_export(round_id, path)
+    r = responses.rounds(path=path)
+    r = r[r["round_id"] == int(round_id)].iloc[0]
+    for n, (col, value) in enumerate(
+        zip(ROUND_COLUMNS, [int(round_id), r["area_code"], r["area_name"], r["opened_on"], r["closes_on"]])
+    ):
+        df.insert(n, col, value)
+    rest = [c for c in df.columns if c not in ITEMS]
+    df = df[rest + [i for i in ITEMS if i in df.columns]]
     return df.rename(columns={i: LABELS[i] for i in ITEMS if i in df.columns})
 
 
-def export_text(df: pd.DataFrame, fmt: str) -> str:
+def export_title(df: pd.DataFrame, round_id: int) -> str:
+    """What the HTML export is of: 'Responses, round 1, Adur (E07000223), closing 2027-01-31'."""
+    if df.empty:
+        return f"Responses, round {round_id}"
+    first = df.iloc[0]
+    return f"Responses, round {round_id}, {first['area']} ({first['area_code']}), closing {first['closes_on']}"
+
+
+def export_text(df: pd.DataFrame, fmt: str, title: str = "Responses") -> str:
     """CSV with formula-like cells neutralised, or an HTML table with every cell escaped."""
     if fmt == "csv":
         return df.map(neutralise).to_csv(index=False)
@@ -122,15 +143,16 @@ def export_text(df: pd.DataFrame, fmt: str) -> str:
         for row in df.itertuples(index=False)
     )
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Responses</title></head><body>'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>"
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head><body>'
+        f"<h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>"
     )
 
 
 def export(args) -> str:
     if not (responses.rounds(path=args.store)["round_id"] == args.round).any():
         raise responses.Rejected(f"there is no round {args.round}")
-    text = export_text(export_table(args.round, args.store), args.format)
+    table = export_table(args.round, args.store)
+    text = export_text(table, args.format, export_title(table, args.round))
     if args.out is None:
         return text
     args.out.write_text(text, encoding="utf-8")

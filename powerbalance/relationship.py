@@ -243,6 +243,41 @@ def round_view(round_row: dict, path=None) -> RoundView:
     return view
 
 
+def with_round(view: RoundView, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the round it comes from in its first columns (round, area, opened and closing
+    dates, the threshold), so a saved file says which round and period it shows."""
+    r = view.round
+    head = {
+        "round": int(r["round_id"]),
+        "area_code": r["area_code"],
+        "area": r["area_name"],
+        "opened_on": r["opened_on"],
+        "closes_on": r["closes_on"],
+        "threshold": view.need,
+    }
+    out = frame.copy()
+    for n, (col, value) in enumerate(head.items()):
+        out.insert(n, col, value)
+    return out
+
+
+def gap_table(view: RoundView) -> pd.DataFrame:
+    """All ten statements' gap with the ratings counted on each side and, for a statement with no
+    gap, why (a download that dropped them would hide what the page says under the chart)."""
+    counted_by = view.summary.pivot(index="item", columns="side", values="counted").reindex(ITEMS)
+    out = view.gap.copy()
+    for side in responses.SIDES:
+        col = counted_by[side] if side in counted_by else pd.Series(0, index=ITEMS)
+        out.insert(len(out.columns) - 1, f"{side}_counted", col.fillna(0).astype(int).to_numpy())
+    short = [
+        [SIDE_LABELS[s].lower() for s in responses.SIDES if c[f"{s}_counted"] == 0] for c in out.to_dict("records")
+    ]
+    out["note"] = [
+        f"no gap: fewer than {view.need} rated this on the {' and '.join(s)} side" if s else "" for s in short
+    ]
+    return with_round(view, out)
+
+
 def gap_withheld_message(view: RoundView) -> str | None:
     """Which statements have no gap because fewer than the threshold rated them on a side."""
     if not all(view.shown.values()) or view.gap.empty:

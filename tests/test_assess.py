@@ -353,6 +353,36 @@ def test_network_and_brief_state_coverage_name_ties_and_keep_results_over_an_emp
     assert "round 1 (closing 2027-01-31): 3 council, 3 community responses; gap" in line
 
 
+def test_downloads_name_their_round_and_keep_every_statement(store):
+    """A file saved from round 1 must not look like round 2's: every results table and the
+    organiser's export carry the round, area and dates; the gap keeps all ten statements, a
+    withheld one with an empty gap and the reason; the export lists the statements in the
+    questionnaire's order."""
+    new_round(store, min_responses=3, council=3, community=3)
+    rid, codes = new_round(store, min_responses=3, council=3, community=3)
+    for c, s in zip(codes["council"], [3, 4, None]):
+        send(store, c, {**ALL_FOURS, "p4_empathy": s})
+    for c in codes["community"]:
+        send(store, c)
+    view = rel.round_view(responses.rounds(path=store).query("round_id == @rid").iloc[0].to_dict(), store)
+    gap = rel.gap_table(view)
+    assert len(gap) == 10 and set(gap["round"]) == {rid} and set(gap["closes_on"]) == {CLOSES.isoformat()}
+    assert set(gap["threshold"]) == {3} and set(gap["area_code"]) == {"E07000223"}
+    empathy = gap.set_index("item").loc["p4_empathy"]
+    assert pd.isna(empathy["gap"]) and empathy["note"] == "no gap: fewer than 3 rated this on the council side"
+    assert empathy[["council_counted", "community_counted"]].tolist() == [0, 3]
+    assert (gap.set_index("item").drop("p4_empathy")["note"] == "").all()
+    sides = rel.with_round(view, view.summary)
+    assert set(sides["round"]) == {rid} and "opened_on" in sides.columns
+    export = assess.export_table(rid, store)
+    assert export[["round", "area_code", "closes_on"]].drop_duplicates().values.tolist() == [
+        [rid, "E07000223", CLOSES.isoformat()]
+    ]
+    assert list(export.columns[-10:]) == [rel.LABELS[i] for i in rel.ITEMS]
+    html = assess.export_text(export, "html", assess.export_title(export, rid))
+    assert f"<title>Responses, round {rid}, Adur (E07000223), closing {CLOSES.isoformat()}</title>" in html
+
+
 def test_reading_never_creates_the_store(store):
     assert responses.rounds(path=store).empty and rel.network(store).empty
     with pytest.raises(responses.Rejected, match="not recognised"):
