@@ -126,6 +126,9 @@ elif chosen == "results":
             format_func=lambda c: names.get(c, c),
         )
         mine = all_rounds[all_rounds["area_code"] == code]
+        asked = st.query_params.get("round")
+        switched = st.session_state.get("rel_area_before", code) != code  # the reader chose another area
+        st.session_state["rel_area_before"] = code
         rid = ui.url_selectbox(
             "Round",
             mine["round_id"].tolist(),
@@ -134,6 +137,9 @@ elif chosen == "results":
             parse=int,
             format_func=lambda r: rel.round_label(mine[mine["round_id"] == r].iloc[0].to_dict()),
         )
+        notice = None if switched else rel.round_link_notice(asked, code, rid, all_rounds)
+        if notice:
+            st.warning(notice, icon=":material/link_off:")
         view = rel.round_view(mine[mine["round_id"] == rid].iloc[0].to_dict())
         m1, m2, m3 = st.columns(3)
         m1.metric("Council responses", view.counts["council"], border=True)

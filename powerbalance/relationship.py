@@ -278,6 +278,21 @@ def gap_table(view: RoundView) -> pd.DataFrame:
     return with_round(view, out)
 
 
+def round_link_notice(asked: str | None, area_code: str, shown: int, all_rounds: pd.DataFrame) -> str | None:
+    """Why the Results view shows another round than its address asked for (None when it shows that
+    round, or the address names none). Text from the address is repeated only when it is a number."""
+    if asked in (None, "") or asked == str(shown):
+        return None
+    name = dict(zip(all_rounds["area_code"], all_rounds["area_name"])).get(area_code, area_code)
+    instead = f"so {name}'s round {shown} is shown instead."
+    owner = dict(zip(all_rounds["round_id"].astype(str), all_rounds["area_name"]))
+    if not asked.isdigit():
+        return f"The round in this address was not recognised, {instead}"
+    if asked not in owner:
+        return f"There is no round {int(asked)} (it may have been removed), {instead}"
+    return f"Round {int(asked)} is a round of {owner[asked]}, not of {name}, {instead}"
+
+
 def gap_withheld_message(view: RoundView) -> str | None:
     """Which statements have no gap because fewer than the threshold rated them on a side."""
     if not all(view.shown.values()) or view.gap.empty:

@@ -718,6 +718,31 @@ def test_respond_form_names_plainly_takes_long_evidence_and_asks_for_an_empty_co
     assert at.text_area(key="rel_evidence").value == "x" * 1250 and count(store, "responses") == 0
 
 
+@pytest.mark.slow
+def test_a_results_link_to_a_round_of_another_area_says_so(app, store):
+    """A link whose round is not its area's (or is not a round at all) names what it shows instead,
+    as an unknown area code does; choosing another area by hand says nothing."""
+    adur, _ = responses.create_round(
+        "E07000223", "Adur", date.today() + timedelta(days=30), 3, 3, path=store, min_responses=3
+    )
+    mid, _ = responses.create_round(
+        "E07000228", "Mid Sussex", date.today() + timedelta(days=30), 3, 3, path=store, min_responses=3
+    )
+    at = relationship_session(app, {"view": "results", "area": "E07000228", "round": str(adur)})
+    assert at.selectbox(key="rel_round").value == mid
+    assert [w.value for w in at.warning] == [
+        f"Round {adur} is a round of Adur, not of Mid Sussex, so Mid Sussex's round {mid} is shown instead."
+    ]
+    at = relationship_session(app, {"view": "results", "area": "E07000223", "round": "abc"})
+    assert [w.value for w in at.warning] == [
+        f"The round in this address was not recognised, so Adur's round {adur} is shown instead."
+    ]
+    at.selectbox(key="rel_area").set_value("E07000228").run()
+    assert at.selectbox(key="rel_round").value == mid and not at.warning
+    at = relationship_session(app, {"view": "results", "area": "E07000223", "round": str(adur)})
+    assert not at.warning
+
+
 def test_page_without_any_round_says_how_to_open_one(app):
     at = relationship_session(app, {"view": "results"})
     assert any("new-round" in i.value for i in at.info)
