@@ -27,6 +27,7 @@ def _check_code() -> None:
     """'Check code' clicked: wait longer after each failure in this session, then open the form.
     An empty box is asked for a code; it is not a wrong guess, so it neither waits nor counts."""
     if not (st.session_state.get("rel_code") or "").strip():
+        st.session_state.pop("rel_invite", None)
         st.session_state["rel_error"] = rel.EMPTY_CODE_MESSAGE
         return
     rel.pause_after_failures(st.session_state.get("rel_failures", 0))
@@ -35,6 +36,7 @@ def _check_code() -> None:
         st.session_state["rel_code_ok"] = st.session_state.get("rel_code", "").strip()
         st.session_state.pop("rel_error", None)
     except responses.Rejected as exc:
+        st.session_state.pop("rel_invite", None)  # a form for an earlier code would now mislead
         st.session_state["rel_failures"] = st.session_state.get("rel_failures", 0) + 1
         st.session_state["rel_error"] = str(exc)
 
@@ -54,18 +56,19 @@ def _question(item: str, label: str, wording: str, how: str) -> None:
 if chosen == "respond":
     if st.session_state.pop("rel_thanks", None):
         st.success("Thank you: your response is stored. The code cannot be used again.", icon=":material/check:")
+    # The code row stays on the page once a code is accepted: the button keeps the keyboard focus
+    # (removing it would drop focus to the top of the page) and the next Tab reaches the form.
+    st.text_input(
+        "Invitation code",
+        key="rel_code",
+        placeholder="paste the code you were given",
+        help="Each code sends one response and stops working when the round closes.",
+    )
+    st.button("Check code", key="rel_check", on_click=_check_code, type="primary")
+    if st.session_state.get("rel_error"):
+        st.error(st.session_state["rel_error"], icon=":material/error:")
     invite = st.session_state.get("rel_invite")
-    if invite is None:
-        st.text_input(
-            "Invitation code",
-            key="rel_code",
-            placeholder="paste the code you were given",
-            help="Each code sends one response and stops working when the round closes.",
-        )
-        st.button("Check code", key="rel_check", on_click=_check_code, type="primary")
-        if st.session_state.get("rel_error"):
-            st.error(st.session_state["rel_error"], icon=":material/error:")
-    else:
+    if invite is not None:
         st.info(
             f"Responding for the **{rel.SIDE_LABELS[invite.side].lower()}** side in **{invite.area_name}** "
             f"({invite.area_code}); the round closes on {invite.closes_on}. Rate each statement for how well it "

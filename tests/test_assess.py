@@ -700,6 +700,9 @@ def test_respond_form_names_plainly_takes_long_evidence_and_asks_for_an_empty_co
         at.run()
     assert at.error[0].value == rel.EMPTY_CODE_MESSAGE and "rel_failures" not in at.session_state
     enter_code(at, codes["council"][0])
+    # the code row stays where it was, so the button that was pressed keeps the keyboard focus
+    # (checked in Chromium by hand: document.activeElement stays "Check code", the next Tab reaches the form)
+    assert at.button(key="rel_check").label == "Check code" and at.text_input(key="rel_code").value
     radios = [at.radio(key=f"rel_q_{item}") for item in rel.ITEMS]
     assert [r.label for r in radios] == [f"{rel.LABELS[i]} — {w}" for i, _, w, _h in rel.PRINCIPLES + rel.THEMES]
     assert not any("*" in r.label for r in radios)
