@@ -577,7 +577,7 @@ def _room_left_of_negative_bars(values: pd.Series) -> dict:
     if not lo < 0:
         return {}
     span = max(hi, 0.0) - lo
-    return {"range": [lo - 0.35 * span, max(hi, 0.0) + 0.05 * span], "autorange": False}
+    return {"range": [lo - 0.5 * span, max(hi, 0.0) + 0.05 * span], "autorange": False}
 
 
 def grouped_bars(
