@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from bench import StreamlitServer, chromium_path, served_app
+from powerbalance import relationship as rel
 from powerbalance import responses
 from tests.helpers import open_page
 
@@ -62,8 +63,10 @@ def respond(browser, server, seen, code: str, score: str) -> None:
         radios.nth(9).wait_for(state="visible", timeout=60_000)  # the form opened by the code
         assert radios.count() == 10
         for i in range(10):
-            radios.nth(i).get_by_text(score, exact=True).click()
-        page.get_by_label("Evidence (optional)", exact=True).fill("<script>window.PWNED=1</script> SECRET-EVIDENCE")
+            radios.nth(i).get_by_text(rel.option_label(score), exact=True).click()
+        page.get_by_label("Evidence (optional, at most 1,000 characters)", exact=True).fill(
+            "<script>window.PWNED=1</script> SECRET-EVIDENCE"
+        )
         act(page, w, lambda: page.get_by_role("button", name="Send my response").click())
         page.get_by_text("Thank you: your response is stored.").wait_for(timeout=30_000)
         assert not w.exceptions and not errors, (w.exceptions, errors)
@@ -92,7 +95,7 @@ def test_full_flow_in_the_browser(browser, rel_server, store):
     ctx, page, w, errors = open_page(browser, rel_server, seen, "/relationship?area=E07000223&view=results")
     page.get_by_text("Perception gap: council minus community").wait_for(timeout=30_000)
     page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=60_000)
-    alt = page.get_by_text("Bar chart of Council mean minus community mean").first.inner_text()
+    alt = page.get_by_text("Bar chart of Council level minus community level").first.inner_text()
     assert "Inclusive and respectful 3.0" in alt
     body = page.content()
     assert "SECRET-EVIDENCE" not in body and page.evaluate("() => window.PWNED") is None
@@ -107,7 +110,6 @@ def test_briefs_with_a_relationship_line_still_print_on_one_a4_page(browser, rea
     import re
 
     from powerbalance import brief, queries
-    from powerbalance import relationship as rel
     from tests.helpers import sql
 
     store = tmp_path / "responses.sqlite"
