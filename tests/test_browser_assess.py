@@ -128,7 +128,14 @@ def test_briefs_with_a_relationship_line_still_print_on_one_a4_page(browser, rea
                 for c in codes[side]:
                     responses.submit(c, {i: score for i in rel.ITEMS}, "", rel.ITEMS, path=store)
             html = brief.render(queries.area_profile(code, period, db=real_db))
-            assert "gap (council minus community, 1–5) mean +4.0" in html
+            assert "gap (council minus community, 1–5) mean +3.0 over 10 of 10 statements" in html  # bands 4–5, 1–2
+            page.set_content(html)
+            pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+            assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1, code
+            # an empty newer round is named beside the round with results: the longest line
+            responses.create_round(code, code, date.today() + timedelta(days=5), 3, 3, min_responses=3, path=store)
+            html = brief.render(queries.area_profile(code, period, db=real_db))
+            assert "too few on a side" in html and "mean +3.0" in html
             page.set_content(html)
             pdf = page.pdf(prefer_css_page_size=True, print_background=True)
             assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 1, code
