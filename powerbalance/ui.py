@@ -417,7 +417,7 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
     seen = st.session_state.get(_SEEN + key)
     parsed = urlstate.weights_from_param(raw) if raw else None
     keys = {d: f"{key}_{d}" for d in defaults}
-    if raw != seen or any(k not in st.session_state for k in keys.values()):
+    if _weights_from_outside(raw, seen, key) or any(k not in st.session_state for k in keys.values()):
         fault = urlstate.weights_fault(raw) if raw != seen else None
         if fault:  # a link's weights that cannot be used: said, like an unknown area code
             box.info(labels.link_weights_note(fault == urlstate.ALL_ZERO, defaults), icon=":material/tune:")
@@ -444,10 +444,32 @@ def url_weights(defaults: dict, *, param: str = "weights", key: str = "weights",
         box.warning(labels.nothing_measured_note(unmeasured_domains(values), defaults))
         values = dict(defaults)
     text = urlstate.weights_to_param(values)
-    default_text = urlstate.weights_to_param(defaults)
-    publish(param, None if text == default_text else text, key, str)
+    shown = None if text == urlstate.weights_to_param(defaults) else text
+    _note_published(key, shown)  # before the URL is written: a run may be cut short right after it
+    publish(param, shown, key, str)
     weights_notice(values, defaults, container=box)
     return values
+
+
+#: + key: the weights texts this session's sliders last put in the URL (newest last).
+_PUBLISHED = "_pb_published::"
+_PUBLISHED_KEPT = 10
+
+
+def _note_published(key: str, text: str | None) -> None:
+    """Remember that the sliders ``key`` put ``text`` in the URL (the last few, newest last)."""
+    kept = [t for t in st.session_state.get(_PUBLISHED + key, []) if t != text]
+    st.session_state[_PUBLISHED + key] = (kept + [text])[-_PUBLISHED_KEPT:]
+
+
+def _weights_from_outside(raw: str | None, seen: str | None, key: str) -> bool:
+    """Whether the URL's weights ``raw`` came from outside (a link, another page) rather than from
+    these sliders. Quick key presses on a slider start runs that cut each other short, and the
+    browser may send back an address an earlier run of this session wrote (or one a run wrote just
+    before it was cut short, its ``seen`` marker not yet updated): reading that into the sliders
+    threw the user's latest presses away and left the address naming other weights than those shown
+    (review). Text the sliders themselves published lately is never read back into them."""
+    return raw != seen and raw not in st.session_state.get(_PUBLISHED + key, [])
 
 
 def carried_weights(defaults: dict, param: str = "weights") -> dict:
