@@ -101,7 +101,7 @@ lens = ui.url_radio(
 ui.unavailable_year_notice("ma_year")  # a link or carried view asked for a year without an index
 
 profile = ui.q(queries.area_profile, code, period, weights, lens)
-head = st.container(key=ui.HEADLINE)  # the place and its headline figures: first on a phone
+head = st.container(key=ui.HEADLINE)  # the place and its headline figures, after the controls (as read)
 head.header(profile.name)
 where = ", ".join(
     x

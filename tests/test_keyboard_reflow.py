@@ -4,6 +4,8 @@ status message, charts at 320 px and the Data page's build id; through AppTest o
 
 from __future__ import annotations
 
+import re
+
 from powerbalance import urlstate
 from tests.helpers import open_app_page as open_page
 
@@ -43,3 +45,13 @@ def test_quick_presses_on_a_weight_slider_are_all_kept_and_the_address_names_the
     at.run()
     assert at.slider(key="weights_funding").value == 20 and at.slider(key="weights_projects").value == 80
     assert at.query_params["weights"] == "funding:0.2,projects:0.8,participation:0"
+
+
+def test_nothing_on_a_page_is_moved_out_of_reading_order_by_css():
+    """Review item 5: on a phone, CSS ``order: -1`` drew My area's headline (h2, figures) above its
+    title (h1) and controls, while screen readers and Tab went title → controls → headline. The page's
+    stylesheet moves nothing: what is seen comes in the order it is read (WCAG 1.3.2, 2.4.3)."""
+    from powerbalance import ui
+
+    assert re.search(r"(?<![-\w])order\s*:", ui._CSS) is None, ui._CSS
+    assert "flex-direction: column-reverse" not in ui._CSS and "row-reverse" not in ui._CSS
