@@ -23,7 +23,9 @@ info = ui.q(queries.build_info)
 c1, c2, c3 = st.columns([2, 1, 3])
 c1.metric("Built (UTC)", info["built_at"][:16], border=True, help=f"Finished {info['built_at']} UTC")
 c2.metric("Build took", f"{info['seconds']:.1f} s", border=True)
-c3.metric("Build", info["build_id"], border=True, help=f"Code version {info.get('code_version') or 'unknown'}")
+build = c3.container(border=True, key="da_build")  # an id to quote whole: text that wraps, not a metric that cuts it
+build.markdown("Build", help=f"Build {info['build_id']}, code version {info.get('code_version') or 'unknown'}")
+build.code(info["build_id"], language=None, wrap_lines=True)
 
 st.header("Sources, licences and attributions")
 src = ui.q(queries.sources)

@@ -55,3 +55,15 @@ def test_nothing_on_a_page_is_moved_out_of_reading_order_by_css():
 
     assert re.search(r"(?<![-\w])order\s*:", ui._CSS) is None, ui._CSS
     assert "flex-direction: column-reverse" not in ui._CSS and "row-reverse" not in ui._CSS
+
+
+def test_the_build_id_is_shown_whole_as_text_that_wraps(app, real_db):
+    """Review item 13: the Build metric cut the id to "20261201T022…" at 320 px and at 200 % zoom
+    (a metric's value never wraps). It is what a user quotes: shown whole, as wrapping text to copy."""
+    from powerbalance import queries
+
+    build_id = queries.build_info(real_db)["build_id"]
+    at = open_page(app, "pages/data_page.py")
+    assert not [m for m in at.metric if m.value == build_id or m.label == "Build"]
+    (shown,) = [c for c in at.code if c.value == build_id]
+    assert shown.proto.wrap_lines
