@@ -45,6 +45,8 @@ if search.strip():
         st.warning(result.message, icon=":material/search_off:")
     elif result.message:
         st.info(result.message, icon=":material/search:")
+    elif not found.empty:  # st.info is a role=status region: a screen reader says how many, focus stays put
+        st.info(labels.escape_markdown(labels.search_status(search, len(found))), icon=":material/search:")
     if not found.empty:
         opts = found["code"].tolist()
         flabels = dict(zip(found["code"], found["label"]))

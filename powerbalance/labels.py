@@ -118,3 +118,13 @@ def _unmeasured_why(domains) -> str:
         " (civic participation is published for England and its regions only, so it counts only through "
         "local figures, and none are loaded)"
     )
+
+
+def search_status(query: str, listed: int) -> str:
+    """What a search found when the list of matches speaks for itself, said as a status message after
+    the search box (review: a screen reader user pressing Enter heard nothing; the count was heard only
+    on opening "Matches"): '4 places match “Worthing”: choose one in Matches.'"""
+    shown = query.strip()
+    if listed == 1:
+        return f"1 place matches “{shown}”: choose it in Matches."
+    return f"{listed} places match “{shown}”: choose one in Matches."

@@ -67,3 +67,21 @@ def test_the_build_id_is_shown_whole_as_text_that_wraps(app, real_db):
     assert not [m for m in at.metric if m.value == build_id or m.label == "Build"]
     (shown,) = [c for c in at.code if c.value == build_id]
     assert shown.proto.wrap_lines
+
+
+def test_a_search_says_how_many_places_match_in_a_status_message(app, real_db):
+    """Review item 9: after a search the only change was a new, empty "Matches" box: a screen reader
+    user pressing Enter heard nothing. A status message (st.info, which Streamlit draws with
+    role="status") says how many places match, the focus left in the search box. A search whose list
+    is cut, or that matched nothing, already had its own message (a status, or an alert)."""
+    from powerbalance import queries
+
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    for text in ("Worthing", "Hebden Royd"):
+        result = queries.search_places(text, 10, db=real_db)
+        at.text_input(key="ma_search").set_value(text).run()
+        listed = len(at.selectbox(key="ma_pick").options)
+        assert listed == len(result.found) == result.total > 0 and not result.message
+        count = f"{listed} places match" if listed > 1 else "1 place matches"
+        said = [i.value for i in at.info if i.value.startswith(f"{count} “{text}”")]
+        assert said and "Matches" in said[0], [i.value for i in at.info]
