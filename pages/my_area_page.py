@@ -117,6 +117,8 @@ where = ", ".join(
 head.caption(
     f"{labels.TYPE_LABELS.get(profile.type, profile.type)} · {profile.code}" + (f" · {where}" if where else "")
 )
+# a way past the charts and tables to the page's main action: the link moves the focus starting point there
+head.markdown(f"[Go to the one-page brief](#{ui.BRIEF_ANCHOR})")
 if profile.reorganised:  # a council formed since 2019: its earlier years are its predecessors' sums
     head.info(
         f"**{labels.escape_markdown(profile.council_name or profile.name)}:** "
@@ -427,7 +429,7 @@ if profile.districts is not None and len(profile.districts):
     ui.coverage(int(parts["index"].notna().sum()), len(parts), f"districts have an index in {period}")
 
 # --- the printable brief --------------------------------------------------------------------------
-st.subheader("One-page brief")
+st.subheader("One-page brief", anchor=ui.BRIEF_ANCHOR)
 st.caption("A one-page A4 summary of this page: a PDF to attach to committee papers, or HTML to open and print.")
 brief_row = st.container(horizontal=True, gap="small")
 brief_row.download_button(

@@ -144,12 +144,16 @@ def _containers(value):
     return value
 
 
-#: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones.
+#: Plotly config passed to st.plotly_chart: no logo, no cloud link, no scroll-zoom trap on phones, and
+#: no mode bar. Its eight or nine buttons a chart (zoom, pan, autoscale, PNG …) were Tab stops one after
+#: another: on My area most of the 181 presses it took to reach the brief (review; WCAG 2.4.1, 2.4.3).
+#: Each chart's data table (with CSV and XLSX downloads) holds every value drawn, which is what the
+#: zoom and pan were for; on a phone the bar also covered chart labels.
 PLOTLY_CONFIG: dict = {
     "displaylogo": False,
+    "displayModeBar": False,
     "scrollZoom": False,
     "responsive": True,
-    "modeBarButtonsToRemove": ["sendDataToCloud", "lasso2d", "select2d"],
 }
 
 _FONT = {"family": "Source Sans, Arial, sans-serif", "size": 14, "color": TEXT}
@@ -1164,7 +1168,7 @@ def _quadrant_alt(d: pd.DataFrame, mine: pd.DataFrame, span: str, xr, yr) -> str
             for name, s_, c_ in zip(top["name"], top["d_spend"], top["d_community"])
         )
         alt += (
-            f" {len(outside)} lie outside the view (zoom out with the autoscale button, or see the table): {named}"
+            f" {len(outside)} lie outside the view (every value is in the table): {named}"
             + (" …" if len(outside) > 5 else "")
             + "."
         )

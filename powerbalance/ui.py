@@ -108,21 +108,22 @@ def build_key() -> str:
 #: that is below the WCAG AA 4.5:1 contrast for small text on white; chart descriptions live in
 #: captions, so they get the AF dark grey (#3D3D3D, 10.4:1) at full opacity (Streamlit also fades
 #: the caption box to 0.6, which turns #3D3D3D into #8B8B8B, 3.4:1: axe-core's finding).
-#: On a phone (issue 17): plotly's toolbar no longer covers chart labels, and maps do not take taps (a
-#: tap on a map left the page and a drag on it could not scroll the page): their data tables below are
-#: the way in. Nothing is moved with CSS ``order``: what is seen comes in the order it is read and
+#: On a phone (issue 17): maps do not take taps (a tap on a map left the page and a drag on it could not
+#: scroll the page): their data tables below are the way in. (Plotly's mode bar is off everywhere:
+#: ``charts.PLOTLY_CONFIG``.) Nothing is moved with CSS ``order``: what is seen comes in the order it is read and
 #: tabbed through (review: My area's headline moved above its title and controls on a phone, so its
 #: h2 came before the h1 and Tab jumped back up the page; WCAG 1.3.2, 2.4.3).
 _CSS = """<style>
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #3D3D3D; opacity: 1; }
 @media (max-width: 640px) {
-  .js-plotly-plot .modebar-container { display: none !important; }
   .js-plotly-plot .maplibregl-canvas-container, .js-plotly-plot .mapboxgl-canvas-container,
   .js-plotly-plot .maplibregl-canvas, .js-plotly-plot .mapboxgl-canvas { pointer-events: none !important; }
 }
 </style>"""
 #: Key of the container a page puts its headline figures in (the place's name and figures).
 HEADLINE = "headline"
+#: Anchor of My area's one-page brief heading, which a link under the place's name jumps to.
+BRIEF_ANCHOR = "brief"
 
 
 def start_page() -> None:

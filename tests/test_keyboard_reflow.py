@@ -4,6 +4,7 @@ status message, charts at 320 px and the Data page's build id; through AppTest o
 
 from __future__ import annotations
 
+import json
 import re
 
 from powerbalance import urlstate
@@ -85,3 +86,18 @@ def test_a_search_says_how_many_places_match_in_a_status_message(app, real_db):
         count = f"{listed} places match" if listed > 1 else "1 place matches"
         said = [i.value for i in at.info if i.value.startswith(f"{count} “{text}”")]
         assert said and "Matches" in said[0], [i.value for i in at.info]
+
+
+def test_my_area_offers_a_jump_to_the_brief_and_charts_bring_no_toolbar_into_the_tab_order(app):
+    """Review item 8: the brief's download was Tab stop 181 on My area, most stops being plotly's mode
+    bars (eight or nine buttons a chart). A link under the place's name jumps to the brief's heading,
+    and no chart draws a mode bar (its data table holds every value the zoom and pan were for)."""
+    at = open_page(app, "pages/my_area_page.py", {"area": "E07000223"})
+    (brief,) = [h for h in at.subheader if h.value == "One-page brief"]
+    assert brief.anchor and not brief.hide_anchor
+    link = f"[Go to the one-page brief](#{brief.anchor})"
+    main = list(at.main)
+    first_chart = next(i for i, e in enumerate(main) if e.type == "plotly_chart")
+    assert any(e.type == "markdown" and e.value == link for e in main[:first_chart])
+    charts = at.get("plotly_chart")
+    assert charts and all(json.loads(c.proto.config).get("displayModeBar") is False for c in charts)
