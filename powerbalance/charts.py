@@ -160,6 +160,58 @@ _FONT = {"family": "Source Sans, Arial, sans-serif", "size": 14, "color": TEXT}
 _AXIS = {"showgrid": True, "gridcolor": GRID, "zeroline": False, "linecolor": DARK_GREY, "automargin": True}
 
 
+#: Characters of the axis font in a line of text that fits a chart on a 320 px phone (WCAG 1.4.10 Reflow):
+#: an x axis title is centred under the plot, which starts after the y axis' ticks and title, so it has
+#: about 220 px; a legend entry starts at the chart's left edge (``xref: container``) after its symbol.
+#: Plotly never wraps text and clipped longer lines at both ends ('er ratio (£ in community hands per
+#: £100 c', review): they are wrapped at spaces, on every screen (a figure cannot know the screen).
+TITLE_CHARS = 28
+LEGEND_CHARS = 30
+
+
+def wrap(text: str, width: int = TITLE_CHARS) -> str:
+    """``text`` wrapped at spaces onto lines of at most ``width`` characters (a longer word stays
+    whole), joined by plotly's ``<br>``; line breaks already in it are kept."""
+    lines = []
+    for part in str(text).split("<br>"):
+        lines.extend(textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [part])
+    return "<br>".join(lines)
+
+
+def wrap_items(items: Sequence[str], width: int = TITLE_CHARS, sep: str = ", ") -> str:
+    """``items`` joined by ``sep``, onto lines of at most ``width`` characters where they allow: a line
+    breaks only between items (a name is never parted from its value); ``<br>`` between lines."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(sep) + len(item) + len(sep.rstrip()) <= width:  # room for a comma after
+            lines[-1] += sep + item
+        else:
+            lines[-1:] = [lines[-1] + sep.rstrip()] if lines else []
+            lines.append(item)
+    return "<br>".join(lines)
+
+
+def _wrapped_titles(layout: dict) -> dict:
+    """The layout with every x axis title wrapped to fit a phone (:func:`wrap`)."""
+    out = dict(layout)
+    for key, axis in layout.items():
+        text = (axis.get("title") or {}).get("text") if key.startswith("xaxis") and isinstance(axis, dict) else None
+        if text:
+            out[key] = {**axis, "title": {**axis["title"], "text": wrap(text)}}
+    return out
+
+
+def _wrapped_names(data: list[dict]) -> list[dict]:
+    """Traces whose long legend names are wrapped to fit a phone (:func:`wrap`); the data tables keep
+    the names whole."""
+    return [
+        {**t, "name": wrap(t["name"], LEGEND_CHARS)}
+        if isinstance(t.get("name"), str) and len(t["name"]) > LEGEND_CHARS and t.get("showlegend") is not False
+        else t
+        for t in data
+    ]
+
+
 def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
     """A figure from plain trace and layout dicts, on one minimal template.
 
@@ -179,7 +231,7 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
         "margin": {"l": 8, "r": 8, "t": (40 if title else 8) + (30 if legend else 0), "b": 8},
         "showlegend": legend,
         "hoverlabel": {"bgcolor": "#FFFFFF", "font": {"color": TEXT}},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left", "xref": "container"},
         "xaxis": dict(_AXIS),
         "yaxis": dict(_AXIS),
     }
@@ -187,7 +239,9 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
         base["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}}
     for key, value in layout.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return PlainFigure({"data": data, "layout": base})
+    if legend:
+        data = _wrapped_names(data)
+    return PlainFigure({"data": data, "layout": _wrapped_titles(base)})
 
 
 #: Width of a character of the axis font, in pixels (14 px Source Sans/Arial averages under 7.5).
@@ -366,7 +420,7 @@ def choropleth_map(
         "map": {"style": MAP_STYLE, "center": centre, "zoom": zoom},
         "clickmode": "event+select",
         "dragmode": "pan",
-        "margin": {"b": 90},  # the colour scale sits under the map
+        "margin": {"b": _scale_margin(data)},  # the colour scale sits under the map
         "legend": {
             "orientation": "h",
             "y": 0.0,
@@ -387,6 +441,14 @@ def choropleth_map(
 
 
 _MAP_LINE = {"width": 0.4, "color": "#FFFFFF"}
+#: A map's colour scale title is centred under the whole chart: a line of it fits a 320 px phone.
+MAP_TITLE_CHARS = 34
+
+
+def _scale_margin(data: list[dict]) -> int:
+    """Pixels under a map for its colour scale: the bar and its ticks, and a line per line of its title."""
+    title = next((t["colorbar"]["title"]["text"] for t in data if "colorbar" in t), "")
+    return 50 + 20 * (title.count("<br>") + 1) if title else 90
 
 
 def _map_trace(geo_url: str, name: str, areas: pd.DataFrame, z: list, **rest) -> dict:
@@ -406,9 +468,9 @@ def _map_trace(geo_url: str, name: str, areas: pd.DataFrame, z: list, **rest) ->
 def _value_trace(have: pd.DataFrame, geo_url: str, measure: str, unit: str, digits: int, cap: float | None) -> dict:
     """The areas with a value, in sequential blues, with a horizontal colour scale under the map
     (a vertical bar would cover the east coast on a phone)."""
-    scale_title = measure + (f" ({unit})" if unit else "")
+    scale_title = wrap(measure + (f" ({unit})" if unit else ""), MAP_TITLE_CHARS)  # centred under a full-width map
     if cap is not None:
-        scale_title += f"<br>values above {fmt(cap, digits)} drawn darkest"
+        scale_title += "<br>" + wrap(f"values above {fmt(cap, digits)} drawn darkest", MAP_TITLE_CHARS)
     hover_value = f"%{{z:,.{digits}f}}" + (f" {unit}" if unit else "")
     return _map_trace(
         geo_url,

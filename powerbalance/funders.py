@@ -947,8 +947,8 @@ def _layout(fig: go.Figure, height: int, x_title: str, y_title: str, x_range=Non
         font=dict(family="Source Sans, Arial, sans-serif", size=14, color=charts.TEXT),
         margin=dict(l=8, r=8, t=8, b=8),
         hoverlabel=dict(bgcolor="#FFFFFF", font=dict(color=charts.TEXT)),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
-        xaxis=dict(axis, title=dict(text=x_title), range=x_range),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left", xref="container"),
+        xaxis=dict(axis, title=dict(text=charts.wrap(x_title)), range=x_range),  # fits a phone
         yaxis=dict(axis, title=dict(text=y_title), range=y_range),
     )
     return fig
@@ -1108,7 +1108,7 @@ def _add_effort_points(fig: go.Figure, rest: pd.DataFrame, hot: pd.DataFrame) ->
                 x=hot["enabler_ratio"].tolist(),
                 y=hot["amount_per_head"].tolist(),
                 mode="markers",
-                name="Cold spot (high need, little funding)",
+                name=charts.wrap("Cold spot (high need, little funding)", charts.LEGEND_CHARS),
                 text=hot["name"].tolist(),
                 hovertemplate=_EFFORT_HOVER.replace("%{text}", "%{text} (cold spot)"),
                 marker=dict(color=charts.ORANGE, size=12, symbol="star", line=dict(color=charts.TEXT, width=1)),
@@ -1128,9 +1128,9 @@ def _effort_y_range(d: pd.DataFrame) -> tuple[list[float] | None, pd.DataFrame]:
 
 
 def _name_off_scale(fig: go.Figure, off: pd.DataFrame) -> None:
-    names = ", ".join(f"{n} {per_resident(v)}" for n, v in zip(off["name"].head(4), off["amount_per_head"].head(4)))
-    fig.add_annotation(
-        text=f"Off the scale: {names}" + ("…" if len(off) > 4 else ""),
+    names = [f"{n} {per_resident(v)}" for n, v in zip(off["name"].head(4), off["amount_per_head"].head(4))]
+    fig.add_annotation(  # on short lines that fit a phone, a name never parted from its value
+        text="Off the scale:<br>" + charts.wrap_items(names, 30) + ("…" if len(off) > 4 else ""),
         xref="paper",
         yref="paper",
         x=1,
@@ -1139,6 +1139,7 @@ def _name_off_scale(fig: go.Figure, off: pd.DataFrame) -> None:
         yanchor="top",
         showarrow=False,
         font=dict(size=12, color=charts.TEXT),
+        align="right",
         bgcolor="rgba(255,255,255,0.85)",
     )
 

@@ -101,3 +101,62 @@ def test_my_area_offers_a_jump_to_the_brief_and_charts_bring_no_toolbar_into_the
     assert any(e.type == "markdown" and e.value == link for e in main[:first_chart])
     charts = at.get("plotly_chart")
     assert charts and all(json.loads(c.proto.config).get("displayModeBar") is False for c in charts)
+
+
+#: Characters of 14 px text (about 7.5 px each) that fit a chart on a 320 px phone, about 290 px wide:
+#: an x title centred under the plot (after the y axis' ticks and title: about 220 px), a legend entry
+#: after its symbol (about 250 px), a map's colour-scale title across the whole chart (about 260 px).
+TITLE_CHARS, LEGEND_CHARS, MAP_TITLE_CHARS = 29, 33, 35
+
+
+def _too_long(fig: dict) -> list[str]:
+    """Lines of a figure's x axis titles, legend entries and colour-scale titles longer than fit a chart
+    on a 320 px phone (plotly never wraps text, and cut such lines at both ends). A single word longer
+    than that cannot be wrapped and is let be."""
+    texts = [
+        (ax["title"]["text"], TITLE_CHARS)
+        for k, ax in fig["layout"].items()
+        if k.startswith("xaxis") and isinstance(ax, dict) and (ax.get("title") or {}).get("text")
+    ]
+    for t in fig["data"]:
+        if fig["layout"].get("showlegend", True) and t.get("showlegend", True) is not False and t.get("name"):
+            texts.append((t["name"], LEGEND_CHARS))
+        if (t.get("colorbar") or {}).get("title", {}).get("text"):
+            texts.append((t["colorbar"]["title"]["text"], MAP_TITLE_CHARS))
+    return [line for text, most in texts for line in text.split("<br>") if len(line) > most and " " in line]
+
+
+def test_chart_titles_legends_and_scale_titles_fit_a_phone(app, real_db):
+    """Review item 4: at 320 px the Funders scatter's x title read "er ratio (£ in community hands per £100 c",
+    Compare's legend "Median of the 10 other councils (those with", My area's ward map scale "ity grant
+    funding per head (£ per resident" and the quadrant chart's x title ran off the chart. They wrap."""
+    from tests.helpers import figures
+
+    for page, params in (
+        ("pages/my_area_page.py", {"area": "E07000223"}),
+        ("pages/compare_page.py", {"area": "E07000223"}),
+        ("pages/overview_page.py", {}),
+    ):
+        figs = figures(open_page(app, page, params))
+        assert figs
+        for fig in figs:
+            assert _too_long(fig) == [], (page, _too_long(fig))
+
+
+def test_the_funders_scatter_fits_a_phone_and_names_whole_what_is_off_the_scale(real_db):
+    """Review item 4: the Funders scatter's x title and its "Off the scale" note were cut at 320 px (the
+    City of London's value could not be read). Both wrap; a name is never parted from its value."""
+    from powerbalance import funders
+
+    report = funders.spread_from_db("published", ["Walcot Foundation"], [2017], [], "district", "2017-18", db=real_db)
+    fig, _ = funders.effort_scatter(report)
+    plain = fig.to_plotly_json()
+    assert _too_long(json.loads(json.dumps(plain, default=list))) == []
+    note = fig.layout.annotations[0].text
+    top = fig.layout.yaxis.range[1]
+    off = report.by_area[report.by_area["amount_per_head"] > top].sort_values("amount_per_head", ascending=False)
+    assert len(off) >= 4
+    lines = note.split("<br>")
+    assert all(len(line.rstrip("…")) <= 30 for line in lines), lines
+    for name, value in zip(off["name"].head(4), off["amount_per_head"].head(4)):
+        assert any(f"{name} {funders.per_resident(value)}" in line for line in lines), (name, lines)
