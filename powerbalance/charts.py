@@ -161,12 +161,12 @@ _AXIS = {"showgrid": True, "gridcolor": GRID, "zeroline": False, "linecolor": DA
 
 
 #: Characters of the axis font in a line of text that fits a chart on a 320 px phone (WCAG 1.4.10 Reflow):
-#: an x axis title is centred under the plot, which starts after the y axis' ticks and title, so it has
-#: about 220 px; a legend entry starts at the chart's left edge (``xref: container``) after its symbol.
+#: an x axis title is centred under the plot, which starts after the y axis' ticks and title (about
+#: 180 px left beside a wide y axis); a legend entry starts at the plot's left edge, after its symbol.
 #: Plotly never wraps text and clipped longer lines at both ends ('er ratio (£ in community hands per
 #: £100 c', review): they are wrapped at spaces, on every screen (a figure cannot know the screen).
-TITLE_CHARS = 28
-LEGEND_CHARS = 30
+TITLE_CHARS = 24
+LEGEND_CHARS = 24
 
 
 def wrap(text: str, width: int = TITLE_CHARS) -> str:
@@ -231,7 +231,7 @@ def _figure(data: list[dict], layout: dict, *, height: int, title: str | None = 
         "margin": {"l": 8, "r": 8, "t": (40 if title else 8) + (30 if legend else 0), "b": 8},
         "showlegend": legend,
         "hoverlabel": {"bgcolor": "#FFFFFF", "font": {"color": TEXT}},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left", "xref": "container"},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"},
         "xaxis": dict(_AXIS),
         "yaxis": dict(_AXIS),
     }

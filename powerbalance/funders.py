@@ -947,7 +947,7 @@ def _layout(fig: go.Figure, height: int, x_title: str, y_title: str, x_range=Non
         font=dict(family="Source Sans, Arial, sans-serif", size=14, color=charts.TEXT),
         margin=dict(l=8, r=8, t=8, b=8),
         hoverlabel=dict(bgcolor="#FFFFFF", font=dict(color=charts.TEXT)),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left", xref="container"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"),
         xaxis=dict(axis, title=dict(text=charts.wrap(x_title)), range=x_range),  # fits a phone
         yaxis=dict(axis, title=dict(text=y_title), range=y_range),
     )

@@ -103,10 +103,11 @@ def test_my_area_offers_a_jump_to_the_brief_and_charts_bring_no_toolbar_into_the
     assert charts and all(json.loads(c.proto.config).get("displayModeBar") is False for c in charts)
 
 
-#: Characters of 14 px text (about 7.5 px each) that fit a chart on a 320 px phone, about 290 px wide:
-#: an x title centred under the plot (after the y axis' ticks and title: about 220 px), a legend entry
-#: after its symbol (about 250 px), a map's colour-scale title across the whole chart (about 260 px).
-TITLE_CHARS, LEGEND_CHARS, MAP_TITLE_CHARS = 29, 33, 35
+#: Characters of 14 px text (about 7.3 px each) that fit a chart on a 320 px phone, 288 px wide, as
+#: measured in Chromium: an x title centred under a plot beside a wide y axis (group names: about 180 px
+#: left), a legend entry from the plot's left edge after its symbol, a map's colour-scale title across
+#: the whole chart (about 260 px).
+TITLE_CHARS, LEGEND_CHARS, MAP_TITLE_CHARS = 25, 25, 35
 
 
 def _too_long(fig: dict) -> list[str]:
