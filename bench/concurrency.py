@@ -256,6 +256,8 @@ class Session:
             v.headings.append(el.heading.body)
         elif kind == "metric":
             v.metrics[el.metric.label] = el.metric.body
+        elif kind == "code" and v.page == "data" and "Build" not in v.metrics:
+            v.metrics["Build"] = el.code.code_text  # the build id, the page's first code block (it wraps)
         elif kind == "plotly_chart":
             try:
                 spec = json.loads(el.plotly_chart.spec)
