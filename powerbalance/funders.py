@@ -508,30 +508,11 @@ def spread_report(
     judged_district = judgement.set_index("district_code")["wards_judged"]
     judged_wards = wards.loc[wards["district_code"].map(judged_district).fillna(False).astype(bool), "code"]
 
-    by_area = money_by_area(cells, context, "district_code" if level == "district" else "ward_code")
-    without_gbp = by_area["amount_gbp"].isna()  # every grant there is not in pounds
-    if level == "ward":
-        not_judged = ~by_area["code"].isin(set(judged_wards))
-        by_area.loc[not_judged, ["grants", "amount_gbp", "grants_without_gbp"]] = np.nan
-        without_gbp &= ~not_judged
-    by_area["amount_per_head"] = by_area["amount_gbp"] / by_area["population"].where(by_area["population"] > 0)
-    by_area.insert(by_area.columns.get_loc("grants"), "award_years", years_text(award_years))
+    by_area, without_gbp = _money_by_judged_area(cells, context, level, judged_wards, award_years)
     if effort is not None:
         by_area = by_area.merge(effort, on="district_code", how="left")
     judged = by_area[by_area["amount_gbp"].notna()]
-
-    need = spread.need_alignment(judged, IMD_DECILE)
-    need_pop = spread.need_alignment(judged, IMD_DECILE, weight_col="population")
-    with_decile = judged[judged[IMD_DECILE].notna()]
-    need["population"] = (
-        with_decile.groupby(with_decile[IMD_DECILE].astype(int))["population"]
-        .sum(min_count=1)
-        .reindex(need["decile"])
-        .to_numpy()
-    )
-    need["share_of_population"] = need_pop["share_of_weight"].to_numpy()
-    need["ratio_to_population"] = need_pop["ratio"].to_numpy()
-    need = _with_periods(need, judged)
+    need = _with_periods(_need_by_decile(judged), judged)
     cold = spread.cold_spots(judged, IMD_DECILE, population_col="population")
     offices = head_office_flags(cells, context if level == "district" else _district_context(context, geo))
     by_area["note"] = area_notes(by_area, offices, level)
@@ -558,6 +539,38 @@ def spread_report(
         head_offices=offices,
         areas_without_gbp=int(without_gbp.sum()),
     )
+
+
+def _money_by_judged_area(
+    cells: pd.DataFrame, context: pd.DataFrame, level: str, judged_wards: pd.Series, award_years: Sequence[int]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Money and grants per area with £ per resident and the award years; a ward that cannot be
+    judged has none. Also which areas have only grants not in pounds (an unknown £ amount)."""
+    by_area = money_by_area(cells, context, "district_code" if level == "district" else "ward_code")
+    without_gbp = by_area["amount_gbp"].isna()  # every grant there is not in pounds
+    if level == "ward":
+        not_judged = ~by_area["code"].isin(set(judged_wards))
+        by_area.loc[not_judged, ["grants", "amount_gbp", "grants_without_gbp"]] = np.nan
+        without_gbp &= ~not_judged
+    by_area["amount_per_head"] = by_area["amount_gbp"] / by_area["population"].where(by_area["population"] > 0)
+    by_area.insert(by_area.columns.get_loc("grants"), "award_years", years_text(award_years))
+    return by_area, without_gbp
+
+
+def _need_by_decile(judged: pd.DataFrame) -> pd.DataFrame:
+    """Money's share by deprivation decile beside each decile's share of areas and of residents."""
+    need = spread.need_alignment(judged, IMD_DECILE)
+    need_pop = spread.need_alignment(judged, IMD_DECILE, weight_col="population")
+    with_decile = judged[judged[IMD_DECILE].notna()]
+    need["population"] = (
+        with_decile.groupby(with_decile[IMD_DECILE].astype(int))["population"]
+        .sum(min_count=1)
+        .reindex(need["decile"])
+        .to_numpy()
+    )
+    need["share_of_population"] = need_pop["share_of_weight"].to_numpy()
+    need["ratio_to_population"] = need_pop["ratio"].to_numpy()
+    return need
 
 
 def years_text(years: Sequence[int]) -> str | None:
