@@ -1919,70 +1919,99 @@ def place_grants(df: pd.DataFrame, lookup: AreaLookup) -> pd.DataFrame:
     """
     out = df.copy()
     n = len(out)
-    lsoa, ward, district, by, note = ([None] * n for _ in range(5))
-    pending: list[int] = []
-    for i, codes in enumerate(out["beneficiary_codes"].tolist()):
-        place, reasons = _place_by_codes(codes, lookup)
-        if place is not None:
-            district[i], ward[i], lsoa[i], note[i] = place.district, place.ward, place.lsoa, place.note
-            by[i] = f"beneficiary_{place.kind}"
-            continue
-        note[i] = "; ".join(reasons) or "no beneficiary location code"
-        pending.append(i)
+    at = _Placing([None] * n, [None] * n, [None] * n, [None] * n, [None] * n)
+    pending = _place_by_beneficiary(out["beneficiary_codes"].tolist(), lookup, at)
+    unplaced = _place_by_postcode(out["recipient_postcode"].tolist(), pending, lookup, at)
+    recipient_codes = out["recipient_location_codes"].tolist() if "recipient_location_codes" in out else [None] * n
+    _place_by_recipient_location(recipient_codes, unplaced, lookup, at)
+    out["lsoa_code"], out["ward_code"], out["district_code"] = at.lsoa, at.ward, at.district
+    out["placed_by"], out["place_note"] = at.by, at.note
+    return out
 
-    postcodes = out["recipient_postcode"].tolist()
+
+@dataclass
+class _Placing:
+    """Each grant's placement so far, by row: codes, the rule that placed it, and its note."""
+
+    lsoa: list
+    ward: list
+    district: list
+    by: list
+    note: list
+
+    def put(self, i: int, place: _Place, rule: str) -> None:
+        self.district[i], self.ward[i], self.lsoa[i], self.by[i] = place.district, place.ward, place.lsoa, rule
+
+
+def _place_by_beneficiary(codes: list, lookup: AreaLookup, at: _Placing) -> list[int]:
+    """Rule 1: the beneficiary location codes. Returns the rows they do not place (noted why)."""
+    pending = []
+    for i, row_codes in enumerate(codes):
+        place, reasons = _place_by_codes(row_codes, lookup)
+        if place is not None:
+            at.put(i, place, f"beneficiary_{place.kind}")
+            at.note[i] = place.note
+            continue
+        at.note[i] = "; ".join(reasons) or "no beneficiary location code"
+        pending.append(i)
+    return pending
+
+
+def _place_by_postcode(postcodes: list, pending: list[int], lookup: AreaLookup, at: _Placing) -> list[int]:
+    """Rule 2a: the recipient's postcode (ONS Postcode Directory), its ward only when a December
+    2023 ward of the district. Returns the rows still not placed (noted why)."""
     wanted = sorted({normalise_postcode(postcodes[i]) for i in pending} - {None})
     found: dict[str, tuple] = {}
     if wanted:
         res = lookup.postcodes(wanted)
         for pc, d, w, s in zip(res["postcode"], res["district_code"], res["ward_code"], res["status"]):
             found[_compact(pc)] = (d, w, s)
-    unplaced: list[int] = []
+    unplaced = []
     for i in pending:
-        pc = normalise_postcode(postcodes[i])
-        if pc is None:
-            why = "no recipient postcode" if _blank(postcodes[i]) else f"postcode {postcodes[i]!r} is malformed"
-            note[i] = f"{note[i]}; {why}"
-            unplaced.append(i)
-            continue
-        d, w, status = found.get(_compact(pc), (None, None, "not returned"))
-        if _blank(d):
-            note[i] = f"{note[i]}; postcode {pc} not placed ({status})"
-            unplaced.append(i)
-            continue
-        if d[0] != "E":
-            note[i] = f"{note[i]}; postcode {pc} is outside England ({d})"
-            unplaced.append(i)
-            continue
-        current, why = (d, None) if d in lookup.districts else lookup.current_district(d)
+        current, ward, why = _postcode_place(postcodes[i], found, lookup)
         if current is None:
-            note[i] = f"{note[i]}; postcode {pc}: {why}"
+            at.note[i] = f"{at.note[i]}; {why}"
             unplaced.append(i)
             continue
-        district[i], by[i] = current, "recipient_postcode"
-        caveats = [] if note[i] == "no beneficiary location code" else [note[i]]
-        if not _blank(w) and lookup.wards.get(w) == current:
-            ward[i] = w
-        elif _blank(w):
-            caveats.append(f"postcode {pc}: no ward found ({status}): district only")
-        else:
-            caveats.append(f"postcode {pc}: ward {w} is not a Dec 2023 ward of {current}: district only")
-        note[i] = "; ".join(caveats) or None
+        at.district[i], at.ward[i], at.by[i] = current, ward, "recipient_postcode"
+        caveats = [] if at.note[i] == "no beneficiary location code" else [at.note[i]]
+        at.note[i] = "; ".join(caveats + ([why] if why else [])) or None
+    return unplaced
 
-    recipient_codes = out["recipient_location_codes"].tolist() if "recipient_location_codes" in out else [None] * n
+
+def _postcode_place(raw, found: dict, lookup: AreaLookup) -> tuple[str | None, str | None, str | None]:
+    """(current district, its Dec 2023 ward or None, a caveat) for a postcode the directory
+    placed in England; else (None, None, why not)."""
+    pc = normalise_postcode(raw)
+    if pc is None:
+        return None, None, "no recipient postcode" if _blank(raw) else f"postcode {raw!r} is malformed"
+    d, w, status = found.get(_compact(pc), (None, None, "not returned"))
+    if _blank(d):
+        return None, None, f"postcode {pc} not placed ({status})"
+    if d[0] != "E":
+        return None, None, f"postcode {pc} is outside England ({d})"
+    current, why = (d, None) if d in lookup.districts else lookup.current_district(d)
+    if current is None:
+        return None, None, f"postcode {pc}: {why}"
+    if not _blank(w) and lookup.wards.get(w) == current:
+        return current, w, None
+    if _blank(w):
+        return current, None, f"postcode {pc}: no ward found ({status}): district only"
+    return current, None, f"postcode {pc}: ward {w} is not a Dec 2023 ward of {current}: district only"
+
+
+def _place_by_recipient_location(codes: list, unplaced: list[int], lookup: AreaLookup, at: _Placing) -> None:
+    """Rule 2b: the recipient organisation's location codes, resolved as beneficiary codes are."""
     for i in unplaced:
-        if _blank(recipient_codes[i]):
+        if _blank(codes[i]):
             continue
-        place, reasons = _place_by_codes(recipient_codes[i], lookup)
+        place, reasons = _place_by_codes(codes[i], lookup)
         if place is None:
             why = "; ".join(r.replace("beneficiary locations", "recipient locations") for r in reasons)
-            note[i] = f"{note[i]}; recipient location: {why}"
+            at.note[i] = f"{at.note[i]}; recipient location: {why}"
             continue
-        district[i], ward[i], lsoa[i], by[i] = place.district, place.ward, place.lsoa, "recipient_location"
-        note[i] = "; ".join(x for x in (note[i], place.note) if x)
-    out["lsoa_code"], out["ward_code"], out["district_code"] = lsoa, ward, district
-    out["placed_by"], out["place_note"] = by, note
-    return out
+        at.put(i, place, "recipient_location")
+        at.note[i] = "; ".join(x for x in (at.note[i], place.note) if x)
 
 
 def placement_summary(placed: pd.DataFrame) -> pd.DataFrame:
