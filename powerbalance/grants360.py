@@ -887,10 +887,12 @@ def _swallowed_lines(cells: list[str], line: int, titles: list[str], sep: str) -
     out = []
     need = max(2, (len(titles) - 1) // 2)
     for i, cell in enumerate(cells):
-        first = line + sum(c.count("\n") for c in cells[:i])
+        if "\n" not in cell:  # most cells: checked once per row of every upload
+            continue
         inner = cell.split("\n")[1:]
         if not any(x.count(sep) >= need or x.lstrip('"').upper().startswith("360G-") for x in inner):
             continue
+        first = line + sum(c.count("\n") for c in cells[:i])
         last = first + len(inner)
         title = titles[i] if i < len(titles) else f"column {excel_col(i)}"
         out.append(
@@ -1199,11 +1201,11 @@ def _date_styles(records: list[_Record]) -> dict[tuple[str | None, str], _DateSt
     styles = {}
     for key, found in texts.items():
         order, why = date_order(v for _, v in found)
-        ambiguous = not any(int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12 for _, v in found)
-        timed = sum(1 for _, v in found if _DMY_DATE.match(v).group("time"))
-        shows = [v for _, v in found if int(_DMY_DATE.match(v).group(1 if order == "dmy" else 3)) > 12]
+        parts = [(v, _DMY_DATE.match(v)) for _, v in found]
+        shows = [v for v, m in parts if int(m.group(1 if order == "dmy" else 3)) > 12]  # dates that show the order
+        timed = sum(1 for _, m in parts if m.group("time"))
         shown = (shows[0], len(shows)) if shows and order else None
-        styles[key] = _DateStyle(order, why, found[0][0], len(found), ambiguous, timed, shown)
+        styles[key] = _DateStyle(order, why, found[0][0], len(found), not shows, timed, shown)
     return styles
 
 
@@ -1570,8 +1572,7 @@ def _check_required_fields(row: _Row) -> str | None:
 
     def required(col: str) -> Callable[[bool], str]:
         return lambda loaded: (
-            f"{col} is required by the 360Giving standard "
-            + ("(row still loaded)" if loaded else "(row not loaded for its errors)")
+            f"{col} is required by the 360Giving standard" + (" (row still loaded)" if loaded else _fate(loaded))
         )
 
     for col in SCHEMA_REQUIRED_COLUMNS:
@@ -1820,12 +1821,17 @@ class AreaLookup:
         if len(lads) != 1:
             return None, f"ward {code} is neither a Dec 2023 nor a May 2024 ward"
         lad24 = next(iter(lads))
-        district, why = (lad24, None) if lad24 in self.districts else self.current_district(lad24)
+        district, why = self.district_now(lad24)
         if district is None:
             return None, why
         return _Place(
             district, None, None, "ward", f"ward {code} is a May 2024 ward, not a Dec 2023 one: district only"
         ), None
+
+    def district_now(self, code: str) -> tuple[str | None, str | None]:
+        """(the district ``code`` is today, None) — itself when it is a current district — or
+        (None, why not)."""
+        return (code, None) if code in self.districts else self.current_district(code)
 
     def current_district(self, code: str) -> tuple[str | None, str | None]:
         """(current district, None) or (None, why not) for a district code of any vintage."""
@@ -1844,7 +1850,7 @@ class AreaLookup:
         if head == "E01":
             if code in self.lsoa21:
                 ward24, lad24 = self.lsoa21[code]
-                district, why = (lad24, None) if lad24 in self.districts else self.current_district(lad24)
+                district, why = self.district_now(lad24)
                 if district is None:
                     return None, why
                 if ward24 in self.wards:
@@ -1886,7 +1892,9 @@ def _compact(postcode: str | None) -> str | None:
     return postcode.replace(" ", "").upper() if isinstance(postcode, str) else None
 
 
-def _place_by_codes(codes: Any, lookup: AreaLookup) -> tuple[_Place | None, list[str]]:
+def _place_by_codes(
+    codes: Any, lookup: AreaLookup, what: str = "beneficiary locations"
+) -> tuple[_Place | None, list[str]]:
     """';'-separated GSS codes → one place when they all resolve to one current district (ward
     and LSOA kept only when common to all the finer codes: a district code given beside a ward or
     LSOA inside it, as publishers list several levels of one place, sets no ward and so does not
@@ -1903,7 +1911,7 @@ def _place_by_codes(codes: Any, lookup: AreaLookup) -> tuple[_Place | None, list
         ward, lsoa = (wards.pop() if len(wards) == 1 else None), (lsoas.pop() if len(lsoas) == 1 else None)
         return _Place(places[0].district, ward, lsoa, finer[0].kind, note), reasons
     if places:
-        reasons.append(f"beneficiary locations fall in {len({p.district for p in places})} districts")
+        reasons.append(f"{what} fall in {len({p.district for p in places})} districts")
     return None, reasons
 
 
@@ -1990,7 +1998,7 @@ def _postcode_place(raw, found: dict, lookup: AreaLookup) -> tuple[str | None, s
         return None, None, f"postcode {pc} not placed ({status})"
     if d[0] != "E":
         return None, None, f"postcode {pc} is outside England ({d})"
-    current, why = (d, None) if d in lookup.districts else lookup.current_district(d)
+    current, why = lookup.district_now(d)
     if current is None:
         return None, None, f"postcode {pc}: {why}"
     if not _blank(w) and lookup.wards.get(w) == current:
@@ -2005,10 +2013,9 @@ def _place_by_recipient_location(codes: list, unplaced: list[int], lookup: AreaL
     for i in unplaced:
         if _blank(codes[i]):
             continue
-        place, reasons = _place_by_codes(codes[i], lookup)
+        place, reasons = _place_by_codes(codes[i], lookup, "recipient locations")
         if place is None:
-            why = "; ".join(r.replace("beneficiary locations", "recipient locations") for r in reasons)
-            at.note[i] = f"{at.note[i]}; recipient location: {why}"
+            at.note[i] = f"{at.note[i]}; recipient location: {'; '.join(reasons)}"
             continue
         at.put(i, place, "recipient_location")
         at.note[i] = "; ".join(x for x in (at.note[i], place.note) if x)
