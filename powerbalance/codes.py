@@ -123,9 +123,19 @@ def excel_error_cells(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
                         value = next((v.text for v in cell if v.tag.endswith("}v")), None)
                         found[_cell_index(cell.get("r"))] = value or "#ERROR"
                 out[sheet.get("name")] = found
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, zlib.error, EOFError, OSError):
-        return {}  # a damaged part (bad compressed data, truncated entry): calamine's own reading says what is wrong
-    except (RuntimeError, NotImplementedError):  # an encrypted entry or an unknown compression method
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ElementTree.ParseError,
+        ValueError,
+        zlib.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+    ):
+        # a damaged part (bad compressed data, a truncated or encrypted entry, an unknown compression
+        # method): calamine's own reading says what is wrong
         return {}
     return out
 
@@ -200,7 +210,7 @@ def decode_text_bytes(data: bytes) -> Decoded:
             raise NotText(data[:at].count(b"\n") + 1, data[at]) from None
         at, bad = _STRAY.found[0], len(_STRAY.found)
         first, char = (data[:at].count(b"\n") + 1, data[at]), data[at : at + 1].decode("cp1252")
-    utf8 = bad > 0 and _UTF8_CHAR.search(data) is not None
+    utf8 = bad > 0  # stray bytes in a file that holds UTF-8 characters (checked above)
     return Decoded(text[1:] if text.startswith("\ufeff") else text, first, bad, utf8, char)
 
 
