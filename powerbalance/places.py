@@ -832,14 +832,17 @@ def _postcode_country(postcode: str) -> str | None:
     return _COUNTRY_OF.get(laua[0][:1]) if laua[0] else None
 
 
+def _no_places(match: str, status: str | None = None) -> pd.DataFrame:
+    """An empty result in :data:`PLACE_COLUMNS`, as :func:`_labelled` gives one."""
+    return _labelled(pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]), match, status)
+
+
 def _postcode_search(postcode: str, path: Path) -> PlaceSearch:
     """A full postcode's ward, district, county and region, or why it has none."""
     placed = postcode_to_area([postcode], db_path=path).iloc[0]
     status = placed["status"]
     if placed["district_code"] is None:
-        empty = _labelled(
-            pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]), "postcode", status
-        )
+        empty = _no_places("postcode", status)
         if status == "outside_england":
             where = _postcode_country(postcode)
             text = f"{postcode} is in {where}" if where else f"{postcode} is outside England"
@@ -880,7 +883,7 @@ def _outward_search(outward: str, path: Path) -> PlaceSearch:
     laua = {str(x) for x in laua.dropna()}
     if not laua:
         return PlaceSearch(
-            _labelled(pd.DataFrame(columns=["code", "name", "level", "district_code", "district_name"]), "postcode"),
+            _no_places("postcode"),
             0,
             "not_found",
             f"{outward} is not the first half of any postcode in the ONS Postcode Directory: check it, or type "
