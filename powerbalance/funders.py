@@ -213,14 +213,13 @@ def covid_cells(funders: Sequence[str], years: Sequence[int], programmes: Sequen
         """
         SELECT district_code, ward_code, count(*) AS grants, sum(amount_gbp) AS amount_gbp,
                count(*) - count(amount_gbp) AS grants_without_gbp,
-               coalesce(sum(amount_gbp) FILTER (WHERE placed_by IN ('recipient_postcode', 'recipient_location')), 0)
-                   AS amount_by_address
+               coalesce(sum(amount_gbp) FILTER (WHERE list_contains(?::VARCHAR[], placed_by)), 0) AS amount_by_address
         FROM grants
         WHERE list_contains(?::VARCHAR[], coalesce(funder_name, funder_id))
           AND list_contains(?::INTEGER[], year(award_date))
           AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], coalesce(programme, ?)))
         GROUP BY ALL ORDER BY ALL""",
-        [funders, years, programmes, programmes, NO_PROGRAMME],
+        [list(BY_RECIPIENT_ADDRESS), funders, years, programmes, programmes, NO_PROGRAMME],
         db=db,
     )
 
