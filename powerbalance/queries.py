@@ -1426,18 +1426,17 @@ def indicator_coverage(db=None) -> pd.DataFrame:
     cov = _db.query(
         """
         WITH n AS (SELECT level, count(*) AS n_areas FROM areas GROUP BY level),
-        v AS (SELECT v.indicator_id, v.area_code, v.period, v.value,
-                     i.domain = ? AND NOT coalesce(v.is_local, false) AND a.level NOT IN ('region', 'country')
-                       AS regional_estimate
-              FROM indicator_values v JOIN areas a ON a.code = v.area_code JOIN indicators i USING (indicator_id))
-        SELECT v.indicator_id, i.name, a.level, v.period,
+        v AS (SELECT v.indicator_id, i.name, a.level, v.period, v.value,
+                     coalesce(i.domain = ? AND NOT coalesce(v.is_local, false) AND a.level NOT IN ('region', 'country'),
+                              false) AS regional_estimate
+              FROM indicator_values v JOIN areas a ON a.code = v.area_code LEFT JOIN indicators i USING (indicator_id))
+        SELECT v.indicator_id, v.name, v.level, v.period,
                count(v.value) FILTER (WHERE NOT v.regional_estimate) AS with_value, n.n_areas,
                n.n_areas - count(v.value) FILTER (WHERE NOT v.regional_estimate) AS without_value,
                count(v.value) FILTER (WHERE v.regional_estimate) AS regional_estimates
-        FROM v JOIN areas a ON a.code = v.area_code JOIN n ON n.level = a.level
-        LEFT JOIN indicators i USING (indicator_id)
-        GROUP BY v.indicator_id, i.name, a.level, v.period, n.n_areas
-        ORDER BY v.indicator_id, a.level, v.period""",
+        FROM v JOIN n ON n.level = v.level
+        GROUP BY v.indicator_id, v.name, v.level, v.period, n.n_areas
+        ORDER BY v.indicator_id, v.level, v.period""",
         [_values.SURVEY_DOMAIN],
         db=db,
     )
@@ -1454,7 +1453,7 @@ def indicator_coverage(db=None) -> pd.DataFrame:
 
 def _partial_values(db=None) -> dict[tuple[str, str, str], tuple[int, str]]:
     """(indicator, level, period) → (how many of its values are made from only some of their parts, what
-    the parts are), read from each value's note (:func:`note_parts`): Essex's 2023-24 place spending is
+    the parts are), read from each value's note (:func:`note_coverage`): Essex's 2023-24 place spending is
     "sum of 9 of 12 districts"."""
     notes = _db.query(
         """
@@ -1468,7 +1467,7 @@ def _partial_values(db=None) -> dict[tuple[str, str, str], tuple[int, str]]:
     for ind, level, period, note, n in zip(
         notes["indicator_id"], notes["level"], notes["period"], notes["note"], notes["n"]
     ):
-        parts = note_parts(note)
+        parts = note_coverage(note)
         if parts and parts[0] < parts[1]:
             had = out.get((ind, level, period), (0, parts[2]))
             out[(ind, level, period)] = (had[0] + int(n), had[1])
@@ -1672,17 +1671,6 @@ def note_coverage(note) -> tuple[int, int, str] | None:
     if m := _SAME_SET.search(note):
         return int(m.group(2)), int(m.group(3)), m.group(1)
     return None
-
-
-def note_parts(note) -> tuple[int, int, str] | None:
-    """(N, M, what) of a value made from N of its M parts: a roll-up ("sum of N of M districts") or a
-    longest shift over a matched set ("both over the same districts (N of M districts with both years)");
-    None for any other value."""
-    cov = note_coverage(note)
-    if cov is not None:
-        return cov
-    m = _SAME_SET.search(note) if isinstance(note, str) else None
-    return (int(m.group(2)), int(m.group(3)), m.group(1)) if m else None
 
 
 def coverage_words(note) -> str:
