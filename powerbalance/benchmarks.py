@@ -134,24 +134,18 @@ def benchmarks(indicators: pd.DataFrame, region_code: str | None, peer_codes: li
     titles = source_titles(db)
     rows["source"] = [_primary_source(s, titles) for s in rows.get("source_ids", pd.Series([None] * len(rows)))]
     rows["comparable"] = _values.comparable_mask(rows["domain"], rows["is_local"])
-    rows["partial"] = [partial_words(n) for n in rows.get("note", pd.Series([None] * len(rows)))]
+    from .queries import based_on
+
+    rows["partial"] = [based_on(n) for n in rows.get("note", pd.Series([None] * len(rows)))]
     return rows[BENCHMARK_COLUMNS + ["polarity", "comparable"]].reset_index(drop=True)
-
-
-def partial_words(note) -> str:
-    """'based on 6 of 12 districts' when a value is summed over only some of its parts (read from its
-    note: a roll-up's "sum of N of M", a longest shift's "same districts (N of M … with both years)");
-    '' when it has them all or is not a sum."""
-    from .queries import note_coverage
-
-    cov = note_coverage(note)
-    return f"based on {cov[0]:,} of {cov[1]:,} {cov[2]}" if cov and cov[0] < cov[1] else ""
 
 
 def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=None) -> dict[str, list]:
     """For each row (indicator_id, period): England's value, the region's, and the neighbours'
     median and how many neighbours have a value (missing values are left out, never zero). The
     values are looked up by key, not merged and grouped: the frames are a few dozen rows."""
+    from .queries import based_on
+
     vals = _values.of_areas([ENGLAND, *([region_code] if region_code else []), *peers], db)
     domain = dict(zip(*(_values.indicator_meta(db)[c] for c in ("indicator_id", "domain"))))
     peers = list(dict.fromkeys(peers))
@@ -162,7 +156,7 @@ def _beside(rows: pd.DataFrame, region_code: str | None, peers: list[str], db=No
     for a, i, p, v, note in zip(vals["area_code"], vals["indicator_id"], vals["period"], vals["value"], vals["note"]):
         if v == v:  # not NaN
             at[(a, i, p)] = v
-            if a in peers and isinstance(note, str) and partial_words(note):
+            if a in peers and isinstance(note, str) and based_on(note):
                 partial.add((a, i, p))
     out: dict[str, list] = {k: [] for k in ("england", "region", "neighbours_median", "neighbours_with_value")}
     out["neighbours_partial"] = []

@@ -1616,7 +1616,7 @@ def latest_tables(latest: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFra
     df["value_text"] = [t or "no data" for t in text("value")]
     df["shift_from_text"] = text("shift_from")
     df["shift_text"] = text("shift_value", change=True)
-    df["coverage"] = [coverage_words(n).removeprefix(", ") for n in df["note"]]
+    df["coverage"] = [based_on(n) for n in df["note"]]
     for col in ("shift_period", "shift_note", "note"):  # a measure without a longest shift: blank, not missing
         df[col] = df[col].fillna("")
     drop = ["coverage"] if not any(df["coverage"]) else []  # one council: no sum to be short of parts
@@ -1673,11 +1673,18 @@ def note_coverage(note) -> tuple[int, int, str] | None:
     return None
 
 
-def coverage_words(note) -> str:
-    """', based on 283 of 296 districts' when a rolled-up value lacks some of its parts (read from
-    its note, never assumed); '' when it has them all or is not a sum."""
+def based_on(note) -> str:
+    """'based on 283 of 296 districts' when a value is made from only some of its parts (a roll-up's
+    "sum of N of M", a longest shift's "same districts (N of M … with both years)": read from its
+    note, never assumed); '' when it has them all or is not a sum."""
     cov = note_coverage(note)
-    return f", based on {cov[0]:,} of {cov[1]:,} {cov[2]}" if cov and cov[0] < cov[1] else ""
+    return f"based on {cov[0]:,} of {cov[1]:,} {cov[2]}" if cov and cov[0] < cov[1] else ""
+
+
+def coverage_words(note) -> str:
+    """', based on 283 of 296 districts' (:func:`based_on`) to follow a figure; '' when it has all its parts."""
+    words = based_on(note)
+    return f", {words}" if words else ""
 
 
 def _shift_set_words(note) -> str:
