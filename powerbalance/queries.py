@@ -1776,9 +1776,9 @@ def trend_coverage(code: str, indicator_id: str, db=None) -> str:
     for c, p, note in sorted(
         zip(rows["area_code"], rows["period"], rows["note"]), key=lambda r: (codes.index(r[0]), r[1])
     ):
-        cov = note_coverage(note)
-        if cov and cov[0] < cov[1] and " to " not in str(p):
-            short.setdefault(names.get(c, c), []).append(f"{p} based on {cov[0]:,} of {cov[1]:,} {cov[2]}")
+        words = based_on(note)
+        if words and " to " not in str(p):
+            short.setdefault(names.get(c, c), []).append(f"{p} {words}")
     return " ".join(f"{name}: {'; '.join(years)}." for name, years in short.items())
 
 
