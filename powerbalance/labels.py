@@ -27,6 +27,14 @@ TYPE_LABELS = {
     "country": "Country",
     "combined_authority": "Combined authority",
 }
+
+
+def and_list(items) -> str:
+    """'A, B and C'; 'A and B'; 'A'; '' for none."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
 #: Tier labels for the distribution chart: a council is only compared with its own tier.
 TIER_LABELS = {
     "lower": "Shire districts (lower tier)",

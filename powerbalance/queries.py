@@ -29,7 +29,7 @@ from . import registry as _registry
 from . import values as _values
 from . import years as _years
 from .codes import ENGLAND, is_gss
-from .labels import BEFORE_IT_EXISTED, DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS
+from .labels import BEFORE_IT_EXISTED, DOMAIN_LABELS, GROUP_LABELS, TIER_LABELS, TYPE_LABELS, and_list
 
 LEVELS = ("ward", "district", "county", "region")
 INDEX_LEVELS = tuple(_index.LEVELS)
@@ -1762,7 +1762,7 @@ def years_without(years, have) -> str:
     """The years of ``years`` missing from ``have``, in words ('2015-16 and 2016-17'; '' when none)."""
     have = set(have)
     missing = [y for y in years if y not in have]
-    return " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    return and_list(missing)
 
 
 def trend_coverage(code: str, indicator_id: str, db=None) -> str:

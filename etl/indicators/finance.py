@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from powerbalance.labels import BEFORE_IT_EXISTED
+from powerbalance.labels import BEFORE_IT_EXISTED, and_list
 from powerbalance.registry import Indicator
 
 from .base import Geo, apportion_county, as_values, no_values, rate, with_rollups
@@ -204,17 +204,12 @@ def _successor_notes(con) -> tuple[dict[tuple[str, str], str], dict[tuple[str, s
         if billing:
             precepts[(code, period)] = (
                 f"{period} {BEFORE_IT_EXISTED}: the parish precepts paid over by the councils it replaced, "
-                + _and_list(billing)
+                + and_list(billing)
             )
     names = dict(con.execute("SELECT code, name FROM areas WHERE level IN ('district', 'county')").fetchall())
     for key, note in _county_left_behind_notes(fin, names):
         spending.setdefault(key, []).append(note)
     return {k: "; ".join(v) for k, v in spending.items()}, precepts
-
-
-def _and_list(names: list[str]) -> str:
-    """'A, B and C'."""
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
 
 
 def _predecessor_rows(con) -> pd.DataFrame:
@@ -241,7 +236,7 @@ def _predecessor_sum_note(period: str, g: pd.DataFrame) -> str:
     """'2013-14 is before this council existed: the sum of the councils it replaced, A, B and C plus
     45.78% of D County Council (an estimate: …)' for one successor's rows of one year."""
     whole = sorted(g.loc[g["mapping"] == "predecessor", "source_name"])
-    parts = [_and_list(whole)] if whole else []
+    parts = [and_list(whole)] if whole else []
     split = g[g["mapping"] == "predecessor_share"]
     parts += [
         f"{share:.2%} of {name} (an estimate: the county's figure split between its successors by Census 2021 "
