@@ -196,9 +196,9 @@ def _successor_notes(con) -> tuple[dict[tuple[str, str], str], dict[tuple[str, s
     (districts and unitaries: counties pay over no parish precepts)."""
     fin = _predecessor_rows(con)
     spending, precepts = {}, {}
-    for (code, period), g in fin.groupby(["council_code", "period"]):
-        if (g["mapping"] == "same").any():
-            continue
+    keys = [fin["council_code"], fin["period"]]
+    existed = fin["mapping"].eq("same").groupby(keys).transform("any")  # its own figure that year
+    for (code, period), g in fin[~existed].groupby(["council_code", "period"]):
         spending[(code, period)] = [_predecessor_sum_note(period, g)]
         billing = sorted(g.loc[g["class"] != "SC", "source_name"])
         if billing:
