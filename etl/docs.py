@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from powerbalance.index import LENSES, scoring_lenses
+from powerbalance.labels import and_list
 from powerbalance.registry import Indicator
 
 from .indicators import definitions
@@ -45,11 +46,10 @@ def _scored(ind: Indicator) -> str:
 
 
 def lens_words(lenses: tuple[str, ...]) -> str:
+    """'every lens', 'place lens', 'place and council lenses'."""
     if len(lenses) == len(LENSES):
         return "every lens"
-    if len(lenses) == 1:
-        return f"{lenses[0]} lens"
-    return f"{', '.join(lenses[:-1])} and {lenses[-1]} lenses"
+    return f"{and_list(lenses)} {'lens' if len(lenses) == 1 else 'lenses'}"
 
 
 def with_current_table(text: str) -> str:
